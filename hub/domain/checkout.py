@@ -1,0 +1,209 @@
+"""Checkout: the till's one operation, all of it in one transaction or none of it.
+
+Order and lines, tier discount, coupon, points redeemed and earned, stored value paid, the
+guest's new tier and every outbox event commit together. An idempotency key makes a retry
+(a tablet that lost its connection) answer the first order instead of charging twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .coupons import Line, check_coupon, record_redemption
+from .errors import (
+    IdempotencyConflict,
+    InsufficientBalance,
+    InsufficientPoints,
+    InvalidInput,
+    MemberErased,
+    NotFound,
+)
+from .ids import new_id
+from .ledgers import (
+    MAX_TOPUP_FEN,
+    add_points_entry,
+    add_stored_value_entry,
+    earn_expiry,
+    whole_number,
+)
+from .members import member_row, points_balance, stored_value_balance
+from .staff import get_staff
+from .store import Store, dumps
+from .tiers import refresh_tier
+
+CHANNELS = ("dine_in", "takeaway", "delivery")
+MAX_LINES = 200
+MAX_LINE_FEN = 10_000_000
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    idempotency_key: str
+    lines: Sequence[Line]
+    member_id: str | None = None
+    redeem_points: int = 0
+    coupon_code: str | None = None
+    stored_value_fen: int = 0
+    channel: str = "dine_in"
+    visit_id: str | None = None
+    staff_id: str | None = None
+
+
+def _validate(req: CheckoutRequest) -> None:
+    key = req.idempotency_key
+    if not isinstance(key, str) or not key.strip() or len(key) > 128:
+        raise InvalidInput("a checkout needs an idempotency key of 1 to 128 characters")
+    if not req.lines or len(req.lines) > MAX_LINES:
+        raise InvalidInput(f"a checkout needs 1 to {MAX_LINES} lines")
+    for number, line in enumerate(req.lines, 1):
+        if not isinstance(line.dish, str) or not line.dish.strip() or len(line.dish) > 60:
+            raise InvalidInput(f"line {number}: dish must be a name of 1 to 60 characters")
+        whole_number(line.qty, f"line {number}: qty", 1, 999)
+        whole_number(line.unit_price_fen, f"line {number}: unit_price_fen", 0, MAX_LINE_FEN)
+    whole_number(req.redeem_points, "redeem_points", 0)
+    whole_number(req.stored_value_fen, "stored_value_fen", 0, MAX_TOPUP_FEN)
+    if req.channel not in CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
+    if req.member_id is None and (req.redeem_points or req.stored_value_fen):
+        raise InvalidInput("points and stored value need a member")
+
+
+def _request_hash(req: CheckoutRequest) -> str:
+    body = asdict(req)
+    body.pop("idempotency_key")
+    return hashlib.sha256(dumps(body).encode()).hexdigest()
+
+
+def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, Any]:
+    member_id = order["member_id"]
+    return {
+        "order_id": order["id"],
+        "member_id": member_id,
+        "total_fen": order["total_fen"],
+        "discount_fen": order["discount_fen"],
+        "tier_discount_fen": order["tier_discount_fen"],
+        "coupon_discount_fen": order["coupon_discount_fen"],
+        "points_discount_fen": order["points_discount_fen"],
+        "due_fen": order["total_fen"] - order["discount_fen"],
+        "stored_value_paid_fen": order["stored_value_paid_fen"],
+        "points_earned": order["points_earned"],
+        "points_redeemed": order["points_redeemed"],
+        "coupon_code": order["coupon_code"],
+        "points_balance": points_balance(store, member_id) if member_id else 0,
+        "stored_value_fen": stored_value_balance(store, member_id) if member_id else 0,
+        "tier": member_row(store, member_id)["tier"] if member_id else None,
+        "created_at": order["created_at"],
+        "replayed": replayed,
+    }
+
+
+def checkout(store: Store, req: CheckoutRequest) -> dict[str, Any]:
+    _validate(req)
+    request_hash = _request_hash(req)
+    with store.write():
+        existing = store.one("SELECT * FROM orders WHERE idempotency_key = ?",
+                             (req.idempotency_key,))
+        if existing is not None:
+            if existing["request_hash"] != request_hash:
+                raise IdempotencyConflict(
+                    "this idempotency key was already used for a different checkout")
+            return _result(store, dict(existing), replayed=True)
+        return _charge(store, req, request_hash)
+
+
+def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, Any]:
+    settings = store.settings
+    member = member_row(store, req.member_id) if req.member_id else None
+    if member is not None and member["erased_at"]:
+        raise MemberErased(f"member {req.member_id} was erased")
+    if req.staff_id is not None:
+        get_staff(store, req.staff_id)
+    if req.visit_id is not None and store.one(
+            "SELECT 1 FROM visits WHERE id = ?", (req.visit_id,)) is None:
+        raise NotFound(f"no visit {req.visit_id!r}")
+
+    total = sum(line.qty * line.unit_price_fen for line in req.lines)
+    tier = settings.tier(member["tier"]) if member is not None else None
+    tier_discount = total * tier.discount_pct // 100 if tier else 0
+    left = total - tier_discount
+
+    coupon_discount, coupon_code = 0, None
+    if req.coupon_code:
+        coupon, coupon_discount = check_coupon(store, req.coupon_code, req.member_id,
+                                               req.lines, total)
+        coupon_code = coupon["code"]
+        coupon_discount = min(coupon_discount, left)
+        left -= coupon_discount
+
+    points_discount = req.redeem_points * settings.points.fen_per_point
+    if points_discount > left:
+        raise InvalidInput(f"{req.redeem_points} points are worth {points_discount} fen, more "
+                           f"than the {left} fen left to pay")
+    if req.redeem_points:
+        balance = points_balance(store, req.member_id or "")
+        if req.redeem_points > balance:
+            raise InsufficientPoints(
+                f"cannot redeem {req.redeem_points} points: the balance is {balance}")
+    left -= points_discount
+
+    if req.stored_value_fen > left:
+        raise InvalidInput(f"stored value {req.stored_value_fen} fen is more than the "
+                           f"{left} fen left to pay")
+    if req.stored_value_fen:
+        balance = stored_value_balance(store, req.member_id or "")
+        if req.stored_value_fen > balance:
+            raise InsufficientBalance(
+                f"stored value {balance} fen does not cover {req.stored_value_fen} fen")
+
+    earned = 0
+    if member is not None and tier is not None:
+        earned = (left // 100) * settings.points.earn_per_yuan * tier.points_multiplier_pct // 100
+
+    order = {
+        "id": new_id(), "store_id": store.store_id, "member_id": req.member_id,
+        "visit_id": req.visit_id, "channel": req.channel, "total_fen": total,
+        "tier_discount_fen": tier_discount, "coupon_discount_fen": coupon_discount,
+        "points_discount_fen": points_discount,
+        "discount_fen": tier_discount + coupon_discount + points_discount,
+        "stored_value_paid_fen": req.stored_value_fen, "points_earned": earned,
+        "points_redeemed": req.redeem_points, "coupon_code": coupon_code,
+        "tier": tier.code if tier else None, "staff_id": req.staff_id,
+        "idempotency_key": req.idempotency_key, "request_hash": request_hash,
+        "created_at": store.now_iso(),
+    }
+    store.conn.execute(
+        "INSERT INTO orders (id, store_id, member_id, visit_id, channel, total_fen, "
+        "tier_discount_fen, coupon_discount_fen, points_discount_fen, discount_fen, "
+        "stored_value_paid_fen, points_earned, points_redeemed, coupon_code, tier, staff_id, "
+        "idempotency_key, request_hash, created_at) VALUES (:id, :store_id, :member_id, "
+        ":visit_id, :channel, :total_fen, :tier_discount_fen, :coupon_discount_fen, "
+        ":points_discount_fen, :discount_fen, :stored_value_paid_fen, :points_earned, "
+        ":points_redeemed, :coupon_code, :tier, :staff_id, :idempotency_key, :request_hash, "
+        ":created_at)", order)
+    lines = [{"line_no": n, "dish": line.dish.strip(), "qty": line.qty,
+              "unit_price_fen": line.unit_price_fen} for n, line in enumerate(req.lines, 1)]
+    store.conn.executemany(
+        "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen) "
+        "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen)",
+        [{**line, "order_id": order["id"]} for line in lines])
+    public = {k: v for k, v in order.items() if k != "request_hash"}
+    store.emit("order.created", {**public, "lines": lines})
+
+    if coupon_code:
+        record_redemption(store, coupon_code, order_id=order["id"], member_id=req.member_id,
+                          discount_fen=coupon_discount)
+    if member is not None:
+        if req.redeem_points:
+            add_points_entry(store, member["id"], -req.redeem_points, "redeem",
+                             order_id=order["id"], staff_id=req.staff_id)
+        if req.stored_value_fen:
+            add_stored_value_entry(store, member["id"], -req.stored_value_fen, "spend",
+                                   order_id=order["id"], staff_id=req.staff_id)
+        if earned:
+            add_points_entry(store, member["id"], earned, "earn", order_id=order["id"],
+                             staff_id=req.staff_id, expires_at=earn_expiry(store))
+        refresh_tier(store, member["id"])
+    return _result(store, order, replayed=False)

@@ -1,0 +1,226 @@
+"""Settings: `laoke.toml` in the home, defaults that match config/laoke.toml, env overrides.
+
+Validation errors name the key and the file, on one line, so an installer can fix them
+without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_origin
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+CONFIG_NAME = "laoke.toml"
+ENV_PREFIX = "LAOKE_"
+STORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ApiSettings(_Section):
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8420
+
+
+class BrokerSettings(_Section):
+    url: str = ""
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+
+
+class ChainSettings(_Section):
+    # The chain's secret: signs coupons and member QR codes so every hub can check them
+    # offline. Generated per home; HQ hands the same key to every store of a chain.
+    key: Annotated[str, Field(min_length=16)]
+
+
+class StorageSettings(_Section):
+    # FULL survives power loss (a Pi on a kitchen socket); NORMAL survives process crashes only.
+    synchronous: Literal["full", "normal"] = "full"
+    busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 10_000
+
+
+class PointsSettings(_Section):
+    earn_per_yuan: Annotated[int, Field(ge=0, le=100)] = 1
+    fen_per_point: Annotated[int, Field(ge=1, le=10_000)] = 10
+    expire_days: Annotated[int, Field(ge=0)] = 730  # 0: points never expire
+
+
+class Tier(_Section):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    name_en: str
+    min_spend_fen: Annotated[int, Field(ge=0)]
+    points_multiplier_pct: Annotated[int, Field(ge=0, le=1000)] = 100
+    discount_pct: Annotated[int, Field(ge=0, le=100)] = 0
+
+
+DEFAULT_TIERS = [
+    Tier(code="member", name="普通会员", name_en="Member", min_spend_fen=0),
+    Tier(code="silver", name="银卡会员", name_en="Silver", min_spend_fen=200_000,
+         points_multiplier_pct=120),
+    Tier(code="gold", name="金卡会员", name_en="Gold", min_spend_fen=500_000,
+         points_multiplier_pct=150, discount_pct=5),
+    Tier(code="diamond", name="钻石会员", name_en="Diamond", min_spend_fen=1_500_000,
+         points_multiplier_pct=200, discount_pct=10),
+]
+
+
+class PrivacySettings(_Section):
+    consent_version: str = "2026-11"
+
+
+class SecuritySettings(_Section):
+    require_pin_for_money: bool = False
+
+
+class PrinterSettings(_Section):
+    name: str
+    url: str
+    width: Literal[58, 80] = 80
+
+
+class ReaderSettings(_Section):
+    url: str
+    protocol: Literal["rdm6300", "track2", "line"]
+    station: str = "cashier"
+
+
+class Settings(_Section):
+    store_id: Annotated[str, Field(pattern=STORE_ID_PATTERN)]
+    store_name: str = "老客小馆"
+    region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "CN"
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    api: ApiSettings = ApiSettings()
+    broker: BrokerSettings = BrokerSettings()
+    chain: ChainSettings
+    storage: StorageSettings = StorageSettings()
+    points: PointsSettings = PointsSettings()
+    tiers: list[Tier] = Field(default_factory=lambda: list(DEFAULT_TIERS))
+    privacy: PrivacySettings = PrivacySettings()
+    security: SecuritySettings = SecuritySettings()
+    printers: list[PrinterSettings] = Field(default_factory=list)
+    readers: list[ReaderSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tiers_make_sense(self) -> Settings:
+        if not self.tiers or self.tiers[0].min_spend_fen != 0:
+            raise ValueError("tiers: the first tier must start at min_spend_fen = 0")
+        spends = [t.min_spend_fen for t in self.tiers]
+        if spends != sorted(set(spends)):
+            raise ValueError("tiers: min_spend_fen must rise strictly from tier to tier")
+        codes = [t.code for t in self.tiers]
+        if len(set(codes)) != len(codes):
+            raise ValueError("tiers: codes must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _timezone_exists(self) -> Settings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        return self
+
+    @property
+    def chain_key(self) -> bytes:
+        return self.chain.key.encode()
+
+    def tier(self, code: str) -> Tier:
+        for tier in self.tiers:
+            if tier.code == code:
+                return tier
+        return self.tiers[0]
+
+
+def new_settings(store_id: str | None = None) -> Settings:
+    """Settings for a new home: a fresh store id and chain key, everything else default."""
+    return Settings(
+        store_id=store_id or f"store-{secrets.token_hex(3)}",
+        chain=ChainSettings(key=secrets.token_urlsafe(32)),
+    )
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """LAOKE_STORE_ID, LAOKE_API_PORT, LAOKE_BROKER_URL, ...: one variable per scalar setting."""
+    found: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            for sub in annotation.model_fields:
+                var = f"{ENV_PREFIX}{name}_{sub}".upper()
+                if var in environ:
+                    found.setdefault(name, {})[sub] = environ[var]
+        elif get_origin(annotation) is not list:
+            var = f"{ENV_PREFIX}{name}".upper()
+            if var in environ:
+                found[name] = environ[var]
+    return found
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = re.sub(r"^Value error, ", "", first["msg"])
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    more = len(error.errors()) - 1
+    tail = f" (and {more} more)" if more else ""
+    return f"{source}: {where}: {message}{tail}"
+
+
+def parse_settings(data: dict[str, Any], source: str,
+                   environ: dict[str, str] | None = None) -> Settings:
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        return Settings.model_validate(_merge(data, _env_overrides(environ)))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_settings(home: Path, environ: dict[str, str] | None = None) -> Settings:
+    path = home / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no config file (is this a laoke home?)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_settings(data, str(path), environ)
+
+
+def write_settings(home: Path, settings: Settings) -> Path:
+    """Write the file with owner-only permissions: it holds the chain key and broker password."""
+    path = home / CONFIG_NAME
+    text = "# laoke store settings; see config/laoke.toml for every key and its meaning.\n"
+    text += tomli_w.dumps(settings.model_dump(mode="json"))
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,116 @@
+"""Errors the domain names, so each edge (CLI, HTTP, console) maps them once.
+
+Every error carries a stable machine `code` and a human message; `kind` groups them into the
+few classes an edge cares about (bad input, not found, conflict, refused by a rule).
+"""
+
+from __future__ import annotations
+
+
+class LaokeError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "error"
+    kind = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(LaokeError):
+    code = "invalid_input"
+
+
+class PhoneInvalid(InvalidInput):
+    code = "phone_invalid"
+
+
+class ConfigError(InvalidInput):
+    code = "config_invalid"
+
+
+class NotFound(LaokeError):
+    code = "not_found"
+    kind = "not_found"
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+
+
+class Conflict(LaokeError):
+    code = "conflict"
+    kind = "conflict"
+
+
+class PhoneTaken(Conflict):
+    code = "phone_taken"
+
+
+class CardTaken(Conflict):
+    code = "card_taken"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+class Refused(LaokeError):
+    """A valid request that a business rule refuses (balance, coupon state, card state)."""
+
+    code = "refused"
+    kind = "refused"
+
+
+class InsufficientPoints(Refused):
+    code = "insufficient_points"
+
+
+class InsufficientBalance(Refused):
+    code = "insufficient_balance"
+
+
+class CouponForged(Refused):
+    code = "coupon_forged"
+
+
+class CouponUsed(Refused):
+    code = "coupon_used"
+
+
+class CouponExpired(Refused):
+    code = "coupon_expired"
+
+
+class CouponNotApplicable(Refused):
+    code = "coupon_not_applicable"
+
+
+class CardBlocked(Refused):
+    code = "card_blocked"
+
+
+class MemberErased(Refused):
+    code = "member_erased"
+
+
+class PinInvalid(Refused):
+    code = "pin_invalid"
+
+
+class SchemaTooNew(LaokeError):
+    code = "schema_too_new"
+    kind = "refused"

@@ -1,0 +1,10 @@
+"""Ids that stay unique across every store of a chain and sort by creation time."""
+
+from __future__ import annotations
+
+import uuid6
+
+
+def new_id() -> str:
+    """A UUIDv7: time-ordered (good B-tree locality in SQLite) and random enough to never clash."""
+    return str(uuid6.uuid7())

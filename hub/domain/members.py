@@ -1,0 +1,380 @@
+"""Guests: sign-up with consent, taste notes and allergies, cards, lookup, and erasure."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .clock import parse_day
+from .errors import (
+    CardBlocked,
+    CardTaken,
+    InvalidInput,
+    MemberErased,
+    MemberNotFound,
+    NotFound,
+    PhoneInvalid,
+    PhoneTaken,
+)
+from .ids import new_id
+from .phones import mask_phone, normalize_phone, phone_digits_reversed
+from .store import Store, dumps
+
+GENDERS = ("f", "m", "x")
+SPICE_LEVELS = {"none": "不辣", "mild": "微辣", "medium": "中辣", "hot": "特辣"}
+LIST_FIELDS = ("avoid", "allergies", "tags")
+EDITABLE = (
+    "name", "phone", "birthday", "gender", "spice_level", "avoid", "allergies", "notes",
+    "seat_preference", "tags", "vip", "marketing_consent",
+)
+MAX_NAME, MAX_ITEM, MAX_ITEMS, MAX_NOTES = 40, 40, 20, 500
+
+
+@dataclass
+class NewMember:
+    name: str
+    phone: str
+    birthday: str | None = None
+    gender: str | None = None
+    spice_level: str | None = None
+    avoid: list[str] = field(default_factory=list)
+    allergies: list[str] = field(default_factory=list)
+    notes: str = ""
+    seat_preference: str = ""
+    tags: list[str] = field(default_factory=list)
+    vip: bool = False
+    referred_by: str | None = None
+    marketing_consent: bool = False
+    card: str | None = None
+
+
+# -- validation ------------------------------------------------------------------------------
+
+def _text(value: Any, what: str, limit: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text")
+    value = " ".join(value.split()) if what == "name" else value.strip()
+    if required and not value:
+        raise InvalidInput(f"{what} is required")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
+    return value
+
+
+def _items(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [part for part in value.replace("，", ",").split(",")]
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(f"{what} must be a list of text")
+    items = [_text(v, what, MAX_ITEM) for v in value]
+    items = list(dict.fromkeys(i for i in items if i))
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(f"{what}: at most {MAX_ITEMS} entries")
+    return items
+
+
+def _birthday(value: Any, today: date) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = parse_day(value, "birthday")
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+    if day > today or day.year < 1900:
+        raise InvalidInput(f"birthday {day.isoformat()} is not a plausible birth date")
+    return day.isoformat()
+
+
+def _flag(value: Any, what: str) -> int:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{what} must be true or false")
+    return int(value)
+
+
+def _clean(store: Store, field_name: str, value: Any) -> Any:
+    """Validate one editable field and turn it into its column value."""
+    if field_name == "name":
+        return _text(value, "name", MAX_NAME, required=True)
+    if field_name == "phone":
+        return normalize_phone(value, store.settings.region)
+    if field_name == "birthday":
+        return _birthday(value, store.now().date())
+    if field_name == "gender":
+        if value not in (None, "", *GENDERS):
+            raise InvalidInput(f"gender must be one of {', '.join(GENDERS)}")
+        return value or None
+    if field_name == "spice_level":
+        if value not in (None, "", *SPICE_LEVELS):
+            raise InvalidInput(f"spice_level must be one of {', '.join(SPICE_LEVELS)}")
+        return value or None
+    if field_name in LIST_FIELDS:
+        return dumps(_items(value, field_name))
+    if field_name == "notes":
+        return _text(value, "notes", MAX_NOTES)
+    if field_name == "seat_preference":
+        return _text(value, "seat_preference", MAX_ITEM)
+    if field_name in ("vip", "marketing_consent"):
+        return _flag(value, field_name)
+    raise InvalidInput(f"unknown member field {field_name!r}")
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def points_balance(store: Store, member_id: str) -> int:
+    return int(store.scalar(
+        "SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE member_id = ?", (member_id,)))
+
+
+def stored_value_balance(store: Store, member_id: str) -> int:
+    return int(store.scalar(
+        "SELECT COALESCE(SUM(amount_fen), 0) FROM stored_value_ledger WHERE member_id = ?",
+        (member_id,)))
+
+
+def member_row(store: Store, member_id: str) -> sqlite3.Row:
+    row = store.one("SELECT * FROM members WHERE id = ?", (member_id,))
+    if row is None:
+        raise MemberNotFound(f"no member with id {member_id!r}")
+    return row
+
+
+def member_record(row: sqlite3.Row) -> dict[str, Any]:
+    """The member as HQ and other stores receive it: every stored field, no balances."""
+    record = dict(row)
+    record.pop("phone_rev", None)
+    for key in LIST_FIELDS:
+        record[key] = json.loads(record[key])
+    record["vip"] = bool(record["vip"])
+    record["marketing_consent"] = bool(record["marketing_consent"])
+    return record
+
+
+def member_view(store: Store, row: sqlite3.Row, masked: bool = False) -> dict[str, Any]:
+    """The member as people and devices see it: with balances, cards and tier name."""
+    view = member_record(row)
+    if masked:
+        view["phone"] = mask_phone(view["phone"])
+    view["erased"] = view["erased_at"] is not None
+    view["consent"] = {
+        "given_at": view.pop("consent_at"),
+        "version": view.pop("consent_version"),
+        "marketing": view["marketing_consent"],
+    }
+    tier = store.settings.tier(view["tier"])
+    view["tier_name"] = tier.name
+    view["tier_name_en"] = tier.name_en
+    view["points_balance"] = points_balance(store, row["id"])
+    view["stored_value_fen"] = stored_value_balance(store, row["id"])
+    view["cards"] = [dict(card) for card in store.conn.execute(
+        "SELECT number, status, linked_at, blocked_at, block_reason FROM member_cards "
+        "WHERE member_id = ? ORDER BY linked_at", (row["id"],))]
+    return view
+
+
+def get_member(store: Store, member_id: str, masked: bool = False) -> dict[str, Any]:
+    return member_view(store, member_row(store, member_id), masked)
+
+
+def member_by_phone(store: Store, phone: str) -> sqlite3.Row | None:
+    return store.one("SELECT * FROM members WHERE phone = ?",
+                     (normalize_phone(phone, store.settings.region),))
+
+
+def member_by_card(store: Store, number: str) -> sqlite3.Row:
+    """The card's guest; a blocked card is refused, an unknown one is NotFound."""
+    card = store.one("SELECT * FROM member_cards WHERE number = ?", (number.strip(),))
+    if card is None:
+        raise NotFound(f"unknown card {number!r}: offer signup or link it to a guest")
+    if card["status"] == "blocked":
+        raise CardBlocked(f"card {number} is blocked ({card['block_reason'] or 'no reason'})")
+    return member_row(store, card["member_id"])
+
+
+def resolve_member(store: Store, id_or_phone: str) -> sqlite3.Row:
+    """A member by id, phone in any common form, or card number."""
+    row = store.one("SELECT * FROM members WHERE id = ?", (id_or_phone,))
+    if row is not None:
+        return row
+    try:
+        row = member_by_phone(store, id_or_phone)
+    except PhoneInvalid:
+        row = None
+    if row is not None:
+        return row
+    try:
+        return member_by_card(store, id_or_phone)
+    except NotFound:
+        raise MemberNotFound(f"no member with id, phone or card {id_or_phone!r}") from None
+
+
+def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]:
+    """Phone in any form, phone tail (3+ digits), card number or name prefix; bounded."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    found: dict[str, sqlite3.Row] = {}
+
+    def add(rows: list[sqlite3.Row]) -> None:
+        for row in rows:
+            found.setdefault(row["id"], row)
+
+    try:
+        row = member_by_phone(store, query)
+        if row is not None:
+            add([row])
+    except PhoneInvalid:
+        pass
+    add(store.conn.execute(
+        "SELECT m.* FROM member_cards c JOIN members m ON m.id = c.member_id "
+        "WHERE c.number = ?", (query,)).fetchall())
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if digits and len(digits) >= 3 and len(digits) == len(query.replace(" ", "")):
+        tail = digits[::-1]
+        add(store.conn.execute(
+            "SELECT * FROM members WHERE phone_rev >= ? AND phone_rev < ? LIMIT ?",
+            (tail, tail + "\x7f", limit)).fetchall())
+    else:
+        add(store.conn.execute(
+            "SELECT * FROM members WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
+            (query, query + "\U0010ffff", limit)).fetchall())
+    return list(found.values())[:limit]
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def add_member(store: Store, new: NewMember, actor: str = "system") -> dict[str, Any]:
+    """Sign a guest up, recording privacy consent with its time and wording version."""
+    values = {name: _clean(store, name, getattr(new, name)) for name in EDITABLE}
+    now = store.now_iso()
+    member_id = new_id()
+    values.update(
+        id=member_id,
+        phone_rev=phone_digits_reversed(values["phone"]),
+        referred_by=new.referred_by or None,
+        consent_at=now,
+        consent_version=store.settings.privacy.consent_version,
+        tier=store.settings.tiers[0].code,
+        home_store=store.store_id,
+        created_at=now,
+        updated_at=now,
+    )
+    with store.write():
+        if values["referred_by"] is not None:
+            member_row(store, values["referred_by"])
+        if store.one("SELECT 1 FROM members WHERE phone = ?", (values["phone"],)):
+            raise PhoneTaken(f"phone {values['phone']} already belongs to a member")
+        columns = ", ".join(values)
+        marks = ", ".join(f":{k}" for k in values)
+        store.conn.execute(f"INSERT INTO members ({columns}) VALUES ({marks})", values)
+        row = member_row(store, member_id)
+        store.emit("member.created", member_record(row))
+        if new.card:
+            link_card(store, member_id, new.card, actor=actor)
+    return get_member(store, member_id)
+
+
+def update_member(store: Store, member_id: str, changes: dict[str, Any],
+                  actor: str = "system") -> dict[str, Any]:
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(f"cannot change member field(s): {', '.join(unknown)}")
+    values = {name: _clean(store, name, value) for name, value in changes.items()}
+    with store.write():
+        row = member_row(store, member_id)
+        if row["erased_at"]:
+            raise MemberErased(f"member {member_id} was erased")
+        if "phone" in values:
+            other = store.one("SELECT id FROM members WHERE phone = ? AND id <> ?",
+                              (values["phone"], member_id))
+            if other:
+                raise PhoneTaken(f"phone {values['phone']} already belongs to another member")
+            values["phone_rev"] = phone_digits_reversed(values["phone"])
+        if "marketing_consent" in values:
+            values["consent_at"] = store.now_iso()
+            values["consent_version"] = store.settings.privacy.consent_version
+        values["updated_at"] = store.now_iso()
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        store.conn.execute(f"UPDATE members SET {sets} WHERE id = :id", {**values, "id": member_id})
+        store.emit("member.updated", member_record(member_row(store, member_id)))
+        if "marketing_consent" in values:
+            store.audit(actor, "member.consent", member_id,
+                        {"marketing": bool(values["marketing_consent"])})
+    return get_member(store, member_id)
+
+
+def link_card(store: Store, member_id: str, number: str, actor: str = "system") -> None:
+    number = _text(number, "card number", 64, required=True)
+    with store.write():
+        row = member_row(store, member_id)
+        if row["erased_at"]:
+            raise MemberErased(f"member {member_id} was erased")
+        existing = store.one("SELECT member_id FROM member_cards WHERE number = ?", (number,))
+        if existing is not None:
+            raise CardTaken(f"card {number} is already linked to a member")
+        store.conn.execute(
+            "INSERT INTO member_cards (number, member_id, status, linked_at) "
+            "VALUES (?, ?, 'active', ?)", (number, member_id, store.now_iso()))
+        store.emit("card.linked", {"number": number, "member_id": member_id})
+        store.audit(actor, "card.link", member_id, {"number": number})
+
+
+def block_card(store: Store, number: str, reason: str, actor: str = "system") -> None:
+    """A lost card stops working everywhere; the guest keeps their account."""
+    reason = _text(reason, "reason", 200, required=True)
+    with store.write():
+        card = store.one("SELECT * FROM member_cards WHERE number = ?", (number,))
+        if card is None:
+            raise NotFound(f"unknown card {number!r}")
+        store.conn.execute(
+            "UPDATE member_cards SET status = 'blocked', blocked_at = ?, block_reason = ? "
+            "WHERE number = ?", (store.now_iso(), reason, number))
+        store.emit("card.blocked", {"number": number, "member_id": card["member_id"],
+                                    "reason": reason})
+        store.audit(actor, "card.block", card["member_id"], {"number": number, "reason": reason})
+
+
+ERASED_FIELDS = {
+    "name": None, "phone": None, "phone_rev": None, "birthday": None, "gender": None,
+    "spice_level": None, "avoid": "[]", "allergies": "[]", "notes": "", "seat_preference": "",
+    "tags": "[]", "marketing_consent": 0,
+}
+
+
+def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> None:
+    """Erase a guest's personal data for good, keeping orders and ledgers (anonymised).
+
+    Events still waiting in the outbox lose the guest's personal data too; the erasure event
+    itself tells HQ and every other store to do the same.
+    """
+    with store.write():
+        row = member_row(store, member_id)
+        if row["erased_at"]:
+            return
+        now = store.now_iso()
+        sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
+        store.conn.execute(
+            f"UPDATE members SET {sets}, erased_at = :now, updated_at = :now WHERE id = :id",
+            {**ERASED_FIELDS, "now": now, "id": member_id})
+        store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
+        store.conn.execute(
+            "UPDATE outbox SET data = json_object('id', ?1, 'redacted', json('true')) "
+            "WHERE type IN ('member.created', 'member.updated') "
+            "AND json_extract(data, '$.id') = ?1", (member_id,))
+        store.conn.execute(
+            "UPDATE outbox SET data = json_set(data, '$.number', 'erased') "
+            "WHERE type IN ('card.linked', 'card.blocked') "
+            "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        store.emit("member.erased", {"id": member_id, "erased_at": now})
+        store.audit(actor, "member.erase", member_id, {"reason": reason})
+    # The old pages may still sit in the WAL; fold them in and truncate it.
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

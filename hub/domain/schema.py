@@ -1,0 +1,245 @@
+"""Numbered schema migrations, recorded by sqlite-utils in `_sqlite_migrations`.
+
+Rules the schema itself enforces, so that no code path can break them:
+ledgers are append-only; points and stored value never go below zero; a coupon has at most
+one redemption; a checkout's idempotency key names at most one order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+MIGRATION_SET = "laoke"
+
+_APPEND_ONLY = """
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+"""
+
+INITIAL = """
+CREATE TABLE hub_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE members (
+    id TEXT PRIMARY KEY,
+    name TEXT,                       -- NULL once erased
+    phone TEXT UNIQUE,               -- E.164; NULL once erased
+    phone_rev TEXT,                  -- digits reversed, for phone-tail lookups
+    birthday TEXT,                   -- YYYY-MM-DD
+    gender TEXT CHECK (gender IN ('f', 'm', 'x')),
+    spice_level TEXT,
+    avoid TEXT NOT NULL DEFAULT '[]',       -- JSON list of ingredients to leave out
+    allergies TEXT NOT NULL DEFAULT '[]',   -- JSON list
+    notes TEXT NOT NULL DEFAULT '',
+    seat_preference TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',        -- JSON list
+    vip INTEGER NOT NULL DEFAULT 0 CHECK (vip IN (0, 1)),
+    referred_by TEXT REFERENCES members(id),
+    consent_at TEXT,
+    consent_version TEXT,
+    marketing_consent INTEGER NOT NULL DEFAULT 0 CHECK (marketing_consent IN (0, 1)),
+    tier TEXT NOT NULL,
+    home_store TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    erased_at TEXT
+);
+CREATE INDEX members_phone_rev ON members(phone_rev);
+CREATE INDEX members_name ON members(name);
+CREATE INDEX members_birthday_md ON members(substr(birthday, 6));
+CREATE INDEX members_referred_by ON members(referred_by);
+
+CREATE TABLE member_cards (
+    number TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    status TEXT NOT NULL CHECK (status IN ('active', 'blocked')),
+    linked_at TEXT NOT NULL,
+    blocked_at TEXT,
+    block_reason TEXT
+);
+CREATE INDEX member_cards_member ON member_cards(member_id);
+
+CREATE TABLE staff (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'manager', 'cashier', 'waiter')),
+    pin_hash TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE visits (
+    id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    member_id TEXT REFERENCES members(id),
+    table_no TEXT NOT NULL,
+    party_size INTEGER NOT NULL CHECK (party_size > 0),
+    staff_id TEXT REFERENCES staff(id),
+    visited_at TEXT NOT NULL
+);
+CREATE INDEX visits_member ON visits(member_id, visited_at);
+CREATE INDEX visits_time ON visits(visited_at);
+
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    member_id TEXT REFERENCES members(id),
+    visit_id TEXT REFERENCES visits(id),
+    channel TEXT NOT NULL CHECK (channel IN ('dine_in', 'takeaway', 'delivery')),
+    total_fen INTEGER NOT NULL CHECK (total_fen >= 0),
+    tier_discount_fen INTEGER NOT NULL DEFAULT 0,
+    coupon_discount_fen INTEGER NOT NULL DEFAULT 0,
+    points_discount_fen INTEGER NOT NULL DEFAULT 0,
+    discount_fen INTEGER NOT NULL CHECK (discount_fen >= 0 AND discount_fen <= total_fen),
+    stored_value_paid_fen INTEGER NOT NULL DEFAULT 0 CHECK (stored_value_paid_fen >= 0),
+    points_earned INTEGER NOT NULL DEFAULT 0,
+    points_redeemed INTEGER NOT NULL DEFAULT 0,
+    coupon_code TEXT,
+    tier TEXT,
+    staff_id TEXT REFERENCES staff(id),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX orders_member ON orders(member_id, created_at);
+CREATE INDEX orders_time ON orders(created_at);
+
+CREATE TABLE order_lines (
+    order_id TEXT NOT NULL REFERENCES orders(id),
+    line_no INTEGER NOT NULL,
+    dish TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0),
+    unit_price_fen INTEGER NOT NULL CHECK (unit_price_fen >= 0),
+    PRIMARY KEY (order_id, line_no)
+) WITHOUT ROWID;
+
+CREATE TABLE points_ledger (
+    id TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    store_id TEXT NOT NULL,
+    delta INTEGER NOT NULL CHECK (delta <> 0),
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
+    reason TEXT,
+    order_id TEXT REFERENCES orders(id),
+    staff_id TEXT,
+    expires_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX points_ledger_member ON points_ledger(member_id, created_at);
+CREATE TRIGGER points_never_negative BEFORE INSERT ON points_ledger
+WHEN NEW.delta < 0 AND
+     (SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE member_id = NEW.member_id)
+     + NEW.delta < 0
+BEGIN SELECT RAISE(ABORT, 'insufficient points'); END;
+
+CREATE TABLE stored_value_ledger (
+    id TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    store_id TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL CHECK (amount_fen <> 0),
+    kind TEXT NOT NULL CHECK (kind IN ('topup', 'bonus', 'spend', 'refund')),
+    order_id TEXT REFERENCES orders(id),
+    staff_id TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX stored_value_ledger_member ON stored_value_ledger(member_id, created_at);
+CREATE INDEX stored_value_ledger_order ON stored_value_ledger(order_id);
+CREATE TRIGGER stored_value_never_negative BEFORE INSERT ON stored_value_ledger
+WHEN NEW.amount_fen < 0 AND
+     (SELECT COALESCE(SUM(amount_fen), 0) FROM stored_value_ledger
+      WHERE member_id = NEW.member_id) + NEW.amount_fen < 0
+BEGIN SELECT RAISE(ABORT, 'insufficient stored value'); END;
+
+CREATE TABLE coupon_templates (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('amount_off', 'percent_off', 'free_dish')),
+    amount_fen INTEGER NOT NULL DEFAULT 0 CHECK (amount_fen >= 0),
+    percent_off INTEGER NOT NULL DEFAULT 0 CHECK (percent_off BETWEEN 0 AND 100),
+    dish TEXT,
+    min_spend_fen INTEGER NOT NULL DEFAULT 0 CHECK (min_spend_fen >= 0),
+    valid_days INTEGER NOT NULL CHECK (valid_days > 0),
+    stores TEXT,                     -- JSON list of store ids; NULL: every store
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE coupons (
+    code TEXT PRIMARY KEY,
+    template_id TEXT NOT NULL REFERENCES coupon_templates(id),
+    member_id TEXT REFERENCES members(id),
+    store_id TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX coupons_member ON coupons(member_id);
+
+CREATE TABLE coupon_redemptions (
+    code TEXT PRIMARY KEY REFERENCES coupons(code),
+    order_id TEXT REFERENCES orders(id),
+    member_id TEXT,
+    store_id TEXT NOT NULL,
+    discount_fen INTEGER NOT NULL,
+    redeemed_at TEXT NOT NULL
+);
+
+CREATE TABLE audit_log (
+    id TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_at ON audit_log(at);
+
+-- What HQ must see, written in the same transaction as the change; `seq` is per store.
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    store_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+""" + "".join(
+    _APPEND_ONLY.format(table=t)
+    for t in ("points_ledger", "stored_value_ledger", "coupon_redemptions", "audit_log")
+)
+
+
+# Append only: a released migration never changes; a new schema step is a new entry.
+STEPS: tuple[tuple[str, str], ...] = (("0001_initial", INITIAL),)
+
+
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run a multi-statement script inside the caller's transaction.
+
+    `executescript` would COMMIT first; splitting with sqlite3.complete_statement keeps
+    trigger bodies (which contain ';') whole.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
+
+
+def build_migrations(steps: tuple[tuple[str, str], ...] = STEPS) -> sqlite_utils.Migrations:
+    """The migration set for `steps`; tests pass a longer tuple to play a newer hub."""
+    migrations = sqlite_utils.Migrations(MIGRATION_SET)
+    for name, script in steps:
+        migrations(name=name)(lambda db, script=script: run_script(db, script))
+    return migrations

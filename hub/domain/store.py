@@ -1,0 +1,168 @@
+"""The store's books: one SQLite database, its settings and a clock.
+
+A `Store` is used from one thread; each thread or process opens its own. Writes go through
+`write()`, which takes SQLite's write lock up front (BEGIN IMMEDIATE) so that a balance read
+inside it cannot change before the ledger entry that depends on it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .. import __version__
+from .clock import Clock, system_clock, to_iso
+from .config import Settings
+from .errors import ConfigError, SchemaTooNew
+from .ids import new_id
+from .schema import STEPS, build_migrations
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON that keeps Chinese readable in the database and on the wire."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class Store:
+    """One open connection to a store's database, migrated and configured."""
+
+    def __init__(self, path: Path | str, settings: Settings, clock: Clock = system_clock,
+                 steps: tuple[tuple[str, str], ...] = STEPS) -> None:
+        self.path = Path(path)
+        self.settings = settings
+        self.clock = clock
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, timeout=settings.storage.busy_timeout_ms / 1000
+        )
+        conn.row_factory = sqlite3.Row
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        try:
+            self._configure()
+            self._migrate(steps)
+        except BaseException:
+            conn.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {self.settings.storage.busy_timeout_ms}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute(f"PRAGMA synchronous = {self.settings.storage.synchronous.upper()}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        # Erasure must not leave a guest's old name in free pages.
+        self.conn.execute("PRAGMA secure_delete = ON")
+
+    def _migrate(self, steps: tuple[tuple[str, str], ...]) -> None:
+        migrations = build_migrations(steps)
+        known = [name for name, _ in steps]
+        with self.write():
+            applied = [m.name for m in migrations.applied(self.db)]
+            unknown = [name for name in applied if name not in known]
+            if unknown:
+                raise SchemaTooNew(
+                    f"{self.path}: the database has schema {unknown[-1]}, newer than this "
+                    f"laoke {__version__} knows (up to {known[-1]}); upgrade laoke to open it"
+                )
+            migrations.apply(self.db)
+            owner = self.meta("store_id")
+            if owner is None:
+                self.set_meta("store_id", self.settings.store_id)
+            elif owner != self.settings.store_id:
+                raise ConfigError(
+                    f"{self.path}: this database belongs to store {owner!r} but the settings "
+                    f"say store_id = {self.settings.store_id!r}"
+                )
+
+    def schema_version(self) -> str:
+        applied = build_migrations().applied(self.db)
+        return applied[-1].name if applied else ""
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- basics ------------------------------------------------------------------------------
+
+    @property
+    def store_id(self) -> str:
+        return self.settings.store_id
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def now_iso(self) -> str:
+        return to_iso(self.clock())
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM hub_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO hub_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Store]:
+        """One atomic change; nested calls become savepoints of the outer one."""
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    def emit(self, type_: str, data: dict[str, Any]) -> int:
+        """Queue an event for HQ inside the current change; returns its per-store seq."""
+        if not self.conn.in_transaction:
+            raise RuntimeError("outbox events are written only inside Store.write()")
+        cursor = self.conn.execute(
+            "INSERT INTO outbox (id, store_id, type, ts, data) VALUES (?, ?, ?, ?, ?)",
+            (new_id(), self.store_id, type_, self.now_iso(), dumps(data)),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def audit(self, actor: str, action: str, subject: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:
+        """Record a sensitive read or action; inside a change it commits with it."""
+        self.conn.execute(
+            "INSERT INTO audit_log (id, at, actor, action, subject, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (new_id(), self.now_iso(), actor, action, subject, dumps(detail or {})),
+        )

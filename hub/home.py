@@ -1,0 +1,36 @@
+"""The home directory: database, settings and print spool of one store (or of HQ)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from .domain.clock import Clock, system_clock
+from .domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
+from .domain.store import Store
+
+DB_NAME = "laoke.db"
+
+
+def resolve_home(home: str | os.PathLike[str] | None) -> Path:
+    """--home, else $LAOKE_HOME, else the platform's per-user data dir."""
+    if home:
+        return Path(home).expanduser()
+    if os.environ.get("LAOKE_HOME"):
+        return Path(os.environ["LAOKE_HOME"]).expanduser()
+    return Path(platformdirs.user_data_dir("laoke", appauthor=False))
+
+
+def ensure_home(home: Path, store_id: str | None = None) -> None:
+    """Create a home with fresh settings the first time it is used."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / CONFIG_NAME).exists():
+        write_settings(home, new_settings(store_id))
+
+
+def open_store(home: Path, clock: Clock = system_clock) -> Store:
+    """Open (creating and migrating on first use) the store whose home this is."""
+    ensure_home(home)
+    return Store(home / DB_NAME, load_settings(home), clock)

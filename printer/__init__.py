@@ -1,0 +1,1 @@
+"""Receipts and coupons on thermal printers (to come)."""

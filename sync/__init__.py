@@ -1,0 +1,1 @@
+"""Store <-> HQ replication over MQTT (to come)."""
