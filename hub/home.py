@@ -23,6 +23,13 @@ def resolve_home(home: str | os.PathLike[str] | None) -> Path:
     return Path(platformdirs.user_data_dir("laoke", appauthor=False))
 
 
+def resolve_demo_home(home: str | os.PathLike[str] | None) -> Path:
+    """The demo's home: the one given, else its own folder, never a real store's default."""
+    if home or os.environ.get("LAOKE_HOME"):
+        return resolve_home(home)
+    return Path(platformdirs.user_data_dir("laoke-demo", appauthor=False))
+
+
 def ensure_home(home: Path, store_id: str | None = None) -> None:
     """Create a home with fresh settings the first time it is used."""
     home.mkdir(parents=True, exist_ok=True)

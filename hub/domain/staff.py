@@ -61,7 +61,9 @@ def staff_by_pin(store: Store, pin: str) -> dict[str, Any]:
     check_pin_format(pin)
     for row in store.conn.execute("SELECT * FROM staff WHERE active = 1"):
         if pin_matches(pin, row["pin_hash"]):
-            return {k: row[k] for k in row.keys() if k != "pin_hash"}
+            person = dict(row)
+            person.pop("pin_hash")
+            return person
     raise PinInvalid("wrong PIN")
 
 
