@@ -1,0 +1,174 @@
+"""`laoke bench`: the foundation's figures on a generated store.
+
+The million-member database is built once per schema and cached; runs work on copies so the
+cached one stays as generated. Checkout throughput is compared with raw sqlite3 writing the
+same rows (order, lines, ledger entries, outbox events) into the same schema with the same
+`synchronous` setting, so the ratio is the cost of laoke's rules, not of the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .demo_data import generate
+from .domain.checkout import CheckoutRequest, checkout
+from .domain.clock import system_clock
+from .domain.config import new_settings
+from .domain.coupons import Line
+from .domain.ids import new_id
+from .domain.ledgers import top_up
+from .domain.members import find_members, member_by_card, member_view
+from .domain.schema import STEPS
+from .domain.store import Store, dumps
+
+BENCH_STORE = "bench"
+CHECKOUTS = 2000
+LOOKUPS = 2000
+LINES = (Line("宫保鸡丁", 1, 4800), Line("麻婆豆腐", 1, 3200), Line("米饭", 2, 300))
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def cached_database(members: int, log: Callable[[str], None]) -> tuple[Path, Any]:
+    """A generated store of `members` guests, built once and kept in the user cache."""
+    cache = Path(platformdirs.user_cache_dir("laoke", appauthor=False))
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = new_settings(BENCH_STORE)
+    settings.chain.key = "bench-chain-key-not-a-secret"
+    path = cache / f"bench-{members}-{STEPS[-1][0]}.db"
+    if not path.exists():
+        log(f"building a {members:,}-member store (once; cached in {cache}) …")
+        started = time.perf_counter()
+        tmp = path.with_suffix(".building")
+        for leftover in cache.glob(tmp.name + "*"):
+            leftover.unlink()
+        settings.storage.synchronous = "normal"
+        with Store(tmp, settings) as store:
+            generate(store, members=members, days=0, seed=42)
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        settings.storage.synchronous = "full"
+        tmp.replace(path)
+        log(f"  built in {time.perf_counter() - started:.1f} s")
+    return path, settings
+
+
+def bench_lookups(store: Store, log: Callable[[str], None]) -> dict[str, float]:
+    rng = random.Random(1)
+    count = store.scalar("SELECT MAX(rowid) FROM members")
+    phones, cards = [], []
+    while len(phones) < LOOKUPS:
+        row = store.one("SELECT phone FROM members WHERE rowid = ?", (rng.randint(1, count),))
+        if row is not None:
+            national = row[0][3:]
+            phones.append(rng.choice((national, f"+86 {national[:3]}-{national[3:7]}-"
+                                      f"{national[7:]}", f"{national[:3]} {national[3:7]} "
+                                      f"{national[7:]}")))
+    cards = [r[0] for r in store.conn.execute(
+        "SELECT number FROM member_cards ORDER BY random() LIMIT ?", (LOOKUPS,))]
+    timings: list[float] = []
+    for phone in phones:
+        started = time.perf_counter_ns()
+        found = find_members(store, phone, limit=1)
+        member_view(store, found[0])
+        timings.append((time.perf_counter_ns() - started) / 1e6)
+    for number in cards:
+        started = time.perf_counter_ns()
+        member_view(store, member_by_card(store, number))
+        timings.append((time.perf_counter_ns() - started) / 1e6)
+    figures = {"lookup_p50_ms": round(statistics.median(timings), 3),
+               "lookup_p99_ms": round(_percentile(timings, 99), 3)}
+    log(f"lookup by phone or card: p50 {figures['lookup_p50_ms']} ms, "
+        f"p99 {figures['lookup_p99_ms']} ms over {len(timings)} lookups")
+    return figures
+
+
+def _sample_members(store: Store, count: int) -> list[str]:
+    return [r[0] for r in store.conn.execute(
+        "SELECT id FROM members ORDER BY random() LIMIT ?", (count,))]
+
+
+def bench_checkout(store: Store, members: list[str]) -> float:
+    for member_id in members[::5]:
+        top_up(store, member_id, 1_000_000)
+    started = time.perf_counter()
+    for index, member_id in enumerate(members):
+        checkout(store, CheckoutRequest(
+            idempotency_key=new_id(), lines=LINES, member_id=member_id,
+            stored_value_fen=5000 if index % 5 == 0 else 0))
+    return len(members) / (time.perf_counter() - started)
+
+
+def bench_raw_checkout(store: Store, members: list[str]) -> float:
+    """The same rows as a laoke checkout, written with plain INSERTs and no rules."""
+    conn = store.conn
+    for member_id in members[::5]:
+        conn.execute("INSERT INTO stored_value_ledger (id, member_id, store_id, amount_fen, "
+                     "kind, created_at) VALUES (?, ?, 'bench', 1000000, 'topup', ?)",
+                     (new_id(), member_id, store.now_iso()))
+    started = time.perf_counter()
+    for index, member_id in enumerate(members):
+        now = store.now_iso()
+        order_id = new_id()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT INTO orders (id, store_id, member_id, channel, total_fen, discount_fen, "
+            "stored_value_paid_fen, points_earned, idempotency_key, request_hash, created_at) "
+            "VALUES (?, 'bench', ?, 'dine_in', 8600, 0, ?, 86, ?, 'x', ?)",
+            (order_id, member_id, 5000 if index % 5 == 0 else 0, new_id(), now))
+        conn.executemany(
+            "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(order_id, n, line.dish, line.qty, line.unit_price_fen)
+             for n, line in enumerate(LINES, 1)])
+        events = [("order.created", {"id": order_id})]
+        if index % 5 == 0:
+            conn.execute("INSERT INTO stored_value_ledger (id, member_id, store_id, amount_fen, "
+                         "kind, order_id, created_at) VALUES (?, ?, 'bench', -5000, 'spend', "
+                         "?, ?)", (new_id(), member_id, order_id, now))
+            events.append(("stored_value.entry", {"order_id": order_id}))
+        conn.execute("INSERT INTO points_ledger (id, member_id, store_id, delta, kind, "
+                     "order_id, created_at) VALUES (?, ?, 'bench', 86, 'earn', ?, ?)",
+                     (new_id(), member_id, order_id, now))
+        events.append(("points.entry", {"order_id": order_id}))
+        for type_, data in events:
+            conn.execute("INSERT INTO outbox (id, store_id, type, ts, data) "
+                         "VALUES (?, 'bench', ?, ?, ?)", (new_id(), type_, now, dumps(data)))
+        conn.execute("COMMIT")
+    return len(members) / (time.perf_counter() - started)
+
+
+def run_benchmarks(members: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    source, settings = cached_database(members, log)
+    figures: dict[str, Any] = {"members": members}
+    figures["db_bytes_per_member"] = round(os.path.getsize(source) / members)
+    with tempfile.TemporaryDirectory(prefix="laoke-bench-") as work:
+        ours_path, raw_path = Path(work) / "ours.db", Path(work) / "raw.db"
+        shutil.copyfile(source, ours_path)
+        shutil.copyfile(source, raw_path)
+        with Store(ours_path, settings, system_clock) as store:
+            figures.update(bench_lookups(store, log))
+            sample = _sample_members(store, CHECKOUTS * 2)
+            ours = bench_checkout(store, sample[:CHECKOUTS])
+        with Store(raw_path, settings, system_clock) as store:
+            raw = bench_raw_checkout(store, sample[CHECKOUTS:])
+    figures["checkout_per_s"] = round(ours, 1)
+    figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
+    figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)
+    figures["synchronous"] = settings.storage.synchronous
+    log(f"checkout: {ours:.0f}/s laoke vs {raw:.0f}/s raw sqlite3 "
+        f"(ratio {ours / raw:.2f}, synchronous={settings.storage.synchronous})")
+    log(f"database size: {figures['db_bytes_per_member']} bytes per member")
+    return figures

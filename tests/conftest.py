@@ -1,0 +1,53 @@
+"""Shared fixtures: a real SQLite store in a temporary folder, with a clock the test drives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.domain.config import Settings, new_settings
+from hub.domain.members import NewMember, add_member
+from hub.domain.store import Store
+
+START = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 12:30 in Shanghai, a Wednesday lunch
+
+
+class FakeClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    settings = new_settings("s1")
+    settings.storage.synchronous = "normal"
+    return settings
+
+
+@pytest.fixture
+def store(tmp_path: Path, settings: Settings, clock: FakeClock) -> Iterator[Store]:
+    with Store(tmp_path / "laoke.db", settings, clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def guest(store: Store) -> dict:
+    return add_member(store, NewMember(name="王芳", phone="138 0013 8000", birthday="1990-05-01",
+                                       allergies=["对虾"], spice_level="mild",
+                                       avoid=["花椒"], marketing_consent=True))
