@@ -104,3 +104,35 @@ def test_stored_value_never_negative_under_any_interleaving(store, guest, plans,
         running += entry["amount_fen"]
         assert running >= 0
     assert stored_value_balance(store, guest["id"]) == running
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(attempts=st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6),
+                         min_size=2, max_size=4))
+def test_no_coupon_is_ever_redeemed_twice(store, guest, attempts):
+    """Tills try coupons in random orders at once; each coupon is used at most once."""
+    from hub.domain.coupons import redeem_coupon
+
+    template = create_template(store, "减1", "amount_off", amount_fen=100)
+    codes = [issue_coupon(store, template["id"])["code"] for _ in range(4)]
+    lines = [Line("面", 1, 1800)]
+
+    def till(picks):
+        def job(s):
+            used = []
+            for pick in picks:
+                try:
+                    redeem_coupon(s, codes[pick], None, lines)
+                    used.append(codes[pick])
+                except CouponUsed:
+                    pass
+            return used
+        return job
+
+    used = [code for result in run_in_threads(store, [till(p) for p in attempts])
+            for code in result]
+    assert len(used) == len(set(used)) == len({codes[p] for picks in attempts for p in picks})
+    marks = ",".join("?" * len(codes))
+    assert store.scalar(f"SELECT COUNT(*) FROM coupon_redemptions WHERE code IN ({marks})",
+                        codes) == len(used)
