@@ -221,6 +221,161 @@ def bench_cmd(members: int, as_json: bool) -> None:
             click.echo(f"{name:32} {value}")
 
 
+# -- the hub daemon, devices and staff ----------------------------------------------------------
+
+@cli.group()
+def hub() -> None:
+    """The store hub daemon."""
+
+
+def _reader(text: str) -> dict[str, str]:
+    protocol, sep, url = text.partition("=")
+    if not sep or not url:
+        raise click.BadParameter(f"{text!r} is not PROTOCOL=URL (e.g. rdm6300=/dev/ttyUSB0)")
+    return {"protocol": protocol, "url": url}
+
+
+@hub.command("run")
+@click.option("--port", type=click.IntRange(1, 65535), help="HTTP port (config: [api] port).")
+@click.option("--host", help="Address to listen on (config: [api] host).")
+@click.option("--broker", metavar="URL", help="HQ's MQTT broker (config: [broker] url).")
+@click.option("--store-id", metavar="ID", help="This store's id, for a new home.")
+@click.option("--printer", "printers", multiple=True, metavar="URL",
+              help="A receipt printer URL (repeatable).")
+@click.option("--reader", "readers", multiple=True, metavar="PROTOCOL=URL",
+              help="A card reader or scanner (repeatable), e.g. rdm6300=/dev/ttyUSB0.")
+@click.option("--discovery-interfaces", metavar="ADDRS",
+              help='zeroconf on these addresses ("all", or e.g. 127.0.0.1).')
+@click.option("--no-discovery", is_flag=True, help="Do not announce or browse with zeroconf.")
+@pass_obj
+def hub_run(obj: Obj, port: int | None, host: str | None, broker: str | None,
+            store_id: str | None, printers: tuple[str, ...], readers: tuple[str, ...],
+            discovery_interfaces: str | None, no_discovery: bool) -> None:
+    """Serve the store: HTTP API, event stream, pairing and zeroconf, until SIGTERM."""
+    from .daemon import run_hub
+
+    api = {k: v for k, v in (("port", port), ("host", host)) if v is not None}
+    overrides: dict[str, Any] = {"api": api} if api else {}
+    if store_id:
+        overrides["store_id"] = store_id
+    if broker:
+        overrides["broker"] = {"url": broker}
+    if printers:
+        overrides["printers"] = [{"name": f"printer{n}", "url": url}
+                                 for n, url in enumerate(printers, 1)]
+    if readers:
+        overrides["readers"] = [_reader(text) for text in readers]
+    discovery: dict[str, Any] = {}
+    if discovery_interfaces:
+        discovery["interfaces"] = discovery_interfaces
+    if no_discovery:
+        discovery["enabled"] = False
+    if discovery:
+        overrides["discovery"] = discovery
+    run_hub(obj.home, overrides, echo=lambda line: click.echo(line, err=True))
+
+
+@cli.group()
+def device() -> None:
+    """Tablets, kiosks and consoles paired with this hub."""
+
+
+@device.command("add")
+@click.argument("name")
+@click.option("--role", required=True,
+              type=click.Choice(["owner", "manager", "cashier", "waiter", "kiosk"]))
+@click.option("--json", "as_json", is_flag=True, help='Print {"token", "pair_url", ...}.')
+@pass_obj
+def device_add(obj: Obj, name: str, role: str, as_json: bool) -> None:
+    """Register a device; prints its bearer token and a pairing link for its browser."""
+    from .discovery import base_url
+    from .domain.devices import add_device, create_pairing_code
+
+    store = obj.store()
+    added, token = add_device(store, name, role, actor="cli")
+    code = create_pairing_code(store, role, "cli", device_id=added["id"])
+    pair_url = f"{base_url(store.settings)}/pair?code={code['code']}"
+    if as_json:
+        emit_json({"token": token, "pair_url": pair_url, "device": added,
+                   "pair_code": code["code"], "pair_code_expires_at": code["expires_at"]})
+    else:
+        click.echo(f"token     {token}")
+        click.echo(f"pair_url  {pair_url}  (valid 10 minutes)")
+
+
+@device.command("list")
+@click.option("--json", "as_json", is_flag=True, help='Print {"devices": [...]}.')
+@pass_obj
+def device_list(obj: Obj, as_json: bool) -> None:
+    """Paired devices with their roles and last contact."""
+    from .domain.devices import list_devices
+
+    found = list_devices(obj.store())
+    if as_json:
+        emit_json({"devices": found})
+        return
+    for d in found:
+        state = f"revoked {d['revoked_at']}" if d["revoked_at"] else \
+            f"last seen {d['last_seen_at'] or 'never'}"
+        click.echo(f"{d['id']}  {d['role']:8} {d['name']}  ({state})")
+
+
+@device.command("revoke")
+@click.argument("device_id")
+@pass_obj
+def device_revoke(obj: Obj, device_id: str) -> None:
+    """Revoke a device: its tokens stop working at once."""
+    from .domain.devices import revoke_device
+
+    revoke_device(obj.store(), device_id, actor="cli")
+    click.echo(f"revoked {device_id}")
+
+
+@device.command("pair-code")
+@click.option("--role", required=True,
+              type=click.Choice(["manager", "cashier", "waiter", "kiosk"]))
+@pass_obj
+def device_pair_code(obj: Obj, role: str) -> None:
+    """A six-digit code a new tablet or kiosk types in within ten minutes."""
+    from .domain.devices import create_pairing_code
+
+    code = create_pairing_code(obj.store(), role, "cli")
+    click.echo(f"{code['code']}  ({role}, valid until {code['expires_at']})")
+
+
+@cli.group()
+def staff() -> None:
+    """Staff and their PINs."""
+
+
+@staff.command("add")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["owner", "manager", "cashier",
+                                                          "waiter"]))
+@click.option("--pin", required=True, help="4 to 8 digits; stored only as a scrypt hash.")
+@pass_obj
+def staff_add(obj: Obj, name: str, role: str, pin: str) -> None:
+    """Add a staff member; prints the id."""
+    from .domain.staff import add_staff
+
+    click.echo(add_staff(obj.store(), name, role, pin, actor="cli")["id"])
+
+
+@staff.command("list")
+@click.option("--json", "as_json", is_flag=True, help='Print {"staff": [...]}.')
+@pass_obj
+def staff_list(obj: Obj, as_json: bool) -> None:
+    """Staff without their PINs."""
+    from .domain.staff import list_staff
+
+    people = list_staff(obj.store())
+    if as_json:
+        emit_json({"staff": people})
+        return
+    for person in people:
+        click.echo(f"{person['id']}  {person['role']:8} {person['name']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="laoke", standalone_mode=False)

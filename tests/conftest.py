@@ -11,6 +11,7 @@ import pytest
 from hub.domain.config import Settings, new_settings
 from hub.domain.members import NewMember, add_member
 from hub.domain.store import Store
+from tests.hubproc import RunningHub
 
 START = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 12:30 in Shanghai, a Wednesday lunch
 
@@ -51,3 +52,17 @@ def guest(store: Store) -> dict:
     return add_member(store, NewMember(name="王芳", phone="138 0013 8000", birthday="1990-05-01",
                                        allergies=["对虾"], spice_level="mild",
                                        avoid=["花椒"], marketing_consent=True))
+
+
+@pytest.fixture
+def running_hub(tmp_path: Path) -> Iterator[RunningHub]:
+    hub = RunningHub(tmp_path / "home").start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    hub = RunningHub(tmp_path_factory.mktemp("hub") / "home").start()
+    yield hub
+    hub.stop()

@@ -32,6 +32,12 @@ class ApiSettings(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 8420
 
 
+class DiscoverySettings(_Section):
+    enabled: bool = True
+    # "all", or comma-separated local addresses to announce and browse on (tests: 127.0.0.1).
+    interfaces: str = "all"
+
+
 class BrokerSettings(_Section):
     url: str = ""
     username: str = ""
@@ -105,6 +111,7 @@ class Settings(_Section):
     locale: Literal["zh-CN", "en"] = "zh-CN"
     api: ApiSettings = ApiSettings()
     broker: BrokerSettings = BrokerSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
     chain: ChainSettings
     storage: StorageSettings = StorageSettings()
     points: PointsSettings = PointsSettings()

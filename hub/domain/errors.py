@@ -99,6 +99,10 @@ class CouponNotApplicable(Refused):
     code = "coupon_not_applicable"
 
 
+class QrInvalid(InvalidInput):
+    code = "qr_invalid"
+
+
 class CardBlocked(Refused):
     code = "card_blocked"
 

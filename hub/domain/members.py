@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -9,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from .clock import parse_day
+from .codes import b32encode
 from .errors import (
     CardBlocked,
     CardTaken,
@@ -18,6 +21,7 @@ from .errors import (
     NotFound,
     PhoneInvalid,
     PhoneTaken,
+    QrInvalid,
 )
 from .ids import new_id
 from .phones import mask_phone, normalize_phone, phone_digits_reversed
@@ -215,6 +219,36 @@ def resolve_member(store: Store, id_or_phone: str) -> sqlite3.Row:
         return member_by_card(store, id_or_phone)
     except NotFound:
         raise MemberNotFound(f"no member with id, phone or card {id_or_phone!r}") from None
+
+
+QR_PREFIX = "LKM1."
+QR_PURPOSE = "member-qr"
+
+
+def member_qr(store: Store, member_id: str) -> str:
+    """The guest's QR payload: their id and an HMAC, so it can be neither guessed nor forged."""
+    member_row(store, member_id)
+    return QR_PREFIX + member_id + "." + _qr_signature(store, member_id)
+
+
+def _qr_signature(store: Store, member_id: str) -> str:
+    digest = hmac.new(store.settings.chain_key, f"{QR_PURPOSE}:{member_id}".encode(),
+                      hashlib.sha256).digest()
+    return b32encode(int.from_bytes(digest[:10], "big"), 16)
+
+
+def member_by_qr(store: Store, payload: str) -> sqlite3.Row:
+    """The member a scanned QR names; a tampered or foreign code is refused with the reason."""
+    if not isinstance(payload, str) or not payload.strip().startswith(QR_PREFIX):
+        raise QrInvalid("not a laoke member QR code")
+    body = payload.strip()[len(QR_PREFIX):]
+    member_id, _, signature = body.rpartition(".")
+    if not member_id or not hmac.compare_digest(signature, _qr_signature(store, member_id)):
+        raise QrInvalid("member QR code failed its signature check (tampered or forged)")
+    row = member_row(store, member_id)
+    if row["erased_at"]:
+        raise MemberErased("this guest's data was erased")
+    return row
 
 
 def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]:

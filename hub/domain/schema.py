@@ -217,8 +217,50 @@ CREATE TABLE outbox (
 )
 
 
+DEVICES = """
+-- Tablets, kiosks and consoles that talk to the hub; each holds one or more bearer tokens.
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'manager', 'cashier', 'waiter', 'kiosk')),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    last_seen_at TEXT
+);
+
+CREATE TABLE device_tokens (
+    token_hash TEXT PRIMARY KEY,     -- sha256 of the token; the token itself is never stored
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX device_tokens_device ON device_tokens(device_id);
+
+CREATE TABLE pairing_codes (
+    code TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    device_id TEXT REFERENCES devices(id),   -- set when the code pairs into a known device
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+
+-- What zeroconf finds on the LAN: tablets, receipt printers, other hubs.
+CREATE TABLE lan_devices (
+    id TEXT PRIMARY KEY,             -- the mDNS service instance name: unique per device
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    addresses TEXT NOT NULL DEFAULT '[]',
+    port INTEGER,
+    properties TEXT NOT NULL DEFAULT '{}',
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    online INTEGER NOT NULL DEFAULT 1
+);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
-STEPS: tuple[tuple[str, str], ...] = (("0001_initial", INITIAL),)
+STEPS: tuple[tuple[str, str], ...] = (("0001_initial", INITIAL), ("0002_devices", DEVICES))
 
 
 def run_script(db: sqlite_utils.Database, script: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
+import threading
 from typing import Any
 
 from .errors import InvalidInput, PinInvalid, StaffNotFound
@@ -49,6 +51,8 @@ def add_staff(store: Store, name: str, role: str, pin: str, actor: str = "system
     person = {"id": new_id(), "name": name.strip(), "role": role, "pin_hash": hash_pin(pin),
               "active": 1, "created_at": store.now_iso()}
     with store.write():
+        if _match_pin(store, pin) is not None:
+            raise InvalidInput("another staff member already uses this PIN")
         store.db["staff"].insert(person)
         public = {k: v for k, v in person.items() if k != "pin_hash"}
         store.emit("staff.created", public)
@@ -56,15 +60,60 @@ def add_staff(store: Store, name: str, role: str, pin: str, actor: str = "system
     return public
 
 
+def _match_pin(store: Store, pin: str) -> sqlite3.Row | None:
+    for row in store.conn.execute("SELECT * FROM staff WHERE active = 1"):
+        if pin_matches(pin, row["pin_hash"]):
+            return row
+    return None
+
+
+def _public(row: sqlite3.Row) -> dict[str, Any]:
+    person = dict(row)
+    person.pop("pin_hash")
+    return person
+
+
 def staff_by_pin(store: Store, pin: str) -> dict[str, Any]:
     """The active staff member with this PIN, or PinInvalid (rate-limiting is the caller's)."""
     check_pin_format(pin)
-    for row in store.conn.execute("SELECT * FROM staff WHERE active = 1"):
-        if pin_matches(pin, row["pin_hash"]):
-            person = dict(row)
-            person.pop("pin_hash")
-            return person
-    raise PinInvalid("wrong PIN")
+    row = _match_pin(store, pin)
+    if row is None:
+        raise PinInvalid("wrong PIN")
+    return _public(row)
+
+
+class PinCache:
+    """Remembers whose PIN was typed, so only its first use pays for scrypt.
+
+    An entry holds the staff id and the exact hash the PIN was checked against; a changed PIN
+    or a deactivated person no longer matches, so nothing stale is ever accepted.
+    """
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._known: dict[bytes, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def staff_for(self, store: Store, pin: str) -> dict[str, Any]:
+        check_pin_format(pin)
+        tag = hmac.new(self._key, pin.encode(), hashlib.sha256).digest()
+        with self._lock:
+            hit = self._known.get(tag)
+        if hit is not None:
+            row = store.one("SELECT * FROM staff WHERE id = ? AND pin_hash = ? AND active = 1",
+                            hit)
+            if row is not None:
+                return _public(row)
+        row = _match_pin(store, pin)
+        if row is None:
+            raise PinInvalid("wrong PIN")
+        with self._lock:
+            self._known[tag] = (row["id"], row["pin_hash"])
+        return _public(row)
+
+
+def list_staff(store: Store) -> list[dict[str, Any]]:
+    return [_public(r) for r in store.conn.execute("SELECT * FROM staff ORDER BY created_at")]
 
 
 def get_staff(store: Store, staff_id: str) -> dict[str, Any]:

@@ -34,12 +34,14 @@ class Store:
     """One open connection to a store's database, migrated and configured."""
 
     def __init__(self, path: Path | str, settings: Settings, clock: Clock = system_clock,
-                 steps: tuple[tuple[str, str], ...] = STEPS) -> None:
+                 steps: tuple[tuple[str, str], ...] = STEPS,
+                 check_same_thread: bool = True) -> None:
         self.path = Path(path)
         self.settings = settings
         self.clock = clock
         conn = sqlite3.connect(
-            self.path, isolation_level=None, timeout=settings.storage.busy_timeout_ms / 1000
+            self.path, isolation_level=None, timeout=settings.storage.busy_timeout_ms / 1000,
+            check_same_thread=check_same_thread,
         )
         conn.row_factory = sqlite3.Row
         self.conn = conn

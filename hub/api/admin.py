@@ -1,0 +1,166 @@
+"""Health, pairing, devices, staff, audit, segments and what zeroconf found on the LAN."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ..domain import devices as registry
+from ..domain.errors import Refused
+from ..domain.members import member_row, member_view
+from ..domain.segments import SEGMENTS, segment
+from ..domain.staff import add_staff, list_staff
+from .auth import COOKIE, Caller, hub_of, require
+from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
+
+router = APIRouter(tags=["hub"])
+pairing_page = APIRouter(include_in_schema=False)
+Json = dict[str, Any]
+LANDING = {"kiosk": "/kiosk"}  # every other role lands on the waiter tablet
+
+
+@router.get("/health", summary="Is the hub up? (no token needed)")
+def health(request: Request) -> Json:
+    hub = hub_of(request)
+    store = hub.store()
+    return {
+        "status": "ok",
+        "store_id": hub.settings.store_id,
+        "store_name": hub.settings.store_name,
+        "version": hub.version,
+        "schema": store.schema_version(),
+        "time": store.now_iso(),
+        "sync": {"backlog": store.scalar("SELECT COUNT(*) FROM outbox"),
+                 "broker": hub.settings.broker.url or None},
+        "printers": [{"name": p.name, "url": p.url, "width": p.width}
+                     for p in hub.settings.printers],
+        "readers": [{"url": r.url, "protocol": r.protocol, "station": r.station}
+                    for r in hub.settings.readers],
+        "event_subscribers": hub.events.subscriber_count,
+        "lan_devices": hub.lan.count_online() if hub.lan else None,
+    }
+
+
+def _pair_url(request: Request, code: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/pair?code={code}"
+
+
+def _guard_owner(who: Caller, role: str) -> None:
+    if role == "owner" and who.role != "owner":
+        raise HTTPException(403, "only an owner device can add another owner device")
+
+
+@router.post("/devices", status_code=201, summary="Register a device; its token shows once")
+def create_device(body: DeviceCreate, request: Request,
+                  who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
+    _guard_owner(who, body.role)
+    store = hub_of(request).store()
+    device, token = registry.add_device(store, body.name, body.role, actor=who.actor)
+    code = registry.create_pairing_code(store, body.role, who.actor, device_id=device["id"])
+    return {"device": device, "token": token, "pair_url": _pair_url(request, code["code"])}
+
+
+@router.post("/devices/pairing-codes", status_code=201,
+             summary="A six-digit code for a new tablet or kiosk (valid ten minutes)")
+def create_pairing_code(body: PairingCodeCreate, request: Request,
+                        who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
+    _guard_owner(who, body.role)
+    code = registry.create_pairing_code(hub_of(request).store(), body.role, who.actor)
+    return {"code": code["code"], "role": body.role, "expires_at": code["expires_at"],
+            "pair_url": _pair_url(request, code["code"])}
+
+
+@router.get("/devices", summary="Paired devices")
+def list_devices(request: Request,
+                 who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
+    return {"devices": registry.list_devices(hub_of(request).store())}
+
+
+@router.delete("/devices/{device_id}", summary="Revoke a device: its tokens stop working")
+def revoke_device(device_id: str, request: Request,
+                  who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
+    return registry.revoke_device(hub_of(request).store(), device_id, actor=who.actor)
+
+
+def _pair(request: Request, code: str, name: str | None) -> tuple[Json, str]:
+    hub = hub_of(request)
+    key = f"pair:{request.client.host if request.client else '?'}"
+    wait = hub.pairing_guesses.retry_after(key)
+    if wait:
+        raise HTTPException(429, f"too many pairing attempts; try again in {int(wait) + 1} s",
+                            headers={"Retry-After": str(int(wait) + 1)})
+    try:
+        device, token = registry.pair(hub.store(), code, name)
+    except Refused:
+        hub.pairing_guesses.failed(key)
+        raise
+    hub.events.publish("device.paired", {"id": device["id"], "name": device["name"],
+                                         "role": device["role"]})
+    return device, token
+
+
+@router.post("/pair", status_code=201, summary="Pair with a code (no token needed)")
+def pair_device(body: Pairing, request: Request) -> Json:
+    device, token = _pair(request, body.code, body.name)
+    return {"device": device, "token": token}
+
+
+@pairing_page.get("/pair")
+def pair_in_browser(request: Request, code: Annotated[str, Query(max_length=12)] = "",
+                    name: Annotated[str, Query(max_length=60)] = "") -> RedirectResponse:
+    """Opening a pairing link pairs the browser (a cookie) and lands on its page."""
+    device, token = _pair(request, code, name or None)
+    response = RedirectResponse(LANDING.get(device["role"], "/tablet"), status_code=303)
+    response.set_cookie(COOKIE, token, max_age=10 * 365 * 86400, httponly=True,
+                        samesite="strict")
+    return response
+
+
+@pairing_page.get("/", response_class=HTMLResponse)
+def home_page(request: Request) -> str:
+    hub = hub_of(request)
+    return (f"<!doctype html><meta charset=utf-8><title>laoke {hub.settings.store_name}"
+            f"</title><h1>老客 laoke — {hub.settings.store_name}</h1>"
+            "<p>Tablets: <a href=/tablet>/tablet</a> · Kiosk: <a href=/kiosk>/kiosk</a> · "
+            "API: <a href=/docs>/docs</a></p>")
+
+
+@router.post("/staff", status_code=201, summary="Add a staff member with a PIN")
+def create_staff(body: StaffCreate, request: Request,
+                 who: Annotated[Caller, Depends(require("staff.manage"))]) -> Json:
+    return add_staff(hub_of(request).store(), body.name, body.role, body.pin, actor=who.actor)
+
+
+@router.get("/staff", summary="Staff (without PINs)")
+def get_staff(request: Request, who: Annotated[Caller, Depends(require("staff.read"))]) -> Json:
+    return {"staff": list_staff(hub_of(request).store())}
+
+
+@router.get("/audit", summary="The audit log, newest first")
+def audit(request: Request, who: Annotated[Caller, Depends(require("audit.read"))],
+          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Json:
+    rows = hub_of(request).store().conn.execute(
+        "SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?", (limit,))
+    return {"entries": [dict(r) for r in rows]}
+
+
+@router.get("/segments/{name}", summary="Lapsed guests or upcoming birthdays, with members")
+def get_segment(name: str, request: Request,
+                who: Annotated[Caller, Depends(require("segment.read"))],
+                days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+                limit: Annotated[int, Query(ge=0, le=1000)] = 100) -> Json:
+    if name not in SEGMENTS:
+        raise HTTPException(404, f"unknown segment {name!r}; known: {', '.join(SEGMENTS)}")
+    store = hub_of(request).store()
+    ids = segment(store, name, days)
+    members = [member_view(store, member_row(store, i), masked=who.masked) for i in ids[:limit]]
+    return {"count": len(ids), "member_ids": ids, "members": members}
+
+
+@router.get("/lan-devices", summary="Tablets, printers and hubs found by zeroconf")
+def lan_devices(request: Request,
+                who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
+    hub = hub_of(request)
+    return {"devices": hub.lan.list() if hub.lan else [], "discovery": hub.lan is not None}

@@ -1,0 +1,109 @@
+"""Who is calling: a paired device (bearer token or pairing cookie), maybe a staff PIN on top.
+
+Unpaired requests get 401, a role without the permission 403, too many wrong PINs 429.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..domain.devices import device_for_token, may
+from ..domain.errors import InvalidInput, PinInvalid
+from ..runtime import Hub
+
+COOKIE = "laoke_token"
+MONEY = frozenset({"checkout.create", "stored_value.topup", "stored_value.refund",
+                   "points.adjust"})
+bearer = HTTPBearer(auto_error=False, description="A device token from pairing or "
+                    "`laoke device add`.")
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+@dataclass
+class Caller:
+    device: dict[str, Any]
+    staff: dict[str, Any] | None = None
+
+    @property
+    def role(self) -> str:
+        return str(self.device["role"])
+
+    @property
+    def actor(self) -> str:
+        who = f"device:{self.device['id']}"
+        return f"{who} staff:{self.staff['id']}" if self.staff else who
+
+    @property
+    def staff_id(self) -> str | None:
+        return self.staff["id"] if self.staff else None
+
+    def can(self, permission: str) -> bool:
+        return may(self.role, permission)
+
+    @property
+    def masked(self) -> bool:
+        return not self.can("member.read_unmasked")
+
+
+def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    if request.cookies.get(COOKIE):
+        return request.cookies[COOKIE]
+    # EventSource cannot send headers; the stream alone accepts the token in its URL.
+    if request.url.path.endswith("/events"):
+        return request.query_params.get("access_token")
+    return None
+
+
+def caller(request: Request,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+           x_staff_pin: Annotated[str | None, Header(description="A staff PIN, to attribute "
+                                                     "the action to a person")] = None,
+           ) -> Caller:
+    hub = hub_of(request)
+    token = token_of(request, credentials)
+    if not token:
+        raise HTTPException(401, "this device is not paired: send Authorization: Bearer TOKEN",
+                            headers={"WWW-Authenticate": "Bearer"})
+    device = device_for_token(hub.store(), token)
+    if device is None:
+        raise HTTPException(401, "unknown or revoked device token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    found = Caller(device)
+    if x_staff_pin is not None:
+        key = f"pin:{device['id']}"
+        wait = hub.pin_guesses.retry_after(key)
+        if wait:
+            raise HTTPException(429, f"too many wrong PINs; try again in {int(wait) + 1} s",
+                                headers={"Retry-After": str(int(wait) + 1)})
+        try:
+            found.staff = hub.pins.staff_for(hub.store(), x_staff_pin)
+        except (PinInvalid, InvalidInput):
+            hub.pin_guesses.failed(key)
+            raise HTTPException(401, "wrong staff PIN") from None
+        hub.pin_guesses.succeeded(key)
+    return found
+
+
+def require(permission: str) -> Callable[..., Caller]:
+    """A dependency that lets the call through only for roles holding `permission`."""
+
+    def check(request: Request, who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if not who.can(permission):
+            raise HTTPException(403, f"a {who.role} device may not do this ({permission})")
+        hub = hub_of(request)
+        if (permission in MONEY and hub.settings.security.require_pin_for_money
+                and who.staff is None):
+            raise HTTPException(403, "this store asks for a staff PIN (X-Staff-Pin) for money")
+        return who
+
+    return check

@@ -1,0 +1,157 @@
+"""Guests: sign-up (the kiosk), lookup (the tablet), profile, edits, cards, ledgers, erasure."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from ..domain import members as book
+from ..domain.coupons import member_coupons
+from ..domain.errors import InvalidInput, MemberNotFound
+from ..domain.ledgers import points_entries, stored_value_entries
+from ..domain.profiles import guest_card, member_profile
+from .auth import Caller, hub_of, require
+from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
+
+router = APIRouter(tags=["members"])
+Json = dict[str, Any]
+
+
+def profile_for(request: Request, who: Caller, member_id: str) -> Json:
+    return member_profile(hub_of(request).store(), member_id, masked=who.masked)
+
+
+@router.post("/members", status_code=201, summary="Sign a guest up (kiosk or staff)")
+def create_member(body: MemberCreate, request: Request,
+                  who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
+    hub = hub_of(request)
+    created = book.add_member(hub.store(), book.NewMember(**body.model_dump()), actor=who.actor)
+    hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
+    if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code
+        return {"id": created["id"], "name": created["name"],
+                "qr": book.member_qr(hub.store(), created["id"])}
+    return profile_for(request, who, created["id"])
+
+
+@router.get("/members/lookup", summary="A guest by phone, card number or member QR code")
+def lookup_member(request: Request, who: Annotated[Caller, Depends(require("member.read"))],
+                  phone: Annotated[str | None, Query(max_length=32)] = None,
+                  card: Annotated[str | None, Query(max_length=64)] = None,
+                  qr: Annotated[str | None, Query(max_length=200)] = None) -> Json:
+    store = hub_of(request).store()
+    given = [v for v in (phone, card, qr) if v]
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of phone, card or qr")
+    if phone:
+        row = book.member_by_phone(store, phone)
+        if row is None:
+            raise MemberNotFound("no member with this phone")
+    elif card:
+        row = book.member_by_card(store, card)
+    else:
+        row = book.member_by_qr(store, qr or "")
+    return profile_for(request, who, row["id"])
+
+
+@router.get("/members/search", summary="Search as you type: phone, phone tail, card or name")
+def search_members(request: Request, who: Annotated[Caller, Depends(require("member.read"))],
+                   q: Annotated[str, Query(min_length=1, max_length=64)],
+                   limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Json:
+    store = hub_of(request).store()
+    rows = book.find_members(store, q, limit)
+    return {"members": [book.member_view(store, row, masked=who.masked) for row in rows]}
+
+
+@router.get("/members/{member_id}", summary="A guest's profile")
+def get_member(member_id: str, request: Request,
+               who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    return profile_for(request, who, member_id)
+
+
+@router.patch("/members/{member_id}", summary="Edit taste notes, allergies, birthday, ...")
+def update_member(member_id: str, body: MemberUpdate, request: Request,
+                  who: Annotated[Caller, Depends(require("member.update"))]) -> Json:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change")
+    if "phone" in changes and not who.can("member.read_unmasked"):
+        raise HTTPException(403, f"a {who.role} device may not change phone numbers")
+    hub = hub_of(request)
+    book.update_member(hub.store(), member_id, changes, actor=who.actor)
+    profile = profile_for(request, who, member_id)
+    hub.events.publish("member.updated", guest_card(profile))
+    return profile
+
+
+@router.get("/members/{member_id}/qr", summary="The guest's signed member QR payload")
+def member_qr(member_id: str, request: Request,
+              who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    return {"member_id": member_id, "payload": book.member_qr(hub_of(request).store(),
+                                                              member_id)}
+
+
+@router.post("/members/{member_id}/cards", status_code=201, summary="Link a member card")
+def link_card(member_id: str, body: CardLink, request: Request,
+              who: Annotated[Caller, Depends(require("card.link"))]) -> Json:
+    book.link_card(hub_of(request).store(), member_id, body.number, actor=who.actor)
+    return profile_for(request, who, member_id)
+
+
+@router.post("/cards/{number}/block", summary="Block a lost card")
+def block_card(number: str, body: CardBlock, request: Request,
+               who: Annotated[Caller, Depends(require("card.block"))]) -> Json:
+    book.block_card(hub_of(request).store(), number, body.reason, actor=who.actor)
+    return {"number": number, "status": "blocked"}
+
+
+@router.get("/members/{member_id}/points", summary="Points balance and ledger")
+def points(member_id: str, request: Request,
+           who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    store = hub_of(request).store()
+    book.member_row(store, member_id)
+    return {"balance": book.points_balance(store, member_id),
+            "entries": points_entries(store, member_id)}
+
+
+@router.get("/members/{member_id}/stored-value", summary="Stored value balance and ledger")
+def stored_value(member_id: str, request: Request,
+                 who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    store = hub_of(request).store()
+    book.member_row(store, member_id)
+    return {"balance_fen": book.stored_value_balance(store, member_id),
+            "entries": stored_value_entries(store, member_id)}
+
+
+@router.get("/members/{member_id}/visits", summary="Visit and order history")
+def history(member_id: str, request: Request,
+            who: Annotated[Caller, Depends(require("member.read"))],
+            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
+    store = hub_of(request).store()
+    book.member_row(store, member_id)
+    visits = [dict(r) for r in store.conn.execute(
+        "SELECT * FROM visits WHERE member_id = ? ORDER BY visited_at DESC LIMIT ?",
+        (member_id, limit))]
+    orders = [dict(r) for r in store.conn.execute(
+        "SELECT id, store_id, visit_id, channel, total_fen, discount_fen, points_earned, "
+        "points_redeemed, stored_value_paid_fen, coupon_code, created_at FROM orders "
+        "WHERE member_id = ? ORDER BY created_at DESC LIMIT ?", (member_id, limit))]
+    return {"visits": visits, "orders": orders}
+
+
+@router.get("/members/{member_id}/coupons", summary="The guest's coupons")
+def coupons(member_id: str, request: Request,
+            who: Annotated[Caller, Depends(require("member.read"))],
+            usable: bool = False) -> Json:
+    store = hub_of(request).store()
+    book.member_row(store, member_id)
+    return {"coupons": member_coupons(store, member_id, usable_only=usable)}
+
+
+@router.post("/members/{member_id}/erase", summary="Erase a guest's personal data for good")
+def erase(member_id: str, body: Erasure, request: Request,
+          who: Annotated[Caller, Depends(require("member.erase"))]) -> Response:
+    hub = hub_of(request)
+    book.erase_member(hub.store(), member_id, actor=who.actor, reason=body.reason)
+    hub.events.publish("member.erased", {"id": member_id})
+    return Response(status_code=204)

@@ -1,0 +1,147 @@
+"""Request bodies: strict, so a wrong type or an unknown field is a 422 that names it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+Text = Annotated[StrictStr, Field(max_length=500)]
+ShortText = Annotated[StrictStr, Field(max_length=64)]
+Fen = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+TextList = Annotated[list[Annotated[StrictStr, Field(max_length=40)]], Field(max_length=20)]
+Role = Literal["owner", "manager", "cashier", "waiter", "kiosk"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemberCreate(Body):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    phone: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    birthday: Annotated[StrictStr, Field(max_length=10)] | None = None
+    gender: Literal["f", "m", "x"] | None = None
+    spice_level: Literal["none", "mild", "medium", "hot"] | None = None
+    avoid: TextList = []
+    allergies: TextList = []
+    notes: Text = ""
+    seat_preference: Annotated[StrictStr, Field(max_length=40)] = ""
+    tags: TextList = []
+    vip: StrictBool = False
+    referred_by: ShortText | None = None
+    marketing_consent: StrictBool
+    card: ShortText | None = None
+
+
+class MemberUpdate(Body):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=40)] | None = None
+    phone: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    birthday: Annotated[StrictStr, Field(max_length=10)] | None = None
+    gender: Literal["f", "m", "x"] | None = None
+    spice_level: Literal["none", "mild", "medium", "hot"] | None = None
+    avoid: TextList | None = None
+    allergies: TextList | None = None
+    notes: Text | None = None
+    seat_preference: Annotated[StrictStr, Field(max_length=40)] | None = None
+    tags: TextList | None = None
+    vip: StrictBool | None = None
+    marketing_consent: StrictBool | None = None
+
+
+class CardLink(Body):
+    number: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class CardBlock(Body):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class TopUp(Body):
+    amount_fen: Annotated[StrictInt, Field(ge=1, le=10_000_000)]
+    bonus_fen: Fen = 0
+
+
+class PointsAdjustment(Body):
+    delta: Annotated[StrictInt, Field(ge=-100_000_000, le=100_000_000)]
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class Erasure(Body):
+    reason: Annotated[StrictStr, Field(max_length=200)] = ""
+
+
+class CheckIn(Body):
+    member_id: ShortText | None = None
+    table: Annotated[StrictStr, Field(min_length=1, max_length=20)]
+    party_size: Annotated[StrictInt, Field(ge=1, le=100)]
+
+
+class OrderLine(Body):
+    dish: Annotated[StrictStr, Field(min_length=1, max_length=60)]
+    qty: Annotated[StrictInt, Field(ge=1, le=999)]
+    unit_price_fen: Fen
+
+
+class Checkout(Body):
+    member_id: ShortText | None = None
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=200)]
+    redeem_points: Annotated[StrictInt, Field(ge=0, le=100_000_000)] = 0
+    coupon_code: ShortText | None = None
+    stored_value_fen: Fen = 0
+    channel: Literal["dine_in", "takeaway", "delivery"] = "dine_in"
+    visit_id: ShortText | None = None
+    print: StrictBool = False
+
+
+class Refund(Body):
+    amount_fen: Annotated[StrictInt, Field(ge=1, le=10_000_000)]
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class CouponCheck(Body):
+    code: ShortText
+    member_id: ShortText | None = None
+    lines: Annotated[list[OrderLine], Field(max_length=200)] = []
+
+
+class CouponRedeem(Body):
+    member_id: ShortText | None = None
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=200)]
+
+
+class CouponIssue(Body):
+    template_id: ShortText
+    member_id: ShortText | None = None
+    reason: Annotated[StrictStr, Field(max_length=200)] | None = None
+
+
+class CouponTemplate(Body):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=60)]
+    kind: Literal["amount_off", "percent_off", "free_dish"]
+    amount_fen: Fen = 0
+    percent_off: Annotated[StrictInt, Field(ge=0, le=100)] = 0
+    dish: Annotated[StrictStr, Field(max_length=60)] | None = None
+    min_spend_fen: Fen = 0
+    valid_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+    stores: Annotated[list[ShortText], Field(max_length=500)] | None = None
+
+
+class DeviceCreate(Body):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=60)]
+    role: Role
+
+
+class PairingCodeCreate(Body):
+    role: Role
+
+
+class Pairing(Body):
+    code: Annotated[StrictStr, Field(min_length=1, max_length=12)]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=60)] | None = None
+
+
+class StaffCreate(Body):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=60)]
+    role: Literal["owner", "manager", "cashier", "waiter"]
+    pin: Annotated[StrictStr, Field(min_length=4, max_length=8)]

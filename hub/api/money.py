@@ -1,0 +1,140 @@
+"""The till: check-ins, checkout, top-ups, refunds, points adjustments and coupons."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from ..domain import coupons as vouchers
+from ..domain.checkout import CheckoutRequest, checkout
+from ..domain.ledgers import adjust_points, refund_stored_value, top_up
+from ..domain.members import points_balance
+from ..domain.profiles import guest_card, member_profile
+from ..domain.visits import check_in
+from .auth import Caller, hub_of, require
+from .models import (
+    CheckIn,
+    Checkout,
+    CouponCheck,
+    CouponIssue,
+    CouponRedeem,
+    CouponTemplate,
+    OrderLine,
+    PointsAdjustment,
+    Refund,
+    TopUp,
+)
+
+router = APIRouter(tags=["till"])
+Json = dict[str, Any]
+
+
+def _lines(lines: list[OrderLine]) -> list[vouchers.Line]:
+    return [vouchers.Line(line.dish, line.qty, line.unit_price_fen) for line in lines]
+
+
+@router.post("/checkins", status_code=201, summary="Seat a guest (or a walk-in party)")
+def create_checkin(body: CheckIn, request: Request,
+                   who: Annotated[Caller, Depends(require("checkin.create"))]) -> Json:
+    hub = hub_of(request)
+    store = hub.store()
+    visit = check_in(store, body.member_id, body.table, body.party_size, staff_id=who.staff_id)
+    member = (member_profile(store, body.member_id, masked=who.masked)
+              if body.member_id else None)
+    hub.events.publish("checkin.created", {
+        "visit_id": visit["id"], "table": visit["table_no"], "party_size": visit["party_size"],
+        "member": guest_card(member) if member else None, "device": who.device["name"]})
+    return {"id": visit["id"], "visit": visit, "member": member}
+
+
+@router.post("/checkouts", status_code=201, summary="Check out a bill, idempotently")
+def create_checkout(body: Checkout, request: Request, response: Response,
+                    who: Annotated[Caller, Depends(require("checkout.create"))],
+                    idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]
+                    ) -> Json:
+    hub = hub_of(request)
+    result = checkout(hub.store(), CheckoutRequest(
+        idempotency_key=idempotency_key, lines=_lines(body.lines), member_id=body.member_id,
+        redeem_points=body.redeem_points, coupon_code=body.coupon_code,
+        stored_value_fen=body.stored_value_fen, channel=body.channel, visit_id=body.visit_id,
+        staff_id=who.staff_id))
+    if result["replayed"]:
+        response.status_code = 200
+    else:
+        hub.events.publish("checkout.completed", {
+            "order_id": result["order_id"], "member_id": result["member_id"],
+            "total_fen": result["total_fen"], "due_fen": result["due_fen"]})
+    # Receipts reach paper once the print queue exists (printer issue); say so plainly.
+    result["print_job"] = {"state": "unavailable", "reason": "printing is not set up on this "
+                           "hub yet"} if body.print else None
+    return result
+
+
+@router.post("/members/{member_id}/topups", status_code=201, summary="Top up stored value")
+def create_topup(member_id: str, body: TopUp, request: Request,
+                 who: Annotated[Caller, Depends(require("stored_value.topup"))]) -> Json:
+    balance = top_up(hub_of(request).store(), member_id, body.amount_fen, body.bonus_fen,
+                     actor=who.actor, staff_id=who.staff_id)
+    return {"member_id": member_id, "stored_value_fen": balance}
+
+
+@router.post("/members/{member_id}/points/adjustments", status_code=201,
+             summary="Correct a points balance, with a reason")
+def create_adjustment(member_id: str, body: PointsAdjustment, request: Request,
+                      who: Annotated[Caller, Depends(require("points.adjust"))]) -> Json:
+    store = hub_of(request).store()
+    entry = adjust_points(store, member_id, body.delta, body.reason, actor=who.actor,
+                          staff_id=who.staff_id)
+    return {"entry": entry, "points_balance": points_balance(store, member_id)}
+
+
+@router.post("/orders/{order_id}/refunds", status_code=201,
+             summary="Give back stored value paid for an order")
+def create_refund(order_id: str, body: Refund, request: Request,
+                  who: Annotated[Caller, Depends(require("stored_value.refund"))]) -> Json:
+    balance = refund_stored_value(hub_of(request).store(), order_id, body.amount_fen,
+                                  body.reason, actor=who.actor, staff_id=who.staff_id)
+    return {"order_id": order_id, "stored_value_fen": balance}
+
+
+@router.post("/coupons/validate", summary="Is this coupon real, and what does it give?")
+def validate_coupon(body: CouponCheck, request: Request,
+                    who: Annotated[Caller, Depends(require("coupon.validate"))]) -> Json:
+    store = hub_of(request).store()
+    if not body.lines:
+        return {"coupon": vouchers.coupon_view(store, body.code), "discount_fen": None}
+    lines = _lines(body.lines)
+    total = sum(line.qty * line.unit_price_fen for line in lines)
+    coupon, discount = vouchers.check_coupon(store, body.code, body.member_id, lines, total)
+    return {"coupon": coupon, "discount_fen": discount}
+
+
+@router.post("/coupons/{code}/redeem", summary="Use a coupon outside a checkout")
+def redeem_coupon(code: str, body: CouponRedeem, request: Request,
+                  who: Annotated[Caller, Depends(require("coupon.redeem"))]) -> Json:
+    discount = vouchers.redeem_coupon(hub_of(request).store(), code, body.member_id,
+                                      _lines(body.lines))
+    return {"code": code, "discount_fen": discount}
+
+
+@router.post("/coupons", status_code=201, summary="Send a guest a coupon")
+def issue_coupon(body: CouponIssue, request: Request,
+                 who: Annotated[Caller, Depends(require("coupon.issue"))]) -> Json:
+    return vouchers.issue_coupon(hub_of(request).store(), body.template_id, body.member_id,
+                                 reason=body.reason)
+
+
+@router.get("/coupon-templates", summary="The store's coupon templates")
+def list_templates(request: Request,
+                   who: Annotated[Caller, Depends(require("coupon.validate"))]) -> Json:
+    rows = hub_of(request).store().conn.execute(
+        "SELECT * FROM coupon_templates ORDER BY created_at")
+    return {"templates": [vouchers.template_record(r) for r in rows]}
+
+
+@router.post("/coupon-templates", status_code=201, summary="Create a coupon template")
+def create_template(body: CouponTemplate, request: Request,
+                    who: Annotated[Caller, Depends(require("coupon_template.manage"))]) -> Json:
+    return vouchers.create_template(hub_of(request).store(), actor=who.actor,
+                                    **body.model_dump())

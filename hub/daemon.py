@@ -1,0 +1,72 @@
+"""`laoke hub run`: the process that serves the store all day.
+
+uvicorn owns the signals: on SIGTERM it stops accepting, lets requests in flight finish (each
+is one SQLite transaction, so nothing is ever half written), then the lifespan closes
+discovery and the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from .api.app import create_app
+from .discovery import LanRegistry
+from .domain.config import Settings, load_settings, parse_settings
+from .home import ensure_home
+from .runtime import Hub
+
+
+def hub_settings(home: Path, overrides: dict[str, Any]) -> Settings:
+    """The home's settings with command-line flags on top, validated together."""
+    ensure_home(home, overrides.get("store_id"))
+    data = load_settings(home).model_dump(mode="json")
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            data.setdefault(key, {}).update(value)
+        else:
+            data[key] = value
+    return parse_settings(data, "command line")
+
+
+def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
+    hub = Hub(home, hub_settings(home, overrides))
+    hub.console_token()
+    app = create_app(hub)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        lan = None
+        if hub.settings.discovery.enabled:
+            lan = LanRegistry(hub, hub.settings.api.port)
+            await lan.start()
+            hub.lan = lan
+        try:
+            yield
+        finally:
+            hub.events.close()
+            if lan is not None:
+                await lan.stop()
+
+    app.router.lifespan_context = lifespan
+    return hub, app
+
+
+def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
+    hub, app = build(home, overrides)
+    settings = hub.settings
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=settings.api.host, port=settings.api.port, log_level="warning",
+        http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False))
+    echo(f"laoke hub: store {settings.store_id} on http://{settings.api.host}:"
+         f"{settings.api.port} (home {home})")
+    try:
+        server.run()
+    finally:
+        hub.close()
+        echo("laoke hub: stopped")

@@ -1,0 +1,105 @@
+"""The running hub: one home, a store connection per thread, the event bus, the PIN cache.
+
+Everything that serves requests gets its database through `Hub.store()`, so each worker
+thread has its own SQLite connection and no connection is ever shared across threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from . import __version__
+from .domain.clock import Clock, system_clock
+from .domain.config import Settings, load_settings
+from .domain.devices import add_device, device_for_token
+from .domain.staff import PinCache
+from .domain.store import Store
+from .events import EventBus
+from .home import DB_NAME, ensure_home
+
+CONSOLE_TOKEN = "console.token"
+
+
+class RateLimiter:
+    """At most `limit` failures per key within `window` seconds (PIN and pairing guesses)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+        self._failures[key] = recent
+        return recent
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until `key` may try again; 0 when it may now."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(key, now)
+            if len(recent) < self.limit:
+                return 0.0
+            return max(0.0, self.window - (now - recent[0]))
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._recent(key, time.monotonic()).append(time.monotonic())
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class Hub:
+    def __init__(self, home: Path, settings: Settings | None = None,
+                 clock: Clock = system_clock) -> None:
+        ensure_home(home)
+        self.home = home
+        self.settings = settings or load_settings(home)
+        self.clock = clock
+        self.version = __version__
+        self.events = EventBus(self.settings.store_id, clock)
+        self.pins = PinCache()
+        self.pin_guesses = RateLimiter(limit=5, window=300)
+        self.pairing_guesses = RateLimiter(limit=10, window=60)
+        self.lan = None  # the zeroconf registry, once discovery runs
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+        self.store()  # open (and migrate) now, so a bad database fails the start, not a request
+
+    def store(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            # One thread uses it; the shutdown path closes it from another, after that thread.
+            store = Store(self.home / DB_NAME, self.settings, self.clock,
+                          check_same_thread=False)
+            self._local.store = store
+            with self._lock:
+                self._stores.append(store)
+        return store
+
+    def console_token(self) -> str:
+        """The home's local owner credential, for the console on the hub's own machine."""
+        path = self.home / CONSOLE_TOKEN
+        if path.exists():
+            token = path.read_text().strip()
+            if device_for_token(self.store(), token) is not None:
+                return token
+        _, token = add_device(self.store(), "console (this hub)", "owner", actor="hub")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+        return token
+
+    def close(self) -> None:
+        self.events.close()
+        with self._lock:
+            stores, self._stores = self._stores, []
+        for store in stores:
+            store.close()
