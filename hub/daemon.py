@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -57,12 +58,28 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     return hub, app
 
 
+class HubServer(uvicorn.Server):
+    """Ends the live event streams as soon as a stop is asked for.
+
+    uvicorn waits for open connections before it shuts down, and an event stream never ends
+    by itself; closing the streams first keeps a SIGTERM stop quick.
+    """
+
+    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.hub.events.close()
+        super().handle_exit(sig, frame)
+
+
 def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
     hub, app = build(home, overrides)
     settings = hub.settings
-    server = uvicorn.Server(uvicorn.Config(
+    server = HubServer(uvicorn.Config(
         app, host=settings.api.host, port=settings.api.port, log_level="warning",
-        http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False))
+        http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False), hub)
     echo(f"laoke hub: store {settings.store_id} on http://{settings.api.host}:"
          f"{settings.api.port} (home {home})")
     try:
