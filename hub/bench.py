@@ -20,6 +20,7 @@ from typing import Any
 
 import platformdirs
 
+from .bench_http import bench_checkin_http
 from .demo_data import generate
 from .domain.checkout import CheckoutRequest, checkout
 from .domain.clock import system_clock
@@ -152,7 +153,8 @@ def bench_raw_checkout(store: Store, members: list[str]) -> float:
     return CHECKOUTS / (time.perf_counter() - started)
 
 
-def run_benchmarks(members: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_benchmarks(members: int, log: Callable[[str], None] = print,
+                   quick: bool = False) -> dict[str, Any]:
     source, settings = cached_database(members, log)
     figures: dict[str, Any] = {"members": members}
     figures["db_bytes_per_member"] = round(os.path.getsize(source) / members)
@@ -169,6 +171,8 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print) -> dict[str
             ours = bench_checkout(store, sample[:half])
         with Store(raw_path, settings, system_clock) as store:
             raw = bench_raw_checkout(store, sample[half:])
+        figures.update(bench_checkin_http(source, settings, Path(work), log,
+                                          *((2.0, 1.0) if quick else (10.0, 5.0))))
     figures["checkout_per_s"] = round(ours, 1)
     figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
     figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)

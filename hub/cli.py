@@ -209,11 +209,12 @@ def demo_cmd(obj: Obj) -> None:
 @click.option("--members", default=1_000_000, show_default=True,
               type=click.IntRange(1_000, 5_000_000))
 @click.option("--json", "as_json", is_flag=True, help='Print {"figures": {...}}.')
-def bench_cmd(members: int, as_json: bool) -> None:
-    """Run the benchmarks (lookup latency, checkout throughput vs raw sqlite3, size)."""
+@click.option("--quick", is_flag=True, help="Shorter load phases (a smoke run, not figures).")
+def bench_cmd(members: int, as_json: bool, quick: bool) -> None:
+    """Run the benchmarks: lookups, checkout vs raw sqlite3, HTTP check-in, memory, size."""
     from .bench import run_benchmarks
 
-    figures = run_benchmarks(members, log=lambda line: click.echo(line, err=True))
+    figures = run_benchmarks(members, log=lambda line: click.echo(line, err=True), quick=quick)
     if as_json:
         emit_json({"figures": figures})
     else:

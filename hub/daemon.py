@@ -7,6 +7,7 @@ discovery and the database.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,6 +83,10 @@ def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
         http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False), hub)
     echo(f"laoke hub: store {settings.store_id} on http://{settings.api.host}:"
          f"{settings.api.port} (home {home})")
+    # uvicorn re-raises the stop signal once its graceful shutdown is done; a no-op handler
+    # underneath lets the hub finish closing and exit 0, as systemd expects of a clean stop.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
         server.run()
     finally:

@@ -71,6 +71,7 @@ class Hub:
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self.store()  # open (and migrate) now, so a bad database fails the start, not a request
 
     def store(self) -> Store:
@@ -78,7 +79,7 @@ class Hub:
         if store is None:
             # One thread uses it; the shutdown path closes it from another, after that thread.
             store = Store(self.home / DB_NAME, self.settings, self.clock,
-                          check_same_thread=False)
+                          check_same_thread=False, write_lock=self._write_lock)
             self._local.store = store
             with self._lock:
                 self._stores.append(store)

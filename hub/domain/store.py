@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,12 @@ class Store:
 
     def __init__(self, path: Path | str, settings: Settings, clock: Clock = system_clock,
                  steps: tuple[tuple[str, str], ...] = STEPS,
-                 check_same_thread: bool = True) -> None:
+                 check_same_thread: bool = True,
+                 write_lock: threading.Lock | None = None) -> None:
         self.path = Path(path)
+        # Shared by the connections of one process: writers queue on it and wake at once,
+        # instead of polling SQLite's lock with its busy handler's growing sleeps.
+        self.write_lock = write_lock
         self.settings = settings
         self.clock = clock
         conn = sqlite3.connect(
@@ -136,19 +141,20 @@ class Store:
             with self.db.atomic():
                 yield self
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+        with self.write_lock or nullcontext():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
 
     def emit(self, type_: str, data: dict[str, Any]) -> int:
         """Queue an event for HQ inside the current change; returns its per-store seq."""

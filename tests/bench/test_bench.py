@@ -13,10 +13,12 @@ import sys
 def test_bench_reports_the_foundation_figures(tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "hub", "bench", "--members", "1000",
-                             "--json"], capture_output=True, text=True, env=env, timeout=300)
+                             "--json", "--quick"], capture_output=True, text=True, env=env,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)["figures"]
     for name in ("lookup_p99_ms", "checkout_per_s", "checkout_ratio_vs_sqlite",
-                 "raw_sqlite_checkout_per_s", "db_bytes_per_member"):
+                 "raw_sqlite_checkout_per_s", "db_bytes_per_member", "checkin_http_p99_ms",
+                 "http_requests_per_s", "hub_rss_mb", "hub_rss_load_mb"):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"

@@ -1,0 +1,42 @@
+"""schemathesis fuzzes every operation in /openapi.json: whatever it sends, no 5xx.
+
+Its pytest plugin does not run under pytest 9 yet, so the cases are drawn from each
+operation's Hypothesis strategy directly.
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.hubproc import RunningHub
+
+SKIP = {"/api/v1/events"}  # a stream that never ends; covered by the till tests
+
+
+@pytest.fixture(scope="module")
+def fuzzed_hub(tmp_path_factory):
+    hub = RunningHub(tmp_path_factory.mktemp("fuzz") / "home").start()
+    yield hub
+    hub.stop()
+
+
+def test_no_request_makes_the_hub_fail(fuzzed_hub):
+    schema = schemathesis.openapi.from_url(f"{fuzzed_hub.url}/openapi.json")
+    headers = {"Authorization": f"Bearer {fuzzed_hub.owner_token}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    fuzzed = []
+    for operation in operations:
+        if operation.path in SKIP:
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)
+        def fuzz(case):
+            case.call_and_validate(base_url=fuzzed_hub.url, headers=headers,
+                                   checks=[not_a_server_error])
+
+        fuzz()
+        fuzzed.append(f"{operation.method.upper()} {operation.path}")
+    assert len(fuzzed) >= 30, fuzzed
