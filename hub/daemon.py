@@ -8,6 +8,7 @@ discovery and the database.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,10 +18,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from printer.queue import PrintQueue
+
 from .api.app import create_app
 from .discovery import LanRegistry
 from .domain.config import Settings, load_settings, parse_settings
-from .home import ensure_home
+from .home import VIRTUAL_SPOOL, ensure_home
+from .hublock import hold
 from .runtime import Hub
 
 
@@ -40,10 +44,16 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     hub = Hub(home, hub_settings(home, overrides))
     hub.console_token()
     app = create_app(hub)
+    hub.printing = PrintQueue(hub.store, home / VIRTUAL_SPOOL,
+                              on_change=lambda job: hub.events.publish("print.job", job))
+    stop_printing = threading.Event()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         lan = None
+        printing = threading.Thread(target=hub.printing.run, args=(stop_printing,),
+                                    name="print-queue", daemon=True)
+        printing.start()
         if hub.settings.discovery.enabled:
             lan = LanRegistry(hub, hub.settings.api.port)
             await lan.start()
@@ -52,6 +62,9 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
             yield
         finally:
             hub.events.close()
+            stop_printing.set()
+            hub.printing.wake.set()
+            printing.join(timeout=15)
             if lan is not None:
                 await lan.stop()
 
@@ -76,6 +89,8 @@ class HubServer(uvicorn.Server):
 
 
 def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
+    ensure_home(home)
+    lock = hold(home)
     hub, app = build(home, overrides)
     settings = hub.settings
     server = HubServer(uvicorn.Config(
@@ -91,4 +106,5 @@ def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
         server.run()
     finally:
         hub.close()
+        lock.close()
         echo("laoke hub: stopped")

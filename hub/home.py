@@ -12,6 +12,7 @@ from .domain.config import CONFIG_NAME, load_settings, new_settings, write_setti
 from .domain.store import Store
 
 DB_NAME = "laoke.db"
+VIRTUAL_SPOOL = "virtual-printer"  # where the built-in virtual printer keeps its slips
 
 
 def resolve_home(home: str | os.PathLike[str] | None) -> Path:

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .domain.clock import Clock, system_clock
@@ -67,7 +68,8 @@ class Hub:
         self.pins = PinCache()
         self.pin_guesses = RateLimiter(limit=5, window=300)
         self.pairing_guesses = RateLimiter(limit=10, window=60)
-        self.lan = None  # the zeroconf registry, once discovery runs
+        self.lan: Any = None  # the zeroconf registry, once discovery runs
+        self.printing: Any = None  # the print queue, once the daemon runs it
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()

@@ -133,7 +133,7 @@ def test_a_pairing_link_pairs_the_browser(shared_hub):
     signup = browser.post("/api/v1/members", json={"name": "自助", "phone": "13600000077",
                                                    "marketing_consent": False})
     assert signup.status_code == 201, signup.text
-    assert set(signup.json()) == {"id", "name", "qr"}, "a kiosk learns nothing else"
+    assert set(signup.json()) == {"id", "name", "qr", "welcome_slip"}, "nothing else"
     assert browser.get(f"/api/v1/members/{signup.json()['id']}").status_code == 403
 
 

@@ -14,6 +14,7 @@ from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from .auth import COOKIE, Caller, hub_of, require
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
+from .printing import printer_states
 
 router = APIRouter(tags=["hub"])
 pairing_page = APIRouter(include_in_schema=False)
@@ -34,8 +35,11 @@ def health(request: Request) -> Json:
         "time": store.now_iso(),
         "sync": {"backlog": store.scalar("SELECT COUNT(*) FROM outbox"),
                  "broker": hub.settings.broker.url or None},
-        "printers": [{"name": p.name, "url": p.url, "width": p.width}
-                     for p in hub.settings.printers],
+        "printers": printer_states(request),
+        "print_queue": {"waiting": store.scalar(
+            "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'waiting')"),
+            "unconfirmed": store.scalar(
+                "SELECT COUNT(*) FROM print_jobs WHERE state = 'unconfirmed'")},
         "readers": [{"url": r.url, "protocol": r.protocol, "station": r.station}
                     for r in hub.settings.readers],
         "event_subscribers": hub.events.subscriber_count,

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from printer.slips import print_welcome
+
 from ..domain import members as book
 from ..domain.coupons import member_coupons
 from ..domain.errors import InvalidInput, MemberNotFound
@@ -13,6 +15,7 @@ from ..domain.ledgers import points_entries, stored_value_entries
 from ..domain.profiles import guest_card, member_profile
 from .auth import Caller, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
+from .printing import queued
 
 router = APIRouter(tags=["members"])
 Json = dict[str, Any]
@@ -29,8 +32,10 @@ def create_member(body: MemberCreate, request: Request,
     created = book.add_member(hub.store(), book.NewMember(**body.model_dump()), actor=who.actor)
     hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
     if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code
+        welcome = queued(request, print_welcome(hub.store(), created["id"], actor=who.actor))
         return {"id": created["id"], "name": created["name"],
-                "qr": book.member_qr(hub.store(), created["id"])}
+                "qr": book.member_qr(hub.store(), created["id"]),
+                "welcome_slip": {"id": welcome["id"], "state": welcome["state"]}}
     return profile_for(request, who, created["id"])
 
 

@@ -6,6 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from printer.queue import get_job, public
+from printer.slips import print_receipt
+
 from ..domain import coupons as vouchers
 from ..domain.checkout import CheckoutRequest, checkout
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
@@ -25,6 +28,7 @@ from .models import (
     Refund,
     TopUp,
 )
+from .printing import queued
 
 router = APIRouter(tags=["till"])
 Json = dict[str, Any]
@@ -65,9 +69,14 @@ def create_checkout(body: Checkout, request: Request, response: Response,
         hub.events.publish("checkout.completed", {
             "order_id": result["order_id"], "member_id": result["member_id"],
             "total_fen": result["total_fen"], "due_fen": result["due_fen"]})
-    # Receipts reach paper once the print queue exists (printer issue); say so plainly.
-    result["print_job"] = {"state": "unavailable", "reason": "printing is not set up on this "
-                           "hub yet"} if body.print else None
+    result["print_job"] = None
+    if body.print:
+        store = hub.store()
+        first = store.one("SELECT id FROM print_jobs WHERE kind = 'receipt' AND subject = ? "
+                          "AND reprint = 0", (result["order_id"],))
+        result["print_job"] = (public(get_job(store, first[0])) if first is not None else
+                               queued(request, print_receipt(store, result["order_id"],
+                                                             actor=who.actor)))
     return result
 
 

@@ -95,6 +95,15 @@ class PrinterSettings(_Section):
     name: str
     url: str
     width: Literal[58, 80] = 80
+    profile: str = "default"  # a python-escpos capabilities profile, e.g. "TM-T88V"
+    encoding: Literal["gb18030", "gbk", "ascii"] = "gb18030"
+
+
+class PrintingSettings(_Section):
+    # Printed on receipts of members: a fresh coupon of this template ("" for none).
+    next_coupon_template: str = ""
+    # Printed on the welcome slip of a kiosk sign-up ("" for none).
+    welcome_coupon_template: str = ""
 
 
 class ReaderSettings(_Section):
@@ -118,6 +127,7 @@ class Settings(_Section):
     tiers: list[Tier] = Field(default_factory=lambda: list(DEFAULT_TIERS))
     privacy: PrivacySettings = PrivacySettings()
     security: SecuritySettings = SecuritySettings()
+    printing: PrintingSettings = PrintingSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

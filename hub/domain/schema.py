@@ -259,8 +259,39 @@ CREATE TABLE lan_devices (
 );
 """
 
+PRINT_JOBS = """
+-- The durable print queue: a job is stored (with its bytes) before it is sent.
+CREATE TABLE print_jobs (
+    id TEXT PRIMARY KEY,
+    printer TEXT NOT NULL,           -- a configured printer's name, or a printer URL
+    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'coupon', 'welcome', 'kitchen', 'shift',
+                                       'test')),
+    subject TEXT,                    -- the order, coupon, member, visit or day it is about
+    coupon_code TEXT,                -- the coupon printed on it, if any
+    reprint INTEGER NOT NULL DEFAULT 0 CHECK (reprint IN (0, 1)),
+    data BLOB NOT NULL,              -- ESC/POS bytes, built when queued
+    preview TEXT NOT NULL,           -- what the slip says
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'printed', 'waiting',
+                                         'unconfirmed', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    printed_at TEXT,
+    requested_by TEXT
+);
+CREATE INDEX print_jobs_due ON print_jobs(state, next_attempt_at);
+-- A coupon reaches paper once, unless a person asks for a reprint.
+CREATE UNIQUE INDEX print_jobs_coupon_once ON print_jobs(coupon_code)
+    WHERE coupon_code IS NOT NULL AND reprint = 0;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
-STEPS: tuple[tuple[str, str], ...] = (("0001_initial", INITIAL), ("0002_devices", DEVICES))
+STEPS: tuple[tuple[str, str], ...] = (
+    ("0001_initial", INITIAL),
+    ("0002_devices", DEVICES),
+    ("0003_print_jobs", PRINT_JOBS),
+)
 
 
 def run_script(db: sqlite_utils.Database, script: str) -> None:

@@ -1,0 +1,293 @@
+"""Slip layouts: pure functions from what the hub knows to a `Doc` for 58 or 80 mm paper.
+
+Chinese first; `lang="en"` prints the English labels. Amounts print as `96.00元`, never with
+`¥`, which GBK printers misprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .doc import Doc
+
+LABELS = {
+    "zh-CN": {
+        "receipt": "结账单", "table": "桌号", "staff": "服务员", "order": "单号", "time": "时间",
+        "subtotal": "合计", "tier_discount": "会员折扣", "coupon": "优惠券",
+        "points_used": "积分抵扣", "due": "应付", "stored_value_paid": "储值支付",
+        "stored_value_left": "储值余额", "points_earned": "本次积分", "points_balance": "积分余额",
+        "member": "会员", "next_coupon": "下次光临可用", "thanks": "谢谢惠顾，欢迎再来！",
+        "reprint": "*** 重印 REPRINT ***", "coupon_title": "优惠券", "valid": "有效期",
+        "code": "券码", "conditions": "使用条件", "welcome": "欢迎加入会员！",
+        "your_qr": "出示此码即可识别会员", "kitchen": "厨房单", "party": "人数",
+        "allergies": "过敏", "taste": "口味", "avoid": "忌口", "notes": "备注",
+        "shift": "交班汇总", "orders": "单数", "covers": "客数", "revenue": "营业额",
+        "topups": "储值充值", "coupons_used": "用券", "points_issued": "发放积分",
+        "test": "打印测试页", "takeaway": "外带", "delivery": "外卖", "dine_in": "堂食",
+        "walk_in": "散客", "channel": "方式", "none": "无",
+    },
+    "en": {
+        "receipt": "Receipt", "table": "Table", "staff": "Staff", "order": "Order",
+        "time": "Time", "subtotal": "Subtotal", "tier_discount": "Member discount",
+        "coupon": "Coupon", "points_used": "Points used", "due": "To pay",
+        "stored_value_paid": "Paid from card", "stored_value_left": "Card balance",
+        "points_earned": "Points earned", "points_balance": "Points balance",
+        "member": "Member", "next_coupon": "For your next visit", "thanks": "Thank you!",
+        "reprint": "*** REPRINT 重印 ***", "coupon_title": "Coupon", "valid": "Valid",
+        "code": "Code", "conditions": "Conditions", "welcome": "Welcome to the club!",
+        "your_qr": "Show this code to be recognised", "kitchen": "Kitchen ticket",
+        "party": "Guests", "allergies": "ALLERGY", "taste": "Taste", "avoid": "No",
+        "notes": "Notes", "shift": "Shift summary", "orders": "Orders", "covers": "Covers",
+        "revenue": "Revenue", "topups": "Top-ups", "coupons_used": "Coupons used",
+        "points_issued": "Points issued", "test": "Test page", "takeaway": "Takeaway",
+        "delivery": "Delivery", "dine_in": "Dine-in", "walk_in": "Walk-in",
+        "channel": "Channel", "none": "none",
+    },
+}
+
+
+def yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}元"
+
+
+def mask_name(name: str | None) -> str:
+    """王芳 -> 王*, 欧阳娜娜 -> 欧**娜: enough for the guest to know it is theirs."""
+    if not name:
+        return "-"
+    if len(name) <= 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+@dataclass
+class CouponSlip:
+    title: str
+    value: str
+    conditions: str
+    valid_from: str
+    valid_until: str
+    code: str
+    member_name: str | None = None
+    store_name: str = ""
+
+
+@dataclass
+class ReceiptLine:
+    dish: str
+    qty: int
+    unit_price_fen: int
+
+
+@dataclass
+class Receipt:
+    store_name: str
+    order_id: str
+    time: str
+    lines: list[ReceiptLine]
+    total_fen: int
+    due_fen: int
+    channel: str = "dine_in"
+    table: str | None = None
+    staff: str | None = None
+    tier_discount_fen: int = 0
+    coupon_discount_fen: int = 0
+    coupon_code: str | None = None
+    points_redeemed: int = 0
+    points_discount_fen: int = 0
+    points_earned: int = 0
+    points_balance: int | None = None
+    stored_value_paid_fen: int = 0
+    stored_value_left_fen: int | None = None
+    member_name: str | None = None
+    tier_name: str | None = None
+    next_coupon: CouponSlip | None = None
+
+
+@dataclass
+class KitchenTicket:
+    table: str
+    party_size: int
+    time: str
+    guest: str | None = None
+    allergies: list[str] = field(default_factory=list)
+    spice: str = ""
+    avoid: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+@dataclass
+class ShiftSummary:
+    store_name: str
+    day: str
+    orders: int
+    covers: int
+    revenue_fen: int
+    discounts_fen: int
+    stored_value_paid_fen: int
+    topups_fen: int
+    coupons_used: int
+    points_issued: int
+    points_redeemed: int
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+def _header(doc: Doc, store_name: str, title: str, reprint: bool, labels: dict[str, str]) -> None:
+    if reprint:
+        doc.text(labels["reprint"], bold=True, align="center")
+    doc.text(store_name, big=True, align="center")
+    doc.text(title, bold=True, align="center")
+    doc.rule()
+
+
+def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
+            reprint: bool = False) -> Doc:
+    labels = LABELS[lang]
+    doc = Doc(paper_mm)
+    _header(doc, data.store_name, labels["receipt"], reprint, labels)
+    if data.table:
+        doc.pair(f"{labels['table']}: {data.table}", labels[data.channel])
+    else:
+        doc.text(f"{labels['channel']}: {labels[data.channel]}")
+    doc.text(f"{labels['order']}: {data.order_id[-12:]}")
+    doc.text(f"{labels['time']}: {data.time}")
+    if data.staff:
+        doc.text(f"{labels['staff']}: {data.staff}")
+    doc.rule()
+    for line in data.lines:
+        doc.pair(f"{line.dish} x{line.qty}", yuan(line.qty * line.unit_price_fen))
+        if line.qty > 1:
+            doc.text(f"  @{yuan(line.unit_price_fen)}")
+    doc.rule()
+    doc.pair(labels["subtotal"], yuan(data.total_fen))
+    if data.tier_discount_fen:
+        doc.pair(f"{labels['tier_discount']} ({data.tier_name})",
+                 f"-{yuan(data.tier_discount_fen)}")
+    if data.coupon_discount_fen:
+        doc.pair(f"{labels['coupon']} {data.coupon_code or ''}",
+                 f"-{yuan(data.coupon_discount_fen)}")
+    if data.points_redeemed:
+        doc.pair(f"{labels['points_used']} {data.points_redeemed}",
+                 f"-{yuan(data.points_discount_fen)}")
+    doc.pair(labels["due"], yuan(data.due_fen), bold=True)
+    if data.stored_value_paid_fen:
+        doc.pair(labels["stored_value_paid"], yuan(data.stored_value_paid_fen))
+    if data.member_name is not None:
+        doc.rule()
+        doc.pair(f"{labels['member']}: {mask_name(data.member_name)}", data.tier_name or "")
+        if data.stored_value_left_fen is not None:
+            doc.pair(labels["stored_value_left"], yuan(data.stored_value_left_fen))
+        doc.pair(labels["points_earned"], f"+{data.points_earned}")
+        if data.points_balance is not None:
+            doc.pair(labels["points_balance"], str(data.points_balance))
+    if data.next_coupon is not None:
+        doc.rule("=")
+        doc.text(labels["next_coupon"], bold=True, align="center")
+        _coupon_body(doc, data.next_coupon, labels)
+    doc.feed()
+    doc.text(labels["thanks"], align="center")
+    doc.cut()
+    return doc
+
+
+def _coupon_body(doc: Doc, coupon: CouponSlip, labels: dict[str, str]) -> None:
+    doc.text(coupon.title, bold=True, align="center")
+    doc.text(coupon.value, big=True, align="center")
+    if coupon.conditions:
+        doc.text(f"{labels['conditions']}: {coupon.conditions}")
+    doc.text(f"{labels['valid']}: {coupon.valid_from} ~ {coupon.valid_until}")
+    if coupon.member_name:
+        doc.text(f"{labels['member']}: {mask_name(coupon.member_name)}")
+    doc.qr(coupon.code)
+    doc.text(f"{labels['code']}: {coupon.code}", align="center")
+
+
+def coupon(data: CouponSlip, paper_mm: int = 80, lang: str = "zh-CN",
+           reprint: bool = False) -> Doc:
+    labels = LABELS[lang]
+    doc = Doc(paper_mm)
+    _header(doc, data.store_name, labels["coupon_title"], reprint, labels)
+    _coupon_body(doc, data, labels)
+    doc.cut()
+    return doc
+
+
+def welcome(store_name: str, member_name: str, member_qr: str,
+            welcome_coupon: CouponSlip | None, paper_mm: int = 80, lang: str = "zh-CN",
+            reprint: bool = False) -> Doc:
+    labels = LABELS[lang]
+    doc = Doc(paper_mm)
+    _header(doc, store_name, labels["welcome"], reprint, labels)
+    doc.text(f"{labels['member']}: {mask_name(member_name)}", align="center")
+    doc.qr(member_qr, size=5)
+    doc.text(labels["your_qr"], align="center")
+    if welcome_coupon is not None:
+        doc.rule("=")
+        _coupon_body(doc, welcome_coupon, labels)
+    doc.cut()
+    return doc
+
+
+def kitchen(data: KitchenTicket, paper_mm: int = 80, lang: str = "zh-CN",
+            reprint: bool = False) -> Doc:
+    """Allergies and taste notes in large bold type: the cook must not miss them."""
+    labels = LABELS[lang]
+    doc = Doc(paper_mm)
+    if reprint:
+        doc.text(labels["reprint"], bold=True, align="center")
+    doc.text(f"{labels['kitchen']}  {labels['table']} {data.table}", big=True, bold=True)
+    doc.pair(f"{labels['party']}: {data.party_size}", data.time)
+    if data.guest:
+        doc.text(f"{labels['member']}: {mask_name(data.guest)}")
+    doc.rule("=")
+    for allergy in data.allergies:
+        word = f"{allergy}过敏" if lang == "zh-CN" else f"{labels['allergies']}: {allergy}"
+        doc.text(f"!! {word} !!", big=True, bold=True)
+    if data.spice:
+        doc.text(f"{labels['taste']}: {data.spice}", big=True, bold=True)
+    if data.avoid:
+        doc.text(f"{labels['avoid']}: {'、'.join(data.avoid)}", big=True, bold=True)
+    if data.notes:
+        doc.text(f"{labels['notes']}: {data.notes}", bold=True)
+    if not (data.allergies or data.spice or data.avoid or data.notes):
+        doc.text(f"{labels['notes']}: {labels['none']}")
+    doc.rule("=")
+    doc.cut()
+    return doc
+
+
+def shift(data: ShiftSummary, paper_mm: int = 80, lang: str = "zh-CN",
+          reprint: bool = False) -> Doc:
+    labels = LABELS[lang]
+    doc = Doc(paper_mm)
+    _header(doc, data.store_name, f"{labels['shift']} {data.day}", reprint, labels)
+    doc.pair(labels["orders"], str(data.orders))
+    doc.pair(labels["covers"], str(data.covers))
+    doc.pair(labels["revenue"], yuan(data.revenue_fen), bold=True)
+    for channel, count in data.by_channel.items():
+        doc.pair(f"  {labels.get(channel, channel)}", str(count))
+    doc.pair(labels["tier_discount"] + "/" + labels["coupon"], f"-{yuan(data.discounts_fen)}")
+    doc.pair(labels["stored_value_paid"], yuan(data.stored_value_paid_fen))
+    doc.pair(labels["topups"], yuan(data.topups_fen))
+    doc.pair(labels["coupons_used"], str(data.coupons_used))
+    doc.pair(labels["points_issued"], str(data.points_issued))
+    doc.pair(labels["points_used"], str(data.points_redeemed))
+    doc.cut()
+    return doc
+
+
+def test_page(name: str, url: str, paper_mm: int = 80) -> Doc:
+    doc = Doc(paper_mm)
+    doc.text("老客 laoke", big=True, align="center")
+    doc.text("打印测试页 / test page", bold=True, align="center")
+    doc.rule()
+    doc.text(f"printer: {name}")
+    doc.text(f"url: {url}")
+    doc.text(f"paper: {paper_mm} mm, {doc.columns} columns")
+    doc.text("0123456789" * (doc.columns // 10) + "0123456789"[: doc.columns % 10])
+    doc.text("中文测试：宫保鸡丁、麻婆豆腐（微辣）")
+    doc.pair("对齐 alignment", "96.00元")
+    doc.text("粗体 bold", bold=True)
+    doc.text("大字 big", big=True)
+    doc.qr("laoke test page")
+    doc.cut()
+    return doc
