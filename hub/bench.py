@@ -153,10 +153,48 @@ def bench_raw_checkout(store: Store, members: list[str]) -> float:
     return CHECKOUTS / (time.perf_counter() - started)
 
 
+def bench_receipt(log: Callable[[str], None]) -> dict[str, Any]:
+    """A typical 20-line Chinese receipt: time to build its bytes, its size, its time on the
+    wire (10 bits a byte on a serial line: the physical limit of a serial printer)."""
+    from printer import layouts
+    from printer.escpos_out import to_escpos
+
+    menu = [("宫保鸡丁", 4800), ("鱼香肉丝", 4200), ("麻婆豆腐", 3200), ("水煮鱼", 8800),
+            ("夫妻肺片（招牌）", 5200), ("米饭", 300), ("酸梅汤", 1500), ("青岛啤酒", 1200)]
+    lines = [layouts.ReceiptLine(menu[i % len(menu)][0] + ("加大份" if i % 3 else ""),
+                                 1 + i % 3, menu[i % len(menu)][1]) for i in range(20)]
+    total = sum(line.qty * line.unit_price_fen for line in lines)
+    coupon = layouts.CouponSlip("下次立减10元", "10.00元", "满100.00元可用", "2026-11-25",
+                                "2026-12-25", "JTF69B2PQH01N39Y0H", "王芳", "老客小馆")
+    receipt = layouts.Receipt(
+        store_name="老客小馆", order_id=new_id(), time="2026-11-25 12:30", table="A5",
+        staff="服务员 张伟", lines=lines, total_fen=total, due_fen=total - 3000,
+        coupon_discount_fen=2000, coupon_code="JTF69B", points_redeemed=100,
+        points_discount_fen=1000, points_earned=total // 100, points_balance=1200,
+        stored_value_paid_fen=5000, stored_value_left_fen=20000, member_name="王芳",
+        tier_name="金卡会员", next_coupon=coupon)
+    timings = []
+    for _ in range(300):
+        started = time.perf_counter_ns()
+        data = to_escpos(layouts.receipt(receipt, 80))
+        timings.append((time.perf_counter_ns() - started) / 1e6)
+    figures = {"receipt_build_ms": round(statistics.median(timings), 3),
+               "receipt_build_p99_ms": round(_percentile(timings, 99), 3),
+               "receipt_bytes": len(data),
+               "receipt_9600_baud_s": round(len(data) * 10 / 9600, 2),
+               "receipt_115200_baud_s": round(len(data) * 10 / 115200, 3)}
+    log(f"20-line Chinese receipt: built in {figures['receipt_build_ms']} ms "
+        f"(p99 {figures['receipt_build_p99_ms']} ms), {len(data)} bytes, "
+        f"{figures['receipt_9600_baud_s']} s at 9,600 baud, "
+        f"{figures['receipt_115200_baud_s']} s at 115,200 baud")
+    return figures
+
+
 def run_benchmarks(members: int, log: Callable[[str], None] = print,
                    quick: bool = False) -> dict[str, Any]:
     source, settings = cached_database(members, log)
     figures: dict[str, Any] = {"members": members}
+    figures.update(bench_receipt(log))
     figures["db_bytes_per_member"] = round(os.path.getsize(source) / members)
     with tempfile.TemporaryDirectory(prefix="laoke-bench-") as work:
         ours_path, raw_path = Path(work) / "ours.db", Path(work) / "raw.db"

@@ -111,3 +111,11 @@ def test_text_cannot_smuggle_printer_commands():
 @given(st.binary(max_size=500))
 def test_the_decoder_survives_any_bytes(data):
     decode(data)
+
+
+def test_an_unknown_profile_is_a_clear_error():
+    from hub.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="profile"):
+        to_escpos(Doc(80).text("x"), profile="no-such-printer")
+    assert to_escpos(Doc(80).text("x"), profile="TM-T88V")
