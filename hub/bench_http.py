@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import random
 import shutil
 import signal
@@ -19,15 +20,18 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import tty
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .domain.config import Settings, write_settings
+from .domain.config import ReaderSettings, Settings, write_settings
 from .domain.devices import add_device
 from .domain.store import Store
+from .readers.parsers import rdm6300_frame
 
 TABLETS = 50
 
@@ -107,17 +111,57 @@ async def _load(port: int, token: str, phones: list[str], seconds: float,
     return timings, int(len(timings) * 2 / elapsed)
 
 
+def _card_reads(port: int, token: str, master: int, cards: list[str]) -> list[float]:
+    """Milliseconds from the last byte of each RDM6300 frame on the wire to its `card.read`
+    event on the hub's stream, as a tablet receives it."""
+    arrived: dict[str, float] = {}
+    ready = threading.Event()
+
+    def listen() -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(f"GET /api/v1/events?access_token={token} HTTP/1.1\r\n"
+                         "Host: 127.0.0.1\r\n\r\n".encode())
+            stream = sock.makefile("rb")
+            for raw in stream:
+                if raw.startswith(b": connected"):
+                    ready.set()
+                if raw.startswith(b"data: "):
+                    event = json.loads(raw[6:])
+                    if event["type"] == "card.read":
+                        arrived[event["data"]["number"]] = time.perf_counter()
+                        if len(arrived) == len(cards):
+                            return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    ready.wait(10)
+    sent: dict[str, float] = {}
+    for number in cards:
+        os.write(master, rdm6300_frame(number))
+        sent[number] = time.perf_counter()
+        time.sleep(0.02)
+    listener.join(10)
+    return [(arrived[n] - sent[n]) * 1000 for n in cards if n in arrived]
+
+
 def bench_checkin_http(source: Path, settings: Settings, work: Path,
                        log: Callable[[str], None], rush_seconds: float = 10.0,
                        saturation_seconds: float = 5.0) -> dict[str, Any]:
     home = work / "http-home"
     home.mkdir()
     shutil.copyfile(source, home / "laoke.db")
-    write_settings(home, settings)
+    master, slave = pty.openpty()
+    tty.setraw(master)
+    reader_settings = settings.model_copy(deep=True)
+    reader_settings.readers = [ReaderSettings(url=os.ttyname(slave), protocol="rdm6300",
+                                              station="door")]
+    write_settings(home, reader_settings)
     with Store(home / "laoke.db", settings) as store:
         _, token = add_device(store, "bench tablet", "waiter", actor="bench")
         phones = [r[0][3:] for r in store.conn.execute(
             "SELECT phone FROM members ORDER BY random() LIMIT 5000")]
+        cards = [r[0] for r in store.conn.execute(
+            "SELECT number FROM member_cards ORDER BY random() LIMIT 200")]
     port = _free_port()
     hub = subprocess.Popen(
         [sys.executable, "-m", "hub", "--home", str(home), "hub", "run", "--host", "127.0.0.1",
@@ -136,14 +180,24 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
         figures["checkin_http_saturated_p99_ms"] = round(sorted(flat)[int(len(flat) * 0.99)], 2)
         figures["http_requests_per_s"] = rps
         figures["hub_rss_load_mb"] = _rss_mb(hub.pid, "VmHWM")
+        reads = _card_reads(port, token, master, cards)
+        if len(reads) != len(cards):
+            raise RuntimeError(f"only {len(reads)} of {len(cards)} card reads reached the stream")
+        figures["card_read_p50_ms"] = round(statistics.median(reads), 2)
+        figures["card_read_p99_ms"] = round(sorted(reads)[int(len(reads) * 0.99)], 2)
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)
+        os.close(master)
+        os.close(slave)
     log(f"check-in over HTTP, {TABLETS} tablets at 1/s each: p50 "
         f"{figures['checkin_http_p50_ms']} ms, p99 {figures['checkin_http_p99_ms']} ms; "
         f"saturated: {figures['http_requests_per_s']} requests/s "
         f"(p99 {figures['checkin_http_saturated_p99_ms']} ms); hub memory "
         f"{figures['hub_rss_mb']} MB at rest, {figures['hub_rss_load_mb']} MB peak")
+    log(f"card read, last byte on the serial line to the event on the stream: p50 "
+        f"{figures['card_read_p50_ms']} ms, p99 {figures['card_read_p99_ms']} ms "
+        f"over {len(cards)} cards")
     return figures
 
 

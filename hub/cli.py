@@ -512,6 +512,57 @@ def printer_jobs(obj: Obj, open_only: bool, as_json: bool) -> None:
         click.echo(f"{job['id']}  {job['kind']:8} {job['printer']:12} {job['state']}{reason}")
 
 
+# -- readers ---------------------------------------------------------------------------------
+
+@cli.group("reader")
+def reader_group() -> None:
+    """Card readers and scanners."""
+
+
+@reader_group.command("watch")
+@click.argument("url")
+@click.option("--protocol", required=True, type=click.Choice(["rdm6300", "track2", "line"]))
+@click.option("--baudrate", type=click.IntRange(300, 921_600),
+              help="Default: the protocol's (9600).")
+@click.option("--count", type=click.IntRange(1), help="Stop after this many reads.")
+@pass_obj
+def reader_watch(obj: Obj, url: str, protocol: str, baudrate: int | None,
+                 count: int | None) -> None:
+    """Print what a reader sends, decoded, and whose card it is (for installers)."""
+    import serial
+
+    from .readers.parsers import DEFAULT_BAUD, PARSERS, Read
+    from .readers.service import identify
+
+    parser = PARSERS[protocol]()
+    try:
+        port = serial.serial_for_url(url, baudrate=baudrate or DEFAULT_BAUD[protocol],
+                                     timeout=0.5)
+    except (serial.SerialException, ValueError) as error:
+        raise click.ClickException(f"cannot open {url}: {error}") from None
+    click.echo(f"watching {url} ({protocol}); Ctrl-C to stop", err=True)
+    seen = 0
+    try:
+        while count is None or seen < count:
+            data = port.read(1)
+            if not data:
+                continue
+            for result in parser.feed(data + port.read(port.in_waiting)):
+                seen += 1
+                if isinstance(result, Read):
+                    found = identify(obj.store(), result.value)
+                    who = found["member"]["name"] if found["member"] else found["message"]
+                    click.echo(f"{result.value}  {found['status']}  {who}")
+                else:
+                    click.echo(f"rejected: {result.reason}  {result.raw!r}")
+    except KeyboardInterrupt:
+        pass
+    except serial.SerialException as error:
+        raise click.ClickException(f"the reader went away: {error}") from None
+    finally:
+        port.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="laoke", standalone_mode=False)

@@ -25,6 +25,7 @@ from .discovery import LanRegistry
 from .domain.config import Settings, load_settings, parse_settings
 from .home import VIRTUAL_SPOOL, ensure_home
 from .hublock import hold
+from .readers.service import ReaderService
 from .runtime import Hub
 
 
@@ -54,6 +55,8 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         printing = threading.Thread(target=hub.printing.run, args=(stop_printing,),
                                     name="print-queue", daemon=True)
         printing.start()
+        hub.readers = ReaderService(hub.settings.readers, hub.store, hub.events.publish)
+        hub.readers.start()
         if hub.settings.discovery.enabled:
             lan = LanRegistry(hub, hub.settings.api.port)
             await lan.start()
@@ -62,6 +65,7 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
             yield
         finally:
             hub.events.close()
+            hub.readers.stop()
             stop_printing.set()
             hub.printing.wake.set()
             printing.join(timeout=15)

@@ -70,6 +70,7 @@ class Hub:
         self.pairing_guesses = RateLimiter(limit=10, window=60)
         self.lan: Any = None  # the zeroconf registry, once discovery runs
         self.printing: Any = None  # the print queue, once the daemon runs it
+        self.readers: Any = None  # the card reader service, once the daemon runs it
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()

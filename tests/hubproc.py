@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,3 +77,36 @@ class RunningHub:
         code = self.process.wait(timeout)
         self.output = self.process.stdout.read().decode() if self.process.stdout else ""
         return code
+
+
+class EventReader:
+    """Reads the SSE stream in a thread the way a tablet's EventSource would."""
+
+    def __init__(self, url, token, last_id=None):
+        self.events, self.ready = [], threading.Event()
+        headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
+        self.thread = threading.Thread(target=self._run, args=(url, token, headers),
+                                       daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def _run(self, url, token, headers):
+        try:
+            with httpx.stream("GET", f"{url}/api/v1/events", params={"access_token": token},
+                              headers=headers, timeout=30) as response:
+                for line in response.iter_lines():
+                    if line.startswith(": connected"):
+                        self.ready.set()
+                    if line.startswith("data: "):
+                        self.events.append(json.loads(line[6:]))
+        except httpx.TransportError:
+            pass  # the hub stopped at the end of the module: the stream ends
+
+    def wait_for(self, type_, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event["type"] == type_:
+                    return event
+            time.sleep(0.02)
+        raise AssertionError(f"no {type_} event; got {[e['type'] for e in self.events]}")

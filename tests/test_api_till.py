@@ -2,11 +2,12 @@
 
 import json
 import socket
-import threading
 import time
 
 import httpx
 import pytest
+
+from tests.hubproc import EventReader
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800},
          {"dish": "米饭", "qty": 2, "unit_price_fen": 300}]
@@ -23,39 +24,6 @@ def new_guest(api, phone, **extra):
     response = api.post("/members", json=body)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-class EventReader:
-    """Reads the SSE stream in a thread the way a tablet's EventSource would."""
-
-    def __init__(self, url, token, last_id=None):
-        self.events, self.ready = [], threading.Event()
-        headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
-        self.thread = threading.Thread(target=self._run, args=(url, token, headers),
-                                       daemon=True)
-        self.thread.start()
-        assert self.ready.wait(10)
-
-    def _run(self, url, token, headers):
-        try:
-            with httpx.stream("GET", f"{url}/api/v1/events", params={"access_token": token},
-                              headers=headers, timeout=30) as response:
-                for line in response.iter_lines():
-                    if line.startswith(": connected"):
-                        self.ready.set()
-                    if line.startswith("data: "):
-                        self.events.append(json.loads(line[6:]))
-        except httpx.TransportError:
-            pass  # the hub stopped at the end of the module: the stream ends
-
-    def wait_for(self, type_, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events:
-                if event["type"] == type_:
-                    return event
-            time.sleep(0.02)
-        raise AssertionError(f"no {type_} event; got {[e['type'] for e in self.events]}")
 
 
 def test_a_checkin_reaches_every_tablet_at_once(shared_hub, api):

@@ -40,8 +40,9 @@ def health(request: Request) -> Json:
             "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'waiting')"),
             "unconfirmed": store.scalar(
                 "SELECT COUNT(*) FROM print_jobs WHERE state = 'unconfirmed'")},
-        "readers": [{"url": r.url, "protocol": r.protocol, "station": r.station}
-                    for r in hub.settings.readers],
+        "readers": hub.readers.states() if hub.readers else [
+            {"url": r.url, "protocol": r.protocol, "station": r.station, "connected": None}
+            for r in hub.settings.readers],
         "event_subscribers": hub.events.subscriber_count,
         "lan_devices": hub.lan.count_online() if hub.lan else None,
     }

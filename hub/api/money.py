@@ -13,7 +13,7 @@ from ..domain import coupons as vouchers
 from ..domain.checkout import CheckoutRequest, checkout
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
-from ..domain.profiles import guest_card, member_profile
+from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.visits import check_in
 from .auth import Caller, hub_of, require
 from .models import (
@@ -46,9 +46,8 @@ def create_checkin(body: CheckIn, request: Request,
     visit = check_in(store, body.member_id, body.table, body.party_size, staff_id=who.staff_id)
     member = (member_profile(store, body.member_id, masked=who.masked)
               if body.member_id else None)
-    hub.events.publish("checkin.created", {
-        "visit_id": visit["id"], "table": visit["table_no"], "party_size": visit["party_size"],
-        "member": guest_card(member) if member else None, "device": who.device["name"]})
+    hub.events.publish("checkin.created", checkin_card(
+        visit, guest_card(member) if member else None, who.device["name"]))
     return {"id": visit["id"], "visit": visit, "member": member}
 
 

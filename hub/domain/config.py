@@ -110,6 +110,8 @@ class ReaderSettings(_Section):
     url: str
     protocol: Literal["rdm6300", "track2", "line"]
     station: str = "cashier"
+    baudrate: Annotated[int, Field(ge=300, le=921_600)] | None = None  # per protocol if unset
+    checkin: bool = False  # a member's read seats them at this station
 
 
 class Settings(_Section):
@@ -234,7 +236,7 @@ def write_settings(home: Path, settings: Settings) -> Path:
     """Write the file with owner-only permissions: it holds the chain key and broker password."""
     path = home / CONFIG_NAME
     text = "# laoke store settings; see config/laoke.toml for every key and its meaning.\n"
-    text += tomli_w.dumps(settings.model_dump(mode="json"))
+    text += tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -38,3 +38,10 @@ def guest_card(profile: dict[str, Any]) -> dict[str, Any]:
             "allergies", "notes", "seat_preference", "vip", "birthday_today", "last_visit_at",
             "favourite_dishes")
     return {key: profile[key] for key in keys}
+
+
+def checkin_card(visit: dict[str, Any], member_card: dict[str, Any] | None,
+                 source: str) -> dict[str, Any]:
+    """The `checkin.created` event: the table and, for a member, what the kitchen must know."""
+    return {"visit_id": visit["id"], "table": visit["table_no"],
+            "party_size": visit["party_size"], "member": member_card, "source": source}
