@@ -197,12 +197,57 @@ def segment_cmd(obj: Obj, name: str, days: int | None, as_json: bool) -> None:
 
 
 @cli.command("demo")
+@click.option("--summary", is_flag=True,
+              help="Print the day's figures instead of opening the console.")
 @pass_obj
-def demo_cmd(obj: Obj) -> None:
-    """The main job on embedded defaults: a generated store and a summary of its day."""
+def demo_cmd(obj: Obj, summary: bool) -> None:
+    """The main job on embedded defaults: a generated store served by a hub, a virtual
+    printer and a simulated card reader, with the staff console open on them."""
     from .demo import run_demo
 
-    run_demo(obj.demo_home, echo=click.echo)
+    interactive = not summary and sys.stdin.isatty() and sys.stdout.isatty()
+    run_demo(obj.demo_home, echo=click.echo, interactive=interactive)
+
+
+@cli.command("console")
+@click.option("--hub", "hub_url", metavar="URL", help="The hub (default: this home's hub, "
+              "else the one zeroconf finds on the LAN).")
+@click.option("--token", help="A device token (default: this home's console credential).")
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), help="Default: from the locale.")
+@pass_obj
+def console_cmd(obj: Obj, hub_url: str | None, token: str | None, lang: str | None) -> None:
+    """The staff console (Textual): dashboard, members, checkout, lists, devices."""
+    from kiosk.client import HubClient, HubError
+    from kiosk.console import run_console
+
+    from .domain.config import load_settings
+    from .hublock import hub_running
+    from .runtime import CONSOLE_TOKEN
+
+    timezone = "Asia/Shanghai"
+    local = (obj.home / CONSOLE_TOKEN).exists() and hub_running(obj.home)
+    if hub_url is None and local:
+        settings = load_settings(obj.home)
+        host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+        hub_url, timezone = f"http://{host}:{settings.api.port}", settings.timezone
+    if hub_url is None:
+        from .discovery import find_hubs
+
+        found = find_hubs(timeout=3)
+        if not found:
+            raise click.ClickException("no hub found: start `laoke hub run`, or pass --hub URL")
+        hub_url = found[0]["url"]
+    if token is None:
+        if not local:
+            raise click.ClickException("pass --token (from `laoke device add NAME --role "
+                                       "manager` on the hub)")
+        token = (obj.home / CONSOLE_TOKEN).read_text().strip()
+    client = HubClient(hub_url, token)
+    try:
+        client.health()
+    except HubError as error:
+        raise click.ClickException(error.message) from None
+    run_console(client, language=lang, timezone=timezone)
 
 
 @cli.command("bench")

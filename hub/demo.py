@@ -1,20 +1,127 @@
-"""`laoke demo`: a generated store on embedded defaults, and what its day looks like.
+"""`laoke demo`: the whole store on embedded defaults, in one process, with no hardware.
 
-Until the staff console exists this prints the day's summary; the console will open here.
+A generated store (built once), the hub on a loopback port, the built-in virtual printer, and
+a simulated RDM6300 card reader on a pseudo-terminal that reads a guest's card every few
+seconds and seats them at table A8. Then the staff console opens; quitting it stops it all.
+Without a terminal (or with --summary) it prints the day's figures instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import pty
+import socket
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import uvicorn
+
+from .daemon import build
 from .demo_data import generate
 from .domain.dashboard import DayFigures, day_summary
 from .domain.errors import InvalidInput
+from .domain.store import Store
 from .home import open_store
+from .hublock import hold
+from .readers.parsers import rdm6300_frame
+from .runtime import Hub
 
 DEMO_MEMBERS = 2000
 DEMO_DAYS = 365
+READ_EVERY_S = 12.0
+
+
+@dataclass
+class DemoHub:
+    url: str
+    token: str
+    hub: Hub
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(home: Path, echo: Callable[[str], None]) -> None:
+    """A demo home with its generated store; refuses a real store's home."""
+    with open_store(home) as store:
+        has_members = store.scalar("SELECT EXISTS (SELECT 1 FROM members)")
+        if has_members and store.meta("demo") is None:
+            raise InvalidInput(f"{home} holds a real store; laoke demo needs an empty or demo "
+                               "home (pass --home DIR)")
+        if not has_members:
+            echo(f"building the demo store in {home} …")
+            summary = generate(store, members=DEMO_MEMBERS, days=DEMO_DAYS)
+            echo(f"  {summary.members} members, {summary.orders} orders over {summary.days} "
+                 "days")
+
+
+class CardSimulator:
+    """A card reader on a pseudo-terminal that 'reads' a demo guest's card now and then."""
+
+    def __init__(self, store: Callable[[], Store], every: float) -> None:
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.master)
+        self.path = os.ttyname(self.slave)
+        self.store = store
+        self.every = every
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            number = self.store().scalar(
+                "SELECT number FROM member_cards WHERE status = 'active' ORDER BY random() "
+                "LIMIT 1")
+            if number:
+                os.write(self.master, rdm6300_frame(number))
+
+    def close(self) -> None:
+        self.stop.set()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@contextmanager
+def demo_hub(home: Path, echo: Callable[[str], None] = print,
+             read_every: float = READ_EVERY_S) -> Iterator[DemoHub]:
+    prepare(home, echo)
+    lock = hold(home)
+    port = _free_port()
+    # The simulator runs once the hub exists; it uses the hub's own per-thread connections.
+    cards = CardSimulator(lambda: hub.store(), read_every)
+    overrides: dict[str, Any] = {
+        "api": {"host": "127.0.0.1", "port": port}, "discovery": {"enabled": False},
+        "readers": [{"url": cards.path, "protocol": "rdm6300", "station": "A8",
+                     "checkin": True}]}
+    hub, app = build(home, overrides)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    serving = threading.Thread(target=server.run, name="demo hub", daemon=True)
+    serving.start()
+    simulating = threading.Thread(target=cards.run, name="demo card reader", daemon=True)
+    simulating.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not serving.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the demo hub did not start")
+            time.sleep(0.02)
+        yield DemoHub(f"http://127.0.0.1:{port}", hub.console_token(), hub)
+    finally:
+        cards.stop.set()
+        server.should_exit = True
+        serving.join(timeout=15)
+        hub.close()
+        cards.close()
+        lock.close()
 
 
 def _change(now: int, before: int) -> str:
@@ -39,22 +146,27 @@ def _line(label: str, figures: DayFigures, before: DayFigures) -> list[str]:
     ]
 
 
-def run_demo(home: Path, echo: Callable[[str], None] = print) -> None:
+def print_summary(home: Path, echo: Callable[[str], None]) -> None:
     with open_store(home) as store:
-        has_members = store.scalar("SELECT EXISTS (SELECT 1 FROM members)")
-        if has_members and store.meta("demo") is None:
-            raise InvalidInput(f"{home} holds a real store; laoke demo needs an empty or demo "
-                               "home (pass --home DIR)")
-        if not has_members:
-            echo(f"building the demo store in {home} …")
-            summary = generate(store, members=DEMO_MEMBERS, days=DEMO_DAYS)
-            echo(f"  {summary.members} members, {summary.orders} orders over {summary.days} "
-                 "days")
         day = day_summary(store)
         echo(f"老客 laoke demo — {store.settings.store_name} ({store.store_id})")
         for text in _line("今天 today", day.today, day.same_day_last_week):
             echo(text)
         echo(f"  会员 members {day.members}   流失 lapsed 90d {day.lapsed_90}   "
              f"近7天生日 birthdays 7d {day.birthdays_7}")
-        echo("The live staff console will open here once it exists; try "
-             f"`laoke --home {home} member find 138`.")
+
+
+def run_demo(home: Path, echo: Callable[[str], None] = print, interactive: bool = True) -> None:
+    if not interactive:
+        prepare(home, echo)
+        print_summary(home, echo)
+        return
+    from kiosk.client import HubClient
+    from kiosk.console import ConsoleApp
+
+    with demo_hub(home, echo) as running:
+        client = HubClient(running.url, running.token)
+        try:
+            ConsoleApp(client, timezone=running.hub.settings.timezone).run()
+        finally:
+            client.close()

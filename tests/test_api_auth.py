@@ -54,6 +54,7 @@ SENSITIVE = [
     ("POST", "/staff", {"name": "x", "role": "waiter", "pin": "{pin}"}, "staff.manage"),
     ("GET", "/staff", None, "staff.read"),
     ("GET", "/lan-devices", None, "device.manage"),
+    ("GET", "/dashboard", None, "segment.read"),
 ]
 
 

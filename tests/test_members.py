@@ -149,3 +149,8 @@ def test_erasure_forgets_the_person_but_keeps_the_books(store, guest):
     with pytest.raises(MemberErased):
         update_member(store, guest["id"], {"name": "again"})
     add_member(store, NewMember(name="王芳", phone="13800138000"))  # the phone is free again
+
+
+def test_phone_typed_from_the_start_finds_the_guest(store, guest):
+    for partial in ("138", "1380013", "+86 1380013"):
+        assert guest["id"] in [r["id"] for r in find_members(store, partial)]

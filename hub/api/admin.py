@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..domain import devices as registry
+from ..domain.clock import to_iso
+from ..domain.dashboard import day_summary
 from ..domain.errors import Refused
 from ..domain.members import member_row, member_view
+from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from .auth import COOKIE, Caller, hub_of, require
@@ -162,6 +167,28 @@ def get_segment(name: str, request: Request,
     ids = segment(store, name, days)
     members = [member_view(store, member_row(store, i), masked=who.masked) for i in ids[:limit]]
     return {"count": len(ids), "member_ids": ids, "members": members}
+
+
+@router.get("/dashboard", summary="Today against the same weekday last week, and who is here")
+def dashboard(request: Request, who: Annotated[Caller, Depends(require("segment.read"))],
+              hours: Annotated[int, Query(ge=1, le=12)] = 3) -> Json:
+    store = hub_of(request).store()
+    summary = day_summary(store)
+    since = to_iso(store.now() - timedelta(hours=hours))
+    here = []
+    for visit in store.conn.execute(
+            "SELECT * FROM visits WHERE visited_at >= ? ORDER BY visited_at DESC LIMIT 50",
+            (since,)):
+        member = guest_card(member_profile(store, visit["member_id"], masked=who.masked)) \
+            if visit["member_id"] else None
+        here.append(checkin_card(dict(visit), member, "") | {"at": visit["visited_at"]})
+    seen = to_iso(store.now() - timedelta(minutes=5))
+    return {"today": asdict(summary.today), "same_day_last_week":
+            asdict(summary.same_day_last_week), "members": summary.members,
+            "lapsed_90": summary.lapsed_90, "birthdays_7": summary.birthdays_7,
+            "checked_in": here,
+            "devices_online": store.scalar("SELECT COUNT(*) FROM devices WHERE revoked_at "
+                                           "IS NULL AND last_seen_at >= ?", (seen,))}
 
 
 @router.get("/lan-devices", summary="Tablets, printers and hubs found by zeroconf")

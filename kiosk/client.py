@@ -1,0 +1,158 @@
+"""The console's only way to the store: the hub's HTTP API and event stream.
+
+Every call blocks, so the console runs them in worker threads; failures come back as one
+`HubError` with a message a cashier can read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+Json = dict[str, Any]
+
+
+class HubError(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class HubClient:
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.http = httpx.Client(base_url=f"{self.url}/api/v1", timeout=timeout,
+                                 headers={"Authorization": f"Bearer {token}"})
+        self._socket: socket.socket | None = None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise HubError(f"the hub at {self.url} cannot be reached ({error})") from None
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise HubError(message, response.status_code)
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- the store -----------------------------------------------------------------------
+
+    def health(self) -> Json:
+        return self._call("GET", "/health")
+
+    def dashboard(self) -> Json:
+        return self._call("GET", "/dashboard")
+
+    def search(self, query: str, limit: int = 20) -> list[Json]:
+        return self._call("GET", "/members/search", params={"q": query, "limit": limit})[
+            "members"]
+
+    def member(self, member_id: str) -> Json:
+        return self._call("GET", f"/members/{member_id}")
+
+    def update_member(self, member_id: str, changes: Json) -> Json:
+        return self._call("PATCH", f"/members/{member_id}", json=changes)
+
+    def history(self, member_id: str) -> Json:
+        return self._call("GET", f"/members/{member_id}/visits", params={"limit": 20})
+
+    def points(self, member_id: str) -> Json:
+        return self._call("GET", f"/members/{member_id}/points")
+
+    def stored_value(self, member_id: str) -> Json:
+        return self._call("GET", f"/members/{member_id}/stored-value")
+
+    def top_up(self, member_id: str, amount_fen: int, bonus_fen: int = 0) -> Json:
+        return self._call("POST", f"/members/{member_id}/topups",
+                          json={"amount_fen": amount_fen, "bonus_fen": bonus_fen})
+
+    def link_card(self, member_id: str, number: str) -> Json:
+        return self._call("POST", f"/members/{member_id}/cards", json={"number": number})
+
+    def block_card(self, number: str, reason: str) -> Json:
+        return self._call("POST", f"/cards/{number}/block", json={"reason": reason})
+
+    def templates(self) -> list[Json]:
+        return self._call("GET", "/coupon-templates")["templates"]
+
+    def send_coupon(self, template_id: str, member_id: str, reason: str) -> Json:
+        return self._call("POST", "/coupons", json={"template_id": template_id,
+                                                    "member_id": member_id, "reason": reason})
+
+    def checkout(self, body: Json, key: str) -> Json:
+        return self._call("POST", "/checkouts", json=body, headers={"Idempotency-Key": key})
+
+    def segment(self, name: str, days: int | None = None) -> Json:
+        params = {"limit": 200} | ({"days": days} if days is not None else {})
+        return self._call("GET", f"/segments/{name}", params=params)
+
+    def devices(self) -> list[Json]:
+        return self._call("GET", "/devices")["devices"]
+
+    def pairing_code(self, role: str) -> Json:
+        return self._call("POST", "/devices/pairing-codes", json={"role": role})
+
+    def revoke(self, device_id: str) -> Json:
+        return self._call("DELETE", f"/devices/{device_id}")
+
+    def printers(self) -> list[Json]:
+        return self._call("GET", "/printers")["printers"]
+
+    def print_test(self, printer: str | None = None) -> Json:
+        return self._call("POST", "/print/test", json={"printer": printer})
+
+    def print_jobs(self) -> list[Json]:
+        return self._call("GET", "/print/jobs", params={"limit": 20})["jobs"]
+
+    def events(self, last_id: int | None = None) -> Iterator[Json]:
+        """Live events until the hub closes the stream; raises HubError when it drops.
+
+        A plain socket rather than httpx, so that `stop_events` from another thread can end
+        a read that is waiting for the next event.
+        """
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1",
+                                                parts.port or 80, timeout=60)
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+        if last_id is not None:
+            headers["Last-Event-ID"] = str(last_id)
+        try:
+            connection.connect()
+            self._socket = connection.sock
+            connection.request("GET", "/api/v1/events", headers=headers)
+            response = connection.getresponse()
+            if response.status != 200:
+                raise HubError(f"event stream refused ({response.status})", response.status)
+            while True:
+                raw = response.fp.readline()
+                if not raw:
+                    return
+                if raw.startswith(b"data: "):
+                    yield json.loads(raw[6:])
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            raise HubError(f"event stream lost ({error})") from None
+        finally:
+            self._socket = None
+            connection.close()
+
+    def stop_events(self) -> None:
+        """End a stream another thread is reading (when the console quits)."""
+        sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,197 @@
+"""The staff console driven through Textual's pilot against a real hub process."""
+
+import asyncio
+import time
+
+import pytest
+from textual.widgets import DataTable, Input, Static, TextArea
+
+from hub.domain.coupons import create_template, issue_coupon
+from hub.domain.ledgers import top_up
+from hub.domain.members import NewMember, add_member
+from hub.home import open_store
+from kiosk.client import HubClient
+from kiosk.console import ConsoleApp, parse_lines, to_fen
+from tests.hubproc import RunningHub
+
+
+@pytest.fixture(scope="module")
+def store_hub(tmp_path_factory):
+    home = tmp_path_factory.mktemp("console") / "home"
+    with open_store(home) as store:
+        from hub.demo_data import generate
+
+        generate(store, members=150, days=200, seed=5)
+        guest = add_member(store, NewMember(name="王小芳", phone="13812345678",
+                                            allergies=["对虾"], notes="微辣"))
+        top_up(store, guest["id"], 50_000)
+        template = create_template(store, "满100减20", "amount_off", amount_fen=2000,
+                                   min_spend_fen=10000)
+        coupon = issue_coupon(store, template["id"], guest["id"])
+    hub = RunningHub(home).start()
+    with hub.client() as api:  # some points to spend
+        api.post("/checkouts", json={"member_id": guest["id"], "lines": [
+            {"dish": "包桌", "qty": 1, "unit_price_fen": 50_000}]},
+            headers={"Idempotency-Key": "console-setup"})
+    yield hub, guest, coupon
+    hub.stop()
+
+
+def console(hub, events=False):
+    return ConsoleApp(HubClient(hub.url, hub.owner_token), language="zh-CN", events=events)
+
+
+async def until(pilot, check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if check():
+            return
+    raise AssertionError("the console did not get there in time")
+
+
+def text_of(app, selector):
+    return str(app.query_one(selector, Static).render())
+
+
+async def open_guest(pilot, app, query="138123"):
+    await pilot.press("slash")
+    assert app.focused is app.query_one("#search", Input)
+    for key in query:
+        await pilot.press(key)
+    table = app.query_one("#results", DataTable)
+    await until(pilot, lambda: table.row_count == 1)
+    table.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: "王小芳" in text_of(app, "#profile"))
+
+
+def test_search_as_you_type_and_open_a_profile(store_hub):
+    hub, _guest, coupon = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await open_guest(pilot, app)
+            profile = text_of(app, "#profile")
+            assert "对虾" in profile and "500.00元" in profile and coupon["code"] in profile
+
+    asyncio.run(scenario())
+
+
+def test_edit_a_taste_note(store_hub):
+    hub, guest, _ = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await open_guest(pilot, app)
+            app.query_one("#edit-notes", Input).value = "不放花椒, 少盐"
+            assert await pilot.click("#save")
+            await until(pilot, lambda: "不放花椒" in text_of(app, "#profile"))
+        with hub.client() as api:
+            assert api.get(f"/members/{guest['id']}").json()["notes"] == "不放花椒, 少盐"
+
+    asyncio.run(scenario())
+
+
+def test_checkout_with_points_and_a_coupon_shows_the_receipt(store_hub):
+    hub, guest, coupon = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await open_guest(pilot, app)
+            await pilot.press("f3")
+            await pilot.pause(0.3)
+            app.query_one("#lines", TextArea).text = "宫保鸡丁 2 48\n米饭 2 3"
+            app.query_one("#pay-points", Input).value = "100"
+            app.query_one("#pay-coupon", Input).value = coupon["code"]
+            app.query_one("#pay-stored", Input).value = "10"
+            await pilot.pause(0.1)
+            assert await pilot.click("#charge")
+            await until(pilot, lambda: "宫保鸡丁" in text_of(app, "#receipt"))
+            receipt = text_of(app, "#receipt")
+            assert "102.00元" in receipt and "-20.00元" in receipt and "-10.00元" in receipt
+        with hub.client() as api:
+            orders = api.get(f"/members/{guest['id']}/visits").json()["orders"]
+            latest = orders[0]
+            assert latest["coupon_code"] == coupon["code"] and latest["points_redeemed"] == 100
+
+    asyncio.run(scenario())
+
+
+def test_lapsed_list_to_coupon_sent(store_hub):
+    hub, _, _ = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("f4")
+            await pilot.pause(0.3)
+            assert await pilot.click("#load-segment")
+            table = app.query_one("#segment-members", DataTable)
+            await until(pilot, lambda: table.row_count > 0)
+            member_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            from textual.widgets import Select
+
+            select = app.query_one("#list-template", Select)
+            await until(pilot, lambda: len(select._options) > 1)
+            select.value = select._options[1][1]
+            assert await pilot.click("#list-coupon")
+            await pilot.pause(0.5)
+            with hub.client() as api:
+                await until(pilot, lambda: api.get(f"/members/{member_id}/coupons").json()[
+                    "coupons"])
+
+    asyncio.run(scenario())
+
+
+def test_a_live_checkin_appears_on_the_dashboard(store_hub):
+    hub, guest, _ = store_hub
+
+    async def scenario():
+        app = console(hub, events=True)
+        async with app.run_test(size=(120, 50)) as pilot:
+            table = app.query_one("#checked-in", DataTable)
+            await pilot.pause(1.0)
+            with hub.client() as api:
+                api.post("/checkins", json={"member_id": guest["id"], "table": "包间9",
+                                            "party_size": 4})
+            await until(pilot, lambda: any(
+                "包间9" in [str(c) for c in table.get_row(key)] for key in table.rows))
+            row = next(table.get_row(k) for k in table.rows if "包间9" in map(str,
+                                                                          table.get_row(k)))
+            assert "王小芳" in row and "对虾" in row
+
+    asyncio.run(scenario())
+
+
+def test_language_switch_and_help(store_hub):
+    hub, _, _ = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert "看板" in str(app.query_one("#tabs").render()) or app.language == "zh-CN"
+            await pilot.press("f9")
+            await pilot.pause(0.3)
+            assert app.language == "en"
+            await pilot.press("question_mark")
+            await pilot.pause(0.3)
+            assert app.screen.query("HelpPanel")
+
+    asyncio.run(scenario())
+
+
+def test_money_and_bill_parsing():
+    assert to_fen("12") == 1200 and to_fen("12.5") == 1250 and to_fen("0.05") == 5
+    with pytest.raises(ValueError):
+        to_fen("12.345")
+    with pytest.raises(ValueError):
+        to_fen("abc")
+    assert parse_lines("宫保 鸡丁 2 48\n\n米饭 1 3") == [
+        {"dish": "宫保 鸡丁", "qty": 2, "unit_price_fen": 4800},
+        {"dish": "米饭", "qty": 1, "unit_price_fen": 300}]
+    with pytest.raises(ValueError):
+        parse_lines("宫保鸡丁 two 48")
