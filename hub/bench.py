@@ -20,6 +20,7 @@ from typing import Any
 
 import platformdirs
 
+from .bench_console import bench_demo_start
 from .bench_http import bench_checkin_http
 from .demo_data import generate
 from .domain.checkout import CheckoutRequest, checkout
@@ -211,6 +212,7 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
             raw = bench_raw_checkout(store, sample[half:])
         figures.update(bench_checkin_http(source, settings, Path(work), log,
                                           *((2.0, 1.0) if quick else (10.0, 5.0))))
+        figures.update(bench_demo_start(Path(work), log))
     figures["checkout_per_s"] = round(ours, 1)
     figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
     figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)

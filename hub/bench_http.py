@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .bench_console import bench_console
 from .domain.config import ReaderSettings, Settings, write_settings
 from .domain.devices import add_device
 from .domain.store import Store
@@ -162,6 +163,9 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
             "SELECT phone FROM members ORDER BY random() LIMIT 5000")]
         cards = [r[0] for r in store.conn.execute(
             "SELECT number FROM member_cards ORDER BY random() LIMIT 200")]
+        names = [r[0] for r in store.conn.execute(
+            "SELECT name FROM members ORDER BY random() LIMIT 200")]
+        owner_token = add_device(store, "bench console", "manager", actor="bench")[1]
     port = _free_port()
     hub = subprocess.Popen(
         [sys.executable, "-m", "hub", "--home", str(home), "hub", "run", "--host", "127.0.0.1",
@@ -185,6 +189,8 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
             raise RuntimeError(f"only {len(reads)} of {len(cards)} card reads reached the stream")
         figures["card_read_p50_ms"] = round(statistics.median(reads), 2)
         figures["card_read_p99_ms"] = round(sorted(reads)[int(len(reads) * 0.99)], 2)
+        figures.update(bench_console(f"http://127.0.0.1:{port}", owner_token, phones, names,
+                                     log))
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)

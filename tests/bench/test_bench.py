@@ -20,6 +20,7 @@ def test_bench_reports_the_foundation_figures(tmp_path):
     for name in ("lookup_p99_ms", "checkout_per_s", "checkout_ratio_vs_sqlite",
                  "raw_sqlite_checkout_per_s", "db_bytes_per_member", "checkin_http_p99_ms",
                  "http_requests_per_s", "hub_rss_mb", "hub_rss_load_mb", "receipt_build_ms",
-                 "receipt_bytes", "receipt_9600_baud_s", "card_read_p99_ms"):
+                 "receipt_bytes", "receipt_9600_baud_s", "card_read_p99_ms",
+                 "search_first_results_ms", "console_first_frame_ms", "demo_start_s"):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"
