@@ -185,7 +185,7 @@ def find_hubs(timeout: float = 3.0, interfaces: list[str] | None = None) -> list
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not names:
             time.sleep(0.05)
-        time.sleep(0.2)  # let the other hubs answering the same query arrive too
+        time.sleep(0.5)  # let the other hubs answering the same query arrive too
         for name in list(names):
             info = ServiceInfo(HUB_TYPE, name)
             if info.request(zeroconf, RESOLVE_MS):

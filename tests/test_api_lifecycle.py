@@ -93,8 +93,12 @@ def wait_until(check, timeout=10.0):
 
 
 def test_zeroconf_announce_browse_and_registry(running_hub):
-    hubs = find_hubs(timeout=5, interfaces=["127.0.0.1"])
-    mine = [h for h in hubs if h["url"].endswith(f":{running_hub.port}")]
+    mine = []
+    for _ in range(3):  # other hubs on this machine may answer first
+        hubs = find_hubs(timeout=5, interfaces=["127.0.0.1"])
+        mine = [h for h in hubs if h["url"].endswith(f":{running_hub.port}")]
+        if mine:
+            break
     assert mine and mine[0]["store_id"] and mine[0]["version"]
 
     zc = Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
