@@ -154,3 +154,17 @@ def test_erasure_forgets_the_person_but_keeps_the_books(store, guest):
 def test_phone_typed_from_the_start_finds_the_guest(store, guest):
     for partial in ("138", "1380013", "+86 1380013"):
         assert guest["id"] in [r["id"] for r in find_members(store, partial)]
+
+
+def test_any_part_of_a_name_finds_the_guest(store, guest):
+    from hub.domain.members import update_member
+
+    other = add_member(store, NewMember(name="欧阳小芳", phone="13900139000"))
+    ids = lambda q: [r["id"] for r in find_members(store, q)]  # noqa: E731
+    assert ids("小芳") == [other["id"]]
+    assert set(ids("芳")) == {guest["id"], other["id"]}
+    assert ids('"') == [] and ids("*") == [] and ids("AND") == []
+    update_member(store, other["id"], {"name": "欧阳娜娜"})
+    assert ids("小芳") == [] and ids("娜娜") == [other["id"]]
+    erase_member(store, other["id"], actor="owner")
+    assert ids("娜娜") == []

@@ -27,6 +27,7 @@ from .errors import (
 )
 from .ids import new_id
 from .phones import mask_phone, normalize_phone, phone_digits_reversed
+from .schema import spaced_chars
 from .store import Store, dumps
 
 GENDERS = ("f", "m", "x")
@@ -254,8 +255,9 @@ def member_by_qr(store: Store, payload: str) -> sqlite3.Row:
 
 
 def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]:
-    """Phone in any form, its first or last digits (3+), card number or name prefix;
-    every branch is an index range scan with a LIMIT, so a million guests answer at once."""
+    """Phone in any form, its first or last digits (3+), card number, or any part of a name
+    (prefixes first); every branch is an index lookup with a LIMIT, so a million guests
+    answer at once."""
     query = (query or "").strip()
     if not query:
         return []
@@ -290,6 +292,12 @@ def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]
         add(store.conn.execute(
             "SELECT * FROM members WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
             (query, query + "\U0010ffff", limit)).fetchall())
+        phrase = spaced_chars(query) or ""
+        if len(found) < limit and phrase:
+            add(store.conn.execute(
+                "SELECT m.* FROM member_search s JOIN members m ON m.rowid = s.rowid "
+                "WHERE member_search MATCH ? LIMIT ?",
+                ('"' + phrase.replace('"', '""') + '"', limit)).fetchall())
     return list(found.values())[:limit]
 
 
@@ -419,5 +427,8 @@ def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> 
             "AND json_extract(data, '$.member_id') = ?", (member_id,))
         store.emit("member.erased", {"id": member_id, "erased_at": now})
         store.audit(actor, "member.erase", member_id, {"reason": reason})
+        # Merge the name index so no old segment still spells the name (a rare, owner-only
+        # action: worth the seconds this takes on a million guests).
+        store.conn.execute("INSERT INTO member_search (member_search) VALUES ('optimize')")
     # The old pages may still sit in the WAL; fold them in and truncate it.
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -23,7 +23,7 @@ from .clock import Clock, system_clock, to_iso
 from .config import Settings
 from .errors import ConfigError, SchemaTooNew
 from .ids import new_id
-from .schema import STEPS, build_migrations
+from .schema import STEPS, build_migrations, spaced_chars
 
 
 def dumps(value: Any) -> str:
@@ -67,6 +67,8 @@ class Store:
         self.conn.execute("PRAGMA foreign_keys = ON")
         # Erasure must not leave a guest's old name in free pages.
         self.conn.execute("PRAGMA secure_delete = ON")
+        # The member search index calls this from its triggers on every write.
+        self.conn.create_function("laoke_chars", 1, spaced_chars, deterministic=True)
 
     def _migrate(self, steps: tuple[tuple[str, str], ...]) -> None:
         migrations = build_migrations(steps)
