@@ -169,6 +169,7 @@ class ConsoleApp(App[None]):
                 yield Input(placeholder=t("search"), id="search")
                 yield DataTable(id="results", cursor_type="row")
                 yield Static(t("no_member"), id="profile", classes="panel")
+                yield Static("", id="ledgers", classes="panel")
                 with Horizontal(classes="row"):
                     yield Input(placeholder=t("notes"), id="edit-notes")
                     yield Input(placeholder=t("allergies"), id="edit-allergies")
@@ -452,6 +453,10 @@ class ConsoleApp(App[None]):
             f"   {t('favourites')}: {favourites or '-'}\n"
             f"{t('coupons')}: {coupons or '-'}   {t('card')}: {cards or '-'}")
         self.query_one("#profile", Static).update(text)
+        self.query_one("#ledgers", Static).update("…")
+        member_id = member["id"]
+        self.call(lambda: (self.client.points(member_id), self.client.stored_value(member_id),
+                           self.client.history(member_id)), self.show_ledgers)
         self.query_one("#edit-notes", Input).value = member["notes"]
         self.query_one("#edit-allergies", Input).value = ", ".join(member["allergies"])
         self.query_one("#edit-seat", Input).value = member["seat_preference"]
@@ -462,6 +467,24 @@ class ConsoleApp(App[None]):
             f"{member['name']} {member['phone']}  {self.tier_name(member)}  {t('points')} "
             f"{member['points_balance']}  {t('stored_value')} "
             f"{yuan(member['stored_value_fen'])}  {t('allergies')}: {allergies or '-'}")
+
+    def show_ledgers(self, answers: tuple[Json, Json, Json]) -> None:
+        points, stored, history = answers
+        day = lambda iso: self.local_time(iso, "%m-%d")  # noqa: E731
+
+        def line(label: str, items: list[str]) -> str:
+            return f"[b]{self.t(label)}[/b] " + ("  ".join(items) or "-")
+
+        self.query_one("#ledgers", Static).update("\n".join([
+            line("points", [f"{day(e['created_at'])} {e['kind']} {e['delta']:+d}"
+                            for e in points["entries"][-5:]]),
+            line("stored_value", [f"{day(e['created_at'])} {e['kind']} {yuan(e['amount_fen'])}"
+                                  for e in stored["entries"][-5:]]),
+            line("visits", [f"{day(v['visited_at'])} {v['table_no']}×{v['party_size']}"
+                            for v in history["visits"][:6]]),
+            line("orders", [f"{day(o['created_at'])} {yuan(o['total_fen'] - o['discount_fen'])}"
+                            for o in history["orders"][:6]]),
+        ]))
 
     def _member_id(self) -> str | None:
         if self.member is None:

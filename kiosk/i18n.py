@@ -29,6 +29,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "printed": "小票已送打印", "favourites": "常点", "coupons": "可用券",
         "last_visit": "上次到店", "ledger": "流水", "spice": "辣度", "avoid": "忌口",
         "language": "English", "none": "无", "card_read": "刷卡", "unknown_card": "未知卡",
+        "visits": "到店",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -58,7 +59,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "printed": "Receipt sent to the printer", "favourites": "Favourites",
         "coupons": "Coupons", "last_visit": "Last visit", "ledger": "Ledger",
         "spice": "Spice", "avoid": "Avoid", "language": "中文", "none": "none",
-        "card_read": "Card read", "unknown_card": "unknown card",
+        "card_read": "Card read", "unknown_card": "unknown card", "visits": "Visits",
     },
 }
 

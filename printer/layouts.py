@@ -101,6 +101,7 @@ class Receipt:
     member_name: str | None = None
     tier_name: str | None = None
     next_coupon: CouponSlip | None = None
+    member_qr: str | None = None
 
 
 @dataclass
@@ -179,6 +180,9 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
         doc.pair(labels["points_earned"], f"+{data.points_earned}")
         if data.points_balance is not None:
             doc.pair(labels["points_balance"], str(data.points_balance))
+        if data.member_qr:
+            doc.qr(data.member_qr, size=4)
+            doc.text(labels["your_qr"], align="center")
     if data.next_coupon is not None:
         doc.rule("=")
         doc.text(labels["next_coupon"], bold=True, align="center")

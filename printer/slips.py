@@ -118,7 +118,9 @@ def receipt_data(store: Store, order: Any, next_code: str | None) -> layouts.Rec
         member_name=(member["name"] or "") if member else None,
         tier_name=(tier.name if store.settings.locale == "zh-CN" else tier.name_en)
         if tier else None,
-        next_coupon=coupon_slip(store, next_code) if next_code else None)
+        next_coupon=coupon_slip(store, next_code) if next_code else None,
+        member_qr=member_qr(store, member["id"]) if member and not member["erased_at"]
+        else None)
 
 
 def print_coupon(store: Store, code: str, printer: str | None = None, *, reprint: bool = False,

@@ -61,7 +61,8 @@ def test_member_profile(snap_compare, fixed_hub, language):
         await settle(pilot, lambda: table.row_count == 2)
         table.focus()
         await pilot.press("enter")
-        await settle(pilot, lambda: "对虾" in str(pilot.app.query_one("#profile").render()))
+        await settle(pilot, lambda: "对虾" in str(pilot.app.query_one("#profile").render())
+                     and "…" not in str(pilot.app.query_one("#ledgers").render()))
         pilot.app.set_focus(None)
 
     assert snap_compare(app_for(fixed_hub, language), terminal_size=SIZE, run_before=search)

@@ -51,6 +51,7 @@ def test_a_receipt_prints_once_over_tcp(till, guest, virtual, tmp_path):
     assert done["state"] == "printed" and done["attempts"] == 1
     slips = printer.slips()
     assert len(slips) == 1 and "宫保鸡丁" in slips[0]["text"]
+    assert slips[0]["qr"][0].startswith("LKM1."), "the guest's member QR is on the receipt"
     assert os.path.getsize(slips[0]["png"]) > 1000
     assert queue_for(till, tmp_path).deliver_due() == []
     with pytest.raises(InvalidInput, match="reprint"):

@@ -17,7 +17,7 @@ from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
-from .auth import COOKIE, Caller, hub_of, require
+from .auth import COOKIE, Caller, hub_of, refuse_if_limited, require
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
 from .printing import printer_states
 
@@ -97,10 +97,7 @@ def revoke_device(device_id: str, request: Request,
 def _pair(request: Request, code: str, name: str | None) -> tuple[Json, str]:
     hub = hub_of(request)
     key = f"pair:{request.client.host if request.client else '?'}"
-    wait = hub.pairing_guesses.retry_after(key)
-    if wait:
-        raise HTTPException(429, f"too many pairing attempts; try again in {int(wait) + 1} s",
-                            headers={"Retry-After": str(int(wait) + 1)})
+    refuse_if_limited(hub.pairing_guesses, key, "too many pairing attempts")
     try:
         device, token = registry.pair(hub.store(), code, name)
     except Refused:

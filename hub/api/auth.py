@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..domain.devices import device_for_token, may
 from ..domain.errors import InvalidInput, PinInvalid
-from ..runtime import Hub
+from ..runtime import Hub, RateLimiter
 
 COOKIE = "laoke_token"
 MONEY = frozenset({"checkout.create", "stored_value.topup", "stored_value.refund",
@@ -64,6 +64,14 @@ def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None)
     return None
 
 
+def refuse_if_limited(limiter: RateLimiter, key: str, what: str) -> None:
+    """429 with Retry-After while `key` has used up its guesses."""
+    wait = limiter.retry_after(key)
+    if wait:
+        raise HTTPException(429, f"{what}; try again in {int(wait) + 1} s",
+                            headers={"Retry-After": str(int(wait) + 1)})
+
+
 def identify(request: Request, credentials: HTTPAuthorizationCredentials | None,
              x_staff_pin: str | None) -> Caller:
     hub = hub_of(request)
@@ -78,10 +86,7 @@ def identify(request: Request, credentials: HTTPAuthorizationCredentials | None,
     found = Caller(device)
     if x_staff_pin is not None:
         key = f"pin:{device['id']}"
-        wait = hub.pin_guesses.retry_after(key)
-        if wait:
-            raise HTTPException(429, f"too many wrong PINs; try again in {int(wait) + 1} s",
-                                headers={"Retry-After": str(int(wait) + 1)})
+        refuse_if_limited(hub.pin_guesses, key, "too many wrong PINs")
         try:
             found.staff = hub.pins.staff_for(hub.store(), x_staff_pin)
         except (PinInvalid, InvalidInput):

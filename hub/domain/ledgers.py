@@ -40,21 +40,26 @@ def add_points_entry(store: Store, member_id: str, delta: int, kind: str, *,
                      reason: str | None = None, order_id: str | None = None,
                      staff_id: str | None = None, expires_at: str | None = None) -> dict[str, Any]:
     """Append one points entry and its outbox event; the caller holds the write lock."""
-    entry = {
+    return _append(store, "points_ledger", "points.entry", InsufficientPoints(
+        "not enough points"), {
         "id": new_id(), "member_id": member_id, "store_id": store.store_id, "delta": delta,
         "kind": kind, "reason": reason, "order_id": order_id, "staff_id": staff_id,
-        "expires_at": expires_at, "created_at": store.now_iso(),
-    }
+        "expires_at": expires_at, "created_at": store.now_iso()})
+
+
+def _append(store: Store, table: str, event: str, refusal: Exception,
+            entry: dict[str, Any]) -> dict[str, Any]:
+    """Insert a ledger entry and its outbox event; the schema's never-negative trigger
+    surfaces as the domain's refusal."""
+    columns = ", ".join(entry)
     try:
-        store.conn.execute(
-            "INSERT INTO points_ledger (id, member_id, store_id, delta, kind, reason, order_id, "
-            "staff_id, expires_at, created_at) VALUES (:id, :member_id, :store_id, :delta, "
-            ":kind, :reason, :order_id, :staff_id, :expires_at, :created_at)", entry)
+        store.conn.execute(f"INSERT INTO {table} ({columns}) VALUES "
+                           f"({', '.join(':' + k for k in entry)})", entry)
     except sqlite3.IntegrityError as error:
-        if "insufficient points" in str(error):
-            raise InsufficientPoints("not enough points") from None
+        if "insufficient" in str(error):
+            raise refusal from None
         raise
-    store.emit("points.entry", entry)
+    store.emit(event, entry)
     return entry
 
 
@@ -130,22 +135,11 @@ def add_stored_value_entry(store: Store, member_id: str, amount_fen: int, kind: 
                            order_id: str | None = None, staff_id: str | None = None,
                            note: str | None = None) -> dict[str, Any]:
     """Append one stored-value entry and its outbox event; the caller holds the write lock."""
-    entry = {
+    return _append(store, "stored_value_ledger", "stored_value.entry", InsufficientBalance(
+        "not enough stored value"), {
         "id": new_id(), "member_id": member_id, "store_id": store.store_id,
         "amount_fen": amount_fen, "kind": kind, "order_id": order_id, "staff_id": staff_id,
-        "note": note, "created_at": store.now_iso(),
-    }
-    try:
-        store.conn.execute(
-            "INSERT INTO stored_value_ledger (id, member_id, store_id, amount_fen, kind, "
-            "order_id, staff_id, note, created_at) VALUES (:id, :member_id, :store_id, "
-            ":amount_fen, :kind, :order_id, :staff_id, :note, :created_at)", entry)
-    except sqlite3.IntegrityError as error:
-        if "insufficient stored value" in str(error):
-            raise InsufficientBalance("not enough stored value") from None
-        raise
-    store.emit("stored_value.entry", entry)
-    return entry
+        "note": note, "created_at": store.now_iso()})
 
 
 def top_up(store: Store, member_id: str, amount_fen: int, bonus_fen: int = 0, *,
