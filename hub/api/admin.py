@@ -36,6 +36,7 @@ def health(request: Request) -> Json:
         "store_id": hub.settings.store_id,
         "store_name": hub.settings.store_name,
         "version": hub.version,
+        "consent_version": hub.settings.privacy.consent_version,
         "schema": store.schema_version(),
         "time": store.now_iso(),
         "sync": {"backlog": store.scalar("SELECT COUNT(*) FROM outbox"),

@@ -58,8 +58,8 @@ def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None)
         return credentials.credentials
     if request.cookies.get(COOKIE):
         return request.cookies[COOKIE]
-    # EventSource cannot send headers; the stream alone accepts the token in its URL.
-    if request.url.path.endswith("/events"):
+    # EventSource and <img> cannot send headers: these two GETs accept the token in the URL.
+    if request.url.path.endswith(("/events", "/qr.svg")):
         return request.query_params.get("access_token")
     return None
 

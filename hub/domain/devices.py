@@ -21,7 +21,7 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 
 _WAITER = frozenset({
     "member.read", "member.create", "member.update", "checkin.create", "coupon.validate",
-    "events.read", "print.kitchen",
+    "events.read", "print.kitchen", "qr.render",
 })
 _CASHIER = _WAITER | {
     "member.read_unmasked", "checkout.create", "stored_value.topup", "coupon.redeem",
@@ -38,7 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manager": frozenset(_MANAGER),
     "cashier": frozenset(_CASHIER),
     "waiter": _WAITER,
-    "kiosk": frozenset({"member.create"}),
+    "kiosk": frozenset({"member.create", "qr.render"}),
 }
 
 

@@ -1,0 +1,106 @@
+// Shared by the tablet and the kiosk: the API with the device's credential, and the words.
+"use strict";
+
+const laoke = (() => {
+  const tokenKey = "laoke.token";
+  const langKey = "laoke.lang";
+
+  function token() { return localStorage.getItem(tokenKey); }
+
+  function setToken(value) {
+    if (value) localStorage.setItem(tokenKey, value); else localStorage.removeItem(tokenKey);
+  }
+
+  // A paired browser holds a cookie (pairing link) or a token (pairing code); send the token
+  // when there is one, the cookie goes along by itself.
+  async function api(method, path, body) {
+    const headers = { "Accept": "application/json" };
+    if (token()) headers["Authorization"] = "Bearer " + token();
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch("/api/v1" + path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (error) {
+      return { status: 0, data: { message: t("offline") } };
+    }
+    let data = {};
+    try { data = await response.json(); } catch (error) { data = {}; }
+    return { status: response.status, data };
+  }
+
+  function events(onEvent, onState) {
+    const query = token() ? "?access_token=" + encodeURIComponent(token()) : "";
+    const source = new EventSource("/api/v1/events" + query);
+    source.onopen = () => onState(true);
+    source.onerror = () => onState(false);  // EventSource reconnects with Last-Event-ID
+    source.onmessage = (message) => onEvent(JSON.parse(message.data));
+    return source;
+  }
+
+  const words = {
+    "zh-CN": {
+      offline: "与门店主机的连接中断，操作不会丢失：请稍后再试", online: "已连接",
+      pair_title: "配对此设备", pair_code: "配对码（6位数字）", device_name: "设备名称",
+      pair: "配对", search: "手机号 / 尾号 / 姓名 / 卡号 / 扫码", find: "查找",
+      no_result: "没有找到会员", table: "桌号", party: "人数", checkin: "入座",
+      checked_in: "已入座", allergies: "过敏", taste: "口味", notes: "备注",
+      birthday_today: "今天生日！", last_visit: "上次到店", favourites: "常点",
+      coupons: "可用券", tier: "等级", none: "无", feed: "实时动态",
+      at_table: "入座", walk_in: "散客", card_read: "刷卡",
+      kiosk_title: "欢迎加入会员", phone: "手机号", name: "姓名", birthday: "生日",
+      allergy_hint: "过敏食物（可多个，用逗号分隔）", notes_hint: "口味偏好（如：微辣，不要香菜）",
+      privacy: "隐私说明", consent: "我愿意接收优惠和活动信息（可随时退订）", join: "加入会员",
+      welcome: "欢迎加入！", welcome_back: "欢迎回来！这个手机号已经是会员了。",
+      show_qr: "到店出示此二维码即可识别会员", done: "完成", language: "English",
+      version: "说明版本",
+    },
+    en: {
+      offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
+      pair_title: "Pair this device", pair_code: "Pairing code (6 digits)",
+      device_name: "Device name", pair: "Pair", search: "Phone / last digits / name / card / scan",
+      find: "Find", no_result: "No member found", table: "Table", party: "Guests",
+      checkin: "Check in", checked_in: "Checked in", allergies: "Allergies", taste: "Taste",
+      notes: "Notes", birthday_today: "Birthday today!", last_visit: "Last visit",
+      favourites: "Favourites", coupons: "Coupons", tier: "Tier", none: "none",
+      feed: "Live", at_table: "seated at", walk_in: "walk-in", card_read: "Card read",
+      kiosk_title: "Join our members", phone: "Mobile number", name: "Name",
+      birthday: "Birthday", allergy_hint: "Food allergies (comma separated)",
+      notes_hint: "Taste (e.g. mild, no coriander)", privacy: "Privacy notice",
+      consent: "Send me offers and news (unsubscribe any time)", join: "Join",
+      welcome: "Welcome!", welcome_back: "Welcome back! This number is already a member.",
+      show_qr: "Show this code when you visit", done: "Done", language: "中文",
+      version: "notice version",
+    },
+  };
+
+  function lang() { return localStorage.getItem(langKey) || document.documentElement.lang; }
+
+  function t(key) { return (words[lang()] || words["zh-CN"])[key] || key; }
+
+  function translate(root) {
+    document.documentElement.lang = lang();
+    (root || document).querySelectorAll("[data-t]").forEach((node) => {
+      node.textContent = t(node.dataset.t);
+    });
+    (root || document).querySelectorAll("[data-t-placeholder]").forEach((node) => {
+      node.placeholder = t(node.dataset.tPlaceholder);
+    });
+  }
+
+  function toggleLanguage() {
+    localStorage.setItem(langKey, lang() === "en" ? "zh-CN" : "en");
+    translate();
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => node.setAttribute(key, value));
+    children.forEach((child) => node.append(child));
+    return node;
+  }
+
+  return { api, events, t, translate, toggleLanguage, token, setToken, el };
+})();

@@ -1,0 +1,67 @@
+// The signup kiosk by the door: a guest joins in under a minute, and the next guest never
+// sees the previous one's data (the form clears itself after a short idle time).
+"use strict";
+
+(() => {
+  const { api, t, translate, el } = laoke;
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const idleSeconds = Number(params.get("idle")) || 60;
+  let idleTimer = null;
+
+  function reset() {
+    $("signup").reset();  // the consent box goes back to unticked
+    $("error").textContent = "";
+    $("qr").replaceChildren();
+    $("done").hidden = true;
+    $("signup").hidden = false;
+  }
+
+  function touched() {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(reset, idleSeconds * 1000);
+  }
+
+  function finish(title, qrPayload) {
+    $("signup").hidden = true;
+    $("done").hidden = false;
+    $("done-title").textContent = title;
+    $("qr").replaceChildren();
+    $("qr-hint").hidden = !qrPayload;
+    if (qrPayload) {
+      $("qr").append(el("img", { alt: "QR", id: "member-qr",
+        src: "/api/v1/qr.svg?data=" + encodeURIComponent(qrPayload) +
+             (laoke.token() ? "&access_token=" + encodeURIComponent(laoke.token()) : "") }));
+    }
+    touched();
+  }
+
+  $("signup").onsubmit = async (submit) => {
+    submit.preventDefault();
+    touched();
+    const form = new FormData($("signup"));
+    const allergies = String(form.get("allergies") || "").split(/[,，、]/)
+      .map((s) => s.trim()).filter(Boolean);
+    const body = {
+      phone: String(form.get("phone")).trim(), name: String(form.get("name")).trim(),
+      birthday: form.get("birthday") || null, notes: String(form.get("notes") || "").trim(),
+      allergies, marketing_consent: $("marketing_consent").checked,
+    };
+    const { status, data } = await api("POST", "/members", body);
+    if (status === 201) finish(`${t("welcome")} ${data.name}`, data.qr);
+    else if (status === 409) finish(t("welcome_back"), null);
+    else $("error").textContent = status === 0 ? t("offline") : data.message;
+  };
+
+  $("finish").onclick = reset;
+  $("language").onclick = () => laoke.toggleLanguage();
+  ["input", "pointerdown", "keydown"].forEach((kind) =>
+    document.addEventListener(kind, touched, { passive: true }));
+
+  (async () => {
+    translate();
+    const { data } = await api("GET", "/health");
+    $("consent-version").textContent = data.consent_version || "";
+    touched();
+  })();
+})();

@@ -1,0 +1,131 @@
+// The waiter tablet: find a guest, see what matters about them, seat them; live events.
+"use strict";
+
+(() => {
+  const { api, events, t, translate, el } = laoke;
+  const $ = (id) => document.getElementById(id);
+  let guest = null;
+
+  function describe(member) {
+    const bits = [member.spice_label, ...(member.avoid || []).map((x) => "不放" + x),
+                  member.notes].filter(Boolean);
+    return bits.join("，");
+  }
+
+  function showGuest(member) {
+    guest = member;
+    const card = $("guest");
+    card.replaceChildren();
+    card.append(el("h2", {}, `${member.name || "-"} · ${member.tier_name}`));
+    card.append(el("p", { class: "muted", id: "guest-phone" }, member.phone || ""));
+    if (member.allergies.length) {
+      card.append(el("p", { class: "allergy", id: "guest-allergies" },
+                     `${t("allergies")}: ${member.allergies.join("、")}`));
+    }
+    card.append(el("p", {}, `${t("taste")}: ${describe(member) || t("none")}`));
+    if (member.birthday_today) card.append(el("p", { class: "big" }, "🎂 " + t("birthday_today")));
+    card.append(el("p", { class: "muted" },
+      `${t("last_visit")}: ${(member.last_visit_at || "-").slice(0, 10)} · ` +
+      `${t("favourites")}: ${member.favourite_dishes.map((d) => d.dish).join("、") || t("none")}`));
+    if (member.usable_coupons.length) {
+      card.append(el("p", {}, `${t("coupons")}: ` +
+        member.usable_coupons.map((c) => c.name).join("、")));
+    }
+    card.hidden = false;
+    $("checkin-form").hidden = false;
+    $("table").focus();
+  }
+
+  async function lookup(query) {
+    $("lookup-error").textContent = "";
+    $("results").replaceChildren();
+    const path = query.startsWith("LKM1.")
+      ? "/members/lookup?qr=" + encodeURIComponent(query)
+      : "/members/search?q=" + encodeURIComponent(query) + "&limit=10";
+    const { status, data } = await api("GET", path);
+    if (status !== 200) { $("lookup-error").textContent = data.message || t("no_result"); return; }
+    const found = data.members || [data];
+    if (!found.length) { $("lookup-error").textContent = t("no_result"); return; }
+    if (found.length === 1) { openGuest(found[0].id); return; }
+    found.forEach((member) => {
+      const item = el("li", {}, el("button", { type: "button", "data-id": member.id },
+        `${member.name || "-"} ${member.phone || ""} · ${member.tier_name}`));
+      item.querySelector("button").onclick = () => openGuest(member.id);
+      $("results").append(item);
+    });
+  }
+
+  async function openGuest(id) {
+    const { status, data } = await api("GET", "/members/" + encodeURIComponent(id));
+    if (status === 200) { $("results").replaceChildren(); showGuest(data); }
+    else $("lookup-error").textContent = data.message;
+  }
+
+  function feed(text) {
+    const item = el("li", {}, `${new Date().toLocaleTimeString()} ${text}`);
+    $("feed").prepend(item);
+    while ($("feed").children.length > 30) $("feed").lastChild.remove();
+  }
+
+  function onEvent(event) {
+    const data = event.data;
+    if (event.type === "checkin.created") {
+      const m = data.member;
+      const who = m ? `${m.name}：${[describe(m), ...m.allergies.map((a) => a + "过敏")]
+        .filter(Boolean).join("，")}` : t("walk_in");
+      feed(`${t("at_table")} ${data.table} · ${who}`);
+    } else if (event.type === "card.read") {
+      feed(`${t("card_read")} @ ${data.station}: ${data.member ? data.member.name : data.message}`);
+      if (data.member) openGuest(data.member.id);
+    }
+  }
+
+  function setOnline(online) {
+    $("offline").hidden = online;
+    $("link-state").textContent = online ? t("online") : "";
+  }
+
+  async function start() {
+    translate();
+    $("language").onclick = () => { laoke.toggleLanguage(); if (guest) showGuest(guest); };
+    const probe = await api("GET", "/members/search?q=0&limit=1");
+    if (probe.status === 401) { $("pairing").hidden = false; return; }
+    $("work").hidden = false;
+    events(onEvent, setOnline);
+    $("q").focus();
+  }
+
+  $("pair-form").onsubmit = async (submit) => {
+    submit.preventDefault();
+    const { status, data } = await api("POST", "/pair",
+      { code: $("pair-code").value.trim(), name: $("pair-name").value.trim() || undefined });
+    if (status !== 201) { $("pair-error").textContent = data.message; return; }
+    laoke.setToken(data.token);
+    $("pairing").hidden = true;
+    start();
+  };
+
+  $("lookup").onsubmit = (submit) => {
+    submit.preventDefault();
+    const query = $("q").value.trim();
+    if (query) lookup(query);
+  };
+
+  $("checkin-form").onsubmit = async (submit) => {
+    submit.preventDefault();
+    if (!guest) return;
+    const { status, data } = await api("POST", "/checkins", {
+      member_id: guest.id, table: $("table").value.trim(),
+      party_size: Number($("party").value) || 1,
+    });
+    if (status === 201) {
+      $("checkin-form").hidden = true;
+      $("q").value = "";
+      $("q").focus();
+    } else {
+      $("lookup-error").textContent = status === 0 ? t("offline") : data.message;
+    }
+  };
+
+  start();
+})();

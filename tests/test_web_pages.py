@@ -1,0 +1,141 @@
+"""The waiter tablet and the signup kiosk in a real headless Chromium (Debian's), against a
+hub started by the test. Screenshots at tablet size go to test-artifacts/."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright import sync_api as playwright_api
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+TABLET = {"width": 1024, "height": 768}
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: ./scripts/bootstrap installs it")
+    with playwright_api.sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=TABLET, locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def kiosk_link(hub):
+    with hub.client() as api:
+        added = api.post("/devices", json={"name": "door kiosk", "role": "kiosk"}).json()
+    return added["pair_url"].replace(added["pair_url"].split("/pair")[0], hub.url)
+
+
+def sign_up(page, phone, name, consent, allergies=""):
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=name]", name)
+    page.fill("input[name=allergies]", allergies)
+    page.fill("input[name=notes]", "微辣，不要香菜")
+    if consent:
+        page.check("input[name=marketing_consent]")
+    page.click("button[type=submit]")
+
+
+def test_kiosk_signup_consent_duplicates_and_idle_reset(shared_hub, page):
+    page.goto(kiosk_link(shared_hub))
+    assert page.url.endswith("/kiosk")
+    assert not page.is_checked("input[name=marketing_consent]"), "consent starts unticked"
+    assert page.text_content("#consent-version") == "2026-11"
+    shot(page, "kiosk-form")
+    sign_up(page, "135 0000 1111", "李娜", consent=True, allergies="花生，芒果")
+    page.wait_for_selector("#member-qr")
+    assert "李娜" in page.text_content("#done-title")
+    page.wait_for_function("document.getElementById('member-qr').naturalWidth > 0")
+    shot(page, "kiosk-welcome")
+    with shared_hub.client() as api:
+        member = api.get("/members/lookup", params={"phone": "13500001111"}).json()
+    assert member["marketing_consent"] is True and member["allergies"] == ["花生", "芒果"]
+    assert member["consent"]["version"] == "2026-11"
+
+    page.click("#finish")
+    assert page.input_value("input[name=phone]") == ""
+    sign_up(page, "135 0000 2222", "张伟", consent=False)
+    page.wait_for_selector("#member-qr")
+    with shared_hub.client() as api:
+        second = api.get("/members/lookup", params={"phone": "13500002222"}).json()
+    assert second["marketing_consent"] is False
+
+    page.click("#finish")
+    sign_up(page, "+86 135-0000-1111", "李娜", consent=False)
+    page.wait_for_selector("#done-title:not(:empty)")
+    assert "欢迎回来" in page.text_content("#done-title")
+    assert page.query_selector("#member-qr") is None
+    with shared_hub.client() as api:
+        assert len(api.get("/members/search", params={"q": "李娜"}).json()["members"]) == 1
+
+    page.goto(page.url + "?idle=1")
+    page.fill("input[name=phone]", "13500003333")
+    page.fill("input[name=name]", "王五")
+    page.wait_for_function("document.querySelector('input[name=phone]').value === ''",
+                           timeout=5000)
+    assert page.input_value("input[name=name]") == ""
+
+    page.fill("input[name=phone]", "12345")
+    page.fill("input[name=name]", "错号")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#error:not(:empty)")
+    assert "phone" in page.text_content("#error")
+
+
+def test_tablet_pairs_checks_in_by_phone_and_sees_live_events(shared_hub, page):
+    with shared_hub.client() as api:
+        guest = api.post("/members", json={"name": "王芳", "phone": "13800008000",
+                                           "marketing_consent": False, "allergies": ["对虾"],
+                                           "spice_level": "mild", "avoid": ["花椒"]}).json()
+        code = api.post("/devices/pairing-codes", json={"role": "waiter"}).json()["code"]
+    page.goto(shared_hub.url + "/tablet")
+    page.wait_for_selector("#pairing:not([hidden])")
+    page.fill("#pair-code", code)
+    page.click("#pair-form button[type=submit]")
+    page.wait_for_selector("#work:not([hidden])")
+    page.wait_for_selector("#link-state:not(:empty)")
+
+    page.fill("input[name=q]", "13800008000")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("#guest:not([hidden])")
+    assert page.text_content("#guest-phone") == "138****8000", "waiters see masked phones"
+    assert "对虾" in page.text_content("#guest-allergies")
+    color = page.eval_on_selector("#guest-allergies", "e => getComputedStyle(e).color")
+    assert color == "rgb(198, 40, 40)", "allergies stand out in red"
+    shot(page, "tablet-guest")
+
+    page.fill("#table", "5")
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('5'))")
+    feed = page.text_content("#feed")
+    assert "王芳" in feed and "对虾过敏" in feed and "不放花椒" in feed
+    with shared_hub.client() as api:
+        assert api.get(f"/members/{guest['id']}/visits").json()["visits"][0]["table_no"] == "5"
+        api.post("/checkins", json={"member_id": None, "table": "B2", "party_size": 3})
+    page.wait_for_function(
+        "document.getElementById('feed').textContent.includes('B2')", timeout=5000)
+    shot(page, "tablet-feed")
+
+    page.fill("input[name=q]", "8000")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("#guest:not([hidden])")
+    assert re.search(r"王芳", page.text_content("#guest"))
