@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_console import bench_console
+from .bench_web import bench_tablet
 from .domain.config import ReaderSettings, Settings, write_settings
 from .domain.devices import add_device
 from .domain.store import Store
@@ -191,6 +192,7 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
         figures["card_read_p99_ms"] = round(sorted(reads)[int(len(reads) * 0.99)], 2)
         figures.update(bench_console(f"http://127.0.0.1:{port}", owner_token, phones, names,
                                      log))
+        figures.update(bench_tablet(f"http://127.0.0.1:{port}", token, phones, log))
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)

@@ -21,6 +21,7 @@ def test_bench_reports_the_foundation_figures(tmp_path):
                  "raw_sqlite_checkout_per_s", "db_bytes_per_member", "checkin_http_p99_ms",
                  "http_requests_per_s", "hub_rss_mb", "hub_rss_load_mb", "receipt_build_ms",
                  "receipt_bytes", "receipt_9600_baud_s", "card_read_p99_ms",
-                 "search_first_results_ms", "console_first_frame_ms", "demo_start_s"):
+                 "search_first_results_ms", "console_first_frame_ms", "demo_start_s",
+                 "tablet_load_ms", "tablet_lookup_ms"):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"
