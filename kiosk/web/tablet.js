@@ -105,6 +105,36 @@
     start();
   };
 
+  // The camera reads a guest's member QR where the browser can (BarcodeDetector); a USB or
+  // Bluetooth scanner types into the search field instead and works everywhere.
+  async function scan() {
+    const video = $("camera");
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (error) {
+      $("lookup-error").textContent = error.message;
+      return;
+    }
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    const detector = new BarcodeDetector({ formats: ["qr_code"] });
+    const stop = () => { stream.getTracks().forEach((track) => track.stop()); video.hidden = true; };
+    const started = Date.now();
+    while (Date.now() - started < 20000) {
+      const codes = await detector.detect(video).catch(() => []);
+      if (codes.length) { stop(); lookup(codes[0].rawValue); return; }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    stop();
+  }
+
+  if ("BarcodeDetector" in window && navigator.mediaDevices) {
+    $("scan").hidden = false;
+    $("scan").onclick = scan;
+  }
+
   $("lookup").onsubmit = (submit) => {
     submit.preventDefault();
     const query = $("q").value.trim();
