@@ -608,6 +608,81 @@ def reader_watch(obj: Obj, url: str, protocol: str, baudrate: int | None,
         port.close()
 
 
+# -- HQ ----------------------------------------------------------------------------------------
+
+@cli.group("hq")
+def hq_group() -> None:
+    """Headquarters: receive every store, chain-wide figures."""
+
+
+def _hq_book(obj: Obj) -> Any:
+    from sync.hq import HqBook
+
+    obj.home.mkdir(parents=True, exist_ok=True)
+    return HqBook(obj.home / "hq.db")
+
+
+@hq_group.command("run")
+@click.option("--broker", required=True, metavar="URL", help="mqtt://HOST:1883 or mqtts://...")
+@click.option("--username", default="", help="HQ's broker user.")
+@click.option("--password", default="", envvar="LAOKE_HQ_PASSWORD", help="Or $LAOKE_HQ_PASSWORD.")
+@click.option("--client-id", default="laoke-hq", show_default=True,
+              help="Distinct per receiver when several share the subscription.")
+@pass_obj
+def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str) -> None:
+    """Apply every store's events exactly once into the HQ database, until SIGTERM."""
+    import signal
+    import threading
+
+    from sync.hq import Receiver
+
+    try:
+        receiver = Receiver(_hq_book(obj), broker, username, password, client_id)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    receiver.start()
+    click.echo(f"laoke hq: receiving from {broker} into {obj.home / 'hq.db'}", err=True)
+    stop.wait()
+    receiver.stop()
+
+
+@hq_group.command("report")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stores": ..., "totals": ...}.')
+@pass_obj
+def hq_report(obj: Obj, as_json: bool) -> None:
+    """Per-store and chain totals: members, orders, revenue, last applied seq, online."""
+    report = _hq_book(obj).report()
+    if as_json:
+        emit_json(report)
+        return
+    for store_id, row in report["stores"].items():
+        click.echo(f"{store_id:16} {'online ' if row['online'] else 'offline'} members "
+                   f"{row['members']:7d} orders {row['orders']:8d} revenue "
+                   f"{row['revenue_fen'] / 100:12.2f} 元 seq {row['last_seq']}")
+    totals = report["totals"]
+    click.echo(f"{'chain':16}         members {totals['members']:7d} orders "
+               f"{totals['orders']:8d} revenue {totals['revenue_fen'] / 100:12.2f} 元")
+
+
+@hq_group.command("stores")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
+@pass_obj
+def hq_stores(obj: Obj, as_json: bool) -> None:
+    """Stores HQ knows: online or not, applied seq, last event, first missing seq."""
+    rows = [dict(r) for r in _hq_book(obj).conn.execute(
+        "SELECT * FROM hq_stores ORDER BY store_id")]
+    if as_json:
+        emit_json({"stores": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
+                   f"applied {row['applied_seq']}  last event {row['last_event_at'] or '-'}"
+                   f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="laoke", standalone_mode=False)

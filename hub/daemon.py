@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from printer.queue import PrintQueue
+from sync.publisher import Publisher
 
 from .api.app import create_app
 from .discovery import LanRegistry
@@ -57,6 +58,8 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         printing.start()
         hub.readers = ReaderService(hub.settings.readers, hub.store, hub.events.publish)
         hub.readers.start()
+        if hub.settings.broker.url:
+            hub.sync = Publisher(hub.store).start()
         if hub.settings.discovery.enabled:
             lan = LanRegistry(hub, hub.settings.api.port)
             await lan.start()
@@ -66,6 +69,8 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         finally:
             hub.events.close()
             hub.readers.stop()
+            if hub.sync is not None:
+                hub.sync.stop()
             stop_printing.set()
             hub.printing.wake.set()
             printing.join(timeout=15)

@@ -71,6 +71,7 @@ class Hub:
         self.lan: Any = None  # the zeroconf registry, once discovery runs
         self.printing: Any = None  # the print queue, once the daemon runs it
         self.readers: Any = None  # the card reader service, once the daemon runs it
+        self.sync: Any = None  # the HQ publisher, when a broker is configured
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()

@@ -40,7 +40,9 @@ def health(request: Request) -> Json:
         "schema": store.schema_version(),
         "time": store.now_iso(),
         "sync": {"backlog": store.scalar("SELECT COUNT(*) FROM outbox"),
-                 "broker": hub.settings.broker.url or None},
+                 "broker": hub.settings.broker.url or None,
+                 "connected": hub.sync.connected.is_set() if hub.sync else False,
+                 "hq_applied_seq": int(store.meta("hq_applied_seq") or 0)},
         "printers": printer_states(request),
         "print_queue": {"waiting": store.scalar(
             "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'waiting')"),

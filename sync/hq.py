@@ -1,0 +1,253 @@
+"""HQ's side of sync: apply every store's events exactly once, in order, by (store, seq).
+
+Storage is behind `HqBook` (SQLite by default). Several receivers may share one subscription
+(MQTT 5 `$share`), and MQTT may deliver twice: the applied watermark is checked and moved in
+the same transaction as the events, so nothing is ever applied twice. A gap (seq jumps) is
+not applied; HQ asks the store to send again from the first missing seq. A message that is
+not valid JSON, names another store than its topic, or comes from a newer schema is parked
+in `hq_dead_letters` with the reason: never applied, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from .protocol import (
+    HQ_GROUP,
+    PREFIX,
+    SCHEMA,
+    ack_topic,
+    dumps,
+    parse_broker,
+    resend_topic,
+    store_of,
+)
+
+log = logging.getLogger(__name__)
+
+HQ_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hq_stores (
+    store_id TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL DEFAULT 0,
+    online INTEGER NOT NULL DEFAULT 0, status_at TEXT, last_event_at TEXT,
+    gap_from INTEGER);
+CREATE TABLE IF NOT EXISTS hq_events (
+    store_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+    ts TEXT NOT NULL, data TEXT NOT NULL, applied_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hq_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB,
+    reason TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hq_members (
+    id TEXT PRIMARY KEY, home_store TEXT NOT NULL, erased INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS hq_orders (
+    id TEXT PRIMARY KEY, store_id TEXT NOT NULL, member_id TEXT, total_fen INTEGER NOT NULL,
+    discount_fen INTEGER NOT NULL, created_at TEXT NOT NULL);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DeadLetter(Exception):
+    pass
+
+
+class HqBook:
+    """HQ's database: what every store did, applied once."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30,
+                                    check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.executescript(HQ_SCHEMA)
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def park(self, topic: str, payload: bytes, reason: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT INTO hq_dead_letters (topic, payload, reason, at) "
+                         "VALUES (?, ?, ?, ?)", (topic, payload, reason, _now()))
+
+    def apply(self, topic: str, payload: bytes) -> tuple[str, int, int | None]:
+        """Apply a batch; returns (store, applied_seq, first missing seq or None)."""
+        store_id = store_of(topic)
+        try:
+            body = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise DeadLetter(f"not JSON: {error}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise DeadLetter("not an event batch")
+        if not isinstance(body.get("schema"), int) or body["schema"] > SCHEMA:
+            raise DeadLetter(f"schema {body.get('schema')!r} is newer than this HQ knows")
+        if body.get("store") != store_id:
+            raise DeadLetter(f"store {body.get('store')!r} published on {store_id!r}'s topic")
+        events = sorted(body["events"], key=lambda e: e.get("seq", 0)
+                        if isinstance(e, dict) else 0)
+        for event in events:
+            if not isinstance(event, dict) or event.get("store") != store_id or not isinstance(
+                    event.get("seq"), int) or not isinstance(event.get("type"), str):
+                raise DeadLetter("an event without store, seq or type, or of another store")
+        with self.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO hq_stores (store_id) VALUES (?)", (store_id,))
+            applied = conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
+                                   (store_id,)).fetchone()[0]
+            gap = None
+            for event in events:
+                if event["seq"] <= applied:
+                    continue  # a duplicate: applied before
+                if event["seq"] != applied + 1:
+                    gap = applied + 1
+                    break
+                self._apply_one(conn, store_id, event)
+                applied = event["seq"]
+            conn.execute("UPDATE hq_stores SET applied_seq = ?, last_event_at = ?, gap_from = ? "
+                         "WHERE store_id = ?", (applied, _now(), gap, store_id))
+        return store_id, applied, gap
+
+    def _apply_one(self, conn: sqlite3.Connection, store_id: str, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        conn.execute("INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (store_id, event["seq"], str(event.get("id")), event["type"],
+                      str(event.get("ts")), json.dumps(data, ensure_ascii=False), _now()))
+        kind = event["type"]
+        if kind == "member.created" and "id" in data:
+            conn.execute("INSERT OR IGNORE INTO hq_members (id, home_store) VALUES (?, ?)",
+                         (data["id"], data.get("home_store", store_id)))
+        elif kind == "member.erased" and "id" in data:
+            conn.execute("UPDATE hq_members SET erased = 1 WHERE id = ?", (data["id"],))
+        elif kind == "order.created" and "id" in data:
+            conn.execute("INSERT OR IGNORE INTO hq_orders (id, store_id, member_id, total_fen, "
+                         "discount_fen, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         (data["id"], store_id, data.get("member_id"),
+                          int(data.get("total_fen", 0)), int(data.get("discount_fen", 0)),
+                          str(data.get("created_at"))))
+
+    def set_status(self, store_id: str, online: bool) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT INTO hq_stores (store_id, online, status_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (store_id) DO UPDATE SET online = excluded.online, "
+                         "status_at = excluded.status_at", (store_id, int(online), _now()))
+
+    def report(self) -> dict[str, Any]:
+        stores: dict[str, Any] = {}
+        for row in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id"):
+            sid = row["store_id"]
+            members = self.conn.execute("SELECT COUNT(*) FROM hq_members WHERE home_store = ? "
+                                        "AND erased = 0", (sid,)).fetchone()[0]
+            orders, revenue = self.conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM hq_orders "
+                "WHERE store_id = ?", (sid,)).fetchone()
+            stores[sid] = {"members": members, "orders": orders, "revenue_fen": revenue,
+                           "last_seq": row["applied_seq"], "online": bool(row["online"])}
+        totals = {key: sum(s[key] for s in stores.values())
+                  for key in ("members", "orders", "revenue_fen")}
+        return {"stores": stores, "totals": totals}
+
+
+class Receiver:
+    """`laoke hq run`: one of possibly several receivers on a shared subscription."""
+
+    def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
+                 client_id: str = "laoke-hq") -> None:
+        self.book = book
+        self.broker = parse_broker(broker_url)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
+        if username:
+            self.client.username_pw_set(username, password)
+        if self.broker.tls:
+            self.client.tls_set()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
+        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
+                    _p: Any = None) -> None:
+        if reason.is_failure:
+            log.warning("broker refused HQ: %s", reason)
+            return
+        client.subscribe([
+            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events", SubscribeOptions(qos=1)),
+            (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
+        ])
+        self.connected.set()
+
+    def _handle(self, message: Any) -> None:
+        topic = message.topic
+        store_id = store_of(topic)
+        if store_id is None:
+            self.book.park(topic, message.payload, "not a laoke store topic")
+            return
+        if topic.endswith("/status"):
+            try:
+                self.book.set_status(store_id, bool(json.loads(message.payload)["online"]))
+            except (ValueError, KeyError, TypeError):
+                self.book.park(topic, message.payload, "malformed status")
+            return
+        try:
+            store_id, applied, gap = self.book.apply(topic, message.payload)
+        except DeadLetter as error:
+            self.book.park(topic, message.payload, str(error))
+            return
+        self.client.publish(ack_topic(store_id), dumps({"store": store_id,
+                                                        "applied_seq": applied}),
+                            qos=1, retain=True)
+        if gap is not None:
+            self.client.publish(resend_topic(store_id), dumps({"from_seq": gap}), qos=1)
+
+    def run(self) -> None:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        self.client.loop_start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    message = self.inbox.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                try:
+                    self._handle(message)
+                except Exception:  # one bad message must not stop HQ
+                    log.exception("could not handle a message on %s", message.topic)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def start(self) -> Receiver:
+        self._thread = threading.Thread(target=self.run, name="hq receiver", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

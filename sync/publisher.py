@@ -1,0 +1,164 @@
+"""The store's side of sync: drain the outbox to HQ, in seq order, and prune it only up to
+what HQ says it has applied.
+
+paho keeps its session in memory only, so the SQLite outbox is the one durable queue: after
+any reconnect everything past HQ's watermark is sent again, and HQ drops what it already has
+by (store, seq). paho's callbacks only hand messages to this thread; nothing waits in them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub.domain.store import Store
+
+from .protocol import (
+    SCHEMA,
+    ack_topic,
+    dumps,
+    events_topic,
+    parse_broker,
+    resend_topic,
+    status_topic,
+)
+
+log = logging.getLogger(__name__)
+BATCH = 200
+WATERMARK_KEY = "hq_applied_seq"
+
+
+class Publisher:
+    def __init__(self, store: Callable[[], Store], client_id: str | None = None) -> None:
+        self.store = store
+        settings = store().settings
+        self.store_id = settings.store_id
+        self.broker = parse_broker(settings.broker.url)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"laoke-store-{self.store_id}",
+                                  protocol=mqtt.MQTTv5)
+        if settings.broker.username:
+            self.client.username_pw_set(settings.broker.username, settings.broker.password)
+        if self.broker.tls:
+            self.client.tls_set()
+        self.client.will_set(status_topic(self.store_id), self._status(False), qos=1,
+                             retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
+        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.connected = threading.Event()
+        self.next_seq: int | None = None
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _status(self, online: bool) -> bytes:
+        return dumps({"store": self.store_id, "online": online, "schema": SCHEMA})
+
+    # -- paho callbacks: hand over, never block ----------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
+                    _p: Any = None) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the store: %s", reason)
+            return
+        client.publish(status_topic(self.store_id), self._status(True), qos=1, retain=True)
+        client.subscribe([(ack_topic(self.store_id), 1), (resend_topic(self.store_id), 1)])
+        self.inbox.put("connected")
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _reason: Any, _p: Any = None) -> None:
+        self.connected.clear()
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def watermark(self) -> int:
+        return int(self.store().meta(WATERMARK_KEY) or 0)
+
+    def backlog(self) -> int:
+        return int(self.store().scalar("SELECT COUNT(*) FROM outbox"))
+
+    def _handle(self, message: Any) -> None:
+        if message == "connected":
+            self.next_seq = self.watermark() + 1  # resend whatever HQ has not applied
+            self.connected.set()
+            return
+        try:
+            body = json.loads(message.payload)
+        except (ValueError, TypeError):
+            log.warning("ignoring a malformed message on %s", message.topic)
+            return
+        if message.topic == ack_topic(self.store_id):
+            applied = body.get("applied_seq")
+            if isinstance(applied, int) and applied > self.watermark():
+                store = self.store()
+                with store.write():
+                    store.set_meta(WATERMARK_KEY, str(applied))
+                    store.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied,))
+        elif message.topic == resend_topic(self.store_id):
+            start = body.get("from_seq")
+            if isinstance(start, int) and start > 0:
+                self.next_seq = min(self.next_seq or start, start)
+
+    def _send_batch(self) -> bool:
+        if not self.connected.is_set() or self.next_seq is None:
+            return False
+        rows = self.store().conn.execute(
+            "SELECT seq, id, store_id, type, ts, data FROM outbox WHERE seq >= ? "
+            "ORDER BY seq LIMIT ?", (self.next_seq, BATCH)).fetchall()
+        if not rows:
+            return False
+        events = [{"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],
+                   "ts": r["ts"], "data": json.loads(r["data"])} for r in rows]
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.ContentType = "application/json"
+        self.client.publish(events_topic(self.store_id),
+                            dumps({"schema": SCHEMA, "store": self.store_id, "events": events}),
+                            qos=1, properties=properties)
+        self.next_seq = rows[-1]["seq"] + 1
+        return True
+
+    def run(self) -> None:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=15,
+                                  clean_start=False)
+        self.client.loop_start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    while True:
+                        self._handle(self.inbox.get_nowait())
+                except queue.Empty:
+                    pass
+                if not self._send_batch():
+                    self.wake.wait(0.2)
+                    self.wake.clear()
+        finally:
+            if self.connected.is_set():
+                self.client.publish(status_topic(self.store_id), self._status(False), qos=1,
+                                    retain=True).wait_for_publish(2)
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def start(self) -> Publisher:
+        self._thread = threading.Thread(target=self.run, name="sync publisher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def state(self) -> dict[str, Any]:
+        return {"connected": self.connected.is_set(), "hq_applied_seq": self.watermark(),
+                "backlog": self.backlog()}

@@ -1,0 +1,231 @@
+"""Store -> HQ over a real mosquitto: two stores, HQ totals equal to the sum of the stores',
+nothing lost or doubled through a broker restart, bad messages parked."""
+
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.config import new_settings
+from hub.domain.coupons import Line
+from hub.domain.members import NewMember, add_member
+from hub.domain.store import Store
+from sync.hq import HqBook, Receiver
+from sync.protocol import events_topic
+from sync.publisher import Publisher
+from tests.broker import Mosquitto
+
+
+@pytest.fixture
+def broker(tmp_path):
+    running = Mosquitto(tmp_path / "broker").start()
+    yield running
+    running.stop()
+
+
+def make_store(tmp_path, store_id, broker):
+    settings = new_settings(store_id)
+    settings.storage.synchronous = "normal"
+    settings.broker.url = broker.url
+    local = threading.local()
+    path = tmp_path / f"{store_id}.db"
+
+    def store():  # one connection per thread, as the hub does
+        if not hasattr(local, "store"):
+            local.store = Store(path, settings, check_same_thread=False)
+        return local.store
+
+    return store
+
+
+def trade(store, prefix, guests):
+    totals = 0
+    for n in range(guests):
+        member = add_member(store, NewMember(name=f"客{n}", phone=f"13{prefix}{n:08d}"))
+        result = checkout(store, CheckoutRequest(f"{prefix}-{n}", [Line("面", 1 + n % 3, 1800)],
+                                                 member_id=member["id"]))
+        totals += result["total_fen"]
+    return totals
+
+
+def wait_until(check, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("not in time")
+
+
+def test_two_stores_reach_hq_exactly_once_through_a_broker_restart(tmp_path, broker):
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    stores = {sid: make_store(tmp_path, sid, broker) for sid in ("s-a", "s-b")}
+    publishers = {sid: Publisher(store).start() for sid, store in stores.items()}
+    revenue = trade(stores["s-a"](), "8", 30)
+    wait_until(lambda: book.report()["stores"].get("s-a", {}).get("orders") == 30)
+
+    broker.stop()  # the broker goes away mid-stream; the stores keep trading
+    revenue += trade(stores["s-a"](), "7", 20)
+    revenue += trade(stores["s-b"](), "6", 25)
+    time.sleep(0.5)
+    broker.start()
+    for sid, store in stores.items():
+        outbox_max = store().scalar("SELECT MAX(seq) FROM outbox")
+        wait_until(lambda sid=sid, top=outbox_max: book.report()["stores"].get(sid, {}).get(
+            "last_seq") == top, timeout=30)
+    report = book.report()
+    assert report["stores"]["s-a"]["orders"] == 50 and report["stores"]["s-b"]["orders"] == 25
+    assert report["totals"]["orders"] == 75 and report["totals"]["members"] == 75
+    assert report["totals"]["revenue_fen"] == revenue
+    assert book.conn.execute("SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 0
+    wait_until(lambda: all(store().scalar("SELECT COUNT(*) FROM outbox") == 0
+                           for store in stores.values()))
+    assert report["stores"]["s-a"]["online"] and report["stores"]["s-b"]["online"]
+    for publisher in publishers.values():
+        publisher.stop()
+    wait_until(lambda: not book.report()["stores"]["s-a"]["online"])
+    receiver.stop()
+
+
+def test_duplicates_gaps_and_bad_messages(tmp_path, broker):
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    wait_until(receiver.connected.is_set)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    resend = []
+    client.on_message = lambda _c, _u, m: resend.append(m.payload)
+    client.subscribe("laoke/v1/stores/s-x/resend", qos=1)
+
+    def event(seq):
+        return {"store": "s-x", "seq": seq, "id": f"e{seq}", "type": "order.created",
+                "ts": "2026-11-25T04:30:00.000Z",
+                "data": {"id": f"o{seq}", "total_fen": 100, "discount_fen": 0,
+                         "created_at": "2026-11-25T04:30:00.000Z"}}
+
+    def send(payload, topic=None):
+        client.publish(topic or events_topic("s-x"), payload, qos=1).wait_for_publish(5)
+
+    import json
+
+    batch = lambda *seqs: json.dumps({"schema": 1, "store": "s-x",  # noqa: E731
+                                      "events": [event(s) for s in seqs]})
+    send(batch(1, 2))
+    send(batch(1, 2))  # delivered twice
+    send(batch(4))  # 3 is missing
+    wait_until(lambda: resend)
+    assert json.loads(resend[0]) == {"from_seq": 3}
+    send(batch(3, 4))
+    send(b"{not json")
+    send(json.dumps({"schema": 99, "store": "s-x", "events": []}))
+    send(json.dumps({"schema": 1, "store": "s-y", "events": [event(5)]}))
+    wait_until(lambda: book.conn.execute(
+        "SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 3)
+    report = book.report()["stores"]["s-x"]
+    assert report["orders"] == 4 and report["last_seq"] == 4 and report["revenue_fen"] == 400
+    reasons = [r[0] for r in book.conn.execute("SELECT reason FROM hq_dead_letters")]
+    assert any("JSON" in r for r in reasons) and any("newer" in r for r in reasons)
+    assert any("s-y" in r for r in reasons)
+    client.loop_stop()
+    receiver.stop()
+
+
+def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
+    """The ACL shipped in config/mosquitto, on a real mosquitto with users per store."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from tests.hubproc import free_port, wait_port
+
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path / "acl"
+    folder.mkdir()
+    passwd = folder / "passwd"
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    for user in ("hq", "s-a", "s-b"):
+        subprocess.run([tool, "-b", *(["-c"] if user == "hq" else []), str(passwd), user,
+                        f"pw-{user}"], check=True)
+    port = free_port()
+    (folder / "m.conf").write_text(
+        f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
+        f"acl_file {root / 'config/mosquitto/laoke.acl'}\nlistener {port} 127.0.0.1\n"
+        "persistence false\nuser root\n")
+    from tests.broker import mosquitto_binary
+
+    process = subprocess.Popen([mosquitto_binary(), "-c", str(folder / "m.conf")],
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        book = HqBook(tmp_path / "hq.db")
+        receiver = Receiver(book, f"mqtt://127.0.0.1:{port}", "hq", "pw-hq").start()
+        wait_until(receiver.connected.is_set)
+        thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="s-a", protocol=mqtt.MQTTv5)
+        thief.username_pw_set("s-a", "pw-s-a")
+        thief.connect("127.0.0.1", port)
+        thief.loop_start()
+        import json
+
+        forged = json.dumps({"schema": 1, "store": "s-b", "events": [
+            {"store": "s-b", "seq": 1, "id": "x", "type": "order.created", "ts": "t",
+             "data": {"id": "o1", "total_fen": 999_999, "discount_fen": 0,
+                      "created_at": "t"}}]})
+        thief.publish(events_topic("s-b"), forged, qos=1).wait_for_publish(5)
+        honest = forged.replace("s-b", "s-a")
+        thief.publish(events_topic("s-a"), honest, qos=1).wait_for_publish(5)
+        wait_until(lambda: book.report()["stores"].get("s-a", {}).get("orders") == 1)
+        time.sleep(0.5)
+        assert "s-b" not in book.report()["stores"], "store A cannot publish as store B"
+        thief.loop_stop()
+        receiver.stop()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_hub_and_hq_processes_with_the_commands(tmp_path, broker):
+    """`laoke hub run --broker` and `laoke hq run`, as an installer runs them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.hubproc import ROOT, RunningHub
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    hq_home = tmp_path / "hq"
+    hq = subprocess.Popen([sys.executable, "-m", "hub", "--home", str(hq_home), "hq", "run",
+                           "--broker", broker.url], env=env, stderr=subprocess.DEVNULL)
+    hub = RunningHub(tmp_path / "store", "--broker", broker.url, "--store-id", "shop-9").start()
+    try:
+        with hub.client() as api:
+            guest = api.post("/members", json={"name": "王芳", "phone": "13800138000",
+                                               "marketing_consent": True}).json()
+            api.post("/checkouts", json={"member_id": guest["id"], "lines": [
+                {"dish": "面", "qty": 2, "unit_price_fen": 1800}]},
+                headers={"Idempotency-Key": "hq-1"})
+
+        def report():
+            out = subprocess.run([sys.executable, "-m", "hub", "--home", str(hq_home), "hq",
+                                  "report", "--json"], env=env, capture_output=True, text=True)
+            return json.loads(out.stdout) if out.returncode == 0 and out.stdout else {}
+
+        wait_until(lambda: report().get("stores", {}).get("shop-9", {}).get("orders") == 1,
+                   timeout=30)
+        shown = report()
+        assert shown["stores"]["shop-9"] == {"members": 1, "orders": 1, "revenue_fen": 3600,
+                                             "last_seq": shown["stores"]["shop-9"]["last_seq"],
+                                             "online": True}
+        assert shown["totals"] == {"members": 1, "orders": 1, "revenue_fen": 3600}
+        with hub.client() as api:
+            wait_until(lambda: api.get("/health").json()["sync"]["backlog"] == 0)
+            assert api.get("/health").json()["sync"]["connected"] is True
+    finally:
+        hub.stop()
+        hq.terminate()
+        hq.wait(10)
