@@ -118,36 +118,43 @@ class HqBook:
             applied = conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
                                    (store_id,)).fetchone()[0]
             gap = None
+            batch = []
             for event in events:
                 if event["seq"] <= applied:
                     continue  # a duplicate: applied before
                 if event["seq"] != applied + 1:
                     gap = applied + 1
                     break
-                self._apply_one(conn, store_id, event)
+                batch.append(event)
                 applied = event["seq"]
+            self._apply_all(conn, store_id, batch)
             conn.execute("UPDATE hq_stores SET applied_seq = ?, last_event_at = ?, gap_from = ? "
                          "WHERE store_id = ?", (applied, _now(), gap, store_id))
         return store_id, applied, gap
 
-    def _apply_one(self, conn: sqlite3.Connection, store_id: str, event: dict[str, Any]) -> None:
-        data = event.get("data") or {}
-        conn.execute("INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (store_id, event["seq"], str(event.get("id")), event["type"],
-                      str(event.get("ts")), json.dumps(data, ensure_ascii=False), _now()))
-        kind = event["type"]
-        if kind == "member.created" and "id" in data:
-            conn.execute("INSERT OR IGNORE INTO hq_members (id, home_store) VALUES (?, ?)",
-                         (data["id"], data.get("home_store", store_id)))
-        elif kind == "member.erased" and "id" in data:
-            conn.execute("UPDATE hq_members SET erased = 1 WHERE id = ?", (data["id"],))
-        elif kind == "order.created" and "id" in data:
-            conn.execute("INSERT OR IGNORE INTO hq_orders (id, store_id, member_id, total_fen, "
-                         "discount_fen, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                         (data["id"], store_id, data.get("member_id"),
-                          int(data.get("total_fen", 0)), int(data.get("discount_fen", 0)),
-                          str(data.get("created_at"))))
+    def _apply_all(self, conn: sqlite3.Connection, store_id: str,
+                   events: list[dict[str, Any]]) -> None:
+        """Record the events and project the ones HQ's reports read, a batch at a time."""
+        now = _now()
+        conn.executemany(
+            "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(store_id, e["seq"], str(e.get("id")), e["type"], str(e.get("ts")),
+              json.dumps(e.get("data") or {}, ensure_ascii=False), now) for e in events])
+        data = [(e["type"], e.get("data") or {}) for e in events]
+        conn.executemany(
+            "INSERT OR IGNORE INTO hq_members (id, home_store) VALUES (?, ?)",
+            [(d["id"], d.get("home_store", store_id)) for kind, d in data
+             if kind == "member.created" and "id" in d])
+        conn.executemany(
+            "UPDATE hq_members SET erased = 1 WHERE id = ?",
+            [(d["id"],) for kind, d in data if kind == "member.erased" and "id" in d])
+        conn.executemany(
+            "INSERT OR IGNORE INTO hq_orders (id, store_id, member_id, total_fen, discount_fen, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(d["id"], store_id, d.get("member_id"), int(d.get("total_fen", 0)),
+              int(d.get("discount_fen", 0)), str(d.get("created_at")))
+             for kind, d in data if kind == "order.created" and "id" in d])
 
     def set_status(self, store_id: str, online: bool) -> None:
         with self.write() as conn:

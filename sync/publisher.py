@@ -139,7 +139,8 @@ class Publisher:
                 except queue.Empty:
                     pass
                 if not self._send_batch():
-                    self.wake.wait(0.2)
+                    # New outbox rows come from other threads and processes: look again soon.
+                    self.wake.wait(0.02)
                     self.wake.clear()
         finally:
             if self.connected.is_set():

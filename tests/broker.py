@@ -1,41 +1,5 @@
-"""A real mosquitto for tests: its own config, a free loopback port, stopped after."""
+"""The tests' broker: a real mosquitto on a free loopback port (see sync.localbroker)."""
 
-from __future__ import annotations
+from sync.localbroker import Mosquitto, mosquitto_binary
 
-import shutil
-import subprocess
-from pathlib import Path
-
-from tests.hubproc import free_port, wait_port
-
-
-def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(found).exists():
-        raise RuntimeError("mosquitto is missing: ./scripts/bootstrap installs it")
-    return found
-
-
-class Mosquitto:
-    def __init__(self, folder: Path, port: int | None = None) -> None:
-        self.folder = folder
-        self.port = port or free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Mosquitto:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        config = self.folder / "mosquitto.conf"
-        # `user root`: started as root, mosquitto would otherwise drop to a user that cannot
-        # read this folder.
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                          "persistence false\nuser root\nmax_queued_messages 100000\n")
-        self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_port(self.port)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+__all__ = ["Mosquitto", "mosquitto_binary"]

@@ -22,6 +22,8 @@ def test_bench_reports_the_foundation_figures(tmp_path):
                  "http_requests_per_s", "hub_rss_mb", "hub_rss_load_mb", "receipt_build_ms",
                  "receipt_bytes", "receipt_9600_baud_s", "card_read_p99_ms",
                  "search_first_results_ms", "console_first_frame_ms", "demo_start_s",
-                 "tablet_load_ms", "tablet_lookup_ms"):
+                 "tablet_load_ms", "tablet_lookup_ms", "sync_ratio_vs_paho",
+                 "sync_ratio_vs_paho_batched",
+                 "sync_lag_p99_ms"):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"
