@@ -196,6 +196,43 @@ def segment_cmd(obj: Obj, name: str, days: int | None, as_json: bool) -> None:
             click.echo(member_id)
 
 
+@cli.command("report")
+@click.argument("name", type=click.Choice(["dishes", "hours", "repurchase", "rfm", "staff",
+                                           "channels", "summary"]))
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 29 days "
+              "before --to).")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_obj
+def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json: bool) -> None:
+    """A report over a date range (store-local days)."""
+    from .domain.clock import parse_day
+    from .domain.errors import InvalidInput
+    from .domain.reports import report
+
+    try:
+        first = parse_day(start, "--from") if start else None
+        last = parse_day(end, "--to") if end else None
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    result = report(obj.store(), name, first, last)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{name}  {result['period']['from']} .. {result['period']['to']}")
+    for key, value in result.items():
+        if key in ("report", "period"):
+            continue
+        if isinstance(value, list):
+            for row in value:
+                click.echo("  " + ("  ".join(f"{k}={v}" for k, v in row.items())
+                                   if isinstance(row, dict) else str(row)))
+        elif isinstance(value, dict):
+            click.echo(f"  {key}: " + "  ".join(f"{k}={v}" for k, v in value.items()))
+        else:
+            click.echo(f"  {key}: {value}")
+
+
 @cli.command("demo")
 @click.option("--summary", is_flag=True,
               help="Print the day's figures instead of opening the console.")

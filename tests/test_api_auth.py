@@ -55,6 +55,7 @@ SENSITIVE = [
     ("GET", "/staff", None, "staff.read"),
     ("GET", "/lan-devices", None, "device.manage"),
     ("GET", "/dashboard", None, "segment.read"),
+    ("GET", "/reports/dishes", None, "report.read"),
 ]
 
 

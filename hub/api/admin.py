@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..domain import devices as registry
-from ..domain.clock import to_iso
+from ..domain.clock import parse_day, to_iso
 from ..domain.dashboard import day_summary
-from ..domain.errors import Refused
+from ..domain.errors import InvalidInput, Refused
 from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
+from ..domain.reports import REPORTS, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from .auth import COOKIE, Caller, hub_of, refuse_if_limited, require
@@ -189,6 +190,22 @@ def dashboard(request: Request, who: Annotated[Caller, Depends(require("segment.
             "checked_in": here,
             "devices_online": store.scalar("SELECT COUNT(*) FROM devices WHERE revoked_at "
                                            "IS NULL AND last_seen_at >= ?", (seen,))}
+
+
+@router.get("/reports/{name}", summary="A report: dishes, hours, repurchase, rfm, staff, "
+            "channels or summary")
+def get_report(name: str, request: Request,
+               who: Annotated[Caller, Depends(require("report.read"))],
+               start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+               end: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> Json:
+    try:
+        first = parse_day(start, "from") if start else None
+        last = parse_day(end, "to") if end else None
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    if name not in REPORTS:
+        raise HTTPException(404, f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+    return report(hub_of(request).store(), name, first, last)
 
 
 @router.get("/lan-devices", summary="Tablets, printers and hubs found by zeroconf")

@@ -29,7 +29,7 @@ _CASHIER = _WAITER | {
 }
 _MANAGER = _CASHIER | {
     "points.adjust", "stored_value.refund", "coupon_template.manage", "campaign.manage",
-    "tier.manage", "device.manage", "export", "staff.read",
+    "tier.manage", "device.manage", "export", "staff.read", "report.read",
 }
 _OWNER = _MANAGER | {"member.erase", "staff.manage", "audit.read", "settings.manage"}
 

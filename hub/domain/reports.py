@@ -1,0 +1,168 @@
+"""The owner's reports over any date range: what sells, when guests come, who comes back.
+
+Dates are the store's local days; times in the database are UTC, so each query shifts them
+by the store's UTC offset (China keeps one all year; a zone with summer time is shifted by
+its offset at the start of the range).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .clock import to_iso
+from .errors import InvalidInput
+from .store import Store
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+class Period:
+    """[start, end] in local days, with the UTC bounds and offset the SQL needs."""
+
+    def __init__(self, store: Store, start: date | None, end: date | None) -> None:
+        tz = ZoneInfo(store.settings.timezone)
+        today = store.now().astimezone(tz).date()
+        self.end = end or today
+        self.start = start or self.end - timedelta(days=29)
+        if self.start > self.end:
+            raise InvalidInput("the report's start is after its end")
+        begin = datetime.combine(self.start, time(0), tzinfo=tz)
+        finish = datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=tz)
+        self.lo, self.hi = to_iso(begin.astimezone(UTC)), to_iso(finish.astimezone(UTC))
+        offset = begin.utcoffset() or timedelta(0)
+        self.shift = f"{int(offset.total_seconds() // 60):+d} minutes"
+
+    def json(self) -> dict[str, str]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def dishes(store: Store, period: Period) -> dict[str, Any]:
+    rows = store.conn.execute(
+        "SELECT l.dish, SUM(l.qty) AS qty, SUM(l.qty * l.unit_price_fen) AS revenue_fen "
+        "FROM orders o JOIN order_lines l ON l.order_id = o.id "
+        "WHERE o.created_at >= ? AND o.created_at < ? GROUP BY l.dish "
+        "ORDER BY qty DESC, revenue_fen DESC, l.dish", (period.lo, period.hi))
+    return {"dishes": [dict(r) for r in rows]}
+
+
+def hours(store: Store, period: Period) -> dict[str, Any]:
+    """Covers by weekday (Monday first) x hour of day: the peak-hour heat map."""
+    grid = [[0] * 24 for _ in range(7)]
+    rows = store.conn.execute(
+        "SELECT CAST(strftime('%w', visited_at, ?) AS INTEGER) AS dow, "
+        "CAST(strftime('%H', visited_at, ?) AS INTEGER) AS hour, SUM(party_size) "
+        "FROM visits WHERE visited_at >= ? AND visited_at < ? GROUP BY dow, hour",
+        (period.shift, period.shift, period.lo, period.hi))
+    for dow, hour, covers in rows:
+        grid[(dow + 6) % 7][hour] = covers
+    return {"weekdays": WEEKDAYS, "covers": grid}
+
+
+def repurchase(store: Store, period: Period) -> dict[str, Any]:
+    """Per month: members who ordered, and the share of them who had ordered before."""
+    rows = store.conn.execute(
+        "WITH firsts AS (SELECT member_id, MIN(created_at) AS first_at FROM orders "
+        "  WHERE member_id IS NOT NULL GROUP BY member_id), "
+        "monthly AS (SELECT DISTINCT strftime('%Y-%m', o.created_at, ?) AS month, o.member_id "
+        "  FROM orders o WHERE o.member_id IS NOT NULL AND o.created_at >= ? "
+        "  AND o.created_at < ?) "
+        "SELECT m.month, COUNT(*) AS members, "
+        "SUM(strftime('%Y-%m', f.first_at, ?) < m.month) AS came_back "
+        "FROM monthly m JOIN firsts f ON f.member_id = m.member_id "
+        "GROUP BY m.month ORDER BY m.month", (period.shift, period.lo, period.hi, period.shift))
+    months = [{"month": r[0], "members": r[1], "returning": r[2],
+               "rate": round(r[2] / r[1], 4) if r[1] else 0.0} for r in rows]
+    return {"months": months}
+
+
+def rfm(store: Store, period: Period) -> dict[str, Any]:
+    """Members by recency, frequency and money over the period, in named groups."""
+    end = period.hi
+    rows = store.conn.execute(
+        "SELECT member_id, julianday(?) - julianday(MAX(created_at)) AS recency, "
+        "COUNT(*) AS frequency, SUM(total_fen - discount_fen) AS monetary FROM orders "
+        "WHERE member_id IS NOT NULL AND created_at >= ? AND created_at < ? "
+        "GROUP BY member_id", (end, period.lo, period.hi)).fetchall()
+    groups = {"champions": 0, "loyal": 0, "new": 0, "at_risk": 0, "hibernating": 0}
+    if rows:
+        spend = sorted(r["monetary"] for r in rows)
+        high_spend = spend[len(spend) // 2]
+        for row in rows:
+            recent = row["recency"] <= 30
+            frequent = row["frequency"] >= 3
+            if recent and frequent and row["monetary"] >= high_spend:
+                groups["champions"] += 1
+            elif frequent and recent:
+                groups["loyal"] += 1
+            elif recent:
+                groups["new"] += 1
+            elif frequent:
+                groups["at_risk"] += 1
+            else:
+                groups["hibernating"] += 1
+    return {"members": len(rows), "groups": groups}
+
+
+def staff(store: Store, period: Period) -> dict[str, Any]:
+    """Per staff member: covers served, returning guests among them, orders, average ticket."""
+    rows = store.conn.execute(
+        "SELECT s.id, s.name, s.role, "
+        " (SELECT COALESCE(SUM(v.party_size), 0) FROM visits v WHERE v.staff_id = s.id "
+        "  AND v.visited_at >= ?1 AND v.visited_at < ?2) AS covers, "
+        " (SELECT COUNT(*) FROM visits v WHERE v.staff_id = s.id AND v.member_id IS NOT NULL "
+        "  AND v.visited_at >= ?1 AND v.visited_at < ?2 AND EXISTS (SELECT 1 FROM visits p "
+        "  WHERE p.member_id = v.member_id AND p.visited_at < v.visited_at)) AS came_back, "
+        " (SELECT COUNT(*) FROM orders o WHERE o.staff_id = s.id AND o.created_at >= ?1 "
+        "  AND o.created_at < ?2) AS orders, "
+        " (SELECT COALESCE(SUM(total_fen - discount_fen), 0) FROM orders o "
+        "  WHERE o.staff_id = s.id AND o.created_at >= ?1 AND o.created_at < ?2) AS revenue "
+        "FROM staff s ORDER BY s.name", (period.lo, period.hi))
+    return {"staff": [{"id": r["id"], "name": r["name"], "role": r["role"],
+                       "covers": r["covers"], "returning_guests": r["came_back"],
+                       "orders": r["orders"], "revenue_fen": r["revenue"],
+                       "average_ticket_fen": r["revenue"] // r["orders"] if r["orders"] else 0}
+                      for r in rows]}
+
+
+def channels(store: Store, period: Period) -> dict[str, Any]:
+    rows = store.conn.execute(
+        "SELECT channel, COUNT(*) AS orders, SUM(total_fen - discount_fen) AS revenue_fen "
+        "FROM orders WHERE created_at >= ? AND created_at < ? GROUP BY channel "
+        "ORDER BY orders DESC", (period.lo, period.hi))
+    return {"channels": [dict(r) for r in rows]}
+
+
+def summary(store: Store, period: Period) -> dict[str, Any]:
+    """Average ticket, money held for guests, points owed, coupons used."""
+    orders, revenue = store.one(
+        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM orders "
+        "WHERE created_at >= ? AND created_at < ?", (period.lo, period.hi))
+    redeemed = store.scalar("SELECT COUNT(*) FROM coupon_redemptions WHERE redeemed_at >= ? "
+                            "AND redeemed_at < ?", (period.lo, period.hi))
+    issued = store.scalar("SELECT COUNT(*) FROM coupons WHERE issued_at >= ? AND issued_at < ?",
+                          (period.lo, period.hi))
+    return {
+        "orders": orders, "revenue_fen": revenue,
+        "average_ticket_fen": revenue // orders if orders else 0,
+        "stored_value_float_fen": store.scalar(
+            "SELECT COALESCE(SUM(amount_fen), 0) FROM stored_value_ledger"),
+        "points_liability": store.scalar("SELECT COALESCE(SUM(delta), 0) FROM points_ledger"),
+        "points_liability_fen": store.scalar(
+            "SELECT COALESCE(SUM(delta), 0) FROM points_ledger")
+        * store.settings.points.fen_per_point,
+        "coupons_issued": issued, "coupons_redeemed": redeemed,
+    }
+
+
+REPORTS = {"dishes": dishes, "hours": hours, "repurchase": repurchase, "rfm": rfm,
+           "staff": staff, "channels": channels, "summary": summary}
+
+
+def report(store: Store, name: str, start: date | None = None,
+           end: date | None = None) -> dict[str, Any]:
+    if name not in REPORTS:
+        raise InvalidInput(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+    period = Period(store, start, end)
+    return {"report": name, "period": period.json(), **REPORTS[name](store, period)}

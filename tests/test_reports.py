@@ -1,0 +1,83 @@
+"""Reports checked against independent SQL on generated data, and a store with known answers."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from hub.demo_data import generate
+from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.coupons import Line
+from hub.domain.errors import InvalidInput
+from hub.domain.members import NewMember, add_member
+from hub.domain.reports import report
+from tests.hubproc import ROOT
+
+
+@pytest.fixture
+def demo(store):
+    generate(store, members=300, days=120, seed=11)
+    return store
+
+
+YEAR = (date(2025, 1, 1), date(2027, 1, 1))
+
+
+def test_dishes_match_an_independent_count(demo):
+    dishes = report(demo, "dishes", *YEAR)["dishes"]
+    expected = {r[0]: (r[1], r[2]) for r in demo.conn.execute(
+        "SELECT dish, SUM(qty), SUM(qty * unit_price_fen) FROM order_lines GROUP BY dish")}
+    assert {d["dish"]: (d["qty"], d["revenue_fen"]) for d in dishes} == expected
+    quantities = [d["qty"] for d in dishes]
+    assert quantities == sorted(quantities, reverse=True), "most sold first"
+
+
+def test_hours_channels_staff_and_summary_add_up(demo):
+    grid = report(demo, "hours", *YEAR)["covers"]
+    assert sum(map(sum, grid)) == demo.scalar("SELECT SUM(party_size) FROM visits")
+    assert max(grid[5]) > max(grid[0]), "Saturday's peak is above Monday's"
+    channels = report(demo, "channels", *YEAR)["channels"]
+    assert sum(c["orders"] for c in channels) == demo.scalar("SELECT COUNT(*) FROM orders")
+    staff = report(demo, "staff", *YEAR)["staff"]
+    assert sum(s["covers"] for s in staff) == demo.scalar(
+        "SELECT SUM(party_size) FROM visits WHERE staff_id IS NOT NULL")
+    summary = report(demo, "summary", *YEAR)
+    assert summary["stored_value_float_fen"] == demo.scalar(
+        "SELECT SUM(amount_fen) FROM stored_value_ledger")
+    rfm = report(demo, "rfm", *YEAR)
+    assert sum(rfm["groups"].values()) == rfm["members"] == demo.scalar(
+        "SELECT COUNT(DISTINCT member_id) FROM orders")
+
+
+def test_a_store_where_exactly_30_percent_come_back(store, clock):
+    guests = [add_member(store, NewMember(name=f"客{n}", phone=f"1390000{n:04d}"))
+              for n in range(10)]
+    for n, guest in enumerate(guests[:3]):  # November: three first visits
+        checkout(store, CheckoutRequest(f"nov-{n}", [Line("面", 1, 1800)], member_id=guest["id"]))
+    clock.advance(days=31)  # December: all ten order
+    for n, guest in enumerate(guests):
+        checkout(store, CheckoutRequest(f"dec-{n}", [Line("面", 1, 1800)], member_id=guest["id"]))
+    months = report(store, "repurchase", date(2026, 11, 1), date(2026, 12, 31))["months"]
+    assert months == [{"month": "2026-11", "members": 3, "returning": 0, "rate": 0.0},
+                      {"month": "2026-12", "members": 10, "returning": 3, "rate": 0.3}]
+
+
+def test_bad_ranges_and_names(store):
+    with pytest.raises(InvalidInput):
+        report(store, "nonsense")
+    with pytest.raises(InvalidInput):
+        report(store, "dishes", date(2026, 2, 1), date(2026, 1, 1))
+
+
+def test_the_command_prints_the_spec_shape(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAOKE_HOME": str(tmp_path)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "hub", *a], capture_output=True,  # noqa: E731
+                                    text=True, env=env, timeout=120)
+    assert run("demo-data", "--members", "100", "--days", "30").returncode == 0
+    out = json.loads(run("report", "dishes", "--json").stdout)
+    assert set(out["dishes"][0]) == {"dish", "qty", "revenue_fen"}
+    bad = run("report", "dishes", "--from", "2026-13-01")
+    assert bad.returncode == 2 and bad.stderr.startswith("laoke: --from must be YYYY-MM-DD")
