@@ -192,11 +192,50 @@ def bench_receipt(log: Callable[[str], None]) -> dict[str, Any]:
     return figures
 
 
+def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Every report over a year of a busy store (40,000 guests: about two million order
+    lines), built once and cached like the lookup store."""
+    from datetime import timedelta
+
+    from .domain.reports import REPORTS, report
+
+    cache = Path(platformdirs.user_cache_dir("laoke", appauthor=False))
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = new_settings("bench-reports")
+    settings.chain.key = "bench-chain-key-not-a-secret"
+    path = cache / f"reports-{members}-{STEPS[-1][0]}.db"
+    if not path.exists():
+        log(f"building a year of a {members:,}-guest store for the reports (once) …")
+        tmp = path.with_suffix(".building")
+        for leftover in cache.glob(tmp.name + "*"):
+            leftover.unlink()
+        settings.storage.synchronous = "normal"
+        with Store(tmp, settings) as store:
+            generate(store, members=members, days=365, seed=4)
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        settings.storage.synchronous = "full"
+        tmp.replace(path)
+    timings: dict[str, float] = {}
+    with Store(path, settings) as store:
+        lines = store.scalar("SELECT COUNT(*) FROM order_lines")
+        end = store.now().date()
+        for name in REPORTS:
+            started = time.perf_counter()
+            report(store, name, end - timedelta(days=365), end)
+            timings[name] = round(time.perf_counter() - started, 3)
+    slowest = max(timings, key=lambda name: timings[name])
+    log(f"reports over a year ({lines:,} order lines): slowest {slowest} "
+        f"{timings[slowest]} s; " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
+    return {"report_s": timings[slowest], "report_order_lines": lines,
+            **{f"report_{k}_s": v for k, v in timings.items()}}
+
+
 def run_benchmarks(members: int, log: Callable[[str], None] = print,
                    quick: bool = False) -> dict[str, Any]:
     source, settings = cached_database(members, log)
     figures: dict[str, Any] = {"members": members}
     figures.update(bench_receipt(log))
+    figures.update(bench_reports(2_000 if quick else 40_000, log))
     figures["db_bytes_per_member"] = round(os.path.getsize(source) / members)
     with tempfile.TemporaryDirectory(prefix="laoke-bench-") as work:
         ours_path, raw_path = Path(work) / "ours.db", Path(work) / "raw.db"

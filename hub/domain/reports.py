@@ -107,23 +107,26 @@ def rfm(store: Store, period: Period) -> dict[str, Any]:
 
 def staff(store: Store, period: Period) -> dict[str, Any]:
     """Per staff member: covers served, returning guests among them, orders, average ticket."""
-    rows = store.conn.execute(
-        "SELECT s.id, s.name, s.role, "
-        " (SELECT COALESCE(SUM(v.party_size), 0) FROM visits v WHERE v.staff_id = s.id "
-        "  AND v.visited_at >= ?1 AND v.visited_at < ?2) AS covers, "
-        " (SELECT COUNT(*) FROM visits v WHERE v.staff_id = s.id AND v.member_id IS NOT NULL "
-        "  AND v.visited_at >= ?1 AND v.visited_at < ?2 AND EXISTS (SELECT 1 FROM visits p "
-        "  WHERE p.member_id = v.member_id AND p.visited_at < v.visited_at)) AS came_back, "
-        " (SELECT COUNT(*) FROM orders o WHERE o.staff_id = s.id AND o.created_at >= ?1 "
-        "  AND o.created_at < ?2) AS orders, "
-        " (SELECT COALESCE(SUM(total_fen - discount_fen), 0) FROM orders o "
-        "  WHERE o.staff_id = s.id AND o.created_at >= ?1 AND o.created_at < ?2) AS revenue "
-        "FROM staff s ORDER BY s.name", (period.lo, period.hi))
-    return {"staff": [{"id": r["id"], "name": r["name"], "role": r["role"],
-                       "covers": r["covers"], "returning_guests": r["came_back"],
-                       "orders": r["orders"], "revenue_fen": r["revenue"],
-                       "average_ticket_fen": r["revenue"] // r["orders"] if r["orders"] else 0}
-                      for r in rows]}
+    served = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+        "WITH firsts AS (SELECT member_id, MIN(visited_at) AS first_at FROM visits "
+        "  WHERE member_id IS NOT NULL GROUP BY member_id) "
+        "SELECT v.staff_id, SUM(v.party_size), "
+        "  SUM(v.member_id IS NOT NULL AND v.visited_at > f.first_at) "
+        "FROM visits v LEFT JOIN firsts f ON f.member_id = v.member_id "
+        "WHERE v.visited_at >= ? AND v.visited_at < ? GROUP BY v.staff_id",
+        (period.lo, period.hi))}
+    sold = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+        "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM orders "
+        "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", (period.lo, period.hi))}
+    people = []
+    for row in store.conn.execute("SELECT id, name, role FROM staff ORDER BY name"):
+        covers, back = served.get(row["id"], (0, 0))
+        orders, revenue = sold.get(row["id"], (0, 0))
+        people.append({"id": row["id"], "name": row["name"], "role": row["role"],
+                       "covers": covers, "returning_guests": back, "orders": orders,
+                       "revenue_fen": revenue,
+                       "average_ticket_fen": revenue // orders if orders else 0})
+    return {"staff": people}
 
 
 def channels(store: Store, period: Period) -> dict[str, Any]:
