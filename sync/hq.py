@@ -25,18 +25,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.domain.replica import RELAYED
+
 from .protocol import (
     HQ_GROUP,
     PREFIX,
     SCHEMA,
     ack_topic,
     dumps,
+    feed_topic,
     parse_broker,
     resend_topic,
     store_of,
 )
 
 log = logging.getLogger(__name__)
+FEED_PAGE = 500
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -44,9 +48,10 @@ CREATE TABLE IF NOT EXISTS hq_stores (
     online INTEGER NOT NULL DEFAULT 0, status_at TEXT, last_event_at TEXT,
     gap_from INTEGER);
 CREATE TABLE IF NOT EXISTS hq_events (
+    hq_seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- HQ's own order: the feed stores read
     store_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
     ts TEXT NOT NULL, data TEXT NOT NULL, applied_at TEXT NOT NULL,
-    PRIMARY KEY (store_id, seq)) WITHOUT ROWID;
+    UNIQUE (store_id, seq));
 CREATE TABLE IF NOT EXISTS hq_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB,
     reason TEXT NOT NULL, at TEXT NOT NULL);
@@ -156,6 +161,17 @@ class HqBook:
               int(d.get("discount_fen", 0)), str(d.get("created_at")))
              for kind, d in data if kind == "order.created" and "id" in d])
 
+    def feed(self, store_id: str, after: int, limit: int = FEED_PAGE) -> dict[str, Any]:
+        """The next page of other stores' changes for `store_id`, after its position."""
+        rows = self.conn.execute(
+            "SELECT hq_seq, store_id, seq, id, type, ts, data FROM hq_events WHERE hq_seq > ? "
+            "ORDER BY hq_seq LIMIT ?", (after, limit)).fetchall()
+        events = [{"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],
+                   "ts": r["ts"], "data": json.loads(r["data"])}
+                  for r in rows if r["store_id"] != store_id and r["type"] in RELAYED]
+        return {"events": events, "position": rows[-1]["hq_seq"] if rows else after,
+                "more": len(rows) == limit}
+
     def set_status(self, store_id: str, online: bool) -> None:
         with self.write() as conn:
             conn.execute("INSERT INTO hq_stores (store_id, online, status_at) VALUES (?, ?, ?) "
@@ -206,6 +222,7 @@ class Receiver:
         client.subscribe([
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events", SubscribeOptions(qos=1)),
             (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
+            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/pull", SubscribeOptions(qos=1)),
         ])
         self.connected.set()
 
@@ -214,6 +231,15 @@ class Receiver:
         store_id = store_of(topic)
         if store_id is None:
             self.book.park(topic, message.payload, "not a laoke store topic")
+            return
+        if topic.endswith("/pull"):
+            try:
+                after = int(json.loads(message.payload)["after"])
+            except (ValueError, KeyError, TypeError):
+                self.book.park(topic, message.payload, "malformed pull request")
+                return
+            self.client.publish(feed_topic(store_id), dumps(self.book.feed(store_id, after)),
+                                qos=1)
             return
         if topic.endswith("/status"):
             try:

@@ -3,7 +3,9 @@
 Store -> HQ: batches of outbox events on `laoke/v1/stores/{store}/events`, each event with
 `store`, a per-store `seq`, `id`, `type`, `ts` and `data`; a retained birth/death status on
 `.../status`. HQ -> store: the applied watermark, retained, on `.../ack`, and a request to
-send again from a sequence number on `.../resend`.
+send again from a sequence number on `.../resend`. Other stores' changes reach a store in
+pages it asks for: `.../pull` {"after": position} answered on `.../feed`, so a store back
+from days offline catches up from where it was, not from what a broker happened to keep.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ def ack_topic(store_id: str) -> str:
 
 def resend_topic(store_id: str) -> str:
     return f"{PREFIX}/stores/{store_id}/resend"
+
+
+def pull_topic(store_id: str) -> str:
+    return f"{PREFIX}/stores/{store_id}/pull"
+
+
+def feed_topic(store_id: str) -> str:
+    return f"{PREFIX}/stores/{store_id}/feed"
 
 
 def store_of(topic: str) -> str | None:

@@ -1,5 +1,5 @@
 """The store's side of sync: drain the outbox to HQ, in seq order, and prune it only up to
-what HQ says it has applied.
+what HQ says it has applied; and pull, page by page, what the other stores did.
 
 paho keeps its session in memory only, so the SQLite outbox is the one durable queue: after
 any reconnect everything past HQ's watermark is sent again, and HQ drops what it already has
@@ -12,6 +12,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.domain.replica import apply_page, feed_position
 from hub.domain.store import Store
 
 from .protocol import (
@@ -27,7 +29,9 @@ from .protocol import (
     ack_topic,
     dumps,
     events_topic,
+    feed_topic,
     parse_broker,
+    pull_topic,
     resend_topic,
     status_topic,
 )
@@ -35,6 +39,7 @@ from .protocol import (
 log = logging.getLogger(__name__)
 BATCH = 200
 WATERMARK_KEY = "hq_applied_seq"
+PULL_EVERY_S = 2.0
 
 
 class Publisher:
@@ -58,6 +63,7 @@ class Publisher:
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.connected = threading.Event()
         self.next_seq: int | None = None
+        self.last_pull = 0.0
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -73,7 +79,8 @@ class Publisher:
             log.warning("broker refused the store: %s", reason)
             return
         client.publish(status_topic(self.store_id), self._status(True), qos=1, retain=True)
-        client.subscribe([(ack_topic(self.store_id), 1), (resend_topic(self.store_id), 1)])
+        client.subscribe([(ack_topic(self.store_id), 1), (resend_topic(self.store_id), 1),
+                          (feed_topic(self.store_id), 1)])
         self.inbox.put("connected")
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _reason: Any, _p: Any = None) -> None:
@@ -91,6 +98,7 @@ class Publisher:
         if message == "connected":
             self.next_seq = self.watermark() + 1  # resend whatever HQ has not applied
             self.connected.set()
+            self._pull()
             return
         try:
             body = json.loads(message.payload)
@@ -104,10 +112,23 @@ class Publisher:
                 with store.write():
                     store.set_meta(WATERMARK_KEY, str(applied))
                     store.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied,))
+        elif message.topic == feed_topic(self.store_id):
+            events, position = body.get("events"), body.get("position")
+            if isinstance(events, list) and isinstance(position, int) and \
+                    position >= feed_position(self.store()):
+                apply_page(self.store(), [e for e in events if isinstance(e, dict)], position)
+                if body.get("more"):
+                    self._pull()
         elif message.topic == resend_topic(self.store_id):
             start = body.get("from_seq")
             if isinstance(start, int) and start > 0:
                 self.next_seq = min(self.next_seq or start, start)
+
+    def _pull(self) -> None:
+        """Ask HQ for the next page of other stores' changes after what we have applied."""
+        self.last_pull = time.monotonic()
+        self.client.publish(pull_topic(self.store_id),
+                            dumps({"after": feed_position(self.store())}), qos=1)
 
     def _send_batch(self) -> bool:
         if not self.connected.is_set() or self.next_seq is None:
@@ -138,6 +159,8 @@ class Publisher:
                         self._handle(self.inbox.get_nowait())
                 except queue.Empty:
                     pass
+                if self.connected.is_set() and time.monotonic() - self.last_pull > PULL_EVERY_S:
+                    self._pull()
                 if not self._send_batch():
                     # New outbox rows come from other threads and processes: look again soon.
                     self.wake.wait(0.02)

@@ -229,3 +229,53 @@ def test_hub_and_hq_processes_with_the_commands(tmp_path, broker):
         hub.stop()
         hq.terminate()
         hq.wait(10)
+
+
+def test_a_guest_from_store_a_is_recognised_and_served_at_store_b(tmp_path, broker):
+    from hub.domain.coupons import create_template, issue_coupon
+    from hub.domain.errors import MemberNotFound
+    from hub.domain.members import erase_member, link_card, member_by_card, resolve_member
+    from hub.domain.replica import conflicts
+
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
+    b().settings.chain.key = a().settings.chain.key  # one chain, one key
+    publishers = [Publisher(a).start(), Publisher(b).start()]
+    try:
+        guest = add_member(a(), NewMember(name="王芳", phone="13800138000",
+                                          allergies=["对虾"]))
+        link_card(a(), guest["id"], "0100ABCDEF")
+        checkout(a(), CheckoutRequest("a-1", [Line("包桌", 1, 50_000)], member_id=guest["id"]))
+        template = create_template(a(), "减20", "amount_off", amount_fen=2000)
+        coupon = issue_coupon(a(), template["id"], guest["id"])
+
+        def known_at_b():
+            try:
+                row = resolve_member(b(), "13800138000")
+            except MemberNotFound:
+                return False
+            from hub.domain.members import points_balance
+            return points_balance(b(), row["id"]) == 500 and b().one(
+                "SELECT 1 FROM coupons WHERE code = ?", (coupon["code"],)) is not None
+
+        wait_until(known_at_b, timeout=30)
+        assert member_by_card(b(), "0100ABCDEF")["id"] == guest["id"]
+        paid = checkout(b(), CheckoutRequest("b-1", [Line("面", 2, 1800)], member_id=guest["id"],
+                                             redeem_points=100, coupon_code=coupon["code"]))
+        assert paid["points_discount_fen"] == 1000 and paid["coupon_discount_fen"] == 2000
+        wait_until(lambda: a().one("SELECT 1 FROM coupon_redemptions WHERE code = ?",
+                                   (coupon["code"],)) is not None, timeout=30)
+        from hub.domain.members import points_balance
+
+        wait_until(lambda: points_balance(a(), guest["id"]) == points_balance(b(), guest["id"]),
+                   timeout=30)
+        erase_member(a(), guest["id"], actor="owner", reason="asked")
+        wait_until(lambda: b().scalar("SELECT erased_at FROM members WHERE id = ?",
+                                      (guest["id"],)) is not None, timeout=30)
+        assert b().scalar("SELECT name FROM members WHERE id = ?", (guest["id"],)) is None
+        assert conflicts(a()) == [] and conflicts(b()) == []
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+        receiver.stop()

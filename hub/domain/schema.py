@@ -309,6 +309,20 @@ END;
 """
 
 
+SYNC_CONFLICTS = """
+-- What HQ relayed from other stores that could not be applied as it stood, for a person.
+CREATE TABLE sync_conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT,
+    type TEXT NOT NULL,
+    origin_store TEXT,
+    reason TEXT NOT NULL,
+    data TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
+
 def spaced_chars(text: str | None) -> str | None:
     """'王小芳' -> '王 小 芳': every character its own token (the index's SQL function)."""
     return None if text is None else " ".join(ch for ch in text if not ch.isspace())
@@ -320,6 +334,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0002_devices", DEVICES),
     ("0003_print_jobs", PRINT_JOBS),
     ("0004_member_search", MEMBER_SEARCH),
+    ("0005_sync_conflicts", SYNC_CONFLICTS),
 )
 
 

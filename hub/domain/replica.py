@@ -1,0 +1,153 @@
+"""Applying what other stores did, as HQ relays it: guests, cards, ledger entries, coupons.
+
+Every change is keyed by the id it had at its origin, so applying the same page twice (after a
+lost acknowledgement) changes nothing. Nothing here goes to the outbox: these events came
+from HQ and must not travel back. A change that cannot be applied as it stands (the same phone
+signed up at two stores while both were offline, a ledger entry the local balance refuses) is
+kept in `sync_conflicts` with the reason, for a person to settle; it is never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .members import ERASED_FIELDS, LIST_FIELDS
+from .phones import phone_digits_reversed
+from .store import Store, dumps
+
+MEMBER_COLUMNS = (
+    "id", "name", "phone", "birthday", "gender", "spice_level", "avoid", "allergies", "notes",
+    "seat_preference", "tags", "vip", "referred_by", "consent_at", "consent_version",
+    "marketing_consent", "tier", "home_store", "created_at", "updated_at", "erased_at",
+)
+RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
+           "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
+           "coupon.redeemed")
+
+def _member_values(data: dict[str, Any]) -> dict[str, Any]:
+    values = {key: data.get(key) for key in MEMBER_COLUMNS}
+    for key in LIST_FIELDS:
+        values[key] = dumps(values[key] or [])
+    values["vip"] = int(bool(values["vip"]))
+    values["marketing_consent"] = int(bool(values["marketing_consent"]))
+    values["notes"] = values["notes"] or ""
+    values["seat_preference"] = values["seat_preference"] or ""
+    values["phone_rev"] = phone_digits_reversed(values["phone"]) if values["phone"] else None
+    return values
+
+
+def _conflict(store: Store, event: dict[str, Any], reason: str) -> None:
+    store.conn.execute(
+        "INSERT INTO sync_conflicts (event_id, type, origin_store, reason, data, at) "
+        "VALUES (?, ?, ?, ?, ?, ?)", (event.get("id"), event.get("type"), event.get("store"),
+                                      reason, dumps(event.get("data")), store.now_iso()))
+
+
+def _insert(store: Store, table: str, row: dict[str, Any]) -> None:
+    columns = ", ".join(row)
+    store.conn.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES "
+                       f"({', '.join(':' + k for k in row)})", row)
+
+
+def apply_event(store: Store, event: dict[str, Any]) -> None:
+    """Apply one relayed event inside the caller's transaction."""
+    kind, data = event.get("type"), event.get("data") or {}
+    try:
+        if kind in ("member.created", "member.updated"):
+            _member(store, data, event)
+        elif kind == "member.erased":
+            sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
+            store.conn.execute(
+                f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
+                "WHERE id = :id AND erased_at IS NULL",
+                {**ERASED_FIELDS, "at": data.get("erased_at"), "id": data.get("id")})
+            store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (data.get("id"),))
+        elif kind == "card.linked":
+            _insert(store, "member_cards", {"number": data["number"],
+                                            "member_id": data["member_id"],
+                                            "status": "active", "linked_at": event.get("ts")})
+        elif kind == "card.blocked":
+            store.conn.execute("UPDATE member_cards SET status = 'blocked', blocked_at = ?, "
+                               "block_reason = ? WHERE number = ?",
+                               (event.get("ts"), data.get("reason"), data.get("number")))
+        elif kind == "points.entry":
+            _ledger(store, "points_ledger", data, event)
+        elif kind == "stored_value.entry":
+            _ledger(store, "stored_value_ledger", data, event)
+        elif kind == "coupon_template.created":
+            row = dict(data)
+            row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
+            row["active"] = int(bool(row.get("active", True)))
+            _insert(store, "coupon_templates", row)
+        elif kind == "coupon.issued":
+            _insert(store, "coupons", dict(data))
+        elif kind == "coupon.redeemed":
+            existing = store.one("SELECT order_id, store_id FROM coupon_redemptions "
+                                 "WHERE code = ?", (data.get("code"),))
+            if existing is not None and existing["store_id"] != data.get("store_id"):
+                _conflict(store, event, f"coupon {data.get('code')} was also redeemed at "
+                                        f"{existing['store_id']}")
+            else:
+                row = dict(data)
+                row["order_id"] = None  # the order lives at its own store
+                _insert(store, "coupon_redemptions", row)
+    except (KeyError, TypeError, ValueError) as error:
+        _conflict(store, event, f"malformed relayed event: {error}")
+
+
+def _member(store: Store, data: dict[str, Any], event: dict[str, Any]) -> None:
+    if data.get("redacted"):
+        return  # erased at its origin before it was sent; the erasure follows
+    values = _member_values(data)
+    local = store.one("SELECT updated_at, phone FROM members WHERE id = ?", (values["id"],))
+    if local is not None and (local["updated_at"] or "") >= (values["updated_at"] or ""):
+        return  # what we have is as new or newer
+    if values["phone"]:
+        owner = store.one("SELECT id FROM members WHERE phone = ? AND id <> ?",
+                          (values["phone"], values["id"]))
+        if owner is not None:
+            _conflict(store, event, f"phone {values['phone']} belongs to member {owner['id']} "
+                                    "here; kept without the phone")
+            values["phone"], values["phone_rev"] = None, None
+    if local is None:
+        _insert(store, "members", values)
+    else:
+        values.pop("id")
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        store.conn.execute(f"UPDATE members SET {sets} WHERE id = :id",
+                           {**values, "id": data["id"]})
+
+
+def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any]) -> None:
+    if store.one(f"SELECT 1 FROM {table} WHERE id = ?", (data["id"],)) is not None:
+        return
+    if store.one("SELECT 1 FROM members WHERE id = ?", (data.get("member_id"),)) is None:
+        _conflict(store, event, "ledger entry for a guest this store does not know yet")
+        return
+    row = dict(data)
+    row["order_id"] = None  # orders stay at their store; the entry keeps its meaning
+    try:
+        _insert(store, table, row)
+    except sqlite3.IntegrityError as error:
+        _conflict(store, event, f"refused here: {error}")
+
+
+def apply_page(store: Store, events: list[dict[str, Any]], position: int) -> int:
+    """Apply a page of relayed events and remember how far this store has read, together."""
+    with store.write():
+        for event in events:
+            if event.get("store") != store.store_id and event.get("type") in RELAYED:
+                apply_event(store, event)
+        store.set_meta("hq_feed_position", str(position))
+    return position
+
+
+def feed_position(store: Store) -> int:
+    return int(store.meta("hq_feed_position") or 0)
+
+
+def conflicts(store: Store) -> list[dict[str, Any]]:
+    rows = store.conn.execute("SELECT * FROM sync_conflicts ORDER BY id")
+    return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
