@@ -279,3 +279,91 @@ def test_a_guest_from_store_a_is_recognised_and_served_at_store_b(tmp_path, brok
         for publisher in publishers:
             publisher.stop()
         receiver.stop()
+
+
+STORE_PROCESS = """
+import sys, threading, time
+from pathlib import Path
+from hub.domain.config import load_settings
+from hub.domain.store import Store
+from sync.publisher import Publisher
+home = Path(sys.argv[1])
+settings = load_settings(home)
+local = threading.local()
+def store():
+    if not hasattr(local, "s"):
+        local.s = Store(home / "laoke.db", settings, check_same_thread=False)
+    return local.s
+Publisher(store).start()
+print("up", flush=True)
+time.sleep(600)
+"""
+
+HQ_PROCESS = """
+import sys, time
+from pathlib import Path
+from sync.hq import HqBook, Receiver
+Receiver(HqBook(Path(sys.argv[1])), sys.argv[2]).start()
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_of_store_and_hq_mid_stream_and_an_offline_day(tmp_path, broker):
+    """10,000 events made while the broker is down; the store's publisher and the HQ receiver
+    are each killed with SIGKILL mid-stream and restarted: HQ ends with every event once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from hub.domain.config import write_settings
+    from tests.hubproc import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    home = tmp_path / "store"
+    home.mkdir()
+    settings = new_settings("s-k")
+    settings.broker.url = broker.url
+    settings.storage.synchronous = "normal"
+    write_settings(home, settings)
+    with Store(home / "laoke.db", settings) as store:
+        broker.stop()  # a day without HQ
+        with store.write():
+            for n in range(10_000):
+                store.emit("order.created", {"id": f"o{n}", "total_fen": 100,
+                                             "discount_fen": 0, "created_at": "t"})
+    broker.start()
+
+    def spawn(code, *args):
+        child = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env,
+                                 stdout=subprocess.PIPE)
+        assert child.stdout.readline().strip() == b"up"
+        return child
+
+    hq_db = tmp_path / "hq.db"
+    hq = spawn(HQ_PROCESS, hq_db, broker.url)
+    shop = spawn(STORE_PROCESS, home)
+    book = HqBook(hq_db)
+    applied = lambda: book.conn.execute(  # noqa: E731
+        "SELECT COALESCE(MAX(applied_seq), 0) FROM hq_stores").fetchone()[0]
+    wait_until(lambda: applied() > 1_000, timeout=60)
+    shop.send_signal(signal.SIGKILL)
+    shop.wait()
+    hq.send_signal(signal.SIGKILL)
+    hq.wait()
+    before = applied()
+    assert before < 10_000, "killed mid-stream"
+    hq = spawn(HQ_PROCESS, hq_db, broker.url)
+    shop = spawn(STORE_PROCESS, home)
+    try:
+        wait_until(lambda: applied() == 10_000, timeout=120)
+        orders = book.conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM hq_orders").fetchone()
+        assert tuple(orders) == (10_000, 10_000), "nothing lost, nothing doubled"
+        events = book.conn.execute("SELECT COUNT(*) FROM hq_events").fetchone()[0]
+        assert events == 10_000
+    finally:
+        for child in (shop, hq):
+            child.send_signal(signal.SIGKILL)
+            child.wait()
