@@ -34,7 +34,6 @@ from .domain.members import find_members, member_by_card, member_view
 from .domain.schema import STEPS
 from .domain.store import Store, dumps
 
-BENCH_STORE = "bench"
 CHECKOUTS = 2000
 LOOKUPS = 2000
 LINES = (Line("宫保鸡丁", 1, 4800), Line("麻婆豆腐", 1, 3200), Line("米饭", 2, 300))
@@ -45,26 +44,29 @@ def _percentile(samples: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
-def cached_database(members: int, log: Callable[[str], None]) -> tuple[Path, Any]:
-    """A generated store of `members` guests, built once and kept in the user cache."""
+def cached_database(members: int, log: Callable[[str], None], *, name: str = "bench",
+                    days: int = 0, seed: int = 42) -> tuple[Path, Any]:
+    """A generated store of `members` guests (and `days` of trade), built once per schema and
+    kept in the user cache; runs work on copies or only read it."""
     cache = Path(platformdirs.user_cache_dir("laoke", appauthor=False))
     cache.mkdir(parents=True, exist_ok=True)
-    settings = new_settings(BENCH_STORE)
+    settings = new_settings(name)
     settings.chain.key = "bench-chain-key-not-a-secret"
-    path = cache / f"bench-{members}-{STEPS[-1][0]}.db"
+    path = cache / f"{name}-{members}-{days}d-{STEPS[-1][0]}.db"
     if not path.exists():
-        log(f"building a {members:,}-member store (once; cached in {cache}) …")
+        log(f"building a {members:,}-member store with {days} days of trade (once; cached in "
+            f"{cache}) …")
         started = time.perf_counter()
         tmp = path.with_suffix(".building")
         for leftover in cache.glob(tmp.name + "*"):
             leftover.unlink()
         settings.storage.synchronous = "normal"
         with Store(tmp, settings) as store:
-            generate(store, members=members, days=0, seed=42)
+            generate(store, members=members, days=days, seed=seed)
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        settings.storage.synchronous = "full"
         tmp.replace(path)
         log(f"  built in {time.perf_counter() - started:.1f} s")
+    settings.storage.synchronous = "full"
     return path, settings
 
 
@@ -199,22 +201,7 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
 
     from .domain.reports import REPORTS, report
 
-    cache = Path(platformdirs.user_cache_dir("laoke", appauthor=False))
-    cache.mkdir(parents=True, exist_ok=True)
-    settings = new_settings("bench-reports")
-    settings.chain.key = "bench-chain-key-not-a-secret"
-    path = cache / f"reports-{members}-{STEPS[-1][0]}.db"
-    if not path.exists():
-        log(f"building a year of a {members:,}-guest store for the reports (once) …")
-        tmp = path.with_suffix(".building")
-        for leftover in cache.glob(tmp.name + "*"):
-            leftover.unlink()
-        settings.storage.synchronous = "normal"
-        with Store(tmp, settings) as store:
-            generate(store, members=members, days=365, seed=4)
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        settings.storage.synchronous = "full"
-        tmp.replace(path)
+    path, settings = cached_database(members, log, name="bench-reports", days=365, seed=4)
     timings: dict[str, float] = {}
     with Store(path, settings) as store:
         lines = store.scalar("SELECT COUNT(*) FROM order_lines")
