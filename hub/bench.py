@@ -200,6 +200,7 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
     from datetime import timedelta
 
     from .domain.reports import REPORTS, report
+    from .domain.segments import segment
 
     path, settings = cached_database(members, log, name="bench-reports", days=365, seed=4)
     timings: dict[str, float] = {}
@@ -210,10 +211,18 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
             started = time.perf_counter()
             report(store, name, end - timedelta(days=365), end)
             timings[name] = round(time.perf_counter() - started, 3)
+        segments = {}
+        for name in ("lapsed", "birthday"):
+            started = time.perf_counter()
+            found = segment(store, name, 30)
+            segments[name] = (round(time.perf_counter() - started, 3), len(found))
+    log("segments over the same store: " + ", ".join(
+        f"{k} {v[0]} s ({v[1]} guests)" for k, v in segments.items()))
     slowest = max(timings, key=lambda name: timings[name])
     log(f"reports over a year ({lines:,} order lines): slowest {slowest} "
         f"{timings[slowest]} s; " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
     return {"report_s": timings[slowest], "report_order_lines": lines,
+            "segment_s": max(t for t, _ in segments.values()),
             **{f"report_{k}_s": v for k, v in timings.items()}}
 
 
