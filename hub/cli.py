@@ -198,7 +198,7 @@ def segment_cmd(obj: Obj, name: str, days: int | None, as_json: bool) -> None:
 
 @cli.command("report")
 @click.argument("name", type=click.Choice(["dishes", "hours", "repurchase", "rfm", "staff",
-                                           "channels", "summary"]))
+                                           "channels", "summary", "forecast"]))
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 29 days "
               "before --to).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: today).")

@@ -81,3 +81,30 @@ def test_the_command_prints_the_spec_shape(tmp_path):
     assert set(out["dishes"][0]) == {"dish", "qty", "revenue_fen"}
     bad = run("report", "dishes", "--from", "2026-13-01")
     assert bad.returncode == 2 and bad.stderr.startswith("laoke: --from must be YYYY-MM-DD")
+
+
+def test_forecast_beats_same_weekday_last_week_on_the_demo_store(store):
+    generate(store, members=400, days=150, seed=21)
+    result = report(store, "forecast")
+    backtest = result["backtest"]
+    assert backtest["days"] == 28
+    assert backtest["mape"] < backtest["naive_mape"], backtest
+    week = result["next_week"]
+    assert len(week) == 7 and week[0] == result["tomorrow"]
+    saturday = next(d for d in week if d["weekday"] == "Sat")
+    monday = next(d for d in week if d["weekday"] == "Mon")
+    assert saturday["covers"] > monday["covers"], "the weekly rhythm is in the forecast"
+    hours = saturday["hours"]
+    assert abs(sum(hours.values()) - saturday["covers"]) <= 2
+    assert max(hours, key=hours.get) in ("12", "18", "19", 12, 18, 19)
+    assert saturday["prepare"] and saturday["prepare"][0]["qty"] > 0
+
+
+def test_holidays_lift_the_forecast(store):
+    from hub.domain.forecast import History
+
+    generate(store, members=200, days=120, seed=3)
+    history = History(store, date(2026, 11, 25))
+    national_day = date(2026, 10, 1)
+    assert national_day in history.holidays
+    assert history.holiday_lift(date(2026, 11, 25)) > 0

@@ -159,8 +159,15 @@ def summary(store: Store, period: Period) -> dict[str, Any]:
     }
 
 
+def forecast(store: Store, period: Period) -> dict[str, Any]:
+    """Covers for the days after the period's end (see forecast.py), with its backtest."""
+    from .forecast import forecast as ahead
+
+    return ahead(store, period.end)
+
+
 REPORTS = {"dishes": dishes, "hours": hours, "repurchase": repurchase, "rfm": rfm,
-           "staff": staff, "channels": channels, "summary": summary}
+           "staff": staff, "channels": channels, "summary": summary, "forecast": forecast}
 
 
 def report(store: Store, name: str, start: date | None = None,
