@@ -33,6 +33,7 @@ from .bench_web import bench_tablet
 from .domain.config import ReaderSettings, Settings, write_settings
 from .domain.devices import add_device
 from .domain.store import Store
+from .ports import free_port
 from .readers.parsers import rdm6300_frame
 
 TABLETS = 50
@@ -167,7 +168,7 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
         names = [r[0] for r in store.conn.execute(
             "SELECT name FROM members ORDER BY random() LIMIT 200")]
         owner_token = add_device(store, "bench console", "manager", actor="bench")[1]
-    port = _free_port()
+    port = free_port()
     hub = subprocess.Popen(
         [sys.executable, "-m", "hub", "--home", str(home), "hub", "run", "--host", "127.0.0.1",
          "--port", str(port), "--no-discovery"],
@@ -207,12 +208,6 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
         f"{figures['card_read_p50_ms']} ms, p99 {figures['card_read_p99_ms']} ms "
         f"over {len(cards)} cards")
     return figures
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_up(port: int, timeout: float = 60) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pty
-import socket
 import threading
 import time
 import tty
@@ -24,11 +23,12 @@ import uvicorn
 
 from .daemon import build
 from .demo_data import generate
-from .domain.dashboard import DayFigures, day_summary
+from .domain.dashboard import DayFigures, change_pct, day_summary
 from .domain.errors import InvalidInput
 from .domain.store import Store
 from .home import open_store
 from .hublock import hold
+from .ports import free_port
 from .readers.parsers import rdm6300_frame
 from .runtime import Hub
 
@@ -42,12 +42,6 @@ class DemoHub:
     url: str
     token: str
     hub: Hub
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare(home: Path, echo: Callable[[str], None]) -> None:
@@ -94,7 +88,7 @@ def demo_hub(home: Path, echo: Callable[[str], None] = print,
              read_every: float = READ_EVERY_S) -> Iterator[DemoHub]:
     prepare(home, echo)
     lock = hold(home)
-    port = _free_port()
+    port = free_port()
     # The simulator runs once the hub exists; it uses the hub's own per-thread connections.
     cards = CardSimulator(lambda: hub.store(), read_every)
     overrides: dict[str, Any] = {
@@ -124,22 +118,16 @@ def demo_hub(home: Path, echo: Callable[[str], None] = print,
         lock.close()
 
 
-def _change(now: int, before: int) -> str:
-    if before == 0:
-        return "—"
-    return f"{(now - before) * 100 / before:+.0f}%"
-
-
 def _line(label: str, figures: DayFigures, before: DayFigures) -> list[str]:
     share = (figures.returning_orders * 100 // figures.member_orders) if figures.member_orders \
         else 0
     return [
         f"{label}  {figures.day.isoformat()}",
-        f"  客数 covers          {figures.covers:6d}   ({_change(figures.covers, before.covers)}"
+        f"  客数 covers          {figures.covers:6d}   ({change_pct(figures.covers, before.covers)}"
         " vs same weekday last week)",
         f"  订单 orders          {figures.orders:6d}",
         f"  营收 revenue      {figures.revenue_fen / 100:9.2f} 元 "
-        f"({_change(figures.revenue_fen, before.revenue_fen)})",
+        f"({change_pct(figures.revenue_fen, before.revenue_fen)})",
         f"  回头客 returning       {share:3d}%  of member orders",
         f"  新会员 new members   {figures.new_members:6d}",
         "  热销 top dishes      " + "、".join(f"{d}×{q}" for d, q in figures.top_dishes),

@@ -38,6 +38,7 @@ from textual.widgets import (
 from textual.worker import get_current_worker
 
 from hub.domain.clock import Clock, system_clock
+from hub.domain.dashboard import change_pct
 
 from .client import HubClient, HubError
 from .i18n import STRINGS, default_language
@@ -81,10 +82,6 @@ def parse_lines(text: str) -> list[Json]:
     if not lines:
         raise ValueError("no dishes on the bill")
     return lines
-
-
-def change(now: int, before: int) -> str:
-    return "—" if not before else f"{(now - before) * 100 / before:+.0f}%"
 
 
 class ConsoleCommands(Provider):
@@ -320,10 +317,10 @@ class ConsoleApp(App[None]):
         returning = (today["returning_orders"] * 100 // today["member_orders"]
                      if today["member_orders"] else 0)
         figures = {
-            "covers": f"{today['covers']}  ({change(today['covers'], before['covers'])})",
+            "covers": f"{today['covers']}  ({change_pct(today['covers'], before['covers'])})",
             "revenue": f"{yuan(today['revenue_fen'])}  "
-                       f"({change(today['revenue_fen'], before['revenue_fen'])})",
-            "orders": f"{today['orders']}  ({change(today['orders'], before['orders'])})",
+                       f"({change_pct(today['revenue_fen'], before['revenue_fen'])})",
+            "orders": f"{today['orders']}  ({change_pct(today['orders'], before['orders'])})",
             "returning": f"{returning}%   {self.t('new_members')} {today['new_members']}",
         }
         for key, text in figures.items():

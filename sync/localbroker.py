@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from hub.ports import free_port, wait_port
 
 
 def mosquitto_binary() -> str:
@@ -38,14 +32,8 @@ class Mosquitto:
                           "persistence false\nuser root\nmax_queued_messages 100000\n")
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+        wait_port(self.port, timeout)
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

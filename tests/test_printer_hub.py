@@ -6,8 +6,9 @@ import subprocess
 import sys
 import time
 
+from hub.ports import free_port, wait_port
 from printer.virtual import VirtualPrinter
-from tests.hubproc import ROOT, free_port, wait_port
+from tests.hubproc import ROOT
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800}]
 

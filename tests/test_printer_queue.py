@@ -14,10 +14,10 @@ from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.config import PrinterSettings
 from hub.domain.coupons import Line, create_template, issue_coupon
 from hub.domain.errors import InvalidInput
+from hub.ports import free_port
 from printer.queue import CouponAlreadyPrinted, PrintQueue, get_job
 from printer.slips import print_coupon, print_kitchen, print_receipt, print_welcome
 from printer.virtual import VirtualPrinter, VirtualPrinterServer
-from tests.hubproc import free_port
 
 
 @pytest.fixture

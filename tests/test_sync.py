@@ -141,7 +141,7 @@ def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
     import subprocess
     from pathlib import Path
 
-    from tests.hubproc import free_port, wait_port
+    from hub.ports import free_port, wait_port
 
     root = Path(__file__).resolve().parents[1]
     folder = tmp_path / "acl"

@@ -32,6 +32,11 @@ class DaySummary:
     birthdays_7: int
 
 
+def change_pct(now: int, before: int) -> str:
+    """"+12%" against last week; "—" when there was nothing to compare with."""
+    return "—" if not before else f"{(now - before) * 100 / before:+.0f}%"
+
+
 def _utc_bounds(store: Store, day: date) -> tuple[str, str]:
     tz = ZoneInfo(store.settings.timezone)
     start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
