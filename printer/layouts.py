@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hub.domain.coupons import yuan
+
 from .doc import Doc
 
 LABELS = {
     "zh-CN": {
         "receipt": "结账单", "table": "桌号", "staff": "服务员", "order": "单号", "time": "时间",
-        "subtotal": "合计", "tier_discount": "会员折扣", "coupon": "优惠券",
+        "subtotal": "合计", "tier_discount": "会员折扣", "promo": "会员日优惠", "coupon": "优惠券",
         "points_used": "积分抵扣", "due": "应付", "stored_value_paid": "储值支付",
         "stored_value_left": "储值余额", "points_earned": "本次积分", "points_balance": "积分余额",
         "member": "会员", "next_coupon": "下次光临可用", "thanks": "谢谢惠顾，欢迎再来！",
@@ -29,6 +31,7 @@ LABELS = {
     "en": {
         "receipt": "Receipt", "table": "Table", "staff": "Staff", "order": "Order",
         "time": "Time", "subtotal": "Subtotal", "tier_discount": "Member discount",
+        "promo": "Member day",
         "coupon": "Coupon", "points_used": "Points used", "due": "To pay",
         "stored_value_paid": "Paid from card", "stored_value_left": "Card balance",
         "points_earned": "Points earned", "points_balance": "Points balance",
@@ -44,10 +47,6 @@ LABELS = {
         "channel": "Channel", "none": "none",
     },
 }
-
-
-def yuan(fen: int) -> str:
-    return f"{fen / 100:.2f}元"
 
 
 def mask_name(name: str | None) -> str:
@@ -90,6 +89,7 @@ class Receipt:
     table: str | None = None
     staff: str | None = None
     tier_discount_fen: int = 0
+    promo_discount_fen: int = 0
     coupon_discount_fen: int = 0
     coupon_code: str | None = None
     points_redeemed: int = 0
@@ -102,6 +102,7 @@ class Receipt:
     tier_name: str | None = None
     next_coupon: CouponSlip | None = None
     member_qr: str | None = None
+    notes: list[str] = field(default_factory=list)  # campaign messages for this guest
 
 
 @dataclass
@@ -163,6 +164,8 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
     if data.tier_discount_fen:
         doc.pair(f"{labels['tier_discount']} ({data.tier_name})",
                  f"-{yuan(data.tier_discount_fen)}")
+    if data.promo_discount_fen:
+        doc.pair(labels["promo"], f"-{yuan(data.promo_discount_fen)}")
     if data.coupon_discount_fen:
         doc.pair(f"{labels['coupon']} {data.coupon_code or ''}",
                  f"-{yuan(data.coupon_discount_fen)}")
@@ -183,6 +186,9 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
         if data.member_qr:
             doc.qr(data.member_qr, size=4)
             doc.text(labels["your_qr"], align="center")
+    for note in data.notes:
+        doc.rule()
+        doc.text(note)
     if data.next_coupon is not None:
         doc.rule("=")
         doc.text(labels["next_coupon"], bold=True, align="center")

@@ -19,6 +19,7 @@ from hub.domain.members import (
     points_balance,
     stored_value_balance,
 )
+from hub.domain.outreach import deliver_held
 from hub.domain.store import Store
 
 from . import layouts
@@ -40,20 +41,10 @@ def _queue(store: Store, printer: PrinterSettings, kind: str, doc: Doc, *, subje
 
 def coupon_slip(store: Store, code: str) -> layouts.CouponSlip:
     coupon = vouchers.coupon_view(store, code)
-    if coupon["kind"] == "amount_off":
-        value = layouts.yuan(coupon["amount_fen"])
-    elif coupon["kind"] == "percent_off":
-        value = f"{(100 - coupon['percent_off']) / 10:g}折"
-    else:
-        value = f"赠 {coupon['dish']}"
-    conditions = []
-    if coupon["min_spend_fen"]:
-        conditions.append(f"满{layouts.yuan(coupon['min_spend_fen'])}可用")
-    if coupon["stores"]:
-        conditions.append("限指定门店")
     member = member_row(store, coupon["member_id"]) if coupon["member_id"] else None
     return layouts.CouponSlip(
-        title=coupon["name"], value=value, conditions="，".join(conditions),
+        title=coupon["name"], value=vouchers.offer_value(coupon),
+        conditions=vouchers.offer_conditions(coupon),
         valid_from=_local(store, coupon["valid_from"], "%Y-%m-%d"),
         valid_until=_local(store, coupon["valid_until"], "%Y-%m-%d"),
         code=coupon["code"], member_name=member["name"] if member else None,
@@ -88,6 +79,8 @@ def print_receipt(store: Store, order_id: str, printer: str | None = None, *,
             next_code = vouchers.issue_coupon(store, template, order["member_id"],
                                               reason="next visit")["code"]
         data = receipt_data(store, order, next_code)
+        if first is None and order["member_id"]:
+            data.notes = deliver_held(store, order["member_id"], "receipt")
         doc = layouts.receipt(data, target.width, store.settings.locale, reprint=reprint)
         return _queue(store, target, "receipt", doc, subject=order_id, coupon_code=next_code,
                       reprint=reprint, actor=actor)
@@ -108,6 +101,7 @@ def receipt_data(store: Store, order: Any, next_code: str | None) -> layouts.Rec
         time=_local(store, order["created_at"]), lines=lines, total_fen=order["total_fen"],
         due_fen=order["total_fen"] - order["discount_fen"], channel=order["channel"],
         table=table, staff=staff, tier_discount_fen=order["tier_discount_fen"],
+        promo_discount_fen=order["promo_discount_fen"],
         coupon_discount_fen=order["coupon_discount_fen"], coupon_code=order["coupon_code"],
         points_redeemed=order["points_redeemed"],
         points_discount_fen=order["points_discount_fen"],

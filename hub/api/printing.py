@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from printer import slips
 from printer.queue import cancel, list_jobs, printer_for
 
+from ..domain.audience import local_today
 from ..domain.clock import parse_day
 from ..domain.errors import InvalidInput
-from ..domain.segments import local_today
 from .auth import Caller, hub_of, require
 from .models import Body, ShortText
 

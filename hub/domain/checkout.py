@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .campaigns import after_payment, member_day_price, points_boost, record_use
 from .coupons import Line, check_coupon, record_redemption
 from .errors import (
     IdempotencyConflict,
@@ -85,6 +86,7 @@ def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, An
         "total_fen": order["total_fen"],
         "discount_fen": order["discount_fen"],
         "tier_discount_fen": order["tier_discount_fen"],
+        "promo_discount_fen": order["promo_discount_fen"],
         "coupon_discount_fen": order["coupon_discount_fen"],
         "points_discount_fen": order["points_discount_fen"],
         "due_fen": order["total_fen"] - order["discount_fen"],
@@ -128,7 +130,13 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
     total = sum(line.qty * line.unit_price_fen for line in req.lines)
     tier = settings.tier(member["tier"]) if member is not None else None
     tier_discount = total * tier.discount_pct // 100 if tier else 0
-    left = total - tier_discount
+    # A member-day price replaces the tier discount when it is worth more: they never stack.
+    promo_campaign, promo_discount = member_day_price(store, member, req.lines)
+    if promo_discount > tier_discount:
+        tier_discount = 0
+    else:
+        promo_campaign, promo_discount = None, 0
+    left = total - tier_discount - promo_discount
 
     coupon_discount, coupon_code = 0, None
     if req.coupon_code:
@@ -158,16 +166,20 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
             raise InsufficientBalance(
                 f"stored value {balance} fen does not cover {req.stored_value_fen} fen")
 
-    earned = 0
+    earned = boost_extra = 0
+    boost_campaign: str | None = None
     if member is not None and tier is not None:
         earned = (left // 100) * settings.points.earn_per_yuan * tier.points_multiplier_pct // 100
+        boost_campaign, boost_pct = points_boost(store, member["id"])
+        boost_extra = earned * boost_pct // 100 - earned
+        earned += boost_extra
 
     order = {
         "id": new_id(), "store_id": store.store_id, "member_id": req.member_id,
         "visit_id": req.visit_id, "channel": req.channel, "total_fen": total,
-        "tier_discount_fen": tier_discount, "coupon_discount_fen": coupon_discount,
-        "points_discount_fen": points_discount,
-        "discount_fen": tier_discount + coupon_discount + points_discount,
+        "tier_discount_fen": tier_discount, "promo_discount_fen": promo_discount,
+        "coupon_discount_fen": coupon_discount, "points_discount_fen": points_discount,
+        "discount_fen": tier_discount + promo_discount + coupon_discount + points_discount,
         "stored_value_paid_fen": req.stored_value_fen, "points_earned": earned,
         "points_redeemed": req.redeem_points, "coupon_code": coupon_code,
         "tier": tier.code if tier else None, "staff_id": req.staff_id,
@@ -176,10 +188,11 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
     }
     store.conn.execute(
         "INSERT INTO orders (id, store_id, member_id, visit_id, channel, total_fen, "
-        "tier_discount_fen, coupon_discount_fen, points_discount_fen, discount_fen, "
-        "stored_value_paid_fen, points_earned, points_redeemed, coupon_code, tier, staff_id, "
-        "idempotency_key, request_hash, created_at) VALUES (:id, :store_id, :member_id, "
-        ":visit_id, :channel, :total_fen, :tier_discount_fen, :coupon_discount_fen, "
+        "tier_discount_fen, promo_discount_fen, coupon_discount_fen, points_discount_fen, "
+        "discount_fen, stored_value_paid_fen, points_earned, points_redeemed, coupon_code, tier, "
+        "staff_id, idempotency_key, request_hash, created_at) VALUES (:id, :store_id, "
+        ":member_id, :visit_id, :channel, :total_fen, :tier_discount_fen, :promo_discount_fen, "
+        ":coupon_discount_fen, "
         ":points_discount_fen, :discount_fen, :stored_value_paid_fen, :points_earned, "
         ":points_redeemed, :coupon_code, :tier, :staff_id, :idempotency_key, :request_hash, "
         ":created_at)", order)
@@ -205,5 +218,11 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
         if earned:
             add_points_entry(store, member["id"], earned, "earn", order_id=order["id"],
                              staff_id=req.staff_id, expires_at=earn_expiry(store))
-        refresh_tier(store, member["id"])
+        if promo_campaign:
+            record_use(store, promo_campaign, order["id"], member["id"],
+                       discount_fen=promo_discount)
+        if boost_campaign and boost_extra:
+            record_use(store, boost_campaign, order["id"], member["id"], points=boost_extra)
+        after_payment(store, member, order["id"], member["tier"],
+                      refresh_tier(store, member["id"]))
     return _result(store, order, replayed=False)

@@ -106,6 +106,36 @@ class PrintingSettings(_Section):
     welcome_coupon_template: str = ""
 
 
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class CampaignSettings(_Section):
+    # No message leaves between these local times; it waits for the end of the window.
+    quiet_start: Annotated[str, Field(pattern=HHMM)] = "21:00"
+    quiet_end: Annotated[str, Field(pattern=HHMM)] = "09:00"
+    # At most this many marketing messages per guest over any 7 days, all campaigns together.
+    weekly_cap: Annotated[int, Field(ge=1, le=50)] = 2
+    # How long after being picked a guest's return and spend count for a campaign.
+    measure_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # The hub's address as guests' phones reach it, for unsubscribe links ("" for none).
+    public_url: str = ""
+
+
+class MessagingSettings(_Section):
+    # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
+    # service-account relay. "" switches the channel off.
+    webhook_url: str = ""
+    webhook_token: str = ""
+    smtp_host: str = ""              # "" switches e-mail off
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = ""
+    smtp_starttls: bool = True
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+
+
 class ReaderSettings(_Section):
     url: str
     protocol: Literal["rdm6300", "track2", "line"]
@@ -130,6 +160,8 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     security: SecuritySettings = SecuritySettings()
     printing: PrintingSettings = PrintingSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    messaging: MessagingSettings = MessagingSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

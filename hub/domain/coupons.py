@@ -73,6 +73,31 @@ def create_template(store: Store, name: str, kind: str, *, amount_fen: int = 0,
     return template_record(template)
 
 
+def yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}元"
+
+
+def offer_value(coupon: dict[str, Any], lang: str = "zh-CN") -> str:
+    """What a coupon (or its template) is worth, as a guest reads it: 20.00元, 85折, 赠 甜品."""
+    if coupon["kind"] == "amount_off":
+        return yuan(coupon["amount_fen"]) if lang == "zh-CN" else \
+            f"{coupon['amount_fen'] / 100:.2f} yuan off"
+    if coupon["kind"] == "percent_off":
+        return f"{(100 - coupon['percent_off']) / 10:g}折" if lang == "zh-CN" else \
+            f"{coupon['percent_off']}% off"
+    return f"赠 {coupon['dish']}" if lang == "zh-CN" else f"a free {coupon['dish']}"
+
+
+def offer_conditions(coupon: dict[str, Any], lang: str = "zh-CN") -> str:
+    conditions = []
+    if coupon["min_spend_fen"]:
+        conditions.append(f"满{yuan(coupon['min_spend_fen'])}可用" if lang == "zh-CN" else
+                          f"on bills of {coupon['min_spend_fen'] / 100:.2f} yuan or more")
+    if coupon["stores"]:
+        conditions.append("限指定门店" if lang == "zh-CN" else "at selected stores")
+    return ("，" if lang == "zh-CN" else ", ").join(conditions)
+
+
 def template_record(row: dict[str, Any] | sqlite3.Row) -> dict[str, Any]:
     record = dict(row)
     record["stores"] = None if record["stores"] is None else json.loads(record["stores"])

@@ -14,6 +14,7 @@ from typing import Any
 
 import holidays
 
+from .audience import local_today
 from .reports import Period
 from .store import Store
 
@@ -94,8 +95,6 @@ def forecast(store: Store, today: date | None = None, backtest_days: int = 28,
              weather: float = 1.0) -> dict[str, Any]:
     """Tomorrow and the next seven days (per day and hour, with dishes to prepare), and the
     backtest. `weather` scales the forecast (e.g. 0.85 for a rainy day ahead)."""
-    from .segments import local_today
-
     today = today or local_today(store)
     history = History(store, today)
     days = [today + timedelta(days=n) for n in range(1, 8)]

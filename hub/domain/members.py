@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,9 +36,10 @@ SPICE_LEVELS = {"none": "不辣", "mild": "微辣", "medium": "中辣", "hot": "
 LIST_FIELDS = ("avoid", "allergies", "tags")
 EDITABLE = (
     "name", "phone", "birthday", "gender", "spice_level", "avoid", "allergies", "notes",
-    "seat_preference", "tags", "vip", "marketing_consent",
+    "seat_preference", "tags", "vip", "marketing_consent", "email",
 )
 MAX_NAME, MAX_ITEM, MAX_ITEMS, MAX_NOTES = 40, 40, 20, 500
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass
@@ -56,6 +58,7 @@ class NewMember:
     referred_by: str | None = None
     marketing_consent: bool = False
     card: str | None = None
+    email: str | None = None
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -108,6 +111,24 @@ def _flag(value: Any, what: str) -> int:
     return int(value)
 
 
+def _email(value: Any) -> str | None:
+    """Good enough to catch typos at the kiosk; the mail server has the last word."""
+    if value in (None, ""):
+        return None
+    text = _text(value, "email", 254)
+    if not EMAIL.fullmatch(text):
+        raise InvalidInput(f"email {text!r} is not an e-mail address")
+    local, domain = text.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def mask_email(email: str | None) -> str | None:
+    if not email:
+        return email
+    local, domain = email.rsplit("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
 def _clean(store: Store, field_name: str, value: Any) -> Any:
     """Validate one editable field and turn it into its column value."""
     if field_name == "name":
@@ -132,6 +153,8 @@ def _clean(store: Store, field_name: str, value: Any) -> Any:
         return _text(value, "seat_preference", MAX_ITEM)
     if field_name in ("vip", "marketing_consent"):
         return _flag(value, field_name)
+    if field_name == "email":
+        return _email(value)
     raise InvalidInput(f"unknown member field {field_name!r}")
 
 
@@ -171,6 +194,7 @@ def member_view(store: Store, row: sqlite3.Row, masked: bool = False) -> dict[st
     view = member_record(row)
     if masked:
         view["phone"] = mask_phone(view["phone"])
+        view["email"] = mask_email(view["email"])
     view["erased"] = view["erased_at"] is not None
     view["consent"] = {
         "given_at": view.pop("consent_at"),
@@ -397,7 +421,7 @@ def block_card(store: Store, number: str, reason: str, actor: str = "system") ->
 ERASED_FIELDS = {
     "name": None, "phone": None, "phone_rev": None, "birthday": None, "gender": None,
     "spice_level": None, "avoid": "[]", "allergies": "[]", "notes": "", "seat_preference": "",
-    "tags": "[]", "marketing_consent": 0,
+    "tags": "[]", "marketing_consent": 0, "email": None,
 }
 
 
@@ -417,6 +441,10 @@ def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> 
             f"UPDATE members SET {sets}, erased_at = :now, updated_at = :now WHERE id = :id",
             {**ERASED_FIELDS, "now": now, "id": member_id})
         store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
+        store.conn.execute(
+            "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
+            "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
+            "WHERE member_id = ?", (member_id,))
         store.conn.execute(
             "UPDATE outbox SET data = json_object('id', ?1, 'redacted', json('true')) "
             "WHERE type IN ('member.created', 'member.updated') "

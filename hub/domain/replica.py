@@ -20,7 +20,7 @@ from .store import Store, dumps
 MEMBER_COLUMNS = (
     "id", "name", "phone", "birthday", "gender", "spice_level", "avoid", "allergies", "notes",
     "seat_preference", "tags", "vip", "referred_by", "consent_at", "consent_version",
-    "marketing_consent", "tier", "home_store", "created_at", "updated_at", "erased_at",
+    "marketing_consent", "tier", "home_store", "created_at", "updated_at", "erased_at", "email",
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
            "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",

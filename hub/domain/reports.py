@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .audience import RFM_GROUPS, rfm_group
 from .clock import to_iso
 from .errors import InvalidInput
 from .store import Store
@@ -85,23 +86,11 @@ def rfm(store: Store, period: Period) -> dict[str, Any]:
         "COUNT(*) AS frequency, SUM(total_fen - discount_fen) AS monetary FROM orders "
         "WHERE member_id IS NOT NULL AND created_at >= ? AND created_at < ? "
         "GROUP BY member_id", (end, period.lo, period.hi)).fetchall()
-    groups = {"champions": 0, "loyal": 0, "new": 0, "at_risk": 0, "hibernating": 0}
-    if rows:
-        spend = sorted(r["monetary"] for r in rows)
-        high_spend = spend[len(spend) // 2]
-        for row in rows:
-            recent = row["recency"] <= 30
-            frequent = row["frequency"] >= 3
-            if recent and frequent and row["monetary"] >= high_spend:
-                groups["champions"] += 1
-            elif frequent and recent:
-                groups["loyal"] += 1
-            elif recent:
-                groups["new"] += 1
-            elif frequent:
-                groups["at_risk"] += 1
-            else:
-                groups["hibernating"] += 1
+    groups = dict.fromkeys(RFM_GROUPS, 0)
+    spend = sorted(r["monetary"] for r in rows)
+    median = spend[len(spend) // 2] if spend else 0
+    for row in rows:
+        groups[rfm_group(row["recency"], row["frequency"], row["monetary"], median)] += 1
     return {"members": len(rows), "groups": groups}
 
 

@@ -323,6 +323,77 @@ CREATE TABLE sync_conflicts (
 """
 
 
+CAMPAIGNS = """
+ALTER TABLE members ADD COLUMN email TEXT;
+-- A member-day price or similar campaign discount given at checkout (part of discount_fen).
+ALTER TABLE orders ADD COLUMN promo_discount_fen INTEGER NOT NULL DEFAULT 0;
+
+-- Who to reach, with what offer and words, when; switched on by the owner.
+CREATE TABLE campaigns (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    audience TEXT NOT NULL,          -- JSON segment rules
+    offer TEXT NOT NULL,             -- JSON
+    message_zh TEXT NOT NULL DEFAULT '',
+    message_en TEXT NOT NULL DEFAULT '',
+    channels TEXT NOT NULL DEFAULT '[]',
+    schedule TEXT NOT NULL,          -- JSON
+    control_pct INTEGER NOT NULL CHECK (control_pct BETWEEN 0 AND 90),
+    active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    origin TEXT NOT NULL,            -- the store that made it, or 'hq'
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_run_at TEXT
+);
+
+-- Every guest a campaign picked, once per occasion (a lapse, a birthday year, a tier
+-- reached), in the treated or the held-out control group.
+CREATE TABLE campaign_targets (
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    occasion TEXT NOT NULL,
+    arm TEXT NOT NULL CHECK (arm IN ('treated', 'control')),
+    coupon_code TEXT REFERENCES coupons(code),
+    targeted_at TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, member_id, occasion)
+) WITHOUT ROWID;
+CREATE INDEX campaign_targets_member ON campaign_targets(member_id, targeted_at);
+
+-- A checkout that a campaign's offer changed: member-day price, extra points, referral.
+CREATE TABLE campaign_uses (
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    order_id TEXT NOT NULL REFERENCES orders(id),
+    member_id TEXT NOT NULL,
+    discount_fen INTEGER NOT NULL DEFAULT 0,
+    points INTEGER NOT NULL DEFAULT 0,
+    used_at TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, order_id, member_id)
+) WITHOUT ROWID;
+
+-- Every message, with its fate; a message is sent at most once.
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT REFERENCES campaigns(id),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'smtp', 'receipt', 'tablet')),
+    address TEXT,
+    subject TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'held',
+                                           'failed', 'skipped', 'unconfirmed')),
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX messages_due ON messages(status, next_attempt_at);
+CREATE INDEX messages_member ON messages(member_id, created_at);
+CREATE INDEX messages_campaign ON messages(campaign_id, status);
+"""
+
+
 def spaced_chars(text: str | None) -> str | None:
     """'王小芳' -> '王 小 芳': every character its own token (the index's SQL function)."""
     return None if text is None else " ".join(ch for ch in text if not ch.isspace())
@@ -335,6 +406,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0003_print_jobs", PRINT_JOBS),
     ("0004_member_search", MEMBER_SEARCH),
     ("0005_sync_conflicts", SYNC_CONFLICTS),
+    ("0006_campaigns", CAMPAIGNS),
 )
 
 

@@ -8,6 +8,7 @@ from .errors import InvalidInput, MemberErased
 from .ids import new_id
 from .ledgers import whole_number
 from .members import member_row
+from .outreach import deliver_held
 from .staff import get_staff
 from .store import Store
 
@@ -30,4 +31,6 @@ def check_in(store: Store, member_id: str | None, table: str, party_size: int,
             "visited_at) VALUES (:id, :store_id, :member_id, :table_no, :party_size, "
             ":staff_id, :visited_at)", visit)
         store.emit("visit.created", visit)
-    return visit
+        # What a campaign asked the waiter to tell this guest ("welcome back: a gift awaits").
+        notes = deliver_held(store, member_id, "tablet") if member_id else []
+    return {**visit, "staff_notes": notes}

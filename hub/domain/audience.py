@@ -1,0 +1,215 @@
+"""Segments as rules over the store's own data, compiled to one SQL query.
+
+A campaign's audience, the `laoke segment` command and the console's segment preview all go
+through `pick()`, so the size an owner sees before switching a campaign on is exactly the set
+the campaign will act on. Every rule narrows the set (they combine with AND).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .clock import to_iso
+from .errors import InvalidInput
+from .members import SPICE_LEVELS
+from .store import Store
+
+RFM_GROUPS = ("champions", "loyal", "new", "at_risk", "hibernating")
+FAVOURITE_MIN_QTY = 2
+YEAR_DAYS = 365
+
+
+class Audience(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Seen at least once (visit or order), but not in the last N days.
+    lapsed_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    # Birthday today or within the next N days (store time).
+    birthday_within: Annotated[int, Field(ge=0, le=366)] | None = None
+    tiers: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)  # any of them
+    # A spice level (code or label, e.g. 微辣) or text in the guest's notes or avoid list.
+    taste: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    # Ordered this dish at least FAVOURITE_MIN_QTY times.
+    favourite_dish: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    rfm: Literal["champions", "loyal", "new", "at_risk", "hibernating"] | None = None
+    # Paid over the last 365 days, and orders over the last 365 days.
+    spend_min_fen: Annotated[int, Field(ge=0)] | None = None
+    spend_max_fen: Annotated[int, Field(ge=0)] | None = None
+    frequency_min: Annotated[int, Field(ge=0)] | None = None
+    frequency_max: Annotated[int, Field(ge=0)] | None = None
+    first_visit_only: bool = False  # came once, never again
+    delivery_only: bool = False  # every order was a delivery
+    consent: bool = False  # only guests who agreed to marketing
+
+
+def parse_audience(data: Any) -> Audience:
+    """Rules from JSON, or InvalidInput naming the first bad rule."""
+    if isinstance(data, Audience):
+        return data
+    try:
+        return Audience.model_validate(data or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "audience"
+        reason = "unknown rule" if first["type"] == "extra_forbidden" else first["msg"]
+        raise InvalidInput(f"audience: {where}: {reason}") from None
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A guest the rules chose, and the occasion they were chosen for.
+
+    The occasion makes "once per lapse" and "once per birthday" exact: a guest who lapses,
+    returns and lapses again is a new occasion; the same lapse seen by tomorrow's run is not.
+    """
+
+    member_id: str
+    occasion: str
+    last_seen: str
+
+
+def local_today(store: Store) -> date:
+    return store.now().astimezone(ZoneInfo(store.settings.timezone)).date()
+
+
+def birthday_days(today: date, days: int) -> list[str]:
+    """MM-DD strings of the next `days` days from today; Feb 29 guests celebrate on Feb 28
+    in years without one."""
+    wanted: list[str] = []
+    for offset in range(days + 1):
+        day = today + timedelta(days=offset)
+        wanted.append(day.strftime("%m-%d"))
+        if day.month == 2 and day.day == 28 and (day + timedelta(days=1)).month == 3:
+            wanted.append("02-29")
+    return wanted
+
+
+def rfm_group(recency_days: float, frequency: int, monetary: int, median_spend: int) -> str:
+    """One guest's group: recent is within 30 days, frequent is 3 orders or more."""
+    recent, frequent = recency_days <= 30, frequency >= 3
+    if recent and frequent and monetary >= median_spend:
+        return "champions"
+    if frequent and recent:
+        return "loyal"
+    if recent:
+        return "new"
+    if frequent:
+        return "at_risk"
+    return "hibernating"
+
+
+def _marks(prefix: str, values: list[str], params: dict[str, Any]) -> str:
+    names = []
+    for n, value in enumerate(values):
+        params[f"{prefix}{n}"] = value
+        names.append(f":{prefix}{n}")
+    return ", ".join(names)
+
+
+def _compile(store: Store, rules: Audience) -> tuple[str, dict[str, Any], bool]:
+    """The query, its parameters, and whether it needs the per-guest order figures."""
+    now = store.now()
+    params: dict[str, Any] = {"year_ago": to_iso(now - timedelta(days=YEAR_DAYS)),
+                              "now": to_iso(now)}
+    where = ["m.erased_at IS NULL"]
+    orders = (rules.lapsed_days is not None or rules.rfm is not None or rules.first_visit_only
+              or rules.delivery_only or rules.spend_min_fen is not None
+              or rules.spend_max_fen is not None or rules.frequency_min is not None
+              or rules.frequency_max is not None)
+    visits = rules.lapsed_days is not None or rules.first_visit_only
+    if rules.lapsed_days is not None:
+        params["cutoff"] = to_iso(now - timedelta(days=rules.lapsed_days))
+        where.append("seen <> '' AND seen < :cutoff")
+    if rules.birthday_within is not None:
+        days = birthday_days(local_today(store), rules.birthday_within)
+        where.append(f"substr(m.birthday, 6) IN ({_marks('b', days, params)})")
+    if rules.tiers:
+        where.append(f"m.tier IN ({_marks('t', rules.tiers, params)})")
+    if rules.tags:
+        where.append("EXISTS (SELECT 1 FROM json_each(m.tags) "
+                     f"WHERE value IN ({_marks('g', rules.tags, params)}))")
+    if rules.taste is not None:
+        codes = [code for code, label in SPICE_LEVELS.items() if rules.taste in (code, label)]
+        params["taste_code"] = codes[0] if codes else ""
+        params["taste_like"] = f"%{rules.taste}%"
+        where.append("(m.spice_level = :taste_code OR m.notes LIKE :taste_like "
+                     "OR m.avoid LIKE :taste_like)")
+    if rules.favourite_dish is not None:
+        params["dish"] = rules.favourite_dish.strip()
+        params["dish_qty"] = FAVOURITE_MIN_QTY
+        where.append("m.id IN (SELECT o2.member_id FROM order_lines l JOIN orders o2 "
+                     "ON o2.id = l.order_id WHERE l.dish = :dish AND o2.member_id IS NOT NULL "
+                     "GROUP BY o2.member_id HAVING SUM(l.qty) >= :dish_qty)")
+    bounds = (("spend_min_fen", "COALESCE(o.spend_year, 0) >= :spend_min_fen"),
+              ("spend_max_fen", "COALESCE(o.spend_year, 0) <= :spend_max_fen"),
+              ("frequency_min", "COALESCE(o.n_year, 0) >= :frequency_min"),
+              ("frequency_max", "COALESCE(o.n_year, 0) <= :frequency_max"))
+    for name, condition in bounds:
+        if getattr(rules, name) is not None:
+            params[name] = getattr(rules, name)
+            where.append(condition)
+    if rules.first_visit_only:
+        where.append("COALESCE(o.n, 0) <= 1 AND COALESCE(v.n, 0) <= 1 "
+                     "AND COALESCE(o.n, 0) + COALESCE(v.n, 0) >= 1")
+    if rules.delivery_only:
+        where.append("o.n > 0 AND o.deliveries = o.n")
+    if rules.rfm is not None:
+        where.append("o.n_year > 0")
+    if rules.consent:
+        where.append("m.marketing_consent = 1")
+
+    joins, seen = "", "''"
+    if orders:
+        joins += (
+            " LEFT JOIN (SELECT member_id, COUNT(*) AS n, SUM(channel = 'delivery') AS deliveries,"
+            " MAX(created_at) AS last_at, SUM(created_at >= :year_ago) AS n_year,"
+            " SUM(CASE WHEN created_at >= :year_ago THEN total_fen - discount_fen ELSE 0 END)"
+            " AS spend_year FROM orders WHERE member_id IS NOT NULL GROUP BY member_id) o"
+            " ON o.member_id = m.id")
+        seen = "COALESCE(o.last_at, '')"
+    if visits:
+        joins += (" LEFT JOIN (SELECT member_id, COUNT(*) AS n, MAX(visited_at) AS last_at"
+                  " FROM visits WHERE member_id IS NOT NULL GROUP BY member_id) v"
+                  " ON v.member_id = m.id")
+        seen = f"max({seen}, COALESCE(v.last_at, ''))"
+    figures = ("julianday(:now) - julianday(o.last_at) AS recency, o.n_year AS frequency, "
+               "o.spend_year AS monetary" if rules.rfm is not None else
+               "NULL AS recency, NULL AS frequency, NULL AS monetary")
+    sql = (f"SELECT * FROM (SELECT m.id, m.birthday, {seen} AS seen, {figures} "
+           f"FROM members m{joins} WHERE {' AND '.join(w for w in where if 'seen' not in w)}) "
+           f"WHERE {' AND '.join(['1'] + [w for w in where if 'seen' in w])}")
+    return sql, params, rules.rfm is not None
+
+
+def _occasion(rules: Audience, birthday: str | None, seen: str, today: date) -> str:
+    if rules.lapsed_days is not None:
+        return f"lapse:{seen[:10]}"
+    if rules.birthday_within is not None and birthday:
+        year = today.year if birthday[5:] >= today.strftime("%m-%d") else today.year + 1
+        return f"birthday:{year}"
+    return "once"
+
+
+def pick(store: Store, rules: Audience | dict[str, Any]) -> list[Pick]:
+    """Everyone the rules choose now, most recently seen first."""
+    rules = parse_audience(rules)
+    sql, params, by_rfm = _compile(store, rules)
+    rows = store.conn.execute(sql, params).fetchall()
+    if by_rfm:
+        spend = sorted(r["monetary"] for r in rows)
+        median = spend[len(spend) // 2] if spend else 0
+        rows = [r for r in rows if rfm_group(r["recency"], r["frequency"], r["monetary"],
+                                             median) == rules.rfm]
+    today = local_today(store)
+    if rules.birthday_within is not None and rules.lapsed_days is None:
+        rows.sort(key=lambda r: ((r["birthday"] or "")[5:], r["id"]))
+    else:
+        rows.sort(key=lambda r: (r["seen"], r["id"]), reverse=True)
+    return [Pick(r["id"], _occasion(rules, r["birthday"], r["seen"], today), r["seen"])
+            for r in rows]

@@ -1,0 +1,255 @@
+"""Campaign messages: written when a guest is picked, sent at most once, every fate recorded.
+
+A message is stored before anything is sent. Marketing consent, the weekly cap and a missing
+address are checked when it is written (it is stored as `skipped` with the reason); consent
+and quiet hours again when it is due. The sender (hub/messaging.py) claims due messages here,
+sends them and reports back; a message caught mid-send by a crash is resent only where the
+channel deduplicates (the webhook gets the message id as its Idempotency-Key); an e-mail
+becomes `unconfirmed` for a person to check. Receipt and tablet messages are `held` until the
+guest's next receipt prints or their next check-in shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import string
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .clock import from_iso, to_iso
+from .coupons import coupon_view, offer_conditions, offer_value
+from .errors import InvalidInput, NotFound
+from .ids import new_id
+from .members import member_row, update_member
+from .store import Store
+
+CHANNELS = ("webhook", "smtp", "receipt", "tablet")
+REMOTE = ("webhook", "smtp")  # leave the building; subject to quiet hours
+PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe")
+LIVE = ("queued", "sending", "sent", "delivered", "held", "unconfirmed")
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def check_template(text: str, what: str) -> str:
+    """A message template may use only the known placeholders, e.g. {name} and {code}."""
+    if not isinstance(text, str) or len(text) > 500:
+        raise InvalidInput(f"{what} must be text of at most 500 characters")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as error:
+        raise InvalidInput(f"{what}: {error} (write {{{{ and }}}} for literal braces)") from None
+    unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
+    if unknown:
+        raise InvalidInput(f"{what}: unknown placeholder(s) {', '.join(unknown)}; "
+                           f"known: {', '.join(PLACEHOLDERS)}")
+    return text
+
+
+# -- unsubscribe -----------------------------------------------------------------------------
+
+def _signature(store: Store, member_id: str) -> str:
+    return hmac.new(store.settings.chain_key, f"unsubscribe:{member_id}".encode(),
+                    hashlib.sha256).hexdigest()[:20]
+
+
+def unsubscribe_token(store: Store, member_id: str) -> str:
+    """Signed with the chain key, so the link works at whichever store the guest opens it."""
+    return f"{member_id}.{_signature(store, member_id)}"
+
+
+def unsubscribe(store: Store, token: str) -> dict[str, Any]:
+    """The guest's one-tap opt-out: marketing consent off, recorded and sent to HQ."""
+    member_id, _, signature = (token or "").partition(".")
+    if not member_id or not hmac.compare_digest(signature, _signature(store, member_id)):
+        raise InvalidInput("this unsubscribe link is not valid")
+    row = member_row(store, member_id)
+    if row["marketing_consent"]:
+        update_member(store, member_id, {"marketing_consent": False}, actor="guest:unsubscribe")
+    return {"member_id": member_id, "marketing_consent": False}
+
+
+def _unsubscribe_text(store: Store, member_id: str, channel: str, lang: str) -> str:
+    base = store.settings.campaigns.public_url.rstrip("/")
+    if base:
+        link = f"{base}/unsubscribe/{unsubscribe_token(store, member_id)}"
+        return f"退订: {link}" if lang == "zh-CN" else f"Unsubscribe: {link}"
+    if channel == "webhook":
+        return "回复TD退订" if lang == "zh-CN" else "Reply STOP to unsubscribe"
+    return ""
+
+
+# -- writing messages ------------------------------------------------------------------------
+
+def render(store: Store, template: str, member: Any, code: str | None, channel: str,
+           lang: str) -> str:
+    coupon = coupon_view(store, code) if code else None
+    offer = ""
+    if coupon is not None:
+        offer = offer_value(coupon, lang)
+        conditions = offer_conditions(coupon, lang)
+        if conditions:
+            offer += f" ({conditions})" if lang != "zh-CN" else f"（{conditions}）"
+    until = ""
+    if coupon is not None:
+        zone = ZoneInfo(store.settings.timezone)
+        until = from_iso(coupon["valid_until"]).astimezone(zone).strftime("%Y-%m-%d")
+    values = {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
+              "code": code or "", "until": until,
+              "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
+    return template.format_map(values).strip()
+
+
+def _campaigns_this_week(store: Store, member_id: str, campaign_id: str) -> int:
+    since = to_iso(store.now() - timedelta(days=7))
+    marks = ", ".join(f"'{s}'" for s in LIVE)
+    return int(store.scalar(
+        "SELECT COUNT(DISTINCT campaign_id) FROM messages WHERE member_id = ? AND "
+        f"created_at >= ? AND campaign_id <> ? AND status IN ({marks})",
+        (member_id, since, campaign_id)))
+
+
+def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
+                   code: str | None) -> list[dict[str, Any]]:
+    """One message per channel of the campaign, each stored with where it stands."""
+    member = member_row(store, member_id)
+    lang = store.settings.locale
+    template = (campaign["message_zh"] or campaign["message_en"]) if lang == "zh-CN" else \
+        (campaign["message_en"] or campaign["message_zh"])
+    messaging = store.settings.messaging
+    capped = _campaigns_this_week(store, member_id, campaign["id"]) >= \
+        store.settings.campaigns.weekly_cap
+    written = []
+    for channel in campaign["channels"]:
+        address = {"webhook": member["phone"], "smtp": member["email"]}.get(channel)
+        status, reason = ("queued" if channel in REMOTE else "held"), None
+        if not member["marketing_consent"]:
+            status, reason = "skipped", "no marketing consent"
+        elif channel == "webhook" and not messaging.webhook_url:
+            status, reason = "skipped", "the webhook channel is not set up"
+        elif channel == "smtp" and not messaging.smtp_host:
+            status, reason = "skipped", "e-mail is not set up"
+        elif channel in REMOTE and not address:
+            status, reason = "skipped", f"no {'phone' if channel == 'webhook' else 'e-mail'}"
+        elif capped:
+            status, reason = "skipped", "weekly cap reached"
+        message = {
+            "id": new_id(), "campaign_id": campaign["id"], "member_id": member_id,
+            "channel": channel, "address": address,
+            "subject": campaign["name"] if channel == "smtp" else "",
+            "body": render(store, template, member, code, channel, lang),
+            "status": status, "reason": reason, "attempts": 0,
+            "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
+        }
+        store.db["messages"].insert(message)
+        written.append(message)
+    return written
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(store: Store, now: datetime) -> datetime | None:
+    """The end of the quiet hours if `now` falls in them, else None."""
+    settings = store.settings.campaigns
+    zone = ZoneInfo(store.settings.timezone)
+    local = now.astimezone(zone)
+    start, end = _hhmm(settings.quiet_start), _hhmm(settings.quiet_end)
+    moment = local.time()
+    if start == end:
+        return None
+    quiet = start <= moment < end if start < end else (moment >= start or moment < end)
+    if not quiet:
+        return None
+    day = local.date() if moment < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone)
+
+
+def claim_due(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Due remote messages, marked `sending`; none during quiet hours. A guest who withdrew
+    consent since the message was written is skipped here."""
+    now = store.now()
+    if quiet_until(store, now) is not None:
+        return []
+    with store.write():
+        rows = store.conn.execute(
+            "SELECT g.*, m.marketing_consent FROM messages g JOIN members m ON m.id = g.member_id "
+            "WHERE g.status = 'queued' AND g.next_attempt_at <= ? "
+            "ORDER BY g.next_attempt_at, g.id LIMIT ?", (to_iso(now), limit)).fetchall()
+        claimed = []
+        for row in rows:
+            if not row["marketing_consent"]:
+                store.conn.execute("UPDATE messages SET status = 'skipped', reason = ? "
+                                   "WHERE id = ?", ("unsubscribed", row["id"]))
+                continue
+            store.conn.execute("UPDATE messages SET status = 'sending', attempts = attempts + 1 "
+                               "WHERE id = ?", (row["id"],))
+            message = dict(row)
+            message.pop("marketing_consent")
+            message["attempts"] += 1
+            claimed.append(message)
+    return claimed
+
+
+def mark_sent(store: Store, message_id: str, delivered: bool = False) -> None:
+    with store.write():
+        store.conn.execute("UPDATE messages SET status = ?, sent_at = ?, reason = NULL "
+                           "WHERE id = ? AND status = 'sending'",
+                           ("delivered" if delivered else "sent", store.now_iso(), message_id))
+
+
+def mark_failed(store: Store, message_id: str, error: str, retryable: bool) -> None:
+    """Try again later with a growing pause, until the channel's attempts are used up."""
+    with store.write():
+        row = store.one("SELECT attempts FROM messages WHERE id = ?", (message_id,))
+        if row is None:
+            raise NotFound(f"no message {message_id!r}")
+        if retryable and row["attempts"] < store.settings.messaging.max_attempts:
+            pause = min(timedelta(seconds=30 * 2 ** (row["attempts"] - 1)), MAX_BACKOFF)
+            store.conn.execute(
+                "UPDATE messages SET status = 'queued', reason = ?, next_attempt_at = ? "
+                "WHERE id = ? AND status = 'sending'",
+                (error[:300], to_iso(store.now() + pause), message_id))
+        else:
+            store.conn.execute("UPDATE messages SET status = 'failed', reason = ? "
+                               "WHERE id = ? AND status = 'sending'", (error[:300], message_id))
+
+
+def recover(store: Store) -> int:
+    """After a crash: webhook messages go again under the same Idempotency-Key; e-mails
+    may have left, so they wait for a person. Returns how many were found mid-send."""
+    with store.write():
+        again = store.conn.execute("UPDATE messages SET status = 'queued' "
+                                   "WHERE status = 'sending' AND channel = 'webhook'").rowcount
+        unsure = store.conn.execute(
+            "UPDATE messages SET status = 'unconfirmed', reason = 'the hub stopped mid-send' "
+            "WHERE status = 'sending'").rowcount
+    return again + unsure
+
+
+def deliver_held(store: Store, member_id: str, channel: str) -> list[str]:
+    """Hand over the guest's held receipt or tablet messages; the caller shows or prints
+    them in the same change."""
+    rows = store.conn.execute(
+        "SELECT g.id, g.body FROM messages g JOIN members m ON m.id = g.member_id "
+        "WHERE g.member_id = ? AND g.channel = ? AND g.status = 'held' "
+        "AND m.marketing_consent = 1 ORDER BY g.created_at", (member_id, channel)).fetchall()
+    with store.write():
+        for row in rows:
+            store.conn.execute("UPDATE messages SET status = 'delivered', sent_at = ? "
+                               "WHERE id = ?", (store.now_iso(), row["id"]))
+    return [row["body"] for row in rows]
+
+
+def list_messages(store: Store, campaign_id: str | None = None, status: str | None = None,
+                  limit: int = 200) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        "SELECT * FROM messages WHERE (?1 IS NULL OR campaign_id = ?1) "
+        "AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC, id LIMIT ?3",
+        (campaign_id, status, limit)).fetchall()
+    return [dict(r) for r in rows]
