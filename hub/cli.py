@@ -77,6 +77,7 @@ def member() -> None:
 @click.option("--vip", is_flag=True, help="Mark as VIP.")
 @click.option("--referred-by", metavar="ID", help="Member id of who brought them.")
 @click.option("--card", metavar="NUMBER", help="Link a member card at once.")
+@click.option("--email", help="E-mail address (for campaign e-mail).")
 @click.option("--marketing-consent", is_flag=True,
               help="The guest agreed to receive offers (recorded with time and wording).")
 @click.option("--json", "as_json", is_flag=True, help="Print the member as JSON.")
@@ -177,23 +178,135 @@ def demo_data_cmd(obj: Obj, members: int, days: int, seed: int) -> None:
                f"over {summary.days} days")
 
 
+def _json_arg(text: str, what: str) -> Any:
+    from .domain.errors import InvalidInput
+
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise InvalidInput(f"{what} is not valid JSON: {error}") from None
+
+
 @cli.command("segment")
-@click.argument("name", type=click.Choice(["lapsed", "birthday"]))
+@click.argument("name", type=click.Choice(["lapsed", "birthday", "first-visit", "delivery-only",
+                                           "rules"]))
 @click.option("--days", type=click.IntRange(0, 3650),
               help="lapsed: no visit in this many days (90); birthday: within this many (7).")
+@click.option("--rules", metavar="JSON", help='With NAME "rules": audience rules, e.g. '
+              '\'{"lapsed_days": 60, "tiers": ["gold"], "taste": "微辣"}\'.')
 @click.option("--json", "as_json", is_flag=True, help='Print {"count", "member_ids"}.')
 @pass_obj
-def segment_cmd(obj: Obj, name: str, days: int | None, as_json: bool) -> None:
-    """Guests in a segment now: lapsed guests or upcoming birthdays."""
+def segment_cmd(obj: Obj, name: str, days: int | None, rules: str | None,
+                as_json: bool) -> None:
+    """Guests in a segment now: lapsed, birthdays, first-visit or delivery-only guests, or
+    any audience rules."""
+    from .domain.audience import pick
+    from .domain.errors import InvalidInput
     from .domain.segments import segment
 
-    ids = segment(obj.store(), name, days)
+    if (name == "rules") != (rules is not None):
+        raise InvalidInput('--rules goes with the segment name "rules", and only with it')
+    if rules is not None:
+        ids = [p.member_id for p in pick(obj.store(), _json_arg(rules, "--rules"))]
+    else:
+        ids = segment(obj.store(), name, days)
     if as_json:
         emit_json({"count": len(ids), "member_ids": ids})
     else:
         click.echo(f"{len(ids)} members")
         for member_id in ids:
             click.echo(member_id)
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+@cli.group()
+def campaign() -> None:
+    """Win guests back: list, make, switch on, run campaigns and see their results."""
+
+
+def _campaign_store(obj: Obj) -> Store:
+    from .domain.campaigns import install_builtins
+
+    store = obj.store()
+    install_builtins(store)
+    return store
+
+
+@campaign.command("list")
+@click.option("--json", "as_json", is_flag=True, help='Print {"campaigns": [...]}.')
+@pass_obj
+def campaign_list(obj: Obj, as_json: bool) -> None:
+    """Every campaign, the active ones first."""
+    from .domain.campaigns import list_campaigns
+
+    found = list_campaigns(_campaign_store(obj))
+    if as_json:
+        emit_json({"campaigns": found})
+        return
+    for c in found:
+        state = "on " if c["active"] else "off"
+        click.echo(f"{state} {c['id']}  {c['kind']:<12} {c['schedule']['run']:<8} {c['name']}")
+
+
+@campaign.command("create")
+@click.argument("spec", metavar="JSON")
+@click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
+@pass_obj
+def campaign_create(obj: Obj, spec: str, as_json: bool) -> None:
+    """Make a campaign from a JSON spec (name, kind, audience, offer, message_zh, message_en,
+    channels, schedule, control_pct, active); prints its id."""
+    from .domain.campaigns import create_campaign
+
+    made = create_campaign(_campaign_store(obj), _json_arg(spec, "the campaign"), actor="cli")
+    emit_json(made) if as_json else click.echo(made["id"])
+
+
+@campaign.command("set")
+@click.argument("campaign_id")
+@click.argument("changes", metavar="JSON")
+@pass_obj
+def campaign_set(obj: Obj, campaign_id: str, changes: str) -> None:
+    """Change a campaign, e.g. '{"active": true}' or '{"control_pct": 20}'."""
+    from .domain.campaigns import update_campaign
+
+    emit_json(update_campaign(_campaign_store(obj), campaign_id,
+                              _json_arg(changes, "the changes"), actor="cli"))
+
+
+@campaign.command("run")
+@click.argument("campaign_id")
+@pass_obj
+def campaign_run(obj: Obj, campaign_id: str) -> None:
+    """Pick the audience and act now; the running hub sends the messages."""
+    from .domain.campaigns import run_campaign
+
+    emit_json(run_campaign(_campaign_store(obj), campaign_id, actor="cli"))
+
+
+@campaign.command("results")
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@pass_obj
+def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
+    """Treated against control: messages, coupons redeemed, guests back, spend, lift."""
+    from .domain.campaigns import campaign_results
+
+    result = campaign_results(_campaign_store(obj), campaign_id)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(result["campaign"]["name"])
+    m = result["messages"]
+    click.echo(f"messages: {m['sent_total']} sent ({m['delivered']} delivered), "
+               f"{m['failed']} failed, {m['skipped']} skipped, {m['queued']} waiting")
+    for arm, figures in result["arms"].items():
+        click.echo(f"{arm:<8} {figures['guests']} guests, {figures['coupons_redeemed']}/"
+                   f"{figures['coupons_issued']} coupons used, {figures['returned']} back "
+                   f"({figures['return_rate']:.1%}), spent {figures['spend_fen'] / 100:.2f} 元")
+    if result["lift"]:
+        click.echo(f"lift: {result['lift']['return_rate_pts']:+.2f} points of return rate, "
+                   f"{result['lift']['spend_per_guest_fen'] / 100:+.2f} 元 per guest")
 
 
 @cli.command("report")

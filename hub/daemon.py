@@ -26,8 +26,10 @@ from .discovery import LanRegistry
 from .domain.config import Settings, load_settings, parse_settings
 from .home import VIRTUAL_SPOOL, ensure_home
 from .hublock import hold
+from .messaging import channels_from
 from .readers.service import ReaderService
 from .runtime import Hub
+from .scheduler import CampaignScheduler
 
 
 def hub_settings(home: Path, overrides: dict[str, Any]) -> Settings:
@@ -60,6 +62,9 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         hub.readers.start()
         if hub.settings.broker.url:
             hub.sync = Publisher(hub.store).start()
+        hub.campaigns = CampaignScheduler(
+            hub.store, channels_from(hub.settings.messaging),
+            on_run=lambda run: hub.events.publish("campaign.ran", run)).start()
         if hub.settings.discovery.enabled:
             lan = LanRegistry(hub, hub.settings.api.port)
             await lan.start()
@@ -69,6 +74,7 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         finally:
             hub.events.close()
             hub.readers.stop()
+            hub.campaigns.close()
             if hub.sync is not None:
                 hub.sync.stop()
             stop_printing.set()

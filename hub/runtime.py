@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .domain.campaigns import install_builtins
 from .domain.clock import Clock, system_clock
 from .domain.config import Settings, load_settings
 from .domain.devices import add_device, device_for_token
@@ -72,11 +73,13 @@ class Hub:
         self.printing: Any = None  # the print queue, once the daemon runs it
         self.readers: Any = None  # the card reader service, once the daemon runs it
         self.sync: Any = None  # the HQ publisher, when a broker is configured
+        self.campaigns: Any = None  # the campaign scheduler, once the daemon runs it
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self.store()  # open (and migrate) now, so a bad database fails the start, not a request
+        # Open (and migrate) now, so a bad database fails the start, not a request.
+        install_builtins(self.store())
 
     def store(self) -> Store:
         store = getattr(self._local, "store", None)

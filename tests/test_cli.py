@@ -56,6 +56,9 @@ def test_add_find_show(tmp_path):
     (["member", "show"], "Missing argument"),
     (["export", "--out", "x", "--format", "pdf"], "pdf"),
     (["segment", "lapsed", "--days", "-1"], "-1"),
+    (["segment", "rules", "--rules", "{nope"], "--rules is not valid JSON"),
+    (["segment", "rules", "--rules", '{"tier": "gold"}'], "audience: tier: unknown rule"),
+    (["campaign", "create", '{"name": "x", "control_pct": 99}'], "control_pct"),
     (["no-such-command"], "No such command"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
@@ -95,6 +98,23 @@ def test_segments(tmp_path):
     birthday = json.loads(laoke(tmp_path, "segment", "birthday", "--days", "30",
                                 "--json").stdout)
     assert birthday["count"] > 0
+    gold = json.loads(laoke(tmp_path, "segment", "rules", "--rules",
+                            '{"frequency_min": 5, "taste": "微辣"}', "--json").stdout)
+    assert 0 < gold["count"] < 300
+
+
+def test_campaign_commands(tmp_path):
+    laoke(tmp_path, "demo-data", "--members", "200", "--days", "200")
+    listed = json.loads(laoke(tmp_path, "campaign", "list", "--json").stdout)["campaigns"]
+    win_back = next(c for c in listed if c["kind"] == "win_back")
+    assert not win_back["active"]
+    laoke(tmp_path, "campaign", "set", win_back["id"], '{"active": true, "channels": []}')
+    run = json.loads(laoke(tmp_path, "campaign", "run", win_back["id"]).stdout)
+    assert run["new"] == run["treated"] + run["control"] > 0
+    results = json.loads(laoke(tmp_path, "campaign", "results", win_back["id"], "--json").stdout)
+    assert results["arms"]["treated"]["coupons_issued"] == run["treated"]
+    assert "lift" in laoke(tmp_path, "campaign", "results", win_back["id"]).stdout or \
+        run["control"] == 0
 
 
 def test_every_command_has_help():

@@ -1,9 +1,9 @@
 from datetime import date
 
+from hub.domain.audience import birthday_days
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.coupons import Line
 from hub.domain.members import NewMember, add_member, erase_member
-from hub.domain.audience import birthday_days
 from hub.domain.segments import birthdays, lapsed
 from hub.domain.visits import check_in
 

@@ -32,6 +32,7 @@ class MemberCreate(Body):
     referred_by: ShortText | None = None
     marketing_consent: StrictBool
     card: ShortText | None = None
+    email: Annotated[StrictStr, Field(max_length=254)] | None = None
 
 
 class MemberUpdate(Body):
@@ -47,6 +48,7 @@ class MemberUpdate(Body):
     tags: TextList | None = None
     vip: StrictBool | None = None
     marketing_consent: StrictBool | None = None
+    email: Annotated[StrictStr, Field(max_length=254)] | None = None
 
 
 class CardLink(Body):

@@ -123,7 +123,10 @@ def _spec(data: dict[str, Any]) -> CampaignSpec:
 
 def _check_templates(store: Store, offer: Offer) -> None:
     for template_id in ([offer.template_id] if offer.template_id else []) + offer.template_ids:
-        get_template(store, template_id)
+        try:
+            get_template(store, template_id)
+        except NotFound as error:
+            raise InvalidInput(f"campaign: offer: {error}") from None
 
 
 def campaign_record(row: Any) -> dict[str, Any]:

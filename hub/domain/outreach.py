@@ -170,17 +170,22 @@ def quiet_until(store: Store, now: datetime) -> datetime | None:
     return datetime.combine(day, end, tzinfo=zone)
 
 
-def claim_due(store: Store, limit: int = 50) -> list[dict[str, Any]]:
-    """Due remote messages, marked `sending`; none during quiet hours. A guest who withdrew
-    consent since the message was written is skipped here."""
+def claim_due(store: Store, limit: int = 50,
+              skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Due remote messages (not of the `skip` channels), marked `sending`; none during quiet
+    hours. A guest who withdrew consent since the message was written is skipped here."""
     now = store.now()
     if quiet_until(store, now) is not None:
         return []
+    channels = [c for c in REMOTE if c not in skip]
+    if not channels:
+        return []
+    marks = ", ".join("?" for _ in channels)
     with store.write():
         rows = store.conn.execute(
             "SELECT g.*, m.marketing_consent FROM messages g JOIN members m ON m.id = g.member_id "
-            "WHERE g.status = 'queued' AND g.next_attempt_at <= ? "
-            "ORDER BY g.next_attempt_at, g.id LIMIT ?", (to_iso(now), limit)).fetchall()
+            f"WHERE g.status = 'queued' AND g.channel IN ({marks}) AND g.next_attempt_at <= ? "
+            "ORDER BY g.next_attempt_at, g.id LIMIT ?", (*channels, to_iso(now), limit)).fetchall()
         claimed = []
         for row in rows:
             if not row["marketing_consent"]:
@@ -218,6 +223,13 @@ def mark_failed(store: Store, message_id: str, error: str, retryable: bool) -> N
         else:
             store.conn.execute("UPDATE messages SET status = 'failed', reason = ? "
                                "WHERE id = ? AND status = 'sending'", (error[:300], message_id))
+
+
+def release(store: Store, message_id: str) -> None:
+    """Put a claimed message back untried (its channel went down mid-round)."""
+    with store.write():
+        store.conn.execute("UPDATE messages SET status = 'queued', attempts = attempts - 1 "
+                           "WHERE id = ? AND status = 'sending'", (message_id,))
 
 
 def recover(store: Store) -> int:

@@ -44,4 +44,5 @@ def checkin_card(visit: dict[str, Any], member_card: dict[str, Any] | None,
                  source: str) -> dict[str, Any]:
     """The `checkin.created` event: the table and, for a member, what the kitchen must know."""
     return {"visit_id": visit["id"], "table": visit["table_no"],
-            "party_size": visit["party_size"], "member": member_card, "source": source}
+            "party_size": visit["party_size"], "member": member_card, "source": source,
+            "staff_notes": visit.get("staff_notes", [])}

@@ -74,6 +74,7 @@
       const who = m ? `${m.name}：${[describe(m), ...m.allergies.map((a) => a + "过敏")]
         .filter(Boolean).join("，")}` : t("walk_in");
       feed(`${t("at_table")} ${data.table} · ${who}`);
+      (data.staff_notes || []).forEach((note) => feed(`📣 ${note}`));
     } else if (event.type === "card.read") {
       feed(`${t("card_read")} @ ${data.station}: ${data.member ? data.member.name : data.message}`);
       if (data.member) openGuest(data.member.id);
@@ -150,6 +151,10 @@
     });
     if (status === 201) {
       $("checkin-form").hidden = true;
+      // What a campaign asked the waiter to say, shown once, on this tablet only.
+      (data.visit.staff_notes || []).forEach((note) => {
+        $("guest").append(el("p", { class: "big campaign-note" }, "📣 " + note));
+      });
       $("q").value = "";
       $("q").focus();
     } else {

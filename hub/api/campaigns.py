@@ -1,0 +1,124 @@
+"""Campaigns, segment previews, messages and the guest's unsubscribe link."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ConfigDict
+
+from ..domain import campaigns as book
+from ..domain.audience import pick
+from ..domain.errors import InvalidInput
+from ..domain.members import member_row, member_view
+from ..domain.outreach import list_messages, unsubscribe
+from .auth import Caller, hub_of, require
+from .models import Body
+
+router = APIRouter(tags=["campaigns"])
+unsubscribe_page = APIRouter(include_in_schema=False)
+Json = dict[str, Any]
+
+
+class Rules(Body):
+    """Audience rules (see hub/domain/audience.py); checked by the domain, which names the
+    first bad rule."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class CampaignBody(Body):
+    model_config = ConfigDict(extra="allow")
+
+
+def _wake(request: Request) -> None:
+    """Let the scheduler look now: a campaign switched on should not wait for the next tick."""
+    scheduler = hub_of(request).campaigns
+    if scheduler is not None:
+        scheduler.wake.set()
+
+
+@router.post("/segments/preview", summary="How many guests rules pick, before anything is sent")
+def preview(body: Rules, request: Request,
+            who: Annotated[Caller, Depends(require("segment.read"))],
+            limit: Annotated[int, Query(ge=0, le=200)] = 20) -> Json:
+    store = hub_of(request).store()
+    picks = pick(store, body.model_dump())
+    return {"count": len(picks), "members": [
+        member_view(store, member_row(store, p.member_id), masked=who.masked)
+        for p in picks[:limit]]}
+
+
+@router.get("/campaigns", summary="Every campaign, the active ones first")
+def campaigns(request: Request,
+              _: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
+    return {"campaigns": book.list_campaigns(hub_of(request).store())}
+
+
+@router.post("/campaigns", status_code=201, summary="Make a campaign (switched off unless "
+             "`active` is true)")
+def create(body: CampaignBody, request: Request,
+           who: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
+    made = book.create_campaign(hub_of(request).store(), body.model_dump(), actor=who.actor)
+    _wake(request)
+    return made
+
+
+@router.get("/campaigns/{campaign_id}", summary="One campaign")
+def show(campaign_id: str, request: Request,
+         _: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
+    return book.get_campaign(hub_of(request).store(), campaign_id)
+
+
+@router.patch("/campaigns/{campaign_id}", summary="Change a campaign, or switch it on or off")
+def edit(campaign_id: str, body: CampaignBody, request: Request,
+         who: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
+    saved = book.update_campaign(hub_of(request).store(), campaign_id, body.model_dump(),
+                                 actor=who.actor)
+    _wake(request)
+    return saved
+
+
+@router.post("/campaigns/{campaign_id}/run", summary="Run a scheduled campaign now")
+def run(campaign_id: str, request: Request,
+        who: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
+    hub = hub_of(request)
+    result = book.run_campaign(hub.store(), campaign_id, actor=who.actor)
+    hub.events.publish("campaign.ran", result)
+    _wake(request)
+    return result
+
+
+@router.get("/campaigns/{campaign_id}/results", summary="Treated against control: the lift")
+def results(campaign_id: str, request: Request,
+            _: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
+    return book.campaign_results(hub_of(request).store(), campaign_id)
+
+
+@router.get("/messages", summary="Campaign messages and their fate, newest first")
+def messages(request: Request, _: Annotated[Caller, Depends(require("campaign.manage"))],
+             campaign_id: str | None = None,
+             status: Literal["queued", "sending", "sent", "delivered", "held", "failed",
+                             "skipped", "unconfirmed"] | None = None,
+             limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Json:
+    return {"messages": list_messages(hub_of(request).store(), campaign_id, status, limit)}
+
+
+PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><body style="font-family: sans-serif; padding: 2em">
+<h1>{title}</h1><p>{text}</p></body></html>"""
+
+
+@unsubscribe_page.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_link(token: str, request: Request) -> HTMLResponse:
+    """The link in a campaign message: one tap, no login, valid at every store of the chain."""
+    try:
+        unsubscribe(hub_of(request).store(), token)
+    except InvalidInput:
+        return HTMLResponse(PAGE.format(title="链接无效 Invalid link",
+                                        text="这个退订链接无效。This link is not valid."), 400)
+    return HTMLResponse(PAGE.format(
+        title="已退订 Unsubscribed",
+        text="您将不再收到营销信息。You will get no more offers from us."))

@@ -1,0 +1,134 @@
+"""How campaign messages leave the hub: an HTTP webhook (SMS gateway, WeChat relay) and SMTP.
+
+Every channel has one method, `send`, which either returns (sent; True when the far end
+confirmed delivery) or raises `SendFailed` saying whether trying again could help. The
+campaign scheduler runs the `Dispatcher` in its own thread, never in a request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Protocol
+
+from .domain.config import MessagingSettings
+from .domain.outreach import claim_due, mark_failed, mark_sent, release
+from .domain.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SendFailed(Exception):
+    def __init__(self, reason: str, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+class Channel(Protocol):
+    def send(self, message: dict[str, Any]) -> bool: ...
+
+
+class WebhookChannel:
+    """POSTs {"id", "to", "text", ...} as JSON; the message id doubles as Idempotency-Key, so
+    a gateway that saw a message before a lost answer does not send it twice."""
+
+    def __init__(self, url: str, token: str = "", timeout: float = 10.0) -> None:
+        self.url, self.token, self.timeout = url, token, timeout
+
+    def send(self, message: dict[str, Any]) -> bool:
+        body = json.dumps({"id": message["id"], "to": message["address"],
+                           "text": message["body"], "campaign_id": message["campaign_id"],
+                           "member_id": message["member_id"]}, ensure_ascii=False).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": message["id"],
+            **({"Authorization": f"Bearer {self.token}"} if self.token else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                reply = answer.read(4096)
+        except urllib.error.HTTPError as error:
+            retryable = error.code >= 500 or error.code in (408, 429)
+            raise SendFailed(f"webhook answered {error.code}", retryable) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise SendFailed(f"webhook unreachable: {error}", True) from None
+        try:
+            return json.loads(reply or b"{}").get("status") == "delivered"
+        except (ValueError, AttributeError):
+            return False
+
+
+class SmtpChannel:
+    def __init__(self, settings: MessagingSettings) -> None:
+        self.settings = settings
+
+    def send(self, message: dict[str, Any]) -> bool:
+        s = self.settings
+        mail = EmailMessage()
+        mail["From"] = s.smtp_sender or s.smtp_username
+        mail["To"] = message["address"]
+        mail["Subject"] = message["subject"] or "老客"
+        # The message id is ours, so a mail system that keeps ids can recognise a resend.
+        mail["Message-ID"] = make_msgid(idstring=message["id"], domain="laoke.local")
+        mail.set_content(message["body"])
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls()
+                if s.smtp_username:
+                    smtp.login(s.smtp_username, s.smtp_password)
+                smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused:
+            raise SendFailed("the mail server refused the address", False) from None
+        except smtplib.SMTPResponseException as error:
+            raise SendFailed(f"mail server: {error.smtp_code} {error.smtp_error!r}",
+                             error.smtp_code < 500) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise SendFailed(f"mail server unreachable: {error}", True) from None
+        return False
+
+
+def channels_from(settings: MessagingSettings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if settings.webhook_url:
+        channels["webhook"] = WebhookChannel(settings.webhook_url, settings.webhook_token,
+                                             settings.timeout_s)
+    if settings.smtp_host:
+        channels["smtp"] = SmtpChannel(settings)
+    return channels
+
+
+class Dispatcher:
+    def __init__(self, store: Store, channels: dict[str, Channel]) -> None:
+        self.store = store
+        self.channels = channels
+
+    def run_once(self) -> int:
+        """Send what is due now; returns how many messages were tried. A channel that fails
+        in a way worth retrying is left alone for the rest of the round."""
+        tried = 0
+        down: set[str] = set()
+        while batch := claim_due(self.store, skip=tuple(down)):
+            for message in batch:
+                tried += 1
+                channel = self.channels.get(message["channel"])
+                if channel is None:
+                    mark_failed(self.store, message["id"], "the channel is switched off", False)
+                    continue
+                if message["channel"] in down:
+                    release(self.store, message["id"])
+                    continue
+                try:
+                    delivered = channel.send(message)
+                except SendFailed as error:
+                    log.warning("message %s: %s", message["id"], error)
+                    mark_failed(self.store, message["id"], str(error), error.retryable)
+                    if error.retryable:
+                        down.add(message["channel"])
+                else:
+                    mark_sent(self.store, message["id"], delivered)
+        return tried

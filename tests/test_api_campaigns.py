@@ -1,0 +1,85 @@
+"""Campaigns through the running hub: preview, make, switch on, run, results, unsubscribe."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.hubproc import RunningHub
+from tests.test_messaging import Gateway
+
+
+@pytest.fixture
+def gateway():
+    running = Gateway()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def hub(tmp_path, gateway):
+    home = tmp_path / "home"
+    running = RunningHub(home, env={"LAOKE_MESSAGING_WEBHOOK_URL": gateway.url,
+                                    "LAOKE_CAMPAIGNS_QUIET_START": "00:00",
+                                    "LAOKE_CAMPAIGNS_QUIET_END": "00:00"})
+    running.env["LAOKE_CAMPAIGNS_PUBLIC_URL"] = running.url
+    yield running.start()
+    running.stop()
+
+
+def wait_until(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_campaign_from_preview_to_results(hub, gateway):
+    with hub.client() as api:
+        for n, consent in enumerate((True, True, False)):
+            assert api.post("/members", json={"name": f"客人{n}", "phone": f"1390000000{n}",
+                                              "marketing_consent": consent}).status_code == 201
+        builtins = api.get("/campaigns").json()["campaigns"]
+        assert {c["kind"] for c in builtins} >= {"win_back", "birthday", "member_day"}
+        preview = api.post("/segments/preview", json={"tiers": ["member"], "consent": True})
+        assert preview.status_code == 200 and preview.json()["count"] == 2
+        bad = api.post("/segments/preview", json={"lapsed_days": "soon"})
+        assert bad.status_code == 422 and "lapsed_days" in bad.json()["message"]
+        refused = api.post("/campaigns", json={"name": "x", "kind": "member_day"})
+        assert refused.status_code == 422 and "schedule.run" in refused.json()["message"]
+
+        made = api.post("/campaigns", json={
+            "name": "新品尝鲜", "audience": {"tiers": ["member"]}, "control_pct": 0,
+            "message_zh": "{name}，新菜上市！{unsubscribe}", "channels": ["webhook"],
+            "schedule": {"run": "once"}})
+        assert made.status_code == 201, made.text
+        campaign_id = made.json()["id"]
+        assert made.json()["active"] is False
+        switched = api.patch(f"/campaigns/{campaign_id}", json={"active": True})
+        assert switched.json()["active"] is True
+
+        # The hub's scheduler runs a switched-on `once` campaign by itself and sends.
+        wait_until(lambda: len(gateway.texts) == 2)
+        assert api.post(f"/campaigns/{campaign_id}/run").json()["new"] == 0
+        messages = api.get("/messages", params={"campaign_id": campaign_id}).json()["messages"]
+        assert {m["status"] for m in messages} == {"delivered"}
+        results = api.get(f"/campaigns/{campaign_id}/results").json()
+        assert results["arms"]["treated"]["guests"] == 2
+        assert results["messages"]["delivered"] == 2
+
+        text = next(iter(gateway.texts.values()))["text"]
+        link = text.split("退订: ")[1]
+        assert link.startswith(f"{hub.url}/unsubscribe/")
+        page = httpx.get(link)
+        assert page.status_code == 200 and "已退订" in page.text
+        member = api.get(f"/members/{next(iter(gateway.texts.values()))['member_id']}").json()
+        assert member["marketing_consent"] is False
+        assert httpx.get(f"{hub.url}/unsubscribe/forged.token").status_code == 400
+
+        waiter = api.post("/devices", json={"name": "pad", "role": "waiter"}).json()["token"]
+    with hub.client(waiter) as pad:
+        assert pad.get("/campaigns").status_code == 403

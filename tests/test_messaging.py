@@ -1,0 +1,258 @@
+"""Campaign messages against local stand-ins: an SMS gateway over HTTP and an SMTP server,
+both on 127.0.0.1, both failing first and recovering; nothing is sent twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from hub.domain.campaigns import create_campaign, run_campaign, update_campaign
+from hub.domain.coupons import create_template
+from hub.domain.members import NewMember, add_member, get_member
+from hub.domain.outreach import list_messages, recover, unsubscribe, unsubscribe_token
+from hub.messaging import Dispatcher, channels_from
+from hub.ports import free_port
+from hub.scheduler import CampaignScheduler
+
+
+class Gateway:
+    """An SMS gateway: dedupes by Idempotency-Key, as real ones do; can fail on purpose."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, dict] = {}
+        self.requests = 0
+        self.fail_next = 0  # answer 503 without taking the message
+        self.lose_answer_next = 0  # take the message, then answer 503 (a lost answer)
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                gateway.requests += 1
+                if gateway.fail_next:
+                    gateway.fail_next -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                gateway.texts.setdefault(self.headers["Idempotency-Key"], body)
+                if gateway.lose_answer_next:
+                    gateway.lose_answer_next -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status": "delivered"}')
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Mailbox:
+    """aiosmtpd handler: takes mail, or answers 451 (try later) while told to."""
+
+    def __init__(self) -> None:
+        self.mails: list = []
+        self.fail_next = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            return "451 4.3.0 mailbox busy, try again later"
+        self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def gateway():
+    running = Gateway()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def shop(store, gateway, mailbox):
+    messaging = store.settings.messaging
+    messaging.webhook_url = gateway.url
+    messaging.smtp_host, messaging.smtp_port = "127.0.0.1", mailbox.port
+    messaging.smtp_starttls = False
+    messaging.smtp_sender = "shop@laoke.test"
+    return store
+
+
+def guests(store):
+    a = add_member(store, NewMember(name="王芳", phone="13800138000", email="wang@Example.COM",
+                                    marketing_consent=True))
+    b = add_member(store, NewMember(name="李雷", phone="13900139000", marketing_consent=True))
+    c = add_member(store, NewMember(name="张伟", phone="13700137000", email="z@example.com"))
+    return a, b, c
+
+
+def campaign(store, **extra):
+    template = create_template(store, "回归礼券", "amount_off", amount_fen=2000, valid_days=30)
+    spec = {"name": "欢迎回来", "audience": {}, "control_pct": 0,
+            "offer": {"type": "coupon", "template_id": template["id"]},
+            "message_zh": "{name}，{store}送您{offer}，券码 {code}。{unsubscribe}",
+            "channels": ["webhook", "smtp"], "schedule": {"run": "once"}, "active": True,
+            **extra}
+    return create_campaign(store, spec)
+
+
+def by_member(store, campaign_id):
+    found: dict = {}
+    for message in list_messages(store, campaign_id):
+        found.setdefault(message["member_id"], {})[message["channel"]] = message
+    return found
+
+
+def test_channels_fail_then_recover_and_nothing_is_sent_twice(shop, gateway, mailbox, clock):
+    a, b, c = guests(shop)
+    made = campaign(shop)
+    scheduler = CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging))
+    gateway.fail_next, mailbox.fail_next = 1, 1
+    [run] = scheduler.tick()
+    assert run["treated"] == 2, "the guest without marketing consent is not picked"
+    messages = by_member(shop, made["id"])
+    assert c["id"] not in messages
+    assert messages[b["id"]]["smtp"]["status"] == "skipped"
+    assert messages[b["id"]]["smtp"]["reason"] == "no e-mail"
+    assert all(m["status"] == "queued" for m in (messages[a["id"]]["webhook"],
+                                                 messages[a["id"]]["smtp"],
+                                                 messages[b["id"]]["webhook"]))
+    assert gateway.requests == 1, "a gateway that is down is not hammered with the rest"
+    assert "503" in (messages[a["id"]]["webhook"]["reason"]
+                     or messages[b["id"]]["webhook"]["reason"])
+    assert "451" in messages[a["id"]]["smtp"]["reason"]
+
+    scheduler.tick()
+    assert gateway.requests == 2, "the message left untried goes next; the failed one waits"
+    assert mailbox.mails == []
+    clock.advance(seconds=31)
+    scheduler.tick()
+    messages = by_member(shop, made["id"])
+    assert messages[a["id"]]["webhook"]["status"] == "delivered"
+    assert messages[b["id"]]["webhook"]["status"] == "delivered"
+    assert messages[a["id"]]["smtp"]["status"] == "sent"
+    assert sorted(t["to"] for t in gateway.texts.values()) == ["+8613800138000",
+                                                               "+8613900139000"]
+    text = next(t for t in gateway.texts.values() if t["to"] == "+8613800138000")["text"]
+    code = shop.scalar("SELECT code FROM coupons WHERE member_id = ?", (a["id"],))
+    assert text == f"王芳，老客小馆送您20.00元，券码 {code}。回复TD退订"
+    [mail] = mailbox.mails
+    assert mail["To"] == "wang@example.com" and mail["Subject"] == "欢迎回来"
+    assert messages[a["id"]]["smtp"]["id"] in mail["Message-ID"]
+    assert code in mail.get_content()
+
+    scheduler.tick()
+    assert len(mailbox.mails) == 1 and gateway.requests == 3, "nothing goes twice"
+
+
+def test_a_lost_answer_is_retried_under_the_same_key(shop, gateway, clock):
+    guests(shop)
+    made = campaign(shop, channels=["webhook"], audience={"tiers": ["member"]})
+    dispatcher = CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging))
+    gateway.lose_answer_next = 1
+    dispatcher.tick()
+    clock.advance(minutes=5)
+    dispatcher.tick()
+    assert gateway.requests == 3, "two guests, one answer lost and asked again"
+    assert len(gateway.texts) == 2, "the gateway saw the retry's key and sent it once"
+    assert {m["status"] for m in list_messages(shop, made["id"])} == {"delivered"}
+
+
+def test_quiet_hours_hold_messages_until_morning(shop, gateway, clock):
+    guests(shop)
+    clock.current = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
+    made = campaign(shop, channels=["webhook"])
+    scheduler = CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging))
+    scheduler.tick()
+    assert gateway.requests == 0
+    assert {m["status"] for m in list_messages(shop, made["id"])} == {"queued"}
+    clock.current = datetime(2026, 11, 26, 0, 59, tzinfo=UTC)  # 08:59
+    scheduler.tick()
+    assert gateway.requests == 0
+    clock.advance(minutes=1)
+    scheduler.tick()
+    assert gateway.requests == 2
+
+
+def test_weekly_cap_and_unsubscribe(shop, gateway, clock):
+    shop.settings.campaigns.weekly_cap = 1
+    a, b, _ = guests(shop)
+    first = campaign(shop, channels=["webhook"])
+    scheduler = CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging))
+    scheduler.tick()
+    second = campaign(shop, name="又一个", channels=["webhook"])
+    unsubscribe(shop, unsubscribe_token(shop, b["id"]))
+    assert get_member(shop, b["id"])["marketing_consent"] is False
+    scheduler.tick()
+    assert {m["reason"] for m in list_messages(shop, second["id"])} == {"weekly cap reached"}, \
+        "a got the first campaign this week; b unsubscribed, so is no longer picked"
+    clock.advance(days=8)
+    third = campaign(shop, name="下周", channels=["webhook"])
+    scheduler.tick()
+    assert [m["member_id"] for m in list_messages(shop, third["id"])] == [a["id"]]
+    assert gateway.requests == 3
+    with pytest.raises(Exception, match="not valid"):
+        unsubscribe(shop, unsubscribe_token(shop, a["id"])[:-1] + "0")
+    assert first["id"] != second["id"]
+
+
+def test_consent_withdrawn_after_queueing_stops_the_message(shop, gateway):
+    a, b, _ = guests(shop)
+    made = campaign(shop, channels=["webhook"], schedule={"run": "once"})
+    scheduler = CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging))
+    update_campaign(shop, made["id"], {"active": False})
+    run_campaign(shop, made["id"])
+    unsubscribe(shop, unsubscribe_token(shop, a["id"]))
+    scheduler.tick()
+    statuses = {m["member_id"]: (m["status"], m["reason"])
+                for m in list_messages(shop, made["id"])}
+    assert statuses[a["id"]] == ("skipped", "unsubscribed")
+    assert statuses[b["id"]][0] == "delivered"
+
+
+def test_a_crash_mid_send_resends_only_what_is_safe(shop):
+    guests(shop)
+    made = campaign(shop)
+    run_campaign(shop, made["id"])
+    with shop.write():
+        shop.conn.execute("UPDATE messages SET status = 'sending' WHERE status = 'queued'")
+    assert recover(shop) == 3
+    statuses = {(m["channel"], m["status"]) for m in list_messages(shop, made["id"])}
+    assert ("webhook", "queued") in statuses and ("smtp", "unconfirmed") in statuses
+    assert ("webhook", "sending") not in statuses
+
+
+def test_an_unset_channel_skips_with_the_reason(store):
+    guests(store)
+    made = campaign(store)
+    run_campaign(store, made["id"])
+    reasons = {m["reason"] for m in list_messages(store, made["id"])}
+    assert reasons == {"the webhook channel is not set up", "e-mail is not set up"}
+    assert Dispatcher(store, channels_from(store.settings.messaging)).run_once() == 0
