@@ -101,6 +101,21 @@ class HubClient:
         params = {"limit": 200} | ({"days": days} if days is not None else {})
         return self._call("GET", f"/segments/{name}", params=params)
 
+    def preview(self, rules: Json) -> Json:
+        return self._call("POST", "/segments/preview", json=rules)
+
+    def campaigns(self) -> list[Json]:
+        return self._call("GET", "/campaigns")["campaigns"]
+
+    def update_campaign(self, campaign_id: str, changes: Json) -> Json:
+        return self._call("PATCH", f"/campaigns/{campaign_id}", json=changes)
+
+    def run_campaign(self, campaign_id: str) -> Json:
+        return self._call("POST", f"/campaigns/{campaign_id}/run")
+
+    def campaign_results(self, campaign_id: str) -> Json:
+        return self._call("GET", f"/campaigns/{campaign_id}/results")
+
     def devices(self) -> list[Json]:
         return self._call("GET", "/devices")["devices"]
 

@@ -8,6 +8,7 @@ comes back to the screen through `call_from_thread`: the interface never waits o
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -50,6 +51,7 @@ COLUMNS = {
     "#results": ("name", "phone", "tier", "points", "stored_value"),
     "#segment-members": ("name", "phone", "birthday", "tier"),
     "#device-table": ("name", "role", "last_seen", "state"),
+    "#campaign-table": ("name", "kind", "schedule", "state", "last_run"),
 }
 
 
@@ -93,7 +95,7 @@ class ConsoleCommands(Provider):
         matcher = self.matcher(query)
         commands: list[tuple[str, Callable[[], Any]]] = [
             (f"{app.t(tab)} ({tab})", lambda tab=tab: app.action_show_tab(tab))
-            for tab in ("dashboard", "members", "checkout", "lists", "devices")]
+            for tab in ("dashboard", "members", "checkout", "lists", "campaigns", "devices")]
         commands += [(f"{app.t('language')} (language)", app.action_toggle_language),
                      (f"{app.t('test_page')} (printer)", app.action_test_page)]
         for text, callback in commands:
@@ -127,7 +129,8 @@ class ConsoleApp(App[None]):
         Binding("f2", "show_tab('members')", "Members", id="tab-members"),
         Binding("f3", "show_tab('checkout')", "Checkout", id="tab-checkout"),
         Binding("f4", "show_tab('lists')", "Lists", id="tab-lists"),
-        Binding("f5", "show_tab('devices')", "Devices", id="tab-devices"),
+        Binding("f5", "show_tab('campaigns')", "Campaigns", id="tab-campaigns"),
+        Binding("f6", "show_tab('devices')", "Devices", id="tab-devices"),
         Binding("f9", "toggle_language", "中/EN", id="language"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
@@ -210,6 +213,17 @@ class ConsoleApp(App[None]):
                     yield Button(t("send_coupon"), id="list-coupon", variant="primary")
                 yield Static("", id="segment-count")
                 yield DataTable(id="segment-members", cursor_type="row")
+            with TabPane(t("campaigns"), id="campaigns"), VerticalScroll():
+                yield DataTable(id="campaign-table", cursor_type="row")
+                with Horizontal(classes="row"):
+                    yield Button(t("switch"), id="campaign-toggle")
+                    yield Button(t("run_now"), id="campaign-run", variant="primary")
+                    yield Button(t("results"), id="campaign-results")
+                yield Static("", id="campaign-detail", classes="panel")
+                with Horizontal(classes="row"):
+                    yield Input(placeholder=t("rules"), id="rules")
+                    yield Button(t("preview"), id="preview")
+                yield Static("", id="preview-count")
             with TabPane(t("devices"), id="devices"), VerticalScroll():
                 yield DataTable(id="device-table", cursor_type="row")
                 with Horizontal(classes="row"):
@@ -623,6 +637,91 @@ class ConsoleApp(App[None]):
         self.call(lambda: self.client.send_coupon(template, member_id, "console list"),
                   lambda coupon: self.notify(f"{self.t('sent')}: {coupon['code']}"))
 
+    # -- campaigns ---------------------------------------------------------------------------
+
+    def load_campaigns(self) -> None:
+        self.call(self.client.campaigns, self.show_campaigns)
+
+    def show_campaigns(self, campaigns: list[Json]) -> None:
+        table = self.table("#campaign-table")
+        table.clear()
+        for campaign in campaigns:
+            schedule = campaign["schedule"]
+            when = schedule["run"] + (f" {schedule['at']}" if schedule["run"] == "daily" else "")
+            table.add_row(campaign["name"], campaign["kind"], when,
+                          self.t("on") if campaign["active"] else self.t("off"),
+                          self.local_time(campaign["last_run_at"], "%m-%d %H:%M"),
+                          key=campaign["id"])
+
+    def chosen_campaign(self) -> str | None:
+        table = self.table("#campaign-table")
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(Button.Pressed, "#campaign-toggle")
+    def toggle_campaign(self) -> None:
+        campaign_id = self.chosen_campaign()
+        if campaign_id is None:
+            return
+        row = self.table("#campaign-table").get_row(campaign_id)
+        active = row[3] == self.t("off")
+        self.call(lambda: self.client.update_campaign(campaign_id, {"active": active}),
+                  lambda _: self.load_campaigns())
+
+    @on(Button.Pressed, "#campaign-run")
+    def run_campaign(self) -> None:
+        campaign_id = self.chosen_campaign()
+        if campaign_id is None:
+            return
+
+        def done(run: Json) -> None:
+            self.notify(f"{self.t('audience')} {run['audience']}: {self.t('treated')} "
+                        f"{run['treated']}, {self.t('control')} {run['control']}")
+            self.load_campaigns()
+            self.show_results_of(campaign_id)
+
+        self.call(lambda: self.client.run_campaign(campaign_id), done)
+
+    @on(Button.Pressed, "#campaign-results")
+    @on(DataTable.RowSelected, "#campaign-table")
+    def campaign_results(self) -> None:
+        campaign_id = self.chosen_campaign()
+        if campaign_id is not None:
+            self.show_results_of(campaign_id)
+
+    def show_results_of(self, campaign_id: str) -> None:
+        self.call(lambda: self.client.campaign_results(campaign_id), self.show_campaign_results)
+
+    def show_campaign_results(self, results: Json) -> None:
+        t = self.t
+        lines = [f"[b]{results['campaign']['name']}[/b]"]
+        m = results["messages"]
+        lines.append(f"{t('messages')}: {m['sent_total']} ✓ {m['delivered']} ✓✓ "
+                     f"{m['failed']} ✗ {m['skipped']} – {m['queued'] + m['held']} …")
+        for arm in ("treated", "control"):
+            a = results["arms"][arm]
+            lines.append(f"{t(arm)}: {t('guests')} {a['guests']} · {t('redeemed')} "
+                         f"{a['coupons_redeemed']}/{a['coupons_issued']} · {t('returned')} "
+                         f"{a['returned']} ({a['return_rate']:.1%}) · {t('spend')} "
+                         f"{yuan(a['spend_fen'])}")
+        if results["lift"]:
+            lines.append(f"{t('lift')}: {results['lift']['return_rate_pts']:+.2f} pts · "
+                         f"{yuan(results['lift']['spend_per_guest_fen'])}/{t('guests')}")
+        self.query_one("#campaign-detail", Static).update("\n".join(lines))
+
+    @on(Button.Pressed, "#preview")
+    @on(Input.Submitted, "#rules")
+    def preview_rules(self) -> None:
+        text = self.query_one("#rules", Input).value.strip() or "{}"
+        try:
+            rules = json.loads(text)
+        except ValueError as error:
+            self.notify(f"JSON: {error}", severity="error")
+            return
+        self.call(lambda: self.client.preview(rules), lambda found: self.query_one(
+            "#preview-count", Static).update(f"{self.t('audience')}: {found['count']}"))
+
     # -- devices -----------------------------------------------------------------------------
 
     def load_devices(self) -> None:
@@ -670,6 +769,8 @@ class ConsoleApp(App[None]):
     def tab_opened(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "devices":
             self.load_devices()
+        elif event.pane.id == "campaigns":
+            self.load_campaigns()
         elif event.pane.id == "dashboard":
             self.refresh_dashboard()
 

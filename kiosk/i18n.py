@@ -29,7 +29,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "printed": "小票已送打印", "favourites": "常点", "coupons": "可用券",
         "last_visit": "上次到店", "ledger": "流水", "spice": "辣度", "avoid": "忌口",
         "language": "English", "none": "无", "card_read": "刷卡", "unknown_card": "未知卡",
-        "visits": "到店",
+        "visits": "到店", "campaigns": "营销活动", "kind": "类型", "schedule": "计划",
+        "last_run": "上次运行", "switch": "开/关", "run_now": "立即运行", "results": "效果",
+        "rules": '人群规则 JSON，如 {"lapsed_days": 60, "tiers": ["gold"]}',
+        "preview": "预估人数", "audience": "目标人数", "treated": "触达组", "control": "对照组",
+        "guests": "人数", "returned": "回店", "redeemed": "用券", "spend": "消费",
+        "messages": "消息", "lift": "提升", "on": "开", "off": "关",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -60,6 +65,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "coupons": "Coupons", "last_visit": "Last visit", "ledger": "Ledger",
         "spice": "Spice", "avoid": "Avoid", "language": "中文", "none": "none",
         "card_read": "Card read", "unknown_card": "unknown card", "visits": "Visits",
+        "campaigns": "Campaigns", "kind": "Kind", "schedule": "Schedule",
+        "last_run": "Last run", "switch": "On/off", "run_now": "Run now",
+        "results": "Results",
+        "rules": 'Audience rules as JSON, e.g. {"lapsed_days": 60, "tiers": ["gold"]}',
+        "preview": "Preview size", "audience": "Audience", "treated": "Treated",
+        "control": "Control", "guests": "Guests", "returned": "Came back",
+        "redeemed": "Coupons used", "spend": "Spend", "messages": "Messages",
+        "lift": "Lift", "on": "on", "off": "off",
     },
 }
 

@@ -300,3 +300,20 @@ def test_audience_rules(store, clock):
     assert ids(lapsed_days=90) == {fish, once, delivery}
     with pytest.raises(InvalidInput, match="audience: rfm"):
         pick(store, {"rfm": "whales"})
+
+
+def test_member_stats_follow_the_books(months, clock):
+    store = months
+    clock.advance(days=1)
+    member_id = store.scalar("SELECT id FROM members LIMIT 1")
+    pay(store, member_id, "one-more", channel="delivery")
+    kept = {r[0]: tuple(r[1:]) for r in store.conn.execute(
+        "SELECT m.id, orders, deliveries, visits, last_seen FROM member_stats s "
+        "JOIN members m ON m.rowid = s.member_rowid")}
+    counted = {r[0]: tuple(r[1:]) for r in store.conn.execute(
+        "SELECT member_id, SUM(o), SUM(d), SUM(v), MAX(at) FROM ("
+        " SELECT member_id, 1 AS o, channel = 'delivery' AS d, 0 AS v, created_at AS at "
+        " FROM orders WHERE member_id IS NOT NULL UNION ALL "
+        " SELECT member_id, 0, 0, 1, visited_at FROM visits WHERE member_id IS NOT NULL) "
+        "GROUP BY member_id")}
+    assert kept == counted and kept[member_id][3] == store.now_iso()

@@ -195,3 +195,32 @@ def test_money_and_bill_parsing():
         {"dish": "米饭", "qty": 1, "unit_price_fen": 300}]
     with pytest.raises(ValueError):
         parse_lines("宫保鸡丁 two 48")
+
+
+def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
+    hub, _guest, _coupon = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(140, 50)) as pilot:
+            await pilot.press("f5")
+            table = app.query_one("#campaign-table", DataTable)
+            await until(pilot, lambda: table.row_count >= 6)
+            win_back = next(key.value for key in table.rows
+                            if table.get_row(key)[1] == "win_back")
+            table.move_cursor(row=table.get_row_index(win_back))
+            await pilot.click("#campaign-toggle")
+            await until(pilot, lambda: table.get_row(win_back)[3] == "开")
+            await pilot.click("#campaign-run")
+            await until(pilot, lambda: "对照组" in text_of(app, "#campaign-detail"))
+            detail = text_of(app, "#campaign-detail")
+            assert "触达组" in detail and "消息" in detail
+            rules = app.query_one("#rules", Input)
+            rules.value = '{"lapsed_days": 90}'
+            await pilot.click("#preview")
+            await until(pilot, lambda: "目标人数" in text_of(app, "#preview-count"))
+            rules.value = "{not json"
+            await pilot.click("#preview")
+            await pilot.pause(0.2)
+
+    asyncio.run(scenario())
