@@ -12,6 +12,7 @@ from hub.domain.config import Settings, new_settings
 from hub.domain.members import NewMember, add_member
 from hub.domain.store import Store
 from tests.hubproc import RunningHub
+from tests.standins import Gateway
 
 START = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 12:30 in Shanghai, a Wednesday lunch
 
@@ -66,3 +67,11 @@ def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]
     hub = RunningHub(tmp_path_factory.mktemp("hub") / "home").start()
     yield hub
     hub.stop()
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    """An SMS gateway on 127.0.0.1 that records what it was sent."""
+    running = Gateway()
+    yield running
+    running.close()

@@ -18,6 +18,17 @@ from hub.ports import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def wait_until(check, timeout=20.0):
+    """Poll until `check()` is truthy and return it; fail the test when time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 class RunningHub:
     def __init__(self, home: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.home = home

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
-from tests.hubproc import RunningHub
-from tests.test_messaging import Gateway
-
-
-@pytest.fixture
-def gateway():
-    running = Gateway()
-    yield running
-    running.close()
+from tests.hubproc import RunningHub, wait_until
 
 
 @pytest.fixture
@@ -27,15 +17,6 @@ def hub(tmp_path, gateway):
     running.env["LAOKE_CAMPAIGNS_PUBLIC_URL"] = running.url
     yield running.start()
     running.stop()
-
-
-def wait_until(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_campaign_from_preview_to_results(hub, gateway):

@@ -17,7 +17,7 @@ from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
 from hub.discovery import find_hubs
 from hub.domain.config import load_settings
-from tests.hubproc import RunningHub
+from tests.hubproc import RunningHub, wait_until
 
 LINES = [{"dish": "面", "qty": 1, "unit_price_fen": 1800}]
 
@@ -80,16 +80,6 @@ def announce(zc, type_, name, port):
                        port=port, properties={"model": "test"}, server=f"{name}.local.")
     zc.register_service(info)
     return info
-
-
-def wait_until(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_zeroconf_announce_browse_and_registry(running_hub):

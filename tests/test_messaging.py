@@ -3,11 +3,8 @@ both on 127.0.0.1, both failing first and recovering; nothing is sent twice."""
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -19,48 +16,6 @@ from hub.domain.outreach import list_messages, recover, unsubscribe, unsubscribe
 from hub.messaging import Dispatcher, channels_from
 from hub.ports import free_port
 from hub.scheduler import CampaignScheduler
-
-
-class Gateway:
-    """An SMS gateway: dedupes by Idempotency-Key, as real ones do; can fail on purpose."""
-
-    def __init__(self) -> None:
-        self.texts: dict[str, dict] = {}
-        self.requests = 0
-        self.fail_next = 0  # answer 503 without taking the message
-        self.lose_answer_next = 0  # take the message, then answer 503 (a lost answer)
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                gateway.requests += 1
-                if gateway.fail_next:
-                    gateway.fail_next -= 1
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                gateway.texts.setdefault(self.headers["Idempotency-Key"], body)
-                if gateway.lose_answer_next:
-                    gateway.lose_answer_next -= 1
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"status": "delivered"}')
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Mailbox:
@@ -76,13 +31,6 @@ class Mailbox:
             return "451 4.3.0 mailbox busy, try again later"
         self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
-
-
-@pytest.fixture
-def gateway():
-    running = Gateway()
-    yield running
-    running.close()
 
 
 @pytest.fixture

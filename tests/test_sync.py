@@ -17,6 +17,7 @@ from sync.hq import HqBook, Receiver
 from sync.protocol import events_topic
 from sync.publisher import Publisher
 from tests.broker import Mosquitto
+from tests.hubproc import wait_until
 
 
 @pytest.fixture
@@ -49,15 +50,6 @@ def trade(store, prefix, guests):
                                                  member_id=member["id"]))
         totals += result["total_fen"]
     return totals
-
-
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not in time")
 
 
 def test_two_stores_reach_hq_exactly_once_through_a_broker_restart(tmp_path, broker):
