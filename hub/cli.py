@@ -310,8 +310,9 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
 
 
 @cli.command("report")
-@click.argument("name", type=click.Choice(["dishes", "hours", "repurchase", "rfm", "staff",
-                                           "channels", "summary", "forecast"]))
+@click.argument("name", type=click.Choice(["dishes", "pairings", "hours", "repurchase",
+                                           "cohorts", "rfm", "staff", "channels", "summary",
+                                           "forecast"]))
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 29 days "
               "before --to).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: today).")

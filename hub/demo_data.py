@@ -102,7 +102,7 @@ class _Writer:
         "members": ("id", "name", "phone", "phone_rev", "birthday", "gender", "spice_level",
                     "avoid", "allergies", "notes", "seat_preference", "tags", "vip",
                     "referred_by", "consent_at", "consent_version", "marketing_consent", "tier",
-                    "home_store", "created_at", "updated_at"),
+                    "home_store", "created_at", "updated_at", "signed_up_by"),
         "member_cards": ("number", "member_id", "status", "linked_at"),
         "visits": ("id", "store_id", "member_id", "table_no", "party_size", "staff_id",
                    "visited_at"),
@@ -182,6 +182,8 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
         # Generated data is not for HQ: drop what the templates queued.
         store.conn.execute("DELETE FROM outbox")
 
+        # Its own generator, so the rest of the store stays the same for a given seed.
+        signups = random.Random(seed + 1)
         phones = _phones(rng, members)
         span = max(days, 1)
         profiles = []
@@ -203,6 +205,7 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                 dumps(rng.sample(TAGS, rng.choice((0, 1, 1, 2)))), int(rng.random() < 0.03),
                 None, joined_iso, settings.privacy.consent_version, int(rng.random() < 0.6),
                 settings.tiers[0].code, store_id, joined_iso, joined_iso,
+                signups.choice(waiters) if signups.random() < 0.6 else None,  # else the kiosk
             )
             writer.add("members", row)
             if rng.random() < 0.3:

@@ -35,6 +35,74 @@ def test_dishes_match_an_independent_count(demo):
     assert quantities == sorted(quantities, reverse=True), "most sold first"
 
 
+def test_pairings_match_an_independent_count(demo):
+    from collections import Counter
+    from itertools import combinations
+
+    baskets: dict[str, set[str]] = {}
+    for order_id, dish in demo.conn.execute("SELECT order_id, dish FROM order_lines"):
+        baskets.setdefault(order_id, set()).add(dish)
+    together = Counter(pair for dishes in baskets.values()
+                       for pair in combinations(sorted(dishes), 2))
+    alone = Counter(dish for dishes in baskets.values() for dish in dishes)
+    result = report(demo, "pairings", *YEAR)
+    assert result["orders"] == len(baskets)
+    assert result["pairs"], "a store sells dishes together"
+    for pair in result["pairs"]:
+        a, b = pair["dishes"]
+        assert pair["orders"] == together[(a, b)]
+        assert pair["lift"] == round(together[(a, b)] * len(baskets) / (alone[a] * alone[b]), 3)
+    counts = [p["orders"] for p in result["pairs"]]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] == max(together.values())
+
+
+def test_dish_rollup_files_an_order_under_the_local_day(store, clock):
+    from datetime import UTC, datetime
+
+    clock.current = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+    checkout(store, CheckoutRequest("late", [Line("面", 2, 1800), Line("饺子", 1, 2600),
+                                             Line("面", 1, 1800)]))
+    day = report(store, "dishes", date(2026, 11, 25), date(2026, 11, 25))["dishes"]
+    assert day == [{"dish": "面", "qty": 3, "revenue_fen": 5400},
+                   {"dish": "饺子", "qty": 1, "revenue_fen": 2600}]
+    assert report(store, "dishes", date(2026, 11, 26), date(2026, 11, 26))["dishes"] == []
+    pairs = report(store, "pairings", date(2026, 11, 25), date(2026, 11, 25))["pairs"]
+    assert [(p["dishes"], p["orders"]) for p in pairs] == [(["面", "饺子"], 1)]
+
+
+def test_cohorts_with_known_answers(store, clock):
+    november = [add_member(store, NewMember(name=f"客{n}", phone=f"1390000{n:04d}"))
+                for n in range(4)]
+    for n, guest in enumerate(november[:2]):
+        checkout(store, CheckoutRequest(f"n{n}", [Line("面", 1, 1800)], member_id=guest["id"]))
+    clock.advance(days=31)  # December
+    december = add_member(store, NewMember(name="新客", phone="13900009999"))
+    checkout(store, CheckoutRequest("d0", [Line("面", 1, 1800)], member_id=november[0]["id"]))
+    checkout(store, CheckoutRequest("d1", [Line("面", 1, 1800)], member_id=november[3]["id"]))
+    checkout(store, CheckoutRequest("d2", [Line("面", 1, 1800)], member_id=december["id"]))
+    cohorts = report(store, "cohorts", date(2026, 11, 1), date(2026, 12, 31))["cohorts"]
+    assert [(c["month"], c["members"], c["retention"][:3]) for c in cohorts] == [
+        ("2026-11", 4, [0.5, 0.5, 0.0]), ("2026-12", 1, [1.0, 0.0, 0.0])]
+
+
+def test_staff_report_counts_returning_guests_and_signups(demo):
+    staff = {s["id"]: s for s in report(demo, "staff", *YEAR)["staff"]}
+    seen: set[str] = set()
+    returning: dict[str, int] = {}
+    for member_id, staff_id in demo.conn.execute(
+            "SELECT member_id, staff_id FROM visits ORDER BY visited_at"):
+        if member_id is not None and member_id in seen:
+            returning[staff_id] = returning.get(staff_id, 0) + 1
+        seen.add(member_id)
+    signups = dict(demo.conn.execute("SELECT signed_up_by, COUNT(*) FROM members "
+                                     "WHERE signed_up_by IS NOT NULL GROUP BY 1").fetchall())
+    assert signups and sum(signups.values()) < 300, "some signed up at the kiosk"
+    for staff_id, person in staff.items():
+        assert person["returning_guests"] == returning.get(staff_id, 0)
+        assert person["signups"] == signups.get(staff_id, 0)
+
+
 def test_hours_channels_staff_and_summary_add_up(demo):
     grid = report(demo, "hours", *YEAR)["covers"]
     assert sum(map(sum, grid)) == demo.scalar("SELECT SUM(party_size) FROM visits")

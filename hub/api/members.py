@@ -29,7 +29,9 @@ def profile_for(request: Request, who: Caller, member_id: str) -> Json:
 def create_member(body: MemberCreate, request: Request,
                   who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
     hub = hub_of(request)
-    created = book.add_member(hub.store(), book.NewMember(**body.model_dump()), actor=who.actor)
+    created = book.add_member(hub.store(), book.NewMember(**body.model_dump(),
+                                                          signed_up_by=who.staff_id),
+                              actor=who.actor)
     hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
     if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code
         welcome = queued(request, print_welcome(hub.store(), created["id"], actor=who.actor))

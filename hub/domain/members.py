@@ -59,6 +59,7 @@ class NewMember:
     marketing_consent: bool = False
     card: str | None = None
     email: str | None = None
+    signed_up_by: str | None = None  # the staff member whose PIN signed them up
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -336,6 +337,7 @@ def add_member(store: Store, new: NewMember, actor: str = "system") -> dict[str,
         id=member_id,
         phone_rev=phone_digits_reversed(values["phone"]),
         referred_by=new.referred_by or None,
+        signed_up_by=new.signed_up_by,
         consent_at=now,
         consent_version=store.settings.privacy.consent_version,
         tier=store.settings.tiers[0].code,

@@ -35,17 +35,43 @@ class Period:
         offset = begin.utcoffset() or timedelta(0)
         self.shift = f"{int(offset.total_seconds() // 60):+d} minutes"
 
+    def days(self) -> tuple[str, str]:
+        """The local days, for tables keyed by day."""
+        return self.start.isoformat(), self.end.isoformat()
+
     def json(self) -> dict[str, str]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}
 
 
 def dishes(store: Store, period: Period) -> dict[str, Any]:
+    """Most sold first, from the per-day rollup the order-line trigger keeps."""
     rows = store.conn.execute(
-        "SELECT l.dish, SUM(l.qty) AS qty, SUM(l.qty * l.unit_price_fen) AS revenue_fen "
-        "FROM orders o JOIN order_lines l ON l.order_id = o.id "
-        "WHERE o.created_at >= ? AND o.created_at < ? GROUP BY l.dish "
-        "ORDER BY qty DESC, revenue_fen DESC, l.dish", (period.lo, period.hi))
+        "SELECT dish, SUM(qty) AS qty, SUM(revenue_fen) AS revenue_fen "
+        "FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish "
+        "ORDER BY qty DESC, revenue_fen DESC, dish", period.days())
     return {"dishes": [dict(r) for r in rows]}
+
+
+def pairings(store: Store, period: Period, top: int = 30) -> dict[str, Any]:
+    """Dishes ordered together: how many orders had both, and the lift (how much more often
+    than if guests chose them independently; above 1 is a real pairing)."""
+    orders = store.scalar("SELECT COUNT(*) FROM orders WHERE created_at >= ? AND created_at < ?",
+                          (period.lo, period.hi))
+    alone = dict(store.conn.execute(
+        "SELECT dish, SUM(orders) FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish",
+        period.days()).fetchall())
+    rows = store.conn.execute(
+        "SELECT dish_a, dish_b, SUM(orders) AS together FROM dish_pairs "
+        "WHERE day BETWEEN ? AND ? GROUP BY dish_a, dish_b ORDER BY together DESC, dish_a, "
+        "dish_b LIMIT ?", (*period.days(), top)).fetchall()
+    pairs = []
+    for a, b, together in rows:
+        pairs.append({"dishes": [a, b], "orders": together,
+                      "support": round(together / orders, 4),
+                      "confidence": {a: round(together / alone[a], 4),
+                                     b: round(together / alone[b], 4)},
+                      "lift": round(together * orders / (alone[a] * alone[b]), 3)})
+    return {"orders": orders, "pairs": pairs}
 
 
 def hours(store: Store, period: Period) -> dict[str, Any]:
@@ -78,6 +104,30 @@ def repurchase(store: Store, period: Period) -> dict[str, Any]:
     return {"months": months}
 
 
+def cohorts(store: Store, period: Period, months: int = 12) -> dict[str, Any]:
+    """Guests who signed up in each month of the period, and the share of them who ordered in
+    each month after (month 0 is the signup month)."""
+    rows = store.conn.execute(
+        "WITH cohort AS (SELECT id, strftime('%Y-%m', created_at, :shift) AS month FROM members "
+        "  WHERE created_at >= :lo AND created_at < :hi), "
+        "active AS (SELECT DISTINCT o.member_id, strftime('%Y-%m', o.created_at, :shift) AS month "
+        "  FROM orders o JOIN cohort c ON c.id = o.member_id) "
+        "SELECT c.month, (CAST(substr(a.month, 1, 4) AS INTEGER) * 12 "
+        "  + CAST(substr(a.month, 6, 2) AS INTEGER)) - (CAST(substr(c.month, 1, 4) AS INTEGER) "
+        "  * 12 + CAST(substr(c.month, 6, 2) AS INTEGER)) AS offset, COUNT(*) "
+        "FROM cohort c JOIN active a ON a.member_id = c.id GROUP BY 1, 2",
+        {"shift": period.shift, "lo": period.lo, "hi": period.hi}).fetchall()
+    sizes = dict(store.conn.execute(
+        "SELECT strftime('%Y-%m', created_at, ?), COUNT(*) FROM members "
+        "WHERE created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1",
+        (period.shift, period.lo, period.hi)).fetchall())
+    active = {(month, offset): count for month, offset, count in rows}
+    return {"cohorts": [
+        {"month": month, "members": size,
+         "retention": [round(active.get((month, n), 0) / size, 4) for n in range(months + 1)]}
+        for month, size in sizes.items()]}
+
+
 def rfm(store: Store, period: Period) -> dict[str, Any]:
     """Members by recency, frequency and money over the period, in named groups."""
     end = period.hi
@@ -95,15 +145,17 @@ def rfm(store: Store, period: Period) -> dict[str, Any]:
 
 
 def staff(store: Store, period: Period) -> dict[str, Any]:
-    """Per staff member: covers served, returning guests among them, orders, average ticket."""
+    """Per staff member: covers served, returning guests among them, orders, average ticket,
+    and the members they signed up."""
     served = {r[0]: (r[1], r[2]) for r in store.conn.execute(
-        "WITH firsts AS (SELECT member_id, MIN(visited_at) AS first_at FROM visits "
-        "  WHERE member_id IS NOT NULL GROUP BY member_id) "
-        "SELECT v.staff_id, SUM(v.party_size), "
-        "  SUM(v.member_id IS NOT NULL AND v.visited_at > f.first_at) "
-        "FROM visits v LEFT JOIN firsts f ON f.member_id = v.member_id "
-        "WHERE v.visited_at >= ? AND v.visited_at < ? GROUP BY v.staff_id",
+        "SELECT v.staff_id, SUM(v.party_size), SUM(v.member_id IS NOT NULL AND EXISTS ("
+        "  SELECT 1 FROM visits p WHERE p.member_id = v.member_id "
+        "  AND p.visited_at < v.visited_at)) "
+        "FROM visits v WHERE v.visited_at >= ? AND v.visited_at < ? GROUP BY v.staff_id",
         (period.lo, period.hi))}
+    signups = dict(store.conn.execute(
+        "SELECT signed_up_by, COUNT(*) FROM members WHERE created_at >= ? AND created_at < ? "
+        "AND signed_up_by IS NOT NULL GROUP BY signed_up_by", (period.lo, period.hi)).fetchall())
     sold = {r[0]: (r[1], r[2]) for r in store.conn.execute(
         "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM orders "
         "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", (period.lo, period.hi))}
@@ -114,7 +166,8 @@ def staff(store: Store, period: Period) -> dict[str, Any]:
         people.append({"id": row["id"], "name": row["name"], "role": row["role"],
                        "covers": covers, "returning_guests": back, "orders": orders,
                        "revenue_fen": revenue,
-                       "average_ticket_fen": revenue // orders if orders else 0})
+                       "average_ticket_fen": revenue // orders if orders else 0,
+                       "signups": signups.get(row["id"], 0)})
     return {"staff": people}
 
 
@@ -155,7 +208,8 @@ def forecast(store: Store, period: Period) -> dict[str, Any]:
     return ahead(store, period.end)
 
 
-REPORTS = {"dishes": dishes, "hours": hours, "repurchase": repurchase, "rfm": rfm,
+REPORTS = {"dishes": dishes, "pairings": pairings, "hours": hours, "repurchase": repurchase,
+           "cohorts": cohorts, "rfm": rfm,
            "staff": staff, "channels": channels, "summary": summary, "forecast": forecast}
 
 
