@@ -155,7 +155,9 @@ def export_cmd(obj: Obj, out: Path, fmt: str) -> None:
     from .export import export
 
     def progress(table: str, done: int, total: int) -> None:
-        click.echo(f"\r{table}: {done}/{total}", nl=False, err=True)
+        filled = 30 * done // total if total else 30
+        click.echo(f"\r{table:<20} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}",
+                   nl=False, err=True)
 
     counts = export(obj.store(), out, fmt, actor="cli", progress=progress)
     click.echo("", err=True)
@@ -312,13 +314,18 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
 @cli.command("report")
 @click.argument("name", type=click.Choice(["dishes", "pairings", "hours", "repurchase",
                                            "cohorts", "rfm", "staff", "channels", "summary",
-                                           "forecast"]))
+                                           "coupons", "lapsed", "birthdays", "forecast"]))
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 29 days "
               "before --to).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write its tables and chart (PNG) into this folder (audited).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True, help="With --out: the tables' format.")
 @pass_obj
-def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json: bool) -> None:
+def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json: bool,
+               out: Path | None, fmt: str) -> None:
     """A report over a date range (store-local days)."""
     from .domain.clock import parse_day
     from .domain.errors import InvalidInput
@@ -329,6 +336,11 @@ def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json:
         last = parse_day(end, "--to") if end else None
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+    if out is not None:
+        from .report_files import export_report
+
+        for path in export_report(obj.store(), name, first, last, out, fmt, actor="cli"):
+            click.echo(path, err=as_json)
     result = report(obj.store(), name, first, last)
     if as_json:
         emit_json(result)

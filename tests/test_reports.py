@@ -49,7 +49,7 @@ def test_pairings_match_an_independent_count(demo):
     assert result["orders"] == len(baskets)
     assert result["pairs"], "a store sells dishes together"
     for pair in result["pairs"]:
-        a, b = pair["dishes"]
+        a, b = pair["dish_a"], pair["dish_b"]
         assert pair["orders"] == together[(a, b)]
         assert pair["lift"] == round(together[(a, b)] * len(baskets) / (alone[a] * alone[b]), 3)
     counts = [p["orders"] for p in result["pairs"]]
@@ -68,7 +68,7 @@ def test_dish_rollup_files_an_order_under_the_local_day(store, clock):
                    {"dish": "饺子", "qty": 1, "revenue_fen": 2600}]
     assert report(store, "dishes", date(2026, 11, 26), date(2026, 11, 26))["dishes"] == []
     pairs = report(store, "pairings", date(2026, 11, 25), date(2026, 11, 25))["pairs"]
-    assert [(p["dishes"], p["orders"]) for p in pairs] == [(["面", "饺子"], 1)]
+    assert [(p["dish_a"], p["dish_b"], p["orders"]) for p in pairs] == [("面", "饺子", 1)]
 
 
 def test_cohorts_with_known_answers(store, clock):
@@ -101,6 +101,20 @@ def test_staff_report_counts_returning_guests_and_signups(demo):
     for staff_id, person in staff.items():
         assert person["returning_guests"] == returning.get(staff_id, 0)
         assert person["signups"] == signups.get(staff_id, 0)
+
+
+def test_coupons_lapsed_and_birthdays(demo):
+    from hub.domain.segments import birthdays, lapsed
+
+    templates = report(demo, "coupons", *YEAR)["templates"]
+    assert sum(t["issued"] for t in templates) == demo.scalar("SELECT COUNT(*) FROM coupons")
+    assert sum(t["redeemed"] for t in templates) == demo.scalar(
+        "SELECT COUNT(*) FROM coupon_redemptions")
+    gone = report(demo, "lapsed")
+    assert gone["count"] == len(lapsed(demo, 90)) == sum(gone["bands"].values()) > 0
+    assert [g["id"] for g in gone["guests"]] == lapsed(demo, 90)[:500]
+    soon = report(demo, "birthdays")
+    assert [g["id"] for g in soon["guests"]] == birthdays(demo, 30)[:500]
 
 
 def test_hours_channels_staff_and_summary_add_up(demo):

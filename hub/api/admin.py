@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
 from dataclasses import asdict
-from datetime import timedelta
-from typing import Annotated, Any
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..domain import devices as registry
 from ..domain.clock import parse_day, to_iso
@@ -18,6 +22,7 @@ from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.reports import REPORTS, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
+from ..report_files import export_report
 from .auth import COOKIE, Caller, hub_of, refuse_if_limited, require
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
 from .printing import printer_states
@@ -192,20 +197,64 @@ def dashboard(request: Request, who: Annotated[Caller, Depends(require("segment.
                                            "IS NULL AND last_seen_at >= ?", (seen,))}
 
 
-@router.get("/reports/{name}", summary="A report: dishes, hours, repurchase, rfm, staff, "
-            "channels or summary")
+FileFormat = Literal["csv", "xlsx", "png"]
+
+
+def _range(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    try:
+        return (parse_day(start, "from") if start else None,
+                parse_day(end, "to") if end else None)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def _known(name: str) -> None:
+    if name not in REPORTS:
+        raise HTTPException(404, f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+
+
+@router.get("/reports/{name}", summary="A report: dishes, pairings, hours, repurchase, cohorts, "
+            "rfm, staff, channels, summary, coupons, lapsed, birthdays or forecast")
 def get_report(name: str, request: Request,
                who: Annotated[Caller, Depends(require("report.read"))],
                start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                end: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> Json:
-    try:
-        first = parse_day(start, "from") if start else None
-        last = parse_day(end, "to") if end else None
-    except ValueError as error:
-        raise InvalidInput(str(error)) from None
-    if name not in REPORTS:
-        raise HTTPException(404, f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+    first, last = _range(start, end)
+    _known(name)
     return report(hub_of(request).store(), name, first, last)
+
+
+@router.get("/reports/{name}/export", summary="A report as a file: its tables (XLSX, or CSV "
+            "zipped when there are several) or its chart (PNG); audited",
+            response_class=Response)
+def export_report_file(name: str, request: Request,
+                       who: Annotated[Caller, Depends(require("export"))],
+                       fmt: Annotated[FileFormat, Query(alias="format")] = "xlsx",
+                       start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+                       end: Annotated[str | None, Query(alias="to", max_length=10)] = None
+                       ) -> Response:
+    first, last = _range(start, end)
+    _known(name)
+    with tempfile.TemporaryDirectory(prefix="laoke-report-") as work:
+        written = export_report(hub_of(request).store(), name, first, last, Path(work),
+                                "xlsx" if fmt == "xlsx" else "csv", actor=who.actor)
+        wanted = [p for p in written if p.suffix == f".{fmt}"]
+        if not wanted:
+            raise HTTPException(404, f"the {name} report has no chart")
+        if len(wanted) == 1:
+            path = wanted[0]
+            return Response(path.read_bytes(), media_type=MEDIA[fmt], headers={
+                "Content-Disposition": f'attachment; filename="{path.name}"'})
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in wanted:
+                bundle.write(path, path.name)
+        return Response(archive.getvalue(), media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="{name}.zip"'})
+
+
+MEDIA: dict[str, str] = {"csv": "text/csv; charset=utf-8", "png": "image/png",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 @router.get("/lan-devices", summary="Tablets, printers and hubs found by zeroconf")

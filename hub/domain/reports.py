@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .audience import RFM_GROUPS, rfm_group
-from .clock import to_iso
+from .audience import RFM_GROUPS, Audience, pick, rfm_group
+from .clock import from_iso, to_iso
 from .errors import InvalidInput
 from .store import Store
 
@@ -66,10 +66,11 @@ def pairings(store: Store, period: Period, top: int = 30) -> dict[str, Any]:
         "dish_b LIMIT ?", (*period.days(), top)).fetchall()
     pairs = []
     for a, b, together in rows:
-        pairs.append({"dishes": [a, b], "orders": together,
+        # Confidence: of the orders with the one dish, the share that also had the other.
+        pairs.append({"dish_a": a, "dish_b": b, "orders": together,
                       "support": round(together / orders, 4),
-                      "confidence": {a: round(together / alone[a], 4),
-                                     b: round(together / alone[b], 4)},
+                      "confidence_a_b": round(together / alone[a], 4),
+                      "confidence_b_a": round(together / alone[b], 4),
                       "lift": round(together * orders / (alone[a] * alone[b]), 3)})
     return {"orders": orders, "pairs": pairs}
 
@@ -201,6 +202,46 @@ def summary(store: Store, period: Period) -> dict[str, Any]:
     }
 
 
+def coupons(store: Store, period: Period) -> dict[str, Any]:
+    """Per coupon template: issued in the period, and how many of those were redeemed."""
+    rows = store.conn.execute(
+        "SELECT t.name AS template, COUNT(*) AS issued, COUNT(r.code) AS redeemed, "
+        "COALESCE(SUM(r.discount_fen), 0) AS discount_fen FROM coupons c "
+        "JOIN coupon_templates t ON t.id = c.template_id "
+        "LEFT JOIN coupon_redemptions r ON r.code = c.code "
+        "WHERE c.issued_at >= ? AND c.issued_at < ? GROUP BY t.id ORDER BY issued DESC, t.name",
+        (period.lo, period.hi)).fetchall()
+    return {"templates": [{**dict(r), "rate": round(r["redeemed"] / r["issued"], 4)}
+                          for r in rows]}
+
+
+def _guests(store: Store, picks: list[Any], limit: int = 500) -> list[dict[str, Any]]:
+    names = {}
+    for p in picks[:limit]:
+        row = store.one("SELECT name, tier, birthday FROM members WHERE id = ?", (p.member_id,))
+        names[p.member_id] = {"id": p.member_id, "name": row["name"], "tier": row["tier"],
+                              "birthday": row["birthday"], "last_seen": p.last_seen or None}
+    return list(names.values())
+
+
+def lapsed(store: Store, period: Period) -> dict[str, Any]:
+    """Guests not seen for 90 days or more, now (whatever the period), by how long they have
+    stayed away; the most recently lost first: the easiest to win back."""
+    picks = pick(store, Audience(lapsed_days=90))
+    bands = {"90-179": 0, "180-364": 0, "365+": 0}
+    now = store.now()
+    for p in picks:
+        away = (now - from_iso(p.last_seen)).days
+        bands["365+" if away >= 365 else "180-364" if away >= 180 else "90-179"] += 1
+    return {"count": len(picks), "bands": bands, "guests": _guests(store, picks)}
+
+
+def birthdays(store: Store, period: Period) -> dict[str, Any]:
+    """Guests with a birthday in the next 30 days, now (whatever the period)."""
+    picks = pick(store, Audience(birthday_within=30))
+    return {"count": len(picks), "guests": _guests(store, picks)}
+
+
 def forecast(store: Store, period: Period) -> dict[str, Any]:
     """Covers for the days after the period's end (see forecast.py), with its backtest."""
     from .forecast import forecast as ahead
@@ -209,7 +250,8 @@ def forecast(store: Store, period: Period) -> dict[str, Any]:
 
 
 REPORTS = {"dishes": dishes, "pairings": pairings, "hours": hours, "repurchase": repurchase,
-           "cohorts": cohorts, "rfm": rfm,
+           "cohorts": cohorts, "rfm": rfm, "coupons": coupons, "lapsed": lapsed,
+           "birthdays": birthdays,
            "staff": staff, "channels": channels, "summary": summary, "forecast": forecast}
 
 

@@ -1,0 +1,196 @@
+"""Reports as files: tables (CSV or XLSX) and a chart (PNG) for any report, audited.
+
+A report is JSON made for screens; `tables` flattens it into rows any spreadsheet reads
+(nested lists become numbered columns, so the peak-hour grid is a weekday per row and an hour
+per column). Charts are drawn with matplotlib in a CJK font, so dish names stay readable.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from printer.render import FONTS
+
+from .domain.errors import InvalidInput
+from .domain.reports import report
+from .domain.store import Store
+
+FORMATS = ("csv", "xlsx")
+Table = tuple[list[str], list[list[Any]]]
+
+
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{name}_"))
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            flat.update({f"{name}_{n}": v for n, v in enumerate(value)})
+        elif isinstance(value, list):
+            flat[name] = "; ".join(" ".join(f"{k}={v}" for k, v in item.items())
+                                   if isinstance(item, dict) else str(item) for item in value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _table(rows: list[dict[str, Any]]) -> Table:
+    flats = [_flat(row) for row in rows]
+    columns = list(dict.fromkeys(key for flat in flats for key in flat))
+    return columns, [[flat.get(column) for column in columns] for flat in flats]
+
+
+def tables(result: dict[str, Any]) -> dict[str, Table]:
+    """The report as named tables: its lists of rows, its grids, and its single figures."""
+    found: dict[str, Table] = {}
+    figures: dict[str, Any] = {}
+    body = {k: v for k, v in result.items() if k not in ("report", "period")}
+    for key, value in body.items():
+        if key == "weekdays":
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            labels = body.get("weekdays") or list(range(len(value)))
+            found[key] = (["row", *(str(n) for n in range(len(value[0])))],
+                          [[label, *row] for label, row in zip(labels, value, strict=True)])
+        elif isinstance(value, list):
+            found[key] = _table(value) if value else ([], [])
+        elif isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values()):
+            found[key] = _table([value])
+        elif isinstance(value, dict):
+            found[key] = (["name", "value"], [[k, v] for k, v in value.items()])
+        else:
+            figures[key] = value
+    if figures:
+        found["figures"] = (["name", "value"], [[k, v] for k, v in figures.items()])
+    return found
+
+
+class Series(NamedTuple):
+    """What a report's chart shows, for any drawing library: bars, a line, or a grid (rows
+    of values, one row per label)."""
+
+    kind: str
+    labels: list[str]
+    values: list[Any]
+    title: str
+    xlabel: str = ""
+
+
+SERIES: dict[str, Callable[[dict[str, Any]], Series]] = {
+    "dishes": lambda r: Series("bars", [d["dish"] for d in r["dishes"][:15]],
+                               [d["qty"] for d in r["dishes"][:15]], "菜品销量 Dishes sold"),
+    "pairings": lambda r: Series("bars", [f"{p['dish_a']} + {p['dish_b']}"
+                                          for p in r["pairs"][:15]],
+                                 [p["orders"] for p in r["pairs"][:15]],
+                                 "一起点的菜 Ordered together"),
+    "hours": lambda r: Series("grid", r["weekdays"], r["covers"],
+                              "客流 Covers by weekday x hour", "hour"),
+    "repurchase": lambda r: Series("line", [m["month"] for m in r["months"]],
+                                   [m["rate"] for m in r["months"]], "复购率 Returning rate"),
+    "cohorts": lambda r: Series("grid", [c["month"] for c in r["cohorts"]],
+                                [c["retention"] for c in r["cohorts"]],
+                                "留存 Retention by signup month", "months after signup"),
+    "rfm": lambda r: Series("bars", list(r["groups"]), list(r["groups"].values()), "RFM"),
+    "staff": lambda r: Series("bars", [s["name"] for s in r["staff"]],
+                              [s["revenue_fen"] / 100 for s in r["staff"]], "员工营收 元"),
+    "channels": lambda r: Series("bars", [c["channel"] for c in r["channels"]],
+                                 [c["orders"] for c in r["channels"]], "渠道 Channels"),
+    "coupons": lambda r: Series("bars", [t["template"] for t in r["templates"]],
+                                [t["rate"] for t in r["templates"]], "用券率 Redemption rate"),
+    "lapsed": lambda r: Series("bars", list(r["bands"]), list(r["bands"].values()),
+                               "流失客人 Days away"),
+    "forecast": lambda r: Series("line", [d["date"][5:] for d in r["next_week"]],
+                                 [d["covers"] for d in r["next_week"]],
+                                 "客流预测 Covers forecast"),
+}
+
+
+def _figure(series: Series) -> Any:
+    import matplotlib.pyplot as plt
+
+    if series.kind == "bars":
+        figure, axes = plt.subplots(figsize=(8, max(3, 0.35 * len(series.labels) + 1)))
+        axes.barh(series.labels[::-1], series.values[::-1], color="#c0392b")
+    elif series.kind == "grid":
+        figure, axes = plt.subplots(figsize=(10, max(3, 0.4 * len(series.labels) + 1.5)))
+        image = axes.imshow(series.values, aspect="auto", cmap="OrRd")
+        axes.set_yticks(range(len(series.labels)), series.labels)
+        figure.colorbar(image, ax=axes)
+    else:
+        figure, axes = plt.subplots(figsize=(9, 4))
+        axes.plot(series.labels, series.values, marker="o", color="#c0392b")
+        axes.tick_params(axis="x", rotation=45)
+    axes.set_xlabel(series.xlabel)
+    axes.set_title(series.title)
+    return figure
+
+
+def chart(result: dict[str, Any], path: Path) -> Path | None:
+    """The report's chart as a PNG; None for reports that are a list of figures."""
+    series = SERIES.get(result["report"])
+    if series is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    fonts = [f for f in FONTS if Path(f).exists()]
+    if fonts:
+        font_manager.fontManager.addfont(fonts[0])
+        plt.rcParams["font.family"] = font_manager.FontProperties(fname=fonts[0]).get_name()
+    figure = _figure(series(result))
+    figure.suptitle(f"{result['period']['from']} .. {result['period']['to']}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> list[Path]:
+    written = []
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        for key, (columns, rows) in found.items():
+            sheet = workbook.create_sheet(key[:31])
+            sheet.append(columns)
+            for row in rows:
+                sheet.append(row)
+        path = out / f"{name}.xlsx"
+        workbook.save(path)
+        return [path]
+    for key, (columns, rows) in found.items():
+        path = out / (f"{name}.csv" if len(found) == 1 else f"{name}-{key}.csv")
+        with path.open("w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        written.append(path)
+    return written
+
+
+def export_report(store: Store, name: str, start: date | None, end: date | None, out: Path,
+                  fmt: str = "csv", actor: str = "system") -> list[Path]:
+    """Write the report's tables and chart into `out`; audited like every export."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"{out} exists and is not a folder")
+    result = report(store, name, start, end)
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_tables(tables(result), out, name, fmt)
+    picture = chart(result, out / f"{name}.png")
+    if picture is not None:
+        written.append(picture)
+    with store.write():
+        store.audit(actor, "report.export", name, {"format": fmt, "period": result["period"],
+                                                   "files": [str(p) for p in written]})
+    return written
