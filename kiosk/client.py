@@ -34,7 +34,7 @@ class HubClient:
                                  headers={"Authorization": f"Bearer {token}"})
         self._socket: socket.socket | None = None
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as error:
@@ -45,6 +45,8 @@ class HubClient:
             except ValueError:
                 message = response.text
             raise HubError(message, response.status_code)
+        if raw:
+            return response.content
         return response.json() if response.content else None
 
     def close(self) -> None:
@@ -100,6 +102,16 @@ class HubClient:
     def segment(self, name: str, days: int | None = None) -> Json:
         params = {"limit": 200} | ({"days": days} if days is not None else {})
         return self._call("GET", f"/segments/{name}", params=params)
+
+    def report(self, name: str, start: str | None = None, end: str | None = None) -> Json:
+        params = {k: v for k, v in (("from", start), ("to", end)) if v}
+        return self._call("GET", f"/reports/{name}", params=params)
+
+    def report_file(self, name: str, fmt: str, start: str | None = None,
+                    end: str | None = None) -> bytes:
+        """The report as a file (XLSX, zipped CSV, or PNG), for saving on this machine."""
+        params = {"format": fmt} | {k: v for k, v in (("from", start), ("to", end)) if v}
+        return self._call("GET", f"/reports/{name}/export", params=params, raw=True)
 
     def preview(self, rules: Json) -> Json:
         return self._call("POST", "/segments/preview", json=rules)

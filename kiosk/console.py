@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -37,15 +38,19 @@ from textual.widgets import (
     TextArea,
 )
 from textual.worker import get_current_worker
+from textual_plotext import PlotextPlot
 
 from hub.domain.clock import Clock, system_clock
 from hub.domain.dashboard import change_pct
+from hub.domain.reports import REPORTS
+from hub.report_files import SERIES, tables
 
 from .client import HubClient, HubError
 from .i18n import STRINGS, default_language
 
 Json = dict[str, Any]
 ROLES = ("waiter", "cashier", "manager", "kiosk")
+
 COLUMNS = {
     "#checked-in": ("time", "table", "guest", "allergies", "notes"),
     "#results": ("name", "phone", "tier", "points", "stored_value"),
@@ -95,7 +100,8 @@ class ConsoleCommands(Provider):
         matcher = self.matcher(query)
         commands: list[tuple[str, Callable[[], Any]]] = [
             (f"{app.t(tab)} ({tab})", lambda tab=tab: app.action_show_tab(tab))
-            for tab in ("dashboard", "members", "checkout", "lists", "campaigns", "devices")]
+            for tab in ("dashboard", "members", "checkout", "lists", "campaigns", "devices",
+                        "reports")]
         commands += [(f"{app.t('language')} (language)", app.action_toggle_language),
                      (f"{app.t('test_page')} (printer)", app.action_test_page)]
         for text, callback in commands:
@@ -117,6 +123,7 @@ class ConsoleApp(App[None]):
     #results { height: 8; }
     #checked-in { height: 1fr; min-height: 5; }
     #lines { height: 6; }
+    #report-chart { height: 20; }
     #profile { height: auto; }
     .allergy { color: $error; text-style: bold; }
     DataTable { height: auto; max-height: 16; }
@@ -131,14 +138,17 @@ class ConsoleApp(App[None]):
         Binding("f4", "show_tab('lists')", "Lists", id="tab-lists"),
         Binding("f5", "show_tab('campaigns')", "Campaigns", id="tab-campaigns"),
         Binding("f6", "show_tab('devices')", "Devices", id="tab-devices"),
+        Binding("f7", "show_tab('reports')", "Reports", id="tab-reports"),
         Binding("f9", "toggle_language", "中/EN", id="language"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
 
     def __init__(self, client: HubClient, clock: Clock = system_clock,
                  language: str | None = None, timezone: str = "Asia/Shanghai",
-                 events: bool = True) -> None:
+                 events: bool = True, export_dir: Path | None = None) -> None:
         super().__init__()
+        # Where exported reports land: on the machine the console runs on.
+        self.export_dir = export_dir or Path.cwd() / "laoke-reports"
         self.client = client
         self.clock = clock
         self.language = language or default_language()
@@ -234,6 +244,16 @@ class ConsoleApp(App[None]):
                     yield Button(t("test_page"), id="test-page")
                 yield Static("", id="pair-code", classes="panel")
                 yield Static("", id="hardware", classes="panel")
+            with TabPane(t("reports"), id="reports"), VerticalScroll():
+                with Horizontal(classes="row"):
+                    yield Select[str]([(name, name) for name in REPORTS], value="dishes",
+                                      allow_blank=False, id="report-name")
+                    yield Input(placeholder=t("from"), id="report-from")
+                    yield Input(placeholder=t("to"), id="report-to")
+                    yield Button(t("load"), id="load-report", variant="primary")
+                    yield Button(t("export"), id="export-report")
+                yield PlotextPlot(id="report-chart")
+                yield DataTable(id="report-table", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -765,12 +785,74 @@ class ConsoleApp(App[None]):
     def test_page(self) -> None:
         self.action_test_page()
 
+    # -- reports -----------------------------------------------------------------------------
+
+    def report_query(self) -> tuple[str, str | None, str | None]:
+        return (str(self.query_one("#report-name", Select).value),
+                self.query_one("#report-from", Input).value.strip() or None,
+                self.query_one("#report-to", Input).value.strip() or None)
+
+    @on(Button.Pressed, "#load-report")
+    def load_report(self) -> None:
+        name, start, end = self.report_query()
+        self.call(lambda: self.client.report(name, start, end), self.show_report)
+
+    def show_report(self, result: Json) -> None:
+        found = tables(result)
+        columns, rows = next(iter(found.values())) if found else ([], [])
+        table = self.query_one("#report-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        for row in rows[:200]:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
+        plot = self.query_one("#report-chart", PlotextPlot)
+        plt = plot.plt
+        plt.clear_figure()
+        draw = SERIES.get(result["report"])
+        if draw is not None:
+            series = draw(result)
+            plt.title(series.title)
+            if series.kind == "bars":
+                plt.bar(series.labels, series.values, orientation="horizontal")
+            elif series.kind == "line":
+                plt.plot(series.values)
+                plt.xticks(range(1, len(series.labels) + 1), series.labels)
+            else:  # a grid: a line per row
+                for label, values in zip(series.labels, series.values, strict=True):
+                    plt.plot(values, label=str(label))
+        plot.refresh()
+
+    @on(Button.Pressed, "#export-report")
+    def export_report(self) -> None:
+        name, start, end = self.report_query()
+        folder = self.export_dir
+
+        def save() -> list[Path]:
+            folder.mkdir(exist_ok=True)
+            saved = []
+            for fmt in ("xlsx", "png"):
+                try:
+                    data = self.client.report_file(name, fmt, start, end)
+                except HubError as error:
+                    if error.status == 404:  # a report of figures has no chart
+                        continue
+                    raise
+                path = folder / f"{name}.{fmt}"
+                path.write_bytes(data)
+                saved.append(path)
+            return saved
+
+        self.call(save, lambda saved: self.notify(
+            f"{self.t('exported')}: " + ", ".join(str(p) for p in saved)))
+
     @on(TabbedContent.TabActivated)
     def tab_opened(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "devices":
             self.load_devices()
         elif event.pane.id == "campaigns":
             self.load_campaigns()
+        elif event.pane.id == "reports":
+            self.load_report()
         elif event.pane.id == "dashboard":
             self.refresh_dashboard()
 

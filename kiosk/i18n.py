@@ -34,7 +34,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "rules": '人群规则 JSON，如 {"lapsed_days": 60, "tiers": ["gold"]}',
         "preview": "预估人数", "audience": "目标人数", "treated": "触达组", "control": "对照组",
         "guests": "人数", "returned": "回店", "redeemed": "用券", "spend": "消费",
-        "messages": "消息", "lift": "提升", "on": "开", "off": "关",
+        "messages": "消息", "lift": "提升", "on": "开", "off": "关", "reports": "报表",
+        "from": "开始 YYYY-MM-DD", "to": "结束 YYYY-MM-DD", "export": "导出 XLSX+PNG",
+        "exported": "已导出",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -72,7 +74,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview": "Preview size", "audience": "Audience", "treated": "Treated",
         "control": "Control", "guests": "Guests", "returned": "Came back",
         "redeemed": "Coupons used", "spend": "Spend", "messages": "Messages",
-        "lift": "Lift", "on": "on", "off": "off",
+        "lift": "Lift", "on": "on", "off": "off", "reports": "Reports",
+        "from": "From YYYY-MM-DD", "to": "To YYYY-MM-DD", "export": "Export XLSX+PNG",
+        "exported": "Exported",
     },
 }
 

@@ -224,3 +224,22 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             await pilot.pause(0.2)
 
     asyncio.run(scenario())
+
+
+def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
+    hub, _guest, _coupon = store_hub
+
+    async def scenario():
+        app = ConsoleApp(HubClient(hub.url, hub.owner_token), language="en", events=False,
+                         export_dir=tmp_path)
+        async with app.run_test(size=(140, 60)) as pilot:
+            await pilot.press("f7")
+            table = app.query_one("#report-table", DataTable)
+            await until(pilot, lambda: table.row_count > 5)
+            assert [str(c.label) for c in table.columns.values()] == ["dish", "qty",
+                                                                       "revenue_fen"]
+            await pilot.click("#export-report")
+            await until(pilot, lambda: (tmp_path / "dishes.png").exists()
+                        and (tmp_path / "dishes.xlsx").exists(), timeout=20)
+
+    asyncio.run(scenario())
