@@ -846,6 +846,21 @@ def hq_stores(obj: Obj, as_json: bool) -> None:
                    f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}")
 
 
+@hq_group.command("flags")
+@click.option("--json", "as_json", is_flag=True, help='Print {"flags": [...]}.')
+@pass_obj
+def hq_flags(obj: Obj, as_json: bool) -> None:
+    """What needs a person: a coupon redeemed at two stores while offline, with both receipts."""
+    flags = _hq_book(obj).flags()
+    if as_json:
+        emit_json({"flags": flags})
+        return
+    for flag in flags:
+        receipts = ", ".join(f"{r.get('store_id')} order {r.get('id')}"
+                             for r in flag["detail"]["receipts"])
+        click.echo(f"{flag['at'][:16]}  {flag['kind']}  {flag['subject']}  ({receipts})")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="laoke", standalone_mode=False)

@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS hq_members (
 CREATE TABLE IF NOT EXISTS hq_orders (
     id TEXT PRIMARY KEY, store_id TEXT NOT NULL, member_id TEXT, total_fen INTEGER NOT NULL,
     discount_fen INTEGER NOT NULL, created_at TEXT NOT NULL);
+-- The first redemption of every coupon HQ heard of; a second one from anywhere is a flag.
+CREATE TABLE IF NOT EXISTS hq_redemptions (
+    code TEXT PRIMARY KEY, store_id TEXT NOT NULL, order_id TEXT, redeemed_at TEXT);
+-- What a person at HQ must look at, with what is needed to settle it (both receipts).
+CREATE TABLE IF NOT EXISTS hq_flags (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL,
+    detail TEXT NOT NULL, at TEXT NOT NULL);
 """
 
 
@@ -160,6 +167,38 @@ class HqBook:
             [(d["id"], store_id, d.get("member_id"), int(d.get("total_fen", 0)),
               int(d.get("discount_fen", 0)), str(d.get("created_at")))
              for kind, d in data if kind == "order.created" and "id" in d])
+        self._redemptions(conn, store_id, data)
+
+    def _redemptions(self, conn: sqlite3.Connection, store_id: str,
+                     data: list[tuple[str, dict[str, Any]]]) -> None:
+        """Record first redemptions; flag a coupon redeemed again (two stores offline)."""
+        for kind, d in data:
+            if kind != "coupon.redeemed" or "code" not in d:
+                continue
+            first = conn.execute("SELECT * FROM hq_redemptions WHERE code = ?",
+                                 (d["code"],)).fetchone()
+            if first is None:
+                conn.execute("INSERT INTO hq_redemptions (code, store_id, order_id, "
+                             "redeemed_at) VALUES (?, ?, ?, ?)",
+                             (d["code"], store_id, d.get("order_id"), d.get("redeemed_at")))
+                continue
+            receipts = [self._receipt(conn, first["store_id"], first["order_id"]),
+                        self._receipt(conn, store_id, d.get("order_id"))]
+            conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES (?, ?, ?, ?)",
+                         ("coupon_redeemed_twice", d["code"],
+                          json.dumps({"receipts": receipts}, ensure_ascii=False), _now()))
+
+    @staticmethod
+    def _receipt(conn: sqlite3.Connection, store_id: str, order_id: str | None) -> dict[str, Any]:
+        """The order as its store sent it (lines and all), or what is known of it."""
+        row = conn.execute("SELECT data FROM hq_events WHERE store_id = ? AND type = "
+                           "'order.created' AND json_extract(data, '$.id') = ?",
+                           (store_id, order_id)).fetchone()
+        return json.loads(row["data"]) if row else {"store_id": store_id, "id": order_id}
+
+    def flags(self) -> list[dict[str, Any]]:
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
+            "SELECT * FROM hq_flags ORDER BY id")]
 
     def feed(self, store_id: str, after: int, limit: int = FEED_PAGE) -> dict[str, Any]:
         """The next page of other stores' changes for `store_id`, after its position."""

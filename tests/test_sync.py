@@ -127,6 +127,37 @@ def test_duplicates_gaps_and_bad_messages(tmp_path, broker):
     receiver.stop()
 
 
+def test_a_coupon_redeemed_at_two_offline_stores_is_flagged_with_both_receipts(tmp_path):
+    import json
+
+    book = HqBook(tmp_path / "hq.db")
+
+    def redeem(store, order_id):
+        events = [
+            {"store": store, "seq": 1, "id": f"{store}-1", "type": "order.created",
+             "ts": "2026-11-25T04:30:00.000Z",
+             "data": {"id": order_id, "total_fen": 5000, "discount_fen": 2000,
+                      "created_at": "2026-11-25T04:30:00.000Z", "store_id": store,
+                      "lines": [{"dish": "面", "qty": 1, "unit_price_fen": 5000}]}},
+            {"store": store, "seq": 2, "id": f"{store}-2", "type": "coupon.redeemed",
+             "ts": "2026-11-25T04:30:00.000Z",
+             "data": {"code": "SAMECODE", "order_id": order_id, "store_id": store,
+                      "redeemed_at": "2026-11-25T04:30:00.000Z", "discount_fen": 2000}}]
+        book.apply(events_topic(store), json.dumps(
+            {"schema": 1, "store": store, "events": events}).encode())
+
+    redeem("s-a", "order-a")
+    assert book.flags() == []
+    redeem("s-b", "order-b")
+    redeem("s-b", "order-b")  # delivered again: applied once, flagged once
+    [flag] = book.flags()
+    assert flag["kind"] == "coupon_redeemed_twice" and flag["subject"] == "SAMECODE"
+    receipts = flag["detail"]["receipts"]
+    assert [(r["store_id"], r["id"]) for r in receipts] == [("s-a", "order-a"),
+                                                            ("s-b", "order-b")]
+    assert receipts[1]["lines"] == [{"dish": "面", "qty": 1, "unit_price_fen": 5000}]
+
+
 def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
     """The ACL shipped in config/mosquitto, on a real mosquitto with users per store."""
     import shutil
