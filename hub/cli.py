@@ -846,6 +846,61 @@ def hq_stores(obj: Obj, as_json: bool) -> None:
                    f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}")
 
 
+@hq_group.group("push")
+def hq_push() -> None:
+    """Send a coupon template or a campaign to every store of the chain."""
+
+
+@hq_push.command("template")
+@click.argument("spec", metavar="JSON")
+@pass_obj
+def hq_push_template(obj: Obj, spec: str) -> None:
+    """A coupon template for every store, e.g. '{"name": "周年庆", "kind": "amount_off",
+    "amount_fen": 3000, "min_spend_fen": 10000}'; prints its id."""
+    from datetime import UTC, datetime
+
+    from .domain.clock import to_iso
+    from .domain.coupons import new_template, template_record
+    from .domain.errors import InvalidInput
+
+    data = _json_arg(spec, "the template")
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise InvalidInput("the template is a JSON object with a name and a kind")
+    terms = {k: v for k, v in data.items() if k not in ("name", "kind")}
+    try:
+        template = new_template(data["name"], str(data.get("kind")),
+                                to_iso(datetime.now(UTC)), **terms)
+    except TypeError as error:
+        raise InvalidInput(f"the template: {error}") from None
+    _hq_book(obj).publish_change("coupon_template.created", template_record(template))
+    click.echo(template["id"])
+
+
+@hq_push.command("campaign")
+@click.argument("spec", metavar="JSON")
+@pass_obj
+def hq_push_campaign(obj: Obj, spec: str) -> None:
+    """A campaign for every store (the `laoke campaign create` JSON; with an "id", a change
+    to that campaign); the coupon templates it offers must have been pushed first."""
+    from datetime import UTC, datetime
+
+    from .domain.campaigns import chain_campaign
+    from .domain.clock import to_iso
+    from .domain.errors import InvalidInput
+
+    book = _hq_book(obj)
+    campaign = chain_campaign(_json_arg(spec, "the campaign"), to_iso(datetime.now(UTC)))
+    offer = campaign["offer"]
+    for template_id in ([offer["template_id"]] if offer["template_id"] else []) \
+            + offer["template_ids"]:
+        if not book.conn.execute("SELECT 1 FROM hq_events WHERE type = "
+                                 "'coupon_template.created' AND json_extract(data, '$.id') = ?",
+                                 (template_id,)).fetchone():
+            raise InvalidInput(f"no coupon template {template_id!r} was pushed to the stores")
+    book.publish_change("campaign.saved", campaign)
+    click.echo(campaign["id"])
+
+
 @hq_group.command("flags")
 @click.option("--json", "as_json", is_flag=True, help='Print {"flags": [...]}.')
 @pass_obj

@@ -25,7 +25,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from hub.domain.replica import RELAYED
+from hub.domain.ids import new_id
+from hub.domain.replica import HQ_ORIGIN, RELAYED
 
 from .protocol import (
     HQ_GROUP,
@@ -195,6 +196,19 @@ class HqBook:
                            "'order.created' AND json_extract(data, '$.id') = ?",
                            (store_id, order_id)).fetchone()
         return json.loads(row["data"]) if row else {"store_id": store_id, "id": order_id}
+
+    def publish_change(self, type_: str, data: dict[str, Any]) -> int:
+        """A chain-wide change from HQ itself (a campaign, a coupon template): it joins the
+        feed every store reads, after everything before it. Returns its HQ sequence."""
+        with self.write() as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM hq_events "
+                               "WHERE store_id = ?", (HQ_ORIGIN,)).fetchone()[0]
+            cursor = conn.execute(
+                "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (HQ_ORIGIN, seq, new_id(), type_, _now(), json.dumps(data, ensure_ascii=False),
+                 _now()))
+        return int(cursor.lastrowid or 0)
 
     def flags(self) -> list[dict[str, Any]]:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(

@@ -390,3 +390,56 @@ def test_sigkill_of_store_and_hq_mid_stream_and_an_offline_day(tmp_path, broker)
         for child in (shop, hq):
             child.send_signal(signal.SIGKILL)
             child.wait()
+
+
+def test_hq_pushes_a_chain_wide_campaign_every_store_applies_once(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from hub.domain.campaigns import get_campaign, list_campaigns, run_campaign
+    from hub.domain.replica import apply_page
+
+    def hq(*args, check=True):
+        done = subprocess.run([sys.executable, "-m", "hub", "--home", str(tmp_path / "hq"),
+                               "hq", "push", *args], capture_output=True, text=True,
+                              env={**os.environ}, timeout=60)
+        assert (done.returncode == 0) == check, done.stderr
+        return done
+
+    template_id = hq("template", '{"name": "周年庆", "kind": "amount_off", '
+                                 '"amount_fen": 3000}').stdout.strip()
+    spec = {"name": "周年庆 全连锁", "audience": {"tiers": ["member"]}, "control_pct": 0,
+            "offer": {"type": "coupon", "template_id": template_id},
+            "schedule": {"run": "once"}, "active": True}
+    campaign_id = hq("campaign", json.dumps(spec)).stdout.strip()
+    refused = hq("campaign", json.dumps({**spec, "offer": {"type": "coupon",
+                                                          "template_id": "nope"}}), check=False)
+    assert "no coupon template 'nope'" in refused.stderr and refused.returncode == 2
+
+    book = HqBook(tmp_path / "hq" / "hq.db")
+    settings = new_settings("s-b")
+    with Store(tmp_path / "b.db", settings) as shop:
+        guest = add_member(shop, NewMember(name="王芳", phone="13800138000"))
+        page = book.feed("s-b", 0)
+        apply_page(shop, page["events"], page["position"])
+        apply_page(shop, page["events"], page["position"])  # a page read twice changes nothing
+        campaign = get_campaign(shop, campaign_id)
+        assert campaign["origin"] == "~hq" and campaign["active"]
+        assert [c["id"] for c in list_campaigns(shop)] == [campaign_id]
+        assert run_campaign(shop, campaign_id)["treated"] == 1
+        code = shop.scalar("SELECT code FROM coupons WHERE member_id = ?", (guest["id"],))
+        assert shop.scalar("SELECT template_id FROM coupons WHERE code = ?", (code,)) == \
+            template_id
+        # A change from HQ arrives in order and keeps the store's own run time.
+        hq("campaign", json.dumps({**spec, "id": campaign_id, "active": False}))
+        page = book.feed("s-b", page["position"])
+        apply_page(shop, page["events"], page["position"])
+        changed = get_campaign(shop, campaign_id)
+        assert changed["active"] is False and changed["last_run_at"] is not None
+        local_elsewhere = {**changed, "id": "made-at-store-a", "origin": "s-a"}
+        apply_page(shop, [{"store": "s-a", "seq": 9, "id": "x", "type": "campaign.saved",
+                           "data": local_elsewhere}], page["position"])
+        assert [c["id"] for c in list_campaigns(shop)] == [campaign_id], \
+            "a store's own campaigns stay at that store"

@@ -27,6 +27,7 @@ from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import add_points_entry, earn_expiry
 from .outreach import check_template, queue_messages
+from .replica import HQ_ORIGIN
 from .store import Store, dumps
 
 KINDS = ("custom", "win_back", "birthday", "member_day", "referral", "tier_upgrade",
@@ -170,6 +171,20 @@ def create_campaign(store: Store, data: dict[str, Any], actor: str = "system",
         store.emit("campaign.saved", saved)
         store.audit(actor, "campaign.create", row["id"], {"name": row["name"]})
     return saved
+
+
+def chain_campaign(data: dict[str, Any], now_iso: str) -> dict[str, Any]:
+    """A campaign HQ pushes to every store, checked here as a store would check it; an `id`
+    in `data` changes that campaign instead of making a new one."""
+    if not isinstance(data, dict):
+        raise InvalidInput("the campaign must be a JSON object")
+    body = dict(data)
+    campaign_id = body.pop("id", None) or new_id()
+    if not isinstance(campaign_id, str):
+        raise InvalidInput("id must be text")
+    row = {"id": campaign_id, **_columns(_spec(body)), "origin": HQ_ORIGIN,
+           "created_at": now_iso, "updated_at": now_iso, "last_run_at": None}
+    return campaign_record(row)
 
 
 def update_campaign(store: Store, campaign_id: str, changes: dict[str, Any],

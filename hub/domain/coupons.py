@@ -38,10 +38,10 @@ class Line:
     unit_price_fen: int
 
 
-def create_template(store: Store, name: str, kind: str, *, amount_fen: int = 0,
-                    percent_off: int = 0, dish: str | None = None, min_spend_fen: int = 0,
-                    valid_days: int = 30, stores: Sequence[str] | None = None,
-                    actor: str = "system") -> dict[str, Any]:
+def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
+                 percent_off: int = 0, dish: str | None = None, min_spend_fen: int = 0,
+                 valid_days: int = 30, stores: Sequence[str] | None = None) -> dict[str, Any]:
+    """A checked template row, not yet stored: a store writes it, HQ pushes it to every store."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("a coupon template needs a name")
     if kind not in KINDS:
@@ -57,15 +57,20 @@ def create_template(store: Store, name: str, kind: str, *, amount_fen: int = 0,
     if stores is not None and (isinstance(stores, str)
                                or not all(isinstance(s, str) for s in stores)):
         raise InvalidInput("stores must be a list of store ids")
-    template = {
+    return {
         "id": new_id(), "name": name.strip(), "kind": kind,
         "amount_fen": amount_fen if kind == "amount_off" else 0,
         "percent_off": percent_off if kind == "percent_off" else 0,
         "dish": dish.strip() if kind == "free_dish" and dish else None,
         "min_spend_fen": min_spend_fen, "valid_days": valid_days,
         "stores": None if stores is None else dumps(list(stores)),
-        "active": 1, "created_at": store.now_iso(),
+        "active": 1, "created_at": now_iso,
     }
+
+
+def create_template(store: Store, name: str, kind: str, *, actor: str = "system",
+                    **terms: Any) -> dict[str, Any]:
+    template = new_template(name, kind, store.now_iso(), **terms)
     with store.write():
         store.db["coupon_templates"].insert(template)
         store.emit("coupon_template.created", template_record(template))

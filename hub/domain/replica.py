@@ -24,7 +24,10 @@ MEMBER_COLUMNS = (
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
            "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
-           "coupon.redeemed")
+           "coupon.redeemed", "campaign.saved")
+# HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
+# can have it, since store ids start with a letter or digit.
+HQ_ORIGIN = "~hq"
 
 def _member_values(data: dict[str, Any]) -> dict[str, Any]:
     values = {key: data.get(key) for key in MEMBER_COLUMNS}
@@ -81,6 +84,8 @@ def apply_event(store: Store, event: dict[str, Any]) -> None:
             row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
             row["active"] = int(bool(row.get("active", True)))
             _insert(store, "coupon_templates", row)
+        elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
+            _campaign(store, data)  # a store's own campaigns stay at that store
         elif kind == "coupon.issued":
             _insert(store, "coupons", dict(data))
         elif kind == "coupon.redeemed":
@@ -118,6 +123,24 @@ def _member(store: Store, data: dict[str, Any], event: dict[str, Any]) -> None:
         sets = ", ".join(f"{k} = :{k}" for k in values)
         store.conn.execute(f"UPDATE members SET {sets} WHERE id = :id",
                            {**values, "id": data["id"]})
+
+
+def _campaign(store: Store, data: dict[str, Any]) -> None:
+    """A chain-wide campaign from HQ, new or changed; the store keeps its own run times."""
+    row = {key: data[key] for key in CAMPAIGN_COLUMNS}
+    for key in ("audience", "offer", "channels", "schedule"):
+        row[key] = dumps(row[key])
+    row["active"] = int(bool(row["active"]))
+    sets = ", ".join(f"{k} = excluded.{k}" for k in CAMPAIGN_COLUMNS if k != "id")
+    store.conn.execute(
+        f"INSERT INTO campaigns ({', '.join(CAMPAIGN_COLUMNS)}) VALUES "
+        f"({', '.join(':' + k for k in CAMPAIGN_COLUMNS)}) ON CONFLICT (id) DO UPDATE SET {sets}",
+        row)
+
+
+CAMPAIGN_COLUMNS = ("id", "name", "kind", "audience", "offer", "message_zh", "message_en",
+                    "channels", "schedule", "control_pct", "active", "origin", "created_at",
+                    "updated_at")
 
 
 def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any]) -> None:
