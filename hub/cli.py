@@ -437,6 +437,64 @@ def hub() -> None:
     """The store hub daemon."""
 
 
+@hub.command("restore")
+@click.option("--from-hq", "from_hq", is_flag=True, required=True,
+              help="Rebuild this store from what HQ holds of it.")
+@click.option("--store-id", required=True, help="The store being replaced.")
+@click.option("--broker", metavar="URL", help="HQ's broker (else [broker] url in the home).")
+@click.option("--username", help="This store's broker user (else the home's).")
+@click.option("--password", envvar="LAOKE_BROKER_PASSWORD", help="Or $LAOKE_BROKER_PASSWORD.")
+@click.option("--chain-key", envvar="LAOKE_CHAIN_KEY",
+              help="The chain's key (or $LAOKE_CHAIN_KEY), for a home made fresh here.")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=30, show_default=True,
+              help="Seconds to wait for each page from HQ.")
+@pass_obj
+def hub_restore(obj: Obj, from_hq: bool, store_id: str, broker: str | None,
+                username: str | None, password: str | None, chain_key: str | None,
+                timeout: float) -> None:
+    """A replacement hub: fill this (new) home with the store's books as HQ applied them,
+    and carry on numbering where HQ's watermark says."""
+    from sync.restore import restore_from_hq
+
+    from .domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
+    from .domain.errors import InvalidInput
+    from .domain.restore import check_empty
+    from .home import DB_NAME
+
+    home = obj.home
+    home.mkdir(parents=True, exist_ok=True)
+    if (home / CONFIG_NAME).exists():
+        settings = load_settings(home)
+        if settings.store_id != store_id:
+            raise InvalidInput(f"{home} belongs to store {settings.store_id!r}, not {store_id!r}")
+    else:
+        if not chain_key:
+            raise InvalidInput("a fresh home needs the chain's key: --chain-key or "
+                               "$LAOKE_CHAIN_KEY")
+        settings = new_settings(store_id)
+        settings.chain.key = chain_key
+    for key, value in (("url", broker), ("username", username), ("password", password)):
+        if value is not None:
+            setattr(settings.broker, key, value)
+    if (home / DB_NAME).exists():
+        with Store(home / DB_NAME, settings) as existing:
+            check_empty(existing)
+    # Built aside and moved in whole: a restore cut short leaves the home as it was.
+    building = home / (DB_NAME + ".restoring")
+    for leftover in home.glob(building.name + "*"):
+        leftover.unlink()
+    with Store(building, settings) as store:
+        done = restore_from_hq(store, timeout, progress=lambda seq, of: click.echo(
+            f"\rrestored {seq}/{of} events", nl=False, err=True))
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for suffix in ("-wal", "-shm"):
+        (home / (DB_NAME + suffix)).unlink(missing_ok=True)
+    building.replace(home / DB_NAME)
+    write_settings(home, settings)
+    click.echo("", err=True)
+    emit_json(done)
+
+
 def _reader(text: str) -> dict[str, str]:
     protocol, sep, url = text.partition("=")
     if not sep or not url:

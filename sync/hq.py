@@ -35,6 +35,7 @@ from .protocol import (
     ack_topic,
     dumps,
     feed_topic,
+    history_topic,
     parse_broker,
     resend_topic,
     store_of,
@@ -225,6 +226,18 @@ class HqBook:
         return {"events": events, "position": rows[-1]["hq_seq"] if rows else after,
                 "more": len(rows) == limit}
 
+    def history(self, store_id: str, after: int, limit: int = FEED_PAGE) -> dict[str, Any]:
+        """A page of the store's own events past `after`, for a replacement hub."""
+        rows = self.conn.execute(
+            "SELECT seq, id, type, ts, data FROM hq_events WHERE store_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?", (store_id, after, limit)).fetchall()
+        applied = self.conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
+                                    (store_id,)).fetchone()
+        return {"store": store_id, "applied_seq": applied[0] if applied else 0,
+                "events": [{"store": store_id, "seq": r["seq"], "id": r["id"],
+                            "type": r["type"], "ts": r["ts"], "data": json.loads(r["data"])}
+                           for r in rows], "more": len(rows) == limit}
+
     def set_status(self, store_id: str, online: bool) -> None:
         with self.write() as conn:
             conn.execute("INSERT INTO hq_stores (store_id, online, status_at) VALUES (?, ?, ?) "
@@ -276,6 +289,7 @@ class Receiver:
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events", SubscribeOptions(qos=1)),
             (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/pull", SubscribeOptions(qos=1)),
+            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/restore", SubscribeOptions(qos=1)),
         ])
         self.connected.set()
 
@@ -285,14 +299,18 @@ class Receiver:
         if store_id is None:
             self.book.park(topic, message.payload, "not a laoke store topic")
             return
-        if topic.endswith("/pull"):
+        if topic.endswith(("/pull", "/restore")):
             try:
                 after = int(json.loads(message.payload)["after"])
             except (ValueError, KeyError, TypeError):
-                self.book.park(topic, message.payload, "malformed pull request")
+                self.book.park(topic, message.payload, "malformed page request")
                 return
-            self.client.publish(feed_topic(store_id), dumps(self.book.feed(store_id, after)),
-                                qos=1)
+            if topic.endswith("/pull"):
+                self.client.publish(feed_topic(store_id),
+                                    dumps(self.book.feed(store_id, after)), qos=1)
+            else:
+                self.client.publish(history_topic(store_id),
+                                    dumps(self.book.history(store_id, after)), qos=1)
             return
         if topic.endswith("/status"):
             try:

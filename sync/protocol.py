@@ -6,6 +6,8 @@ Store -> HQ: batches of outbox events on `laoke/v1/stores/{store}/events`, each 
 send again from a sequence number on `.../resend`. Other stores' changes reach a store in
 pages it asks for: `.../pull` {"after": position} answered on `.../feed`, so a store back
 from days offline catches up from where it was, not from what a broker happened to keep.
+A replacement hub rebuilds its store from HQ the same way: `.../restore` {"after": seq}
+answered on `.../history` with the store's own events.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ def pull_topic(store_id: str) -> str:
 
 def feed_topic(store_id: str) -> str:
     return f"{PREFIX}/stores/{store_id}/feed"
+
+
+def restore_topic(store_id: str) -> str:
+    """A replacement hub asks for its store's own past events: {"after": seq}."""
+    return f"{PREFIX}/stores/{store_id}/restore"
+
+
+def history_topic(store_id: str) -> str:
+    """HQ's answer to a restore request: a page of the store's events, in seq order."""
+    return f"{PREFIX}/stores/{store_id}/history"
 
 
 def store_of(topic: str) -> str | None:

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.domain.replica import apply_page, feed_position
+from hub.domain.replica import WATERMARK_KEY, apply_page, feed_position
 from hub.domain.store import Store
 
 from .protocol import (
@@ -38,7 +38,6 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 BATCH = 200
-WATERMARK_KEY = "hq_applied_seq"
 PULL_EVERY_S = 2.0
 
 

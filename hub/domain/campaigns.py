@@ -277,19 +277,23 @@ def _share(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:4], "big") % 100
 
 
-def _target(store: Store, campaign: dict[str, Any], member_id: str,
-            occasion: str) -> str | None:
-    """Assign one guest for one occasion and act on it; None if they were assigned before."""
-    arm = "control" if _share(campaign["id"], member_id, occasion) < campaign["control_pct"] \
-        else "treated"
+def _target(store: Store, campaign: dict[str, Any], member_id: str, occasion: str,
+            arm: str | None = None) -> dict[str, Any] | None:
+    """Assign one guest for one occasion and act on it; returns the target as HQ sees it,
+    None if they were assigned before."""
+    if arm is None:
+        arm = "control" if _share(campaign["id"], member_id, occasion) \
+            < campaign["control_pct"] else "treated"
+    target = {"member_id": member_id, "occasion": occasion, "arm": arm, "coupon_code": None,
+              "targeted_at": store.now_iso()}
     inserted = store.conn.execute(
         "INSERT OR IGNORE INTO campaign_targets (campaign_id, member_id, occasion, arm, "
         "targeted_at) VALUES (?, ?, ?, ?, ?)",
-        (campaign["id"], member_id, occasion, arm, store.now_iso())).rowcount
+        (campaign["id"], member_id, occasion, arm, target["targeted_at"])).rowcount
     if not inserted:
         return None
     if arm == "control":
-        return arm
+        return target
     offer, code = campaign["offer"], None
     templates = [offer["template_id"]] if offer["type"] == "coupon" else \
         offer["template_ids"] if offer["type"] == "mystery" else []
@@ -300,8 +304,14 @@ def _target(store: Store, campaign: dict[str, Any], member_id: str,
         store.conn.execute("UPDATE campaign_targets SET coupon_code = ? WHERE campaign_id = ? "
                            "AND member_id = ? AND occasion = ?",
                            (code, campaign["id"], member_id, occasion))
+        target["coupon_code"] = code
     queue_messages(store, campaign, member_id, code)
-    return arm
+    return target
+
+
+def _emit_targets(store: Store, campaign_id: str, targets: list[dict[str, Any]]) -> None:
+    if targets:
+        store.emit("campaign.targeted", {"campaign_id": campaign_id, "targets": targets})
 
 
 def run_campaign(store: Store, campaign_id: str, actor: str = "scheduler") -> dict[str, Any]:
@@ -322,16 +332,11 @@ def run_campaign(store: Store, campaign_id: str, actor: str = "scheduler") -> di
     for start in range(0, len(new), BATCH):
         batch = new[start:start + BATCH]
         with store.write():
-            targeted = []
-            for p in batch:
-                arm = _target(store, campaign, p.member_id, p.occasion)
-                if arm is not None:
-                    arms[arm] += 1
-                    targeted.append({"member_id": p.member_id, "occasion": p.occasion,
-                                     "arm": arm})
-            if targeted:
-                store.emit("campaign.targeted", {"campaign_id": campaign_id,
-                                                 "targets": targeted})
+            targeted = [t for t in (_target(store, campaign, p.member_id, p.occasion)
+                                    for p in batch) if t is not None]
+            for target in targeted:
+                arms[target["arm"]] += 1
+            _emit_targets(store, campaign_id, targeted)
     with store.write():
         store.conn.execute("UPDATE campaigns SET last_run_at = ? WHERE id = ?",
                            (store.now_iso(), campaign_id))
@@ -404,34 +409,40 @@ def points_boost(store: Store, member_id: str) -> tuple[str | None, int]:
 
 def record_use(store: Store, campaign_id: str, order_id: str, member_id: str, *,
                discount_fen: int = 0, points: int = 0) -> None:
-    store.conn.execute(
-        "INSERT OR IGNORE INTO campaign_uses (campaign_id, order_id, member_id, discount_fen, "
-        "points, used_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (campaign_id, order_id, member_id, discount_fen, points, store.now_iso()))
+    use = {"campaign_id": campaign_id, "order_id": order_id, "member_id": member_id,
+           "discount_fen": discount_fen, "points": points, "used_at": store.now_iso()}
+    if store.conn.execute(
+            "INSERT OR IGNORE INTO campaign_uses (campaign_id, order_id, member_id, "
+            "discount_fen, points, used_at) VALUES (:campaign_id, :order_id, :member_id, "
+            ":discount_fen, :points, :used_at)", use).rowcount:
+        store.emit("campaign.used", use)
 
 
 def after_payment(store: Store, member: Any, order_id: str, old_tier: str,
                   new_tier: str) -> None:
     """Inside the checkout: the referral reward on a first payment, the tier-upgrade gift."""
     member_id = member["id"]
-    first = store.scalar("SELECT COUNT(*) FROM orders WHERE member_id = ?", (member_id,)) == 1
+    first = store.scalar("SELECT orders FROM member_stats WHERE member_rowid = "
+                         "(SELECT rowid FROM members WHERE id = ?)", (member_id,)) == 1
     if first and member["referred_by"]:
         for campaign in _active(store, "referral"):
             offer = campaign["offer"]
+            rewarded = []
             for who, points in ((member_id, offer["new_guest_points"]),
                                 (member["referred_by"], offer["referrer_points"])):
-                if points and store.conn.execute(
-                        "INSERT OR IGNORE INTO campaign_targets (campaign_id, member_id, "
-                        "occasion, arm, targeted_at) VALUES (?, ?, ?, 'treated', ?)",
-                        (campaign["id"], who, f"referral:{member_id}",
-                         store.now_iso())).rowcount:
+                target = _target(store, campaign, who, f"referral:{member_id}", "treated") \
+                    if points else None
+                if target is not None:
                     add_points_entry(store, who, points, "earn", reason="referral",
                                      order_id=order_id, expires_at=earn_expiry(store))
                     record_use(store, campaign["id"], order_id, who, points=points)
+                    rewarded.append(target)
+            _emit_targets(store, campaign["id"], rewarded)
     codes = [tier.code for tier in store.settings.tiers]
     if new_tier in codes and old_tier in codes and codes.index(new_tier) > codes.index(old_tier):
         for campaign in _active(store, "tier_upgrade"):
-            _target(store, campaign, member_id, f"tier:{new_tier}")
+            target = _target(store, campaign, member_id, f"tier:{new_tier}")
+            _emit_targets(store, campaign["id"], [target] if target else [])
 
 
 # -- results ---------------------------------------------------------------------------------

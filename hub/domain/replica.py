@@ -28,9 +28,11 @@ RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "
 # HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
+WATERMARK_KEY = "hq_applied_seq"  # hub_meta: the last seq HQ said it has applied
 
-def _member_values(data: dict[str, Any]) -> dict[str, Any]:
-    values = {key: data.get(key) for key in MEMBER_COLUMNS}
+def _member_values(data: dict[str, Any], own: bool = False) -> dict[str, Any]:
+    # Who signed the guest up names staff of the origin store: kept only there.
+    values = {key: data.get(key) for key in MEMBER_COLUMNS + (("signed_up_by",) if own else ())}
     for key in LIST_FIELDS:
         values[key] = dumps(values[key] or [])
     values["vip"] = int(bool(values["vip"]))
@@ -54,12 +56,13 @@ def _insert(store: Store, table: str, row: dict[str, Any]) -> None:
                        f"({', '.join(':' + k for k in row)})", row)
 
 
-def apply_event(store: Store, event: dict[str, Any]) -> None:
-    """Apply one relayed event inside the caller's transaction."""
+def apply_event(store: Store, event: dict[str, Any], own: bool = False) -> None:
+    """Apply one relayed event inside the caller's transaction; `own` for this store's own
+    past events (a restore), whose orders are here too."""
     kind, data = event.get("type"), event.get("data") or {}
     try:
         if kind in ("member.created", "member.updated"):
-            _member(store, data, event)
+            _member(store, data, event, own)
         elif kind == "member.erased":
             sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
             store.conn.execute(
@@ -76,22 +79,24 @@ def apply_event(store: Store, event: dict[str, Any]) -> None:
                                "block_reason = ? WHERE number = ?",
                                (event.get("ts"), data.get("reason"), data.get("number")))
         elif kind == "points.entry":
-            _ledger(store, "points_ledger", data, event)
+            _ledger(store, "points_ledger", data, event, own)
         elif kind == "stored_value.entry":
-            _ledger(store, "stored_value_ledger", data, event)
+            _ledger(store, "stored_value_ledger", data, event, own)
         elif kind == "coupon_template.created":
             row = dict(data)
             row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
             row["active"] = int(bool(row.get("active", True)))
             _insert(store, "coupon_templates", row)
         elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
-            _campaign(store, data)  # a store's own campaigns stay at that store
+            upsert_campaign(store, data)  # a store's own campaigns stay at that store
         elif kind == "coupon.issued":
             _insert(store, "coupons", dict(data))
         elif kind == "coupon.redeemed":
             existing = store.one("SELECT order_id, store_id FROM coupon_redemptions "
                                  "WHERE code = ?", (data.get("code"),))
-            if existing is not None and existing["store_id"] != data.get("store_id"):
+            if own:
+                _insert(store, "coupon_redemptions", dict(data))
+            elif existing is not None and existing["store_id"] != data.get("store_id"):
                 _conflict(store, event, f"coupon {data.get('code')} was also redeemed at "
                                         f"{existing['store_id']}")
             else:
@@ -102,10 +107,14 @@ def apply_event(store: Store, event: dict[str, Any]) -> None:
         _conflict(store, event, f"malformed relayed event: {error}")
 
 
-def _member(store: Store, data: dict[str, Any], event: dict[str, Any]) -> None:
+def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool) -> None:
     if data.get("redacted"):
+        if own:  # a restore: keep the erased guest's id, which their orders point to
+            _insert(store, "members", {"id": data["id"], "tier": store.settings.tiers[0].code,
+                                       "home_store": store.store_id, "created_at": event["ts"],
+                                       "updated_at": event["ts"]})
         return  # erased at its origin before it was sent; the erasure follows
-    values = _member_values(data)
+    values = _member_values(data, own)
     local = store.one("SELECT updated_at, phone FROM members WHERE id = ?", (values["id"],))
     if local is not None and (local["updated_at"] or "") >= (values["updated_at"] or ""):
         return  # what we have is as new or newer
@@ -125,7 +134,7 @@ def _member(store: Store, data: dict[str, Any], event: dict[str, Any]) -> None:
                            {**values, "id": data["id"]})
 
 
-def _campaign(store: Store, data: dict[str, Any]) -> None:
+def upsert_campaign(store: Store, data: dict[str, Any]) -> None:
     """A chain-wide campaign from HQ, new or changed; the store keeps its own run times."""
     row = {key: data[key] for key in CAMPAIGN_COLUMNS}
     for key in ("audience", "offer", "channels", "schedule"):
@@ -143,14 +152,16 @@ CAMPAIGN_COLUMNS = ("id", "name", "kind", "audience", "offer", "message_zh", "me
                     "updated_at")
 
 
-def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any]) -> None:
+def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any],
+            own: bool = False) -> None:
     if store.one(f"SELECT 1 FROM {table} WHERE id = ?", (data["id"],)) is not None:
         return
     if store.one("SELECT 1 FROM members WHERE id = ?", (data.get("member_id"),)) is None:
         _conflict(store, event, "ledger entry for a guest this store does not know yet")
         return
     row = dict(data)
-    row["order_id"] = None  # orders stay at their store; the entry keeps its meaning
+    if not own:
+        row["order_id"] = None  # orders stay at their store; the entry keeps its meaning
     try:
         _insert(store, table, row)
     except sqlite3.IntegrityError as error:

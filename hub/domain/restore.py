@@ -1,0 +1,90 @@
+"""Rebuilding a store's books from what HQ applied, for a replacement hub.
+
+HQ holds every event the store ever sent, in the store's own order. Replaying them into an
+empty database gives back its guests, visits, orders, ledgers, coupons and campaigns with
+their original ids; the outbox then carries on numbering from HQ's watermark, so the next
+event is the one HQ expects and nothing is doubled or skipped. What never went to HQ does not
+come back: paired devices (pair them again), staff PINs (staff get new ones), the print queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InvalidInput
+from .replica import WATERMARK_KEY, apply_event, upsert_campaign
+from .store import Store
+
+ORDER_COLUMNS = (
+    "id", "store_id", "member_id", "visit_id", "channel", "total_fen", "tier_discount_fen",
+    "promo_discount_fen", "coupon_discount_fen", "points_discount_fen", "discount_fen",
+    "stored_value_paid_fen", "points_earned", "points_redeemed", "coupon_code", "tier",
+    "staff_id", "idempotency_key", "created_at",
+)
+VISIT_COLUMNS = ("id", "store_id", "member_id", "table_no", "party_size", "staff_id",
+                 "visited_at")
+NO_PIN = "restored: set a new PIN"  # matches no PIN (see staff.pin_matches)
+
+
+def check_empty(store: Store) -> None:
+    if store.scalar("SELECT EXISTS (SELECT 1 FROM members UNION ALL SELECT 1 FROM orders "
+                    "UNION ALL SELECT 1 FROM outbox)"):
+        raise InvalidInput(f"{store.path} already has data; restore only into a new home")
+
+
+def _row(data: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    return {key: data.get(key) for key in columns}
+
+
+def restore_event(store: Store, event: dict[str, Any]) -> None:
+    """Apply one of the store's own past events, inside the caller's transaction."""
+    kind, data = event["type"], event.get("data") or {}
+    if kind == "visit.created":
+        store.db["visits"].insert(_row(data, VISIT_COLUMNS), ignore=True)
+    elif kind == "order.created":
+        order = _row(data, ORDER_COLUMNS)
+        order["request_hash"] = ""  # a retried checkout from before the restore cannot match
+        for key in ("tier_discount_fen", "promo_discount_fen", "coupon_discount_fen",
+                    "points_discount_fen", "stored_value_paid_fen", "points_earned",
+                    "points_redeemed"):
+            order[key] = order[key] or 0
+        store.db["orders"].insert(order, ignore=True)
+        store.db["order_lines"].insert_all(
+            [{"order_id": data["id"], **line} for line in data.get("lines", [])], ignore=True)
+    elif kind == "staff.created":
+        store.db["staff"].insert({**_row(data, ("id", "name", "role", "active", "created_at")),
+                                  "pin_hash": NO_PIN}, ignore=True)
+    elif kind == "campaign.targeted":
+        store.db["campaign_targets"].insert_all(
+            [{"campaign_id": data["campaign_id"], **target} for target in data["targets"]],
+            ignore=True)
+    elif kind == "campaign.used":
+        store.db["campaign_uses"].insert(data, ignore=True)
+    elif kind == "campaign.saved":
+        upsert_campaign(store, data)
+    else:
+        apply_event(store, event, own=True)
+
+
+def restore_page(store: Store, events: list[dict[str, Any]]) -> int:
+    """Apply a page of the store's events in seq order; returns the last seq applied."""
+    last = 0
+    with store.write():
+        for event in sorted(events, key=lambda e: e["seq"]):
+            if event.get("store") != store.store_id:
+                raise InvalidInput(f"event {event.get('id')} belongs to store "
+                                   f"{event.get('store')!r}, not {store.store_id!r}")
+            restore_event(store, event)
+            last = event["seq"]
+    return last
+
+
+def finish(store: Store, applied_seq: int) -> None:
+    """Carry on numbering where HQ's watermark says, as if this hub had never gone away."""
+    with store.write():
+        store.conn.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+        store.conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)",
+                           (applied_seq,))
+        store.set_meta(WATERMARK_KEY, str(applied_seq))
+        store.set_meta("builtin_campaigns", "restored")  # they came back with the rest
+        store.set_meta("restored_from_hq", store.now_iso())

@@ -1,0 +1,93 @@
+"""A replacement hub rebuilds its store from HQ: page by page over MQTT, then carries on.
+
+The pages are the store's own events as HQ applied them (`.../restore` answered on
+`.../history`); paho's callback only queues them, the caller's thread applies them.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.domain.errors import InvalidInput
+from hub.domain.restore import check_empty, finish, restore_page
+from hub.domain.store import Store
+
+from .protocol import dumps, history_topic, parse_broker, restore_topic
+
+
+class RestoreFailed(InvalidInput):
+    pass
+
+
+def restore_from_hq(store: Store, timeout: float = 30.0,
+                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Fill an empty store with everything HQ holds of it; returns events and watermark."""
+    check_empty(store)
+    settings = store.settings
+    if not settings.broker.url:
+        raise InvalidInput("restoring needs HQ's broker: --broker URL or [broker] url")
+    broker = parse_broker(settings.broker.url)
+    store_id = settings.store_id
+    pages: queue.Queue[bytes] = queue.Queue()
+    subscribed = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"laoke-restore-{store_id}",
+                         protocol=mqtt.MQTTv5)
+    if settings.broker.username:
+        client.username_pw_set(settings.broker.username, settings.broker.password)
+    if broker.tls:
+        client.tls_set()
+    client.on_connect = lambda c, _u, _f, _r, _p=None: c.subscribe(history_topic(store_id), 1)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = lambda _c, _u, message: pages.put(message.payload)
+    client.connect_async(broker.host, broker.port, keepalive=15)
+    client.loop_start()
+    try:
+        if not subscribed.wait(timeout):
+            raise RestoreFailed(f"HQ's broker at {settings.broker.url} did not answer")
+        after, count, applied = 0, 0, 0
+        while True:
+            client.publish(restore_topic(store_id), dumps({"after": after}), qos=1)
+            page = _next_page(pages, after, timeout)
+            if page["events"]:
+                after = restore_page(store, page["events"])
+                count += len(page["events"])
+            applied = int(page["applied_seq"])
+            if progress is not None:
+                progress(after, applied)
+            if not page["more"]:
+                break
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if after == 0:
+        raise RestoreFailed(f"HQ holds nothing of store {store_id!r}")
+    if after != applied:
+        raise RestoreFailed(f"HQ sent events up to {after} but has applied up to {applied}")
+    finish(store, applied)
+    return {"store_id": store_id, "events": count, "applied_seq": applied}
+
+
+def _next_page(pages: queue.Queue[bytes], after: int, timeout: float) -> dict[str, Any]:
+    """The page that starts right after `after`; a late copy of an earlier one is dropped."""
+    while True:
+        try:
+            payload = pages.get(timeout=timeout)
+        except queue.Empty:
+            raise RestoreFailed(f"HQ did not answer within {timeout:g} s "
+                                "(is `laoke hq run` up?)") from None
+        try:
+            page = json.loads(payload)
+            events = page["events"]
+            first = events[0]["seq"] if events else after + 1
+            page["applied_seq"], page["more"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            raise RestoreFailed("HQ sent a page this hub cannot read") from None
+        if first == after + 1:
+            return page
