@@ -18,6 +18,10 @@ from .domain.errors import LaokeError
 from .domain.store import Store
 from .home import open_store, resolve_demo_home, resolve_home
 
+# The reports (hub/domain/reports.py); spelled out so `laoke --help` needs no database code.
+REPORT_NAMES = ("dishes", "pairings", "hours", "repurchase", "cohorts", "rfm", "coupons",
+                "lapsed", "birthdays", "staff", "channels", "summary", "forecast")
+
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
@@ -312,9 +316,7 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
 
 
 @cli.command("report")
-@click.argument("name", type=click.Choice(["dishes", "pairings", "hours", "repurchase",
-                                           "cohorts", "rfm", "staff", "channels", "summary",
-                                           "coupons", "lapsed", "birthdays", "forecast"]))
+@click.argument("name", type=click.Choice(REPORT_NAMES))
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 29 days "
               "before --to).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: today).")
@@ -327,25 +329,22 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
 def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json: bool,
                out: Path | None, fmt: str) -> None:
     """A report over a date range (store-local days)."""
-    from .domain.clock import parse_day
-    from .domain.errors import InvalidInput
     from .domain.reports import report
 
-    try:
-        first = parse_day(start, "--from") if start else None
-        last = parse_day(end, "--to") if end else None
-    except ValueError as error:
-        raise InvalidInput(str(error)) from None
+    first, last = _days(start, end)
     if out is not None:
         from .report_files import export_report
 
         for path in export_report(obj.store(), name, first, last, out, fmt, actor="cli"):
             click.echo(path, err=as_json)
-    result = report(obj.store(), name, first, last)
+    _show_report(report(obj.store(), name, first, last), as_json)
+
+
+def _show_report(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{name}  {result['period']['from']} .. {result['period']['to']}")
+    click.echo(f"{result['report']}  {result['period']['from']} .. {result['period']['to']}")
     for key, value in result.items():
         if key in ("report", "period"):
             continue
@@ -357,6 +356,17 @@ def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json:
             click.echo(f"  {key}: " + "  ".join(f"{k}={v}" for k, v in value.items()))
         else:
             click.echo(f"  {key}: {value}")
+
+
+def _days(start: str | None, end: str | None) -> tuple[Any, Any]:
+    from .domain.clock import parse_day
+    from .domain.errors import InvalidInput
+
+    try:
+        return (parse_day(start, "--from") if start else None,
+                parse_day(end, "--to") if end else None)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
 
 
 @cli.command("demo")
@@ -871,11 +881,28 @@ def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str) 
 
 
 @hq_group.command("report")
-@click.option("--json", "as_json", is_flag=True, help='Print {"stores": ..., "totals": ...}.')
+@click.argument("name", required=False, type=click.Choice(REPORT_NAMES))
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="With NAME: first day.")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="With NAME: last day.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stores": ..., "totals": ...} '
+              "(with NAME: the report).")
 @pass_obj
-def hq_report(obj: Obj, as_json: bool) -> None:
-    """Per-store and chain totals: members, orders, revenue, last applied seq, online."""
-    report = _hq_book(obj).report()
+def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
+              as_json: bool) -> None:
+    """Per-store and chain totals: members, orders, revenue, last applied seq, online; with
+    NAME, any store report over the whole chain."""
+    book = _hq_book(obj)
+    if name is not None:
+        from sync.chain import catch_up, open_chain
+
+        from .domain.reports import report
+
+        first, last = _days(start, end)
+        with open_chain(obj.home) as chain:
+            catch_up(chain, book)
+            _show_report(report(chain, name, first, last), as_json)
+        return
+    report = book.report()
     if as_json:
         emit_json(report)
         return

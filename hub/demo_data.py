@@ -165,6 +165,7 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
     report = progress or (lambda _stage, _done, _total: None)
 
     with store.write():
+        before = store.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
         store.set_meta("demo", dumps({"members": members, "days": days, "seed": seed}))
         staff_ids = []
         for name, role, pin in DEMO_STAFF:
@@ -179,8 +180,11 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                                   min_spend_fen=10000, valid_days=60)
         create_template(store, "生日赠长寿面", "free_dish", dish="担担面", valid_days=14)
         create_template(store, "老客回归8折", "percent_off", percent_off=20, valid_days=30)
-        # Generated data is not for HQ: drop what the templates queued.
-        store.conn.execute("DELETE FROM outbox")
+        # Generated data is not for HQ: drop what the templates queued, and give their
+        # numbers back, so HQ sees no gap in this store's sequence.
+        store.conn.execute("DELETE FROM outbox WHERE seq > ?", (before,))
+        store.conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'",
+                           (before,))
 
         # Its own generator, so the rest of the store stays the same for a given seed.
         signups = random.Random(seed + 1)

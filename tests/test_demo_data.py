@@ -26,6 +26,10 @@ def test_the_books_add_up(demo):
                              "GROUP BY member_id)")
         assert lowest >= 0
     assert demo.scalar("SELECT COUNT(*) FROM outbox") == 0, "generated data is not for HQ"
+    from hub.domain.members import NewMember, add_member
+
+    add_member(demo, NewMember(name="新客", phone="13911112222"))
+    assert demo.scalar("SELECT MIN(seq) FROM outbox") == 1, "HQ must see no gap"
     assert demo.meta("demo")
 
 

@@ -533,3 +533,50 @@ def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker
     row = book.conn.execute("SELECT gap_from FROM hq_stores WHERE store_id = 's-a'").fetchone()
     assert row[0] is None
     assert book.report()["stores"]["s-a"]["members"] == 6  # seven signed up, one erased
+
+
+def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from hub.cli import REPORT_NAMES
+    from hub.demo_data import generate
+    from hub.domain.reports import REPORTS
+
+    assert tuple(REPORTS) == REPORT_NAMES
+    home = tmp_path / "hq"
+    home.mkdir()
+    book = HqBook(home / "hq.db")
+    shops = {}
+    for n, sid in enumerate(("s-a", "s-b")):
+        settings = new_settings(sid)
+        shop = Store(tmp_path / f"{sid}.db", settings)
+        generate(shop, members=60, days=30, seed=n)  # the history HQ never saw
+        for k in range(5):
+            member = add_member(shop, NewMember(name=f"客{k}", phone=f"139{n}000{k:04d}"))
+            checkout(shop, CheckoutRequest(f"{sid}-{k}", [Line("水煮鱼", 1, 12800),
+                                                          Line("米饭", k + 1, 300)],
+                                           member_id=member["id"]))
+        events = [{"store": sid, "seq": r["seq"], "id": r["id"], "type": r["type"],
+                   "ts": r["ts"], "data": json.loads(r["data"])}
+                  for r in shop.conn.execute("SELECT * FROM outbox ORDER BY seq")]
+        book.apply(events_topic(sid), json.dumps({"schema": 1, "store": sid,
+                                                  "events": events}).encode())
+        shops[sid] = shop
+    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), "hq", "report",
+                           "dishes", "--from", "2026-11-01", "--json"], capture_output=True,
+                          text=True, env={**os.environ}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    chain = {d["dish"]: d["qty"] for d in json.loads(done.stdout)["dishes"]}
+    assert chain == {"水煮鱼": 10, "米饭": 30}, "what HQ heard of: the synced checkouts"
+    assert chain["米饭"] == sum(
+        shop.scalar("SELECT SUM(qty) FROM order_lines l JOIN orders o ON o.id = l.order_id "
+                    "WHERE o.idempotency_key LIKE ? AND dish = '米饭'", (f"{sid}-%",))
+        for sid, shop in shops.items())
+    staff = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), "hq", "report",
+                            "channels", "--json"], capture_output=True, text=True,
+                           env={**os.environ}, timeout=60)
+    assert json.loads(staff.stdout)["channels"] == [
+        {"channel": "dine_in", "orders": 10, "revenue_fen": 10 * 12800 + 30 * 300}]

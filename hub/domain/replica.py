@@ -43,7 +43,7 @@ def _member_values(data: dict[str, Any], own: bool = False) -> dict[str, Any]:
     return values
 
 
-def _conflict(store: Store, event: dict[str, Any], reason: str) -> None:
+def record_conflict(store: Store, event: dict[str, Any], reason: str) -> None:
     store.conn.execute(
         "INSERT INTO sync_conflicts (event_id, type, origin_store, reason, data, at) "
         "VALUES (?, ?, ?, ?, ?, ?)", (event.get("id"), event.get("type"), event.get("store"),
@@ -97,14 +97,14 @@ def apply_event(store: Store, event: dict[str, Any], own: bool = False) -> None:
             if own:
                 _insert(store, "coupon_redemptions", dict(data))
             elif existing is not None and existing["store_id"] != data.get("store_id"):
-                _conflict(store, event, f"coupon {data.get('code')} was also redeemed at "
-                                        f"{existing['store_id']}")
+                record_conflict(store, event, f"coupon {data.get('code')} was also redeemed "
+                                              f"at {existing['store_id']}")
             else:
                 row = dict(data)
                 row["order_id"] = None  # the order lives at its own store
                 _insert(store, "coupon_redemptions", row)
     except (KeyError, TypeError, ValueError) as error:
-        _conflict(store, event, f"malformed relayed event: {error}")
+        record_conflict(store, event, f"malformed relayed event: {error}")
 
 
 def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool) -> None:
@@ -122,8 +122,8 @@ def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool
         owner = store.one("SELECT id FROM members WHERE phone = ? AND id <> ?",
                           (values["phone"], values["id"]))
         if owner is not None:
-            _conflict(store, event, f"phone {values['phone']} belongs to member {owner['id']} "
-                                    "here; kept without the phone")
+            record_conflict(store, event, f"phone {values['phone']} belongs to member "
+                                          f"{owner['id']} here; kept without the phone")
             values["phone"], values["phone_rev"] = None, None
     if local is None:
         _insert(store, "members", values)
@@ -157,7 +157,7 @@ def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any
     if store.one(f"SELECT 1 FROM {table} WHERE id = ?", (data["id"],)) is not None:
         return
     if store.one("SELECT 1 FROM members WHERE id = ?", (data.get("member_id"),)) is None:
-        _conflict(store, event, "ledger entry for a guest this store does not know yet")
+        record_conflict(store, event, "ledger entry for a guest this store does not know yet")
         return
     row = dict(data)
     if not own:
@@ -165,7 +165,7 @@ def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any
     try:
         _insert(store, table, row)
     except sqlite3.IntegrityError as error:
-        _conflict(store, event, f"refused here: {error}")
+        record_conflict(store, event, f"refused here: {error}")
 
 
 def apply_page(store: Store, events: list[dict[str, Any]], position: int) -> int:

@@ -1,0 +1,55 @@
+"""HQ's chain-wide books: every store's events replayed into one store database.
+
+Ids are unique across stores, so one database holds the whole chain, and every report a
+store has (dishes, hours, cohorts, staff, ...) runs over all stores at once. It catches up
+from HQ's event log when a report is asked for, never on the path that applies events.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from hub.domain.config import CONFIG_NAME, load_settings, new_settings
+from hub.domain.replica import HQ_ORIGIN, apply_event, record_conflict
+from hub.domain.restore import restore_event
+from hub.domain.store import Store
+
+from .hq import HqBook
+
+CHAIN_ID = "chain"
+PAGE = 2_000
+
+
+def open_chain(home: Path) -> Store:
+    """The chain database in HQ's home; its time zone is HQ's laoke.toml, if there is one."""
+    settings = load_settings(home) if (home / CONFIG_NAME).exists() else new_settings(CHAIN_ID)
+    settings.store_id = CHAIN_ID
+    return Store(home / "chain.db", settings)
+
+
+def catch_up(chain: Store, book: HqBook) -> int:
+    """Replay what HQ applied since last time; returns how many events were replayed."""
+    done = 0
+    while True:
+        position = int(chain.meta("chain_position") or 0)
+        rows = book.conn.execute(
+            "SELECT hq_seq, store_id, seq, id, type, ts, data FROM hq_events WHERE hq_seq > ? "
+            "ORDER BY hq_seq LIMIT ?", (position, PAGE)).fetchall()
+        if not rows:
+            return done
+        with chain.write():
+            for row in rows:
+                event = {"store": row["store_id"], "seq": row["seq"], "id": row["id"],
+                         "type": row["type"], "ts": row["ts"], "data": json.loads(row["data"])}
+                try:
+                    with chain.write():  # a savepoint: one event that cannot apply is set aside
+                        if event["store"] == HQ_ORIGIN:
+                            apply_event(chain, event)
+                        else:
+                            restore_event(chain, event)
+                except (sqlite3.IntegrityError, KeyError, TypeError, ValueError) as error:
+                    record_conflict(chain, event, f"not in the chain books: {error}")
+            chain.set_meta("chain_position", str(rows[-1]["hq_seq"]))
+        done += len(rows)
