@@ -51,6 +51,9 @@ from .i18n import STRINGS, default_language
 Json = dict[str, Any]
 ROLES = ("waiter", "cashier", "manager", "kiosk")
 
+# What the console lets an owner change of a campaign, as JSON (checked by the hub).
+EDITABLE_CAMPAIGN = ("name", "audience", "offer", "message_zh", "message_en", "channels",
+                     "schedule", "control_pct")
 COLUMNS = {
     "#checked-in": ("time", "table", "guest", "allergies", "notes"),
     "#results": ("name", "phone", "tier", "points", "stored_value"),
@@ -157,6 +160,7 @@ class ConsoleApp(App[None]):
         self.member: Json | None = None
         self.last_event_id: int | None = None
         self.templates: list[Json] = []
+        self.campaigns: dict[str, Json] = {}
         self.receipt_text = ""
 
     def t(self, key: str) -> str:
@@ -230,6 +234,9 @@ class ConsoleApp(App[None]):
                     yield Button(t("run_now"), id="campaign-run", variant="primary")
                     yield Button(t("results"), id="campaign-results")
                 yield Static("", id="campaign-detail", classes="panel")
+                with Horizontal(classes="row"):
+                    yield Input(placeholder=t("campaign_json"), id="campaign-edit")
+                    yield Button(t("save"), id="campaign-save", variant="primary")
                 with Horizontal(classes="row"):
                     yield Input(placeholder=t("rules"), id="rules")
                     yield Button(t("preview"), id="preview")
@@ -663,6 +670,7 @@ class ConsoleApp(App[None]):
         self.call(self.client.campaigns, self.show_campaigns)
 
     def show_campaigns(self, campaigns: list[Json]) -> None:
+        self.campaigns = {c["id"]: c for c in campaigns}
         table = self.table("#campaign-table")
         table.clear()
         for campaign in campaigns:
@@ -709,6 +717,25 @@ class ConsoleApp(App[None]):
         campaign_id = self.chosen_campaign()
         if campaign_id is not None:
             self.show_results_of(campaign_id)
+
+    @on(DataTable.RowHighlighted, "#campaign-table")
+    def campaign_to_edit(self) -> None:
+        campaign = self.campaigns.get(self.chosen_campaign() or "", {})
+        editable = {k: campaign[k] for k in EDITABLE_CAMPAIGN if k in campaign}
+        self.query_one("#campaign-edit", Input).value = json.dumps(editable, ensure_ascii=False)
+
+    @on(Button.Pressed, "#campaign-save")
+    def save_campaign(self) -> None:
+        campaign_id = self.chosen_campaign()
+        if campaign_id is None:
+            return
+        try:
+            changes = json.loads(self.query_one("#campaign-edit", Input).value)
+        except ValueError as error:
+            self.notify(f"JSON: {error}", severity="error")
+            return
+        self.call(lambda: self.client.update_campaign(campaign_id, changes), lambda _: (
+            self.notify(self.t("saved")), self.load_campaigns()))
 
     def show_results_of(self, campaign_id: str) -> None:
         self.call(lambda: self.client.campaign_results(campaign_id), self.show_campaign_results)

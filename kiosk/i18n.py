@@ -36,7 +36,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "guests": "人数", "returned": "回店", "redeemed": "用券", "spend": "消费",
         "messages": "消息", "lift": "提升", "on": "开", "off": "关", "reports": "报表",
         "from": "开始 YYYY-MM-DD", "to": "结束 YYYY-MM-DD", "export": "导出 XLSX+PNG",
-        "exported": "已导出",
+        "exported": "已导出", "campaign_json": "活动设置 JSON（人群、优惠、文案、渠道、计划）",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -77,6 +77,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "lift": "Lift", "on": "on", "off": "off", "reports": "Reports",
         "from": "From YYYY-MM-DD", "to": "To YYYY-MM-DD", "export": "Export XLSX+PNG",
         "exported": "Exported",
+        "campaign_json": "Campaign as JSON (audience, offer, message, channels, schedule)",
     },
 }
 

@@ -215,6 +215,15 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             await until(pilot, lambda: "对照组" in text_of(app, "#campaign-detail"))
             detail = text_of(app, "#campaign-detail")
             assert "触达组" in detail and "消息" in detail
+            edit = app.query_one("#campaign-edit", Input)
+            await until(pilot, lambda: '"lapsed_days": 90' in edit.value)
+            edit.value = edit.value.replace('"lapsed_days": 90', '"lapsed_days": 120')
+            await pilot.click("#campaign-save")
+            check = HubClient(hub.url, hub.owner_token)
+            await until(pilot, lambda: any(
+                c["id"] == win_back and c["audience"].get("lapsed_days") == 120
+                for c in check.campaigns()))
+            check.close()
             rules = app.query_one("#rules", Input)
             rules.value = '{"lapsed_days": 90}'
             await pilot.click("#preview")
