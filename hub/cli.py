@@ -321,13 +321,15 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
               "before --to).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--weather", type=float, metavar="FACTOR",
+              help="forecast: scale for the weather ahead (0.85 for rain).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Also write its tables and chart (PNG) into this folder (audited).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True, help="With --out: the tables' format.")
 @pass_obj
 def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json: bool,
-               out: Path | None, fmt: str) -> None:
+               weather: float | None, out: Path | None, fmt: str) -> None:
     """A report over a date range (store-local days)."""
     from .domain.reports import report
 
@@ -337,7 +339,7 @@ def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json:
 
         for path in export_report(obj.store(), name, first, last, out, fmt, actor="cli"):
             click.echo(path, err=as_json)
-    _show_report(report(obj.store(), name, first, last), as_json)
+    _show_report(report(obj.store(), name, first, last, weather), as_json)
 
 
 def _show_report(result: dict[str, Any], as_json: bool) -> None:

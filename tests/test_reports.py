@@ -180,6 +180,10 @@ def test_forecast_beats_same_weekday_last_week_on_the_demo_store(store):
     assert abs(sum(hours.values()) - saturday["covers"]) <= 2
     assert max(hours, key=hours.get) in ("12", "18", "19", 12, 18, 19)
     assert saturday["prepare"] and saturday["prepare"][0]["qty"] > 0
+    rainy = report(store, "forecast", weather=0.8)["next_week"]
+    assert sum(d["covers"] for d in rainy) < sum(d["covers"] for d in week)
+    with pytest.raises(InvalidInput, match="forecast only"):
+        report(store, "dishes", weather=0.8)
 
 
 def test_holidays_lift_the_forecast(store):

@@ -218,10 +218,11 @@ def _known(name: str) -> None:
 def get_report(name: str, request: Request,
                who: Annotated[Caller, Depends(require("report.read"))],
                start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-               end: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> Json:
+               end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+               weather: Annotated[float | None, Query(ge=0.1, le=3)] = None) -> Json:
     first, last = _range(start, end)
     _known(name)
-    return report(hub_of(request).store(), name, first, last)
+    return report(hub_of(request).store(), name, first, last, weather)
 
 
 @router.get("/reports/{name}/export", summary="A report as a file: its tables (XLSX, or CSV "

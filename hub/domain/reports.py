@@ -242,11 +242,12 @@ def birthdays(store: Store, period: Period) -> dict[str, Any]:
     return {"count": len(picks), "guests": _guests(store, picks)}
 
 
-def forecast(store: Store, period: Period) -> dict[str, Any]:
-    """Covers for the days after the period's end (see forecast.py), with its backtest."""
+def forecast(store: Store, period: Period, weather: float = 1.0) -> dict[str, Any]:
+    """Covers for the days after the period's end (see forecast.py), with its backtest;
+    `weather` scales it (0.85: rain ahead)."""
     from .forecast import forecast as ahead
 
-    return ahead(store, period.end)
+    return ahead(store, period.end, weather=weather)
 
 
 REPORTS = {"dishes": dishes, "pairings": pairings, "hours": hours, "repurchase": repurchase,
@@ -255,9 +256,15 @@ REPORTS = {"dishes": dishes, "pairings": pairings, "hours": hours, "repurchase":
            "staff": staff, "channels": channels, "summary": summary, "forecast": forecast}
 
 
-def report(store: Store, name: str, start: date | None = None,
-           end: date | None = None) -> dict[str, Any]:
+def report(store: Store, name: str, start: date | None = None, end: date | None = None,
+           weather: float | None = None) -> dict[str, Any]:
     if name not in REPORTS:
         raise InvalidInput(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
     period = Period(store, start, end)
-    return {"report": name, "period": period.json(), **REPORTS[name](store, period)}
+    if weather is None:
+        return {"report": name, "period": period.json(), **REPORTS[name](store, period)}
+    if name != "forecast":
+        raise InvalidInput("weather goes with the forecast only")
+    if not 0.1 <= weather <= 3:
+        raise InvalidInput("weather is a factor between 0.1 and 3 (0.85: rain ahead)")
+    return {"report": name, "period": period.json(), **forecast(store, period, weather)}
