@@ -22,7 +22,7 @@ import platformdirs
 
 from .bench_console import bench_demo_start
 from .bench_http import bench_checkin_http
-from .bench_sync import bench_sync
+from .bench_sync import bench_hq_stores, bench_sync
 from .demo_data import generate
 from .domain.checkout import CheckoutRequest, checkout
 from .domain.clock import system_clock
@@ -310,6 +310,7 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
                                           *((2.0, 1.0) if quick else (10.0, 5.0))))
         figures.update(bench_demo_start(Path(work), log))
         figures.update(bench_sync(Path(work), 5_000 if quick else 100_000, log))
+        figures.update(bench_hq_stores(Path(work), 20, 250 if quick else 5_000, log))
     figures["checkout_per_s"] = round(ours, 1)
     figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
     figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)

@@ -70,21 +70,54 @@ def _raw_paho(port: int, bodies: list[bytes], events: int) -> float:
     return rate
 
 
+def _backlog(work: Path, store_id: str, broker_url: str,
+             events: int) -> Callable[[], Store]:
+    """A store whose outbox holds `events` checkouts HQ has not seen yet."""
+    settings = new_settings(store_id)
+    settings.broker.url = broker_url
+    store = _store_factory(work / f"{store_id}.db", settings)
+    payload = {"id": "", "store_id": store_id, "member_id": new_id(), "total_fen": 8600,
+               "discount_fen": 0, "channel": "dine_in", "created_at": "", "lines": [
+                   {"line_no": 1, "dish": "宫保鸡丁", "qty": 1, "unit_price_fen": 4800},
+                   {"line_no": 2, "dish": "麻婆豆腐", "qty": 1, "unit_price_fen": 3200},
+                   {"line_no": 3, "dish": "米饭", "qty": 2, "unit_price_fen": 300}]}
+    with store().write():
+        for _ in range(events):
+            store().emit("order.created", dict(payload, id=new_id(),
+                                               created_at=store().now_iso()))
+    return store
+
+
+def bench_hq_stores(work: Path, stores: int, events_each: int,
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    """HQ applying many stores at once: each drains its backlog at the same moment."""
+    broker = Mosquitto(work / "broker-chain").start()
+    try:
+        shops = [_backlog(work, f"bench-{n:02d}", broker.url, events_each)
+                 for n in range(stores)]
+        book = HqBook(work / "bench-chain-hq.db")
+        receiver = Receiver(book, broker.url).start()
+        _wait(receiver.connected.is_set, 10)
+        started = time.perf_counter()
+        publishers = [Publisher(shop).start() for shop in shops]
+        total = stores * events_each
+        _wait(lambda: book.conn.execute("SELECT COALESCE(SUM(applied_seq), 0) FROM hq_stores")
+              .fetchone()[0] == total, 900)
+        rate = total / (time.perf_counter() - started)
+        for publisher in publishers:
+            publisher.stop()
+        receiver.stop()
+    finally:
+        broker.stop()
+    log(f"HQ applying {stores} stores at once ({events_each:,} events each): {rate:,.0f} "
+        "events/s")
+    return {"hq_stores_events_per_s": round(rate), "hq_stores": stores}
+
+
 def bench_sync(work: Path, events: int, log: Callable[[str], None]) -> dict[str, Any]:
     broker = Mosquitto(work / "broker").start()
     try:
-        settings = new_settings("bench-sync")
-        settings.broker.url = broker.url
-        store = _store_factory(work / "sync-store.db", settings)
-        payload = {"id": "", "store_id": "bench-sync", "member_id": new_id(), "total_fen": 8600,
-                   "discount_fen": 0, "channel": "dine_in", "created_at": "", "lines": [
-                       {"line_no": 1, "dish": "宫保鸡丁", "qty": 1, "unit_price_fen": 4800},
-                       {"line_no": 2, "dish": "麻婆豆腐", "qty": 1, "unit_price_fen": 3200},
-                       {"line_no": 3, "dish": "米饭", "qty": 2, "unit_price_fen": 300}]}
-        with store().write():
-            for _ in range(events):
-                order = dict(payload, id=new_id(), created_at=store().now_iso())
-                store().emit("order.created", order)
+        store = _backlog(work, "bench-sync", broker.url, events)
         rows = store().conn.execute("SELECT * FROM outbox ORDER BY seq").fetchall()
         messages = [dumps({"schema": SCHEMA, "store": "bench-sync", "events": [
             {"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],

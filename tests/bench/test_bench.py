@@ -24,6 +24,6 @@ def test_bench_reports_the_foundation_figures(tmp_path):
                  "search_first_results_ms", "console_first_frame_ms", "demo_start_s",
                  "tablet_load_ms", "tablet_lookup_ms", "sync_ratio_vs_paho",
                  "sync_ratio_vs_paho_batched",
-                 "sync_lag_p99_ms", "report_s", "segment_s"):
+                 "sync_lag_p99_ms", "report_s", "segment_s", "hq_stores_events_per_s"):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"
