@@ -861,8 +861,11 @@ def _hq_book(obj: Obj) -> Any:
 @click.option("--password", default="", envvar="LAOKE_HQ_PASSWORD", help="Or $LAOKE_HQ_PASSWORD.")
 @click.option("--client-id", default="laoke-hq", show_default=True,
               help="Distinct per receiver when several share the subscription.")
+@click.option("--ca-file", default="", help="With mqtts://: the CA (PEM) that signed the "
+              "broker's certificate (default: the system's CAs).")
 @pass_obj
-def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str) -> None:
+def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
+           ca_file: str) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
@@ -870,7 +873,7 @@ def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str) 
     from sync.hq import Receiver
 
     try:
-        receiver = Receiver(_hq_book(obj), broker, username, password, client_id)
+        receiver = Receiver(_hq_book(obj), broker, username, password, client_id, ca_file)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.domain.ids import new_id
@@ -36,7 +35,7 @@ from .protocol import (
     dumps,
     feed_topic,
     history_topic,
-    parse_broker,
+    mqtt_client,
     resend_topic,
     store_of,
 )
@@ -264,15 +263,10 @@ class Receiver:
     """`laoke hq run`: one of possibly several receivers on a shared subscription."""
 
     def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
-                 client_id: str = "laoke-hq") -> None:
+                 client_id: str = "laoke-hq", ca_file: str = "") -> None:
         self.book = book
-        self.broker = parse_broker(broker_url)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5)
-        if username:
-            self.client.username_pw_set(username, password)
-        if self.broker.tls:
-            self.client.tls_set()
+        self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
+                                               ca_file=ca_file)
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
         self.inbox: queue.Queue[Any] = queue.Queue()

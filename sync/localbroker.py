@@ -17,10 +17,13 @@ def mosquitto_binary() -> str:
 
 
 class Mosquitto:
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None,
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
+        """`tls`: (CA, certificate, key) PEM files for a TLS listener (mqtts://)."""
         self.folder = folder
         self.port = port or free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10) -> Mosquitto:
@@ -28,8 +31,12 @@ class Mosquitto:
         config = self.folder / "mosquitto.conf"
         # `user root`: started as root, mosquitto would otherwise drop to a user that cannot
         # read this folder.
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                          "persistence false\nuser root\nmax_queued_messages 100000\n")
+        text = (f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                "persistence false\nuser root\nmax_queued_messages 100000\n")
+        if self.tls:
+            ca, cert, key = self.tls
+            text += f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        config.write_text(text)
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, timeout)

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 PREFIX = "laoke/v1"
 SCHEMA = 1
 HQ_GROUP = "laoke-hq"  # the MQTT 5 shared subscription group of HQ receivers
@@ -71,13 +74,30 @@ class Broker:
     tls: bool
 
 
-def parse_broker(url: str) -> Broker:
-    """mqtt://host:1883 or mqtts://host:8883."""
+def parse_broker(url: str, tls: bool = False) -> Broker:
+    """mqtt://host:1883 or mqtts://host:8883 (mqtts, or `tls`, means TLS)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
         raise ValueError(f"not a broker URL: {url!r} (mqtt://HOST:1883 or mqtts://HOST:8883)")
-    tls = parsed.scheme == "mqtts"
+    tls = tls or parsed.scheme == "mqtts"
     return Broker(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
+
+
+def mqtt_client(client_id: str, url: str, username: str = "", password: str = "",
+                tls: bool = False, ca_file: str = "") -> tuple[mqtt.Client, Broker]:
+    """An MQTT 5 client with the chain's credentials and TLS settings, not yet connected.
+
+    With TLS the broker's certificate and host name are checked against `ca_file` (the
+    chain's own CA, PEM), or the system's CAs when it is empty.
+    """
+    broker = parse_broker(url, tls)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    if username:
+        client.username_pw_set(username, password)
+    if broker.tls:
+        client.tls_set(ca_certs=ca_file or None)
+    return client, broker
 
 
 def dumps(value: Any) -> bytes:

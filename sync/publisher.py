@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -30,7 +29,7 @@ from .protocol import (
     dumps,
     events_topic,
     feed_topic,
-    parse_broker,
+    mqtt_client,
     pull_topic,
     resend_topic,
     status_topic,
@@ -46,14 +45,10 @@ class Publisher:
         self.store = store
         settings = store().settings
         self.store_id = settings.store_id
-        self.broker = parse_broker(settings.broker.url)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"laoke-store-{self.store_id}",
-                                  protocol=mqtt.MQTTv5)
-        if settings.broker.username:
-            self.client.username_pw_set(settings.broker.username, settings.broker.password)
-        if self.broker.tls:
-            self.client.tls_set()
+        broker = settings.broker
+        self.client, self.broker = mqtt_client(
+            client_id or f"laoke-store-{self.store_id}", broker.url, broker.username,
+            broker.password, broker.tls, broker.ca_file)
         self.client.will_set(status_topic(self.store_id), self._status(False), qos=1,
                              retain=True)
         self.client.on_connect = self._on_connect

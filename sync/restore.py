@@ -12,14 +12,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from hub.domain.errors import InvalidInput
 from hub.domain.restore import check_empty, finish, restore_page
 from hub.domain.store import Store
 
-from .protocol import dumps, history_topic, parse_broker, restore_topic
+from .protocol import dumps, history_topic, mqtt_client, restore_topic
 
 
 class RestoreFailed(InvalidInput):
@@ -33,16 +30,12 @@ def restore_from_hq(store: Store, timeout: float = 30.0,
     settings = store.settings
     if not settings.broker.url:
         raise InvalidInput("restoring needs HQ's broker: --broker URL or [broker] url")
-    broker = parse_broker(settings.broker.url)
     store_id = settings.store_id
     pages: queue.Queue[bytes] = queue.Queue()
     subscribed = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"laoke-restore-{store_id}",
-                         protocol=mqtt.MQTTv5)
-    if settings.broker.username:
-        client.username_pw_set(settings.broker.username, settings.broker.password)
-    if broker.tls:
-        client.tls_set()
+    client, broker = mqtt_client(f"laoke-restore-{store_id}", settings.broker.url,
+                                 settings.broker.username, settings.broker.password,
+                                 settings.broker.tls, settings.broker.ca_file)
     client.on_connect = lambda c, _u, _f, _r, _p=None: c.subscribe(history_topic(store_id), 1)
     client.on_subscribe = lambda *_: subscribed.set()
     client.on_message = lambda _c, _u, message: pages.put(message.payload)

@@ -580,3 +580,45 @@ def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
                            env={**os.environ}, timeout=60)
     assert json.loads(staff.stdout)["channels"] == [
         {"channel": "dine_in", "orders": 10, "revenue_fen": 10 * 12800 + 30 * 300}]
+
+
+def test_stores_reach_hq_over_tls_and_an_unknown_ca_is_refused(tmp_path):
+    import subprocess
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.crt", "-days", "2", "-subj", "/CN=laoke test chain CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out",
+            "broker.csr", "-subj", "/CN=127.0.0.1")
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "broker.crt", "-days", "2", "-extfile", "san.ext")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+            "other.crt", "-days", "2", "-subj", "/CN=somebody else")
+    secure = Mosquitto(tmp_path / "tls-broker", tls=(tmp_path / "ca.crt",
+                                                      tmp_path / "broker.crt",
+                                                      tmp_path / "broker.key")).start()
+    try:
+        assert secure.url.startswith("mqtts://")
+        book = HqBook(tmp_path / "hq.db")
+        receiver = Receiver(book, secure.url, ca_file=str(tmp_path / "ca.crt")).start()
+        wait_until(receiver.connected.is_set)
+        shop = make_store(tmp_path, "s-t", secure)
+        shop().settings.broker.ca_file = str(tmp_path / "ca.crt")
+        trade(shop(), "7", 3)
+        publisher = Publisher(shop).start()
+        wait_until(lambda: book.report()["stores"].get("s-t", {}).get("orders") == 3)
+        publisher.stop()
+
+        stranger = make_store(tmp_path, "s-x", secure)
+        stranger().settings.broker.ca_file = str(tmp_path / "other.crt")
+        trade(stranger(), "8", 1)
+        refused = Publisher(stranger).start()
+        time.sleep(2)
+        refused.stop()
+        assert "s-x" not in book.report()["stores"], "a broker it cannot verify gets nothing"
+        receiver.stop()
+    finally:
+        secure.stop()

@@ -42,7 +42,8 @@ class BrokerSettings(_Section):
     url: str = ""
     username: str = ""
     password: str = ""
-    tls: bool = False
+    tls: bool = False          # or an mqtts:// url
+    ca_file: str = ""          # the CA (PEM) that signed HQ's broker; "" for the system's
 
 
 class ChainSettings(_Section):
