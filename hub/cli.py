@@ -863,9 +863,12 @@ def _hq_book(obj: Obj) -> Any:
               help="Distinct per receiver when several share the subscription.")
 @click.option("--ca-file", default="", help="With mqtts://: the CA (PEM) that signed the "
               "broker's certificate (default: the system's CAs).")
+@click.option("--slice-fen", type=click.IntRange(0, 10_000_000), default=20_000,
+              show_default=True, help="The most of a guest's stored value one store may "
+              "hold back for spending while it cannot reach HQ.")
 @pass_obj
 def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
-           ca_file: str) -> None:
+           ca_file: str, slice_fen: int) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
@@ -873,7 +876,8 @@ def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
     from sync.hq import Receiver
 
     try:
-        receiver = Receiver(_hq_book(obj), broker, username, password, client_id, ca_file)
+        receiver = Receiver(_hq_book(obj), broker, username, password, client_id, ca_file,
+                            slice_fen)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()

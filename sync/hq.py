@@ -17,11 +17,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.domain.ids import new_id
@@ -32,6 +34,7 @@ from .protocol import (
     PREFIX,
     SCHEMA,
     ack_topic,
+    approval_topic,
     dumps,
     feed_topic,
     history_topic,
@@ -42,6 +45,8 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
+# An approved spend that never shows up (the till failed after asking) stops counting then.
+AUTH_HOLD_S = 600
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -64,6 +69,15 @@ CREATE TABLE IF NOT EXISTS hq_orders (
 -- The first redemption of every coupon HQ heard of; a second one from anywhere is a flag.
 CREATE TABLE IF NOT EXISTS hq_redemptions (
     code TEXT PRIMARY KEY, store_id TEXT NOT NULL, order_id TEXT, redeemed_at TEXT);
+-- Stored value across the chain: balances from every store's entries, and what HQ has
+-- promised out of them: approved spends not yet seen (auth) and slices reserved per store.
+CREATE TABLE IF NOT EXISTS hq_stored_value (
+    member_id TEXT PRIMARY KEY, balance_fen INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hq_holds (
+    id TEXT PRIMARY KEY, member_id TEXT NOT NULL, store_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('auth', 'slice')), amount_fen INTEGER NOT NULL,
+    open INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS hq_holds_member ON hq_holds(member_id, open);
 -- What a person at HQ must look at, with what is needed to settle it (both receipts).
 CREATE TABLE IF NOT EXISTS hq_flags (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL,
@@ -73,6 +87,11 @@ CREATE TABLE IF NOT EXISTS hq_flags (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _now_minus(seconds: float) -> str:
+    moment = datetime.now(UTC) - timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class DeadLetter(Exception):
@@ -169,6 +188,56 @@ class HqBook:
               int(d.get("discount_fen", 0)), str(d.get("created_at")))
              for kind, d in data if kind == "order.created" and "id" in d])
         self._redemptions(conn, store_id, data)
+        self._stored_value(conn, store_id, data)
+
+    def _stored_value(self, conn: sqlite3.Connection, store_id: str,
+                      data: list[tuple[str, dict[str, Any]]]) -> None:
+        """Balances follow the entries; a spend HQ approved closes its hold, a spend from a
+        slice uses the slice up."""
+        for kind, d in data:
+            if kind != "stored_value.entry" or not isinstance(d.get("amount_fen"), int):
+                continue
+            conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES (?, ?) "
+                         "ON CONFLICT (member_id) DO UPDATE SET balance_fen = balance_fen + "
+                         "excluded.balance_fen", (d["member_id"], d["amount_fen"]))
+            note = d.get("note") or ""
+            if note.startswith("hq:"):
+                conn.execute("UPDATE hq_holds SET open = 0 WHERE id = ?", (note[3:],))
+            elif note == "slice":
+                conn.execute("UPDATE hq_holds SET amount_fen = max(0, amount_fen + ?) "
+                             "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
+                             (d["amount_fen"], d["member_id"], store_id))
+
+    def authorise(self, store_id: str, member_id: str, amount_fen: int,
+                  slice_cap_fen: int = 0) -> dict[str, Any]:
+        """Approve a spend if the chain balance, less every promise, covers it; then top the
+        store's slice for this guest up towards `slice_cap_fen` from what is still free."""
+        with self.write() as conn:
+            balance = conn.execute("SELECT COALESCE(MAX(balance_fen), 0) FROM hq_stored_value "
+                                   "WHERE member_id = ?", (member_id,)).fetchone()[0]
+            stale = _now_minus(AUTH_HOLD_S)
+            promised = conn.execute(
+                "SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE member_id = ? AND open "
+                "AND (kind = 'slice' OR created_at >= ?)", (member_id, stale)).fetchone()[0]
+            free = balance - promised
+            if amount_fen > free:
+                return {"approved": False, "available_fen": max(free, 0)}
+            hold = new_id()
+            conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
+                         "created_at) VALUES (?, ?, ?, 'auth', ?, ?)",
+                         (hold, member_id, store_id, amount_fen, _now()))
+            held = conn.execute("SELECT COALESCE(MAX(amount_fen), 0) FROM hq_holds WHERE "
+                                "member_id = ? AND store_id = ? AND kind = 'slice'",
+                                (member_id, store_id)).fetchone()[0]
+            grant = max(0, min(slice_cap_fen - held, free - amount_fen))
+            if grant:
+                conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
+                             "created_at) VALUES (?, ?, ?, 'slice', ?, ?) ON CONFLICT DO NOTHING",
+                             (f"slice:{member_id}:{store_id}", member_id, store_id, 0, _now()))
+                conn.execute("UPDATE hq_holds SET amount_fen = amount_fen + ? WHERE id = ?",
+                             (grant, f"slice:{member_id}:{store_id}"))
+        return {"approved": True, "hold_id": hold, "slice_grant_fen": grant,
+                "available_fen": free - amount_fen - grant}
 
     def _redemptions(self, conn: sqlite3.Connection, store_id: str,
                      data: list[tuple[str, dict[str, Any]]]) -> None:
@@ -263,8 +332,10 @@ class Receiver:
     """`laoke hq run`: one of possibly several receivers on a shared subscription."""
 
     def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
-                 client_id: str = "laoke-hq", ca_file: str = "") -> None:
+                 client_id: str = "laoke-hq", ca_file: str = "",
+                 slice_fen: int = 20_000) -> None:
         self.book = book
+        self.slice_fen = slice_fen  # the most of a guest's balance one store may hold
         self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
                                                ca_file=ca_file)
         self.client.on_connect = self._on_connect
@@ -284,6 +355,7 @@ class Receiver:
             (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/pull", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/restore", SubscribeOptions(qos=1)),
+            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/authorise", SubscribeOptions(qos=1)),
         ])
         self.connected.set()
 
@@ -292,6 +364,9 @@ class Receiver:
         store_id = store_of(topic)
         if store_id is None:
             self.book.park(topic, message.payload, "not a laoke store topic")
+            return
+        if topic.endswith("/authorise"):
+            self._authorise(store_id, message)
             return
         if topic.endswith(("/pull", "/restore")):
             try:
@@ -322,6 +397,29 @@ class Receiver:
                             qos=1, retain=True)
         if gap is not None:
             self.client.publish(resend_topic(store_id), dumps({"from_seq": gap}), qos=1)
+
+    def _authorise(self, store_id: str, message: Any) -> None:
+        """Answer on the request's response topic with its correlation data (MQTT 5)."""
+        props = getattr(message, "properties", None)
+        reply_to = getattr(props, "ResponseTopic", None)
+        correlation = getattr(props, "CorrelationData", None)
+        try:
+            body = json.loads(message.payload)
+            member_id, amount = body["member_id"], body["amount_fen"]
+            if not isinstance(member_id, str) or isinstance(amount, bool) or \
+                    not isinstance(amount, int) or amount <= 0:
+                raise ValueError("member_id and a positive amount_fen")
+        except (ValueError, KeyError, TypeError) as error:
+            self.book.park(message.topic, message.payload, f"malformed authorisation: {error}")
+            answer: dict[str, Any] = {"approved": False, "error": "malformed request"}
+        else:
+            answer = self.book.authorise(store_id, member_id, amount, self.slice_fen)
+        if reply_to != approval_topic(store_id):
+            return  # a store hears only its own answers
+        reply = Properties(PacketTypes.PUBLISH)
+        if correlation is not None:
+            reply.CorrelationData = correlation
+        self.client.publish(reply_to, dumps(answer), qos=1, properties=reply)
 
     def run(self) -> None:
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=15)

@@ -59,6 +59,16 @@ def history_topic(store_id: str) -> str:
     return f"{PREFIX}/stores/{store_id}/history"
 
 
+def authorise_topic(store_id: str) -> str:
+    """A store asks HQ to approve a stored-value spend (MQTT 5 request/response)."""
+    return f"{PREFIX}/stores/{store_id}/authorise"
+
+
+def approval_topic(store_id: str) -> str:
+    """HQ's answers to a store's authorisation requests (the requests' response topic)."""
+    return f"{PREFIX}/stores/{store_id}/approval"
+
+
 def store_of(topic: str) -> str | None:
     """The store id a topic is about, or None for a topic that is not ours."""
     parts = topic.split("/")

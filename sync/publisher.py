@@ -20,12 +20,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.domain.ids import new_id
 from hub.domain.replica import WATERMARK_KEY, apply_page, feed_position
 from hub.domain.store import Store
 
 from .protocol import (
     SCHEMA,
     ack_topic,
+    approval_topic,
+    authorise_topic,
     dumps,
     events_topic,
     feed_topic,
@@ -53,11 +56,12 @@ class Publisher:
                              retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
+        self.client.on_message = self._on_message
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.connected = threading.Event()
         self.next_seq: int | None = None
         self.last_pull = 0.0
+        self.waiting: dict[bytes, tuple[threading.Event, list[Any]]] = {}
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,8 +78,44 @@ class Publisher:
             return
         client.publish(status_topic(self.store_id), self._status(True), qos=1, retain=True)
         client.subscribe([(ack_topic(self.store_id), 1), (resend_topic(self.store_id), 1),
-                          (feed_topic(self.store_id), 1)])
+                          (feed_topic(self.store_id), 1), (approval_topic(self.store_id), 1)])
         self.inbox.put("connected")
+
+    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
+        if message.topic == approval_topic(self.store_id):  # wake the waiting till at once
+            correlation = getattr(message.properties, "CorrelationData", None)
+            waiter = self.waiting.get(bytes(correlation or b""))
+            if waiter is not None:
+                waiter[1].append(message.payload)
+                waiter[0].set()
+            return
+        self.inbox.put(message)
+
+    def authorise(self, member_id: str, amount_fen: int, timeout: float) -> dict[str, Any] | None:
+        """Ask HQ to approve a stored-value spend; None when HQ cannot answer in time (the
+        caller then spends from this store's slice, or not at all)."""
+        if not self.connected.is_set():
+            return None
+        correlation = new_id().encode()
+        done: threading.Event = threading.Event()
+        answer: list[Any] = []
+        self.waiting[correlation] = (done, answer)
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = approval_topic(self.store_id)
+        props.CorrelationData = correlation
+        try:
+            self.client.publish(authorise_topic(self.store_id),
+                                dumps({"member_id": member_id, "amount_fen": amount_fen}),
+                                qos=1, properties=props)
+            if not done.wait(timeout):
+                return None
+        finally:
+            self.waiting.pop(correlation, None)
+        try:
+            reply = json.loads(answer[0])
+        except (ValueError, TypeError):
+            return None
+        return reply if isinstance(reply, dict) and "approved" in reply else None
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _reason: Any, _p: Any = None) -> None:
         self.connected.clear()

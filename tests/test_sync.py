@@ -622,3 +622,61 @@ def test_stores_reach_hq_over_tls_and_an_unknown_ca_is_refused(tmp_path):
         receiver.stop()
     finally:
         secure.stop()
+
+
+def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_path, broker):
+    from dataclasses import replace
+
+    from hub.domain.authority import grant_slice, slice_left
+    from hub.domain.errors import InsufficientBalance
+    from hub.domain.ledgers import top_up
+    from sync.authority import authorise_spend
+
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url, slice_fen=2_000).start()
+    a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
+    pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
+    guest = add_member(a(), NewMember(name="王芳", phone="13800138000"))
+    top_up(a(), guest["id"], 10_000)
+    wait_until(lambda: b().one("SELECT 1 FROM stored_value_ledger WHERE member_id = ?",
+                               (guest["id"],)) is not None)
+
+    def pay(shop, publisher, key, amount):
+        """What the till's API does: ask HQ (or fall back to the slice), then check out."""
+        req = CheckoutRequest(key, [Line("套餐", 1, 10_000)], member_id=guest["id"],
+                              stored_value_fen=amount)
+        auth, grant = authorise_spend(publisher, shop(), req)
+        result = checkout(shop(), replace(req, stored_value_auth=auth))
+        if grant:
+            grant_slice(shop(), guest["id"], grant)
+        return auth, result
+
+    auth, _ = pay(b, pub_b, "b-1", 6_000)
+    assert auth.startswith("hq:")
+    assert slice_left(b(), guest["id"]) == 2_000, "HQ reserved a slice for store B"
+    with pytest.raises(InsufficientBalance, match="covers 20.00"):
+        pay(a, pub_a, "a-1", 6_000)  # 10,000 - 6,000 spent - 2,000 reserved for B
+    assert pay(a, pub_a, "a-2", 2_000)[0].startswith("hq:")
+    with pytest.raises(InsufficientBalance, match="covers 0.00"):
+        pay(a, pub_a, "a-3", 100)
+
+    broker.stop()  # both stores offline
+    wait_until(lambda: not pub_a.connected.is_set() and not pub_b.connected.is_set())
+    assert pay(b, pub_b, "b-2", 1_500)[0] == "slice"
+    with pytest.raises(InsufficientBalance, match="at most 5.00"):
+        pay(b, pub_b, "b-3", 1_000)
+    with pytest.raises(InsufficientBalance, match="at most 0.00"):
+        pay(a, pub_a, "a-4", 100)  # store A holds no slice of this guest
+    broker.start()
+    for shop in (a, b):
+        wait_until(lambda shop=shop: shop().scalar("SELECT COUNT(*) FROM outbox") == 0,
+                   timeout=30)
+    balance = book.conn.execute("SELECT balance_fen FROM hq_stored_value WHERE member_id = ?",
+                                (guest["id"],)).fetchone()[0]
+    assert balance == 10_000 - 6_000 - 2_000 - 1_500 == 500
+    held = book.conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE "
+                             "member_id = ? AND open", (guest["id"],)).fetchone()[0]
+    assert held == 500, "B's slice, less what B spent from it offline; every approval closed"
+    for publisher in (pub_a, pub_b):
+        publisher.stop()
+    receiver.stop()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from printer.queue import get_job, public
 from printer.slips import print_receipt
+from sync.authority import authorise_spend
 
 from ..domain import coupons as vouchers
+from ..domain.authority import grant_slice
 from ..domain.checkout import CheckoutRequest, checkout
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
@@ -57,11 +60,16 @@ def create_checkout(body: Checkout, request: Request, response: Response,
                     idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]
                     ) -> Json:
     hub = hub_of(request)
-    result = checkout(hub.store(), CheckoutRequest(
+    store = hub.store()
+    req = CheckoutRequest(
         idempotency_key=idempotency_key, lines=_lines(body.lines), member_id=body.member_id,
         redeem_points=body.redeem_points, coupon_code=body.coupon_code,
         stored_value_fen=body.stored_value_fen, channel=body.channel, visit_id=body.visit_id,
-        staff_id=who.staff_id))
+        staff_id=who.staff_id)
+    auth, grant = authorise_spend(hub.sync, store, req)
+    result = checkout(store, replace(req, stored_value_auth=auth))
+    if grant and body.member_id:
+        grant_slice(store, body.member_id, grant)
     if result["replayed"]:
         response.status_code = 200
     else:

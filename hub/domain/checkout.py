@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .authority import spend_note
 from .campaigns import after_payment, member_day_price, points_boost, record_use
 from .coupons import Line, check_coupon, record_redemption
 from .errors import (
@@ -51,6 +52,9 @@ class CheckoutRequest:
     channel: str = "dine_in"
     visit_id: str | None = None
     staff_id: str | None = None
+    # In a chain: "hq:HOLD" when HQ approved the stored-value spend, "slice" when HQ could
+    # not be asked (see authority.py); None for a store on its own.
+    stored_value_auth: str | None = None
 
 
 def _validate(req: CheckoutRequest) -> None:
@@ -75,6 +79,7 @@ def _validate(req: CheckoutRequest) -> None:
 def _request_hash(req: CheckoutRequest) -> str:
     body = asdict(req)
     body.pop("idempotency_key")
+    body.pop("stored_value_auth")  # a retry may be approved anew; it is the same checkout
     return hashlib.sha256(dumps(body).encode()).hexdigest()
 
 
@@ -213,8 +218,9 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
             add_points_entry(store, member["id"], -req.redeem_points, "redeem",
                              order_id=order["id"], staff_id=req.staff_id)
         if req.stored_value_fen:
+            note = spend_note(store, member["id"], req.stored_value_fen, req.stored_value_auth)
             add_stored_value_entry(store, member["id"], -req.stored_value_fen, "spend",
-                                   order_id=order["id"], staff_id=req.staff_id)
+                                   order_id=order["id"], staff_id=req.staff_id, note=note)
         if earned:
             add_points_entry(store, member["id"], earned, "earn", order_id=order["id"],
                              staff_id=req.staff_id, expires_at=earn_expiry(store))

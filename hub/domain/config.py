@@ -50,6 +50,9 @@ class ChainSettings(_Section):
     # The chain's secret: signs coupons and member QR codes so every hub can check them
     # offline. Generated per home; HQ hands the same key to every store of a chain.
     key: Annotated[str, Field(min_length=16)]
+    # How long a checkout waits for HQ to authorise a stored-value spend before it falls
+    # back to the slice HQ reserved for this store.
+    auth_timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
 
 
 class StorageSettings(_Section):

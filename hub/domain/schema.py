@@ -494,6 +494,16 @@ def spaced_chars(text: str | None) -> str | None:
     return None if text is None else " ".join(ch for ch in text if not ch.isspace())
 
 
+STORED_VALUE_SLICES = """
+-- In a chain, what this store may still spend of a guest's stored value while HQ cannot be
+-- asked: HQ reserved it for this store alone (see hub/domain/authority.py).
+CREATE TABLE sv_slices (
+    member_id TEXT PRIMARY KEY REFERENCES members(id),
+    remaining_fen INTEGER NOT NULL CHECK (remaining_fen >= 0)
+);
+"""
+
+
 def local_day(timezone: str) -> Callable[[str | None], str | None]:
     """The SQL function laoke_day: UTC ISO text -> the store's local YYYY-MM-DD."""
     zone = ZoneInfo(timezone)
@@ -517,6 +527,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0006_campaigns", CAMPAIGNS),
     ("0007_member_stats", MEMBER_STATS),
     ("0008_report_rollups", REPORT_ROLLUPS),
+    ("0009_stored_value_slices", STORED_VALUE_SLICES),
 )
 
 

@@ -1,0 +1,52 @@
+"""Stored value across a chain: a spend is approved by HQ, or covered by a reserved slice.
+
+Money on a guest's card may be spent at any store, so no store can trust its own view of the
+balance: another store may have spent it a minute ago. When HQ can be asked, it approves the
+spend against the chain balance less everything it has promised (`hq:HOLD` on the ledger
+entry) and may reserve part of what is left for this store alone, a slice. When HQ cannot be
+asked, the store spends only from that slice (`slice` on the entry), so two stores offline
+at once can never spend the same money. A store that is not in a chain needs neither.
+"""
+
+from __future__ import annotations
+
+from .errors import InsufficientBalance, InvalidInput
+from .store import Store
+
+OFFLINE = "slice"
+
+
+def slice_left(store: Store, member_id: str) -> int:
+    return int(store.scalar("SELECT COALESCE(MAX(remaining_fen), 0) FROM sv_slices "
+                            "WHERE member_id = ?", (member_id,)))
+
+
+def grant_slice(store: Store, member_id: str, grant_fen: int) -> int:
+    """Add what HQ just reserved for this store; returns the slice now."""
+    if isinstance(grant_fen, bool) or not isinstance(grant_fen, int) or grant_fen < 0:
+        raise InvalidInput("a slice grant is a whole, non-negative number of fen")
+    with store.write():
+        store.conn.execute(
+            "INSERT INTO sv_slices (member_id, remaining_fen) VALUES (?, ?) ON CONFLICT "
+            "(member_id) DO UPDATE SET remaining_fen = remaining_fen + excluded.remaining_fen",
+            (member_id, grant_fen))
+    return slice_left(store, member_id)
+
+
+def spend_note(store: Store, member_id: str, amount_fen: int, auth: str | None) -> str | None:
+    """The ledger note for a stored-value spend, after checking it may happen; inside the
+    checkout's transaction, which also takes an offline spend off the slice."""
+    if auth is None:
+        return None  # a store on its own: its balance is the whole truth
+    if auth.startswith("hq:") and len(auth) > 3:
+        return auth
+    if auth != OFFLINE:
+        raise InvalidInput(f"unknown stored-value authorisation {auth!r}")
+    left = slice_left(store, member_id)
+    if amount_fen > left:
+        raise InsufficientBalance(
+            f"HQ cannot be reached: this store may spend at most {left / 100:.2f} 元 of this "
+            "guest's stored value until it can")
+    store.conn.execute("UPDATE sv_slices SET remaining_fen = remaining_fen - ? "
+                       "WHERE member_id = ?", (amount_fen, member_id))
+    return OFFLINE
