@@ -995,6 +995,20 @@ def hq_push_campaign(obj: Obj, spec: str) -> None:
     click.echo(campaign["id"])
 
 
+@hq_push.command("settings")
+@click.argument("spec", metavar="JSON")
+@pass_obj
+def hq_push_settings(obj: Obj, spec: str) -> None:
+    """Settings for every store, e.g. '{"points": {"earn_per_yuan": 2}}': points, tiers,
+    privacy, campaigns and printing; each store applies them at once and keeps them."""
+    from .domain.config import new_settings, overlay
+
+    changes = _json_arg(spec, "the settings")
+    overlay(new_settings("check"), changes)  # refused here as a store would refuse it
+    _hq_book(obj).publish_change("settings.changed", {"settings": changes})
+    click.echo("pushed")
+
+
 @hq_group.command("flags")
 @click.option("--json", "as_json", is_flag=True, help='Print {"flags": [...]}.')
 @pass_obj

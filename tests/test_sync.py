@@ -680,3 +680,36 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
     for publisher in (pub_a, pub_b):
         publisher.stop()
     receiver.stop()
+
+
+def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from hub.domain.replica import apply_page, conflicts
+
+    def push(spec, check=True):
+        done = subprocess.run([sys.executable, "-m", "hub", "--home", str(tmp_path / "hq"),
+                               "hq", "push", "settings", spec], capture_output=True, text=True,
+                              env={**os.environ}, timeout=60)
+        assert (done.returncode == 0) == check, done.stderr
+        return done
+
+    push('{"points": {"earn_per_yuan": 2}, "campaigns": {"weekly_cap": 1}}')
+    assert "HQ may not set store_id" in push('{"store_id": "x"}', check=False).stderr
+    assert "earn_per_yuan" in push('{"points": {"earn_per_yuan": -1}}', check=False).stderr
+    book = HqBook(tmp_path / "hq" / "hq.db")
+    settings = new_settings("s-c")
+    with Store(tmp_path / "c.db", settings) as shop:
+        guest = add_member(shop, NewMember(name="王芳", phone="13800138000"))
+        page = book.feed("s-c", 0)
+        apply_page(shop, page["events"], page["position"])
+        assert shop.settings.points.earn_per_yuan == 2, "live, for the running hub"
+        paid = checkout(shop, CheckoutRequest("k", [Line("面", 1, 10_000)],
+                                              member_id=guest["id"]))
+        assert paid["points_earned"] == 200
+        assert conflicts(shop) == []
+    with Store(tmp_path / "c.db", new_settings("s-c")) as again:
+        assert again.settings.points.earn_per_yuan == 2, "kept across a restart"
+        assert again.settings.campaigns.weekly_cap == 1

@@ -202,6 +202,29 @@ class Settings(_Section):
         return self.tiers[0]
 
 
+# What HQ may set for every store of the chain; a store's identity, keys, ports and devices
+# stay its own.
+CHAIN_SECTIONS = ("points", "tiers", "privacy", "campaigns", "printing")
+
+
+def overlay(settings: Settings, changes: dict[str, Any]) -> None:
+    """Apply HQ's chain-wide settings to `settings` in place (every connection of the hub
+    shares the object, so the change is live); refuses anything else with the reason."""
+    if not isinstance(changes, dict):
+        raise ConfigError("chain settings must be a JSON object")
+    foreign = sorted(set(changes) - set(CHAIN_SECTIONS))
+    if foreign:
+        raise ConfigError(f"HQ may not set {', '.join(foreign)}; only "
+                          f"{', '.join(CHAIN_SECTIONS)}")
+    merged = _merge(settings.model_dump(mode="json"), changes)
+    try:
+        checked = Settings.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, "chain settings")) from None
+    for name in changes:
+        setattr(settings, name, getattr(checked, name))
+
+
 def new_settings(store_id: str | None = None) -> Settings:
     """Settings for a new home: a fresh store id and chain key, everything else default."""
     return Settings(

@@ -13,6 +13,8 @@ import json
 import sqlite3
 from typing import Any
 
+from .config import overlay
+from .errors import ConfigError
 from .members import ERASED_FIELDS, LIST_FIELDS
 from .phones import phone_digits_reversed
 from .store import Store, dumps
@@ -24,7 +26,7 @@ MEMBER_COLUMNS = (
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
            "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
-           "coupon.redeemed", "campaign.saved")
+           "coupon.redeemed", "campaign.saved", "settings.changed")
 # HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
@@ -89,6 +91,8 @@ def apply_event(store: Store, event: dict[str, Any], own: bool = False) -> None:
             _insert(store, "coupon_templates", row)
         elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
             upsert_campaign(store, data)  # a store's own campaigns stay at that store
+        elif kind == "settings.changed" and event.get("store") == HQ_ORIGIN:
+            chain_settings(store, data["settings"])
         elif kind == "coupon.issued":
             _insert(store, "coupons", dict(data))
         elif kind == "coupon.redeemed":
@@ -132,6 +136,18 @@ def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool
         sets = ", ".join(f"{k} = :{k}" for k in values)
         store.conn.execute(f"UPDATE members SET {sets} WHERE id = :id",
                            {**values, "id": data["id"]})
+
+
+def chain_settings(store: Store, changes: dict[str, Any]) -> None:
+    """HQ's settings for every store: kept in the database (they outlive a restart and a new
+    laoke.toml) and applied to the running hub at once."""
+    try:
+        overlay(store.settings, changes)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None  # kept as a conflict for a person
+    kept = json.loads(store.meta("hq_settings") or "{}")
+    kept.update(changes)
+    store.set_meta("hq_settings", dumps(kept))
 
 
 def upsert_campaign(store: Store, data: dict[str, Any]) -> None:

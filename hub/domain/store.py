@@ -20,7 +20,7 @@ import sqlite_utils
 
 from .. import __version__
 from .clock import Clock, system_clock, to_iso
-from .config import Settings
+from .config import Settings, overlay
 from .errors import ConfigError, SchemaTooNew
 from .ids import new_id
 from .schema import STEPS, build_migrations, local_day, spaced_chars
@@ -85,6 +85,9 @@ class Store:
                     f"laoke {__version__} knows (up to {known[-1]}); upgrade laoke to open it"
                 )
             migrations.apply(self.db)
+            chain = self.meta("hq_settings")
+            if chain:  # what HQ set for the whole chain, over the file's values
+                overlay(self.settings, json.loads(chain))
             owner = self.meta("store_id")
             if owner is None:
                 self.set_meta("store_id", self.settings.store_id)
