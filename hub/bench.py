@@ -54,18 +54,28 @@ def cached_database(members: int, log: Callable[[str], None], *, name: str = "be
     settings.chain.key = "bench-chain-key-not-a-secret"
     path = cache / f"{name}-{members}-{days}d-{STEPS[-1][0]}.db"
     if not path.exists():
-        log(f"building a {members:,}-member store with {days} days of trade (once; cached in "
-            f"{cache}) …")
         started = time.perf_counter()
         tmp = path.with_suffix(".building")
         for leftover in cache.glob(tmp.name + "*"):
             leftover.unlink()
         settings.storage.synchronous = "normal"
+        # A store cached under an older schema is migrated rather than generated again.
+        older = sorted(cache.glob(f"{name}-{members}-{days}d-*.db"),
+                       key=lambda p: p.stat().st_mtime)
+        if older:
+            log(f"migrating the cached {members:,}-member store to {STEPS[-1][0]} …")
+            shutil.copyfile(older[-1], tmp)
+        else:
+            log(f"building a {members:,}-member store with {days} days of trade (once; cached "
+                f"in {cache}) …")
         with Store(tmp, settings) as store:
-            generate(store, members=members, days=days, seed=seed)
+            if not older:
+                generate(store, members=members, days=days, seed=seed)
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tmp.replace(path)
-        log(f"  built in {time.perf_counter() - started:.1f} s")
+        for stale in older:
+            stale.unlink()
+        log(f"  ready in {time.perf_counter() - started:.1f} s")
     settings.storage.synchronous = "full"
     return path, settings
 
@@ -237,6 +247,8 @@ def history_database(source: Path, settings: Any, members: int,
     path = source.with_name(source.name.replace("bench-", "bench-history-", 1))
     if path.exists():
         return path
+    for stale in source.parent.glob(f"bench-history-{members}-*.db"):
+        stale.unlink()  # made from an older schema
     log(f"adding two years of visits and orders to the {members:,}-member store (once) …")
     started = time.perf_counter()
     tmp = path.with_suffix(".building")
