@@ -640,6 +640,17 @@ def staff_add(obj: Obj, name: str, role: str, pin: str) -> None:
     click.echo(add_staff(obj.store(), name, role, pin, actor="cli")["id"])
 
 
+@staff.command("set-pin")
+@click.argument("staff_id")
+@click.option("--pin", required=True, help="4 to 8 digits; stored only as a scrypt hash.")
+@pass_obj
+def staff_set_pin(obj: Obj, staff_id: str, pin: str) -> None:
+    """Give a staff member a new PIN (audited)."""
+    from .domain.staff import set_pin
+
+    set_pin(obj.store(), staff_id, pin, actor="cli")
+
+
 @staff.command("list")
 @click.option("--json", "as_json", is_flag=True, help='Print {"staff": [...]}.')
 @pass_obj

@@ -522,6 +522,13 @@ def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker
             [tuple(r) for r in s.conn.execute(query)], table
     assert restored.one("SELECT name, erased_at FROM members WHERE id = ?",
                         (guests[3]["id"],))["erased_at"] is not None
+    from hub.domain.errors import LaokeError
+    from hub.domain.staff import set_pin, staff_by_pin
+
+    with pytest.raises(LaokeError):
+        staff_by_pin(restored, "2468")  # PINs never leave the store
+    set_pin(restored, waiter["id"], "1357", actor="owner")
+    assert staff_by_pin(restored, "1357")["id"] == waiter["id"]
 
     # The next change is the one HQ expects: no gap, nothing doubled.
     add_member(restored, NewMember(name="新客", phone="13900000000"))

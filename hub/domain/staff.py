@@ -60,6 +60,19 @@ def add_staff(store: Store, name: str, role: str, pin: str, actor: str = "system
     return public
 
 
+def set_pin(store: Store, staff_id: str, pin: str, actor: str = "system") -> None:
+    """A new PIN for one person (forgotten, or a hub restored from HQ, which keeps no PINs)."""
+    pin_hash = hash_pin(pin)
+    with store.write():
+        if store.one("SELECT 1 FROM staff WHERE id = ?", (staff_id,)) is None:
+            raise StaffNotFound(f"no staff member {staff_id!r}")
+        other = _match_pin(store, pin)
+        if other is not None and other["id"] != staff_id:
+            raise InvalidInput("another staff member already uses this PIN")
+        store.conn.execute("UPDATE staff SET pin_hash = ? WHERE id = ?", (pin_hash, staff_id))
+        store.audit(actor, "staff.set_pin", staff_id)
+
+
 def _match_pin(store: Store, pin: str) -> sqlite3.Row | None:
     for row in store.conn.execute("SELECT * FROM staff WHERE active = 1"):
         if pin_matches(pin, row["pin_hash"]):
