@@ -168,3 +168,12 @@ def test_any_part_of_a_name_finds_the_guest(store, guest):
     assert ids("小芳") == [] and ids("娜娜") == [other["id"]]
     erase_member(store, other["id"], actor="owner")
     assert ids("娜娜") == []
+
+
+def test_control_characters_are_refused_in_text_and_ignored_in_search(store, guest):
+    from hub.domain.members import find_members
+
+    with pytest.raises(InvalidInput, match="control characters"):
+        add_member(store, NewMember(name="王\x00芳", phone="13800138001"))
+    assert [r["id"] for r in find_members(store, "王\x00")] == [guest["id"]]
+    assert find_members(store, "A\x00§") == []

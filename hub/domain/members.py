@@ -7,6 +7,7 @@ import hmac
 import json
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -70,6 +71,8 @@ def _text(value: Any, what: str, limit: int, required: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text")
     value = " ".join(value.split()) if what == "name" else value.strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        raise InvalidInput(f"{what} contains control characters")
     if required and not value:
         raise InvalidInput(f"{what} is required")
     if len(value) > limit:
@@ -283,7 +286,8 @@ def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]
     """Phone in any form, its first or last digits (3+), card number, or any part of a name
     (prefixes first); every branch is an index lookup with a LIMIT, so a million guests
     answer at once."""
-    query = (query or "").strip()
+    # Control characters match nothing a person typed, and break FTS5's query syntax.
+    query = "".join(ch for ch in (query or "") if unicodedata.category(ch) != "Cc").strip()
     if not query:
         return []
     found: dict[str, sqlite3.Row] = {}
