@@ -17,7 +17,7 @@ from email.utils import make_msgid
 from typing import Any, Protocol
 
 from .domain.config import MessagingSettings
-from .domain.outreach import claim_due, mark_failed, mark_sent, release
+from .domain.outreach import claim_due, mark_failed, mark_sent, release, unsubscribe_link
 from .domain.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ class SmtpChannel:
         mail["Subject"] = message["subject"] or "老客"
         # The message id is ours, so a mail system that keeps ids can recognise a resend.
         mail["Message-ID"] = make_msgid(idstring=message["id"], domain="laoke.local")
+        if message.get("unsubscribe_url"):  # one click in the mail client (RFC 8058)
+            mail["List-Unsubscribe"] = f"<{message['unsubscribe_url']}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(message["body"])
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
@@ -123,7 +126,9 @@ class Dispatcher:
                     release(self.store, message["id"])
                     continue
                 try:
-                    delivered = channel.send(message)
+                    delivered = channel.send(
+                        {**message, "unsubscribe_url": unsubscribe_link(
+                            self.store, message["member_id"])})
                 except SendFailed as error:
                     log.warning("message %s: %s", message["id"], error)
                     mark_failed(self.store, message["id"], str(error), error.retryable)

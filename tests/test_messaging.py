@@ -204,3 +204,15 @@ def test_an_unset_channel_skips_with_the_reason(store):
     reasons = {m["reason"] for m in list_messages(store, made["id"])}
     assert reasons == {"the webhook channel is not set up", "e-mail is not set up"}
     assert Dispatcher(store, channels_from(store.settings.messaging)).run_once() == 0
+
+
+def test_mail_carries_a_one_click_unsubscribe(shop, mailbox):
+    shop.settings.campaigns.public_url = "https://shop.example/"
+    guests(shop)
+    campaign(shop, channels=["smtp"])
+    CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging)).tick()
+    [mail] = mailbox.mails
+    link = mail["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://shop.example/unsubscribe/")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f"退订: {link}" in mail.get_content()

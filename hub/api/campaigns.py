@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from ..domain import campaigns as book
 from ..domain.audience import pick
 from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
-from ..domain.outreach import list_messages, unsubscribe
+from ..domain.outreach import list_messages, reply_from, unsubscribe, valid_token
 from .auth import Caller, hub_of, require
 from .models import Body
 
@@ -105,20 +106,50 @@ def messages(request: Request, _: Annotated[Caller, Depends(require("campaign.ma
     return {"messages": list_messages(hub_of(request).store(), campaign_id, status, limit)}
 
 
+class Reply(Body):
+    sender: Annotated[str, Field(alias="from", min_length=1, max_length=32)]
+    text: Annotated[str, Field(max_length=500)]
+
+
+@router.post("/messages/replies", summary="A guest's SMS reply, relayed by the gateway "
+             "(Authorization: Bearer <messaging.webhook_token>); TD or 退订 unsubscribes")
+def sms_reply(body: Reply, request: Request,
+              authorization: Annotated[str | None, Header()] = None) -> Json:
+    hub = hub_of(request)
+    secret = hub.settings.messaging.webhook_token
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        raise HTTPException(401, "replies need the gateway's token (messaging.webhook_token)")
+    return {"action": reply_from(hub.store(), body.sender, body.text)}
+
+
 PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><body style="font-family: sans-serif; padding: 2em">
-<h1>{title}</h1><p>{text}</p></body></html>"""
+<h1>{title}</h1><p>{text}</p>{form}</body></html>"""
+INVALID = PAGE.format(title="链接无效 Invalid link", text="这个退订链接无效。This link is not "
+                      "valid.", form="")
 
 
 @unsubscribe_page.get("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe_link(token: str, request: Request) -> HTMLResponse:
-    """The link in a campaign message: one tap, no login, valid at every store of the chain."""
+def unsubscribe_confirm(token: str, request: Request) -> HTMLResponse:
+    """The link in a message asks first: mail scanners open links, and must not unsubscribe
+    anyone. The button (or a mail client's one-click POST, RFC 8058) does it."""
+    store = hub_of(request).store()
+    if not valid_token(store, token):
+        return HTMLResponse(INVALID, 400)
+    return HTMLResponse(PAGE.format(
+        title="退订营销信息 Unsubscribe", text="不再接收我们的优惠信息？Stop our offers?",
+        form='<form method="post"><button type="submit" name="confirm" value="yes" '
+             'style="font-size: 1.5em">退订 Unsubscribe</button></form>'))
+
+
+@unsubscribe_page.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_now(token: str, request: Request) -> HTMLResponse:
     try:
         unsubscribe(hub_of(request).store(), token)
     except InvalidInput:
-        return HTMLResponse(PAGE.format(title="链接无效 Invalid link",
-                                        text="这个退订链接无效。This link is not valid."), 400)
+        return HTMLResponse(INVALID, 400)
     return HTMLResponse(PAGE.format(
         title="已退订 Unsubscribed",
-        text="您将不再收到营销信息。You will get no more offers from us."))
+        text="您将不再收到营销信息。You will get no more offers from us.", form=""))

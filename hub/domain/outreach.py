@@ -22,7 +22,7 @@ from .clock import from_iso, to_iso
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
-from .members import member_row, update_member
+from .members import member_by_phone, member_row, update_member
 from .store import Store
 
 CHANNELS = ("webhook", "smtp", "receipt", "tablet")
@@ -59,10 +59,23 @@ def unsubscribe_token(store: Store, member_id: str) -> str:
     return f"{member_id}.{_signature(store, member_id)}"
 
 
-def unsubscribe(store: Store, token: str) -> dict[str, Any]:
-    """The guest's one-tap opt-out: marketing consent off, recorded and sent to HQ."""
+def valid_token(store: Store, token: str) -> str | None:
+    """The member the token names, if the chain's key signed it."""
     member_id, _, signature = (token or "").partition(".")
     if not member_id or not hmac.compare_digest(signature, _signature(store, member_id)):
+        return None
+    return member_id
+
+
+def unsubscribe_link(store: Store, member_id: str) -> str | None:
+    base = store.settings.campaigns.public_url.rstrip("/")
+    return f"{base}/unsubscribe/{unsubscribe_token(store, member_id)}" if base else None
+
+
+def unsubscribe(store: Store, token: str) -> dict[str, Any]:
+    """The guest's one-tap opt-out: marketing consent off, recorded and sent to HQ."""
+    member_id = valid_token(store, token)
+    if member_id is None:
         raise InvalidInput("this unsubscribe link is not valid")
     row = member_row(store, member_id)
     if row["marketing_consent"]:
@@ -70,10 +83,24 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
     return {"member_id": member_id, "marketing_consent": False}
 
 
+STOP_WORDS = {"TD", "T", "退订", "STOP", "UNSUBSCRIBE"}
+
+
+def reply_from(store: Store, phone: str, text: str) -> str:
+    """A guest's SMS reply relayed by the gateway: a stop word withdraws marketing consent.
+    Returns what was done ("unsubscribed" or "none"), never who the number belongs to."""
+    if not isinstance(text, str) or text.strip().upper() not in STOP_WORDS:
+        return "none"
+    row = member_by_phone(store, phone)  # a malformed number is the caller's 422
+    if row is None or row["erased_at"] or not row["marketing_consent"]:
+        return "none"
+    update_member(store, row["id"], {"marketing_consent": False}, actor="guest:sms-reply")
+    return "unsubscribed"
+
+
 def _unsubscribe_text(store: Store, member_id: str, channel: str, lang: str) -> str:
-    base = store.settings.campaigns.public_url.rstrip("/")
-    if base:
-        link = f"{base}/unsubscribe/{unsubscribe_token(store, member_id)}"
+    link = unsubscribe_link(store, member_id)
+    if link:
         return f"退订: {link}" if lang == "zh-CN" else f"Unsubscribe: {link}"
     if channel == "webhook":
         return "回复TD退订" if lang == "zh-CN" else "Reply STOP to unsubscribe"
