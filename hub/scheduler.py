@@ -1,4 +1,5 @@
-"""The hub's own clock for campaigns: runs what is due and sends what is waiting, offline too.
+"""The hub's own clock: runs the campaigns that are due, sends what is waiting (offline too),
+and gives back stored-value slices left unused.
 
 One thread, its own database connection; a campaign that fails to run is logged and tried
 again on the next tick, and nothing it does can stop the hub.
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .domain.authority import release_idle_slices
 from .domain.campaigns import due_campaigns, run_campaign
 from .domain.errors import LaokeError
 from .domain.outreach import recover
@@ -46,6 +48,7 @@ class CampaignScheduler:
             if self.on_run is not None:
                 self.on_run(result)
         Dispatcher(store, self.channels).run_once()
+        release_idle_slices(store)
         return runs
 
     def _loop(self) -> None:

@@ -195,6 +195,11 @@ class HqBook:
         """Balances follow the entries; a spend HQ approved closes its hold, a spend from a
         slice uses the slice up."""
         for kind, d in data:
+            if kind == "stored_value.slice_released" and isinstance(d.get("amount_fen"), int):
+                conn.execute("UPDATE hq_holds SET amount_fen = max(0, amount_fen - ?) "
+                             "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
+                             (d["amount_fen"], d.get("member_id"), store_id))
+                continue
             if kind != "stored_value.entry" or not isinstance(d.get("amount_fen"), int):
                 continue
             conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES (?, ?) "

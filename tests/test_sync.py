@@ -721,3 +721,39 @@ def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):
     with Store(tmp_path / "c.db", new_settings("s-c")) as again:
         assert again.settings.points.earn_per_yuan == 2, "kept across a restart"
         assert again.settings.campaigns.weekly_cap == 1
+
+
+def test_an_idle_slice_goes_back_to_the_chain(store, clock, tmp_path):
+    import json
+
+    from hub.domain.authority import grant_slice, release_idle_slices, slice_left
+    from hub.domain.ledgers import top_up
+
+    book = HqBook(tmp_path / "hq.db")
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
+    top_up(store, guest["id"], 10_000)
+
+    def sync():
+        rows = store.conn.execute("SELECT * FROM outbox WHERE seq > ? ORDER BY seq",
+                                  (book.history("s1", 0)["applied_seq"],)).fetchall()
+        events = [{"store": "s1", "seq": r["seq"], "id": r["id"], "type": r["type"],
+                   "ts": r["ts"], "data": json.loads(r["data"])} for r in rows]
+        book.apply(events_topic("s1"), json.dumps({"schema": 1, "store": "s1",
+                                                   "events": events}).encode())
+
+    def held():
+        return book.conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE "
+                                 "kind = 'slice'").fetchone()[0]
+
+    sync()
+    answer = book.authorise("s1", guest["id"], 1_000, slice_cap_fen=2_000)
+    grant_slice(store, guest["id"], answer["slice_grant_fen"])
+    assert held() == slice_left(store, guest["id"]) == 2_000
+    clock.advance(days=29)
+    assert release_idle_slices(store) == 0
+    clock.advance(days=2)
+    assert release_idle_slices(store) == 1
+    assert slice_left(store, guest["id"]) == 0
+    sync()
+    assert held() == 0
+    assert book.authorise("s1", guest["id"], 9_000)["approved"], "the whole balance is free"

@@ -10,6 +10,9 @@ at once can never spend the same money. A store that is not in a chain needs nei
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from .clock import to_iso
 from .errors import InsufficientBalance, InvalidInput
 from .store import Store
 
@@ -27,9 +30,10 @@ def grant_slice(store: Store, member_id: str, grant_fen: int) -> int:
         raise InvalidInput("a slice grant is a whole, non-negative number of fen")
     with store.write():
         store.conn.execute(
-            "INSERT INTO sv_slices (member_id, remaining_fen) VALUES (?, ?) ON CONFLICT "
-            "(member_id) DO UPDATE SET remaining_fen = remaining_fen + excluded.remaining_fen",
-            (member_id, grant_fen))
+            "INSERT INTO sv_slices (member_id, remaining_fen, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (member_id) DO UPDATE SET remaining_fen = remaining_fen + "
+            "excluded.remaining_fen, updated_at = excluded.updated_at",
+            (member_id, grant_fen, store.now_iso()))
     return slice_left(store, member_id)
 
 
@@ -47,6 +51,22 @@ def spend_note(store: Store, member_id: str, amount_fen: int, auth: str | None) 
         raise InsufficientBalance(
             f"HQ cannot be reached: this store may spend at most {left / 100:.2f} 元 of this "
             "guest's stored value until it can")
-    store.conn.execute("UPDATE sv_slices SET remaining_fen = remaining_fen - ? "
-                       "WHERE member_id = ?", (amount_fen, member_id))
+    store.conn.execute("UPDATE sv_slices SET remaining_fen = remaining_fen - ?, updated_at = ? "
+                       "WHERE member_id = ?", (amount_fen, store.now_iso(), member_id))
     return OFFLINE
+
+
+def release_idle_slices(store: Store) -> int:
+    """Give back slices unused for `slice_idle_days`, so a guest's money is not held for a
+    store they stopped visiting; HQ frees it when the event arrives. Returns how many."""
+    cutoff = to_iso(store.now() - timedelta(days=store.settings.chain.slice_idle_days))
+    with store.write():
+        idle = store.conn.execute(
+            "SELECT member_id, remaining_fen FROM sv_slices WHERE remaining_fen > 0 "
+            "AND COALESCE(updated_at, '') < ?", (cutoff,)).fetchall()
+        for member_id, amount in idle:
+            store.conn.execute("UPDATE sv_slices SET remaining_fen = 0, updated_at = ? "
+                               "WHERE member_id = ?", (store.now_iso(), member_id))
+            store.emit("stored_value.slice_released",
+                       {"member_id": member_id, "amount_fen": amount})
+    return len(idle)

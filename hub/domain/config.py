@@ -53,6 +53,8 @@ class ChainSettings(_Section):
     # How long a checkout waits for HQ to authorise a stored-value spend before it falls
     # back to the slice HQ reserved for this store.
     auth_timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
+    # A slice of a guest's stored value unused this long is given back for other stores.
+    slice_idle_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
 
 class StorageSettings(_Section):

@@ -504,6 +504,11 @@ CREATE TABLE sv_slices (
 """
 
 
+SLICE_AGE = """
+-- When a slice last changed: one left unused for long is given back to the chain.
+ALTER TABLE sv_slices ADD COLUMN updated_at TEXT;
+"""
+
 REPORT_INDEXES = """
 -- Time indexes that carry what the reports read, so a year of orders or visits is read from
 -- the index alone, in time order, without a lookup into the table for every row.
@@ -540,6 +545,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0008_report_rollups", REPORT_ROLLUPS),
     ("0009_stored_value_slices", STORED_VALUE_SLICES),
     ("0010_report_indexes", REPORT_INDEXES),
+    ("0011_slice_age", SLICE_AGE),
 )
 
 
