@@ -52,6 +52,30 @@ def trade(store, prefix, guests):
     return totals
 
 
+def hq_command(home, *args, check=True):
+    """`laoke --home HOME hq ARGS...` as an operator runs it at HQ."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), "hq", *args],
+                          capture_output=True, text=True, env={**os.environ}, timeout=60)
+    assert (done.returncode == 0) == check, done.stderr
+    return done
+
+
+def hand_to_hq(book, store):
+    """What the publisher would send: the store's outbox past HQ's watermark, applied."""
+    import json
+
+    applied = book.history(store.store_id, 0)["applied_seq"]
+    events = [{"store": store.store_id, "seq": r["seq"], "id": r["id"], "type": r["type"],
+               "ts": r["ts"], "data": json.loads(r["data"])} for r in store.conn.execute(
+        "SELECT * FROM outbox WHERE seq > ? ORDER BY seq", (applied,))]
+    book.apply(events_topic(store.store_id), json.dumps(
+        {"schema": 1, "store": store.store_id, "events": events}).encode())
+
+
 def test_two_stores_reach_hq_exactly_once_through_a_broker_restart(tmp_path, broker):
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url).start()
@@ -395,19 +419,12 @@ def test_sigkill_of_store_and_hq_mid_stream_and_an_offline_day(tmp_path, broker)
 
 def test_hq_pushes_a_chain_wide_campaign_every_store_applies_once(tmp_path):
     import json
-    import os
-    import subprocess
-    import sys
 
     from hub.domain.campaigns import get_campaign, list_campaigns, run_campaign
     from hub.domain.replica import apply_page
 
     def hq(*args, check=True):
-        done = subprocess.run([sys.executable, "-m", "hub", "--home", str(tmp_path / "hq"),
-                               "hq", "push", *args], capture_output=True, text=True,
-                              env={**os.environ}, timeout=60)
-        assert (done.returncode == 0) == check, done.stderr
-        return done
+        return hq_command(tmp_path / "hq", "push", *args, check=check)
 
     template_id = hq("template", '{"name": "周年庆", "kind": "amount_off", '
                                  '"amount_fen": 3000}').stdout.strip()
@@ -545,9 +562,6 @@ def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker
 
 def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
     import json
-    import os
-    import subprocess
-    import sys
 
     from hub.cli import REPORT_NAMES
     from hub.demo_data import generate
@@ -567,26 +581,17 @@ def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
             checkout(shop, CheckoutRequest(f"{sid}-{k}", [Line("水煮鱼", 1, 12800),
                                                           Line("米饭", k + 1, 300)],
                                            member_id=member["id"]))
-        events = [{"store": sid, "seq": r["seq"], "id": r["id"], "type": r["type"],
-                   "ts": r["ts"], "data": json.loads(r["data"])}
-                  for r in shop.conn.execute("SELECT * FROM outbox ORDER BY seq")]
-        book.apply(events_topic(sid), json.dumps({"schema": 1, "store": sid,
-                                                  "events": events}).encode())
+        hand_to_hq(book, shop)
         shops[sid] = shop
-    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), "hq", "report",
-                           "dishes", "--from", "2026-11-01", "--json"], capture_output=True,
-                          text=True, env={**os.environ}, timeout=60)
-    assert done.returncode == 0, done.stderr
+    done = hq_command(home, "report", "dishes", "--from", "2026-11-01", "--json")
     chain = {d["dish"]: d["qty"] for d in json.loads(done.stdout)["dishes"]}
     assert chain == {"水煮鱼": 10, "米饭": 30}, "what HQ heard of: the synced checkouts"
     assert chain["米饭"] == sum(
         shop.scalar("SELECT SUM(qty) FROM order_lines l JOIN orders o ON o.id = l.order_id "
                     "WHERE o.idempotency_key LIKE ? AND dish = '米饭'", (f"{sid}-%",))
         for sid, shop in shops.items())
-    staff = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), "hq", "report",
-                            "channels", "--json"], capture_output=True, text=True,
-                           env={**os.environ}, timeout=60)
-    assert json.loads(staff.stdout)["channels"] == [
+    channels = hq_command(home, "report", "channels", "--json")
+    assert json.loads(channels.stdout)["channels"] == [
         {"channel": "dine_in", "orders": 10, "revenue_fen": 10 * 12800 + 30 * 300}]
 
 
@@ -691,18 +696,10 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
 
 
 def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     from hub.domain.replica import apply_page, conflicts
 
     def push(spec, check=True):
-        done = subprocess.run([sys.executable, "-m", "hub", "--home", str(tmp_path / "hq"),
-                               "hq", "push", "settings", spec], capture_output=True, text=True,
-                              env={**os.environ}, timeout=60)
-        assert (done.returncode == 0) == check, done.stderr
-        return done
+        return hq_command(tmp_path / "hq", "push", "settings", spec, check=check)
 
     push('{"points": {"earn_per_yuan": 2}, "campaigns": {"weekly_cap": 1}}')
     assert "HQ may not set store_id" in push('{"store_id": "x"}', check=False).stderr
@@ -724,7 +721,6 @@ def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):
 
 
 def test_an_idle_slice_goes_back_to_the_chain(store, clock, tmp_path):
-    import json
 
     from hub.domain.authority import grant_slice, release_idle_slices, slice_left
     from hub.domain.ledgers import top_up
@@ -734,12 +730,7 @@ def test_an_idle_slice_goes_back_to_the_chain(store, clock, tmp_path):
     top_up(store, guest["id"], 10_000)
 
     def sync():
-        rows = store.conn.execute("SELECT * FROM outbox WHERE seq > ? ORDER BY seq",
-                                  (book.history("s1", 0)["applied_seq"],)).fetchall()
-        events = [{"store": "s1", "seq": r["seq"], "id": r["id"], "type": r["type"],
-                   "ts": r["ts"], "data": json.loads(r["data"])} for r in rows]
-        book.apply(events_topic("s1"), json.dumps({"schema": 1, "store": "s1",
-                                                   "events": events}).encode())
+        hand_to_hq(book, store)
 
     def held():
         return book.conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE "

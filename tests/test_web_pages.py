@@ -58,6 +58,7 @@ def test_kiosk_signup_consent_duplicates_and_idle_reset(shared_hub, page):
     page.goto(kiosk_link(shared_hub))
     assert page.url.endswith("/kiosk")
     assert not page.is_checked("input[name=marketing_consent]"), "consent starts unticked"
+    page.wait_for_selector("#consent-version:not(:empty)")  # the page asks the hub for it
     assert page.text_content("#consent-version") == "2026-11"
     shot(page, "kiosk-form")
     sign_up(page, "135 0000 1111", "李娜", consent=True, allergies="花生，芒果")
