@@ -402,10 +402,12 @@ def link_card(store: Store, member_id: str, number: str, actor: str = "system") 
         existing = store.one("SELECT member_id FROM member_cards WHERE number = ?", (number,))
         if existing is not None:
             raise CardTaken(f"card {number} is already linked to a member")
+        linked_at = store.now_iso()
         store.conn.execute(
             "INSERT INTO member_cards (number, member_id, status, linked_at) "
-            "VALUES (?, ?, 'active', ?)", (number, member_id, store.now_iso()))
-        store.emit("card.linked", {"number": number, "member_id": member_id})
+            "VALUES (?, ?, 'active', ?)", (number, member_id, linked_at))
+        store.emit("card.linked", {"number": number, "member_id": member_id,
+                                   "linked_at": linked_at})
         store.audit(actor, "card.link", member_id, {"number": number})
 
 
@@ -416,11 +418,12 @@ def block_card(store: Store, number: str, reason: str, actor: str = "system") ->
         card = store.one("SELECT * FROM member_cards WHERE number = ?", (number,))
         if card is None:
             raise NotFound(f"unknown card {number!r}")
+        blocked_at = store.now_iso()
         store.conn.execute(
             "UPDATE member_cards SET status = 'blocked', blocked_at = ?, block_reason = ? "
-            "WHERE number = ?", (store.now_iso(), reason, number))
+            "WHERE number = ?", (blocked_at, reason, number))
         store.emit("card.blocked", {"number": number, "member_id": card["member_id"],
-                                    "reason": reason})
+                                    "reason": reason, "blocked_at": blocked_at})
         store.audit(actor, "card.block", card["member_id"], {"number": number, "reason": reason})
 
 

@@ -75,11 +75,13 @@ def apply_event(store: Store, event: dict[str, Any], own: bool = False) -> None:
         elif kind == "card.linked":
             _insert(store, "member_cards", {"number": data["number"],
                                             "member_id": data["member_id"],
-                                            "status": "active", "linked_at": event.get("ts")})
+                                            "status": "active",
+                                            "linked_at": data.get("linked_at") or event.get("ts")})
         elif kind == "card.blocked":
             store.conn.execute("UPDATE member_cards SET status = 'blocked', blocked_at = ?, "
                                "block_reason = ? WHERE number = ?",
-                               (event.get("ts"), data.get("reason"), data.get("number")))
+                               (data.get("blocked_at") or event.get("ts"), data.get("reason"),
+                                data.get("number")))
         elif kind == "points.entry":
             _ledger(store, "points_ledger", data, event, own)
         elif kind == "stored_value.entry":
