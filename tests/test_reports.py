@@ -52,9 +52,12 @@ def test_pairings_match_an_independent_count(demo):
         a, b = pair["dish_a"], pair["dish_b"]
         assert pair["orders"] == together[(a, b)]
         assert pair["lift"] == round(together[(a, b)] * len(baskets) / (alone[a] * alone[b]), 3)
+    assert all(p["lift"] > 1 for p in result["pairs"]), "real pairings only"
     counts = [p["orders"] for p in result["pairs"]]
     assert counts == sorted(counts, reverse=True)
-    assert counts[0] == max(together.values())
+    lifts = {pair: n * len(baskets) / (alone[pair[0]] * alone[pair[1]])
+             for pair, n in together.items()}
+    assert counts[0] == max(n for pair, n in together.items() if round(lifts[pair], 3) > 1)
 
 
 def test_dish_rollup_files_an_order_under_the_local_day(store, clock):
@@ -67,8 +70,10 @@ def test_dish_rollup_files_an_order_under_the_local_day(store, clock):
     assert day == [{"dish": "面", "qty": 3, "revenue_fen": 5400},
                    {"dish": "饺子", "qty": 1, "revenue_fen": 2600}]
     assert report(store, "dishes", date(2026, 11, 26), date(2026, 11, 26))["dishes"] == []
+    checkout(store, CheckoutRequest("rice", [Line("米饭", 1, 300)]))  # 面 + 饺子: lift 2
     pairs = report(store, "pairings", date(2026, 11, 25), date(2026, 11, 25))["pairs"]
-    assert [(p["dish_a"], p["dish_b"], p["orders"]) for p in pairs] == [("面", "饺子", 1)]
+    assert [(p["dish_a"], p["dish_b"], p["orders"], p["lift"]) for p in pairs] == [
+        ("面", "饺子", 1, 2.0)]
 
 
 def test_cohorts_with_known_answers(store, clock):

@@ -53,26 +53,28 @@ def dishes(store: Store, period: Period) -> dict[str, Any]:
 
 
 def pairings(store: Store, period: Period, top: int = 30) -> dict[str, Any]:
-    """Dishes ordered together: how many orders had both, and the lift (how much more often
-    than if guests chose them independently; above 1 is a real pairing)."""
+    """Dishes ordered together more often than chance: how many orders had both, and the
+    lift (above 1 is a real pairing; rice, ordered with everything, has about 1 and is
+    left out), the most frequent first."""
     orders = store.scalar("SELECT COUNT(*) FROM orders WHERE created_at >= ? AND created_at < ?",
                           (period.lo, period.hi))
     alone = dict(store.conn.execute(
         "SELECT dish, SUM(orders) FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish",
         period.days()).fetchall())
-    rows = store.conn.execute(
-        "SELECT dish_a, dish_b, SUM(orders) AS together FROM dish_pairs "
-        "WHERE day BETWEEN ? AND ? GROUP BY dish_a, dish_b ORDER BY together DESC, dish_a, "
-        "dish_b LIMIT ?", (*period.days(), top)).fetchall()
     pairs = []
-    for a, b, together in rows:
+    for a, b, together in store.conn.execute(
+            "SELECT dish_a, dish_b, SUM(orders) FROM dish_pairs WHERE day BETWEEN ? AND ? "
+            "GROUP BY dish_a, dish_b", period.days()):
+        lift = round(together * orders / (alone[a] * alone[b]), 3)
+        if lift <= 1:
+            continue
         # Confidence: of the orders with the one dish, the share that also had the other.
         pairs.append({"dish_a": a, "dish_b": b, "orders": together,
                       "support": round(together / orders, 4),
                       "confidence_a_b": round(together / alone[a], 4),
-                      "confidence_b_a": round(together / alone[b], 4),
-                      "lift": round(together * orders / (alone[a] * alone[b]), 3)})
-    return {"orders": orders, "pairs": pairs}
+                      "confidence_b_a": round(together / alone[b], 4), "lift": lift})
+    pairs.sort(key=lambda p: (-p["orders"], -p["lift"], p["dish_a"], p["dish_b"]))
+    return {"orders": orders, "pairs": pairs[:top]}
 
 
 def hours(store: Store, period: Period) -> dict[str, Any]:
