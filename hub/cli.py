@@ -334,12 +334,13 @@ def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json:
     from .domain.reports import report
 
     first, last = _days(start, end)
+    result = report(obj.store(), name, first, last, weather)
     if out is not None:
         from .report_files import export_report
 
-        for path in export_report(obj.store(), name, first, last, out, fmt, actor="cli"):
+        for path in export_report(obj.store(), result, out, fmt, actor="cli"):
             click.echo(path, err=as_json)
-    _show_report(report(obj.store(), name, first, last, weather), as_json)
+    _show_report(result, as_json)
 
 
 def _show_report(result: dict[str, Any], as_json: bool) -> None:

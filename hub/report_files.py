@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from printer.render import FONTS
 
 from .domain.errors import InvalidInput
-from .domain.reports import report
 from .domain.store import Store
 
 FORMATS = ("csv", "xlsx")
@@ -130,6 +129,18 @@ def _figure(series: Series) -> Any:
     return figure
 
 
+@cache
+def _cjk_family() -> str | None:
+    """Registers the printer previews' CJK font with matplotlib, once per process."""
+    from matplotlib import font_manager
+
+    for font in FONTS:
+        if Path(font).exists():
+            font_manager.fontManager.addfont(font)
+            return str(font_manager.FontProperties(fname=font).get_name())
+    return None
+
+
 def chart(result: dict[str, Any], path: Path) -> Path | None:
     """The report's chart as a PNG; None for reports that are a list of figures."""
     series = SERIES.get(result["report"])
@@ -139,12 +150,10 @@ def chart(result: dict[str, Any], path: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
 
-    fonts = [f for f in FONTS if Path(f).exists()]
-    if fonts:
-        font_manager.fontManager.addfont(fonts[0])
-        plt.rcParams["font.family"] = font_manager.FontProperties(fname=fonts[0]).get_name()
+    family = _cjk_family()
+    if family:
+        plt.rcParams["font.family"] = family
     figure = _figure(series(result))
     figure.suptitle(f"{result['period']['from']} .. {result['period']['to']}", fontsize=9)
     figure.tight_layout()
@@ -177,14 +186,14 @@ def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> lis
     return written
 
 
-def export_report(store: Store, name: str, start: date | None, end: date | None, out: Path,
-                  fmt: str = "csv", actor: str = "system") -> list[Path]:
-    """Write the report's tables and chart into `out`; audited like every export."""
+def export_report(store: Store, result: dict[str, Any], out: Path, fmt: str = "csv",
+                  actor: str = "system") -> list[Path]:
+    """Write a report's tables and chart into `out`; audited like every export."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"{out} exists and is not a folder")
-    result = report(store, name, start, end)
+    name = result["report"]
     out.mkdir(parents=True, exist_ok=True)
     written = write_tables(tables(result), out, name, fmt)
     picture = chart(result, out / f"{name}.png")

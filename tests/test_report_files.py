@@ -26,7 +26,8 @@ def demo(store):
 
 def test_every_report_becomes_tables_and_a_chart(demo, tmp_path):
     for name in REPORTS:
-        written = export_report(demo, name, *YEAR, tmp_path / name, "xlsx", actor="owner")
+        written = export_report(demo, report(demo, name, *YEAR), tmp_path / name, "xlsx",
+                                actor="owner")
         assert written[0].suffix == ".xlsx"
         if name in SERIES:
             picture = Image.open(written[-1])
@@ -38,7 +39,7 @@ def test_every_report_becomes_tables_and_a_chart(demo, tmp_path):
 
 
 def test_dishes_csv_equals_the_report(demo, tmp_path):
-    [table, chart] = export_report(demo, "dishes", *YEAR, tmp_path, "csv")
+    [table, chart] = export_report(demo, report(demo, "dishes", *YEAR), tmp_path, "csv")
     with table.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     dishes = report(demo, "dishes", *YEAR)["dishes"]
@@ -53,7 +54,7 @@ def test_the_hours_grid_is_a_weekday_per_row(demo, tmp_path):
     assert columns == ["row", *map(str, range(24))]
     assert [r[0] for r in rows] == result["weekdays"]
     assert [r[1:] for r in rows] == result["covers"]
-    [workbook_path, _] = export_report(demo, "hours", *YEAR, tmp_path, "xlsx")
+    [workbook_path, _] = export_report(demo, result, tmp_path, "xlsx")
     sheet = load_workbook(workbook_path)["covers"]
     assert [c.value for c in sheet[2]][1:] == result["covers"][0]
 

@@ -237,7 +237,8 @@ def export_report_file(name: str, request: Request,
     first, last = _range(start, end)
     _known(name)
     with tempfile.TemporaryDirectory(prefix="laoke-report-") as work:
-        written = export_report(hub_of(request).store(), name, first, last, Path(work),
+        store = hub_of(request).store()
+        written = export_report(store, report(store, name, first, last), Path(work),
                                 "xlsx" if fmt == "xlsx" else "csv", actor=who.actor)
         wanted = [p for p in written if p.suffix == f".{fmt}"]
         if not wanted:
