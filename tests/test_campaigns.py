@@ -241,6 +241,15 @@ def test_points_offer_doubles_points_for_the_treated_only(store, guest):
     assert pay(store, guest["id"], "double")["points_earned"] == 2 * (13400 // 100)
 
 
+def test_a_points_offer_works_whatever_the_campaign_kind(store, guest):
+    birthday = create_campaign(store, {
+        "name": "生日三倍积分", "kind": "birthday", "audience": {"tiers": ["member"]},
+        "control_pct": 0, "offer": {"type": "points", "multiplier_pct": 300, "days": 7},
+        "active": True})
+    run_campaign(store, birthday["id"])
+    assert pay(store, guest["id"], "triple")["points_earned"] == 3 * (13400 // 100)
+
+
 def test_bad_campaigns_are_refused_with_the_reason(store):
     cases = [
         ({"name": "x", "kind": "member_day"}, "schedule.run"),

@@ -368,10 +368,13 @@ def due_campaigns(store: Store) -> list[str]:
 
 # -- at the till -----------------------------------------------------------------------------
 
-def _active(store: Store, kind: str) -> list[dict[str, Any]]:
+def _active(store: Store, *, kind: str | None = None,
+            offer: str | None = None) -> list[dict[str, Any]]:
+    """Switched-on campaigns of a kind, or making an offer of a type whatever their kind."""
     return [campaign_record(r) for r in store.conn.execute(
-        "SELECT * FROM campaigns WHERE active = 1 AND kind = ? ORDER BY created_at, id",
-        (kind,))]
+        "SELECT * FROM campaigns WHERE active = 1 AND (?1 IS NULL OR kind = ?1) "
+        "AND (?2 IS NULL OR json_extract(offer, '$.type') = ?2) ORDER BY created_at, id",
+        (kind, offer))]
 
 
 def member_day_price(store: Store, member: Any, lines: Sequence[Line]) -> tuple[str | None, int]:
@@ -380,7 +383,7 @@ def member_day_price(store: Store, member: Any, lines: Sequence[Line]) -> tuple[
         return None, 0
     weekday = local_today(store).isoweekday()
     best: tuple[str | None, int] = (None, 0)
-    for campaign in _active(store, "member_day"):
+    for campaign in _active(store, offer="member_price"):
         offer, tiers = campaign["offer"], campaign["audience"].get("tiers")
         if offer["weekday"] != weekday or (tiers and member["tier"] not in tiers):
             continue
@@ -395,10 +398,8 @@ def member_day_price(store: Store, member: Any, lines: Sequence[Line]) -> tuple[
 def points_boost(store: Store, member_id: str) -> tuple[str | None, int]:
     """The highest points multiplier a campaign promised this guest and that still runs."""
     best: tuple[str | None, int] = (None, 100)
-    for campaign in _active(store, "custom") + _active(store, "win_back"):
+    for campaign in _active(store, offer="points"):
         offer = campaign["offer"]
-        if offer["type"] != "points":
-            continue
         since = to_iso(store.now() - timedelta(days=offer["days"]))
         if store.one("SELECT 1 FROM campaign_targets WHERE campaign_id = ? AND member_id = ? "
                      "AND arm = 'treated' AND targeted_at >= ?",
@@ -425,7 +426,7 @@ def after_payment(store: Store, member: Any, order_id: str, old_tier: str,
     first = store.scalar("SELECT orders FROM member_stats WHERE member_rowid = "
                          "(SELECT rowid FROM members WHERE id = ?)", (member_id,)) == 1
     if first and member["referred_by"]:
-        for campaign in _active(store, "referral"):
+        for campaign in _active(store, kind="referral"):
             offer = campaign["offer"]
             rewarded = []
             for who, points in ((member_id, offer["new_guest_points"]),
@@ -440,7 +441,7 @@ def after_payment(store: Store, member: Any, order_id: str, old_tier: str,
             _emit_targets(store, campaign["id"], rewarded)
     codes = [tier.code for tier in store.settings.tiers]
     if new_tier in codes and old_tier in codes and codes.index(new_tier) > codes.index(old_tier):
-        for campaign in _active(store, "tier_upgrade"):
+        for campaign in _active(store, kind="tier_upgrade"):
             target = _target(store, campaign, member_id, f"tier:{new_tier}")
             _emit_targets(store, campaign["id"], [target] if target else [])
 
