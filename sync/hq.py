@@ -235,12 +235,12 @@ class HqBook:
                                 "member_id = ? AND store_id = ? AND kind = 'slice'",
                                 (member_id, store_id)).fetchone()[0]
             grant = max(0, min(slice_cap_fen - held, free - amount_fen))
-            if grant:
+            if grant:  # one slice row per guest and store, grown by each grant
                 conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
-                             "created_at) VALUES (?, ?, ?, 'slice', ?, ?) ON CONFLICT DO NOTHING",
-                             (f"slice:{member_id}:{store_id}", member_id, store_id, 0, _now()))
-                conn.execute("UPDATE hq_holds SET amount_fen = amount_fen + ? WHERE id = ?",
-                             (grant, f"slice:{member_id}:{store_id}"))
+                             "created_at) VALUES (?, ?, ?, 'slice', ?, ?) ON CONFLICT (id) DO "
+                             "UPDATE SET amount_fen = amount_fen + excluded.amount_fen",
+                             (f"slice:{member_id}:{store_id}", member_id, store_id, grant,
+                              _now()))
         return {"approved": True, "hold_id": hold, "slice_grant_fen": grant,
                 "available_fen": free - amount_fen - grant}
 

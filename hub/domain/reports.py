@@ -191,15 +191,14 @@ def summary(store: Store, period: Period) -> dict[str, Any]:
                             "AND redeemed_at < ?", (period.lo, period.hi))
     issued = store.scalar("SELECT COUNT(*) FROM coupons WHERE issued_at >= ? AND issued_at < ?",
                           (period.lo, period.hi))
+    points = store.scalar("SELECT COALESCE(SUM(delta), 0) FROM points_ledger")
     return {
         "orders": orders, "revenue_fen": revenue,
         "average_ticket_fen": revenue // orders if orders else 0,
         "stored_value_float_fen": store.scalar(
             "SELECT COALESCE(SUM(amount_fen), 0) FROM stored_value_ledger"),
-        "points_liability": store.scalar("SELECT COALESCE(SUM(delta), 0) FROM points_ledger"),
-        "points_liability_fen": store.scalar(
-            "SELECT COALESCE(SUM(delta), 0) FROM points_ledger")
-        * store.settings.points.fen_per_point,
+        "points_liability": points,
+        "points_liability_fen": points * store.settings.points.fen_per_point,
         "coupons_issued": issued, "coupons_redeemed": redeemed,
     }
 
