@@ -362,14 +362,9 @@ def _show_report(result: dict[str, Any], as_json: bool) -> None:
 
 
 def _days(start: str | None, end: str | None) -> tuple[Any, Any]:
-    from .domain.clock import parse_day
-    from .domain.errors import InvalidInput
+    from .domain.reports import parse_range
 
-    try:
-        return (parse_day(start, "--from") if start else None,
-                parse_day(end, "--to") if end else None)
-    except ValueError as error:
-        raise InvalidInput(str(error)) from None
+    return parse_range(start, end, ("--from", "--to"))
 
 
 @cli.command("demo")

@@ -6,7 +6,7 @@ import io
 import tempfile
 import zipfile
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..domain import devices as registry
-from ..domain.clock import parse_day, to_iso
+from ..domain.clock import to_iso
 from ..domain.dashboard import day_summary
-from ..domain.errors import InvalidInput, Refused
+from ..domain.errors import Refused
 from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
-from ..domain.reports import REPORTS, report
+from ..domain.reports import REPORTS, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from ..report_files import export_report
@@ -200,14 +200,6 @@ def dashboard(request: Request, who: Annotated[Caller, Depends(require("segment.
 FileFormat = Literal["csv", "xlsx", "png"]
 
 
-def _range(start: str | None, end: str | None) -> tuple[date | None, date | None]:
-    try:
-        return (parse_day(start, "from") if start else None,
-                parse_day(end, "to") if end else None)
-    except ValueError as error:
-        raise InvalidInput(str(error)) from None
-
-
 def _known(name: str) -> None:
     if name not in REPORTS:
         raise HTTPException(404, f"unknown report {name!r}; known: {', '.join(REPORTS)}")
@@ -220,7 +212,7 @@ def get_report(name: str, request: Request,
                start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
                weather: Annotated[float | None, Query(ge=0.1, le=3)] = None) -> Json:
-    first, last = _range(start, end)
+    first, last = parse_range(start, end)
     _known(name)
     return report(hub_of(request).store(), name, first, last, weather)
 
@@ -234,7 +226,7 @@ def export_report_file(name: str, request: Request,
                        start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                        end: Annotated[str | None, Query(alias="to", max_length=10)] = None
                        ) -> Response:
-    first, last = _range(start, end)
+    first, last = parse_range(start, end)
     _known(name)
     with tempfile.TemporaryDirectory(prefix="laoke-report-") as work:
         store = hub_of(request).store()

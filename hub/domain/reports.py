@@ -12,11 +12,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .audience import RFM_GROUPS, Audience, pick, rfm_group
-from .clock import from_iso, to_iso
+from .clock import from_iso, parse_day, to_iso
 from .errors import InvalidInput
 from .store import Store
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def parse_range(start: str | None, end: str | None,
+                names: tuple[str, str] = ("from", "to")) -> tuple[date | None, date | None]:
+    """A report's first and last day as typed (YYYY-MM-DD, or none), or InvalidInput naming
+    the one that is wrong as the caller calls it (`--from` on the command line)."""
+    try:
+        return (parse_day(start, names[0]) if start else None,
+                parse_day(end, names[1]) if end else None)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
 
 
 class Period:
