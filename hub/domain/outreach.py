@@ -274,11 +274,11 @@ def recover(store: Store) -> int:
 def deliver_held(store: Store, member_id: str, channel: str) -> list[str]:
     """Hand over the guest's held receipt or tablet messages; the caller shows or prints
     them in the same change."""
-    rows = store.conn.execute(
-        "SELECT g.id, g.body FROM messages g JOIN members m ON m.id = g.member_id "
-        "WHERE g.member_id = ? AND g.channel = ? AND g.status = 'held' "
-        "AND m.marketing_consent = 1 ORDER BY g.created_at", (member_id, channel)).fetchall()
-    with store.write():
+    with store.write():  # read under the lock: two tablets must not both show one message
+        rows = store.conn.execute(
+            "SELECT g.id, g.body FROM messages g JOIN members m ON m.id = g.member_id "
+            "WHERE g.member_id = ? AND g.channel = ? AND g.status = 'held' "
+            "AND m.marketing_consent = 1 ORDER BY g.created_at", (member_id, channel)).fetchall()
         for row in rows:
             store.conn.execute("UPDATE messages SET status = 'delivered', sent_at = ? "
                                "WHERE id = ?", (store.now_iso(), row["id"]))
