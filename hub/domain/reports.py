@@ -228,12 +228,12 @@ def coupons(store: Store, period: Period) -> dict[str, Any]:
 
 
 def _guests(store: Store, picks: list[Any], limit: int = 500) -> list[dict[str, Any]]:
-    names = {}
+    guests = []
     for p in picks[:limit]:
         row = store.one("SELECT name, tier, birthday FROM members WHERE id = ?", (p.member_id,))
-        names[p.member_id] = {"id": p.member_id, "name": row["name"], "tier": row["tier"],
-                              "birthday": row["birthday"], "last_seen": p.last_seen or None}
-    return list(names.values())
+        guests.append({"id": p.member_id, "name": row["name"], "tier": row["tier"],
+                       "birthday": row["birthday"], "last_seen": p.last_seen or None})
+    return guests
 
 
 def lapsed(store: Store, period: Period) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from .audience import Audience, pick
 from .errors import InvalidInput
@@ -25,7 +25,7 @@ def birthdays(store: Store, days: int = DEFAULT_BIRTHDAY_DAYS) -> list[str]:
     return [p.member_id for p in pick(store, Audience(birthday_within=days))]
 
 
-def _preset(rule: str) -> Any:
+def _preset(rule: str) -> Callable[[Store, int], list[str]]:
     def members(store: Store, _days: int) -> list[str]:
         return [p.member_id for p in pick(store, Audience.model_validate({rule: True}))]
     return members
