@@ -13,7 +13,14 @@ import time
 from typing import Any
 
 import ifaddr
-from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceStateChange, Zeroconf
+from zeroconf import (
+    InterfaceChoice,
+    IPVersion,
+    ServiceBrowser,
+    ServiceInfo,
+    ServiceStateChange,
+    Zeroconf,
+)
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from .domain.config import Settings
@@ -32,6 +39,15 @@ def interfaces_of(settings: Settings) -> list[str] | None:
     if chosen in ("", "all"):
         return None
     return [part.strip() for part in chosen.split(",") if part.strip()]
+
+
+def zeroconf_interfaces(addresses: list[str] | None) -> list[str] | InterfaceChoice:
+    """What zeroconf takes for "these addresses, else every interface".
+
+    zeroconf 0.154 refused the string "all" it used to accept, and the hub died at start-up
+    on every store's default settings; the enum is what every version takes.
+    """
+    return addresses or InterfaceChoice.All
 
 
 def lan_addresses(only: list[str] | None = None) -> list[str]:
@@ -82,7 +98,7 @@ class LanRegistry:
 
     async def start(self) -> None:
         await asyncio.to_thread(self._mark_all_offline)
-        self._zeroconf = AsyncZeroconf(interfaces=self.interfaces or "all",
+        self._zeroconf = AsyncZeroconf(interfaces=zeroconf_interfaces(self.interfaces),
                                        ip_version=IPVersion.V4Only)
         for type_ in (HUB_TYPE, HTTP_TYPE):
             info = self._service(type_)
@@ -171,7 +187,7 @@ class LanRegistry:
 
 def find_hubs(timeout: float = 3.0, interfaces: list[str] | None = None) -> list[dict[str, Any]]:
     """Hubs announcing themselves on the LAN: what the console uses when given no URL."""
-    zeroconf = Zeroconf(interfaces=interfaces or "all", ip_version=IPVersion.V4Only)
+    zeroconf = Zeroconf(interfaces=zeroconf_interfaces(interfaces), ip_version=IPVersion.V4Only)
     found: dict[str, dict[str, Any]] = {}
     names: list[str] = []
 

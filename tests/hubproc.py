@@ -16,6 +16,7 @@ import httpx
 from hub.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+LAOKE = Path(sys.executable).with_name("laoke")  # the installed entry point, as users run it
 
 
 def wait_until(check, timeout=20.0):
@@ -39,6 +40,9 @@ class RunningHub:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> RunningHub:
+        # Loopback only, for listening and for zeroconf: a test hub must not send mDNS onto
+        # the test machine's real network. The defaults (0.0.0.0, every interface) are what
+        # tests/test_daemon.py runs, inside a network namespace of its own.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub", "--home", str(self.home), "hub", "run", "--host",
              "127.0.0.1", "--port", str(self.port), "--discovery-interfaces", "127.0.0.1",
