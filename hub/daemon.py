@@ -25,7 +25,7 @@ from .api.app import create_app
 from .discovery import LanRegistry
 from .domain.config import Settings, load_settings, parse_settings
 from .home import VIRTUAL_SPOOL, ensure_home
-from .hublock import hold
+from .hublock import announce, hold
 from .messaging import channels_from
 from .readers.service import ReaderService
 from .runtime import Hub
@@ -104,13 +104,16 @@ class HubServer(uvicorn.Server):
 
 
 def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
-    ensure_home(home)
-    lock = hold(home)
+    home.mkdir(parents=True, exist_ok=True)
+    lock = hold(home)  # before the home may take a new store id: never under a running hub
+    ensure_home(home, overrides.get("store_id"))
     hub, app = build(home, overrides)
     settings = hub.settings
     server = HubServer(uvicorn.Config(
         app, host=settings.api.host, port=settings.api.port, log_level="warning",
         http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False), hub)
+    local_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+    announce(lock, f"http://{local_host}:{settings.api.port}")
     echo(f"laoke hub: store {settings.store_id} on http://{settings.api.host}:"
          f"{settings.api.port} (home {home})")
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a no-op handler

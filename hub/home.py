@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import platformdirs
 
 from .domain.clock import Clock, system_clock
-from .domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
+from .domain.config import (
+    CONFIG_NAME,
+    ENV_PREFIX,
+    checked_store_id,
+    load_settings,
+    new_settings,
+    write_settings,
+)
 from .domain.store import Store
 
 DB_NAME = "laoke.db"
@@ -31,11 +39,32 @@ def resolve_demo_home(home: str | os.PathLike[str] | None) -> Path:
     return Path(platformdirs.user_data_dir("laoke-demo", appauthor=False))
 
 
-def ensure_home(home: Path, store_id: str | None = None) -> None:
-    """Create a home with fresh settings the first time it is used."""
+def ensure_home(home: Path, store_id: str | None = None,
+                environ: Mapping[str, str] | None = None) -> None:
+    """Create a home the first time it is used, as the store that was asked for.
+
+    The store id asked for (the flag, else $LAOKE_STORE_ID) is written into a new home's file,
+    so the next command without it opens the same store. A home that has no history yet takes
+    the id it is asked for; one with history refuses another (Store.adopt_store_id).
+    """
+    environ = os.environ if environ is None else environ
+    wanted = store_id or environ.get(ENV_PREFIX + "STORE_ID") or None
+    if wanted is not None:
+        checked_store_id(wanted, "--store-id" if store_id else ENV_PREFIX + "STORE_ID")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / CONFIG_NAME).exists():
-        write_settings(home, new_settings(store_id))
+        write_settings(home, new_settings(wanted))
+        return
+    if wanted is None:
+        return
+    settings = load_settings(home, environ={})  # the file's own values
+    if settings.store_id == wanted:
+        return
+    if (home / DB_NAME).exists():
+        with Store(home / DB_NAME, settings) as store:
+            store.adopt_store_id(wanted)
+    settings.store_id = wanted
+    write_settings(home, settings)
 
 
 def open_store(home: Path, clock: Clock = system_clock) -> Store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,3 +76,11 @@ def gateway() -> Iterator[Gateway]:
     running = Gateway()
     yield running
     running.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_store_settings_from_the_shell() -> Iterator[None]:
+    """A developer's shell may name a store (LAOKE_STORE_ID, ...); no test inherits it."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("LAOKE_")}
+    yield
+    os.environ.update(saved)

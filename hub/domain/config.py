@@ -227,6 +227,14 @@ def overlay(settings: Settings, changes: dict[str, Any]) -> None:
         setattr(settings, name, getattr(checked, name))
 
 
+def checked_store_id(value: str, source: str) -> str:
+    """A store id as the settings take it, refused on one line naming where it came from."""
+    if not re.match(STORE_ID_PATTERN, value):
+        raise ConfigError(f"{source}: {value!r} is not a store id (1 to 32 letters, digits, "
+                          "'-' or '_', starting with a letter or digit)")
+    return value
+
+
 def new_settings(store_id: str | None = None) -> Settings:
     """Settings for a new home: a fresh store id and chain key, everything else default."""
     return Settings(

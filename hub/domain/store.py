@@ -31,6 +31,15 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+
+def wrong_store(path: Path, owner: str, asked: str) -> str:
+    """The refusal when a home is asked to be a store other than the one it has been."""
+    return (f"{path}: this database belongs to store {owner!r}, but store {asked!r} was asked "
+            "for (laoke.toml's store_id, $LAOKE_STORE_ID or --store-id). A home with history is "
+            f"one store for life: drop the other id to go on as {owner!r}, or give store "
+            f"{asked!r} a new --home (a replacement hub: `laoke --home NEW hub restore "
+            f"--from-hq --store-id {asked}`)")
+
 class Store:
     """One open connection to a store's database, migrated and configured."""
 
@@ -92,10 +101,23 @@ class Store:
             if owner is None:
                 self.set_meta("store_id", self.settings.store_id)
             elif owner != self.settings.store_id:
-                raise ConfigError(
-                    f"{self.path}: this database belongs to store {owner!r} but the settings "
-                    f"say store_id = {self.settings.store_id!r}"
-                )
+                raise ConfigError(wrong_store(self.path, owner, self.settings.store_id))
+
+    def has_history(self) -> bool:
+        """Whether this store has ever written anything for HQ: from then on its id is for life,
+        because every event, id and ledger entry already carries it."""
+        return bool(self.scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox' AND seq > 0) "
+            "OR EXISTS (SELECT 1 FROM members)"))
+
+    def adopt_store_id(self, store_id: str) -> None:
+        """Make a store with no history another store's, as `hub run --store-id` does to a
+        home a first command created with a generated id."""
+        if self.has_history():
+            raise ConfigError(wrong_store(self.path, self.store_id, store_id))
+        with self.write():
+            self.set_meta("store_id", store_id)
+        self.settings.store_id = store_id
 
     def schema_version(self) -> str:
         applied = build_migrations().applied(self.db)
