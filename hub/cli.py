@@ -392,15 +392,14 @@ def console_cmd(obj: Obj, hub_url: str | None, token: str | None, lang: str | No
     from kiosk.console import run_console
 
     from .domain.config import load_settings
-    from .hublock import hub_running
+    from .hublock import running_hub_url
     from .runtime import CONSOLE_TOKEN
 
     timezone = "Asia/Shanghai"
-    local = (obj.home / CONSOLE_TOKEN).exists() and hub_running(obj.home)
-    if hub_url is None and local:
-        settings = load_settings(obj.home)
-        host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
-        hub_url, timezone = f"http://{host}:{settings.api.port}", settings.timezone
+    local_url = running_hub_url(obj.home) if (obj.home / CONSOLE_TOKEN).exists() else None
+    local = local_url is not None
+    if hub_url is None and local_url is not None:
+        hub_url, timezone = local_url, load_settings(obj.home).timezone
     if hub_url is None:
         from .discovery import find_hubs
 

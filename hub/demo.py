@@ -27,7 +27,7 @@ from .domain.dashboard import DayFigures, change_pct, day_summary
 from .domain.errors import InvalidInput
 from .domain.store import Store
 from .home import open_store
-from .hublock import hold
+from .hublock import announce, hold
 from .ports import free_port
 from .readers.parsers import rdm6300_frame
 from .runtime import Hub
@@ -108,6 +108,7 @@ def demo_hub(home: Path, echo: Callable[[str], None] = print,
             if not serving.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the demo hub did not start")
             time.sleep(0.02)
+        announce(lock, f"http://127.0.0.1:{port}")
         yield DemoHub(f"http://127.0.0.1:{port}", hub.console_token(), hub)
     finally:
         cards.stop.set()

@@ -29,6 +29,23 @@ def hold(home: Path) -> IO[str]:
     return handle
 
 
+def announce(handle: IO[str], url: str) -> None:
+    """Say in the lock where the running hub serves this machine, for `laoke console`: the
+    port may come from a flag the home's file does not know."""
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n{url}\n")
+    handle.flush()
+
+
+def running_hub_url(home: Path) -> str | None:
+    """The URL a hub running for this home announced, or None when none runs."""
+    if not hub_running(home):
+        return None
+    lines = (home / LOCK_NAME).read_text().splitlines()
+    return lines[1] if len(lines) > 1 else None
+
+
 def hub_running(home: Path) -> bool:
     path = home / LOCK_NAME
     if not path.exists():
