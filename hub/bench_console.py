@@ -4,7 +4,6 @@ million-member hub), console start to first frame, and `laoke demo` start to con
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
 import subprocess
@@ -19,6 +18,7 @@ from textual.widgets import DataTable, Input
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp
 
+from .children import child_env
 from .demo import demo_hub
 
 
@@ -77,7 +77,7 @@ def bench_demo_start(work: Path, log: Callable[[str], None]) -> dict[str, Any]:
     built before (its usual state: the store is generated on the first run only)."""
     home = work / "demo-home"
     code = f"from hub.bench_console import demo_to_console; demo_to_console({str(home)!r})"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = child_env()
     subprocess.run([sys.executable, "-c", code], check=True, env=env,
                    stdout=subprocess.DEVNULL)  # the first run builds the store
     started = time.perf_counter()

@@ -19,17 +19,18 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
+import tempfile
 import threading
 import time
 import tty
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .bench_console import bench_console
 from .bench_web import bench_tablet
+from .children import output_of, start_laoke
 from .domain.config import ReaderSettings, Settings, write_settings
 from .domain.devices import add_device
 from .domain.store import Store
@@ -169,13 +170,12 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
             "SELECT name FROM members ORDER BY random() LIMIT 200")]
         owner_token = add_device(store, "bench console", "manager", actor="bench")[1]
     port = free_port()
-    hub = subprocess.Popen(
-        [sys.executable, "-m", "hub", "--home", str(home), "hub", "run", "--host", "127.0.0.1",
-         "--port", str(port), "--no-discovery"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    hub_log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the hub stops
+    # zeroconf off: the bench measures serving, and sends nothing onto the machine's LAN
+    hub = start_laoke(["--home", str(home), "hub", "run", "--host", "127.0.0.1", "--port",
+                       str(port), "--no-discovery"], hub_log)
     try:
-        _wait_up(port)
+        _wait_up(hub, port, hub_log)
         time.sleep(1.0)
         figures: dict[str, Any] = {"hub_rss_mb": _rss_mb(hub.pid)}
         rush, _ = asyncio.run(_load(port, token, phones, rush_seconds, interval=1.0))
@@ -197,6 +197,7 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)
+        hub_log.close()
         os.close(master)
         os.close(slave)
     log(f"check-in over HTTP, {TABLETS} tablets at 1/s each: p50 "
@@ -210,12 +211,13 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
     return figures
 
 
-def _wait_up(port: int, timeout: float = 60) -> None:
+def _wait_up(hub: subprocess.Popen[bytes], port: int, log: IO[bytes],
+             timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and hub.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("the hub did not start")
+    raise RuntimeError(f"the bench's hub did not start:\n{output_of(log)}")

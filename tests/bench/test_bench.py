@@ -11,7 +11,8 @@ import sys
 
 
 def test_bench_reports_the_foundation_figures(tmp_path):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    # as on a store's Pi, whose shell names its own store: the bench's hub must not inherit it
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "LAOKE_STORE_ID": "shop-9"}
     result = subprocess.run([sys.executable, "-m", "hub", "bench", "--members", "1000",
                              "--json", "--quick"], capture_output=True, text=True, env=env,
                             timeout=300)
