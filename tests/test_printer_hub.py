@@ -8,7 +8,7 @@ import time
 
 from hub.ports import free_port, wait_port
 from printer.virtual import VirtualPrinter
-from tests.hubproc import ROOT
+from tests.hubproc import ROOT, wait_until
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800}]
 
@@ -44,8 +44,9 @@ def test_checkout_with_print_reaches_the_virtual_printer(running_hub):
         assert api.post("/print/kitchen", json={"visit_id": seated["id"]}).status_code == 202
         kitchen = wait_for_slips(spool, 2)[1]
         assert "对虾过敏" in kitchen["text"]
-        jobs = api.get("/print/jobs").json()["jobs"]
-        assert {j["state"] for j in jobs} == {"printed"}
+        # the slip lands in the spool a moment before the queue marks its job printed
+        wait_until(lambda: {j["state"] for j in api.get("/print/jobs").json()["jobs"]}
+                   == {"printed"})
         health = api.get("/health").json()
         assert health["printers"][0]["url"] == "virtual:"
         assert health["print_queue"] == {"waiting": 0, "unconfirmed": 0}
