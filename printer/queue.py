@@ -9,7 +9,6 @@ twice: a person looks at the printer and asks for a reprint, which says REPRINT 
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -22,10 +21,10 @@ from hub.domain.config import PrinterSettings, Settings
 from hub.domain.errors import InvalidInput, NotFound, Refused
 from hub.domain.ids import new_id
 from hub.domain.store import Store
+from hub.workers import ThreadWorker
 
 from .transport import PrinterError, PrinterNotReady, check_url, open_printer
 
-log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60
 DEFAULT = "default"
 VIRTUAL = "virtual:"
@@ -36,15 +35,33 @@ class CouponAlreadyPrinted(Refused):
     code = "coupon_already_printed"
 
 
-def printer_for(settings: Settings, printer: str | None) -> PrinterSettings:
-    """A configured printer by name, or an ad-hoc one from a URL; the first configured one
-    (or the built-in virtual printer) by default."""
-    if printer in (None, "", DEFAULT):
+def named_printer(settings: Settings, name: str | None) -> PrinterSettings:
+    """A configured printer by its name; the first configured one (or the built-in virtual
+    printer) by default.
+
+    This is all a device on the LAN may choose: a URL from a request would let any waiter
+    make the hub append to a file or connect to any address (issue 16).
+    """
+    if name in (None, "", DEFAULT):
         if settings.printers:
             return settings.printers[0]
         return PrinterSettings(name=DEFAULT, url=VIRTUAL)
     for configured in settings.printers:
-        if configured.name == printer or configured.url == printer:
+        if configured.name == name:
+            return configured
+    known = ", ".join(p.name for p in settings.printers) or DEFAULT
+    raise InvalidInput(f"no printer named {name!r} in the settings (configured: {known})")
+
+
+def printer_for(settings: Settings, printer: str | None) -> PrinterSettings:
+    """A configured printer by name or URL, or an ad-hoc one from a URL: for the owner at the
+    hub's shell (`laoke print ... --printer URL`) and for jobs the shell queued."""
+    try:
+        return named_printer(settings, printer)
+    except InvalidInput:
+        pass
+    for configured in settings.printers:
+        if configured.url == printer:
             return configured
     try:
         check_url(printer or "")
@@ -107,15 +124,17 @@ def cancel(store: Store, job_id: str, actor: str) -> dict[str, Any]:
     return public(get_job(store, job_id))
 
 
-class PrintQueue:
+class PrintQueue(ThreadWorker):
     """Delivers due jobs; one per hub (its worker thread), or the CLI when no hub runs."""
+
+    name = "print queue"
 
     def __init__(self, store: Callable[[], Store], spool: Path,
                  on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__()
         self.store = store
         self.spool = spool
         self.on_change = on_change or (lambda job: None)
-        self.wake = threading.Event()
         self.printer_state: dict[str, dict[str, Any]] = {}
 
     def recover(self) -> int:
@@ -203,14 +222,10 @@ class PrintQueue:
             return 1.0
         return max(0.0, min(1.0, (from_iso(due) - store.now()).total_seconds()))
 
-    def run(self, stop: threading.Event) -> None:
-        """The hub's print worker: new jobs from any process are picked up within a second."""
+    def begin(self) -> None:
         self.recover()
-        while not stop.is_set():
-            try:
-                self.deliver_due()
-            except Exception:  # a bug here must not stop printing for the rest of the day
-                log.exception("print queue pass failed; trying again")
-                stop.wait(1.0)
-            self.wake.wait(self.next_due_in())
-            self.wake.clear()
+
+    def step(self, stop: threading.Event) -> float:
+        """The hub's print worker: new jobs from any process are picked up within a second."""
+        self.deliver_due()
+        return self.next_due_in()

@@ -2,7 +2,8 @@
 the connection allows, reads the printer's status back.
 
 tcp://HOST:9100, serial:///dev/ttyUSB0?baudrate=19200 (any pyserial URL after serial://),
-usb://VID:PID, cups://QUEUE, file:///PATH (appends), virtual: (the built-in emulator).
+usb://VID:PID, cups://QUEUE, file:///PATH (appends, inside the spool folder; a relative
+file:NAME is a file there), virtual: (the built-in emulator).
 Failures are one of two named errors: `PrinterUnavailable` (cannot reach it) and
 `PrinterNotReady` (reachable, but out of paper or with the cover open).
 """
@@ -170,17 +171,26 @@ class SerialPrinter(_Stream):
 
 
 class FilePrinter:
+    """Appends to a file inside the spool folder, and nowhere else: a printer URL must never
+    become a way to write the hub's settings or database."""
+
     read_back = False
 
-    def __init__(self, url: str, path: Path) -> None:
+    def __init__(self, url: str, path: Path, spool: Path | None = None) -> None:
         self.url = url
         self.path = path
+        self.spool = spool
 
     def check_ready(self) -> None:
+        if self.spool is not None and not self.path.resolve().is_relative_to(
+                self.spool.resolve()):
+            raise PrinterUnavailable(f"a file:// printer writes only inside the spool folder "
+                                     f"{self.spool}, not {self.path}")
         if not self.path.parent.is_dir():
             raise PrinterUnavailable(f"no folder {self.path.parent}")
 
     def send(self, data: bytes) -> None:
+        self.check_ready()
         try:
             with self.path.open("ab") as handle:
                 handle.write(data)
@@ -312,5 +322,5 @@ def open_printer(url: str, spool: Path, paper_mm: int = 80) -> Transport:
     if parsed.scheme == "cups":
         return CupsPrinter(url, parsed.netloc)
     if parsed.scheme == "file":
-        return FilePrinter(url, Path(unquote(parsed.path)))
+        return FilePrinter(url, spool / unquote(parsed.path), spool)
     return VirtualTransport(url, VirtualPrinter(spool, paper_mm))

@@ -1,7 +1,8 @@
 """Paper: receipts, coupons, kitchen tickets, welcome slips, shift summaries, test pages.
 
 Every call queues a job and answers at once (202) with its state; the hub's print worker
-delivers it, and `print.job` events tell every screen how it went.
+delivers it, and `print.job` events tell every screen how it went. A request names one of the
+configured printers (or none, for the default); printer URLs are for the hub's shell only.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 
 from printer import slips
-from printer.queue import cancel, list_jobs, printer_for
+from printer.queue import cancel, list_jobs, named_printer, printer_for
 
 from ..domain.audience import local_today
 from ..domain.clock import parse_day
@@ -23,30 +25,32 @@ router = APIRouter(tags=["printing"])
 Json = dict[str, Any]
 
 
-class ReceiptPrint(Body):
+class PrinterChoice(Body):
+    printer: ShortText | None = Field(None, description="The name of a configured printer; "
+                                      "none for the default")
+
+
+class ReceiptPrint(PrinterChoice):
     order_id: ShortText
-    printer: ShortText | None = None
     reprint: bool = False
 
 
-class CouponPrint(Body):
+class CouponPrint(PrinterChoice):
     code: ShortText
-    printer: ShortText | None = None
     reprint: bool = False
 
 
-class KitchenPrint(Body):
+class KitchenPrint(PrinterChoice):
     visit_id: ShortText
-    printer: ShortText | None = None
 
 
-class ShiftPrint(Body):
+class ShiftPrint(PrinterChoice):
     day: ShortText | None = None
-    printer: ShortText | None = None
 
 
-class TestPrint(Body):
-    printer: ShortText | None = None
+def chosen(request: Request, body: PrinterChoice) -> str:
+    """The configured printer a request names, or a 422: never a URL from the LAN."""
+    return named_printer(hub_of(request).settings, body.printer).name
 
 
 def queued(request: Request, job: Json) -> Json:
@@ -60,7 +64,7 @@ def queued(request: Request, job: Json) -> Json:
 def print_receipt(body: ReceiptPrint, request: Request,
                   who: Annotated[Caller, Depends(require("print.receipt"))]) -> Json:
     return queued(request, slips.print_receipt(hub_of(request).store(), body.order_id,
-                                               body.printer, reprint=body.reprint,
+                                               chosen(request, body), reprint=body.reprint,
                                                actor=who.actor))
 
 
@@ -68,7 +72,7 @@ def print_receipt(body: ReceiptPrint, request: Request,
 def print_coupon(body: CouponPrint, request: Request,
                  who: Annotated[Caller, Depends(require("print.receipt"))]) -> Json:
     return queued(request, slips.print_coupon(hub_of(request).store(), body.code,
-                                              body.printer, reprint=body.reprint,
+                                              chosen(request, body), reprint=body.reprint,
                                               actor=who.actor))
 
 
@@ -77,7 +81,7 @@ def print_coupon(body: CouponPrint, request: Request,
 def print_kitchen(body: KitchenPrint, request: Request,
                   who: Annotated[Caller, Depends(require("print.kitchen"))]) -> Json:
     return queued(request, slips.print_kitchen(hub_of(request).store(), body.visit_id,
-                                               body.printer, actor=who.actor))
+                                               chosen(request, body), actor=who.actor))
 
 
 @router.post("/print/shift", status_code=202, summary="The day's shift summary")
@@ -88,13 +92,14 @@ def print_shift(body: ShiftPrint, request: Request,
         day = parse_day(body.day, "day") if body.day else local_today(store)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    return queued(request, slips.print_shift(store, day, body.printer, actor=who.actor))
+    return queued(request, slips.print_shift(store, day, chosen(request, body), actor=who.actor))
 
 
 @router.post("/print/test", status_code=202, summary="A printer test page")
-def print_test(body: TestPrint, request: Request,
+def print_test(body: PrinterChoice, request: Request,
                who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
-    return queued(request, slips.print_test_page(hub_of(request).store(), body.printer,
+    return queued(request, slips.print_test_page(hub_of(request).store(),
+                                                 chosen(request, body),
                                                  actor=who.actor))
 
 
