@@ -166,7 +166,7 @@ def create_campaign(store: Store, data: dict[str, Any], actor: str = "system",
            "created_at": store.now_iso(), "updated_at": store.now_iso(), "last_run_at": None}
     with store.write():
         _check_templates(store, spec.offer)
-        store.db["campaigns"].insert(row)
+        store.db.table("campaigns").insert(row)
         saved = get_campaign(store, row["id"])
         store.emit("campaign.saved", saved)
         store.audit(actor, "campaign.create", row["id"], {"name": row["name"]})
@@ -449,7 +449,7 @@ def after_payment(store: Store, member: Any, order_id: str, old_tier: str,
 # -- results ---------------------------------------------------------------------------------
 
 def _arm(store: Store, campaign_id: str, arm: str, window: str) -> dict[str, Any]:
-    row = store.one(
+    row = store.totals(
         "SELECT COUNT(*) AS guests, COUNT(t.coupon_code) AS coupons, "
         "SUM(EXISTS (SELECT 1 FROM coupon_redemptions r WHERE r.code = t.coupon_code)) "
         "  AS redeemed, "
@@ -486,7 +486,7 @@ def campaign_results(store: Store, campaign_id: str) -> dict[str, Any]:
                 ("queued", "sending", "sent", "delivered", "held", "failed", "skipped",
                  "unconfirmed")}
     messages["sent_total"] = messages["sent"] + messages["delivered"]
-    uses = store.one("SELECT COUNT(DISTINCT order_id) AS orders, "
+    uses = store.totals("SELECT COUNT(DISTINCT order_id) AS orders, "
                      "COALESCE(SUM(discount_fen), 0) AS discount_fen, "
                      "COALESCE(SUM(points), 0) AS points FROM campaign_uses WHERE campaign_id = ?",
                      (campaign_id,))

@@ -72,7 +72,7 @@ def create_template(store: Store, name: str, kind: str, *, actor: str = "system"
                     **terms: Any) -> dict[str, Any]:
     template = new_template(name, kind, store.now_iso(), **terms)
     with store.write():
-        store.db["coupon_templates"].insert(template)
+        store.db.table("coupon_templates").insert(template)
         store.emit("coupon_template.created", template_record(template))
         store.audit(actor, "coupon_template.create", template["id"], {"name": template["name"]})
     return template_record(template)
@@ -137,7 +137,7 @@ def issue_coupon(store: Store, template_id: str, member_id: str | None = None, *
             "valid_until": to_iso(now + timedelta(days=template["valid_days"])),
             "reason": reason,
         }
-        store.db["coupons"].insert(coupon)
+        store.db.table("coupons").insert(coupon)
         store.emit("coupon.issued", coupon)
     return coupon_view(store, code)
 
@@ -169,9 +169,9 @@ def coupon_view(store: Store, code: str) -> dict[str, Any]:
 
 def discount_for(coupon: dict[str, Any], lines: Sequence[Line], total_fen: int) -> int:
     if coupon["kind"] == "amount_off":
-        return min(coupon["amount_fen"], total_fen)
+        return min(int(coupon["amount_fen"]), total_fen)
     if coupon["kind"] == "percent_off":
-        return total_fen * coupon["percent_off"] // 100
+        return total_fen * int(coupon["percent_off"]) // 100
     prices = [line.unit_price_fen for line in lines if line.dish == coupon["dish"]]
     if not prices:
         raise CouponNotApplicable(f"this coupon is for a free {coupon['dish']}, "
@@ -206,7 +206,7 @@ def record_redemption(store: Store, code: str, *, order_id: str | None, member_i
              "store_id": store.store_id, "discount_fen": discount_fen,
              "redeemed_at": store.now_iso()}
     try:
-        store.db["coupon_redemptions"].insert(entry)
+        store.db.table("coupon_redemptions").insert(entry)
     except sqlite3.IntegrityError:
         raise CouponUsed(f"coupon {code} was already used") from None
     store.emit("coupon.redeemed", entry)
@@ -223,7 +223,8 @@ def redeem_coupon(store: Store, code: str, member_id: str | None, lines: Sequenc
     return discount
 
 
-def member_coupons(store: Store, member_id: str, usable_only: bool = False) -> list[dict]:
+def member_coupons(store: Store, member_id: str,
+                   usable_only: bool = False) -> list[dict[str, Any]]:
     rows = store.conn.execute(
         "SELECT c.code FROM coupons c LEFT JOIN coupon_redemptions r ON r.code = c.code "
         "WHERE c.member_id = ? AND (? = 0 OR (r.code IS NULL AND c.valid_until > ?)) "

@@ -50,7 +50,7 @@ def day_figures(store: Store, day: date, until: datetime | None = None) -> DayFi
         end = min(end, to_iso(until))
     covers = store.scalar("SELECT COALESCE(SUM(party_size), 0) FROM visits "
                           "WHERE visited_at >= ? AND visited_at < ?", (start, end))
-    orders, revenue, member_orders = store.one(
+    orders, revenue, member_orders = store.totals(
         "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0), COUNT(member_id) "
         "FROM orders WHERE created_at >= ? AND created_at < ?", (start, end))
     returning = store.scalar(

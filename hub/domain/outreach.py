@@ -169,7 +169,7 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
             "status": status, "reason": reason, "attempts": 0,
             "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
         }
-        store.db["messages"].insert(message)
+        store.db.table("messages").insert(message)
         written.append(message)
     return written
 

@@ -156,7 +156,15 @@ class Store:
         )
 
     def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        return self.conn.execute(sql, params).fetchone()
+        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def totals(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row:
+        """The one row an aggregate query (COUNT, SUM, ... with no GROUP BY) always gives."""
+        row = self.one(sql, params)
+        if row is None:
+            raise RuntimeError(f"an aggregate query gave no row: {sql}")
+        return row
 
     def scalar(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
