@@ -26,35 +26,44 @@ CONSOLE_TOKEN = "console.token"
 
 
 class RateLimiter:
-    """At most `limit` failures per key within `window` seconds (PIN and pairing guesses)."""
+    """At most `limit` attempts per key within `window` seconds (PIN and pairing guesses).
+
+    An attempt is counted before it is checked (`attempt`), in the same lock as the limit,
+    so guesses sent all at once cannot slip past it while the first ones are being checked;
+    a right answer takes back only its own attempt (`succeeded`), never earlier wrong ones.
+    """
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
-        self._failures: dict[str, list[float]] = {}
+        self._attempts: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-        self._failures[key] = recent
+        recent = [t for t in self._attempts.get(key, []) if now - t < self.window]
+        if recent:
+            self._attempts[key] = recent
+        else:
+            self._attempts.pop(key, None)
         return recent
 
-    def retry_after(self, key: str) -> float:
-        """Seconds until `key` may try again; 0 when it may now."""
+    def attempt(self, key: str) -> float:
+        """Count an attempt by `key` and return 0, or the seconds it must wait first (and
+        then nothing is counted)."""
         now = time.monotonic()
         with self._lock:
             recent = self._recent(key, now)
-            if len(recent) < self.limit:
-                return 0.0
-            return max(0.0, self.window - (now - recent[0]))
-
-    def failed(self, key: str) -> None:
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
+            if len(recent) >= self.limit:
+                return max(0.0, self.window - (now - recent[0]))
+            self._attempts[key] = [*recent, now]
+            return 0.0
 
     def succeeded(self, key: str) -> None:
+        """The attempt just counted was right: it does not count against `key`."""
         with self._lock:
-            self._failures.pop(key, None)
+            recent = self._attempts.get(key)
+            if recent:
+                recent.pop()
 
 
 class Hub:
@@ -68,6 +77,9 @@ class Hub:
         self.events = EventBus(self.settings.store_id, clock)
         self.pins = PinCache()
         self.pin_guesses = RateLimiter(limit=5, window=300)
+        # scrypt takes 16 MB and ~30 ms a hash: two at a time keep the hub within its memory
+        # cap whatever arrives at once.
+        self.pin_hashing = threading.BoundedSemaphore(2)
         self.pairing_guesses = RateLimiter(limit=10, window=60)
         self.lan: Any = None  # the zeroconf registry, once discovery runs
         self.printing: Any = None  # the print queue, once the daemon runs it

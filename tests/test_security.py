@@ -110,3 +110,78 @@ def test_file_printers_write_only_inside_the_spool(tmp_path, store):
     delivered = PrintQueue(lambda: store, spool).deliver(job)
     assert delivered["state"] == "waiting" and "spool" in delivered["last_error"]
     assert outside.read_text() == "store_id = 's1'\n"
+
+
+# -- High 2: staff PIN guessing ----------------------------------------------------------------
+
+def test_a_kiosk_learns_nothing_from_a_pin(shared_hub, world):
+    """The role is checked before the PIN: a right and a wrong PIN answer alike."""
+    with shared_hub.client() as owner:
+        owner.post("/staff", json={"name": "甲", "role": "cashier", "pin": "90817263"})
+    with shared_hub.client(world["tokens"]["kiosk"]) as kiosk:
+        right = kiosk.get(f"/members/{world['member']}", headers={"X-Staff-Pin": "90817263"})
+        wrong = kiosk.get(f"/members/{world['member']}", headers={"X-Staff-Pin": "11112222"})
+    assert right.status_code == wrong.status_code == 403
+
+
+def test_concurrent_wrong_pins_are_counted_before_hashing(shared_hub, world):
+    """Thirty guesses at once: only the limit's worth are hashed, the rest answer 429."""
+    with shared_hub.client() as owner:
+        waiter = owner.post("/devices", json={"name": "guesser", "role": "waiter"}).json()
+    statuses: list[int] = []
+
+    def guess(n: int) -> None:
+        with shared_hub.client(waiter["token"]) as api:
+            statuses.append(api.get(f"/members/{world['member']}",
+                                    headers={"X-Staff-Pin": f"{n:06d}"}).status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(401) <= 5, statuses
+    assert statuses.count(429) >= 25, statuses
+
+
+def test_a_right_pin_does_not_clear_the_wrong_ones(shared_hub, world):
+    with shared_hub.client() as owner:
+        owner.post("/staff", json={"name": "乙", "role": "waiter", "pin": "55667788"})
+        waiter = owner.post("/devices", json={"name": "own pin", "role": "waiter"}).json()
+    seen = []
+    with shared_hub.client(waiter["token"]) as api:
+        for n in range(12):
+            pin = "55667788" if n % 2 else f"{n:08d}"
+            seen.append(api.get(f"/members/{world['member']}",
+                                headers={"X-Staff-Pin": pin}).status_code)
+    # Wrong, right, wrong, right ...: the fifth wrong one is the last before the limit.
+    assert 429 in seen, seen
+    assert seen.count(401) <= 5
+
+
+def test_one_guess_costs_one_hash(store, monkeypatch):
+    """However many staff there are, a wrong PIN is checked against one scrypt hash at most."""
+    from hub.domain import staff
+
+    for n in range(6):
+        staff.add_staff(store, f"员工{n}", "waiter", f"{4000 + n}")
+    calls = []
+    real = staff.pin_matches
+    monkeypatch.setattr(staff, "pin_matches", lambda pin, stored: calls.append(1) or
+                        real(pin, stored))
+    with pytest.raises(staff.PinInvalid):
+        staff.staff_by_pin(store, "9999")
+    assert calls == []
+    assert staff.staff_by_pin(store, "4003")["name"] == "员工3"
+    assert len(calls) == 1
+
+
+def test_staff_from_before_the_pin_index_are_found_and_indexed(store):
+    """Rows written before the index (demo data, an older hub) still log in, once scanned."""
+    from hub.domain import staff
+
+    store.conn.execute("INSERT INTO staff (id, name, role, pin_hash, active, created_at) "
+                       "VALUES ('old', '老员工', 'waiter', ?, 1, '2026-01-01T00:00:00Z')",
+                       (staff.hash_pin("2468"),))
+    assert staff.staff_by_pin(store, "2468")["id"] == "old"
+    assert store.scalar("SELECT pin_index FROM staff WHERE id = 'old'") is not None

@@ -16,14 +16,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..domain import devices as registry
 from ..domain.clock import to_iso
 from ..domain.dashboard import day_summary
-from ..domain.errors import Refused
 from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.reports import REPORTS, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from ..report_files import export_report
-from .auth import COOKIE, Caller, hub_of, refuse_if_limited, require
+from .auth import COOKIE, Caller, count_attempt, hub_of, require
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
 from .printing import printer_states
 
@@ -106,12 +105,9 @@ def revoke_device(device_id: str, request: Request,
 def _pair(request: Request, code: str, name: str | None) -> tuple[Json, str]:
     hub = hub_of(request)
     key = f"pair:{request.client.host if request.client else '?'}"
-    refuse_if_limited(hub.pairing_guesses, key, "too many pairing attempts")
-    try:
-        device, token = registry.pair(hub.store(), code, name)
-    except Refused:
-        hub.pairing_guesses.failed(key)
-        raise
+    count_attempt(hub.pairing_guesses, key, "too many pairing attempts")
+    device, token = registry.pair(hub.store(), code, name)
+    hub.pairing_guesses.succeeded(key)
     hub.events.publish("device.paired", {"id": device["id"], "name": device["name"],
                                          "role": device["role"]})
     return device, token

@@ -1,6 +1,7 @@
 """Who is calling: a paired device (bearer token or pairing cookie), maybe a staff PIN on top.
 
-Unpaired requests get 401, a role without the permission 403, too many wrong PINs 429.
+Unpaired requests get 401, a role without the permission 403 (before any PIN is looked at),
+a wrong PIN 401, too many PINs 429.
 """
 
 from __future__ import annotations
@@ -64,16 +65,18 @@ def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None)
     return None
 
 
-def refuse_if_limited(limiter: RateLimiter, key: str, what: str) -> None:
-    """429 with Retry-After while `key` has used up its guesses."""
-    wait = limiter.retry_after(key)
+PIN_WAIT_S = 5.0  # how long a PIN waits for a free scrypt slot before the hub says busy
+
+
+def count_attempt(limiter: RateLimiter, key: str, what: str) -> None:
+    """Count one attempt by `key`, or 429 with Retry-After while it has used up its guesses."""
+    wait = limiter.attempt(key)
     if wait:
         raise HTTPException(429, f"{what}; try again in {int(wait) + 1} s",
                             headers={"Retry-After": str(int(wait) + 1)})
 
 
-def identify(request: Request, credentials: HTTPAuthorizationCredentials | None,
-             x_staff_pin: str | None) -> Caller:
+def identify(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller:
     hub = hub_of(request)
     token = token_of(request, credentials)
     if not token:
@@ -83,17 +86,27 @@ def identify(request: Request, credentials: HTTPAuthorizationCredentials | None,
     if device is None:
         raise HTTPException(401, "unknown or revoked device token",
                             headers={"WWW-Authenticate": "Bearer"})
-    found = Caller(device)
-    if x_staff_pin is not None:
-        key = f"pin:{device['id']}"
-        refuse_if_limited(hub.pin_guesses, key, "too many wrong PINs")
-        try:
-            found.staff = hub.pins.staff_for(hub.store(), x_staff_pin)
-        except (PinInvalid, InvalidInput):
-            hub.pin_guesses.failed(key)
-            raise HTTPException(401, "wrong staff PIN") from None
-        hub.pin_guesses.succeeded(key)
-    return found
+    return Caller(device)
+
+
+def staff_of(request: Request, device: dict[str, Any], pin: str) -> dict[str, Any]:
+    """The staff member a PIN names. The guess is counted before it is hashed, and hashing
+    waits for one of the hub's few scrypt slots, so no burst of guesses passes the limit or
+    runs the hub out of memory."""
+    hub = hub_of(request)
+    key = f"pin:{device['id']}"
+    count_attempt(hub.pin_guesses, key, "too many wrong PINs")
+    if not hub.pin_hashing.acquire(timeout=PIN_WAIT_S):
+        raise HTTPException(503, "the hub is busy checking PINs; try again",
+                            headers={"Retry-After": "1"})
+    try:
+        staff = hub.pins.staff_for(hub.store(), pin)
+    except (PinInvalid, InvalidInput):
+        raise HTTPException(401, "wrong staff PIN") from None
+    finally:
+        hub.pin_hashing.release()
+    hub.pin_guesses.succeeded(key)
+    return staff
 
 
 def require(permission: str) -> Callable[..., Caller]:
@@ -108,9 +121,12 @@ def require(permission: str) -> Callable[..., Caller]:
               x_staff_pin: Annotated[str | None, Header(
                   description="A staff PIN, to attribute the action to a person")] = None,
               ) -> Caller:
-        who = identify(request, credentials, x_staff_pin)
+        who = identify(request, credentials)
+        # The role first: a device that may not do this learns nothing about a PIN it sends.
         if not who.can(permission):
             raise HTTPException(403, f"a {who.role} device may not do this ({permission})")
+        if x_staff_pin is not None:
+            who.staff = staff_of(request, who.device, x_staff_pin)
         hub = hub_of(request)
         if (permission in MONEY and hub.settings.security.require_pin_for_money
                 and who.staff is None):

@@ -519,6 +519,15 @@ DROP INDEX visits_time;
 CREATE INDEX visits_time ON visits(visited_at, member_id, staff_id, party_size);
 """
 
+PIN_INDEX = """
+-- A keyed index of staff PINs (HMAC with this store's key), so a typed PIN finds its one
+-- candidate row and is checked against one scrypt hash, not every staff member's. Rows from
+-- before this step have none until their PIN is next typed (see hub/domain/staff.py).
+ALTER TABLE staff ADD COLUMN pin_index TEXT;
+CREATE INDEX staff_pin_index ON staff(pin_index);
+INSERT OR IGNORE INTO hub_meta (key, value) VALUES ('pin_index_key', lower(hex(randomblob(32))));
+"""
+
 
 def local_day(timezone: str) -> Callable[[str | None], str | None]:
     """The SQL function laoke_day: UTC ISO text -> the store's local YYYY-MM-DD."""
@@ -546,6 +555,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0009_stored_value_slices", STORED_VALUE_SLICES),
     ("0010_report_indexes", REPORT_INDEXES),
     ("0011_slice_age", SLICE_AGE),
+    ("0012_pin_index", PIN_INDEX),
 )
 
 
