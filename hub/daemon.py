@@ -1,14 +1,13 @@
 """`laoke hub run`: the process that serves the store all day.
 
 uvicorn owns the signals: on SIGTERM it stops accepting, lets requests in flight finish (each
-is one SQLite transaction, so nothing is ever half written), then the lifespan closes
-discovery and the database.
+is one SQLite transaction, so nothing is ever half written), then the lifespan stops the
+workers (hub.workers) in reverse order and the database closes.
 """
 
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,9 +26,10 @@ from .domain.config import Settings, load_settings, parse_settings
 from .home import VIRTUAL_SPOOL, ensure_home
 from .hublock import announce, hold
 from .messaging import channels_from
-from .readers.service import ReaderService
+from .readers.service import Reader
 from .runtime import Hub
 from .scheduler import CampaignScheduler
+from .workers import start_all, stop_all, workers_of
 
 
 def hub_settings(home: Path, overrides: dict[str, Any]) -> Settings:
@@ -50,38 +50,24 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     app = create_app(hub)
     hub.printing = PrintQueue(hub.store, home / VIRTUAL_SPOOL,
                               on_change=lambda job: hub.events.publish("print.job", job))
-    stop_printing = threading.Event()
+    hub.readers = [Reader(r, hub.store, hub.events.publish) for r in hub.settings.readers]
+    if hub.settings.broker.url:
+        hub.sync = Publisher(hub.store)
+    hub.campaigns = CampaignScheduler(
+        hub.store, channels_from(hub.settings.messaging),
+        on_run=lambda run: hub.events.publish("campaign.ran", run))
+    if hub.settings.discovery.enabled:
+        hub.lan = LanRegistry(hub, hub.settings.api.port)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        lan = None
-        printing = threading.Thread(target=hub.printing.run, args=(stop_printing,),
-                                    name="print-queue", daemon=True)
-        printing.start()
-        hub.readers = ReaderService(hub.settings.readers, hub.store, hub.events.publish)
-        hub.readers.start()
-        if hub.settings.broker.url:
-            hub.sync = Publisher(hub.store).start()
-        hub.campaigns = CampaignScheduler(
-            hub.store, channels_from(hub.settings.messaging),
-            on_run=lambda run: hub.events.publish("campaign.ran", run)).start()
-        if hub.settings.discovery.enabled:
-            lan = LanRegistry(hub, hub.settings.api.port)
-            await lan.start()
-            hub.lan = lan
+        workers = workers_of(hub)
+        await start_all(workers)
         try:
             yield
         finally:
             hub.events.close()
-            hub.readers.stop()
-            hub.campaigns.close()
-            if hub.sync is not None:
-                hub.sync.stop()
-            stop_printing.set()
-            hub.printing.wake.set()
-            printing.join(timeout=15)
-            if lan is not None:
-                await lan.stop()
+            await stop_all(workers)
 
     app.router.lifespan_context = lifespan
     return hub, app

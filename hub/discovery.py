@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from .domain.config import Settings
 from .runtime import Hub
 
+log = logging.getLogger(__name__)
 HUB_TYPE = "_laoke._tcp.local."
 HTTP_TYPE = "_http._tcp.local."
 BROWSED = {"_laoke-tablet._tcp.local.": "tablet", "_pdl-datastream._tcp.local.": "printer",
@@ -74,6 +76,10 @@ def _decode(properties: dict[bytes, bytes | None]) -> dict[str, str]:
 
 
 class LanRegistry:
+    """A worker on the event loop (hub.workers): its start and stop are coroutines."""
+
+    name = "discovery"
+
     def __init__(self, hub: Hub, port: int) -> None:
         self.hub = hub
         self.port = port
@@ -85,6 +91,10 @@ class LanRegistry:
         self._browser: AsyncServiceBrowser | None = None
         self._services: list[AsyncServiceInfo] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
+        self.failures = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
 
     def _service(self, type_: str) -> AsyncServiceInfo:
         addresses = [socket.inet_aton(a) for a in lan_addresses(self.interfaces)]
@@ -106,6 +116,7 @@ class LanRegistry:
             self._services.append(info)
         self._browser = AsyncServiceBrowser(self._zeroconf.zeroconf, list(BROWSED),
                                             handlers=[self._on_change])
+        self._started = True
 
     async def stop(self) -> None:
         if self._zeroconf is None:
@@ -125,7 +136,25 @@ class LanRegistry:
             return
         task = asyncio.ensure_future(self._handle(service_type, name, state_change))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """A device that could not be recorded is logged and kept as the last error; the
+        registry carries on with the next one."""
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("discovery could not record a device", exc_info=error)
+            self.failures += 1
+            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error_at = time.time()
+
+    def state(self) -> dict[str, Any]:
+        running = self._zeroconf is not None
+        return {"name": self.name,
+                "state": "running" if running else "stopped" if self._started else
+                "not started", "failures": self.failures, "last_error": self.last_error,
+                "last_error_at": self.last_error_at}
 
     async def _handle(self, service_type: str, name: str, change: ServiceStateChange) -> None:
         kind = BROWSED[service_type]

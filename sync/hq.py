@@ -28,6 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.domain.ids import new_id
 from hub.domain.replica import HQ_ORIGIN, RELAYED
+from hub.workers import ThreadWorker
 
 from .protocol import (
     HQ_GROUP,
@@ -333,12 +334,15 @@ class HqBook:
         return {"stores": stores, "totals": totals}
 
 
-class Receiver:
+class Receiver(ThreadWorker):
     """`laoke hq run`: one of possibly several receivers on a shared subscription."""
+
+    name = "hq receiver"
 
     def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
                  client_id: str = "laoke-hq", ca_file: str = "",
                  slice_fen: int = 20_000) -> None:
+        super().__init__()
         self.book = book
         self.slice_fen = slice_fen  # the most of a guest's balance one store may hold
         self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
@@ -347,8 +351,6 @@ class Receiver:
         self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.connected = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
                     _p: Any = None) -> None:
@@ -426,29 +428,18 @@ class Receiver:
             reply.CorrelationData = correlation
         self.client.publish(reply_to, dumps(answer), qos=1, properties=reply)
 
-    def run(self) -> None:
+    def begin(self) -> None:
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=15)
         self.client.loop_start()
+
+    def step(self, stop: threading.Event) -> float:
         try:
-            while not self._stop.is_set():
-                try:
-                    message = self.inbox.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                try:
-                    self._handle(message)
-                except Exception:  # one bad message must not stop HQ
-                    log.exception("could not handle a message on %s", message.topic)
-        finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            message = self.inbox.get(timeout=0.2)
+        except queue.Empty:
+            return 0.0
+        self._handle(message)  # one bad message must not stop HQ: the worker carries on
+        return 0.0
 
-    def start(self) -> Receiver:
-        self._thread = threading.Thread(target=self.run, name="hq receiver", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def end(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

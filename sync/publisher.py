@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 from hub.domain.ids import new_id
 from hub.domain.replica import WATERMARK_KEY, apply_page, feed_position
 from hub.domain.store import Store
+from hub.workers import ThreadWorker
 
 from .protocol import (
     SCHEMA,
@@ -43,8 +44,13 @@ BATCH = 200
 PULL_EVERY_S = 2.0
 
 
-class Publisher:
+class Publisher(ThreadWorker):
+    """The hub's sync worker (hub.workers): set `wake` when the outbox grew."""
+
+    name = "sync"
+
     def __init__(self, store: Callable[[], Store], client_id: str | None = None) -> None:
+        super().__init__()
         self.store = store
         settings = store().settings
         self.store_id = settings.store_id
@@ -62,9 +68,6 @@ class Publisher:
         self.next_seq: int | None = None
         self.last_pull = 0.0
         self.waiting: dict[bytes, tuple[threading.Event, list[Any]]] = {}
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _status(self, online: bool) -> bytes:
         return dumps({"store": self.store_id, "online": online, "schema": SCHEMA})
@@ -182,41 +185,32 @@ class Publisher:
         self.next_seq = rows[-1]["seq"] + 1
         return True
 
-    def run(self) -> None:
+    def begin(self) -> None:
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=15,
                                   clean_start=False)
         self.client.loop_start()
+
+    def step(self, stop: threading.Event) -> float:
+        """Handle what arrived, pull when due, send the next batch. A message whose handling
+        fails is gone from the inbox; what it carried comes again (the next pull, the
+        retained ack, HQ's resend)."""
         try:
-            while not self._stop.is_set():
-                try:
-                    while True:
-                        self._handle(self.inbox.get_nowait())
-                except queue.Empty:
-                    pass
-                if self.connected.is_set() and time.monotonic() - self.last_pull > PULL_EVERY_S:
-                    self._pull()
-                if not self._send_batch():
-                    # New outbox rows come from other threads and processes: look again soon.
-                    self.wake.wait(0.02)
-                    self.wake.clear()
-        finally:
-            if self.connected.is_set():
-                self.client.publish(status_topic(self.store_id), self._status(False), qos=1,
-                                    retain=True).wait_for_publish(2)
-            self.client.disconnect()
-            self.client.loop_stop()
+            while not stop.is_set():
+                self._handle(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        if self.connected.is_set() and time.monotonic() - self.last_pull > PULL_EVERY_S:
+            self._pull()
+        # New outbox rows come from other threads and processes: look again soon.
+        return 0.0 if self._send_batch() else 0.02
 
-    def start(self) -> Publisher:
-        self._thread = threading.Thread(target=self.run, name="sync publisher", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def end(self) -> None:
+        if self.connected.is_set():
+            self.client.publish(status_topic(self.store_id), self._status(False), qos=1,
+                                retain=True).wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()
 
     def state(self) -> dict[str, Any]:
-        return {"connected": self.connected.is_set(), "hq_applied_seq": self.watermark(),
-                "backlog": self.backlog()}
+        return {**super().state(), "connected": self.connected.is_set(),
+                "hq_applied_seq": self.watermark(), "backlog": self.backlog()}

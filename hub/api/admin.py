@@ -22,6 +22,7 @@ from ..domain.reports import REPORTS, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from ..report_files import export_report
+from ..workers import workers_of
 from .auth import COOKIE, Caller, count_attempt, hub_of, require
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
 from .printing import printer_states
@@ -47,17 +48,19 @@ def health(request: Request) -> Json:
         "sync": {"backlog": store.scalar("SELECT COUNT(*) FROM outbox"),
                  "broker": hub.settings.broker.url or None,
                  "connected": hub.sync.connected.is_set() if hub.sync else False,
-                 "hq_applied_seq": int(store.meta("hq_applied_seq") or 0)},
+                 "hq_applied_seq": int(store.meta("hq_applied_seq") or 0),
+                 "conflicts": store.scalar("SELECT COUNT(*) FROM sync_conflicts")},
         "printers": printer_states(request),
         "print_queue": {"waiting": store.scalar(
             "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'waiting')"),
             "unconfirmed": store.scalar(
                 "SELECT COUNT(*) FROM print_jobs WHERE state = 'unconfirmed'")},
-        "readers": hub.readers.states() if hub.readers else [
+        "readers": [reader.state() for reader in hub.readers] if hub.readers else [
             {"url": r.url, "protocol": r.protocol, "station": r.station, "connected": None}
             for r in hub.settings.readers],
         "event_subscribers": hub.events.subscriber_count,
         "lan_devices": hub.lan.count_online() if hub.lan else None,
+        "workers": [worker.state() for worker in workers_of(hub)],
     }
 
 

@@ -1,4 +1,4 @@
-"""The reader service: one thread per configured card reader or scanner.
+"""The card readers: one worker thread per configured card reader or scanner.
 
 It opens the port (any pyserial URL), survives unplug and replug (it tries again every half
 second), ignores the same card held in front of the reader, and publishes every read to the
@@ -8,7 +8,6 @@ the card's guest at its station.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,9 +21,9 @@ from ..domain.members import QR_PREFIX, member_by_card, member_by_qr
 from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.store import Store
 from ..domain.visits import check_in
+from ..workers import ThreadWorker
 from .parsers import DEFAULT_BAUD, PARSERS, Read, Rejected
 
-log = logging.getLogger(__name__)
 REOPEN_S = 0.5
 DEBOUNCE_S = 2.0
 
@@ -47,23 +46,24 @@ def identify(store: Store, value: str) -> dict[str, Any]:
         member_profile(store, row["id"]))}
 
 
-class Reader:
+class Reader(ThreadWorker):
     """One reader: its port, its parser, its state."""
 
     def __init__(self, settings: ReaderSettings, store: Callable[[], Store],
                  publish: Publish) -> None:
+        super().__init__()
+        self.name = f"reader {settings.station}"
         self.settings = settings
         self.store = store
         self.publish = publish
         self.parser = PARSERS[settings.protocol]()
         self.connected = False
-        self.last_error: str | None = None
         self.last_read_at: float | None = None
         self.reads = 0
         self._recent: dict[str, float] = {}
 
     def state(self) -> dict[str, Any]:
-        return {"url": self.settings.url, "protocol": self.settings.protocol,
+        return {**super().state(), "url": self.settings.url, "protocol": self.settings.protocol,
                 "station": self.settings.station, "connected": self.connected,
                 "last_error": self.last_error, "reads": self.reads}
 
@@ -101,57 +101,33 @@ class Reader:
             self.publish("checkin.created", checkin_card(visit, member, f"reader "
                                                          f"{self.settings.station}"))
 
-    def run(self, stop: threading.Event) -> None:
+    def step(self, stop: threading.Event) -> float:
+        """One session on the port: open it, read until it goes away; then open it again."""
         baudrate = self.settings.baudrate or DEFAULT_BAUD[self.settings.protocol]
-        while not stop.is_set():
-            try:
-                port = serial.serial_for_url(self.settings.url, baudrate=baudrate, timeout=0.2)
-            except (serial.SerialException, OSError, ValueError) as error:
-                self._lost(f"cannot open: {error}")
-                stop.wait(REOPEN_S)
-                continue
-            self.connected, self.last_error = True, None
-            self.publish("reader.connected", self.state())
-            try:
-                while not stop.is_set():
-                    first = port.read(1)  # returns at the first byte, or after the timeout
-                    if first:
-                        data = first + port.read(port.in_waiting)
-                        self.handle(data, time.monotonic())
-            except (serial.SerialException, OSError) as error:
-                self._lost(f"unplugged: {error}")
-            except Exception:  # a bug in handling one read must not silence the reader
-                log.exception("reader %s failed; reopening", self.settings.url)
-                self._lost("internal error; reopened")
-            finally:
-                port.close()
-            stop.wait(REOPEN_S)
+        try:
+            port = serial.serial_for_url(self.settings.url, baudrate=baudrate, timeout=0.2)
+        except (serial.SerialException, OSError, ValueError) as error:
+            self._lost(f"cannot open: {error}")
+            return REOPEN_S
+        self.connected, self.last_error = True, None
+        self.publish("reader.connected", self.state())
+        try:
+            while not stop.is_set():
+                first = port.read(1)  # returns at the first byte, or after the timeout
+                if first:
+                    data = first + port.read(port.in_waiting)
+                    self.handle(data, time.monotonic())
+        except (serial.SerialException, OSError) as error:
+            self._lost(f"unplugged: {error}")
+        except Exception:  # a bug in handling one read: reopen, and say so in the state
+            self._lost("internal error; reopened")
+            raise
+        finally:
+            port.close()
+        return REOPEN_S
 
     def _lost(self, reason: str) -> None:
         was = self.connected
         self.connected, self.last_error = False, reason
         if was:
             self.publish("reader.disconnected", self.state())
-
-
-class ReaderService:
-    def __init__(self, readers: list[ReaderSettings], store: Callable[[], Store],
-                 publish: Publish) -> None:
-        self.readers = [Reader(r, store, publish) for r in readers]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        for reader in self.readers:
-            thread = threading.Thread(target=reader.run, args=(self._stop,), daemon=True,
-                                      name=f"reader {reader.settings.station}")
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=2)
-
-    def states(self) -> list[dict[str, Any]]:
-        return [reader.state() for reader in self.readers]
