@@ -8,11 +8,10 @@ from HQ's event log when a report is asked for, never on the path that applies e
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from hub.domain.config import CONFIG_NAME, load_settings, new_settings
-from hub.domain.replica import HQ_ORIGIN, apply_event, record_conflict
+from hub.domain.replica import HQ_ORIGIN, UNAPPLIABLE, apply_event, record_conflict
 from hub.domain.restore import restore_event
 from hub.domain.store import Store
 
@@ -49,7 +48,7 @@ def catch_up(chain: Store, book: HqBook) -> int:
                             apply_event(chain, event)
                         else:
                             restore_event(chain, event)
-                except (sqlite3.IntegrityError, KeyError, TypeError, ValueError) as error:
+                except UNAPPLIABLE as error:
                     record_conflict(chain, event, f"not in the chain books: {error}")
             chain.set_meta("chain_position", str(rows[-1]["hq_seq"]))
         done += len(rows)

@@ -31,6 +31,12 @@ RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
 WATERMARK_KEY = "hq_applied_seq"  # hub_meta: the last seq HQ said it has applied
+# What a relayed event that cannot apply here raises: a missing or wrong-typed field, a row
+# the schema refuses (a guest erased meanwhile, a balance below zero), a value SQLite cannot
+# bind. Each is a conflict for a person, never a reason to stop reading the feed.
+UNAPPLIABLE = (KeyError, TypeError, ValueError, AttributeError, sqlite3.IntegrityError,
+               sqlite3.ProgrammingError)
+
 
 def _member_values(data: dict[str, Any], own: bool = False) -> dict[str, Any]:
     # Who signed the guest up names staff of the origin store: kept only there.
@@ -53,64 +59,76 @@ def record_conflict(store: Store, event: dict[str, Any], reason: str) -> None:
 
 
 def _insert(store: Store, table: str, row: dict[str, Any]) -> None:
-    columns = ", ".join(row)
+    """Insert a relayed row. Its keys came over the network: only the table's own columns
+    are ever named in the SQL, and any other key refuses the whole row."""
+    known = {r[1] for r in store.conn.execute(f"PRAGMA table_info({table})")}
+    unknown = sorted(key for key in row if key not in known)
+    if unknown:
+        raise ValueError(f"{table} has no field {', '.join(map(repr, unknown))}")
+    columns = ", ".join(f'"{key}"' for key in row)
     store.conn.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES "
-                       f"({', '.join(':' + k for k in row)})", row)
+                       f"({', '.join('?' for _ in row)})", tuple(row.values()))
 
 
 def apply_event(store: Store, event: dict[str, Any], own: bool = False) -> None:
     """Apply one relayed event inside the caller's transaction; `own` for this store's own
-    past events (a restore), whose orders are here too."""
+    past events (a restore), whose orders are here too. An event that cannot apply leaves
+    nothing half done (it runs in a savepoint) and is kept as a conflict."""
     kind, data = event.get("type"), event.get("data") or {}
     try:
-        if kind in ("member.created", "member.updated"):
-            _member(store, data, event, own)
-        elif kind == "member.erased":
-            sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
-            store.conn.execute(
-                f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
-                "WHERE id = :id AND erased_at IS NULL",
-                {**ERASED_FIELDS, "at": data.get("erased_at"), "id": data.get("id")})
-            store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (data.get("id"),))
-        elif kind == "card.linked":
-            _insert(store, "member_cards", {"number": data["number"],
-                                            "member_id": data["member_id"],
-                                            "status": "active",
-                                            "linked_at": data.get("linked_at") or event.get("ts")})
-        elif kind == "card.blocked":
-            store.conn.execute("UPDATE member_cards SET status = 'blocked', blocked_at = ?, "
-                               "block_reason = ? WHERE number = ?",
-                               (data.get("blocked_at") or event.get("ts"), data.get("reason"),
-                                data.get("number")))
-        elif kind == "points.entry":
-            _ledger(store, "points_ledger", data, event, own)
-        elif kind == "stored_value.entry":
-            _ledger(store, "stored_value_ledger", data, event, own)
-        elif kind == "coupon_template.created":
+        with store.write():
+            _apply(store, kind, data, event, own)
+    except UNAPPLIABLE as error:
+        record_conflict(store, event, f"cannot apply here: {type(error).__name__}: {error}")
+
+
+def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool) -> None:
+    if kind in ("member.created", "member.updated"):
+        _member(store, data, event, own)
+    elif kind == "member.erased":
+        sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
+        store.conn.execute(
+            f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
+            "WHERE id = :id AND erased_at IS NULL",
+            {**ERASED_FIELDS, "at": data.get("erased_at"), "id": data.get("id")})
+        store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (data.get("id"),))
+    elif kind == "card.linked":
+        _insert(store, "member_cards", {"number": data["number"],
+                                        "member_id": data["member_id"],
+                                        "status": "active",
+                                        "linked_at": data.get("linked_at") or event.get("ts")})
+    elif kind == "card.blocked":
+        store.conn.execute("UPDATE member_cards SET status = 'blocked', blocked_at = ?, "
+                           "block_reason = ? WHERE number = ?",
+                           (data.get("blocked_at") or event.get("ts"), data.get("reason"),
+                            data.get("number")))
+    elif kind == "points.entry":
+        _ledger(store, "points_ledger", data, event, own)
+    elif kind == "stored_value.entry":
+        _ledger(store, "stored_value_ledger", data, event, own)
+    elif kind == "coupon_template.created":
+        row = dict(data)
+        row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
+        row["active"] = int(bool(row.get("active", True)))
+        _insert(store, "coupon_templates", row)
+    elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
+        upsert_campaign(store, data)  # a store's own campaigns stay at that store
+    elif kind == "settings.changed" and event.get("store") == HQ_ORIGIN:
+        chain_settings(store, data["settings"])
+    elif kind == "coupon.issued":
+        _insert(store, "coupons", dict(data))
+    elif kind == "coupon.redeemed":
+        existing = store.one("SELECT order_id, store_id FROM coupon_redemptions "
+                             "WHERE code = ?", (data.get("code"),))
+        if own:
+            _insert(store, "coupon_redemptions", dict(data))
+        elif existing is not None and existing["store_id"] != data.get("store_id"):
+            record_conflict(store, event, f"coupon {data.get('code')} was also redeemed "
+                                          f"at {existing['store_id']}")
+        else:
             row = dict(data)
-            row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
-            row["active"] = int(bool(row.get("active", True)))
-            _insert(store, "coupon_templates", row)
-        elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
-            upsert_campaign(store, data)  # a store's own campaigns stay at that store
-        elif kind == "settings.changed" and event.get("store") == HQ_ORIGIN:
-            chain_settings(store, data["settings"])
-        elif kind == "coupon.issued":
-            _insert(store, "coupons", dict(data))
-        elif kind == "coupon.redeemed":
-            existing = store.one("SELECT order_id, store_id FROM coupon_redemptions "
-                                 "WHERE code = ?", (data.get("code"),))
-            if own:
-                _insert(store, "coupon_redemptions", dict(data))
-            elif existing is not None and existing["store_id"] != data.get("store_id"):
-                record_conflict(store, event, f"coupon {data.get('code')} was also redeemed "
-                                              f"at {existing['store_id']}")
-            else:
-                row = dict(data)
-                row["order_id"] = None  # the order lives at its own store
-                _insert(store, "coupon_redemptions", row)
-    except (KeyError, TypeError, ValueError) as error:
-        record_conflict(store, event, f"malformed relayed event: {error}")
+            row["order_id"] = None  # the order lives at its own store
+            _insert(store, "coupon_redemptions", row)
 
 
 def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool) -> None:
