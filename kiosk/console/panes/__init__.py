@@ -1,0 +1,16 @@
+"""The console's tabs, in the order of their keys (F1 to F7)."""
+
+from .base import Pane
+from .campaigns import CampaignsPane
+from .checkout import CheckoutPane
+from .dashboard import DashboardPane
+from .devices import DevicesPane
+from .lists import ListsPane
+from .members import MembersPane
+from .reports import ReportsPane
+
+PANES: tuple[type[Pane], ...] = (DashboardPane, MembersPane, CheckoutPane, ListsPane,
+                                 CampaignsPane, DevicesPane, ReportsPane)
+
+__all__ = ["PANES", "CampaignsPane", "CheckoutPane", "DashboardPane", "DevicesPane",
+           "ListsPane", "MembersPane", "Pane", "ReportsPane"]

@@ -1,0 +1,40 @@
+"""What every tab of the console shares: its words, its hub calls and its place in the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual.widgets import TabPane
+
+if TYPE_CHECKING:
+    from ..app import ConsoleApp
+
+Json = dict[str, Any]
+
+
+class Pane(TabPane):
+    """One tab: it builds its widgets, answers their events and keeps its own state as data
+    keyed by id. It reaches the hub only through the app's workers, so it never waits on the
+    network, and it hears the hub's events through `hub_event`."""
+
+    KEY: ClassVar[str]  # the tab's id and the word for its title
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title, id=self.KEY)
+
+    @property
+    def console(self) -> ConsoleApp:
+        return cast("ConsoleApp", self.app)
+
+    def t(self, key: str) -> str:
+        return self.console.t(key)
+
+    def call(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        self.console.call(fn, then)
+
+    def opened(self) -> None:
+        """The tab was brought to the front: what it shows may be stale."""
+
+    def hub_event(self, event: Json) -> None:
+        """An event from the hub's stream, for the panes that show what it changes."""

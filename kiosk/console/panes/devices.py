@@ -1,0 +1,78 @@
+"""Paired tablets and kiosks, pairing a new one, and the printers' and readers' health."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Select, Static
+
+from ..widgets import Table
+from .base import Json, Pane
+
+ROLES = ("waiter", "cashier", "manager", "kiosk")  # the roles the console pairs
+
+
+class DevicesPane(Pane):
+    KEY = "devices"
+
+    def compose(self) -> ComposeResult:
+        t = self.t
+        with VerticalScroll():
+            yield Table(*(t(k) for k in ("name", "role", "last_seen", "state")),
+                        id="device-table")
+            with Horizontal(classes="row"):
+                yield Select[str]([(r, r) for r in ROLES], value="waiter",
+                                  allow_blank=False, id="pair-role")
+                yield Button(t("pair"), id="pair")
+                yield Button(t("revoke"), id="revoke", variant="error")
+                yield Button(t("test_page"), id="test-page")
+            yield Static("", id="pair-code", classes="panel")
+            yield Static("", id="hardware", classes="panel")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def opened(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        client = self.console.client
+        self.call(lambda: (client.devices(), client.health()), self.show)
+
+    def show(self, answers: tuple[list[Json], Json]) -> None:
+        devices, health = answers
+        t = self.t
+        table = self.query_one("#device-table", Table)
+        table.clear()
+        for device in devices:
+            state = "revoked" if device["revoked_at"] else t("online")
+            table.add_row(device["name"], device["role"],
+                          self.console.local_time(device["last_seen_at"], "%m-%d %H:%M"), state,
+                          key=device["id"])
+        lines = [f"{t('printers')}: " + "; ".join(
+            f"{p['name']} {p['url']} {p['width']}mm "
+            f"{'✓' if p['ready'] is not False else p['problem']} ({p['waiting_jobs']})"
+            for p in health["printers"])]
+        lines.append(f"{t('readers')}: " + ("; ".join(
+            f"{r['station']} {r['url']} {r['protocol']} "
+            f"{t('online') if r['connected'] else t('offline')}"
+            for r in health["readers"]) or t("none")))
+        self.query_one("#hardware", Static).update("\n".join(lines))
+
+    @on(Button.Pressed, "#pair")
+    def new_pairing_code(self) -> None:
+        role = str(self.query_one("#pair-role", Select).value)
+        self.call(lambda: self.console.client.pairing_code(role), lambda code: self.query_one(
+            "#pair-code", Static).update(
+            f"{self.t('pairing_code')}: [b]{code['code']}[/b] ({role})\n{code['pair_url']}"))
+
+    @on(Button.Pressed, "#revoke")
+    def revoke_device(self) -> None:
+        device_id = self.query_one("#device-table", Table).chosen()
+        if device_id is not None:
+            self.call(lambda: self.console.client.revoke(device_id), lambda _: self.load())
+
+    @on(Button.Pressed, "#test-page")
+    def test_page(self) -> None:
+        self.console.action_test_page()

@@ -1,0 +1,216 @@
+"""The members tab: find a guest as you type, their profile and ledgers, and what staff
+change for them (notes, top-ups, cards, a coupon)."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Label, Select, Static, Switch
+
+from kiosk.client import HubError
+
+from ..bill import to_fen, yuan
+from ..messages import GuestShown
+from ..widgets import Table, TemplateSelect
+from .base import Json, Pane
+
+
+def split(text: str) -> list[str]:
+    """A list as staff type it, with ASCII or full-width commas."""
+    return [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
+
+
+class MembersPane(Pane):
+    KEY = "members"
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title)
+        self.member: Json | None = None  # the guest on screen, as the hub last sent them
+
+    def compose(self) -> ComposeResult:
+        t = self.t
+        with VerticalScroll():
+            yield Input(placeholder=t("search"), id="search")
+            yield Table(*(t(k) for k in ("name", "phone", "tier", "points", "stored_value")),
+                        id="results")
+            yield Static(t("no_member"), id="profile", classes="panel")
+            yield Static("", id="ledgers", classes="panel")
+            with Horizontal(classes="row"):
+                yield Input(placeholder=t("notes"), id="edit-notes")
+                yield Input(placeholder=t("allergies"), id="edit-allergies")
+            with Horizontal(classes="row"):
+                yield Input(placeholder=t("seat"), id="edit-seat")
+                yield Input(placeholder=f"{t('birthday')} YYYY-MM-DD", id="edit-birthday")
+                yield Input(placeholder=t("tags"), id="edit-tags")
+                yield Label(t("vip"))
+                yield Switch(id="edit-vip")
+                yield Button(t("save"), id="save", variant="primary")
+            with Horizontal(classes="row"):
+                yield Input(placeholder=t("amount_yuan"), id="topup-amount")
+                yield Input(placeholder=t("bonus_yuan"), id="topup-bonus")
+                yield Button(t("top_up"), id="topup")
+            with Horizontal(classes="row"):
+                yield Input(placeholder=t("card"), id="card-number")
+                yield Button(t("link"), id="link-card")
+                yield Button(t("block"), id="block-card", variant="error")
+            with Horizontal(classes="row"):
+                yield TemplateSelect([], prompt=t("template"), id="member-template")
+                yield Button(t("send_coupon"), id="member-coupon")
+
+    def focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    @on(Input.Changed, "#search")
+    def search_as_you_type(self, event: Input.Changed) -> None:
+        query = event.value.strip()
+        if query:
+            self.run_search(query)
+        else:
+            self.query_one("#results", Table).clear()
+
+    @work(thread=True, exclusive=True, group="search")
+    def run_search(self, query: str) -> None:
+        try:
+            found = self.console.client.search(query, limit=20)
+        except HubError as error:
+            self.app.call_from_thread(self.console.fail, error)
+            return
+        self.app.call_from_thread(self.console.deliver, self.show_results, found)
+
+    def show_results(self, found: list[Json]) -> None:
+        table = self.query_one("#results", Table)
+        table.clear()
+        for member in found:
+            table.add_row(member["name"] or "-", member["phone"] or "-",
+                          self.console.tier_name(member), str(member["points_balance"]),
+                          yuan(member["stored_value_fen"]), key=member["id"])
+
+    @on(DataTable.RowSelected, "#results")
+    def result_chosen(self, event: DataTable.RowSelected) -> None:
+        self.open(str(event.row_key.value))
+
+    def open(self, member_id: str) -> None:
+        self.call(lambda: self.console.client.member(member_id), self.show_member)
+
+    def show_member(self, member: Json) -> None:
+        self.member = member
+        t, console = self.t, self.console
+        coupons = ", ".join(f"{c['name']} {c['code']}" for c in member["usable_coupons"])
+        favourites = "、".join(f"{d['dish']}×{d['qty']}" for d in member["favourite_dishes"])
+        cards = ", ".join(f"{c['number']} ({c['status']})" for c in member["cards"])
+        allergies = "、".join(member["allergies"])
+        text = (
+            f"[b]{member['name'] or '-'}[/b]  {member['phone'] or ''}  "
+            f"{console.tier_name(member)}{'  VIP' if member['vip'] else ''}\n"
+            f"{t('points')} {member['points_balance']}   {t('stored_value')} "
+            f"{yuan(member['stored_value_fen'])}   {t('birthday')} {member['birthday'] or '-'}"
+            f"{'  🎂' if member.get('birthday_today') else ''}\n"
+            f"{t('allergies')}: [b red]{allergies or t('none')}[/]   {t('spice')}: "
+            f"{member.get('spice_label') or '-'}   {t('avoid')}: "
+            f"{'、'.join(member['avoid']) or '-'}\n"
+            f"{t('notes')}: {member['notes'] or '-'}   {t('seat')}: "
+            f"{member['seat_preference'] or '-'}   {t('tags')}: {', '.join(member['tags']) or '-'}"
+            f"\n{t('last_visit')}: {console.local_time(member.get('last_visit_at'), '%Y-%m-%d')}"
+            f"   {t('favourites')}: {favourites or '-'}\n"
+            f"{t('coupons')}: {coupons or '-'}   {t('card')}: {cards or '-'}")
+        self.query_one("#profile", Static).update(text)
+        self.query_one("#ledgers", Static).update("…")
+        member_id, client = member["id"], console.client
+        self.call(lambda: (client.points(member_id), client.stored_value(member_id),
+                           client.history(member_id)), self.show_ledgers)
+        self.query_one("#edit-notes", Input).value = member["notes"]
+        self.query_one("#edit-allergies", Input).value = ", ".join(member["allergies"])
+        self.query_one("#edit-seat", Input).value = member["seat_preference"]
+        self.query_one("#edit-birthday", Input).value = member["birthday"] or ""
+        self.query_one("#edit-tags", Input).value = ", ".join(member["tags"])
+        self.query_one("#edit-vip", Switch).value = member["vip"]
+        self.post_message(GuestShown(member))
+
+    def show_ledgers(self, answers: tuple[Json, Json, Json]) -> None:
+        points, stored, history = answers
+        day = lambda iso: self.console.local_time(iso, "%m-%d")  # noqa: E731
+
+        def line(label: str, items: list[str]) -> str:
+            return f"[b]{self.t(label)}[/b] " + ("  ".join(items) or "-")
+
+        self.query_one("#ledgers", Static).update("\n".join([
+            line("points", [f"{day(e['created_at'])} {e['kind']} {e['delta']:+d}"
+                            for e in points["entries"][-5:]]),
+            line("stored_value", [f"{day(e['created_at'])} {e['kind']} {yuan(e['amount_fen'])}"
+                                  for e in stored["entries"][-5:]]),
+            line("visits", [f"{day(v['visited_at'])} {v['table_no']}×{v['party_size']}"
+                            for v in history["visits"][:6]]),
+            line("orders", [f"{day(o['created_at'])} {yuan(o['total_fen'] - o['discount_fen'])}"
+                            for o in history["orders"][:6]]),
+        ]))
+
+    def reload(self) -> None:
+        """Ask the hub again for the guest on screen, after something changed their books."""
+        if self.member is not None:
+            self.open(self.member["id"])
+
+    def _member_id(self) -> str | None:
+        if self.member is None:
+            self.notify(self.t("no_member"), severity="warning")
+            return None
+        return str(self.member["id"])
+
+    @on(Button.Pressed, "#save")
+    def save_member(self) -> None:
+        member_id = self._member_id()
+        if member_id is None:
+            return
+        changes = {
+            "notes": self.query_one("#edit-notes", Input).value,
+            "allergies": split(self.query_one("#edit-allergies", Input).value),
+            "seat_preference": self.query_one("#edit-seat", Input).value,
+            "birthday": self.query_one("#edit-birthday", Input).value or None,
+            "tags": split(self.query_one("#edit-tags", Input).value),
+            "vip": self.query_one("#edit-vip", Switch).value,
+        }
+
+        def saved(member: Json) -> None:
+            self.show_member(member)
+            self.notify(self.t("saved"))
+
+        self.call(lambda: self.console.client.update_member(member_id, changes), saved)
+
+    @on(Button.Pressed, "#topup")
+    def top_up(self) -> None:
+        member_id = self._member_id()
+        if member_id is None:
+            return
+        try:
+            amount = to_fen(self.query_one("#topup-amount", Input).value)
+            bonus = to_fen(self.query_one("#topup-bonus", Input).value)
+        except ValueError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.call(lambda: self.console.client.top_up(member_id, amount, bonus), lambda _: (
+            self.notify(self.t("topped_up")), self.reload()))
+
+    @on(Button.Pressed, "#link-card")
+    def link_card(self) -> None:
+        member_id = self._member_id()
+        number = self.query_one("#card-number", Input).value.strip()
+        if member_id and number:
+            self.call(lambda: self.console.client.link_card(member_id, number),
+                      lambda member: (self.notify(self.t("linked")),
+                                      self.show_member(member)))
+
+    @on(Button.Pressed, "#block-card")
+    def block_card(self) -> None:
+        number = self.query_one("#card-number", Input).value.strip()
+        if number:
+            self.call(lambda: self.console.client.block_card(number, "lost (console)"),
+                      lambda _: (self.notify(self.t("blocked")), self.reload()))
+
+    @on(Button.Pressed, "#member-coupon")
+    def send_coupon(self) -> None:
+        member_id = self._member_id()
+        template = self.query_one("#member-template", Select).value
+        if member_id and isinstance(template, str):
+            self.call(lambda: self.console.client.send_coupon(template, member_id, "console"),
+                      lambda coupon: (self.notify(f"{self.t('sent')}: {coupon['code']}"),
+                                      self.reload()))
