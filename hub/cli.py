@@ -15,12 +15,9 @@ import click
 
 from . import __version__
 from .domain.errors import LaokeError
+from .domain.report_names import REPORT_NAMES
 from .domain.store import Store
 from .home import open_store, resolve_demo_home, resolve_home
-
-# The reports (hub/domain/reports.py); spelled out so `laoke --help` needs no database code.
-REPORT_NAMES = ("dishes", "pairings", "hours", "repurchase", "cohorts", "rfm", "coupons",
-                "lapsed", "birthdays", "staff", "channels", "summary", "forecast")
 
 
 def emit_json(value: Any) -> None:

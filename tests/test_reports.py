@@ -159,6 +159,23 @@ def test_bad_ranges_and_names(store):
         report(store, "dishes", date(2026, 2, 1), date(2026, 1, 1))
 
 
+def test_every_report_is_offered_under_its_one_name(store):
+    # The names live apart from the reports, so offering them loads no query.
+    from hub.cli import report_cmd
+    from hub.domain.report_names import REPORT_NAMES
+    from hub.domain.reports import REPORTS
+
+    assert tuple(REPORTS) == REPORT_NAMES
+    choice = next(p for p in report_cmd.params if p.name == "name")
+    assert tuple(choice.type.choices) == REPORT_NAMES
+    for name in REPORT_NAMES:
+        assert report(store, name)["report"] == name
+    code = "import sys, hub.domain.report_names; print('hub.domain.reports' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert loaded.stdout.strip() == "False"
+
+
 def test_the_command_prints_the_spec_shape(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LAOKE_HOME": str(tmp_path)}
     run = lambda *a: subprocess.run([sys.executable, "-m", "hub", *a], capture_output=True,  # noqa: E731
@@ -192,7 +209,7 @@ def test_forecast_beats_same_weekday_last_week_on_the_demo_store(store):
 
 
 def test_holidays_lift_the_forecast(store):
-    from hub.domain.forecast import History
+    from hub.domain.reports.forecast import History
 
     generate(store, members=200, days=120, seed=3)
     history = History(store, date(2026, 11, 25))

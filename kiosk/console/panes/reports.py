@@ -10,7 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Select
 from textual_plotext import PlotextPlot
 
-from hub.domain.reports import REPORTS
+from hub.domain.report_names import REPORT_NAMES
 from hub.report_files import SERIES, tables
 from kiosk.client import HubError
 
@@ -26,7 +26,7 @@ class ReportsPane(Pane):
         t = self.t
         with VerticalScroll():
             with Horizontal(classes="row"):
-                yield Select[str]([(name, name) for name in REPORTS], value="dishes",
+                yield Select[str]([(name, name) for name in REPORT_NAMES], value="dishes",
                                   allow_blank=False, id="report-name")
                 yield Input(placeholder=t("from"), id="report-from")
                 yield Input(placeholder=t("to"), id="report-to")

@@ -14,9 +14,8 @@ from typing import Any
 
 import holidays
 
-from .audience import local_today
-from .reports import Period
-from .store import Store
+from ..store import Store
+from .period import Period
 
 WEIGHTS = (4, 3, 2, 1)  # last week first
 DEFAULT_HOLIDAY_LIFT = 1.3
@@ -91,11 +90,11 @@ def mape(pairs: list[tuple[float, int]]) -> float:
     return round(100 * sum(errors) / len(errors), 1) if errors else 0.0
 
 
-def forecast(store: Store, today: date | None = None, backtest_days: int = 28,
-             weather: float = 1.0) -> dict[str, Any]:
-    """Tomorrow and the next seven days (per day and hour, with dishes to prepare), and the
-    backtest. `weather` scales the forecast (e.g. 0.85 for a rainy day ahead)."""
-    today = today or local_today(store)
+def forecast(store: Store, period: Period, weather: float = 1.0,
+             backtest_days: int = 28) -> dict[str, Any]:
+    """The seven days after the period's end (per day and hour, with dishes to prepare), and
+    the backtest. `weather` scales the forecast (e.g. 0.85 for a rainy day ahead)."""
+    today = period.end
     history = History(store, today)
     days = [today + timedelta(days=n) for n in range(1, 8)]
     covers_per_dish = sum(history.daily.get(today - timedelta(days=n), 0) for n in range(1, 29))

@@ -1,0 +1,110 @@
+"""When guests come and whether they come back: the peak hours, repurchase, cohorts, RFM,
+and the guests to win back or to wish a happy birthday."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..audience import RFM_GROUPS, Audience, pick, rfm_group
+from ..clock import from_iso
+from ..store import Store
+from .period import Period
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def hours(store: Store, period: Period) -> dict[str, Any]:
+    """Covers by weekday (Monday first) x hour of day: the peak-hour heat map."""
+    grid = [[0] * 24 for _ in range(7)]
+    rows = store.conn.execute(
+        "SELECT CAST(strftime('%w', visited_at, ?) AS INTEGER) AS dow, "
+        "CAST(strftime('%H', visited_at, ?) AS INTEGER) AS hour, SUM(party_size) "
+        "FROM visits WHERE visited_at >= ? AND visited_at < ? GROUP BY dow, hour",
+        (period.shift, period.shift, period.lo, period.hi))
+    for dow, hour, covers in rows:
+        grid[(dow + 6) % 7][hour] = covers
+    return {"weekdays": WEEKDAYS, "covers": grid}
+
+
+def repurchase(store: Store, period: Period) -> dict[str, Any]:
+    """Per month: members who ordered, and the share of them who had ordered before."""
+    rows = store.conn.execute(
+        "WITH firsts AS (SELECT member_id, MIN(created_at) AS first_at FROM orders "
+        "  WHERE member_id IS NOT NULL GROUP BY member_id), "
+        "monthly AS (SELECT DISTINCT strftime('%Y-%m', o.created_at, ?) AS month, o.member_id "
+        "  FROM orders o WHERE o.member_id IS NOT NULL AND o.created_at >= ? "
+        "  AND o.created_at < ?) "
+        "SELECT m.month, COUNT(*) AS members, "
+        "SUM(strftime('%Y-%m', f.first_at, ?) < m.month) AS came_back "
+        "FROM monthly m JOIN firsts f ON f.member_id = m.member_id "
+        "GROUP BY m.month ORDER BY m.month", (period.shift, period.lo, period.hi, period.shift))
+    months = [{"month": r[0], "members": r[1], "returning": r[2],
+               "rate": round(r[2] / r[1], 4) if r[1] else 0.0} for r in rows]
+    return {"months": months}
+
+
+def cohorts(store: Store, period: Period, months: int = 12) -> dict[str, Any]:
+    """Guests who signed up in each month of the period, and the share of them who ordered in
+    each month after (month 0 is the signup month)."""
+    rows = store.conn.execute(
+        "WITH cohort AS (SELECT id, strftime('%Y-%m', created_at, :shift) AS month FROM members "
+        "  WHERE created_at >= :lo AND created_at < :hi), "
+        "active AS (SELECT DISTINCT o.member_id, strftime('%Y-%m', o.created_at, :shift) AS month "
+        "  FROM orders o JOIN cohort c ON c.id = o.member_id) "
+        "SELECT c.month, (CAST(substr(a.month, 1, 4) AS INTEGER) * 12 "
+        "  + CAST(substr(a.month, 6, 2) AS INTEGER)) - (CAST(substr(c.month, 1, 4) AS INTEGER) "
+        "  * 12 + CAST(substr(c.month, 6, 2) AS INTEGER)) AS offset, COUNT(*) "
+        "FROM cohort c JOIN active a ON a.member_id = c.id GROUP BY 1, 2",
+        {"shift": period.shift, "lo": period.lo, "hi": period.hi}).fetchall()
+    sizes = dict(store.conn.execute(
+        "SELECT strftime('%Y-%m', created_at, ?), COUNT(*) FROM members "
+        "WHERE created_at >= ? AND created_at < ? GROUP BY 1 ORDER BY 1",
+        (period.shift, period.lo, period.hi)).fetchall())
+    active = {(month, offset): count for month, offset, count in rows}
+    return {"cohorts": [
+        {"month": month, "members": size,
+         "retention": [round(active.get((month, n), 0) / size, 4) for n in range(months + 1)]}
+        for month, size in sizes.items()]}
+
+
+def rfm(store: Store, period: Period) -> dict[str, Any]:
+    """Members by recency, frequency and money over the period, in named groups."""
+    end = period.hi
+    rows = store.conn.execute(
+        "SELECT member_id, julianday(?) - julianday(MAX(created_at)) AS recency, "
+        "COUNT(*) AS frequency, SUM(total_fen - discount_fen) AS monetary FROM orders "
+        "WHERE member_id IS NOT NULL AND created_at >= ? AND created_at < ? "
+        "GROUP BY member_id", (end, period.lo, period.hi)).fetchall()
+    groups = dict.fromkeys(RFM_GROUPS, 0)
+    spend = sorted(r["monetary"] for r in rows)
+    median = spend[len(spend) // 2] if spend else 0
+    for row in rows:
+        groups[rfm_group(row["recency"], row["frequency"], row["monetary"], median)] += 1
+    return {"members": len(rows), "groups": groups}
+
+
+def _guests(store: Store, picks: list[Any], limit: int = 500) -> list[dict[str, Any]]:
+    guests = []
+    for p in picks[:limit]:
+        row = store.one("SELECT name, tier, birthday FROM members WHERE id = ?", (p.member_id,))
+        guests.append({"id": p.member_id, "name": row["name"], "tier": row["tier"],
+                       "birthday": row["birthday"], "last_seen": p.last_seen or None})
+    return guests
+
+
+def lapsed(store: Store, period: Period) -> dict[str, Any]:
+    """Guests not seen for 90 days or more, now (whatever the period), by how long they have
+    stayed away; the most recently lost first: the easiest to win back."""
+    picks = pick(store, Audience(lapsed_days=90))
+    bands = {"90-179": 0, "180-364": 0, "365+": 0}
+    now = store.now()
+    for p in picks:
+        away = (now - from_iso(p.last_seen)).days
+        bands["365+" if away >= 365 else "180-364" if away >= 180 else "90-179"] += 1
+    return {"count": len(picks), "bands": bands, "guests": _guests(store, picks)}
+
+
+def birthdays(store: Store, period: Period) -> dict[str, Any]:
+    """Guests with a birthday in the next 30 days, now (whatever the period)."""
+    picks = pick(store, Audience(birthday_within=30))
+    return {"count": len(picks), "guests": _guests(store, picks)}
