@@ -15,14 +15,7 @@ from typing import Any
 from .authority import spend_note
 from .campaigns import after_payment, member_day_price, points_boost, record_use
 from .coupons import Line, check_coupon, record_redemption
-from .errors import (
-    IdempotencyConflict,
-    InsufficientBalance,
-    InsufficientPoints,
-    InvalidInput,
-    MemberErased,
-    NotFound,
-)
+from .errors import IdempotencyConflict, InvalidInput, MemberErased, NotFound
 from .ids import new_id
 from .ledgers import (
     MAX_TOPUP_FEN,
@@ -32,6 +25,7 @@ from .ledgers import (
     whole_number,
 )
 from .members import member_row, points_balance, stored_value_balance
+from .pricing import Offers, price, total_of
 from .staff import get_staff
 from .store import Store, dumps
 from .tiers import refresh_tier
@@ -132,60 +126,39 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
             "SELECT 1 FROM visits WHERE id = ?", (req.visit_id,)) is None:
         raise NotFound(f"no visit {req.visit_id!r}")
 
-    total = sum(line.qty * line.unit_price_fen for line in req.lines)
     tier = settings.tier(member["tier"]) if member is not None else None
-    tier_discount = total * tier.discount_pct // 100 if tier else 0
-    # A member-day price replaces the tier discount when it is worth more: they never stack.
     promo_campaign, promo_discount = member_day_price(store, member, req.lines)
-    if promo_discount > tier_discount:
-        tier_discount = 0
-    else:
-        promo_campaign, promo_discount = None, 0
-    left = total - tier_discount - promo_discount
-
-    coupon_discount, coupon_code = 0, None
+    coupon_code, coupon_fen = None, 0
     if req.coupon_code:
-        coupon, coupon_discount = check_coupon(store, req.coupon_code, req.member_id,
-                                               req.lines, total)
+        coupon, coupon_fen = check_coupon(store, req.coupon_code, req.member_id, req.lines,
+                                          total_of(req.lines))
         coupon_code = coupon["code"]
-        coupon_discount = min(coupon_discount, left)
-        left -= coupon_discount
+    boost_campaign, boost_pct = points_boost(store, member["id"]) if member is not None \
+        else (None, 100)
+    member_id = req.member_id or ""
+    bill = price(req.lines, Offers(
+        fen_per_point=settings.points.fen_per_point, earn_per_yuan=settings.points.earn_per_yuan,
+        tier_discount_pct=tier.discount_pct if tier else 0,
+        points_multiplier_pct=tier.points_multiplier_pct if tier else None,
+        promo_discount_fen=promo_discount, coupon_fen=coupon_fen, boost_pct=boost_pct),
+        redeem_points=req.redeem_points,
+        points_balance=points_balance(store, member_id) if req.redeem_points else 0,
+        stored_value_fen=req.stored_value_fen,
+        stored_value_balance=stored_value_balance(store, member_id)
+        if req.stored_value_fen else 0)
+    if not bill.promo_discount_fen:
+        promo_campaign = None
 
-    points_discount = req.redeem_points * settings.points.fen_per_point
-    if points_discount > left:
-        raise InvalidInput(f"{req.redeem_points} points are worth {points_discount} fen, more "
-                           f"than the {left} fen left to pay")
-    if req.redeem_points:
-        balance = points_balance(store, req.member_id or "")
-        if req.redeem_points > balance:
-            raise InsufficientPoints(
-                f"cannot redeem {req.redeem_points} points: the balance is {balance}")
-    left -= points_discount
-
-    if req.stored_value_fen > left:
-        raise InvalidInput(f"stored value {req.stored_value_fen} fen is more than the "
-                           f"{left} fen left to pay")
-    if req.stored_value_fen:
-        balance = stored_value_balance(store, req.member_id or "")
-        if req.stored_value_fen > balance:
-            raise InsufficientBalance(
-                f"stored value {balance} fen does not cover {req.stored_value_fen} fen")
-
-    earned = boost_extra = 0
-    boost_campaign: str | None = None
-    if member is not None and tier is not None:
-        earned = (left // 100) * settings.points.earn_per_yuan * tier.points_multiplier_pct // 100
-        boost_campaign, boost_pct = points_boost(store, member["id"])
-        boost_extra = earned * boost_pct // 100 - earned
-        earned += boost_extra
-
+    order_id = new_id()
     order = {
-        "id": new_id(), "store_id": store.store_id, "member_id": req.member_id,
-        "visit_id": req.visit_id, "channel": req.channel, "total_fen": total,
-        "tier_discount_fen": tier_discount, "promo_discount_fen": promo_discount,
-        "coupon_discount_fen": coupon_discount, "points_discount_fen": points_discount,
-        "discount_fen": tier_discount + promo_discount + coupon_discount + points_discount,
-        "stored_value_paid_fen": req.stored_value_fen, "points_earned": earned,
+        "id": order_id, "store_id": store.store_id, "member_id": req.member_id,
+        "visit_id": req.visit_id, "channel": req.channel, "total_fen": bill.total_fen,
+        "tier_discount_fen": bill.tier_discount_fen,
+        "promo_discount_fen": bill.promo_discount_fen,
+        "coupon_discount_fen": bill.coupon_discount_fen,
+        "points_discount_fen": bill.points_discount_fen,
+        "discount_fen": bill.discount_fen,
+        "stored_value_paid_fen": req.stored_value_fen, "points_earned": bill.points_earned,
         "points_redeemed": req.redeem_points, "coupon_code": coupon_code,
         "tier": tier.code if tier else None, "staff_id": req.staff_id,
         "idempotency_key": req.idempotency_key, "request_hash": request_hash,
@@ -206,29 +179,30 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
     store.conn.executemany(
         "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen) "
         "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen)",
-        [{**line, "order_id": order["id"]} for line in lines])
+        [{**line, "order_id": order_id} for line in lines])
     public = {k: v for k, v in order.items() if k != "request_hash"}
     store.emit("order.created", {**public, "lines": lines})
 
     if coupon_code:
-        record_redemption(store, coupon_code, order_id=order["id"], member_id=req.member_id,
-                          discount_fen=coupon_discount)
+        record_redemption(store, coupon_code, order_id=order_id, member_id=req.member_id,
+                          discount_fen=bill.coupon_discount_fen)
     if member is not None:
         if req.redeem_points:
             add_points_entry(store, member["id"], -req.redeem_points, "redeem",
-                             order_id=order["id"], staff_id=req.staff_id)
+                             order_id=order_id, staff_id=req.staff_id)
         if req.stored_value_fen:
             note = spend_note(store, member["id"], req.stored_value_fen, req.stored_value_auth)
             add_stored_value_entry(store, member["id"], -req.stored_value_fen, "spend",
-                                   order_id=order["id"], staff_id=req.staff_id, note=note)
-        if earned:
-            add_points_entry(store, member["id"], earned, "earn", order_id=order["id"],
+                                   order_id=order_id, staff_id=req.staff_id, note=note)
+        if bill.points_earned:
+            add_points_entry(store, member["id"], bill.points_earned, "earn", order_id=order_id,
                              staff_id=req.staff_id, expires_at=earn_expiry(store))
         if promo_campaign:
-            record_use(store, promo_campaign, order["id"], member["id"],
-                       discount_fen=promo_discount)
-        if boost_campaign and boost_extra:
-            record_use(store, boost_campaign, order["id"], member["id"], points=boost_extra)
-        after_payment(store, member, order["id"], member["tier"],
+            record_use(store, promo_campaign, order_id, member["id"],
+                       discount_fen=bill.promo_discount_fen)
+        if boost_campaign and bill.boost_extra_points:
+            record_use(store, boost_campaign, order_id, member["id"],
+                       points=bill.boost_extra_points)
+        after_payment(store, member, order_id, member["tier"],
                       refresh_tier(store, member["id"]))
     return _result(store, order, replayed=False)
