@@ -66,6 +66,29 @@ class RateLimiter:
                 recent.pop()
 
 
+class RecentFinds:
+    """Which guests each device found by an exact key lately: the guest stood at that tablet
+    and gave their phone, card or QR, so for a while that waiter may open and seat them."""
+
+    def __init__(self, window: float = 15 * 60) -> None:
+        self.window = window
+        self._found: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, device_id: str, member_ids: list[str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            mine = {m: t for m, t in self._found.get(device_id, {}).items()
+                    if now - t < self.window}
+            mine.update(dict.fromkeys(member_ids, now))
+            self._found[device_id] = mine
+
+    def found(self, device_id: str, member_id: str) -> bool:
+        with self._lock:
+            at = self._found.get(device_id, {}).get(member_id)
+        return at is not None and time.monotonic() - at < self.window
+
+
 class Hub:
     def __init__(self, home: Path, settings: Settings | None = None,
                  clock: Clock = system_clock) -> None:
@@ -81,6 +104,8 @@ class Hub:
         # cap whatever arrives at once.
         self.pin_hashing = threading.BoundedSemaphore(2)
         self.pairing_guesses = RateLimiter(limit=10, window=60)
+        self.tail_searches = RateLimiter(limit=10, window=600)  # per masked device
+        self.finds = RecentFinds()
         self.lan: Any = None  # the zeroconf registry, once discovery runs
         self.printing: Any = None  # the print queue, once the daemon runs it
         self.readers: Any = None  # the card reader service, once the daemon runs it

@@ -18,6 +18,8 @@ def world(shared_hub):
         order = owner.post("/checkouts", json={"member_id": member["id"], "lines": LINES,
                                                "stored_value_fen": 1800},
                            headers={"Idempotency-Key": "world-1"}).json()
+        # Seated today, so every waiter may read the guest (issue 16: only the guests served).
+        owner.post("/checkins", json={"member_id": member["id"], "table": "1", "party_size": 1})
         template = owner.post("/coupon-templates", json={
             "name": "减1", "kind": "amount_off", "amount_fen": 100}).json()
         tokens = {role: owner.post("/devices", json={"name": f"{role} device", "role": role})
@@ -117,10 +119,10 @@ def test_pairing_with_a_code_then_revoking(shared_hub):
         token, device = paired.json()["token"], paired.json()["device"]
         assert device["role"] == "waiter" and device["name"] == "iPad 2"
         with shared_hub.client(token) as tablet:
-            assert tablet.get("/members/search", params={"q": "1"}).status_code == 200
+            assert tablet.get("/members/search", params={"q": "0001"}).status_code == 200
         owner.delete(f"/devices/{device['id']}")
         with shared_hub.client(token) as tablet:
-            assert tablet.get("/members/search", params={"q": "1"}).status_code == 401
+            assert tablet.get("/members/search", params={"q": "0001"}).status_code == 401
         listed = owner.get("/devices").json()["devices"]
         assert any(d["id"] == device["id"] and d["revoked_at"] for d in listed)
 

@@ -32,6 +32,9 @@ def test_a_checkin_reaches_every_tablet_at_once(shared_hub, api):
     waiter = api.post("/devices", json={"name": "waiter pad", "role": "waiter"}).json()["token"]
     tablet = EventReader(shared_hub.url, waiter)
     with shared_hub.client(waiter) as waiter_api:
+        # The guest gives their phone at the door: the tablet finds them, then seats them.
+        assert waiter_api.get("/members/lookup", params={"phone": "137 0000 0001"}
+                              ).status_code == 200
         seated = waiter_api.post("/checkins", json={"member_id": guest["id"], "table": "5",
                                                     "party_size": 3})
     assert seated.status_code == 201, seated.text

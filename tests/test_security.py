@@ -185,3 +185,72 @@ def test_staff_from_before_the_pin_index_are_found_and_indexed(store):
                        (staff.hash_pin("2468"),))
     assert staff.staff_by_pin(store, "2468")["id"] == "old"
     assert store.scalar("SELECT pin_index FROM staff WHERE id = 'old'") is not None
+
+
+# -- High 3: waiters find guests by an exact key, and read only the guests they are serving ----
+
+@pytest.fixture(scope="module")
+def stranger(shared_hub):
+    """A guest who is not in the restaurant today."""
+    with shared_hub.client() as owner:
+        return owner.post("/members", json={"name": "陌生人", "phone": "139 1234 5678",
+                                            "allergies": ["芒果"],
+                                            "marketing_consent": False}).json()
+
+
+def test_a_waiter_cannot_unmask_a_phone_by_prefix(shared_hub, world, stranger):
+    with shared_hub.client() as owner:
+        waiter = owner.post("/devices", json={"name": "prefixer", "role": "waiter"}).json()
+    with shared_hub.client(waiter["token"]) as api:
+        for prefix in ("139", "1391", "139123", "13912345", "+86139123456"):
+            answer = api.get("/members/search", params={"q": prefix})
+            assert answer.status_code == 422 or all(
+                m["id"] != stranger["id"] for m in answer.json()["members"]), (prefix, answer.text)
+        exact = api.get("/members/search", params={"q": "139 1234 5678"}).json()["members"]
+        assert [m["id"] for m in exact] == [stranger["id"]]
+        assert exact[0]["phone"] == "139****5678"
+
+
+def test_a_waiter_cannot_browse_guests_by_name(shared_hub, world, stranger):
+    with shared_hub.client(world["tokens"]["waiter"]) as api:
+        answer = api.get("/members/search", params={"q": "陌生"})
+        assert answer.status_code == 422, answer.text
+    with shared_hub.client(world["tokens"]["cashier"]) as api:
+        found = api.get("/members/search", params={"q": "陌生"}).json()["members"]
+        assert [m["id"] for m in found] == [stranger["id"]], "cashiers still search by name"
+        assert api.get("/members/search", params={"q": "1391"}).status_code == 200
+
+
+def test_phone_tails_are_rate_limited_per_device(shared_hub, world, stranger):
+    with shared_hub.client() as owner:
+        waiter = owner.post("/devices", json={"name": "tailer", "role": "waiter"}).json()
+    with shared_hub.client(waiter["token"]) as api:
+        statuses = [api.get("/members/search", params={"q": f"{n:04d}"}).status_code
+                    for n in range(12)]
+        assert statuses[0] == 200 and 429 in statuses, statuses
+        # Exact keys are not limited by the tail limit.
+        assert api.get("/members/lookup", params={"phone": "13912345678"}).status_code == 200
+
+
+def test_a_waiter_reads_only_guests_found_or_seated_today(shared_hub, world, stranger):
+    with shared_hub.client() as owner:
+        waiter = owner.post("/devices", json={"name": "reader", "role": "waiter"}).json()
+    guest = stranger["id"]
+    with shared_hub.client(waiter["token"]) as api:
+        for path in (f"/members/{guest}", f"/members/{guest}/visits",
+                     f"/members/{guest}/coupons", f"/members/{guest}/points",
+                     f"/members/{guest}/stored-value", f"/members/{guest}/qr"):
+            assert api.get(path).status_code == 403, path
+        assert api.patch(f"/members/{guest}", json={"notes": "x"}).status_code == 403
+        assert api.post("/checkins", json={"member_id": guest, "table": "9",
+                                           "party_size": 1}).status_code == 403
+        # The guest checked in today is readable by every waiter.
+        seated = api.get(f"/members/{world['member']}")
+        assert seated.status_code == 200 and seated.json()["allergies"] == ["花生"]
+        # The guest standing there gives their phone: now this tablet may open and seat them.
+        assert api.get("/members/lookup", params={"phone": "139 1234 5678"}).status_code == 200
+        assert api.get(f"/members/{guest}").status_code == 200
+        assert api.post("/checkins", json={"member_id": guest, "table": "9",
+                                           "party_size": 1}).status_code == 201
+    with shared_hub.client(world["tokens"]["cashier"]) as api:
+        assert api.get(f"/members/{guest}").json()["phone"] == "+8613912345678"

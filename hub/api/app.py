@@ -20,7 +20,8 @@ from ..domain.errors import LaokeError, PhoneInvalid
 from ..runtime import Hub
 
 MAX_BODY = 256 * 1024
-STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "refused": 409}
+STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "refused": 409,
+          "forbidden": 403}
 
 
 def problem(status: int, code: str, message: str,

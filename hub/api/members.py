@@ -10,15 +10,30 @@ from printer.slips import print_welcome
 
 from ..domain import members as book
 from ..domain.coupons import member_coupons
-from ..domain.errors import InvalidInput, MemberNotFound
+from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
-from ..domain.profiles import guest_card, member_profile
-from .auth import Caller, hub_of, require
+from ..domain.profiles import guest_card, member_profile, seated_today
+from .auth import Caller, count_attempt, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
 from .printing import queued
 
 router = APIRouter(tags=["members"])
 Json = dict[str, Any]
+
+
+def serving(request: Request, who: Caller, member_id: str) -> None:
+    """A role that sees masked phones (a waiter) reads a guest only while serving them: found
+    at this device by an exact key lately, or seated today; never any guest by id."""
+    if not who.masked:
+        return
+    hub = hub_of(request)
+    if hub.finds.found(who.device["id"], member_id) or seated_today(hub.store(), member_id):
+        return
+    raise GuestNotServed("this guest is not seated today: find them by phone, card or QR")
+
+
+def found_here(request: Request, who: Caller, member_ids: list[str]) -> None:
+    hub_of(request).finds.remember(who.device["id"], member_ids)
 
 
 def profile_for(request: Request, who: Caller, member_id: str) -> Json:
@@ -38,6 +53,7 @@ def create_member(body: MemberCreate, request: Request,
         return {"id": created["id"], "name": created["name"],
                 "qr": book.member_qr(hub.store(), created["id"]),
                 "welcome_slip": {"id": welcome["id"], "state": welcome["state"]}}
+    found_here(request, who, [created["id"]])
     return profile_for(request, who, created["id"])
 
 
@@ -58,21 +74,33 @@ def lookup_member(request: Request, who: Annotated[Caller, Depends(require("memb
         row = book.member_by_card(store, card)
     else:
         row = book.member_by_qr(store, qr or "")
+    found_here(request, who, [row["id"]])
     return profile_for(request, who, row["id"])
 
 
-@router.get("/members/search", summary="Search as you type: phone, phone tail, card or name")
+@router.get("/members/search", summary="Search as you type: phone, phone tail, card or name "
+            "(roles that see masked phones: the full phone, a card, a member QR or the last "
+            "4+ digits only)")
 def search_members(request: Request, who: Annotated[Caller, Depends(require("member.read"))],
                    q: Annotated[str, Query(min_length=1, max_length=64)],
                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Json:
-    store = hub_of(request).store()
-    rows = book.find_members(store, q, limit)
+    hub = hub_of(request)
+    store = hub.store()
+    if not who.masked:
+        rows = book.find_members(store, q, limit)
+    else:
+        if book.looks_like_tail(q):
+            count_attempt(hub.tail_searches, f"tail:{who.device['id']}",
+                          "too many searches by the last digits")
+        _, rows = book.find_by_key(store, q, min(limit, book.MAX_TAIL_MATCHES))
+        found_here(request, who, [row["id"] for row in rows])
     return {"members": [book.member_view(store, row, masked=who.masked) for row in rows]}
 
 
 @router.get("/members/{member_id}", summary="A guest's profile")
 def get_member(member_id: str, request: Request,
                who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    serving(request, who, member_id)
     return profile_for(request, who, member_id)
 
 
@@ -84,6 +112,7 @@ def update_member(member_id: str, body: MemberUpdate, request: Request,
         raise InvalidInput("nothing to change")
     if "phone" in changes and not who.can("member.read_unmasked"):
         raise HTTPException(403, f"a {who.role} device may not change phone numbers")
+    serving(request, who, member_id)
     hub = hub_of(request)
     book.update_member(hub.store(), member_id, changes, actor=who.actor)
     profile = profile_for(request, who, member_id)
@@ -94,6 +123,7 @@ def update_member(member_id: str, body: MemberUpdate, request: Request,
 @router.get("/members/{member_id}/qr", summary="The guest's signed member QR payload")
 def member_qr(member_id: str, request: Request,
               who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    serving(request, who, member_id)
     return {"member_id": member_id, "payload": book.member_qr(hub_of(request).store(),
                                                               member_id)}
 
@@ -115,6 +145,7 @@ def block_card(number: str, body: CardBlock, request: Request,
 @router.get("/members/{member_id}/points", summary="Points balance and ledger")
 def points(member_id: str, request: Request,
            who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    serving(request, who, member_id)
     store = hub_of(request).store()
     book.member_row(store, member_id)
     return {"balance": book.points_balance(store, member_id),
@@ -124,6 +155,7 @@ def points(member_id: str, request: Request,
 @router.get("/members/{member_id}/stored-value", summary="Stored value balance and ledger")
 def stored_value(member_id: str, request: Request,
                  who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+    serving(request, who, member_id)
     store = hub_of(request).store()
     book.member_row(store, member_id)
     return {"balance_fen": book.stored_value_balance(store, member_id),
@@ -134,6 +166,7 @@ def stored_value(member_id: str, request: Request,
 def history(member_id: str, request: Request,
             who: Annotated[Caller, Depends(require("member.read"))],
             limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
+    serving(request, who, member_id)
     store = hub_of(request).store()
     book.member_row(store, member_id)
     visits = [dict(r) for r in store.conn.execute(
@@ -150,6 +183,7 @@ def history(member_id: str, request: Request,
 def coupons(member_id: str, request: Request,
             who: Annotated[Caller, Depends(require("member.read"))],
             usable: bool = False) -> Json:
+    serving(request, who, member_id)
     store = hub_of(request).store()
     book.member_row(store, member_id)
     return {"coupons": member_coupons(store, member_id, usable_only=usable)}

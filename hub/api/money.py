@@ -19,6 +19,7 @@ from ..domain.members import points_balance
 from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.visits import check_in
 from .auth import Caller, hub_of, require
+from .members import serving
 from .models import (
     CheckIn,
     Checkout,
@@ -46,6 +47,8 @@ def create_checkin(body: CheckIn, request: Request,
                    who: Annotated[Caller, Depends(require("checkin.create"))]) -> Json:
     hub = hub_of(request)
     store = hub.store()
+    if body.member_id:
+        serving(request, who, body.member_id)
     visit = check_in(store, body.member_id, body.table, body.party_size, staff_id=who.staff_id)
     member = (member_profile(store, body.member_id, masked=who.masked)
               if body.member_id else None)

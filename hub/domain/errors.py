@@ -115,6 +115,19 @@ class PinInvalid(Refused):
     code = "pin_invalid"
 
 
+class ExactKeyRequired(InvalidInput):
+    """A role that sees masked phones looked a guest up by a prefix or a name."""
+
+    code = "exact_key_required"
+
+
+class GuestNotServed(LaokeError):
+    """A waiter asked for a guest who is neither seated today nor found at this tablet."""
+
+    code = "guest_not_served"
+    kind = "forbidden"
+
+
 class SchemaTooNew(LaokeError):
     code = "schema_too_new"
     kind = "refused"

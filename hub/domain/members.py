@@ -19,6 +19,7 @@ from .codes import b32encode
 from .errors import (
     CardBlocked,
     CardTaken,
+    ExactKeyRequired,
     InvalidInput,
     MemberErased,
     MemberNotFound,
@@ -328,6 +329,47 @@ def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]
                 "WHERE member_search MATCH ? LIMIT ?",
                 ('"' + phrase.replace('"', '""') + '"', limit)).fetchall())
     return list(found.values())[:limit]
+
+
+MIN_TAIL = 4  # the fewest last digits of a phone that find a guest for a masked role
+MAX_TAIL_MATCHES = 5  # the most guests one such search shows
+
+
+def looks_like_tail(query: str) -> bool:
+    """Digits only, too few for a phone: a search by a phone's last digits."""
+    query = query.strip()
+    return query.isdigit() and len(query) < 11
+
+
+def find_by_key(store: Store, query: str, limit: int = 5) -> tuple[str, list[sqlite3.Row]]:
+    """What a role that sees masked phones may find guests by, and which key it was: the full
+    phone (`phone`), a card number (`card`), a member QR (`qr`) or the phone's last four or
+    more digits (`tail`, which the caller rate-limits).
+
+    Never a phone prefix, which unmasks `138****8000` a digit at a time, nor a name, which
+    lists guests at will.
+    """
+    query = "".join(ch for ch in (query or "") if unicodedata.category(ch) != "Cc").strip()
+    if query.startswith(QR_PREFIX):
+        return "qr", [member_by_qr(store, query)]
+    try:
+        row = member_by_phone(store, query)
+    except PhoneInvalid:
+        row = None
+    if row is not None:
+        return "phone", [row]
+    cards = store.conn.execute(
+        "SELECT m.* FROM member_cards c JOIN members m ON m.id = c.member_id "
+        "WHERE c.number = ? AND c.status = 'active'", (query,)).fetchall()
+    if cards:
+        return "card", cards
+    if query.isdigit() and len(query) >= MIN_TAIL:
+        tail = query[::-1]
+        return "tail", store.conn.execute(
+            "SELECT * FROM members WHERE phone_rev >= ? AND phone_rev < ? LIMIT ?",
+            (tail, tail + "\x7f", limit)).fetchall()
+    raise ExactKeyRequired(f"find a guest by the full phone, a card, the member QR or the "
+                           f"last {MIN_TAIL} or more digits of the phone")
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -56,15 +56,16 @@ def add_staff(store: Store, name: str, role: str, pin: str, actor: str = "system
         raise InvalidInput("staff name is required")
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
-    person = {"id": new_id(), "name": name.strip(), "role": role, "pin_hash": hash_pin(pin),
+    staff_id = new_id()
+    person = {"id": staff_id, "name": name.strip(), "role": role, "pin_hash": hash_pin(pin),
               "active": 1, "created_at": store.now_iso(), "pin_index": pin_index(store, pin)}
     with store.write():
         if _match_pin(store, pin) is not None:
             raise InvalidInput("another staff member already uses this PIN")
-        store.db["staff"].insert(person)
+        store.db.table("staff").insert(person)
         public = {k: v for k, v in person.items() if k not in ("pin_hash", "pin_index")}
         store.emit("staff.created", public)
-        store.audit(actor, "staff.create", person["id"], {"role": role})
+        store.audit(actor, "staff.create", staff_id, {"role": role})
     return public
 
 

@@ -89,7 +89,9 @@
   async function start() {
     translate();
     $("language").onclick = () => { laoke.toggleLanguage(); if (guest) showGuest(guest); };
-    const probe = await api("GET", "/members/search?q=0&limit=1");
+    // Paired or not: a lookup with no key answers 401 unpaired, 422 otherwise, and costs
+    // nothing against the tablet's search limits.
+    const probe = await api("GET", "/members/lookup");
     if (probe.status === 401) { $("pairing").hidden = false; return; }
     $("work").hidden = false;
     events(onEvent, setOnline);
