@@ -1,5 +1,5 @@
 """The hub's own clock: runs the campaigns that are due, sends what is waiting (offline too),
-and gives back stored-value slices left unused.
+and gives back stored-value slices and HQ approvals left unused.
 
 A worker (hub.workers) with its own database connection; a campaign that fails to run is
 logged and tried again on the next tick, and nothing it does can stop the hub.
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .domain.authority import release_idle_slices
+from .domain.authority import release_idle_slices, release_unused_approvals
 from .domain.campaigns import due_campaigns, run_campaign
 from .domain.errors import LaokeError
 from .domain.outreach import recover
@@ -52,6 +52,7 @@ class CampaignScheduler(ThreadWorker):
                 self.on_run(result)
         Dispatcher(store, self.channels).run_once()
         release_idle_slices(store)
+        release_unused_approvals(store)
         return runs
 
     def begin(self) -> None:

@@ -2,30 +2,56 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from hub.domain.authority import OFFLINE
-from hub.domain.checkout import CheckoutRequest
+from hub.domain.authority import OFFLINE, approval_answered, open_approval
+from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.errors import InsufficientBalance
+from hub.domain.ids import new_id
 from hub.domain.store import Store
 
 
+class _Undone(Exception):
+    """Raised inside a trial checkout to roll it back."""
+
+
+def check_first(store: Store, req: CheckoutRequest) -> None:
+    """Run the checkout and roll it back, so whatever would refuse it (stored value above
+    the bill, a used coupon, too few points) refuses it now, before HQ promises anything."""
+    try:
+        with store.write():
+            checkout(store, replace(req, stored_value_auth=None))
+            raise _Undone
+    except _Undone:
+        pass
+
+
 def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple[str | None, int]:
-    """The authorisation for the checkout's stored-value spend, and the slice HQ granted.
+    """The authorisation for the checkout's stored-value spend, and the slice still to grant
+    (always 0 now: the grant is recorded with the approval).
 
     A store with no broker is on its own (None). A retry of a checkout already made needs no
-    new approval: the first one stands. HQ's refusal is final; its silence means `slice`.
+    new approval: the first one stands. HQ's refusal is final; its silence means `slice`. An
+    approval the checkout then does not use goes back to HQ (`release_unused_approvals`).
     """
     if not req.stored_value_fen or req.member_id is None or not store.settings.broker.url:
         return None, 0
     if store.one("SELECT 1 FROM orders WHERE idempotency_key = ?", (req.idempotency_key,)):
         return None, 0
-    answer = publisher.authorise(req.member_id, req.stored_value_fen,
-                                 store.settings.chain.auth_timeout_s) if publisher else None
-    if answer is None:
+    if publisher is None or not publisher.connected.is_set():
         return OFFLINE, 0
+    check_first(store, req)
+    hold_id = new_id()
+    open_approval(store, hold_id, req.member_id, req.stored_value_fen, req.idempotency_key)
+    answer = publisher.authorise(req.member_id, req.stored_value_fen,
+                                 store.settings.chain.auth_timeout_s, hold_id)
+    if answer is None:
+        return OFFLINE, 0  # the open approval goes back to HQ in a minute, if HQ made it
+    approval_answered(store, hold_id, bool(answer.get("approved")),
+                      int(answer.get("slice_grant_fen", 0)))
     if not answer.get("approved"):
         available = int(answer.get("available_fen", 0))
         raise InsufficientBalance(f"HQ: across the chain this guest's stored value covers "
                                   f"{available / 100:.2f} 元 now")
-    return f"hq:{answer['hold_id']}", int(answer.get("slice_grant_fen", 0))
+    return f"hq:{hold_id}", 0

@@ -17,7 +17,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.domain.clock import Clock, system_clock, to_iso
 from hub.domain.ids import new_id
 from hub.domain.replica import HQ_ORIGIN, RELAYED
 from hub.workers import ThreadWorker
@@ -46,8 +46,6 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
-# An approved spend that never shows up (the till failed after asking) stops counting then.
-AUTH_HOLD_S = 600
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -86,13 +84,6 @@ CREATE TABLE IF NOT EXISTS hq_flags (
 """
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _now_minus(seconds: float) -> str:
-    moment = datetime.now(UTC) - timedelta(seconds=seconds)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class DeadLetter(Exception):
@@ -102,7 +93,8 @@ class DeadLetter(Exception):
 class HqBook:
     """HQ's database: what every store did, applied once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = system_clock) -> None:
+        self.clock = clock
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=30,
                                     check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
@@ -110,6 +102,9 @@ class HqBook:
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(HQ_SCHEMA)
         self.lock = threading.Lock()
+
+    def _now(self) -> str:
+        return to_iso(self.clock())
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -125,7 +120,7 @@ class HqBook:
     def park(self, topic: str, payload: bytes, reason: str) -> None:
         with self.write() as conn:
             conn.execute("INSERT INTO hq_dead_letters (topic, payload, reason, at) "
-                         "VALUES (?, ?, ?, ?)", (topic, payload, reason, _now()))
+                         "VALUES (?, ?, ?, ?)", (topic, payload, reason, self._now()))
 
     def apply(self, topic: str, payload: bytes) -> tuple[str, int, int | None]:
         """Apply a batch; returns (store, applied_seq, first missing seq or None)."""
@@ -162,13 +157,13 @@ class HqBook:
                 applied = event["seq"]
             self._apply_all(conn, store_id, batch)
             conn.execute("UPDATE hq_stores SET applied_seq = ?, last_event_at = ?, gap_from = ? "
-                         "WHERE store_id = ?", (applied, _now(), gap, store_id))
+                         "WHERE store_id = ?", (applied, self._now(), gap, store_id))
         return store_id, applied, gap
 
     def _apply_all(self, conn: sqlite3.Connection, store_id: str,
                    events: list[dict[str, Any]]) -> None:
         """Record the events and project the ones HQ's reports read, a batch at a time."""
-        now = _now()
+        now = self._now()
         conn.executemany(
             "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -193,9 +188,17 @@ class HqBook:
 
     def _stored_value(self, conn: sqlite3.Connection, store_id: str,
                       data: list[tuple[str, dict[str, Any]]]) -> None:
-        """Balances follow the entries; a spend HQ approved closes its hold, a spend from a
-        slice uses the slice up."""
+        """Balances follow the entries; a spend HQ approved closes its hold, and so does the
+        store giving the approval back (before HQ even heard the request, if the link was
+        slow: the hold is then refused when it comes); a spend from a slice uses it up."""
         for kind, d in data:
+            if kind == "stored_value.hold_released" and isinstance(d.get("hold_id"), str):
+                conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
+                             "open, created_at) VALUES (?, ?, ?, 'auth', 0, 0, ?) "
+                             "ON CONFLICT (id) DO UPDATE SET open = 0 "
+                             "WHERE hq_holds.store_id = excluded.store_id",
+                             (d["hold_id"], str(d.get("member_id")), store_id, self._now()))
+                continue
             if kind == "stored_value.slice_released" and isinstance(d.get("amount_fen"), int):
                 conn.execute("UPDATE hq_holds SET amount_fen = max(0, amount_fen - ?) "
                              "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
@@ -208,30 +211,37 @@ class HqBook:
                          "excluded.balance_fen", (d["member_id"], d["amount_fen"]))
             note = d.get("note") or ""
             if note.startswith("hq:"):
-                conn.execute("UPDATE hq_holds SET open = 0 WHERE id = ?", (note[3:],))
+                conn.execute("UPDATE hq_holds SET open = 0 WHERE id = ? AND store_id = ?",
+                             (note[3:], store_id))
             elif note == "slice":
                 conn.execute("UPDATE hq_holds SET amount_fen = max(0, amount_fen + ?) "
                              "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
                              (d["amount_fen"], d["member_id"], store_id))
 
     def authorise(self, store_id: str, member_id: str, amount_fen: int,
-                  slice_cap_fen: int = 0) -> dict[str, Any]:
+                  slice_cap_fen: int = 0, hold_id: str | None = None) -> dict[str, Any]:
         """Approve a spend if the chain balance, less every promise, covers it; then top the
-        store's slice for this guest up towards `slice_cap_fen` from what is still free."""
+        store's slice for this guest up towards `slice_cap_fen` from what is still free.
+
+        A promise lasts until the spend arrives or the store gives it back, however long
+        that takes and whatever the clock says. `hold_id` is the store's name for it; one
+        already used (or given back before this request arrived) is refused."""
         with self.write() as conn:
             balance = conn.execute("SELECT COALESCE(MAX(balance_fen), 0) FROM hq_stored_value "
                                    "WHERE member_id = ?", (member_id,)).fetchone()[0]
-            stale = _now_minus(AUTH_HOLD_S)
             promised = conn.execute(
-                "SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE member_id = ? AND open "
-                "AND (kind = 'slice' OR created_at >= ?)", (member_id, stale)).fetchone()[0]
+                "SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE member_id = ? AND open",
+                (member_id,)).fetchone()[0]
             free = balance - promised
+            hold = hold_id or new_id()
+            if conn.execute("SELECT 1 FROM hq_holds WHERE id = ?", (hold,)).fetchone():
+                return {"approved": False, "available_fen": max(free, 0),
+                        "error": "this approval was already decided"}
             if amount_fen > free:
                 return {"approved": False, "available_fen": max(free, 0)}
-            hold = new_id()
             conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
                          "created_at) VALUES (?, ?, ?, 'auth', ?, ?)",
-                         (hold, member_id, store_id, amount_fen, _now()))
+                         (hold, member_id, store_id, amount_fen, self._now()))
             held = conn.execute("SELECT COALESCE(MAX(amount_fen), 0) FROM hq_holds WHERE "
                                 "member_id = ? AND store_id = ? AND kind = 'slice'",
                                 (member_id, store_id)).fetchone()[0]
@@ -241,7 +251,7 @@ class HqBook:
                              "created_at) VALUES (?, ?, ?, 'slice', ?, ?) ON CONFLICT (id) DO "
                              "UPDATE SET amount_fen = amount_fen + excluded.amount_fen",
                              (f"slice:{member_id}:{store_id}", member_id, store_id, grant,
-                              _now()))
+                              self._now()))
         return {"approved": True, "hold_id": hold, "slice_grant_fen": grant,
                 "available_fen": free - amount_fen - grant}
 
@@ -262,7 +272,7 @@ class HqBook:
                         self._receipt(conn, store_id, d.get("order_id"))]
             conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES (?, ?, ?, ?)",
                          ("coupon_redeemed_twice", d["code"],
-                          json.dumps({"receipts": receipts}, ensure_ascii=False), _now()))
+                          json.dumps({"receipts": receipts}, ensure_ascii=False), self._now()))
 
     @staticmethod
     def _receipt(conn: sqlite3.Connection, store_id: str, order_id: str | None) -> dict[str, Any]:
@@ -281,8 +291,8 @@ class HqBook:
             cursor = conn.execute(
                 "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (HQ_ORIGIN, seq, new_id(), type_, _now(), json.dumps(data, ensure_ascii=False),
-                 _now()))
+                (HQ_ORIGIN, seq, new_id(), type_, self._now(), json.dumps(data, ensure_ascii=False),
+                 self._now()))
         return int(cursor.lastrowid or 0)
 
     def flags(self) -> list[dict[str, Any]]:
@@ -316,7 +326,7 @@ class HqBook:
         with self.write() as conn:
             conn.execute("INSERT INTO hq_stores (store_id, online, status_at) VALUES (?, ?, ?) "
                          "ON CONFLICT (store_id) DO UPDATE SET online = excluded.online, "
-                         "status_at = excluded.status_at", (store_id, int(online), _now()))
+                         "status_at = excluded.status_at", (store_id, int(online), self._now()))
 
     def report(self) -> dict[str, Any]:
         stores: dict[str, Any] = {}
@@ -413,14 +423,19 @@ class Receiver(ThreadWorker):
         try:
             body = json.loads(message.payload)
             member_id, amount = body["member_id"], body["amount_fen"]
+            hold_id = body.get("hold_id")
             if not isinstance(member_id, str) or isinstance(amount, bool) or \
                     not isinstance(amount, int) or amount <= 0:
                 raise ValueError("member_id and a positive amount_fen")
+            if hold_id is not None and (not isinstance(hold_id, str) or
+                                        not 0 < len(hold_id) <= 64 or ":" in hold_id):
+                raise ValueError("hold_id: the store's id for the approval")
         except (ValueError, KeyError, TypeError) as error:
             self.book.park(message.topic, message.payload, f"malformed authorisation: {error}")
             answer: dict[str, Any] = {"approved": False, "error": "malformed request"}
         else:
-            answer = self.book.authorise(store_id, member_id, amount, self.slice_fen)
+            answer = self.book.authorise(store_id, member_id, amount, self.slice_fen,
+                                         hold_id)
         if reply_to != approval_topic(store_id):
             return  # a store hears only its own answers
         reply = Properties(PacketTypes.PUBLISH)

@@ -94,9 +94,11 @@ class Publisher(ThreadWorker):
             return
         self.inbox.put(message)
 
-    def authorise(self, member_id: str, amount_fen: int, timeout: float) -> dict[str, Any] | None:
-        """Ask HQ to approve a stored-value spend; None when HQ cannot answer in time (the
-        caller then spends from this store's slice, or not at all)."""
+    def authorise(self, member_id: str, amount_fen: int, timeout: float,
+                  hold_id: str) -> dict[str, Any] | None:
+        """Ask HQ to approve a stored-value spend under the store's `hold_id`; None when HQ
+        cannot answer in time (the caller then spends from this store's slice, or not at
+        all)."""
         if not self.connected.is_set():
             return None
         correlation = new_id().encode()
@@ -108,7 +110,8 @@ class Publisher(ThreadWorker):
         props.CorrelationData = correlation
         try:
             self.client.publish(authorise_topic(self.store_id),
-                                dumps({"member_id": member_id, "amount_fen": amount_fen}),
+                                dumps({"member_id": member_id, "amount_fen": amount_fen,
+                                       "hold_id": hold_id}),
                                 qos=1, properties=props)
             if not done.wait(timeout):
                 return None

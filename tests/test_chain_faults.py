@@ -85,3 +85,121 @@ def test_a_relayed_row_with_a_field_no_table_has_is_a_conflict(store):
     assert set(found) == {"e1", "e2", "e4"}, found
     assert "valid_until" in found["e1"] and "extra" in found["e2"]
     assert json.loads(store.meta("hq_feed_position")) == 4
+
+
+def held_at_hq(book, member_id, store_id):
+    """What HQ has promised this store of the guest's money: open approvals and slice."""
+    return book.conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE "
+                             "member_id = ? AND store_id = ? AND open",
+                             (member_id, store_id)).fetchone()[0]
+
+
+def may_spend(home, member_id):
+    """What a store may still spend of the guest's money on HQ's word, from its database:
+    the approvals not yet spent or released, and its slice."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{home / 'laoke.db'}?mode=ro", uri=True) as conn:
+        approved = conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM sv_approvals "
+                                "WHERE member_id = ? AND state = 'open'",
+                                (member_id,)).fetchone()[0]
+        sliced = conn.execute("SELECT COALESCE(MAX(remaining_fen), 0) FROM sv_slices "
+                              "WHERE member_id = ?", (member_id,)).fetchone()[0]
+    return approved + sliced
+
+
+def test_a_checkout_refused_after_asking_hq_leaves_no_hold(tmp_path, broker):
+    """Fault 5: at another store, a 50 元 bill paid with 100 元 of stored value is refused;
+    the same bill paid with 50 元 then goes through, and HQ holds for that store exactly
+    what the store may still spend."""
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url, slice_fen=2_000).start()
+    a = RunningHub(tmp_path / "a", "--broker", broker.url, "--store-id", "s-a").start()
+    b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start()
+    try:
+        with a.client() as till_a, b.client() as till_b:
+            guest = till_a.post("/members", json={"name": "王芳", "phone": "13800138000",
+                                                 "marketing_consent": True}).json()
+            assert till_a.post(f"/members/{guest['id']}/topups",
+                               json={"amount_fen": 10_000}).status_code == 201
+            wait_until(lambda: till_b.get(f"/members/{guest['id']}").status_code == 200 and
+                       till_b.get(f"/members/{guest['id']}").json()["stored_value_fen"] ==
+                       10_000, timeout=60)
+            wait_until(lambda: till_b.get("/health").json()["sync"]["connected"])
+            bill = [{"dish": "套餐", "qty": 1, "unit_price_fen": 5_000}]
+            refused = till_b.post("/checkouts", json={
+                "member_id": guest["id"], "lines": bill, "stored_value_fen": 10_000},
+                headers={"Idempotency-Key": "b-1"})
+            assert refused.status_code == 422, refused.text
+            paid = till_b.post("/checkouts", json={
+                "member_id": guest["id"], "lines": bill, "stored_value_fen": 5_000},
+                headers={"Idempotency-Key": "b-2"})
+            assert paid.status_code == 201, paid.text
+            assert paid.json()["stored_value_fen"] == 5_000
+            wait_until(lambda: till_b.get("/health").json()["sync"]["backlog"] == 0)
+        wait_until(lambda: held_at_hq(book, guest["id"], "s-b") ==
+                   may_spend(b.home, guest["id"]), timeout=30)
+        assert held_at_hq(book, guest["id"], "s-b") == 2_000, "the slice, and nothing else"
+        assert held_at_hq(book, guest["id"], "s-a") == may_spend(a.home, guest["id"]) == 0
+    finally:
+        a.stop()
+        b.stop()
+        receiver.stop()
+
+
+def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, broker):
+    """Fault 5, the race: HQ approved, then the checkout failed (the coupon was used at
+    the next till meanwhile). The store gives the approval back through its outbox; a spend
+    that would still try to use it is refused, never counted twice."""
+    from dataclasses import replace
+
+    from hub.domain.authority import release_unused_approvals
+    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.coupons import Line
+    from hub.domain.errors import CouponUsed, InsufficientBalance
+    from hub.domain.ledgers import top_up
+    from sync.authority import authorise_spend
+
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url, slice_fen=0).start()
+    shop = make_store(tmp_path, "s-a", broker)
+    publisher = Publisher(shop).start()
+    try:
+        guest = add_member(shop(), NewMember(name="王芳", phone="13800138000"))
+        top_up(shop(), guest["id"], 10_000)
+        template = create_template(shop(), "减10", "amount_off", amount_fen=1000)
+        coupon = issue_coupon(shop(), template["id"], guest["id"])
+        wait_until(lambda: shop().scalar("SELECT COUNT(*) FROM outbox") == 0, timeout=30)
+        wait_until(publisher.connected.is_set)
+        req = CheckoutRequest("k-1", [Line("套餐", 1, 5_000)], member_id=guest["id"],
+                              coupon_code=coupon["code"], stored_value_fen=4_000)
+        auth, _ = authorise_spend(publisher, shop(), req)
+        assert auth.startswith("hq:") and held_at_hq(book, guest["id"], "s-a") == 4_000
+        checkout(shop(), CheckoutRequest("k-0", [Line("面", 1, 2_000)], member_id=guest["id"],
+                                         coupon_code=coupon["code"]))  # the other till
+        with pytest.raises(CouponUsed):
+            checkout(shop(), replace(req, stored_value_auth=auth))
+        assert release_unused_approvals(shop(), after_s=0) == 1
+        with pytest.raises(InsufficientBalance, match="approval"):
+            checkout(shop(), replace(req, coupon_code=None, stored_value_auth=auth))
+        wait_until(lambda: held_at_hq(book, guest["id"], "s-a") == 0, timeout=30)
+        assert shop().scalar("SELECT COUNT(*) FROM sv_approvals WHERE state = 'open'") == 0
+        assert book.authorise("s-b", guest["id"], 10_000)["approved"], "all of it is free"
+    finally:
+        publisher.stop()
+        receiver.stop()
+
+
+def test_a_jump_of_hqs_clock_releases_no_hold(tmp_path):
+    """Fault 4: an approved spend that has not arrived yet (a link drop, a stalled stream)
+    still counts however late it is, and whatever HQ's clock says."""
+    from tests.conftest import FakeClock
+
+    clock = FakeClock()
+    book = HqBook(tmp_path / "hq.db", clock=clock)
+    book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
+    assert book.authorise("s-a", "g", 6_000)["approved"]
+    clock.advance(days=3)  # NTP steps HQ's clock, or the spend is days late
+    late = book.authorise("s-b", "g", 6_000)
+    assert not late["approved"] and late["available_fen"] == 4_000
+

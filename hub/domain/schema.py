@@ -509,6 +509,20 @@ SLICE_AGE = """
 ALTER TABLE sv_slices ADD COLUMN updated_at TEXT;
 """
 
+SV_APPROVALS = """
+-- Spends HQ approved for this store, until the checkout uses one or the store gives it back
+-- (see hub/domain/authority.py): HQ holds the money exactly as long as a row here is open.
+CREATE TABLE sv_approvals (
+    hold_id TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+    idempotency_key TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'spent', 'released')),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX sv_approvals_open ON sv_approvals(state, created_at);
+"""
+
 REPORT_INDEXES = """
 -- Time indexes that carry what the reports read, so a year of orders or visits is read from
 -- the index alone, in time order, without a lookup into the table for every row.
@@ -556,6 +570,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0010_report_indexes", REPORT_INDEXES),
     ("0011_slice_age", SLICE_AGE),
     ("0012_pin_index", PIN_INDEX),
+    ("0013_sv_approvals", SV_APPROVALS),
 )
 
 
