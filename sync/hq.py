@@ -5,7 +5,9 @@ Storage is behind `HqBook` (SQLite by default). Several receivers may share one 
 the same transaction as the events, so nothing is ever applied twice. A gap (seq jumps) is
 not applied; HQ asks the store to send again from the first missing seq. A message that is
 not valid JSON, names another store than its topic, or comes from a newer schema is parked
-in `hq_dead_letters` with the reason: never applied, never dropped silently.
+in `hq_dead_letters` with the reason: never applied, never dropped silently. One event HQ
+cannot apply is parked on its own, once; its store is marked as needing attention
+(`laoke hq stores`) and the rest of its stream flows on.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.domain.clock import Clock, system_clock, to_iso
 from hub.domain.ids import new_id
-from hub.domain.replica import HQ_ORIGIN, RELAYED
+from hub.domain.replica import HQ_ORIGIN, RELAYED, UNAPPLIABLE
 from hub.workers import ThreadWorker
 
 from .protocol import (
@@ -51,7 +53,7 @@ HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
     store_id TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL DEFAULT 0,
     online INTEGER NOT NULL DEFAULT 0, status_at TEXT, last_event_at TEXT,
-    gap_from INTEGER);
+    gap_from INTEGER);  -- and `attention`, what a person must look at (added in __init__)
 CREATE TABLE IF NOT EXISTS hq_events (
     hq_seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- HQ's own order: the feed stores read
     store_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
@@ -101,6 +103,9 @@ class HqBook:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(HQ_SCHEMA)
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(hq_stores)")}
+        if "attention" not in columns:  # an HQ database from before parking single events
+            self.conn.execute("ALTER TABLE hq_stores ADD COLUMN attention TEXT")
         self.lock = threading.Lock()
 
     def _now(self) -> str:
@@ -135,12 +140,11 @@ class HqBook:
             raise DeadLetter(f"schema {body.get('schema')!r} is newer than this HQ knows")
         if body.get("store") != store_id:
             raise DeadLetter(f"store {body.get('store')!r} published on {store_id!r}'s topic")
-        events = sorted(body["events"], key=lambda e: e.get("seq", 0)
-                        if isinstance(e, dict) else 0)
-        for event in events:
-            if not isinstance(event, dict) or event.get("store") != store_id or not isinstance(
-                    event.get("seq"), int) or not isinstance(event.get("type"), str):
-                raise DeadLetter("an event without store, seq or type, or of another store")
+        events = body["events"]
+        if not all(isinstance(e, dict) and isinstance(e.get("seq"), int) and
+                   not isinstance(e["seq"], bool) for e in events):
+            raise DeadLetter("an event without a seq: it has no place in the store's stream")
+        events = sorted(events, key=lambda e: e["seq"])
         with self.write() as conn:
             conn.execute("INSERT OR IGNORE INTO hq_stores (store_id) VALUES (?)", (store_id,))
             applied = conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
@@ -155,10 +159,41 @@ class HqBook:
                     break
                 batch.append(event)
                 applied = event["seq"]
-            self._apply_all(conn, store_id, batch)
+            self._apply_batch(conn, topic, store_id, batch)
             conn.execute("UPDATE hq_stores SET applied_seq = ?, last_event_at = ?, gap_from = ? "
                          "WHERE store_id = ?", (applied, self._now(), gap, store_id))
         return store_id, applied, gap
+
+    def _apply_batch(self, conn: sqlite3.Connection, topic: str, store_id: str,
+                     events: list[dict[str, Any]]) -> None:
+        """The whole batch at once; if one event in it cannot apply, each on its own, and the
+        one that cannot is parked once (its seq counts as done, so the stream flows on and
+        the store is not asked for it again) and the store marked as needing a person."""
+        conn.execute("SAVEPOINT batch")
+        try:
+            self._apply_all(conn, store_id, events)
+        except UNAPPLIABLE:
+            conn.execute("ROLLBACK TO batch")
+        else:
+            conn.execute("RELEASE batch")
+            return
+        conn.execute("RELEASE batch")
+        for event in events:
+            conn.execute("SAVEPOINT event")
+            try:
+                if event.get("store") != store_id or not isinstance(event.get("type"), str):
+                    raise ValueError("an event without a type, or of another store")
+                self._apply_all(conn, store_id, [event])
+            except UNAPPLIABLE as error:
+                conn.execute("ROLLBACK TO event")
+                reason = (f"store {store_id} seq {event['seq']} ({event.get('type')}) cannot "
+                          f"apply at HQ: {type(error).__name__}: {error}")
+                conn.execute("INSERT INTO hq_dead_letters (topic, payload, reason, at) "
+                             "VALUES (?, ?, ?, ?)", (topic, json.dumps(
+                                 event, ensure_ascii=False).encode(), reason, self._now()))
+                conn.execute("UPDATE hq_stores SET attention = ? WHERE store_id = ?",
+                             (reason, store_id))
+            conn.execute("RELEASE event")
 
     def _apply_all(self, conn: sqlite3.Connection, store_id: str,
                    events: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
 from tests.broker import Mosquitto
 from tests.hubproc import RunningHub, wait_until
-from tests.test_sync import make_store
+from tests.test_sync import hq_command, make_store
 
 
 @pytest.fixture
@@ -202,4 +202,53 @@ def test_a_jump_of_hqs_clock_releases_no_hold(tmp_path):
     clock.advance(days=3)  # NTP steps HQ's clock, or the spend is days late
     late = book.authorise("s-b", "g", 6_000)
     assert not late["approved"] and late["available_fen"] == 4_000
+
+
+def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(tmp_path, broker):
+    """Fault 7: one event HQ cannot apply (here, a stored-value entry with no guest) is
+    parked once; the store is marked as needing attention and everything after it applies.
+    The store sending it again adds nothing."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from sync.protocol import events_topic
+
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    wait_until(receiver.connected.is_set)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    resends = []
+    client.on_message = lambda _c, _u, m: resends.append(m.payload)
+    client.subscribe("laoke/v1/stores/s-p/resend", qos=1)
+
+    def order(seq):
+        return {"store": "s-p", "seq": seq, "id": f"e{seq}", "type": "order.created",
+                "ts": "2026-11-25T04:30:00.000Z",
+                "data": {"id": f"o{seq}", "total_fen": 100, "discount_fen": 0,
+                         "created_at": "2026-11-25T04:30:00.000Z"}}
+
+    poison = {"store": "s-p", "seq": 2, "id": "e2", "type": "stored_value.entry",
+              "ts": "2026-11-25T04:30:00.000Z", "data": {"id": "x", "amount_fen": 500}}
+    batch = json.dumps({"schema": 1, "store": "s-p", "events": [order(1), poison, order(3)]})
+    try:
+        for _ in range(3):  # the store sends it again after a reconnect, twice
+            client.publish(events_topic("s-p"), batch, qos=1).wait_for_publish(5)
+        client.publish(events_topic("s-p"), json.dumps(
+            {"schema": 1, "store": "s-p", "events": [order(4)]}), qos=1).wait_for_publish(5)
+        wait_until(lambda: book.report()["stores"].get("s-p", {}).get("last_seq") == 4)
+        report = book.report()["stores"]["s-p"]
+        assert report["orders"] == 3 and report["revenue_fen"] == 300
+        [parked] = book.conn.execute("SELECT * FROM hq_dead_letters").fetchall()
+        assert "seq 2" in parked["reason"] and json.loads(parked["payload"]) == poison
+        attention = book.conn.execute("SELECT attention FROM hq_stores WHERE store_id = "
+                                      "'s-p'").fetchone()[0]
+        assert "seq 2" in attention
+        assert resends == [], "no gap: the stream flows past the poison"
+        shown = json.loads(hq_command(tmp_path, "stores", "--json").stdout)["stores"]
+        assert "seq 2" in shown[0]["attention"]
+    finally:
+        client.loop_stop()
+        receiver.stop()
 
