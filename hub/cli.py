@@ -931,7 +931,8 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
 @pass_obj
 def hq_stores(obj: Obj, as_json: bool) -> None:
-    """Stores HQ knows: online or not, applied seq, last event, first missing seq."""
+    """Stores HQ knows: online or not, applied seq, last event, first missing seq, and
+    what a person must look at (an event HQ parked)."""
     rows = [dict(r) for r in _hq_book(obj).conn.execute(
         "SELECT * FROM hq_stores ORDER BY store_id")]
     if as_json:
@@ -940,7 +941,8 @@ def hq_stores(obj: Obj, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
                    f"applied {row['applied_seq']}  last event {row['last_event_at'] or '-'}"
-                   f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}")
+                   f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}"
+                   f"{'  NEEDS ATTENTION: ' + row['attention'] if row['attention'] else ''}")
 
 
 @hq_group.group("push")
