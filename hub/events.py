@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -62,6 +63,19 @@ class EventBus:
             except RuntimeError:  # its loop is closed: the client is gone
                 self.unsubscribe(subscriber)
         return event
+
+    def forget(self, *keys: str) -> None:
+        """After an erasure: no replay (`Last-Event-ID`) sends the guest again. Events that
+        name any of `keys` (the guest's id, their print jobs' ids) keep their id and type, so
+        a resuming tablet sees no gap, but lose their data."""
+        def mentions(event: dict[str, Any]) -> bool:
+            text = json.dumps(event["data"], default=str)
+            return any(key in text for key in keys)
+
+        with self._lock:
+            self._history = deque(
+                ({**event, "data": {"redacted": True}} if mentions(event) else event
+                 for event in self._history), maxlen=HISTORY)
 
     def subscribe(self, last_id: int | None = None) -> Subscriber:
         """Must be called on the subscriber's event loop."""

@@ -172,7 +172,7 @@ class PrintQueue(ThreadWorker):
                                  seconds=MAX_BACKOFF_S)))
         self._set(job["id"], state="sending", attempts=job["attempts"] + 1)
         try:
-            transport = open_printer(target.url, self.spool, target.width)
+            transport = open_printer(target.url, self.spool, target.width, job["id"])
             try:
                 transport.check_ready()
                 transport.send(job["data"])

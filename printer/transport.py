@@ -305,8 +305,10 @@ def check_url(url: str) -> str:
         "usb://VID:PID, cups://QUEUE, file:///PATH or virtual:)")
 
 
-def open_printer(url: str, spool: Path, paper_mm: int = 80) -> Transport:
-    """Connect to the printer at `url`; `spool` is where `virtual:` keeps its slips."""
+def open_printer(url: str, spool: Path, paper_mm: int = 80, job: str | None = None
+                 ) -> Transport:
+    """Connect to the printer at `url`; `spool` is where `virtual:` keeps its slips, marked
+    with `job` so an erasure can find them."""
     check_url(url)
     parsed = urlparse(url)
     if parsed.scheme == "tcp":
@@ -323,4 +325,4 @@ def open_printer(url: str, spool: Path, paper_mm: int = 80) -> Transport:
         return CupsPrinter(url, parsed.netloc)
     if parsed.scheme == "file":
         return FilePrinter(url, spool / unquote(parsed.path), spool)
-    return VirtualTransport(url, VirtualPrinter(spool, paper_mm))
+    return VirtualTransport(url, VirtualPrinter(spool, paper_mm, job))

@@ -25,9 +25,10 @@ BASE = 0x12  # the fixed bits every status byte carries
 
 
 class VirtualPrinter:
-    def __init__(self, spool: Path, paper_mm: int = 80) -> None:
+    def __init__(self, spool: Path, paper_mm: int = 80, job: str | None = None) -> None:
         self.spool = spool
         self.paper_mm = paper_mm
+        self.job = job  # the print job being printed, noted on its slips so they can be forgotten
         spool.mkdir(parents=True, exist_ok=True)
         self._pending = bytearray()
         self._lock = threading.Lock()
@@ -119,7 +120,8 @@ class VirtualPrinter:
                 stem = self.spool / f"{number:05d}"
                 stem.with_suffix(".txt").write_text(slip.text + "\n", encoding="utf-8")
                 stem.with_suffix(".json").write_text(json.dumps(
-                    {"number": number, "qr": slip.qr_payloads, "cut": bool(slip.cuts),
+                    {"number": number, "job": self.job, "qr": slip.qr_payloads,
+                     "cut": bool(slip.cuts),
                      "lines": [op.__dict__ for op in slip.ops if hasattr(op, "line")]},
                     ensure_ascii=False), encoding="utf-8")
                 render_png(slip, self.paper_mm, stem.with_suffix(".png"))
@@ -135,6 +137,24 @@ class VirtualPrinter:
             numbers = [int(p.stem) for p in self.spool.glob("[0-9]*.txt")]
             counter = iter(range(max(numbers, default=0) + 1, 10**9))
             yield lambda: next(counter)
+
+    def forget(self, jobs: list[str]) -> int:
+        """Remove the slips of these print jobs (text, metadata and picture), as an erasure
+        asks; returns how many went."""
+        wanted, gone = set(jobs), 0
+        if not wanted:
+            return 0
+        with self._numbering():
+            for meta in self.spool.glob("[0-9]*.json"):
+                try:
+                    job = json.loads(meta.read_text(encoding="utf-8")).get("job")
+                except (OSError, json.JSONDecodeError):
+                    continue
+                if job in wanted:
+                    for suffix in (".txt", ".png", ".json"):
+                        meta.with_suffix(suffix).unlink(missing_ok=True)
+                    gone += 1
+        return gone
 
     # -- reading back ----------------------------------------------------------------------
 

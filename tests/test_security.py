@@ -7,6 +7,7 @@ that role: a file written, a PIN guessed, a phone unmasked, a guest's data left 
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -254,3 +255,55 @@ def test_a_waiter_reads_only_guests_found_or_seated_today(shared_hub, world, str
                                            "party_size": 1}).status_code == 201
     with shared_hub.client(world["tokens"]["cashier"]) as api:
         assert api.get(f"/members/{guest}").json()["phone"] == "+8613912345678"
+
+
+# -- Medium 5: an erasure leaves no trace inside the store --------------------------------------
+
+def test_an_erased_guest_is_nowhere_in_the_store(running_hub):
+    from printer.virtual import VirtualPrinter
+    from tests.hubproc import EventReader, wait_until
+
+    spool = running_hub.home / "virtual-printer"
+    name, phone, allergy, card = "消失的人", "13755501234", "榴莲籽", "ERASE-CARD-77"
+    with running_hub.client() as owner:
+        guest = owner.post("/members", json={"name": name, "phone": phone,
+                                             "allergies": [allergy],
+                                             "marketing_consent": True}).json()
+        owner.post(f"/members/{guest['id']}/cards", json={"number": card})
+        visit = owner.post("/checkins", json={"member_id": guest["id"], "table": "8",
+                                              "party_size": 1}).json()
+        owner.post("/print/kitchen", json={"visit_id": visit["id"]})
+        owner.post("/checkouts", json={"member_id": guest["id"], "lines": LINES,
+                                       "print": True}, headers={"Idempotency-Key": "erase-1"})
+        wait_until(lambda: len(VirtualPrinter(spool).slips()) >= 2)
+        assert any(allergy in s["text"] for s in VirtualPrinter(spool).slips())
+        assert owner.post(f"/members/{guest['id']}/erase",
+                          json={"reason": "guest asked"}).status_code == 204
+        jobs = owner.get("/print/jobs").json()["jobs"]
+    assert jobs and all(allergy not in (j["preview"] or "") and name not in (j["preview"] or "")
+                        for j in jobs)
+    for slip in VirtualPrinter(spool).slips():
+        assert allergy not in slip["text"] and "消失" not in slip["text"], slip["text"]
+    replay = EventReader(running_hub.url, running_hub.owner_token, last_id=0)
+    wait_until(lambda: any(e["type"] == "member.erased" for e in replay.events))
+    seen = repr(replay.events)
+    assert name not in seen and allergy not in seen and card not in seen
+    db = running_hub.home / "laoke.db"
+    raw = b"".join(p.read_bytes() for p in (db, db.with_name("laoke.db-wal")) if p.exists())
+    for trace in (name, phone, allergy, card):
+        assert trace.encode() not in raw, trace
+
+
+def test_an_older_audit_log_keeps_no_card_numbers(tmp_path, settings):
+    """A hub from before card references: the upgrade shortens the numbers it logged."""
+    from hub.domain.schema import STEPS
+    from hub.domain.store import Store
+
+    before = tuple(step for step in STEPS if step[0] != "0015_audit_card_refs")
+    with Store(tmp_path / "laoke.db", settings, steps=before) as old, old.write():
+        old.audit("owner", "card.link", "m1", {"number": "0100ABCDEF"})
+    with Store(tmp_path / "laoke.db", settings) as new:
+        detail = new.scalar("SELECT detail FROM audit_log WHERE action = 'card.link'")
+        assert "0100ABCDEF" not in detail and "CDEF" in detail
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), new.write():
+            new.conn.execute("UPDATE audit_log SET actor = 'x'")

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from printer.slips import print_welcome
+from printer.virtual import VirtualPrinter
 
 from ..domain import members as book
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
 from ..domain.profiles import guest_card, member_profile, seated_today
+from ..home import VIRTUAL_SPOOL
 from .auth import Caller, count_attempt, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
 from .printing import queued
@@ -193,6 +195,8 @@ def coupons(member_id: str, request: Request,
 def erase(member_id: str, body: Erasure, request: Request,
           who: Annotated[Caller, Depends(require("member.erase"))]) -> Response:
     hub = hub_of(request)
-    book.erase_member(hub.store(), member_id, actor=who.actor, reason=body.reason)
+    emptied = book.erase_member(hub.store(), member_id, actor=who.actor, reason=body.reason)
+    VirtualPrinter(hub.home / VIRTUAL_SPOOL).forget(emptied)
+    hub.events.forget(member_id, *emptied)
     hub.events.publish("member.erased", {"id": member_id})
     return Response(status_code=204)

@@ -435,6 +435,12 @@ def update_member(store: Store, member_id: str, changes: dict[str, Any],
     return get_member(store, member_id)
 
 
+def card_ref(number: str) -> str:
+    """A card as the append-only audit log names it: its last four characters, so the log
+    says which card without keeping a number an erasure could not take back."""
+    return "…" + number[-4:] if len(number) > 6 else "…"
+
+
 def link_card(store: Store, member_id: str, number: str, actor: str = "system") -> None:
     number = _text(number, "card number", 64, required=True)
     with store.write():
@@ -450,7 +456,7 @@ def link_card(store: Store, member_id: str, number: str, actor: str = "system") 
             "VALUES (?, ?, 'active', ?)", (number, member_id, linked_at))
         store.emit("card.linked", {"number": number, "member_id": member_id,
                                    "linked_at": linked_at})
-        store.audit(actor, "card.link", member_id, {"number": number})
+        store.audit(actor, "card.link", member_id, {"number": card_ref(number)})
 
 
 def block_card(store: Store, number: str, reason: str, actor: str = "system") -> None:
@@ -466,7 +472,8 @@ def block_card(store: Store, number: str, reason: str, actor: str = "system") ->
             "WHERE number = ?", (blocked_at, reason, number))
         store.emit("card.blocked", {"number": number, "member_id": card["member_id"],
                                     "reason": reason, "blocked_at": blocked_at})
-        store.audit(actor, "card.block", card["member_id"], {"number": number, "reason": reason})
+        store.audit(actor, "card.block", card["member_id"],
+                    {"number": card_ref(number), "reason": reason})
 
 
 ERASED_FIELDS = {
@@ -476,16 +483,34 @@ ERASED_FIELDS = {
 }
 
 
-def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> None:
+# Print jobs that carry a guest on paper: welcome slips, their receipts, their coupons and
+# their tables' kitchen tickets (allergies in large type).
+GUEST_PRINT_JOBS = """
+SELECT id FROM print_jobs WHERE (kind = 'welcome' AND subject = :id)
+   OR (kind = 'receipt' AND subject IN (SELECT id FROM orders WHERE member_id = :id))
+   OR (kind = 'kitchen' AND subject IN (SELECT id FROM visits WHERE member_id = :id))
+   OR (kind = 'coupon' AND subject IN (SELECT code FROM coupons WHERE member_id = :id))
+"""
+
+
+def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> list[str]:
     """Erase a guest's personal data for good, keeping orders and ledgers (anonymised).
 
-    Events still waiting in the outbox lose the guest's personal data too; the erasure event
-    itself tells HQ and every other store to do the same.
+    Events still waiting in the outbox lose the guest's personal data too, and so do the
+    print jobs about them (emptied; an unprinted one is cancelled); the audit log, which is
+    append-only, never held more than a card's last digits (`card_ref`). The erasure event
+    itself tells HQ and every other store to do the same. Returns the print jobs emptied, so
+    the caller can remove their slips from the virtual printer.
     """
     with store.write():
         row = member_row(store, member_id)
         if row["erased_at"]:
-            return
+            return []
+        jobs = [r[0] for r in store.conn.execute(GUEST_PRINT_JOBS, {"id": member_id})]
+        store.conn.executemany(
+            "UPDATE print_jobs SET data = X'', preview = '', state = CASE WHEN state IN "
+            "('queued', 'waiting', 'unconfirmed') THEN 'cancelled' ELSE state END, "
+            "last_error = NULL WHERE id = ?", [(job,) for job in jobs])
         now = store.now_iso()
         sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
         store.conn.execute(
@@ -511,3 +536,4 @@ def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> 
         store.conn.execute("INSERT INTO member_search (member_search) VALUES ('optimize')")
     # The old pages may still sit in the WAL; fold them in and truncate it.
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return jobs

@@ -556,6 +556,20 @@ def local_day(timezone: str) -> Callable[[str | None], str | None]:
     return day
 
 
+AUDIT_CARD_REFS = """
+-- The audit log keeps only a card's last four characters (hub/domain/members.py card_ref):
+-- an erased guest's card number must not outlive them in a log nothing else may change.
+DROP TRIGGER audit_log_no_update;
+UPDATE audit_log SET detail = json_set(detail, '$.number', CASE
+    WHEN length(json_extract(detail, '$.number')) > 6
+    THEN '…' || substr(json_extract(detail, '$.number'), -4) ELSE '…' END)
+    WHERE action IN ('card.link', 'card.block')
+    AND json_extract(detail, '$.number') NOT LIKE '…%';
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -571,6 +585,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0011_slice_age", SLICE_AGE),
     ("0012_pin_index", PIN_INDEX),
     ("0013_sv_approvals", SV_APPROVALS),
+    ("0015_audit_card_refs", AUDIT_CARD_REFS),
 )
 
 
