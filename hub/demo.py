@@ -8,11 +8,8 @@ Without a terminal (or with --summary) it prints the day's figures instead.
 
 from __future__ import annotations
 
-import os
-import pty
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,11 +22,10 @@ from .daemon import build
 from .demo_data import generate
 from .domain.dashboard import DayFigures, change_pct, day_summary
 from .domain.errors import InvalidInput
-from .domain.store import Store
 from .home import open_store
 from .hublock import announce, hold
 from .ports import free_port
-from .readers.parsers import rdm6300_frame
+from .readers.simulator import CardSimulator
 from .runtime import Hub
 
 DEMO_MEMBERS = 2000
@@ -56,31 +52,6 @@ def prepare(home: Path, echo: Callable[[str], None]) -> None:
             summary = generate(store, members=DEMO_MEMBERS, days=DEMO_DAYS)
             echo(f"  {summary.members} members, {summary.orders} orders over {summary.days} "
                  "days")
-
-
-class CardSimulator:
-    """A card reader on a pseudo-terminal that 'reads' a demo guest's card now and then."""
-
-    def __init__(self, store: Callable[[], Store], every: float) -> None:
-        self.master, self.slave = pty.openpty()
-        tty.setraw(self.master)
-        self.path = os.ttyname(self.slave)
-        self.store = store
-        self.every = every
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.every):
-            number = self.store().scalar(
-                "SELECT number FROM member_cards WHERE status = 'active' ORDER BY random() "
-                "LIMIT 1")
-            if number:
-                os.write(self.master, rdm6300_frame(number))
-
-    def close(self) -> None:
-        self.stop.set()
-        os.close(self.master)
-        os.close(self.slave)
 
 
 @contextmanager

@@ -1,1 +1,2 @@
-"""Member cards and scanners: frame parsers (pure) and the reader service (serial I/O)."""
+"""Member cards and scanners: frame parsers (pure), the reader service (serial I/O) and
+simulated readers that need no hardware."""

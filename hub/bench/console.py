@@ -18,8 +18,8 @@ from textual.widgets import DataTable, Input
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp
 
-from .children import child_env
-from .demo import demo_hub
+from ..children import child_env
+from ..demo import demo_hub
 
 
 async def _search_latencies(url: str, token: str, queries: list[str]) -> tuple[float,
@@ -76,7 +76,7 @@ def bench_demo_start(work: Path, log: Callable[[str], None]) -> dict[str, Any]:
     """`laoke demo` start to console, in a new process (imports included), on a demo home
     built before (its usual state: the store is generated on the first run only)."""
     home = work / "demo-home"
-    code = f"from hub.bench_console import demo_to_console; demo_to_console({str(home)!r})"
+    code = f"from hub.bench.console import demo_to_console; demo_to_console({str(home)!r})"
     env = child_env()
     subprocess.run([sys.executable, "-c", code], check=True, env=env,
                    stdout=subprocess.DEVNULL)  # the first run builds the store

@@ -1,18 +1,11 @@
-"""`laoke bench`: the foundation's figures on a generated store.
-
-The million-member database is built once per schema and cached; runs work on copies so the
-cached one stays as generated. Checkout throughput is compared with raw sqlite3 writing the
-same rows (order, lines, ledger entries, outbox events) into the same schema with the same
-`synchronous` setting, so the ratio is the cost of laoke's rules, not of the disk.
-"""
+"""The store's own figures on a generated store: lookups, checkout against raw sqlite3, the
+receipt, reports and campaign audiences; the million-member store is built once and cached."""
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,19 +13,15 @@ from typing import Any
 
 import platformdirs
 
-from .bench_console import bench_demo_start
-from .bench_http import bench_checkin_http
-from .bench_sync import bench_hq_stores, bench_sync
-from .demo_data import generate
-from .domain.checkout import CheckoutRequest, checkout
-from .domain.clock import system_clock
-from .domain.config import new_settings
-from .domain.coupons import Line
-from .domain.ids import new_id
-from .domain.ledgers import top_up
-from .domain.members import find_members, member_by_card, member_view
-from .domain.schema import STEPS
-from .domain.store import Store, dumps
+from ..demo_data import generate
+from ..domain.checkout import CheckoutRequest, checkout
+from ..domain.config import new_settings
+from ..domain.coupons import Line
+from ..domain.ids import new_id
+from ..domain.ledgers import top_up
+from ..domain.members import find_members, member_by_card, member_view
+from ..domain.schema import STEPS
+from ..domain.store import Store, dumps
 
 CHECKOUTS = 2000
 LOOKUPS = 2000
@@ -110,7 +99,7 @@ def bench_lookups(store: Store, log: Callable[[str], None]) -> dict[str, float]:
     return figures
 
 
-def _sample_members(store: Store, count: int) -> list[str]:
+def sample_members(store: Store, count: int) -> list[str]:
     return [r[0] for r in store.conn.execute(
         "SELECT id FROM members ORDER BY random() LIMIT ?", (count,))]
 
@@ -209,7 +198,7 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
     lines), built once and cached like the lookup store."""
     from datetime import timedelta
 
-    from .domain.reports import REPORTS, report
+    from ..domain.reports import REPORTS, report
 
     path, settings = cached_database(members, log, name="bench-reports", days=365, seed=4)
     timings: dict[str, float] = {}
@@ -278,7 +267,7 @@ def history_database(source: Path, settings: Any, members: int,
 def bench_segments(source: Path, settings: Any, members: int,
                    log: Callable[[str], None]) -> dict[str, Any]:
     """Each campaign audience over every guest of the big store, as a campaign run picks it."""
-    from .domain.audience import pick
+    from ..domain.audience import pick
 
     path = history_database(source, settings, members, log)
     timings: dict[str, float] = {}
@@ -295,39 +284,3 @@ def bench_segments(source: Path, settings: Any, members: int,
                                              for k, v in timings.items()))
     return {"segment_s": timings[slowest],
             **{f"segment_{k}_s": v for k, v in timings.items()}}
-
-
-def run_benchmarks(members: int, log: Callable[[str], None] = print,
-                   quick: bool = False) -> dict[str, Any]:
-    source, settings = cached_database(members, log)
-    figures: dict[str, Any] = {"members": members}
-    figures.update(bench_receipt(log))
-    figures.update(bench_reports(2_000 if quick else 40_000, log))
-    figures.update(bench_segments(source, settings, members, log))
-    figures["db_bytes_per_member"] = round(os.path.getsize(source) / members)
-    with tempfile.TemporaryDirectory(prefix="laoke-bench-") as work:
-        ours_path, raw_path = Path(work) / "ours.db", Path(work) / "raw.db"
-        shutil.copyfile(source, ours_path)
-        shutil.copyfile(source, raw_path)
-        with Store(ours_path, settings, system_clock) as store:
-            figures.update(bench_lookups(store, log))
-            # Members are spread out (and every fifth one topped up); a member is checked out
-            # at most once per run when the store is big enough, as at a real till.
-            sample = _sample_members(store, CHECKOUTS * 2)
-            half = len(sample) // 2
-            ours = bench_checkout(store, sample[:half])
-        with Store(raw_path, settings, system_clock) as store:
-            raw = bench_raw_checkout(store, sample[half:])
-        figures.update(bench_checkin_http(source, settings, Path(work), log,
-                                          *((2.0, 1.0) if quick else (10.0, 5.0))))
-        figures.update(bench_demo_start(Path(work), log))
-        figures.update(bench_sync(Path(work), 5_000 if quick else 100_000, log))
-        figures.update(bench_hq_stores(Path(work), 20, 250 if quick else 5_000, log))
-    figures["checkout_per_s"] = round(ours, 1)
-    figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
-    figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)
-    figures["synchronous"] = settings.storage.synchronous
-    log(f"checkout: {ours:.0f}/s laoke vs {raw:.0f}/s raw sqlite3 "
-        f"(ratio {ours / raw:.2f}, synchronous={settings.storage.synchronous})")
-    log(f"database size: {figures['db_bytes_per_member']} bytes per member")
-    return figures

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pty
 import random
 import shutil
 import signal
@@ -22,20 +20,19 @@ import subprocess
 import tempfile
 import threading
 import time
-import tty
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .bench_console import bench_console
-from .bench_web import bench_tablet
-from .children import output_of, start_laoke
-from .domain.config import ReaderSettings, Settings, write_settings
-from .domain.devices import add_device
-from .domain.store import Store
-from .ports import free_port
-from .readers.parsers import rdm6300_frame
+from ..children import output_of, start_laoke
+from ..domain.config import ReaderSettings, Settings, write_settings
+from ..domain.devices import add_device
+from ..domain.store import Store
+from ..ports import free_port
+from ..readers.simulator import SimulatedReader
+from .console import bench_console
+from .web import bench_tablet
 
 TABLETS = 50
 
@@ -115,7 +112,8 @@ async def _load(port: int, token: str, phones: list[str], seconds: float,
     return timings, int(len(timings) * 2 / elapsed)
 
 
-def _card_reads(port: int, token: str, master: int, cards: list[str]) -> list[float]:
+def _card_reads(port: int, token: str, reader: SimulatedReader,
+                cards: list[str]) -> list[float]:
     """Milliseconds from the last byte of each RDM6300 frame on the wire to its `card.read`
     event on the hub's stream, as a tablet receives it."""
     arrived: dict[str, float] = {}
@@ -141,7 +139,7 @@ def _card_reads(port: int, token: str, master: int, cards: list[str]) -> list[fl
     ready.wait(10)
     sent: dict[str, float] = {}
     for number in cards:
-        os.write(master, rdm6300_frame(number))
+        reader.read(number)
         sent[number] = time.perf_counter()
         time.sleep(0.02)
     listener.join(10)
@@ -154,10 +152,9 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
     home = work / "http-home"
     home.mkdir()
     shutil.copyfile(source, home / "laoke.db")
-    master, slave = pty.openpty()
-    tty.setraw(master)
+    reader = SimulatedReader()
     reader_settings = settings.model_copy(deep=True)
-    reader_settings.readers = [ReaderSettings(url=os.ttyname(slave), protocol="rdm6300",
+    reader_settings.readers = [ReaderSettings(url=reader.path, protocol="rdm6300",
                                               station="door")]
     write_settings(home, reader_settings)
     with Store(home / "laoke.db", settings) as store:
@@ -186,7 +183,7 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
         figures["checkin_http_saturated_p99_ms"] = round(sorted(flat)[int(len(flat) * 0.99)], 2)
         figures["http_requests_per_s"] = rps
         figures["hub_rss_load_mb"] = _rss_mb(hub.pid, "VmHWM")
-        reads = _card_reads(port, token, master, cards)
+        reads = _card_reads(port, token, reader, cards)
         if len(reads) != len(cards):
             raise RuntimeError(f"only {len(reads)} of {len(cards)} card reads reached the stream")
         figures["card_read_p50_ms"] = round(statistics.median(reads), 2)
@@ -198,8 +195,7 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)
         hub_log.close()
-        os.close(master)
-        os.close(slave)
+        reader.close()
     log(f"check-in over HTTP, {TABLETS} tablets at 1/s each: p50 "
         f"{figures['checkin_http_p50_ms']} ms, p99 {figures['checkin_http_p99_ms']} ms; "
         f"saturated: {figures['http_requests_per_s']} requests/s "

@@ -21,12 +21,12 @@ from sync.localbroker import Mosquitto
 from sync.protocol import SCHEMA, dumps, events_topic
 from sync.publisher import BATCH, Publisher
 
-from .domain.checkout import CheckoutRequest, checkout
-from .domain.config import new_settings
-from .domain.coupons import Line
-from .domain.ids import new_id
-from .domain.members import NewMember, add_member
-from .domain.store import Store
+from ..domain.checkout import CheckoutRequest, checkout
+from ..domain.config import new_settings
+from ..domain.coupons import Line
+from ..domain.ids import new_id
+from ..domain.members import NewMember, add_member
+from ..domain.store import Store
 
 
 def _store_factory(path: Path, settings: Any) -> Callable[[], Store]:
