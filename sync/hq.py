@@ -48,6 +48,7 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
+SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send to a gone HQ
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -269,9 +270,14 @@ class HqBook:
                 (member_id,)).fetchone()[0]
             free = balance - promised
             hold = hold_id or new_id()
-            if conn.execute("SELECT 1 FROM hq_holds WHERE id = ?", (hold,)).fetchone():
-                return {"approved": False, "available_fen": max(free, 0),
-                        "error": "this approval was already decided"}
+            known = conn.execute("SELECT store_id, member_id, amount_fen, open FROM hq_holds "
+                                 "WHERE id = ?", (hold,)).fetchone()
+            if known is not None:  # asked again (a redelivery): the same answer, or no
+                same = tuple(known) == (store_id, member_id, amount_fen, 1)
+                return {"approved": True, "hold_id": hold, "slice_grant_fen": 0,
+                        "available_fen": max(free, 0)} if same else {
+                    "approved": False, "available_fen": max(free, 0),
+                    "error": "this approval was already decided"}
             if amount_fen > free:
                 return {"approved": False, "available_fen": max(free, 0)}
             conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
@@ -391,7 +397,7 @@ class Receiver(ThreadWorker):
         self.book = book
         self.slice_fen = slice_fen  # the most of a guest's balance one store may hold
         self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
-                                               ca_file=ca_file)
+                                               ca_file=ca_file, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
         self.inbox: queue.Queue[Any] = queue.Queue()
@@ -479,15 +485,27 @@ class Receiver(ThreadWorker):
         self.client.publish(reply_to, dumps(answer), qos=1, properties=reply)
 
     def begin(self) -> None:
-        self.client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        """A session the broker keeps while HQ is away: what stores send meanwhile waits
+        for HQ, and what HQ received but never acknowledged comes again."""
+        session = Properties(PacketTypes.CONNECT)
+        session.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=15,
+                                  clean_start=False, properties=session)
         self.client.loop_start()
 
     def step(self, stop: threading.Event) -> float:
+        """Handle one message and only then acknowledge it: a message HQ had not committed
+        when it died is delivered again. One that fails waits its turn again."""
         try:
             message = self.inbox.get(timeout=0.2)
         except queue.Empty:
             return 0.0
-        self._handle(message)  # one bad message must not stop HQ: the worker carries on
+        try:
+            self._handle(message)
+        except Exception:
+            self.inbox.put(message)
+            raise
+        self.client.ack(message.mid, message.qos)
         return 0.0
 
     def end(self) -> None:

@@ -94,15 +94,17 @@ def parse_broker(url: str, tls: bool = False) -> Broker:
 
 
 def mqtt_client(client_id: str, url: str, username: str = "", password: str = "",
-                tls: bool = False, ca_file: str = "") -> tuple[mqtt.Client, Broker]:
+                tls: bool = False, ca_file: str = "",
+                manual_ack: bool = False) -> tuple[mqtt.Client, Broker]:
     """An MQTT 5 client with the chain's credentials and TLS settings, not yet connected.
 
     With TLS the broker's certificate and host name are checked against `ca_file` (the
-    chain's own CA, PEM), or the system's CAs when it is empty.
+    chain's own CA, PEM), or the system's CAs when it is empty. With `manual_ack` a message
+    is acknowledged only when the caller says it is done with it.
     """
     broker = parse_broker(url, tls)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5)
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     if username:
         client.username_pw_set(username, password)
     if broker.tls:

@@ -252,3 +252,81 @@ def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(tmp_path
         client.loop_stop()
         receiver.stop()
 
+
+def test_hq_killed_with_events_in_flight_catches_up_with_no_new_traffic(tmp_path, broker):
+    """Fault 8: HQ frozen while a store makes 50 checkouts, then SIGKILLed and started again;
+    nobody sends anything new, and HQ still ends with every event exactly once: it acks only
+    what it committed, and its broker session keeps what came while it was away."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from tests.hubproc import ROOT
+
+    hq_home = tmp_path / "hq"
+
+    def start_hq():
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub", "--home", str(hq_home), "hq", "run", "--broker",
+             broker.url], env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stderr=subprocess.DEVNULL)
+
+    def at_hq(sql):
+        if not (hq_home / "hq.db").exists():
+            return None
+        with sqlite3.connect(f"file:{hq_home / 'hq.db'}?mode=ro", uri=True, timeout=10) as db:
+            try:
+                return db.execute(sql).fetchone()
+            except sqlite3.OperationalError:
+                return None  # the tables are not there yet
+
+    hq = start_hq()
+    shop = RunningHub(tmp_path / "shop", "--broker", broker.url, "--store-id", "s-k").start()
+    try:
+        with shop.client() as till:
+            guest = till.post("/members", json={"name": "王芳", "phone": "13800138000",
+                                                "marketing_consent": True}).json()
+            wait_until(lambda: (at_hq("SELECT applied_seq FROM hq_stores") or [0])[0] > 0,
+                       timeout=60)
+            hq.send_signal(signal.SIGSTOP)  # HQ hangs: what reaches it is never applied
+            for n in range(50):
+                done = till.post("/checkouts", json={"member_id": guest["id"], "lines": [
+                    {"dish": "面", "qty": 1, "unit_price_fen": 1800}]},
+                    headers={"Idempotency-Key": f"k-{n}"})
+                assert done.status_code == 201, done.text
+            time.sleep(3)  # the store has sent it all to the broker
+        hq.send_signal(signal.SIGKILL)
+        hq.wait(10)
+        with sqlite3.connect(f"file:{shop.home / 'laoke.db'}?mode=ro", uri=True) as db:
+            top = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()[0]
+        hq = start_hq()
+        wait_until(lambda: (at_hq("SELECT applied_seq FROM hq_stores") or [0])[0] == top,
+                   timeout=30)
+        assert tuple(at_hq("SELECT COUNT(*), COUNT(DISTINCT id) FROM hq_orders")) == (50, 50)
+    finally:
+        shop.stop()
+        hq.kill()
+        hq.wait(10)
+
+
+def test_an_approval_asked_twice_is_one_hold_and_a_given_back_one_stays_back(tmp_path):
+    """HQ acks a request only after answering it, so a request may come twice; and a store's
+    release may overtake its own slow request. Neither makes a second promise."""
+    book = HqBook(tmp_path / "hq.db")
+    book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
+    first = book.authorise("s-a", "g", 6_000, hold_id="h1")
+    again = book.authorise("s-a", "g", 6_000, hold_id="h1")
+    assert first["approved"] and again["approved"] and again["hold_id"] == "h1"
+    assert held_at_hq(book, "g", "s-a") == 6_000
+    assert not book.authorise("s-b", "g", 1_000, hold_id="h1")["approved"], "not B's"
+    release = {"store": "s-a", "seq": 1, "id": "e1", "type": "stored_value.hold_released",
+               "ts": "t", "data": {"hold_id": "h2", "member_id": "g", "amount_fen": 3_000}}
+    from sync.protocol import events_topic
+
+    book.apply(events_topic("s-a"), json.dumps(
+        {"schema": 1, "store": "s-a", "events": [release]}).encode())
+    assert not book.authorise("s-a", "g", 3_000, hold_id="h2")["approved"], "given back"
+    assert held_at_hq(book, "g", "s-a") == 6_000
