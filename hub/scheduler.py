@@ -1,5 +1,6 @@
-"""The hub's own clock: runs the campaigns that are due, sends what is waiting (offline too),
-and gives back stored-value slices and HQ approvals left unused.
+"""The hub's own clock: closes the books each night (points expire, tiers follow the window),
+runs the campaigns that are due, sends what is waiting (offline too), and gives back
+stored-value slices and HQ approvals left unused.
 
 A worker (hub.workers) with its own database connection; a campaign that fails to run is
 logged and tried again on the next tick, and nothing it does can stop the hub.
@@ -15,6 +16,7 @@ from typing import Any
 from .domain.authority import release_idle_slices, release_unused_approvals
 from .domain.campaigns import due_campaigns, run_campaign
 from .domain.errors import LaokeError
+from .domain.nightly import close_books
 from .domain.outreach import recover
 from .domain.store import Store
 from .messaging import Channel, Dispatcher
@@ -38,8 +40,10 @@ class CampaignScheduler(ThreadWorker):
         self.on_run = on_run
 
     def tick(self) -> list[dict[str, Any]]:
-        """Run the due campaigns, then send the due messages; returns the runs."""
+        """Close last night's books if due, run the due campaigns (over this morning's tiers),
+        then send the due messages; returns the runs."""
         store = self.open_store()
+        close_books(store)
         runs = []
         for campaign_id in due_campaigns(store):
             try:
