@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,24 @@ TABLES: dict[str, str] = {
 }
 
 Progress = Callable[[str, int, int], None]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text, never runs: text that starts like a formula
+    (= + - @, tab, CR) gets a leading apostrophe. A guest's name typed at the kiosk must not
+    become `=HYPERLINK(...)` in the owner's Excel. Numbers, and text that is a plain number
+    such as a phone in E.164, are left as they are: they run nothing."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
+            and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_row(row: Iterable[Any]) -> list[Any]:
+    """`safe_cell` over a row: every CSV and XLSX laoke writes goes through here."""
+    return [safe_cell(value) for value in row]
 
 
 def _rows(store: Store, sql: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
@@ -62,9 +81,9 @@ def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]],
     # utf-8-sig: Excel on a Chinese Windows opens it with the names intact.
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow(safe_row(columns))
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(safe_row(row))
             count += 1
             if count % 10_000 == 0:
                 tick()
@@ -77,10 +96,10 @@ def _write_xlsx(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]],
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(path.stem)
-    sheet.append(columns)
+    sheet.append(safe_row(columns))
     count = 0
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(safe_row(row))
         count += 1
         if count % 10_000 == 0:
             tick()

@@ -17,6 +17,7 @@ from printer.render import FONTS
 
 from .domain.errors import InvalidInput
 from .domain.store import Store
+from .export import safe_row
 
 FORMATS = ("csv", "xlsx")
 Table = tuple[list[str], list[list[Any]]]
@@ -170,9 +171,9 @@ def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> lis
         workbook = Workbook(write_only=True)
         for key, (columns, rows) in found.items():
             sheet = workbook.create_sheet(key[:31])
-            sheet.append(columns)
+            sheet.append(safe_row(columns))
             for row in rows:
-                sheet.append(row)
+                sheet.append(safe_row(row))
         path = out / f"{name}.xlsx"
         workbook.save(path)
         return [path]
@@ -180,8 +181,8 @@ def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> lis
         path = out / (f"{name}.csv" if len(found) == 1 else f"{name}-{key}.csv")
         with path.open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerows(rows)
+            writer.writerow(safe_row(columns))
+            writer.writerows(safe_row(row) for row in rows)
         written.append(path)
     return written
 

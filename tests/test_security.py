@@ -307,3 +307,46 @@ def test_an_older_audit_log_keeps_no_card_numbers(tmp_path, settings):
         assert "0100ABCDEF" not in detail and "CDEF" in detail
         with pytest.raises(sqlite3.IntegrityError, match="append-only"), new.write():
             new.conn.execute("UPDATE audit_log SET actor = 'x'")
+
+
+# -- Medium 6: no spreadsheet formula comes out of an export -----------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","点我")', "+1+cmd|' /C calc'!A0", "-2+3",
+            "@SUM(1)", "\t=1", "\r=1"]
+
+
+def test_exports_neutralise_formulas(store, tmp_path):
+    import csv
+
+    from openpyxl import load_workbook
+
+    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.coupons import Line
+    from hub.domain.members import NewMember, add_member
+    from hub.domain.reports import report
+    from hub.export import export
+    from hub.report_files import export_report
+
+    for n, formula in enumerate(FORMULAS):
+        guest = add_member(store, NewMember(name=f"x{n}", phone=f"1370000010{n}",
+                                            notes=formula))
+        checkout(store, CheckoutRequest(f"f{n}", [Line(formula, 1, 100)],
+                                        member_id=guest["id"]))
+    for fmt in ("csv", "xlsx"):
+        export(store, tmp_path / fmt, fmt)
+        export_report(store, report(store, "dishes"), tmp_path / fmt, fmt)
+    texts = []
+    for path in (tmp_path / "csv").glob("*.csv"):
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            texts += [cell for row in csv.reader(handle) for cell in row]
+    for path in (tmp_path / "xlsx").glob("*.xlsx"):
+        for sheet in load_workbook(path).worksheets:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", (path.name, cell.value)
+                    texts.append(str(cell.value or ""))
+    risky = [t for t in texts if t[:1] in ("=", "+", "-", "@", "\t", "\r")
+             and not t.lstrip("+-").replace(".", "").isdigit()]
+    assert risky == []
+    assert sum("'=HYPERLINK" in t for t in texts) >= 3, "the text is kept, quoted"
+    assert "+8613700000100" in texts, "a phone is a number, not a formula: left as it is"
