@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
@@ -81,7 +82,9 @@ class SmtpChannel:
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
                 if s.smtp_starttls:
-                    smtp.starttls()
+                    # Verify the server's certificate and name: without a context, starttls()
+                    # encrypts to whoever answers, and the password goes to them.
+                    smtp.starttls(context=ssl.create_default_context())
                 if s.smtp_username:
                     smtp.login(s.smtp_username, s.smtp_password)
                 smtp.send_message(mail)
@@ -90,6 +93,9 @@ class SmtpChannel:
         except smtplib.SMTPResponseException as error:
             raise SendFailed(f"mail server: {error.smtp_code} {error.smtp_error!r}",
                              error.smtp_code < 500) from None
+        except ssl.SSLCertVerificationError as error:
+            raise SendFailed(f"the mail server's certificate does not verify: "
+                             f"{error.verify_message}", True) from None
         except (smtplib.SMTPException, OSError) as error:
             raise SendFailed(f"mail server unreachable: {error}", True) from None
         return False

@@ -350,3 +350,44 @@ def test_exports_neutralise_formulas(store, tmp_path):
     assert risky == []
     assert sum("'=HYPERLINK" in t for t in texts) >= 3, "the text is kept, quoted"
     assert "+8613700000100" in texts, "a phone is a number, not a formula: left as it is"
+
+
+# -- Medium 7: STARTTLS checks the mail server's certificate -----------------------------------
+
+def test_starttls_refuses_a_server_it_cannot_verify(tmp_path, settings):
+    """A host on the LAN answering as the mail server with a certificate of its own gets no
+    mail (and no SMTP password)."""
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+
+    from hub.messaging import SendFailed, SmtpChannel
+    from hub.ports import free_port
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port(),
+                            tls_context=context, require_starttls=True)
+    controller.start()
+    try:
+        mail = settings.messaging
+        mail.smtp_host, mail.smtp_port, mail.smtp_starttls = "127.0.0.1", controller.port, True
+        mail.smtp_sender = "shop@laoke.test"
+        with pytest.raises(SendFailed, match="certificate"):
+            SmtpChannel(mail).send({"id": "m1", "address": "guest@example.com",
+                                    "subject": "hi", "body": "hello"})
+    finally:
+        controller.stop()
+    assert received == []
