@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 Text = Annotated[StrictStr, Field(max_length=500)]
 ShortText = Annotated[StrictStr, Field(max_length=64)]
@@ -85,15 +93,40 @@ class OrderLine(Body):
     unit_price_fen: Fen
 
 
+class BillLine(Body):
+    """A checkout line: a dish of the menu by its code (the hub prices it), or an open item
+    by name and price."""
+
+    code: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    dish: Annotated[StrictStr, Field(min_length=1, max_length=60)] | None = None
+    qty: Annotated[StrictInt, Field(ge=1, le=999)]
+    unit_price_fen: Fen | None = None
+
+    @model_validator(mode="after")
+    def one_form(self) -> BillLine:
+        if self.code is not None and (self.dish is not None or self.unit_price_fen is not None):
+            raise ValueError("a menu line gives code and qty only: the hub prices it")
+        if self.code is None and (self.dish is None or self.unit_price_fen is None):
+            raise ValueError("a line needs a menu code, or a dish and its unit_price_fen")
+        return self
+
+
+class Tender(Body):
+    method: Literal["cash", "wechat", "alipay", "card", "voucher"]
+    amount_fen: Fen
+    received_fen: Fen | None = None  # cash handed over, for the change
+
+
 class Checkout(Body):
     member_id: ShortText | None = None
-    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=200)]
+    lines: Annotated[list[BillLine], Field(min_length=1, max_length=200)]
     redeem_points: Annotated[StrictInt, Field(ge=0, le=100_000_000)] = 0
     coupon_code: ShortText | None = None
     stored_value_fen: Fen = 0
     channel: Literal["dine_in", "takeaway", "delivery"] = "dine_in"
     visit_id: ShortText | None = None
     print: StrictBool = False
+    tenders: Annotated[list[Tender], Field(min_length=1, max_length=10)] | None = None
 
 
 class Refund(Body):

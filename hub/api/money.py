@@ -13,7 +13,7 @@ from sync.authority import authorise_spend
 
 from ..domain import coupons as vouchers
 from ..domain.authority import grant_slice
-from ..domain.checkout import CheckoutRequest, checkout
+from ..domain.checkout import CheckoutRequest, MenuLine, Tender, checkout
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
 from ..domain.profiles import checkin_card, guest_card, member_profile
@@ -21,6 +21,7 @@ from ..domain.visits import check_in
 from .auth import Caller, hub_of, require
 from .members import serving
 from .models import (
+    BillLine,
     CheckIn,
     Checkout,
     CouponCheck,
@@ -40,6 +41,11 @@ Json = dict[str, Any]
 
 def _lines(lines: list[OrderLine]) -> list[vouchers.Line]:
     return [vouchers.Line(line.dish, line.qty, line.unit_price_fen) for line in lines]
+
+
+def _bill_lines(lines: list[BillLine]) -> list[vouchers.Line | MenuLine]:
+    return [MenuLine(line.code, line.qty) if line.code is not None else
+            vouchers.Line(line.dish or "", line.qty, line.unit_price_fen or 0) for line in lines]
 
 
 @router.post("/checkins", status_code=201, summary="Seat a guest (or a walk-in party)")
@@ -65,10 +71,13 @@ def create_checkout(body: Checkout, request: Request, response: Response,
     hub = hub_of(request)
     store = hub.store()
     req = CheckoutRequest(
-        idempotency_key=idempotency_key, lines=_lines(body.lines), member_id=body.member_id,
+        idempotency_key=idempotency_key, lines=_bill_lines(body.lines),
+        member_id=body.member_id,
         redeem_points=body.redeem_points, coupon_code=body.coupon_code,
         stored_value_fen=body.stored_value_fen, channel=body.channel, visit_id=body.visit_id,
-        staff_id=who.staff_id)
+        staff_id=who.staff_id,
+        tenders=None if body.tenders is None else [
+            Tender(t.method, t.amount_fen, t.received_fen) for t in body.tenders])
     auth, grant = authorise_spend(hub.sync, store, req)
     result = checkout(store, replace(req, stored_value_auth=auth))
     if grant and body.member_id:

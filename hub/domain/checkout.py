@@ -8,7 +8,7 @@ guest's new tier and every outbox event commit together. An idempotency key make
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from .ledgers import (
     whole_number,
 )
 from .members import member_row, points_balance, stored_value_balance
+from .menu import priced_line
 from .pricing import Offers, price, total_of
 from .staff import get_staff
 from .store import Store, dumps
@@ -35,10 +36,32 @@ MAX_LINES = 200
 MAX_LINE_FEN = 10_000_000
 
 
+TENDERS = ("cash", "wechat", "alipay", "card", "voucher")
+
+
+@dataclass(frozen=True)
+class MenuLine:
+    """A line by the menu's code: the hub prices it (member price, a kept old price) and
+    refuses a members-only dish to a walk-in or past its daily limit."""
+
+    code: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class Tender:
+    """How part of the bill was paid; laoke records it and processes no payment. Cash may
+    say what the guest handed over, for the change on the receipt."""
+
+    method: str
+    amount_fen: int
+    received_fen: int | None = None
+
+
 @dataclass(frozen=True)
 class CheckoutRequest:
     idempotency_key: str
-    lines: Sequence[Line]
+    lines: Sequence[Line | MenuLine]
     member_id: str | None = None
     redeem_points: int = 0
     coupon_code: str | None = None
@@ -49,6 +72,8 @@ class CheckoutRequest:
     # In a chain: "hq:HOLD" when HQ approved the stored-value spend, "slice" when HQ could
     # not be asked (see authority.py); None for a store on its own.
     stored_value_auth: str | None = None
+    # How the rest of the bill (after stored value) was paid; none given: all of it in cash.
+    tenders: Sequence[Tender] | None = None
 
 
 def _validate(req: CheckoutRequest) -> None:
@@ -58,10 +83,24 @@ def _validate(req: CheckoutRequest) -> None:
     if not req.lines or len(req.lines) > MAX_LINES:
         raise InvalidInput(f"a checkout needs 1 to {MAX_LINES} lines")
     for number, line in enumerate(req.lines, 1):
-        if not isinstance(line.dish, str) or not line.dish.strip() or len(line.dish) > 60:
+        if isinstance(line, MenuLine):
+            if not isinstance(line.code, str) or not line.code.strip() or len(line.code) > 32:
+                raise InvalidInput(f"line {number}: code must be a menu code")
+        elif not isinstance(line.dish, str) or not line.dish.strip() or len(line.dish) > 60:
             raise InvalidInput(f"line {number}: dish must be a name of 1 to 60 characters")
+        else:
+            whole_number(line.unit_price_fen, f"line {number}: unit_price_fen", 0,
+                         MAX_LINE_FEN)
         whole_number(line.qty, f"line {number}: qty", 1, 999)
-        whole_number(line.unit_price_fen, f"line {number}: unit_price_fen", 0, MAX_LINE_FEN)
+    for number, tender in enumerate(req.tenders or (), 1):
+        if tender.method not in TENDERS:
+            raise InvalidInput(f"tender {number}: method must be one of {', '.join(TENDERS)}")
+        whole_number(tender.amount_fen, f"tender {number}: amount_fen", 0, MAX_LINE_FEN)
+        if tender.received_fen is not None:
+            whole_number(tender.received_fen, f"tender {number}: received_fen",
+                         tender.amount_fen, MAX_LINE_FEN)
+            if tender.method != "cash":
+                raise InvalidInput(f"tender {number}: only cash is handed over with change")
     whole_number(req.redeem_points, "redeem_points", 0)
     whole_number(req.stored_value_fen, "stored_value_fen", 0, MAX_TOPUP_FEN)
     if req.channel not in CHANNELS:
@@ -74,6 +113,11 @@ def _request_hash(req: CheckoutRequest) -> str:
     body = asdict(req)
     body.pop("idempotency_key")
     body.pop("stored_value_auth")  # a retry may be approved anew; it is the same checkout
+    # What checkouts before the menu and tenders sent hashes as it did then.
+    body["lines"] = [{k: v for k, v in line.items() if not (k == "code" and v is None)}
+                     for line in body["lines"]]
+    if body["tenders"] is None:
+        body.pop("tenders")
     return hashlib.sha256(dumps(body).encode()).hexdigest()
 
 
@@ -97,8 +141,40 @@ def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, An
         "stored_value_fen": stored_value_balance(store, member_id) if member_id else 0,
         "tier": member_row(store, member_id)["tier"] if member_id else None,
         "created_at": order["created_at"],
+        "lines": [dict(row) for row in store.conn.execute(
+            "SELECT code, dish, qty, unit_price_fen FROM order_lines WHERE order_id = ? "
+            "ORDER BY line_no", (order["id"],))],
+        "tenders": [dict(row) for row in store.conn.execute(
+            "SELECT method, amount_fen, received_fen FROM order_tenders WHERE order_id = ? "
+            "ORDER BY line_no", (order["id"],))],
         "replayed": replayed,
     }
+
+
+def _priced(store: Store, lines: Sequence[Line | MenuLine],
+            member: Mapping[str, Any] | None) -> list[Line]:
+    """The bill's lines with every menu line priced from the menu for this guest."""
+    priced: list[Line] = []
+    ordered: dict[str, int] = {}
+    for line in lines:
+        if isinstance(line, MenuLine):
+            code = line.code.strip()
+            line = priced_line(store, code, line.qty, member, ordered.get(code, 0))
+            ordered[code] = ordered.get(code, 0) + line.qty
+        priced.append(line)
+    return priced
+
+
+def _tenders(req: CheckoutRequest, due_fen: int) -> list[Tender]:
+    """How the bill was paid: tenders and stored value make up exactly what is due."""
+    rest = due_fen - req.stored_value_fen
+    if req.tenders is None:
+        return [Tender("cash", rest)] if rest else []
+    given = sum(tender.amount_fen for tender in req.tenders)
+    if given != rest:
+        raise InvalidInput(f"the tenders add up to {given} fen, but {rest} fen is due after "
+                           "stored value")
+    return list(req.tenders)
 
 
 def checkout(store: Store, req: CheckoutRequest) -> dict[str, Any]:
@@ -126,17 +202,18 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
             "SELECT 1 FROM visits WHERE id = ?", (req.visit_id,)) is None:
         raise NotFound(f"no visit {req.visit_id!r}")
 
+    bill_lines = _priced(store, req.lines, member)
     tier = settings.tier(member["tier"]) if member is not None else None
-    promo_campaign, promo_discount = member_day_price(store, member, req.lines)
+    promo_campaign, promo_discount = member_day_price(store, member, bill_lines)
     coupon_code, coupon_fen = None, 0
     if req.coupon_code:
-        coupon, coupon_fen = check_coupon(store, req.coupon_code, req.member_id, req.lines,
-                                          total_of(req.lines))
+        coupon, coupon_fen = check_coupon(store, req.coupon_code, req.member_id, bill_lines,
+                                          total_of(bill_lines))
         coupon_code = coupon["code"]
     boost_campaign, boost_pct = points_boost(store, member["id"]) if member is not None \
         else (None, 100)
     member_id = req.member_id or ""
-    bill = price(req.lines, Offers(
+    bill = price(bill_lines, Offers(
         fen_per_point=settings.points.fen_per_point, earn_per_yuan=settings.points.earn_per_yuan,
         tier_discount_pct=tier.discount_pct if tier else 0,
         points_multiplier_pct=tier.points_multiplier_pct if tier else None,
@@ -148,6 +225,7 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
         if req.stored_value_fen else 0)
     if not bill.promo_discount_fen:
         promo_campaign = None
+    tenders = _tenders(req, bill.due_fen)
 
     order_id = new_id()
     order = {
@@ -175,13 +253,19 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
         ":points_redeemed, :coupon_code, :tier, :staff_id, :idempotency_key, :request_hash, "
         ":created_at)", order)
     lines = [{"line_no": n, "dish": line.dish.strip(), "qty": line.qty,
-              "unit_price_fen": line.unit_price_fen} for n, line in enumerate(req.lines, 1)]
+              "unit_price_fen": line.unit_price_fen, "code": line.code}
+             for n, line in enumerate(bill_lines, 1)]
     store.conn.executemany(
-        "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen) "
-        "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen)",
+        "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen, code) "
+        "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen, :code)",
         [{**line, "order_id": order_id} for line in lines])
+    paid = [{"line_no": n, **asdict(tender)} for n, tender in enumerate(tenders, 1)]
+    store.conn.executemany(
+        "INSERT INTO order_tenders (order_id, line_no, method, amount_fen, received_fen) "
+        "VALUES (:order_id, :line_no, :method, :amount_fen, :received_fen)",
+        [{**tender, "order_id": order_id} for tender in paid])
     public = {k: v for k, v in order.items() if k != "request_hash"}
-    store.emit("order.created", {**public, "lines": lines})
+    store.emit("order.created", {**public, "lines": lines, "tenders": paid})
 
     if coupon_code:
         record_redemption(store, coupon_code, order_id=order_id, member_id=req.member_id,

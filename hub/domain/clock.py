@@ -6,7 +6,8 @@ Every component takes a `Clock` so tests can hand it a fixed or stepping time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
 
@@ -32,3 +33,9 @@ def parse_day(text: str, what: str = "date") -> date:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be YYYY-MM-DD, got {text!r}") from None
+
+
+def day_bounds(timezone: str, day: date) -> tuple[str, str]:
+    """A local day of the store as the UTC ISO range [start, end) its rows are stamped in."""
+    start = datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return to_iso(start), to_iso(start + timedelta(days=1))

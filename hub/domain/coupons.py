@@ -37,6 +37,7 @@ class Line:
     qty: int
     unit_price_fen: int
 
+    code: str | None = None  # the menu's code, when the hub priced it from the menu
 
 def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
                  percent_off: int = 0, dish: str | None = None, min_spend_fen: int = 0,

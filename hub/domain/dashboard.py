@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .clock import to_iso
+from .clock import day_bounds, to_iso
 from .segments import birthdays, lapsed
 from .store import Store
 
@@ -37,15 +37,9 @@ def change_pct(now: int, before: int) -> str:
     return "—" if not before else f"{(now - before) * 100 / before:+.0f}%"
 
 
-def _utc_bounds(store: Store, day: date) -> tuple[str, str]:
-    tz = ZoneInfo(store.settings.timezone)
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    return to_iso(start), to_iso(start + timedelta(days=1))
-
-
 def day_figures(store: Store, day: date, until: datetime | None = None) -> DayFigures:
     """Figures for one local day; `until` cuts it at a time of day to compare like with like."""
-    start, end = _utc_bounds(store, day)
+    start, end = day_bounds(store.settings.timezone, day)
     if until is not None:
         end = min(end, to_iso(until))
     covers = store.scalar("SELECT COALESCE(SUM(party_size), 0) FROM visits "

@@ -21,7 +21,7 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 
 _WAITER = frozenset({
     "member.read", "member.create", "member.update", "checkin.create", "coupon.validate",
-    "events.read", "print.kitchen", "qr.render",
+    "events.read", "print.kitchen", "qr.render", "menu.read", "menu.sold_out",
 })
 _CASHIER = _WAITER | {
     "member.read_unmasked", "checkout.create", "stored_value.topup", "coupon.redeem",
@@ -29,7 +29,7 @@ _CASHIER = _WAITER | {
 }
 _MANAGER = _CASHIER | {
     "points.adjust", "stored_value.refund", "coupon_template.manage", "campaign.manage",
-    "tier.manage", "device.manage", "export", "staff.read", "report.read",
+    "tier.manage", "device.manage", "export", "staff.read", "report.read", "menu.manage",
 }
 _OWNER = _MANAGER | {"member.erase", "staff.manage", "audit.read", "settings.manage"}
 

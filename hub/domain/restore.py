@@ -51,6 +51,8 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
         store.db["orders"].insert(order, ignore=True)
         store.db["order_lines"].insert_all(
             [{"order_id": data["id"], **line} for line in data.get("lines", [])], ignore=True)
+        store.db["order_tenders"].insert_all(
+            [{"order_id": data["id"], **paid} for paid in data.get("tenders", [])], ignore=True)
     elif kind == "staff.created":
         store.db["staff"].insert({**_row(data, ("id", "name", "role", "active", "created_at")),
                                   "pin_hash": NO_PIN}, ignore=True)

@@ -556,6 +556,59 @@ def local_day(timezone: str) -> Callable[[str | None], str | None]:
     return day
 
 
+# The till: the menu it prices from (dishes by a stable code, the history of their prices, old
+# prices kept for a guest or a tier until a date), the code each order line sold, and how each
+# bill was paid (laoke records tenders; it processes no payment).
+TILL = """
+CREATE TABLE menu_dishes (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_en TEXT NOT NULL DEFAULT '',
+    category TEXT NOT NULL DEFAULT '',
+    price_fen INTEGER NOT NULL CHECK (price_fen >= 0),
+    member_price_fen INTEGER CHECK (member_price_fen IS NULL OR member_price_fen >= 0),
+    station TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    members_only INTEGER NOT NULL DEFAULT 0 CHECK (members_only IN (0, 1)),
+    daily_limit INTEGER CHECK (daily_limit IS NULL OR daily_limit > 0),
+    sold_out_day TEXT,
+    position INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX menu_dishes_category ON menu_dishes(category, position, code);
+CREATE TABLE menu_price_history (
+    id TEXT PRIMARY KEY,
+    code TEXT NOT NULL REFERENCES menu_dishes(code),
+    price_fen INTEGER NOT NULL,
+    member_price_fen INTEGER,
+    since TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX menu_price_history_code ON menu_price_history(code, since);
+CREATE TABLE menu_price_holds (
+    id TEXT PRIMARY KEY,
+    code TEXT NOT NULL REFERENCES menu_dishes(code),
+    member_id TEXT REFERENCES members(id),
+    tier TEXT,
+    price_fen INTEGER NOT NULL CHECK (price_fen >= 0),
+    until TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    CHECK ((member_id IS NULL) <> (tier IS NULL))
+);
+CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
+ALTER TABLE order_lines ADD COLUMN code TEXT;
+CREATE INDEX order_lines_code ON order_lines(code) WHERE code IS NOT NULL;
+CREATE TABLE order_tenders (
+    order_id TEXT NOT NULL REFERENCES orders(id),
+    line_no INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),
+    received_fen INTEGER CHECK (received_fen IS NULL OR received_fen >= amount_fen),
+    PRIMARY KEY (order_id, line_no)
+) WITHOUT ROWID;
+"""
+
 AUDIT_CARD_REFS = """
 -- The audit log keeps only a card's last four characters (hub/domain/members.py card_ref):
 -- an erased guest's card number must not outlive them in a log nothing else may change.
@@ -568,7 +621,6 @@ UPDATE audit_log SET detail = json_set(detail, '$.number', CASE
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 """
-
 
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
@@ -585,6 +637,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0011_slice_age", SLICE_AGE),
     ("0012_pin_index", PIN_INDEX),
     ("0013_sv_approvals", SV_APPROVALS),
+    ("0014_till", TILL),
     ("0015_audit_card_refs", AUDIT_CARD_REFS),
 )
 

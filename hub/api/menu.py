@@ -1,0 +1,53 @@
+"""The menu at the till: read by every till device, edited by managers, sold out by staff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field, StrictBool, StrictStr
+
+from ..domain import menu as book
+from .auth import Caller, hub_of, require
+from .models import Body, Fen
+
+router = APIRouter(tags=["menu"])
+Json = dict[str, Any]
+Name = Annotated[StrictStr, Field(max_length=80)]
+
+
+class Dish(Body):
+    """A dish's fields; those left out keep their value (a new dish needs name and price)."""
+
+    name: Name | None = None
+    name_en: Name | None = None
+    category: Name | None = None
+    price_fen: Fen | None = None
+    member_price_fen: Fen | None = None
+    station: Name | None = None
+    tags: Annotated[list[Annotated[StrictStr, Field(max_length=20)]],
+                    Field(max_length=20)] | None = None
+    members_only: StrictBool | None = None
+    daily_limit: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class SoldOut(Body):
+    sold_out: StrictBool
+
+
+@router.get("/menu", summary="The menu, as the till prices it")
+def get_menu(request: Request, _: Annotated[Caller, Depends(require("menu.read"))]) -> Json:
+    return {"dishes": book.menu(hub_of(request).store())}
+
+
+@router.put("/menu/dishes/{code}", summary="Add or change a dish")
+def put_dish(code: str, body: Dish, request: Request,
+             who: Annotated[Caller, Depends(require("menu.manage"))]) -> Json:
+    fields = body.model_dump(exclude_unset=True)
+    return book.save_dish(hub_of(request).store(), {**fields, "code": code}, actor=who.actor)
+
+
+@router.post("/menu/dishes/{code}/sold-out", summary="Sold out today, or back on the menu")
+def sold_out(code: str, body: SoldOut, request: Request,
+             who: Annotated[Caller, Depends(require("menu.sold_out"))]) -> Json:
+    return book.set_sold_out(hub_of(request).store(), code, body.sold_out, actor=who.actor)

@@ -1,0 +1,310 @@
+"""The menu: what the kitchen sells, at what price and to whom; the till prices lines from it.
+
+A dish is keyed by its stable `code`, the name the import file, a POS or a delivery platform's
+mapping use for it, so its name and price can change without breaking any of them. A price
+change is kept in the price history, and a guest (or every guest of a tier) can keep an old
+price until a date: the old-member price owners promise their regulars.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .audience import local_today
+from .clock import day_bounds
+from .coupons import Line
+from .errors import InvalidInput, NotFound, Refused
+from .ids import new_id
+from .store import Store
+
+# The columns of the menu file (shared/SPEC.md, "The till"), then the ones laoke adds.
+FILE_COLUMNS = ("code", "name", "category", "price_fen", "member_price_fen", "station",
+                "members_only", "daily_limit")
+EXTRA_COLUMNS = ("name_en", "tags")
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+MAX_PRICE_FEN = 10_000_000  # the till's largest line price
+
+
+class MembersOnly(Refused):
+    code = "members_only"
+
+
+class SoldOut(Refused):
+    code = "sold_out"
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _text(value: Any, what: str, longest: int, required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise InvalidInput(f"{what} is required")
+    if len(text) > longest or any(ord(c) < 32 for c in text):
+        raise InvalidInput(f"{what} must be at most {longest} printable characters")
+    return text
+
+
+def _fen(value: Any, what: str, optional: bool = False) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if optional:
+            return None
+        raise InvalidInput(f"{what} is required")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput(f"{what} must be a whole number of fen")
+    text = str(value).strip()
+    if not text.isdigit() or int(text) > MAX_PRICE_FEN:
+        raise InvalidInput(f"{what} must be a whole number of fen from 0 to {MAX_PRICE_FEN}, "
+                           f"got {value!r}")
+    return int(text)
+
+
+def _flag(value: Any, what: str) -> bool:
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("1", "true", "yes", "是"):
+        return True
+    if text in ("", "0", "false", "no", "否"):
+        return False
+    raise InvalidInput(f"{what} must be 1 or 0, got {value!r}")
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, list):
+        words = value
+    else:
+        words = re.split(r"[,，;；|]", "" if value is None else str(value))
+    tags = [_text(word, "a tag", 20) for word in words]
+    return sorted({tag for tag in tags if tag})
+
+
+def checked_dish(fields: Mapping[str, Any], current: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """A dish as the menu keeps it, from a row of fields; fields a row leaves out keep their
+    current value (an import of only code, name and price changes nothing else)."""
+    base = dict(current or {})
+
+    def given(key: str) -> bool:
+        return key in fields and (current is None or fields[key] is not None)
+
+    code = _text(fields.get("code"), "code", 32, required=True)
+    if not CODE_PATTERN.match(code):
+        raise InvalidInput(f"code {code!r}: letters, digits, '.', '_' or '-', up to 32")
+    dish: dict[str, Any] = {"code": code}
+    dish["name"] = _text(fields["name"], "name", 60, required=True) if given("name") \
+        else base.get("name") or _text(None, "name", 60, required=True)
+    dish["name_en"] = _text(fields["name_en"], "name_en", 80) if given("name_en") \
+        else base.get("name_en", "")
+    dish["category"] = _text(fields["category"], "category", 40) if given("category") \
+        else base.get("category", "")
+    dish["price_fen"] = _fen(fields["price_fen"], "price_fen") if given("price_fen") \
+        else base.get("price_fen", _fen(None, "price_fen"))
+    dish["member_price_fen"] = (_fen(fields["member_price_fen"], "member_price_fen",
+                                     optional=True)
+                                if given("member_price_fen") else base.get("member_price_fen"))
+    if dish["member_price_fen"] is not None and dish["member_price_fen"] > dish["price_fen"]:
+        raise InvalidInput(f"{code}: the member price is above the price")
+    dish["station"] = _text(fields["station"], "station", 30) if given("station") \
+        else base.get("station", "")
+    dish["tags"] = _tags(fields["tags"]) if given("tags") else list(base.get("tags", []))
+    dish["members_only"] = _flag(fields["members_only"], "members_only") \
+        if given("members_only") else bool(base.get("members_only", False))
+    limit = _fen(fields["daily_limit"], "daily_limit", optional=True) \
+        if given("daily_limit") else base.get("daily_limit")
+    if limit == 0:
+        raise InvalidInput(f"{code}: daily_limit must be empty (none) or at least 1")
+    dish["daily_limit"] = limit
+    return dish
+
+
+def _row(row: Mapping[str, Any], today: str) -> dict[str, Any]:
+    dish = {k: row[k] for k in ("code", "name", "name_en", "category", "price_fen",
+                                "member_price_fen", "station", "daily_limit")}
+    dish["tags"] = json.loads(row["tags"])
+    dish["members_only"] = bool(row["members_only"])
+    dish["available"] = row["sold_out_day"] != today
+    return dish
+
+
+def _today(store: Store) -> str:
+    return local_today(store).isoformat()
+
+
+def get_dish(store: Store, code: str) -> dict[str, Any]:
+    row = store.one("SELECT * FROM menu_dishes WHERE code = ?", (code,))
+    if row is None:
+        raise NotFound(f"no dish with code {code!r} on the menu")
+    return _row(row, _today(store))
+
+
+def menu(store: Store) -> list[dict[str, Any]]:
+    """Every dish, by category and the order the menu file gave them."""
+    today = _today(store)
+    return [_row(row, today) for row in store.conn.execute(
+        "SELECT * FROM menu_dishes ORDER BY category, position, code")]
+
+
+def _save(store: Store, dish: dict[str, Any], current: dict[str, Any] | None, position: int,
+          actor: str) -> None:
+    now = store.now_iso()
+    store.conn.execute(
+        "INSERT INTO menu_dishes (code, name, name_en, category, price_fen, member_price_fen, "
+        "station, tags, members_only, daily_limit, position, updated_at) VALUES (:code, "
+        ":name, :name_en, :category, :price_fen, :member_price_fen, :station, :tags, "
+        ":members_only, :daily_limit, :position, :now) ON CONFLICT (code) DO UPDATE SET "
+        "name = excluded.name, name_en = excluded.name_en, category = excluded.category, "
+        "price_fen = excluded.price_fen, member_price_fen = excluded.member_price_fen, "
+        "station = excluded.station, tags = excluded.tags, "
+        "members_only = excluded.members_only, daily_limit = excluded.daily_limit, "
+        "position = excluded.position, updated_at = excluded.updated_at",
+        {**dish, "tags": json.dumps(dish["tags"], ensure_ascii=False),
+         "members_only": int(dish["members_only"]), "position": position, "now": now})
+    prices = (dish["price_fen"], dish["member_price_fen"])
+    if current is None or prices != (current["price_fen"], current["member_price_fen"]):
+        store.conn.execute(
+            "INSERT INTO menu_price_history (id, code, price_fen, member_price_fen, since, "
+            "actor) VALUES (?, ?, ?, ?, ?, ?)", (new_id(), dish["code"], *prices, now, actor))
+
+
+def save_dish(store: Store, fields: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    """Add a dish or change one (the console's edit, the API's)."""
+    code = _text(fields.get("code"), "code", 32, required=True)
+    with store.write():
+        row = store.one("SELECT * FROM menu_dishes WHERE code = ?", (code,))
+        current = _row(row, _today(store)) if row is not None else None
+        dish = checked_dish(fields, current)
+        position = row["position"] if row is not None else int(store.scalar(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM menu_dishes"))
+        _save(store, dish, current, position, actor)
+        store.audit(actor, "menu.dish_saved", code)
+    return get_dish(store, code)
+
+
+def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> ImportSummary:
+    """Every row of a menu file, all or nothing: one bad row names itself and changes nothing.
+
+    Importing the same file again changes nothing; a row whose code exists updates that dish.
+    """
+    added = updated = unchanged = 0
+    with store.write():
+        today = _today(store)
+        current = {row["code"]: _row(row, today)
+                   for row in store.conn.execute("SELECT * FROM menu_dishes")}
+        seen: set[str] = set()
+        for number, fields in enumerate(rows, 2):  # row 1 is the header
+            try:
+                dish = checked_dish(fields, current.get(str(fields.get("code") or "").strip()))
+            except InvalidInput as error:
+                raise InvalidInput(f"row {number}: {error.message}") from None
+            if dish["code"] in seen:
+                raise InvalidInput(f"row {number}: code {dish['code']!r} appears twice")
+            seen.add(dish["code"])
+            before = current.get(dish["code"])
+            if before is not None and all(before[k] == dish[k] for k in dish):
+                unchanged += 1
+            else:
+                added, updated = (added + 1, updated) if before is None else (added,
+                                                                              updated + 1)
+            _save(store, dish, before, number, actor)
+        store.audit(actor, "menu.imported", None,
+                    {"added": added, "updated": updated, "unchanged": unchanged})
+    return ImportSummary(added, updated, unchanged)
+
+
+def export_rows(store: Store) -> list[dict[str, Any]]:
+    """The menu as the file has it: the same columns `import_menu` reads."""
+    return [{**{k: dish[k] for k in FILE_COLUMNS if k != "members_only"},
+             "members_only": int(dish["members_only"]), "name_en": dish["name_en"],
+             "tags": ",".join(dish["tags"])} for dish in menu(store)]
+
+
+def set_sold_out(store: Store, code: str, sold_out: bool, actor: str) -> dict[str, Any]:
+    """Sold out for the rest of today; it is back on the menu tomorrow by itself."""
+    with store.write():
+        get_dish(store, code)
+        store.conn.execute("UPDATE menu_dishes SET sold_out_day = ? WHERE code = ?",
+                           (_today(store) if sold_out else None, code))
+        store.audit(actor, "menu.sold_out" if sold_out else "menu.back", code)
+    return get_dish(store, code)
+
+
+def price_history(store: Store, code: str) -> list[dict[str, Any]]:
+    get_dish(store, code)
+    return [dict(row) for row in store.conn.execute(
+        "SELECT price_fen, member_price_fen, since, actor FROM menu_price_history "
+        "WHERE code = ? ORDER BY since, id", (code,))]
+
+
+def keep_price(store: Store, code: str, until: str, actor: str, *,
+               member_id: str | None = None, tier: str | None = None,
+               price_fen: int | None = None) -> dict[str, Any]:
+    """Keep a price (by default the one before the last change) for one guest or a tier."""
+    if (member_id is None) == (tier is None):
+        raise InvalidInput("keep a price for one guest or for one tier")
+    with store.write():
+        dish = get_dish(store, code)
+        if price_fen is None:
+            earlier = store.one(
+                "SELECT price_fen FROM menu_price_history WHERE code = ? "
+                "ORDER BY since DESC, id DESC LIMIT 1 OFFSET 1", (code,))
+            price_fen = earlier["price_fen"] if earlier is not None else dish["price_fen"]
+        price = _fen(price_fen, "price_fen")
+        if member_id is not None and store.one(
+                "SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL", (member_id,)) is None:
+            raise NotFound(f"no member {member_id!r}")
+        if tier is not None:
+            store.settings.tier(tier)
+        hold = {"id": new_id(), "code": code, "member_id": member_id, "tier": tier,
+                "price_fen": price, "until": _text(until, "until", 30, required=True),
+                "created_at": store.now_iso(), "actor": actor}
+        store.db.table("menu_price_holds").insert(hold)
+        store.audit(actor, "menu.price_kept", code, {"member_id": member_id, "tier": tier,
+                                                     "price_fen": price, "until": until})
+    return hold
+
+
+def unit_price(store: Store, dish: Mapping[str, Any], member: Mapping[str, Any] | None) -> int:
+    """What this guest pays for one: the member price for members, or an old price kept for
+    them (or their tier) while it holds, whichever is lower."""
+    if member is None:
+        return int(dish["price_fen"])
+    best = dish["member_price_fen"] if dish["member_price_fen"] is not None \
+        else dish["price_fen"]
+    kept = store.scalar(
+        "SELECT MIN(price_fen) FROM menu_price_holds WHERE code = ? AND until >= ? "
+        "AND (member_id = ? OR tier = ?)",
+        (dish["code"], _today(store), member["id"], member["tier"]))
+    return int(min(best, kept) if kept is not None else best)
+
+
+def sold_today(store: Store, code: str) -> int:
+    start, end = day_bounds(store.settings.timezone, local_today(store))
+    return int(store.scalar(
+        "SELECT COALESCE(SUM(l.qty), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
+        "WHERE l.code = ? AND o.created_at >= ? AND o.created_at < ?", (code, start, end)))
+
+
+def priced_line(store: Store, code: str, qty: int, member: Mapping[str, Any] | None,
+                already: int = 0) -> Line:
+    """A bill's line for a dish of the menu, priced for this guest; inside the checkout's
+    transaction, so two tills cannot both sell the last of a limited dish. `already` counts
+    this bill's earlier lines of the same dish."""
+    dish = get_dish(store, code)
+    if not dish["available"]:
+        raise SoldOut(f"{dish['name']} ({code}) is sold out today")
+    if dish["members_only"] and member is None:
+        raise MembersOnly(f"{dish['name']} ({code}) is for members only")
+    if dish["daily_limit"] is not None:
+        left = dish["daily_limit"] - sold_today(store, code) - already
+        if qty > left:
+            raise SoldOut(f"{dish['name']} ({code}): {max(left, 0)} of today's "
+                          f"{dish['daily_limit']} left")
+    return Line(dish=dish["name"], qty=qty, unit_price_fen=unit_price(store, dish, member),
+                code=code)

@@ -1,0 +1,198 @@
+"""The menu and the till that prices from it: the file in and out, the rules, and checkout
+by code with tenders over real HTTP (shared/SPEC.md, "The till")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hub.domain.errors import InvalidInput
+from hub.domain.members import NewMember, add_member
+from hub.domain.menu import import_menu, keep_price, menu, price_history, save_dish
+from hub.menu_files import read_rows
+from tests.hubproc import ROOT
+
+HEADER = "code,name,category,price_fen,member_price_fen,station,members_only,daily_limit,notes"
+MENU_CSV = "\ufeff" + HEADER + """
+HS01,宫保鸡丁,热菜,4800,4200,热菜间,0,,the kitchen's own column
+LC01,拍黄瓜,凉菜,1800,,凉菜间,0,,
+XL01,限量和牛,热菜,28800,26800,热菜间,1,2,
+RICE,米饭,主食,300,,,0,,
+"""
+
+
+@pytest.fixture
+def menu_file(tmp_path):
+    path = tmp_path / "menu.csv"
+    path.write_text(MENU_CSV, encoding="utf-8")
+    return path
+
+
+def laoke(home, *args):
+    result = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), *args],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_menu_file_imports_once_and_again_changes_nothing(store, menu_file):
+    first = import_menu(store, read_rows(menu_file), actor="test")
+    assert (first.added, first.updated, first.unchanged) == (4, 0, 0)
+    dishes = {dish["code"]: dish for dish in menu(store)}
+    assert dishes["HS01"] == {
+        "code": "HS01", "name": "宫保鸡丁", "name_en": "", "category": "热菜", "price_fen": 4800,
+        "member_price_fen": 4200, "station": "热菜间", "daily_limit": None, "tags": [],
+        "members_only": False, "available": True}
+    assert dishes["LC01"]["member_price_fen"] is None
+    assert dishes["XL01"]["members_only"] and dishes["XL01"]["daily_limit"] == 2
+    again = import_menu(store, read_rows(menu_file), actor="test")
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 4)
+    assert len(price_history(store, "HS01")) == 1
+
+
+def test_a_price_change_keeps_its_history(store, menu_file):
+    import_menu(store, read_rows(menu_file), actor="test")
+    save_dish(store, {"code": "HS01", "price_fen": 5200}, actor="owner")
+    dish = {d["code"]: d for d in menu(store)}["HS01"]
+    assert dish["price_fen"] == 5200 and dish["member_price_fen"] == 4200, "the rest stays"
+    assert [h["price_fen"] for h in price_history(store, "HS01")] == [4800, 5200]
+
+
+def test_one_bad_row_names_itself_and_changes_nothing(store, menu_file):
+    text = MENU_CSV.replace("LC01,拍黄瓜,凉菜,1800", "LC01,拍黄瓜,凉菜,十八元")
+    menu_file.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput, match="row 3: price_fen"):
+        import_menu(store, read_rows(menu_file), actor="test")
+    assert menu(store) == []
+    menu_file.write_text(MENU_CSV + "HS01,宫保鸡丁,热菜,4800,,,0,,\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="row 6: code 'HS01' appears twice"):
+        import_menu(store, read_rows(menu_file), actor="test")
+    with pytest.raises(InvalidInput, match="member price is above the price"):
+        save_dish(store, {"code": "X1", "name": "汤", "price_fen": 100,
+                          "member_price_fen": 200}, actor="test")
+
+
+def test_the_menu_goes_out_and_back_as_csv_and_xlsx(tmp_path, menu_file):
+    laoke(tmp_path / "a", "menu", "import", str(menu_file))
+    laoke(tmp_path / "a", "menu", "export", "--out", str(tmp_path / "menu.xlsx"))
+    laoke(tmp_path / "b", "menu", "import", str(tmp_path / "menu.xlsx"))
+    laoke(tmp_path / "b", "menu", "export", "--out", str(tmp_path / "again.csv"))
+    laoke(tmp_path / "c", "menu", "import", str(tmp_path / "again.csv"))
+    shown = [json.loads(laoke(tmp_path / home, "menu", "list", "--json"))["dishes"]
+             for home in ("a", "b", "c")]
+    assert shown[0] == shown[1] == shown[2] and len(shown[0]) == 4
+    assert "宫保鸡丁" in laoke(tmp_path / "a", "menu", "list")
+
+
+def test_an_old_price_kept_for_a_regular(store, menu_file):
+    import_menu(store, read_rows(menu_file), actor="test")
+    regular = add_member(store, NewMember(name="李姐", phone="13800138001"))
+    save_dish(store, {"code": "LC01", "price_fen": 2200}, actor="owner")
+    kept = keep_price(store, "LC01", "2027-01-31", "owner", member_id=regular["id"])
+    assert kept["price_fen"] == 1800, "by default the price before the last change"
+    from hub.domain.menu import get_dish, unit_price
+
+    dish = get_dish(store, "LC01")
+    assert unit_price(store, dish, regular) == 1800
+    newcomer = add_member(store, NewMember(name="张三", phone="13800138002"))
+    assert unit_price(store, dish, newcomer) == 2200
+    assert unit_price(store, dish, None) == 2200
+
+
+@pytest.fixture(scope="module")
+def till(tmp_path_factory):
+    """A running hub with the menu, an owner's and a waiter's client, and a guest."""
+    from tests.hubproc import RunningHub
+
+    folder = tmp_path_factory.mktemp("till")
+    path = folder / "menu.csv"
+    path.write_text(MENU_CSV, encoding="utf-8")
+    laoke(folder / "home", "menu", "import", str(path))
+    hub = RunningHub(folder / "home").start()
+    owner = hub.client()
+    waiter_token = owner.post("/devices", json={"name": "pad", "role": "waiter"}).json()["token"]
+    guest = owner.post("/members", json={"name": "王芳", "phone": "13900139000",
+                                         "marketing_consent": False}).json()
+    yield hub, owner, hub.client(waiter_token), guest
+    owner.close()
+    hub.stop()
+
+
+def pay(api, key, **body):
+    return api.post("/checkouts", json=body, headers={"Idempotency-Key": key})
+
+
+def test_tablets_read_the_menu(till):
+    _, _, waiter, _ = till
+    dishes = waiter.get("/menu").json()["dishes"]
+    assert {d["code"] for d in dishes} == {"HS01", "LC01", "XL01", "RICE"}
+    assert set(dishes[0]) == {"code", "name", "name_en", "category", "price_fen",
+                              "member_price_fen", "station", "members_only", "daily_limit",
+                              "available", "tags"}
+    assert waiter.put("/menu/dishes/HS01", json={"price_fen": 1}).status_code == 403
+
+
+def test_checkout_by_code_prices_for_the_member_and_records_tenders(till):
+    _, owner, _, guest = till
+    bill = pay(owner, "code-1", member_id=guest["id"],
+               lines=[{"code": "HS01", "qty": 2}, {"code": "RICE", "qty": 2},
+                      {"dish": "开瓶费", "qty": 1, "unit_price_fen": 2000}]).json()
+    assert bill["lines"] == [
+        {"code": "HS01", "dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4200},
+        {"code": "RICE", "dish": "米饭", "qty": 2, "unit_price_fen": 300},
+        {"code": None, "dish": "开瓶费", "qty": 1, "unit_price_fen": 2000}]
+    assert bill["total_fen"] == 2 * 4200 + 2 * 300 + 2000
+    assert bill["tenders"] == [{"method": "cash", "amount_fen": bill["due_fen"],
+                                "received_fen": None}], "no tenders given: all cash"
+    again = pay(owner, "code-1", member_id=guest["id"],
+                lines=[{"code": "HS01", "qty": 2}, {"code": "RICE", "qty": 2},
+                       {"dish": "开瓶费", "qty": 1, "unit_price_fen": 2000}])
+    assert again.status_code == 200 and again.json()["order_id"] == bill["order_id"]
+
+
+def test_split_tenders_must_make_up_what_is_due(till):
+    _, owner, _, _ = till
+    lines = [{"code": "HS01", "qty": 2}]  # a walk-in pays the full 96.00
+    short = pay(owner, "split-1", lines=lines,
+                tenders=[{"method": "wechat", "amount_fen": 5000},
+                         {"method": "cash", "amount_fen": 5000}])
+    assert short.status_code == 422 and "add up to 10000 fen, but 9600" in short.text
+    split = pay(owner, "split-2", lines=lines,
+                tenders=[{"method": "wechat", "amount_fen": 5000},
+                         {"method": "cash", "amount_fen": 4600, "received_fen": 5000}])
+    assert split.status_code == 201, split.text
+    assert split.json()["tenders"] == [
+        {"method": "wechat", "amount_fen": 5000, "received_fen": None},
+        {"method": "cash", "amount_fen": 4600, "received_fen": 5000}]
+    change = pay(owner, "split-3", lines=lines,
+                 tenders=[{"method": "alipay", "amount_fen": 9600, "received_fen": 10000}])
+    assert change.status_code == 422, "only cash is handed over with change"
+
+
+def test_members_only_and_daily_limits_are_refused_with_a_reason(till):
+    _, owner, _, guest = till
+    walk_in = pay(owner, "limit-1", lines=[{"code": "XL01", "qty": 1}])
+    assert walk_in.status_code == 409 and "members only" in walk_in.json()["message"]
+    assert pay(owner, "limit-2", member_id=guest["id"],
+               lines=[{"code": "XL01", "qty": 2}]).status_code == 201
+    past = pay(owner, "limit-3", member_id=guest["id"], lines=[{"code": "XL01", "qty": 1}])
+    assert past.status_code == 409 and "0 of today's 2 left" in past.json()["message"]
+    unknown = pay(owner, "limit-4", lines=[{"code": "NOPE", "qty": 1}])
+    assert unknown.status_code == 404
+    both = pay(owner, "limit-5", lines=[{"code": "RICE", "qty": 1, "unit_price_fen": 1}])
+    assert both.status_code == 422
+
+
+def test_a_dish_sold_out_today_is_refused_until_it_is_back(till):
+    _, owner, waiter, _ = till
+    assert waiter.post("/menu/dishes/LC01/sold-out", json={"sold_out": True}).status_code == 200
+    refused = pay(owner, "sold-1", lines=[{"code": "LC01", "qty": 1}])
+    assert refused.status_code == 409 and "sold out today" in refused.json()["message"]
+    assert not {d["code"]: d for d in waiter.get("/menu").json()["dishes"]}["LC01"]["available"]
+    waiter.post("/menu/dishes/LC01/sold-out", json={"sold_out": False})
+    assert pay(owner, "sold-2", lines=[{"code": "LC01", "qty": 1}]).status_code == 201
