@@ -166,6 +166,51 @@ def export_cmd(obj: Obj, out: Path, fmt: str) -> None:
         click.echo(f"{out / (table + '.' + fmt)}  {count} rows")
 
 
+@cli.command("backup")
+@click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the backup into (default: [backup] dir).")
+@click.option("--keep", type=click.IntRange(1, 365), help="Backups to keep there "
+              "(default: [backup] keep, 7).")
+@pass_obj
+def backup_cmd(obj: Obj, folder: Path | None, keep: int | None) -> None:
+    """Copy the store's database to a folder (a USB stick) while the hub runs, verified;
+    prints the backup's path. With [backup] dir set the hub does this every night."""
+    from .backup import backup
+    from .domain.errors import InvalidInput
+
+    store = obj.store()
+    target = folder or (Path(store.settings.backup.dir) if store.settings.backup.dir else None)
+    if target is None:
+        raise InvalidInput("where to? --to DIR, or [backup] dir in laoke.toml")
+    click.echo(backup(store, target, keep or store.settings.backup.keep))
+
+
+@cli.command("restore")
+@click.option("--from-backup", "file", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A backup made by laoke backup.")
+@pass_obj
+def restore_cmd(obj: Obj, file: Path) -> None:
+    """Make a backup this home's database again, with the hub stopped (a store in a chain
+    is rebuilt from HQ instead: laoke hub restore --from-hq)."""
+    from .backup import restore_backup
+    from .domain.config import load_settings
+    from .domain.errors import InvalidInput
+    from .home import ensure_home
+    from .hublock import HubAlreadyRunning, hold
+
+    obj.home.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = hold(obj.home)
+    except HubAlreadyRunning as error:
+        raise InvalidInput(f"{error}: stop it first") from None
+    try:
+        ensure_home(obj.home)
+        emit_json(restore_backup(obj.home, load_settings(obj.home), file))
+    finally:
+        lock.close()
+
+
 @cli.command("demo-data")
 @click.option("--members", default=2000, show_default=True, type=click.IntRange(1, 5_000_000))
 @click.option("--days", default=365, show_default=True, type=click.IntRange(0, 3650))
@@ -546,6 +591,7 @@ def hub_restore(obj: Obj, from_hq: bool, store_id: str, broker: str | None,
     and carry on numbering where HQ's watermark says."""
     from sync.restore import restore_from_hq
 
+    from .backup import install_database
     from .domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
     from .domain.errors import InvalidInput
     from .domain.restore import check_empty
@@ -577,9 +623,7 @@ def hub_restore(obj: Obj, from_hq: bool, store_id: str, broker: str | None,
         done = restore_from_hq(store, timeout, progress=lambda seq, of: click.echo(
             f"\rrestored {seq}/{of} events", nl=False, err=True))
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for suffix in ("-wal", "-shm"):
-        (home / (DB_NAME + suffix)).unlink(missing_ok=True)
-    building.replace(home / DB_NAME)
+    install_database(home, building)
     write_settings(home, settings)
     click.echo("", err=True)
     emit_json(done)

@@ -1,6 +1,7 @@
 """The hub's own clock: closes the books each night (points expire, tiers follow the window),
 runs the campaigns that are due, sends what is waiting (offline too), and gives back
-stored-value slices and HQ approvals left unused.
+stored-value slices and HQ approvals left unused; last, with `[backup] dir` set, it backs the
+database up once a night.
 
 A worker (hub.workers) with its own database connection; a campaign that fails to run is
 logged and tried again on the next tick, and nothing it does can stop the hub.
@@ -13,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .backup import nightly_backup
 from .domain.authority import release_idle_slices, release_unused_approvals
 from .domain.campaigns import due_campaigns, run_campaign
 from .domain.errors import LaokeError
@@ -57,6 +59,7 @@ class CampaignScheduler(ThreadWorker):
         Dispatcher(store, self.channels).run_once()
         release_idle_slices(store)
         release_unused_approvals(store)
+        nightly_backup(store)  # last: a missing USB stick must not hold up the rest
         return runs
 
     def begin(self) -> None:

@@ -63,6 +63,11 @@ class StorageSettings(_Section):
     busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 10_000
 
 
+class BackupSettings(_Section):
+    dir: str = ""  # a folder (a USB stick): with one, the hub backs up every night
+    keep: Annotated[int, Field(ge=1, le=365)] = 7  # the newest backups kept there
+
+
 class PointsSettings(_Section):
     earn_per_yuan: Annotated[int, Field(ge=0, le=100)] = 1
     fen_per_point: Annotated[int, Field(ge=1, le=10_000)] = 10
@@ -103,6 +108,9 @@ class PrinterSettings(_Section):
     width: Literal[58, 80] = 80
     profile: str = "default"  # a python-escpos capabilities profile, e.g. "TM-T88V"
     encoding: Literal["gb18030", "gbk", "ascii"] = "gb18030"
+    # Kitchen stations whose tickets this printer prints (热菜间, 凉菜间, 吧台 ...); a station no
+    # printer names prints on the first printer.
+    stations: list[str] = []
 
 
 class PrintingSettings(_Section):
@@ -161,6 +169,7 @@ class Settings(_Section):
     discovery: DiscoverySettings = DiscoverySettings()
     chain: ChainSettings
     storage: StorageSettings = StorageSettings()
+    backup: BackupSettings = BackupSettings()
     points: PointsSettings = PointsSettings()
     tiers: list[Tier] = Field(default_factory=lambda: list(DEFAULT_TIERS))
     privacy: PrivacySettings = PrivacySettings()

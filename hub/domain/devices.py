@@ -24,8 +24,9 @@ _WAITER = frozenset({
     "events.read", "print.kitchen", "qr.render", "menu.read", "menu.sold_out",
 })
 _CASHIER = _WAITER | {
-    "member.read_unmasked", "checkout.create", "stored_value.topup", "coupon.redeem",
-    "coupon.issue", "card.link", "card.block", "print.receipt", "segment.read",
+    "member.read_unmasked", "member.write_contact", "member.write_account", "checkout.create",
+    "stored_value.topup", "coupon.redeem", "coupon.issue", "card.link", "card.block",
+    "print.receipt", "segment.read",
 }
 _MANAGER = _CASHIER | {
     "points.adjust", "stored_value.refund", "coupon_template.manage", "campaign.manage",
@@ -44,6 +45,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 def may(role: str, permission: str) -> bool:
     return permission in PERMISSIONS.get(role, frozenset())
+# Member fields that need more than member.create / member.update to write. A guest at the
+# kiosk and a waiter give taste notes, allergies and (signing up) their own consent; only the
+# till links cards, marks VIPs, tags and credits referrals, or changes a guest's phone, e-mail
+# or consent afterwards.
+MEMBER_FIELDS_ON_CREATE = {"card": "member.write_account", "vip": "member.write_account",
+                           "tags": "member.write_account", "referred_by": "member.write_account"}
+MEMBER_FIELDS_ON_UPDATE = {**MEMBER_FIELDS_ON_CREATE, "phone": "member.write_contact",
+                           "email": "member.write_contact",
+                           "marketing_consent": "member.write_contact"}
+
+
+def fields_refused(role: str, fields: set[str], rules: dict[str, str]) -> list[str]:
+    """Which of `fields` this role may not write under `rules`, sorted."""
+    return sorted(f for f in fields if f in rules and not may(role, rules[f]))
+
+
 
 
 def _hash(token: str) -> str:
