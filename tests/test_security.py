@@ -391,3 +391,32 @@ def test_starttls_refuses_a_server_it_cannot_verify(tmp_path, settings):
     finally:
         controller.stop()
     assert received == []
+
+
+# -- Medium 9: each role writes only the member fields it may -----------------------------------
+
+@pytest.mark.parametrize("field, value", [("card", "KIOSK-CARD-1"), ("vip", True),
+                                          ("tags", ["vip"]), ("referred_by", "{m}")])
+def test_a_kiosk_signs_a_guest_up_with_the_guest_fields_only(shared_hub, world, field, value):
+    value = world["member"] if value == "{m}" else value
+    with shared_hub.client(world["tokens"]["kiosk"]) as kiosk:
+        answer = kiosk.post("/members", json={"name": "自助", "phone": "13700000311",
+                                              "marketing_consent": False, field: value})
+    assert answer.status_code == 403, answer.text
+    assert field in answer.json()["message"]
+    with shared_hub.client() as owner:
+        assert owner.get("/members/lookup", params={"phone": "13700000311"}).status_code == 404
+
+
+@pytest.mark.parametrize("field, value", [("marketing_consent", False),
+                                          ("email", "thief@example.com"), ("vip", True),
+                                          ("tags", ["x"])])
+def test_a_waiter_edits_taste_notes_not_consent_or_contact(shared_hub, world, field, value):
+    with shared_hub.client(world["tokens"]["waiter"]) as waiter:
+        answer = waiter.patch(f"/members/{world['member']}", json={field: value})
+        assert answer.status_code == 403, answer.text
+        assert waiter.patch(f"/members/{world['member']}",
+                            json={"notes": "少盐"}).status_code == 200
+    with shared_hub.client() as owner:
+        guest = owner.get(f"/members/{world['member']}").json()
+    assert guest["marketing_consent"] is True and guest["email"] is None and not guest["vip"]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from printer.slips import print_welcome
 from printer.virtual import VirtualPrinter
 
+from ..domain import devices as registry
 from ..domain import members as book
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
@@ -34,6 +35,13 @@ def serving(request: Request, who: Caller, member_id: str) -> None:
     raise GuestNotServed("this guest is not seated today: find them by phone, card or QR")
 
 
+def refuse_fields(who: Caller, fields: set[str], rules: dict[str, str]) -> None:
+    """403 naming the fields, when a request writes member fields its role may not."""
+    refused = registry.fields_refused(who.role, fields, rules)
+    if refused:
+        raise HTTPException(403, f"a {who.role} device may not set {', '.join(refused)}")
+
+
 def found_here(request: Request, who: Caller, member_ids: list[str]) -> None:
     hub_of(request).finds.remember(who.device["id"], member_ids)
 
@@ -45,6 +53,7 @@ def profile_for(request: Request, who: Caller, member_id: str) -> Json:
 @router.post("/members", status_code=201, summary="Sign a guest up (kiosk or staff)")
 def create_member(body: MemberCreate, request: Request,
                   who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
+    refuse_fields(who, body.model_fields_set, registry.MEMBER_FIELDS_ON_CREATE)
     hub = hub_of(request)
     created = book.add_member(hub.store(), book.NewMember(**body.model_dump(),
                                                           signed_up_by=who.staff_id),
@@ -112,8 +121,7 @@ def update_member(member_id: str, body: MemberUpdate, request: Request,
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("nothing to change")
-    if "phone" in changes and not who.can("member.read_unmasked"):
-        raise HTTPException(403, f"a {who.role} device may not change phone numbers")
+    refuse_fields(who, set(changes), registry.MEMBER_FIELDS_ON_UPDATE)
     serving(request, who, member_id)
     hub = hub_of(request)
     book.update_member(hub.store(), member_id, changes, actor=who.actor)

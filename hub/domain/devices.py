@@ -43,8 +43,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-def may(role: str, permission: str) -> bool:
-    return permission in PERMISSIONS.get(role, frozenset())
 # Member fields that need more than member.create / member.update to write. A guest at the
 # kiosk and a waiter give taste notes, allergies and (signing up) their own consent; only the
 # till links cards, marks VIPs, tags and credits referrals, or changes a guest's phone, e-mail
@@ -61,6 +59,8 @@ def fields_refused(role: str, fields: set[str], rules: dict[str, str]) -> list[s
     return sorted(f for f in fields if f in rules and not may(role, rules[f]))
 
 
+def may(role: str, permission: str) -> bool:
+    return permission in PERMISSIONS.get(role, frozenset())
 
 
 def _hash(token: str) -> str:
