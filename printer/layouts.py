@@ -115,6 +115,8 @@ class KitchenTicket:
     spice: str = ""
     avoid: list[str] = field(default_factory=list)
     notes: str = ""
+    station: str = ""  # a round of a table's order: the station's ticket and its dishes
+    items: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -244,7 +246,8 @@ def kitchen(data: KitchenTicket, paper_mm: int = 80, lang: str = "zh-CN",
     doc = Doc(paper_mm)
     if reprint:
         doc.text(labels["reprint"], bold=True, align="center")
-    doc.text(f"{labels['kitchen']}  {labels['table']} {data.table}", big=True, bold=True)
+    doc.text(f"{data.station or labels['kitchen']}  {labels['table']} {data.table}", big=True,
+             bold=True)
     doc.pair(f"{labels['party']}: {data.party_size}", data.time)
     if data.guest:
         doc.text(f"{labels['member']}: {mask_name(data.guest)}")
@@ -261,6 +264,10 @@ def kitchen(data: KitchenTicket, paper_mm: int = 80, lang: str = "zh-CN",
     if not (data.allergies or data.spice or data.avoid or data.notes):
         doc.text(f"{labels['notes']}: {labels['none']}")
     doc.rule("=")
+    for dish, qty in data.items:
+        doc.text(f"{dish} x{qty}", big=True, bold=True)
+    if data.items:
+        doc.rule("-")
     doc.cut()
     return doc
 

@@ -21,6 +21,7 @@ from hub.domain.members import (
 )
 from hub.domain.outreach import deliver_held
 from hub.domain.store import Store
+from hub.domain.tables import send_round
 
 from . import layouts
 from .doc import Doc
@@ -146,24 +147,53 @@ def print_welcome(store: Store, member_id: str, printer: str | None = None, *,
                       reprint=reprint or first is not None, actor=actor)
 
 
-def print_kitchen(store: Store, visit_id: str, printer: str | None = None, *,
-                  actor: str = "system") -> dict[str, Any]:
-    target = printer_for(store.settings, printer)
+def _kitchen_ticket(store: Store, visit_id: str, **round_: Any) -> layouts.KitchenTicket:
+    """The table, the party and the guest's allergies and taste: on every kitchen ticket."""
     visit = store.one("SELECT * FROM visits WHERE id = ?", (visit_id,))
     if visit is None:
         raise NotFound(f"no visit {visit_id!r}")
     member = member_row(store, visit["member_id"]) if visit["member_id"] else None
-    ticket = layouts.KitchenTicket(
+    return layouts.KitchenTicket(
         table=visit["table_no"], party_size=visit["party_size"],
         time=_local(store, visit["visited_at"], "%H:%M"),
         guest=member["name"] if member else None,
         allergies=json.loads(member["allergies"]) if member else [],
         spice=SPICE_LEVELS.get(member["spice_level"] or "", "") if member else "",
         avoid=json.loads(member["avoid"]) if member else [],
-        notes=member["notes"] if member else "")
-    doc = layouts.kitchen(ticket, target.width, store.settings.locale)
+        notes=member["notes"] if member else "", **round_)
+
+
+def print_kitchen(store: Store, visit_id: str, printer: str | None = None, *,
+                  actor: str = "system") -> dict[str, Any]:
+    target = printer_for(store.settings, printer)
+    doc = layouts.kitchen(_kitchen_ticket(store, visit_id), target.width,
+                          store.settings.locale)
     return _queue(store, target, "kitchen", doc, subject=visit_id, coupon_code=None,
                   reprint=False, actor=actor)
+
+
+def station_printer(store: Store, station: str) -> PrinterSettings:
+    """The printer that names this station, else the first printer (or the virtual one)."""
+    for configured in store.settings.printers:
+        if station in configured.stations:
+            return configured
+    return printer_for(store.settings, None)
+
+
+def print_round(store: Store, tab_id: str, actor: str = "system") -> list[dict[str, Any]]:
+    """Send what is new on a table to the kitchen: one ticket per station with only the new
+    dishes, and the guest's allergies on every one. Nothing new: no ticket."""
+    with store.write():
+        sent = send_round(store, tab_id)
+        jobs = []
+        for station, items in sent.by_station.items():
+            target = station_printer(store, station)
+            ticket = _kitchen_ticket(store, sent.tab["visit_id"], station=station,
+                                     items=[(item["dish"], item["qty"]) for item in items])
+            doc = layouts.kitchen(ticket, target.width, store.settings.locale)
+            jobs.append(_queue(store, target, "kitchen", doc, subject=sent.tab["visit_id"],
+                               coupon_code=None, reprint=False, actor=actor))
+    return jobs
 
 
 def shift_data(store: Store, day: date) -> layouts.ShiftSummary:

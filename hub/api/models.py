@@ -111,7 +111,7 @@ class BillLine(Body):
         return self
 
 
-class Tender(Body):
+class TenderLine(Body):
     method: Literal["cash", "wechat", "alipay", "card", "voucher"]
     amount_fen: Fen
     received_fen: Fen | None = None  # cash handed over, for the change
@@ -126,7 +126,7 @@ class Checkout(Body):
     channel: Literal["dine_in", "takeaway", "delivery"] = "dine_in"
     visit_id: ShortText | None = None
     print: StrictBool = False
-    tenders: Annotated[list[Tender], Field(min_length=1, max_length=10)] | None = None
+    tenders: Annotated[list[TenderLine], Field(min_length=1, max_length=10)] | None = None
 
 
 class Refund(Body):

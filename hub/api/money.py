@@ -13,9 +13,10 @@ from sync.authority import authorise_spend
 
 from ..domain import coupons as vouchers
 from ..domain.authority import grant_slice
-from ..domain.checkout import CheckoutRequest, MenuLine, Tender, checkout
+from ..domain.checkout import CheckoutRequest, Tender, checkout
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
+from ..domain.menu import MenuLine
 from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.visits import check_in
 from .auth import Caller, hub_of, require
@@ -31,6 +32,7 @@ from .models import (
     OrderLine,
     PointsAdjustment,
     Refund,
+    TenderLine,
     TopUp,
 )
 from .printing import queued
@@ -43,7 +45,7 @@ def _lines(lines: list[OrderLine]) -> list[vouchers.Line]:
     return [vouchers.Line(line.dish, line.qty, line.unit_price_fen) for line in lines]
 
 
-def _bill_lines(lines: list[BillLine]) -> list[vouchers.Line | MenuLine]:
+def checkout_lines(lines: list[BillLine]) -> list[vouchers.Line | MenuLine]:
     return [MenuLine(line.code, line.qty) if line.code is not None else
             vouchers.Line(line.dish or "", line.qty, line.unit_price_fen or 0) for line in lines]
 
@@ -56,11 +58,17 @@ def create_checkin(body: CheckIn, request: Request,
     if body.member_id:
         serving(request, who, body.member_id)
     visit = check_in(store, body.member_id, body.table, body.party_size, staff_id=who.staff_id)
-    member = (member_profile(store, body.member_id, masked=who.masked)
-              if body.member_id else None)
+    return {"id": visit["id"], "visit": visit, "member": announce_checkin(request, who, visit)}
+
+
+def announce_checkin(request: Request, who: Caller, visit: Json) -> Json | None:
+    """Tell every tablet who sat down where; the guest's profile as this caller may see it."""
+    hub = hub_of(request)
+    member_id = visit["member_id"]
+    member = member_profile(hub.store(), member_id, masked=who.masked) if member_id else None
     hub.events.publish("checkin.created", checkin_card(
         visit, guest_card(member) if member else None, who.device["name"]))
-    return {"id": visit["id"], "visit": visit, "member": member}
+    return member
 
 
 @router.post("/checkouts", status_code=201, summary="Check out a bill, idempotently")
@@ -68,20 +76,30 @@ def create_checkout(body: Checkout, request: Request, response: Response,
                     who: Annotated[Caller, Depends(require("checkout.create"))],
                     idempotency_key: Annotated[str, Header(min_length=1, max_length=128)]
                     ) -> Json:
-    hub = hub_of(request)
-    store = hub.store()
     req = CheckoutRequest(
-        idempotency_key=idempotency_key, lines=_bill_lines(body.lines),
+        idempotency_key=idempotency_key, lines=checkout_lines(body.lines),
         member_id=body.member_id,
         redeem_points=body.redeem_points, coupon_code=body.coupon_code,
         stored_value_fen=body.stored_value_fen, channel=body.channel, visit_id=body.visit_id,
-        staff_id=who.staff_id,
-        tenders=None if body.tenders is None else [
-            Tender(t.method, t.amount_fen, t.received_fen) for t in body.tenders])
+        staff_id=who.staff_id, tenders=tenders(body.tenders))
+    return pay(request, response, who, req, body.print)
+
+
+def tenders(given: list[TenderLine] | None) -> list[Tender] | None:
+    return None if given is None else [Tender(t.method, t.amount_fen, t.received_fen)
+                                       for t in given]
+
+
+def pay(request: Request, response: Response, who: Caller, req: CheckoutRequest,
+        print_receipt_too: bool) -> Json:
+    """A checkout as every till runs it: HQ asked for a chain stored-value spend first, the
+    tablets told, and the receipt printed once however often the till retries."""
+    hub = hub_of(request)
+    store = hub.store()
     auth, grant = authorise_spend(hub.sync, store, req)
     result = checkout(store, replace(req, stored_value_auth=auth))
-    if grant and body.member_id:
-        grant_slice(store, body.member_id, grant)
+    if grant and req.member_id:
+        grant_slice(store, req.member_id, grant)
     if result["replayed"]:
         response.status_code = 200
     else:
@@ -89,7 +107,7 @@ def create_checkout(body: Checkout, request: Request, response: Response,
             "order_id": result["order_id"], "member_id": result["member_id"],
             "total_fen": result["total_fen"], "due_fen": result["due_fen"]})
     result["print_job"] = None
-    if body.print:
+    if print_receipt_too:
         store = hub.store()
         first = store.one("SELECT id FROM print_jobs WHERE kind = 'receipt' AND subject = ? "
                           "AND reprint = 0", (result["order_id"],))

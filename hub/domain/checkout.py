@@ -25,10 +25,11 @@ from .ledgers import (
     whole_number,
 )
 from .members import member_row, points_balance, stored_value_balance
-from .menu import priced_line
+from .menu import MenuLine, priced_line
 from .pricing import Offers, price, total_of
 from .staff import get_staff
 from .store import Store, dumps
+from .tables import close_tab
 from .tiers import refresh_tier
 
 CHANNELS = ("dine_in", "takeaway", "delivery")
@@ -37,15 +38,6 @@ MAX_LINE_FEN = 10_000_000
 
 
 TENDERS = ("cash", "wechat", "alipay", "card", "voucher")
-
-
-@dataclass(frozen=True)
-class MenuLine:
-    """A line by the menu's code: the hub prices it (member price, a kept old price) and
-    refuses a members-only dish to a walk-in or past its daily limit."""
-
-    code: str
-    qty: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +66,7 @@ class CheckoutRequest:
     stored_value_auth: str | None = None
     # How the rest of the bill (after stored value) was paid; none given: all of it in cash.
     tenders: Sequence[Tender] | None = None
+    tab_id: str | None = None  # the table's open order this pays, closed with it
 
 
 def _validate(req: CheckoutRequest) -> None:
@@ -116,8 +109,9 @@ def _request_hash(req: CheckoutRequest) -> str:
     # What checkouts before the menu and tenders sent hashes as it did then.
     body["lines"] = [{k: v for k, v in line.items() if not (k == "code" and v is None)}
                      for line in body["lines"]]
-    if body["tenders"] is None:
-        body.pop("tenders")
+    for key in ("tenders", "tab_id"):
+        if body[key] is None:
+            body.pop(key)
     return hashlib.sha256(dumps(body).encode()).hexdigest()
 
 
@@ -266,6 +260,8 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
         [{**tender, "order_id": order_id} for tender in paid])
     public = {k: v for k, v in order.items() if k != "request_hash"}
     store.emit("order.created", {**public, "lines": lines, "tenders": paid})
+    if req.tab_id is not None:
+        close_tab(store, req.tab_id, order_id)
 
     if coupon_code:
         record_redemption(store, coupon_code, order_id=order_id, member_id=req.member_id,

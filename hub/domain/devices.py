@@ -21,7 +21,8 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 
 _WAITER = frozenset({
     "member.read", "member.create", "member.update", "checkin.create", "coupon.validate",
-    "events.read", "print.kitchen", "qr.render", "menu.read", "menu.sold_out",
+    "events.read", "print.kitchen", "qr.render", "menu.read", "menu.sold_out", "table.read",
+    "order.add",
 })
 _CASHIER = _WAITER | {
     "member.read_unmasked", "member.write_contact", "member.write_account", "checkout.create",
@@ -31,6 +32,7 @@ _CASHIER = _WAITER | {
 _MANAGER = _CASHIER | {
     "points.adjust", "stored_value.refund", "coupon_template.manage", "campaign.manage",
     "tier.manage", "device.manage", "export", "staff.read", "report.read", "menu.manage",
+    "table.manage",
 }
 _OWNER = _MANAGER | {"member.erase", "staff.manage", "audit.read", "settings.manage"}
 

@@ -38,6 +38,15 @@ class SoldOut(Refused):
 
 
 @dataclass(frozen=True)
+class MenuLine:
+    """A bill's line by the menu's code: the hub prices it (member price, a kept old price)
+    and refuses a members-only dish to a walk-in or past its daily limit."""
+
+    code: str
+    qty: int
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     added: int
     updated: int

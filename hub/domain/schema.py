@@ -622,6 +622,40 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 """
 
+# Tables and the orders open on them: the layout (areas, tables, seats) occupancy is measured
+# against, one open order per table, and its items with the round each was sent in.
+TABLES = """
+CREATE TABLE dining_tables (
+    name TEXT PRIMARY KEY,
+    area TEXT NOT NULL DEFAULT '',
+    seats INTEGER NOT NULL CHECK (seats > 0)
+);
+CREATE TABLE tabs (
+    id TEXT PRIMARY KEY,
+    table_no TEXT NOT NULL REFERENCES dining_tables(name),
+    visit_id TEXT NOT NULL REFERENCES visits(id),
+    member_id TEXT REFERENCES members(id),
+    party_size INTEGER NOT NULL CHECK (party_size > 0),
+    staff_id TEXT REFERENCES staff(id),
+    opened_at TEXT NOT NULL,
+    closed_at TEXT,
+    order_id TEXT REFERENCES orders(id)
+);
+CREATE UNIQUE INDEX tabs_open_table ON tabs(table_no) WHERE closed_at IS NULL;
+CREATE TABLE tab_items (
+    tab_id TEXT NOT NULL REFERENCES tabs(id),
+    line_no INTEGER NOT NULL,
+    code TEXT,
+    dish TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0),
+    unit_price_fen INTEGER CHECK (unit_price_fen IS NULL OR unit_price_fen >= 0),
+    station TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL,
+    sent_at TEXT,
+    PRIMARY KEY (tab_id, line_no)
+) WITHOUT ROWID;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -639,6 +673,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0013_sv_approvals", SV_APPROVALS),
     ("0014_till", TILL),
     ("0015_audit_card_refs", AUDIT_CARD_REFS),
+    ("0016_tables", TABLES),
 )
 
 

@@ -1,0 +1,104 @@
+"""A table through a meal over real HTTP: seat, order in rounds, one ticket per station on its
+own printer (real ESC/POS bytes, decoded by the virtual printer), pay at the table."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from hub.domain.config import PrinterSettings, load_settings, write_settings
+from printer.virtual import VirtualPrinter, VirtualPrinterServer
+from tests.hubproc import RunningHub, wait_until
+from tests.test_menu import MENU_CSV, laoke
+
+
+@pytest.fixture(scope="module")
+def restaurant(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tables")
+    hot = VirtualPrinterServer(VirtualPrinter(folder / "hot"), port=0).start()
+    cold = VirtualPrinterServer(VirtualPrinter(folder / "cold"), port=0).start()
+    home = folder / "home"
+    (folder / "menu.csv").write_text(MENU_CSV, encoding="utf-8")
+    laoke(home, "menu", "import", str(folder / "menu.csv"))
+    settings = load_settings(home, environ={})
+    settings.printers = [
+        PrinterSettings(name="hot", url=f"tcp://127.0.0.1:{hot.port}", stations=["热菜间"]),
+        PrinterSettings(name="cold", url=f"tcp://127.0.0.1:{cold.port}", stations=["凉菜间"])]
+    write_settings(home, settings)
+    hub = RunningHub(home).start()
+    owner = hub.client()
+    for table, seats in (("A1", 4), ("A2", 6)):
+        assert owner.put(f"/tables/{table}", json={"area": "大厅", "seats": seats}
+                         ).status_code == 200
+    tokens = {role: owner.post("/devices", json={"name": role, "role": role}).json()["token"]
+              for role in ("waiter", "cashier")}
+    clients = {role: hub.client(token) for role, token in tokens.items()}
+    yield hub, owner, clients, {"hot": folder / "hot", "cold": folder / "cold"}
+    for client in (owner, *clients.values()):
+        client.close()
+    hub.stop()
+    hot.stop()
+    cold.stop()
+
+
+def tickets(spool, count):
+    return wait_until(lambda: (found := VirtualPrinter(spool).slips()) and len(found) >= count
+                      and found)
+
+
+def test_a_table_through_a_meal(restaurant):
+    _, owner, staff, spools = restaurant
+    waiter, cashier = staff["waiter"], staff["cashier"]
+    guest = owner.post("/members", json={"name": "王芳", "phone": "13700137000",
+                                         "allergies": ["花生"], "marketing_consent": False}
+                       ).json()
+    assert waiter.get("/members/lookup", params={"phone": "13700137000"}).status_code == 200
+    seated = waiter.post("/tabs", json={"member_id": guest["id"], "table": "A1",
+                                        "party_size": 2})
+    assert seated.status_code == 201, seated.text
+    tab = seated.json()
+    assert waiter.post("/tabs", json={"table": "A1", "party_size": 2}).status_code == 409
+
+    first = waiter.post(f"/tabs/{tab['id']}/items", json={"lines": [
+        {"code": "HS01", "qty": 2}, {"code": "LC01", "qty": 1}]}).json()
+    assert len(first["print_jobs"]) == 2 and all(item["sent"] for item in first["items"])
+    [hot] = tickets(spools["hot"], 1)
+    [cold] = tickets(spools["cold"], 1)
+    assert "热菜间" in hot["text"] and "宫保鸡丁 x2" in hot["text"] and "拍黄瓜" not in hot["text"]
+    assert "凉菜间" in cold["text"] and "拍黄瓜 x1" in cold["text"]
+    assert "花生过敏" in hot["text"] and "花生过敏" in cold["text"], "allergies on every ticket"
+
+    waiter.post(f"/tabs/{tab['id']}/items", json={"lines": [{"code": "RICE", "qty": 2}]})
+    second = tickets(spools["hot"], 2)[1]  # no station of its own: the first printer
+    assert "米饭 x2" in second["text"] and "宫保鸡丁" not in second["text"], "only what is new"
+
+    assert waiter.post(f"/tabs/{tab['id']}/checkout", json={},
+                       headers={"Idempotency-Key": "A1-1"}).status_code == 403
+    paid = cashier.post(f"/tabs/{tab['id']}/checkout", headers={"Idempotency-Key": "A1-1"},
+                        json={"tenders": [{"method": "wechat", "amount_fen": 1000}]})
+    assert paid.status_code == 422, "the tenders must make up what is due"
+    bill = cashier.post(f"/tabs/{tab['id']}/checkout", headers={"Idempotency-Key": "A1-2"},
+                        json={}).json()
+    assert [(line["code"], line["unit_price_fen"]) for line in bill["lines"]] == [
+        ("HS01", 4200), ("LC01", 1800), ("RICE", 300)], "member prices for the member"
+    assert bill["member_id"] == guest["id"]
+    again = cashier.post(f"/tabs/{tab['id']}/checkout", headers={"Idempotency-Key": "A1-2"},
+                         json={})
+    assert again.status_code == 200 and again.json()["order_id"] == bill["order_id"]
+    twice = cashier.post(f"/tabs/{tab['id']}/checkout", headers={"Idempotency-Key": "A1-3"},
+                         json={})
+    assert twice.status_code == 409, "a paid table is not paid again"
+    layout = {t["name"]: t for t in waiter.get("/tables").json()["tables"]}
+    assert layout["A1"]["tab_id"] is None, "the table is free again"
+
+
+def test_a_walk_in_party_is_seated_and_counted(restaurant):
+    hub, _, staff, _ = restaurant
+    tab = staff["waiter"].post("/tabs", json={"table": "A2", "party_size": 3}).json()
+    assert tab["member_id"] is None and tab["party_size"] == 3
+    layout = {t["name"]: t for t in staff["waiter"].get("/tables").json()["tables"]}
+    assert layout["A2"]["tab_id"] == tab["id"] and layout["A2"]["seats"] == 6
+    with sqlite3.connect(hub.home / "laoke.db") as db:  # what every covers report reads
+        assert db.execute("SELECT member_id, party_size FROM visits WHERE id = ?",
+                          (tab["visit_id"],)).fetchone() == (None, 3)
