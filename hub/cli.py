@@ -694,14 +694,18 @@ def device_add(obj: Obj, name: str, role: str, as_json: bool) -> None:
 
     store = obj.store()
     added, token = add_device(store, name, role, actor="cli")
-    code = create_pairing_code(store, role, "cli", device_id=added["id"])
-    pair_url = f"{base_url(store.settings)}/pair?code={code['code']}"
+    # An owner device gets its token only: no pairing code is ever live for the owner role.
+    code = create_pairing_code(store, role, "cli", device_id=added["id"]) \
+        if role != "owner" else None
+    pair_url = f"{base_url(store.settings)}/pair?code={code['code']}" if code else None
     if as_json:
         emit_json({"token": token, "pair_url": pair_url, "device": added,
-                   "pair_code": code["code"], "pair_code_expires_at": code["expires_at"]})
+                   "pair_code": code and code["code"],
+                   "pair_code_expires_at": code and code["expires_at"]})
     else:
         click.echo(f"token     {token}")
-        click.echo(f"pair_url  {pair_url}  (valid 10 minutes)")
+        if pair_url:
+            click.echo(f"pair_url  {pair_url}  (valid 10 minutes)")
 
 
 @device.command("list")

@@ -103,7 +103,8 @@ class Hub:
         # scrypt takes 16 MB and ~30 ms a hash: two at a time keep the hub within its memory
         # cap whatever arrives at once.
         self.pin_hashing = threading.BoundedSemaphore(2)
-        self.pairing_guesses = RateLimiter(limit=10, window=60)
+        self.pairing_guesses = RateLimiter(limit=10, window=60)  # per address
+        self.lan_pairing_guesses = RateLimiter(limit=30, window=60)  # every address together
         self.tail_searches = RateLimiter(limit=10, window=600)  # per masked device
         self.finds = RecentFinds()
         self.lan: Any = None  # the zeroconf registry, once discovery runs

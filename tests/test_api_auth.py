@@ -129,7 +129,8 @@ def test_pairing_with_a_code_then_revoking(shared_hub):
 
 def test_a_pairing_link_pairs_the_browser(shared_hub):
     with shared_hub.client() as owner:
-        added = owner.post("/devices", json={"name": "door kiosk", "role": "kiosk"}).json()
+        added = owner.post("/devices", json={"name": "door kiosk", "role": "kiosk",
+                                              "pair_link": True}).json()
     browser = httpx.Client(base_url=shared_hub.url, follow_redirects=False)
     landed = browser.get(added["pair_url"].replace(added["pair_url"].split("/pair")[0], ""))
     assert landed.status_code == 303 and landed.headers["location"] == "/kiosk"

@@ -420,3 +420,39 @@ def test_a_waiter_edits_taste_notes_not_consent_or_contact(shared_hub, world, fi
     with shared_hub.client() as owner:
         guest = owner.get(f"/members/{world['member']}").json()
     assert guest["marketing_consent"] is True and guest["email"] is None and not guest["vip"]
+
+
+# -- Medium 10: pairing codes --------------------------------------------------------------------
+
+def live_codes(hub) -> int:
+    with sqlite3.connect(f"file:{hub.home / 'laoke.db'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT COUNT(*) FROM pairing_codes WHERE used_at IS NULL "
+                          "AND expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0]
+
+
+def test_pairing_codes_are_minted_only_on_request_and_never_for_owners(running_hub):
+    with running_hub.client() as owner:
+        before = live_codes(running_hub)
+        added = owner.post("/devices", json={"name": "pad", "role": "waiter"}).json()
+        assert added["pair_url"] is None and live_codes(running_hub) == before
+        linked = owner.post("/devices", json={"name": "pad 2", "role": "waiter",
+                                              "pair_link": True}).json()
+        assert "/pair?code=" in linked["pair_url"] and live_codes(running_hub) == before + 1
+        for body in ({"name": "boss", "role": "owner", "pair_link": True},):
+            assert owner.post("/devices", json=body).status_code == 422
+        assert owner.post("/devices/pairing-codes", json={"role": "owner"}).status_code == 422
+        assert owner.post("/devices", json={"name": "boss", "role": "owner"}).status_code == 201
+    assert live_codes(running_hub) == before + 1
+
+
+def test_pairing_guesses_from_many_addresses_meet_a_global_limit(running_hub):
+    import httpx
+
+    statuses = []
+    for last in range(2, 8):  # 127.0.0.2 ... 127.0.0.7: six "devices" on the LAN
+        transport = httpx.HTTPTransport(local_address=f"127.0.0.{last}")
+        with httpx.Client(base_url=f"{running_hub.url}/api/v1", transport=transport) as api:
+            statuses += [api.post("/pair", json={"code": f"{last}{n:05d}"}).status_code
+                         for n in range(10)]
+    assert statuses.count(409) <= 30, statuses
+    assert statuses.count(429) >= 30

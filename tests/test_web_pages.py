@@ -40,7 +40,8 @@ def shot(page, name):
 
 def kiosk_link(hub):
     with hub.client() as api:
-        added = api.post("/devices", json={"name": "door kiosk", "role": "kiosk"}).json()
+        added = api.post("/devices", json={"name": "door kiosk", "role": "kiosk",
+                                           "pair_link": True}).json()
     return added["pair_url"].replace(added["pair_url"].split("/pair")[0], hub.url)
 
 

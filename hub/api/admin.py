@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..domain import devices as registry
 from ..domain.clock import to_iso
 from ..domain.dashboard import day_summary
+from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
 from ..domain.reports import REPORTS, parse_range, report
@@ -78,9 +79,14 @@ def create_device(body: DeviceCreate, request: Request,
                   who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
     _guard_owner(who, body.role)
     store = hub_of(request).store()
+    if body.pair_link and body.role == "owner":
+        raise InvalidInput("no pairing link for an owner device: use its token")
     device, token = registry.add_device(store, body.name, body.role, actor=who.actor)
-    code = registry.create_pairing_code(store, body.role, who.actor, device_id=device["id"])
-    return {"device": device, "token": token, "pair_url": _pair_url(request, code["code"])}
+    pair_url = None
+    if body.pair_link:  # a live code is a way in: minted only when asked for
+        code = registry.create_pairing_code(store, body.role, who.actor, device_id=device["id"])
+        pair_url = _pair_url(request, code["code"])
+    return {"device": device, "token": token, "pair_url": pair_url}
 
 
 @router.post("/devices/pairing-codes", status_code=201,
@@ -108,9 +114,12 @@ def revoke_device(device_id: str, request: Request,
 def _pair(request: Request, code: str, name: str | None) -> tuple[Json, str]:
     hub = hub_of(request)
     key = f"pair:{request.client.host if request.client else '?'}"
+    # Per address, and for the whole LAN: many addresses must not multiply the guesses.
     count_attempt(hub.pairing_guesses, key, "too many pairing attempts")
+    count_attempt(hub.lan_pairing_guesses, "pair:*", "too many pairing attempts on this LAN")
     device, token = registry.pair(hub.store(), code, name)
     hub.pairing_guesses.succeeded(key)
+    hub.lan_pairing_guesses.succeeded("pair:*")
     hub.events.publish("device.paired", {"id": device["id"], "name": device["name"],
                                          "role": device["role"]})
     return device, token

@@ -165,6 +165,8 @@ class CouponTemplate(Body):
 class DeviceCreate(Body):
     name: Annotated[StrictStr, Field(min_length=1, max_length=60)]
     role: Role
+    pair_link: StrictBool = Field(False, description="Also a pairing link for its browser "
+                                  "(valid ten minutes; never for an owner device)")
 
 
 class PairingCodeCreate(Body):

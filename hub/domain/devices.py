@@ -102,8 +102,13 @@ def add_device(store: Store, name: str, role: str, actor: str) -> tuple[dict[str
 
 def create_pairing_code(store: Store, role: str, actor: str,
                         device_id: str | None = None) -> dict[str, Any]:
-    """A six-digit code a new tablet types in (or opens as a link) within ten minutes."""
-    _check_role(role)
+    """A six-digit code a new tablet types in (or opens as a link) within ten minutes.
+
+    Never for the owner role: an owner device is added at the hub's shell or by another owner,
+    with its token, so no six digits on the LAN can ever become an owner.
+    """
+    if _check_role(role) == "owner":
+        raise InvalidInput("no pairing code for an owner device: add it with its token")
     now = store.now()
     with store.write():
         if device_id is not None:
