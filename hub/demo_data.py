@@ -21,9 +21,11 @@ from .domain.codes import make_signed_code
 from .domain.coupons import create_template
 from .domain.errors import InvalidInput
 from .domain.ids import new_id
+from .domain.menu import import_menu
 from .domain.phones import phone_digits_reversed
 from .domain.staff import hash_pin
 from .domain.store import Store, dumps
+from .domain.tables import save_table
 from .domain.tiers import tier_for_spend
 
 SURNAMES = (
@@ -49,7 +51,38 @@ MENU: tuple[tuple[str, int, int], ...] = (  # dish, price in fen, popularity wei
     ("拍蒜木耳", 2200, 10), ("红糖糍粑", 2400, 9), ("冰粉", 1200, 12), ("酸梅汤", 1500, 14),
     ("鲜榨橙汁", 2800, 6), ("青岛啤酒", 1200, 15), ("王老吉", 800, 14),
 )
+# The menu the till prices from: a code, category and kitchen station for each dish above,
+# and a member price on the house specials.
+CATEGORIES = (
+    ("热菜", "热菜间", ("宫保鸡丁", "鱼香肉丝", "麻婆豆腐", "水煮鱼", "回锅肉", "酸菜鱼", "辣子鸡",
+                    "毛血旺", "干煸四季豆", "蒜蓉西兰花", "清炒时蔬", "番茄炒蛋", "糖醋里脊",
+                    "红烧肉", "东坡肘子", "清蒸鲈鱼", "白灼虾", "蒜蓉粉丝扇贝")),
+    ("凉菜", "凉菜间", ("夫妻肺片", "口水鸡", "凉拌黄瓜", "拍蒜木耳")),
+    ("主食", "面点间", ("担担面", "钟水饺", "龙抄手", "扬州炒饭", "米饭")),
+    ("汤", "热菜间", ("酸辣汤", "冬瓜排骨汤")),
+    ("甜品", "凉菜间", ("红糖糍粑", "冰粉")),
+    ("饮品", "吧台", ("酸梅汤", "鲜榨橙汁", "青岛啤酒", "王老吉")),
+)
+MEMBER_PRICES = {"水煮鱼": 7800, "酸菜鱼": 8800, "东坡肘子": 11800, "白灼虾": 9800}
 TABLES = [f"A{i}" for i in range(1, 13)] + [f"B{i}" for i in range(1, 9)] + ["包间1", "包间2"]
+TENDERS = (("wechat", 55), ("alipay", 25), ("cash", 12), ("card", 8))
+CODE_LETTERS = {"热菜": "R", "凉菜": "L", "主食": "Z", "汤": "T", "甜品": "D", "饮品": "Y"}
+DISH_CODES = {dish: f"{CODE_LETTERS[category]}{number:02d}"
+              for category, _, dishes in CATEGORIES for number, dish in enumerate(dishes, 1)}
+
+
+def demo_menu() -> list[dict[str, Any]]:
+    """The demo's menu as the menu file has it (hub.domain.menu.import_menu reads it)."""
+    prices = {dish: price for dish, price, _ in MENU}
+    return [{"code": DISH_CODES[dish], "name": dish, "category": category,
+             "price_fen": prices[dish], "member_price_fen": MEMBER_PRICES.get(dish),
+             "station": station} for category, station, dishes in CATEGORIES for dish in dishes]
+
+
+def _table_layout(name: str) -> tuple[str, int]:
+    if name.startswith("包间"):
+        return "包间", 12
+    return ("大厅", 4) if name.startswith("A") else ("二楼", 6)
 AVOID = ("香菜", "花椒", "葱", "蒜", "辣椒", "味精", "内脏")
 ALLERGIES = ("虾", "花生", "海鲜", "牛奶", "芒果", "鸡蛋", "坚果")
 SEATS = ("靠窗", "包间", "大厅", "安静角落")
@@ -111,7 +144,8 @@ class _Writer:
                    "discount_fen", "stored_value_paid_fen", "points_earned", "points_redeemed",
                    "coupon_code", "tier", "staff_id", "idempotency_key", "request_hash",
                    "created_at"),
-        "order_lines": ("order_id", "line_no", "dish", "qty", "unit_price_fen"),
+        "order_lines": ("order_id", "line_no", "dish", "qty", "unit_price_fen", "code"),
+        "order_tenders": ("order_id", "line_no", "method", "amount_fen", "received_fen"),
         "points_ledger": ("id", "member_id", "store_id", "delta", "kind", "reason", "order_id",
                           "staff_id", "expires_at", "created_at"),
         "stored_value_ledger": ("id", "member_id", "store_id", "amount_fen", "kind", "order_id",
@@ -176,6 +210,10 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                 "VALUES (?, ?, ?, ?, 1, ?)", (staff_id, name, role, hash_pin(pin), to_iso(now)))
         waiters = [s for s, role in staff_ids if role == "waiter"]
         cashiers = [s for s, role in staff_ids if role in ("cashier", "manager")]
+        import_menu(store, demo_menu(), actor="demo")
+        for table in TABLES:
+            area, seats = _table_layout(table)
+            save_table(store, table, area=area, seats=seats, actor="demo")
         welcome = create_template(store, "新会员立减20元", "amount_off", amount_fen=2000,
                                   min_spend_fen=10000, valid_days=60)
         create_template(store, "生日赠长寿面", "free_dish", dish="担担面", valid_days=14)
@@ -188,6 +226,7 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
 
         # Its own generator, so the rest of the store stays the same for a given seed.
         signups = random.Random(seed + 1)
+        paying = random.Random(seed + 2)
         phones = _phones(rng, members)
         span = max(days, 1)
         profiles = []
@@ -264,7 +303,7 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                 if at >= now or at < joined:
                     continue
                 _one_visit(rng, writer, store, member_id, at, points, stored, spend,
-                           welcome_code, waiters, cashiers)
+                           welcome_code, waiters, cashiers, paying)
             if number % 20_000 == 0:
                 report("visits", number, members)
         # Walk-in guests who are not members yet.
@@ -275,7 +314,7 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                 at = date_at.replace(hour=hour, minute=rng.randrange(60))
                 if at < now:
                     _one_visit(rng, writer, store, None, at, points, stored, spend,
-                               welcome_code, waiters, cashiers)
+                               welcome_code, waiters, cashiers, paying)
         writer.flush()
         report("visits", members, members)
 
@@ -291,10 +330,23 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                        days=days)
 
 
+def _tenders(paying: random.Random, rest: int) -> list[tuple[str, int, int | None]]:
+    """How the rest of a bill was paid: mostly by phone, some in cash (rounded up to what a
+    guest hands over), now and then split between a phone and cash."""
+    if rest <= 0:
+        return []
+    method = paying.choices([m for m, _ in TENDERS], weights=[w for _, w in TENDERS])[0]
+    if method == "wechat" and rest > 10_000 and paying.random() < 0.1:
+        cash = rest % 10_000 or 10_000
+        return [("wechat", rest - cash, None), ("cash", cash, -(-cash // 10_000) * 10_000)]
+    received = -(-rest // 10_000) * 10_000 if method == "cash" else None
+    return [(method, rest, received)]
+
+
 def _one_visit(rng: random.Random, writer: _Writer, store: Store, member_id: str | None,
                at: datetime, points: dict[str, int], stored: dict[str, int],
                spend: dict[str, list[tuple[datetime, int]]], welcome_code: dict[str, str],
-               waiters: list[str], cashiers: list[str]) -> None:
+               waiters: list[str], cashiers: list[str], paying: random.Random) -> None:
     settings = store.settings
     at_iso = to_iso(at.astimezone(UTC))
     channel = rng.choices(("dine_in", "takeaway", "delivery"), weights=(85, 9, 6))[0]
@@ -328,7 +380,10 @@ def _one_visit(rng: random.Random, writer: _Writer, store: Store, member_id: str
                           sv_paid, earned, redeemed, coupon_code, None, staff,
                           f"demo-{order_id}", "demo", at_iso))
     for number, (dish, qty, price) in enumerate(lines, 1):
-        writer.add("order_lines", (order_id, number, dish, qty, price))
+        writer.add("order_lines", (order_id, number, dish, qty, price, DISH_CODES[dish]))
+    for number, (method, amount, received) in enumerate(
+            _tenders(paying, total - discount - sv_paid), 1):
+        writer.add("order_tenders", (order_id, number, method, amount, received))
     if member_id is None:
         return
     spend[member_id].append((at, total - discount))

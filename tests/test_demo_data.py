@@ -33,6 +33,29 @@ def test_the_books_add_up(demo):
     assert demo.meta("demo")
 
 
+def test_the_demo_store_has_a_menu_tables_and_tenders_that_pay_each_bill(demo):
+    from hub.domain.menu import menu
+    from hub.domain.tables import tables
+
+    dishes = {dish["code"]: dish for dish in menu(demo)}
+    assert len(dishes) == 35 and {d["station"] for d in dishes.values()} >= {"热菜间", "吧台"}
+    assert any(d["member_price_fen"] for d in dishes.values())
+    assert len(tables(demo)) == 22
+    assert demo.scalar("SELECT COUNT(*) FROM order_lines WHERE code IS NULL") == 0
+    assert demo.scalar("SELECT COUNT(*) FROM order_lines l LEFT JOIN menu_dishes d "
+                       "ON d.code = l.code WHERE d.name IS NOT l.dish") == 0
+    unpaid = demo.scalar(
+        "SELECT COUNT(*) FROM orders o WHERE total_fen - discount_fen - stored_value_paid_fen "
+        "<> (SELECT COALESCE(SUM(amount_fen), 0) FROM order_tenders WHERE order_id = o.id)")
+    assert unpaid == 0, "tenders and stored value make up every bill"
+    methods = {m for (m,) in demo.conn.execute("SELECT DISTINCT method FROM order_tenders")}
+    assert methods == {"wechat", "alipay", "cash", "card"}
+    assert demo.scalar("SELECT COUNT(*) FROM order_tenders WHERE method = 'cash' AND "
+                       "(received_fen < amount_fen OR received_fen % 10000 <> 0)") == 0
+    walk_ins = demo.scalar("SELECT COUNT(*) FROM visits WHERE member_id IS NULL")
+    assert walk_ins > 0, "walk-ins are covers too"
+
+
 def test_weekly_and_daily_rhythm_and_lapsed_guests(demo):
     tz = ZoneInfo(demo.settings.timezone)
     hours, weekdays = Counter(), Counter()
