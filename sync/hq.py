@@ -40,6 +40,7 @@ from .protocol import (
     approval_topic,
     dumps,
     feed_topic,
+    fitting,
     history_topic,
     mqtt_client,
     resend_topic,
@@ -345,9 +346,13 @@ class HqBook:
         rows = self.conn.execute(
             "SELECT hq_seq, store_id, seq, id, type, ts, data FROM hq_events WHERE hq_seq > ? "
             "ORDER BY hq_seq LIMIT ?", (after, limit)).fetchall()
-        events = [{"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],
-                   "ts": r["ts"], "data": json.loads(r["data"])}
-                  for r in rows if r["store_id"] != store_id and r["type"] in RELAYED]
+        relayed = [r for r in rows if r["store_id"] != store_id and r["type"] in RELAYED]
+        events = fitting([{"store": r["store_id"], "seq": r["seq"], "id": r["id"],
+                           "type": r["type"], "ts": r["ts"], "data": json.loads(r["data"])}
+                          for r in relayed])
+        if len(events) < len(relayed):  # the page is full by weight: go on after its last
+            return {"events": events, "position": relayed[len(events) - 1]["hq_seq"],
+                    "more": True}
         return {"events": events, "position": rows[-1]["hq_seq"] if rows else after,
                 "more": len(rows) == limit}
 
@@ -358,10 +363,10 @@ class HqBook:
             "ORDER BY seq LIMIT ?", (store_id, after, limit)).fetchall()
         applied = self.conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
                                     (store_id,)).fetchone()
+        events = fitting([{"store": store_id, "seq": r["seq"], "id": r["id"], "type": r["type"],
+                           "ts": r["ts"], "data": json.loads(r["data"])} for r in rows])
         return {"store": store_id, "applied_seq": applied[0] if applied else 0,
-                "events": [{"store": store_id, "seq": r["seq"], "id": r["id"],
-                            "type": r["type"], "ts": r["ts"], "data": json.loads(r["data"])}
-                           for r in rows], "more": len(rows) == limit}
+                "events": events, "more": len(rows) == limit or len(events) < len(rows)}
 
     def set_status(self, store_id: str, online: bool) -> None:
         with self.write() as conn:

@@ -18,9 +18,11 @@ def mosquitto_binary() -> str:
 
 class Mosquitto:
     def __init__(self, folder: Path, port: int | None = None,
-                 tls: tuple[Path, Path, Path] | None = None) -> None:
-        """`tls`: (CA, certificate, key) PEM files for a TLS listener (mqtts://)."""
+                 tls: tuple[Path, Path, Path] | None = None, extra: str = "") -> None:
+        """`tls`: (CA, certificate, key) PEM files for a TLS listener (mqtts://); `extra`:
+        more mosquitto.conf lines (a limit of the shipped configs)."""
         self.folder = folder
+        self.extra = extra
         self.port = port or free_port()
         self.tls = tls
         self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
@@ -36,6 +38,7 @@ class Mosquitto:
         if self.tls:
             ca, cert, key = self.tls
             text += f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        text += self.extra
         config.write_text(text)
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -23,6 +23,21 @@ from paho.mqtt.enums import CallbackAPIVersion
 PREFIX = "laoke/v1"
 SCHEMA = 1
 HQ_GROUP = "laoke-hq"  # the MQTT 5 shared subscription group of HQ receivers
+# The most one batch or page of events may weigh, well under the shipped brokers'
+# max_packet_size (config/mosquitto): a bigger one would be refused, again and again.
+MAX_BATCH_BYTES = 256 * 1024
+
+
+def fitting(events: list[Any], budget: int = MAX_BATCH_BYTES) -> list[Any]:
+    """The leading events that fit in `budget` bytes as JSON; always at least one, since
+    one event alone is never bigger than a broker takes (its size is bounded at the till)."""
+    taken, size = [], 0
+    for event in events:
+        size += len(dumps(event)) + 1
+        if taken and size > budget:
+            break
+        taken.append(event)
+    return taken
 
 
 def events_topic(store_id: str) -> str:

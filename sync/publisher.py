@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from .protocol import (
     dumps,
     events_topic,
     feed_topic,
+    fitting,
     mqtt_client,
     pull_topic,
     resend_topic,
@@ -42,6 +44,9 @@ from .protocol import (
 log = logging.getLogger(__name__)
 BATCH = 200
 PULL_EVERY_S = 2.0
+MAX_IN_FLIGHT = 8  # batches sent and not yet acknowledged by the broker: a week's backlog
+# waits in the outbox, not in memory
+REFUSED_RETRY_S = 30.0  # after the broker refused what we sent (a wrong user, an ACL)
 
 
 class Publisher(ThreadWorker):
@@ -63,11 +68,15 @@ class Publisher(ThreadWorker):
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.connected = threading.Event()
         self.next_seq: int | None = None
         self.last_pull = 0.0
         self.waiting: dict[bytes, tuple[threading.Event, list[Any]]] = {}
+        self.in_flight: deque[mqtt.MQTTMessageInfo] = deque()
+        self.refused: str | None = None  # why the broker refuses what this store sends
+        self.retry_at: float | None = None
 
     def _status(self, online: bool) -> bytes:
         return dumps({"store": self.store_id, "online": online, "schema": SCHEMA})
@@ -126,6 +135,19 @@ class Publisher(ThreadWorker):
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _reason: Any, _p: Any = None) -> None:
         self.connected.clear()
 
+    def _on_publish(self, _c: Any, _u: Any, _mid: int, reason: Any, _p: Any = None) -> None:
+        """A PUBACK with a failure (0x87 not authorised: the broker user is not this store's
+        id, or the ACL is wrong) means nothing reaches HQ: the store is not connected."""
+        if getattr(reason, "is_failure", False):
+            why = (f"the broker refused what this store sent: {reason} (is the broker user "
+                   f"this store's id, {self.store_id!r}?)")
+            self.last_error, self.last_error_at = why, time.time()
+            self.refused = why
+            self.connected.clear()
+            self.inbox.put("refused")
+        elif self.refused is not None:
+            self.refused = None
+
     # -- the worker ------------------------------------------------------------------------
 
     def watermark(self) -> int:
@@ -137,8 +159,14 @@ class Publisher(ThreadWorker):
     def _handle(self, message: Any) -> None:
         if message == "connected":
             self.next_seq = self.watermark() + 1  # resend whatever HQ has not applied
+            self.in_flight.clear()
+            self.retry_at = None
             self.connected.set()
             self._pull()
+            return
+        if message == "refused":
+            log.warning("%s", self.refused)
+            self.retry_at = time.monotonic() + REFUSED_RETRY_S
             return
         try:
             body = json.loads(message.payload)
@@ -173,19 +201,25 @@ class Publisher(ThreadWorker):
     def _send_batch(self) -> bool:
         if not self.connected.is_set() or self.next_seq is None:
             return False
+        while self.in_flight and self.in_flight[0].is_published():
+            self.in_flight.popleft()
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            return False
         rows = self.store().conn.execute(
             "SELECT seq, id, store_id, type, ts, data FROM outbox WHERE seq >= ? "
             "ORDER BY seq LIMIT ?", (self.next_seq, BATCH)).fetchall()
         if not rows:
             return False
-        events = [{"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],
-                   "ts": r["ts"], "data": json.loads(r["data"])} for r in rows]
+        events = fitting([{"store": r["store_id"], "seq": r["seq"], "id": r["id"],
+                           "type": r["type"], "ts": r["ts"], "data": json.loads(r["data"])}
+                          for r in rows])
         properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = "application/json"
-        self.client.publish(events_topic(self.store_id),
-                            dumps({"schema": SCHEMA, "store": self.store_id, "events": events}),
-                            qos=1, properties=properties)
-        self.next_seq = rows[-1]["seq"] + 1
+        self.in_flight.append(self.client.publish(
+            events_topic(self.store_id),
+            dumps({"schema": SCHEMA, "store": self.store_id, "events": events}), qos=1,
+            properties=properties))
+        self.next_seq = events[-1]["seq"] + 1
         return True
 
     def begin(self) -> None:
@@ -202,6 +236,10 @@ class Publisher(ThreadWorker):
                 self._handle(self.inbox.get_nowait())
         except queue.Empty:
             pass
+        if self.retry_at is not None and time.monotonic() >= self.retry_at and \
+                self.client.is_connected():
+            self.retry_at = None
+            self.inbox.put("connected")  # try again: somebody may have fixed the broker
         if self.connected.is_set() and time.monotonic() - self.last_pull > PULL_EVERY_S:
             self._pull()
         # New outbox rows come from other threads and processes: look again soon.
@@ -216,4 +254,5 @@ class Publisher(ThreadWorker):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "connected": self.connected.is_set(),
+                "refused": self.refused, "in_flight": len(self.in_flight),
                 "hq_applied_seq": self.watermark(), "backlog": self.backlog()}

@@ -29,7 +29,7 @@ def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, 
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url).start()
     a = make_store(tmp_path, "s-a", broker)
-    b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start()
+    b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start(timeout=90)
     publisher = None
     try:
         template = create_template(a(), "减20", "amount_off", amount_fen=2000)
@@ -114,8 +114,8 @@ def test_a_checkout_refused_after_asking_hq_leaves_no_hold(tmp_path, broker):
     what the store may still spend."""
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url, slice_fen=2_000).start()
-    a = RunningHub(tmp_path / "a", "--broker", broker.url, "--store-id", "s-a").start()
-    b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start()
+    a = RunningHub(tmp_path / "a", "--broker", broker.url, "--store-id", "s-a").start(timeout=90)
+    b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start(timeout=90)
     try:
         with a.client() as till_a, b.client() as till_b:
             guest = till_a.post("/members", json={"name": "王芳", "phone": "13800138000",
@@ -284,7 +284,8 @@ def test_hq_killed_with_events_in_flight_catches_up_with_no_new_traffic(tmp_path
                 return None  # the tables are not there yet
 
     hq = start_hq()
-    shop = RunningHub(tmp_path / "shop", "--broker", broker.url, "--store-id", "s-k").start()
+    shop = RunningHub(tmp_path / "shop", "--broker", broker.url, "--store-id", "s-k")
+    shop.start(timeout=90)
     try:
         with shop.client() as till:
             guest = till.post("/members", json={"name": "王芳", "phone": "13800138000",
@@ -330,3 +331,84 @@ def test_an_approval_asked_twice_is_one_hold_and_a_given_back_one_stays_back(tmp
         {"schema": 1, "store": "s-a", "events": [release]}).encode())
     assert not book.authorise("s-a", "g", 3_000, hold_id="h2")["approved"], "given back"
     assert held_at_hq(book, "g", "s-a") == 6_000
+
+
+def test_a_store_whose_broker_user_is_not_its_id_says_it_is_not_connected(tmp_path):
+    """Fault 11: the ACL refuses every publish (PUBACK 0x87) while the connection stands:
+    the store must not say it is connected while its backlog grows."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from hub.ports import free_port, wait_port
+    from tests.broker import mosquitto_binary
+
+    root = Path(__file__).resolve().parents[1]
+    passwd = tmp_path / "passwd"
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    subprocess.run([tool, "-b", "-c", str(passwd), "s-other", "pw"], check=True)
+    port = free_port()
+    (tmp_path / "m.conf").write_text(
+        f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
+        f"acl_file {root / 'config/mosquitto/laoke.acl'}\nlistener {port} 127.0.0.1\n"
+        "persistence false\nuser root\n")
+    process = subprocess.Popen([mosquitto_binary(), "-c", str(tmp_path / "m.conf")],
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+
+        class At:
+            url = f"mqtt://127.0.0.1:{port}"
+
+        shop = make_store(tmp_path, "s-a", At)
+        shop().settings.broker.username, shop().settings.broker.password = "s-other", "pw"
+        add_member(shop(), NewMember(name="王芳", phone="13800138000"))
+        publisher = Publisher(shop).start()
+        try:
+            wait_until(lambda: publisher.state()["refused"] is not None, timeout=30)
+            state = publisher.state()
+            assert state["connected"] is False and "s-a" in state["refused"]
+            assert "Not authorized" in state["last_error"] and state["backlog"] > 0
+        finally:
+            publisher.stop()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(tmp_path):
+    """Fault 11: a broker with the shipped message size limit, and a backlog of heavy
+    events: every batch fits under the limit, and only a few are in flight at once."""
+    from hub.domain.config import new_settings
+    from hub.domain.store import Store
+    from sync.publisher import MAX_IN_FLIGHT
+
+    limited = Mosquitto(tmp_path / "limited", extra="max_packet_size 1048576\n").start()
+    try:
+        book = HqBook(tmp_path / "hq.db")
+        receiver = Receiver(book, limited.url).start()
+        settings = new_settings("s-big")
+        settings.storage.synchronous = "normal"
+        with Store(tmp_path / "s-big.db", settings) as store, store.write():
+            for n in range(1_500):  # an order with many long lines: about 6 KB each
+                store.emit("order.created", {
+                    "id": f"o{n}", "total_fen": 100, "discount_fen": 0, "created_at": "t",
+                    "lines": [{"dish": f"菜{k:03d}" * 10, "qty": 1, "unit_price_fen": 1}
+                              for k in range(60)]})
+        shop = make_store(tmp_path, "s-big", limited)
+        publisher = Publisher(shop).start()
+        peak = 0
+        try:
+            def drained():
+                nonlocal peak
+                peak = max(peak, publisher.state()["in_flight"])
+                return book.report()["stores"].get("s-big", {}).get("orders") == 1_500
+
+            wait_until(drained, timeout=120)
+        finally:
+            publisher.stop()
+            receiver.stop()
+        assert peak <= MAX_IN_FLIGHT
+    finally:
+        limited.stop()
+
