@@ -27,6 +27,9 @@ LABELS = {
         "topups": "储值充值", "coupons_used": "用券", "points_issued": "发放积分",
         "test": "打印测试页", "takeaway": "外带", "delivery": "外卖", "dine_in": "堂食",
         "walk_in": "散客", "channel": "方式", "none": "无",
+        "cash": "现金", "wechat": "微信支付", "alipay": "支付宝", "card": "银行卡",
+        "voucher": "团购券", "received": "实收", "change": "找零", "cash_drawer": "钱箱应有现金",
+        "counted": "清点现金", "difference": "差额",
     },
     "en": {
         "receipt": "Receipt", "table": "Table", "staff": "Staff", "order": "Order",
@@ -45,6 +48,10 @@ LABELS = {
         "points_issued": "Points issued", "test": "Test page", "takeaway": "Takeaway",
         "delivery": "Delivery", "dine_in": "Dine-in", "walk_in": "Walk-in",
         "channel": "Channel", "none": "none",
+        "cash": "Cash", "wechat": "WeChat Pay", "alipay": "Alipay", "card": "Bank card",
+        "voucher": "Voucher", "received": "Received", "change": "Change",
+        "cash_drawer": "Cash in drawer (expected)", "counted": "Cash counted",
+        "difference": "Difference",
     },
 }
 
@@ -98,6 +105,8 @@ class Receipt:
     points_balance: int | None = None
     stored_value_paid_fen: int = 0
     stored_value_left_fen: int | None = None
+    # How the rest was paid: method, fen, and the cash handed over (for the change)
+    tenders: list[tuple[str, int, int | None]] = field(default_factory=list)
     member_name: str | None = None
     tier_name: str | None = None
     next_coupon: CouponSlip | None = None
@@ -133,6 +142,8 @@ class ShiftSummary:
     points_issued: int
     points_redeemed: int
     by_channel: dict[str, int] = field(default_factory=dict)
+    by_tender: dict[str, int] = field(default_factory=dict)  # fen taken by each method
+    counted_cash_fen: int | None = None  # what the cashier counted in the drawer
 
 
 def _header(doc: Doc, store_name: str, title: str, reprint: bool, labels: dict[str, str]) -> None:
@@ -177,6 +188,11 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
     doc.pair(labels["due"], yuan(data.due_fen), bold=True)
     if data.stored_value_paid_fen:
         doc.pair(labels["stored_value_paid"], yuan(data.stored_value_paid_fen))
+    for method, amount, received in data.tenders:
+        doc.pair(labels.get(method, method), yuan(amount))
+        if received is not None:
+            doc.pair(f"  {labels['received']}", yuan(received))
+            doc.pair(f"  {labels['change']}", yuan(received - amount))
     if data.member_name is not None:
         doc.rule()
         doc.pair(f"{labels['member']}: {mask_name(data.member_name)}", data.tier_name or "")
@@ -284,6 +300,13 @@ def shift(data: ShiftSummary, paper_mm: int = 80, lang: str = "zh-CN",
         doc.pair(f"  {labels.get(channel, channel)}", str(count))
     doc.pair(labels["tier_discount"] + "/" + labels["coupon"], f"-{yuan(data.discounts_fen)}")
     doc.pair(labels["stored_value_paid"], yuan(data.stored_value_paid_fen))
+    for method, amount in data.by_tender.items():
+        doc.pair(f"  {labels.get(method, method)}", yuan(amount))
+    cash = data.by_tender.get("cash", 0)
+    doc.pair(labels["cash_drawer"], yuan(cash), bold=True)
+    if data.counted_cash_fen is not None:
+        doc.pair(labels["counted"], yuan(data.counted_cash_fen))
+        doc.pair(labels["difference"], yuan(data.counted_cash_fen - cash, sign=True), bold=True)
     doc.pair(labels["topups"], yuan(data.topups_fen))
     doc.pair(labels["coupons_used"], str(data.coupons_used))
     doc.pair(labels["points_issued"], str(data.points_issued))

@@ -4,12 +4,12 @@ shift summaries and test pages."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.domain import coupons as vouchers
-from hub.domain.clock import from_iso, to_iso
+from hub.domain.clock import day_bounds, from_iso
 from hub.domain.config import PrinterSettings
 from hub.domain.errors import InvalidInput, NotFound, OrderNotFound
 from hub.domain.members import (
@@ -110,6 +110,9 @@ def receipt_data(store: Store, order: Any, next_code: str | None) -> layouts.Rec
         points_balance=points_balance(store, member["id"]) if member else None,
         stored_value_paid_fen=order["stored_value_paid_fen"],
         stored_value_left_fen=stored_value_balance(store, member["id"]) if member else None,
+        tenders=[(r["method"], r["amount_fen"], r["received_fen"]) for r in store.conn.execute(
+            "SELECT method, amount_fen, received_fen FROM order_tenders WHERE order_id = ? "
+            "ORDER BY line_no", (order["id"],))],
         member_name=(member["name"] or "") if member else None,
         tier_name=(tier.name if store.settings.locale == "zh-CN" else tier.name_en)
         if tier else None,
@@ -196,10 +199,10 @@ def print_round(store: Store, tab_id: str, actor: str = "system") -> list[dict[s
     return jobs
 
 
-def shift_data(store: Store, day: date) -> layouts.ShiftSummary:
-    tz = ZoneInfo(store.settings.timezone)
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    bounds = (to_iso(start), to_iso(start + timedelta(days=1)))
+def shift_data(store: Store, day: date, counted_cash_fen: int | None = None
+               ) -> layouts.ShiftSummary:
+    """The day's takings by channel and by tender, and the cash drawer against a count."""
+    bounds = day_bounds(store.settings.timezone, day)
     totals = store.one(
         "SELECT COUNT(*) AS orders, COALESCE(SUM(total_fen - discount_fen), 0) AS revenue, "
         "COALESCE(SUM(discount_fen), 0) AS discounts, "
@@ -219,13 +222,19 @@ def shift_data(store: Store, day: date) -> layouts.ShiftSummary:
                                 "WHERE kind = 'topup' AND created_at >= ? AND created_at < ?",
                                 bounds),
         coupons_used=totals["coupons"], points_issued=totals["pe"],
-        points_redeemed=totals["pr"], by_channel=channels)
+        points_redeemed=totals["pr"], by_channel=channels,
+        by_tender={r[0]: r[1] for r in store.conn.execute(
+            "SELECT t.method, SUM(t.amount_fen) FROM order_tenders t JOIN orders o "
+            "ON o.id = t.order_id WHERE o.created_at >= ? AND o.created_at < ? "
+            "GROUP BY t.method ORDER BY t.method", bounds)},
+        counted_cash_fen=counted_cash_fen)
 
 
 def print_shift(store: Store, day: date, printer: str | None = None, *,
-                actor: str = "system") -> dict[str, Any]:
+                actor: str = "system", counted_cash_fen: int | None = None) -> dict[str, Any]:
     target = printer_for(store.settings, printer)
-    doc = layouts.shift(shift_data(store, day), target.width, store.settings.locale)
+    doc = layouts.shift(shift_data(store, day, counted_cash_fen), target.width,
+                        store.settings.locale)
     return _queue(store, target, "shift", doc, subject=day.isoformat(), coupon_code=None,
                   reprint=False, actor=actor)
 

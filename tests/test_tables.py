@@ -102,3 +102,29 @@ def test_a_walk_in_party_is_seated_and_counted(restaurant):
     with sqlite3.connect(hub.home / "laoke.db") as db:  # what every covers report reads
         assert db.execute("SELECT member_id, party_size FROM visits WHERE id = ?",
                           (tab["visit_id"],)).fetchone() == (None, 3)
+
+
+def test_the_receipt_and_the_shift_summary_show_the_tenders(restaurant):
+    hub, owner, staff, spools = restaurant
+    cashier = staff["cashier"]
+    tab = staff["waiter"].post("/tabs", json={"table": "A1", "party_size": 1}).json()
+    staff["waiter"].post(f"/tabs/{tab['id']}/items", json={"lines": [
+        {"code": "HS01", "qty": 1}, {"code": "LC01", "qty": 1}]})  # a walk-in: 66.00
+    paid = cashier.post(f"/tabs/{tab['id']}/checkout", headers={"Idempotency-Key": "A1-cash"},
+                        json={"print": True, "tenders": [
+                            {"method": "wechat", "amount_fen": 6000},
+                            {"method": "cash", "amount_fen": 600, "received_fen": 1000}]})
+    assert paid.status_code == 201, paid.text
+    receipt = wait_until(lambda: next((slip for slip in VirtualPrinter(spools["hot"]).slips()
+                                       if "结账单" in slip["text"]), None))
+    for words in ("微信支付", "60.00元", "现金", "6.00元", "实收", "10.00元", "找零", "4.00元"):
+        assert words in receipt["text"], words
+    shift = owner.post("/print/shift", json={"printer": "hot", "counted_cash_fen": 500})
+    assert shift.status_code == 202, shift.text
+    summary = wait_until(lambda: next((slip for slip in VirtualPrinter(spools["hot"]).slips()
+                                       if "交班汇总" in slip["text"]), None))
+    with sqlite3.connect(hub.home / "laoke.db") as db:  # earlier bills with no tenders: cash
+        cash_taken = db.execute("SELECT SUM(amount_fen) FROM order_tenders WHERE method = "
+                                "'cash'").fetchone()[0]
+    assert "钱箱应有现金" in summary["text"] and f"{cash_taken / 100:.2f}元" in summary["text"]
+    assert f"{(500 - cash_taken) / 100:+.2f}元" in summary["text"], "the drawer's difference"

@@ -19,7 +19,7 @@ from ..domain.audience import local_today
 from ..domain.clock import parse_day
 from ..domain.errors import InvalidInput
 from .auth import Caller, hub_of, require
-from .models import Body, ShortText
+from .models import Body, Fen, ShortText
 
 router = APIRouter(tags=["printing"])
 Json = dict[str, Any]
@@ -46,6 +46,7 @@ class KitchenPrint(PrinterChoice):
 
 class ShiftPrint(PrinterChoice):
     day: ShortText | None = None
+    counted_cash_fen: Fen | None = None  # the cashier's count of the drawer, to reconcile
 
 
 def chosen(request: Request, body: PrinterChoice) -> str:
@@ -92,7 +93,8 @@ def print_shift(body: ShiftPrint, request: Request,
         day = parse_day(body.day, "day") if body.day else local_today(store)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    return queued(request, slips.print_shift(store, day, chosen(request, body), actor=who.actor))
+    return queued(request, slips.print_shift(store, day, chosen(request, body), actor=who.actor,
+                                             counted_cash_fen=body.counted_cash_fen))
 
 
 @router.post("/print/test", status_code=202, summary="A printer test page")
