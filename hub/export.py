@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -75,11 +76,25 @@ def _rows(store: Store, sql: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]
     return columns, (tuple(row) for row in cursor)
 
 
+def private_file(path: Path) -> Path:
+    """An empty file only its owner can read (0600), for an export to write into: exports
+    hold every guest's phone."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
+def private_folder(path: Path) -> Path:
+    """An export's folder: made 0700 when laoke makes it; one that exists is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
 def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]],
                tick: Callable[[], None]) -> int:
     count = 0
     # utf-8-sig: Excel on a Chinese Windows opens it with the names intact.
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+    with private_file(path).open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
         writer.writerow(safe_row(columns))
         for row in rows:
@@ -103,7 +118,7 @@ def _write_xlsx(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]],
         count += 1
         if count % 10_000 == 0:
             tick()
-    workbook.save(path)
+    workbook.save(private_file(path))
     return count
 
 
@@ -114,7 +129,7 @@ def export(store: Store, out: Path, fmt: str = "csv", actor: str = "system",
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"{out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    private_folder(out)
     writer = _write_csv if fmt == "csv" else _write_xlsx
     counts: dict[str, int] = {}
     totals = {name: store.scalar(f"SELECT COUNT(*) FROM ({sql})") for name, sql in TABLES.items()}

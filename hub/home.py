@@ -39,6 +39,17 @@ def resolve_demo_home(home: str | os.PathLike[str] | None) -> Path:
     return Path(platformdirs.user_data_dir("laoke-demo", appauthor=False))
 
 
+def keep_private(home: Path) -> None:
+    """The home is its owner's alone (0700), and so is the database (0600): a new one is made
+    0600 before SQLite opens it, and its -wal and -shm files take the same mode from it."""
+    home.chmod(0o700)
+    database = home / DB_NAME
+    if not database.exists():
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in home.glob(DB_NAME + "*"):
+        path.chmod(0o600)
+
+
 def ensure_home(home: Path, store_id: str | None = None,
                 environ: Mapping[str, str] | None = None) -> None:
     """Create a home the first time it is used, as the store that was asked for.
@@ -52,6 +63,7 @@ def ensure_home(home: Path, store_id: str | None = None,
     if wanted is not None:
         checked_store_id(wanted, "--store-id" if store_id else ENV_PREFIX + "STORE_ID")
     home.mkdir(parents=True, exist_ok=True)
+    keep_private(home)
     if not (home / CONFIG_NAME).exists():
         write_settings(home, new_settings(wanted))
         return

@@ -17,7 +17,7 @@ from printer.render import FONTS
 
 from .domain.errors import InvalidInput
 from .domain.store import Store
-from .export import safe_row
+from .export import private_file, private_folder, safe_row
 
 FORMATS = ("csv", "xlsx")
 Table = tuple[list[str], list[list[Any]]]
@@ -158,7 +158,7 @@ def chart(result: dict[str, Any], path: Path) -> Path | None:
     figure = _figure(series(result))
     figure.suptitle(f"{result['period']['from']} .. {result['period']['to']}", fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(private_file(path), dpi=110)
     plt.close(figure)
     return path
 
@@ -175,11 +175,11 @@ def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> lis
             for row in rows:
                 sheet.append(safe_row(row))
         path = out / f"{name}.xlsx"
-        workbook.save(path)
+        workbook.save(private_file(path))
         return [path]
     for key, (columns, rows) in found.items():
         path = out / (f"{name}.csv" if len(found) == 1 else f"{name}-{key}.csv")
-        with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        with private_file(path).open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)
             writer.writerow(safe_row(columns))
             writer.writerows(safe_row(row) for row in rows)
@@ -195,7 +195,7 @@ def export_report(store: Store, result: dict[str, Any], out: Path, fmt: str = "c
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"{out} exists and is not a folder")
     name = result["report"]
-    out.mkdir(parents=True, exist_ok=True)
+    private_folder(out)
     written = write_tables(tables(result), out, name, fmt)
     picture = chart(result, out / f"{name}.png")
     if picture is not None:

@@ -24,7 +24,10 @@ def test_new_home_settings_round_trip(tmp_path):
 
 def test_shipped_default_file_matches_the_code_defaults():
     data = tomllib.loads((ROOT / "config" / "laoke.toml").read_text(encoding="utf-8"))
-    shipped = parse_settings(data, "config/laoke.toml", environ={})
+    with pytest.raises(ConfigError, match=r"chain\.key: the placeholder"):
+        parse_settings(data, "config/laoke.toml", environ={})  # no store signs with it
+    shipped = parse_settings(data, "config/laoke.toml",
+                             environ={"LAOKE_CHAIN_KEY": "a-real-key-from-hq-0123456789"})
     code = Settings(store_id=shipped.store_id, chain=shipped.chain)
     assert shipped == code
 

@@ -456,3 +456,110 @@ def test_pairing_guesses_from_many_addresses_meet_a_global_limit(running_hub):
                          for n in range(10)]
     assert statuses.count(409) <= 30, statuses
     assert statuses.count(429) >= 30
+
+
+# -- The Low list --------------------------------------------------------------------------------
+
+def test_a_manager_cannot_revoke_an_owner_device(shared_hub, world):
+    with shared_hub.client() as owner:
+        boss = owner.post("/devices", json={"name": "boss phone", "role": "owner"}).json()
+    with shared_hub.client(world["tokens"]["manager"]) as manager:
+        assert manager.delete(f"/devices/{boss['device']['id']}").status_code == 403
+    with shared_hub.client(boss["token"]) as still:
+        assert still.get("/devices").status_code == 200
+
+
+def test_a_cashier_bonus_above_the_limit_needs_a_manager(shared_hub, world):
+    path = f"/members/{world['member']}/topups"
+    big = {"amount_fen": 100_000, "bonus_fen": 10_000_000}
+    with shared_hub.client(world["tokens"]["cashier"]) as cashier:
+        assert cashier.post(path, json=big).status_code == 403
+        assert cashier.post(path, json={"amount_fen": 10_000, "bonus_fen": 1_000}
+                            ).status_code == 201, "a small bonus is the cashier's"
+    with shared_hub.client() as owner:
+        owner.post("/staff", json={"name": "经理", "role": "manager", "pin": "246813"})
+    with shared_hub.client(world["tokens"]["cashier"], **{"X-Staff-Pin": "246813"}) as both:
+        assert both.post(path, json=big).status_code == 201, "a manager's PIN allows it"
+    with shared_hub.client(world["tokens"]["manager"]) as manager:
+        assert manager.post(path, json=big).status_code == 201
+
+
+@pytest.mark.parametrize("template", ["{name:>900000000}", "{name!r}", "{name.__class__}",
+                                      "{name[0]}", "{name:{code}}"])
+def test_campaign_templates_take_plain_fields_only(template):
+    from hub.domain.errors import InvalidInput
+    from hub.domain.outreach import check_template
+
+    with pytest.raises(InvalidInput):
+        check_template(template, "message_zh")
+
+
+def test_a_stored_template_with_a_format_spec_renders_without_it(store, guest):
+    """A template stored before the rule (or relayed) is filled field by field: no spec runs."""
+    from hub.domain.members import member_row
+    from hub.domain.outreach import render
+
+    text = render(store, "{name:>900000000}！", member_row(store, guest["id"]), None, "sms",
+                  "zh-CN")
+    assert text == "王芳！"
+
+
+def test_a_huge_last_event_id_is_a_client_error(shared_hub, world):
+    import httpx
+
+    answer = httpx.get(f"{shared_hub.url}/api/v1/events",
+                       params={"access_token": world["tokens"]["waiter"]},
+                       headers={"Last-Event-ID": "9" * 5000}, timeout=10)
+    assert 400 <= answer.status_code < 500, answer.text
+
+
+def test_health_without_a_token_shows_no_device_urls(tmp_path):
+    import httpx
+
+    from hub.domain.config import PrinterSettings, load_settings, write_settings
+    from hub.home import ensure_home
+    from tests.hubproc import RunningHub
+
+    hub = RunningHub(tmp_path / "home")
+    ensure_home(hub.home)
+    settings = load_settings(hub.home, environ={})
+    settings.printers = [PrinterSettings(name="bar", url="tcp://10.9.8.7:9100")]
+    write_settings(hub.home, settings)
+    hub.start()
+    try:
+        anonymous = httpx.get(f"{hub.url}/api/v1/health", timeout=10).json()
+        assert "10.9.8.7" not in repr(anonymous) and anonymous["status"] == "ok"
+        assert anonymous["printers"][0]["name"] == "bar"
+        with hub.client() as owner:
+            assert "10.9.8.7" in repr(owner.get("/health").json())
+    finally:
+        hub.stop()
+
+
+def test_the_database_and_exports_are_private(tmp_path, store):
+    import os
+    import stat
+
+    from hub.export import export
+    from hub.home import DB_NAME, ensure_home, open_store
+
+    home = tmp_path / "home"
+    ensure_home(home)
+    with open_store(home) as opened:
+        opened.conn.execute("SELECT 1")
+        for path in [home, *home.glob(DB_NAME + "*")]:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            assert mode & 0o077 == 0, (path, oct(mode))
+    export(store, tmp_path / "out", "csv")
+    export(store, tmp_path / "xlsx", "xlsx")
+    for path in [tmp_path / "out", tmp_path / "xlsx", *(tmp_path / "out").iterdir(),
+                 *(tmp_path / "xlsx").iterdir()]:
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
+
+
+@pytest.mark.parametrize("field", ["member_id", "visit_id", "coupon_code"])
+def test_an_empty_id_is_a_client_error(shared_hub, field):
+    with shared_hub.client() as owner:
+        answer = owner.post("/checkouts", json={"lines": LINES, field: ""},
+                            headers={"Idempotency-Key": f"empty-{field}"})
+    assert answer.status_code == 422, answer.text

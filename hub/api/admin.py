@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from ..domain import devices as registry
 from ..domain.clock import to_iso
@@ -24,7 +25,7 @@ from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from ..report_files import export_report
 from ..workers import workers_of
-from .auth import COOKIE, Caller, count_attempt, hub_of, require
+from .auth import COOKIE, Caller, bearer, count_attempt, hub_of, require, token_of
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
 from .printing import printer_states
 
@@ -34,8 +35,32 @@ Json = dict[str, Any]
 LANDING = {"kiosk": "/kiosk"}  # every other role lands on the waiter tablet
 
 
-@router.get("/health", summary="Is the hub up? (no token needed)")
-def health(request: Request) -> Json:
+@router.get("/health", summary="Is the hub up? (no token needed; device addresses only "
+            "for a device that manages devices)")
+def health(request: Request,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Json:
+    hub = hub_of(request)
+    store = hub.store()
+    token = token_of(request, credentials)
+    device = registry.device_for_token(store, token) if token else None
+    doc = _health(request)
+    if device is None or not registry.may(device["role"], "device.manage"):
+        # Anyone on the LAN may ask; printer, reader and broker addresses are a map for an
+        # attacker, so they need a token.
+        doc = _without_addresses(doc)
+    return doc
+
+
+def _without_addresses(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (v is not None if k == "broker" else _without_addresses(v))
+                for k, v in value.items() if k != "url"}
+    if isinstance(value, list):
+        return [_without_addresses(v) for v in value]
+    return value
+
+
+def _health(request: Request) -> Json:
     hub = hub_of(request)
     store = hub.store()
     return {
@@ -71,7 +96,7 @@ def _pair_url(request: Request, code: str) -> str:
 
 def _guard_owner(who: Caller, role: str) -> None:
     if role == "owner" and who.role != "owner":
-        raise HTTPException(403, "only an owner device can add another owner device")
+        raise HTTPException(403, "only an owner device can add or revoke an owner device")
 
 
 @router.post("/devices", status_code=201, summary="Register a device; its token shows once")
@@ -108,7 +133,9 @@ def list_devices(request: Request,
 @router.delete("/devices/{device_id}", summary="Revoke a device: its tokens stop working")
 def revoke_device(device_id: str, request: Request,
                   who: Annotated[Caller, Depends(require("device.manage"))]) -> Json:
-    return registry.revoke_device(hub_of(request).store(), device_id, actor=who.actor)
+    store = hub_of(request).store()
+    _guard_owner(who, registry.get_device(store, device_id)["role"])
+    return registry.revoke_device(store, device_id, actor=who.actor)
 
 
 def _pair(request: Request, code: str, name: str | None) -> tuple[Json, str]:

@@ -15,7 +15,8 @@ from pydantic import (
 )
 
 Text = Annotated[StrictStr, Field(max_length=500)]
-ShortText = Annotated[StrictStr, Field(max_length=64)]
+# Ids, codes and names: never empty, so "" is a 422 here, not a foreign-key failure later.
+ShortText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 Fen = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 TextList = Annotated[list[Annotated[StrictStr, Field(max_length=40)]], Field(max_length=20)]
 Role = Literal["owner", "manager", "cashier", "waiter", "kiosk"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 
 from printer.queue import get_job, public
 from printer.slips import print_receipt
@@ -14,6 +14,7 @@ from sync.authority import authorise_spend
 from ..domain import coupons as vouchers
 from ..domain.authority import grant_slice
 from ..domain.checkout import CheckoutRequest, Tender, checkout
+from ..domain.devices import may
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
 from ..domain.menu import MenuLine
@@ -120,6 +121,12 @@ def pay(request: Request, response: Response, who: Caller, req: CheckoutRequest,
 @router.post("/members/{member_id}/topups", status_code=201, summary="Top up stored value")
 def create_topup(member_id: str, body: TopUp, request: Request,
                  who: Annotated[Caller, Depends(require("stored_value.topup"))]) -> Json:
+    limit = hub_of(request).settings.security.cashier_bonus_limit_fen
+    manager_here = who.can("stored_value.bonus") or (
+        who.staff is not None and may(who.staff["role"], "stored_value.bonus"))
+    if body.bonus_fen > limit and not manager_here:
+        raise HTTPException(403, f"a bonus over {limit} fen needs a manager (their device, "
+                            "or their staff PIN in X-Staff-Pin)")
     balance = top_up(hub_of(request).store(), member_id, body.amount_fen, body.bonus_fen,
                      actor=who.actor, staff_id=who.staff_id)
     return {"member_id": member_id, "stored_value_fen": balance}

@@ -19,9 +19,12 @@ HEARTBEAT_S = 15.0
 @router.get("/events", summary="Live events (text/event-stream); `?access_token=` for "
             "EventSource", response_class=StreamingResponse)
 async def events(request: Request, who: Annotated[Caller, Depends(require("events.read"))],
-                 last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
+                 last_event_id: Annotated[str | None, Header(
+                     max_length=18, pattern=r"^\d*$",
+                     description="The last event id seen, to resume from")] = None,
+                 ) -> StreamingResponse:
     hub = hub_of(request)
-    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    resume = int(last_event_id) if last_event_id else None
     subscriber = hub.events.subscribe(resume)
 
     async def stream() -> AsyncIterator[str]:

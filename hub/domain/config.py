@@ -14,11 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
 CONFIG_NAME = "laoke.toml"
+PLACEHOLDER_CHAIN_KEY = "replace-with-the-chain-key-from-hq"  # config/laoke.toml's, refused
 ENV_PREFIX = "LAOKE_"
 STORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 
@@ -55,6 +63,15 @@ class ChainSettings(_Section):
     auth_timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
     # A slice of a guest's stored value unused this long is given back for other stores.
     slice_idle_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    @field_validator("key")
+    @classmethod
+    def _not_the_placeholder(cls, key: str) -> str:
+        """The shipped file's key is public: a store signing with it has no secret at all."""
+        if key == PLACEHOLDER_CHAIN_KEY:
+            raise ValueError("the placeholder from config/laoke.toml: use the key HQ gave "
+                             "this chain (a new home generates its own)")
+        return key
 
 
 class StorageSettings(_Section):
@@ -100,6 +117,8 @@ class PrivacySettings(_Section):
 
 class SecuritySettings(_Section):
     require_pin_for_money: bool = False
+    # The most bonus a cashier may add to a top-up alone; more needs a manager.
+    cashier_bonus_limit_fen: Annotated[int, Field(ge=0)] = 5000
 
 
 class PrinterSettings(_Section):

@@ -30,7 +30,8 @@ _CASHIER = _WAITER | {
     "print.receipt", "segment.read",
 }
 _MANAGER = _CASHIER | {
-    "points.adjust", "stored_value.refund", "coupon_template.manage", "campaign.manage",
+    "points.adjust", "stored_value.refund", "stored_value.bonus", "coupon_template.manage",
+    "campaign.manage",
     "tier.manage", "device.manage", "export", "staff.read", "report.read", "menu.manage",
     "table.manage",
 }

@@ -33,18 +33,36 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def check_template(text: str, what: str) -> str:
-    """A message template may use only the known placeholders, e.g. {name} and {code}."""
+    """A message template may use only the known placeholders, plain: {name}, {code}.
+
+    No format spec or conversion ({name:>900000000} would fill memory at render, and a
+    campaign HQ pushes reaches every store), no attribute or index.
+    """
     if not isinstance(text, str) or len(text) > 500:
         raise InvalidInput(f"{what} must be text of at most 500 characters")
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        parts = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text)
+                 if f is not None]
     except ValueError as error:
         raise InvalidInput(f"{what}: {error} (write {{{{ and }}}} for literal braces)") from None
-    unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
+    unknown = sorted({f for f, _, _ in parts if f not in PLACEHOLDERS})
     if unknown:
         raise InvalidInput(f"{what}: unknown placeholder(s) {', '.join(unknown)}; "
                            f"known: {', '.join(PLACEHOLDERS)}")
+    if any(spec or conv for _, spec, conv in parts):
+        raise InvalidInput(f"{what}: placeholders are plain, like {{name}}: no ':' or '!'")
     return text
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """The template with each placeholder replaced by its value, and nothing else run: specs
+    and conversions are ignored, whatever a stored or relayed template holds."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return template
+    return "".join(literal + (values.get(field, "") if field is not None else "")
+                   for literal, field, _, _ in parts)
 
 
 # -- unsubscribe -----------------------------------------------------------------------------
@@ -125,7 +143,7 @@ def render(store: Store, template: str, member: Any, code: str | None, channel: 
     values = {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
               "code": code or "", "until": until,
               "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
-    return template.format_map(values).strip()
+    return fill(template, values).strip()
 
 
 def _campaigns_this_week(store: Store, member_id: str, campaign_id: str) -> int:
