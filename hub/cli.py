@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .domain.errors import LaokeError
+from .domain.money import yuan
 from .domain.report_names import REPORT_NAMES
 from .domain.store import Store
 from .home import open_store, resolve_demo_home, resolve_home
@@ -115,7 +116,7 @@ def member_find(obj: Obj, query: str, limit: int, as_json: bool) -> None:
         click.echo("no members found", err=True)
     for m in found:
         click.echo(f"{m['id']}  {m['name'] or '(erased)'}  {m['phone'] or ''}  {m['tier_name']}"
-                   f"  {m['points_balance']} pts  {m['stored_value_fen'] / 100:.2f} 元")
+                   f"  {m['points_balance']} pts  {yuan(m['stored_value_fen'], ' 元')}")
 
 
 @member.command("show")
@@ -437,10 +438,10 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
     for arm, figures in result["arms"].items():
         click.echo(f"{arm:<8} {figures['guests']} guests, {figures['coupons_redeemed']}/"
                    f"{figures['coupons_issued']} coupons used, {figures['returned']} back "
-                   f"({figures['return_rate']:.1%}), spent {figures['spend_fen'] / 100:.2f} 元")
+                   f"({figures['return_rate']:.1%}), spent {yuan(figures['spend_fen'], ' 元')}")
     if result["lift"]:
         click.echo(f"lift: {result['lift']['return_rate_pts']:+.2f} points of return rate, "
-                   f"{result['lift']['spend_per_guest_fen'] / 100:+.2f} 元 per guest")
+                   f"{yuan(result['lift']['spend_per_guest_fen'], ' 元', sign=True)} per guest")
 
 
 @cli.command("report")
@@ -1055,10 +1056,10 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
     for store_id, row in report["stores"].items():
         click.echo(f"{store_id:16} {'online ' if row['online'] else 'offline'} members "
                    f"{row['members']:7d} orders {row['orders']:8d} revenue "
-                   f"{row['revenue_fen'] / 100:12.2f} 元 seq {row['last_seq']}")
+                   f"{yuan(row['revenue_fen'], ' 元', width=12)} seq {row['last_seq']}")
     totals = report["totals"]
     click.echo(f"{'chain':16}         members {totals['members']:7d} orders "
-               f"{totals['orders']:8d} revenue {totals['revenue_fen'] / 100:12.2f} 元")
+               f"{totals['orders']:8d} revenue {yuan(totals['revenue_fen'], ' 元', width=12)}")
 
 
 @hq_group.command("stores")

@@ -22,6 +22,7 @@ from .daemon import build
 from .demo_data import generate
 from .domain.dashboard import DayFigures, change_pct, day_summary
 from .domain.errors import InvalidInput
+from .domain.money import yuan
 from .home import open_store
 from .hublock import announce, hold
 from .ports import free_port
@@ -98,7 +99,7 @@ def _line(label: str, figures: DayFigures, before: DayFigures) -> list[str]:
         f"  客数 covers          {figures.covers:6d}   ({change_pct(figures.covers, before.covers)}"
         " vs same weekday last week)",
         f"  订单 orders          {figures.orders:6d}",
-        f"  营收 revenue      {figures.revenue_fen / 100:9.2f} 元 "
+        f"  营收 revenue      {yuan(figures.revenue_fen, ' 元', width=9)} "
         f"({change_pct(figures.revenue_fen, before.revenue_fen)})",
         f"  回头客 returning       {share:3d}%  of member orders",
         f"  新会员 new members   {figures.new_members:6d}",

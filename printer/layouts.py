@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub.domain.coupons import yuan
+from hub.domain.money import yuan
 
 from .doc import Doc
 

@@ -23,6 +23,7 @@ from .errors import (
 from .ids import new_id
 from .ledgers import MAX_TOPUP_FEN, whole_number
 from .members import member_row
+from .money import yuan
 from .store import Store, dumps
 
 CODE_PURPOSE = "coupon"
@@ -79,15 +80,11 @@ def create_template(store: Store, name: str, kind: str, *, actor: str = "system"
     return template_record(template)
 
 
-def yuan(fen: int) -> str:
-    return f"{fen / 100:.2f}元"
-
-
 def offer_value(coupon: dict[str, Any], lang: str = "zh-CN") -> str:
     """What a coupon (or its template) is worth, as a guest reads it: 20.00元, 85折, 赠 甜品."""
     if coupon["kind"] == "amount_off":
         return yuan(coupon["amount_fen"]) if lang == "zh-CN" else \
-            f"{coupon['amount_fen'] / 100:.2f} yuan off"
+            f"{yuan(coupon['amount_fen'], ' yuan')} off"
     if coupon["kind"] == "percent_off":
         return f"{(100 - coupon['percent_off']) / 10:g}折" if lang == "zh-CN" else \
             f"{coupon['percent_off']}% off"
@@ -98,7 +95,7 @@ def offer_conditions(coupon: dict[str, Any], lang: str = "zh-CN") -> str:
     conditions = []
     if coupon["min_spend_fen"]:
         conditions.append(f"满{yuan(coupon['min_spend_fen'])}可用" if lang == "zh-CN" else
-                          f"on bills of {coupon['min_spend_fen'] / 100:.2f} yuan or more")
+                          f"on bills of {yuan(coupon['min_spend_fen'], ' yuan')} or more")
     if coupon["stores"]:
         conditions.append("限指定门店" if lang == "zh-CN" else "at selected stores")
     return ("，" if lang == "zh-CN" else ", ").join(conditions)
@@ -196,7 +193,7 @@ def check_coupon(store: Store, code: str, member_id: str | None, lines: Sequence
         raise CouponNotApplicable("this coupon belongs to another guest")
     if total_fen < coupon["min_spend_fen"]:
         raise CouponNotApplicable(
-            f"this coupon needs a bill of at least {coupon['min_spend_fen'] / 100:.2f} 元")
+            f"this coupon needs a bill of at least {yuan(coupon['min_spend_fen'], ' 元')}")
     return coupon, discount_for(coupon, lines, total_fen)
 
 

@@ -5,7 +5,9 @@ a pane in `panes/` that owns its widgets, handlers and state; `widgets/` holds w
 share; `console.tcss` is the one stylesheet.
 """
 
+from hub.domain.money import to_fen
+
 from .app import ConsoleApp, run_console
-from .bill import parse_lines, to_fen
+from .bill import parse_lines
 
 __all__ = ["ConsoleApp", "parse_lines", "run_console", "to_fen"]

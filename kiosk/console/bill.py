@@ -1,23 +1,10 @@
-"""What a cashier types and reads: amounts in yuan, and a bill as lines of text."""
+"""A bill as a cashier types it: a dish per line, with its quantity and price in yuan."""
 
 from __future__ import annotations
 
 from typing import Any
 
-
-def yuan(fen: int | None) -> str:
-    return "-" if fen is None else f"{fen / 100:.2f}元"
-
-
-def to_fen(text: str) -> int:
-    """Yuan as typed by a cashier (12, 12.5, 12.50) to integer fen."""
-    text = text.strip().replace("元", "").replace("¥", "")
-    if not text:
-        return 0
-    whole, _, part = text.partition(".")
-    if (not whole.isdigit() and whole != "") or not (part.isdigit() or part == "") or len(part) > 2:
-        raise ValueError(f"not an amount: {text!r}")
-    return int(whole or 0) * 100 + int((part + "00")[:2])
+from hub.domain.money import to_fen
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
-from ..bill import yuan
+from hub.domain.money import yuan
+
 from ..widgets import Table
 from .base import Json, Pane
 

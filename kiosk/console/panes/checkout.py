@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from ..bill import parse_lines, to_fen, yuan
+from hub.domain.money import to_fen, yuan
+
+from ..bill import parse_lines
 from ..messages import Charged
 from .base import Json, Pane
 

@@ -7,8 +7,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Static
 
 from hub.domain.dashboard import change_pct
+from hub.domain.money import yuan
 
-from ..bill import yuan
 from ..widgets import Table
 from .base import Json, Pane
 

@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, Switch
 
+from hub.domain.money import to_fen, yuan
 from kiosk.client import HubError
 
-from ..bill import to_fen, yuan
 from ..messages import GuestShown
 from ..widgets import Table, TemplateSelect
 from .base import Json, Pane
