@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -43,7 +44,7 @@ class ConsoleCommands(Provider):
         assert isinstance(app, ConsoleApp)
         matcher = self.matcher(query)
         commands: list[tuple[str, Callable[[], Any]]] = [
-            (f"{app.t(pane.KEY)} ({pane.KEY})", lambda tab=pane.KEY: app.action_show_tab(tab))
+            (f"{app.t(pane.KEY)} ({pane.KEY})", partial(app.action_show_tab, pane.KEY))
             for pane in PANES]
         commands += [(f"{app.t('language')} (language)", app.action_toggle_language),
                      (f"{app.t('test_page')} (printer)", app.action_test_page)]

@@ -111,8 +111,12 @@ class CampaignsPane(Pane):
         except ValueError as error:
             self.notify(f"JSON: {error}", severity="error")
             return
-        self.call(lambda: self.console.client.update_campaign(campaign_id, changes), lambda _: (
-            self.notify(self.t("saved")), self.load()))
+
+        def saved(_: Json) -> None:
+            self.notify(self.t("saved"))
+            self.load()
+
+        self.call(lambda: self.console.client.update_campaign(campaign_id, changes), saved)
 
     def show_results_of(self, campaign_id: str) -> None:
         self.call(lambda: self.console.client.campaign_results(campaign_id), self.show_results)

@@ -3,6 +3,8 @@ change for them (notes, top-ups, cards, a coupon)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -150,6 +152,15 @@ class MembersPane(Pane):
         if self.member is not None:
             self.open(self.member["id"])
 
+    def changed(self, word: str) -> Callable[[object], None]:
+        """What to do once the hub has changed the guest's books: say so, show them again."""
+
+        def then(_: object) -> None:
+            self.notify(self.t(word))
+            self.reload()
+
+        return then
+
     def _member_id(self) -> str | None:
         if self.member is None:
             self.notify(self.t("no_member"), severity="warning")
@@ -187,30 +198,37 @@ class MembersPane(Pane):
         except ValueError as error:
             self.notify(str(error), severity="error")
             return
-        self.call(lambda: self.console.client.top_up(member_id, amount, bonus), lambda _: (
-            self.notify(self.t("topped_up")), self.reload()))
+        self.call(lambda: self.console.client.top_up(member_id, amount, bonus),
+                  self.changed("topped_up"))
 
     @on(Button.Pressed, "#link-card")
     def link_card(self) -> None:
         member_id = self._member_id()
         number = self.query_one("#card-number", Input).value.strip()
         if member_id and number:
-            self.call(lambda: self.console.client.link_card(member_id, number),
-                      lambda member: (self.notify(self.t("linked")),
-                                      self.show_member(member)))
+
+            def linked(member: Json) -> None:
+                self.notify(self.t("linked"))
+                self.show_member(member)
+
+            self.call(lambda: self.console.client.link_card(member_id, number), linked)
 
     @on(Button.Pressed, "#block-card")
     def block_card(self) -> None:
         number = self.query_one("#card-number", Input).value.strip()
         if number:
             self.call(lambda: self.console.client.block_card(number, "lost (console)"),
-                      lambda _: (self.notify(self.t("blocked")), self.reload()))
+                      self.changed("blocked"))
 
     @on(Button.Pressed, "#member-coupon")
     def send_coupon(self) -> None:
         member_id = self._member_id()
         template = self.query_one("#member-template", Select).value
         if member_id and isinstance(template, str):
+
+            def sent(coupon: Json) -> None:
+                self.notify(f"{self.t('sent')}: {coupon['code']}")
+                self.reload()
+
             self.call(lambda: self.console.client.send_coupon(template, member_id, "console"),
-                      lambda coupon: (self.notify(f"{self.t('sent')}: {coupon['code']}"),
-                                      self.reload()))
+                      sent)

@@ -68,7 +68,7 @@ class ReportsPane(Pane):
                 plt.bar(series.labels, series.values, orientation="horizontal")
             elif series.kind == "line":
                 plt.plot(series.values)
-                plt.xticks(range(1, len(series.labels) + 1), series.labels)
+                plt.xticks(list(range(1, len(series.labels) + 1)), series.labels)
             else:  # a grid: a line per row
                 for label, values in zip(series.labels, series.values, strict=True):
                     plt.plot(values, label=str(label))
