@@ -201,6 +201,7 @@ class HqBook:
                    events: list[dict[str, Any]]) -> None:
         """Record the events and project the ones HQ's reports read, a batch at a time."""
         now = self._now()
+        events = self._without_erased(conn, events)
         conn.executemany(
             "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -211,9 +212,12 @@ class HqBook:
             "INSERT OR IGNORE INTO hq_members (id, home_store) VALUES (?, ?)",
             [(d["id"], d.get("home_store", store_id)) for kind, d in data
              if kind == "member.created" and "id" in d])
+        erased = [d["id"] for kind, d in data if kind == "member.erased" and "id" in d]
         conn.executemany(
-            "UPDATE hq_members SET erased = 1 WHERE id = ?",
-            [(d["id"],) for kind, d in data if kind == "member.erased" and "id" in d])
+            "INSERT INTO hq_members (id, home_store, erased) VALUES (?, ?, 1) "
+            "ON CONFLICT (id) DO UPDATE SET erased = 1", [(i, store_id) for i in erased])
+        for member_id in erased:
+            self._redact(conn, member_id)
         conn.executemany(
             "INSERT OR IGNORE INTO hq_orders (id, store_id, member_id, total_fen, discount_fen, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -222,6 +226,36 @@ class HqBook:
              for kind, d in data if kind == "order.created" and "id" in d])
         self._redemptions(conn, store_id, data)
         self._stored_value(conn, store_id, data)
+
+    @staticmethod
+    def _without_erased(conn: sqlite3.Connection,
+                        events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A guest's edit that arrives after their erasure (from a store that had not heard
+        of it) is kept as the erasure left the guest: their id, nothing else."""
+        ids = [(e.get("data") or {}).get("id") for e in events
+               if e["type"] in ("member.created", "member.updated")]
+        if not ids:
+            return events
+        erased = {r[0] for r in conn.execute(
+            "SELECT id FROM hq_members WHERE erased AND id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),))}
+        return [{**e, "data": {"id": e["data"]["id"], "redacted": True}}
+                if e["type"] in ("member.created", "member.updated") and
+                e["data"].get("id") in erased else e for e in events]
+
+    @staticmethod
+    def _redact(conn: sqlite3.Connection, member_id: str) -> None:
+        """An erasure reaches HQ's own history: the feed, restores and dead letters never
+        serve the guest's personal data again."""
+        conn.execute("UPDATE hq_events SET data = json_object('id', ?1, 'redacted', "
+                     "json('true')) WHERE type IN ('member.created', 'member.updated') "
+                     "AND json_extract(data, '$.id') = ?1", (member_id,))
+        conn.execute("UPDATE hq_events SET data = json_set(data, '$.number', 'erased') "
+                     "WHERE type IN ('card.linked', 'card.blocked') "
+                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        conn.execute("UPDATE hq_dead_letters SET payload = NULL, reason = reason || "
+                     "' (payload removed: the guest was erased)' "
+                     "WHERE instr(CAST(payload AS TEXT), ?) > 0", (member_id,))
 
     def _stored_value(self, conn: sqlite3.Connection, store_id: str,
                       data: list[tuple[str, dict[str, Any]]]) -> None:

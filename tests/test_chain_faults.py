@@ -7,7 +7,7 @@ import pytest
 
 from hub.domain.coupons import create_template, issue_coupon
 from hub.domain.members import NewMember, add_member, erase_member, link_card
-from hub.domain.replica import apply_page, conflicts
+from hub.domain.replica import apply_page, conflicts, feed_position
 from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
 from tests.broker import Mosquitto
@@ -412,3 +412,43 @@ def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(tmp_pat
     finally:
         limited.stop()
 
+
+def test_an_erasure_wins_over_an_edit_made_where_it_was_not_known_yet(tmp_path, broker):
+    """Fault 3: store B, offline, edits a guest store A has erased. When B is back, the
+    edit resurrects nothing anywhere: not at A, not at B, not at HQ nor in what HQ serves."""
+    from hub.domain.members import update_member
+
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
+    pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
+    try:
+        guest = add_member(a(), NewMember(name="王芳", phone="13800138000",
+                                          notes="不吃香菜"))
+        wait_until(lambda: b().one("SELECT 1 FROM members WHERE id = ?", (guest["id"],)),
+                   timeout=30)
+        pub_b.stop()  # B goes offline
+        erase_member(a(), guest["id"], actor="owner", reason="asked")
+        wait_until(lambda: a().scalar("SELECT COUNT(*) FROM outbox") == 0, timeout=30)
+        update_member(b(), guest["id"], {"notes": "微辣, 靠窗"}, actor="waiter")
+        pub_b = Publisher(b).start()  # B is back
+        wait_until(lambda: b().scalar("SELECT erased_at FROM members WHERE id = ?",
+                                      (guest["id"],)) is not None, timeout=30)
+        wait_until(lambda: b().scalar("SELECT COUNT(*) FROM outbox") == 0, timeout=30)
+        wait_until(lambda: feed_position(a()) >= book.conn.execute(
+            "SELECT MAX(hq_seq) FROM hq_events").fetchone()[0], timeout=30)
+        for shop in (a(), b()):
+            row = shop.one("SELECT name, phone, notes, erased_at FROM members WHERE id = ?",
+                           (guest["id"],))
+            assert (row["name"], row["phone"], row["notes"]) == (None, None, "")
+            assert row["erased_at"] is not None
+            assert shop.scalar("SELECT COUNT(*) FROM sync_conflicts WHERE data LIKE ? OR "
+                               "data LIKE ?", ("%王芳%", "%13800138000%")) == 0
+        for text in ("王芳", "13800138000", "不吃香菜", "靠窗"):
+            assert book.conn.execute("SELECT COUNT(*) FROM hq_events WHERE data LIKE ?",
+                                     (f"%{text}%",)).fetchone()[0] == 0, text
+            assert text not in json.dumps(book.feed("s-c", 0), ensure_ascii=False)
+    finally:
+        pub_a.stop()
+        pub_b.stop()
+        receiver.stop()

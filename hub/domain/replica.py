@@ -86,13 +86,10 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
     if kind in ("member.created", "member.updated"):
         _member(store, data, event, own)
     elif kind == "member.erased":
-        sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
-        store.conn.execute(
-            f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
-            "WHERE id = :id AND erased_at IS NULL",
-            {**ERASED_FIELDS, "at": data.get("erased_at"), "id": data.get("id")})
-        store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (data.get("id"),))
+        _erase(store, data["id"], data.get("erased_at") or event.get("ts"))
     elif kind == "card.linked":
+        if _erased(store, data["member_id"]):
+            return  # the card of a guest erased here: nothing of theirs comes back
         _insert(store, "member_cards", {"number": data["number"],
                                         "member_id": data["member_id"],
                                         "status": "active",
@@ -131,6 +128,29 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
             _insert(store, "coupon_redemptions", row)
 
 
+def _erased(store: Store, member_id: Any) -> bool:
+    return store.one("SELECT 1 FROM members WHERE id = ? AND erased_at IS NOT NULL",
+                     (member_id,)) is not None
+
+
+def _erase(store: Store, member_id: str, at: str) -> None:
+    """Another store erased a guest: their personal data goes here too, with the messages
+    still waiting for them and what conflicts kept of them."""
+    sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
+    store.conn.execute(f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
+                       "WHERE id = :id AND erased_at IS NULL",
+                       {**ERASED_FIELDS, "at": at, "id": member_id})
+    store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
+    store.conn.execute(
+        "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
+        "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
+        "WHERE member_id = ?", (member_id,))
+    store.conn.execute(
+        "UPDATE sync_conflicts SET data = json_object('member_id', ?1, 'redacted', "
+        "json('true')) WHERE json_extract(data, '$.id') = ?1 "
+        "OR json_extract(data, '$.member_id') = ?1", (member_id,))
+
+
 def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool) -> None:
     if data.get("redacted"):
         if own:  # a restore: keep the erased guest's id, which their orders point to
@@ -139,7 +159,10 @@ def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool
                                        "updated_at": event["ts"]})
         return  # erased at its origin before it was sent; the erasure follows
     values = _member_values(data, own)
-    local = store.one("SELECT updated_at, phone FROM members WHERE id = ?", (values["id"],))
+    local = store.one("SELECT updated_at, phone, erased_at FROM members WHERE id = ?",
+                      (values["id"],))
+    if local is not None and local["erased_at"]:
+        return  # an erasure wins over any edit, whatever the clocks of the stores say
     if local is not None and (local["updated_at"] or "") >= (values["updated_at"] or ""):
         return  # what we have is as new or newer
     if values["phone"]:
