@@ -52,13 +52,6 @@ def coupon_slip(store: Store, code: str) -> layouts.CouponSlip:
         store_name=store.settings.store_name)
 
 
-def _template_by_name(store: Store, name: str) -> str | None:
-    if not name:
-        return None
-    return store.scalar("SELECT id FROM coupon_templates WHERE name = ? AND active = 1 "
-                        "ORDER BY created_at DESC LIMIT 1", (name,))
-
-
 def print_receipt(store: Store, order_id: str, printer: str | None = None, *,
                   reprint: bool = False, actor: str = "system",
                   width: int | None = None) -> dict[str, Any]:
@@ -75,7 +68,8 @@ def print_receipt(store: Store, order_id: str, printer: str | None = None, *,
             raise InvalidInput(f"the receipt of order {order_id} was already printed; "
                                "ask for a reprint")
         next_code = first["coupon_code"] if first is not None else None
-        template = _template_by_name(store, store.settings.printing.next_coupon_template)
+        template = vouchers.template_by_name(store,
+                                             store.settings.printing.next_coupon_template)
         if first is None and order["member_id"] and template:
             next_code = vouchers.issue_coupon(store, template, order["member_id"],
                                               reason="next visit")["code"]
@@ -139,7 +133,8 @@ def print_welcome(store: Store, member_id: str, printer: str | None = None, *,
         first = store.one("SELECT coupon_code FROM print_jobs WHERE kind = 'welcome' AND "
                           "subject = ? AND reprint = 0", (member_id,))
         code = first["coupon_code"] if first is not None else None
-        template = _template_by_name(store, store.settings.printing.welcome_coupon_template)
+        template = vouchers.template_by_name(store,
+                                             store.settings.printing.welcome_coupon_template)
         if first is None and template:
             code = vouchers.issue_coupon(store, template, member_id, reason="welcome")["code"]
         doc = layouts.welcome(store.settings.store_name, member["name"] or "",

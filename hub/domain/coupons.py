@@ -37,8 +37,8 @@ class Line:
     dish: str
     qty: int
     unit_price_fen: int
-
     code: str | None = None  # the menu's code, when the hub priced it from the menu
+
 
 def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
                  percent_off: int = 0, dish: str | None = None, min_spend_fen: int = 0,
@@ -113,6 +113,17 @@ def get_template(store: Store, template_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no coupon template {template_id!r}")
     return template_record(row)
+
+
+def template_by_name(store: Store, name: str) -> str | None:
+    """The newest active template of this name (what the settings name a receipt's or a
+    welcome slip's coupon by), or None when the store names none."""
+    if not name:
+        return None
+    found: str | None = store.scalar(
+        "SELECT id FROM coupon_templates WHERE name = ? AND active = 1 "
+        "ORDER BY created_at DESC LIMIT 1", (name,))
+    return found
 
 
 def issue_coupon(store: Store, template_id: str, member_id: str | None = None, *,

@@ -656,6 +656,21 @@ CREATE TABLE tab_items (
 ) WITHOUT ROWID;
 """
 
+# Behind an existing POS: its dish codes mapped to the menu's, and each of its bills once, with
+# the next-visit coupon its receipt printed (a retry answers the same one).
+POS = """
+CREATE TABLE pos_dish_map (
+    pos_code TEXT PRIMARY KEY,
+    code TEXT NOT NULL REFERENCES menu_dishes(code)
+);
+CREATE TABLE pos_bills (
+    bill_id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL UNIQUE REFERENCES orders(id),
+    coupon_code TEXT REFERENCES coupons(code),
+    created_at TEXT NOT NULL
+);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -674,6 +689,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0014_till", TILL),
     ("0015_audit_card_refs", AUDIT_CARD_REFS),
     ("0016_tables", TABLES),
+    ("0017_pos", POS),
 )
 
 
