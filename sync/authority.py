@@ -6,25 +6,16 @@ from dataclasses import replace
 from typing import Any
 
 from hub.domain.authority import OFFLINE, approval_answered, open_approval
-from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.checkout import CheckoutRequest, quote
 from hub.domain.errors import InsufficientBalance
 from hub.domain.ids import new_id
 from hub.domain.store import Store
 
 
-class _Undone(Exception):
-    """Raised inside a trial checkout to roll it back."""
-
-
 def check_first(store: Store, req: CheckoutRequest) -> None:
-    """Run the checkout and roll it back, so whatever would refuse it (stored value above
-    the bill, a used coupon, too few points) refuses it now, before HQ promises anything."""
-    try:
-        with store.write():
-            checkout(store, replace(req, stored_value_auth=None))
-            raise _Undone
-    except _Undone:
-        pass
+    """Quote the checkout, so whatever would refuse it (stored value above the bill, a used
+    coupon, too few points) refuses it now, before HQ promises anything."""
+    quote(store, replace(req, stored_value_auth=None))
 
 
 def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple[str | None, int]:

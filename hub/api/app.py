@@ -110,7 +110,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(hub: Hub) -> FastAPI:
-    from . import admin, campaigns, members, menu, money, pages, pos, printing, stream, tables
+    from . import (
+        admin,
+        campaigns,
+        display,
+        members,
+        menu,
+        money,
+        pages,
+        pos,
+        printing,
+        stream,
+        tables,
+    )
 
     app = FastAPI(
         title="laoke hub API",
@@ -122,8 +134,8 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (members, money, menu, tables, pos, admin, campaigns, printing, stream,
-                   pages):
+    for module in (members, money, menu, tables, pos, display, admin, campaigns, printing,
+                   stream, pages):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(admin.pairing_page)
     app.include_router(campaigns.unsubscribe_page)

@@ -35,6 +35,12 @@ def kiosk_page() -> FileResponse:
     return FileResponse(WEB / "kiosk.html", headers={"Cache-Control": "no-cache"})
 
 
+@pages.get("/display")
+def display_page() -> FileResponse:
+    """The guest's display at the till (`/display?name=TILL`), paired like a kiosk."""
+    return FileResponse(WEB / "display.html", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/qr.svg", summary="A QR code as SVG (a member's code on the kiosk screen)",
             response_class=Response)
 def qr_svg(who: Annotated[Caller, Depends(require("qr.render"))],

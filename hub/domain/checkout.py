@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .authority import spend_note
@@ -183,6 +183,27 @@ def checkout(store: Store, req: CheckoutRequest) -> dict[str, Any]:
                     "this idempotency key was already used for a different checkout")
             return _result(store, dict(existing), replayed=True)
         return _charge(store, req, request_hash)
+
+
+class _Quoted(Exception):
+    """Carries a trial checkout's answer out of the transaction it rolls back."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("quoted")
+        self.result = result
+
+
+def quote(store: Store, req: CheckoutRequest) -> dict[str, Any]:
+    """What this checkout would charge, and whatever would refuse it, without charging
+    anything: the checkout itself, rolled back (the guest's display, HQ's approval asked only
+    for a checkout that can go through)."""
+    _validate(req)
+    try:
+        with store.write():
+            raise _Quoted(_charge(store, replace(req, idempotency_key=f"quote:{new_id()}"),
+                                  "quote"))
+    except _Quoted as quoted:
+        return quoted.result
 
 
 def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, Any]:

@@ -132,6 +132,12 @@ class PrinterSettings(_Section):
     stations: list[str] = []
 
 
+class TillSettings(_Section):
+    # The merchant's payment QR (微信/支付宝 收款码 text) the guest's display shows; laoke
+    # records tenders and processes no payment itself.
+    payment_qr: Annotated[str, Field(max_length=300)] = ""
+
+
 class PrintingSettings(_Section):
     # Printed on receipts of members: a fresh coupon of this template ("" for none).
     next_coupon_template: str = ""
@@ -194,6 +200,7 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     security: SecuritySettings = SecuritySettings()
     printing: PrintingSettings = PrintingSettings()
+    till: TillSettings = TillSettings()
     campaigns: CampaignSettings = CampaignSettings()
     messaging: MessagingSettings = MessagingSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)

@@ -42,7 +42,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manager": frozenset(_MANAGER),
     "cashier": frozenset(_CASHIER),
     "waiter": _WAITER,
-    "kiosk": frozenset({"member.create", "qr.render"}),
+    # the signup kiosk, and the guest's display at the till (a guest-facing screen)
+    "kiosk": frozenset({"member.create", "qr.render", "display.read"}),
 }
 
 
