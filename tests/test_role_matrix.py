@@ -1,0 +1,147 @@
+"""Every role against every operation of the hub's API, generated from /openapi.json.
+
+RULES names what each operation needs. An operation the OpenAPI document lists without a rule
+here fails the first test: a new endpoint gets a rule before it ships. Then every role calls
+every operation with placeholder ids and an empty body: a role without the permission must get
+403 before anything else is looked at; a role with it must get past the check (to a 404 or a
+422 for the placeholder input), and nothing may answer 5xx.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from hub.domain.devices import ROLES, may
+
+PUBLIC = "public"  # no token needed
+GATEWAY = "gateway"  # the SMS gateway's own token, never a device's
+
+RULES: dict[str, str] = {
+    "GET /health": PUBLIC,
+    "POST /pair": PUBLIC,
+    "POST /messages/replies": GATEWAY,
+    "POST /devices": "device.manage",
+    "POST /devices/pairing-codes": "device.manage",
+    "GET /devices": "device.manage",
+    "DELETE /devices/{device_id}": "device.manage",
+    "GET /lan-devices": "device.manage",
+    "POST /print/test": "device.manage",
+    "POST /staff": "staff.manage",
+    "GET /staff": "staff.read",
+    "GET /audit": "audit.read",
+    "GET /segments/{name}": "segment.read",
+    "POST /segments/preview": "segment.read",
+    "GET /dashboard": "segment.read",
+    "POST /print/shift": "segment.read",
+    "GET /reports/{name}": "report.read",
+    "GET /reports/{name}/export": "export",
+    "GET /campaigns": "campaign.manage",
+    "POST /campaigns": "campaign.manage",
+    "GET /campaigns/{campaign_id}": "campaign.manage",
+    "PATCH /campaigns/{campaign_id}": "campaign.manage",
+    "POST /campaigns/{campaign_id}/run": "campaign.manage",
+    "GET /campaigns/{campaign_id}/results": "campaign.manage",
+    "GET /messages": "campaign.manage",
+    "POST /members": "member.create",
+    "GET /members/lookup": "member.read",
+    "GET /members/search": "member.read",
+    "GET /members/{member_id}": "member.read",
+    "GET /members/{member_id}/qr": "member.read",
+    "GET /members/{member_id}/points": "member.read",
+    "GET /members/{member_id}/stored-value": "member.read",
+    "GET /members/{member_id}/visits": "member.read",
+    "GET /members/{member_id}/coupons": "member.read",
+    "PATCH /members/{member_id}": "member.update",
+    "POST /members/{member_id}/cards": "card.link",
+    "POST /cards/{number}/block": "card.block",
+    "POST /members/{member_id}/erase": "member.erase",
+    "POST /checkins": "checkin.create",
+    "POST /checkouts": "checkout.create",
+    "POST /members/{member_id}/topups": "stored_value.topup",
+    "POST /members/{member_id}/points/adjustments": "points.adjust",
+    "POST /orders/{order_id}/refunds": "stored_value.refund",
+    "POST /coupons/validate": "coupon.validate",
+    "GET /coupon-templates": "coupon.validate",
+    "POST /coupons/{code}/redeem": "coupon.redeem",
+    "POST /coupons": "coupon.issue",
+    "POST /coupon-templates": "coupon_template.manage",
+    "GET /qr.svg": "qr.render",
+    "GET /menu": "menu.read",
+    "PUT /menu/dishes/{code}": "menu.manage",
+    "PUT /pos/dishes": "menu.manage",
+    "POST /menu/dishes/{code}/sold-out": "menu.sold_out",
+    "POST /pos/bills": "checkout.create",
+    "GET /tables": "table.read",
+    "PUT /tables/{name}": "table.manage",
+    "POST /tabs": "checkin.create",
+    "GET /tabs/{tab_id}": "table.read",
+    "POST /tabs/{tab_id}/items": "order.add",
+    "POST /tabs/{tab_id}/send": "order.add",
+    "POST /tabs/{tab_id}/checkout": "checkout.create",
+    "POST /print/receipt": "print.receipt",
+    "POST /print/coupon": "print.receipt",
+    "GET /print/jobs": "print.receipt",
+    "POST /print/jobs/{job_id}/cancel": "print.receipt",
+    "POST /print/kitchen": "print.kitchen",
+    "GET /printers": "print.kitchen",
+    "GET /events": "events.read",
+}
+
+
+@pytest.fixture(scope="module")
+def tokens(shared_hub):
+    with shared_hub.client() as owner:
+        return {role: owner.post("/devices", json={"name": f"matrix {role}", "role": role})
+                .json()["token"] for role in ROLES}
+
+
+def operations(doc: dict) -> set[str]:
+    return {f"{method.upper()} {path.removeprefix('/api/v1')}"
+            for path, methods in doc["paths"].items() for method in methods
+            if path.startswith("/api/v1/")}
+
+
+def test_every_operation_has_a_rule(shared_hub):
+    listed = operations(httpx.get(f"{shared_hub.url}/openapi.json", timeout=10).json())
+    assert sorted(listed - set(RULES)) == [], "operations without a rule in RULES"
+    assert sorted(set(RULES) - listed) == [], "rules for operations that no longer exist"
+
+
+def call(hub, operation: str, token: str | None) -> httpx.Response:
+    method, path = operation.split(" ", 1)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{hub.url}/api/v1{re.sub(r'{[^}]+}', 'no-such-id', path)}"
+    body = {} if method in ("POST", "PUT", "PATCH") else None
+    with httpx.Client(headers=headers, timeout=10) as client, client.stream(
+            method, url, json=body, headers={"Idempotency-Key": f"matrix-{operation}"}) as answer:
+        if answer.headers.get("content-type", "").startswith("text/event-stream"):
+            return answer  # a live stream: its status is all this test needs
+        answer.read()
+        return answer
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", sorted(RULES))
+def test_every_role_meets_every_rule(shared_hub, tokens, role, operation):
+    rule = RULES[operation]
+    answer = call(shared_hub, operation, tokens[role])
+    assert answer.status_code < 500, answer.text
+    if rule == PUBLIC:
+        assert answer.status_code not in (401, 403)
+    elif rule == GATEWAY:
+        assert answer.status_code in (401, 422), "a device token is not the gateway's"
+    elif may(role, rule):
+        refused = answer.status_code == 403 and answer.json().get("error") == "forbidden"
+        assert answer.status_code != 401 and not refused, answer.text
+    else:
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"] == "forbidden"
+
+
+@pytest.mark.parametrize("operation", sorted(op for op, rule in RULES.items()
+                                              if rule not in (PUBLIC, GATEWAY)))
+def test_no_operation_answers_without_a_token(shared_hub, operation):
+    assert call(shared_hub, operation, None).status_code == 401
