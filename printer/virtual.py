@@ -14,7 +14,7 @@ import fcntl
 import json
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .escpos_decode import decode, split_jobs
@@ -131,7 +131,7 @@ class VirtualPrinter:
             current.unlink()
 
     @contextlib.contextmanager
-    def _numbering(self) -> Iterator[object]:
+    def _numbering(self) -> Iterator[Callable[[], int]]:
         with open(self.spool / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             numbers = [int(p.stem) for p in self.spool.glob("[0-9]*.txt")]

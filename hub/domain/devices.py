@@ -92,13 +92,14 @@ def _new_token(store: Store, device_id: str) -> str:
 
 def add_device(store: Store, name: str, role: str, actor: str) -> tuple[dict[str, Any], str]:
     """Register a device; returns it and its bearer token (shown this once only)."""
-    device = {"id": new_id(), "name": _check_name(name), "role": _check_role(role),
+    device_id = new_id()
+    device = {"id": device_id, "name": _check_name(name), "role": _check_role(role),
               "created_at": store.now_iso(), "revoked_at": None, "last_seen_at": None}
     with store.write():
         store.conn.execute("INSERT INTO devices (id, name, role, created_at) VALUES "
                            "(:id, :name, :role, :created_at)", device)
-        token = _new_token(store, device["id"])
-        store.audit(actor, "device.add", device["id"], {"name": device["name"], "role": role})
+        token = _new_token(store, device_id)
+        store.audit(actor, "device.add", device_id, {"name": device["name"], "role": role})
     return device, token
 
 

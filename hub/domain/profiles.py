@@ -16,7 +16,7 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> dict[s
     """The member with last visit, favourite dishes, usable coupons and a birthday flag."""
     profile = member_view(store, member_row(store, member_id), masked)
     profile["spice_label"] = SPICE_LEVELS.get(profile["spice_level"] or "", "")
-    last = store.one("SELECT MAX(at) AS at, SUM(n) AS n FROM ("
+    last = store.totals("SELECT MAX(at) AS at, SUM(n) AS n FROM ("
                      " SELECT MAX(visited_at) AS at, COUNT(*) AS n FROM visits WHERE member_id = ?"
                      " UNION ALL"
                      " SELECT MAX(created_at), 0 FROM orders WHERE member_id = ?"
