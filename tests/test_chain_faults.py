@@ -24,19 +24,39 @@ def broker(tmp_path):
 
 def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, broker):
     """Fault 1: a guest with a card and a coupon, erased at an offline store before it
-    reconnects. At the other store the relayed card and coupon point at nobody: they become
-    conflicts, and everything after them still arrives."""
+    reconnects, keeps only their id at the other store (their coupon and ledgers point at
+    it, anonymised); and events from a store that point at nobody become conflicts. Either
+    way everything after them still arrives, and the sync worker lives on."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from sync.protocol import events_topic
+
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url).start()
     a = make_store(tmp_path, "s-a", broker)
     b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start(timeout=90)
     publisher = None
+    stray = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     try:
         template = create_template(a(), "减20", "amount_off", amount_fen=2000)
         guest = add_member(a(), NewMember(name="王芳", phone="13800138000"))
         link_card(a(), guest["id"], "0100ABCDEF")
-        issue_coupon(a(), template["id"], guest["id"])
+        coupon = issue_coupon(a(), template["id"], guest["id"])
         erase_member(a(), guest["id"], actor="owner", reason="asked")
+        # A store whose books lost a guest sends their card and a coupon of a template
+        # nobody has: at B they point at nothing.
+        stray.connect("127.0.0.1", broker.port)
+        stray.loop_start()
+        orphans = [{"store": "s-x", "seq": 1, "id": "x1", "type": "card.linked", "ts": "t",
+                    "data": {"number": "77", "member_id": "nobody", "linked_at": "t"}},
+                   {"store": "s-x", "seq": 2, "id": "x2", "type": "coupon.issued", "ts": "t",
+                    "data": {"code": "X2", "template_id": "none", "member_id": None,
+                             "store_id": "s-x", "issued_at": "t", "valid_from": "t",
+                             "valid_until": "t"}}]
+        stray.publish(events_topic("s-x"), json.dumps(
+            {"schema": 1, "store": "s-x", "events": orphans}), qos=1).wait_for_publish(5)
+        wait_until(lambda: book.report()["stores"].get("s-x", {}).get("last_seq") == 2)
         later = add_member(a(), NewMember(name="李雷", phone="13900139000"))
         publisher = Publisher(a).start()  # store A comes back online
 
@@ -47,14 +67,26 @@ def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, 
 
             wait_until(arrived, timeout=60)
             health = api.get("/health").json()
-            assert health["sync"]["conflicts"] >= 2, "the card and the coupon, for a person"
+            assert health["sync"]["conflicts"] == 2, "the stray card and coupon, for a person"
             [sync_worker] = [w for w in health["workers"] if w["name"] == "sync"]
             assert sync_worker["state"] == "running"
             # Still alive: a change made now reaches B too.
             newest = add_member(a(), NewMember(name="韩梅", phone="13700137000"))
             wait_until(lambda: api.get("/members/lookup", params={
                 "phone": "13700137000"}).json().get("id") == newest["id"], timeout=60)
+        import sqlite3
+
+        with sqlite3.connect(f"file:{b.home / 'laoke.db'}?mode=ro", uri=True) as db:
+            kept = db.execute("SELECT name, phone, erased_at FROM members WHERE id = ?",
+                              (guest["id"],)).fetchone()
+            assert kept[0] is None and kept[1] is None and kept[2] is not None
+            assert db.execute("SELECT COUNT(*) FROM member_cards").fetchone()[0] == 0
+            assert db.execute("SELECT member_id FROM coupons WHERE code = ?",
+                              (coupon["code"],)).fetchone()[0] == guest["id"]
+            reasons = [r[0] for r in db.execute("SELECT type FROM sync_conflicts")]
+            assert sorted(reasons) == ["card.linked", "coupon.issued"]
     finally:
+        stray.loop_stop()
         if publisher is not None:
             publisher.stop()
         b.stop()

@@ -153,11 +153,12 @@ def _erase(store: Store, member_id: str, at: str) -> None:
 
 def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool) -> None:
     if data.get("redacted"):
-        if own:  # a restore: keep the erased guest's id, which their orders point to
-            _insert(store, "members", {"id": data["id"], "tier": store.settings.tiers[0].code,
-                                       "home_store": store.store_id, "created_at": event["ts"],
-                                       "updated_at": event["ts"]})
-        return  # erased at its origin before it was sent; the erasure follows
+        # Erased at its origin before it was sent; the erasure follows. The id alone stays,
+        # which the guest's anonymised orders and ledger entries point to, here as there.
+        _insert(store, "members", {"id": data["id"], "tier": store.settings.tiers[0].code,
+                                   "home_store": store.store_id if own else event["store"],
+                                   "created_at": event["ts"], "updated_at": event["ts"]})
+        return
     values = _member_values(data, own)
     local = store.one("SELECT updated_at, phone, erased_at FROM members WHERE id = ?",
                       (values["id"],))
