@@ -12,7 +12,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from pypinyin import Style, lazy_pinyin
 
 from .audience import local_today
 from .clock import day_bounds
@@ -133,9 +136,16 @@ def checked_dish(fields: Mapping[str, Any], current: Mapping[str, Any] | None = 
     return dish
 
 
+@lru_cache(maxsize=4096)
+def initials(name: str) -> str:
+    """宫保鸡丁 -> gbjd: how a waiter types a dish on the tablet (拼音首字母)."""
+    return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")).lower()
+
+
 def _row(row: Mapping[str, Any], today: str) -> dict[str, Any]:
     dish = {k: row[k] for k in ("code", "name", "name_en", "category", "price_fen",
                                 "member_price_fen", "station", "daily_limit")}
+    dish["initials"] = initials(row["name"])
     dish["tags"] = json.loads(row["tags"])
     dish["members_only"] = bool(row["members_only"])
     dish["available"] = row["sold_out_day"] != today
