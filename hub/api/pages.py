@@ -35,6 +35,12 @@ def kiosk_page() -> FileResponse:
     return FileResponse(WEB / "kiosk.html", headers={"Cache-Control": "no-cache"})
 
 
+@pages.get("/order")
+def order_page() -> FileResponse:
+    """The till on the tablet: tables, seating, ordering in rounds, paying at the table."""
+    return FileResponse(WEB / "order.html", headers={"Cache-Control": "no-cache"})
+
+
 @pages.get("/display")
 def display_page() -> FileResponse:
     """The guest's display at the till (`/display?name=TILL`), paired like a kiosk."""

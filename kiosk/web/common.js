@@ -55,7 +55,7 @@ const laoke = (() => {
       privacy: "隐私说明", consent: "我愿意接收优惠和活动信息（可随时退订）", join: "加入会员",
       welcome: "欢迎加入！", welcome_back: "欢迎回来！这个手机号已经是会员了。",
       show_qr: "到店出示此二维码即可识别会员", done: "完成", language: "English",
-      version: "说明版本", scan: "扫码",
+      version: "说明版本", scan: "扫码", seat: "座位偏好",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -72,7 +72,7 @@ const laoke = (() => {
       consent: "Send me offers and news (unsubscribe any time)", join: "Join",
       welcome: "Welcome!", welcome_back: "Welcome back! This number is already a member.",
       show_qr: "Show this code when you visit", done: "Done", language: "中文",
-      version: "notice version", scan: "Scan",
+      version: "notice version", scan: "Scan", seat: "Seat",
     },
   };
 

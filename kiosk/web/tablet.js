@@ -16,13 +16,17 @@
     guest = member;
     const card = $("guest");
     card.replaceChildren();
-    card.append(el("h2", {}, `${member.name || "-"} · ${member.tier_name}`));
+    card.append(el("h2", { class: member.vip ? "vip" : "" },
+                   `${member.vip ? "VIP " : ""}${member.name || "-"} · ${member.tier_name}`));
     card.append(el("p", { class: "muted", id: "guest-phone" }, member.phone || ""));
     if (member.allergies.length) {
       card.append(el("p", { class: "allergy", id: "guest-allergies" },
                      `${t("allergies")}: ${member.allergies.join("、")}`));
     }
     card.append(el("p", {}, `${t("taste")}: ${describe(member) || t("none")}`));
+    if (member.seat_preference) {
+      card.append(el("p", { id: "guest-seat" }, `${t("seat")}: ${member.seat_preference}`));
+    }
     if (member.birthday_today) card.append(el("p", { class: "big" }, "🎂 " + t("birthday_today")));
     card.append(el("p", { class: "muted" },
       `${t("last_visit")}: ${(member.last_visit_at || "-").slice(0, 10)} · ` +
