@@ -153,7 +153,8 @@ class HqBook:
                                    (store_id,)).fetchone()[0]
             gap = None
             batch = []
-            for event in events:
+            other = self._second_writer(conn, topic, payload, store_id, events, applied)
+            for event in [] if other else events:
                 if event["seq"] <= applied:
                     continue  # a duplicate: applied before
                 if event["seq"] != applied + 1:
@@ -165,6 +166,39 @@ class HqBook:
             conn.execute("UPDATE hq_stores SET applied_seq = ?, last_event_at = ?, gap_from = ? "
                          "WHERE store_id = ?", (applied, self._now(), gap, store_id))
         return store_id, applied, gap
+
+    def _second_writer(self, conn: sqlite3.Connection, topic: str, payload: bytes,
+                       store_id: str, events: list[dict[str, Any]], applied: int) -> bool:
+        """Whether the batch comes from another hub numbering events under this store id
+        (a cloned card, a restore while the old hub lives): a seq HQ applied comes with
+        another event id. None of it is applied; it is parked, once, and the store marked."""
+        sent = {e["seq"]: str(e.get("id")) for e in events if e["seq"] <= applied}
+        if not sent:
+            return False
+        have = dict(conn.execute(
+            "SELECT seq, id FROM hq_events WHERE store_id = ? AND seq IN "
+            "(SELECT value FROM json_each(?))", (store_id, json.dumps(list(sent)))).fetchall())
+        clash = next((seq for seq, id_ in sent.items() if seq in have and have[seq] != id_),
+                     None)
+        if clash is None:
+            return False
+        reason = (f"another hub writes as store {store_id}: seq {clash} came with event "
+                  f"{sent[clash]}, HQ applied {have[clash]}; stop one of them")
+        known = conn.execute("SELECT attention FROM hq_stores WHERE store_id = ?",
+                             (store_id,)).fetchone()[0]
+        if not (known or "").startswith(f"another hub writes as store {store_id}"):
+            conn.execute("INSERT INTO hq_dead_letters (topic, payload, reason, at) "
+                         "VALUES (?, ?, ?, ?)", (topic, payload, reason, self._now()))
+            conn.execute("UPDATE hq_stores SET attention = ? WHERE store_id = ?",
+                         (reason, store_id))
+        return True
+
+    def applied_id(self, store_id: str, seq: int) -> str | None:
+        """The event id HQ applied at a store's seq: a hub that has another there is not
+        the hub that sent it."""
+        row = self.conn.execute("SELECT id FROM hq_events WHERE store_id = ? AND seq = ?",
+                                (store_id, seq)).fetchone()
+        return None if row is None else str(row[0])
 
     def _apply_batch(self, conn: sqlite3.Connection, topic: str, store_id: str,
                      events: list[dict[str, Any]]) -> None:
@@ -489,9 +523,9 @@ class Receiver(ThreadWorker):
         except DeadLetter as error:
             self.book.park(topic, message.payload, str(error))
             return
-        self.client.publish(ack_topic(store_id), dumps({"store": store_id,
-                                                        "applied_seq": applied}),
-                            qos=1, retain=True)
+        self.client.publish(ack_topic(store_id), dumps({
+            "store": store_id, "applied_seq": applied,
+            "applied_id": self.book.applied_id(store_id, applied)}), qos=1, retain=True)
         if gap is not None:
             self.client.publish(resend_topic(store_id), dumps({"from_seq": gap}), qos=1)
 

@@ -47,6 +47,7 @@ PULL_EVERY_S = 2.0
 MAX_IN_FLIGHT = 8  # batches sent and not yet acknowledged by the broker: a week's backlog
 # waits in the outbox, not in memory
 REFUSED_RETRY_S = 30.0  # after the broker refused what we sent (a wrong user, an ACL)
+ACK_WAIT_S = 3.0  # after connecting, for HQ's retained watermark before sending anything
 
 
 class Publisher(ThreadWorker):
@@ -77,6 +78,9 @@ class Publisher(ThreadWorker):
         self.in_flight: deque[mqtt.MQTTMessageInfo] = deque()
         self.refused: str | None = None  # why the broker refuses what this store sends
         self.retry_at: float | None = None
+        self.connected_at = 0.0
+        self.ack_checked = False  # HQ's watermark is this hub's own (see _check_ack)
+        self.second_writer: str | None = None  # until a person settles it and restarts
 
     def _status(self, online: bool) -> bytes:
         return dumps({"store": self.store_id, "online": online, "schema": SCHEMA})
@@ -161,7 +165,9 @@ class Publisher(ThreadWorker):
             self.next_seq = self.watermark() + 1  # resend whatever HQ has not applied
             self.in_flight.clear()
             self.retry_at = None
-            self.connected.set()
+            self.connected_at, self.ack_checked = time.monotonic(), False
+            if self.second_writer is None:
+                self.connected.set()
             self._pull()
             return
         if message == "refused":
@@ -175,7 +181,10 @@ class Publisher(ThreadWorker):
             return
         if message.topic == ack_topic(self.store_id):
             applied = body.get("applied_seq")
-            if isinstance(applied, int) and applied > self.watermark():
+            if not isinstance(applied, int) or not self._check_ack(applied,
+                                                                    body.get("applied_id")):
+                return
+            if applied > self.watermark():
                 store = self.store()
                 with store.write():
                     store.set_meta(WATERMARK_KEY, str(applied))
@@ -192,6 +201,27 @@ class Publisher(ThreadWorker):
             if isinstance(start, int) and start > 0:
                 self.next_seq = min(self.next_seq or start, start)
 
+    def _check_ack(self, applied: int, applied_id: Any) -> bool:
+        """Whether HQ's watermark is about this hub's own events. Another hub numbering
+        events under this store id (a cloned card, a restore while the old hub was only cut
+        off) makes HQ hold seqs this hub never wrote, or wrote as other events: then this
+        hub sends nothing and prunes nothing, and says why, until a person settles it."""
+        store = self.store()
+        written = int(store.scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence "
+                                   "WHERE name = 'outbox'"))
+        mine = store.scalar("SELECT id FROM outbox WHERE seq = ?", (applied,))
+        if applied <= written and (mine is None or applied_id in (None, mine)):
+            self.ack_checked = True
+            return True
+        why = (f"HQ holds events of another hub writing as store {self.store_id!r} (its seq "
+               f"{applied} is not this hub's): stop one of them; this hub sends and prunes "
+               "nothing until then")
+        log.error("%s", why)
+        self.last_error, self.last_error_at = why, time.time()
+        self.second_writer = why
+        self.connected.clear()
+        return False
+
     def _pull(self) -> None:
         """Ask HQ for the next page of other stores' changes after what we have applied."""
         self.last_pull = time.monotonic()
@@ -201,6 +231,8 @@ class Publisher(ThreadWorker):
     def _send_batch(self) -> bool:
         if not self.connected.is_set() or self.next_seq is None:
             return False
+        if not self.ack_checked and time.monotonic() - self.connected_at < ACK_WAIT_S:
+            return False  # HQ's retained watermark comes first, if HQ knows this store
         while self.in_flight and self.in_flight[0].is_published():
             self.in_flight.popleft()
         if len(self.in_flight) >= MAX_IN_FLIGHT:
@@ -254,5 +286,6 @@ class Publisher(ThreadWorker):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "connected": self.connected.is_set(),
-                "refused": self.refused, "in_flight": len(self.in_flight),
+                "refused": self.second_writer or self.refused,
+                "in_flight": len(self.in_flight),
                 "hq_applied_seq": self.watermark(), "backlog": self.backlog()}

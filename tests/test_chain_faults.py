@@ -484,3 +484,64 @@ def test_an_erasure_wins_over_an_edit_made_where_it_was_not_known_yet(tmp_path, 
         pub_a.stop()
         pub_b.stop()
         receiver.stop()
+
+
+def test_a_second_hub_writing_as_the_same_store_is_refused_and_loses_nothing(tmp_path,
+                                                                             broker):
+    """Fault 2: a cloned SD card (or a restore while the old hub was only cut off) makes two
+    hubs number events under one store id. The second one hears from HQ that HQ's events
+    are not its own: it says so, sends nothing and prunes nothing; HQ mixes nothing in."""
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    first = make_store(tmp_path, "s-d", broker)
+    (tmp_path / "clone").mkdir()
+    clone = make_store(tmp_path / "clone", "s-d", broker)
+    pub_first = Publisher(first).start()
+    pub_clone = None
+    try:
+        for n in range(5):
+            add_member(first(), NewMember(name=f"客{n}", phone=f"1380000{n:04d}"))
+        top = first().scalar("SELECT MAX(seq) FROM outbox")
+        wait_until(lambda: book.report()["stores"].get("s-d", {}).get("last_seq") == top)
+        for n in range(7):  # the clone's own guests: more events than HQ has
+            add_member(clone(), NewMember(name=f"克{n}", phone=f"1390000{n:04d}"))
+        theirs = clone().scalar("SELECT COUNT(*) FROM outbox")
+        pub_clone = Publisher(clone).start()
+        wait_until(lambda: pub_clone.state()["refused"] is not None, timeout=30)
+        assert "another hub" in pub_clone.state()["refused"]
+        assert pub_clone.state()["connected"] is False
+        assert clone().scalar("SELECT COUNT(*) FROM outbox") == theirs, "nothing pruned"
+        add_member(first(), NewMember(name="新客", phone="13700137000"))
+        wait_until(lambda: book.report()["stores"]["s-d"]["members"] == 6)
+        assert book.conn.execute("SELECT COUNT(*) FROM hq_events WHERE data LIKE '%克%'"
+                                 ).fetchone()[0] == 0, "nothing of the clone mixed in"
+    finally:
+        pub_first.stop()
+        if pub_clone is not None:
+            pub_clone.stop()
+        receiver.stop()
+
+
+def test_hq_parks_a_batch_whose_seqs_it_applied_as_other_events(tmp_path):
+    """Fault 2 at HQ: (store, seq) alone would skip the second writer's events as
+    duplicates, and its newer seqs would join the first hub's stream. HQ compares event
+    ids: the batch is parked once, the store marked, nothing of it applied."""
+    from sync.protocol import events_topic
+
+    book = HqBook(tmp_path / "hq.db")
+
+    def batch(*events):
+        return json.dumps({"schema": 1, "store": "s-d", "events": [
+            {"store": "s-d", "seq": seq, "id": id_, "type": "order.created", "ts": "t",
+             "data": {"id": f"o-{id_}", "total_fen": 100, "discount_fen": 0,
+                      "created_at": "t"}} for seq, id_ in events]}).encode()
+
+    assert book.apply(events_topic("s-d"), batch((1, "a1"), (2, "a2")))[1] == 2
+    assert book.apply(events_topic("s-d"), batch((1, "a1"), (2, "a2")))[1] == 2, "a resend"
+    for _ in range(2):
+        assert book.apply(events_topic("s-d"), batch((2, "b2"), (3, "b3"))) == ("s-d", 2, None)
+    assert book.report()["stores"]["s-d"]["orders"] == 2
+    assert book.conn.execute("SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 1
+    attention = book.conn.execute("SELECT attention FROM hq_stores").fetchone()[0]
+    assert "another hub" in attention and "seq 2" in attention
+    assert book.applied_id("s-d", 2) == "a2"
