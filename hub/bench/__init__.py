@@ -36,6 +36,7 @@ from .store import (
     sample_members,
 )
 from .sync import bench_hq_stores, bench_sync
+from .till import bench_till
 
 __all__ = ["run_benchmarks"]
 
@@ -64,6 +65,7 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
         figures.update(bench_checkin_http(source, settings, Path(work), log,
                                           *((2.0, 1.0) if quick else (10.0, 5.0))))
         figures.update(bench_demo_start(Path(work), log))
+        figures.update(bench_till(Path(work), log))
         figures.update(bench_sync(Path(work), 5_000 if quick else 100_000, log))
         figures.update(bench_hq_stores(Path(work), 20, 250 if quick else 5_000, log))
     figures["checkout_per_s"] = round(ours, 1)

@@ -13,17 +13,26 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def bench_tablet(url: str, token: str, phones: list[str],
-                 log: Callable[[str], None]) -> dict[str, Any]:
+def chromium_or_none(log: Callable[[str], None], what: str) -> str | None:
+    """Debian's Chromium where it and playwright are here; else say the figure is skipped."""
     chromium = shutil.which("chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401 - only whether it is installed
     except ImportError:
         chromium = None
     if chromium is None:
-        log("tablet page: skipped (needs Debian's chromium and playwright; "
-            "./scripts/bootstrap installs both)")
+        log(f"{what}: skipped (needs Debian's chromium and playwright; "
+            "./scripts/bootstrap --test installs both)")
+    return chromium
+
+
+def bench_tablet(url: str, token: str, phones: list[str],
+                 log: Callable[[str], None]) -> dict[str, Any]:
+    chromium = chromium_or_none(log, "tablet page")
+    if chromium is None:
         return {}
+    from playwright.sync_api import sync_playwright
+
     loads: list[float] = []
     taps: list[float] = []
     with sync_playwright() as play:
