@@ -3,8 +3,8 @@
 The night of a store-local day ends at `CLOSE_HOUR` the next morning (restaurants close
 late); the hub's scheduler closes that day's books once, at the first tick after. A hub that
 was off for nights closes the books once when it comes back: expiry and the window are
-computed from now, so one run catches up on every missed night. The run and
-the record of the day it closed are one transaction, so a crash never closes a day twice.
+computed from now, so one run catches up on every missed night. The run and the record of
+the day it closed are one transaction, so a crash never closes a day twice.
 """
 
 from __future__ import annotations
