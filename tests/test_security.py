@@ -563,3 +563,18 @@ def test_an_empty_id_is_a_client_error(shared_hub, field):
         answer = owner.post("/checkouts", json={"lines": LINES, field: ""},
                             headers={"Idempotency-Key": f"empty-{field}"})
     assert answer.status_code == 422, answer.text
+
+
+def test_a_waiters_stream_carries_no_other_guests(shared_hub, world):
+    """Sign-ups, bills and slips go to the till and the office, not to waiters' tablets."""
+    from tests.hubproc import EventReader
+
+    waiter = EventReader(shared_hub.url, world["tokens"]["waiter"])
+    cashier = EventReader(shared_hub.url, world["tokens"]["cashier"])
+    with shared_hub.client() as owner:
+        owner.post("/members", json={"name": "路过", "phone": "13700000555",
+                                     "marketing_consent": False})
+        owner.post("/checkins", json={"table": "2", "party_size": 2})
+    cashier.wait_for("member.created")
+    waiter.wait_for("checkin.created")
+    assert "member.created" not in [e["type"] for e in waiter.events]

@@ -14,6 +14,10 @@ from .auth import Caller, hub_of, require
 
 router = APIRouter(tags=["events"])
 HEARTBEAT_S = 15.0
+# What a role that sees masked phones (a waiter) is not sent: every sign-up's guest card,
+# every bill and every slip's text would let it follow guests it does not serve.
+UNMASKED_ONLY = frozenset({"member.created", "member.updated", "checkout.completed",
+                           "print.job", "campaign.ran"})
 
 
 @router.get("/events", summary="Live events (text/event-stream); `?access_token=` for "
@@ -38,6 +42,8 @@ async def events(request: Request, who: Annotated[Caller, Depends(require("event
                     continue
                 if event is None:  # shutdown, or this client fell too far behind
                     return
+                if who.masked and event["type"] in UNMASKED_ONLY:
+                    continue
                 body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
                 # No `event:` field: EventSource.onmessage sees every event; `type` is in data.
                 yield f"id: {event['id']}\ndata: {body}\n\n"
