@@ -578,3 +578,11 @@ def test_a_waiters_stream_carries_no_other_guests(shared_hub, world):
     cashier.wait_for("member.created")
     waiter.wait_for("checkin.created")
     assert "member.created" not in [e["type"] for e in waiter.events]
+
+
+def test_printer_addresses_are_for_device_managers(shared_hub, world):
+    with shared_hub.client(world["tokens"]["waiter"]) as waiter:
+        shown = waiter.get("/printers").json()["printers"]
+    assert shown and all("url" not in printer for printer in shown)
+    with shared_hub.client() as owner:
+        assert all("url" in printer for printer in owner.get("/printers").json()["printers"])

@@ -121,7 +121,10 @@ def cancel_job(job_id: str, request: Request,
 @router.get("/printers", summary="Printers with their state and waiting jobs")
 def printers(request: Request, who: Annotated[Caller, Depends(require("print.kitchen"))]
              ) -> Json:
-    return {"printers": printer_states(request)}
+    shown = printer_states(request)
+    if not who.can("device.manage"):  # a printer's address is for those who manage devices
+        shown = [{k: v for k, v in printer.items() if k != "url"} for printer in shown]
+    return {"printers": shown}
 
 
 def printer_states(request: Request) -> list[Json]:
