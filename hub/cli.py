@@ -267,52 +267,6 @@ def segment_cmd(obj: Obj, name: str, days: int | None, rules: str | None,
             click.echo(member_id)
 
 
-# -- campaigns -------------------------------------------------------------------------------
-
-@cli.group()
-def campaign() -> None:
-    """Win guests back: list, make, switch on, run campaigns and see their results."""
-
-
-def _campaign_store(obj: Obj) -> Store:
-    from .domain.campaigns import install_builtins
-
-    store = obj.store()
-    install_builtins(store)
-    return store
-
-
-@campaign.command("list")
-@click.option("--json", "as_json", is_flag=True, help='Print {"campaigns": [...]}.')
-@pass_obj
-def campaign_list(obj: Obj, as_json: bool) -> None:
-    """Every campaign, the active ones first."""
-    from .domain.campaigns import list_campaigns
-
-    found = list_campaigns(_campaign_store(obj))
-    if as_json:
-        emit_json({"campaigns": found})
-        return
-    for c in found:
-        state = "on " if c["active"] else "off"
-        click.echo(f"{state} {c['id']}  {c['kind']:<12} {c['schedule']['run']:<8} {c['name']}")
-
-
-@campaign.command("create")
-@click.argument("spec", metavar="JSON")
-@click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
-@pass_obj
-def campaign_create(obj: Obj, spec: str, as_json: bool) -> None:
-    """Make a campaign from a JSON spec (name, kind, audience, offer, message_zh, message_en,
-    channels, schedule, control_pct, active); prints its id."""
-    from .domain.campaigns import create_campaign
-
-    made = create_campaign(_campaign_store(obj), _json_arg(spec, "the campaign"), actor="cli")
-    emit_json(made) if as_json else click.echo(made["id"])
-
-
-@campaign.command("set")
-@click.argument("campaign_id")
 # -- the menu --------------------------------------------------------------------------------
 
 @cli.group()
@@ -364,6 +318,21 @@ def menu_list(obj: Obj, as_json: bool) -> None:
                    f"{yuan(dish['price_fen'])}{member}{flags}")
 
 
+@menu.command("combo")
+@click.argument("name")
+@click.option("--part", "parts", multiple=True, required=True, metavar="CODE|category:NAME",
+              help="A dish code, or any dish of a category (repeat: 2 to 6 parts).")
+@click.option("--off-fen", required=True, type=click.IntRange(1), help="What the set takes off.")
+@click.option("--off", "inactive", is_flag=True, help="Keep it, switched off.")
+@pass_obj
+def menu_combo(obj: Obj, name: str, parts: tuple[str, ...], off_fen: int, inactive: bool) -> None:
+    """A combo: these together, this much off (主食+汤品组合立减10元)."""
+    from .domain.menu import save_combo
+
+    combo = save_combo(obj.store(), name, list(parts), off_fen, actor="cli", active=not inactive)
+    click.echo(f"{combo['name']}: {' + '.join(combo['parts'])} -{combo['off_fen']} fen")
+
+
 @menu.command("sold-out")
 @click.argument("code")
 @click.option("--back", is_flag=True, help="On the menu again today.")
@@ -399,6 +368,52 @@ def menu_keep_price(obj: Obj, code: str, member_id: str | None, tier: str | None
     click.echo(f"{code} at {hold['price_fen']} fen until {hold['until']}")
 
 
+# -- campaigns -------------------------------------------------------------------------------
+
+@cli.group()
+def campaign() -> None:
+    """Win guests back: list, make, switch on, run campaigns and see their results."""
+
+
+def _campaign_store(obj: Obj) -> Store:
+    from .domain.campaigns import install_builtins
+
+    store = obj.store()
+    install_builtins(store)
+    return store
+
+
+@campaign.command("list")
+@click.option("--json", "as_json", is_flag=True, help='Print {"campaigns": [...]}.')
+@pass_obj
+def campaign_list(obj: Obj, as_json: bool) -> None:
+    """Every campaign, the active ones first."""
+    from .domain.campaigns import list_campaigns
+
+    found = list_campaigns(_campaign_store(obj))
+    if as_json:
+        emit_json({"campaigns": found})
+        return
+    for c in found:
+        state = "on " if c["active"] else "off"
+        click.echo(f"{state} {c['id']}  {c['kind']:<12} {c['schedule']['run']:<8} {c['name']}")
+
+
+@campaign.command("create")
+@click.argument("spec", metavar="JSON")
+@click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
+@pass_obj
+def campaign_create(obj: Obj, spec: str, as_json: bool) -> None:
+    """Make a campaign from a JSON spec (name, kind, audience, offer, message_zh, message_en,
+    channels, schedule, control_pct, active); prints its id."""
+    from .domain.campaigns import create_campaign
+
+    made = create_campaign(_campaign_store(obj), _json_arg(spec, "the campaign"), actor="cli")
+    emit_json(made) if as_json else click.echo(made["id"])
+
+
+@campaign.command("set")
+@click.argument("campaign_id")
 @click.argument("changes", metavar="JSON")
 @pass_obj
 def campaign_set(obj: Obj, campaign_id: str, changes: str) -> None:

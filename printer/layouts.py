@@ -15,7 +15,8 @@ from .doc import Doc
 LABELS = {
     "zh-CN": {
         "receipt": "结账单", "table": "桌号", "staff": "服务员", "order": "单号", "time": "时间",
-        "subtotal": "合计", "tier_discount": "会员折扣", "promo": "会员日优惠", "coupon": "优惠券",
+        "subtotal": "合计", "combo": "组合优惠", "tier_discount": "会员折扣", "promo": "会员日优惠",
+        "coupon": "优惠券",
         "points_used": "积分抵扣", "due": "应付", "stored_value_paid": "储值支付",
         "stored_value_left": "储值余额", "points_earned": "本次积分", "points_balance": "积分余额",
         "member": "会员", "next_coupon": "下次光临可用", "thanks": "谢谢惠顾，欢迎再来！",
@@ -33,7 +34,8 @@ LABELS = {
     },
     "en": {
         "receipt": "Receipt", "table": "Table", "staff": "Staff", "order": "Order",
-        "time": "Time", "subtotal": "Subtotal", "tier_discount": "Member discount",
+        "time": "Time", "subtotal": "Subtotal", "combo": "Combo",
+        "tier_discount": "Member discount",
         "promo": "Member day",
         "coupon": "Coupon", "points_used": "Points used", "due": "To pay",
         "stored_value_paid": "Paid from card", "stored_value_left": "Card balance",
@@ -95,6 +97,7 @@ class Receipt:
     channel: str = "dine_in"
     table: str | None = None
     staff: str | None = None
+    combo_discount_fen: int = 0
     tier_discount_fen: int = 0
     promo_discount_fen: int = 0
     coupon_discount_fen: int = 0
@@ -174,6 +177,8 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
             doc.text(f"  @{yuan(line.unit_price_fen)}")
     doc.rule()
     doc.pair(labels["subtotal"], yuan(data.total_fen))
+    if data.combo_discount_fen:
+        doc.pair(labels["combo"], f"-{yuan(data.combo_discount_fen)}")
     if data.tier_discount_fen:
         doc.pair(f"{labels['tier_discount']} ({data.tier_name})",
                  f"-{yuan(data.tier_discount_fen)}")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hub.domain.errors import InvalidInput
+from hub.domain.errors import InvalidInput, NotFound
 from hub.domain.members import NewMember, add_member
 from hub.domain.menu import import_menu, keep_price, menu, price_history, save_dish
 from hub.menu_files import read_rows
@@ -196,3 +196,26 @@ def test_a_dish_sold_out_today_is_refused_until_it_is_back(till):
     assert not {d["code"]: d for d in waiter.get("/menu").json()["dishes"]}["LC01"]["available"]
     waiter.post("/menu/dishes/LC01/sold-out", json={"sold_out": False})
     assert pay(owner, "sold-2", lines=[{"code": "LC01", "qty": 1}]).status_code == 201
+
+
+def test_combos_take_off_once_per_complete_set(store, menu_file):
+    from hub.domain.coupons import Line
+    from hub.domain.menu import combo_discount, save_combo
+
+    import_menu(store, read_rows(menu_file), actor="test")
+    save_combo(store, "热菜配米饭", ["category:热菜", "RICE"], 500, actor="owner")
+    save_combo(store, "凉菜热菜", ["LC01", "HS01"], 800, actor="owner")
+
+    def lines(**qty):
+        return [Line(code, n, 100, code=code) for code, n in qty.items()]
+
+    assert combo_discount(store, lines(HS01=1)) == 0
+    assert combo_discount(store, lines(HS01=1, LC01=1)) == 800
+    # the bigger combo first: one 宫保鸡丁 with the cucumber, the other with rice
+    assert combo_discount(store, lines(HS01=2, LC01=1, RICE=3)) == 800 + 500
+    assert combo_discount(store, lines(XL01=1, RICE=1)) == 500, "any dish of the category"
+    assert combo_discount(store, [Line("开瓶费", 1, 100), *lines(RICE=1)]) == 0
+    with pytest.raises(InvalidInput, match="2 to 6 parts"):
+        save_combo(store, "单品", ["RICE"], 100, actor="owner")
+    with pytest.raises(NotFound, match="no dish with code 'NOPE'"):
+        save_combo(store, "错", ["RICE", "NOPE"], 100, actor="owner")

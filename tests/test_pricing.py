@@ -17,7 +17,8 @@ offers = st.builds(Offers, fen_per_point=st.integers(1, 10), earn_per_yuan=st.in
                    tier_discount_pct=st.integers(0, 30),
                    points_multiplier_pct=st.one_of(st.none(), st.integers(100, 300)),
                    promo_discount_fen=st.integers(0, 100_000),
-                   coupon_fen=st.integers(0, 100_000), boost_pct=st.integers(100, 300))
+                   coupon_fen=st.integers(0, 100_000), boost_pct=st.integers(100, 300),
+                   combo_fen=st.one_of(st.just(0), st.integers(0, 50_000)))
 
 
 @given(lines, offers, st.integers(0, 20_000), st.integers(0, 500_000), st.data())
@@ -32,9 +33,11 @@ def test_a_bill_never_charges_below_zero_and_adds_up(bill_lines, offer, points, 
     assert bill.total_fen == total
     assert 0 <= bill.discount_fen <= total and bill.due_fen == total - bill.discount_fen
     assert not (bill.tier_discount_fen and bill.promo_discount_fen), "they never stack"
+    assert bill.combo_discount_fen == min(offer.combo_fen, total), "combos come first"
+    base = total - bill.combo_discount_fen
     assert max(bill.tier_discount_fen, bill.promo_discount_fen) == max(
-        total * offer.tier_discount_pct // 100,
-        offer.promo_discount_fen if offer.promo_discount_fen > total * offer.tier_discount_pct
+        base * offer.tier_discount_pct // 100,
+        offer.promo_discount_fen if offer.promo_discount_fen > base * offer.tier_discount_pct
         // 100 else 0)
     assert bill.coupon_discount_fen <= offer.coupon_fen
     assert bill.points_discount_fen == points * offer.fen_per_point

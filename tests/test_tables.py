@@ -128,3 +128,24 @@ def test_the_receipt_and_the_shift_summary_show_the_tenders(restaurant):
                                 "'cash'").fetchone()[0]
     assert "钱箱应有现金" in summary["text"] and f"{cash_taken / 100:.2f}元" in summary["text"]
     assert f"{(500 - cash_taken) / 100:+.2f}元" in summary["text"], "the drawer's difference"
+
+
+def test_a_combo_on_the_table_comes_off_the_bill_and_shows_on_the_receipt(restaurant):
+    _, owner, staff, spools = restaurant
+    assert owner.put("/menu/combos/热菜配米饭", json={"parts": ["category:热菜", "RICE"],
+                                                 "off_fen": 500}).status_code == 200
+    assert owner.get("/menu").json()["combos"][0]["name"] == "热菜配米饭"
+    tab = staff["waiter"].post("/tabs", json={"table": "A2", "party_size": 2}).json()
+    if tab.get("error") == "table_taken":  # the walk-in test left A2 open
+        tab = staff["waiter"].post("/tabs", json={"table": "A1", "party_size": 2}).json()
+    staff["waiter"].post(f"/tabs/{tab['id']}/items", json={"lines": [
+        {"code": "HS01", "qty": 2}, {"code": "RICE", "qty": 1}]})
+    bill = staff["cashier"].post(f"/tabs/{tab['id']}/checkout", json={"print": True},
+                                 headers={"Idempotency-Key": "combo-1"}).json()
+    assert bill["combo_discount_fen"] == 500, "one complete set: one 热菜 with one rice"
+    assert bill["discount_fen"] == 500 and bill["due_fen"] == 2 * 4800 + 300 - 500
+    receipt = wait_until(lambda: next((slip for slip in VirtualPrinter(spools["hot"]).slips()
+                                       if bill["order_id"][-12:] in slip["text"]), None))
+    assert "组合优惠" in receipt["text"] and "-5.00元" in receipt["text"]
+    owner.put("/menu/combos/热菜配米饭", json={"parts": ["category:热菜", "RICE"],
+                                          "off_fen": 500, "active": False})

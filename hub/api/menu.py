@@ -35,9 +35,19 @@ class SoldOut(Body):
     sold_out: StrictBool
 
 
+class Combo(Body):
+    """These together (dish codes, or category:NAME), this much off, once per complete set."""
+
+    parts: Annotated[list[Annotated[StrictStr, Field(max_length=60)]],
+                     Field(min_length=2, max_length=6)]
+    off_fen: Fen
+    active: StrictBool = True
+
+
 @router.get("/menu", summary="The menu, as the till prices it")
 def get_menu(request: Request, _: Annotated[Caller, Depends(require("menu.read"))]) -> Json:
-    return {"dishes": book.menu(hub_of(request).store())}
+    store = hub_of(request).store()
+    return {"dishes": book.menu(store), "combos": book.combos(store)}
 
 
 @router.put("/menu/dishes/{code}", summary="Add or change a dish")
@@ -45,6 +55,13 @@ def put_dish(code: str, body: Dish, request: Request,
              who: Annotated[Caller, Depends(require("menu.manage"))]) -> Json:
     fields = body.model_dump(exclude_unset=True)
     return book.save_dish(hub_of(request).store(), {**fields, "code": code}, actor=who.actor)
+
+
+@router.put("/menu/combos/{name}", summary="Add or change a combo (主食+汤品组合立减)")
+def put_combo(name: str, body: Combo, request: Request,
+              who: Annotated[Caller, Depends(require("menu.manage"))]) -> Json:
+    return book.save_combo(hub_of(request).store(), name, body.parts, body.off_fen,
+                           actor=who.actor, active=body.active)
 
 
 @router.post("/menu/dishes/{code}/sold-out", summary="Sold out today, or back on the menu")

@@ -25,7 +25,7 @@ from .ledgers import (
     whole_number,
 )
 from .members import member_row, points_balance, stored_value_balance
-from .menu import MenuLine, priced_line
+from .menu import MenuLine, combo_discount, priced_line
 from .pricing import Offers, price, total_of
 from .staff import get_staff
 from .store import Store, dumps
@@ -122,6 +122,7 @@ def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, An
         "member_id": member_id,
         "total_fen": order["total_fen"],
         "discount_fen": order["discount_fen"],
+        "combo_discount_fen": order["combo_discount_fen"],
         "tier_discount_fen": order["tier_discount_fen"],
         "promo_discount_fen": order["promo_discount_fen"],
         "coupon_discount_fen": order["coupon_discount_fen"],
@@ -232,7 +233,8 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
         fen_per_point=settings.points.fen_per_point, earn_per_yuan=settings.points.earn_per_yuan,
         tier_discount_pct=tier.discount_pct if tier else 0,
         points_multiplier_pct=tier.points_multiplier_pct if tier else None,
-        promo_discount_fen=promo_discount, coupon_fen=coupon_fen, boost_pct=boost_pct),
+        promo_discount_fen=promo_discount, coupon_fen=coupon_fen, boost_pct=boost_pct,
+        combo_fen=combo_discount(store, bill_lines)),
         redeem_points=req.redeem_points,
         points_balance=points_balance(store, member_id) if req.redeem_points else 0,
         stored_value_fen=req.stored_value_fen,
@@ -246,6 +248,7 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
     order = {
         "id": order_id, "store_id": store.store_id, "member_id": req.member_id,
         "visit_id": req.visit_id, "channel": req.channel, "total_fen": bill.total_fen,
+        "combo_discount_fen": bill.combo_discount_fen,
         "tier_discount_fen": bill.tier_discount_fen,
         "promo_discount_fen": bill.promo_discount_fen,
         "coupon_discount_fen": bill.coupon_discount_fen,
@@ -257,16 +260,9 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
         "idempotency_key": req.idempotency_key, "request_hash": request_hash,
         "created_at": store.now_iso(),
     }
-    store.conn.execute(
-        "INSERT INTO orders (id, store_id, member_id, visit_id, channel, total_fen, "
-        "tier_discount_fen, promo_discount_fen, coupon_discount_fen, points_discount_fen, "
-        "discount_fen, stored_value_paid_fen, points_earned, points_redeemed, coupon_code, tier, "
-        "staff_id, idempotency_key, request_hash, created_at) VALUES (:id, :store_id, "
-        ":member_id, :visit_id, :channel, :total_fen, :tier_discount_fen, :promo_discount_fen, "
-        ":coupon_discount_fen, "
-        ":points_discount_fen, :discount_fen, :stored_value_paid_fen, :points_earned, "
-        ":points_redeemed, :coupon_code, :tier, :staff_id, :idempotency_key, :request_hash, "
-        ":created_at)", order)
+    store.conn.execute(  # the order's keys are its columns
+        f"INSERT INTO orders ({', '.join(order)}) VALUES ({', '.join(':' + k for k in order)})",
+        order)
     lines = [{"line_no": n, "dish": line.dish.strip(), "qty": line.qty,
               "unit_price_fen": line.unit_price_fen, "code": line.code}
              for n, line in enumerate(bill_lines, 1)]

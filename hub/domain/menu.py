@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -327,3 +327,70 @@ def priced_line(store: Store, code: str, qty: int, member: Mapping[str, Any] | N
                           f"{dish['daily_limit']} left")
     return Line(dish=dish["name"], qty=qty, unit_price_fen=unit_price(store, dish, member),
                 code=code)
+
+
+def _part(text: Any) -> str:
+    part = _text(text, "a combo part", 60, required=True)
+    kind, sep, _ = part.partition(":")
+    if sep and kind != "category":
+        raise InvalidInput(f"combo part {part!r}: a dish code, or category:NAME")
+    return part
+
+
+def save_combo(store: Store, name: str, parts: list[str], off_fen: int, actor: str,
+               active: bool = True) -> dict[str, Any]:
+    """A combo: these together (dish codes, or category:NAME for any dish of it), this much
+    off, once for each complete set on a bill (主食+汤品组合立减10元)."""
+    name = _text(name, "name", 40, required=True)
+    checked = [_part(part) for part in parts]
+    if not 2 <= len(checked) <= 6:
+        raise InvalidInput("a combo is 2 to 6 parts")
+    off = _fen(off_fen, "off_fen")
+    if not off:
+        raise InvalidInput("a combo takes something off: off_fen above 0")
+    with store.write():
+        for part in checked:
+            if not part.startswith("category:"):
+                get_dish(store, part)
+        store.conn.execute(
+            "INSERT INTO menu_combos (name, parts, off_fen, active, updated_at) VALUES "
+            "(?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET parts = excluded.parts, "
+            "off_fen = excluded.off_fen, active = excluded.active, "
+            "updated_at = excluded.updated_at",
+            (name, json.dumps(checked, ensure_ascii=False), off, int(active), store.now_iso()))
+        store.audit(actor, "menu.combo_saved", name, {"parts": checked, "off_fen": off})
+    return {"name": name, "parts": checked, "off_fen": off, "active": active}
+
+
+def combos(store: Store) -> list[dict[str, Any]]:
+    return [{"name": row["name"], "parts": json.loads(row["parts"]), "off_fen": row["off_fen"],
+             "active": bool(row["active"])} for row in store.conn.execute(
+                 "SELECT * FROM menu_combos ORDER BY off_fen DESC, name")]
+
+
+def combo_discount(store: Store, lines: Sequence[Line]) -> int:
+    """What the active combos take off this bill: the biggest combos first, each unit of a
+    dish counted in one combo at most."""
+    found = [combo for combo in combos(store) if combo["active"]]
+    if not found:
+        return 0
+    categories = dict(store.conn.execute("SELECT code, category FROM menu_dishes").fetchall())
+    units = [(line.code, categories.get(line.code)) for line in lines if line.code
+             for _ in range(line.qty)]
+    off = 0
+    for combo in found:
+        while True:
+            taken: list[int] = []
+            for part in combo["parts"]:
+                wanted = part.removeprefix("category:")
+                by_category = part.startswith("category:")
+                match = next((i for i, (code, category) in enumerate(units) if i not in taken
+                              and (category if by_category else code) == wanted), None)
+                if match is None:
+                    break
+                taken.append(match)
+            if len(taken) < len(combo["parts"]):
+                break
+            units = [unit for i, unit in enumerate(units) if i not in taken]
+            off += combo["off_fen"]
+    return off

@@ -23,6 +23,7 @@ class Offers:
     tier_discount_pct: int = 0
     points_multiplier_pct: int | None = None  # None: not a member, no points
     promo_discount_fen: int = 0  # the best member-day price on this bill
+    combo_fen: int = 0  # combos on the bill (these together, this much off), before all else
     coupon_fen: int = 0  # what the coupon takes off, before the cap by what is left
     boost_pct: int = 100  # a points campaign's multiplier
 
@@ -30,6 +31,7 @@ class Offers:
 @dataclass(frozen=True)
 class Bill:
     total_fen: int
+    combo_discount_fen: int
     tier_discount_fen: int
     promo_discount_fen: int
     coupon_discount_fen: int
@@ -40,8 +42,8 @@ class Bill:
 
     @property
     def discount_fen(self) -> int:
-        return (self.tier_discount_fen + self.promo_discount_fen + self.coupon_discount_fen
-                + self.points_discount_fen)
+        return (self.combo_discount_fen + self.tier_discount_fen + self.promo_discount_fen
+                + self.coupon_discount_fen + self.points_discount_fen)
 
     @property
     def due_fen(self) -> int:
@@ -56,16 +58,18 @@ def total_of(lines: Sequence[Line]) -> int:
 def price(lines: Sequence[Line], offers: Offers, *, redeem_points: int = 0,
           points_balance: int = 0, stored_value_fen: int = 0,
           stored_value_balance: int = 0) -> Bill:
-    """The bill: discounts in the till's order (tier or member-day price, coupon, points),
-    then stored value, then the points earned on what is left to pay in money."""
+    """The bill: discounts in the till's order (combos, tier or member-day price, coupon,
+    points), then stored value, then the points earned on what is due."""
     total = total_of(lines)
-    tier_discount = total * offers.tier_discount_pct // 100
+    combo_discount = min(offers.combo_fen, total)
+    base = total - combo_discount
+    tier_discount = base * offers.tier_discount_pct // 100
     # A member-day price replaces the tier discount when it is worth more: they never stack.
     promo_discount = offers.promo_discount_fen if offers.promo_discount_fen > tier_discount \
         else 0
     if promo_discount:
         tier_discount = 0
-    left = total - tier_discount - promo_discount
+    left = base - tier_discount - promo_discount
 
     coupon_discount = min(offers.coupon_fen, left)
     left -= coupon_discount
@@ -91,7 +95,8 @@ def price(lines: Sequence[Line], offers: Offers, *, redeem_points: int = 0,
         earned = (left // 100) * offers.earn_per_yuan * offers.points_multiplier_pct // 100
         boost_extra = earned * offers.boost_pct // 100 - earned
         earned += boost_extra
-    return Bill(total_fen=total, tier_discount_fen=tier_discount,
+    return Bill(total_fen=total, combo_discount_fen=combo_discount,
+                tier_discount_fen=tier_discount,
                 promo_discount_fen=promo_discount, coupon_discount_fen=coupon_discount,
                 points_discount_fen=points_discount, stored_value_fen=stored_value_fen,
                 points_earned=earned, boost_extra_points=boost_extra)

@@ -16,8 +16,9 @@ from .replica import WATERMARK_KEY, apply_event, upsert_campaign
 from .store import Store
 
 ORDER_COLUMNS = (
-    "id", "store_id", "member_id", "visit_id", "channel", "total_fen", "tier_discount_fen",
-    "promo_discount_fen", "coupon_discount_fen", "points_discount_fen", "discount_fen",
+    "id", "store_id", "member_id", "visit_id", "channel", "total_fen", "combo_discount_fen",
+    "tier_discount_fen", "promo_discount_fen", "coupon_discount_fen", "points_discount_fen",
+    "discount_fen",
     "stored_value_paid_fen", "points_earned", "points_redeemed", "coupon_code", "tier",
     "staff_id", "idempotency_key", "created_at",
 )
@@ -44,9 +45,9 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
     elif kind == "order.created":
         order = _row(data, ORDER_COLUMNS)
         order["request_hash"] = ""  # a retried checkout from before the restore cannot match
-        for key in ("tier_discount_fen", "promo_discount_fen", "coupon_discount_fen",
-                    "points_discount_fen", "stored_value_paid_fen", "points_earned",
-                    "points_redeemed"):
+        for key in ("combo_discount_fen", "tier_discount_fen", "promo_discount_fen",
+                    "coupon_discount_fen", "points_discount_fen", "stored_value_paid_fen",
+                    "points_earned", "points_redeemed"):
             order[key] = order[key] or 0
         store.db["orders"].insert(order, ignore=True)
         store.db["order_lines"].insert_all(

@@ -671,6 +671,18 @@ CREATE TABLE pos_bills (
 );
 """
 
+# Combos on the menu (these together, this much off: 主食+汤品立减10元), and what they took off.
+COMBOS = """
+CREATE TABLE menu_combos (
+    name TEXT PRIMARY KEY,
+    parts TEXT NOT NULL,
+    off_fen INTEGER NOT NULL CHECK (off_fen > 0),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    updated_at TEXT NOT NULL
+);
+ALTER TABLE orders ADD COLUMN combo_discount_fen INTEGER NOT NULL DEFAULT 0;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -690,6 +702,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0015_audit_card_refs", AUDIT_CARD_REFS),
     ("0016_tables", TABLES),
     ("0017_pos", POS),
+    ("0018_combos", COMBOS),
 )
 
 
