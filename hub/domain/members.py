@@ -493,6 +493,17 @@ SELECT id FROM print_jobs WHERE (kind = 'welcome' AND subject = :id)
 """
 
 
+def empty_print_jobs(store: Store, member_id: str) -> list[str]:
+    """Empty the print jobs about a guest (an unprinted one is cancelled), inside the caller's
+    change; returns their ids. For an erasure here and one relayed from another store."""
+    jobs = [r[0] for r in store.conn.execute(GUEST_PRINT_JOBS, {"id": member_id})]
+    store.conn.executemany(
+        "UPDATE print_jobs SET data = X'', preview = '', state = CASE WHEN state IN "
+        "('queued', 'waiting', 'unconfirmed') THEN 'cancelled' ELSE state END, "
+        "last_error = NULL WHERE id = ?", [(job,) for job in jobs])
+    return jobs
+
+
 def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> list[str]:
     """Erase a guest's personal data for good, keeping orders and ledgers (anonymised).
 
@@ -506,11 +517,7 @@ def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> 
         row = member_row(store, member_id)
         if row["erased_at"]:
             return []
-        jobs = [r[0] for r in store.conn.execute(GUEST_PRINT_JOBS, {"id": member_id})]
-        store.conn.executemany(
-            "UPDATE print_jobs SET data = X'', preview = '', state = CASE WHEN state IN "
-            "('queued', 'waiting', 'unconfirmed') THEN 'cancelled' ELSE state END, "
-            "last_error = NULL WHERE id = ?", [(job,) for job in jobs])
+        jobs = empty_print_jobs(store, member_id)
         now = store.now_iso()
         sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
         store.conn.execute(
