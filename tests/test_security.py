@@ -499,9 +499,9 @@ def test_a_stored_template_with_a_format_spec_renders_without_it(store, guest):
     from hub.domain.members import member_row
     from hub.domain.outreach import render
 
-    text = render(store, "{name:>900000000}！", member_row(store, guest["id"]), None, "sms",
+    text = render(store, "{name!r}:{name:>12}！", member_row(store, guest["id"]), None, "sms",
                   "zh-CN")
-    assert text == "王芳！"
+    assert text == "王芳:王芳！"
 
 
 def test_a_huge_last_event_id_is_a_client_error(shared_hub, world):
