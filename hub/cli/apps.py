@@ -1,0 +1,79 @@
+"""The programs people run: the demo, the console, the benchmarks."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import Obj, cli, emit_json, pass_obj
+
+
+@cli.command("demo")
+@click.option("--summary", is_flag=True,
+              help="Print the day's figures instead of opening the console.")
+@pass_obj
+def demo_cmd(obj: Obj, summary: bool) -> None:
+    """The main job on embedded defaults: a generated store served by a hub, a virtual
+    printer and a simulated card reader, with the staff console open on them."""
+    from ..demo import run_demo
+
+    interactive = not summary and sys.stdin.isatty() and sys.stdout.isatty()
+    run_demo(obj.demo_home, echo=click.echo, interactive=interactive)
+
+
+@cli.command("console")
+@click.option("--hub", "hub_url", metavar="URL", help="The hub (default: this home's hub, "
+              "else the one zeroconf finds on the LAN).")
+@click.option("--token", help="A device token (default: this home's console credential).")
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), help="Default: from the locale.")
+@pass_obj
+def console_cmd(obj: Obj, hub_url: str | None, token: str | None, lang: str | None) -> None:
+    """The staff console (Textual): dashboard, members, checkout, lists, devices."""
+    from kiosk.client import HubClient, HubError
+    from kiosk.console import run_console
+
+    from ..domain.config import load_settings
+    from ..hublock import running_hub_url
+    from ..runtime import CONSOLE_TOKEN
+
+    timezone = "Asia/Shanghai"
+    local_url = running_hub_url(obj.home) if (obj.home / CONSOLE_TOKEN).exists() else None
+    local = local_url is not None
+    if hub_url is None and local_url is not None:
+        hub_url, timezone = local_url, load_settings(obj.home).timezone
+    if hub_url is None:
+        from ..discovery import find_hubs
+
+        found = find_hubs(timeout=3)
+        if not found:
+            raise click.ClickException("no hub found: start `laoke hub run`, or pass --hub URL")
+        hub_url = found[0]["url"]
+    if token is None:
+        if not local:
+            raise click.ClickException("pass --token (from `laoke device add NAME --role "
+                                       "manager` on the hub)")
+        token = (obj.home / CONSOLE_TOKEN).read_text().strip()
+    client = HubClient(hub_url, token)
+    try:
+        client.health()
+    except HubError as error:
+        raise click.ClickException(error.message) from None
+    run_console(client, language=lang, timezone=timezone)
+
+
+@cli.command("bench")
+@click.option("--members", default=1_000_000, show_default=True,
+              type=click.IntRange(1_000, 5_000_000))
+@click.option("--json", "as_json", is_flag=True, help='Print {"figures": {...}}.')
+@click.option("--quick", is_flag=True, help="Shorter load phases (a smoke run, not figures).")
+def bench_cmd(members: int, as_json: bool, quick: bool) -> None:
+    """Run the benchmarks: lookups, checkout vs raw sqlite3, HTTP check-in, memory, size."""
+    from ..bench import run_benchmarks
+
+    figures = run_benchmarks(members, log=lambda line: click.echo(line, err=True), quick=quick)
+    if as_json:
+        emit_json({"figures": figures})
+    else:
+        for name, value in figures.items():
+            click.echo(f"{name:32} {value}")

@@ -1,0 +1,194 @@
+"""Headquarters: the receiver, chain reports, stores, pushes, flags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from ..domain.money import yuan
+from ..domain.report_names import REPORT_NAMES
+from . import Obj, cli, emit_json, json_arg, pass_obj
+from .reports import days, show_report
+
+
+@cli.group("hq")
+def hq_group() -> None:
+    """Headquarters: receive every store, chain-wide figures."""
+
+
+def _hq_book(obj: Obj) -> Any:
+    from sync.hq import HqBook
+
+    obj.home.mkdir(parents=True, exist_ok=True)
+    return HqBook(obj.home / "hq.db")
+
+
+@hq_group.command("run")
+@click.option("--broker", required=True, metavar="URL", help="mqtt://HOST:1883 or mqtts://...")
+@click.option("--username", default="", help="HQ's broker user.")
+@click.option("--password", default="", envvar="LAOKE_HQ_PASSWORD", help="Or $LAOKE_HQ_PASSWORD.")
+@click.option("--client-id", default="laoke-hq", show_default=True,
+              help="Distinct per receiver when several share the subscription.")
+@click.option("--ca-file", default="", help="With mqtts://: the CA (PEM) that signed the "
+              "broker's certificate (default: the system's CAs).")
+@click.option("--slice-fen", type=click.IntRange(0, 10_000_000), default=20_000,
+              show_default=True, help="The most of a guest's stored value one store may "
+              "hold back for spending while it cannot reach HQ.")
+@pass_obj
+def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
+           ca_file: str, slice_fen: int) -> None:
+    """Apply every store's events exactly once into the HQ database, until SIGTERM."""
+    import signal
+    import threading
+
+    from sync.hq import Receiver
+
+    try:
+        receiver = Receiver(_hq_book(obj), broker, username, password, client_id, ca_file,
+                            slice_fen)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    receiver.start()
+    click.echo(f"laoke hq: receiving from {broker} into {obj.home / 'hq.db'}", err=True)
+    stop.wait()
+    receiver.stop()
+
+
+@hq_group.command("report")
+@click.argument("name", required=False, type=click.Choice(REPORT_NAMES))
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="With NAME: first day.")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="With NAME: last day.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stores": ..., "totals": ...} '
+              "(with NAME: the report).")
+@pass_obj
+def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
+              as_json: bool) -> None:
+    """Per-store and chain totals: members, orders, revenue, last applied seq, online; with
+    NAME, any store report over the whole chain."""
+    book = _hq_book(obj)
+    if name is not None:
+        from sync.chain import catch_up, open_chain
+
+        from ..domain.reports import report
+
+        first, last = days(start, end)
+        with open_chain(obj.home) as chain:
+            catch_up(chain, book)
+            show_report(report(chain, name, first, last), as_json)
+        return
+    report = book.report()
+    if as_json:
+        emit_json(report)
+        return
+    for store_id, row in report["stores"].items():
+        click.echo(f"{store_id:16} {'online ' if row['online'] else 'offline'} members "
+                   f"{row['members']:7d} orders {row['orders']:8d} revenue "
+                   f"{yuan(row['revenue_fen'], ' 元', width=12)} seq {row['last_seq']}")
+    totals = report["totals"]
+    click.echo(f"{'chain':16}         members {totals['members']:7d} orders "
+               f"{totals['orders']:8d} revenue {yuan(totals['revenue_fen'], ' 元', width=12)}")
+
+
+@hq_group.command("stores")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
+@pass_obj
+def hq_stores(obj: Obj, as_json: bool) -> None:
+    """Stores HQ knows: online or not, applied seq, last event, first missing seq, and
+    what a person must look at (an event HQ parked)."""
+    rows = [dict(r) for r in _hq_book(obj).conn.execute(
+        "SELECT * FROM hq_stores ORDER BY store_id")]
+    if as_json:
+        emit_json({"stores": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
+                   f"applied {row['applied_seq']}  last event {row['last_event_at'] or '-'}"
+                   f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}"
+                   f"{'  NEEDS ATTENTION: ' + row['attention'] if row['attention'] else ''}")
+
+
+@hq_group.group("push")
+def hq_push() -> None:
+    """Send a coupon template or a campaign to every store of the chain."""
+
+
+@hq_push.command("template")
+@click.argument("spec", metavar="JSON")
+@pass_obj
+def hq_push_template(obj: Obj, spec: str) -> None:
+    """A coupon template for every store, e.g. '{"name": "周年庆", "kind": "amount_off",
+    "amount_fen": 3000, "min_spend_fen": 10000}'; prints its id."""
+
+    from ..domain.clock import to_iso
+    from ..domain.coupons import new_template, template_record
+    from ..domain.errors import InvalidInput
+
+    data = json_arg(spec, "the template")
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise InvalidInput("the template is a JSON object with a name and a kind")
+    terms = {k: v for k, v in data.items() if k not in ("name", "kind")}
+    try:
+        template = new_template(data["name"], str(data.get("kind")),
+                                to_iso(datetime.now(UTC)), **terms)
+    except TypeError as error:
+        raise InvalidInput(f"the template: {error}") from None
+    _hq_book(obj).publish_change("coupon_template.created", template_record(template))
+    click.echo(template["id"])
+
+
+@hq_push.command("campaign")
+@click.argument("spec", metavar="JSON")
+@pass_obj
+def hq_push_campaign(obj: Obj, spec: str) -> None:
+    """A campaign for every store (the `laoke campaign create` JSON; with an "id", a change
+    to that campaign); the coupon templates it offers must have been pushed first."""
+
+    from ..domain.campaigns import chain_campaign
+    from ..domain.clock import to_iso
+    from ..domain.errors import InvalidInput
+
+    book = _hq_book(obj)
+    campaign = chain_campaign(json_arg(spec, "the campaign"), to_iso(datetime.now(UTC)))
+    offer = campaign["offer"]
+    for template_id in ([offer["template_id"]] if offer["template_id"] else []) \
+            + offer["template_ids"]:
+        if not book.conn.execute("SELECT 1 FROM hq_events WHERE type = "
+                                 "'coupon_template.created' AND json_extract(data, '$.id') = ?",
+                                 (template_id,)).fetchone():
+            raise InvalidInput(f"no coupon template {template_id!r} was pushed to the stores")
+    book.publish_change("campaign.saved", campaign)
+    click.echo(campaign["id"])
+
+
+@hq_push.command("settings")
+@click.argument("spec", metavar="JSON")
+@pass_obj
+def hq_push_settings(obj: Obj, spec: str) -> None:
+    """Settings for every store, e.g. '{"points": {"earn_per_yuan": 2}}': points, tiers,
+    privacy, campaigns and printing; each store applies them at once and keeps them."""
+    from ..domain.config import new_settings, overlay
+
+    changes = json_arg(spec, "the settings")
+    overlay(new_settings("check"), changes)  # refused here as a store would refuse it
+    _hq_book(obj).publish_change("settings.changed", {"settings": changes})
+    click.echo("pushed")
+
+
+@hq_group.command("flags")
+@click.option("--json", "as_json", is_flag=True, help='Print {"flags": [...]}.')
+@pass_obj
+def hq_flags(obj: Obj, as_json: bool) -> None:
+    """What needs a person: a coupon redeemed at two stores while offline, with both receipts."""
+    flags = _hq_book(obj).flags()
+    if as_json:
+        emit_json({"flags": flags})
+        return
+    for flag in flags:
+        receipts = ", ".join(f"{r.get('store_id')} order {r.get('id')}"
+                             for r in flag["detail"]["receipts"])
+        click.echo(f"{flag['at'][:16]}  {flag['kind']}  {flag['subject']}  ({receipts})")
