@@ -42,6 +42,9 @@ def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple
     approval_answered(store, hold_id, bool(answer.get("approved")),
                       int(answer.get("slice_grant_fen", 0)))
     if not answer.get("approved"):
+        if answer.get("error"):
+            raise InsufficientBalance(f"HQ approves no stored-value spend here: "
+                                      f"{answer['error']}")
         available = int(answer.get("available_fen", 0))
         raise InsufficientBalance(f"HQ: across the chain this guest's stored value covers "
                                   f"{available / 100:.2f} 元 now")

@@ -49,13 +49,16 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
+# Added to hq_stores after its first release: what a person must look at (an event HQ
+# parked, a second writer), and the protocol the store speaks (from its birth message).
+STORE_COLUMNS = (("attention", "TEXT"), ("schema", "INTEGER"))
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send to a gone HQ
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
     store_id TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL DEFAULT 0,
     online INTEGER NOT NULL DEFAULT 0, status_at TEXT, last_event_at TEXT,
-    gap_from INTEGER);  -- and `attention`, what a person must look at (added in __init__)
+    gap_from INTEGER);  -- and STORE_COLUMNS (added in HqBook.__init__)
 CREATE TABLE IF NOT EXISTS hq_events (
     hq_seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- HQ's own order: the feed stores read
     store_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
@@ -106,8 +109,9 @@ class HqBook:
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(HQ_SCHEMA)
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(hq_stores)")}
-        if "attention" not in columns:  # an HQ database from before parking single events
-            self.conn.execute("ALTER TABLE hq_stores ADD COLUMN attention TEXT")
+        for column, kind in STORE_COLUMNS:  # an HQ database from before these columns
+            if column not in columns:
+                self.conn.execute(f"ALTER TABLE hq_stores ADD COLUMN {column} {kind}")
         self.lock = threading.Lock()
 
     def _now(self) -> str:
@@ -139,6 +143,11 @@ class HqBook:
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise DeadLetter("not an event batch")
         if not isinstance(body.get("schema"), int) or body["schema"] > SCHEMA:
+            if isinstance(body.get("schema"), int) and store_id is not None:
+                with self.write() as conn:  # no approvals for a store HQ cannot read
+                    conn.execute("INSERT INTO hq_stores (store_id, schema) VALUES (?, ?) "
+                                 "ON CONFLICT (store_id) DO UPDATE SET schema = "
+                                 "excluded.schema", (store_id, body["schema"]))
             raise DeadLetter(f"schema {body.get('schema')!r} is newer than this HQ knows")
         if body.get("store") != store_id:
             raise DeadLetter(f"store {body.get('store')!r} published on {store_id!r}'s topic")
@@ -332,6 +341,12 @@ class HqBook:
         that takes and whatever the clock says. `hold_id` is the store's name for it; one
         already used (or given back before this request arrived) is refused."""
         with self.write() as conn:
+            spoken = conn.execute("SELECT schema FROM hq_stores WHERE store_id = ?",
+                                  (store_id,)).fetchone()
+            if spoken is not None and (spoken[0] or 0) > SCHEMA:
+                return {"approved": False, "available_fen": 0,
+                        "error": f"the store speaks protocol {spoken[0]}, newer than this HQ "
+                                 f"({SCHEMA}) reads: upgrade HQ"}
             balance = conn.execute("SELECT COALESCE(MAX(balance_fen), 0) FROM hq_stored_value "
                                    "WHERE member_id = ?", (member_id,)).fetchone()[0]
             promised = conn.execute(
@@ -436,11 +451,14 @@ class HqBook:
         return {"store": store_id, "applied_seq": applied[0] if applied else 0,
                 "events": events, "more": len(rows) == limit or len(events) < len(rows)}
 
-    def set_status(self, store_id: str, online: bool) -> None:
+    def set_status(self, store_id: str, online: bool, schema: int | None = None) -> None:
+        """A store's birth or death message; its birth says the protocol it speaks."""
         with self.write() as conn:
-            conn.execute("INSERT INTO hq_stores (store_id, online, status_at) VALUES (?, ?, ?) "
-                         "ON CONFLICT (store_id) DO UPDATE SET online = excluded.online, "
-                         "status_at = excluded.status_at", (store_id, int(online), self._now()))
+            conn.execute("INSERT INTO hq_stores (store_id, online, status_at, schema) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET "
+                         "online = excluded.online, status_at = excluded.status_at, "
+                         "schema = COALESCE(excluded.schema, schema)",
+                         (store_id, int(online), self._now(), schema))
 
     def report(self) -> dict[str, Any]:
         stores: dict[str, Any] = {}
@@ -514,8 +532,11 @@ class Receiver(ThreadWorker):
             return
         if topic.endswith("/status"):
             try:
-                self.book.set_status(store_id, bool(json.loads(message.payload)["online"]))
-            except (ValueError, KeyError, TypeError):
+                status = json.loads(message.payload)
+                schema = status.get("schema")
+                self.book.set_status(store_id, bool(status["online"]),
+                                     schema if isinstance(schema, int) else None)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 self.book.park(topic, message.payload, "malformed status")
             return
         try:

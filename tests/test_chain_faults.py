@@ -545,3 +545,35 @@ def test_hq_parks_a_batch_whose_seqs_it_applied_as_other_events(tmp_path):
     attention = book.conn.execute("SELECT attention FROM hq_stores").fetchone()[0]
     assert "another hub" in attention and "seq 2" in attention
     assert book.applied_id("s-d", 2) == "a2"
+
+
+def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, broker):
+    """Fault 10, in part: a store on a newer protocol than HQ has its batches parked; HQ must
+    not go on approving its spends against books it cannot see. The store's birth message
+    says its protocol."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from sync.protocol import SCHEMA, status_topic
+
+    book = HqBook(tmp_path / "hq.db")
+    book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
+    receiver = Receiver(book, broker.url).start()
+    wait_until(receiver.connected.is_set)
+    newer = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    newer.connect("127.0.0.1", broker.port)
+    newer.loop_start()
+    try:
+        newer.publish(status_topic("s-new"), json.dumps(
+            {"store": "s-new", "online": True, "schema": SCHEMA + 1}), qos=1,
+            retain=True).wait_for_publish(5)
+        wait_until(lambda: book.conn.execute(
+            "SELECT schema FROM hq_stores WHERE store_id = 's-new'").fetchone() is not None)
+        answer = book.authorise("s-new", "g", 1_000)
+        assert not answer["approved"] and "newer" in answer["error"]
+        assert book.authorise("s-old", "g", 1_000)["approved"]
+        shown = json.loads(hq_command(tmp_path, "stores", "--json").stdout)["stores"]
+        assert {s["store_id"]: s["schema"] for s in shown}["s-new"] == SCHEMA + 1
+    finally:
+        newer.loop_stop()
+        receiver.stop()
