@@ -23,8 +23,9 @@ def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple
     (always 0 now: the grant is recorded with the approval).
 
     A store with no broker is on its own (None). A retry of a checkout already made needs no
-    new approval: the first one stands. HQ's refusal is final; its silence means `slice`. An
-    approval the checkout then does not use goes back to HQ (`release_unused_approvals`).
+    new approval: the first one stands. HQ's refusal is final; its silence means `slice`. The
+    approval is recorded before HQ is asked, under an id the store chose, so one the checkout
+    does not use, or HQ's yes that came too late, goes back to HQ (`release_unused_approvals`).
     """
     if not req.stored_value_fen or req.member_id is None or not store.settings.broker.url:
         return None, 0
