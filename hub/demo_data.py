@@ -252,8 +252,8 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
             )
             writer.add("members", row)
             if rng.random() < 0.3:
-                number = hashlib.blake2b(member_id.encode(), digest_size=5).hexdigest().upper()
-                writer.add("member_cards", (number, member_id, "active", joined_iso))
+                card = hashlib.blake2b(member_id.encode(), digest_size=5).hexdigest().upper()
+                writer.add("member_cards", (card, member_id, "active", joined_iso))
             # Visit habits: a few regulars, many occasional guests, a third who lapse.
             rate = rng.choice((0.5, 1, 1, 2, 2, 3, 4, 8)) / 30  # visits per day
             lapse = now - timedelta(days=rng.uniform(91, span)) if rng.random() < 0.3 else now

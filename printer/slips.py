@@ -199,7 +199,7 @@ def shift_data(store: Store, day: date, counted_cash_fen: int | None = None
                ) -> layouts.ShiftSummary:
     """The day's takings by channel and by tender, and the cash drawer against a count."""
     bounds = day_bounds(store.settings.timezone, day)
-    totals = store.one(
+    totals = store.totals(
         "SELECT COUNT(*) AS orders, COALESCE(SUM(total_fen - discount_fen), 0) AS revenue, "
         "COALESCE(SUM(discount_fen), 0) AS discounts, "
         "COALESCE(SUM(stored_value_paid_fen), 0) AS sv, COALESCE(SUM(points_earned), 0) AS pe, "

@@ -72,7 +72,8 @@ def cached_database(members: int, log: Callable[[str], None], *, name: str = "be
 def bench_lookups(store: Store, log: Callable[[str], None]) -> dict[str, float]:
     rng = random.Random(1)
     count = store.scalar("SELECT MAX(rowid) FROM members")
-    phones, cards = [], []
+    phones: list[str] = []
+    cards: list[str] = []
     while len(phones) < LOOKUPS:
         row = store.one("SELECT phone FROM members WHERE rowid = ?", (rng.randint(1, count),))
         if row is not None:
@@ -217,7 +218,7 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
 
 
 # Campaign audiences timed over the big store: the win-back one, and one of each other kind.
-AUDIENCES = {
+AUDIENCES: dict[str, dict[str, Any]] = {
     "lapsed": {"lapsed_days": 90, "consent": True},
     "birthday": {"birthday_within": 3, "consent": True},
     "rfm": {"rfm": "at_risk"},

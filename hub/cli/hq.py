@@ -81,15 +81,15 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
             catch_up(chain, book)
             show_report(report(chain, name, first, last), as_json)
         return
-    report = book.report()
+    totals_by_store = book.report()
     if as_json:
-        emit_json(report)
+        emit_json(totals_by_store)
         return
-    for store_id, row in report["stores"].items():
+    for store_id, row in totals_by_store["stores"].items():
         click.echo(f"{store_id:16} {'online ' if row['online'] else 'offline'} members "
                    f"{row['members']:7d} orders {row['orders']:8d} revenue "
                    f"{yuan(row['revenue_fen'], ' 元', width=12)} seq {row['last_seq']}")
-    totals = report["totals"]
+    totals = totals_by_store["totals"]
     click.echo(f"{'chain':16}         members {totals['members']:7d} orders "
                f"{totals['orders']:8d} revenue {yuan(totals['revenue_fen'], ' 元', width=12)}")
 

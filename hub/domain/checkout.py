@@ -8,7 +8,7 @@ guest's new tier and every outbox event commit together. An idempotency key make
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -28,7 +28,7 @@ from .members import member_row, points_balance, stored_value_balance
 from .menu import MenuLine, combo_discount, priced_line
 from .pricing import Offers, price, total_of
 from .staff import get_staff
-from .store import Store, dumps
+from .store import Row, Store, dumps
 from .tables import close_tab
 from .tiers import refresh_tier
 
@@ -147,7 +147,7 @@ def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, An
 
 
 def _priced(store: Store, lines: Sequence[Line | MenuLine],
-            member: Mapping[str, Any] | None) -> list[Line]:
+            member: Row | None) -> list[Line]:
     """The bill's lines with every menu line priced from the menu for this guest."""
     priced: list[Line] = []
     ordered: dict[str, int] = {}

@@ -22,7 +22,7 @@ from .clock import day_bounds
 from .coupons import Line
 from .errors import InvalidInput, NotFound, Refused
 from .ids import new_id
-from .store import Store
+from .store import Row, Store
 
 # The columns of the menu file (shared/SPEC.md, "The till"), then the ones laoke adds.
 FILE_COLUMNS = ("code", "name", "category", "price_fen", "member_price_fen", "station",
@@ -142,7 +142,7 @@ def initials(name: str) -> str:
     return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")).lower()
 
 
-def _row(row: Mapping[str, Any], today: str) -> dict[str, Any]:
+def _row(row: Row, today: str) -> dict[str, Any]:
     dish = {k: row[k] for k in ("code", "name", "name_en", "category", "price_fen",
                                 "member_price_fen", "station", "daily_limit")}
     dish["initials"] = initials(row["name"])
@@ -289,7 +289,7 @@ def keep_price(store: Store, code: str, until: str, actor: str, *,
     return hold
 
 
-def unit_price(store: Store, dish: Mapping[str, Any], member: Mapping[str, Any] | None) -> int:
+def unit_price(store: Store, dish: Mapping[str, Any], member: Row | None) -> int:
     """What this guest pays for one: the member price for members, or an old price kept for
     them (or their tier) while it holds, whichever is lower."""
     if member is None:
@@ -310,7 +310,7 @@ def sold_today(store: Store, code: str) -> int:
         "WHERE l.code = ? AND o.created_at >= ? AND o.created_at < ?", (code, start, end)))
 
 
-def priced_line(store: Store, code: str, qty: int, member: Mapping[str, Any] | None,
+def priced_line(store: Store, code: str, qty: int, member: Row | None,
                 already: int = 0) -> Line:
     """A bill's line for a dish of the menu, priced for this guest; inside the checkout's
     transaction, so two tills cannot both sell the last of a limited dish. `already` counts

@@ -41,7 +41,7 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
     """Apply one of the store's own past events, inside the caller's transaction."""
     kind, data = event["type"], event.get("data") or {}
     if kind == "visit.created":
-        store.db["visits"].insert(_row(data, VISIT_COLUMNS), ignore=True)
+        store.db.table("visits").insert(_row(data, VISIT_COLUMNS), ignore=True)
     elif kind == "order.created":
         order = _row(data, ORDER_COLUMNS)
         order["request_hash"] = ""  # a retried checkout from before the restore cannot match
@@ -49,20 +49,20 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
                     "coupon_discount_fen", "points_discount_fen", "stored_value_paid_fen",
                     "points_earned", "points_redeemed"):
             order[key] = order[key] or 0
-        store.db["orders"].insert(order, ignore=True)
-        store.db["order_lines"].insert_all(
+        store.db.table("orders").insert(order, ignore=True)
+        store.db.table("order_lines").insert_all(
             [{"order_id": data["id"], **line} for line in data.get("lines", [])], ignore=True)
-        store.db["order_tenders"].insert_all(
+        store.db.table("order_tenders").insert_all(
             [{"order_id": data["id"], **paid} for paid in data.get("tenders", [])], ignore=True)
     elif kind == "staff.created":
-        store.db["staff"].insert({**_row(data, ("id", "name", "role", "active", "created_at")),
-                                  "pin_hash": NO_PIN}, ignore=True)
+        staff = _row(data, ("id", "name", "role", "active", "created_at"))
+        store.db.table("staff").insert({**staff, "pin_hash": NO_PIN}, ignore=True)
     elif kind == "campaign.targeted":
-        store.db["campaign_targets"].insert_all(
+        store.db.table("campaign_targets").insert_all(
             [{"campaign_id": data["campaign_id"], **target} for target in data["targets"]],
             ignore=True)
     elif kind == "campaign.used":
-        store.db["campaign_uses"].insert(data, ignore=True)
+        store.db.table("campaign_uses").insert(data, ignore=True)
     elif kind == "campaign.saved":
         upsert_campaign(store, data)
     else:

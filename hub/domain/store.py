@@ -32,6 +32,9 @@ def dumps(value: Any) -> str:
 
 
 
+Row = sqlite3.Row  # a row as the store reads it: by name or by position
+
+
 def wrong_store(path: Path, owner: str, asked: str) -> str:
     """The refusal when a home is asked to be a store other than the one it has been."""
     return (f"{path}: this database belongs to store {owner!r}, but store {asked!r} was asked "

@@ -47,8 +47,8 @@ def save_table(store: Store, name: str, *, area: str = "", seats: int = 4,
         raise InvalidInput("a table is a short name such as 'A5'")
     if not isinstance(area, str) or len(area) > 20:
         raise InvalidInput("area must be at most 20 characters")
-    table = {"name": name.strip(), "area": area.strip(),
-             "seats": whole_number(seats, "seats", 1, 100)}
+    table: dict[str, Any] = {"name": name.strip(), "area": area.strip(),
+                             "seats": whole_number(seats, "seats", 1, 100)}
     with store.write():
         store.conn.execute(
             "INSERT INTO dining_tables (name, area, seats) VALUES (:name, :area, :seats) "

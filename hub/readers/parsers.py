@@ -139,7 +139,7 @@ class Lines:
                 results.append(Read(text))
 
 
-PARSERS = {"rdm6300": Rdm6300, "track2": Track2, "line": Lines}
+PARSERS: dict[str, type[Parser]] = {"rdm6300": Rdm6300, "track2": Track2, "line": Lines}
 DEFAULT_BAUD = {"rdm6300": 9600, "track2": 9600, "line": 9600}
 
 

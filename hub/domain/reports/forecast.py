@@ -9,6 +9,7 @@ day only from what came before it, next to the naive "same weekday last week".
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ class History:
             (Period(store, until - timedelta(days=28), until).lo, period.hi))]
         self.first = min(self.daily, default=until)
         years = range(until.year - 2, until.year + 2)
-        self.holidays = holidays.China(years=years)
+        self.holidays = holidays.country_holidays("CN", years=years)
 
     def covers(self, day: date) -> int:
         return self.daily.get(day, 0)
@@ -85,7 +86,7 @@ class History:
         return {h: round(covers * n / total, 1) for h, n in profile.items() if n} if total else {}
 
 
-def mape(pairs: list[tuple[float, int]]) -> float:
+def mape(pairs: Sequence[tuple[float, int]]) -> float:
     errors = [abs(predicted - actual) / actual for predicted, actual in pairs if actual]
     return round(100 * sum(errors) / len(errors), 1) if errors else 0.0
 

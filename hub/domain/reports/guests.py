@@ -86,7 +86,8 @@ def rfm(store: Store, period: Period) -> dict[str, Any]:
 def _guests(store: Store, picks: list[Any], limit: int = 500) -> list[dict[str, Any]]:
     guests = []
     for p in picks[:limit]:
-        row = store.one("SELECT name, tier, birthday FROM members WHERE id = ?", (p.member_id,))
+        row = store.totals("SELECT name, tier, birthday FROM members WHERE id = ?",
+                           (p.member_id,))
         guests.append({"id": p.member_id, "name": row["name"], "tier": row["tier"],
                        "birthday": row["birthday"], "last_seen": p.last_seen or None})
     return guests

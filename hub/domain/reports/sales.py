@@ -80,7 +80,7 @@ def channels(store: Store, period: Period) -> dict[str, Any]:
 
 def summary(store: Store, period: Period) -> dict[str, Any]:
     """Average ticket, money held for guests, points owed, coupons used."""
-    orders, revenue = store.one(
+    orders, revenue = store.totals(
         "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM orders "
         "WHERE created_at >= ? AND created_at < ?", (period.lo, period.hi))
     redeemed = store.scalar("SELECT COUNT(*) FROM coupon_redemptions WHERE redeemed_at >= ? "
