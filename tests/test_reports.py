@@ -161,7 +161,7 @@ def test_bad_ranges_and_names(store):
 
 def test_every_report_is_offered_under_its_one_name(store):
     # The names live apart from the reports, so offering them loads no query.
-    from hub.cli import report_cmd
+    from hub.cli.reports import report_cmd
     from hub.domain.report_names import REPORT_NAMES
     from hub.domain.reports import REPORTS
 
