@@ -1,6 +1,7 @@
 """The staff console driven through Textual's pilot against a real hub process."""
 
 import asyncio
+import sqlite3
 import time
 
 import pytest
@@ -195,6 +196,33 @@ def test_money_and_bill_parsing():
         {"dish": "米饭", "qty": 1, "unit_price_fen": 300}]
     with pytest.raises(ValueError):
         parse_lines("宫保鸡丁 two 48")
+    assert parse_lines("R01 2\n开瓶费 1 20") == [
+        {"code": "R01", "qty": 2}, {"dish": "开瓶费", "qty": 1, "unit_price_fen": 2000}]
+    with pytest.raises(ValueError, match="code qty"):
+        parse_lines("米饭 2")
+
+
+def test_a_counter_bill_by_menu_code_seats_its_party(store_hub):
+    hub, _, _ = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("f3")
+            await pilot.pause(0.3)
+            app.query_one("#lines", TextArea).text = "R01 2\n开瓶费 1 20"
+            app.query_one("#party", Input).value = "3"
+            await pilot.pause(0.1)
+            assert await pilot.click("#charge")
+            await until(pilot, lambda: "宫保鸡丁" in text_of(app, "#receipt"))
+            assert "116.00元" in text_of(app, "#receipt"), "priced by the menu"
+
+    asyncio.run(scenario())
+    with sqlite3.connect(hub.home / "laoke.db") as db:
+        seated = db.execute("SELECT v.table_no, v.party_size, o.member_id FROM orders o "
+                            "JOIN visits v ON v.id = o.visit_id ORDER BY o.created_at DESC "
+                            "LIMIT 1").fetchone()
+    assert seated == ("柜台", 3, None), "a counter bill is covers too"
 
 
 def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):

@@ -128,6 +128,8 @@ class Checkout(Body):
     visit_id: ShortText | None = None
     print: StrictBool = False
     tenders: Annotated[list[TenderLine], Field(min_length=1, max_length=10)] | None = None
+    party_size: Annotated[StrictInt, Field(ge=1, le=100)] | None = None  # seats a dine-in bill
+    table: Annotated[StrictStr, Field(min_length=1, max_length=20)] | None = None
 
 
 class Refund(Body):

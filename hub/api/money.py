@@ -82,7 +82,8 @@ def create_checkout(body: Checkout, request: Request, response: Response,
         member_id=body.member_id,
         redeem_points=body.redeem_points, coupon_code=body.coupon_code,
         stored_value_fen=body.stored_value_fen, channel=body.channel, visit_id=body.visit_id,
-        staff_id=who.staff_id, tenders=tenders(body.tenders))
+        staff_id=who.staff_id, tenders=tenders(body.tenders), party_size=body.party_size,
+        table=body.table)
     return pay(request, response, who, req, body.print)
 
 

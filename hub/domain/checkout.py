@@ -31,8 +31,10 @@ from .staff import get_staff
 from .store import Row, Store, dumps
 from .tables import close_tab
 from .tiers import refresh_tier
+from .visits import check_in
 
 CHANNELS = ("dine_in", "takeaway", "delivery")
+COUNTER = "柜台"  # where a party paid at the counter sat, for the covers reports
 MAX_LINES = 200
 MAX_LINE_FEN = 10_000_000
 
@@ -67,6 +69,10 @@ class CheckoutRequest:
     # How the rest of the bill (after stored value) was paid; none given: all of it in cash.
     tenders: Sequence[Tender] | None = None
     tab_id: str | None = None  # the table's open order this pays, closed with it
+    # A dine-in bill with no visit yet (the console's till): the party it seats, so every
+    # report that counts covers counts it; at `table`, else the counter.
+    party_size: int | None = None
+    table: str | None = None
 
 
 def _validate(req: CheckoutRequest) -> None:
@@ -109,7 +115,7 @@ def _request_hash(req: CheckoutRequest) -> str:
     # What checkouts before the menu and tenders sent hashes as it did then.
     body["lines"] = [{k: v for k, v in line.items() if not (k == "code" and v is None)}
                      for line in body["lines"]]
-    for key in ("tenders", "tab_id"):
+    for key in ("tenders", "tab_id", "party_size", "table"):
         if body[key] is None:
             body.pop(key)
     return hashlib.sha256(dumps(body).encode()).hexdigest()
@@ -217,6 +223,9 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
     if req.visit_id is not None and store.one(
             "SELECT 1 FROM visits WHERE id = ?", (req.visit_id,)) is None:
         raise NotFound(f"no visit {req.visit_id!r}")
+    if req.party_size is not None and req.visit_id is None and req.channel == "dine_in":
+        req = replace(req, visit_id=check_in(store, req.member_id, req.table or COUNTER,
+                                             req.party_size, req.staff_id)["id"])
 
     bill_lines = _priced(store, req.lines, member)
     tier = settings.tier(member["tier"]) if member is not None else None

@@ -15,7 +15,7 @@ from ..bill import parse_lines
 from ..messages import Charged
 from .base import Json, Pane
 
-PAYMENT_FIELDS = ("#pay-points", "#pay-coupon", "#pay-stored")
+PAYMENT_FIELDS = ("#pay-points", "#pay-coupon", "#pay-stored", "#party")
 
 
 class CheckoutPane(Pane):
@@ -32,6 +32,7 @@ class CheckoutPane(Pane):
             yield Label(t("lines_hint"))
             yield TextArea(id="lines")
             with Horizontal(classes="row"):
+                yield Input(placeholder=t("party_size"), id="party")
                 yield Input(placeholder=t("redeem_points"), id="pay-points")
                 yield Input(placeholder=t("coupon_code"), id="pay-coupon")
                 yield Input(placeholder=t("pay_stored_value"), id="pay-stored")
@@ -55,11 +56,13 @@ class CheckoutPane(Pane):
             points_text = self.query_one("#pay-points", Input).value.strip()
             points = int(points_text) if points_text else 0
             stored = to_fen(self.query_one("#pay-stored", Input).value)
+            party_text = self.query_one("#party", Input).value.strip()
+            party = int(party_text) if party_text else 1  # a bill at the counter seats one
         except ValueError as error:
             self.notify(str(error), severity="error")
             return
         body: Json = {"lines": lines, "redeem_points": points, "stored_value_fen": stored,
-                      "print": True}
+                      "print": True, "party_size": party}
         if self.guest is not None:
             body["member_id"] = self.guest["id"]
         code = self.query_one("#pay-coupon", Input).value.strip()
