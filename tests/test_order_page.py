@@ -21,8 +21,14 @@ def store(tmp_path_factory):
     laoke(folder / "home", "menu", "import", str(folder / "menu.csv"))
     hub = RunningHub(folder / "home").start()
     with hub.client() as owner:
-        for table in ("A1", "A2"):
+        for table in ("A1", "A2", "A3"):
             owner.put(f"/tables/{table}", json={"area": "大厅", "seats": 4})
+        owner.put("/menu/dishes/SET2", json={"name": "双人浪漫套餐", "category": "套餐",
+                                             "price_fen": 19800})
+        owner.put("/menu/sets/SET2", json={"groups": [
+            {"name": "热菜", "choose": 1, "codes": ["HS01"]},
+            {"name": "凉菜", "choose": 1, "codes": ["LC01"]},
+            {"name": "主食", "choose": 2, "codes": ["RICE"]}]})
         owner.post("/members", json={"name": "王芳", "phone": "13800138123", "vip": True,
                                      "seat_preference": "靠窗，要儿童椅", "allergies": ["花生"],
                                      "marketing_consent": False})
@@ -98,4 +104,26 @@ def test_a_waiter_orders_but_the_bill_is_for_the_cashier(store, browser):  # noq
     page.click("#checkout")
     page.wait_for_function("document.getElementById('message').textContent.length > 0")
     assert page.is_hidden("#pay")
+    context.close()
+
+
+def test_a_set_meal_is_ordered_by_tapping_its_choices(store, browser):  # noqa: F811
+    context, page = paired(browser, store, "waiter")
+    page.click("[data-table=A3]")
+    page.click("#seat-walk-in")
+    page.wait_for_selector("#order:not([hidden])")
+    page.click("#categories button:text-is('套餐')")
+    page.click("[data-code=SET2]")
+    page.wait_for_selector("#set-picker:not([hidden])")
+    for choice in ("HS01", "LC01", "RICE", "RICE"):
+        page.click(f"#set-groups [data-choice={choice}]")
+    assert page.is_hidden("#set-picker")
+    assert "双人浪漫套餐（宫保鸡丁、拍黄瓜、米饭、米饭）" in page.inner_text("#new-items")
+    before = len(VirtualPrinter(store.home / "virtual-printer").slips())
+    page.click("#send")
+    page.wait_for_function("document.getElementById('sent-items').children.length === 1")
+    slips = wait_until(lambda: (found := VirtualPrinter(store.home / "virtual-printer").slips())
+                       and len(found) >= before + 3 and found)
+    cooked = "".join(slip["text"] for slip in slips[before:])
+    assert "宫保鸡丁 x1" in cooked and "拍黄瓜 x1" in cooked and "米饭 x2" in cooked
     context.close()

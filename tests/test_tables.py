@@ -149,3 +149,37 @@ def test_a_combo_on_the_table_comes_off_the_bill_and_shows_on_the_receipt(restau
     assert "组合优惠" in receipt["text"] and "-5.00元" in receipt["text"]
     owner.put("/menu/combos/热菜配米饭", json={"parts": ["category:热菜", "RICE"],
                                           "off_fen": 500, "active": False})
+
+
+def test_a_set_meal_for_two_prices_once_and_cooks_each_choice(restaurant):
+    _, owner, staff, spools = restaurant
+    assert owner.put("/menu/dishes/SET2", json={"name": "双人浪漫套餐", "category": "套餐",
+                                                "price_fen": 19800}).status_code == 200
+    assert owner.put("/menu/sets/SET2", json={"groups": [
+        {"name": "热菜任选一", "choose": 1, "codes": ["HS01", "XL01"]},
+        {"name": "凉菜", "choose": 1, "codes": ["LC01"]},
+        {"name": "主食", "choose": 2, "codes": ["RICE"]}]}).status_code == 200
+    assert {d["code"]: d for d in owner.get("/menu").json()["dishes"]}["SET2"]["set_groups"]
+    cashier = staff["cashier"]
+    short = cashier.post("/checkouts", headers={"Idempotency-Key": "set-0"}, json={"lines": [
+        {"code": "SET2", "qty": 1, "choices": ["HS01", "LC01", "RICE"]}]})
+    assert short.status_code == 422 and "choose 2 of RICE" in short.json()["message"]
+    bill = cashier.post("/checkouts", headers={"Idempotency-Key": "set-1"}, json={"lines": [
+        {"code": "SET2", "qty": 1, "choices": ["HS01", "LC01", "RICE", "RICE"]}]}).json()
+    assert bill["total_fen"] == 19800 and [(line["code"], line["unit_price_fen"])
+                                           for line in bill["lines"]] == [
+        ("SET2", 19800), ("HS01", 0), ("LC01", 0), ("RICE", 0), ("RICE", 0)]
+
+    waiter = staff["waiter"]
+    layout = {t["name"]: t for t in waiter.get("/tables").json()["tables"]}
+    table = next(name for name, t in layout.items() if t["tab_id"] is None)
+    tab = waiter.post("/tabs", json={"table": table, "party_size": 2}).json()
+    before = {name: len(VirtualPrinter(spool).slips()) for name, spool in spools.items()}
+    sent = waiter.post(f"/tabs/{tab['id']}/items", json={"lines": [
+        {"code": "SET2", "qty": 1, "choices": ["XL01", "LC01", "RICE", "RICE"]}]})
+    # 热菜间 and the rice (no station: the first printer) on one printer, 凉菜间 on the other
+    assert sent.status_code == 200 and len(sent.json()["print_jobs"]) == 3
+    hot = "".join(slip["text"] for slip in tickets(spools["hot"], before["hot"] + 2)[-2:])
+    cold = tickets(spools["cold"], before["cold"] + 1)[-1]["text"]
+    assert "限量和牛 x1" in hot and "米饭 x2" in hot and "套餐" not in hot
+    assert "拍黄瓜 x1" in cold

@@ -64,6 +64,24 @@ def put_combo(name: str, body: Combo, request: Request,
                            actor=who.actor, active=body.active)
 
 
+class SetGroup(Body):
+    name: Annotated[StrictStr, Field(max_length=30)] = ""
+    choose: Annotated[int, Field(ge=1, le=10)] = 1
+    codes: Annotated[list[Annotated[StrictStr, Field(max_length=32)]],
+                     Field(min_length=1, max_length=50)]
+
+
+class SetMeal(Body):
+    groups: Annotated[list[SetGroup], Field(min_length=1, max_length=10)]
+
+
+@router.put("/menu/sets/{code}", summary="Make a dish a set meal with groups to choose from")
+def put_set(code: str, body: SetMeal, request: Request,
+            who: Annotated[Caller, Depends(require("menu.manage"))]) -> Json:
+    return book.save_set(hub_of(request).store(), code,
+                         [group.model_dump() for group in body.groups], actor=who.actor)
+
+
 @router.post("/menu/dishes/{code}/sold-out", summary="Sold out today, or back on the menu")
 def sold_out(code: str, body: SoldOut, request: Request,
              who: Annotated[Caller, Depends(require("menu.sold_out"))]) -> Json:

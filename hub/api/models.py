@@ -102,6 +102,9 @@ class BillLine(Body):
     dish: Annotated[StrictStr, Field(min_length=1, max_length=60)] | None = None
     qty: Annotated[StrictInt, Field(ge=1, le=999)]
     unit_price_fen: Fen | None = None
+    # a set meal's chosen dishes (codes), for every set ordered
+    choices: Annotated[list[Annotated[StrictStr, Field(max_length=32)]],
+                       Field(max_length=100)] | None = None
 
     @model_validator(mode="after")
     def one_form(self) -> BillLine:
@@ -109,6 +112,8 @@ class BillLine(Body):
             raise ValueError("a menu line gives code and qty only: the hub prices it")
         if self.code is None and (self.dish is None or self.unit_price_fen is None):
             raise ValueError("a line needs a menu code, or a dish and its unit_price_fen")
+        if self.code is None and self.choices:
+            raise ValueError("choices go with a set meal's code")
         return self
 
 

@@ -47,8 +47,9 @@ def _lines(lines: list[OrderLine]) -> list[vouchers.Line]:
 
 
 def checkout_lines(lines: list[BillLine]) -> list[vouchers.Line | MenuLine]:
-    return [MenuLine(line.code, line.qty) if line.code is not None else
-            vouchers.Line(line.dish or "", line.qty, line.unit_price_fen or 0) for line in lines]
+    return [MenuLine(line.code, line.qty, tuple(line.choices or ())) if line.code is not None
+            else vouchers.Line(line.dish or "", line.qty, line.unit_price_fen or 0)
+            for line in lines]
 
 
 @router.post("/checkins", status_code=201, summary="Seat a guest (or a walk-in party)")

@@ -25,7 +25,7 @@ from .ledgers import (
     whole_number,
 )
 from .members import member_row, points_balance, stored_value_balance
-from .menu import MenuLine, combo_discount, priced_line
+from .menu import MenuLine, combo_discount, priced_lines
 from .pricing import Offers, price, total_of
 from .staff import get_staff
 from .store import Row, Store, dumps
@@ -85,6 +85,8 @@ def _validate(req: CheckoutRequest) -> None:
         if isinstance(line, MenuLine):
             if not isinstance(line.code, str) or not line.code.strip() or len(line.code) > 32:
                 raise InvalidInput(f"line {number}: code must be a menu code")
+            if len(line.choices) > 100:
+                raise InvalidInput(f"line {number}: at most 100 choices")
         elif not isinstance(line.dish, str) or not line.dish.strip() or len(line.dish) > 60:
             raise InvalidInput(f"line {number}: dish must be a name of 1 to 60 characters")
         else:
@@ -158,11 +160,12 @@ def _priced(store: Store, lines: Sequence[Line | MenuLine],
     priced: list[Line] = []
     ordered: dict[str, int] = {}
     for line in lines:
-        if isinstance(line, MenuLine):
-            code = line.code.strip()
-            line = priced_line(store, code, line.qty, member, ordered.get(code, 0))
-            ordered[code] = ordered.get(code, 0) + line.qty
-        priced.append(line)
+        found = priced_lines(store, line, member, ordered) if isinstance(line, MenuLine) \
+            else [line]
+        for one in found:
+            if one.code:
+                ordered[one.code] = ordered.get(one.code, 0) + one.qty
+        priced += found
     return priced
 
 

@@ -43,10 +43,12 @@ class SoldOut(Refused):
 @dataclass(frozen=True)
 class MenuLine:
     """A bill's line by the menu's code: the hub prices it (member price, a kept old price)
-    and refuses a members-only dish to a walk-in or past its daily limit."""
+    and refuses a members-only dish to a walk-in or past its daily limit. A set meal names the
+    dishes chosen for it, for every set ordered (`choices`)."""
 
     code: str
     qty: int
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,14 @@ def get_dish(store: Store, code: str) -> dict[str, Any]:
 
 
 def menu(store: Store) -> list[dict[str, Any]]:
-    """Every dish, by category and the order the menu file gave them."""
+    """Every dish, by category and the order the menu file gave them; a set meal with the
+    groups its guest chooses from (`set_groups`, else None)."""
     today = _today(store)
-    return [_row(row, today) for row in store.conn.execute(
-        "SELECT * FROM menu_dishes ORDER BY category, position, code")]
+    sets = {code: json.loads(groups) for code, groups in
+            store.conn.execute("SELECT code, groups FROM menu_sets")}
+    return [{**_row(row, today), "set_groups": sets.get(row["code"])}
+            for row in store.conn.execute(
+                "SELECT * FROM menu_dishes ORDER BY category, position, code")]
 
 
 def _save(store: Store, dish: dict[str, Any], current: dict[str, Any] | None, position: int,
@@ -310,6 +316,78 @@ def sold_today(store: Store, code: str) -> int:
         "WHERE l.code = ? AND o.created_at >= ? AND o.created_at < ?", (code, start, end)))
 
 
+def save_set(store: Store, code: str, groups: Sequence[Mapping[str, Any]],
+             actor: str) -> dict[str, Any]:
+    """Make a dish of the menu a set meal at its own price (双人浪漫套餐): groups of dishes to
+    choose from, so many of each (`{"name": "热菜任选一", "choose": 1, "codes": [...]}`)."""
+    if not 1 <= len(groups) <= 10:
+        raise InvalidInput("a set meal has 1 to 10 groups to choose from")
+    checked = []
+    with store.write():
+        get_dish(store, code)
+        for group in groups:
+            choose = group.get("choose", 1)
+            if isinstance(choose, bool) or not isinstance(choose, int) or not 1 <= choose <= 10:
+                raise InvalidInput("choose must be a whole number from 1 to 10")
+            codes = [str(c) for c in group.get("codes") or []]
+            if not codes or code in codes:
+                raise InvalidInput("each group names the dishes of the menu to choose from")
+            for choice in codes:
+                get_dish(store, choice)
+            checked.append({"name": _text(group.get("name"), "a group's name", 30),
+                            "choose": choose, "codes": codes})
+        store.conn.execute(
+            "INSERT INTO menu_sets (code, groups) VALUES (?, ?) ON CONFLICT (code) DO UPDATE "
+            "SET groups = excluded.groups", (code, json.dumps(checked, ensure_ascii=False)))
+        store.audit(actor, "menu.set_saved", code, {"groups": checked})
+    return {"code": code, "groups": checked}
+
+
+def set_groups(store: Store, code: str) -> list[dict[str, Any]] | None:
+    """The groups of a set meal, or None for a dish on its own."""
+    found = store.scalar("SELECT groups FROM menu_sets WHERE code = ?", (code,))
+    return None if found is None else list(json.loads(found))
+
+
+def set_choices(groups: Sequence[Mapping[str, Any]], qty: int,
+                choices: Sequence[str]) -> list[str]:
+    """The dishes chosen for `qty` sets, checked against the groups: so many from each."""
+    left = list(choices)
+    picked: list[str] = []
+    for group in groups:
+        wanted = group["choose"] * qty
+        mine = [choice for choice in left if choice in group["codes"]][:wanted]
+        if len(mine) < wanted:
+            raise InvalidInput(f"{group['name'] or 'a group'}: choose {group['choose']} of "
+                               f"{', '.join(group['codes'])} for each set")
+        for choice in mine:
+            left.remove(choice)
+        picked += mine
+    if left:
+        raise InvalidInput(f"{', '.join(left)}: not a choice of this set meal")
+    return picked
+
+
+def priced_lines(store: Store, line: MenuLine, member: Row | None,
+                 already: Mapping[str, int]) -> list[Line]:
+    """A menu line as the bill's lines: the dish priced for this guest, or a set meal at its
+    price with the chosen dishes after it at no price (the kitchen cooks them, the reports
+    count them). `already` counts this bill's earlier units of each dish."""
+    code = line.code.strip()
+    groups = set_groups(store, code)
+    if groups is None:
+        if line.choices:
+            raise InvalidInput(f"{code} is not a set meal: it has no choices")
+        return [priced_line(store, code, line.qty, member, already.get(code, 0))]
+    priced = [priced_line(store, code, line.qty, member, already.get(code, 0))]
+    for choice in set_choices(groups, line.qty, line.choices):
+        dish = get_dish(store, choice)
+        if not dish["available"]:
+            raise SoldOut(f"{dish['name']} ({choice}) is sold out today")
+        priced.append(Line(dish=dish["name"], qty=1, unit_price_fen=0, code=choice))
+    return priced
+
+
 def priced_line(store: Store, code: str, qty: int, member: Row | None,
                 already: int = 0) -> Line:
     """A bill's line for a dish of the menu, priced for this guest; inside the checkout's
@@ -375,8 +453,9 @@ def combo_discount(store: Store, lines: Sequence[Line]) -> int:
     if not found:
         return 0
     categories = dict(store.conn.execute("SELECT code, category FROM menu_dishes").fetchall())
-    units = [(line.code, categories.get(line.code)) for line in lines if line.code
-             for _ in range(line.qty)]
+    # a set meal's dishes come at no price: a combo counts only what was paid for
+    units = [(line.code, categories.get(line.code)) for line in lines
+             if line.code and line.unit_price_fen for _ in range(line.qty)]
     off = 0
     for combo in found:
         while True:

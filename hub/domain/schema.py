@@ -683,6 +683,16 @@ CREATE TABLE menu_combos (
 ALTER TABLE orders ADD COLUMN combo_discount_fen INTEGER NOT NULL DEFAULT 0;
 """
 
+# Set meals: a dish of the menu at its own price, with groups of dishes to choose from; a
+# table's order remembers the choices of each set ordered.
+SET_MEALS = """
+CREATE TABLE menu_sets (
+    code TEXT PRIMARY KEY REFERENCES menu_dishes(code),
+    groups TEXT NOT NULL
+);
+ALTER TABLE tab_items ADD COLUMN choices TEXT;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -703,6 +713,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0016_tables", TABLES),
     ("0017_pos", POS),
     ("0018_combos", COMBOS),
+    ("0019_set_meals", SET_MEALS),
 )
 
 

@@ -9,6 +9,7 @@ open table is never paid twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from .coupons import Line
 from .errors import Conflict, InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import whole_number
-from .menu import MenuLine, get_dish
+from .menu import MenuLine, get_dish, set_choices, set_groups
 from .store import Store
 from .visits import check_in
 
@@ -108,14 +109,17 @@ def _item(store: Store, line: Line | MenuLine) -> dict[str, Any]:
     qty = whole_number(line.qty, "qty", 1, 999)
     if isinstance(line, MenuLine):
         dish = get_dish(store, line.code)
+        groups = set_groups(store, dish["code"])
+        choices = set_choices(groups, qty, line.choices) if groups is not None else []
         # priced at checkout, for the guest who pays (member price, a kept price)
         return {"code": dish["code"], "dish": dish["name"], "qty": qty, "unit_price_fen": None,
-                "station": dish["station"]}
+                "station": dish["station"],
+                "choices": json.dumps(choices, ensure_ascii=False) if choices else None}
     if not isinstance(line.dish, str) or not line.dish.strip() or len(line.dish) > 60:
         raise InvalidInput("an open item needs a dish name of 1 to 60 characters")
     return {"code": None, "dish": line.dish.strip(), "qty": qty,
             "unit_price_fen": whole_number(line.unit_price_fen, "unit_price_fen", 0,
-                                           10_000_000), "station": ""}
+                                           10_000_000), "station": "", "choices": None}
 
 
 def add_items(store: Store, tab_id: str, lines: Sequence[Line | MenuLine]) -> dict[str, Any]:
@@ -132,8 +136,8 @@ def add_items(store: Store, tab_id: str, lines: Sequence[Line | MenuLine]) -> di
         items = [_item(store, line) for line in lines]
         store.conn.executemany(
             "INSERT INTO tab_items (tab_id, line_no, code, dish, qty, unit_price_fen, station, "
-            "added_at) VALUES (:tab_id, :line_no, :code, :dish, :qty, :unit_price_fen, "
-            ":station, :added_at)",
+            "choices, added_at) VALUES (:tab_id, :line_no, :code, :dish, :qty, "
+            ":unit_price_fen, :station, :choices, :added_at)",
             [{**item, "tab_id": tab_id, "line_no": count + n, "added_at": store.now_iso()}
              for n, item in enumerate(items, 1)])
     return get_tab(store, tab_id)
@@ -143,9 +147,18 @@ def send_round(store: Store, tab_id: str) -> Round:
     """Mark what is new as sent and say what each station must cook (empty: nothing new)."""
     with store.write():
         tab = _tab(store, tab_id)
-        new = [dict(row) for row in store.conn.execute(
-            "SELECT line_no, code, dish, qty, station FROM tab_items WHERE tab_id = ? "
-            "AND sent_at IS NULL ORDER BY line_no", (tab_id,))]
+        new = []
+        for row in store.conn.execute(
+                "SELECT line_no, code, dish, qty, station, choices FROM tab_items "
+                "WHERE tab_id = ? AND sent_at IS NULL ORDER BY line_no", (tab_id,)):
+            if row["choices"] is None:
+                new.append(dict(row))
+                continue
+            chosen = json.loads(row["choices"])  # a set meal: the kitchen cooks its choices
+            for choice in dict.fromkeys(chosen):
+                dish = get_dish(store, choice)
+                new.append({"line_no": row["line_no"], "code": choice, "dish": dish["name"],
+                            "qty": chosen.count(choice), "station": dish["station"]})
         store.conn.execute("UPDATE tab_items SET sent_at = ? WHERE tab_id = ? AND sent_at IS "
                            "NULL", (store.now_iso(), tab_id))
     by_station: dict[str, list[dict[str, Any]]] = {}
@@ -157,9 +170,10 @@ def send_round(store: Store, tab_id: str) -> Round:
 def bill_lines(store: Store, tab_id: str) -> list[Line | MenuLine]:
     """The tab's items as checkout lines: menu dishes by code (priced at the till for the
     guest who pays), open items at the price they were given."""
-    rows = store.conn.execute("SELECT code, dish, qty, unit_price_fen FROM tab_items "
+    rows = store.conn.execute("SELECT code, dish, qty, unit_price_fen, choices FROM tab_items "
                               "WHERE tab_id = ? ORDER BY line_no", (tab_id,)).fetchall()
-    return [MenuLine(row["code"], row["qty"]) if row["code"] is not None
+    return [MenuLine(row["code"], row["qty"], tuple(json.loads(row["choices"] or "[]")))
+            if row["code"] is not None
             else Line(row["dish"], row["qty"], row["unit_price_fen"]) for row in rows]
 
 

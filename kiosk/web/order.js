@@ -13,7 +13,7 @@
       checkout: "结账", due: "应付", paid: "已结账，谢谢！", all: "全部", sold_out: "售罄",
       free: "空闲", people: "人", member_price: "会员价", allergies: "过敏", seat: "座位偏好",
       notes: "备注", walk_in: "散客", cash: "现金", wechat: "微信", alipay: "支付宝",
-      card: "银行卡", sent: "已送厨房", members_only: "会员专享",
+      card: "银行卡", sent: "已送厨房", members_only: "会员专享", cancel: "取消", choose: "选",
     },
     en: {
       title: "Order", tables: "Tables", seat_at: "Seat at", how_many: "How many guests?",
@@ -24,7 +24,7 @@
       sold_out: "Sold out", free: "free", people: "guests", member_price: "member",
       allergies: "Allergies", seat: "Seat", notes: "Notes", walk_in: "walk-in", cash: "Cash",
       wechat: "WeChat", alipay: "Alipay", card: "Card", sent: "Sent to the kitchen",
-      members_only: "members only",
+      members_only: "members only", cancel: "Cancel", choose: "choose",
     },
   };
   const say = (key) => (words[document.documentElement.lang] || words["zh-CN"])[key] || key;
@@ -33,7 +33,8 @@
   let category = null;
   let seating = { table: null, party: 2, member: null };
   let tab = null;
-  let pending = new Map();  // code -> qty, not yet sent
+  let pending = [];  // {code, qty, choices} not yet sent; a set meal carries its choices
+  let picking = null;  // the set meal being chosen: {dish, picked: [[codes] per group]}
   let payKey = null;  // one idempotency key per bill, kept across retries
   let seated = null;  // the member at this table, as the tablet may see them
 
@@ -114,8 +115,47 @@
       dish.name, el("small", {}, dish.available ? price : say("sold_out")));
     if (dish.members_only) tile.append(el("small", { class: "vip" }, say("members_only")));
     tile.disabled = !dish.available;
-    tile.onclick = () => { pending.set(dish.code, (pending.get(dish.code) || 0) + 1); drawPending(); };
+    tile.onclick = () => (dish.set_groups ? pickSet(dish) : add(dish.code, []));
     return tile;
+  }
+
+  function add(code, choices) {
+    const same = !choices.length && pending.find((entry) => entry.code === code && !entry.choices.length);
+    if (same) same.qty += 1; else pending.push({ code, qty: 1, choices });
+    drawPending();
+  }
+
+  function pickSet(dish) {
+    picking = { dish, picked: dish.set_groups.map(() => []) };
+    drawSet();
+  }
+
+  function drawSet() {
+    const byCode = new Map(menu.map((dish) => [dish.code, dish]));
+    $("set-picker").hidden = !picking;
+    if (!picking) return;
+    $("set-title").textContent = picking.dish.name;
+    $("set-groups").replaceChildren(...picking.dish.set_groups.map((group, index) => {
+      const chosen = picking.picked[index];
+      const row = el("p", { class: "row" },
+        `${group.name || ""} (${say("choose")} ${group.choose}: ${chosen.map((c) => byCode.get(c).name).join("、")})`);
+      group.codes.forEach((code) => {
+        const button = el("button", { type: "button", "data-choice": code }, byCode.get(code).name);
+        button.disabled = chosen.length >= group.choose || !byCode.get(code).available;
+        button.onclick = () => { chosen.push(code); finishSet(); };
+        row.append(button);
+      });
+      return row;
+    }));
+  }
+
+  function finishSet() {
+    const groups = picking.dish.set_groups;
+    if (groups.every((group, index) => picking.picked[index].length === group.choose)) {
+      add(picking.dish.code, picking.picked.flat());
+      picking = null;
+    }
+    drawSet();
   }
 
   function drawDishes() {
@@ -138,15 +178,22 @@
 
   function drawPending() {
     const byCode = new Map(menu.map((dish) => [dish.code, dish]));
-    $("new-items").replaceChildren(...[...pending].map(([code, qty]) => {
+    $("new-items").replaceChildren(...pending.map((entry) => {
       const less = el("button", { type: "button", "aria-label": "less" }, "−");
       const more = el("button", { type: "button", "aria-label": "more" }, "+");
-      less.onclick = () => { if (qty > 1) pending.set(code, qty - 1); else pending.delete(code); drawPending(); };
-      more.onclick = () => { pending.set(code, qty + 1); drawPending(); };
-      return el("li", { "data-code": code }, byCode.get(code).name,
-                el("span", { class: "qty" }, less, ` x${qty} `, more));
+      less.onclick = () => {
+        entry.qty -= 1;
+        if (!entry.qty) pending.splice(pending.indexOf(entry), 1);
+        drawPending();
+      };
+      more.onclick = () => { entry.qty += 1; drawPending(); };
+      more.hidden = entry.choices.length > 0;  // another set is chosen anew
+      const name = byCode.get(entry.code).name + (entry.choices.length
+        ? `（${entry.choices.map((c) => byCode.get(c).name).join("、")}）` : "");
+      return el("li", { "data-code": entry.code }, name,
+                el("span", { class: "qty" }, less, ` x${entry.qty} `, more));
     }));
-    $("send").disabled = pending.size === 0;
+    $("send").disabled = pending.length === 0;
   }
 
   function drawTab() {
@@ -163,7 +210,8 @@
     if (menuAnswer.status !== 200) { fail(menuAnswer); return; }
     tab = tabAnswer.data;
     menu = menuAnswer.data.dishes;
-    pending = new Map();
+    pending = [];
+    picking = null;
     payKey = null;
     if (member === undefined && tab.member_id) {
       const found = await api("GET", "/members/" + tab.member_id);
@@ -178,11 +226,12 @@
   }
 
   async function send() {
-    const lines = [...pending].map(([code, qty]) => ({ code, qty }));
+    const lines = pending.map((entry) => (entry.choices.length
+      ? { code: entry.code, qty: entry.qty, choices: entry.choices } : { code: entry.code, qty: entry.qty }));
     const answer = await api("POST", `/tabs/${tab.id}/items`, { lines, send: true });
     if (answer.status !== 200) { fail(answer); return; }
     tab = answer.data;
-    pending = new Map();
+    pending = [];
     drawPending();
     drawTab();
     $("message").className = "ok";
@@ -234,6 +283,7 @@
   $("seat-walk-in").onclick = () => seatParty(null);
   $("seat-member").onclick = () => seatParty(seating.member && seating.member.id);
   $("dish-search").oninput = drawDishes;
+  $("set-cancel").onclick = () => { picking = null; drawSet(); };
   $("send").onclick = send;
   $("checkout").onclick = checkout;
   $("back").onclick = floor;
