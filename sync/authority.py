@@ -9,6 +9,7 @@ from hub.domain.authority import OFFLINE, approval_answered, open_approval
 from hub.domain.checkout import CheckoutRequest, quote
 from hub.domain.errors import InsufficientBalance
 from hub.domain.ids import new_id
+from hub.domain.money import yuan
 from hub.domain.store import Store
 
 
@@ -18,9 +19,9 @@ def check_first(store: Store, req: CheckoutRequest) -> None:
     quote(store, replace(req, stored_value_auth=None))
 
 
-def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple[str | None, int]:
-    """The authorisation for the checkout's stored-value spend, and the slice still to grant
-    (always 0 now: the grant is recorded with the approval).
+def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> str | None:
+    """The authorisation for the checkout's stored-value spend (a slice HQ grants with it is
+    recorded with the approval).
 
     A store with no broker is on its own (None). A retry of a checkout already made needs no
     new approval: the first one stands. HQ's refusal is final; its silence means `slice`. The
@@ -28,18 +29,18 @@ def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple
     does not use, or HQ's yes that came too late, goes back to HQ (`release_unused_approvals`).
     """
     if not req.stored_value_fen or req.member_id is None or not store.settings.broker.url:
-        return None, 0
+        return None
     if store.one("SELECT 1 FROM orders WHERE idempotency_key = ?", (req.idempotency_key,)):
-        return None, 0
+        return None
     if publisher is None or not publisher.connected.is_set():
-        return OFFLINE, 0
+        return OFFLINE
     check_first(store, req)
     hold_id = new_id()
     open_approval(store, hold_id, req.member_id, req.stored_value_fen, req.idempotency_key)
     answer = publisher.authorise(req.member_id, req.stored_value_fen,
                                  store.settings.chain.auth_timeout_s, hold_id)
     if answer is None:
-        return OFFLINE, 0  # the open approval goes back to HQ in a minute, if HQ made it
+        return OFFLINE  # the open approval goes back to HQ in a minute, if HQ made it
     approval_answered(store, hold_id, bool(answer.get("approved")),
                       int(answer.get("slice_grant_fen", 0)))
     if not answer.get("approved"):
@@ -48,5 +49,5 @@ def authorise_spend(publisher: Any, store: Store, req: CheckoutRequest) -> tuple
                                       f"{answer['error']}")
         available = int(answer.get("available_fen", 0))
         raise InsufficientBalance(f"HQ: across the chain this guest's stored value covers "
-                                  f"{available / 100:.2f} 元 now")
-    return f"hq:{hold_id}", 0
+                                  f"{yuan(available, ' 元')} now")
+    return f"hq:{hold_id}"

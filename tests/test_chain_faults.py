@@ -205,7 +205,7 @@ def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, br
         wait_until(publisher.connected.is_set)
         req = CheckoutRequest("k-1", [Line("套餐", 1, 5_000)], member_id=guest["id"],
                               coupon_code=coupon["code"], stored_value_fen=4_000)
-        auth, _ = authorise_spend(publisher, shop(), req)
+        auth = authorise_spend(publisher, shop(), req)
         assert auth.startswith("hq:") and held_at_hq(book, guest["id"], "s-a") == 4_000
         checkout(shop(), CheckoutRequest("k-0", [Line("面", 1, 2_000)], member_id=guest["id"],
                                          coupon_code=coupon["code"]))  # the other till

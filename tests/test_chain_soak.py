@@ -84,7 +84,7 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
                                       member_id=rng.choice(live),
                                       stored_value_fen=rng.choice([0, 1_000, 3_000, 8_000]))
                 try:
-                    auth, _ = authorise_spend(publishers[sid], shop, req)
+                    auth = authorise_spend(publishers[sid], shop, req)
                     checkout(shop, replace(req, stored_value_auth=auth))
                     paid.append(req.idempotency_key)
                 except LaokeError:

@@ -637,7 +637,7 @@ def test_stores_reach_hq_over_tls_and_an_unknown_ca_is_refused(tmp_path):
 def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_path, broker):
     from dataclasses import replace
 
-    from hub.domain.authority import grant_slice, slice_left
+    from hub.domain.authority import slice_left
     from hub.domain.errors import InsufficientBalance
     from hub.domain.ledgers import top_up
     from sync.authority import authorise_spend
@@ -655,11 +655,8 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
         """What the till's API does: ask HQ (or fall back to the slice), then check out."""
         req = CheckoutRequest(key, [Line("套餐", 1, 10_000)], member_id=guest["id"],
                               stored_value_fen=amount)
-        auth, grant = authorise_spend(publisher, shop(), req)
-        result = checkout(shop(), replace(req, stored_value_auth=auth))
-        if grant:
-            grant_slice(shop(), guest["id"], grant)
-        return auth, result
+        auth = authorise_spend(publisher, shop(), req)
+        return auth, checkout(shop(), replace(req, stored_value_auth=auth))
 
     auth, _ = pay(b, pub_b, "b-1", 6_000)
     assert auth.startswith("hq:")

@@ -12,7 +12,6 @@ from printer.slips import print_receipt
 from sync.authority import authorise_spend
 
 from ..domain import coupons as vouchers
-from ..domain.authority import grant_slice
 from ..domain.checkout import CheckoutRequest, Tender, checkout
 from ..domain.devices import may
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
@@ -99,10 +98,8 @@ def pay(request: Request, response: Response, who: Caller, req: CheckoutRequest,
     tablets told, and the receipt printed once however often the till retries."""
     hub = hub_of(request)
     store = hub.store()
-    auth, grant = authorise_spend(hub.sync, store, req)
+    auth = authorise_spend(hub.sync, store, req)
     result = checkout(store, replace(req, stored_value_auth=auth))
-    if grant and req.member_id:
-        grant_slice(store, req.member_id, grant)
     if result["replayed"]:
         response.status_code = 200
     else:
