@@ -123,3 +123,18 @@ def test_a_used_coupon_fails_the_whole_checkout(store, guest):
     with pytest.raises(CouponUsed):
         checkout(store, CheckoutRequest("two", BILL, member_id=guest["id"], coupon_code=code))
     assert counts(store) == before
+
+
+def test_the_tier_that_prices_a_bill_is_todays_not_a_stale_one(store, guest, clock):
+    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.coupons import Line
+
+    def pay(key, price):
+        return checkout(store, CheckoutRequest(key, [Line("包桌", 1, price)],
+                                               member_id=guest["id"]))
+
+    pay("big", 600_000)  # gold: 5% off from the next bill
+    assert pay("next", 10_000)["tier_discount_fen"] == 500
+    clock.advance(days=400)  # the big bill has left the rolling year; no night ran since
+    assert store.scalar("SELECT tier FROM members WHERE id = ?", (guest["id"],)) == "gold"
+    assert pay("late", 10_000)["tier_discount_fen"] == 0

@@ -221,6 +221,9 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, 
     member = member_row(store, req.member_id) if req.member_id else None
     if member is not None and member["erased_at"]:
         raise MemberErased(f"member {req.member_id} was erased")
+    if member is not None and refresh_tier(store, member["id"]) != member["tier"]:
+        # the tier the rolling year gives today prices the bill, not one a night left stale
+        member = member_row(store, member["id"])
     if req.staff_id is not None:
         get_staff(store, req.staff_id)
     if req.visit_id is not None and store.one(
