@@ -34,7 +34,7 @@ class CampaignScheduler(ThreadWorker):
 
     def __init__(self, open_store: Callable[[], Store], channels: dict[str, Channel],
                  interval: float = 30.0,
-                 on_run: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_run: Callable[[dict[str, Any]], object] | None = None) -> None:
         super().__init__()
         self.open_store = open_store
         self.channels = channels

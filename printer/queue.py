@@ -130,7 +130,7 @@ class PrintQueue(ThreadWorker):
     name = "print queue"
 
     def __init__(self, store: Callable[[], Store], spool: Path,
-                 on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_change: Callable[[dict[str, Any]], object] | None = None) -> None:
         super().__init__()
         self.store = store
         self.spool = spool

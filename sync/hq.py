@@ -149,7 +149,7 @@ class HqBook:
                                  "ON CONFLICT (store_id) DO UPDATE SET schema = "
                                  "excluded.schema", (store_id, body["schema"]))
             raise DeadLetter(f"schema {body.get('schema')!r} is newer than this HQ knows")
-        if body.get("store") != store_id:
+        if store_id is None or body.get("store") != store_id:
             raise DeadLetter(f"store {body.get('store')!r} published on {store_id!r}'s topic")
         events = body["events"]
         if not all(isinstance(e, dict) and isinstance(e.get("seq"), int) and

@@ -31,7 +31,8 @@ MAX_BATCH_BYTES = 256 * 1024
 def fitting(events: list[Any], budget: int = MAX_BATCH_BYTES) -> list[Any]:
     """The leading events that fit in `budget` bytes as JSON; always at least one, since
     one event alone is never bigger than a broker takes (its size is bounded at the till)."""
-    taken, size = [], 0
+    taken: list[Any] = []
+    size = 0
     for event in events:
         size += len(dumps(event)) + 1
         if taken and size > budget:

@@ -26,7 +26,7 @@ def whole_number(value: Any, what: str, minimum: int = 1, maximum: int = MAX_POI
         raise InvalidInput(f"{what} must be a whole number")
     if not minimum <= value <= maximum:
         raise InvalidInput(f"{what} must be between {minimum} and {maximum}, got {value}")
-    return value
+    return int(value)
 
 
 def _entry_rows(store: Store, table: str, member_id: str) -> list[dict[str, Any]]:

@@ -78,7 +78,7 @@ def _text(value: Any, what: str, limit: int, required: bool = False) -> str:
         raise InvalidInput(f"{what} is required")
     if len(value) > limit:
         raise InvalidInput(f"{what} is longer than {limit} characters")
-    return value
+    return str(value)
 
 
 def _items(value: Any, what: str) -> list[str]:

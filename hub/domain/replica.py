@@ -86,7 +86,7 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
     if kind in ("member.created", "member.updated"):
         _member(store, data, event, own)
     elif kind == "member.erased":
-        _erase(store, data["id"], data.get("erased_at") or event.get("ts"))
+        _erase(store, data["id"], data.get("erased_at") or event.get("ts") or store.now_iso())
     elif kind == "card.linked":
         if _erased(store, data["member_id"]):
             return  # the card of a guest erased here: nothing of theirs comes back

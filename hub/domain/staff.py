@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InvalidInput, PinInvalid, StaffNotFound
 from .ids import new_id
-from .store import Store
+from .store import Row, Store
 
 ROLES = ("owner", "manager", "cashier", "waiter")
 # scrypt cost: ~30 ms on a Pi 4, which makes offline guessing of a 6-digit PIN slow.
@@ -51,7 +51,8 @@ def check_pin_format(pin: Any) -> str:
     return pin
 
 
-def add_staff(store: Store, name: str, role: str, pin: str, actor: str = "system") -> dict:
+def add_staff(store: Store, name: str, role: str, pin: str,
+              actor: str = "system") -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("staff name is required")
     if role not in ROLES:
@@ -98,8 +99,9 @@ def _match_pin(store: Store, pin: str) -> sqlite3.Row | None:
     row = store.one("SELECT * FROM staff WHERE active = 1 AND pin_index = ?", (index,))
     if row is not None:
         return row if pin_matches(pin, row["pin_hash"]) else None
-    for row in store.conn.execute(
-            "SELECT * FROM staff WHERE active = 1 AND pin_index IS NULL").fetchall():
+    unindexed: list[Row] = store.conn.execute(
+        "SELECT * FROM staff WHERE active = 1 AND pin_index IS NULL").fetchall()
+    for row in unindexed:
         if pin_matches(pin, row["pin_hash"]):
             with store.write():
                 store.conn.execute("UPDATE staff SET pin_index = ? WHERE id = ?",
