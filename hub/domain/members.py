@@ -504,6 +504,23 @@ def empty_print_jobs(store: Store, member_id: str) -> list[str]:
     return jobs
 
 
+def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
+    """What an erasure does to a guest wherever it happens (here, or relayed from another
+    store), inside the caller's change: their personal data, cards, the print jobs about them
+    (emptied; returned) and the messages still waiting for them."""
+    sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
+    store.conn.execute(f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
+                       "WHERE id = :id AND erased_at IS NULL",
+                       {**ERASED_FIELDS, "at": at, "id": member_id})
+    store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
+    jobs = empty_print_jobs(store, member_id)
+    store.conn.execute(
+        "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
+        "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
+        "WHERE member_id = ?", (member_id,))
+    return jobs
+
+
 def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> list[str]:
     """Erase a guest's personal data for good, keeping orders and ledgers (anonymised).
 
@@ -517,17 +534,8 @@ def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> 
         row = member_row(store, member_id)
         if row["erased_at"]:
             return []
-        jobs = empty_print_jobs(store, member_id)
         now = store.now_iso()
-        sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
-        store.conn.execute(
-            f"UPDATE members SET {sets}, erased_at = :now, updated_at = :now WHERE id = :id",
-            {**ERASED_FIELDS, "now": now, "id": member_id})
-        store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
-        store.conn.execute(
-            "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
-            "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
-            "WHERE member_id = ?", (member_id,))
+        jobs = scrub_guest(store, member_id, now)
         store.conn.execute(
             "UPDATE outbox SET data = json_object('id', ?1, 'redacted', json('true')) "
             "WHERE type IN ('member.created', 'member.updated') "

@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import overlay
 from .errors import ConfigError
-from .members import ERASED_FIELDS, LIST_FIELDS, empty_print_jobs
+from .members import LIST_FIELDS, scrub_guest
 from .phones import phone_digits_reversed
 from .store import Store, dumps
 
@@ -136,16 +136,7 @@ def _erased(store: Store, member_id: Any) -> bool:
 def _erase(store: Store, member_id: str, at: str) -> None:
     """Another store erased a guest: their personal data goes here too, with the messages
     still waiting for them, the print jobs about them and what conflicts kept of them."""
-    sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
-    store.conn.execute(f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
-                       "WHERE id = :id AND erased_at IS NULL",
-                       {**ERASED_FIELDS, "at": at, "id": member_id})
-    store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
-    empty_print_jobs(store, member_id)
-    store.conn.execute(
-        "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
-        "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
-        "WHERE member_id = ?", (member_id,))
+    scrub_guest(store, member_id, at)
     store.conn.execute(
         "UPDATE sync_conflicts SET data = json_object('member_id', ?1, 'redacted', "
         "json('true')) WHERE json_extract(data, '$.id') = ?1 "
