@@ -47,7 +47,8 @@ def test_a_menu_file_imports_once_and_again_changes_nothing(store, menu_file):
     assert dishes["HS01"] == {
         "code": "HS01", "name": "宫保鸡丁", "name_en": "", "category": "热菜", "price_fen": 4800,
         "member_price_fen": 4200, "station": "热菜间", "daily_limit": None, "tags": [],
-        "members_only": False, "available": True, "initials": "gbjd", "set_groups": None}
+        "members_only": False, "available": True, "initials": "gbjd", "set_groups": None,
+        "from_chain": False}
     assert dishes["LC01"]["member_price_fen"] is None
     assert dishes["XL01"]["members_only"] and dishes["XL01"]["daily_limit"] == 2
     again = import_menu(store, read_rows(menu_file), actor="test")
@@ -133,7 +134,7 @@ def test_tablets_read_the_menu(till):
     assert {d["code"] for d in dishes} == {"HS01", "LC01", "XL01", "RICE"}
     assert set(dishes[0]) == {"code", "name", "name_en", "category", "price_fen",
                               "member_price_fen", "station", "members_only", "daily_limit",
-                              "available", "tags", "initials", "set_groups"}
+                              "available", "tags", "initials", "set_groups", "from_chain"}
     assert waiter.put("/menu/dishes/HS01", json={"price_fen": 1}).status_code == 403
 
 
@@ -219,3 +220,47 @@ def test_combos_take_off_once_per_complete_set(store, menu_file):
         save_combo(store, "单品", ["RICE"], 100, actor="owner")
     with pytest.raises(NotFound, match="no dish with code 'NOPE'"):
         save_combo(store, "错", ["RICE", "NOPE"], 100, actor="owner")
+
+
+def test_the_chains_menu_reaches_a_store_that_keeps_its_own_prices_and_sold_out(tmp_path):
+    from hub.domain.config import new_settings
+    from hub.domain.menu import get_dish, set_sold_out
+    from hub.domain.replica import apply_page
+    from hub.domain.store import Store
+    from sync.hq import HqBook
+    from tests.test_sync import hq_command
+
+    chain = tmp_path / "chain.csv"
+    chain.write_text("code,name,category,price_fen,station\nC01,招牌酸汤鱼,热菜,8800,热菜间\n"
+                     "C02,老坛酸菜,凉菜,1200,凉菜间\n", encoding="utf-8")
+    assert "2 dishes" in hq_command(tmp_path / "hq", "push", "menu", str(chain)).stdout
+    book = HqBook(tmp_path / "hq" / "hq.db")
+    with Store(tmp_path / "b.db", new_settings("s-b")) as shop:
+        page = book.feed("s-b", 0)
+        apply_page(shop, page["events"], page["position"])
+        fish = get_dish(shop, "C01")
+        assert fish["from_chain"] and fish["price_fen"] == 8800 and fish["station"] == "热菜间"
+        save_dish(shop, {"code": "C01", "price_fen": 9800}, actor="manager")  # its own price
+        with pytest.raises(InvalidInput, match="the chain's dish: its name change at HQ"):
+            save_dish(shop, {"code": "C01", "name": "改名"}, actor="manager")
+        set_sold_out(shop, "C02", True, actor="waiter")
+
+        chain.write_text("code,name,category,price_fen,station\n"
+                         "C01,招牌酸汤鱼（大）,热菜,8600,热菜间\nC02,老坛酸菜,凉菜,1300,凉菜间\n",
+                         encoding="utf-8")
+        hq_command(tmp_path / "hq", "push", "menu", str(chain))
+        page = book.feed("s-b", page["position"])
+        apply_page(shop, page["events"], page["position"])
+        fish = get_dish(shop, "C01")
+        assert fish["name"] == "招牌酸汤鱼（大）" and fish["price_fen"] == 9800, \
+            "the chain's change arrives; the store's own price stays"
+        pickles = get_dish(shop, "C02")
+        assert pickles["price_fen"] == 1300 and not pickles["available"], "sold out stays"
+        apply_page(shop, [{"store": "s-a", "seq": 9, "id": "x", "type": "menu.changed",
+                           "data": {"dishes": [{"code": "C01", "name": "别家", "price_fen": 1}]}}],
+                   page["position"])
+        assert get_dish(shop, "C01")["name"] == "招牌酸汤鱼（大）", "only HQ sets the chain menu"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,price_fen\nC09,,100\n", encoding="utf-8")
+    refused = hq_command(tmp_path / "hq", "push", "menu", str(bad), check=False)
+    assert refused.returncode == 2 and "row 2: name is required" in refused.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -139,6 +140,26 @@ def hq_push_template(obj: Obj, spec: str) -> None:
         raise InvalidInput(f"the template: {error}") from None
     _hq_book(obj).publish_change("coupon_template.created", template_record(template))
     click.echo(template["id"])
+
+
+@hq_push.command("menu")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_obj
+def hq_push_menu(obj: Obj, file: Path) -> None:
+    """The chain's menu for every store, from a menu file (the columns `laoke menu import`
+    reads); each store keeps its own prices and what it sold out."""
+    from ..domain.errors import InvalidInput
+    from ..domain.menu import checked_dish
+    from ..menu_files import read_rows
+
+    dishes = []
+    for number, row in enumerate(read_rows(file), 2):
+        try:
+            dishes.append(checked_dish(row))
+        except InvalidInput as error:
+            raise InvalidInput(f"row {number}: {error.message}") from None
+    _hq_book(obj).publish_change("menu.changed", {"dishes": dishes})
+    click.echo(f"{len(dishes)} dishes for every store")
 
 
 @hq_push.command("campaign")

@@ -119,7 +119,7 @@ def checked_dish(fields: Mapping[str, Any], current: Mapping[str, Any] | None = 
     dish["category"] = _text(fields["category"], "category", 40) if given("category") \
         else base.get("category", "")
     dish["price_fen"] = _fen(fields["price_fen"], "price_fen") if given("price_fen") \
-        else base.get("price_fen", _fen(None, "price_fen"))
+        else base["price_fen"] if "price_fen" in base else _fen(None, "price_fen")
     dish["member_price_fen"] = (_fen(fields["member_price_fen"], "member_price_fen",
                                      optional=True)
                                 if given("member_price_fen") else base.get("member_price_fen"))
@@ -151,6 +151,7 @@ def _row(row: Row, today: str) -> dict[str, Any]:
     dish["tags"] = json.loads(row["tags"])
     dish["members_only"] = bool(row["members_only"])
     dish["available"] = row["sold_out_day"] != today
+    dish["from_chain"] = bool(row["from_chain"])
     return dish
 
 
@@ -159,7 +160,8 @@ def _today(store: Store) -> str:
 
 
 def get_dish(store: Store, code: str) -> dict[str, Any]:
-    row = store.one("SELECT * FROM menu_dishes WHERE code = ?", (code,))
+    """A dish as this store sells it (its own prices for a chain dish)."""
+    row = store.one("SELECT * FROM menu_view WHERE code = ?", (code,))
     if row is None:
         raise NotFound(f"no dish with code {code!r} on the menu")
     return _row(row, _today(store))
@@ -173,7 +175,7 @@ def menu(store: Store) -> list[dict[str, Any]]:
             store.conn.execute("SELECT code, groups FROM menu_sets")}
     return [{**_row(row, today), "set_groups": sets.get(row["code"])}
             for row in store.conn.execute(
-                "SELECT * FROM menu_dishes ORDER BY category, position, code")]
+                "SELECT * FROM menu_view ORDER BY category, position, code")]
 
 
 def _save(store: Store, dish: dict[str, Any], current: dict[str, Any] | None, position: int,
@@ -198,13 +200,34 @@ def _save(store: Store, dish: dict[str, Any], current: dict[str, Any] | None, po
             "actor) VALUES (?, ?, ?, ?, ?, ?)", (new_id(), dish["code"], *prices, now, actor))
 
 
+STORE_PRICES = ("price_fen", "member_price_fen")  # what a store sets of a chain dish
+
+
+def _own_prices(store: Store, dish: dict[str, Any], current: dict[str, Any]) -> None:
+    """A chain dish changed at the store: its prices become the store's own; the rest is the
+    chain's to change, at HQ."""
+    changed = [k for k in dish if k not in STORE_PRICES and dish[k] != current[k]]
+    if changed:
+        raise InvalidInput(f"{dish['code']} is the chain's dish: its {', '.join(changed)} "
+                           "change at HQ (a store sets its own prices)")
+    store.conn.execute(
+        "INSERT INTO menu_overrides (code, price_fen, member_price_fen, updated_at) VALUES "
+        "(?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET price_fen = excluded.price_fen, "
+        "member_price_fen = excluded.member_price_fen, updated_at = excluded.updated_at",
+        (dish["code"], dish["price_fen"], dish["member_price_fen"], store.now_iso()))
+
+
 def save_dish(store: Store, fields: Mapping[str, Any], actor: str) -> dict[str, Any]:
     """Add a dish or change one (the console's edit, the API's)."""
     code = _text(fields.get("code"), "code", 32, required=True)
     with store.write():
-        row = store.one("SELECT * FROM menu_dishes WHERE code = ?", (code,))
+        row = store.one("SELECT * FROM menu_view WHERE code = ?", (code,))
         current = _row(row, _today(store)) if row is not None else None
         dish = checked_dish(fields, current)
+        if current is not None and current["from_chain"]:
+            _own_prices(store, dish, current)
+            store.audit(actor, "menu.dish_priced", code)
+            return get_dish(store, code)
         position = row["position"] if row is not None else int(store.scalar(
             "SELECT COALESCE(MAX(position), 0) + 1 FROM menu_dishes"))
         _save(store, dish, current, position, actor)
@@ -221,7 +244,7 @@ def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> 
     with store.write():
         today = _today(store)
         current = {row["code"]: _row(row, today)
-                   for row in store.conn.execute("SELECT * FROM menu_dishes")}
+                   for row in store.conn.execute("SELECT * FROM menu_view")}
         seen: set[str] = set()
         for number, fields in enumerate(rows, 2):  # row 1 is the header
             try:
@@ -232,7 +255,17 @@ def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> 
                 raise InvalidInput(f"row {number}: code {dish['code']!r} appears twice")
             seen.add(dish["code"])
             before = current.get(dish["code"])
-            if before is not None and all(before[k] == dish[k] for k in dish):
+            same = before is not None and all(before[k] == dish[k] for k in dish)
+            if before is not None and before["from_chain"]:  # the store's own prices only
+                if not same:
+                    try:
+                        _own_prices(store, dish, before)
+                    except InvalidInput as error:
+                        raise InvalidInput(f"row {number}: {error.message}") from None
+                unchanged, updated = (unchanged + 1, updated) if same else (unchanged,
+                                                                            updated + 1)
+                continue
+            if same:
                 unchanged += 1
             else:
                 added, updated = (added + 1, updated) if before is None else (added,
@@ -241,6 +274,23 @@ def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> 
         store.audit(actor, "menu.imported", None,
                     {"added": added, "updated": updated, "unchanged": unchanged})
     return ImportSummary(added, updated, unchanged)
+
+
+def apply_chain_menu(store: Store, dishes: Sequence[Mapping[str, Any]]) -> int:
+    """HQ's chain menu, inside the caller's change: each dish as the chain has it now. A
+    store's own prices for them and what it sold out today stay its own."""
+    today = _today(store)
+    for fields in dishes:
+        row = store.one("SELECT * FROM menu_dishes WHERE code = ?",
+                        (str(fields.get("code") or "").strip(),))
+        current = _row(row, today) if row is not None else None
+        dish = checked_dish(fields, current)
+        position = row["position"] if row is not None else int(store.scalar(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM menu_dishes"))
+        _save(store, dish, current, position, "hq")
+        store.conn.execute("UPDATE menu_dishes SET from_chain = 1 WHERE code = ?",
+                           (dish["code"],))
+    return len(dishes)
 
 
 def export_rows(store: Store) -> list[dict[str, Any]]:

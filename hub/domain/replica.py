@@ -16,6 +16,7 @@ from typing import Any
 from .config import overlay
 from .errors import ConfigError
 from .members import LIST_FIELDS, scrub_guest
+from .menu import apply_chain_menu
 from .phones import phone_digits_reversed
 from .store import Store, dumps
 
@@ -26,7 +27,7 @@ MEMBER_COLUMNS = (
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
            "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
-           "coupon.redeemed", "campaign.saved", "settings.changed")
+           "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed")
 # HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
@@ -112,6 +113,8 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
         upsert_campaign(store, data)  # a store's own campaigns stay at that store
     elif kind == "settings.changed" and event.get("store") == HQ_ORIGIN:
         chain_settings(store, data["settings"])
+    elif kind == "menu.changed" and event.get("store") == HQ_ORIGIN:
+        apply_chain_menu(store, data["dishes"])
     elif kind == "coupon.issued":
         _insert(store, "coupons", dict(data))
     elif kind == "coupon.redeemed":

@@ -693,6 +693,26 @@ CREATE TABLE menu_sets (
 ALTER TABLE tab_items ADD COLUMN choices TEXT;
 """
 
+# The chain's menu: dishes HQ pushes are the chain's (`from_chain`); a store keeps its own
+# prices for them in `menu_overrides`, and `menu_view` is the menu as this store sells it.
+CHAIN_MENU = """
+ALTER TABLE menu_dishes ADD COLUMN from_chain INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE menu_overrides (
+    code TEXT PRIMARY KEY REFERENCES menu_dishes(code),
+    price_fen INTEGER NOT NULL CHECK (price_fen >= 0),
+    member_price_fen INTEGER CHECK (member_price_fen IS NULL OR member_price_fen >= 0),
+    updated_at TEXT NOT NULL
+);
+CREATE VIEW menu_view AS
+    SELECT d.code, d.name, d.name_en, d.category,
+           COALESCE(o.price_fen, d.price_fen) AS price_fen,
+           CASE WHEN o.code IS NULL THEN d.member_price_fen ELSE o.member_price_fen END
+               AS member_price_fen,
+           d.station, d.tags, d.members_only, d.daily_limit, d.sold_out_day, d.position,
+           d.updated_at, d.from_chain, o.code IS NOT NULL AS overridden
+    FROM menu_dishes d LEFT JOIN menu_overrides o ON o.code = d.code;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -714,6 +734,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0017_pos", POS),
     ("0018_combos", COMBOS),
     ("0019_set_meals", SET_MEALS),
+    ("0020_chain_menu", CHAIN_MENU),
 )
 
 
