@@ -1,20 +1,10 @@
-"""HQ's side of sync: apply every store's events exactly once, in order, by (store, seq).
-
-Storage is behind `HqBook` (SQLite by default). Several receivers may share one subscription
-(MQTT 5 `$share`), and MQTT may deliver twice: the applied watermark is checked and moved in
-the same transaction as the events, so nothing is ever applied twice. A gap (seq jumps) is
-not applied; HQ asks the store to send again from the first missing seq. A message that is
-not valid JSON, names another store than its topic, or comes from a newer schema is parked
-in `hq_dead_letters` with the reason: never applied, never dropped silently. One event HQ
-cannot apply is parked on its own, once; its store is marked as needing attention
-(`laoke hq stores`) and the rest of its stream flows on.
-"""
+"""HQ's books: every store's events applied once, in order, and the chain's rules on them
+(stored value approved against the chain, coupons redeemed twice flagged, pushes, reports).
+The receiver (`receiver.py`) only carries messages between the broker and these books."""
 
 from __future__ import annotations
 
 import json
-import logging
-import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,37 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
 from hub.domain.clock import Clock, system_clock, to_iso
 from hub.domain.ids import new_id
 from hub.domain.replica import HQ_ORIGIN, RELAYED, UNAPPLIABLE
-from hub.workers import ThreadWorker
 
-from .protocol import (
-    HQ_GROUP,
-    PREFIX,
-    SCHEMA,
-    ack_topic,
-    approval_topic,
-    dumps,
-    feed_topic,
-    fitting,
-    history_topic,
-    mqtt_client,
-    resend_topic,
-    store_of,
-)
+from ..protocol import SCHEMA, fitting, store_of
 
-log = logging.getLogger(__name__)
 FEED_PAGE = 500
 # Added to hq_stores after its first release: what a person must look at (an event HQ
 # parked, a second writer), and the protocol the store speaks (from its birth message).
 STORE_COLUMNS = (("attention", "TEXT"), ("schema", "INTEGER"))
-SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send to a gone HQ
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -474,134 +443,3 @@ class HqBook:
         totals = {key: sum(s[key] for s in stores.values())
                   for key in ("members", "orders", "revenue_fen")}
         return {"stores": stores, "totals": totals}
-
-
-class Receiver(ThreadWorker):
-    """`laoke hq run`: one of possibly several receivers on a shared subscription."""
-
-    name = "hq receiver"
-
-    def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
-                 client_id: str = "laoke-hq", ca_file: str = "",
-                 slice_fen: int = 20_000) -> None:
-        super().__init__()
-        self.book = book
-        self.slice_fen = slice_fen  # the most of a guest's balance one store may hold
-        self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
-                                               ca_file=ca_file, manual_ack=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
-        self.inbox: queue.Queue[Any] = queue.Queue()
-        self.connected = threading.Event()
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
-                    _p: Any = None) -> None:
-        if reason.is_failure:
-            log.warning("broker refused HQ: %s", reason)
-            return
-        client.subscribe([
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events", SubscribeOptions(qos=1)),
-            (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/pull", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/restore", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/authorise", SubscribeOptions(qos=1)),
-        ])
-        self.connected.set()
-
-    def _handle(self, message: Any) -> None:
-        topic = message.topic
-        store_id = store_of(topic)
-        if store_id is None:
-            self.book.park(topic, message.payload, "not a laoke store topic")
-            return
-        if topic.endswith("/authorise"):
-            self._authorise(store_id, message)
-            return
-        if topic.endswith(("/pull", "/restore")):
-            try:
-                after = int(json.loads(message.payload)["after"])
-            except (ValueError, KeyError, TypeError):
-                self.book.park(topic, message.payload, "malformed page request")
-                return
-            if topic.endswith("/pull"):
-                self.client.publish(feed_topic(store_id),
-                                    dumps(self.book.feed(store_id, after)), qos=1)
-            else:
-                self.client.publish(history_topic(store_id),
-                                    dumps(self.book.history(store_id, after)), qos=1)
-            return
-        if topic.endswith("/status"):
-            try:
-                status = json.loads(message.payload)
-                schema = status.get("schema")
-                self.book.set_status(store_id, bool(status["online"]),
-                                     schema if isinstance(schema, int) else None)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                self.book.park(topic, message.payload, "malformed status")
-            return
-        try:
-            store_id, applied, gap = self.book.apply(topic, message.payload)
-        except DeadLetter as error:
-            self.book.park(topic, message.payload, str(error))
-            return
-        self.client.publish(ack_topic(store_id), dumps({
-            "store": store_id, "applied_seq": applied,
-            "applied_id": self.book.applied_id(store_id, applied)}), qos=1, retain=True)
-        if gap is not None:
-            self.client.publish(resend_topic(store_id), dumps({"from_seq": gap}), qos=1)
-
-    def _authorise(self, store_id: str, message: Any) -> None:
-        """Answer on the request's response topic with its correlation data (MQTT 5)."""
-        props = getattr(message, "properties", None)
-        reply_to = getattr(props, "ResponseTopic", None)
-        correlation = getattr(props, "CorrelationData", None)
-        try:
-            body = json.loads(message.payload)
-            member_id, amount = body["member_id"], body["amount_fen"]
-            hold_id = body.get("hold_id")
-            if not isinstance(member_id, str) or isinstance(amount, bool) or \
-                    not isinstance(amount, int) or amount <= 0:
-                raise ValueError("member_id and a positive amount_fen")
-            if hold_id is not None and (not isinstance(hold_id, str) or
-                                        not 0 < len(hold_id) <= 64 or ":" in hold_id):
-                raise ValueError("hold_id: the store's id for the approval")
-        except (ValueError, KeyError, TypeError) as error:
-            self.book.park(message.topic, message.payload, f"malformed authorisation: {error}")
-            answer: dict[str, Any] = {"approved": False, "error": "malformed request"}
-        else:
-            answer = self.book.authorise(store_id, member_id, amount, self.slice_fen,
-                                         hold_id)
-        if reply_to != approval_topic(store_id):
-            return  # a store hears only its own answers
-        reply = Properties(PacketTypes.PUBLISH)
-        if correlation is not None:
-            reply.CorrelationData = correlation
-        self.client.publish(reply_to, dumps(answer), qos=1, properties=reply)
-
-    def begin(self) -> None:
-        """A session the broker keeps while HQ is away: what stores send meanwhile waits
-        for HQ, and what HQ received but never acknowledged comes again."""
-        session = Properties(PacketTypes.CONNECT)
-        session.SessionExpiryInterval = SESSION_EXPIRY_S
-        self.client.connect_async(self.broker.host, self.broker.port, keepalive=15,
-                                  clean_start=False, properties=session)
-        self.client.loop_start()
-
-    def step(self, stop: threading.Event) -> float:
-        """Handle one message and only then acknowledge it: a message HQ had not committed
-        when it died is delivered again. One that fails waits its turn again."""
-        try:
-            message = self.inbox.get(timeout=0.2)
-        except queue.Empty:
-            return 0.0
-        try:
-            self._handle(message)
-        except Exception:
-            self.inbox.put(message)
-            raise
-        self.client.ack(message.mid, message.qos)
-        return 0.0
-
-    def end(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
