@@ -12,8 +12,10 @@ import pytest
 from hub.domain.config import Settings, new_settings
 from hub.domain.members import NewMember, add_member
 from hub.domain.store import Store
-from tests.hubproc import RunningHub
-from tests.standins import Gateway
+from tests.support.broker import Mosquitto
+from tests.support.browser import browser, page  # noqa: F401 - shared Chromium fixtures
+from tests.support.hubproc import RunningHub
+from tests.support.standins import Gateway
 
 START = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 12:30 in Shanghai, a Wednesday lunch
 
@@ -84,3 +86,11 @@ def no_store_settings_from_the_shell() -> Iterator[None]:
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("LAOKE_")}
     yield
     os.environ.update(saved)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real mosquitto on a free loopback port, for this test alone."""
+    running = Mosquitto(tmp_path / "broker").start()
+    yield running
+    running.stop()

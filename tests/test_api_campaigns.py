@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.hubproc import RunningHub, wait_until
+from tests.support.hubproc import RunningHub, wait_until
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from hub.domain.devices import ROLES
-from tests.hubproc import RunningHub
+from tests.support.hubproc import RunningHub
 
 SKIP = {"/api/v1/events"}  # a stream that never ends; covered by the till tests
 EXAMPLES = {"owner": 60}  # per operation; other roles get 15

@@ -17,7 +17,7 @@ from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
 from hub.discovery import find_hubs
 from hub.domain.config import load_settings
-from tests.hubproc import RunningHub, wait_until
+from tests.support.hubproc import RunningHub, wait_until
 
 LINES = [{"dish": "面", "qty": 1, "unit_price_fen": 1800}]
 

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.hubproc import EventReader
+from tests.support.hubproc import EventReader
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800},
          {"dish": "米饭", "qty": 2, "unit_price_fen": 300}]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hub.backup import nightly_backup
 from hub.domain.members import NewMember, add_member
-from tests.hubproc import ROOT, RunningHub
+from tests.support.hubproc import ROOT, RunningHub
 
 
 def laoke(home, *args):

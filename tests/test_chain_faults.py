@@ -10,16 +10,9 @@ from hub.domain.members import NewMember, add_member, erase_member, link_card
 from hub.domain.replica import apply_page, conflicts, feed_position
 from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
-from tests.broker import Mosquitto
-from tests.hubproc import RunningHub, wait_until
-from tests.test_sync import hq_command, make_store
-
-
-@pytest.fixture
-def broker(tmp_path):
-    running = Mosquitto(tmp_path / "broker").start()
-    yield running
-    running.stop()
+from tests.support.broker import Mosquitto
+from tests.support.chain import hq_command, make_store
+from tests.support.hubproc import RunningHub, wait_until
 
 
 def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, broker):
@@ -296,7 +289,7 @@ def test_hq_killed_with_events_in_flight_catches_up_with_no_new_traffic(tmp_path
     import sys
     import time
 
-    from tests.hubproc import ROOT
+    from tests.support.hubproc import ROOT
 
     hq_home = tmp_path / "hq"
 
@@ -373,7 +366,7 @@ def test_a_store_whose_broker_user_is_not_its_id_says_it_is_not_connected(tmp_pa
     from pathlib import Path
 
     from hub.ports import free_port, wait_port
-    from tests.broker import mosquitto_binary
+    from tests.support.broker import mosquitto_binary
 
     root = Path(__file__).resolve().parents[1]
     passwd = tmp_path / "passwd"

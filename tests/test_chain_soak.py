@@ -24,20 +24,12 @@ from hub.domain.replica import conflicts, feed_position
 from sync.authority import authorise_spend
 from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
-from tests.broker import Mosquitto
-from tests.hubproc import wait_until
-from tests.test_sync import make_store
+from tests.support.chain import make_store
+from tests.support.hubproc import wait_until
 
 STEPS = int(os.environ.get("LAOKE_SOAK_STEPS", "120"))
 SEED = int(os.environ.get("LAOKE_SOAK_SEED", "15"))
 STORES = ("s-a", "s-b", "s-c")
-
-
-@pytest.fixture
-def broker(tmp_path):
-    running = Mosquitto(tmp_path / "broker").start()
-    yield running
-    running.stop()
 
 
 def known_at(shop, member_id):

@@ -13,7 +13,7 @@ from hub.domain.members import NewMember, add_member
 from hub.home import open_store
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp, parse_lines, to_fen
-from tests.hubproc import RunningHub
+from tests.support.hubproc import RunningHub
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from hub.domain.members import NewMember, add_member
 from hub.home import ensure_home, open_store
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp
-from tests.hubproc import RunningHub
+from tests.support.hubproc import RunningHub
 
 SIZE = (100, 34)
 

@@ -16,7 +16,7 @@ from hub.domain.ledgers import add_points_entry, top_up
 from hub.domain.members import NewMember, add_member
 from hub.domain.store import Store
 
-WRITER = Path(__file__).with_name("crash_writer.py")
+WRITER = Path(__file__).parent / "support" / "crash_writer.py"
 
 
 def check_whole(store: Store) -> int:

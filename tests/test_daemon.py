@@ -1,5 +1,6 @@
 """The store's daemon started as users start it: the systemd unit's command line and the
-README's, with discovery on its defaults, in a network namespace of their own (tests.lan)."""
+README's, with discovery on its defaults, in a network namespace of
+their own (tests.support.lan)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 
 from hub.domain.config import load_settings, new_settings
 from hub.home import VIRTUAL_SPOOL
-from tests.hubproc import LAOKE, ROOT
-from tests.lan import LAN_ADDRESS, run_in_lan, why_no_namespace
+from tests.support.hubproc import LAOKE, ROOT
+from tests.support.lan import LAN_ADDRESS, run_in_lan, why_no_namespace
 
 UNIT = ROOT / "config" / "systemd" / "laoke-hub.service"
 DEFAULT_PORT = new_settings().api.port

@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 from hub.demo import demo_hub
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp
-from tests.hubproc import ROOT
+from tests.support.hubproc import ROOT
 
 
 def test_the_demo_runs_the_whole_store_and_stops_cleanly(tmp_path):

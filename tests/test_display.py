@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hub.domain.config import load_settings, new_settings, write_settings
-from tests.hubproc import RunningHub
-from tests.test_web_pages import browser, page, shot  # noqa: F401 - the Chromium fixtures
+from tests.support.browser import shot
+from tests.support.hubproc import RunningHub
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800}]
 
@@ -32,7 +32,7 @@ def till(tmp_path_factory):
     hub.stop()
 
 
-def test_the_guest_sees_the_bill_their_points_and_the_payment_qr(till, page):  # noqa: F811
+def test_the_guest_sees_the_bill_their_points_and_the_payment_qr(till, page):
     hub, owner, cashier, screen = till
     page.goto(screen["pair_url"].replace(screen["pair_url"].split("/pair")[0], hub.url))
     page.goto(f"{hub.url}/display?name=till-1")

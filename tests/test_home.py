@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from hub.domain.config import load_settings
-from tests.hubproc import ROOT, RunningHub
+from tests.support.hubproc import ROOT, RunningHub
 
 
 def laoke(home, *args, **env):

@@ -6,7 +6,7 @@ import re
 import tomllib
 from importlib import metadata
 
-from tests.hubproc import ROOT
+from tests.support.hubproc import ROOT
 
 
 def canonical(name: str) -> str:

@@ -4,9 +4,6 @@ by code with tenders over real HTTP (shared/SPEC.md, "The till")."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,15 +11,7 @@ from hub.domain.errors import InvalidInput, NotFound
 from hub.domain.members import NewMember, add_member
 from hub.domain.menu import import_menu, keep_price, menu, price_history, save_dish
 from hub.menu_files import read_rows
-from tests.hubproc import ROOT
-
-HEADER = "code,name,category,price_fen,member_price_fen,station,members_only,daily_limit,notes"
-MENU_CSV = "\ufeff" + HEADER + """
-HS01,宫保鸡丁,热菜,4800,4200,热菜间,0,,the kitchen's own column
-LC01,拍黄瓜,凉菜,1800,,凉菜间,0,,
-XL01,限量和牛,热菜,28800,26800,热菜间,1,2,
-RICE,米饭,主食,300,,,0,,
-"""
+from tests.support.menu import MENU_CSV, laoke
 
 
 @pytest.fixture
@@ -30,14 +19,6 @@ def menu_file(tmp_path):
     path = tmp_path / "menu.csv"
     path.write_text(MENU_CSV, encoding="utf-8")
     return path
-
-
-def laoke(home, *args):
-    result = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), *args],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_a_menu_file_imports_once_and_again_changes_nothing(store, menu_file):
@@ -108,7 +89,7 @@ def test_an_old_price_kept_for_a_regular(store, menu_file):
 @pytest.fixture(scope="module")
 def till(tmp_path_factory):
     """A running hub with the menu, an owner's and a waiter's client, and a guest."""
-    from tests.hubproc import RunningHub
+    from tests.support.hubproc import RunningHub
 
     folder = tmp_path_factory.mktemp("till")
     path = folder / "menu.csv"
@@ -228,7 +209,7 @@ def test_the_chains_menu_reaches_a_store_that_keeps_its_own_prices_and_sold_out(
     from hub.domain.replica import apply_page
     from hub.domain.store import Store
     from sync.hq import HqBook
-    from tests.test_sync import hq_command
+    from tests.support.chain import hq_command
 
     chain = tmp_path / "chain.csv"
     chain.write_text("code,name,category,price_fen,station\nC01,招牌酸汤鱼,热菜,8800,热菜间\n"

@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 
 from printer.virtual import VirtualPrinter
-from tests.hubproc import RunningHub, wait_until
-from tests.test_menu import MENU_CSV, laoke
-from tests.test_web_pages import TABLET, browser, shot  # noqa: F401 - the Chromium fixtures
+from tests.support.browser import TABLET, shot
+from tests.support.hubproc import RunningHub, wait_until
+from tests.support.menu import MENU_CSV, laoke
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def store(tmp_path_factory):
     hub.stop()
 
 
-def paired(browser, hub, role):  # noqa: F811
+def paired(browser, hub, role):
     with hub.client() as owner:
         added = owner.post("/devices", json={"name": f"{role} pad", "role": role,
                                              "pair_link": True}).json()
@@ -47,7 +47,7 @@ def paired(browser, hub, role):  # noqa: F811
     return context, page
 
 
-def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, browser):  # noqa: F811
+def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, browser):
     context, page = paired(browser, store, "cashier")
     page.click("[data-table=A1]")
     page.click("#parties button:text-is('3')")
@@ -93,7 +93,7 @@ def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, brow
     context.close()
 
 
-def test_a_waiter_orders_but_the_bill_is_for_the_cashier(store, browser):  # noqa: F811
+def test_a_waiter_orders_but_the_bill_is_for_the_cashier(store, browser):
     context, page = paired(browser, store, "waiter")
     page.click("[data-table=A2]")
     page.click("#seat-walk-in")
@@ -107,7 +107,7 @@ def test_a_waiter_orders_but_the_bill_is_for_the_cashier(store, browser):  # noq
     context.close()
 
 
-def test_a_set_meal_is_ordered_by_tapping_its_choices(store, browser):  # noqa: F811
+def test_a_set_meal_is_ordered_by_tapping_its_choices(store, browser):
     context, page = paired(browser, store, "waiter")
     page.click("[data-table=A3]")
     page.click("#seat-walk-in")

@@ -12,8 +12,8 @@ import pytest
 from hub.domain.config import load_settings, write_settings
 from hub.domain.coupons import create_template
 from hub.home import open_store
-from tests.hubproc import RunningHub
-from tests.test_menu import MENU_CSV, laoke
+from tests.support.hubproc import RunningHub
+from tests.support.menu import MENU_CSV, laoke
 
 
 class StandInPos:

@@ -8,7 +8,7 @@ import time
 
 from hub.ports import free_port, wait_port
 from printer.virtual import VirtualPrinter
-from tests.hubproc import ROOT, wait_until
+from tests.support.hubproc import ROOT, wait_until
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800}]
 

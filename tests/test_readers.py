@@ -192,7 +192,7 @@ def test_member_qr_codes_on_a_line_scanner(store, guest, tmp_path):
 def test_a_frame_on_the_wire_becomes_a_checkin_on_the_event_stream(tmp_path):
     from hub.domain.config import ReaderSettings, load_settings, write_settings
     from hub.home import open_store
-    from tests.hubproc import EventReader, RunningHub
+    from tests.support.hubproc import EventReader, RunningHub
 
     home = tmp_path / "home"
     port = FakePort(tmp_path / "ttyUSB0")
@@ -231,7 +231,7 @@ def test_reader_watch_for_installers(tmp_path):
     import subprocess
     import sys
 
-    from tests.hubproc import ROOT
+    from tests.support.hubproc import ROOT
 
     port = FakePort(tmp_path / "ttyWATCH")
     watch = subprocess.Popen(

@@ -14,7 +14,7 @@ from hub.domain.coupons import Line
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member
 from hub.domain.reports import report
-from tests.hubproc import ROOT
+from tests.support.hubproc import ROOT
 
 
 @pytest.fixture

@@ -74,6 +74,7 @@ RULES: dict[str, str] = {
     "PUT /pos/dishes": "menu.manage",
     "POST /menu/dishes/{code}/sold-out": "menu.sold_out",
     "PUT /menu/combos/{name}": "menu.manage",
+    "PUT /menu/sets/{code}": "menu.manage",
     "POST /display/bill": "checkout.create",
     "DELETE /display/bill": "checkout.create",
     "GET /display": "display.read",

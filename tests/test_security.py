@@ -261,7 +261,7 @@ def test_a_waiter_reads_only_guests_found_or_seated_today(shared_hub, world, str
 
 def test_an_erased_guest_is_nowhere_in_the_store(running_hub):
     from printer.virtual import VirtualPrinter
-    from tests.hubproc import EventReader, wait_until
+    from tests.support.hubproc import EventReader, wait_until
 
     spool = running_hub.home / "virtual-printer"
     name, phone, allergy, card = "消失的人", "13755501234", "榴莲籽", "ERASE-CARD-77"
@@ -518,7 +518,7 @@ def test_health_without_a_token_shows_no_device_urls(tmp_path):
 
     from hub.domain.config import PrinterSettings, load_settings, write_settings
     from hub.home import ensure_home
-    from tests.hubproc import RunningHub
+    from tests.support.hubproc import RunningHub
 
     hub = RunningHub(tmp_path / "home")
     ensure_home(hub.home)
@@ -567,7 +567,7 @@ def test_an_empty_id_is_a_client_error(shared_hub, field):
 
 def test_a_waiters_stream_carries_no_other_guests(shared_hub, world):
     """Sign-ups, bills and slips go to the till and the office, not to waiters' tablets."""
-    from tests.hubproc import EventReader
+    from tests.support.hubproc import EventReader
 
     waiter = EventReader(shared_hub.url, world["tokens"]["waiter"])
     cashier = EventReader(shared_hub.url, world["tokens"]["cashier"])

@@ -9,8 +9,8 @@ import pytest
 
 from hub.domain.config import PrinterSettings, load_settings, write_settings
 from printer.virtual import VirtualPrinter, VirtualPrinterServer
-from tests.hubproc import RunningHub, wait_until
-from tests.test_menu import MENU_CSV, laoke
+from tests.support.hubproc import RunningHub, wait_until
+from tests.support.menu import MENU_CSV, laoke
 
 
 @pytest.fixture(scope="module")

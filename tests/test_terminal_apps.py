@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from tests.hubproc import LAOKE, ROOT, RunningHub
-from tests.ptyproc import PtyProcess
+from tests.support.hubproc import LAOKE, ROOT, RunningHub
+from tests.support.ptyproc import PtyProcess
 
 CTRL_Q = b"\x11"
 

@@ -2,40 +2,8 @@
 hub started by the test. Screenshots at tablet size go to test-artifacts/."""
 
 import re
-import shutil
-from pathlib import Path
 
-import pytest
-from playwright import sync_api as playwright_api
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-TABLET = {"width": 1024, "height": 768}
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: ./scripts/bootstrap installs it")
-    with playwright_api.sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=TABLET, locale="zh-CN")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+from tests.support.browser import shot
 
 
 def kiosk_link(hub):

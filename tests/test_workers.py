@@ -4,7 +4,7 @@ its loop, and `/health` shows each one."""
 import threading
 
 from hub.workers import ThreadWorker
-from tests.hubproc import RunningHub, wait_until
+from tests.support.hubproc import RunningHub, wait_until
 
 
 class Flaky(ThreadWorker):
@@ -47,7 +47,7 @@ def test_a_worker_survives_what_its_loop_raises_and_says_so():
 
 
 def test_health_reports_every_worker_of_a_running_hub(tmp_path):
-    from tests.broker import Mosquitto
+    from tests.support.broker import Mosquitto
 
     broker = Mosquitto(tmp_path / "broker").start()
     hub = RunningHub(tmp_path / "home", "--broker", broker.url, "--store-id", "s-w").start()

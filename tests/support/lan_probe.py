@@ -1,4 +1,4 @@
-"""Runs inside tests.lan's namespace: starts a daemon as a user would, then looks at it.
+"""Runs inside tests.support.lan's namespace: starts a daemon as a user would, then looks at it.
 
 The scenario (JSON, the only argument) names the daemon's command line and environment, what
 says it is ready (`health_url`, or a TCP `port`), whether to browse for hubs with zeroconf as

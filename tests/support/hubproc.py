@@ -15,7 +15,7 @@ import httpx
 
 from hub.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAOKE = Path(sys.executable).with_name("laoke")  # the installed entry point, as users run it
 
 

@@ -17,7 +17,7 @@ import sys
 from functools import cache
 from typing import Any
 
-from tests.hubproc import ROOT
+from tests.support.hubproc import ROOT
 
 LAN_ADDRESS = "192.0.2.10"
 SETUP = ("ip link set lo up && ip link add lan0 type veth peer name lan1 && "
@@ -40,9 +40,9 @@ def why_no_namespace() -> str | None:
 
 
 def run_in_lan(scenario: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-    """Run tests.lan_probe inside a new namespace on `scenario`; return what it found."""
+    """Run tests.support.lan_probe inside a new namespace on `scenario`; return what it found."""
     result = subprocess.run(
-        [*_unshare(), sys.executable, "-m", "tests.lan_probe", json.dumps(scenario)],
+        [*_unshare(), sys.executable, "-m", "tests.support.lan_probe", json.dumps(scenario)],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, f"probe failed:\n{result.stdout}\n{result.stderr}"

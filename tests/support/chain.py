@@ -1,0 +1,60 @@
+"""A chain on one machine: stores on their own SQLite files, HQ's book, and the commands an
+operator runs at HQ."""
+
+import threading
+
+from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.config import new_settings
+from hub.domain.coupons import Line
+from hub.domain.members import NewMember, add_member
+from hub.domain.store import Store
+from sync.protocol import events_topic
+
+
+def make_store(tmp_path, store_id, broker):
+    settings = new_settings(store_id)
+    settings.storage.synchronous = "normal"
+    settings.broker.url = broker.url
+    local = threading.local()
+    path = tmp_path / f"{store_id}.db"
+
+    def store():  # one connection per thread, as the hub does
+        if not hasattr(local, "store"):
+            local.store = Store(path, settings, check_same_thread=False)
+        return local.store
+
+    return store
+
+
+def trade(store, prefix, guests):
+    totals = 0
+    for n in range(guests):
+        member = add_member(store, NewMember(name=f"客{n}", phone=f"13{prefix}{n:08d}"))
+        result = checkout(store, CheckoutRequest(f"{prefix}-{n}", [Line("面", 1 + n % 3, 1800)],
+                                                 member_id=member["id"]))
+        totals += result["total_fen"]
+    return totals
+
+
+def hq_command(home, *args, check=True):
+    """`laoke --home HOME hq ARGS...` as an operator runs it at HQ."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(home), "hq", *args],
+                          capture_output=True, text=True, env={**os.environ}, timeout=60)
+    assert (done.returncode == 0) == check, done.stderr
+    return done
+
+
+def hand_to_hq(book, store):
+    """What the publisher would send: the store's outbox past HQ's watermark, applied."""
+    import json
+
+    applied = book.history(store.store_id, 0)["applied_seq"]
+    events = [{"store": store.store_id, "seq": r["seq"], "id": r["id"], "type": r["type"],
+               "ts": r["ts"], "data": json.loads(r["data"])} for r in store.conn.execute(
+        "SELECT * FROM outbox WHERE seq > ? ORDER BY seq", (applied,))]
+    book.apply(events_topic(store.store_id), json.dumps(
+        {"schema": 1, "store": store.store_id, "events": events}).encode())
