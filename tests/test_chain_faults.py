@@ -11,7 +11,7 @@ from hub.domain.replica import apply_page, conflicts, feed_position
 from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
 from tests.support.broker import Mosquitto
-from tests.support.chain import hq_command, make_store
+from tests.support.chain import hq_and_a_store_link, hq_command, make_store, order_event
 from tests.support.hubproc import RunningHub, wait_until
 
 
@@ -233,35 +233,16 @@ def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(tmp_path
     """Fault 7: one event HQ cannot apply (here, a stored-value entry with no guest) is
     parked once; the store is marked as needing attention and everything after it applies.
     The store sending it again adds nothing."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from sync.protocol import events_topic
-
-    book = HqBook(tmp_path / "hq.db")
-    receiver = Receiver(book, broker.url).start()
-    wait_until(receiver.connected.is_set)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    resends = []
-    client.on_message = lambda _c, _u, m: resends.append(m.payload)
-    client.subscribe("laoke/v1/stores/s-p/resend", qos=1)
-
     def order(seq):
-        return {"store": "s-p", "seq": seq, "id": f"e{seq}", "type": "order.created",
-                "ts": "2026-11-25T04:30:00.000Z",
-                "data": {"id": f"o{seq}", "total_fen": 100, "discount_fen": 0,
-                         "created_at": "2026-11-25T04:30:00.000Z"}}
+        return order_event("s-p", seq)
 
     poison = {"store": "s-p", "seq": 2, "id": "e2", "type": "stored_value.entry",
               "ts": "2026-11-25T04:30:00.000Z", "data": {"id": "x", "amount_fen": 500}}
     batch = json.dumps({"schema": 1, "store": "s-p", "events": [order(1), poison, order(3)]})
-    try:
+    with hq_and_a_store_link(tmp_path, broker, "s-p") as (book, send, resends):
         for _ in range(3):  # the store sends it again after a reconnect, twice
-            client.publish(events_topic("s-p"), batch, qos=1).wait_for_publish(5)
-        client.publish(events_topic("s-p"), json.dumps(
-            {"schema": 1, "store": "s-p", "events": [order(4)]}), qos=1).wait_for_publish(5)
+            send(batch)
+        send(json.dumps({"schema": 1, "store": "s-p", "events": [order(4)]}))
         wait_until(lambda: book.report()["stores"].get("s-p", {}).get("last_seq") == 4)
         report = book.report()["stores"]["s-p"]
         assert report["orders"] == 3 and report["revenue_fen"] == 300
@@ -273,9 +254,6 @@ def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(tmp_path
         assert resends == [], "no gap: the stream flows past the poison"
         shown = json.loads(hq_command(tmp_path, "stores", "--json").stdout)["stores"]
         assert "seq 2" in shown[0]["attention"]
-    finally:
-        client.loop_stop()
-        receiver.stop()
 
 
 def test_hq_killed_with_events_in_flight_catches_up_with_no_new_traffic(tmp_path, broker):

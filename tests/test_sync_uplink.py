@@ -14,7 +14,7 @@ from sync.hq import HqBook, Receiver
 from sync.protocol import events_topic
 from sync.publisher import Publisher
 from tests.support.broker import Mosquitto
-from tests.support.chain import make_store, trade
+from tests.support.chain import hq_and_a_store_link, make_store, order_event, trade
 from tests.support.hubproc import wait_until
 
 
@@ -51,47 +51,28 @@ def test_two_stores_reach_hq_exactly_once_through_a_broker_restart(tmp_path, bro
 
 
 def test_duplicates_gaps_and_bad_messages(tmp_path, broker):
-    book = HqBook(tmp_path / "hq.db")
-    receiver = Receiver(book, broker.url).start()
-    wait_until(receiver.connected.is_set)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    resend = []
-    client.on_message = lambda _c, _u, m: resend.append(m.payload)
-    client.subscribe("laoke/v1/stores/s-x/resend", qos=1)
-
-    def event(seq):
-        return {"store": "s-x", "seq": seq, "id": f"e{seq}", "type": "order.created",
-                "ts": "2026-11-25T04:30:00.000Z",
-                "data": {"id": f"o{seq}", "total_fen": 100, "discount_fen": 0,
-                         "created_at": "2026-11-25T04:30:00.000Z"}}
-
-    def send(payload, topic=None):
-        client.publish(topic or events_topic("s-x"), payload, qos=1).wait_for_publish(5)
-
     import json
 
-    batch = lambda *seqs: json.dumps({"schema": 1, "store": "s-x",  # noqa: E731
-                                      "events": [event(s) for s in seqs]})
-    send(batch(1, 2))
-    send(batch(1, 2))  # delivered twice
-    send(batch(4))  # 3 is missing
-    wait_until(lambda: resend)
-    assert json.loads(resend[0]) == {"from_seq": 3}
-    send(batch(3, 4))
-    send(b"{not json")
-    send(json.dumps({"schema": 99, "store": "s-x", "events": []}))
-    send(json.dumps({"schema": 1, "store": "s-y", "events": [event(5)]}))
-    wait_until(lambda: book.conn.execute(
-        "SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 3)
-    report = book.report()["stores"]["s-x"]
-    assert report["orders"] == 4 and report["last_seq"] == 4 and report["revenue_fen"] == 400
-    reasons = [r[0] for r in book.conn.execute("SELECT reason FROM hq_dead_letters")]
-    assert any("JSON" in r for r in reasons) and any("newer" in r for r in reasons)
-    assert any("s-y" in r for r in reasons)
-    client.loop_stop()
-    receiver.stop()
+    with hq_and_a_store_link(tmp_path, broker, "s-x") as (book, send, resend):
+        batch = lambda *seqs: json.dumps({"schema": 1, "store": "s-x",  # noqa: E731
+                                          "events": [order_event("s-x", s) for s in seqs]})
+        send(batch(1, 2))
+        send(batch(1, 2))  # delivered twice
+        send(batch(4))  # 3 is missing
+        wait_until(lambda: resend)
+        assert json.loads(resend[0]) == {"from_seq": 3}
+        send(batch(3, 4))
+        send(b"{not json")
+        send(json.dumps({"schema": 99, "store": "s-x", "events": []}))
+        send(json.dumps({"schema": 1, "store": "s-y", "events": [order_event("s-x", 5)]}))
+        wait_until(lambda: book.conn.execute(
+            "SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 3)
+        report = book.report()["stores"]["s-x"]
+        assert report["orders"] == 4 and report["last_seq"] == 4 and \
+            report["revenue_fen"] == 400
+        reasons = [r[0] for r in book.conn.execute("SELECT reason FROM hq_dead_letters")]
+        assert any("JSON" in r for r in reasons) and any("newer" in r for r in reasons)
+        assert any("s-y" in r for r in reasons)
 
 
 def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):

@@ -20,7 +20,7 @@ from ..domain.store import Store
 from ..domain.tables import save_table
 from ..ports import free_port
 from .http import _wait_up
-from .web import FLAGS, chromium_or_none
+from .web import tablet_page
 
 DISHES = 500
 TAPS = 100
@@ -46,17 +46,10 @@ def _p99(samples: list[float]) -> float:
 
 
 def _order_page(url: str, token: str, log: Callable[[str], None]) -> dict[str, Any]:
-    chromium = chromium_or_none(log, "order page")
-    if chromium is None:
-        return {}
-    from playwright.sync_api import sync_playwright
-
     loads = []
-    with sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1024, "height": 768})
-        context.add_init_script(f"localStorage.setItem('laoke.token', {token!r})")
-        page = context.new_page()
+    with tablet_page(token, log, "order page") as page:
+        if page is None:
+            return {}
         for attempt in range(6):
             page.goto(f"{url}/order")
             page.wait_for_selector("[data-table=T1]")
@@ -66,7 +59,6 @@ def _order_page(url: str, token: str, log: Callable[[str], None]) -> dict[str, A
                                    f"{DISHES}")
             if attempt:  # the first load fills the browser's cache, as a tablet's has
                 loads.append((time.perf_counter() - started) * 1000)
-        browser.close()
     return {"order_page_menu_ms": round(statistics.median(loads), 1),
             "order_page_menu_max_ms": round(max(loads), 1)}
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -26,20 +27,33 @@ def chromium_or_none(log: Callable[[str], None], what: str) -> str | None:
     return chromium
 
 
-def bench_tablet(url: str, token: str, phones: list[str],
-                 log: Callable[[str], None]) -> dict[str, Any]:
-    chromium = chromium_or_none(log, "tablet page")
+@contextmanager
+def tablet_page(token: str, log: Callable[[str], None], what: str) -> Iterator[Any]:
+    """A tablet-sized page in Debian's Chromium, paired with `token`; None where Chromium or
+    playwright is not here (the figure is skipped, and said so)."""
+    chromium = chromium_or_none(log, what)
     if chromium is None:
-        return {}
+        yield None
+        return
     from playwright.sync_api import sync_playwright
 
-    loads: list[float] = []
-    taps: list[float] = []
     with sync_playwright() as play:
         browser = play.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
         context = browser.new_context(viewport={"width": 1024, "height": 768})
         context.add_init_script(f"localStorage.setItem('laoke.token', {token!r})")
-        page = context.new_page()
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def bench_tablet(url: str, token: str, phones: list[str],
+                 log: Callable[[str], None]) -> dict[str, Any]:
+    loads: list[float] = []
+    taps: list[float] = []
+    with tablet_page(token, log, "tablet page") as page:
+        if page is None:
+            return {}
         for attempt in range(6):
             started = time.perf_counter()
             page.goto(f"{url}/tablet")
@@ -53,7 +67,6 @@ def bench_tablet(url: str, token: str, phones: list[str],
             page.wait_for_function(
                 f"document.getElementById('guest-phone')?.textContent.endsWith({phone[-4:]!r})")
             taps.append((time.perf_counter() - started) * 1000)
-        browser.close()
     figures = {"tablet_load_ms": round(statistics.median(loads), 1),
                "tablet_load_max_ms": round(max(loads), 1),
                "tablet_lookup_ms": round(statistics.median(taps), 1),

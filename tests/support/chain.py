@@ -2,6 +2,7 @@
 operator runs at HQ."""
 
 import threading
+from contextlib import contextmanager
 
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.config import new_settings
@@ -58,3 +59,41 @@ def hand_to_hq(book, store):
         "SELECT * FROM outbox WHERE seq > ? ORDER BY seq", (applied,))]
     book.apply(events_topic(store.store_id), json.dumps(
         {"schema": 1, "store": store.store_id, "events": events}).encode())
+
+
+def order_event(store_id, seq):
+    """An order.created event as a store sends it, the smallest HQ books."""
+    return {"store": store_id, "seq": seq, "id": f"e{seq}", "type": "order.created",
+            "ts": "2026-11-25T04:30:00.000Z",
+            "data": {"id": f"o{seq}", "total_fen": 100, "discount_fen": 0,
+                     "created_at": "2026-11-25T04:30:00.000Z"}}
+
+
+@contextmanager
+def hq_and_a_store_link(tmp_path, broker, store_id):
+    """HQ's receiver on the broker, and a raw MQTT 5 client speaking as `store_id`: what it
+    publishes, and the resend requests HQ sends it (the list)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from sync.hq import HqBook, Receiver
+    from tests.support.hubproc import wait_until
+
+    book = HqBook(tmp_path / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    wait_until(receiver.connected.is_set)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    resends = []
+    client.on_message = lambda _c, _u, m: resends.append(m.payload)
+    client.subscribe(f"laoke/v1/stores/{store_id}/resend", qos=1)
+
+    def send(payload, topic=None):
+        client.publish(topic or events_topic(store_id), payload, qos=1).wait_for_publish(5)
+
+    try:
+        yield book, send, resends
+    finally:
+        client.loop_stop()
+        receiver.stop()
