@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -229,3 +230,22 @@ class PrintQueue(ThreadWorker):
         """The hub's print worker: new jobs from any process are picked up within a second."""
         self.deliver_due()
         return self.next_due_in()
+
+
+DONE = ("printed", "unconfirmed", "cancelled")
+
+
+def follow(store: Store, spool: Path, job: dict[str, Any], *, deliver: bool,
+           wait: bool) -> dict[str, Any]:
+    """A job queued from the shell: delivered right here when no hub runs to do it
+    (`deliver`), then followed until it is done when the caller waits; returns it as it is."""
+    queue = PrintQueue(lambda: store, spool)
+    while True:
+        if deliver and job["state"] in ("queued", "waiting") and \
+                job["next_attempt_at"] <= store.now_iso():
+            job = queue.deliver(get_job(store, job["id"]))
+        else:
+            job = public(get_job(store, job["id"]))
+        if not wait or job["state"] in DONE:
+            return job
+        time.sleep(0.2)

@@ -80,8 +80,10 @@ def show_bill(body: ShownBill, request: Request,
         redeem_points=body.redeem_points, coupon_code=body.coupon_code,
         stored_value_fen=body.stored_value_fen, staff_id=who.staff_id))
     member = member_row(store, member_id) if member_id else None
-    bill = {key: priced[key] for key in ("lines", "total_fen", "discount_fen", "due_fen",
-                                         "stored_value_paid_fen", "points_earned")}
+    bill: Json = {"lines": priced["lines"], "total_fen": priced["total_fen"],
+                  "discount_fen": priced["discount_fen"], "due_fen": priced["due_fen"],
+                  "stored_value_paid_fen": priced["stored_value_paid_fen"],
+                  "points_earned": priced["points_earned"]}
     settings = store.settings
     tier = settings.tier(member["tier"]) if member is not None else None
     bill["guest"] = None if member is None or tier is None else {

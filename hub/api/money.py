@@ -106,15 +106,14 @@ def pay(request: Request, response: Response, who: Caller, req: CheckoutRequest,
         hub.events.publish("checkout.completed", {
             "order_id": result["order_id"], "member_id": result["member_id"],
             "total_fen": result["total_fen"], "due_fen": result["due_fen"]})
-    result["print_job"] = None
+    job = None
     if print_receipt_too:
         store = hub.store()
         first = store.one("SELECT id FROM print_jobs WHERE kind = 'receipt' AND subject = ? "
                           "AND reprint = 0", (result["order_id"],))
-        result["print_job"] = (public(get_job(store, first[0])) if first is not None else
-                               queued(request, print_receipt(store, result["order_id"],
-                                                             actor=who.actor)))
-    return result
+        job = (public(get_job(store, first[0])) if first is not None else
+               queued(request, print_receipt(store, result["order_id"], actor=who.actor)))
+    return {**result, "print_job": job}
 
 
 @router.post("/members/{member_id}/topups", status_code=201, summary="Top up stored value")

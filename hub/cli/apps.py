@@ -31,35 +31,16 @@ def demo_cmd(obj: Obj, summary: bool) -> None:
 def console_cmd(obj: Obj, hub_url: str | None, token: str | None, lang: str | None) -> None:
     """The staff console (Textual): dashboard, members, checkout, lists, devices."""
     from kiosk.client import HubClient, HubError
+    from kiosk.connect import find_hub
     from kiosk.console import run_console
 
-    from ..domain.config import load_settings
-    from ..hublock import running_hub_url
-    from ..runtime import CONSOLE_TOKEN
-
-    timezone = "Asia/Shanghai"
-    local_url = running_hub_url(obj.home) if (obj.home / CONSOLE_TOKEN).exists() else None
-    local = local_url is not None
-    if hub_url is None and local_url is not None:
-        hub_url, timezone = local_url, load_settings(obj.home).timezone
-    if hub_url is None:
-        from ..discovery import find_hubs
-
-        found = find_hubs(timeout=3)
-        if not found:
-            raise click.ClickException("no hub found: start `laoke hub run`, or pass --hub URL")
-        hub_url = found[0]["url"]
-    if token is None:
-        if not local:
-            raise click.ClickException("pass --token (from `laoke device add NAME --role "
-                                       "manager` on the hub)")
-        token = (obj.home / CONSOLE_TOKEN).read_text().strip()
-    client = HubClient(hub_url, token)
+    found = find_hub(obj.home, hub_url, token)
+    client = HubClient(found.url, found.token)
     try:
         client.health()
     except HubError as error:
         raise click.ClickException(error.message) from None
-    run_console(client, language=lang, timezone=timezone)
+    run_console(client, language=lang, timezone=found.timezone)
 
 
 @cli.command("bench")

@@ -17,25 +17,13 @@ def print_group() -> None:
 
 def _deliver(obj: Obj, job: dict[str, Any], wait: bool, as_json: bool) -> None:
     """The running hub delivers queued jobs; with no hub, this command does it itself."""
-    import time
-
-    from printer.queue import PrintQueue, get_job, public
+    from printer.queue import follow
 
     from ..home import VIRTUAL_SPOOL
     from ..hublock import hub_running
 
-    store = obj.store()
-    queue = PrintQueue(lambda: store, obj.home / VIRTUAL_SPOOL)
-    hub = hub_running(obj.home)
-    while True:
-        if not hub and job["state"] in ("queued", "waiting") and \
-                job["next_attempt_at"] <= store.now_iso():
-            job = queue.deliver(get_job(store, job["id"]))
-        else:
-            job = public(get_job(store, job["id"]))
-        if not wait or job["state"] in ("printed", "unconfirmed", "cancelled"):
-            break
-        time.sleep(0.2)
+    job = follow(obj.store(), obj.home / VIRTUAL_SPOOL, job, deliver=not hub_running(obj.home),
+                 wait=wait)
     if as_json:
         emit_json(job)
     else:

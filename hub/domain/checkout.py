@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from .authority import spend_note
 from .campaigns import after_payment, member_day_price, points_boost, record_use
@@ -50,6 +50,45 @@ class Tender:
     method: str
     amount_fen: int
     received_fen: int | None = None
+
+
+class PricedLine(TypedDict):
+    code: str | None
+    dish: str
+    qty: int
+    unit_price_fen: int
+
+
+class PaidTender(TypedDict):
+    method: str
+    amount_fen: int
+    received_fen: int | None
+
+
+class CheckoutResult(TypedDict):
+    """What a checkout answers (shared/SPEC.md fixes its core), the same on a retry."""
+
+    order_id: str
+    member_id: str | None
+    total_fen: int
+    discount_fen: int
+    combo_discount_fen: int
+    tier_discount_fen: int
+    promo_discount_fen: int
+    coupon_discount_fen: int
+    points_discount_fen: int
+    due_fen: int
+    stored_value_paid_fen: int
+    points_earned: int
+    points_redeemed: int
+    coupon_code: str | None
+    points_balance: int
+    stored_value_fen: int
+    tier: str | None
+    created_at: str
+    lines: list[PricedLine]
+    tenders: list[PaidTender]
+    replayed: bool
 
 
 @dataclass(frozen=True)
@@ -123,7 +162,7 @@ def _request_hash(req: CheckoutRequest) -> str:
     return hashlib.sha256(dumps(body).encode()).hexdigest()
 
 
-def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, Any]:
+def _result(store: Store, order: dict[str, Any], replayed: bool) -> CheckoutResult:
     member_id = order["member_id"]
     return {
         "order_id": order["id"],
@@ -144,12 +183,16 @@ def _result(store: Store, order: dict[str, Any], replayed: bool) -> dict[str, An
         "stored_value_fen": stored_value_balance(store, member_id) if member_id else 0,
         "tier": member_row(store, member_id)["tier"] if member_id else None,
         "created_at": order["created_at"],
-        "lines": [dict(row) for row in store.conn.execute(
-            "SELECT code, dish, qty, unit_price_fen FROM order_lines WHERE order_id = ? "
-            "ORDER BY line_no", (order["id"],))],
-        "tenders": [dict(row) for row in store.conn.execute(
-            "SELECT method, amount_fen, received_fen FROM order_tenders WHERE order_id = ? "
-            "ORDER BY line_no", (order["id"],))],
+        "lines": [PricedLine(code=row["code"], dish=row["dish"], qty=row["qty"],
+                             unit_price_fen=row["unit_price_fen"])
+                  for row in store.conn.execute(
+                      "SELECT code, dish, qty, unit_price_fen FROM order_lines "
+                      "WHERE order_id = ? ORDER BY line_no", (order["id"],))],
+        "tenders": [PaidTender(method=row["method"], amount_fen=row["amount_fen"],
+                               received_fen=row["received_fen"])
+                    for row in store.conn.execute(
+                        "SELECT method, amount_fen, received_fen FROM order_tenders "
+                        "WHERE order_id = ? ORDER BY line_no", (order["id"],))],
         "replayed": replayed,
     }
 
@@ -181,7 +224,7 @@ def _tenders(req: CheckoutRequest, due_fen: int) -> list[Tender]:
     return list(req.tenders)
 
 
-def checkout(store: Store, req: CheckoutRequest) -> dict[str, Any]:
+def checkout(store: Store, req: CheckoutRequest) -> CheckoutResult:
     _validate(req)
     request_hash = _request_hash(req)
     with store.write():
@@ -198,12 +241,12 @@ def checkout(store: Store, req: CheckoutRequest) -> dict[str, Any]:
 class _Quoted(Exception):
     """Carries a trial checkout's answer out of the transaction it rolls back."""
 
-    def __init__(self, result: dict[str, Any]) -> None:
+    def __init__(self, result: CheckoutResult) -> None:
         super().__init__("quoted")
         self.result = result
 
 
-def quote(store: Store, req: CheckoutRequest) -> dict[str, Any]:
+def quote(store: Store, req: CheckoutRequest) -> CheckoutResult:
     """What this checkout would charge, and whatever would refuse it, without charging
     anything: the checkout itself, rolled back (the guest's display, HQ's approval asked only
     for a checkout that can go through)."""
@@ -216,7 +259,7 @@ def quote(store: Store, req: CheckoutRequest) -> dict[str, Any]:
         return quoted.result
 
 
-def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> dict[str, Any]:
+def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutResult:
     settings = store.settings
     member = member_row(store, req.member_id) if req.member_id else None
     if member is not None and member["erased_at"]:
