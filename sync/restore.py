@@ -10,11 +10,15 @@ import json
 import queue
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from hub.backup import install_database
+from hub.domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
 from hub.domain.errors import InvalidInput
 from hub.domain.restore import check_empty, finish, restore_page
 from hub.domain.store import Store
+from hub.home import DB_NAME
 
 from .protocol import dumps, history_topic, mqtt_client, restore_topic
 
@@ -65,6 +69,41 @@ def restore_from_hq(store: Store, timeout: float = 30.0,
         raise RestoreFailed(f"HQ sent events up to {after} but has applied up to {applied}")
     finish(store, applied)
     return {"store_id": store_id, "events": count, "applied_seq": applied}
+
+
+def restore_home(home: Path, store_id: str, *, broker: str | None = None,
+                 username: str | None = None, password: str | None = None,
+                 chain_key: str | None = None, timeout: float = 30.0,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """A replacement hub's home filled with its store as HQ holds it: the settings a new home
+    needs (the store id, the chain's key, HQ's broker), the database built aside and moved in
+    whole, so a restore cut short leaves the home as it was."""
+    home.mkdir(parents=True, exist_ok=True)
+    if (home / CONFIG_NAME).exists():
+        settings = load_settings(home)
+        if settings.store_id != store_id:
+            raise InvalidInput(f"{home} belongs to store {settings.store_id!r}, not {store_id!r}")
+    else:
+        if not chain_key:
+            raise InvalidInput("a fresh home needs the chain's key: --chain-key or "
+                               "$LAOKE_CHAIN_KEY")
+        settings = new_settings(store_id)
+        settings.chain.key = chain_key
+    for key, value in (("url", broker), ("username", username), ("password", password)):
+        if value is not None:
+            setattr(settings.broker, key, value)
+    if (home / DB_NAME).exists():
+        with Store(home / DB_NAME, settings) as existing:
+            check_empty(existing)
+    building = home / (DB_NAME + ".restoring")
+    for leftover in home.glob(building.name + "*"):
+        leftover.unlink()
+    with Store(building, settings) as store:
+        done = restore_from_hq(store, timeout, progress)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    install_database(home, building)
+    write_settings(home, settings)
+    return done
 
 
 def _next_page(pages: queue.Queue[bytes], after: int, timeout: float) -> dict[str, Any]:

@@ -101,8 +101,7 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
 def hq_stores(obj: Obj, as_json: bool) -> None:
     """Stores HQ knows: online or not, applied seq, last event, first missing seq, and
     what a person must look at (an event HQ parked)."""
-    rows = [dict(r) for r in _hq_book(obj).conn.execute(
-        "SELECT * FROM hq_stores ORDER BY store_id")]
+    rows = _hq_book(obj).stores()
     if as_json:
         emit_json({"stores": rows})
         return
@@ -178,9 +177,7 @@ def hq_push_campaign(obj: Obj, spec: str) -> None:
     offer = campaign["offer"]
     for template_id in ([offer["template_id"]] if offer["template_id"] else []) \
             + offer["template_ids"]:
-        if not book.conn.execute("SELECT 1 FROM hq_events WHERE type = "
-                                 "'coupon_template.created' AND json_extract(data, '$.id') = ?",
-                                 (template_id,)).fetchone():
+        if not book.pushed_template(template_id):
             raise InvalidInput(f"no coupon template {template_id!r} was pushed to the stores")
     book.publish_change("campaign.saved", campaign)
     click.echo(campaign["id"])

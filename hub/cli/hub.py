@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from ..domain.store import Store
 from . import Obj, cli, emit_json, pass_obj
 
 
@@ -32,42 +31,12 @@ def hub_restore(obj: Obj, from_hq: bool, store_id: str, broker: str | None,
                 timeout: float) -> None:
     """A replacement hub: fill this (new) home with the store's books as HQ applied them,
     and carry on numbering where HQ's watermark says."""
-    from sync.restore import restore_from_hq
+    from sync.restore import restore_home
 
-    from ..backup import install_database
-    from ..domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
-    from ..domain.errors import InvalidInput
-    from ..domain.restore import check_empty
-    from ..home import DB_NAME
-
-    home = obj.home
-    home.mkdir(parents=True, exist_ok=True)
-    if (home / CONFIG_NAME).exists():
-        settings = load_settings(home)
-        if settings.store_id != store_id:
-            raise InvalidInput(f"{home} belongs to store {settings.store_id!r}, not {store_id!r}")
-    else:
-        if not chain_key:
-            raise InvalidInput("a fresh home needs the chain's key: --chain-key or "
-                               "$LAOKE_CHAIN_KEY")
-        settings = new_settings(store_id)
-        settings.chain.key = chain_key
-    for key, value in (("url", broker), ("username", username), ("password", password)):
-        if value is not None:
-            setattr(settings.broker, key, value)
-    if (home / DB_NAME).exists():
-        with Store(home / DB_NAME, settings) as existing:
-            check_empty(existing)
-    # Built aside and moved in whole: a restore cut short leaves the home as it was.
-    building = home / (DB_NAME + ".restoring")
-    for leftover in home.glob(building.name + "*"):
-        leftover.unlink()
-    with Store(building, settings) as store:
-        done = restore_from_hq(store, timeout, progress=lambda seq, of: click.echo(
-            f"\rrestored {seq}/{of} events", nl=False, err=True))
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    install_database(home, building)
-    write_settings(home, settings)
+    done = restore_home(obj.home, store_id, broker=broker, username=username,
+                        password=password, chain_key=chain_key, timeout=timeout,
+                        progress=lambda seq, of: click.echo(f"\rrestored {seq}/{of} events",
+                                                            nl=False, err=True))
     click.echo("", err=True)
     emit_json(done)
 

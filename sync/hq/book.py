@@ -389,6 +389,18 @@ class HqBook:
                  self._now()))
         return int(cursor.lastrowid or 0)
 
+    def pushed_template(self, template_id: str) -> bool:
+        """Whether HQ pushed this coupon template to the stores: a chain campaign may offer
+        only one every store has."""
+        return self.conn.execute(
+            "SELECT 1 FROM hq_events WHERE type = 'coupon_template.created' "
+            "AND json_extract(data, '$.id') = ?", (template_id,)).fetchone() is not None
+
+    def stores(self) -> list[dict[str, Any]]:
+        """Every store HQ knows: online, applied seq, last event, first missing seq, what a
+        person must look at, the protocol it speaks."""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
+
     def flags(self) -> list[dict[str, Any]]:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
             "SELECT * FROM hq_flags ORDER BY id")]
