@@ -128,6 +128,15 @@ class HubClient:
     def campaign_results(self, campaign_id: str) -> Json:
         return self._call("GET", f"/campaigns/{campaign_id}/results")
 
+    def menu(self) -> list[Json]:
+        return self._call("GET", "/menu")["dishes"]
+
+    def save_dish(self, code: str, fields: Json) -> Json:
+        return self._call("PUT", f"/menu/dishes/{code}", json=fields)
+
+    def sold_out(self, code: str, sold_out: bool) -> Json:
+        return self._call("POST", f"/menu/dishes/{code}/sold-out", json={"sold_out": sold_out})
+
     def devices(self) -> list[Json]:
         return self._call("GET", "/devices")["devices"]
 

@@ -280,3 +280,26 @@ def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
                         and (tmp_path / "dishes.xlsx").exists(), timeout=20)
 
     asyncio.run(scenario())
+
+
+def test_the_menu_tab_sets_a_price_and_sells_out_a_dish(store_hub):
+    hub, _, _ = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("f8")
+            table = app.query_one("#menu-table", DataTable)
+            await until(pilot, lambda: table.row_count == 35)
+            table.focus()
+            table.move_cursor(row=table.get_row_index("R01"))
+            app.query_one("#menu-price", Input).value = "52"
+            assert await pilot.click("#menu-set-price")
+            await until(pilot, lambda: "52.00元" in map(str, table.get_row("R01")))
+            assert await pilot.click("#menu-sold-out")
+            await until(pilot, lambda: "售罄" in map(str, table.get_row("R01")))
+
+    asyncio.run(scenario())
+    with hub.client() as api:
+        dish = {d["code"]: d for d in api.get("/menu").json()["dishes"]}["R01"]
+    assert dish["price_fen"] == 5200 and not dish["available"]

@@ -68,6 +68,7 @@ class ConsoleApp(App[None]):
         Binding("f5", "show_tab('campaigns')", "Campaigns", id="tab-campaigns"),
         Binding("f6", "show_tab('devices')", "Devices", id="tab-devices"),
         Binding("f7", "show_tab('reports')", "Reports", id="tab-reports"),
+        Binding("f8", "show_tab('menu')", "Menu", id="tab-menu"),
         Binding("f9", "toggle_language", "中/EN", id="language"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]

@@ -1,4 +1,4 @@
-"""The console's tabs, in the order of their keys (F1 to F7)."""
+"""The console's tabs, in the order of their keys (F1 to F8)."""
 
 from .base import Pane
 from .campaigns import CampaignsPane
@@ -7,10 +7,11 @@ from .dashboard import DashboardPane
 from .devices import DevicesPane
 from .lists import ListsPane
 from .members import MembersPane
+from .menu import MenuPane
 from .reports import ReportsPane
 
 PANES: tuple[type[Pane], ...] = (DashboardPane, MembersPane, CheckoutPane, ListsPane,
-                                 CampaignsPane, DevicesPane, ReportsPane)
+                                 CampaignsPane, DevicesPane, ReportsPane, MenuPane)
 
 __all__ = ["PANES", "CampaignsPane", "CheckoutPane", "DashboardPane", "DevicesPane",
-           "ListsPane", "MembersPane", "Pane", "ReportsPane"]
+           "ListsPane", "MembersPane", "MenuPane", "Pane", "ReportsPane"]
