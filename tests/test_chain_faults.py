@@ -339,26 +339,9 @@ def test_an_approval_asked_twice_is_one_hold_and_a_given_back_one_stays_back(tmp
 def test_a_store_whose_broker_user_is_not_its_id_says_it_is_not_connected(tmp_path):
     """Fault 11: the ACL refuses every publish (PUBACK 0x87) while the connection stands:
     the store must not say it is connected while its backlog grows."""
-    import shutil
-    import subprocess
-    from pathlib import Path
+    from tests.support.broker import acl_broker
 
-    from hub.ports import free_port, wait_port
-    from tests.support.broker import mosquitto_binary
-
-    root = Path(__file__).resolve().parents[1]
-    passwd = tmp_path / "passwd"
-    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    subprocess.run([tool, "-b", "-c", str(passwd), "s-other", "pw"], check=True)
-    port = free_port()
-    (tmp_path / "m.conf").write_text(
-        f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
-        f"acl_file {root / 'config/mosquitto/laoke.acl'}\nlistener {port} 127.0.0.1\n"
-        "persistence false\nuser root\n")
-    process = subprocess.Popen([mosquitto_binary(), "-c", str(tmp_path / "m.conf")],
-                               stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with acl_broker(tmp_path / "acl", {"s-other": "pw"}) as port:
 
         class At:
             url = f"mqtt://127.0.0.1:{port}"
@@ -374,9 +357,6 @@ def test_a_store_whose_broker_user_is_not_its_id_says_it_is_not_connected(tmp_pa
             assert "Not authorized" in state["last_error"] and state["backlog"] > 0
         finally:
             publisher.stop()
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(tmp_path):

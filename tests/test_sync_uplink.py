@@ -77,31 +77,12 @@ def test_duplicates_gaps_and_bad_messages(tmp_path, broker):
 
 def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
     """The ACL shipped in config/mosquitto, on a real mosquitto with users per store."""
-    import shutil
-    import subprocess
-    from pathlib import Path
+    import json
 
-    from hub.ports import free_port, wait_port
+    from tests.support.broker import acl_broker
 
-    root = Path(__file__).resolve().parents[1]
-    folder = tmp_path / "acl"
-    folder.mkdir()
-    passwd = folder / "passwd"
-    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    for user in ("hq", "s-a", "s-b"):
-        subprocess.run([tool, "-b", *(["-c"] if user == "hq" else []), str(passwd), user,
-                        f"pw-{user}"], check=True)
-    port = free_port()
-    (folder / "m.conf").write_text(
-        f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
-        f"acl_file {root / 'config/mosquitto/laoke.acl'}\nlistener {port} 127.0.0.1\n"
-        "persistence false\nuser root\n")
-    from tests.support.broker import mosquitto_binary
-
-    process = subprocess.Popen([mosquitto_binary(), "-c", str(folder / "m.conf")],
-                               stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    users = {user: f"pw-{user}" for user in ("hq", "s-a", "s-b")}
+    with acl_broker(tmp_path / "acl", users) as port:
         book = HqBook(tmp_path / "hq.db")
         receiver = Receiver(book, f"mqtt://127.0.0.1:{port}", "hq", "pw-hq").start()
         wait_until(receiver.connected.is_set)
@@ -109,8 +90,6 @@ def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
         thief.username_pw_set("s-a", "pw-s-a")
         thief.connect("127.0.0.1", port)
         thief.loop_start()
-        import json
-
         forged = json.dumps({"schema": 1, "store": "s-b", "events": [
             {"store": "s-b", "seq": 1, "id": "x", "type": "order.created", "ts": "t",
              "data": {"id": "o1", "total_fen": 999_999, "discount_fen": 0,
@@ -123,9 +102,6 @@ def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
         assert "s-b" not in book.report()["stores"], "store A cannot publish as store B"
         thief.loop_stop()
         receiver.stop()
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_hub_and_hq_processes_with_the_commands(tmp_path, broker):
