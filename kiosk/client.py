@@ -11,13 +11,16 @@ import http.client
 import json
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from hub.domain.members import MemberView
 from hub.domain.profiles import MemberProfile
+
+if TYPE_CHECKING:  # the console shows reports without loading their queries
+    from hub.domain.reports import Report
 
 Json = dict[str, Any]
 
@@ -106,7 +109,7 @@ class HubClient:
         params = {"limit": 200} | ({"days": days} if days is not None else {})
         return self._call("GET", f"/segments/{name}", params=params)
 
-    def report(self, name: str, start: str | None = None, end: str | None = None) -> Json:
+    def report(self, name: str, start: str | None = None, end: str | None = None) -> Report:
         params = {k: v for k, v in (("from", start), ("to", end)) if v}
         return self._call("GET", f"/reports/{name}", params=params)
 
