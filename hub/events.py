@@ -13,6 +13,7 @@ import itertools
 import json
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +51,7 @@ class EventBus:
         self._subscribers: set[Subscriber] = set()
         self._lock = threading.Lock()
 
-    def publish(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    def publish(self, type_: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Safe from any thread; never blocks on a slow subscriber."""
         with self._lock:
             event = {"id": next(self._ids), "type": type_, "ts": to_iso(self.clock()),

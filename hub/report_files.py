@@ -8,16 +8,19 @@ per column). Charts are drawn with matplotlib in a CJK font, so dish names stay 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from printer.render import FONTS
 
 from .domain.errors import InvalidInput
 from .domain.store import Store
 from .export import private_file, private_folder, safe_row
+
+if TYPE_CHECKING:  # the console draws reports without loading their queries
+    from .domain.reports import Report
 
 FORMATS = ("csv", "xlsx")
 Table = tuple[list[str], list[list[Any]]]
@@ -45,8 +48,9 @@ def _table(rows: list[dict[str, Any]]) -> Table:
     return columns, [[flat.get(column) for column in columns] for flat in flats]
 
 
-def tables(result: dict[str, Any]) -> dict[str, Table]:
-    """The report as named tables: its lists of rows, its grids, and its single figures."""
+def tables(result: Mapping[str, Any]) -> dict[str, Table]:
+    """The report as named tables: its lists of rows, its grids, and its single figures;
+    read by the JSON's shape, so any report (or a new one) has tables."""
     found: dict[str, Table] = {}
     figures: dict[str, Any] = {}
     body = {k: v for k, v in result.items() if k not in ("report", "period")}
@@ -81,7 +85,7 @@ class Series(NamedTuple):
     xlabel: str = ""
 
 
-SERIES: dict[str, Callable[[dict[str, Any]], Series]] = {
+SERIES: dict[str, Callable[[Report], Series]] = {
     "dishes": lambda r: Series("bars", [d["dish"] for d in r["dishes"][:15]],
                                [d["qty"] for d in r["dishes"][:15]], "菜品销量 Dishes sold"),
     "pairings": lambda r: Series("bars", [f"{p['dish_a']} + {p['dish_b']}"
@@ -142,7 +146,7 @@ def _cjk_family() -> str | None:
     return None
 
 
-def chart(result: dict[str, Any], path: Path) -> Path | None:
+def chart(result: Report, path: Path) -> Path | None:
     """The report's chart as a PNG; None for reports that are a list of figures."""
     series = SERIES.get(result["report"])
     if series is None:
@@ -187,7 +191,7 @@ def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> lis
     return written
 
 
-def export_report(store: Store, result: dict[str, Any], out: Path, fmt: str = "csv",
+def export_report(store: Store, result: Report, out: Path, fmt: str = "csv",
                   actor: str = "system") -> list[Path]:
     """Write a report's tables and chart into `out`; audited like every export."""
     if fmt not in FORMATS:

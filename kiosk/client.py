@@ -11,10 +11,16 @@ import http.client
 import json
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from hub.domain.members import MemberView
+from hub.domain.profiles import MemberProfile
+
+if TYPE_CHECKING:  # the console shows reports without loading their queries
+    from hub.domain.reports import Report
 
 Json = dict[str, Any]
 
@@ -60,14 +66,14 @@ class HubClient:
     def dashboard(self) -> Json:
         return self._call("GET", "/dashboard")
 
-    def search(self, query: str, limit: int = 20) -> list[Json]:
+    def search(self, query: str, limit: int = 20) -> list[MemberView]:
         return self._call("GET", "/members/search", params={"q": query, "limit": limit})[
             "members"]
 
-    def member(self, member_id: str) -> Json:
+    def member(self, member_id: str) -> MemberProfile:
         return self._call("GET", f"/members/{member_id}")
 
-    def update_member(self, member_id: str, changes: Json) -> Json:
+    def update_member(self, member_id: str, changes: Json) -> MemberProfile:
         return self._call("PATCH", f"/members/{member_id}", json=changes)
 
     def history(self, member_id: str) -> Json:
@@ -83,7 +89,7 @@ class HubClient:
         return self._call("POST", f"/members/{member_id}/topups",
                           json={"amount_fen": amount_fen, "bonus_fen": bonus_fen})
 
-    def link_card(self, member_id: str, number: str) -> Json:
+    def link_card(self, member_id: str, number: str) -> MemberProfile:
         return self._call("POST", f"/members/{member_id}/cards", json={"number": number})
 
     def block_card(self, number: str, reason: str) -> Json:
@@ -103,7 +109,7 @@ class HubClient:
         params = {"limit": 200} | ({"days": days} if days is not None else {})
         return self._call("GET", f"/segments/{name}", params=params)
 
-    def report(self, name: str, start: str | None = None, end: str | None = None) -> Json:
+    def report(self, name: str, start: str | None = None, end: str | None = None) -> Report:
         params = {k: v for k, v in (("from", start), ("to", end)) if v}
         return self._call("GET", f"/reports/{name}", params=params)
 

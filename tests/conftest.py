@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub.domain.config import Settings, new_settings
@@ -70,6 +71,13 @@ def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]
     hub = RunningHub(tmp_path_factory.mktemp("hub") / "home").start()
     yield hub
     hub.stop()
+
+
+@pytest.fixture
+def api(shared_hub: RunningHub) -> Iterator[httpx.Client]:
+    """The owner's client on the module's hub."""
+    with shared_hub.client() as client:
+        yield client
 
 
 @pytest.fixture

@@ -2,18 +2,9 @@
 
 import pytest
 
+from tests.support.hubproc import signup
+
 PHONE = "138 0013 8000"
-
-
-@pytest.fixture
-def api(shared_hub):
-    with shared_hub.client() as client:
-        yield client
-
-
-def signup(api, phone, **extra):
-    body = {"name": "王芳", "phone": phone, "marketing_consent": True, **extra}
-    return api.post("/members", json=body)
 
 
 def test_health_needs_no_token(shared_hub):

@@ -5,23 +5,15 @@ import socket
 import time
 
 import httpx
-import pytest
 
-from tests.support.hubproc import EventReader
+from tests.support.hubproc import EventReader, signup
 
 LINES = [{"dish": "宫保鸡丁", "qty": 2, "unit_price_fen": 4800},
          {"dish": "米饭", "qty": 2, "unit_price_fen": 300}]
 
 
-@pytest.fixture
-def api(shared_hub):
-    with shared_hub.client() as client:
-        yield client
-
-
 def new_guest(api, phone, **extra):
-    body = {"name": "王芳", "phone": phone, "marketing_consent": False, **extra}
-    response = api.post("/members", json=body)
+    response = signup(api, phone, marketing_consent=False, **extra)
     assert response.status_code == 201, response.text
     return response.json()
 

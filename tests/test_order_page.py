@@ -47,6 +47,13 @@ def paired(browser, hub, role):
     return context, page
 
 
+def seat_walk_in(page, table):
+    """A party without a member at `table`, and its order open."""
+    page.click(f"[data-table={table}]")
+    page.click("#seat-walk-in")
+    page.wait_for_selector("#order:not([hidden])")
+
+
 def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, browser):
     context, page = paired(browser, store, "cashier")
     page.click("[data-table=A1]")
@@ -95,9 +102,7 @@ def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, brow
 
 def test_a_waiter_orders_but_the_bill_is_for_the_cashier(store, browser):
     context, page = paired(browser, store, "waiter")
-    page.click("[data-table=A2]")
-    page.click("#seat-walk-in")
-    page.wait_for_selector("#order:not([hidden])")
+    seat_walk_in(page, "A2")
     page.click("[data-code=RICE]")
     page.click("#send")
     page.wait_for_function("document.getElementById('sent-items').children.length === 1")
@@ -109,9 +114,7 @@ def test_a_waiter_orders_but_the_bill_is_for_the_cashier(store, browser):
 
 def test_a_set_meal_is_ordered_by_tapping_its_choices(store, browser):
     context, page = paired(browser, store, "waiter")
-    page.click("[data-table=A3]")
-    page.click("#seat-walk-in")
-    page.wait_for_selector("#order:not([hidden])")
+    seat_walk_in(page, "A3")
     page.click("#categories button:text-is('套餐')")
     page.click("[data-code=SET2]")
     page.wait_for_selector("#set-picker:not([hidden])")

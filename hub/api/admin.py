@@ -20,7 +20,7 @@ from ..domain.dashboard import day_summary
 from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
-from ..domain.reports import REPORTS, parse_range, report
+from ..domain.reports import REPORTS, Report, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from ..report_files import export_report
@@ -240,13 +240,14 @@ def _known(name: str) -> None:
         raise HTTPException(404, f"unknown report {name!r}; known: {', '.join(REPORTS)}")
 
 
-@router.get("/reports/{name}", summary="A report: dishes, pairings, hours, repurchase, cohorts, "
-            "rfm, staff, channels, summary, coupons, lapsed, birthdays or forecast")
+@router.get("/reports/{name}", response_model=Json, summary="A report: dishes, pairings, "
+            "hours, repurchase, cohorts, rfm, staff, channels, summary, coupons, lapsed, "
+            "birthdays or forecast")
 def get_report(name: str, request: Request,
                who: Annotated[Caller, Depends(require("report.read"))],
                start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-               weather: Annotated[float | None, Query(ge=0.1, le=3)] = None) -> Json:
+               weather: Annotated[float | None, Query(ge=0.1, le=3)] = None) -> Report:
     first, last = parse_range(start, end)
     _known(name)
     return report(hub_of(request).store(), name, first, last, weather)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
@@ -14,14 +14,30 @@ from ..domain import members as book
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
-from ..domain.profiles import guest_card, member_profile, seated_today
+from ..domain.profiles import MemberProfile, guest_card, member_profile, seated_today
 from ..home import VIRTUAL_SPOOL
 from .auth import Caller, count_attempt, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
 from .printing import queued
 
 router = APIRouter(tags=["members"])
+# The answers stay plain JSON objects to FastAPI (`response_model=Json`): a route typed with a
+# domain TypedDict (a member's profile) is held to it by mypy, not re-validated on each answer.
 Json = dict[str, Any]
+
+
+class SlipState(TypedDict):
+    id: str
+    state: str
+
+
+class KioskSignup(TypedDict):
+    """All a kiosk learns of the guest it signed up: who, and the QR code it shows them."""
+
+    id: str
+    name: str | None
+    qr: str
+    welcome_slip: SlipState
 
 
 def serving(request: Request, who: Caller, member_id: str) -> None:
@@ -46,13 +62,15 @@ def found_here(request: Request, who: Caller, member_ids: list[str]) -> None:
     hub_of(request).finds.remember(who.device["id"], member_ids)
 
 
-def profile_for(request: Request, who: Caller, member_id: str) -> Json:
+def profile_for(request: Request, who: Caller, member_id: str) -> MemberProfile:
     return member_profile(hub_of(request).store(), member_id, masked=who.masked)
 
 
-@router.post("/members", status_code=201, summary="Sign a guest up (kiosk or staff)")
+@router.post("/members", status_code=201, response_model=Json,
+             summary="Sign a guest up (kiosk or staff)")
 def create_member(body: MemberCreate, request: Request,
-                  who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
+                  who: Annotated[Caller, Depends(require("member.create"))]
+                  ) -> MemberProfile | KioskSignup:
     refuse_fields(who, body.model_fields_set, registry.MEMBER_FIELDS_ON_CREATE)
     hub = hub_of(request)
     created = book.add_member(hub.store(), book.NewMember(**body.model_dump(),
@@ -61,18 +79,19 @@ def create_member(body: MemberCreate, request: Request,
     hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
     if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code
         welcome = queued(request, print_welcome(hub.store(), created["id"], actor=who.actor))
-        return {"id": created["id"], "name": created["name"],
-                "qr": book.member_qr(hub.store(), created["id"]),
-                "welcome_slip": {"id": welcome["id"], "state": welcome["state"]}}
+        return KioskSignup(id=created["id"], name=created["name"],
+                           qr=book.member_qr(hub.store(), created["id"]),
+                           welcome_slip=SlipState(id=welcome["id"], state=welcome["state"]))
     found_here(request, who, [created["id"]])
     return profile_for(request, who, created["id"])
 
 
-@router.get("/members/lookup", summary="A guest by phone, card number or member QR code")
+@router.get("/members/lookup", response_model=Json,
+            summary="A guest by phone, card number or member QR code")
 def lookup_member(request: Request, who: Annotated[Caller, Depends(require("member.read"))],
                   phone: Annotated[str | None, Query(max_length=32)] = None,
                   card: Annotated[str | None, Query(max_length=64)] = None,
-                  qr: Annotated[str | None, Query(max_length=200)] = None) -> Json:
+                  qr: Annotated[str | None, Query(max_length=200)] = None) -> MemberProfile:
     store = hub_of(request).store()
     given = [v for v in (phone, card, qr) if v]
     if len(given) != 1:
@@ -108,16 +127,17 @@ def search_members(request: Request, who: Annotated[Caller, Depends(require("mem
     return {"members": [book.member_view(store, row, masked=who.masked) for row in rows]}
 
 
-@router.get("/members/{member_id}", summary="A guest's profile")
+@router.get("/members/{member_id}", response_model=Json, summary="A guest's profile")
 def get_member(member_id: str, request: Request,
-               who: Annotated[Caller, Depends(require("member.read"))]) -> Json:
+               who: Annotated[Caller, Depends(require("member.read"))]) -> MemberProfile:
     serving(request, who, member_id)
     return profile_for(request, who, member_id)
 
 
-@router.patch("/members/{member_id}", summary="Edit taste notes, allergies, birthday, ...")
+@router.patch("/members/{member_id}", response_model=Json,
+              summary="Edit taste notes, allergies, birthday, ...")
 def update_member(member_id: str, body: MemberUpdate, request: Request,
-                  who: Annotated[Caller, Depends(require("member.update"))]) -> Json:
+                  who: Annotated[Caller, Depends(require("member.update"))]) -> MemberProfile:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("nothing to change")
@@ -138,9 +158,10 @@ def member_qr(member_id: str, request: Request,
                                                               member_id)}
 
 
-@router.post("/members/{member_id}/cards", status_code=201, summary="Link a member card")
+@router.post("/members/{member_id}/cards", status_code=201, response_model=Json,
+             summary="Link a member card")
 def link_card(member_id: str, body: CardLink, request: Request,
-              who: Annotated[Caller, Depends(require("card.link"))]) -> Json:
+              who: Annotated[Caller, Depends(require("card.link"))]) -> MemberProfile:
     book.link_card(hub_of(request).store(), member_id, body.number, actor=who.actor)
     return profile_for(request, who, member_id)
 

@@ -17,7 +17,7 @@ from ..domain.devices import may
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
 from ..domain.menu import MenuLine
-from ..domain.profiles import checkin_card, guest_card, member_profile
+from ..domain.profiles import MemberProfile, checkin_card, guest_card, member_profile
 from ..domain.visits import check_in
 from .auth import Caller, hub_of, require
 from .members import serving
@@ -62,7 +62,7 @@ def create_checkin(body: CheckIn, request: Request,
     return {"id": visit["id"], "visit": visit, "member": announce_checkin(request, who, visit)}
 
 
-def announce_checkin(request: Request, who: Caller, visit: Json) -> Json | None:
+def announce_checkin(request: Request, who: Caller, visit: Json) -> MemberProfile | None:
     """Tell every tablet who sat down where; the guest's profile as this caller may see it."""
     hub = hub_of(request)
     member_id = visit["member_id"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..domain.report_names import REPORT_NAMES
 from . import Obj, cli, emit_json, pass_obj
+
+if TYPE_CHECKING:  # the queries load only when a report is asked for
+    from ..domain.reports import Report
 
 
 @cli.command("report")
@@ -39,7 +42,7 @@ def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json:
     show_report(result, as_json)
 
 
-def show_report(result: dict[str, Any], as_json: bool) -> None:
+def show_report(result: Report, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return

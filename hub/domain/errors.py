@@ -68,6 +68,16 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
+class TableTaken(Conflict):
+    code = "table_taken"
+
+
+class TabClosed(Conflict):
+    """An item or a payment for a table's bill that has been paid already."""
+
+    code = "tab_closed"
+
+
 class Refused(LaokeError):
     """A valid request that a business rule refuses (balance, coupon state, card state)."""
 
@@ -97,6 +107,16 @@ class CouponExpired(Refused):
 
 class CouponNotApplicable(Refused):
     code = "coupon_not_applicable"
+
+
+class SoldOut(Refused):
+    """Sold out today, or past the dish's daily limit."""
+
+    code = "sold_out"
+
+
+class MembersOnly(Refused):
+    code = "members_only"
 
 
 class QrInvalid(InvalidInput):

@@ -10,7 +10,7 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 import phonenumbers
 
@@ -194,30 +194,83 @@ def member_record(row: sqlite3.Row) -> dict[str, Any]:
     return record
 
 
-def member_view(store: Store, row: sqlite3.Row, masked: bool = False) -> dict[str, Any]:
-    """The member as people and devices see it: with balances, cards and tier name."""
-    view = member_record(row)
-    if masked:
-        view["phone"] = mask_phone(view["phone"])
-        view["email"] = mask_email(view["email"])
-    view["erased"] = view["erased_at"] is not None
-    view["consent"] = {
-        "given_at": view.pop("consent_at"),
-        "version": view.pop("consent_version"),
-        "marketing": view["marketing_consent"],
-    }
-    tier = store.settings.tier(view["tier"])
-    view["tier_name"] = tier.name
-    view["tier_name_en"] = tier.name_en
-    view["points_balance"] = points_balance(store, row["id"])
-    view["stored_value_fen"] = stored_value_balance(store, row["id"])
-    view["cards"] = [dict(card) for card in store.conn.execute(
-        "SELECT number, status, linked_at, blocked_at, block_reason FROM member_cards "
-        "WHERE member_id = ? ORDER BY linked_at", (row["id"],))]
-    return view
+class Consent(TypedDict):
+    given_at: str | None
+    version: str | None
+    marketing: bool
 
 
-def get_member(store: Store, member_id: str, masked: bool = False) -> dict[str, Any]:
+class MemberCard(TypedDict):
+    number: str
+    status: str
+    linked_at: str
+    blocked_at: str | None
+    block_reason: str | None
+
+
+class MemberView(TypedDict):
+    """The member as people and devices see it (shared/SPEC.md's "member"): the stored
+    fields HQ also gets, the consent as given, the tier by name, balances and cards."""
+
+    id: str
+    name: str | None  # None once erased, like the phone
+    phone: str | None
+    birthday: str | None
+    gender: str | None
+    spice_level: str | None
+    avoid: list[str]
+    allergies: list[str]
+    notes: str
+    seat_preference: str
+    tags: list[str]
+    vip: bool
+    referred_by: str | None
+    marketing_consent: bool
+    tier: str
+    home_store: str
+    created_at: str
+    updated_at: str
+    erased_at: str | None
+    email: str | None
+    signed_up_by: str | None
+    erased: bool
+    consent: Consent
+    tier_name: str
+    tier_name_en: str
+    points_balance: int
+    stored_value_fen: int
+    cards: list[MemberCard]
+
+
+def member_view(store: Store, row: sqlite3.Row, masked: bool = False) -> MemberView:
+    """A waiter's view (`masked`) shows the phone and email masked."""
+    tier = store.settings.tier(row["tier"])
+    return MemberView(
+        id=row["id"], name=row["name"],
+        phone=mask_phone(row["phone"]) if masked else row["phone"],
+        birthday=row["birthday"], gender=row["gender"], spice_level=row["spice_level"],
+        avoid=json.loads(row["avoid"]), allergies=json.loads(row["allergies"]),
+        notes=row["notes"], seat_preference=row["seat_preference"],
+        tags=json.loads(row["tags"]), vip=bool(row["vip"]), referred_by=row["referred_by"],
+        marketing_consent=bool(row["marketing_consent"]), tier=row["tier"],
+        home_store=row["home_store"], created_at=row["created_at"],
+        updated_at=row["updated_at"], erased_at=row["erased_at"],
+        email=mask_email(row["email"]) if masked else row["email"],
+        signed_up_by=row["signed_up_by"], erased=row["erased_at"] is not None,
+        consent=Consent(given_at=row["consent_at"], version=row["consent_version"],
+                        marketing=bool(row["marketing_consent"])),
+        tier_name=tier.name, tier_name_en=tier.name_en,
+        points_balance=points_balance(store, row["id"]),
+        stored_value_fen=stored_value_balance(store, row["id"]),
+        cards=[MemberCard(number=card["number"], status=card["status"],
+                          linked_at=card["linked_at"], blocked_at=card["blocked_at"],
+                          block_reason=card["block_reason"])
+               for card in store.conn.execute(
+                   "SELECT number, status, linked_at, blocked_at, block_reason "
+                   "FROM member_cards WHERE member_id = ? ORDER BY linked_at", (row["id"],))])
+
+
+def get_member(store: Store, member_id: str, masked: bool = False) -> MemberView:
     return member_view(store, member_row(store, member_id), masked)
 
 
@@ -374,7 +427,7 @@ def find_by_key(store: Store, query: str, limit: int = 5) -> tuple[str, list[sql
 
 # -- writing ---------------------------------------------------------------------------------
 
-def add_member(store: Store, new: NewMember, actor: str = "system") -> dict[str, Any]:
+def add_member(store: Store, new: NewMember, actor: str = "system") -> MemberView:
     """Sign a guest up, recording privacy consent with its time and wording version."""
     values = {name: _clean(store, name, getattr(new, name)) for name in EDITABLE}
     now = store.now_iso()
@@ -407,7 +460,7 @@ def add_member(store: Store, new: NewMember, actor: str = "system") -> dict[str,
 
 
 def update_member(store: Store, member_id: str, changes: dict[str, Any],
-                  actor: str = "system") -> dict[str, Any]:
+                  actor: str = "system") -> MemberView:
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidInput(f"cannot change member field(s): {', '.join(unknown)}")

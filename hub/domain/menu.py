@@ -20,7 +20,7 @@ from pypinyin import Style, lazy_pinyin
 from .audience import local_today
 from .clock import day_bounds
 from .coupons import Line
-from .errors import InvalidInput, NotFound, Refused
+from .errors import InvalidInput, MembersOnly, NotFound, SoldOut
 from .ids import new_id
 from .store import Row, Store
 
@@ -30,14 +30,6 @@ FILE_COLUMNS = ("code", "name", "category", "price_fen", "member_price_fen", "st
 EXTRA_COLUMNS = ("name_en", "tags")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_PRICE_FEN = 10_000_000  # the till's largest line price
-
-
-class MembersOnly(Refused):
-    code = "members_only"
-
-
-class SoldOut(Refused):
-    code = "sold_out"
 
 
 @dataclass(frozen=True)

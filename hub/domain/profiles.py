@@ -3,35 +3,50 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from .clock import to_iso
 from .coupons import member_coupons
-from .members import SPICE_LEVELS, member_row, member_view
+from .members import SPICE_LEVELS, MemberView, member_row, member_view
 from .store import Store
 
 
-def member_profile(store: Store, member_id: str, masked: bool = False) -> dict[str, Any]:
+class FavouriteDish(TypedDict):
+    dish: str
+    qty: int
+
+
+class MemberProfile(MemberView):
+    """What the tablets and the console show of a guest (the API's member answer)."""
+
+    spice_label: str
+    last_visit_at: str | None
+    visits: int
+    favourite_dishes: list[FavouriteDish]
+    usable_coupons: list[dict[str, Any]]
+    birthday_today: bool
+
+
+def member_profile(store: Store, member_id: str, masked: bool = False) -> MemberProfile:
     """The member with last visit, favourite dishes, usable coupons and a birthday flag."""
-    profile = member_view(store, member_row(store, member_id), masked)
-    profile["spice_label"] = SPICE_LEVELS.get(profile["spice_level"] or "", "")
+    view = member_view(store, member_row(store, member_id), masked)
     last = store.totals("SELECT MAX(at) AS at, SUM(n) AS n FROM ("
-                     " SELECT MAX(visited_at) AS at, COUNT(*) AS n FROM visits WHERE member_id = ?"
-                     " UNION ALL"
-                     " SELECT MAX(created_at), 0 FROM orders WHERE member_id = ?"
-                     " AND visit_id IS NULL)", (member_id, member_id))
-    profile["last_visit_at"] = last["at"]
-    profile["visits"] = last["n"] or 0
-    profile["favourite_dishes"] = [
-        {"dish": r[0], "qty": r[1]} for r in store.conn.execute(
+                        " SELECT MAX(visited_at) AS at, COUNT(*) AS n FROM visits"
+                        " WHERE member_id = ?"
+                        " UNION ALL"
+                        " SELECT MAX(created_at), 0 FROM orders WHERE member_id = ?"
+                        " AND visit_id IS NULL)", (member_id, member_id))
+    today = store.now().astimezone(ZoneInfo(store.settings.timezone)).strftime("%m-%d")
+    return MemberProfile(
+        **view, spice_label=SPICE_LEVELS.get(view["spice_level"] or "", ""),
+        last_visit_at=last["at"], visits=last["n"] or 0,
+        favourite_dishes=[FavouriteDish(dish=r[0], qty=r[1]) for r in store.conn.execute(
             "SELECT l.dish, SUM(l.qty) AS qty FROM orders o JOIN order_lines l "
             "ON l.order_id = o.id WHERE o.member_id = ? AND l.dish <> '米饭' "
-            "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT 3", (member_id,))]
-    profile["usable_coupons"] = member_coupons(store, member_id, usable_only=True)
-    today = store.now().astimezone(ZoneInfo(store.settings.timezone)).strftime("%m-%d")
-    profile["birthday_today"] = bool(profile["birthday"]) and profile["birthday"][5:] == today
-    return profile
+            "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT 3", (member_id,))],
+        usable_coupons=member_coupons(store, member_id, usable_only=True),
+        birthday_today=(view["birthday"] or "")[5:] == today)
 
 
 def seated_today(store: Store, member_id: str) -> bool:
@@ -46,15 +61,38 @@ def seated_today(store: Store, member_id: str) -> bool:
                      (member_id, to_iso(start))) is not None
 
 
-def guest_card(profile: dict[str, Any]) -> dict[str, Any]:
-    """The part of a profile that goes on the live stream: no phone, no balances."""
-    keys = ("id", "name", "tier", "tier_name", "spice_level", "spice_label", "avoid",
-            "allergies", "notes", "seat_preference", "vip", "birthday_today", "last_visit_at",
-            "favourite_dishes")
-    return {key: profile[key] for key in keys}
+class GuestCard(TypedDict):
+    """A guest on the live stream (`member.created`, `checkin.created`, a card read): what
+    the floor and kitchen must know, no phone, no balances."""
+
+    id: str
+    name: str | None
+    tier: str
+    tier_name: str
+    spice_level: str | None
+    spice_label: str
+    avoid: list[str]
+    allergies: list[str]
+    notes: str
+    seat_preference: str
+    vip: bool
+    birthday_today: bool
+    last_visit_at: str | None
+    favourite_dishes: list[FavouriteDish]
 
 
-def checkin_card(visit: dict[str, Any], member_card: dict[str, Any] | None,
+def guest_card(profile: MemberProfile) -> GuestCard:
+    return GuestCard(
+        id=profile["id"], name=profile["name"], tier=profile["tier"],
+        tier_name=profile["tier_name"], spice_level=profile["spice_level"],
+        spice_label=profile["spice_label"], avoid=profile["avoid"],
+        allergies=profile["allergies"], notes=profile["notes"],
+        seat_preference=profile["seat_preference"], vip=profile["vip"],
+        birthday_today=profile["birthday_today"], last_visit_at=profile["last_visit_at"],
+        favourite_dishes=profile["favourite_dishes"])
+
+
+def checkin_card(visit: dict[str, Any], member_card: GuestCard | None,
                  source: str) -> dict[str, Any]:
     """The `checkin.created` event: the table and, for a member, what the kitchen must know."""
     return {"visit_id": visit["id"], "table": visit["table_no"],

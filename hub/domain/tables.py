@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .coupons import Line
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import InvalidInput, NotFound, TabClosed, TableTaken
 from .ids import new_id
 from .ledgers import whole_number
 from .menu import MenuLine, get_dish, set_choices, set_groups
@@ -23,14 +23,6 @@ from .store import Store
 from .visits import check_in
 
 MAX_ITEMS = 200  # a checkout's line limit
-
-
-class TableTaken(Conflict):
-    code = "table_taken"
-
-
-class TabClosed(Conflict):
-    code = "tab_closed"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -31,6 +31,7 @@ from ..client import HubClient, HubError
 from ..i18n import STRINGS, default_language
 from .messages import Charged, GuestShown, OpenGuest
 from .panes import PANES, CheckoutPane, DashboardPane, MembersPane, Pane
+from .panes.base import T
 from .widgets import TemplateSelect
 
 Json = dict[str, Any]
@@ -91,7 +92,7 @@ class ConsoleApp(App[None]):
     def t(self, key: str) -> str:
         return STRINGS[self.language].get(key, key)
 
-    def tier_name(self, member: Json) -> str:
+    def tier_name(self, member: Mapping[str, Any]) -> str:
         return str(member["tier_name"] if self.language == "zh-CN" else member["tier_name_en"])
 
     def local_time(self, iso: str | None, fmt: str = "%H:%M") -> str:
@@ -130,7 +131,7 @@ class ConsoleApp(App[None]):
     def fail(self, error: HubError) -> None:
         self.notify(error.message, severity="error", timeout=6)
 
-    def call(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    def call(self, fn: Callable[[], T], then: Callable[[T], None]) -> None:
         """Run one hub call in a worker thread and hand the answer back to the screen."""
 
         def job() -> None:
@@ -143,7 +144,7 @@ class ConsoleApp(App[None]):
 
         self.run_worker(job, thread=True, group="hub")
 
-    def deliver(self, then: Callable[[Any], None], result: Any) -> None:
+    def deliver(self, then: Callable[[T], None], result: T) -> None:
         """Show an answer; one that arrives while the screen is rebuilt (a language switch)
         has nowhere to go and is dropped: the rebuilt screen asks again."""
         with contextlib.suppress(NoMatches):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
+
+from hub.domain.profiles import MemberProfile
 
 
 @dataclass
@@ -19,7 +20,7 @@ class OpenGuest(Message):
 class GuestShown(Message):
     """The members tab now shows this guest, as the hub has them: the one at the till."""
 
-    member: dict[str, Any]
+    member: MemberProfile
 
 
 class Charged(Message):

@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 LAOKE = Path(sys.executable).with_name("laoke")  # the installed entry point, as users run it
 
 
+def signup(api, phone, **fields):
+    """A guest signed up over HTTP, as the kiosk or a tablet does; the answer as it came."""
+    return api.post("/members", json={"name": "王芳", "phone": phone,
+                                      "marketing_consent": True, **fields})
+
+
 def wait_until(check, timeout=20.0):
     """Poll until `check()` is truthy and return it; fail the test when time runs out."""
     deadline = time.monotonic() + timeout

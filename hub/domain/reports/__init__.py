@@ -2,22 +2,60 @@
 
 Each report is a query over a `Period` of the store's local days (`period.py`), named in
 `hub/domain/report_names.py` so the command line and the console can offer them without
-loading any query.
+loading any query. Each query answers a named shape (`sales.Dishes`, `guests.Lapsed`, ...);
+`Report` is what every edge shows: the name and days, then the figures of that one report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
 from . import forecast, guests, sales
-from .period import Period, parse_range
+from .period import Days, Period, parse_range
 
-Query = Callable[[Store, Period], dict[str, Any]]
+Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
+          | sales.Coupons | guests.Hours | guests.Repurchase | guests.Cohorts | guests.Rfm
+          | guests.Lapsed | guests.Birthdays | forecast.Forecast)
+Query = Callable[[Store, Period], Answer]
+
+
+class Report(TypedDict):
+    """A report's name and days, then its answer's keys: only the asked report's are there.
+    mypy holds every answer to these keys (`report` unpacks each into a Report)."""
+
+    report: str
+    period: Days
+    dishes: NotRequired[list[sales.DishSales]]
+    orders: NotRequired[int]
+    pairs: NotRequired[list[sales.Pairing]]
+    staff: NotRequired[list[sales.StaffFigures]]
+    channels: NotRequired[list[sales.ChannelFigures]]
+    revenue_fen: NotRequired[int]
+    average_ticket_fen: NotRequired[int]
+    stored_value_float_fen: NotRequired[int]
+    points_liability: NotRequired[int]
+    points_liability_fen: NotRequired[int]
+    coupons_issued: NotRequired[int]
+    coupons_redeemed: NotRequired[int]
+    templates: NotRequired[list[sales.TemplateUse]]
+    weekdays: NotRequired[list[str]]
+    covers: NotRequired[list[list[int]]]
+    months: NotRequired[list[guests.MonthReturn]]
+    cohorts: NotRequired[list[guests.Cohort]]
+    members: NotRequired[int]
+    groups: NotRequired[dict[str, int]]
+    count: NotRequired[int]
+    bands: NotRequired[dict[str, int]]
+    guests: NotRequired[list[guests.GuestRow]]
+    tomorrow: NotRequired[forecast.ForecastDay]
+    next_week: NotRequired[list[forecast.ForecastDay]]
+    backtest: NotRequired[forecast.Backtest]
+
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
@@ -26,11 +64,11 @@ _QUERIES: dict[str, Query] = {query.__name__: query for query in (
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 
-__all__ = ["REPORTS", "Period", "parse_range", "report"]
+__all__ = ["REPORTS", "Answer", "Period", "Report", "parse_range", "report"]
 
 
 def report(store: Store, name: str, start: date | None = None, end: date | None = None,
-           weather: float | None = None) -> dict[str, Any]:
+           weather: float | None = None) -> Report:
     if name not in REPORTS:
         raise InvalidInput(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
     period = Period(store, start, end)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import TypedDict
 
 import holidays
 
@@ -20,6 +20,32 @@ from .period import Period
 
 WEIGHTS = (4, 3, 2, 1)  # last week first
 DEFAULT_HOLIDAY_LIFT = 1.3
+
+
+class Prepare(TypedDict):
+    dish: str
+    qty: int
+
+
+class ForecastDay(TypedDict):
+    date: str
+    weekday: str
+    holiday: str | None  # the holiday's name
+    covers: int
+    hours: dict[int, float]  # covers by hour of day, the hours the store has had guests
+    prepare: list[Prepare]
+
+
+class Backtest(TypedDict):
+    days: int
+    mape: float
+    naive_mape: float  # "same weekday last week", the forecast to beat
+
+
+class Forecast(TypedDict):
+    tomorrow: ForecastDay
+    next_week: list[ForecastDay]
+    backtest: Backtest
 
 
 class History:
@@ -92,7 +118,7 @@ def mape(pairs: Sequence[tuple[float, int]]) -> float:
 
 
 def forecast(store: Store, period: Period, weather: float = 1.0,
-             backtest_days: int = 28) -> dict[str, Any]:
+             backtest_days: int = 28) -> Forecast:
     """The seven days after the period's end (per day and hour, with dishes to prepare), and
     the backtest. `weather` scales the forecast (e.g. 0.85 for a rainy day ahead)."""
     today = period.end
@@ -102,13 +128,12 @@ def forecast(store: Store, period: Period, weather: float = 1.0,
     ahead = []
     for day in days:
         covers = history.forecast_day(day, today) * weather  # today is not over yet
-        ahead.append({
-            "date": day.isoformat(), "weekday": day.strftime("%a"),
-            "holiday": history.holidays.get(day), "covers": round(covers),
-            "hours": history.hours(day, covers),
-            "prepare": [{"dish": dish, "qty": round(covers * qty / covers_per_dish)}
-                        for dish, qty in history.dishes] if covers_per_dish else [],
-        })
+        ahead.append(ForecastDay(
+            date=day.isoformat(), weekday=day.strftime("%a"),
+            holiday=history.holidays.get(day), covers=round(covers),
+            hours=history.hours(day, covers),
+            prepare=[Prepare(dish=dish, qty=round(covers * qty / covers_per_dish))
+                     for dish, qty in history.dishes] if covers_per_dish else []))
     ours, naive = [], []
     for back in range(backtest_days, 0, -1):
         day = today - timedelta(days=back)

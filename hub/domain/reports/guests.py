@@ -3,9 +3,9 @@ and the guests to win back or to wish a happy birthday."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
-from ..audience import RFM_GROUPS, Audience, pick, rfm_group
+from ..audience import RFM_GROUPS, Audience, Pick, pick, rfm_group
 from ..clock import from_iso
 from ..store import Store
 from .period import Period
@@ -13,7 +13,57 @@ from .period import Period
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
-def hours(store: Store, period: Period) -> dict[str, Any]:
+class Hours(TypedDict):
+    weekdays: list[str]
+    covers: list[list[int]]  # a row per weekday, Monday first; a column per hour
+
+
+class MonthReturn(TypedDict):
+    month: str
+    members: int
+    returning: int
+    rate: float
+
+
+class Repurchase(TypedDict):
+    months: list[MonthReturn]
+
+
+class Cohort(TypedDict):
+    month: str
+    members: int
+    retention: list[float]  # month 0 (the signup month) first
+
+
+class Cohorts(TypedDict):
+    cohorts: list[Cohort]
+
+
+class Rfm(TypedDict):
+    members: int
+    groups: dict[str, int]
+
+
+class GuestRow(TypedDict):
+    id: str
+    name: str | None
+    tier: str
+    birthday: str | None
+    last_seen: str | None
+
+
+class Lapsed(TypedDict):
+    count: int
+    bands: dict[str, int]
+    guests: list[GuestRow]
+
+
+class Birthdays(TypedDict):
+    count: int
+    guests: list[GuestRow]
+
+
+def hours(store: Store, period: Period) -> Hours:
     """Covers by weekday (Monday first) x hour of day: the peak-hour heat map."""
     grid = [[0] * 24 for _ in range(7)]
     rows = store.conn.execute(
@@ -26,7 +76,7 @@ def hours(store: Store, period: Period) -> dict[str, Any]:
     return {"weekdays": WEEKDAYS, "covers": grid}
 
 
-def repurchase(store: Store, period: Period) -> dict[str, Any]:
+def repurchase(store: Store, period: Period) -> Repurchase:
     """Per month: members who ordered, and the share of them who had ordered before."""
     rows = store.conn.execute(
         "WITH firsts AS (SELECT member_id, MIN(created_at) AS first_at FROM orders "
@@ -38,12 +88,12 @@ def repurchase(store: Store, period: Period) -> dict[str, Any]:
         "SUM(strftime('%Y-%m', f.first_at, ?) < m.month) AS came_back "
         "FROM monthly m JOIN firsts f ON f.member_id = m.member_id "
         "GROUP BY m.month ORDER BY m.month", (period.shift, period.lo, period.hi, period.shift))
-    months = [{"month": r[0], "members": r[1], "returning": r[2],
-               "rate": round(r[2] / r[1], 4) if r[1] else 0.0} for r in rows]
+    months = [MonthReturn(month=r[0], members=r[1], returning=r[2],
+                          rate=round(r[2] / r[1], 4) if r[1] else 0.0) for r in rows]
     return {"months": months}
 
 
-def cohorts(store: Store, period: Period, months: int = 12) -> dict[str, Any]:
+def cohorts(store: Store, period: Period, months: int = 12) -> Cohorts:
     """Guests who signed up in each month of the period, and the share of them who ordered in
     each month after (month 0 is the signup month)."""
     rows = store.conn.execute(
@@ -62,12 +112,12 @@ def cohorts(store: Store, period: Period, months: int = 12) -> dict[str, Any]:
         (period.shift, period.lo, period.hi)).fetchall())
     active = {(month, offset): count for month, offset, count in rows}
     return {"cohorts": [
-        {"month": month, "members": size,
-         "retention": [round(active.get((month, n), 0) / size, 4) for n in range(months + 1)]}
+        Cohort(month=month, members=size,
+               retention=[round(active.get((month, n), 0) / size, 4) for n in range(months + 1)])
         for month, size in sizes.items()]}
 
 
-def rfm(store: Store, period: Period) -> dict[str, Any]:
+def rfm(store: Store, period: Period) -> Rfm:
     """Members by recency, frequency and money over the period, in named groups."""
     end = period.hi
     rows = store.conn.execute(
@@ -83,17 +133,17 @@ def rfm(store: Store, period: Period) -> dict[str, Any]:
     return {"members": len(rows), "groups": groups}
 
 
-def _guests(store: Store, picks: list[Any], limit: int = 500) -> list[dict[str, Any]]:
+def _guests(store: Store, picks: list[Pick], limit: int = 500) -> list[GuestRow]:
     guests = []
     for p in picks[:limit]:
         row = store.totals("SELECT name, tier, birthday FROM members WHERE id = ?",
                            (p.member_id,))
-        guests.append({"id": p.member_id, "name": row["name"], "tier": row["tier"],
-                       "birthday": row["birthday"], "last_seen": p.last_seen or None})
+        guests.append(GuestRow(id=p.member_id, name=row["name"], tier=row["tier"],
+                               birthday=row["birthday"], last_seen=p.last_seen or None))
     return guests
 
 
-def lapsed(store: Store, period: Period) -> dict[str, Any]:
+def lapsed(store: Store, period: Period) -> Lapsed:
     """Guests not seen for 90 days or more, now (whatever the period), by how long they have
     stayed away; the most recently lost first: the easiest to win back."""
     picks = pick(store, Audience(lapsed_days=90))
@@ -105,7 +155,7 @@ def lapsed(store: Store, period: Period) -> dict[str, Any]:
     return {"count": len(picks), "bands": bands, "guests": _guests(store, picks)}
 
 
-def birthdays(store: Store, period: Period) -> dict[str, Any]:
+def birthdays(store: Store, period: Period) -> Birthdays:
     """Guests with a birthday in the next 30 days, now (whatever the period)."""
     picks = pick(store, Audience(birthday_within=30))
     return {"count": len(picks), "guests": _guests(store, picks)}

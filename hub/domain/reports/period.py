@@ -8,6 +8,7 @@ range).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from ..clock import parse_day, to_iso
@@ -24,6 +25,10 @@ def parse_range(start: str | None, end: str | None,
                 parse_day(end, names[1]) if end else None)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+
+
+# Functional syntax: `from` is a keyword.
+Days = TypedDict("Days", {"from": str, "to": str})
 
 
 class Period:
@@ -46,5 +51,5 @@ class Period:
         """The local days, for tables keyed by day."""
         return self.start.isoformat(), self.end.isoformat()
 
-    def json(self) -> dict[str, str]:
+    def json(self) -> Days:
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}

@@ -3,22 +3,97 @@ money held and owed, coupons, and each staff member's covers and takings."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from ..store import Store
 from .period import Period
 
 
-def dishes(store: Store, period: Period) -> dict[str, Any]:
+class DishSales(TypedDict):
+    dish: str
+    qty: int
+    revenue_fen: int
+
+
+class Dishes(TypedDict):
+    dishes: list[DishSales]
+
+
+class Pairing(TypedDict):
+    dish_a: str
+    dish_b: str
+    orders: int
+    support: float
+    confidence_a_b: float
+    confidence_b_a: float
+    lift: float
+
+
+class Pairings(TypedDict):
+    orders: int
+    pairs: list[Pairing]
+
+
+class StaffFigures(TypedDict):
+    id: str
+    name: str
+    role: str
+    covers: int
+    returning_guests: int
+    orders: int
+    revenue_fen: int
+    average_ticket_fen: int
+    signups: int
+
+
+class Staff(TypedDict):
+    staff: list[StaffFigures]
+
+
+class ChannelFigures(TypedDict):
+    channel: str
+    orders: int
+    revenue_fen: int
+
+
+class Channels(TypedDict):
+    channels: list[ChannelFigures]
+
+
+class Summary(TypedDict):
+    orders: int
+    revenue_fen: int
+    average_ticket_fen: int
+    stored_value_float_fen: int
+    points_liability: int
+    points_liability_fen: int
+    coupons_issued: int
+    coupons_redeemed: int
+
+
+class TemplateUse(TypedDict):
+    template: str
+    issued: int
+    redeemed: int
+    discount_fen: int
+    rate: float
+
+
+class Coupons(TypedDict):
+    templates: list[TemplateUse]
+
+
+def dishes(store: Store, period: Period) -> Dishes:
     """Most sold first, from the per-day rollup the order-line trigger keeps."""
     rows = store.conn.execute(
         "SELECT dish, SUM(qty) AS qty, SUM(revenue_fen) AS revenue_fen "
         "FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish "
         "ORDER BY qty DESC, revenue_fen DESC, dish", period.days())
-    return {"dishes": [dict(r) for r in rows]}
+    return {"dishes": [DishSales(dish=r["dish"], qty=r["qty"], revenue_fen=r["revenue_fen"])
+                       for r in rows]}
 
 
-def pairings(store: Store, period: Period, top: int = 30) -> dict[str, Any]:
+def pairings(store: Store, period: Period, top: int = 30) -> Pairings:
     """Dishes ordered together more often than chance: how many orders had both, and the
     lift (above 1 is a real pairing; rice, ordered with everything, has about 1 and is
     left out), the most frequent first."""
@@ -27,7 +102,7 @@ def pairings(store: Store, period: Period, top: int = 30) -> dict[str, Any]:
     alone = dict(store.conn.execute(
         "SELECT dish, SUM(orders) FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish",
         period.days()).fetchall())
-    pairs = []
+    pairs: list[Pairing] = []
     for a, b, together in store.conn.execute(
             "SELECT dish_a, dish_b, SUM(orders) FROM dish_pairs WHERE day BETWEEN ? AND ? "
             "GROUP BY dish_a, dish_b", period.days()):
@@ -43,7 +118,7 @@ def pairings(store: Store, period: Period, top: int = 30) -> dict[str, Any]:
     return {"orders": orders, "pairs": pairs[:top]}
 
 
-def staff(store: Store, period: Period) -> dict[str, Any]:
+def staff(store: Store, period: Period) -> Staff:
     """Per staff member: covers served, returning guests among them, orders, average ticket,
     and the members they signed up."""
     served = {r[0]: (r[1], r[2]) for r in store.conn.execute(
@@ -58,7 +133,7 @@ def staff(store: Store, period: Period) -> dict[str, Any]:
     sold = {r[0]: (r[1], r[2]) for r in store.conn.execute(
         "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM orders "
         "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", (period.lo, period.hi))}
-    people = []
+    people: list[StaffFigures] = []
     for row in store.conn.execute("SELECT id, name, role FROM staff ORDER BY name"):
         covers, back = served.get(row["id"], (0, 0))
         orders, revenue = sold.get(row["id"], (0, 0))
@@ -70,15 +145,16 @@ def staff(store: Store, period: Period) -> dict[str, Any]:
     return {"staff": people}
 
 
-def channels(store: Store, period: Period) -> dict[str, Any]:
+def channels(store: Store, period: Period) -> Channels:
     rows = store.conn.execute(
         "SELECT channel, COUNT(*) AS orders, SUM(total_fen - discount_fen) AS revenue_fen "
         "FROM orders WHERE created_at >= ? AND created_at < ? GROUP BY channel "
         "ORDER BY orders DESC", (period.lo, period.hi))
-    return {"channels": [dict(r) for r in rows]}
+    return {"channels": [ChannelFigures(channel=r["channel"], orders=r["orders"],
+                                        revenue_fen=r["revenue_fen"]) for r in rows]}
 
 
-def summary(store: Store, period: Period) -> dict[str, Any]:
+def summary(store: Store, period: Period) -> Summary:
     """Average ticket, money held for guests, points owed, coupons used."""
     orders, revenue = store.totals(
         "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM orders "
@@ -99,7 +175,7 @@ def summary(store: Store, period: Period) -> dict[str, Any]:
     }
 
 
-def coupons(store: Store, period: Period) -> dict[str, Any]:
+def coupons(store: Store, period: Period) -> Coupons:
     """Per coupon template: issued in the period, and how many of those were redeemed."""
     rows = store.conn.execute(
         "SELECT t.name AS template, COUNT(*) AS issued, COUNT(r.code) AS redeemed, "
@@ -108,5 +184,7 @@ def coupons(store: Store, period: Period) -> dict[str, Any]:
         "LEFT JOIN coupon_redemptions r ON r.code = c.code "
         "WHERE c.issued_at >= ? AND c.issued_at < ? GROUP BY t.id ORDER BY issued DESC, t.name",
         (period.lo, period.hi)).fetchall()
-    return {"templates": [{**dict(r), "rate": round(r["redeemed"] / r["issued"], 4)}
+    return {"templates": [TemplateUse(template=r["template"], issued=r["issued"],
+                                      redeemed=r["redeemed"], discount_fen=r["discount_fen"],
+                                      rate=round(r["redeemed"] / r["issued"], 4))
                           for r in rows]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.widgets import TabPane
 
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from ..app import ConsoleApp
 
 Json = dict[str, Any]
+T = TypeVar("T")  # what a hub call answers, handed to the screen as it is
 
 
 class Pane(TabPane):
@@ -30,7 +31,7 @@ class Pane(TabPane):
     def t(self, key: str) -> str:
         return self.console.t(key)
 
-    def call(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    def call(self, fn: Callable[[], T], then: Callable[[T], None]) -> None:
         self.console.call(fn, then)
 
     def opened(self) -> None:

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from hub.domain.money import to_fen, yuan
+from hub.domain.profiles import MemberProfile
 
 from ..bill import parse_lines
 from ..messages import Charged
@@ -23,7 +24,7 @@ class CheckoutPane(Pane):
 
     def __init__(self, title: str) -> None:
         super().__init__(title)
-        self.guest: Json | None = None  # whom the bill is for; None: a walk-in
+        self.guest: MemberProfile | None = None  # whom the bill is for; None: a walk-in
 
     def compose(self) -> ComposeResult:
         t = self.t
@@ -40,7 +41,7 @@ class CheckoutPane(Pane):
             yield Label(t("receipt_preview"))
             yield Static("", id="receipt", classes="panel")
 
-    def bill_to(self, member: Json) -> None:
+    def bill_to(self, member: MemberProfile) -> None:
         self.guest = member
         t = self.t
         self.query_one("#checkout-member", Static).update(

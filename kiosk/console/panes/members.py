@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, Switch
 
+from hub.domain.members import MemberView
 from hub.domain.money import to_fen, yuan
+from hub.domain.profiles import MemberProfile
 from kiosk.client import HubError
 
 from ..messages import GuestShown
@@ -28,7 +30,7 @@ class MembersPane(Pane):
 
     def __init__(self, title: str) -> None:
         super().__init__(title)
-        self.member: Json | None = None  # the guest on screen, as the hub last sent them
+        self.member: MemberProfile | None = None  # the guest on screen, as the hub last sent them
 
     def compose(self) -> ComposeResult:
         t = self.t
@@ -80,7 +82,7 @@ class MembersPane(Pane):
             return
         self.app.call_from_thread(self.console.deliver, self.show_results, found)
 
-    def show_results(self, found: list[Json]) -> None:
+    def show_results(self, found: list[MemberView]) -> None:
         table = self.query_one("#results", Table)
         table.clear()
         for member in found:
@@ -95,7 +97,7 @@ class MembersPane(Pane):
     def open(self, member_id: str) -> None:
         self.call(lambda: self.console.client.member(member_id), self.show_member)
 
-    def show_member(self, member: Json) -> None:
+    def show_member(self, member: MemberProfile) -> None:
         self.member = member
         t, console = self.t, self.console
         coupons = ", ".join(f"{c['name']} {c['code']}" for c in member["usable_coupons"])
@@ -181,7 +183,7 @@ class MembersPane(Pane):
             "vip": self.query_one("#edit-vip", Switch).value,
         }
 
-        def saved(member: Json) -> None:
+        def saved(member: MemberProfile) -> None:
             self.show_member(member)
             self.notify(self.t("saved"))
 
@@ -207,7 +209,7 @@ class MembersPane(Pane):
         number = self.query_one("#card-number", Input).value.strip()
         if member_id and number:
 
-            def linked(member: Json) -> None:
+            def linked(member: MemberProfile) -> None:
                 self.notify(self.t("linked"))
                 self.show_member(member)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,7 +15,10 @@ from hub.domain.report_names import REPORT_NAMES
 from hub.report_files import SERIES, tables
 from kiosk.client import HubError
 
-from .base import Json, Pane
+from .base import Pane
+
+if TYPE_CHECKING:
+    from hub.domain.reports import Report
 
 SHOWN_ROWS = 200
 
@@ -49,7 +53,7 @@ class ReportsPane(Pane):
         name, start, end = self.query_of()
         self.call(lambda: self.console.client.report(name, start, end), self.show)
 
-    def show(self, result: Json) -> None:
+    def show(self, result: Report) -> None:
         found = tables(result)
         columns, rows = next(iter(found.values())) if found else ([], [])
         table = self.query_one("#report-table", DataTable)
