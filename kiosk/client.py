@@ -143,6 +143,9 @@ class HubClient:
     def sold_out(self, code: str, sold_out: bool) -> Json:
         return self._call("POST", f"/menu/dishes/{code}/sold-out", json={"sold_out": sold_out})
 
+    def sync_conflicts(self) -> list[Json]:
+        return list(self._call("GET", "/sync/conflicts")["conflicts"])
+
     def devices(self) -> list[Json]:
         return self._call("GET", "/devices")["devices"]
 

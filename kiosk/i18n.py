@@ -40,6 +40,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "member_price": "会员价", "new_price": "新价格(元)",
         "set_price": "改价", "sold_out_today": "今日售罄/恢复", "sold_out": "售罄",
         "on_menu": "在售",
+        "event": "事件", "from_store": "来自门店", "reason": "原因", "conflicts": "同步冲突",
+        "workers": "后台任务", "worker_running": "运行中", "worker_failing": "出错重试中",
+        "worker_stopped": "已停止", "worker_not_started": "未启动",
         "from": "开始 YYYY-MM-DD", "to": "结束 YYYY-MM-DD", "export": "导出 XLSX+PNG",
         "exported": "已导出", "campaign_json": "活动设置 JSON（人群、优惠、文案、渠道、计划）",
     },
@@ -89,6 +92,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "from": "From YYYY-MM-DD", "to": "To YYYY-MM-DD", "export": "Export XLSX+PNG",
         "exported": "Exported",
         "campaign_json": "Campaign as JSON (audience, offer, message, channels, schedule)",
+        "event": "Event", "from_store": "From store", "reason": "Reason",
+        "conflicts": "sync conflicts", "workers": "Workers", "worker_running": "running",
+        "worker_failing": "failing, retrying", "worker_stopped": "stopped",
+        "worker_not_started": "not started",
     },
 }
 

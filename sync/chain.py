@@ -8,6 +8,8 @@ from HQ's event log when a report is asked for, never on the path that applies e
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hub.domain.config import CONFIG_NAME, load_settings, new_settings
@@ -19,6 +21,30 @@ from .hq import HqBook
 
 CHAIN_ID = "chain"
 PAGE = 2_000
+HQ_DB = "hq.db"
+
+
+def is_hq_home(home: Path) -> bool:
+    """A home `laoke hq` keeps its book in: its commands speak for the whole chain."""
+    return (home / HQ_DB).exists()
+
+
+def hq_book(home: Path) -> HqBook:
+    home.mkdir(parents=True, exist_ok=True)
+    return HqBook(home / HQ_DB)
+
+
+@contextmanager
+def chain_books(home: Path) -> Iterator[Store]:
+    """Every store's books in one store database, caught up with all HQ has applied: what
+    a chain report or an export at HQ reads, in the same tables as a store's."""
+    book = hq_book(home)
+    try:
+        with open_chain(home) as chain:
+            catch_up(chain, book)
+            yield chain
+    finally:
+        book.conn.close()
 
 
 def open_chain(home: Path) -> Store:

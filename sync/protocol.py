@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hub.domain.authority import ASSETS, STORED_VALUE, Asset
+
 PREFIX = "laoke/v1"
 SCHEMA = 1
 HQ_GROUP = "laoke-hq"  # the MQTT 5 shared subscription group of HQ receivers
@@ -76,8 +78,37 @@ def history_topic(store_id: str) -> str:
 
 
 def authorise_topic(store_id: str) -> str:
-    """A store asks HQ to approve a stored-value spend (MQTT 5 request/response)."""
+    """A store asks HQ to approve a spend of stored value or points (MQTT 5
+    request/response)."""
     return f"{PREFIX}/stores/{store_id}/authorise"
+
+
+def authorise_request(member_id: str, amount: int, hold_id: str, asset: str) -> dict[str, Any]:
+    """The question on `.../authorise`. Stored value is asked as it always was
+    (`amount_fen`); points name their asset and their amount (`amount`), so an HQ from
+    before points finds no `amount_fen` and refuses rather than approve points as money."""
+    spend = ASSETS[asset]
+    body: dict[str, Any] = {"member_id": member_id, spend.key("amount"): amount,
+                            "hold_id": hold_id}
+    if spend is not STORED_VALUE:
+        body["asset"] = asset
+    return body
+
+
+def read_authorise_request(payload: bytes) -> tuple[Asset, str, int, str | None]:
+    """(asset, member, amount, hold id) from a store's question; ValueError, KeyError or
+    TypeError when it is not one."""
+    body = json.loads(payload)
+    spend = ASSETS[body.get("asset", STORED_VALUE.name)]
+    member_id, amount = body["member_id"], body[spend.key("amount")]
+    hold_id = body.get("hold_id")
+    if not isinstance(member_id, str) or isinstance(amount, bool) or \
+            not isinstance(amount, int) or amount <= 0:
+        raise ValueError(f"member_id and a positive {spend.key('amount')}")
+    if hold_id is not None and (not isinstance(hold_id, str) or
+                                not 0 < len(hold_id) <= 64 or ":" in hold_id):
+        raise ValueError("hold_id: the store's id for the approval")
+    return spend, member_id, amount, hold_id
 
 
 def approval_topic(store_id: str) -> str:

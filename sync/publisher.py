@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.domain.authority import STORED_VALUE
 from hub.domain.ids import new_id
 from hub.domain.replica import WATERMARK_KEY, apply_page, feed_position
 from hub.domain.store import Store
@@ -30,6 +31,7 @@ from .protocol import (
     SCHEMA,
     ack_topic,
     approval_topic,
+    authorise_request,
     authorise_topic,
     dumps,
     events_topic,
@@ -107,11 +109,14 @@ class Publisher(ThreadWorker):
             return
         self.inbox.put(message)
 
-    def authorise(self, member_id: str, amount_fen: int, timeout: float,
-                  hold_id: str) -> dict[str, Any] | None:
-        """Ask HQ to approve a stored-value spend under the store's `hold_id`; None when HQ
-        cannot answer in time (the caller then spends from this store's slice, or not at
-        all)."""
+    def reachable(self) -> bool:
+        return self.connected.is_set()
+
+    def authorise(self, member_id: str, amount: int, timeout: float, hold_id: str,
+                  asset: str = STORED_VALUE.name) -> dict[str, Any] | None:
+        """Ask HQ to approve a spend of stored value or points under the store's `hold_id`
+        (the chain's rule: hub/domain/authority.py); None when HQ cannot answer in time
+        (the caller then spends from this store's slice, or not at all)."""
         if not self.connected.is_set():
             return None
         correlation = new_id().encode()
@@ -123,8 +128,7 @@ class Publisher(ThreadWorker):
         props.CorrelationData = correlation
         try:
             self.client.publish(authorise_topic(self.store_id),
-                                dumps({"member_id": member_id, "amount_fen": amount_fen,
-                                       "hold_id": hold_id}),
+                                dumps(authorise_request(member_id, amount, hold_id, asset)),
                                 qos=1, properties=props)
             if not done.wait(timeout):
                 return None

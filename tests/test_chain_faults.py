@@ -179,11 +179,10 @@ def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, br
     from dataclasses import replace
 
     from hub.domain.authority import release_unused_approvals
-    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.checkout import CheckoutRequest, authorise, checkout
     from hub.domain.coupons import Line
     from hub.domain.errors import CouponUsed, InsufficientBalance
     from hub.domain.ledgers import top_up
-    from sync.authority import authorise_spend
 
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url, slice_fen=0).start()
@@ -198,7 +197,7 @@ def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, br
         wait_until(publisher.connected.is_set)
         req = CheckoutRequest("k-1", [Line("套餐", 1, 5_000)], member_id=guest["id"],
                               coupon_code=coupon["code"], stored_value_fen=4_000)
-        auth = authorise_spend(publisher, shop(), req)
+        auth = authorise(publisher, shop(), req).stored_value_auth
         assert auth.startswith("hq:") and held_at_hq(book, guest["id"], "s-a") == 4_000
         checkout(shop(), CheckoutRequest("k-0", [Line("面", 1, 2_000)], member_id=guest["id"],
                                          coupon_code=coupon["code"]))  # the other till

@@ -15,13 +15,12 @@ from dataclasses import replace
 import pytest
 
 from hub.domain.authority import release_unused_approvals, slice_left
-from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.checkout import CheckoutRequest, authorise, checkout
 from hub.domain.coupons import Line
 from hub.domain.errors import LaokeError
 from hub.domain.ledgers import top_up
 from hub.domain.members import NewMember, add_member, erase_member, update_member
 from hub.domain.replica import conflicts, feed_position
-from sync.authority import authorise_spend
 from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
 from tests.support.chain import make_store
@@ -76,7 +75,7 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
                                       member_id=rng.choice(live),
                                       stored_value_fen=rng.choice([0, 1_000, 3_000, 8_000]))
                 try:
-                    auth = authorise_spend(publishers[sid], shop, req)
+                    auth = authorise(publishers[sid], shop, req).stored_value_auth
                     checkout(shop, replace(req, stored_value_auth=auth))
                     paid.append(req.idempotency_key)
                 except LaokeError:

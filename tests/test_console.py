@@ -29,7 +29,7 @@ def store_hub(tmp_path_factory):
         template = create_template(store, "满100减20", "amount_off", amount_fen=2000,
                                    min_spend_fen=10000)
         coupon = issue_coupon(store, template["id"], guest["id"])
-    hub = RunningHub(home).start()
+    hub = RunningHub(home).start(timeout=90)
     with hub.client() as api:  # some points to spend
         api.post("/checkouts", json={"member_id": guest["id"], "lines": [
             {"dish": "包桌", "qty": 1, "unit_price_fen": 50_000}]},
@@ -303,3 +303,35 @@ def test_the_menu_tab_sets_a_price_and_sells_out_a_dish(store_hub):
     with hub.client() as api:
         dish = {d["code"]: d for d in api.get("/menu").json()["dishes"]}["R01"]
     assert dish["price_fen"] == 5200 and not dish["available"]
+
+
+def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_hub):
+    """What the chain sent that could not apply here is on the devices tab for a person to
+    settle, beside the state of each of the hub's background workers (issue 15 fault 1)."""
+    from hub.domain.replica import apply_page
+
+    hub, _, _ = store_hub
+    with open_store(hub.home) as store:  # a card of a guest this store never heard of
+        apply_page(store, [{"store": "s-x", "seq": 1, "id": "x1", "type": "card.linked",
+                            "ts": "2026-11-25T04:30:00.000Z",
+                            "data": {"number": "77", "member_id": "nobody", "linked_at": "t"}}],
+                   0)
+    with hub.client() as api:
+        workers = api.get("/health").json()["workers"]
+    states = {"running": "运行中", "failing": "出错重试中", "stopped": "已停止",
+              "not started": "未启动"}
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("f6")
+            table = app.query_one("#conflict-table", DataTable)
+            await until(pilot, lambda: table.row_count == 1)
+            _when, kind, origin, reason = map(str, table.get_row_at(0))
+            assert (kind, origin) == ("card.linked", "s-x") and "FOREIGN KEY" in reason
+            shown = text_of(app, "#sync-state")
+            assert "同步冲突 1" in shown
+            for worker in workers:
+                assert f"{worker['name']} {states[worker['state']]}" in shown, shown
+
+    asyncio.run(scenario())

@@ -47,3 +47,56 @@ def test_xlsx_export(store, tmp_path):
     assert list(rows[0][:6]) == CONTRACT["members"]
     assert len(rows) == 41
     assert ("members", 40, 40) in progress
+
+
+def test_an_hq_homes_export_holds_every_stores_books_once(tmp_path):
+    """`laoke export` at an HQ home (SPEC "HQ"): every store's books, in the files and
+    columns a store writes, with store_id filled in, so each order is seen there once."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.coupons import Line
+    from hub.domain.ledgers import top_up
+    from hub.domain.visits import check_in
+    from sync.hq import HqBook
+    from tests.support.chain import hand_to_hq, make_store, trade
+
+    hq_home = tmp_path / "hq"
+    hq_home.mkdir()
+    book = HqBook(hq_home / "hq.db")
+    shops = {sid: make_store(tmp_path, sid, SimpleNamespace(url=""))()
+             for sid in ("s-a", "s-b")}
+    for prefix, shop in zip(("1", "2"), shops.values(), strict=True):
+        trade(shop, prefix, 3)
+        guest = shop.scalar("SELECT id FROM members ORDER BY created_at LIMIT 1")
+        check_in(shop, guest, "A1", 2)
+        top_up(shop, guest, 5_000)
+        checkout(shop, CheckoutRequest(f"sv-{prefix}", [Line("茶", 1, 1_000)], member_id=guest,
+                                       stored_value_fen=1_000))
+        hand_to_hq(book, shop)
+    hand_to_hq(book, shops["s-a"])  # sent twice: HQ keeps it once
+    out = tmp_path / "chain"
+    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(hq_home), "export",
+                           "--out", str(out)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    export(shops["s-a"], tmp_path / "one-store")
+    ids = {"members": "id", "visits": "id", "orders": "id", "order_lines": "order_id",
+           "points_ledger": "id", "stored_value_ledger": "id", "coupons": "code"}
+    for table, key in ids.items():
+        chain_rows = read_csv(out / f"{table}.csv")
+        assert chain_rows[0] == read_csv(tmp_path / "one-store" / f"{table}.csv")[0], table
+        assert sorted(row[0] for row in chain_rows[1:]) == sorted(
+            row[0] for shop in shops.values()
+            for row in shop.conn.execute(f"SELECT {key} FROM {table}")), table
+    orders = read_csv(out / "orders.csv")
+    store_of = {row[0]: row[1] for row in orders[1:]}
+    assert len(store_of) == len(orders) - 1 == 8, "every order once"
+    for sid, shop in shops.items():
+        for (order_id,) in shop.conn.execute("SELECT id FROM orders"):
+            assert store_of[order_id] == sid
+    for table in ("visits", "points_ledger", "stored_value_ledger"):
+        rows = read_csv(out / f"{table}.csv")
+        column = rows[0].index("store_id")
+        assert {row[column] for row in rows[1:]} == {"s-a", "s-b"}, table

@@ -26,6 +26,7 @@ RULES: dict[str, str] = {
     "POST /devices": "device.manage",
     "POST /devices/pairing-codes": "device.manage",
     "GET /devices": "device.manage",
+    "GET /sync/conflicts": "sync.read",
     "DELETE /devices/{device_id}": "device.manage",
     "GET /lan-devices": "device.manage",
     "POST /print/test": "device.manage",

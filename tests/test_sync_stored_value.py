@@ -17,9 +17,9 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
     from dataclasses import replace
 
     from hub.domain.authority import slice_left
+    from hub.domain.checkout import authorise
     from hub.domain.errors import InsufficientBalance
     from hub.domain.ledgers import top_up
-    from sync.authority import authorise_spend
 
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url, slice_fen=2_000).start()
@@ -34,7 +34,7 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
         """What the till's API does: ask HQ (or fall back to the slice), then check out."""
         req = CheckoutRequest(key, [Line("套餐", 1, 10_000)], member_id=guest["id"],
                               stored_value_fen=amount)
-        auth = authorise_spend(publisher, shop(), req)
+        auth = authorise(publisher, shop(), req).stored_value_auth
         return auth, checkout(shop(), replace(req, stored_value_auth=auth))
 
     auth, _ = pay(b, pub_b, "b-1", 6_000)
@@ -85,7 +85,7 @@ def test_an_idle_slice_goes_back_to_the_chain(store, clock, tmp_path):
                                  "kind = 'slice'").fetchone()[0]
 
     sync()
-    answer = book.authorise("s1", guest["id"], 1_000, slice_cap_fen=2_000)
+    answer = book.authorise("s1", guest["id"], 1_000, slice_cap=2_000)
     grant_slice(store, guest["id"], answer["slice_grant_fen"])
     assert held() == slice_left(store, guest["id"]) == 2_000
     clock.advance(days=29)

@@ -20,6 +20,7 @@ from ..domain.dashboard import day_summary
 from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
 from ..domain.profiles import checkin_card, guest_card, member_profile
+from ..domain.replica import conflicts
 from ..domain.reports import REPORTS, Report, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
@@ -195,6 +196,13 @@ def audit(request: Request, who: Annotated[Caller, Depends(require("audit.read")
     rows = hub_of(request).store().conn.execute(
         "SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?", (limit,))
     return {"entries": [dict(r) for r in rows]}
+
+
+@router.get("/sync/conflicts", summary="What other stores sent that could not be applied here, "
+            "for a person to settle (the latest, oldest first)")
+def sync_conflicts(request: Request, who: Annotated[Caller, Depends(require("sync.read"))],
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Json:
+    return {"conflicts": conflicts(hub_of(request).store(), limit)}
 
 
 @router.get("/segments/{name}", summary="Lapsed guests or upcoming birthdays, with members")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 
 from printer.queue import get_job, public
 from printer.slips import print_receipt
-from sync.authority import authorise_spend
 
 from ..domain import coupons as vouchers
-from ..domain.checkout import CheckoutRequest, Tender, checkout
+from ..domain.checkout import CheckoutRequest, Tender, authorise, checkout
 from ..domain.devices import may
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
 from ..domain.members import points_balance
@@ -94,12 +92,11 @@ def tenders(given: list[TenderLine] | None) -> list[Tender] | None:
 
 def pay(request: Request, response: Response, who: Caller, req: CheckoutRequest,
         print_receipt_too: bool) -> Json:
-    """A checkout as every till runs it: HQ asked for a chain stored-value spend first, the
-    tablets told, and the receipt printed once however often the till retries."""
+    """A checkout as every till runs it: HQ asked for a chain spend (stored value, points)
+    first, the tablets told, and the receipt printed once however often the till retries."""
     hub = hub_of(request)
     store = hub.store()
-    auth = authorise_spend(hub.sync, store, req)
-    result = checkout(store, replace(req, stored_value_auth=auth))
+    result = checkout(store, authorise(hub.sync, store, req))
     if result["replayed"]:
         response.status_code = 200
     else:

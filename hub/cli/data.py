@@ -16,7 +16,10 @@ from . import Obj, cli, emit_json, json_arg, pass_obj
               show_default=True)
 @pass_obj
 def export_cmd(obj: Obj, out: Path, fmt: str) -> None:
-    """Write members, visits, orders, lines, ledgers and coupons to CSV or XLSX."""
+    """Write members, visits, orders, lines, ledgers and coupons to CSV or XLSX; at an HQ
+    home, every store's, in the same files and columns."""
+    from sync.chain import chain_books, is_hq_home
+
     from ..export import export
 
     def progress(table: str, done: int, total: int) -> None:
@@ -24,7 +27,11 @@ def export_cmd(obj: Obj, out: Path, fmt: str) -> None:
         click.echo(f"\r{table:<20} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}",
                    nl=False, err=True)
 
-    counts = export(obj.store(), out, fmt, actor="cli", progress=progress)
+    if is_hq_home(obj.home):
+        with chain_books(obj.home) as chain:
+            counts = export(chain, out, fmt, actor="cli", progress=progress)
+    else:
+        counts = export(obj.store(), out, fmt, actor="cli", progress=progress)
     click.echo("", err=True)
     for table, count in counts.items():
         click.echo(f"{out / (table + '.' + fmt)}  {count} rows")

@@ -20,10 +20,9 @@ def hq_group() -> None:
 
 
 def _hq_book(obj: Obj) -> Any:
-    from sync.hq import HqBook
+    from sync.chain import hq_book
 
-    obj.home.mkdir(parents=True, exist_ok=True)
-    return HqBook(obj.home / "hq.db")
+    return hq_book(obj.home)
 
 
 @hq_group.command("run")
@@ -37,9 +36,12 @@ def _hq_book(obj: Obj) -> Any:
 @click.option("--slice-fen", type=click.IntRange(0, 10_000_000), default=20_000,
               show_default=True, help="The most of a guest's stored value one store may "
               "hold back for spending while it cannot reach HQ.")
+@click.option("--slice-points", type=click.IntRange(0, 100_000_000), default=1_000,
+              show_default=True, help="The most of a guest's points one store may hold back "
+              "for redeeming while it cannot reach HQ.")
 @pass_obj
 def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
-           ca_file: str, slice_fen: int) -> None:
+           ca_file: str, slice_fen: int, slice_points: int) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
@@ -48,7 +50,7 @@ def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
 
     try:
         receiver = Receiver(_hq_book(obj), broker, username, password, client_id, ca_file,
-                            slice_fen)
+                            slice_fen, slice_points)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()
@@ -71,18 +73,16 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
               as_json: bool) -> None:
     """Per-store and chain totals: members, orders, revenue, last applied seq, online; with
     NAME, any store report over the whole chain."""
-    book = _hq_book(obj)
     if name is not None:
-        from sync.chain import catch_up, open_chain
+        from sync.chain import chain_books
 
         from ..domain.reports import report
 
         first, last = days(start, end)
-        with open_chain(obj.home) as chain:
-            catch_up(chain, book)
+        with chain_books(obj.home) as chain:
             show_report(report(chain, name, first, last), as_json)
         return
-    totals_by_store = book.report()
+    totals_by_store = _hq_book(obj).report()
     if as_json:
         emit_json(totals_by_store)
         return

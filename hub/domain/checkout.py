@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, TypedDict
 
-from .authority import spend_note
+from .authority import OFFLINE, POINTS, STORED_VALUE, ChainLink, ask_hq, spend_note
 from .campaigns import after_payment, member_day_price, points_boost, record_use
 from .coupons import Line, check_coupon, record_redemption
 from .errors import IdempotencyConflict, InvalidInput, MemberErased, NotFound
@@ -102,9 +102,11 @@ class CheckoutRequest:
     channel: str = "dine_in"
     visit_id: str | None = None
     staff_id: str | None = None
-    # In a chain: "hq:HOLD" when HQ approved the stored-value spend, "slice" when HQ could
-    # not be asked (see authority.py); None for a store on its own.
+    # In a chain: "hq:HOLD" when HQ approved the stored-value spend (the points
+    # redemption), "slice" when HQ could not be asked (see authority.py, `authorise`); None
+    # for a store on its own.
     stored_value_auth: str | None = None
+    points_auth: str | None = None
     # How the rest of the bill (after stored value) was paid; none given: all of it in cash.
     tenders: Sequence[Tender] | None = None
     tab_id: str | None = None  # the table's open order this pays, closed with it
@@ -153,6 +155,7 @@ def _request_hash(req: CheckoutRequest) -> str:
     body = asdict(req)
     body.pop("idempotency_key")
     body.pop("stored_value_auth")  # a retry may be approved anew; it is the same checkout
+    body.pop("points_auth")
     # What checkouts before the menu and tenders sent hashes as it did then.
     body["lines"] = [{k: v for k, v in line.items() if not (k == "code" and v is None)}
                      for line in body["lines"]]
@@ -259,6 +262,32 @@ def quote(store: Store, req: CheckoutRequest) -> CheckoutResult:
         return quoted.result
 
 
+def authorise(link: ChainLink | None, store: Store, req: CheckoutRequest) -> CheckoutRequest:
+    """The checkout with the chain's word on its stored-value spend and points redemption.
+
+    A store with no broker is on its own (no authorisation). A retry of a checkout already
+    made needs none: the first one stands. The whole checkout is quoted first, so whatever
+    would refuse it (stored value above the bill, a used coupon, too few points here)
+    refuses it before HQ promises anything. HQ's refusal is final; when HQ cannot be asked,
+    the store's slice decides (`slice`)."""
+    spends = [(asset, amount) for asset, amount in
+              ((STORED_VALUE, req.stored_value_fen), (POINTS, req.redeem_points)) if amount]
+    if not spends or req.member_id is None or not store.settings.broker.url:
+        return req
+    if store.one("SELECT 1 FROM orders WHERE idempotency_key = ?", (req.idempotency_key,)):
+        return req
+    auth: dict[str, str] = {}
+    if link is None or not link.reachable():
+        auth = {asset.name: OFFLINE for asset, _amount in spends}
+    else:
+        quote(store, replace(req, stored_value_auth=None, points_auth=None))
+        for asset, amount in spends:
+            auth[asset.name] = ask_hq(link, store, asset, req.member_id, amount,
+                                      req.idempotency_key)
+    return replace(req, stored_value_auth=auth.get(STORED_VALUE.name),
+                   points_auth=auth.get(POINTS.name))
+
+
 def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutResult:
     settings = store.settings
     member = member_row(store, req.member_id) if req.member_id else None
@@ -344,7 +373,9 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
     if member is not None:
         if req.redeem_points:
             add_points_entry(store, member["id"], -req.redeem_points, "redeem",
-                             order_id=order_id, staff_id=req.staff_id)
+                             order_id=order_id, staff_id=req.staff_id,
+                             note=spend_note(store, member["id"], req.redeem_points,
+                                             req.points_auth, POINTS))
         if req.stored_value_fen:
             note = spend_note(store, member["id"], req.stored_value_fen, req.stored_value_auth)
             add_stored_value_entry(store, member["id"], -req.stored_value_fen, "spend",

@@ -38,13 +38,17 @@ def _entry_rows(store: Store, table: str, member_id: str) -> list[dict[str, Any]
 
 def add_points_entry(store: Store, member_id: str, delta: int, kind: str, *,
                      reason: str | None = None, order_id: str | None = None,
-                     staff_id: str | None = None, expires_at: str | None = None) -> dict[str, Any]:
-    """Append one points entry and its outbox event; the caller holds the write lock."""
-    return _append(store, "points_ledger", "points.entry", InsufficientPoints(
-        "not enough points"), {
-        "id": new_id(), "member_id": member_id, "store_id": store.store_id, "delta": delta,
-        "kind": kind, "reason": reason, "order_id": order_id, "staff_id": staff_id,
-        "expires_at": expires_at, "created_at": store.now_iso()})
+                     staff_id: str | None = None, expires_at: str | None = None,
+                     note: str | None = None) -> dict[str, Any]:
+    """Append one points entry and its outbox event; the caller holds the write lock.
+    `note` says, in a chain, on whose word a redemption was made (authority.py)."""
+    entry = {"id": new_id(), "member_id": member_id, "store_id": store.store_id,
+             "delta": delta, "kind": kind, "reason": reason, "order_id": order_id,
+             "staff_id": staff_id, "expires_at": expires_at, "created_at": store.now_iso()}
+    if note is not None:  # only a chain's redemption has one, so other entries read as before
+        entry["note"] = note
+    return _append(store, "points_ledger", "points.entry",
+                   InsufficientPoints("not enough points"), entry)
 
 
 def _append(store: Store, table: str, event: str, refusal: Exception,

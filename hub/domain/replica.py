@@ -237,6 +237,8 @@ def feed_position(store: Store) -> int:
     return int(store.meta("hq_feed_position") or 0)
 
 
-def conflicts(store: Store) -> list[dict[str, Any]]:
-    rows = store.conn.execute("SELECT * FROM sync_conflicts ORDER BY id")
+def conflicts(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
+    """What could not be applied here, oldest first; with `limit`, only the latest ones."""
+    rows = store.conn.execute("SELECT * FROM (SELECT * FROM sync_conflicts ORDER BY id DESC "
+                              "LIMIT ?) ORDER BY id", (-1 if limit is None else limit,))
     return [{**dict(r), "data": json.loads(r["data"])} for r in rows]

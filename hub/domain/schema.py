@@ -713,6 +713,27 @@ CREATE VIEW menu_view AS
     FROM menu_dishes d LEFT JOIN menu_overrides o ON o.code = d.code;
 """
 
+CHAIN_POINTS = """
+-- Points follow the chain's spend rule as stored value does (see hub/domain/authority.py):
+-- a redemption's entry says whether HQ approved it or the store's slice covered it, what
+-- HQ reserved for this store alone, and the approvals HQ holds until a checkout uses them.
+ALTER TABLE points_ledger ADD COLUMN note TEXT;
+CREATE TABLE points_slices (
+    member_id TEXT PRIMARY KEY REFERENCES members(id),
+    remaining INTEGER NOT NULL CHECK (remaining >= 0),
+    updated_at TEXT
+);
+CREATE TABLE points_approvals (
+    hold_id TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    idempotency_key TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'spent', 'released')),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX points_approvals_open ON points_approvals(state, created_at);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -735,6 +756,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0018_combos", COMBOS),
     ("0019_set_meals", SET_MEALS),
     ("0020_chain_menu", CHAIN_MENU),
+    ("0023_chain_points", CHAIN_POINTS),
 )
 
 

@@ -1,5 +1,6 @@
 """HQ's books: every store's events applied once, in order, and the chain's rules on them
-(stored value approved against the chain, coupons redeemed twice flagged, pushes, reports).
+(spends of stored value and points approved against the chain by the rule in
+hub/domain/authority.py, coupons redeemed twice flagged, pushes, reports).
 The receiver (`receiver.py`) only carries messages between the broker and these books."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, hq_settle
 from hub.domain.clock import Clock, system_clock, to_iso
 from hub.domain.ids import new_id
 from hub.domain.replica import HQ_ORIGIN, RELAYED, UNAPPLIABLE
@@ -44,15 +46,6 @@ CREATE TABLE IF NOT EXISTS hq_orders (
 -- The first redemption of every coupon HQ heard of; a second one from anywhere is a flag.
 CREATE TABLE IF NOT EXISTS hq_redemptions (
     code TEXT PRIMARY KEY, store_id TEXT NOT NULL, order_id TEXT, redeemed_at TEXT);
--- Stored value across the chain: balances from every store's entries, and what HQ has
--- promised out of them: approved spends not yet seen (auth) and slices reserved per store.
-CREATE TABLE IF NOT EXISTS hq_stored_value (
-    member_id TEXT PRIMARY KEY, balance_fen INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS hq_holds (
-    id TEXT PRIMARY KEY, member_id TEXT NOT NULL, store_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('auth', 'slice')), amount_fen INTEGER NOT NULL,
-    open INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS hq_holds_member ON hq_holds(member_id, open);
 -- What a person at HQ must look at, with what is needed to settle it (both receipts).
 CREATE TABLE IF NOT EXISTS hq_flags (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL,
@@ -76,7 +69,7 @@ class HqBook:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.executescript(HQ_SCHEMA)
+        self.conn.executescript(HQ_SCHEMA + hq_schema())  # and the spend rule's tables
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(hq_stores)")}
         for column, kind in STORE_COLUMNS:  # an HQ database from before these columns
             if column not in columns:
@@ -237,7 +230,7 @@ class HqBook:
               int(d.get("discount_fen", 0)), str(d.get("created_at")))
              for kind, d in data if kind == "order.created" and "id" in d])
         self._redemptions(conn, store_id, data)
-        self._stored_value(conn, store_id, data)
+        hq_settle(conn, now, store_id, data)
 
     @staticmethod
     def _without_erased(conn: sqlite3.Connection,
@@ -269,85 +262,19 @@ class HqBook:
                      "' (payload removed: the guest was erased)' "
                      "WHERE instr(CAST(payload AS TEXT), ?) > 0", (member_id,))
 
-    def _stored_value(self, conn: sqlite3.Connection, store_id: str,
-                      data: list[tuple[str, dict[str, Any]]]) -> None:
-        """Balances follow the entries; a spend HQ approved closes its hold, and so does the
-        store giving the approval back (before HQ even heard the request, if the link was
-        slow: the hold is then refused when it comes); a spend from a slice uses it up."""
-        for kind, d in data:
-            if kind == "stored_value.hold_released" and isinstance(d.get("hold_id"), str):
-                conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
-                             "open, created_at) VALUES (?, ?, ?, 'auth', 0, 0, ?) "
-                             "ON CONFLICT (id) DO UPDATE SET open = 0 "
-                             "WHERE hq_holds.store_id = excluded.store_id",
-                             (d["hold_id"], str(d.get("member_id")), store_id, self._now()))
-                continue
-            if kind == "stored_value.slice_released" and isinstance(d.get("amount_fen"), int):
-                conn.execute("UPDATE hq_holds SET amount_fen = max(0, amount_fen - ?) "
-                             "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
-                             (d["amount_fen"], d.get("member_id"), store_id))
-                continue
-            if kind != "stored_value.entry" or not isinstance(d.get("amount_fen"), int):
-                continue
-            conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES (?, ?) "
-                         "ON CONFLICT (member_id) DO UPDATE SET balance_fen = balance_fen + "
-                         "excluded.balance_fen", (d["member_id"], d["amount_fen"]))
-            note = d.get("note") or ""
-            if note.startswith("hq:"):
-                conn.execute("UPDATE hq_holds SET open = 0 WHERE id = ? AND store_id = ?",
-                             (note[3:], store_id))
-            elif note == "slice":
-                conn.execute("UPDATE hq_holds SET amount_fen = max(0, amount_fen + ?) "
-                             "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
-                             (d["amount_fen"], d["member_id"], store_id))
-
-    def authorise(self, store_id: str, member_id: str, amount_fen: int,
-                  slice_cap_fen: int = 0, hold_id: str | None = None) -> dict[str, Any]:
-        """Approve a spend if the chain balance, less every promise, covers it; then top the
-        store's slice for this guest up towards `slice_cap_fen` from what is still free.
-
-        A promise lasts until the spend arrives or the store gives it back, however long
-        that takes and whatever the clock says. `hold_id` is the store's name for it; one
-        already used (or given back before this request arrived) is refused."""
+    def authorise(self, store_id: str, member_id: str, amount: int, slice_cap: int = 0,
+                  hold_id: str | None = None, asset: Asset = STORED_VALUE) -> dict[str, Any]:
+        """The chain's word on a store's spend (hub/domain/authority.py); none at all for a
+        store whose protocol HQ cannot read."""
         with self.write() as conn:
             spoken = conn.execute("SELECT schema FROM hq_stores WHERE store_id = ?",
                                   (store_id,)).fetchone()
             if spoken is not None and (spoken[0] or 0) > SCHEMA:
-                return {"approved": False, "available_fen": 0,
+                return {"approved": False, asset.key("available"): 0,
                         "error": f"the store speaks protocol {spoken[0]}, newer than this HQ "
                                  f"({SCHEMA}) reads: upgrade HQ"}
-            balance = conn.execute("SELECT COALESCE(MAX(balance_fen), 0) FROM hq_stored_value "
-                                   "WHERE member_id = ?", (member_id,)).fetchone()[0]
-            promised = conn.execute(
-                "SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE member_id = ? AND open",
-                (member_id,)).fetchone()[0]
-            free = balance - promised
-            hold = hold_id or new_id()
-            known = conn.execute("SELECT store_id, member_id, amount_fen, open FROM hq_holds "
-                                 "WHERE id = ?", (hold,)).fetchone()
-            if known is not None:  # asked again (a redelivery): the same answer, or no
-                same = tuple(known) == (store_id, member_id, amount_fen, 1)
-                return {"approved": True, "hold_id": hold, "slice_grant_fen": 0,
-                        "available_fen": max(free, 0)} if same else {
-                    "approved": False, "available_fen": max(free, 0),
-                    "error": "this approval was already decided"}
-            if amount_fen > free:
-                return {"approved": False, "available_fen": max(free, 0)}
-            conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
-                         "created_at) VALUES (?, ?, ?, 'auth', ?, ?)",
-                         (hold, member_id, store_id, amount_fen, self._now()))
-            held = conn.execute("SELECT COALESCE(MAX(amount_fen), 0) FROM hq_holds WHERE "
-                                "member_id = ? AND store_id = ? AND kind = 'slice'",
-                                (member_id, store_id)).fetchone()[0]
-            grant = max(0, min(slice_cap_fen - held, free - amount_fen))
-            if grant:  # one slice row per guest and store, grown by each grant
-                conn.execute("INSERT INTO hq_holds (id, member_id, store_id, kind, amount_fen, "
-                             "created_at) VALUES (?, ?, ?, 'slice', ?, ?) ON CONFLICT (id) DO "
-                             "UPDATE SET amount_fen = amount_fen + excluded.amount_fen",
-                             (f"slice:{member_id}:{store_id}", member_id, store_id, grant,
-                              self._now()))
-        return {"approved": True, "hold_id": hold, "slice_grant_fen": grant,
-                "available_fen": free - amount_fen - grant}
+            return hq_authorise(conn, self._now(), store_id, member_id, amount, slice_cap,
+                                hold_id, asset)
 
     def _redemptions(self, conn: sqlite3.Connection, store_id: str,
                      data: list[tuple[str, dict[str, Any]]]) -> None:

@@ -13,6 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.domain.authority import POINTS, STORED_VALUE
 from hub.workers import ThreadWorker
 
 from ..protocol import (
@@ -24,6 +25,7 @@ from ..protocol import (
     feed_topic,
     history_topic,
     mqtt_client,
+    read_authorise_request,
     resend_topic,
     store_of,
 )
@@ -40,10 +42,11 @@ class Receiver(ThreadWorker):
 
     def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
                  client_id: str = "laoke-hq", ca_file: str = "",
-                 slice_fen: int = 20_000) -> None:
+                 slice_fen: int = 20_000, slice_points: int = 1_000) -> None:
         super().__init__()
         self.book = book
-        self.slice_fen = slice_fen  # the most of a guest's balance one store may hold
+        # the most of a guest's stored value, and of their points, one store may hold
+        self.slice_caps = {STORED_VALUE.name: slice_fen, POINTS.name: slice_points}
         self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
                                                ca_file=ca_file, manual_ack=True)
         self.client.on_connect = self._on_connect
@@ -113,21 +116,13 @@ class Receiver(ThreadWorker):
         reply_to = getattr(props, "ResponseTopic", None)
         correlation = getattr(props, "CorrelationData", None)
         try:
-            body = json.loads(message.payload)
-            member_id, amount = body["member_id"], body["amount_fen"]
-            hold_id = body.get("hold_id")
-            if not isinstance(member_id, str) or isinstance(amount, bool) or \
-                    not isinstance(amount, int) or amount <= 0:
-                raise ValueError("member_id and a positive amount_fen")
-            if hold_id is not None and (not isinstance(hold_id, str) or
-                                        not 0 < len(hold_id) <= 64 or ":" in hold_id):
-                raise ValueError("hold_id: the store's id for the approval")
-        except (ValueError, KeyError, TypeError) as error:
+            asset, member_id, amount, hold_id = read_authorise_request(message.payload)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             self.book.park(message.topic, message.payload, f"malformed authorisation: {error}")
             answer: dict[str, Any] = {"approved": False, "error": "malformed request"}
         else:
-            answer = self.book.authorise(store_id, member_id, amount, self.slice_fen,
-                                         hold_id)
+            answer = self.book.authorise(store_id, member_id, amount,
+                                         self.slice_caps[asset.name], hold_id, asset)
         if reply_to != approval_topic(store_id):
             return  # a store hears only its own answers
         reply = Properties(PacketTypes.PUBLISH)

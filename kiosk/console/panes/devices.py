@@ -1,4 +1,5 @@
-"""Paired tablets and kiosks, pairing a new one, and the printers' and readers' health."""
+"""Paired tablets and kiosks, pairing a new one, the printers' and readers' health, and the
+hub's own: each background worker's state and what the chain sent that could not apply."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class DevicesPane(Pane):
                 yield Button(t("test_page"), id="test-page")
             yield Static("", id="pair-code", classes="panel")
             yield Static("", id="hardware", classes="panel")
+            yield Static("", id="sync-state", classes="panel")
+            yield Table(*(t(k) for k in ("time", "event", "from_store", "reason")),
+                        id="conflict-table")
 
     def on_mount(self) -> None:
         self.load()
@@ -38,10 +42,11 @@ class DevicesPane(Pane):
 
     def load(self) -> None:
         client = self.console.client
-        self.call(lambda: (client.devices(), client.health()), self.show)
+        self.call(lambda: (client.devices(), client.health(), client.sync_conflicts()),
+                  self.show)
 
-    def show(self, answers: tuple[list[Json], Json]) -> None:
-        devices, health = answers
+    def show(self, answers: tuple[list[Json], Json, list[Json]]) -> None:
+        devices, health, conflicts = answers
         t = self.t
         table = self.query_one("#device-table", Table)
         table.clear()
@@ -59,6 +64,26 @@ class DevicesPane(Pane):
             f"{t('online') if r['connected'] else t('offline')}"
             for r in health["readers"]) or t("none")))
         self.query_one("#hardware", Static).update("\n".join(lines))
+        self.show_sync(health, conflicts)
+
+    def show_sync(self, health: Json, conflicts: list[Json]) -> None:
+        """Every worker's state (a failing one with its last error) and the conflicts a
+        person must settle: nothing the hub does in the background fails unseen."""
+        t = self.t
+        sync = health["sync"]
+        lines = [f"{t('hq')}: {t('online') if sync['connected'] else t('offline')}, "
+                 f"{t('backlog')} {sync['backlog']}, {t('conflicts')} {sync['conflicts']}"]
+        lines += [f"{t('workers')}: " + "; ".join(
+            f"{w['name']} {t('worker_' + w['state'].replace(' ', '_'))}"
+            + (f" ({w['last_error']})" if w["state"] == "failing" and w["last_error"] else "")
+            for w in health["workers"])]
+        self.query_one("#sync-state", Static).update("\n".join(lines))
+        table = self.query_one("#conflict-table", Table)
+        table.clear()
+        for conflict in reversed(conflicts):  # the newest first
+            table.add_row(self.console.local_time(conflict["at"], "%m-%d %H:%M"),
+                          conflict["type"], conflict["origin_store"] or "-", conflict["reason"],
+                          key=str(conflict["id"]))
 
     @on(Button.Pressed, "#pair")
     def new_pairing_code(self) -> None:
