@@ -505,7 +505,7 @@ def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, 
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from sync.protocol import SCHEMA, status_topic
+    from sync.protocol import PROTOCOL as SCHEMA, status_topic
 
     book = HqBook(tmp_path / "hq.db")
     book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
