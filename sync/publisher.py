@@ -91,6 +91,7 @@ class Publisher(ThreadWorker):
         self.second_writer: str | None = None  # until a person settles it and restarts
         self.install = ""  # this database's id (INSTALL_KEY), read in begin()
         self.epoch: int | None = None  # the incarnation HQ issued this hub, once it has
+        self.welcomed = False  # HQ answered this connection's hello
 
     def _status(self, online: bool) -> bytes:
         return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL})
@@ -201,6 +202,7 @@ class Publisher(ThreadWorker):
             self._refuse(body["refused"])
             return
         epoch = body.get("epoch")
+        self.welcomed = True
         if isinstance(epoch, int) and not isinstance(epoch, bool) and self.epoch is None:
             store = self.store()
             with store.write():
@@ -240,6 +242,7 @@ class Publisher(ThreadWorker):
             self.in_flight.clear()
             self.retry_at = None
             self.connected_at, self.ack_checked = time.monotonic(), False
+            self.welcomed = False
             if self.second_writer is None:
                 self.connected.set()
             self._hello()
@@ -373,6 +376,8 @@ class Publisher(ThreadWorker):
             self.inbox.put("connected")  # try again: somebody may have fixed the broker
         if self.connected.is_set() and time.monotonic() - self.last_pull > PULL_EVERY_S:
             self._pull()
+            if not self.welcomed:  # HQ was not listening yet: say it again
+                self._hello()
         # New outbox rows come from other threads and processes: look again soon.
         return 0.0 if self._send_batch() else 0.02
 

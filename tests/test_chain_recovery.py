@@ -153,6 +153,7 @@ def test_hq_restored_from_a_backup_recovers_from_the_stores(tmp_path, broker):
     a, b, c = (make_store(tmp_path, s, broker) for s in ("s-a", "s-b", "s-c"))
     c().settings.chain.sent_retention_days = 0  # C keeps nothing once HQ has it
     hq = start_hq()
+    wait_until(lambda: at_hq("SELECT COUNT(*) FROM hq_meta") is not None, timeout=60)
     pubs = [Publisher(s).start() for s in (a, b, c)]
     try:
         guests = [add_member(a(), NewMember(name=f"客{n}", phone=f"1380000{n:04d}"))
@@ -186,8 +187,7 @@ def test_hq_restored_from_a_backup_recovers_from_the_stores(tmp_path, broker):
                            "WHERE store_id = 's-a'")) == (top_a, top_a)
         wait_until(lambda: b().scalar("SELECT erased_at FROM members WHERE id = ?",
                                       (guests[0]["id"],)) is not None, timeout=30)
-        wait_until(lambda: b().one("SELECT 1 FROM members WHERE phone = '13800000004'"),
-                   timeout=30)
+        wait_until(lambda: b().one("SELECT 1 FROM members WHERE name = '客4'"), timeout=30)
         alarm = json.loads(at_hq("SELECT detail FROM hq_flags WHERE kind = 'events_lost' "
                                  "AND subject = 's-c'")[0])
         assert (alarm["from_seq"], alarm["to_seq"]) == lost
@@ -217,9 +217,12 @@ def test_two_hq_databases_on_one_broker_each_get_every_event(tmp_path, broker):
             add_member(shop(), NewMember(name=f"客{n}", phone=f"1380000{n:04d}"))
         for book in books:
             wait_until(lambda book=book: seen_at_hq(book, "s-t") == 30, timeout=60)
-            assert book.conn.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM hq_events "
-                                     "WHERE store_id = 's-t'").fetchone() == (30, 30)
+            assert tuple(book.conn.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT seq) FROM hq_events WHERE store_id = 's-t'"
+            ).fetchone()) == (30, 30)
         assert len({book.hq_id for book in books}) == 2
+        wait_until(lambda: shop().scalar("SELECT COUNT(*) FROM sync_hq_acks "
+                                         "WHERE applied_seq = 30") == 2)
     finally:
         pub.stop()
         for receiver in receivers:
