@@ -92,6 +92,7 @@ class Publisher(ThreadWorker):
         self.install = ""  # this database's id (INSTALL_KEY), read in begin()
         self.epoch: int | None = None  # the incarnation HQ issued this hub, once it has
         self.welcomed = False  # HQ answered this connection's hello
+        self.older_hq: str | None = None  # HQ cannot read this hub's events: why
 
     def _status(self, online: bool) -> bytes:
         return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL})
@@ -201,8 +202,14 @@ class Publisher(ThreadWorker):
         if isinstance(body.get("refused"), str):
             self._refuse(body["refused"])
             return
-        epoch = body.get("epoch")
-        self.welcomed = True
+        epoch, protocol = body.get("epoch"), body.get("protocol")
+        self.older_hq = None
+        if isinstance(protocol, int) and protocol < PROTOCOL:
+            self.older_hq = (f"HQ reads protocol {protocol}, this hub speaks {PROTOCOL}: "
+                             "nothing is sent until HQ is upgraded (it all waits here)")
+            log.warning("%s", self.older_hq)
+        else:
+            self.welcomed = True  # an older HQ is asked again, to see it upgraded
         if isinstance(epoch, int) and not isinstance(epoch, bool) and self.epoch is None:
             store = self.store()
             with store.write():
@@ -319,7 +326,8 @@ class Publisher(ThreadWorker):
         """The next batch from `next_seq`, out of the outbox or, for an HQ that asks again,
         out of what is kept once sent; what is no longer kept is named (`gone`), so HQ can
         raise its alarm and take the rest."""
-        if not self.connected.is_set() or self.next_seq is None or self.epoch is None:
+        if not self.connected.is_set() or self.next_seq is None or self.epoch is None or \
+                self.older_hq is not None:
             return False
         if not self.ack_checked and time.monotonic() - self.connected_at < ACK_WAIT_S:
             return False  # HQ's retained watermark comes first, if HQ knows this store
@@ -390,6 +398,6 @@ class Publisher(ThreadWorker):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "connected": self.connected.is_set(),
-                "refused": self.second_writer or self.refused,
+                "refused": self.second_writer or self.refused or self.older_hq,
                 "in_flight": len(self.in_flight), "epoch": self.epoch,
                 "hq_applied_seq": self.watermark(), "backlog": self.backlog()}

@@ -251,3 +251,30 @@ def test_the_protocol_is_the_schema_hq_and_stores_migrated_to():
 
     assert PROTOCOL == protocol_of(STEPS) == len(STEPS)
     assert protocol_of((*STEPS, ("9999_next", "SELECT 1;"))) == PROTOCOL + 1
+
+
+def test_a_store_newer_than_hq_waits_and_gets_no_approvals(tmp_path, broker, monkeypatch):
+    """Fault 10: a store upgraded before HQ says its protocol at birth. Its events wait at
+    the store (nothing is parked again and again, nothing is lost), HQ approves no spend for
+    it, and `laoke hq stores` says why."""
+    book = HqBook(tmp_path / "hq.db")
+    book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 9000)")
+    receiver = Receiver(book, broker.url).start()
+    monkeypatch.setattr("sync.publisher.PROTOCOL", PROTOCOL + 1)  # a hub one migration on
+    newer = make_store(tmp_path, "s-n", broker)
+    pub = Publisher(newer).start()
+    try:
+        add_member(newer(), NewMember(name="王芳", phone="13800138000"))
+        wait_until(lambda: pub.state()["refused"] is not None, timeout=30)
+        assert f"HQ reads protocol {PROTOCOL}" in pub.state()["refused"]
+        assert newer().scalar("SELECT COUNT(*) FROM outbox") == 1
+        assert seen_at_hq(book, "s-n") == 0
+        answer = book.authorise("s-n", "g", 1_000)
+        assert not answer["approved"] and "upgrade HQ" in answer["error"]
+        shown = {s["store_id"]: s for s in json.loads(
+            hq_command(tmp_path, "stores", "--json").stdout)["stores"]}
+        assert shown["s-n"]["schema"] == PROTOCOL + 1 and shown["s-n"]["readable"] is False
+        assert "NEWER THAN HQ" in hq_command(tmp_path, "stores").stdout
+    finally:
+        pub.stop()
+        receiver.stop()

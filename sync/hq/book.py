@@ -124,13 +124,20 @@ class HqBook:
             raise DeadLetter(f"not JSON: {error}") from None
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise DeadLetter("not an event batch")
-        if not isinstance(body.get("schema"), int) or body["schema"] > PROTOCOL:
-            if isinstance(body.get("schema"), int) and store_id is not None:
-                with self.write() as conn:  # no approvals for a store HQ cannot read
-                    conn.execute("INSERT INTO hq_stores (store_id, schema) VALUES (?, ?) "
-                                 "ON CONFLICT (store_id) DO UPDATE SET schema = "
-                                 "excluded.schema", (store_id, body["schema"]))
-            raise DeadLetter(f"schema {body.get('schema')!r} is newer than this HQ knows")
+        if not isinstance(body.get("schema"), int) or store_id is None:
+            raise DeadLetter(f"schema {body.get('schema')!r}: not a protocol this HQ knows")
+        if body["schema"] > PROTOCOL:
+            reason = (f"schema {body['schema']} is newer than this HQ knows ({PROTOCOL}): "
+                      f"store {store_id}'s events wait at the store, and HQ approves no spend "
+                      "for it; upgrade HQ")
+            with self.write() as conn:  # no approvals for a store HQ cannot read
+                conn.execute("INSERT INTO hq_stores (store_id, schema) VALUES (?, ?) "
+                             "ON CONFLICT (store_id) DO UPDATE SET schema = "
+                             "excluded.schema", (store_id, body["schema"]))
+                self._needs_person(conn, store_id, reason, topic, payload)
+                applied = conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
+                                       (store_id,)).fetchone()[0]
+            return store_id, applied, None
         if store_id is None or body.get("store") != store_id:
             raise DeadLetter(f"store {body.get('store')!r} published on {store_id!r}'s topic")
         events = body["events"]
@@ -478,7 +485,8 @@ class HqBook:
     def stores(self) -> list[dict[str, Any]]:
         """Every store HQ knows: online, applied seq, last event, first missing seq, what a
         person must look at, the protocol it speaks."""
-        return [dict(r) for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
+        return [{**dict(r), "readable": (r["schema"] or 0) <= PROTOCOL}
+                for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
 
     def flags(self) -> list[dict[str, Any]]:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
@@ -566,7 +574,7 @@ class HqBook:
                 return {"install": install, "refused": refused}
             conn.execute("UPDATE hq_stores SET epoch = ?, install = ? WHERE store_id = ?",
                          (epoch, install, store_id))
-        return {"install": install, "epoch": epoch}
+        return {"install": install, "epoch": epoch, "protocol": PROTOCOL}
 
     def pull(self, store_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
         """A store's request for the next feed page, and the seq HQ asks it to send again
@@ -576,11 +584,13 @@ class HqBook:
         after = int(body["after"])
         acked, top = body.get("acked"), body.get("top")
         mine = acked.get(self.hq_id) if isinstance(acked, dict) else None
-        row = self.conn.execute("SELECT applied_seq, last_event_at FROM hq_stores WHERE "
-                                "store_id = ?", (store_id,)).fetchone()
+        row = self.conn.execute("SELECT applied_seq, last_event_at, schema FROM hq_stores "
+                                "WHERE store_id = ?", (store_id,)).fetchone()
         applied = row[0] if row else 0
         resend = None
-        if isinstance(mine, int) and mine > applied:
+        if row is not None and (row[2] or 0) > PROTOCOL:
+            pass  # what it sends cannot be read here: asking again only parks it again
+        elif isinstance(mine, int) and mine > applied:
             resend = applied + 1
             self._flag_once("hq_behind", store_id, {"acknowledged": mine, "held": applied})
         elif isinstance(top, int) and top > applied and (
