@@ -217,8 +217,9 @@ class Publisher(ThreadWorker):
             self.epoch = epoch
 
     def _acknowledged(self, hq_id: str, applied: int, applied_id: Any) -> None:
-        """Record what this HQ has; what every HQ has leaves the outbox for `sent_events`,
-        and what every HQ has had for the retention is gone for good."""
+        """Record the most this HQ acknowledged (less later means HQ went back to a backup:
+        the pull tells it so); what every HQ has leaves the outbox for `sent_events`, and
+        what every HQ has had for the retention is gone for good."""
         store = self.store()
         now = store.clock()
         cutoff = to_iso(now - timedelta(days=store.settings.chain.sent_retention_days))
@@ -226,7 +227,9 @@ class Publisher(ThreadWorker):
             store.conn.execute(
                 "INSERT INTO sync_hq_acks (hq_id, applied_seq, applied_id, at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (hq_id) DO UPDATE SET applied_seq = "
-                "excluded.applied_seq, applied_id = excluded.applied_id, at = excluded.at",
+                "max(applied_seq, excluded.applied_seq), applied_id = CASE WHEN "
+                "excluded.applied_seq >= applied_seq THEN excluded.applied_id ELSE applied_id "
+                "END, at = excluded.at",
                 (hq_id, applied, applied_id if isinstance(applied_id, str) else None,
                  to_iso(now)))
             # An HQ silent for the whole retention (or the nameless one of an older HQ,

@@ -188,6 +188,8 @@ def test_hq_restored_from_a_backup_recovers_from_the_stores(tmp_path, broker):
         wait_until(lambda: b().scalar("SELECT erased_at FROM members WHERE id = ?",
                                       (guests[0]["id"],)) is not None, timeout=30)
         wait_until(lambda: b().one("SELECT 1 FROM members WHERE name = '客4'"), timeout=30)
+        assert at_hq("SELECT COUNT(*) FROM hq_flags WHERE kind = 'hq_behind' AND "
+                     "subject = 's-a'")[0] == 1, "HQ says it went back in time, once"
         alarm = json.loads(at_hq("SELECT detail FROM hq_flags WHERE kind = 'events_lost' "
                                  "AND subject = 's-c'")[0])
         assert (alarm["from_seq"], alarm["to_seq"]) == lost
@@ -271,8 +273,7 @@ def test_a_store_newer_than_hq_waits_and_gets_no_approvals(tmp_path, broker, mon
         assert seen_at_hq(book, "s-n") == 0
         answer = book.authorise("s-n", "g", 1_000)
         assert not answer["approved"] and "upgrade HQ" in answer["error"]
-        shown = {s["store_id"]: s for s in json.loads(
-            hq_command(tmp_path, "stores", "--json").stdout)["stores"]}
+        shown = {s["store_id"]: s for s in book.stores()}
         assert shown["s-n"]["schema"] == PROTOCOL + 1 and shown["s-n"]["readable"] is False
         assert "NEWER THAN HQ" in hq_command(tmp_path, "stores").stdout
     finally:

@@ -592,18 +592,21 @@ class HqBook:
             pass  # what it sends cannot be read here: asking again only parks it again
         elif isinstance(mine, int) and mine > applied:
             resend = applied + 1
-            self._flag_once("hq_behind", store_id, {"acknowledged": mine, "held": applied})
+            self._flag_once("hq_behind", store_id, {"acknowledged": mine, "held": applied},
+                            "acknowledged")
         elif isinstance(top, int) and top > applied and (
                 row is None or row[1] is None or
                 (self.clock() - from_iso(row[1])).total_seconds() > QUIET_S):
             resend = applied + 1
         return self.feed(store_id, after), resend
 
-    def _flag_once(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
+    def _flag_once(self, kind: str, subject: str, detail: dict[str, Any], key: str) -> None:
+        """A flag for a person, once per `subject` and value of `detail[key]`."""
         text = json.dumps(detail, sort_keys=True)
         with self.write() as conn:
             if conn.execute("SELECT 1 FROM hq_flags WHERE kind = ? AND subject = ? AND "
-                            "detail = ?", (kind, subject, text)).fetchone() is None:
+                            "json_extract(detail, '$.' || ?) = ?",
+                            (kind, subject, key, detail[key])).fetchone() is None:
                 log.error("store %s: %s %s", subject, kind, text)
                 conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
                              "(?, ?, ?, ?)", (kind, subject, text, self._now()))
