@@ -8,6 +8,11 @@ pages it asks for: `.../pull` {"after": position} answered on `.../feed`, so a s
 from days offline catches up from where it was, not from what a broker happened to keep.
 A replacement hub rebuilds its store from HQ the same way: `.../restore` {"after": seq}
 answered on `.../history` with the store's own events.
+
+A hub is one incarnation of its store: at each connect it says `.../hello` (its install id,
+the epoch HQ issued it, what each HQ acknowledged, the protocol it speaks) and HQ answers on
+`.../welcome` with the epoch, issued at first contact and again at a restore, or with why it
+refuses this hub. Batches carry the epoch and the id of the event they follow (`prev`).
 """
 
 from __future__ import annotations
@@ -21,13 +26,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.domain.authority import ASSETS, STORED_VALUE, Asset
+from hub.domain.schema import STEPS
 
 PREFIX = "laoke/v1"
-SCHEMA = 1
 HQ_GROUP = "laoke-hq"  # the MQTT 5 shared subscription group of HQ receivers
 # The most one batch or page of events may weigh, well under the shipped brokers'
 # max_packet_size (config/mosquitto): a bigger one would be refused, again and again.
 MAX_BATCH_BYTES = 256 * 1024
+
+
+def protocol_of(steps: tuple[tuple[str, str], ...]) -> int:
+    """The protocol a hub with these migrations speaks: its events have the shapes its
+    schema has, so every migration is a new version, and no constant can be forgotten."""
+    return len(steps)
+
+
+PROTOCOL = protocol_of(STEPS)
 
 
 def fitting(events: list[Any], budget: int = MAX_BATCH_BYTES) -> list[Any]:
@@ -75,6 +89,16 @@ def restore_topic(store_id: str) -> str:
 def history_topic(store_id: str) -> str:
     """HQ's answer to a restore request: a page of the store's events, in seq order."""
     return f"{PREFIX}/stores/{store_id}/history"
+
+
+def hello_topic(store_id: str) -> str:
+    """A hub says who it is at each connect: its install, its incarnation (epoch)."""
+    return f"{PREFIX}/stores/{store_id}/hello"
+
+
+def welcome_topic(store_id: str) -> str:
+    """HQ's answer to a hello, for the install that said it: the epoch, or a refusal."""
+    return f"{PREFIX}/stores/{store_id}/welcome"
 
 
 def authorise_topic(store_id: str) -> str:

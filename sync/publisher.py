@@ -1,9 +1,13 @@
-"""The store's side of sync: drain the outbox to HQ, in seq order, and prune it only up to
-what HQ says it has applied; and pull, page by page, what the other stores did.
+"""The store's side of sync: drain the outbox to HQ, in seq order, and move an event out of
+it only once every HQ it reports to says it has applied it; and pull, page by page, what the
+other stores did.
 
 paho keeps its session in memory only, so the SQLite outbox is the one durable queue: after
-any reconnect everything past HQ's watermark is sent again, and HQ drops what it already has
-by (store, seq). paho's callbacks only hand messages to this thread; nothing waits in them.
+any reconnect everything past HQ's watermark is sent again, and HQ drops what it already has.
+An acknowledged event is kept `[chain] sent_retention_days` more (`sent_events`), for an HQ
+restored from a backup to ask for again. This hub sends nothing before HQ has issued it an
+incarnation (its epoch), and stops, loudly, when HQ says another hub is the store now.
+paho's callbacks only hand messages to this thread; nothing waits in them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -22,13 +27,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.domain.authority import STORED_VALUE
+from hub.domain.clock import to_iso
 from hub.domain.ids import new_id
-from hub.domain.replica import WATERMARK_KEY, apply_page, feed_position
+from hub.domain.replica import EPOCH_KEY, INSTALL_KEY, WATERMARK_KEY, apply_page, feed_position
 from hub.domain.store import Store
 from hub.workers import ThreadWorker
 
 from .protocol import (
-    SCHEMA,
+    PROTOCOL,
     ack_topic,
     approval_topic,
     authorise_request,
@@ -37,10 +43,12 @@ from .protocol import (
     events_topic,
     feed_topic,
     fitting,
+    hello_topic,
     mqtt_client,
     pull_topic,
     resend_topic,
     status_topic,
+    welcome_topic,
 )
 
 log = logging.getLogger(__name__)
@@ -83,9 +91,13 @@ class Publisher(ThreadWorker):
         self.connected_at = 0.0
         self.ack_checked = False  # HQ's watermark is this hub's own (see _check_ack)
         self.second_writer: str | None = None  # until a person settles it and restarts
+        self.install = ""  # this database's id (INSTALL_KEY), read in begin()
+        self.epoch: int | None = None  # the incarnation HQ issued this hub, once it has
+        self.welcomed = False  # HQ answered this connection's hello
+        self.older_hq: str | None = None  # HQ cannot read this hub's events: why
 
     def _status(self, online: bool) -> bytes:
-        return dumps({"store": self.store_id, "online": online, "schema": SCHEMA})
+        return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL})
 
     # -- paho callbacks: hand over, never block ----------------------------------------------
 
@@ -96,7 +108,8 @@ class Publisher(ThreadWorker):
             return
         client.publish(status_topic(self.store_id), self._status(True), qos=1, retain=True)
         client.subscribe([(ack_topic(self.store_id), 1), (resend_topic(self.store_id), 1),
-                          (feed_topic(self.store_id), 1), (approval_topic(self.store_id), 1)])
+                          (feed_topic(self.store_id), 1), (approval_topic(self.store_id), 1),
+                          (welcome_topic(self.store_id), 1)])
         self.inbox.put("connected")
 
     def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
@@ -164,14 +177,89 @@ class Publisher(ThreadWorker):
     def backlog(self) -> int:
         return int(self.store().scalar("SELECT COUNT(*) FROM outbox"))
 
+    def acks(self) -> dict[str, int]:
+        """What each HQ database acknowledged; a hub from before HQs had an identity knows
+        only its watermark, under ""."""
+        rows = self.store().conn.execute("SELECT hq_id, applied_seq FROM sync_hq_acks")
+        return {r[0]: r[1] for r in rows} or {"": self.watermark()}
+
+    def written(self) -> int:
+        return int(self.store().scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence "
+                                       "WHERE name = 'outbox'"))
+
+    def _hello(self) -> None:
+        self.client.publish(hello_topic(self.store_id), dumps({
+            "install": self.install, "epoch": self.epoch, "protocol": PROTOCOL,
+            "acked": self.acks()}), qos=1)
+
+    def _refuse(self, why: str) -> None:
+        """Another hub is this store for HQ: send nothing, prune nothing, say why."""
+        if self.second_writer is None:
+            log.error("%s", why)
+        self.last_error, self.last_error_at = why, time.time()
+        self.second_writer = why
+        self.connected.clear()
+
+    def _welcome(self, body: dict[str, Any]) -> None:
+        if body.get("install") != self.install:
+            return  # HQ's answer to another hub saying it is this store
+        if isinstance(body.get("refused"), str):
+            self._refuse(body["refused"])
+            return
+        epoch, protocol = body.get("epoch"), body.get("protocol")
+        self.older_hq = None
+        if isinstance(protocol, int) and protocol < PROTOCOL:
+            self.older_hq = (f"HQ reads protocol {protocol}, this hub speaks {PROTOCOL}: "
+                             "nothing is sent until HQ is upgraded (it all waits here)")
+            log.warning("%s", self.older_hq)
+        else:
+            self.welcomed = True  # an older HQ is asked again, to see it upgraded
+        if isinstance(epoch, int) and not isinstance(epoch, bool) and self.epoch is None:
+            store = self.store()
+            with store.write():
+                store.set_meta(EPOCH_KEY, str(epoch))
+            self.epoch = epoch
+
+    def _acknowledged(self, hq_id: str, applied: int, applied_id: Any) -> None:
+        """Record the most this HQ acknowledged (less later means HQ went back to a backup:
+        the pull tells it so); what every HQ has leaves the outbox for `sent_events`, and
+        what every HQ has had for the retention is gone for good."""
+        store = self.store()
+        now = store.clock()
+        cutoff = to_iso(now - timedelta(days=store.settings.chain.sent_retention_days))
+        with store.write():
+            store.conn.execute(
+                "INSERT INTO sync_hq_acks (hq_id, applied_seq, applied_id, at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (hq_id) DO UPDATE SET applied_seq = "
+                "max(applied_seq, excluded.applied_seq), applied_id = CASE WHEN "
+                "excluded.applied_seq >= applied_seq THEN excluded.applied_id ELSE applied_id "
+                "END, at = excluded.at",
+                (hq_id, applied, applied_id if isinstance(applied_id, str) else None,
+                 to_iso(now)))
+            # An HQ silent for the whole retention (or the nameless one of an older HQ,
+            # once HQ has a name) holds nothing back any more.
+            store.conn.execute("DELETE FROM sync_hq_acks WHERE hq_id <> ? AND (at < ? OR "
+                               "hq_id = '')", (hq_id, cutoff))
+            everyone = int(store.scalar("SELECT MIN(applied_seq) FROM sync_hq_acks"))
+            if everyone > self.watermark():
+                store.set_meta(WATERMARK_KEY, str(everyone))
+            store.conn.execute(
+                "INSERT OR IGNORE INTO sent_events (seq, id, store_id, type, ts, data, "
+                "acked_at) SELECT seq, id, store_id, type, ts, data, ? FROM outbox "
+                "WHERE seq <= ?", (to_iso(now), everyone))
+            store.conn.execute("DELETE FROM outbox WHERE seq <= ?", (everyone,))
+            store.conn.execute("DELETE FROM sent_events WHERE acked_at <= ?", (cutoff,))
+
     def _handle(self, message: Any) -> None:
         if message == "connected":
             self.next_seq = self.watermark() + 1  # resend whatever HQ has not applied
             self.in_flight.clear()
             self.retry_at = None
             self.connected_at, self.ack_checked = time.monotonic(), False
+            self.welcomed = False
             if self.second_writer is None:
                 self.connected.set()
+            self._hello()
             self._pull()
             return
         if message == "refused":
@@ -183,16 +271,18 @@ class Publisher(ThreadWorker):
         except (ValueError, TypeError):
             log.warning("ignoring a malformed message on %s", message.topic)
             return
-        if message.topic == ack_topic(self.store_id):
-            applied = body.get("applied_seq")
-            if not isinstance(applied, int) or not self._check_ack(applied,
-                                                                    body.get("applied_id")):
-                return
-            if applied > self.watermark():
-                store = self.store()
-                with store.write():
-                    store.set_meta(WATERMARK_KEY, str(applied))
-                    store.conn.execute("DELETE FROM outbox WHERE seq <= ?", (applied,))
+        if not isinstance(body, dict):
+            log.warning("ignoring a message on %s that is not an object", message.topic)
+            return
+        if message.topic == welcome_topic(self.store_id):
+            self._welcome(body)
+        elif message.topic == ack_topic(self.store_id):
+            applied, applied_id, hq_id = (body.get("applied_seq"), body.get("applied_id"),
+                                          body.get("hq"))
+            if isinstance(applied, int) and self._check_ack(applied, applied_id,
+                                                            body.get("epoch")):
+                self._acknowledged(hq_id if isinstance(hq_id, str) else "", applied,
+                                   applied_id)
         elif message.topic == feed_topic(self.store_id):
             events, position = body.get("events"), body.get("position")
             if isinstance(events, list) and isinstance(position, int) and \
@@ -205,35 +295,46 @@ class Publisher(ThreadWorker):
             if isinstance(start, int) and start > 0:
                 self.next_seq = min(self.next_seq or start, start)
 
-    def _check_ack(self, applied: int, applied_id: Any) -> bool:
-        """Whether HQ's watermark is about this hub's own events. Another hub numbering
-        events under this store id (a cloned card, a restore while the old hub was only cut
-        off) makes HQ hold seqs this hub never wrote, or wrote as other events: then this
-        hub sends nothing and prunes nothing, and says why, until a person settles it."""
-        store = self.store()
-        written = int(store.scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence "
-                                   "WHERE name = 'outbox'"))
-        mine = store.scalar("SELECT id FROM outbox WHERE seq = ?", (applied,))
-        if applied <= written and (mine is None or applied_id in (None, mine)):
+    def _own_id(self, seq: int) -> str | None:
+        """The id of this hub's event at `seq`, while it still holds it."""
+        found = self.store().scalar("SELECT id FROM outbox WHERE seq = ?1 UNION ALL "
+                                    "SELECT id FROM sent_events WHERE seq = ?1", (seq,))
+        return None if found is None else str(found)
+
+    def _check_ack(self, applied: int, applied_id: Any, epoch: Any) -> bool:
+        """Whether HQ's watermark is about this hub's own events. A restore gave the store
+        to another hub (HQ's epoch is newer than this hub's), or another hub numbers events
+        under this store id (a cloned card): HQ holds seqs this hub never wrote, or wrote
+        as other events. Then this hub sends nothing and prunes nothing, and says why,
+        until a person settles it. An ack from before this hub's incarnation is stale."""
+        if isinstance(epoch, int) and self.epoch is not None and epoch != self.epoch:
+            if epoch > self.epoch:
+                self._refuse(f"this hub was replaced: HQ knows store {self.store_id!r} as "
+                             f"incarnation {epoch} (a restore), this hub is incarnation "
+                             f"{self.epoch}; it sends and prunes nothing: stop it")
+            return False
+        mine = self._own_id(applied)
+        if applied <= self.written() and (mine is None or applied_id in (None, mine)):
             self.ack_checked = True
             return True
-        why = (f"HQ holds events of another hub writing as store {self.store_id!r} (its seq "
-               f"{applied} is not this hub's): stop one of them; this hub sends and prunes "
-               "nothing until then")
-        log.error("%s", why)
-        self.last_error, self.last_error_at = why, time.time()
-        self.second_writer = why
-        self.connected.clear()
+        self._refuse(f"HQ holds events of another hub writing as store {self.store_id!r} "
+                     f"(its seq {applied} is not this hub's): stop one of them; this hub "
+                     "sends and prunes nothing until then")
         return False
 
     def _pull(self) -> None:
         """Ask HQ for the next page of other stores' changes after what we have applied."""
         self.last_pull = time.monotonic()
-        self.client.publish(pull_topic(self.store_id),
-                            dumps({"after": feed_position(self.store())}), qos=1)
+        self.client.publish(pull_topic(self.store_id), dumps({
+            "after": feed_position(self.store()), "acked": self.acks(),
+            "top": self.written()}), qos=1)
 
     def _send_batch(self) -> bool:
-        if not self.connected.is_set() or self.next_seq is None:
+        """The next batch from `next_seq`, out of the outbox or, for an HQ that asks again,
+        out of what is kept once sent; what is no longer kept is named (`gone`), so HQ can
+        raise its alarm and take the rest."""
+        if not self.connected.is_set() or self.next_seq is None or self.epoch is None or \
+                self.older_hq is not None:
             return False
         if not self.ack_checked and time.monotonic() - self.connected_at < ACK_WAIT_S:
             return False  # HQ's retained watermark comes first, if HQ knows this store
@@ -241,24 +342,36 @@ class Publisher(ThreadWorker):
             self.in_flight.popleft()
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             return False
-        rows = self.store().conn.execute(
-            "SELECT seq, id, store_id, type, ts, data FROM outbox WHERE seq >= ? "
-            "ORDER BY seq LIMIT ?", (self.next_seq, BATCH)).fetchall()
-        if not rows:
+        conn = self.store().conn
+        rows = conn.execute(
+            "SELECT seq, id, store_id, type, ts, data FROM sent_events WHERE seq >= ?1 "
+            "UNION ALL SELECT seq, id, store_id, type, ts, data FROM outbox WHERE seq >= ?1 "
+            "ORDER BY seq LIMIT ?2", (self.next_seq, BATCH)).fetchall()
+        first = rows[0]["seq"] if rows else self.written() + 1
+        if first == self.next_seq and not rows:
             return False
-        events = fitting([{"store": r["store_id"], "seq": r["seq"], "id": r["id"],
-                           "type": r["type"], "ts": r["ts"], "data": json.loads(r["data"])}
-                          for r in rows])
+        batch: dict[str, Any] = {"schema": PROTOCOL, "store": self.store_id,
+                                 "epoch": self.epoch, "prev": self._own_id(first - 1)}
+        if first > self.next_seq:
+            batch["gone"] = [self.next_seq, first - 1]
+        batch["events"] = fitting([
+            {"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],
+             "ts": r["ts"], "data": json.loads(r["data"]), "epoch": self.epoch} for r in rows])
         properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = "application/json"
         self.in_flight.append(self.client.publish(
-            events_topic(self.store_id),
-            dumps({"schema": SCHEMA, "store": self.store_id, "events": events}), qos=1,
-            properties=properties))
-        self.next_seq = events[-1]["seq"] + 1
+            events_topic(self.store_id), dumps(batch), qos=1, properties=properties))
+        self.next_seq = batch["events"][-1]["seq"] + 1 if batch["events"] else first
         return True
 
     def begin(self) -> None:
+        store = self.store()
+        with store.write():
+            if store.meta(INSTALL_KEY) is None:
+                store.set_meta(INSTALL_KEY, new_id())
+        self.install = str(store.meta(INSTALL_KEY))
+        epoch = store.meta(EPOCH_KEY)
+        self.epoch = int(epoch) if epoch else None
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=15,
                                   clean_start=False)
         self.client.loop_start()
@@ -278,6 +391,8 @@ class Publisher(ThreadWorker):
             self.inbox.put("connected")  # try again: somebody may have fixed the broker
         if self.connected.is_set() and time.monotonic() - self.last_pull > PULL_EVERY_S:
             self._pull()
+            if not self.welcomed:  # HQ was not listening yet: say it again
+                self._hello()
         # New outbox rows come from other threads and processes: look again soon.
         return 0.0 if self._send_batch() else 0.02
 
@@ -290,6 +405,6 @@ class Publisher(ThreadWorker):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "connected": self.connected.is_set(),
-                "refused": self.second_writer or self.refused,
-                "in_flight": len(self.in_flight),
+                "refused": self.second_writer or self.refused or self.older_hq,
+                "in_flight": len(self.in_flight), "epoch": self.epoch,
                 "hq_applied_seq": self.watermark(), "backlog": self.backlog()}

@@ -1,7 +1,9 @@
 """A replacement hub rebuilds its store from HQ: page by page over MQTT, then carries on.
 
 The pages are the store's own events as HQ applied them (`.../restore` answered on
-`.../history`); paho's callback only queues them, the caller's thread applies them.
+`.../history`); paho's callback only queues them, the caller's thread applies them. First
+the hub asks HQ for a new incarnation of the store: from then on HQ refuses the hub it
+replaces, so nothing that hub still sends slips in after the pages.
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from typing import Any
 from hub.backup import install_database
 from hub.domain.config import CONFIG_NAME, load_settings, new_settings, write_settings
 from hub.domain.errors import InvalidInput
+from hub.domain.ids import new_id
+from hub.domain.replica import EPOCH_KEY, INSTALL_KEY
 from hub.domain.restore import check_empty, finish, restore_page
 from hub.domain.store import Store
 from hub.home import DB_NAME
 
-from .protocol import dumps, history_topic, mqtt_client, restore_topic
+from .protocol import (
+    PROTOCOL,
+    dumps,
+    hello_topic,
+    history_topic,
+    mqtt_client,
+    restore_topic,
+    welcome_topic,
+)
 
 
 class RestoreFailed(InvalidInput):
@@ -36,18 +48,25 @@ def restore_from_hq(store: Store, timeout: float = 30.0,
         raise InvalidInput("restoring needs HQ's broker: --broker URL or [broker] url")
     store_id = settings.store_id
     pages: queue.Queue[bytes] = queue.Queue()
+    welcomes: queue.Queue[bytes] = queue.Queue()
     subscribed = threading.Event()
     client, broker = mqtt_client(f"laoke-restore-{store_id}", settings.broker.url,
                                  settings.broker.username, settings.broker.password,
                                  settings.broker.tls, settings.broker.ca_file)
-    client.on_connect = lambda c, _u, _f, _r, _p=None: c.subscribe(history_topic(store_id), 1)
+    client.on_connect = lambda c, _u, _f, _r, _p=None: c.subscribe(
+        [(history_topic(store_id), 1), (welcome_topic(store_id), 1)])
     client.on_subscribe = lambda *_: subscribed.set()
-    client.on_message = lambda _c, _u, message: pages.put(message.payload)
+    client.on_message = lambda _c, _u, message: (
+        welcomes if message.topic == welcome_topic(store_id) else pages).put(message.payload)
     client.connect_async(broker.host, broker.port, keepalive=15)
     client.loop_start()
     try:
         if not subscribed.wait(timeout):
             raise RestoreFailed(f"HQ's broker at {settings.broker.url} did not answer")
+        install = new_id()
+        client.publish(hello_topic(store_id), dumps({
+            "install": install, "epoch": None, "restore": True, "protocol": PROTOCOL}), qos=1)
+        epoch = _incarnation(welcomes, install, timeout)
         after, count, applied = 0, 0, 0
         while True:
             client.publish(restore_topic(store_id), dumps({"after": after}), qos=1)
@@ -68,7 +87,10 @@ def restore_from_hq(store: Store, timeout: float = 30.0,
     if after != applied:
         raise RestoreFailed(f"HQ sent events up to {after} but has applied up to {applied}")
     finish(store, applied)
-    return {"store_id": store_id, "events": count, "applied_seq": applied}
+    with store.write():
+        store.set_meta(INSTALL_KEY, install)
+        store.set_meta(EPOCH_KEY, str(epoch))
+    return {"store_id": store_id, "events": count, "applied_seq": applied, "epoch": epoch}
 
 
 def restore_home(home: Path, store_id: str, *, broker: str | None = None,
@@ -104,6 +126,22 @@ def restore_home(home: Path, store_id: str, *, broker: str | None = None,
     install_database(home, building)
     write_settings(home, settings)
     return done
+
+
+def _incarnation(welcomes: queue.Queue[bytes], install: str, timeout: float) -> int:
+    """The epoch HQ issued this restore (answers for other hubs are skipped)."""
+    while True:
+        try:
+            answer = json.loads(welcomes.get(timeout=timeout))
+        except queue.Empty:
+            raise RestoreFailed(f"HQ did not answer within {timeout:g} s "
+                                "(is `laoke hq run` up?)") from None
+        except ValueError:
+            continue
+        if isinstance(answer, dict) and answer.get("install") == install:
+            if isinstance(answer.get("epoch"), int):
+                return int(answer["epoch"])
+            raise RestoreFailed(f"HQ refuses the restore: {answer.get('refused')}")
 
 
 def _next_page(pages: queue.Queue[bytes], after: int, timeout: float) -> dict[str, Any]:

@@ -504,7 +504,7 @@ def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, 
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from sync.protocol import SCHEMA, status_topic
+    from sync.protocol import PROTOCOL, status_topic
 
     book = HqBook(tmp_path / "hq.db")
     book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
@@ -515,7 +515,7 @@ def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, 
     newer.loop_start()
     try:
         newer.publish(status_topic("s-new"), json.dumps(
-            {"store": "s-new", "online": True, "schema": SCHEMA + 1}), qos=1,
+            {"store": "s-new", "online": True, "schema": PROTOCOL + 1}), qos=1,
             retain=True).wait_for_publish(5)
         wait_until(lambda: book.conn.execute(
             "SELECT schema FROM hq_stores WHERE store_id = 's-new'").fetchone() is not None)
@@ -523,7 +523,7 @@ def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, 
         assert not answer["approved"] and "newer" in answer["error"]
         assert book.authorise("s-old", "g", 1_000)["approved"]
         shown = json.loads(hq_command(tmp_path, "stores", "--json").stdout)["stores"]
-        assert {s["store_id"]: s["schema"] for s in shown}["s-new"] == SCHEMA + 1
+        assert {s["store_id"]: s["schema"] for s in shown}["s-new"] == PROTOCOL + 1
     finally:
         newer.loop_stop()
         receiver.stop()

@@ -63,7 +63,7 @@ def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker
         capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"store_id": "s-a", "events": last_seq,
-                                       "applied_seq": last_seq}
+                                       "applied_seq": last_seq, "epoch": 2}
     again = subprocess.run(
         [sys.executable, "-m", "hub", "--home", str(home), "hub", "restore", "--from-hq",
          "--store-id", "s-a", "--broker", broker.url], capture_output=True, text=True,

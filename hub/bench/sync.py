@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sync.hq import HqBook, Receiver
 from sync.localbroker import Mosquitto
-from sync.protocol import SCHEMA, dumps, events_topic
+from sync.protocol import PROTOCOL, dumps, events_topic
 from sync.publisher import BATCH, Publisher
 
 from ..domain.checkout import CheckoutRequest, checkout
@@ -119,7 +119,7 @@ def bench_sync(work: Path, events: int, log: Callable[[str], None]) -> dict[str,
     try:
         store = _backlog(work, "bench-sync", broker.url, events)
         rows = store().conn.execute("SELECT * FROM outbox ORDER BY seq").fetchall()
-        messages = [dumps({"schema": SCHEMA, "store": "bench-sync", "events": [
+        messages = [dumps({"schema": PROTOCOL, "store": "bench-sync", "events": [
             {"store": r["store_id"], "seq": r["seq"], "id": r["id"], "type": r["type"],
              "ts": r["ts"], "data": json.loads(r["data"])} for r in rows[i:i + BATCH]]})
             for i in range(0, len(rows), BATCH)]

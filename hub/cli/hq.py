@@ -99,14 +99,17 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
 @pass_obj
 def hq_stores(obj: Obj, as_json: bool) -> None:
-    """Stores HQ knows: online or not, applied seq, last event, first missing seq, and
-    what a person must look at (an event HQ parked)."""
+    """Stores HQ knows: online or not, incarnation, protocol (and whether HQ can read it),
+    applied seq, last event, first missing seq, and what a person must look at (an event
+    HQ parked, a second writer, events lost)."""
     rows = _hq_book(obj).stores()
     if as_json:
         emit_json({"stores": rows})
         return
     for row in rows:
         click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
+                   f"incarnation {row['epoch'] or '-'} protocol {row['schema'] or '-'}"
+                   f"{'' if row['readable'] else ' (NEWER THAN HQ: cannot read it)'} "
                    f"applied {row['applied_seq']}  last event {row['last_event_at'] or '-'}"
                    f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}"
                    f"{'  NEEDS ATTENTION: ' + row['attention'] if row['attention'] else ''}")

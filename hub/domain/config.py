@@ -63,6 +63,9 @@ class ChainSettings(_Section):
     auth_timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
     # A slice of a guest's stored value unused this long is given back for other stores.
     slice_idle_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # How long the store keeps the events HQ acknowledged, for an HQ restored from a backup
+    # to ask for again (0: none are kept).
+    sent_retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
 
     @field_validator("key")
     @classmethod

@@ -574,14 +574,31 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
     return jobs
 
 
+EVENT_TABLES = ("outbox", "sent_events")  # a store's own events: to send, and kept once sent
+
+
+def redact_events(conn: sqlite3.Connection, member_id: str,
+                  tables: tuple[str, ...] = EVENT_TABLES) -> None:
+    """A guest's personal data out of stored events (their sign-up and edits keep only the
+    id, their cards only a placeholder number): at a store the events waiting for HQ and the
+    ones kept for an HQ restored from a backup, at HQ its event history."""
+    for table in tables:
+        conn.execute(f"UPDATE {table} SET data = json_object('id', ?1, 'redacted', "
+                     "json('true')) WHERE type IN ('member.created', 'member.updated') "
+                     "AND json_extract(data, '$.id') = ?1", (member_id,))
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.number', 'erased') "
+                     "WHERE type IN ('card.linked', 'card.blocked') "
+                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
+
+
 def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> list[str]:
     """Erase a guest's personal data for good, keeping orders and ledgers (anonymised).
 
-    Events still waiting in the outbox lose the guest's personal data too, and so do the
-    print jobs about them (emptied; an unprinted one is cancelled); the audit log, which is
-    append-only, never held more than a card's last digits (`card_ref`). The erasure event
-    itself tells HQ and every other store to do the same. Returns the print jobs emptied, so
-    the caller can remove their slips from the virtual printer.
+    Events still waiting in the outbox, or kept once sent, lose the guest's personal data
+    too, and so do the print jobs about them (emptied; an unprinted one is cancelled); the
+    audit log, which is append-only, never held more than a card's last digits (`card_ref`).
+    The erasure event itself tells HQ and every other store to do the same. Returns the print
+    jobs emptied, so the caller can remove their slips from the virtual printer.
     """
     with store.write():
         row = member_row(store, member_id)
@@ -589,14 +606,7 @@ def erase_member(store: Store, member_id: str, actor: str, reason: str = "") -> 
             return []
         now = store.now_iso()
         jobs = scrub_guest(store, member_id, now)
-        store.conn.execute(
-            "UPDATE outbox SET data = json_object('id', ?1, 'redacted', json('true')) "
-            "WHERE type IN ('member.created', 'member.updated') "
-            "AND json_extract(data, '$.id') = ?1", (member_id,))
-        store.conn.execute(
-            "UPDATE outbox SET data = json_set(data, '$.number', 'erased') "
-            "WHERE type IN ('card.linked', 'card.blocked') "
-            "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        redact_events(store.conn, member_id)
         store.emit("member.erased", {"id": member_id, "erased_at": now})
         store.audit(actor, "member.erase", member_id, {"reason": reason})
         # Merge the name index so no old segment still spells the name (a rare, owner-only

@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import overlay
 from .errors import ConfigError
-from .members import LIST_FIELDS, scrub_guest
+from .members import LIST_FIELDS, redact_events, scrub_guest
 from .menu import apply_chain_menu
 from .phones import phone_digits_reversed
 from .store import Store, dumps
@@ -31,7 +31,9 @@ RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "
 # HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
-WATERMARK_KEY = "hq_applied_seq"  # hub_meta: the last seq HQ said it has applied
+WATERMARK_KEY = "hq_applied_seq"  # hub_meta: the last seq every HQ said it has applied
+INSTALL_KEY = "install_id"  # hub_meta: this database's own id, made at its first connect
+EPOCH_KEY = "hq_epoch"  # hub_meta: the incarnation HQ issued this hub (first contact, restore)
 # What a relayed event that cannot apply here raises: a missing or wrong-typed field, a row
 # the schema refuses (a guest erased meanwhile, a balance below zero), a value SQLite cannot
 # bind. Each is a conflict for a person, never a reason to stop reading the feed.
@@ -59,13 +61,19 @@ def record_conflict(store: Store, event: dict[str, Any], reason: str) -> None:
                                       reason, dumps(event.get("data")), store.now_iso()))
 
 
-def _insert(store: Store, table: str, row: dict[str, Any]) -> None:
-    """Insert a relayed row. Its keys came over the network: only the table's own columns
-    are ever named in the SQL, and any other key refuses the whole row."""
+def _only_known_fields(store: Store, table: str, row: dict[str, Any]) -> None:
+    """A relayed row with a field this version's table lacks (a newer store's) is refused
+    whole, so a person sees it, rather than taken without the field."""
     known = {r[1] for r in store.conn.execute(f"PRAGMA table_info({table})")}
     unknown = sorted(key for key in row if key not in known)
     if unknown:
         raise ValueError(f"{table} has no field {', '.join(map(repr, unknown))}")
+
+
+def _insert(store: Store, table: str, row: dict[str, Any]) -> None:
+    """Insert a relayed row. Its keys came over the network: only the table's own columns
+    are ever named in the SQL, and any other key refuses the whole row."""
+    _only_known_fields(store, table, row)
     columns = ", ".join(f'"{key}"' for key in row)
     store.conn.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES "
                        f"({', '.join('?' for _ in row)})", tuple(row.values()))
@@ -76,6 +84,10 @@ def apply_event(store: Store, event: dict[str, Any], own: bool = False) -> None:
     past events (a restore), whose orders are here too. An event that cannot apply leaves
     nothing half done (it runs in a savepoint) and is kept as a conflict."""
     kind, data = event.get("type"), event.get("data") or {}
+    if not own and kind not in RELAYED:
+        record_conflict(store, event, f"an event of a kind this hub does not know ({kind}): "
+                                      "from a newer version; upgrade this hub, then settle it")
+        return
     try:
         with store.write():
             _apply(store, kind, data, event, own)
@@ -140,6 +152,7 @@ def _erase(store: Store, member_id: str, at: str) -> None:
     """Another store erased a guest: their personal data goes here too, with the messages
     still waiting for them, the print jobs about them and what conflicts kept of them."""
     scrub_guest(store, member_id, at)
+    redact_events(store.conn, member_id)  # what this store sent of them, and will send
     store.conn.execute(
         "UPDATE sync_conflicts SET data = json_object('member_id', ?1, 'redacted', "
         "json('true')) WHERE json_extract(data, '$.id') = ?1 "
@@ -154,6 +167,7 @@ def _member(store: Store, data: dict[str, Any], event: dict[str, Any], own: bool
                                    "home_store": store.store_id if own else event["store"],
                                    "created_at": event["ts"], "updated_at": event["ts"]})
         return
+    _only_known_fields(store, "members", data)  # a newer version's field is not lost
     values = _member_values(data, own)
     local = store.one("SELECT updated_at, phone, erased_at FROM members WHERE id = ?",
                       (values["id"],))
@@ -227,7 +241,7 @@ def apply_page(store: Store, events: list[dict[str, Any]], position: int) -> int
     """Apply a page of relayed events and remember how far this store has read, together."""
     with store.write():
         for event in events:
-            if event.get("store") != store.store_id and event.get("type") in RELAYED:
+            if event.get("store") != store.store_id:
                 apply_event(store, event)
         store.set_meta("hq_feed_position", str(position))
     return position

@@ -734,6 +734,32 @@ CREATE TABLE points_approvals (
 CREATE INDEX points_approvals_open ON points_approvals(state, created_at);
 """
 
+SENT_EVENTS = """
+-- Events HQ has acknowledged, kept `[chain] sent_retention_days` after the acknowledgement:
+-- an HQ restored from a backup asks for them again (sync/publisher.py).
+CREATE TABLE sent_events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    data TEXT NOT NULL,
+    acked_at TEXT NOT NULL
+);
+CREATE INDEX sent_events_acked ON sent_events(acked_at);
+"""
+
+HQ_ACKS = """
+-- What each HQ database (by its identity) acknowledged: the store moves an event out of its
+-- outbox only once every HQ it reports to has it.
+CREATE TABLE sync_hq_acks (
+    hq_id TEXT PRIMARY KEY,
+    applied_seq INTEGER NOT NULL,
+    applied_id TEXT,
+    at TEXT NOT NULL
+);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -756,6 +782,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0018_combos", COMBOS),
     ("0019_set_meals", SET_MEALS),
     ("0020_chain_menu", CHAIN_MENU),
+    ("0021_sent_events", SENT_EVENTS),
+    ("0022_hq_acks", HQ_ACKS),
     ("0023_chain_points", CHAIN_POINTS),
 )
 

@@ -6,6 +6,7 @@ The receiver (`receiver.py`) only carries messages between the broker and these 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,27 +15,36 @@ from pathlib import Path
 from typing import Any
 
 from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, hq_settle
-from hub.domain.clock import Clock, system_clock, to_iso
+from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.ids import new_id
+from hub.domain.members import redact_events
 from hub.domain.replica import HQ_ORIGIN, RELAYED, UNAPPLIABLE
 
-from ..protocol import SCHEMA, fitting, store_of
+from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
 
+log = logging.getLogger(__name__)
 FEED_PAGE = 500
-# Added to hq_stores after its first release: what a person must look at (an event HQ
-# parked, a second writer), and the protocol the store speaks (from its birth message).
-STORE_COLUMNS = (("attention", "TEXT"), ("schema", "INTEGER"))
+QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
+# Added after the tables' first release (hq_stores: what a person must look at, the
+# protocol the store speaks, its incarnation and the install that is it; hq_events: the
+# incarnation that wrote the event).
+ADDED_COLUMNS = (("hq_stores", "attention", "TEXT"), ("hq_stores", "schema", "INTEGER"),
+                 ("hq_stores", "epoch", "INTEGER"), ("hq_stores", "install", "TEXT"),
+                 ("hq_events", "epoch", "INTEGER"))
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
     store_id TEXT PRIMARY KEY, applied_seq INTEGER NOT NULL DEFAULT 0,
     online INTEGER NOT NULL DEFAULT 0, status_at TEXT, last_event_at TEXT,
-    gap_from INTEGER);  -- and STORE_COLUMNS (added in HqBook.__init__)
+    gap_from INTEGER);  -- and ADDED_COLUMNS (added in HqBook.__init__)
 CREATE TABLE IF NOT EXISTS hq_events (
     hq_seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- HQ's own order: the feed stores read
     store_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
     ts TEXT NOT NULL, data TEXT NOT NULL, applied_at TEXT NOT NULL,
     UNIQUE (store_id, seq));
+CREATE INDEX IF NOT EXISTS hq_events_id ON hq_events(store_id, id);
+-- This HQ database's identity (hq_id): stores keep their events until every HQ has them.
+CREATE TABLE IF NOT EXISTS hq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hq_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB,
     reason TEXT NOT NULL, at TEXT NOT NULL);
@@ -70,10 +80,13 @@ class HqBook:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(HQ_SCHEMA + hq_schema())  # and the spend rule's tables
-        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(hq_stores)")}
-        for column, kind in STORE_COLUMNS:  # an HQ database from before these columns
-            if column not in columns:
-                self.conn.execute(f"ALTER TABLE hq_stores ADD COLUMN {column} {kind}")
+        for table, column, kind in ADDED_COLUMNS:  # an HQ database from before these
+            if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self.conn.execute("INSERT OR IGNORE INTO hq_meta (key, value) VALUES ('hq_id', ?)",
+                          (new_id(),))
+        self.hq_id = str(self.conn.execute(
+            "SELECT value FROM hq_meta WHERE key = 'hq_id'").fetchone()[0])
         self.lock = threading.Lock()
 
     def _now(self) -> str:
@@ -104,13 +117,20 @@ class HqBook:
             raise DeadLetter(f"not JSON: {error}") from None
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise DeadLetter("not an event batch")
-        if not isinstance(body.get("schema"), int) or body["schema"] > SCHEMA:
-            if isinstance(body.get("schema"), int) and store_id is not None:
-                with self.write() as conn:  # no approvals for a store HQ cannot read
-                    conn.execute("INSERT INTO hq_stores (store_id, schema) VALUES (?, ?) "
-                                 "ON CONFLICT (store_id) DO UPDATE SET schema = "
-                                 "excluded.schema", (store_id, body["schema"]))
-            raise DeadLetter(f"schema {body.get('schema')!r} is newer than this HQ knows")
+        if not isinstance(body.get("schema"), int) or store_id is None:
+            raise DeadLetter(f"schema {body.get('schema')!r}: not a protocol this HQ knows")
+        if body["schema"] > PROTOCOL:
+            reason = (f"schema {body['schema']} is newer than this HQ knows ({PROTOCOL}): "
+                      f"store {store_id}'s events wait at the store, and HQ approves no spend "
+                      "for it; upgrade HQ")
+            with self.write() as conn:  # no approvals for a store HQ cannot read
+                conn.execute("INSERT INTO hq_stores (store_id, schema) VALUES (?, ?) "
+                             "ON CONFLICT (store_id) DO UPDATE SET schema = "
+                             "excluded.schema", (store_id, body["schema"]))
+                self._needs_person(conn, store_id, reason, topic, payload)
+                applied = conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
+                                       (store_id,)).fetchone()[0]
+            return store_id, applied, None
         if store_id is None or body.get("store") != store_id:
             raise DeadLetter(f"store {body.get('store')!r} published on {store_id!r}'s topic")
         events = body["events"]
@@ -120,12 +140,17 @@ class HqBook:
         events = sorted(events, key=lambda e: e["seq"])
         with self.write() as conn:
             conn.execute("INSERT OR IGNORE INTO hq_stores (store_id) VALUES (?)", (store_id,))
-            applied = conn.execute("SELECT applied_seq FROM hq_stores WHERE store_id = ?",
-                                   (store_id,)).fetchone()[0]
+            applied, epoch = conn.execute("SELECT applied_seq, epoch FROM hq_stores "
+                                          "WHERE store_id = ?", (store_id,)).fetchone()
+            refused = self._other_incarnation(conn, store_id, epoch, body.get("epoch")) or \
+                self._second_writer(conn, store_id, events, applied, body.get("prev"))
+            if refused is not None:
+                self._needs_person(conn, store_id, refused, topic, payload)
+                return store_id, applied, None
+            applied = self._gone(conn, store_id, applied, body.get("gone"))
             gap = None
             batch = []
-            other = self._second_writer(conn, topic, payload, store_id, events, applied)
-            for event in [] if other else events:
+            for event in events:
                 if event["seq"] <= applied:
                     continue  # a duplicate: applied before
                 if event["seq"] != applied + 1:
@@ -138,31 +163,87 @@ class HqBook:
                          "WHERE store_id = ?", (applied, self._now(), gap, store_id))
         return store_id, applied, gap
 
-    def _second_writer(self, conn: sqlite3.Connection, topic: str, payload: bytes,
-                       store_id: str, events: list[dict[str, Any]], applied: int) -> bool:
-        """Whether the batch comes from another hub numbering events under this store id
-        (a cloned card, a restore while the old hub lives): a seq HQ applied comes with
-        another event id. None of it is applied; it is parked, once, and the store marked."""
-        sent = {e["seq"]: str(e.get("id")) for e in events if e["seq"] <= applied}
-        if not sent:
-            return False
+    @staticmethod
+    def _other_incarnation(conn: sqlite3.Connection, store_id: str, current: int | None,
+                           sent: Any) -> str | None:
+        """Why a batch from another incarnation of the store is refused: an older one is a
+        hub a restore replaced. A newer one means HQ went back to a backup from before that
+        restore: the hub knows better, and HQ takes its word."""
+        if current is None or sent == current:
+            return None
+        if isinstance(sent, int) and not isinstance(sent, bool) and sent > current:
+            conn.execute("UPDATE hq_stores SET epoch = ? WHERE store_id = ?", (sent, store_id))
+            return None
+        return HqBook._replaced(store_id, sent, current)
+
+    @staticmethod
+    def _replaced(store_id: str, old: Any, current: int) -> str:
+        return (f"a replaced hub (incarnation {old}) still writes as store {store_id}; "
+                f"incarnation {current} is the store now: stop the old hub (what it wrote "
+                "stays on it; what it sent is in hq_dead_letters)")
+
+    @staticmethod
+    def _second_writer(conn: sqlite3.Connection, store_id: str, events: list[dict[str, Any]],
+                       applied: int, prev: Any) -> str | None:
+        """Why the batch comes from another hub numbering events under this store id (a
+        cloned card): a seq HQ applied comes with another event id, the event the batch
+        follows (`prev`) is not the one HQ applied there, or an event HQ holds comes again
+        under another seq. HQ compares event ids, not seqs alone."""
         have = dict(conn.execute(
-            "SELECT seq, id FROM hq_events WHERE store_id = ? AND seq IN "
-            "(SELECT value FROM json_each(?))", (store_id, json.dumps(list(sent)))).fetchall())
-        clash = next((seq for seq, id_ in sent.items() if seq in have and have[seq] != id_),
-                     None)
-        if clash is None:
-            return False
-        reason = (f"another hub writes as store {store_id}: seq {clash} came with event "
-                  f"{sent[clash]}, HQ applied {have[clash]}; stop one of them")
+            "SELECT seq, id FROM hq_events WHERE store_id = ? AND (seq IN (SELECT value FROM "
+            "json_each(?)) OR seq = ?)", (store_id, json.dumps([e["seq"] for e in events]),
+                                          applied)).fetchall())
+        sent = {e["seq"]: str(e.get("id")) for e in events}
+        clash = next((seq for seq, id_ in sent.items() if seq <= applied and seq in have and
+                      have[seq] != id_), None)
+        if clash is not None:
+            return (f"another hub writes as store {store_id}: seq {clash} came with event "
+                    f"{sent[clash]}, HQ applied {have[clash]}; stop one of them")
+        if events and events[0]["seq"] == applied + 1 and isinstance(prev, str) and \
+                have.get(applied, prev) != prev:
+            return (f"another hub writes as store {store_id}: its seq {applied + 1} follows "
+                    f"event {prev}, HQ applied {have[applied]} at seq {applied}; stop one")
+        new = [id_ for seq, id_ in sent.items() if seq > applied]
+        again = conn.execute("SELECT seq, id FROM hq_events WHERE store_id = ? AND id IN "
+                             "(SELECT value FROM json_each(?))",
+                             (store_id, json.dumps(new))).fetchone() if new else None
+        if again is not None:
+            return (f"another hub writes as store {store_id}: event {again[1]}, applied at "
+                    f"seq {again[0]}, came again under a new seq; stop one of them")
+        return None
+
+    def _needs_person(self, conn: sqlite3.Connection, store_id: str, reason: str,
+                      topic: str, payload: bytes) -> None:
+        """Park what a person must look at once (a resend of it is the same story) and mark
+        the store; the log says it too."""
         known = conn.execute("SELECT attention FROM hq_stores WHERE store_id = ?",
                              (store_id,)).fetchone()[0]
-        if not (known or "").startswith(f"another hub writes as store {store_id}"):
+        if (known or "")[:40] != reason[:40]:
+            log.error("store %s: %s", store_id, reason)
             conn.execute("INSERT INTO hq_dead_letters (topic, payload, reason, at) "
                          "VALUES (?, ?, ?, ?)", (topic, payload, reason, self._now()))
             conn.execute("UPDATE hq_stores SET attention = ? WHERE store_id = ?",
                          (reason, store_id))
-        return True
+
+    def _gone(self, conn: sqlite3.Connection, store_id: str, applied: int, gone: Any) -> int:
+        """A store asked for events it no longer keeps (HQ restored from a backup older than
+        the stores' retention) names them: an alarm for a person, and the stream goes on
+        after them. Returns the new applied seq."""
+        if not (isinstance(gone, list) and len(gone) == 2 and
+                all(isinstance(n, int) and not isinstance(n, bool) for n in gone) and
+                gone[0] <= applied + 1 <= gone[1]):
+            return applied
+        lost = (applied + 1, gone[1])
+        reason = (f"events seq {lost[0]} to {lost[1]} of store {store_id} are lost at HQ: "
+                  "HQ went back to a backup older than the store keeps what it sent "
+                  "([chain] sent_retention_days); their effects are in the store's own books")
+        log.error("%s", reason)
+        conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
+                     "('events_lost', ?, ?, ?)", (store_id, json.dumps(
+                         {"from_seq": lost[0], "to_seq": lost[1]}), self._now()))
+        conn.execute("UPDATE hq_stores SET attention = ? WHERE store_id = ?",
+                     (reason, store_id))
+        return lost[1]
 
     def applied_id(self, store_id: str, seq: int) -> str | None:
         """The event id HQ applied at a store's seq: a hub that has another there is not
@@ -207,11 +288,13 @@ class HqBook:
         """Record the events and project the ones HQ's reports read, a batch at a time."""
         now = self._now()
         events = self._without_erased(conn, events)
+        first = self._next_hq_seq(conn)
         conn.executemany(
-            "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(store_id, e["seq"], str(e.get("id")), e["type"], str(e.get("ts")),
-              json.dumps(e.get("data") or {}, ensure_ascii=False), now) for e in events])
+            "INSERT INTO hq_events (hq_seq, store_id, seq, id, type, ts, data, applied_at, "
+            "epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first + n, store_id, e["seq"], str(e.get("id")), e["type"], str(e.get("ts")),
+              json.dumps(e.get("data") or {}, ensure_ascii=False), now, e.get("epoch"))
+             for n, e in enumerate(events)])
         data = [(e["type"], e.get("data") or {}) for e in events]
         conn.executemany(
             "INSERT OR IGNORE INTO hq_members (id, home_store) VALUES (?, ?)",
@@ -231,6 +314,13 @@ class HqBook:
              for kind, d in data if kind == "order.created" and "id" in d])
         self._redemptions(conn, store_id, data)
         hq_settle(conn, now, store_id, data)
+
+    def _next_hq_seq(self, conn: sqlite3.Connection) -> int:
+        """HQ's next position in the feed: after the last, and never before HQ's clock in
+        microseconds. An HQ restored from a backup thus numbers what is new after every
+        position it gave out before, so a store ahead of it in the feed skips nothing."""
+        last = conn.execute("SELECT COALESCE(MAX(hq_seq), 0) FROM hq_events").fetchone()[0]
+        return max(int(last) + 1, int(self.clock().timestamp() * 1_000_000))
 
     @staticmethod
     def _without_erased(conn: sqlite3.Connection,
@@ -252,12 +342,7 @@ class HqBook:
     def _redact(conn: sqlite3.Connection, member_id: str) -> None:
         """An erasure reaches HQ's own history: the feed, restores and dead letters never
         serve the guest's personal data again."""
-        conn.execute("UPDATE hq_events SET data = json_object('id', ?1, 'redacted', "
-                     "json('true')) WHERE type IN ('member.created', 'member.updated') "
-                     "AND json_extract(data, '$.id') = ?1", (member_id,))
-        conn.execute("UPDATE hq_events SET data = json_set(data, '$.number', 'erased') "
-                     "WHERE type IN ('card.linked', 'card.blocked') "
-                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        redact_events(conn, member_id, ("hq_events",))
         conn.execute("UPDATE hq_dead_letters SET payload = NULL, reason = reason || "
                      "' (payload removed: the guest was erased)' "
                      "WHERE instr(CAST(payload AS TEXT), ?) > 0", (member_id,))
@@ -269,10 +354,10 @@ class HqBook:
         with self.write() as conn:
             spoken = conn.execute("SELECT schema FROM hq_stores WHERE store_id = ?",
                                   (store_id,)).fetchone()
-            if spoken is not None and (spoken[0] or 0) > SCHEMA:
+            if spoken is not None and (spoken[0] or 0) > PROTOCOL:
                 return {"approved": False, asset.key("available"): 0,
                         "error": f"the store speaks protocol {spoken[0]}, newer than this HQ "
-                                 f"({SCHEMA}) reads: upgrade HQ"}
+                                 f"({PROTOCOL}) reads: upgrade HQ"}
             return hq_authorise(conn, self._now(), store_id, member_id, amount, slice_cap,
                                 hold_id, asset)
 
@@ -309,12 +394,13 @@ class HqBook:
         with self.write() as conn:
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM hq_events "
                                "WHERE store_id = ?", (HQ_ORIGIN,)).fetchone()[0]
-            cursor = conn.execute(
-                "INSERT INTO hq_events (store_id, seq, id, type, ts, data, applied_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (HQ_ORIGIN, seq, new_id(), type_, self._now(), json.dumps(data, ensure_ascii=False),
-                 self._now()))
-        return int(cursor.lastrowid or 0)
+            position = self._next_hq_seq(conn)
+            conn.execute(
+                "INSERT INTO hq_events (hq_seq, store_id, seq, id, type, ts, data, applied_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (position, HQ_ORIGIN, seq, new_id(), type_, self._now(),
+                 json.dumps(data, ensure_ascii=False), self._now()))
+        return position
 
     def pushed_template(self, template_id: str) -> bool:
         """Whether HQ pushed this coupon template to the stores: a chain campaign may offer
@@ -326,7 +412,8 @@ class HqBook:
     def stores(self) -> list[dict[str, Any]]:
         """Every store HQ knows: online, applied seq, last event, first missing seq, what a
         person must look at, the protocol it speaks."""
-        return [dict(r) for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
+        return [{**dict(r), "readable": (r["schema"] or 0) <= PROTOCOL}
+                for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
 
     def flags(self) -> list[dict[str, Any]]:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
@@ -358,6 +445,98 @@ class HqBook:
                            "ts": r["ts"], "data": json.loads(r["data"])} for r in rows])
         return {"store": store_id, "applied_seq": applied[0] if applied else 0,
                 "events": events, "more": len(rows) == limit or len(events) < len(rows)}
+
+    def epoch(self, store_id: str) -> int | None:
+        row = self.conn.execute("SELECT epoch FROM hq_stores WHERE store_id = ?",
+                                (store_id,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def hello(self, store_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A hub says who it is: the answer is its incarnation, or why HQ refuses it.
+
+        HQ issues incarnation 1 at a store's first contact (or to the hub that was the store
+        before incarnations existed: it holds what HQ acknowledged), and a new one to a
+        restore, which retires the hub before it. A fresh install under a known store id, and
+        a replaced hub, are refused, and the store is marked for a person."""
+        install, epoch = body.get("install"), body.get("epoch")
+        if not isinstance(install, str) or not 0 < len(install) <= 64 or \
+                not (epoch is None or (isinstance(epoch, int) and not isinstance(epoch, bool))):
+            return {"install": install, "refused": "a hello needs an install id and an epoch"}
+        protocol = body.get("protocol")
+        with self.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO hq_stores (store_id) VALUES (?)", (store_id,))
+            if isinstance(protocol, int):
+                conn.execute("UPDATE hq_stores SET schema = ? WHERE store_id = ?",
+                             (protocol, store_id))
+            row = conn.execute("SELECT epoch, install, applied_seq FROM hq_stores WHERE "
+                               "store_id = ?", (store_id,)).fetchone()
+            current, bound, applied = row[0], row[1], row[2]
+            acked = body.get("acked")
+            mine = acked.get(self.hq_id, acked.get("")) if isinstance(acked, dict) else None
+            refused = attention = None
+            if body.get("restore") is True:
+                epoch = (current or 0) + 1
+            elif current is None and (applied == 0 or mine == applied or epoch is not None):
+                epoch = epoch or 1
+            elif epoch is None and install != bound:
+                refused = attention = (
+                    f"another hub (a new install) says it is store {store_id}, which HQ "
+                    f"knows{f' as incarnation {current}' if current else ''}: a replacement "
+                    "hub is set up with `laoke hub restore --from-hq`, a new store takes a "
+                    "new store id")
+            elif epoch is None:
+                epoch = current  # the answer to this hub's first hello was lost
+            elif epoch < current:
+                refused = (f"this hub was replaced: HQ knows store {store_id!r} as "
+                           f"incarnation {current} (a restore), this hub is incarnation "
+                           f"{epoch}; it sends and prunes nothing: stop it")
+                attention = self._replaced(store_id, epoch, current)
+            elif epoch == current and install != bound:
+                refused = attention = (
+                    f"another hub (install {install}) claims incarnation {epoch} of store "
+                    f"{store_id}, which is install {bound}: stop one of them")
+            if refused is not None and attention is not None:
+                self._needs_person(conn, store_id, attention, hello_topic(store_id),
+                                   dumps(body))
+                return {"install": install, "refused": refused}
+            conn.execute("UPDATE hq_stores SET epoch = ?, install = ? WHERE store_id = ?",
+                         (epoch, install, store_id))
+        return {"install": install, "epoch": epoch, "protocol": PROTOCOL}
+
+    def pull(self, store_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+        """A store's request for the next feed page, and the seq HQ asks it to send again
+        from, if any. The request says what the store wrote and what this HQ acknowledged:
+        an HQ holding less than it acknowledged went back to a backup (an alarm, and it asks
+        for the rest); one that holds less than the store wrote, with nothing coming, asks."""
+        after = int(body["after"])
+        acked, top = body.get("acked"), body.get("top")
+        mine = acked.get(self.hq_id) if isinstance(acked, dict) else None
+        row = self.conn.execute("SELECT applied_seq, last_event_at, schema FROM hq_stores "
+                                "WHERE store_id = ?", (store_id,)).fetchone()
+        applied = row[0] if row else 0
+        resend = None
+        if row is not None and (row[2] or 0) > PROTOCOL:
+            pass  # what it sends cannot be read here: asking again only parks it again
+        elif isinstance(mine, int) and mine > applied:
+            resend = applied + 1
+            self._flag_once("hq_behind", store_id, {"acknowledged": mine, "held": applied},
+                            "acknowledged")
+        elif isinstance(top, int) and top > applied and (
+                row is None or row[1] is None or
+                (self.clock() - from_iso(row[1])).total_seconds() > QUIET_S):
+            resend = applied + 1
+        return self.feed(store_id, after), resend
+
+    def _flag_once(self, kind: str, subject: str, detail: dict[str, Any], key: str) -> None:
+        """A flag for a person, once per `subject` and value of `detail[key]`."""
+        text = json.dumps(detail, sort_keys=True)
+        with self.write() as conn:
+            if conn.execute("SELECT 1 FROM hq_flags WHERE kind = ? AND subject = ? AND "
+                            "json_extract(detail, '$.' || ?) = ?",
+                            (kind, subject, key, detail[key])).fetchone() is None:
+                log.error("store %s: %s %s", subject, kind, text)
+                conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
+                             "(?, ?, ?, ?)", (kind, subject, text, self._now()))
 
     def set_status(self, store_id: str, online: bool, schema: int | None = None) -> None:
         """A store's birth or death message; its birth says the protocol it speaks."""

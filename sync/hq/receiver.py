@@ -28,6 +28,7 @@ from ..protocol import (
     read_authorise_request,
     resend_topic,
     store_of,
+    welcome_topic,
 )
 from .book import DeadLetter, HqBook
 
@@ -64,6 +65,7 @@ class Receiver(ThreadWorker):
             (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/pull", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/restore", SubscribeOptions(qos=1)),
+            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/hello", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/authorise", SubscribeOptions(qos=1)),
         ])
         self.connected.set()
@@ -77,18 +79,28 @@ class Receiver(ThreadWorker):
         if topic.endswith("/authorise"):
             self._authorise(store_id, message)
             return
-        if topic.endswith(("/pull", "/restore")):
+        if topic.endswith(("/pull", "/restore", "/hello")):
             try:
-                after = int(json.loads(message.payload)["after"])
+                body = json.loads(message.payload)
+                if not isinstance(body, dict):
+                    raise TypeError("not an object")
+                if not topic.endswith("/hello"):
+                    body["after"] = int(body["after"])
             except (ValueError, KeyError, TypeError):
-                self.book.park(topic, message.payload, "malformed page request")
+                self.book.park(topic, message.payload, "malformed request")
                 return
-            if topic.endswith("/pull"):
-                self.client.publish(feed_topic(store_id),
-                                    dumps(self.book.feed(store_id, after)), qos=1)
+            if topic.endswith("/hello"):
+                self.client.publish(welcome_topic(store_id),
+                                    dumps(self.book.hello(store_id, body)), qos=1)
+            elif topic.endswith("/pull"):
+                page, resend = self.book.pull(store_id, body)
+                self.client.publish(feed_topic(store_id), dumps(page), qos=1)
+                if resend is not None:
+                    self.client.publish(resend_topic(store_id), dumps({"from_seq": resend}),
+                                        qos=1)
             else:
                 self.client.publish(history_topic(store_id),
-                                    dumps(self.book.history(store_id, after)), qos=1)
+                                    dumps(self.book.history(store_id, body["after"])), qos=1)
             return
         if topic.endswith("/status"):
             try:
@@ -105,8 +117,9 @@ class Receiver(ThreadWorker):
             self.book.park(topic, message.payload, str(error))
             return
         self.client.publish(ack_topic(store_id), dumps({
-            "store": store_id, "applied_seq": applied,
-            "applied_id": self.book.applied_id(store_id, applied)}), qos=1, retain=True)
+            "store": store_id, "hq": self.book.hq_id, "epoch": self.book.epoch(store_id),
+            "applied_seq": applied, "applied_id": self.book.applied_id(store_id, applied)}),
+            qos=1, retain=True)
         if gap is not None:
             self.client.publish(resend_topic(store_id), dumps({"from_seq": gap}), qos=1)
 
