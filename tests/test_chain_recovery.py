@@ -279,3 +279,24 @@ def test_a_store_newer_than_hq_waits_and_gets_no_approvals(tmp_path, broker, mon
     finally:
         pub.stop()
         receiver.stop()
+
+
+def test_sent_events_stay_until_every_hq_has_them_then_for_the_retention(store, clock):
+    """Fault 9 and 11 at the store: an event leaves the outbox once every HQ it heard from
+    has it, is kept `sent_retention_days` more, and an erasure reaches what is kept too."""
+    store.settings.broker.url = "mqtt://127.0.0.1:1"  # never connected: only its books
+    pub = Publisher(lambda: store)
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
+    top = store.scalar("SELECT MAX(seq) FROM outbox")
+    pub._acknowledged("hq-1", 0, None)
+    pub._acknowledged("hq-2", top, None)
+    assert store.scalar("SELECT COUNT(*) FROM outbox") == top, "hq-1 has none of them yet"
+    pub._acknowledged("hq-1", top, None)
+    assert store.scalar("SELECT COUNT(*) FROM outbox") == 0
+    assert store.scalar("SELECT COUNT(*) FROM sent_events") == top
+    erase_member(store, guest["id"], actor="owner", reason="asked")
+    assert store.scalar("SELECT COUNT(*) FROM sent_events WHERE data LIKE '%王芳%' OR "
+                        "data LIKE '%13800138000%'") == 0
+    clock.advance(days=store.settings.chain.sent_retention_days, seconds=1)
+    pub._acknowledged("hq-1", top + 1, None)
+    assert store.scalar("SELECT COUNT(*) FROM sent_events") == 1, "only the erasure is kept"
