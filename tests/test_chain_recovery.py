@@ -48,7 +48,8 @@ def seen_at_hq(book, store_id):
 def test_a_replaced_hub_is_refused_when_its_link_comes_back(tmp_path, broker):
     """Fault 2: the old hub is only cut off, not dead; a replacement is restored from HQ and
     gets a new incarnation. When the old hub's link comes back it is refused, loudly, with
-    what it wrote meanwhile kept at it, and HQ mixes none of it into the store's books."""
+    what it wrote meanwhile kept at it, and HQ mixes none of it into the store's books; and
+    a fresh install under the same store id gets no incarnation at all."""
     book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url).start()
     old = make_store(tmp_path, "s-e", broker)
@@ -80,6 +81,16 @@ def test_a_replaced_hub_is_refused_when_its_link_comes_back(tmp_path, broker):
             hq_command(tmp_path, "stores", "--json").stdout)["stores"]}
         assert shown["s-e"]["epoch"] == 2
         assert "incarnation 1" in shown["s-e"]["attention"]
+        (tmp_path / "fresh").mkdir()
+        fresh = make_store(tmp_path / "fresh", "s-e", broker)  # a new install, same id
+        add_member(fresh(), NewMember(name="另客", phone="13600136000"))
+        pub_fresh = Publisher(fresh).start()
+        wait_until(lambda: pub_fresh.state()["refused"] is not None, timeout=30)
+        assert "another hub" in pub_fresh.state()["refused"]
+        wait_until(lambda: "a new install" in (book.stores()[0]["attention"] or ""))
+        assert fresh().scalar("SELECT COUNT(*) FROM outbox") == 1
+        pub_fresh.stop()
+        assert pub_new.state()["refused"] is None, "the store itself carries on"
     finally:
         pub_old.stop()
         if pub_new is not None:
@@ -279,3 +290,24 @@ def test_a_store_newer_than_hq_waits_and_gets_no_approvals(tmp_path, broker, mon
     finally:
         pub.stop()
         receiver.stop()
+
+
+def test_sent_events_stay_until_every_hq_has_them_then_for_the_retention(store, clock):
+    """Fault 9 and 11 at the store: an event leaves the outbox once every HQ it heard from
+    has it, is kept `sent_retention_days` more, and an erasure reaches what is kept too."""
+    store.settings.broker.url = "mqtt://127.0.0.1:1"  # never connected: only its books
+    pub = Publisher(lambda: store)
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
+    top = store.scalar("SELECT MAX(seq) FROM outbox")
+    pub._acknowledged("hq-1", 0, None)
+    pub._acknowledged("hq-2", top, None)
+    assert store.scalar("SELECT COUNT(*) FROM outbox") == top, "hq-1 has none of them yet"
+    pub._acknowledged("hq-1", top, None)
+    assert store.scalar("SELECT COUNT(*) FROM outbox") == 0
+    assert store.scalar("SELECT COUNT(*) FROM sent_events") == top
+    erase_member(store, guest["id"], actor="owner", reason="asked")
+    assert store.scalar("SELECT COUNT(*) FROM sent_events WHERE data LIKE '%王芳%' OR "
+                        "data LIKE '%13800138000%'") == 0
+    clock.advance(days=store.settings.chain.sent_retention_days, seconds=1)
+    pub._acknowledged("hq-1", top + 1, None)
+    assert store.scalar("SELECT COUNT(*) FROM sent_events") == 1, "only the erasure is kept"

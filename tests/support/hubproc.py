@@ -62,6 +62,8 @@ class RunningHub:
                     return self
             except httpx.TransportError:
                 time.sleep(0.1)
+        self.process.kill()  # a hub left running would load the machine for every other test
+        self.process.wait(10)
         raise TimeoutError("hub did not come up")
 
     @property
