@@ -1,24 +1,22 @@
 """A seeded soak of the chain (issue 15): sign-ups, edits, erasures, top-ups and checkouts
-with stored value at random stores, with links cut and restored at random, over a real
-mosquitto and HQ; then the invariants every fault test also keeps.
+with stored value and points at random stores, with links cut and restored at random, over a
+real mosquitto and HQ; then the invariants every fault test also keeps.
 
 LAOKE_SOAK_STEPS sets its size (120 in the suite; `LAOKE_SOAK_STEPS=5000` for a long one),
-LAOKE_SOAK_SEED its seed. Points are earned but not redeemed: the chain does not coordinate
-points redemption yet (issue 15 fault 6).
+LAOKE_SOAK_SEED its seed.
 """
 
 import json
 import os
 import random
-from dataclasses import replace
 
 import pytest
 
-from hub.domain.authority import release_unused_approvals, slice_left
+from hub.domain.authority import ASSETS, release_unused_approvals, slice_left
 from hub.domain.checkout import CheckoutRequest, authorise, checkout
 from hub.domain.coupons import Line
 from hub.domain.errors import LaokeError
-from hub.domain.ledgers import top_up
+from hub.domain.ledgers import adjust_points, top_up
 from hub.domain.members import NewMember, add_member, erase_member, update_member
 from hub.domain.replica import conflicts, feed_position
 from sync.hq import HqBook, Receiver
@@ -39,7 +37,7 @@ def known_at(shop, member_id):
 def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
     rng = random.Random(SEED)
     book = HqBook(tmp_path / "hq.db")
-    receiver = Receiver(book, broker.url, slice_fen=3_000).start()
+    receiver = Receiver(book, broker.url, slice_fen=3_000, slice_points=40).start()
     shops = {sid: make_store(tmp_path, sid, broker) for sid in STORES}
     key = shops["s-a"]().settings.chain.key
     for shop in shops.values():
@@ -55,11 +53,12 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
             shop = shops[sid]()
             live = [g for g in guests if g not in erased and known_at(shop, g) and
                     not known_at(shop, g)["erased_at"]]
-            action = rng.choices(["signup", "edit", "erase", "topup", "pay", "cut"],
-                                 [4, 2, 1, 3, 6, 1])[0]
+            action = rng.choices(["signup", "edit", "erase", "topup", "pay", "cut", "settle"],
+                                 [4, 2, 1, 3, 6, 1, 2])[0]
             if action == "signup" or not live:
                 name = f"客{step:05d}"
                 guest = add_member(shop, NewMember(name=name, phone=f"139{step:08d}"))
+                adjust_points(shop, guest["id"], 100, "welcome", actor="soak")
                 guests.append(guest["id"])
                 names[guest["id"]] = name
             elif action == "edit":
@@ -71,15 +70,19 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
             elif action == "topup":
                 top_up(shop, rng.choice(live), rng.randrange(1, 20) * 1_000)
             elif action == "pay":
+                stored_value = rng.choice([0, 1_000, 3_000, 8_000])
                 req = CheckoutRequest(f"{sid}-{step}", [Line("套餐", 1, 8_000)],
-                                      member_id=rng.choice(live),
-                                      stored_value_fen=rng.choice([0, 1_000, 3_000, 8_000]))
+                                      member_id=rng.choice(live), stored_value_fen=stored_value,
+                                      redeem_points=0 if stored_value else rng.choice([20, 80]))
                 try:
-                    auth = authorise(publishers[sid], shop, req).stored_value_auth
-                    checkout(shop, replace(req, stored_value_auth=auth))
+                    checkout(shop, authorise(publishers[sid], shop, req))
                     paid.append(req.idempotency_key)
                 except LaokeError:
                     pass  # refused: not enough across the chain, or in this store's slice
+            elif action == "settle":  # time passes: what this store did reaches HQ
+                if publishers[sid].state()["state"] == "running":
+                    wait_until(lambda shop=shop: shop.scalar("SELECT COUNT(*) FROM outbox") == 0,
+                               timeout=60)
             elif action == "cut":
                 publisher = publishers[sid]
                 if publisher.state()["state"] == "running":
@@ -112,6 +115,8 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
         "every checkout at HQ exactly once"
     for s in stores.values():
         assert conflicts(s) == [], [(c["type"], c["reason"]) for c in conflicts(s)]
+    assert stores["s-a"].scalar("SELECT COUNT(*) FROM points_ledger WHERE kind = 'redeem' "
+                                "AND note LIKE 'hq:%'"), "points were redeemed on HQ's word"
     for table in ("points_ledger", "stored_value_ledger"):
         views = {sid: sorted(map(tuple, s.conn.execute(
             f"SELECT id, member_id, {'delta' if table == 'points_ledger' else 'amount_fen'} "
@@ -130,8 +135,10 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
                                  (f"%{name}%",)).fetchone()[0] == 0, name
     for sid, s in stores.items():  # HQ holds for each store what it may still spend
         for member_id in guests:
-            held = book.conn.execute(
-                "SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE member_id = ? AND "
-                "store_id = ? AND open", (member_id, sid)).fetchone()[0]
-            assert held == slice_left(s, member_id), (sid, member_id)
+            for asset in ASSETS.values():
+                held = book.conn.execute(
+                    f"SELECT COALESCE(SUM({asset.key('amount')}), 0) FROM {asset.hq_holds} "
+                    "WHERE member_id = ? AND store_id = ? AND open",
+                    (member_id, sid)).fetchone()[0]
+                assert held == slice_left(s, member_id, asset), (sid, member_id, asset.name)
     assert json.loads(json.dumps(report))["totals"]["members"] == len(guests) - len(erased)

@@ -281,9 +281,9 @@ def authorise(link: ChainLink | None, store: Store, req: CheckoutRequest) -> Che
         auth = {asset.name: OFFLINE for asset, _amount in spends}
     else:
         quote(store, replace(req, stored_value_auth=None, points_auth=None))
-        for asset, amount in spends:
-            auth[asset.name] = ask_hq(link, store, asset, req.member_id, amount,
-                                      req.idempotency_key)
+        for asset, amount in spends:  # HQ silent on the first: the slice for the second too
+            auth[asset.name] = OFFLINE if OFFLINE in auth.values() else ask_hq(
+                link, store, asset, req.member_id, amount, req.idempotency_key)
     return replace(req, stored_value_auth=auth.get(STORED_VALUE.name),
                    points_auth=auth.get(POINTS.name))
 
