@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from datetime import date
 
 import pytest
@@ -13,7 +14,7 @@ from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.coupons import Line
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member
-from hub.domain.reports import report
+from hub.domain.reports import REPORTS, Answer, Report, report
 from tests.support.hubproc import ROOT
 
 
@@ -174,6 +175,18 @@ def test_every_report_is_offered_under_its_one_name(store):
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert loaded.stdout.strip() == "False"
+
+
+def test_each_report_answers_its_named_shape_and_report_names_no_other_key(store):
+    """mypy holds every answer's keys to Report; this holds Report to the answers (no key
+    left from a report that no longer has it), and each query to its own shape at run time."""
+    answers = typing.get_args(Answer)
+    assert set(Report.__annotations__) - {"report", "period"} == {
+        key for answer in answers for key in answer.__annotations__}
+    for name, query in REPORTS.items():
+        shape = typing.get_type_hints(query)["return"]
+        assert report(store, name).keys() - {"report", "period"} == set(
+            shape.__annotations__), name
 
 
 def test_the_command_prints_the_spec_shape(tmp_path):
