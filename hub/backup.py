@@ -56,6 +56,7 @@ def backup(store: Store, folder: Path, keep: int) -> Path:
     with closing(database.connect(store.path, store.key)) as source, \
             closing(database.connect(partial, store.key)) as copy:
         source.backup(copy)  # one step: a consistent snapshot, even while the hub writes
+        copy.execute("PRAGMA journal_mode = DELETE")  # one file: no -wal or -shm beside it
     verify(partial, store.key)
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
@@ -99,7 +100,13 @@ def restore_backup(home: Path, settings: Settings, file: Path,
                            "--from-hq), which has its books up to the last event")
     key = home_key(home)
     source_key = key if backup_key is None else backup_key
-    verify(file, source_key)
+    try:
+        verify(file, source_key)
+    except database.KeyRefused as refused:
+        if backup_key is not None:
+            raise
+        raise database.KeyRefused(f"{refused.message}; a backup made on another hub opens "
+                                  "with that hub's key: --key-file ITS_laoke.key") from None
     aside = _aside(home, ".restoring")
     database.export(file, source_key, aside, key)
     with Store(aside, settings, key=key) as restored:  # the right store, migrated
