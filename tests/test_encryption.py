@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.backup import backup, restore_backup
+from hub.backup import backup
 from hub.cli import main
 from hub.domain import database
 from hub.domain.config import load_settings, new_settings, write_settings
