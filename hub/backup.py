@@ -92,14 +92,16 @@ def restore_backup(home: Path, settings: Settings, file: Path,
                    backup_key: bytes | None = None) -> dict[str, str]:
     """Make `file` the home's database again, encrypted with the home's key (a new home's
     new one). `backup_key` is the key the backup was made with, when it is not this home's
-    (the old hub's key, kept apart). The hub must be stopped (the caller holds the home's
-    lock). A store in a chain is rebuilt from HQ instead: its books since the backup are
-    there, and a backup would number new events as HQ already has them."""
+    (the old hub's key, kept apart); a plain backup (from before encryption) needs none.
+    The hub must be stopped (the caller holds the home's lock). A store in a chain is
+    rebuilt from HQ instead: its books since the backup are there, and a backup would number
+    new events as HQ already has them."""
     if settings.broker.url:
         raise InvalidInput("this store is in a chain: rebuild it from HQ (laoke hub restore "
                            "--from-hq), which has its books up to the last event")
     key = home_key(home)
-    source_key = key if backup_key is None else backup_key
+    # A backup from before encryption is plain; any other opens with its hub's key.
+    source_key = None if database.is_plain(file) else backup_key or key
     try:
         verify(file, source_key)
     except database.KeyRefused as refused:

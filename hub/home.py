@@ -70,6 +70,11 @@ def write_key(path: Path, key: bytes) -> None:
         os.link(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the key's name too is on the disk before anything uses it
+    finally:
+        os.close(folder)
 
 
 def read_key(path: Path) -> bytes:

@@ -126,6 +126,7 @@ def test_hub_encrypt_moves_a_plain_home_in_whole_and_checked(tmp_path, capsys):
     with open_store(home) as store:  # an old home keeps working as it is until then
         assert store.key is None and in_clear(home / DB_NAME) != []
         seq = store.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
+        old_backup = backup(store, tmp_path / "usb", keep=7)
     code, out, err = laoke(capsys, home, "hub", "encrypt")
     assert code == 0, err
     done = json.loads(out)
@@ -140,6 +141,11 @@ def test_hub_encrypt_moves_a_plain_home_in_whole_and_checked(tmp_path, capsys):
         assert store.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'") == seq
     code, _, err = laoke(capsys, home, "hub", "encrypt")
     assert code == 2 and "encrypted already" in err
+    code, _, err = laoke(capsys, home, "restore", "--from-backup", str(old_backup))
+    assert code == 0, err  # a backup from before: plain, restored under the home's key
+    assert in_clear(home / DB_NAME) == [] and in_clear(old_backup) != []
+    with open_store(home) as store:
+        assert store.one("SELECT id FROM members")["id"] == guest["id"]
 
 
 def test_an_encryption_cut_short_is_named_and_finished_by_running_it_again(tmp_path, capsys):
