@@ -63,7 +63,8 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
             ours = bench_checkout(store, sample[:half])
         with Store(raw_path, settings, system_clock) as store:
             raw = bench_raw_checkout(store, sample[half:])
-        encrypted = bench_encrypted(source, settings, Path(work), sample[:half], log)
+        encrypted = bench_encrypted(source, settings, Path(work), sample[:half], log,
+                                    CHECKOUTS // 10 if quick else CHECKOUTS)
         figures.update(encrypted)
         figures.update(bench_checkin_http(source, settings, Path(work), log,
                                           *((2.0, 1.0) if quick else (10.0, 5.0))))
