@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from .domain.errors import InvalidInput
 
 LOCK_NAME = "hub.lock"
 
@@ -27,6 +31,21 @@ def hold(home: Path) -> IO[str]:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+@contextmanager
+def hub_stopped(home: Path) -> Iterator[None]:
+    """For a command that replaces the home's database (a restore, encryption): no hub may
+    run on it meanwhile, and none can start until the command is done."""
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = hold(home)
+    except HubAlreadyRunning as error:
+        raise InvalidInput(f"{error}: stop it first") from None
+    try:
+        yield
+    finally:
+        lock.close()
 
 
 def announce(handle: IO[str], url: str) -> None:

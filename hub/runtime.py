@@ -20,7 +20,7 @@ from .domain.devices import add_device, device_for_token
 from .domain.staff import PinCache
 from .domain.store import Store
 from .events import EventBus
-from .home import DB_NAME, ensure_home
+from .home import DB_NAME, ensure_home, home_key
 
 CONSOLE_TOKEN = "console.token"
 
@@ -94,6 +94,7 @@ class Hub:
                  clock: Clock = system_clock) -> None:
         ensure_home(home)
         self.home = home
+        self.key = home_key(home)  # read once: every thread's connection opens with it
         self.settings = settings or load_settings(home)
         self.clock = clock
         self.version = __version__
@@ -124,7 +125,7 @@ class Hub:
         if store is None:
             # One thread uses it; the shutdown path closes it from another, after that thread.
             store = Store(self.home / DB_NAME, self.settings, self.clock,
-                          check_same_thread=False, write_lock=self._write_lock)
+                          check_same_thread=False, write_lock=self._write_lock, key=self.key)
             self._local.store = store
             with self._lock:
                 self._stores.append(store)

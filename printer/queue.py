@@ -9,7 +9,6 @@ twice: a person looks at the printer and asks for a reprint, which says REPRINT 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from hub.domain import database
 from hub.domain.clock import from_iso, to_iso
 from hub.domain.config import PrinterSettings, Settings
 from hub.domain.errors import InvalidInput, NotFound, Refused
@@ -86,7 +86,7 @@ def enqueue(store: Store, printer: PrinterSettings, kind: str, data: bytes, prev
             store.conn.execute(
                 f"INSERT INTO print_jobs ({', '.join(job)}) "
                 f"VALUES ({', '.join(':' + k for k in job)})", job)
-        except sqlite3.IntegrityError:
+        except database.IntegrityError:
             raise CouponAlreadyPrinted(
                 f"coupon {coupon_code} was already printed; ask for a reprint") from None
         if reprint:
@@ -94,7 +94,7 @@ def enqueue(store: Store, printer: PrinterSettings, kind: str, data: bytes, prev
     return public(job)
 
 
-def public(job: dict[str, Any] | sqlite3.Row) -> dict[str, Any]:
+def public(job: dict[str, Any] | database.Row) -> dict[str, Any]:
     shown = dict(job)
     shown.pop("data", None)
     shown["reprint"] = bool(shown["reprint"])

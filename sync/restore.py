@@ -22,7 +22,7 @@ from hub.domain.ids import new_id
 from hub.domain.replica import EPOCH_KEY, INSTALL_KEY
 from hub.domain.restore import check_empty, finish, restore_page
 from hub.domain.store import Store
-from hub.home import DB_NAME
+from hub.home import DB_NAME, home_key
 
 from .protocol import (
     PROTOCOL,
@@ -114,13 +114,14 @@ def restore_home(home: Path, store_id: str, *, broker: str | None = None,
     for key, value in (("url", broker), ("username", username), ("password", password)):
         if value is not None:
             setattr(settings.broker, key, value)
+    db_key = home_key(home)  # a new home's new key: the rebuilt books are encrypted
     if (home / DB_NAME).exists():
-        with Store(home / DB_NAME, settings) as existing:
+        with Store(home / DB_NAME, settings, key=db_key) as existing:
             check_empty(existing)
     building = home / (DB_NAME + ".restoring")
     for leftover in home.glob(building.name + "*"):
         leftover.unlink()
-    with Store(building, settings) as store:
+    with Store(building, settings, key=db_key) as store:
         done = restore_from_hq(store, timeout, progress)
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     install_database(home, building)

@@ -8,7 +8,6 @@ sending anything off this machine.
 
 import signal
 import socket
-import sqlite3
 import threading
 import time
 
@@ -17,6 +16,7 @@ from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
 from hub.discovery import find_hubs
 from hub.domain.config import load_settings
+from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, wait_until
 
 LINES = [{"dish": "面", "qty": 1, "unit_price_fen": 1800}]
@@ -55,14 +55,14 @@ def test_sigterm_under_load_leaves_nothing_half_written(tmp_path):
     for t in tills:
         t.join()
     assert answered and set(answered) <= {201}
-    db = sqlite3.connect(tmp_path / "home" / "laoke.db")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    orders = db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
-    spent = db.execute("SELECT -SUM(amount_fen) FROM stored_value_ledger WHERE kind = 'spend'"
-                       ).fetchone()[0]
-    events = db.execute("SELECT COUNT(*) FROM outbox WHERE type = 'order.created'").fetchone()[0]
+    with home_db(tmp_path / "home") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        orders = db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+        spent = db.execute("SELECT -SUM(amount_fen) FROM stored_value_ledger "
+                           "WHERE kind = 'spend'").fetchone()[0]
+        events = db.execute("SELECT COUNT(*) FROM outbox WHERE type = 'order.created'"
+                            ).fetchone()[0]
     assert orders >= len(answered) and spent == orders * 1000 and events == orders
-    db.close()
 
     again = RunningHub(tmp_path / "home").start()
     try:

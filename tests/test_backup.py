@@ -3,13 +3,14 @@ every table as it was, from a verified copy made while the hub served."""
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from hub.backup import nightly_backup
 from hub.domain.members import NewMember, add_member
+from hub.home import home_key
+from tests.support.homedb import read_db
 from tests.support.hubproc import ROOT, RunningHub
 
 
@@ -19,9 +20,9 @@ def laoke(home, *args):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def tables(path: Path) -> dict[str, list[tuple]]:
+def tables(path: Path, key: bytes | None) -> dict[str, list[tuple]]:
     """Every table's rows, in a stable order."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with read_db(path, key) as db:
         names = [r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")]
@@ -52,15 +53,16 @@ def test_a_backup_made_while_the_hub_serves_restores_every_table(tmp_path):
         assert hub.stop() == 0
     kept = sorted(usb.glob("laoke-*.db"))
     assert kept == sorted(made[-7:]), "the newest seven stay"
-    snapshot = tables(made[-1])
-    with sqlite3.connect(f"file:{made[-1]}?mode=ro", uri=True) as db:
+    key = home_key(home)
+    snapshot = tables(made[-1], key)
+    with read_db(made[-1], key) as db:
         assert db.execute("SELECT COUNT(*) FROM orders WHERE member_id = ?",
                           (guest["id"],)).fetchone()[0] == 9
     assert laoke(home, "member", "add", "--name", "后来", "--phone", "13900139000"
                  ).returncode == 0  # after the backup: gone again once it is restored
     done = laoke(home, "restore", "--from-backup", str(made[-1]))
     assert done.returncode == 0, done.stderr
-    assert tables(home / "laoke.db") == snapshot
+    assert tables(home / "laoke.db", key) == snapshot
     found = laoke(home, "member", "find", "13900139000", "--json")
     assert json.loads(found.stdout) == {"members": []}
 
@@ -74,13 +76,13 @@ def test_a_damaged_backup_or_a_chain_store_is_refused_and_nothing_changes(tmp_pa
     data = bytearray(good.read_bytes())
     data[4096:8192] = b"\xff" * 4096
     damaged.write_bytes(bytes(data))
-    before = tables(home / "laoke.db")
+    before = tables(home / "laoke.db", home_key(home))
     done = laoke(home, "restore", "--from-backup", str(damaged))
     assert done.returncode == 2 and "damaged.db" in done.stderr
     text = tmp_path / "notes.db"
     text.write_text("not a database")
     assert laoke(home, "restore", "--from-backup", str(text)).returncode == 2
-    assert tables(home / "laoke.db") == before
+    assert tables(home / "laoke.db", home_key(home)) == before
     assert laoke(home, "backup").returncode == 2, "no folder given, none configured"
 
     chain = tmp_path / "chain-store"
@@ -103,4 +105,4 @@ def test_the_hub_backs_up_once_a_night_when_a_folder_is_set(store, clock, tmp_pa
     clock.advance(days=1)
     second = nightly_backup(store)
     assert second is not None and second != first
-    assert tables(second)["members"] == tables(store.path)["members"]
+    assert tables(second, None)["members"] == tables(store.path, None)["members"]

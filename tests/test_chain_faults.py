@@ -12,6 +12,7 @@ from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
 from tests.support.broker import Mosquitto
 from tests.support.chain import hq_and_a_store_link, hq_command, make_store, order_event
+from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, wait_until
 
 
@@ -67,9 +68,7 @@ def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, 
             newest = add_member(a(), NewMember(name="韩梅", phone="13700137000"))
             wait_until(lambda: api.get("/members/lookup", params={
                 "phone": "13700137000"}).json().get("id") == newest["id"], timeout=60)
-        import sqlite3
-
-        with sqlite3.connect(f"file:{b.home / 'laoke.db'}?mode=ro", uri=True) as db:
+        with home_db(b.home) as db:
             kept = db.execute("SELECT name, phone, erased_at FROM members WHERE id = ?",
                               (guest["id"],)).fetchone()
             assert kept[0] is None and kept[1] is None and kept[2] is not None
@@ -122,9 +121,7 @@ def held_at_hq(book, member_id, store_id):
 def may_spend(home, member_id):
     """What a store may still spend of the guest's money on HQ's word, from its database:
     the approvals not yet spent or released, and its slice."""
-    import sqlite3
-
-    with sqlite3.connect(f"file:{home / 'laoke.db'}?mode=ro", uri=True) as conn:
+    with home_db(home) as conn:
         approved = conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM sv_approvals "
                                 "WHERE member_id = ? AND state = 'open'",
                                 (member_id,)).fetchone()[0]
@@ -303,7 +300,7 @@ def test_hq_killed_with_events_in_flight_catches_up_with_no_new_traffic(tmp_path
             time.sleep(3)  # the store has sent it all to the broker
         hq.send_signal(signal.SIGKILL)
         hq.wait(10)
-        with sqlite3.connect(f"file:{shop.home / 'laoke.db'}?mode=ro", uri=True) as db:
+        with home_db(shop.home) as db:
             top = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()[0]
         hq = start_hq()
         wait_until(lambda: (at_hq("SELECT applied_seq FROM hq_stores") or [0])[0] == top,

@@ -1,7 +1,6 @@
 """The staff console driven through Textual's pilot against a real hub process."""
 
 import asyncio
-import sqlite3
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from hub.domain.members import NewMember, add_member
 from hub.home import open_store
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp, parse_lines, to_fen
+from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub
 
 
@@ -218,7 +218,7 @@ def test_a_counter_bill_by_menu_code_seats_its_party(store_hub):
             assert "116.00元" in text_of(app, "#receipt"), "priced by the menu"
 
     asyncio.run(scenario())
-    with sqlite3.connect(hub.home / "laoke.db") as db:
+    with home_db(hub.home) as db:
         seated = db.execute("SELECT v.table_no, v.party_size, o.member_id FROM orders o "
                             "JOIN visits v ON v.id = o.visit_id ORDER BY o.created_at DESC "
                             "LIMIT 1").fetchone()

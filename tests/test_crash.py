@@ -1,4 +1,5 @@
-"""SIGKILL a writer at random instants: the database holds only whole checkouts."""
+"""SIGKILL a writer at random instants: the database holds only whole checkouts. The home is
+encrypted, as every new one is, so the cipher's pages and WAL are what the kills cut into."""
 
 import json
 import os
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.domain.config import load_settings, new_settings, write_settings
+from hub.domain.config import new_settings, write_settings
 from hub.domain.ledgers import add_points_entry, top_up
 from hub.domain.members import NewMember, add_member
 from hub.domain.store import Store
+from hub.home import open_store
 
 WRITER = Path(__file__).parent / "support" / "crash_writer.py"
 
@@ -48,9 +50,9 @@ def check_whole(store: Store) -> int:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_leaves_only_whole_checkouts(tmp_path):
-    settings = new_settings("crash")
-    write_settings(tmp_path, settings)
-    with Store(tmp_path / "laoke.db", load_settings(tmp_path)) as store:
+    write_settings(tmp_path, new_settings("crash"))
+    with open_store(tmp_path) as store:
+        assert store.key is not None
         for n in range(20):
             member = add_member(store, NewMember(name=f"客{n}", phone=f"1390013{n:04d}"))
             top_up(store, member["id"], 100_000)
@@ -66,7 +68,7 @@ def test_sigkill_at_random_points_leaves_only_whole_checkouts(tmp_path):
         time.sleep(rng.uniform(0.05, 0.6))
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-        with Store(tmp_path / "laoke.db", load_settings(tmp_path)) as store:
+        with open_store(tmp_path) as store:
             count = check_whole(store)
         assert count > seen, "the writer got work done before each kill"
         seen = count

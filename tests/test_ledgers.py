@@ -2,6 +2,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.domain import database
 from hub.domain.errors import InsufficientBalance, InsufficientPoints, InvalidInput
 from hub.domain.ledgers import (
     add_points_entry,
@@ -51,12 +52,11 @@ def test_the_schema_refuses_a_negative_balance_whatever_writes(store, guest):
 
 
 def test_ledgers_are_append_only(store, guest):
-    import sqlite3
 
     earn(store, guest["id"], 10)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(database.IntegrityError, match="append-only"):
         store.conn.execute("UPDATE points_ledger SET delta = 1000")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(database.IntegrityError, match="append-only"):
         store.conn.execute("DELETE FROM points_ledger")
 
 

@@ -4,12 +4,11 @@ decoded from the virtual printer's ESC/POS) and takes the payment at the table."
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from printer.virtual import VirtualPrinter
 from tests.support.browser import TABLET, shot
+from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, wait_until
 from tests.support.menu import MENU_CSV, laoke
 
@@ -91,7 +90,7 @@ def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, brow
     due = page.inner_text("#pay-due")
     page.click("[data-method=wechat]")
     page.wait_for_selector("#paid:not([hidden])")
-    with sqlite3.connect(store.home / "laoke.db") as db:
+    with home_db(store.home) as db:
         method, amount, due_fen = db.execute(
             "SELECT t.method, t.amount_fen, o.total_fen - o.discount_fen FROM order_tenders t "
             "JOIN orders o ON o.id = t.order_id").fetchone()

@@ -7,15 +7,16 @@ that role: a file written, a PIN guessed, a phone unmasked, a guest's data left 
 from __future__ import annotations
 
 import socket
-import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
+from hub.domain import database
 from hub.domain.devices import ROLES
 from printer.queue import PrintQueue, enqueue
 from printer.transport import PrinterUnavailable, open_printer
+from tests.support.homedb import home_db
 
 LINES = [{"dish": "面", "qty": 1, "unit_price_fen": 1800}]
 
@@ -305,7 +306,7 @@ def test_an_older_audit_log_keeps_no_card_numbers(tmp_path, settings):
     with Store(tmp_path / "laoke.db", settings) as new:
         detail = new.scalar("SELECT detail FROM audit_log WHERE action = 'card.link'")
         assert "0100ABCDEF" not in detail and "CDEF" in detail
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"), new.write():
+        with pytest.raises(database.IntegrityError, match="append-only"), new.write():
             new.conn.execute("UPDATE audit_log SET actor = 'x'")
 
 
@@ -425,7 +426,7 @@ def test_a_waiter_edits_taste_notes_not_consent_or_contact(shared_hub, world, fi
 # -- Medium 10: pairing codes --------------------------------------------------------------------
 
 def live_codes(hub) -> int:
-    with sqlite3.connect(f"file:{hub.home / 'laoke.db'}?mode=ro", uri=True) as db:
+    with home_db(hub.home) as db:
         return db.execute("SELECT COUNT(*) FROM pairing_codes WHERE used_at IS NULL "
                           "AND expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0]
 

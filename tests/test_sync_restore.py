@@ -9,6 +9,7 @@ from hub.domain.config import new_settings
 from hub.domain.coupons import Line
 from hub.domain.members import NewMember, add_member
 from hub.domain.store import Store
+from hub.home import home_key
 from sync.hq import HqBook, Receiver
 from sync.publisher import Publisher
 from tests.support.chain import make_store
@@ -73,7 +74,8 @@ def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker
     settings = new_settings("s-a")
     settings.chain.key = s.settings.chain.key
     settings.broker.url = broker.url
-    restored = Store(home / "laoke.db", settings, check_same_thread=False)
+    restored = Store(home / "laoke.db", settings, check_same_thread=False,
+                     key=home_key(home))  # a fresh home: the rebuilt books are encrypted
     tables = {
         # An erased guest comes back as their id alone (their consent record went with them).
         "members": "id, name, phone, birthday, tier, marketing_consent, erased_at, "

@@ -3,12 +3,11 @@ own printer (real ESC/POS bytes, decoded by the virtual printer), pay at the tab
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from hub.domain.config import PrinterSettings, load_settings, write_settings
 from printer.virtual import VirtualPrinter, VirtualPrinterServer
+from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, wait_until
 from tests.support.menu import MENU_CSV, laoke
 
@@ -99,7 +98,7 @@ def test_a_walk_in_party_is_seated_and_counted(restaurant):
     assert tab["member_id"] is None and tab["party_size"] == 3
     layout = {t["name"]: t for t in staff["waiter"].get("/tables").json()["tables"]}
     assert layout["A2"]["tab_id"] == tab["id"] and layout["A2"]["seats"] == 6
-    with sqlite3.connect(hub.home / "laoke.db") as db:  # what every covers report reads
+    with home_db(hub.home) as db:  # what every covers report reads
         assert db.execute("SELECT member_id, party_size FROM visits WHERE id = ?",
                           (tab["visit_id"],)).fetchone() == (None, 3)
 
@@ -123,7 +122,7 @@ def test_the_receipt_and_the_shift_summary_show_the_tenders(restaurant):
     assert shift.status_code == 202, shift.text
     summary = wait_until(lambda: next((slip for slip in VirtualPrinter(spools["hot"]).slips()
                                        if "交班汇总" in slip["text"]), None))
-    with sqlite3.connect(hub.home / "laoke.db") as db:  # earlier bills with no tenders: cash
+    with home_db(hub.home) as db:  # earlier bills with no tenders: cash
         cash_taken = db.execute("SELECT SUM(amount_fen) FROM order_tenders WHERE method = "
                                 "'cash'").fetchone()[0]
     assert "钱箱应有现金" in summary["text"] and f"{cash_taken / 100:.2f}元" in summary["text"]

@@ -7,7 +7,6 @@ wrong types, unknown fields, oversize bodies) is a 4xx with a message, never a 5
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..domain import database
 from ..domain.errors import LaokeError, PhoneInvalid
 from ..runtime import Hub
 
@@ -101,8 +101,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = error.detail if isinstance(error.detail, str) else json.dumps(error.detail)
         return problem(error.status_code, code, message, getattr(error, "headers", None))
 
-    @app.exception_handler(sqlite3.OperationalError)
-    async def busy(_: Request, error: sqlite3.OperationalError) -> JSONResponse:
+    @app.exception_handler(database.OperationalError)
+    async def busy(_: Request, error: database.OperationalError) -> JSONResponse:
         if "locked" in str(error) or "busy" in str(error):
             return problem(503, "busy", "the store is busy; try again",
                            {"Retry-After": "1"})

@@ -27,6 +27,7 @@ from .http import bench_checkin_http
 from .store import (
     CHECKOUTS,
     bench_checkout,
+    bench_encrypted,
     bench_lookups,
     bench_raw_checkout,
     bench_receipt,
@@ -62,6 +63,9 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
             ours = bench_checkout(store, sample[:half])
         with Store(raw_path, settings, system_clock) as store:
             raw = bench_raw_checkout(store, sample[half:])
+        encrypted = bench_encrypted(source, settings, Path(work), sample[:half], log,
+                                    CHECKOUTS // 10 if quick else CHECKOUTS)
+        figures.update(encrypted)
         figures.update(bench_checkin_http(source, settings, Path(work), log,
                                           *((2.0, 1.0) if quick else (10.0, 5.0))))
         figures.update(bench_demo_start(Path(work), log))
@@ -71,8 +75,13 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
     figures["checkout_per_s"] = round(ours, 1)
     figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
     figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)
+    figures["checkout_ratio_encrypted_vs_plain"] = round(
+        encrypted["checkout_per_s_encrypted"] / ours, 3)
+    figures["lookup_p99_ratio_encrypted_vs_plain"] = round(
+        encrypted["lookup_p99_ms_encrypted"] / figures["lookup_p99_ms"], 3)
     figures["synchronous"] = settings.storage.synchronous
     log(f"checkout: {ours:.0f}/s laoke vs {raw:.0f}/s raw sqlite3 "
-        f"(ratio {ours / raw:.2f}, synchronous={settings.storage.synchronous})")
+        f"(ratio {ours / raw:.2f}, synchronous={settings.storage.synchronous}); "
+        f"{encrypted['checkout_per_s_encrypted']:.0f}/s encrypted")
     log(f"database size: {figures['db_bytes_per_member']} bytes per member")
     return figures

@@ -4,6 +4,7 @@ receipt, reports and campaign audiences; the million-member store is built once 
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 import statistics
 import time
@@ -14,6 +15,7 @@ from typing import Any
 import platformdirs
 
 from ..demo_data import generate
+from ..domain import database
 from ..domain.checkout import CheckoutRequest, checkout
 from ..domain.config import new_settings
 from ..domain.coupons import Line
@@ -105,16 +107,36 @@ def sample_members(store: Store, count: int) -> list[str]:
         "SELECT id FROM members ORDER BY random() LIMIT ?", (count,))]
 
 
-def bench_checkout(store: Store, members: list[str]) -> float:
+def bench_checkout(store: Store, members: list[str], count: int = CHECKOUTS) -> float:
     for member_id in members[::5]:
         top_up(store, member_id, 1_000_000)
     started = time.perf_counter()
-    for index in range(CHECKOUTS):
+    for index in range(count):
         member_id = members[index % len(members)]
         checkout(store, CheckoutRequest(
             idempotency_key=new_id(), lines=LINES, member_id=member_id,
             stored_value_fen=5000 if index % 5 == 0 else 0))
-    return CHECKOUTS / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started)
+
+
+def bench_encrypted(source: Path, settings: Any, work: Path, members: list[str],
+                    log: Callable[[str], None], checkouts: int = CHECKOUTS
+                    ) -> dict[str, float]:
+    """The same lookups and checkouts on an encrypted copy of the same store (SQLCipher, as
+    every new home is), so the cost of encryption stands next to the plain figures; and the
+    time `laoke hub encrypt` takes to encrypt a plain store this big."""
+    key = secrets.token_bytes(database.KEY_BYTES)
+    path = work / "encrypted.db"
+    started = time.perf_counter()
+    database.export(source, None, path, key)
+    encrypt_s = time.perf_counter() - started
+    log(f"encrypted store (SQLCipher, copied from the plain one in {encrypt_s:.1f} s):")
+    with Store(path, settings, key=key) as store:
+        looked = bench_lookups(store, log)
+        per_s = bench_checkout(store, members, checkouts)
+    return {"lookup_p50_ms_encrypted": looked["lookup_p50_ms"],
+            "lookup_p99_ms_encrypted": looked["lookup_p99_ms"],
+            "checkout_per_s_encrypted": round(per_s, 1), "encrypt_store_s": round(encrypt_s, 1)}
 
 
 def bench_raw_checkout(store: Store, members: list[str]) -> float:

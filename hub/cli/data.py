@@ -60,26 +60,22 @@ def backup_cmd(obj: Obj, folder: Path | None, keep: int | None) -> None:
 @click.option("--from-backup", "file", required=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A backup made by laoke backup.")
+@click.option("--key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The key the backup was made with (the old hub's laoke.key), when it is "
+                   "not this home's.")
 @pass_obj
-def restore_cmd(obj: Obj, file: Path) -> None:
+def restore_cmd(obj: Obj, file: Path, key_file: Path | None) -> None:
     """Make a backup this home's database again, with the hub stopped (a store in a chain
     is rebuilt from HQ instead: laoke hub restore --from-hq)."""
     from ..backup import restore_backup
     from ..domain.config import load_settings
-    from ..domain.errors import InvalidInput
-    from ..home import ensure_home
-    from ..hublock import HubAlreadyRunning, hold
+    from ..home import ensure_home, read_key
+    from ..hublock import hub_stopped
 
-    obj.home.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = hold(obj.home)
-    except HubAlreadyRunning as error:
-        raise InvalidInput(f"{error}: stop it first") from None
-    try:
+    with hub_stopped(obj.home):
         ensure_home(obj.home)
-        emit_json(restore_backup(obj.home, load_settings(obj.home), file))
-    finally:
-        lock.close()
+        emit_json(restore_backup(obj.home, load_settings(obj.home), file,
+                                 read_key(key_file) if key_file else None))
 
 
 @cli.command("demo-data")

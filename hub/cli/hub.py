@@ -41,6 +41,19 @@ def hub_restore(obj: Obj, from_hq: bool, store_id: str, broker: str | None,
     emit_json(done)
 
 
+@hub.command("encrypt")
+@pass_obj
+def hub_encrypt(obj: Obj) -> None:
+    """Encrypt a home made before encryption, with the hub stopped: a new key (laoke.key,
+    0600), the database copied encrypted, checked against the plain one and moved in whole."""
+    from ..backup import encrypt_home
+    from ..domain.config import load_settings
+    from ..hublock import hub_stopped
+
+    with hub_stopped(obj.home):
+        emit_json(encrypt_home(obj.home, load_settings(obj.home)))
+
+
 def _reader(text: str) -> dict[str, str]:
     protocol, sep, url = text.partition("=")
     if not sep or not url:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from . import database
 from .clock import to_iso
 from .codes import make_signed_code, verify_signed_code
 from .errors import (
@@ -101,7 +101,7 @@ def offer_conditions(coupon: dict[str, Any], lang: str = "zh-CN") -> str:
     return ("，" if lang == "zh-CN" else ", ").join(conditions)
 
 
-def template_record(row: dict[str, Any] | sqlite3.Row) -> dict[str, Any]:
+def template_record(row: dict[str, Any] | database.Row) -> dict[str, Any]:
     record = dict(row)
     record["stores"] = None if record["stores"] is None else json.loads(record["stores"])
     record["active"] = bool(record["active"])
@@ -216,7 +216,7 @@ def record_redemption(store: Store, code: str, *, order_id: str | None, member_i
              "redeemed_at": store.now_iso()}
     try:
         store.db.table("coupon_redemptions").insert(entry)
-    except sqlite3.IntegrityError:
+    except database.IntegrityError:
         raise CouponUsed(f"coupon {code} was already used") from None
     store.emit("coupon.redeemed", entry)
 

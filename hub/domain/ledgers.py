@@ -6,10 +6,10 @@ a negative balance as a last line of defence whatever code path writes.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
+from . import database
 from .clock import to_iso
 from .errors import InsufficientBalance, InsufficientPoints, InvalidInput, OrderNotFound
 from .ids import new_id
@@ -59,7 +59,7 @@ def _append(store: Store, table: str, event: str, refusal: Exception,
     try:
         store.conn.execute(f"INSERT INTO {table} ({columns}) VALUES "
                            f"({', '.join(':' + k for k in entry)})", entry)
-    except sqlite3.IntegrityError as error:
+    except database.IntegrityError as error:
         if "insufficient" in str(error):
             raise refusal from None
         raise

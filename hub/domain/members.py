@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import re
-import sqlite3
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,6 +13,7 @@ from typing import Any, TypedDict
 
 import phonenumbers
 
+from . import database
 from .clock import parse_day
 from .codes import b32encode
 from .errors import (
@@ -176,14 +176,14 @@ def stored_value_balance(store: Store, member_id: str) -> int:
         (member_id,)))
 
 
-def member_row(store: Store, member_id: str) -> sqlite3.Row:
+def member_row(store: Store, member_id: str) -> database.Row:
     row = store.one("SELECT * FROM members WHERE id = ?", (member_id,))
     if row is None:
         raise MemberNotFound(f"no member with id {member_id!r}")
     return row
 
 
-def member_record(row: sqlite3.Row) -> dict[str, Any]:
+def member_record(row: database.Row) -> dict[str, Any]:
     """The member as HQ and other stores receive it: every stored field, no balances."""
     record = dict(row)
     record.pop("phone_rev", None)
@@ -242,7 +242,7 @@ class MemberView(TypedDict):
     cards: list[MemberCard]
 
 
-def member_view(store: Store, row: sqlite3.Row, masked: bool = False) -> MemberView:
+def member_view(store: Store, row: database.Row, masked: bool = False) -> MemberView:
     """A waiter's view (`masked`) shows the phone and email masked."""
     tier = store.settings.tier(row["tier"])
     return MemberView(
@@ -274,12 +274,12 @@ def get_member(store: Store, member_id: str, masked: bool = False) -> MemberView
     return member_view(store, member_row(store, member_id), masked)
 
 
-def member_by_phone(store: Store, phone: str) -> sqlite3.Row | None:
+def member_by_phone(store: Store, phone: str) -> database.Row | None:
     return store.one("SELECT * FROM members WHERE phone = ?",
                      (normalize_phone(phone, store.settings.region),))
 
 
-def member_by_card(store: Store, number: str) -> sqlite3.Row:
+def member_by_card(store: Store, number: str) -> database.Row:
     """The card's guest; a blocked card is refused, an unknown one is NotFound."""
     card = store.one("SELECT * FROM member_cards WHERE number = ?", (number.strip(),))
     if card is None:
@@ -289,7 +289,7 @@ def member_by_card(store: Store, number: str) -> sqlite3.Row:
     return member_row(store, card["member_id"])
 
 
-def resolve_member(store: Store, id_or_phone: str) -> sqlite3.Row:
+def resolve_member(store: Store, id_or_phone: str) -> database.Row:
     """A member by id, phone in any common form, or card number."""
     row = store.one("SELECT * FROM members WHERE id = ?", (id_or_phone,))
     if row is not None:
@@ -322,7 +322,7 @@ def _qr_signature(store: Store, member_id: str) -> str:
     return b32encode(int.from_bytes(digest[:10], "big"), 16)
 
 
-def member_by_qr(store: Store, payload: str) -> sqlite3.Row:
+def member_by_qr(store: Store, payload: str) -> database.Row:
     """The member a scanned QR names; a tampered or foreign code is refused with the reason."""
     if not isinstance(payload, str) or not payload.strip().startswith(QR_PREFIX):
         raise QrInvalid("not a laoke member QR code")
@@ -336,7 +336,7 @@ def member_by_qr(store: Store, payload: str) -> sqlite3.Row:
     return row
 
 
-def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]:
+def find_members(store: Store, query: str, limit: int = 20) -> list[database.Row]:
     """Phone in any form, its first or last digits (3+), card number, or any part of a name
     (prefixes first); every branch is an index lookup with a LIMIT, so a million guests
     answer at once."""
@@ -344,9 +344,9 @@ def find_members(store: Store, query: str, limit: int = 20) -> list[sqlite3.Row]
     query = "".join(ch for ch in (query or "") if unicodedata.category(ch) != "Cc").strip()
     if not query:
         return []
-    found: dict[str, sqlite3.Row] = {}
+    found: dict[str, database.Row] = {}
 
-    def add(rows: list[sqlite3.Row]) -> None:
+    def add(rows: list[database.Row]) -> None:
         for row in rows:
             found.setdefault(row["id"], row)
 
@@ -394,7 +394,7 @@ def looks_like_tail(query: str) -> bool:
     return query.isdigit() and len(query) < 11
 
 
-def find_by_key(store: Store, query: str, limit: int = 5) -> tuple[str, list[sqlite3.Row]]:
+def find_by_key(store: Store, query: str, limit: int = 5) -> tuple[str, list[database.Row]]:
     """What a role that sees masked phones may find guests by, and which key it was: the full
     phone (`phone`), a card number (`card`), a member QR (`qr`) or the phone's last four or
     more digits (`tail`, which the caller rate-limits).
@@ -577,7 +577,7 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
 EVENT_TABLES = ("outbox", "sent_events")  # a store's own events: to send, and kept once sent
 
 
-def redact_events(conn: sqlite3.Connection, member_id: str,
+def redact_events(conn: database.Connection, member_id: str,
                   tables: tuple[str, ...] = EVENT_TABLES) -> None:
     """A guest's personal data out of stored events (their sign-up and edits keep only the
     id, their cards only a placeholder number): at a store the events waiting for HQ and the

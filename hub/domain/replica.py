@@ -10,9 +10,9 @@ kept in `sync_conflicts` with the reason, for a person to settle; it is never dr
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
+from . import database
 from .config import overlay
 from .errors import ConfigError
 from .members import LIST_FIELDS, redact_events, scrub_guest
@@ -37,8 +37,8 @@ EPOCH_KEY = "hq_epoch"  # hub_meta: the incarnation HQ issued this hub (first co
 # What a relayed event that cannot apply here raises: a missing or wrong-typed field, a row
 # the schema refuses (a guest erased meanwhile, a balance below zero), a value SQLite cannot
 # bind. Each is a conflict for a person, never a reason to stop reading the feed.
-UNAPPLIABLE = (KeyError, TypeError, ValueError, AttributeError, sqlite3.IntegrityError,
-               sqlite3.ProgrammingError)
+UNAPPLIABLE = (KeyError, TypeError, ValueError, AttributeError, database.IntegrityError,
+               database.ProgrammingError)
 
 
 def _member_values(data: dict[str, Any], own: bool = False) -> dict[str, Any]:
@@ -233,7 +233,7 @@ def _ledger(store: Store, table: str, data: dict[str, Any], event: dict[str, Any
         row["order_id"] = None  # orders stay at their store; the entry keeps its meaning
     try:
         _insert(store, table, row)
-    except sqlite3.IntegrityError as error:
+    except database.IntegrityError as error:
         record_conflict(store, event, f"refused here: {error}")
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import threading
 from typing import Any
 
+from . import database
 from .errors import InvalidInput, PinInvalid, StaffNotFound
 from .ids import new_id
 from .store import Row, Store
@@ -92,7 +92,7 @@ def pin_index(store: Store, pin: str) -> str:
     return hmac.new(bytes.fromhex(key), pin.encode(), hashlib.sha256).hexdigest()
 
 
-def _match_pin(store: Store, pin: str) -> sqlite3.Row | None:
+def _match_pin(store: Store, pin: str) -> database.Row | None:
     """The active staff member with this PIN: the indexed candidate, else one of the rows
     written before the index (demo data, an older hub), which then gets its index."""
     index = pin_index(store, pin)
@@ -110,7 +110,7 @@ def _match_pin(store: Store, pin: str) -> sqlite3.Row | None:
     return None
 
 
-def _public(row: sqlite3.Row) -> dict[str, Any]:
+def _public(row: database.Row) -> dict[str, Any]:
     person = dict(row)
     person.pop("pin_hash")
     person.pop("pin_index", None)

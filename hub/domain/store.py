@@ -8,7 +8,6 @@ inside it cannot change before the ledger entry that depends on it is written.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -19,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from .. import __version__
+from . import database
 from .clock import Clock, system_clock, to_iso
 from .config import Settings, overlay
 from .errors import ConfigError, SchemaTooNew
@@ -32,7 +32,7 @@ def dumps(value: Any) -> str:
 
 
 
-Row = sqlite3.Row  # a row as the store reads it: by name or by position
+Row = database.Row  # a row as the store reads it: by name or by position
 
 
 def wrong_store(path: Path, owner: str, asked: str) -> str:
@@ -49,18 +49,19 @@ class Store:
     def __init__(self, path: Path | str, settings: Settings, clock: Clock = system_clock,
                  steps: tuple[tuple[str, str], ...] = STEPS,
                  check_same_thread: bool = True,
-                 write_lock: threading.Lock | None = None) -> None:
+                 write_lock: threading.Lock | None = None, key: bytes | None = None) -> None:
         self.path = Path(path)
+        self.key = key  # the home's database key; None for a plain file
         # Shared by the connections of one process: writers queue on it and wake at once,
         # instead of polling SQLite's lock with its busy handler's growing sleeps.
         self.write_lock = write_lock
         self.settings = settings
         self.clock = clock
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, timeout=settings.storage.busy_timeout_ms / 1000,
-            check_same_thread=check_same_thread,
+        conn = database.connect(
+            self.path, key, isolation_level=None,
+            timeout=settings.storage.busy_timeout_ms / 1000, check_same_thread=check_same_thread,
         )
-        conn.row_factory = sqlite3.Row
+        conn.row_factory = database.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         try:
@@ -158,11 +159,11 @@ class Store:
             (key, value),
         )
 
-    def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+    def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, params).fetchone()
         return row
 
-    def totals(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row:
+    def totals(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Row:
         """The one row an aggregate query (COUNT, SUM, ... with no GROUP BY) always gives."""
         row = self.one(sql, params)
         if row is None:

@@ -5,14 +5,13 @@ import sys
 from pathlib import Path
 
 from hub.domain.checkout import CheckoutRequest, checkout
-from hub.domain.config import load_settings
 from hub.domain.coupons import Line
 from hub.domain.errors import LaokeError
 from hub.domain.ids import new_id
-from hub.domain.store import Store
+from hub.home import open_store
 
 home = Path(sys.argv[1])
-with Store(home / "laoke.db", load_settings(home)) as store:
+with open_store(home) as store:
     members = [r[0] for r in store.conn.execute("SELECT id FROM members")]
     print("ready", flush=True)
     n = 0
