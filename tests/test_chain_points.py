@@ -2,18 +2,18 @@
 redemption online; offline a store redeems only from the slice HQ reserved for it; every
 store ends with the same ledger."""
 
-import sqlite3
 import threading
 
 import pytest
 
 from sync.hq import HqBook, Receiver
+from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, wait_until
 
 
 def points_ledger(home, member_id):
     """A store's points entries of the guest, read from its database as HQ would compare."""
-    with sqlite3.connect(f"file:{home / 'laoke.db'}?mode=ro", uri=True) as db:
+    with home_db(home) as db:
         return sorted(db.execute("SELECT id, delta, kind FROM points_ledger WHERE "
                                  "member_id = ?", (member_id,)).fetchall())
 
