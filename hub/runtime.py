@@ -21,6 +21,7 @@ from .domain.staff import PinCache
 from .domain.store import Store
 from .events import EventBus
 from .home import DB_NAME, ensure_home
+from .tls import HubCertificate
 
 CONSOLE_TOKEN = "console.token"
 
@@ -112,6 +113,8 @@ class Hub:
         self.readers: Any = None  # the card reader service, once the daemon runs it
         self.sync: Any = None  # the HQ publisher, when a broker is configured
         self.campaigns: Any = None  # the campaign scheduler, once the daemon runs it
+        self.plain: Any = None  # plain HTTP (health and a redirect), beside HTTPS
+        self.tls: HubCertificate | None = None  # the certificate, when the hub serves HTTPS
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
