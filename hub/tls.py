@@ -23,7 +23,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -235,6 +235,18 @@ def install_certificate(home: Path, signed_pem: bytes) -> HubCertificate:
     current.ca_file.write_bytes(_pem(ca))
     (home / TLS_DIR / CA_KEY).unlink(missing_ok=True)
     return current
+
+
+def ca_fingerprint(ca_file: Path) -> str:
+    """The SHA-256 fingerprint of the CA a browser installs, as phones show it (AB:CD:...)."""
+    certificate = x509.load_pem_x509_certificate(ca_file.read_bytes())
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def pair_link(base_url: str, code: str, pin: str | None) -> str:
+    """A pairing link: the code, and the hub's pin for every client that can check it."""
+    link = f"{base_url.rstrip('/')}/pair?code={code}"
+    return link + (f"&pin={quote(pin, safe='')}" if pin else "")
 
 
 # -- clients ------------------------------------------------------------------------------

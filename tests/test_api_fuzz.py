@@ -27,7 +27,8 @@ def fuzzed_hub(tmp_path_factory):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_no_request_makes_the_hub_fail(fuzzed_hub, role):
-    schema = schemathesis.openapi.from_url(f"{fuzzed_hub.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{fuzzed_hub.url}/openapi.json",
+                                           verify=fuzzed_hub.ca_file)
     token = fuzzed_hub.owner_token
     if role != "owner":
         with fuzzed_hub.client() as owner:
@@ -45,6 +46,7 @@ def test_no_request_makes_the_hub_fail(fuzzed_hub, role):
                   suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case):
             case.call_and_validate(base_url=fuzzed_hub.url, headers=headers,
+                                   verify=fuzzed_hub.ca_file,
                                    checks=[not_a_server_error])
 
         fuzz()
