@@ -140,7 +140,7 @@ def _pem(*certificates: x509.Certificate) -> bytes:
 def ensure_certificate(home: Path, store_id: str, addresses: list[str]) -> HubCertificate:
     """The home's certificate, made the first time (a CA of the store's own signs it)."""
     folder = home / TLS_DIR
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file, cert_file, ca_file = folder / HUB_KEY, folder / HUB_CERT, folder / CA_CERT
     if not key_file.exists():
         _write_private(key_file, _key_pem(ec.generate_private_key(ec.SECP256R1())))

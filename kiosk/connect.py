@@ -22,6 +22,7 @@ from hub.runtime import CONSOLE_TOKEN
 from hub.tls import home_certificate, peer_pin
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+DISCOVERY_ROUNDS = 3
 PIN_HELP = ("the pin is in the pairing link (pin=...) and in `laoke tls show` at the hub")
 
 
@@ -52,14 +53,17 @@ def _discovered(pin: str | None) -> str:
                            f"pinned key: pass --pin ({PIN_HELP}), or --hub URL --pin")
     # $LAOKE_DISCOVERY_INTERFACES, as the hub reads it: where to look (tests: loopback)
     interfaces = parse_interfaces(os.environ.get(ENV_PREFIX + "DISCOVERY_INTERFACES", ""))
-    found = find_hubs(timeout=3, interfaces=interfaces)
-    if not found:
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(DISCOVERY_ROUNDS):  # hubs answer at their own pace: look again a while
+        for hub in find_hubs(timeout=3, interfaces=interfaces):
+            if hub["url"] in seen:
+                continue
+            seen[hub["url"]] = hub
+            if hub["url"].startswith("https:") and _holds_pin(hub, pin):
+                return str(hub["url"])
+    if not seen:
         raise InvalidInput("no hub found: start `laoke hub run`, or pass --hub URL")
-    # the one announcing the pin first, then the others: each must prove the key itself
-    for hub in sorted(found, key=lambda h: h.get("pin") != pin):
-        if hub["url"].startswith("https:") and _holds_pin(hub, pin):
-            return str(hub["url"])
-    raise InvalidInput(f"none of the {len(found)} hubs found holds the pinned key; "
+    raise InvalidInput(f"none of the {len(seen)} hubs found holds the pinned key; "
                        "nothing was sent")
 
 

@@ -18,11 +18,9 @@ def tls_group() -> None:
 
 def _certificate(obj: Obj):  # type: ignore[no-untyped-def]
     from ..discovery import hub_certificate
-    from ..domain.config import load_settings
     from ..domain.errors import InvalidInput
 
-    settings = load_settings(obj.home)
-    certificate = hub_certificate(obj.home, settings)
+    certificate = hub_certificate(obj.home, obj.store().settings)
     if certificate is None:
         raise InvalidInput(f"{obj.home} serves plain HTTP: `laoke tls enable` switches HTTPS on")
     return certificate
@@ -56,9 +54,8 @@ def tls_enable(obj: Obj) -> None:
     answers only /api/v1/health and a redirect.
     """
     from ..domain.config import load_settings, write_settings
-    from ..home import ensure_home
 
-    ensure_home(obj.home)
+    obj.store()  # a new home is made as any command makes it
     settings = load_settings(obj.home, environ={})  # the file's own values
     settings.api.tls = True
     write_settings(obj.home, settings)
@@ -73,10 +70,9 @@ def tls_enable(obj: Obj) -> None:
 def tls_request(obj: Obj, out: Path) -> None:
     """A certificate request from the hub's own key, for `laoke hq tls sign` at HQ."""
     from ..discovery import interfaces_of, lan_addresses
-    from ..domain.config import load_settings
     from ..tls import certificate_request
 
-    settings = load_settings(obj.home)
+    settings = obj.store().settings
     out.write_bytes(certificate_request(obj.home, settings.store_id,
                                         lan_addresses(interfaces_of(settings))))
     click.echo(f"wrote {out}: have HQ sign it (`laoke hq tls sign {out.name} ...`)")
