@@ -100,12 +100,11 @@ def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
     ensure_home(home, overrides.get("store_id"))
     hub, app = build(home, overrides)
     settings = hub.settings
-    tls = {"ssl_certfile": str(hub.tls.cert_file), "ssl_keyfile": str(hub.tls.key_file)} \
-        if hub.tls else {}
     server = HubServer(uvicorn.Config(
         app, host=settings.api.host, port=settings.api.port, log_level="warning",
         http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False,
-        **tls), hub)
+        ssl_certfile=hub.tls.cert_file if hub.tls else None,
+        ssl_keyfile=hub.tls.key_file if hub.tls else None), hub)
     scheme = "https" if hub.tls else "http"
     local_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
     announce(lock, f"{scheme}://{local_host}:{settings.api.port}")

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .domain.errors import InvalidInput
@@ -73,9 +74,9 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def pin_of_public_key(public: ec.EllipticCurvePublicKey | object) -> str:
-    der = public.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+def pin_of_public_key(public: CertificatePublicKeyTypes) -> str:
+    der = public.public_bytes(serialization.Encoding.DER,
+                              serialization.PublicFormat.SubjectPublicKeyInfo)
     return PIN_PREFIX + base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
@@ -146,13 +147,41 @@ def ensure_certificate(home: Path, store_id: str, addresses: list[str]) -> HubCe
         _write_private(key_file, _key_pem(ec.generate_private_key(ec.SECP256R1())))
     key = _load_key(key_file)
     if not cert_file.exists():
+        _issue(folder, store_id, addresses, key)
+    return HubCertificate(cert_file, key_file, ca_file, pin_of_public_key(key.public_key()))
+
+
+def _issue(folder: Path, store_id: str, addresses: list[str],
+           key: ec.EllipticCurvePrivateKey) -> None:
+    """A hub certificate from the store's own CA, made the first time and kept after, so
+    the tablets that installed it keep trusting every certificate it signs."""
+    ca_key_file, ca_file = folder / CA_KEY, folder / CA_CERT
+    if ca_key_file.exists() and ca_file.exists():
+        ca_key = _load_key(ca_key_file)
+        ca_cert = x509.load_pem_x509_certificate(ca_file.read_bytes())
+    else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = _store_ca(store_id, ca_key)
-        _write_private(folder / CA_KEY, _key_pem(ca_key))
+        _write_private(ca_key_file, _key_pem(ca_key))
         ca_file.write_bytes(_pem(ca_cert))
-        hub_cert = _hub_certificate(store_id, addresses, key, ca_cert, ca_key)
-        cert_file.write_bytes(_pem(hub_cert, ca_cert))
-    return HubCertificate(cert_file, key_file, ca_file, pin_of_public_key(key.public_key()))
+    hub_cert = _hub_certificate(store_id, addresses, key, ca_cert, ca_key)
+    tmp = folder / (HUB_CERT + ".tmp")
+    tmp.write_bytes(_pem(hub_cert, ca_cert))
+    os.replace(tmp, folder / HUB_CERT)
+
+
+def renew_certificate(home: Path, store_id: str, addresses: list[str]) -> HubCertificate:
+    """A new certificate for the hub's addresses now, from the store's own CA, same key (the
+    pin stays). A chain CA's certificate is renewed the way it came: request, sign, install."""
+    folder = home / TLS_DIR
+    current = home_certificate(home)
+    if current is None:
+        return ensure_certificate(home, store_id, addresses)
+    if not (folder / CA_KEY).exists():
+        raise InvalidInput("the chain's CA signed this certificate: `laoke tls request` and "
+                           "have HQ sign it again")
+    _issue(folder, store_id, addresses, _load_key(current.key_file))
+    return current
 
 
 def home_certificate(home: Path) -> HubCertificate | None:

@@ -39,7 +39,8 @@ def store_hub(tmp_path_factory):
 
 
 def console(hub, events=False):
-    return ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="zh-CN", events=events)
+    return ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="zh-CN",
+                      events=events)
 
 
 async def until(pilot, check, timeout=10.0):
@@ -267,8 +268,8 @@ def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
     hub, _guest, _coupon = store_hub
 
     async def scenario():
-        app = ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="en", events=False,
-                         export_dir=tmp_path)
+        app = ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="en",
+                         events=False, export_dir=tmp_path)
         async with app.run_test(size=(140, 60)) as pilot:
             await pilot.press("f7")
             table = app.query_one("#report-table", DataTable)

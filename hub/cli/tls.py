@@ -4,11 +4,15 @@ chain's CA at HQ sign it (request at the store, sign at HQ, install at the store
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import Obj, cli, emit_json, pass_obj
 from .hq import hq_group
+
+if TYPE_CHECKING:
+    from ..tls import HubCertificate
 
 
 @cli.group("tls")
@@ -16,7 +20,7 @@ def tls_group() -> None:
     """HTTPS on the LAN: the hub's key, its certificate and the pin devices check."""
 
 
-def _certificate(obj: Obj):  # type: ignore[no-untyped-def]
+def _certificate(obj: Obj) -> HubCertificate:
     from ..discovery import hub_certificate
     from ..domain.errors import InvalidInput
 
@@ -61,6 +65,21 @@ def tls_enable(obj: Obj) -> None:
     write_settings(obj.home, settings)
     certificate = _certificate(obj)
     click.echo(f"HTTPS on from the hub's next start (pin {certificate.pin}); restart it")
+
+
+@tls_group.command("renew")
+@pass_obj
+def tls_renew(obj: Obj) -> None:
+    """A new certificate for the addresses the hub has now (same key: the pin stays, and
+    tablets that trust the store's CA trust it too); restart the hub."""
+    from ..discovery import interfaces_of, lan_addresses
+    from ..tls import renew_certificate
+
+    settings = obj.store().settings
+    addresses = lan_addresses(interfaces_of(settings))
+    certificate = renew_certificate(obj.home, settings.store_id, addresses)
+    click.echo(f"renewed for {', '.join(addresses)}; pin {certificate.pin} (unchanged); "
+               "restart the hub")
 
 
 @tls_group.command("request")
