@@ -62,7 +62,10 @@ class HubClient:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            raise HubError(f"the hub at {self.url} cannot be reached ({error})") from None
+            hint = " (give the hub's pin: --pin, from its pairing link or `laoke tls show`)" \
+                if "CERTIFICATE_VERIFY_FAILED" in str(error) else ""
+            raise HubError(f"the hub at {self.url} cannot be reached ({error}){hint}") \
+                from None
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", response.text)

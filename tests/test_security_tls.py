@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
+from hub.api.plain import PlainListener
 from hub.domain.config import load_settings, new_settings, write_settings
 from hub.domain.errors import InvalidInput
 from hub.tls import (
@@ -37,7 +38,7 @@ from hub.tls import (
 )
 from kiosk.client import HubClient, HubError
 from kiosk.connect import find_hub
-from tests.support.hubproc import LAOKE, ROOT
+from tests.support.hubproc import LAOKE, ROOT, wait_until
 
 SECRET = "tok-that-must-not-leak"
 
@@ -133,6 +134,10 @@ def test_with_a_pin_the_console_skips_a_fake_hub_and_finds_the_real_one(
         assert client.health()["status"] == "ok"
     finally:
         client.close()
+    unpinned = HubClient(shared_hub.url, shared_hub.owner_token)  # the system's CAs only
+    with pytest.raises(HubError, match="--pin"):
+        unpinned.health()
+    unpinned.close()
 
 
 def test_the_pairing_link_carries_the_key_the_hub_serves(shared_hub):
@@ -260,3 +265,16 @@ def _accept_once(listener: socket.socket, context: ssl.SSLContext) -> None:
     conn, _ = listener.accept()
     with context.wrap_socket(conn, server_side=True) as wrapped:
         wrapped.recv(1)
+
+
+def test_a_plain_port_the_hub_cannot_take_is_said_in_its_state():
+    taken = socket.create_server(("127.0.0.1", 0))
+    listener = PlainListener(lambda *_: None, "127.0.0.1", taken.getsockname()[1], 8420)
+    try:
+        listener.start()
+        wait_until(lambda: listener.state()["state"] != "running", timeout=15)
+        state = listener.state()
+        assert state["state"] == "failed" and "could not serve" in state["last_error"]
+    finally:
+        listener.stop()
+        taken.close()

@@ -8,7 +8,10 @@ anything that is not a plain page load is refused too, so a form is never resent
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import problem
 
+log = logging.getLogger(__name__)
 HEALTH = "/api/v1/health"
 CREDENTIAL_HEADERS = (b"authorization", b"cookie", b"x-staff-pin")
 
@@ -78,12 +82,15 @@ class PlainListener:
         self.port = port
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self.last_error_at: float | None = None
 
     def _run(self) -> None:
-        try:
+        with contextlib.suppress(SystemExit):  # how uvicorn ends on a port it cannot bind
             self.server.run()
-        except BaseException as error:  # uvicorn exits on a port it cannot bind
-            self.last_error = f"{type(error).__name__}: {error}"
+        if not self.server.should_exit:
+            log.error("plain HTTP on port %s stopped", self.port)
+            self.last_error = f"could not serve plain HTTP on port {self.port}"
+            self.last_error_at = time.time()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -95,10 +102,12 @@ class PlainListener:
             self._thread.join(timeout)
 
     def state(self) -> dict[str, Any]:
-        alive = self._thread is not None and self._thread.is_alive()
-        state = "running" if alive else "stopped" if self._thread else "not started"
-        if self._thread is not None and not alive and self.last_error is None \
-                and not self.server.should_exit:
-            self.last_error = f"could not serve port {self.port}"
+        if self._thread is None:
+            state = "not started"
+        elif self._thread.is_alive():
+            state = "running"
+        else:
+            state = "failed" if self.last_error else "stopped"
         return {"name": self.name, "state": state, "failures": int(bool(self.last_error)),
-                "last_error": self.last_error, "last_error_at": None, "port": self.port}
+                "last_error": self.last_error, "last_error_at": self.last_error_at,
+                "port": self.port}
