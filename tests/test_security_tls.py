@@ -183,6 +183,7 @@ def test_plain_http_answers_health_and_a_redirect_and_refuses_the_rest(shared_hu
 def test_the_trust_page_offers_the_ca_with_its_fingerprint(shared_hub):
     shown = json.loads(laoke(shared_hub.home, "tls", "show", "--json").stdout)
     with httpx.Client(base_url=shared_hub.url, verify=shared_hub.verify) as browser:
+        assert "href=/trust" in browser.get("/").text
         page = browser.get("/trust")
         assert page.status_code == 200 and shown["ca_fingerprint"] in page.text
         assert "信任门店证书" in page.text and "Trust this store" in page.text

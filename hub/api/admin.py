@@ -179,7 +179,9 @@ def home_page(request: Request) -> str:
     return (f"<!doctype html><meta charset=utf-8><title>laoke {hub.settings.store_name}"
             f"</title><h1>老客 laoke — {hub.settings.store_name}</h1>"
             "<p>Tablets: <a href=/tablet>/tablet</a> · Kiosk: <a href=/kiosk>/kiosk</a> · "
-            "API: <a href=/docs>/docs</a></p>")
+            "API: <a href=/docs>/docs</a>"
+            + (" · 信任证书 Trust the certificate: <a href=/trust>/trust</a>" if hub.tls else "")
+            + "</p>")
 
 
 @router.post("/staff", status_code=201, summary="Add a staff member with a PIN")

@@ -57,13 +57,15 @@ def tls_enable(obj: Obj) -> None:
     Paired browsers keep their cookie but must open https:// links from now on; plain HTTP
     answers only /api/v1/health and a redirect.
     """
+    from ..discovery import hub_certificate
     from ..domain.config import load_settings, write_settings
 
     obj.store()  # a new home is made as any command makes it
     settings = load_settings(obj.home, environ={})  # the file's own values
     settings.api.tls = True
     write_settings(obj.home, settings)
-    certificate = _certificate(obj)
+    certificate = hub_certificate(obj.home, settings)
+    assert certificate is not None  # tls is on
     click.echo(f"HTTPS on from the hub's next start (pin {certificate.pin}); restart it")
 
 
