@@ -12,7 +12,7 @@ import logging
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ifaddr
 from zeroconf import (
@@ -27,7 +27,9 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from .domain.config import Settings
 from .runtime import Hub
-from .tls import HubCertificate, ensure_certificate
+
+if TYPE_CHECKING:  # cryptography loads only where a certificate is used
+    from .tls import HubCertificate
 
 log = logging.getLogger(__name__)
 HUB_TYPE = "_laoke._tcp.local."
@@ -81,6 +83,8 @@ def hub_certificate(home: Path, settings: Settings) -> HubCertificate | None:
     tablets reach it on), else None."""
     if not settings.api.tls:
         return None
+    from .tls import ensure_certificate
+
     return ensure_certificate(home, settings.store_id, lan_addresses(interfaces_of(settings)))
 
 

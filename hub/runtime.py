@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .domain.campaigns import install_builtins
@@ -21,7 +21,9 @@ from .domain.staff import PinCache
 from .domain.store import Store
 from .events import EventBus
 from .home import DB_NAME, ensure_home
-from .tls import HubCertificate
+
+if TYPE_CHECKING:  # cryptography loads only where a certificate is used
+    from .tls import HubCertificate
 
 CONSOLE_TOKEN = "console.token"
 

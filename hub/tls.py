@@ -15,6 +15,7 @@ chain CA's signature), so a paired device keeps working, and it names this hub a
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import ipaddress
 import os
@@ -89,7 +90,8 @@ def names_for(store_id: str, addresses: list[str]) -> list[x509.GeneralName]:
     names: list[x509.GeneralName] = [x509.DNSName(f"laoke-{store_id}.local"),
                                      x509.DNSName("localhost")]
     for address in dict.fromkeys(["127.0.0.1", *addresses]):
-        names.append(x509.IPAddress(ipaddress.ip_address(address)))
+        with contextlib.suppress(ValueError):  # a host name in the settings is no IP name
+            names.append(x509.IPAddress(ipaddress.ip_address(address)))
     return names
 
 
