@@ -21,7 +21,8 @@ from printer.queue import PrintQueue
 from sync.publisher import Publisher
 
 from .api.app import create_app
-from .discovery import LanRegistry
+from .api.plain import PlainListener
+from .discovery import LanRegistry, hub_certificate
 from .domain.config import Settings, load_settings, parse_settings
 from .home import VIRTUAL_SPOOL, ensure_home
 from .hublock import announce, hold
@@ -47,6 +48,7 @@ def hub_settings(home: Path, overrides: dict[str, Any]) -> Settings:
 def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     hub = Hub(home, hub_settings(home, overrides))
     hub.console_token()
+    hub.tls = hub_certificate(home, hub.settings)
     app = create_app(hub)
     hub.printing = PrintQueue(hub.store, home / VIRTUAL_SPOOL,
                               on_change=lambda job: hub.events.publish("print.job", job))
@@ -56,8 +58,11 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     hub.campaigns = CampaignScheduler(
         hub.store, channels_from(hub.settings.messaging),
         on_run=lambda run: hub.events.publish("campaign.ran", run))
+    api = hub.settings.api
+    if hub.tls is not None and api.http_port:
+        hub.plain = PlainListener(app, api.host, api.http_port, api.port)
     if hub.settings.discovery.enabled:
-        hub.lan = LanRegistry(hub, hub.settings.api.port)
+        hub.lan = LanRegistry(hub, api.port)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,11 +102,18 @@ def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
     settings = hub.settings
     server = HubServer(uvicorn.Config(
         app, host=settings.api.host, port=settings.api.port, log_level="warning",
-        http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False), hub)
+        http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False,
+        ssl_certfile=hub.tls.cert_file if hub.tls else None,
+        ssl_keyfile=hub.tls.key_file if hub.tls else None), hub)
+    scheme = "https" if hub.tls else "http"
     local_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
-    announce(lock, f"http://{local_host}:{settings.api.port}")
-    echo(f"laoke hub: store {settings.store_id} on http://{settings.api.host}:"
+    announce(lock, f"{scheme}://{local_host}:{settings.api.port}")
+    echo(f"laoke hub: store {settings.store_id} on {scheme}://{settings.api.host}:"
          f"{settings.api.port} (home {home})")
+    if hub.tls:
+        plain = f", plain HTTP on {settings.api.http_port} for /health and a redirect" \
+            if hub.plain else ""
+        echo(f"laoke hub: TLS key {hub.tls.pin}{plain}")
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a no-op handler
     # underneath lets the hub finish closing and exit 0, as systemd expects of a clean stop.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -63,8 +63,11 @@ def demo_hub(home: Path, echo: Callable[[str], None] = print,
     port = free_port()
     # The simulator runs once the hub exists; it uses the hub's own per-thread connections.
     cards = CardSimulator(lambda: hub.store(), read_every)
+    # Loopback only, zeroconf off: nothing of the demo crosses a LAN, so it serves plain HTTP
+    # whatever its home would serve as a store.
     overrides: dict[str, Any] = {
-        "api": {"host": "127.0.0.1", "port": port}, "discovery": {"enabled": False},
+        "api": {"host": "127.0.0.1", "port": port, "tls": False},
+        "discovery": {"enabled": False},
         "readers": [{"url": cards.path, "protocol": "rdm6300", "station": "A8",
                      "checkin": True}]}
     hub, app = build(home, overrides)

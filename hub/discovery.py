@@ -11,7 +11,8 @@ import json
 import logging
 import socket
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ifaddr
 from zeroconf import (
@@ -27,6 +28,9 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from .domain.config import Settings
 from .runtime import Hub
 
+if TYPE_CHECKING:  # cryptography loads only where a certificate is used
+    from .tls import HubCertificate
+
 log = logging.getLogger(__name__)
 HUB_TYPE = "_laoke._tcp.local."
 HTTP_TYPE = "_http._tcp.local."
@@ -35,12 +39,15 @@ BROWSED = {"_laoke-tablet._tcp.local.": "tablet", "_pdl-datastream._tcp.local.":
 RESOLVE_MS = 3000
 
 
-def interfaces_of(settings: Settings) -> list[str] | None:
-    """None means every interface; else the addresses the settings name."""
-    chosen = settings.discovery.interfaces.strip()
-    if chosen in ("", "all"):
+def parse_interfaces(chosen: str) -> list[str] | None:
+    """None means every interface ("all" or nothing); else the comma-separated addresses."""
+    if chosen.strip() in ("", "all"):
         return None
     return [part.strip() for part in chosen.split(",") if part.strip()]
+
+
+def interfaces_of(settings: Settings) -> list[str] | None:
+    return parse_interfaces(settings.discovery.interfaces)
 
 
 def zeroconf_interfaces(addresses: list[str] | None) -> list[str] | InterfaceChoice:
@@ -67,7 +74,18 @@ def lan_addresses(only: list[str] | None = None) -> list[str]:
 def base_url(settings: Settings) -> str:
     """How a tablet on the LAN reaches this hub."""
     address = lan_addresses(interfaces_of(settings))[0]
-    return f"http://{address}:{settings.api.port}"
+    scheme = "https" if settings.api.tls else "http"
+    return f"{scheme}://{address}:{settings.api.port}"
+
+
+def hub_certificate(home: Path, settings: Settings) -> HubCertificate | None:
+    """The home's certificate when it serves HTTPS (made the first time, for the addresses
+    tablets reach it on), else None."""
+    if not settings.api.tls:
+        return None
+    from .tls import ensure_certificate
+
+    return ensure_certificate(home, settings.store_id, lan_addresses(interfaces_of(settings)))
 
 
 def _decode(properties: dict[bytes, bytes | None]) -> dict[str, str]:
@@ -99,12 +117,13 @@ class LanRegistry:
     def _service(self, type_: str) -> AsyncServiceInfo:
         addresses = [socket.inet_aton(a) for a in lan_addresses(self.interfaces)]
         settings = self.hub.settings
+        tls = {"tls": "1", "pin": self.hub.tls.pin} if self.hub.tls else {}
         return AsyncServiceInfo(
             type_, f"{self.instance}.{type_}", addresses=addresses, port=self.port,
             server=self.host,
             properties={"store_id": settings.store_id, "store_name": settings.store_name,
                         "version": self.hub.version, "api": "/api/v1", "port": str(self.port),
-                        "path": "/tablet"})
+                        "path": "/tablet", **tls})
 
     async def start(self) -> None:
         await asyncio.to_thread(self._mark_all_offline)
@@ -236,8 +255,11 @@ def find_hubs(timeout: float = 3.0, interfaces: list[str] | None = None) -> list
             if info.request(zeroconf, RESOLVE_MS):
                 properties = _decode(info.properties)
                 address = info.parsed_addresses()[0]
+                # what the hub says of itself; a client with a pin checks the key itself
+                scheme = "https" if properties.get("tls") == "1" else "http"
                 found[name] = {"name": name, "store_id": properties.get("store_id"),
-                               "url": f"http://{address}:{info.port}",
+                               "url": f"{scheme}://{address}:{info.port}",
+                               "pin": properties.get("pin"),
                                "version": properties.get("version")}
     finally:
         browser.cancel()

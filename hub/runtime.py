@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .domain.campaigns import install_builtins
@@ -21,6 +21,9 @@ from .domain.staff import PinCache
 from .domain.store import Store
 from .events import EventBus
 from .home import DB_NAME, ensure_home, home_key
+
+if TYPE_CHECKING:  # cryptography loads only where a certificate is used
+    from .tls import HubCertificate
 
 CONSOLE_TOKEN = "console.token"
 
@@ -113,6 +116,8 @@ class Hub:
         self.readers: Any = None  # the card reader service, once the daemon runs it
         self.sync: Any = None  # the HQ publisher, when a broker is configured
         self.campaigns: Any = None  # the campaign scheduler, once the daemon runs it
+        self.plain: Any = None  # plain HTTP (health and a redirect), beside HTTPS
+        self.tls: HubCertificate | None = None  # the certificate, when the hub serves HTTPS
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()

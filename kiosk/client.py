@@ -10,14 +10,17 @@ import contextlib
 import http.client
 import json
 import socket
+import ssl
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from hub.domain.errors import InvalidInput
 from hub.domain.members import MemberView
 from hub.domain.profiles import MemberProfile
+from hub.tls import pinned_context
 
 if TYPE_CHECKING:  # the console shows reports without loading their queries
     from hub.domain.reports import Report
@@ -32,19 +35,42 @@ class HubError(Exception):
         self.status = status
 
 
+def tls_context(url: str, pin: str | None) -> ssl.SSLContext | None:
+    """How to trust the hub at `url` before it gets the token: its pinned key, else (no pin)
+    the system's CAs with host names checked; None for plain HTTP."""
+    if not url.startswith("https:"):
+        if pin:
+            raise HubError(f"{url}: a pinned hub is spoken to over https only")
+        return None
+    if pin is None:
+        return ssl.create_default_context()
+    try:
+        return pinned_context(url, pin)
+    except InvalidInput as error:
+        raise HubError(error.message) from None
+
+
 class HubClient:
-    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 10.0,
+                 pin: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        # one context (and one pooled connection) for the client's life: the pin is checked
+        # once, before the first request carries the token
+        self.tls = tls_context(self.url, pin)
         self.http = httpx.Client(base_url=f"{self.url}/api/v1", timeout=timeout,
-                                 headers={"Authorization": f"Bearer {token}"})
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 verify=self.tls or True)
         self._socket: socket.socket | None = None
 
     def _call(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            raise HubError(f"the hub at {self.url} cannot be reached ({error})") from None
+            hint = " (give the hub's pin: --pin, from its pairing link or `laoke tls show`)" \
+                if "CERTIFICATE_VERIFY_FAILED" in str(error) else ""
+            raise HubError(f"the hub at {self.url} cannot be reached ({error}){hint}") \
+                from None
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", response.text)
@@ -172,7 +198,10 @@ class HubClient:
         """
         parts = urlsplit(self.url)
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1",
-                                                parts.port or 80, timeout=60)
+                                                parts.port or 80, timeout=60) \
+            if self.tls is None else http.client.HTTPSConnection(
+                parts.hostname or "127.0.0.1", parts.port or 443, timeout=60,
+                context=self.tls)
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
         if last_id is not None:
             headers["Last-Event-ID"] = str(last_id)

@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from hub.domain.devices import ROLES, may
+from hub.tls import pair_link
 
 LINES = [{"dish": "面", "qty": 1, "unit_price_fen": 1800}]
 
@@ -110,7 +111,8 @@ def test_waiters_see_masked_phones(shared_hub, world):
 def test_pairing_with_a_code_then_revoking(shared_hub):
     with shared_hub.client() as owner:
         code = owner.post("/devices/pairing-codes", json={"role": "waiter"}).json()
-        assert len(code["code"]) == 6 and code["pair_url"].endswith(code["code"])
+        assert len(code["code"]) == 6
+        assert code["pair_url"] == pair_link(shared_hub.url, code["code"], shared_hub.pin)
         with shared_hub.client(token="") as tablet:
             paired = tablet.post("/pair", json={"code": code["code"], "name": "iPad 2"})
             assert paired.status_code == 201
@@ -131,10 +133,12 @@ def test_a_pairing_link_pairs_the_browser(shared_hub):
     with shared_hub.client() as owner:
         added = owner.post("/devices", json={"name": "door kiosk", "role": "kiosk",
                                               "pair_link": True}).json()
-    browser = httpx.Client(base_url=shared_hub.url, follow_redirects=False)
+    browser = httpx.Client(base_url=shared_hub.url, follow_redirects=False,
+                           verify=shared_hub.verify)
     landed = browser.get(added["pair_url"].replace(added["pair_url"].split("/pair")[0], ""))
     assert landed.status_code == 303 and landed.headers["location"] == "/kiosk"
-    assert "httponly" in landed.headers["set-cookie"].lower()
+    cookie = landed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie, "never sent over plain HTTP"
     signup = browser.post("/api/v1/members", json={"name": "自助", "phone": "13600000077",
                                                    "marketing_consent": False})
     assert signup.status_code == 201, signup.text

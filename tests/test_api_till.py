@@ -22,7 +22,7 @@ def test_a_checkin_reaches_every_tablet_at_once(shared_hub, api):
     guest = new_guest(api, "137 0000 0001", allergies=["虾"], notes="微辣, 不放花椒",
                       spice_level="mild")
     waiter = api.post("/devices", json={"name": "waiter pad", "role": "waiter"}).json()["token"]
-    tablet = EventReader(shared_hub.url, waiter)
+    tablet = EventReader(shared_hub, waiter)
     with shared_hub.client(waiter) as waiter_api:
         # The guest gives their phone at the door: the tablet finds them, then seats them.
         assert waiter_api.get("/members/lookup", params={"phone": "137 0000 0001"}
@@ -36,12 +36,12 @@ def test_a_checkin_reaches_every_tablet_at_once(shared_hub, api):
     card = event["data"]["member"]
     assert card["allergies"] == ["虾"] and card["notes"] == "微辣, 不放花椒"
     assert card["spice_label"] == "微辣" and "phone" not in card
-    resumed = EventReader(shared_hub.url, waiter, last_id=event["id"] - 1)
+    resumed = EventReader(shared_hub, waiter, last_id=event["id"] - 1)
     assert resumed.wait_for("checkin.created")["id"] == event["id"], "resume after sleep"
 
 
 def test_unauthenticated_stream_is_refused(shared_hub):
-    assert httpx.get(f"{shared_hub.url}/api/v1/events").status_code == 401
+    assert httpx.get(f"{shared_hub.url}/api/v1/events", verify=shared_hub.verify).status_code == 401
 
 
 def test_checkout_retry_never_charges_twice(api):

@@ -39,7 +39,8 @@ def store_hub(tmp_path_factory):
 
 
 def console(hub, events=False):
-    return ConsoleApp(HubClient(hub.url, hub.owner_token), language="zh-CN", events=events)
+    return ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="zh-CN",
+                      events=events)
 
 
 async def until(pilot, check, timeout=10.0):
@@ -247,7 +248,7 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             await until(pilot, lambda: '"lapsed_days": 90' in edit.value)
             edit.value = edit.value.replace('"lapsed_days": 90', '"lapsed_days": 120')
             await pilot.click("#campaign-save")
-            check = HubClient(hub.url, hub.owner_token)
+            check = HubClient(hub.url, hub.owner_token, pin=hub.pin)
             await until(pilot, lambda: any(
                 c["id"] == win_back and c["audience"].get("lapsed_days") == 120
                 for c in check.campaigns()))
@@ -267,8 +268,8 @@ def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
     hub, _guest, _coupon = store_hub
 
     async def scenario():
-        app = ConsoleApp(HubClient(hub.url, hub.owner_token), language="en", events=False,
-                         export_dir=tmp_path)
+        app = ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="en",
+                         events=False, export_dir=tmp_path)
         async with app.run_test(size=(140, 60)) as pilot:
             await pilot.press("f7")
             table = app.query_one("#report-table", DataTable)

@@ -32,7 +32,8 @@ def fixed_hub(tmp_path_factory):
 
 
 def app_for(hub, language):
-    return ConsoleApp(HubClient(hub.url, hub.owner_token), language=language, events=False)
+    return ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language=language,
+                      events=False)
 
 
 async def settle(pilot, check):

@@ -10,11 +10,13 @@ import pytest
 
 from hub.domain.config import load_settings, new_settings
 from hub.home import VIRTUAL_SPOOL
+from hub.tls import CA_CERT, TLS_DIR, home_certificate
 from tests.support.hubproc import LAOKE, ROOT
 from tests.support.lan import LAN_ADDRESS, run_in_lan, why_no_namespace
 
 UNIT = ROOT / "config" / "systemd" / "laoke-hub.service"
 DEFAULT_PORT = new_settings().api.port
+HTTP_PORT = new_settings().api.http_port
 
 needs_lan = pytest.mark.skipif(why_no_namespace() is not None,
                                reason=why_no_namespace() or "")
@@ -46,18 +48,27 @@ def test_the_units_command_line_is_the_installed_laoke_on_its_defaults():
 
 @needs_lan
 def test_the_daemon_starts_as_systemd_starts_it(tmp_path):
-    """Every default: 0.0.0.0:8420, zeroconf on every interface, the home from LAOKE_HOME."""
+    """Every default: HTTPS on 0.0.0.0:8420 with a certificate made at first start, plain HTTP
+    for /health on 8480, zeroconf on every interface, the home from LAOKE_HOME."""
     argv, env = unit_service()
     home = tmp_path / "var-lib-laoke"
+    lan = f"https://{LAN_ADDRESS}:{DEFAULT_PORT}"
     found = run_in_lan({"argv": [str(LAOKE), *argv[1:]], "env": {**env, "LAOKE_HOME": str(home)},
-                        "health_url": f"http://127.0.0.1:{DEFAULT_PORT}/api/v1/health",
-                        "browse": True})
+                        "health_url": f"http://127.0.0.1:{HTTP_PORT}/api/v1/health",
+                        "https": [f"{lan}/api/v1/health",
+                                  f"https://127.0.0.1:{DEFAULT_PORT}/api/v1/health"],
+                        "ca_file": str(home / TLS_DIR / CA_CERT), "browse": True})
     assert found["ready"], found["output"]
     store_id = load_settings(home).store_id
     assert found["ready"]["status"] == "ok" and found["ready"]["store_id"] == store_id
-    # the hub announces itself on the LAN, where `laoke console` with no --hub finds it
+    # a tablet that trusts the store's CA reaches the hub by its LAN address, name checked
+    for url, answer in found["https"].items():
+        assert answer.get("status") == 200 and answer["json"]["store_id"] == store_id, url
+    certificate = home_certificate(home)
+    assert certificate is not None
+    # the hub announces itself on the LAN, with its pin, where `laoke console --pin` finds it
     assert [h for h in hubs_of(found, store_id)
-            if h["url"] == f"http://{LAN_ADDRESS}:{DEFAULT_PORT}"], found["hubs"]
+            if h["url"] == lan and h["pin"] == certificate.pin], found["hubs"]
     assert found["exit_code"] == 0, "SIGTERM is a clean stop, as systemd expects"
 
 
@@ -68,7 +79,7 @@ def test_the_readmes_hub_command_serves_health(tmp_path):
     assert command in readme
     home = tmp_path / "home"
     argv = [str(LAOKE), "--home", str(home), *shlex.split(command)[1:]]
-    found = run_in_lan({"argv": argv, "health_url": "http://127.0.0.1:8420/api/v1/health",
+    found = run_in_lan({"argv": argv, "health_url": f"http://127.0.0.1:{HTTP_PORT}/api/v1/health",
                         "browse": True})
     assert found["ready"], found["output"]
     assert hubs_of(found, load_settings(home).store_id), found["hubs"]

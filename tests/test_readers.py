@@ -208,7 +208,7 @@ def test_a_frame_on_the_wire_becomes_a_checkin_on_the_event_stream(tmp_path):
     write_settings(home, settings)
     hub = RunningHub(home).start()
     try:
-        tablet = EventReader(hub.url, hub.owner_token)
+        tablet = EventReader(hub, hub.owner_token)
         with hub.client() as api:
             deadline = time.monotonic() + 5
             while not api.get("/health").json()["readers"][0]["connected"]:

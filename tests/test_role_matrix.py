@@ -111,7 +111,8 @@ def operations(doc: dict) -> set[str]:
 
 
 def test_every_operation_has_a_rule(shared_hub):
-    listed = operations(httpx.get(f"{shared_hub.url}/openapi.json", timeout=10).json())
+    listed = operations(httpx.get(f"{shared_hub.url}/openapi.json", timeout=10,
+                                   verify=shared_hub.verify).json())
     assert sorted(listed - set(RULES)) == [], "operations without a rule in RULES"
     assert sorted(set(RULES) - listed) == [], "rules for operations that no longer exist"
 
@@ -121,7 +122,7 @@ def call(hub, operation: str, token: str | None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{hub.url}/api/v1{re.sub(r'{[^}]+}', 'no-such-id', path)}"
     body = {} if method in ("POST", "PUT", "PATCH") else None
-    with httpx.Client(headers=headers, timeout=10) as client, client.stream(
+    with httpx.Client(headers=headers, timeout=10, verify=hub.verify) as client, client.stream(
             method, url, json=body, headers={"Idempotency-Key": f"matrix-{operation}"}) as answer:
         if answer.headers.get("content-type", "").startswith("text/event-stream"):
             return answer  # a live stream: its status is all this test needs

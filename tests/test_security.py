@@ -285,7 +285,7 @@ def test_an_erased_guest_is_nowhere_in_the_store(running_hub):
                         for j in jobs)
     for slip in VirtualPrinter(spool).slips():
         assert allergy not in slip["text"] and "消失" not in slip["text"], slip["text"]
-    replay = EventReader(running_hub.url, running_hub.owner_token, last_id=0)
+    replay = EventReader(running_hub, running_hub.owner_token, last_id=0)
     wait_until(lambda: any(e["type"] == "member.erased" for e in replay.events))
     seen = repr(replay.events)
     assert name not in seen and allergy not in seen and card not in seen
@@ -451,7 +451,8 @@ def test_pairing_guesses_from_many_addresses_meet_a_global_limit(running_hub):
 
     statuses = []
     for last in range(2, 8):  # 127.0.0.2 ... 127.0.0.7: six "devices" on the LAN
-        transport = httpx.HTTPTransport(local_address=f"127.0.0.{last}")
+        transport = httpx.HTTPTransport(local_address=f"127.0.0.{last}",
+                                       verify=running_hub.verify)
         with httpx.Client(base_url=f"{running_hub.url}/api/v1", transport=transport) as api:
             statuses += [api.post("/pair", json={"code": f"{last}{n:05d}"}).status_code
                          for n in range(10)]
@@ -510,7 +511,8 @@ def test_a_huge_last_event_id_is_a_client_error(shared_hub, world):
 
     answer = httpx.get(f"{shared_hub.url}/api/v1/events",
                        params={"access_token": world["tokens"]["waiter"]},
-                       headers={"Last-Event-ID": "9" * 5000}, timeout=10)
+                       headers={"Last-Event-ID": "9" * 5000}, timeout=10,
+                       verify=shared_hub.verify)
     assert 400 <= answer.status_code < 500, answer.text
 
 
@@ -528,7 +530,7 @@ def test_health_without_a_token_shows_no_device_urls(tmp_path):
     write_settings(hub.home, settings)
     hub.start()
     try:
-        anonymous = httpx.get(f"{hub.url}/api/v1/health", timeout=10).json()
+        anonymous = httpx.get(f"{hub.url}/api/v1/health", timeout=10, verify=hub.verify).json()
         assert "10.9.8.7" not in repr(anonymous) and anonymous["status"] == "ok"
         assert anonymous["printers"][0]["name"] == "bar"
         with hub.client() as owner:
@@ -570,8 +572,8 @@ def test_a_waiters_stream_carries_no_other_guests(shared_hub, world):
     """Sign-ups, bills and slips go to the till and the office, not to waiters' tablets."""
     from tests.support.hubproc import EventReader
 
-    waiter = EventReader(shared_hub.url, world["tokens"]["waiter"])
-    cashier = EventReader(shared_hub.url, world["tokens"]["cashier"])
+    waiter = EventReader(shared_hub, world["tokens"]["waiter"])
+    cashier = EventReader(shared_hub, world["tokens"]["cashier"])
     with shared_hub.client() as owner:
         owner.post("/members", json={"name": "路过", "phone": "13700000555",
                                      "marketing_consent": False})

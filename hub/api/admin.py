@@ -25,6 +25,7 @@ from ..domain.reports import REPORTS, Report, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
 from ..report_files import export_report
+from ..tls import pair_link
 from ..workers import workers_of
 from .auth import COOKIE, Caller, bearer, count_attempt, hub_of, require, token_of
 from .models import DeviceCreate, Pairing, PairingCodeCreate, StaffCreate
@@ -92,7 +93,8 @@ def _health(request: Request) -> Json:
 
 
 def _pair_url(request: Request, code: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/pair?code={code}"
+    certificate = hub_of(request).tls
+    return pair_link(str(request.base_url), code, certificate.pin if certificate else None)
 
 
 def _guard_owner(who: Caller, role: str) -> None:
@@ -165,8 +167,10 @@ def pair_in_browser(request: Request, code: Annotated[str, Query(max_length=12)]
     """Opening a pairing link pairs the browser (a cookie) and lands on its page."""
     device, token = _pair(request, code, name or None)
     response = RedirectResponse(LANDING.get(device["role"], "/tablet"), status_code=303)
+    # Secure over HTTPS: the browser then never sends it over plain HTTP, not even to the
+    # redirect
     response.set_cookie(COOKIE, token, max_age=10 * 365 * 86400, httponly=True,
-                        samesite="strict")
+                        samesite="strict", secure=request.url.scheme == "https")
     return response
 
 
@@ -176,7 +180,9 @@ def home_page(request: Request) -> str:
     return (f"<!doctype html><meta charset=utf-8><title>laoke {hub.settings.store_name}"
             f"</title><h1>老客 laoke — {hub.settings.store_name}</h1>"
             "<p>Tablets: <a href=/tablet>/tablet</a> · Kiosk: <a href=/kiosk>/kiosk</a> · "
-            "API: <a href=/docs>/docs</a></p>")
+            "API: <a href=/docs>/docs</a>"
+            + (" · 信任证书 Trust the certificate: <a href=/trust>/trust</a>" if hub.tls else "")
+            + "</p>")
 
 
 @router.post("/staff", status_code=201, summary="Add a staff member with a PIN")

@@ -156,6 +156,7 @@ def bench_checkin_http(source: Path, settings: Settings, work: Path,
     reader_settings = settings.model_copy(deep=True)
     reader_settings.readers = [ReaderSettings(url=reader.path, protocol="rdm6300",
                                               station="door")]
+    reader_settings.api.tls = False  # the figures are of serving itself, without TLS
     write_settings(home, reader_settings)
     with Store(home / "laoke.db", settings) as store:
         _, token = add_device(store, "bench tablet", "waiter", actor="bench")

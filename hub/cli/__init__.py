@@ -92,6 +92,7 @@ from . import (  # noqa: E402, F401
     menu,
     printing,
     reports,
+    tls,
 )
 
 __all__ = ["Obj", "cli", "emit_json", "json_arg", "main", "pass_obj"]

@@ -26,17 +26,20 @@ def demo_cmd(obj: Obj, summary: bool) -> None:
 @click.option("--hub", "hub_url", metavar="URL", help="The hub (default: this home's hub, "
               "else the one zeroconf finds on the LAN).")
 @click.option("--token", help="A device token (default: this home's console credential).")
+@click.option("--pin", metavar="sha256/...", help="The hub's key (pin= in its pairing link, "
+              "or `laoke tls show` at the hub): nothing is sent to a host without it.")
 @click.option("--lang", type=click.Choice(["zh-CN", "en"]), help="Default: from the locale.")
 @pass_obj
-def console_cmd(obj: Obj, hub_url: str | None, token: str | None, lang: str | None) -> None:
+def console_cmd(obj: Obj, hub_url: str | None, token: str | None, pin: str | None,
+                lang: str | None) -> None:
     """The staff console (Textual): dashboard, members, checkout, lists, devices."""
     from kiosk.client import HubClient, HubError
     from kiosk.connect import find_hub
     from kiosk.console import run_console
 
-    found = find_hub(obj.home, hub_url, token)
-    client = HubClient(found.url, found.token)
+    found = find_hub(obj.home, hub_url, token, pin)
     try:
+        client = HubClient(found.url, found.token, pin=found.pin)
         client.health()
     except HubError as error:
         raise click.ClickException(error.message) from None

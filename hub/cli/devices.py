@@ -20,23 +20,29 @@ def device() -> None:
 @pass_obj
 def device_add(obj: Obj, name: str, role: str, as_json: bool) -> None:
     """Register a device; prints its bearer token and a pairing link for its browser."""
-    from ..discovery import base_url
+    from ..discovery import base_url, hub_certificate
     from ..domain.devices import add_device, create_pairing_code
+    from ..tls import pair_link
 
     store = obj.store()
     added, token = add_device(store, name, role, actor="cli")
     # An owner device gets its token only: no pairing code is ever live for the owner role.
     code = create_pairing_code(store, role, "cli", device_id=added["id"]) \
         if role != "owner" else None
-    pair_url = f"{base_url(store.settings)}/pair?code={code['code']}" if code else None
+    certificate = hub_certificate(obj.home, store.settings)
+    pin = certificate.pin if certificate else None
+    pair_url = pair_link(base_url(store.settings), code["code"], pin) if code else None
     if as_json:
-        emit_json({"token": token, "pair_url": pair_url, "device": added,
+        emit_json({"token": token, "pair_url": pair_url, "pin": pin, "device": added,
                    "pair_code": code and code["code"],
                    "pair_code_expires_at": code and code["expires_at"]})
     else:
         click.echo(f"token     {token}")
         if pair_url:
             click.echo(f"pair_url  {pair_url}  (valid 10 minutes)")
+        if pin:
+            click.echo(f"pin       {pin}  (laoke console --pin; a browser trusts "
+                       f"{base_url(store.settings)}/trust once)")
 
 
 @device.command("list")

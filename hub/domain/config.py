@@ -38,6 +38,12 @@ class _Section(BaseModel):
 class ApiSettings(_Section):
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=1, le=65535)] = 8420
+    # HTTPS on `port` with the home's certificate (tls/). New homes are made with it on; a
+    # home made before keeps plain HTTP until its owner runs `laoke tls enable`.
+    tls: bool = False
+    # With tls: plain HTTP here answers /api/v1/health and redirects to HTTPS, nothing else
+    # (0: no plain listener at all).
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 8480
 
 
 class DiscoverySettings(_Section):
@@ -278,6 +284,7 @@ def new_settings(store_id: str | None = None) -> Settings:
     return Settings(
         store_id=store_id or f"store-{secrets.token_hex(3)}",
         chain=ChainSettings(key=secrets.token_urlsafe(32)),
+        api=ApiSettings(tls=True),
     )
 
 

@@ -1,9 +1,10 @@
 """Runs inside tests.support.lan's namespace: starts a daemon as a user would, then looks at it.
 
 The scenario (JSON, the only argument) names the daemon's command line and environment, what
-says it is ready (`health_url`, or a TCP `port`), whether to browse for hubs with zeroconf as
-the console does, and commands to run against it (`then`); the findings go to stdout as one
-JSON line.
+says it is ready (`health_url`, or a TCP `port`), URLs to fetch over HTTPS trusting the
+home's CA file (`https`, `ca_file`: host names checked, as a tablet with the CA installed
+does), whether to browse for hubs with zeroconf as the console does, and commands to run
+against it (`then`); the findings go to stdout as one JSON line.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -43,6 +45,21 @@ def main() -> None:
     while time.monotonic() < deadline and process.poll() is None and not found["ready"]:
         found["ready"] = ready(scenario) or None
         time.sleep(0.1)
+    if found["ready"] and scenario.get("https"):
+        found["https"] = {}
+        trust = ssl.create_default_context(cafile=scenario["ca_file"])
+        for url in scenario["https"]:
+            until = time.monotonic() + 30  # the plain listener may answer before HTTPS does
+            while True:
+                try:
+                    answer = httpx.get(url, timeout=10, verify=trust)
+                    found["https"][url] = {"status": answer.status_code, "json": answer.json()}
+                    break
+                except httpx.ConnectError as error:
+                    found["https"][url] = {"error": repr(error)}
+                    if time.monotonic() > until:
+                        break
+                    time.sleep(0.1)
     if found["ready"] and scenario.get("browse"):
         from hub.discovery import find_hubs  # the console's way of finding a hub
 
