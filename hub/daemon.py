@@ -8,6 +8,7 @@ workers (hub.workers) in reverse order and the database closes.
 from __future__ import annotations
 
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from printer.queue import PrintQueue
 from sync.publisher import Publisher
 
 from .api.app import create_app
-from .api.plain import PlainListener
+from .api.plain import SchemeGate, one_port_protocol
 from .discovery import LanRegistry, hub_certificate
 from .domain.config import Settings, load_settings, parse_settings
 from .home import VIRTUAL_SPOOL, ensure_home
@@ -59,8 +60,6 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         hub.store, channels_from(hub.settings.messaging),
         on_run=lambda run: hub.events.publish("campaign.ran", run))
     api = hub.settings.api
-    if hub.tls is not None and api.http_port:
-        hub.plain = PlainListener(app, api.host, api.http_port, api.port)
     if hub.settings.discovery.enabled:
         hub.lan = LanRegistry(hub, api.port)
 
@@ -100,20 +99,26 @@ def run_hub(home: Path, overrides: dict[str, Any], echo: Any = print) -> None:
     ensure_home(home, overrides.get("store_id"))
     hub, app = build(home, overrides)
     settings = hub.settings
+    # With TLS the one port speaks both (hub.api.plain): HTTPS for everything, plain HTTP
+    # for /health and a redirect. Proxy headers are off: the scheme must be the connection's.
+    served: Any = app
+    http: Any = "httptools"
+    if hub.tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(hub.tls.cert_file, hub.tls.key_file)
+        served, http = SchemeGate(app, settings.api.port), one_port_protocol(context)
     server = HubServer(uvicorn.Config(
-        app, host=settings.api.host, port=settings.api.port, log_level="warning",
-        http="httptools", loop="uvloop", timeout_graceful_shutdown=10, access_log=False,
-        ssl_certfile=hub.tls.cert_file if hub.tls else None,
-        ssl_keyfile=hub.tls.key_file if hub.tls else None), hub)
+        served, host=settings.api.host, port=settings.api.port, log_level="warning",
+        http=http, loop="uvloop", timeout_graceful_shutdown=10, access_log=False,
+        proxy_headers=False), hub)
     scheme = "https" if hub.tls else "http"
     local_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
     announce(lock, f"{scheme}://{local_host}:{settings.api.port}")
     echo(f"laoke hub: store {settings.store_id} on {scheme}://{settings.api.host}:"
          f"{settings.api.port} (home {home})")
     if hub.tls:
-        plain = f", plain HTTP on {settings.api.http_port} for /health and a redirect" \
-            if hub.plain else ""
-        echo(f"laoke hub: TLS key {hub.tls.pin}{plain}")
+        echo(f"laoke hub: TLS key {hub.tls.pin}; plain HTTP on the same port for /health "
+             "and a redirect")
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a no-op handler
     # underneath lets the hub finish closing and exit 0, as systemd expects of a clean stop.
     for sig in (signal.SIGINT, signal.SIGTERM):

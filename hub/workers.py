@@ -141,6 +141,6 @@ def workers_of(hub: Any) -> list[Worker]:
     """The running hub's workers in the order they start: printing first (a checkout may
     queue a receipt at once), discovery last (announce only a hub that is ready)."""
     found: list[Any] = [hub.printing, *(hub.readers or []), hub.sync, hub.campaigns,
-                        hub.plain, hub.lan]
+                        hub.lan]
     return [worker for worker in found if worker is not None]
 

@@ -16,7 +16,6 @@ from tests.support.lan import LAN_ADDRESS, run_in_lan, why_no_namespace
 
 UNIT = ROOT / "config" / "systemd" / "laoke-hub.service"
 DEFAULT_PORT = new_settings().api.port
-HTTP_PORT = new_settings().api.http_port
 
 needs_lan = pytest.mark.skipif(why_no_namespace() is not None,
                                reason=why_no_namespace() or "")
@@ -49,12 +48,12 @@ def test_the_units_command_line_is_the_installed_laoke_on_its_defaults():
 @needs_lan
 def test_the_daemon_starts_as_systemd_starts_it(tmp_path):
     """Every default: HTTPS on 0.0.0.0:8420 with a certificate made at first start, plain HTTP
-    for /health on 8480, zeroconf on every interface, the home from LAOKE_HOME."""
+    for /health on the same port, zeroconf on every interface, the home from LAOKE_HOME."""
     argv, env = unit_service()
     home = tmp_path / "var-lib-laoke"
     lan = f"https://{LAN_ADDRESS}:{DEFAULT_PORT}"
     found = run_in_lan({"argv": [str(LAOKE), *argv[1:]], "env": {**env, "LAOKE_HOME": str(home)},
-                        "health_url": f"http://127.0.0.1:{HTTP_PORT}/api/v1/health",
+                        "health_url": f"http://127.0.0.1:{DEFAULT_PORT}/api/v1/health",
                         "https": [f"{lan}/api/v1/health",
                                   f"https://127.0.0.1:{DEFAULT_PORT}/api/v1/health"],
                         "ca_file": str(home / TLS_DIR / CA_CERT), "browse": True})
@@ -79,7 +78,7 @@ def test_the_readmes_hub_command_serves_health(tmp_path):
     assert command in readme
     home = tmp_path / "home"
     argv = [str(LAOKE), "--home", str(home), *shlex.split(command)[1:]]
-    found = run_in_lan({"argv": argv, "health_url": f"http://127.0.0.1:{HTTP_PORT}/api/v1/health",
+    found = run_in_lan({"argv": argv, "health_url": f"http://127.0.0.1:{DEFAULT_PORT}/api/v1/health",
                         "browse": True})
     assert found["ready"], found["output"]
     assert hubs_of(found, load_settings(home).store_id), found["hubs"]

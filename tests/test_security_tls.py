@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
-from hub.api.plain import PlainListener
 from hub.domain.config import load_settings, new_settings, write_settings
 from hub.domain.errors import InvalidInput
 from hub.tls import (
@@ -38,7 +37,7 @@ from hub.tls import (
 )
 from kiosk.client import HubClient, HubError
 from kiosk.connect import find_hub
-from tests.support.hubproc import LAOKE, ROOT, wait_until
+from tests.support.hubproc import LAOKE, ROOT
 
 SECRET = "tok-that-must-not-leak"
 
@@ -155,7 +154,7 @@ def test_the_pairing_link_carries_the_key_the_hub_serves(shared_hub):
 
 
 def test_plain_http_answers_health_and_a_redirect_and_refuses_the_rest(shared_hub):
-    plain = f"http://127.0.0.1:{shared_hub.http_port}"
+    plain = f"http://127.0.0.1:{shared_hub.port}"  # the same port speaks both
     token = shared_hub.owner_token
     with httpx.Client(base_url=plain, follow_redirects=False, timeout=10) as lan:
         health = lan.get("/api/v1/health")
@@ -266,16 +265,3 @@ def _accept_once(listener: socket.socket, context: ssl.SSLContext) -> None:
     conn, _ = listener.accept()
     with context.wrap_socket(conn, server_side=True) as wrapped:
         wrapped.recv(1)
-
-
-def test_a_plain_port_the_hub_cannot_take_is_said_in_its_state():
-    taken = socket.create_server(("127.0.0.1", 0))
-    listener = PlainListener(lambda *_: None, "127.0.0.1", taken.getsockname()[1], 8420)
-    try:
-        listener.start()
-        wait_until(lambda: listener.state()["state"] != "running", timeout=15)
-        state = listener.state()
-        assert state["state"] == "failed" and "could not serve" in state["last_error"]
-    finally:
-        listener.stop()
-        taken.close()

@@ -1,4 +1,5 @@
-"""Plain HTTP beside the hub's HTTPS: `/api/v1/health` for monitors, a redirect for people.
+"""Plain HTTP beside the hub's HTTPS, on the same port: `/api/v1/health` for monitors, a
+redirect for people.
 
 Whatever crosses the LAN in clear can be read by anyone on the Wi-Fi, so nothing here acts
 on a credential: a request that carries a token, a cookie, a PIN or `access_token` is refused
@@ -8,21 +9,21 @@ anything that is not a plain page load is refused too, so a form is never resent
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import threading
-import time
+import asyncio
+import ssl
+from asyncio import sslproto
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import problem
 
-log = logging.getLogger(__name__)
 HEALTH = "/api/v1/health"
 CREDENTIAL_HEADERS = (b"authorization", b"cookie", b"x-staff-pin")
+TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
+FIRST_BYTE_S = 30  # seconds a connection may stay silent, and a handshake may take
 
 
 def _carries_credential(scope: Scope) -> bool:
@@ -69,45 +70,61 @@ class PlainGate:
         await answer(scope, receive, send)
 
 
-class PlainListener:
-    """A hub worker: the plain HTTP server in a thread of its own, started and stopped with
-    the hub (hub.workers), so `/health` shows it and a port it cannot take is said there."""
+class SchemeGate:
+    """The hub's app as one port serves it: a request that came over TLS reaches the app, one
+    that came in clear reaches only the plain gate (uvicorn sets the scheme from the
+    connection itself, so proxy headers must stay off)."""
 
-    name = "plain-http"
+    def __init__(self, app: ASGIApp, https_port: int) -> None:
+        self.app = app
+        self.plain = PlainGate(app, https_port)
 
-    def __init__(self, app: ASGIApp, host: str, port: int, https_port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(
-            PlainGate(app, https_port), host=host, port=port, lifespan="off",
-            log_level="warning", access_log=False, timeout_graceful_shutdown=2))
-        self.port = port
-        self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
-        self.last_error_at: float | None = None
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        secure = scope["type"] == "lifespan" or scope.get("scheme") in ("https", "wss")
+        await (self.app if secure else self.plain)(scope, receive, send)
 
-    def _run(self) -> None:
-        with contextlib.suppress(SystemExit):  # how uvicorn ends on a port it cannot bind
-            self.server.run()
-        if not self.server.should_exit:
-            log.error("plain HTTP on port %s stopped", self.port)
-            self.last_error = f"could not serve plain HTTP on port {self.port}"
-            self.last_error_at = time.time()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+def one_port_protocol(context: ssl.SSLContext) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol behind a first-byte check, so one port speaks both: a TLS
+    ClientHello (its first byte is 0x16, a byte no HTTP request starts with) gets TLS with
+    the hub's certificate, anything else plain HTTP (which the SchemeGate confines to
+    /health and a redirect). `laoke hub run --port N` thus answers
+    `http://HUB:N/api/v1/health` for monitors and scripts as before, and a tablet that was
+    paired to `http://HUB:N` is redirected rather than refused."""
 
-    def stop(self, timeout: float = 5) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
+    class OnePort(asyncio.Protocol):
+        def __init__(self, **uvicorn_args: Any) -> None:
+            self.args = uvicorn_args
+            self.transport: Any = None  # uvloop's transports are not asyncio.Transport
+            self.idle: asyncio.TimerHandle | None = None
 
-    def state(self) -> dict[str, Any]:
-        if self._thread is None:
-            state = "not started"
-        elif self._thread.is_alive():
-            state = "running"
-        else:
-            state = "failed" if self.last_error else "stopped"
-        return {"name": self.name, "state": state, "failures": int(bool(self.last_error)),
-                "last_error": self.last_error, "last_error_at": self.last_error_at,
-                "port": self.port}
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            # a connection that never says a byte would be held open for good
+            self.idle = asyncio.get_running_loop().call_later(FIRST_BYTE_S, transport.close)
+
+        def data_received(self, data: bytes) -> None:
+            assert self.transport is not None and self.idle is not None
+            self.idle.cancel()
+            http = HttpToolsProtocol(**self.args)
+            if data[:1] == TLS_HANDSHAKE:
+                loop = asyncio.get_running_loop()
+                handshake = loop.create_future()  # a failed one is the client's: nothing to log
+                handshake.add_done_callback(lambda done: done.cancelled() or done.exception())
+                tls = sslproto.SSLProtocol(loop, http, context, handshake, server_side=True,
+                                           ssl_handshake_timeout=FIRST_BYTE_S)
+                self.transport.set_protocol(tls)
+                tls.connection_made(self.transport)
+                buffer = tls.get_buffer(len(data))  # the ClientHello, already read
+                buffer[:len(data)] = data
+                tls.buffer_updated(len(data))
+            else:
+                self.transport.set_protocol(http)
+                http.connection_made(self.transport)
+                http.data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.idle is not None:
+                self.idle.cancel()
+
+    return OnePort

@@ -64,9 +64,6 @@ def _reader(text: str) -> dict[str, str]:
 @hub.command("run")
 @click.option("--port", type=click.IntRange(1, 65535), help="HTTP port (config: [api] port).")
 @click.option("--host", help="Address to listen on (config: [api] host).")
-@click.option("--http-port", type=click.IntRange(0, 65535),
-              help="Plain HTTP for /health and a redirect, beside HTTPS; 0 for none "
-              "(config: [api] http_port).")
 @click.option("--broker", metavar="URL", help="HQ's MQTT broker (config: [broker] url).")
 @click.option("--store-id", metavar="ID", help="This store's id, for a new home.")
 @click.option("--printer", "printers", multiple=True, metavar="URL",
@@ -77,14 +74,13 @@ def _reader(text: str) -> dict[str, str]:
               help='zeroconf on these addresses ("all", or e.g. 127.0.0.1).')
 @click.option("--no-discovery", is_flag=True, help="Do not announce or browse with zeroconf.")
 @pass_obj
-def hub_run(obj: Obj, port: int | None, host: str | None, http_port: int | None,
-            broker: str | None,
+def hub_run(obj: Obj, port: int | None, host: str | None, broker: str | None,
             store_id: str | None, printers: tuple[str, ...], readers: tuple[str, ...],
             discovery_interfaces: str | None, no_discovery: bool) -> None:
     """Serve the store: HTTP API, event stream, pairing and zeroconf, until SIGTERM."""
     from ..daemon import run_hub
 
-    api = {k: v for k, v in (("port", port), ("host", host), ("http_port", http_port))
+    api = {k: v for k, v in (("port", port), ("host", host))
            if v is not None}
     overrides: dict[str, Any] = {"api": api} if api else {}
     if store_id:

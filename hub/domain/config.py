@@ -38,12 +38,10 @@ class _Section(BaseModel):
 class ApiSettings(_Section):
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=1, le=65535)] = 8420
-    # HTTPS on `port` with the home's certificate (tls/). New homes are made with it on; a
-    # home made before keeps plain HTTP until its owner runs `laoke tls enable`.
+    # HTTPS on `port` with the home's certificate (tls/); plain HTTP on the same port answers
+    # only /api/v1/health and a redirect. New homes are made with it on; a home made before
+    # keeps plain HTTP until its owner runs `laoke tls enable`.
     tls: bool = False
-    # With tls: plain HTTP here answers /api/v1/health and redirects to HTTPS, nothing else
-    # (0: no plain listener at all).
-    http_port: Annotated[int, Field(ge=0, le=65535)] = 8480
 
 
 class DiscoverySettings(_Section):

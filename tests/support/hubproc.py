@@ -53,7 +53,6 @@ class RunningHub:
     def __init__(self, home: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.port = free_port()
-        self.http_port = free_port()  # plain HTTP: /health and the redirect only
         self.url = f"{'https' if serves_tls(home) else 'http'}://127.0.0.1:{self.port}"
         self.verify: ssl.SSLContext | bool = True
         self.extra = extra
@@ -66,7 +65,7 @@ class RunningHub:
         # tests/test_daemon.py runs, inside a network namespace of its own.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub", "--home", str(self.home), "hub", "run", "--host",
-             "127.0.0.1", "--port", str(self.port), "--http-port", str(self.http_port),
+             "127.0.0.1", "--port", str(self.port),
              "--discovery-interfaces", "127.0.0.1", *self.extra], env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
