@@ -14,7 +14,8 @@ from ..domain import members as book
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
-from ..domain.profiles import guest_card, member_profile, seated_today
+from ..domain.profiles import guest_card, member_profile
+from ..domain.shifts import seated_in_shifts
 from ..home import VIRTUAL_SPOOL
 from .auth import Caller, count_attempt, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
@@ -26,13 +27,16 @@ Json = dict[str, Any]
 
 def serving(request: Request, who: Caller, member_id: str) -> None:
     """A role that sees masked phones (a waiter) reads a guest only while serving them: found
-    at this device by an exact key lately, or seated today; never any guest by id."""
+    at this device by an exact key lately, or checked in during the signed-in person's shift
+    today; never any guest by id."""
     if not who.masked:
         return
     hub = hub_of(request)
-    if hub.finds.found(who.device["id"], member_id) or seated_today(hub.store(), member_id):
+    if hub.finds.found(who.device["id"], member_id) or (
+            who.staff_id is not None and seated_in_shifts(hub.store(), who.staff_id, member_id)):
         return
-    raise GuestNotServed("this guest is not seated today: find them by phone, card or QR")
+    raise GuestNotServed("this guest was not seated during your shift: sign in, or find them "
+                         "by phone, card or QR")
 
 
 def refuse_fields(who: Caller, fields: set[str], rules: dict[str, str]) -> None:

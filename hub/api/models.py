@@ -186,6 +186,10 @@ class Pairing(Body):
     name: Annotated[StrictStr, Field(min_length=1, max_length=60)] | None = None
 
 
+class ShiftOpen(Body):
+    pin: Annotated[StrictStr, Field(min_length=1, max_length=16)]
+
+
 class StaffCreate(Body):
     name: Annotated[StrictStr, Field(min_length=1, max_length=60)]
     role: Literal["owner", "manager", "cashier", "waiter"]

@@ -160,6 +160,14 @@ class CampaignSettings(_Section):
     public_url: str = ""
 
 
+class ShiftSettings(_Section):
+    # A shift with no request from its device for this long ends by itself (a tablet left
+    # on the counter does not keep crediting the last person who signed in).
+    idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 45
+    # Local closing time: every shift open then ends; a shift opened later ends at the next.
+    closing: Annotated[str, Field(pattern=HHMM)] = "23:00"
+
+
 class MessagingSettings(_Section):
     # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
     # service-account relay. "" switches the channel off.
@@ -203,6 +211,7 @@ class Settings(_Section):
     till: TillSettings = TillSettings()
     campaigns: CampaignSettings = CampaignSettings()
     messaging: MessagingSettings = MessagingSettings()
+    shifts: ShiftSettings = ShiftSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

@@ -713,6 +713,42 @@ CREATE VIEW menu_view AS
     FROM menu_dishes d LEFT JOIN menu_overrides o ON o.code = d.code;
 """
 
+# Shifts: who works on which paired device, so what a device does is that person's without a
+# PIN on every request. One open shift per device (the partial unique index); a shift ends at
+# sign-out, after `[shifts] idle_minutes` without a request, or at `ends_by` (the closing time
+# after it opened). Coupons remember who issued them, for the staff report.
+SHIFTS = """
+CREATE TABLE shifts (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    opened_at TEXT NOT NULL,
+    last_active_at TEXT NOT NULL,
+    ends_by TEXT NOT NULL,
+    closed_at TEXT,
+    closed_by TEXT CHECK (closed_by IN ('sign_out', 'switch', 'idle', 'closing'))
+);
+CREATE UNIQUE INDEX shifts_open_device ON shifts(device_id) WHERE closed_at IS NULL;
+CREATE INDEX shifts_staff ON shifts(staff_id, opened_at);
+ALTER TABLE coupons ADD COLUMN issued_by TEXT REFERENCES staff(id);
+"""
+
+# Guest feedback: one rating per order, tied to its table and the staff member who served it.
+FEEDBACK = """
+CREATE TABLE feedback (
+    id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL UNIQUE REFERENCES orders(id),
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    tags TEXT NOT NULL DEFAULT '[]',
+    comment TEXT NOT NULL DEFAULT '',
+    table_no TEXT,
+    staff_id TEXT REFERENCES staff(id),
+    source TEXT NOT NULL CHECK (source IN ('tablet', 'receipt')),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX feedback_staff ON feedback(staff_id, created_at);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -735,6 +771,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0018_combos", COMBOS),
     ("0019_set_meals", SET_MEALS),
     ("0020_chain_menu", CHAIN_MENU),
+    ("0028_shifts", SHIFTS),
+    ("0029_feedback", FEEDBACK),
 )
 
 
