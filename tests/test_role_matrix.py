@@ -93,6 +93,12 @@ RULES: dict[str, str] = {
     "POST /print/kitchen": "print.kitchen",
     "GET /printers": "print.kitchen",
     "GET /events": "events.read",
+    "POST /shifts": "shift.open",
+    "GET /shifts/current": "shift.open",
+    "DELETE /shifts/{shift_id}": "shift.open",
+    "GET /shifts": "staff.read",
+    "POST /feedback": "feedback.create",
+    "POST /feedback/signed": PUBLIC,
 }
 
 

@@ -186,6 +186,17 @@ class Pairing(Body):
     name: Annotated[StrictStr, Field(min_length=1, max_length=60)] | None = None
 
 
+class Feedback(Body):
+    order_id: ShortText
+    rating: Annotated[StrictInt, Field(ge=1, le=5)]
+    tags: Annotated[list[Annotated[StrictStr, Field(max_length=20)]], Field(max_length=4)] = []
+    comment: Text = ""
+
+
+class SignedFeedback(Feedback):
+    sig: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
 class ShiftOpen(Body):
     pin: Annotated[StrictStr, Field(min_length=1, max_length=16)]
 

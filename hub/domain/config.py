@@ -168,6 +168,13 @@ class ShiftSettings(_Section):
     closing: Annotated[str, Field(pattern=HHMM)] = "23:00"
 
 
+class FeedbackSettings(_Section):
+    # A rating at or under this alerts the manager on the console at once.
+    low_rating: Annotated[int, Field(ge=1, le=5)] = 2
+    # The coupon template of the console's one-key apology ("" for none offered).
+    apology_coupon_template: str = ""
+
+
 class MessagingSettings(_Section):
     # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
     # service-account relay. "" switches the channel off.
@@ -212,6 +219,7 @@ class Settings(_Section):
     campaigns: CampaignSettings = CampaignSettings()
     messaging: MessagingSettings = MessagingSettings()
     shifts: ShiftSettings = ShiftSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

@@ -716,7 +716,8 @@ CREATE VIEW menu_view AS
 # Shifts: who works on which paired device, so what a device does is that person's without a
 # PIN on every request. One open shift per device (the partial unique index); a shift ends at
 # sign-out, after `[shifts] idle_minutes` without a request, or at `ends_by` (the closing time
-# after it opened). Coupons remember who issued them, for the staff report.
+# after it opened). Coupons remember who issued them and a table's items who took them, for
+# the staff report.
 SHIFTS = """
 CREATE TABLE shifts (
     id TEXT PRIMARY KEY,
@@ -731,6 +732,7 @@ CREATE TABLE shifts (
 CREATE UNIQUE INDEX shifts_open_device ON shifts(device_id) WHERE closed_at IS NULL;
 CREATE INDEX shifts_staff ON shifts(staff_id, opened_at);
 ALTER TABLE coupons ADD COLUMN issued_by TEXT REFERENCES staff(id);
+ALTER TABLE tab_items ADD COLUMN staff_id TEXT REFERENCES staff(id);
 """
 
 # Guest feedback: one rating per order, tied to its table and the staff member who served it.

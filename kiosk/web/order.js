@@ -266,7 +266,10 @@
     api("DELETE", "/display/bill?display=" + encodeURIComponent(tab.table_no));
     $("tenders").replaceChildren();
     $("paid").hidden = false;
-    setTimeout(floor, 1500);
+    // The tablet can be handed to the guest for a quick rating of this order.
+    $("rate-meal").href = "/feedback?back=/order&order=" + encodeURIComponent(answer.data.order_id);
+    $("rate-meal").hidden = false;
+    setTimeout(() => { $("rate-meal").hidden = true; floor(); }, 8000);
   }
 
   $("member-form").onsubmit = async (submit) => {
@@ -290,5 +293,6 @@
   $("language").onclick = () => { laoke.toggleLanguage(); relabel(); if (!$("order").hidden) drawDishes(); };
 
   relabel();
+  laoke.shiftBar($("shift"));
   floor();
 })();

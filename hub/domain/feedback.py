@@ -1,0 +1,77 @@
+"""Guest feedback: a quick rating of a paid order, tied to its table and the person who
+served it, given on the tablet handed over after checkout or through the receipt's link.
+
+The receipt's link carries a signature with the chain's key over the order id, so a guest's
+phone needs no device token and nobody rates an order they were not given.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any, Literal
+
+from .codes import id_signature
+from .errors import FeedbackGiven, InvalidInput, OrderNotFound
+from .ids import new_id
+from .store import Store
+
+# The quick tags, in the order the form shows them, with their zh-CN and English labels.
+TAGS = {"taste": ("口味", "Taste"), "service": ("服务", "Service"),
+        "speed": ("上菜速度", "Speed"), "ambience": ("环境", "Ambience")}
+_BY_LABEL = {label: key for key, labels in TAGS.items() for label in labels}
+MAX_COMMENT = 500
+Source = Literal["tablet", "receipt"]
+
+
+def signature(store: Store, order_id: str) -> str:
+    return id_signature(store.settings.chain_key, "feedback", order_id)
+
+
+def signed(store: Store, order_id: str, sig: str) -> bool:
+    return hmac.compare_digest(sig or "", signature(store, order_id))
+
+
+def feedback_url(store: Store, order_id: str) -> str | None:
+    """The receipt's link to the form, on the hub's address as guests' phones reach it
+    (`[campaigns] public_url`); None when the store has not set one."""
+    base = store.settings.campaigns.public_url.rstrip("/")
+    return f"{base}/feedback?order={order_id}&sig={signature(store, order_id)}" if base else None
+
+
+def _tags(tags: Any) -> list[str]:
+    if not isinstance(tags, list) or len(tags) > len(TAGS):
+        raise InvalidInput(f"tags are a list of {', '.join(TAGS)}")
+    keys = []
+    for tag in tags:
+        key = tag if tag in TAGS else _BY_LABEL.get(tag)
+        if key is None:
+            raise InvalidInput(f"unknown tag {tag!r}: one of {', '.join(TAGS)}")
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def give_feedback(store: Store, order_id: str, rating: Any, tags: Any = (), comment: Any = "",
+                  source: Source = "tablet") -> dict[str, Any]:
+    """Record the one rating an order gets; a second is FeedbackGiven (409)."""
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise InvalidInput("rating is a whole number from 1 to 5")
+    keys = _tags(list(tags))
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+        raise InvalidInput(f"comment is text of at most {MAX_COMMENT} characters")
+    with store.write():
+        order = store.one("SELECT o.id, o.member_id, o.staff_id, v.table_no FROM orders o "
+                          "LEFT JOIN visits v ON v.id = o.visit_id WHERE o.id = ?", (order_id,))
+        if order is None:
+            raise OrderNotFound(f"no order {order_id!r}")
+        if store.one("SELECT 1 FROM feedback WHERE order_id = ?", (order_id,)) is not None:
+            raise FeedbackGiven("this order has been rated already")
+        record = {"id": new_id(), "order_id": order_id, "rating": rating,
+                  "tags": json.dumps(keys), "comment": comment.strip(),
+                  "table_no": order["table_no"], "staff_id": order["staff_id"],
+                  "source": source, "created_at": store.now_iso()}
+        store.db.table("feedback").insert(record)
+        store.emit("feedback.created", {k: v for k, v in record.items() if k != "comment"})
+    return {**record, "tags": keys, "member_id": order["member_id"],
+            "low": rating <= store.settings.feedback.low_rating}
