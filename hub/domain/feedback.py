@@ -61,8 +61,10 @@ def give_feedback(store: Store, order_id: str, rating: Any, tags: Any = (), comm
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment is text of at most {MAX_COMMENT} characters")
     with store.write():
-        order = store.one("SELECT o.id, o.member_id, o.staff_id, v.table_no FROM orders o "
-                          "LEFT JOIN visits v ON v.id = o.visit_id WHERE o.id = ?", (order_id,))
+        # The person rated is who served the table (seated it), else who rang the bill up.
+        order = store.one("SELECT o.id, o.member_id, COALESCE(v.staff_id, o.staff_id) AS "
+                          "staff_id, v.table_no FROM orders o LEFT JOIN visits v "
+                          "ON v.id = o.visit_id WHERE o.id = ?", (order_id,))
         if order is None:
             raise OrderNotFound(f"no order {order_id!r}")
         if store.one("SELECT 1 FROM feedback WHERE order_id = ?", (order_id,)) is not None:
