@@ -99,6 +99,7 @@ RULES: dict[str, str] = {
     "GET /shifts": "staff.read",
     "POST /feedback": "feedback.create",
     "POST /feedback/signed": PUBLIC,
+    "POST /feedback/{feedback_id}/apology": "coupon.issue",
 }
 
 

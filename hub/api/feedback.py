@@ -7,10 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from printer.slips import print_coupon
+
 from ..domain import feedback as ratings
+from ..domain.coupons import coupon_view
 from ..domain.feedback import Source
 from .auth import Caller, hub_of, require
 from .models import Feedback, SignedFeedback
+from .printing import queued
 
 router = APIRouter(tags=["feedback"])
 Json = dict[str, Any]
@@ -41,3 +45,14 @@ def give_signed_feedback(body: SignedFeedback, request: Request) -> Json:
     if not ratings.signed(hub_of(request).store(), body.order_id, body.sig):
         raise HTTPException(403, "this feedback link is not valid")
     return _record(request, body, "receipt")
+
+
+@router.post("/feedback/{feedback_id}/apology", status_code=201, summary="Answer a rating with "
+             "the store's apology coupon, printed for the guest still at the table (once)")
+def send_apology(feedback_id: str, request: Request,
+                 who: Annotated[Caller, Depends(require("coupon.issue"))]) -> Json:
+    store = hub_of(request).store()
+    sent = ratings.apologise(store, feedback_id, issued_by=who.staff_id)
+    job = None if sent["again"] else queued(request, print_coupon(store, sent["code"],
+                                                                  actor=who.actor))
+    return {"coupon": coupon_view(store, sent["code"]), "print_job": job}

@@ -12,7 +12,8 @@ import json
 from typing import Any, Literal
 
 from .codes import id_signature
-from .errors import FeedbackGiven, InvalidInput, OrderNotFound
+from .coupons import issue_coupon, template_by_name
+from .errors import FeedbackGiven, InvalidInput, NotFound, OrderNotFound
 from .ids import new_id
 from .store import Store
 
@@ -77,3 +78,25 @@ def give_feedback(store: Store, order_id: str, rating: Any, tags: Any = (), comm
         store.emit("feedback.created", {k: v for k, v in record.items() if k != "comment"})
     return {**record, "tags": keys, "member_id": order["member_id"],
             "low": rating <= store.settings.feedback.low_rating}
+
+
+def apologise(store: Store, feedback_id: str, issued_by: str | None = None) -> dict[str, Any]:
+    """Answer a rating with the store's apology coupon (`[feedback] apology_coupon_template`)
+    for the guest of the order; once per rating, a second call answers the same coupon."""
+    with store.write():
+        row = store.one("SELECT f.apology_code, o.member_id FROM feedback f JOIN orders o "
+                        "ON o.id = f.order_id WHERE f.id = ?", (feedback_id,))
+        if row is None:
+            raise NotFound(f"no feedback {feedback_id!r}")
+        if row["apology_code"]:
+            return {"code": row["apology_code"], "again": True}
+        name = store.settings.feedback.apology_coupon_template
+        template = template_by_name(store, name) if name else None
+        if template is None:
+            raise InvalidInput("no apology coupon: set [feedback] apology_coupon_template to "
+                               "a coupon template's name")
+        coupon = issue_coupon(store, template, row["member_id"], reason="apology",
+                              issued_by=issued_by)
+        store.conn.execute("UPDATE feedback SET apology_code = ? WHERE id = ?",
+                           (coupon["code"], feedback_id))
+    return {"code": coupon["code"], "again": False}

@@ -735,7 +735,8 @@ ALTER TABLE coupons ADD COLUMN issued_by TEXT REFERENCES staff(id);
 ALTER TABLE tab_items ADD COLUMN staff_id TEXT REFERENCES staff(id);
 """
 
-# Guest feedback: one rating per order, tied to its table and the staff member who served it.
+# Guest feedback: one rating per order, tied to its table and the staff member who served it,
+# and the apology coupon a low one was answered with.
 FEEDBACK = """
 CREATE TABLE feedback (
     id TEXT PRIMARY KEY,
@@ -746,7 +747,8 @@ CREATE TABLE feedback (
     table_no TEXT,
     staff_id TEXT REFERENCES staff(id),
     source TEXT NOT NULL CHECK (source IN ('tablet', 'receipt')),
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    apology_code TEXT REFERENCES coupons(code)  -- the coupon the manager sent in answer
 );
 CREATE INDEX feedback_staff ON feedback(staff_id, created_at);
 """
