@@ -18,6 +18,7 @@ from printer.virtual import VirtualPrinter
 from tests.support.hubproc import ROOT, RunningHub, wait_until
 
 PINS = {"安娜": "4101", "波": "4202", "晨": "4303"}
+ROLES = {"安娜": "waiter", "波": "waiter", "晨": "cashier"}
 LINES = [{"code": "HS01", "qty": 1}, {"code": "VIP1", "qty": 2}]
 
 
@@ -34,9 +35,9 @@ def day(tmp_path_factory):
                                'apology_coupon_template = "致歉券"'), encoding="utf-8")
     hub.start(timeout=90)  # a loaded machine starts a hub slowly
     with hub.client() as owner:
-        staff = {name: owner.post("/staff", json={"name": name, "role": role, "pin": pin})
-                 .json()["id"] for (name, pin), role in zip(PINS.items(),
-                                                            ("waiter", "waiter", "cashier"))}
+        staff = {name: owner.post("/staff", json={"name": name, "role": ROLES[name],
+                                                  "pin": pin}).json()["id"]
+                 for name, pin in PINS.items()}
         owner.put("/menu/dishes/HS01", json={"name": "红烧肉", "category": "热菜",
                                             "price_fen": 6800})
         owner.put("/menu/dishes/VIP1", json={"name": "会员虾", "category": "热菜",
@@ -186,3 +187,58 @@ def test_a_day_of_three_staff_on_two_tablets(day):
     assert chen["good_rate"] is None and chen["revenue_fen"] == 6800 * 4 + 3000 * 2
     assert (chen["topups_fen"], chen["coupons_issued"]) == (50000, 1)
     assert anna["members_only_sold"] == 1 and chen["members_only_sold"] == 2
+
+
+def test_a_low_rating_reaches_the_console_and_is_answered_with_one_key(day):
+    import asyncio
+
+    from textual.widgets import Static
+
+    from kiosk.client import HubClient
+    from kiosk.console import ConsoleApp
+    from kiosk.console.screens import RatingAlert
+
+    hub = day["hub"]
+
+    async def until(pilot, check):
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if check():
+                return
+        raise AssertionError("the console did not get there in time")
+
+    def subscribers():
+        return hub.client().get("/health").json()["event_subscribers"]
+
+    async def scenario():
+        before = subscribers()
+        app = ConsoleApp(HubClient(hub.url, hub.owner_token), language="zh-CN")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f10")
+            await until(pilot, lambda: app.screen.query("#shift-pin"))
+            for key in PINS["晨"]:
+                await pilot.press(key)
+            await pilot.press("enter")
+            await until(pilot, lambda: app.sub_title == "当班: 晨")
+            await until(pilot, lambda: subscribers() > before)
+            with hub.client(day["tablets"]["tablet 1"]) as tablet:
+                order = tablet.post("/checkouts", json={"lines": [
+                    {"code": "HS01", "qty": 1}]}, headers={"Idempotency-Key": "day-low"})
+                assert tablet.post("/feedback", json={
+                    "order_id": order.json()["order_id"], "rating": 1, "tags": ["service"],
+                    "comment": "等了很久"}).status_code == 201
+            await until(pilot, lambda: isinstance(app.screen, RatingAlert))
+            shown = str(app.screen.query_one("#alert", Static).render())
+            assert "等了很久" in shown and "★" in shown and "波" in shown
+            await pilot.press("enter")  # the apology button has the focus
+            await until(pilot, lambda: not isinstance(app.screen, RatingAlert))
+
+    asyncio.run(scenario())
+    books = sqlite3.connect(f"file:{hub.home / 'laoke.db'}?mode=ro", uri=True)
+    code, by = books.execute("SELECT code, issued_by FROM coupons WHERE reason = 'apology'") \
+        .fetchone()
+    assert by == day["staff"]["晨"], "the console's shift issued it"
+    assert books.execute("SELECT apology_code FROM feedback WHERE comment = '等了很久'") \
+        .fetchone() == (code,)
+    assert books.execute("SELECT COUNT(*) FROM print_jobs WHERE kind = 'coupon' AND "
+                         "coupon_code = ?", (code,)).fetchone() == (1,)
