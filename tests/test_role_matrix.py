@@ -95,6 +95,7 @@ RULES: dict[str, str] = {
     "GET /events": "events.read",
     "POST /shifts": "shift.open",
     "GET /shifts/current": "shift.open",
+    "GET /shifts/on-duty": "member.create",
     "DELETE /shifts/{shift_id}": "shift.open",
     "GET /shifts": "staff.read",
     "POST /feedback": "feedback.create",

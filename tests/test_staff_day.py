@@ -53,6 +53,8 @@ def day(tmp_path_factory):
         owner.post("/checkins", json={"member_id": regular, "table": "B9", "party_size": 1})
         tablets = {name: owner.post("/devices", json={"name": name, "role": "cashier"})
                    .json()["token"] for name in ("tablet 1", "tablet 2")}
+        tablets["kiosk"] = owner.post("/devices", json={"name": "door", "role": "kiosk"}) \
+            .json()["token"]
     yield {"hub": hub, "staff": staff, "tablets": tablets, "regular": regular,
            "template": template["id"]}
     hub.stop()
@@ -88,6 +90,15 @@ def test_a_day_of_three_staff_on_two_tablets(day):
         # to 安娜's table.
         sign_in(one, "波")
         assert two.get("/shifts").status_code == 403, "the day's shifts are the manager's"
+        # At the kiosk by the door a guest names 波, who is on shift, as who invited them.
+        with hub.client(day["tablets"]["kiosk"]) as kiosk:
+            duty = kiosk.get("/shifts/on-duty").json()["staff"]
+            assert sorted(p["name"] for p in duty) == ["晨", "波"]
+            joined = {"name": "门口", "phone": "13600000003", "marketing_consent": False}
+            assert kiosk.post("/members", json={**joined, "invited_by": staff["安娜"]}) \
+                .status_code == 422, "安娜 is not on shift now"
+            invited = kiosk.post("/members", json={**joined, "invited_by": staff["波"]})
+            assert invited.status_code == 201, invited.text
         tab_a2 = serve(one, "A2", 3)
         assert one.post(f"/tabs/{tab_a2}/items",
                         json={"lines": [{"code": "HS01", "qty": 2}]}).status_code == 200
@@ -152,6 +163,7 @@ def test_a_day_of_three_staff_on_two_tablets(day):
                tab_a1) == ["安娜", "安娜", "波"]
     assert who("SELECT staff_id FROM orders ORDER BY created_at") == ["晨", "晨", "安娜"]
     assert who("SELECT signed_up_by FROM members WHERE id = ?", newcomer) == ["安娜"]
+    assert who("SELECT signed_up_by FROM members WHERE id = ?", invited.json()["id"]) == ["波"]
     assert who("SELECT staff_id FROM stored_value_ledger WHERE kind = 'topup'") == ["晨"]
     assert who("SELECT issued_by FROM coupons WHERE reason IS NULL") == ["晨"]
     assert who("SELECT staff_id FROM feedback ORDER BY created_at") == ["安娜", "安娜", "波"]

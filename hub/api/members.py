@@ -15,7 +15,7 @@ from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
 from ..domain.profiles import guest_card, member_profile
-from ..domain.shifts import seated_in_shifts
+from ..domain.shifts import check_on_duty, seated_in_shifts
 from ..home import VIRTUAL_SPOOL
 from .auth import Caller, count_attempt, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
@@ -59,8 +59,10 @@ def create_member(body: MemberCreate, request: Request,
                   who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
     refuse_fields(who, body.model_fields_set, registry.MEMBER_FIELDS_ON_CREATE)
     hub = hub_of(request)
-    created = book.add_member(hub.store(), book.NewMember(**body.model_dump(),
-                                                          signed_up_by=who.staff_id),
+    store = hub.store()
+    credited = check_on_duty(store, body.invited_by) if body.invited_by else who.staff_id
+    created = book.add_member(store, book.NewMember(**body.model_dump(exclude={"invited_by"}),
+                                                    signed_up_by=credited),
                               actor=who.actor)
     hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
     if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code

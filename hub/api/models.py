@@ -42,6 +42,8 @@ class MemberCreate(Body):
     marketing_consent: StrictBool
     card: ShortText | None = None
     email: Annotated[StrictStr, Field(max_length=254)] | None = None
+    # The staff member (on shift now) who invited the guest: the kiosk's sign-ups credit them.
+    invited_by: ShortText | None = None
 
 
 class MemberUpdate(Body):

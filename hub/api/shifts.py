@@ -35,6 +35,13 @@ def current_shift(who: Annotated[Caller, Depends(require("shift.open"))]) -> Jso
     return {"shift": who.shift}
 
 
+@router.get("/shifts/on-duty", summary="Who is signed in now (names only): the kiosk asks "
+            "the guest which of them invited them")
+def on_duty(request: Request,
+            who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
+    return {"staff": rota.on_duty(hub_of(request).store())}
+
+
 @router.delete("/shifts/{shift_id}", status_code=204, summary="Sign out (this device's shift; "
                "a manager may end any)")
 def close_shift(shift_id: str, request: Request,

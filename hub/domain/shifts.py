@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .clock import day_bounds, from_iso, to_iso
-from .errors import NotYourShift, ShiftNotFound
+from .errors import InvalidInput, NotYourShift, ShiftNotFound
 from .ids import new_id
 from .store import Store
 
@@ -156,6 +156,28 @@ def shifts_of_day(store: Store, day: date) -> list[dict[str, Any]]:
         "SELECT s.*, st.name, st.role FROM shifts s JOIN staff st ON st.id = s.staff_id "
         "WHERE s.opened_at < ? AND COALESCE(s.closed_at, s.ends_by) > ? ORDER BY s.opened_at",
         (hi, lo))]
+
+
+def on_duty(store: Store) -> list[dict[str, Any]]:
+    """The people signed in somewhere now (first name once): whom the kiosk offers as the
+    staff member who invited a guest to join."""
+    now = store.now()
+    rows = store.conn.execute(
+        "SELECT s.*, st.name, st.role FROM shifts s JOIN staff st ON st.id = s.staff_id "
+        "WHERE s.closed_at IS NULL AND st.active = 1 ORDER BY st.name").fetchall()
+    people: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if _lapse(store, dict(row), now) is None:
+            people.setdefault(row["staff_id"], {"id": row["staff_id"], "name": row["name"]})
+    return list(people.values())
+
+
+def check_on_duty(store: Store, staff_id: str) -> str:
+    """`staff_id` when that person is signed in now, else InvalidInput: a sign-up credits
+    only someone actually working."""
+    if not any(person["id"] == staff_id for person in on_duty(store)):
+        raise InvalidInput("invited_by: nobody of that id is on shift now")
+    return staff_id
 
 
 def seated_in_shifts(store: Store, staff_id: str, member_id: str) -> bool:

@@ -61,6 +61,7 @@ const laoke = (() => {
       comment: "想对我们说的话（选填）", send_rating: "提交评价", rate_thanks: "谢谢您的评价！",
       staff_pin: "员工密码", sign_in: "上班签到", sign_out: "下班签退", switch_staff: "换人",
       on_shift: "当班", nobody_on_shift: "未签到：请输入员工密码", rate_meal: "请客人评价",
+      invited_by: "邀请您的服务员（选填）", nobody: "—",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -83,7 +84,8 @@ const laoke = (() => {
       comment: "Anything to tell us (optional)", send_rating: "Send", rate_thanks: "Thank you!",
       staff_pin: "Staff PIN", sign_in: "Sign in", sign_out: "Sign out", switch_staff: "Switch",
       on_shift: "On shift", nobody_on_shift: "Nobody signed in: enter your staff PIN",
-      rate_meal: "Let the guest rate",
+      rate_meal: "Let the guest rate", invited_by: "Who of our staff invited you? (optional)",
+      nobody: "—",
     },
   };
 
