@@ -254,3 +254,48 @@ def test_a_low_rating_reaches_the_console_and_is_answered_with_one_key(day):
         .fetchone() == (code,)
     assert books.execute("SELECT COUNT(*) FROM print_jobs WHERE kind = 'coupon' AND "
                          "coupon_code = ?", (code,)).fetchone() == (1,)
+
+
+def test_the_tablet_signs_staff_in_and_the_receipt_qr_opens_the_rating_form(day, browser):
+    from tests.support.browser import TABLET, shot
+
+    hub = day["hub"]
+    with hub.client() as owner:
+        added = owner.post("/devices", json={"name": "pad 3", "role": "cashier",
+                                             "pair_link": True}).json()
+        order = owner.post("/checkouts", json={"lines": [{"code": "HS01", "qty": 1}],
+                                               "print": True},
+                           headers={"Idempotency-Key": "day-browser"}).json()["order_id"]
+    tablet = browser.new_context(viewport=TABLET, locale="zh-CN")
+    page = tablet.new_page()
+    page.goto(hub.url + "/pair" + added["pair_url"].split("/pair", 1)[1])
+    page.goto(f"{hub.url}/tablet")
+    page.fill("#shift-pin", PINS["安娜"])
+    page.press("#shift-pin", "Enter")
+    page.wait_for_selector("#shift-who:text-is('当班: 安娜')")
+    page.click("#shift-switch")  # two taps and a PIN: another person on the same tablet
+    page.fill("#shift-pin", PINS["波"])
+    page.press("#shift-pin", "Enter")
+    page.wait_for_selector("#shift-who:text-is('当班: 波')")
+    shot(page, "tablet-shift")
+    page.click("#shift-out")
+    page.wait_for_selector("#shift-form")
+    tablet.close()
+
+    slip = wait_until(lambda: next((s for s in VirtualPrinter(hub.home / "virtual-printer")
+                                    .slips() if order[-12:] in s["text"]), None))
+    assert "扫码评价本次用餐" in slip["text"]
+    link = next(qr for qr in slip["qr"] if "/feedback?" in qr)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    form = phone.new_page()
+    form.goto(link)
+    form.click("#stars label:has-text('4★')")
+    form.click("#tags label:has-text('环境')")
+    form.fill("textarea[name=comment]", "很安静")
+    form.click("button[type=submit]")
+    form.wait_for_selector("#thanks:not([hidden])")
+    shot(form, "feedback-form")
+    phone.close()
+    books = sqlite3.connect(f"file:{hub.home / 'laoke.db'}?mode=ro", uri=True)
+    assert books.execute("SELECT rating, tags, comment, source FROM feedback WHERE order_id = ?",
+                         (order,)).fetchone() == (4, '["ambience"]', "很安静", "receipt")
