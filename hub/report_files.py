@@ -98,6 +98,8 @@ SERIES: dict[str, Callable[[dict[str, Any]], Series]] = {
     "rfm": lambda r: Series("bars", list(r["groups"]), list(r["groups"].values()), "RFM"),
     "staff": lambda r: Series("bars", [s["name"] for s in r["staff"]],
                               [s["revenue_fen"] / 100 for s in r["staff"]], "员工营收 元"),
+    "commission": lambda r: Series("bars", [s["name"] for s in r["staff"]],
+                                   [s["total_fen"] / 100 for s in r["staff"]], "员工提成 元"),
     "channels": lambda r: Series("bars", [c["channel"] for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),
     "coupons": lambda r: Series("bars", [t["template"] for t in r["templates"]],

@@ -32,7 +32,12 @@ def day(tmp_path_factory):
     config.write_text(config.read_text(encoding="utf-8")
                       .replace('public_url = ""', f'public_url = "{hub.url}"')
                       .replace('apology_coupon_template = ""',
-                               'apology_coupon_template = "致歉券"'), encoding="utf-8")
+                               'apology_coupon_template = "致歉券"')
+                      .replace("sales_bp = 0", "sales_bp = 150")  # 1.5 % of takings
+                      .replace("stored_value_bp = 0", "stored_value_bp = 200")
+                      .replace("signup_fen = 0", "signup_fen = 500")
+                      .replace("dishes = []", 'dishes = [{category = "热菜", amount_fen = 100}, '
+                               '{code = "VIP1", amount_fen = 300}]'), encoding="utf-8")
     hub.start(timeout=90)  # a loaded machine starts a hub slowly
     with hub.client() as owner:
         staff = {name: owner.post("/staff", json={"name": name, "role": ROLES[name],
@@ -193,12 +198,49 @@ def test_a_day_of_three_staff_on_two_tablets(day):
                                  if ratings else None)
         assert {k: person[k] for k in expected} == expected, name
     anna, bo, chen = (report[staff[n]] for n in ("安娜", "波", "晨"))
+    check_commission(hub, books, by_name)
     assert (anna["covers"], anna["tables"], anna["returning_share"]) == (3, 2, 0.5)
     assert (anna["rating_avg"], anna["good_rate"]) == (4.5, 1.0)
     assert (bo["feedback_count"], bo["good_rate"]) == (1, 0.0)
     assert chen["good_rate"] is None and chen["revenue_fen"] == 6800 * 4 + 3000 * 2
     assert (chen["topups_fen"], chen["coupons_issued"]) == (50000, 1)
     assert anna["members_only_sold"] == 1 and chen["members_only_sold"] == 2
+
+
+def check_commission(hub, books, by_name):
+    """The month's statement: each line recomputed from the books under the rules set."""
+    from hub.domain.reports import report
+    from hub.report_files import export_report
+
+    with open_store(hub.home) as store:  # in-process: the CLI's own path is the staff report's
+        statement = report(store, "commission")
+        export_report(store, statement, hub.home / "statement", "xlsx", actor="test")
+    people = {p["staff_id"]: p for p in statement["staff"]}
+    for staff_id in by_name:
+        sales, = books.execute("SELECT COALESCE(SUM(total_fen - discount_fen), 0) FROM orders "
+                               "WHERE staff_id = ?", (staff_id,)).fetchone()
+        sold, = books.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM stored_value_ledger "
+                              "WHERE kind = 'topup' AND staff_id = ?", (staff_id,)).fetchone()
+        signups, = books.execute("SELECT COUNT(*) FROM members WHERE signed_up_by = ?",
+                                 (staff_id,)).fetchone()
+        hot, vip = books.execute(
+            "SELECT COALESCE(SUM(l.qty * (l.code IN ('HS01', 'VIP1'))), 0), "
+            "COALESCE(SUM(l.qty * (l.code = 'VIP1')), 0) FROM orders o JOIN order_lines l "
+            "ON l.order_id = o.id WHERE o.staff_id = ?", (staff_id,)).fetchone()
+        expected = sales * 150 // 10_000 + sold * 200 // 10_000 + signups * 500 \
+            + hot * 100 + vip * 300
+        assert people[staff_id]["total_fen"] == expected, by_name[staff_id]
+    chen = next(i for i, name in by_name.items() if name == "晨")
+    assert people[chen]["total_fen"] == 33200 * 150 // 10_000 + 1000 + 600 + 600
+    assert statement["total_fen"] == sum(p["total_fen"] for p in statement["staff"])
+    total, = books.execute("SELECT SUM(total_fen - discount_fen) FROM orders").fetchone()
+    assert statement["books"]["sales_fen"] == total
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(hub.home / "statement" / "commission.xlsx")["staff"]
+    rows = list(sheet.iter_rows(values_only=True))
+    column = rows[0].index("total_fen")
+    assert sum(row[column] for row in rows[1:]) == statement["total_fen"]
 
 
 def test_a_low_rating_reaches_the_console_and_is_answered_with_one_key(day):

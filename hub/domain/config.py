@@ -175,6 +175,28 @@ class FeedbackSettings(_Section):
     apology_coupon_template: str = ""
 
 
+class DishCommission(_Section):
+    """So much per dish sold, for one dish (its code) or every dish of a category."""
+
+    code: str = ""
+    category: str = ""
+    amount_fen: Annotated[int, Field(ge=0, le=1_000_000)]
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DishCommission:
+        if bool(self.code) == bool(self.category):
+            raise ValueError("commission.dishes: name a dish code or a category, not both")
+        return self
+
+
+class CommissionSettings(_Section):
+    # Shares in basis points (万分之): 150 is 1.5 %. Each person's figure is rounded down.
+    sales_bp: Annotated[int, Field(ge=0, le=10_000)] = 0           # of the takings they rang up
+    stored_value_bp: Annotated[int, Field(ge=0, le=10_000)] = 0    # of the stored value sold
+    signup_fen: Annotated[int, Field(ge=0, le=1_000_000)] = 0      # per member signed up
+    dishes: list[DishCommission] = Field(default_factory=list)
+
+
 class MessagingSettings(_Section):
     # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
     # service-account relay. "" switches the channel off.
@@ -220,6 +242,7 @@ class Settings(_Section):
     messaging: MessagingSettings = MessagingSettings()
     shifts: ShiftSettings = ShiftSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    commission: CommissionSettings = CommissionSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import forecast, guests, sales
+from . import commission, forecast, guests, sales
 from .period import Period, parse_range
 
 Query = Callable[[Store, Period], dict[str, Any]]
@@ -22,7 +22,7 @@ Query = Callable[[Store, Period], dict[str, Any]]
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
     guests.hours, guests.repurchase, guests.cohorts, guests.rfm, guests.lapsed,
-    guests.birthdays, forecast.forecast)}
+    guests.birthdays, forecast.forecast, commission.commission)}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 
