@@ -71,3 +71,50 @@ def test_a_waiters_guests_are_those_seated_during_their_shifts_today(store, cloc
     assert shifts.seated_in_shifts(store, ana["id"], guest["id"]), "still today's shift"
     clock.advance(days=1)
     assert not shifts.seated_in_shifts(store, ana["id"], guest["id"]), "not tomorrow"
+
+
+def test_the_rota_shows_the_gap_on_a_forecast_peak_and_hours_worked(store, clock):
+    from datetime import date, datetime, timedelta
+
+    from hub.domain.rota import plan, week
+    from tests.conftest import START
+
+    tablet, ana, bo = people(store)
+    cy = add_staff(store, "辰", "waiter", "3333")
+    # Four Wednesdays of history: a lunch peak of 40 covers at 12:00, 6 at 18:00.
+    for weeks in range(1, 5):
+        wednesday = START - timedelta(weeks=weeks)
+        for hour_utc, parties in ((4, (10, 10, 10, 10)), (10, (6,))):
+            clock.current = wednesday.replace(hour=hour_utc, minute=10)
+            for size in parties:
+                check_in(store, None, "1", size)
+    clock.current = START
+    day = date(2026, 12, 2)  # next Wednesday
+    for person in (ana, bo):
+        plan(store, person["id"], day, "11:00", "14:00")
+    for person in (ana, bo, cy):
+        plan(store, person["id"], day, "17:00", "20:00")
+    rota = week(store, date(2026, 11, 30))
+    hours = {h["hour"]: h for h in next(d for d in rota["days"] if d["date"] == "2026-12-02")
+             ["hours"]}
+    assert (hours[12]["forecast_covers"], hours[12]["needed"], hours[12]["planned"],
+            hours[12]["gap"]) == (40.0, 4, 2, 2), "short by two at the lunch peak"
+    assert (hours[18]["needed"], hours[18]["planned"], hours[18]["gap"]) == (1, 3, -2)
+    wednesday = next(d for d in rota["days"] if d["date"] == "2026-12-02")
+    assert 12 in wednesday["short_hours"] and 18 in wednesday["over_hours"]
+    assert {p["name"]: p["planned_hours"] for p in rota["staff"]} == {"安娜": 6.0, "波": 6.0,
+                                                                     "辰": 3.0}
+    # Hours worked come from sign-ins; two devices at once count the time once.
+    console, _ = add_device(store, "console", "cashier", actor="test")
+    store.settings.shifts.idle_minutes = 240  # a quiet afternoon: nobody idles out
+    first = shifts.open_shift(store, tablet, ana)
+    clock.advance(minutes=30)
+    second = shifts.open_shift(store, console["id"], ana)
+    clock.advance(minutes=30)
+    shifts.close_shift(store, second["id"], console["id"])
+    clock.advance(hours=2)
+    shifts.close_shift(store, first["id"], tablet)
+    this_week = week(store, date(2026, 11, 23))
+    assert {p["name"]: p["actual_hours"] for p in this_week["staff"]} == {
+        "安娜": 3.0, "波": 0.0, "辰": 0.0}
+    assert datetime.fromisoformat(this_week["week"]).weekday() == 0

@@ -166,6 +166,8 @@ class ShiftSettings(_Section):
     idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 45
     # Local closing time: every shift open then ends; a shift opened later ends at the next.
     closing: Annotated[str, Field(pattern=HHMM)] = "23:00"
+    # The rota: how many covers an hour one person on the floor serves well.
+    covers_per_waiter: Annotated[int, Field(ge=1, le=500)] = 12
 
 
 class FeedbackSettings(_Section):

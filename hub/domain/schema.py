@@ -717,7 +717,7 @@ CREATE VIEW menu_view AS
 # PIN on every request. One open shift per device (the partial unique index); a shift ends at
 # sign-out, after `[shifts] idle_minutes` without a request, or at `ends_by` (the closing time
 # after it opened). Coupons remember who issued them and a table's items who took them, for
-# the staff report.
+# the staff report; the rota plans the shifts ahead.
 SHIFTS = """
 CREATE TABLE shifts (
     id TEXT PRIMARY KEY,
@@ -733,6 +733,16 @@ CREATE UNIQUE INDEX shifts_open_device ON shifts(device_id) WHERE closed_at IS N
 CREATE INDEX shifts_staff ON shifts(staff_id, opened_at);
 ALTER TABLE coupons ADD COLUMN issued_by TEXT REFERENCES staff(id);
 ALTER TABLE tab_items ADD COLUMN staff_id TEXT REFERENCES staff(id);
+-- The rota (员工排班): planned shifts, a person on a local day from one time to another.
+CREATE TABLE rota (
+    id TEXT PRIMARY KEY,
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    day TEXT NOT NULL,
+    starts TEXT NOT NULL,
+    ends TEXT NOT NULL CHECK (ends > starts),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX rota_day ON rota(day, staff_id);
 """
 
 # Guest feedback: one rating per order, tied to its table and the staff member who served it,
