@@ -104,7 +104,8 @@ def current_shift(store: Store, device_id: str) -> dict[str, Any] | None:
     lapsed = _lapse(store, shift, now)
     if lapsed is not None or not shift["active"]:
         with store.write():
-            if _open_row(store, device_id) is not None:
+            still = _open_row(store, device_id)  # another request may have closed it
+            if still is not None and still["id"] == shift["id"]:
                 _close(store, shift, *(lapsed or (to_iso(now), "sign_out")))
         return None
     if shift["last_active_at"] < to_iso(now - ACTIVE_EVERY):
