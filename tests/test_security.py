@@ -430,8 +430,11 @@ def test_a_kiosk_signs_a_guest_up_with_the_guest_fields_only(shared_hub, world, 
                                           ("tags", ["x"])])
 def test_a_waiter_edits_taste_notes_not_consent_or_contact(shared_hub, world, field, value):
     with shared_hub.client(world["tokens"]["waiter"]) as waiter:
+        # The guest gives their phone at the table: this tablet serves them now.
+        assert waiter.get("/members/lookup", params={"phone": "13700000001"}).status_code == 200
         answer = waiter.patch(f"/members/{world['member']}", json={field: value})
         assert answer.status_code == 403, answer.text
+        assert field in answer.json()["message"]
         assert waiter.patch(f"/members/{world['member']}",
                             json={"notes": "少盐"}).status_code == 200
     with shared_hub.client() as owner:
