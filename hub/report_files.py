@@ -101,7 +101,11 @@ SERIES: dict[str, Callable[[Report], Series]] = {
                                 "留存 Retention by signup month", "months after signup"),
     "rfm": lambda r: Series("bars", list(r["groups"]), list(r["groups"].values()), "RFM"),
     "staff": lambda r: Series("bars", [s["name"] for s in r["staff"]],
-                              [s["revenue_fen"] / 100 for s in r["staff"]], "员工营收 元"),
+                              [s["revenue_fen"] / 100  # type: ignore[typeddict-item]
+                               for s in r["staff"]], "员工营收 元"),  # the staff report's rows
+    "commission": lambda r: Series("bars", [s["name"] for s in r["staff"]],
+                                   [s["total_fen"] / 100  # type: ignore[typeddict-item]
+                                    for s in r["staff"]], "员工提成 元"),  # statements' rows
     "channels": lambda r: Series("bars", [c["channel"] for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),
     "coupons": lambda r: Series("bars", [t["template"] for t in r["templates"]],

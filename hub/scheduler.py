@@ -1,7 +1,7 @@
 """The hub's own clock: closes the books each night (points expire, tiers follow the window),
-runs the campaigns that are due, sends what is waiting (offline too), and gives back
-stored-value slices and HQ approvals left unused; last, with `[backup] dir` set, it backs the
-database up once a night.
+ends the shifts left open past their idle time or closing time, runs the campaigns that are
+due, sends what is waiting (offline too), and gives back stored-value slices and HQ approvals
+left unused; last, with `[backup] dir` set, it backs the database up once a night.
 
 A worker (hub.workers) with its own database connection; a campaign that fails to run is
 logged and tried again on the next tick, and nothing it does can stop the hub.
@@ -20,6 +20,7 @@ from .domain.campaigns import due_campaigns, run_campaign
 from .domain.errors import LaokeError
 from .domain.nightly import close_books
 from .domain.outreach import recover
+from .domain.shifts import close_lapsed
 from .domain.store import Store
 from .messaging import Channel, Dispatcher
 from .workers import ThreadWorker
@@ -46,6 +47,7 @@ class CampaignScheduler(ThreadWorker):
         then send the due messages; returns the runs."""
         store = self.open_store()
         close_books(store)
+        close_lapsed(store)
         runs = []
         for campaign_id in due_campaigns(store):
             try:

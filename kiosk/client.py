@@ -128,6 +128,18 @@ class HubClient:
         return self._call("POST", "/coupons", json={"template_id": template_id,
                                                     "member_id": member_id, "reason": reason})
 
+    def current_shift(self) -> Json | None:
+        return self._call("GET", "/shifts/current")["shift"]
+
+    def open_shift(self, pin: str) -> Json:
+        return self._call("POST", "/shifts", json={"pin": pin})
+
+    def close_shift(self, shift_id: str) -> None:
+        self._call("DELETE", f"/shifts/{shift_id}")
+
+    def apologise(self, feedback_id: str) -> Json:
+        return self._call("POST", f"/feedback/{feedback_id}/apology")
+
     def checkout(self, body: Json, key: str) -> Json:
         return self._call("POST", "/checkouts", json=body, headers={"Idempotency-Key": key})
 

@@ -45,6 +45,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "worker_stopped": "已停止", "worker_not_started": "未启动",
         "from": "开始 YYYY-MM-DD", "to": "结束 YYYY-MM-DD", "export": "导出 XLSX+PNG",
         "exported": "已导出", "campaign_json": "活动设置 JSON（人群、优惠、文案、渠道、计划）",
+        "staff_pin": "员工密码", "sign_in": "签到/换人", "sign_out": "签退", "on_shift": "当班",
+        "nobody_on_shift": "未签到", "low_rating": "差评提醒", "apology": "送致歉券",
+        "apology_sent": "致歉券已发出并打印", "rating": "评分", "served_by": "服务员",
+        "close": "关闭",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -96,6 +100,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "conflicts": "sync conflicts", "workers": "Workers", "worker_running": "running",
         "worker_failing": "failing, retrying", "worker_stopped": "stopped",
         "worker_not_started": "not started",
+        "staff_pin": "Staff PIN", "sign_in": "Sign in / switch", "sign_out": "Sign out",
+        "on_shift": "On shift", "nobody_on_shift": "Nobody signed in",
+        "low_rating": "Low rating", "apology": "Send apology coupon",
+        "apology_sent": "Apology coupon sent and printed", "rating": "Rating",
+        "served_by": "Served by", "close": "Close",
     },
 }
 

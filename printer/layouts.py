@@ -31,6 +31,7 @@ LABELS = {
         "cash": "现金", "wechat": "微信支付", "alipay": "支付宝", "card": "银行卡",
         "voucher": "团购券", "received": "实收", "change": "找零", "cash_drawer": "钱箱应有现金",
         "counted": "清点现金", "difference": "差额",
+        "rate_us": "扫码评价本次用餐",
     },
     "en": {
         "receipt": "Receipt", "table": "Table", "staff": "Staff", "order": "Order",
@@ -53,7 +54,7 @@ LABELS = {
         "cash": "Cash", "wechat": "WeChat Pay", "alipay": "Alipay", "card": "Bank card",
         "voucher": "Voucher", "received": "Received", "change": "Change",
         "cash_drawer": "Cash in drawer (expected)", "counted": "Cash counted",
-        "difference": "Difference",
+        "difference": "Difference", "rate_us": "Scan to rate your meal",
     },
 }
 
@@ -115,6 +116,7 @@ class Receipt:
     next_coupon: CouponSlip | None = None
     member_qr: str | None = None
     notes: list[str] = field(default_factory=list)  # campaign messages for this guest
+    feedback_url: str | None = None  # the signed link to rate this meal
 
 
 @dataclass
@@ -216,6 +218,10 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
         doc.rule("=")
         doc.text(labels["next_coupon"], bold=True, align="center")
         _coupon_body(doc, data.next_coupon, labels)
+    if data.feedback_url:
+        doc.rule()
+        doc.text(labels["rate_us"], align="center")
+        doc.qr(data.feedback_url, size=4)
     doc.feed()
     doc.text(labels["thanks"], align="center")
     doc.cut()

@@ -12,6 +12,7 @@ from hub.domain import coupons as vouchers
 from hub.domain.clock import day_bounds, from_iso
 from hub.domain.config import PrinterSettings
 from hub.domain.errors import InvalidInput, NotFound, OrderNotFound
+from hub.domain.feedback import feedback_url
 from hub.domain.members import (
     SPICE_LEVELS,
     member_qr,
@@ -113,7 +114,8 @@ def receipt_data(store: Store, order: Any, next_code: str | None) -> layouts.Rec
         if tier else None,
         next_coupon=coupon_slip(store, next_code) if next_code else None,
         member_qr=member_qr(store, member["id"]) if member and not member["erased_at"]
-        else None)
+        else None,
+        feedback_url=feedback_url(store, order["id"]))
 
 
 def print_coupon(store: Store, code: str, printer: str | None = None, *, reprint: bool = False,

@@ -96,6 +96,11 @@ def test_a_cashier_seats_orders_sends_and_takes_payment_at_the_table(store, brow
             "JOIN orders o ON o.id = t.order_id").fetchone()
     assert method == "wechat" and amount == due_fen and due == f"¥{due_fen / 100:.2f}"
     page.wait_for_selector("[data-table=A1].free")
+    # Back on the floor plan, the tablet still offers the guest a rating of that bill.
+    with home_db(store.home) as db:
+        order_id = db.execute("SELECT id FROM orders").fetchone()[0]
+    assert page.is_visible("#rate-meal")
+    assert page.get_attribute("#rate-meal", "href").endswith(f"order={order_id}")
     context.close()
 
 

@@ -94,6 +94,14 @@ RULES: dict[str, str] = {
     "POST /print/kitchen": "print.kitchen",
     "GET /printers": "print.kitchen",
     "GET /events": "events.read",
+    "POST /shifts": "shift.open",
+    "GET /shifts/current": "shift.open",
+    "GET /shifts/on-duty": "member.create",
+    "DELETE /shifts/{shift_id}": "shift.open",
+    "GET /shifts": "staff.read",
+    "POST /feedback": "feedback.create",
+    "POST /feedback/signed": PUBLIC,
+    "POST /feedback/{feedback_id}/apology": "coupon.issue",
 }
 
 

@@ -234,9 +234,10 @@ def test_phone_tails_are_rate_limited_per_device(shared_hub, world, stranger):
         assert api.get("/members/lookup", params={"phone": "13912345678"}).status_code == 200
 
 
-def test_a_waiter_reads_only_guests_found_or_seated_today(shared_hub, world, stranger):
+def test_a_waiter_reads_only_guests_found_or_seated_in_their_shift(shared_hub, world, stranger):
     with shared_hub.client() as owner:
         waiter = owner.post("/devices", json={"name": "reader", "role": "waiter"}).json()
+        owner.post("/staff", json={"name": "丙", "role": "waiter", "pin": "31415926"})
     guest = stranger["id"]
     with shared_hub.client(waiter["token"]) as api:
         for path in (f"/members/{guest}", f"/members/{guest}/visits",
@@ -246,9 +247,25 @@ def test_a_waiter_reads_only_guests_found_or_seated_today(shared_hub, world, str
         assert api.patch(f"/members/{guest}", json={"notes": "x"}).status_code == 403
         assert api.post("/checkins", json={"member_id": guest, "table": "9",
                                            "party_size": 1}).status_code == 403
-        # The guest checked in today is readable by every waiter.
-        seated = api.get(f"/members/{world['member']}")
-        assert seated.status_code == 200 and seated.json()["allergies"] == ["花生"]
+        # Nobody signed in: not even the guest seated at table 3 today.
+        assert api.get(f"/members/{world['member']}").status_code == 403
+        shift = api.post("/shifts", json={"pin": "31415926"})
+        assert shift.status_code == 201, shift.text
+        # Seated before this waiter's shift began: still not theirs.
+        assert api.get(f"/members/{world['member']}").status_code == 403
+        with shared_hub.client() as owner:
+            seated = owner.post("/members", json={"name": "席间", "phone": "137 0000 0077",
+                                                  "allergies": ["花生"],
+                                                  "marketing_consent": False}).json()["id"]
+            owner.post("/checkins", json={"member_id": seated, "table": "4", "party_size": 2})
+        # Seated (by anyone) while the shift is open: the waiter's guest.
+        answer = api.get(f"/members/{seated}")
+        assert answer.status_code == 200 and answer.json()["allergies"] == ["花生"]
+        assert api.delete(f"/shifts/{shift.json()['id']}").status_code == 204
+        assert api.get(f"/members/{seated}").status_code == 403, "signed out, not theirs"
+        # Back in on the same day: the guests of their earlier shift are still theirs.
+        assert api.post("/shifts", json={"pin": "31415926"}).status_code == 201
+        assert api.get(f"/members/{seated}").status_code == 200
         # The guest standing there gives their phone: now this tablet may open and seat them.
         assert api.get("/members/lookup", params={"phone": "139 1234 5678"}).status_code == 200
         assert api.get(f"/members/{guest}").status_code == 200
@@ -414,8 +431,11 @@ def test_a_kiosk_signs_a_guest_up_with_the_guest_fields_only(shared_hub, world, 
                                           ("tags", ["x"])])
 def test_a_waiter_edits_taste_notes_not_consent_or_contact(shared_hub, world, field, value):
     with shared_hub.client(world["tokens"]["waiter"]) as waiter:
+        # The guest gives their phone at the table: this tablet serves them now.
+        assert waiter.get("/members/lookup", params={"phone": "13700000001"}).status_code == 200
         answer = waiter.patch(f"/members/{world['member']}", json={field: value})
         assert answer.status_code == 403, answer.text
+        assert field in answer.json()["message"]
         assert waiter.patch(f"/members/{world['member']}",
                             json={"notes": "少盐"}).status_code == 200
     with shared_hub.client() as owner:

@@ -114,12 +114,14 @@ def create_app(hub: Hub) -> FastAPI:
         admin,
         campaigns,
         display,
+        feedback,
         members,
         menu,
         money,
         pages,
         pos,
         printing,
+        shifts,
         stream,
         tables,
     )
@@ -134,8 +136,8 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (members, money, menu, tables, pos, display, admin, campaigns, printing,
-                   stream, pages):
+    for module in (members, money, menu, tables, pos, display, admin, shifts, feedback,
+                   campaigns, printing, stream, pages):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(admin.pairing_page)
     app.include_router(campaigns.unsubscribe_page)

@@ -1,4 +1,5 @@
-"""Who is calling: a paired device (bearer token or pairing cookie), maybe a staff PIN on top.
+"""Who is calling: a paired device (bearer token or pairing cookie), and the person: a staff
+PIN on the request, else whoever has a shift open on the device (hub/domain/shifts.py).
 
 Unpaired requests get 401, a role without the permission 403 (before any PIN is looked at),
 a wrong PIN 401, too many PINs 429.
@@ -15,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..domain.devices import device_for_token, may
 from ..domain.errors import InvalidInput, PinInvalid
+from ..domain.shifts import current_shift
 from ..runtime import Hub, RateLimiter
 
 COOKIE = "laoke_token"
@@ -32,6 +34,14 @@ def hub_of(request: Request) -> Hub:
 class Caller:
     device: dict[str, Any]
     staff: dict[str, Any] | None = None
+    # The device's open shift when the person comes from it; None when a PIN named them.
+    shift: dict[str, Any] | None = None
+
+    @property
+    def vouched(self) -> bool:
+        """A PIN typed for this very request: what approvals and money-PIN stores ask for,
+        where a shift left open on a tablet is not enough."""
+        return self.staff is not None and self.shift is None
 
     @property
     def role(self) -> str:
@@ -125,11 +135,14 @@ def require(permission: str) -> Callable[..., Caller]:
         # The role first: a device that may not do this learns nothing about a PIN it sends.
         if not who.can(permission):
             raise HTTPException(403, f"a {who.role} device may not do this ({permission})")
+        hub = hub_of(request)
         if x_staff_pin is not None:
             who.staff = staff_of(request, who.device, x_staff_pin)
-        hub = hub_of(request)
+        else:
+            who.shift = current_shift(hub.store(), who.device["id"])
+            who.staff = who.shift["staff"] if who.shift else None
         if (permission in MONEY and hub.settings.security.require_pin_for_money
-                and who.staff is None):
+                and not who.vouched):
             raise HTTPException(403, "this store asks for a staff PIN (X-Staff-Pin) for money")
         return who
 

@@ -14,7 +14,8 @@ from ..domain import members as book
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
-from ..domain.profiles import MemberProfile, guest_card, member_profile, seated_today
+from ..domain.profiles import MemberProfile, guest_card, member_profile
+from ..domain.shifts import check_on_duty, seated_in_shifts
 from ..home import VIRTUAL_SPOOL
 from .auth import Caller, count_attempt, hub_of, require
 from .models import CardBlock, CardLink, Erasure, MemberCreate, MemberUpdate
@@ -42,13 +43,16 @@ class KioskSignup(TypedDict):
 
 def serving(request: Request, who: Caller, member_id: str) -> None:
     """A role that sees masked phones (a waiter) reads a guest only while serving them: found
-    at this device by an exact key lately, or seated today; never any guest by id."""
+    at this device by an exact key lately, or checked in during the signed-in person's shift
+    today; never any guest by id."""
     if not who.masked:
         return
     hub = hub_of(request)
-    if hub.finds.found(who.device["id"], member_id) or seated_today(hub.store(), member_id):
+    if hub.finds.found(who.device["id"], member_id) or (
+            who.staff_id is not None and seated_in_shifts(hub.store(), who.staff_id, member_id)):
         return
-    raise GuestNotServed("this guest is not seated today: find them by phone, card or QR")
+    raise GuestNotServed("this guest was not seated during your shift: sign in, or find them "
+                         "by phone, card or QR")
 
 
 def refuse_fields(who: Caller, fields: set[str], rules: dict[str, str]) -> None:
@@ -73,8 +77,10 @@ def create_member(body: MemberCreate, request: Request,
                   ) -> MemberProfile | KioskSignup:
     refuse_fields(who, body.model_fields_set, registry.MEMBER_FIELDS_ON_CREATE)
     hub = hub_of(request)
-    created = book.add_member(hub.store(), book.NewMember(**body.model_dump(),
-                                                          signed_up_by=who.staff_id),
+    store = hub.store()
+    credited = check_on_duty(store, body.invited_by) if body.invited_by else who.staff_id
+    created = book.add_member(store, book.NewMember(**body.model_dump(exclude={"invited_by"}),
+                                                    signed_up_by=credited),
                               actor=who.actor)
     hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
     if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code

@@ -42,6 +42,8 @@ class MemberCreate(Body):
     marketing_consent: StrictBool
     card: ShortText | None = None
     email: Annotated[StrictStr, Field(max_length=254)] | None = None
+    # The staff member (on shift now) who invited the guest: the kiosk's sign-ups credit them.
+    invited_by: ShortText | None = None
 
 
 class MemberUpdate(Body):
@@ -184,6 +186,21 @@ class PairingCodeCreate(Body):
 class Pairing(Body):
     code: Annotated[StrictStr, Field(min_length=1, max_length=12)]
     name: Annotated[StrictStr, Field(min_length=1, max_length=60)] | None = None
+
+
+class Feedback(Body):
+    order_id: ShortText
+    rating: Annotated[StrictInt, Field(ge=1, le=5)]
+    tags: Annotated[list[Annotated[StrictStr, Field(max_length=20)]], Field(max_length=4)] = []
+    comment: Text = ""
+
+
+class SignedFeedback(Feedback):
+    sig: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class ShiftOpen(Body):
+    pin: Annotated[StrictStr, Field(min_length=1, max_length=16)]
 
 
 class StaffCreate(Body):

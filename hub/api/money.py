@@ -118,7 +118,7 @@ def create_topup(member_id: str, body: TopUp, request: Request,
                  who: Annotated[Caller, Depends(require("stored_value.topup"))]) -> Json:
     limit = hub_of(request).settings.security.cashier_bonus_limit_fen
     manager_here = who.can("stored_value.bonus") or (
-        who.staff is not None and may(who.staff["role"], "stored_value.bonus"))
+        who.vouched and who.staff is not None and may(who.staff["role"], "stored_value.bonus"))
     if body.bonus_fen > limit and not manager_here:
         raise HTTPException(403, f"a bonus over {limit} fen needs a manager (their device, "
                             "or their staff PIN in X-Staff-Pin)")
@@ -170,7 +170,7 @@ def redeem_coupon(code: str, body: CouponRedeem, request: Request,
 def issue_coupon(body: CouponIssue, request: Request,
                  who: Annotated[Caller, Depends(require("coupon.issue"))]) -> Json:
     return vouchers.issue_coupon(hub_of(request).store(), body.template_id, body.member_id,
-                                 reason=body.reason)
+                                 reason=body.reason, issued_by=who.staff_id)
 
 
 @router.get("/coupon-templates", summary="The store's coupon templates")

@@ -43,6 +43,12 @@ def order_page() -> FileResponse:
     return FileResponse(WEB / "order.html", headers={"Cache-Control": "no-cache"})
 
 
+@pages.get("/feedback")
+def feedback_page() -> FileResponse:
+    """Rating a meal: the tablet after checkout, or the receipt's signed link on a phone."""
+    return FileResponse(WEB / "feedback.html", headers={"Cache-Control": "no-cache"})
+
+
 @pages.get("/display")
 def display_page() -> FileResponse:
     """The guest's display at the till (`/display?name=TILL`), paired like a kiosk."""

@@ -15,9 +15,10 @@ from .auth import Caller, hub_of, require
 router = APIRouter(tags=["events"])
 HEARTBEAT_S = 15.0
 # What a role that sees masked phones (a waiter) is not sent: every sign-up's guest card,
-# every bill and every slip's text would let it follow guests it does not serve.
+# every bill and every slip's text would let it follow guests it does not serve; a guest's
+# low rating is for the manager.
 UNMASKED_ONLY = frozenset({"member.created", "member.updated", "checkout.completed",
-                           "print.job", "campaign.ran"})
+                           "print.job", "campaign.ran", "feedback.low"})
 
 
 @router.get("/events", summary="Live events (text/event-stream); `?access_token=` for "

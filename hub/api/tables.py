@@ -76,7 +76,8 @@ def get_tab(tab_id: str, request: Request,
 @router.post("/tabs/{tab_id}/items", summary="Order more; sent to the kitchen at once")
 def add_items(tab_id: str, body: Items, request: Request,
               who: Annotated[Caller, Depends(require("order.add"))]) -> Json:
-    book.add_items(hub_of(request).store(), tab_id, checkout_lines(body.lines))
+    book.add_items(hub_of(request).store(), tab_id, checkout_lines(body.lines),
+                   staff_id=who.staff_id)
     jobs = _sent(request, who, tab_id) if body.send else []
     return {**book.get_tab(hub_of(request).store(), tab_id), "print_jobs": jobs}
 

@@ -127,3 +127,60 @@ def staff_list(obj: Obj, as_json: bool) -> None:
         return
     for person in people:
         click.echo(f"{person['id']}  {person['role']:8} {person['name']}")
+
+
+@staff.command("plan")
+@click.argument("staff_id")
+@click.argument("day", metavar="YYYY-MM-DD")
+@click.argument("hours", metavar="HH:MM-HH:MM")
+@pass_obj
+def staff_plan(obj: Obj, staff_id: str, day: str, hours: str) -> None:
+    """Put a person on the rota for a day (local times); prints the planned shift's id."""
+    from ..domain.clock import parse_day
+    from ..domain.errors import InvalidInput
+    from ..domain.rota import plan
+
+    starts, _, ends = hours.partition("-")
+    try:
+        when = parse_day(day, "DAY")
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    click.echo(plan(obj.store(), staff_id, when, starts, ends, actor="cli")["id"])
+
+
+@staff.command("rota")
+@click.option("--week", "monday", metavar="YYYY-MM-DD", help="Its Monday (default: this "
+              "week's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the week as JSON.")
+@pass_obj
+def staff_rota(obj: Obj, monday: str | None, as_json: bool) -> None:
+    """The week's rota: per hour the forecast covers, staff needed, planned and the gap;
+    per person the hours planned and worked (from their shifts)."""
+    from datetime import timedelta
+
+    from ..domain.audience import local_today
+    from ..domain.clock import parse_day
+    from ..domain.errors import InvalidInput
+    from ..domain.rota import week
+
+    store = obj.store()
+    try:
+        first = parse_day(monday, "--week") if monday else None
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    if first is None:
+        today = local_today(store)
+        first = today - timedelta(days=today.weekday())
+    rota = week(store, first)
+    if as_json:
+        emit_json(rota)
+        return
+    for day in rota["days"]:
+        for hour in day["hours"]:
+            mark = "short" if hour["gap"] > 0 else "over" if hour["gap"] < 0 else ""
+            click.echo(f"{day['date']} {hour['hour']:02d}:00  covers {hour['forecast_covers']:5}"
+                       f"  needed {hour['needed']}  planned {hour['planned']}"
+                       f"  {', '.join(hour['staff'])}  {mark}")
+    for person in rota["staff"]:
+        click.echo(f"{person['name']}: planned {person['planned_hours']} h, "
+                   f"worked {person['actual_hours']} h")

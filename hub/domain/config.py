@@ -167,6 +167,45 @@ class CampaignSettings(_Section):
     public_url: str = ""
 
 
+class ShiftSettings(_Section):
+    # A shift with no request from its device for this long ends by itself (a tablet left
+    # on the counter does not keep crediting the last person who signed in).
+    idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 45
+    # Local closing time: every shift open then ends; a shift opened later ends at the next.
+    closing: Annotated[str, Field(pattern=HHMM)] = "23:00"
+    # The rota: how many covers an hour one person on the floor serves well.
+    covers_per_waiter: Annotated[int, Field(ge=1, le=500)] = 12
+
+
+class FeedbackSettings(_Section):
+    # A rating at or under this alerts the manager on the console at once.
+    low_rating: Annotated[int, Field(ge=1, le=5)] = 2
+    # The coupon template of the console's one-key apology ("" for none offered).
+    apology_coupon_template: str = ""
+
+
+class DishCommission(_Section):
+    """So much per dish sold, for one dish (its code) or every dish of a category."""
+
+    code: str = ""
+    category: str = ""
+    amount_fen: Annotated[int, Field(ge=0, le=1_000_000)]
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DishCommission:
+        if bool(self.code) == bool(self.category):
+            raise ValueError("commission.dishes: name a dish code or a category, not both")
+        return self
+
+
+class CommissionSettings(_Section):
+    # Shares in basis points (万分之): 150 is 1.5 %. Each person's figure is rounded down.
+    sales_bp: Annotated[int, Field(ge=0, le=10_000)] = 0           # of the takings they rang up
+    stored_value_bp: Annotated[int, Field(ge=0, le=10_000)] = 0    # of the stored value sold
+    signup_fen: Annotated[int, Field(ge=0, le=1_000_000)] = 0      # per member signed up
+    dishes: list[DishCommission] = Field(default_factory=list)
+
+
 class MessagingSettings(_Section):
     # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
     # service-account relay. "" switches the channel off.
@@ -210,6 +249,9 @@ class Settings(_Section):
     till: TillSettings = TillSettings()
     campaigns: CampaignSettings = CampaignSettings()
     messaging: MessagingSettings = MessagingSettings()
+    shifts: ShiftSettings = ShiftSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    commission: CommissionSettings = CommissionSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

@@ -127,8 +127,9 @@ def template_by_name(store: Store, name: str) -> str | None:
 
 
 def issue_coupon(store: Store, template_id: str, member_id: str | None = None, *,
-                 reason: str | None = None) -> dict[str, Any]:
-    """A new coupon with a fresh signed code, valid from now for the template's days."""
+                 reason: str | None = None, issued_by: str | None = None) -> dict[str, Any]:
+    """A new coupon with a fresh signed code, valid from now for the template's days;
+    `issued_by` is the staff member who handed it out, for their performance."""
     with store.write():
         template = get_template(store, template_id)
         if not template["active"]:
@@ -144,10 +145,11 @@ def issue_coupon(store: Store, template_id: str, member_id: str | None = None, *
             "code": code, "template_id": template_id, "member_id": member_id,
             "store_id": store.store_id, "issued_at": to_iso(now), "valid_from": to_iso(now),
             "valid_until": to_iso(now + timedelta(days=template["valid_days"])),
-            "reason": reason,
+            "reason": reason, "issued_by": issued_by,
         }
         store.db.table("coupons").insert(coupon)
-        store.emit("coupon.issued", coupon)
+        # Other stores get the coupon, not who handed it out: staff are this store's own.
+        store.emit("coupon.issued", {k: v for k, v in coupon.items() if k != "issued_by"})
     return coupon_view(store, code)
 
 

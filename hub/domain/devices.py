@@ -22,7 +22,7 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 _WAITER = frozenset({
     "member.read", "member.create", "member.update", "checkin.create", "coupon.validate",
     "events.read", "print.kitchen", "qr.render", "menu.read", "menu.sold_out", "table.read",
-    "order.add",
+    "order.add", "shift.open", "feedback.create",
 })
 _CASHIER = _WAITER | {
     "member.read_unmasked", "member.write_contact", "member.write_account", "checkout.create",

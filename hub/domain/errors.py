@@ -47,6 +47,10 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
+class ShiftNotFound(NotFound):
+    code = "shift_not_found"
+
+
 class CouponNotFound(NotFound):
     code = "coupon_not_found"
 
@@ -142,10 +146,23 @@ class ExactKeyRequired(InvalidInput):
 
 
 class GuestNotServed(LaokeError):
-    """A waiter asked for a guest who is neither seated today nor found at this tablet."""
+    """A waiter asked for a guest neither seated during their shift nor found at this tablet."""
 
     code = "guest_not_served"
     kind = "forbidden"
+
+
+class NotYourShift(LaokeError):
+    """A device closing another device's shift without a role that manages staff."""
+
+    code = "not_your_shift"
+    kind = "forbidden"
+
+
+class FeedbackGiven(Conflict):
+    """A second rating for an order: one per order."""
+
+    code = "feedback_given"
 
 
 class SchemaTooNew(LaokeError):

@@ -560,7 +560,8 @@ def empty_print_jobs(store: Store, member_id: str) -> list[str]:
 def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
     """What an erasure does to a guest wherever it happens (here, or relayed from another
     store), inside the caller's change: their personal data, cards, the print jobs about them
-    (emptied; returned) and the messages still waiting for them."""
+    (emptied; returned), the messages still waiting for them and what they wrote when rating
+    a meal (the rating stays, for the staff's figures)."""
     sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
     store.conn.execute(f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
                        "WHERE id = :id AND erased_at IS NULL",
@@ -571,6 +572,8 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
         "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
         "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
         "WHERE member_id = ?", (member_id,))
+    store.conn.execute("UPDATE feedback SET comment = '' WHERE order_id IN "
+                       "(SELECT id FROM orders WHERE member_id = ?)", (member_id,))
     return jobs
 
 

@@ -11,7 +11,6 @@ guest's next receipt prints or their next check-in shows it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import string
 from datetime import datetime, time, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .clock import from_iso, to_iso
+from .codes import id_signature
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
@@ -68,8 +68,7 @@ def fill(template: str, values: dict[str, str]) -> str:
 # -- unsubscribe -----------------------------------------------------------------------------
 
 def _signature(store: Store, member_id: str) -> str:
-    return hmac.new(store.settings.chain_key, f"unsubscribe:{member_id}".encode(),
-                    hashlib.sha256).hexdigest()[:20]
+    return id_signature(store.settings.chain_key, "unsubscribe", member_id)
 
 
 def unsubscribe_token(store: Store, member_id: str) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from .clock import to_iso
 from .coupons import member_coupons
 from .members import SPICE_LEVELS, MemberView, member_row, member_view
 from .store import Store
@@ -47,18 +45,6 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
             "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT 3", (member_id,))],
         usable_coupons=member_coupons(store, member_id, usable_only=True),
         birthday_today=(view["birthday"] or "")[5:] == today)
-
-
-def seated_today(store: Store, member_id: str) -> bool:
-    """Checked in today, store time: whom a waiter may read without being given a key.
-
-    The rule is "the guests of the waiter's shift"; shifts do not exist yet, so until they do
-    a shift is the store's day.
-    """
-    zone = ZoneInfo(store.settings.timezone)
-    start = datetime.combine(store.now().astimezone(zone).date(), time.min, zone)
-    return store.one("SELECT 1 FROM visits WHERE member_id = ? AND visited_at >= ? LIMIT 1",
-                     (member_id, to_iso(start))) is not None
 
 
 class GuestCard(TypedDict):

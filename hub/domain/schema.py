@@ -760,6 +760,56 @@ CREATE TABLE sync_hq_acks (
 );
 """
 
+# Shifts: who works on which paired device, so what a device does is that person's without a
+# PIN on every request. One open shift per device (the partial unique index); a shift ends at
+# sign-out, after `[shifts] idle_minutes` without a request, or at `ends_by` (the closing time
+# after it opened). Coupons remember who issued them and a table's items who took them, for
+# the staff report; the rota plans the shifts ahead.
+SHIFTS = """
+CREATE TABLE shifts (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    opened_at TEXT NOT NULL,
+    last_active_at TEXT NOT NULL,
+    ends_by TEXT NOT NULL,
+    closed_at TEXT,
+    closed_by TEXT CHECK (closed_by IN ('sign_out', 'switch', 'idle', 'closing'))
+);
+CREATE UNIQUE INDEX shifts_open_device ON shifts(device_id) WHERE closed_at IS NULL;
+CREATE INDEX shifts_staff ON shifts(staff_id, opened_at);
+ALTER TABLE coupons ADD COLUMN issued_by TEXT REFERENCES staff(id);
+ALTER TABLE tab_items ADD COLUMN staff_id TEXT REFERENCES staff(id);
+-- The rota (员工排班): planned shifts, a person on a local day from one time to another.
+CREATE TABLE rota (
+    id TEXT PRIMARY KEY,
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    day TEXT NOT NULL,
+    starts TEXT NOT NULL,
+    ends TEXT NOT NULL CHECK (ends > starts),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX rota_day ON rota(day, staff_id);
+"""
+
+# Guest feedback: one rating per order, tied to its table and the staff member who served it,
+# and the apology coupon a low one was answered with.
+FEEDBACK = """
+CREATE TABLE feedback (
+    id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL UNIQUE REFERENCES orders(id),
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    tags TEXT NOT NULL DEFAULT '[]',
+    comment TEXT NOT NULL DEFAULT '',
+    table_no TEXT,
+    staff_id TEXT REFERENCES staff(id),
+    source TEXT NOT NULL CHECK (source IN ('tablet', 'receipt')),
+    created_at TEXT NOT NULL,
+    apology_code TEXT REFERENCES coupons(code)  -- the coupon the manager sent in answer
+);
+CREATE INDEX feedback_staff ON feedback(staff_id, created_at);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -785,6 +835,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0021_sent_events", SENT_EVENTS),
     ("0022_hq_acks", HQ_ACKS),
     ("0023_chain_points", CHAIN_POINTS),
+    ("0028_shifts", SHIFTS),
+    ("0029_feedback", FEEDBACK),
 )
 
 

@@ -72,7 +72,8 @@ def get_tab(store: Store, tab_id: str) -> dict[str, Any]:
     tab = _tab(store, tab_id)
     tab["items"] = [{**dict(row), "sent": row["sent_at"] is not None} for row in
                     store.conn.execute("SELECT line_no, code, dish, qty, unit_price_fen, "
-                                       "station, sent_at FROM tab_items WHERE tab_id = ? "
+                                       "station, sent_at, staff_id FROM tab_items "
+                                       "WHERE tab_id = ? "
                                        "ORDER BY line_no", (tab_id,))]
     return tab
 
@@ -114,8 +115,10 @@ def _item(store: Store, line: Line | MenuLine) -> dict[str, Any]:
                                            10_000_000), "station": "", "choices": None}
 
 
-def add_items(store: Store, tab_id: str, lines: Sequence[Line | MenuLine]) -> dict[str, Any]:
-    """Order more during the meal; nothing reaches the kitchen until it is sent."""
+def add_items(store: Store, tab_id: str, lines: Sequence[Line | MenuLine],
+              staff_id: str | None = None) -> dict[str, Any]:
+    """Order more during the meal, taken by `staff_id`; nothing reaches the kitchen until
+    it is sent."""
     if not lines:
         raise InvalidInput("add at least one item")
     with store.write():
@@ -128,9 +131,10 @@ def add_items(store: Store, tab_id: str, lines: Sequence[Line | MenuLine]) -> di
         items = [_item(store, line) for line in lines]
         store.conn.executemany(
             "INSERT INTO tab_items (tab_id, line_no, code, dish, qty, unit_price_fen, station, "
-            "choices, added_at) VALUES (:tab_id, :line_no, :code, :dish, :qty, "
-            ":unit_price_fen, :station, :choices, :added_at)",
-            [{**item, "tab_id": tab_id, "line_no": count + n, "added_at": store.now_iso()}
+            "choices, added_at, staff_id) VALUES (:tab_id, :line_no, :code, :dish, :qty, "
+            ":unit_price_fen, :station, :choices, :added_at, :staff_id)",
+            [{**item, "tab_id": tab_id, "line_no": count + n, "added_at": store.now_iso(),
+              "staff_id": staff_id}
              for n, item in enumerate(items, 1)])
     return get_tab(store, tab_id)
 

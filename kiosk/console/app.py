@@ -32,6 +32,7 @@ from ..i18n import STRINGS, default_language
 from .messages import Charged, GuestShown, OpenGuest
 from .panes import PANES, CheckoutPane, DashboardPane, MembersPane, Pane
 from .panes.base import T
+from .screens import RatingAlert, ShiftScreen
 from .widgets import TemplateSelect
 
 Json = dict[str, Any]
@@ -47,7 +48,8 @@ class ConsoleCommands(Provider):
         commands: list[tuple[str, Callable[[], Any]]] = [
             (f"{app.t(pane.KEY)} ({pane.KEY})", partial(app.action_show_tab, pane.KEY))
             for pane in PANES]
-        commands += [(f"{app.t('language')} (language)", app.action_toggle_language),
+        commands += [(f"{app.t('sign_in')} (shift)", app.action_shift),
+                     (f"{app.t('language')} (language)", app.action_toggle_language),
                      (f"{app.t('test_page')} (printer)", app.action_test_page)]
         for text, callback in commands:
             score = matcher.match(text)
@@ -71,6 +73,9 @@ class ConsoleApp(App[None]):
         Binding("f7", "show_tab('reports')", "Reports", id="tab-reports"),
         Binding("f8", "show_tab('menu')", "Menu", id="tab-menu"),
         Binding("f9", "toggle_language", "中/EN", id="language"),
+        # Not in the footer (its keys are the tabs'): listed by `?` and the command palette.
+        Binding("f10", "shift", "Sign in / switch", id="shift", show=False,
+                tooltip="Staff sign in with a PIN at this console"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
 
@@ -86,6 +91,7 @@ class ConsoleApp(App[None]):
         self.tz = ZoneInfo(timezone)
         self.follow_events = events
         self.last_event_id: int | None = None
+        self.shift: Json | None = None  # who is signed in at this console
 
     # -- language ----------------------------------------------------------------------------
 
@@ -112,6 +118,7 @@ class ConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         self.populate()
+        self.call(self.client.current_shift, self.on_shift)
         if self.follow_events:
             self.follow_hub()
 
@@ -176,6 +183,14 @@ class ConsoleApp(App[None]):
         if member:
             self.query_one(MembersPane).show_member(member)
 
+    def action_shift(self) -> None:
+        self.push_screen(ShiftScreen(self.shift))
+
+    def on_shift(self, shift: Json | None) -> None:
+        """Who works at this console now: what it does is theirs (the hub keeps the shift)."""
+        self.shift = shift
+        self.sub_title = f"{self.t('on_shift')}: {shift['staff']['name']}" if shift else ""
+
     def action_test_page(self) -> None:
         self.call(self.client.print_test, lambda job: self.notify(
             f"{self.t('test_page')}: {job['state']}"))
@@ -236,6 +251,14 @@ class ConsoleApp(App[None]):
             self.notify(f"{self.t('card_read')} @ {data['station']}: {who}")
         elif kind == "print.job" and data["state"] == "waiting":
             self.notify(f"{self.t('printers')}: {data['last_error']}", severity="warning")
+        elif kind == "feedback.low":  # service recovery while the guest is still there
+            self.notify(f"{self.t('low_rating')}: {self.t('table')} {data['table_no'] or '-'} "
+                        f"{data['rating']}★", severity="error", timeout=30)
+            self.push_screen(RatingAlert(data))
+        elif kind == "feedback.low":  # service recovery while the guest is still there
+            self.notify(f"{self.t('low_rating')}: {self.t('table')} {data['table_no'] or '-'} "
+                        f"{data['rating']}★", severity="error", timeout=30)
+            self.action_show_tab("dashboard")
 
 
 def run_console(client: HubClient, **options: Any) -> None:

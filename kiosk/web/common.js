@@ -56,6 +56,12 @@ const laoke = (() => {
       welcome: "欢迎加入！", welcome_back: "欢迎回来！这个手机号已经是会员了。",
       show_qr: "到店出示此二维码即可识别会员", done: "完成", language: "English",
       version: "说明版本", scan: "扫码", seat: "座位偏好",
+      rate_title: "本次用餐感觉如何？", rating: "评分", rate_tags: "哪些方面？", tag_taste: "口味",
+      tag_service: "服务", tag_speed: "上菜速度", tag_ambience: "环境",
+      comment: "想对我们说的话（选填）", send_rating: "提交评价", rate_thanks: "谢谢您的评价！",
+      staff_pin: "员工密码", sign_in: "上班签到", sign_out: "下班签退", switch_staff: "换人",
+      on_shift: "当班", nobody_on_shift: "未签到：请输入员工密码", rate_meal: "请客人评价",
+      invited_by: "邀请您的服务员（选填）", nobody: "—",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -73,6 +79,13 @@ const laoke = (() => {
       welcome: "Welcome!", welcome_back: "Welcome back! This number is already a member.",
       show_qr: "Show this code when you visit", done: "Done", language: "中文",
       version: "notice version", scan: "Scan", seat: "Seat",
+      rate_title: "How was your meal?", rating: "Rating", rate_tags: "What stood out?",
+      tag_taste: "Taste", tag_service: "Service", tag_speed: "Speed", tag_ambience: "Ambience",
+      comment: "Anything to tell us (optional)", send_rating: "Send", rate_thanks: "Thank you!",
+      staff_pin: "Staff PIN", sign_in: "Sign in", sign_out: "Sign out", switch_staff: "Switch",
+      on_shift: "On shift", nobody_on_shift: "Nobody signed in: enter your staff PIN",
+      rate_meal: "Let the guest rate", invited_by: "Who of our staff invited you? (optional)",
+      nobody: "—",
     },
   };
 
@@ -102,5 +115,51 @@ const laoke = (() => {
     return node;
   }
 
-  return { api, events, t, translate, toggleLanguage, token, setToken, el };
+  // Who works on this device: the person of its open shift, a PIN field to sign in, and
+  // "switch" (another person's PIN ends the shift open here) and "sign out". Each page that
+  // attributes work (tablet, till) has one in its header.
+  async function shiftBar(node) {
+    let shift = null;
+    let asking = false;
+    const input = el("input", { id: "shift-pin", name: "pin", type: "password",
+                                inputmode: "numeric", autocomplete: "off", maxlength: "8",
+                                "aria-label": t("staff_pin"), placeholder: t("staff_pin") });
+    const error = el("span", { id: "shift-error", class: "error", role: "alert" });
+    function draw() {
+      node.replaceChildren();
+      if (shift && !asking) {
+        const change = el("button", { type: "button", id: "shift-switch" }, t("switch_staff"));
+        const out = el("button", { type: "button", id: "shift-out" }, t("sign_out"));
+        change.onclick = () => { asking = true; draw(); input.focus(); };
+        out.onclick = async () => {
+          await api("DELETE", "/shifts/" + encodeURIComponent(shift.id));
+          shift = null;
+          draw();
+        };
+        node.append(el("span", { id: "shift-who" }, `${t("on_shift")}: ${shift.staff.name}`),
+                    change, out);
+        return;
+      }
+      const form = el("form", { id: "shift-form", class: "row" }, input,
+                      el("button", { type: "submit", class: "primary" }, t("sign_in")), error);
+      form.onsubmit = async (submit) => {
+        submit.preventDefault();
+        const answer = await api("POST", "/shifts", { pin: input.value.trim() });
+        input.value = "";
+        if (answer.status !== 201) { error.textContent = answer.data.message || ""; return; }
+        error.textContent = "";
+        shift = answer.data;
+        asking = false;
+        draw();
+      };
+      if (!shift) node.append(el("span", { class: "muted" }, t("nobody_on_shift")));
+      node.append(form);
+    }
+    const current = await api("GET", "/shifts/current");
+    if (current.status !== 200) return;  // a device that cannot sign staff in shows nothing
+    shift = current.data.shift;
+    draw();
+  }
+
+  return { api, events, t, translate, toggleLanguage, token, setToken, el, shiftBar };
 })();

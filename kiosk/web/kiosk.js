@@ -9,8 +9,18 @@
   const idleSeconds = Number(params.get("idle")) || 60;
   let idleTimer = null;
 
+  // Who is on shift now, for "which of our staff invited you?" (names only).
+  async function staffOnDuty() {
+    const { status, data } = await api("GET", "/shifts/on-duty");
+    const select = $("invited_by");
+    select.replaceChildren(select.options[0]);
+    if (status === 200) data.staff.forEach((person) => select.append(el("option", { value: person.id }, person.name)));
+    $("invited-row").hidden = select.options.length < 2;
+  }
+
   function reset() {
     $("signup").reset();  // the consent box goes back to unticked
+    staffOnDuty();
     $("error").textContent = "";
     $("qr").replaceChildren();
     $("done").hidden = true;
@@ -46,6 +56,7 @@
       phone: String(form.get("phone")).trim(), name: String(form.get("name")).trim(),
       birthday: form.get("birthday") || null, notes: String(form.get("notes") || "").trim(),
       allergies, marketing_consent: $("marketing_consent").checked,
+      invited_by: form.get("invited_by") || undefined,
     };
     const { status, data } = await api("POST", "/members", body);
     if (status === 201) finish(`${t("welcome")} ${data.name}`, data.qr);
@@ -62,6 +73,7 @@
     translate();
     const { data } = await api("GET", "/health");
     $("consent-version").textContent = data.consent_version || "";
+    staffOnDuty();
     touched();
   })();
 })();

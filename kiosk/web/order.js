@@ -40,6 +40,7 @@
 
   function show(id) {
     ["floor", "seat", "order", "pay"].forEach((name) => { $(name).hidden = name !== id; });
+    if (id !== "floor" && id !== "pay") $("rate-meal").hidden = true;
     $("back").hidden = id === "floor";
     $("message").textContent = "";
   }
@@ -266,6 +267,10 @@
     api("DELETE", "/display/bill?display=" + encodeURIComponent(tab.table_no));
     $("tenders").replaceChildren();
     $("paid").hidden = false;
+    // The tablet can be handed to the guest for a quick rating of this order: the link stays
+    // on the floor plan until the next table is opened.
+    $("rate-meal").href = "/feedback?back=/order&order=" + encodeURIComponent(answer.data.order_id);
+    $("rate-meal").hidden = false;
     setTimeout(floor, 1500);
   }
 
@@ -290,5 +295,6 @@
   $("language").onclick = () => { laoke.toggleLanguage(); relabel(); if (!$("order").hidden) drawDishes(); };
 
   relabel();
+  laoke.shiftBar($("shift"));
   floor();
 })();

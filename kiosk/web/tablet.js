@@ -98,6 +98,7 @@
     const probe = await api("GET", "/members/lookup");
     if (probe.status === 401) { $("pairing").hidden = false; return; }
     $("work").hidden = false;
+    laoke.shiftBar($("shift"));
     events(onEvent, setOnline);
     $("q").focus();
   }

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import forecast, guests, sales
+from . import commission, forecast, guests, sales
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
           | sales.Coupons | guests.Hours | guests.Repurchase | guests.Cohorts | guests.Rfm
-          | guests.Lapsed | guests.Birthdays | forecast.Forecast)
+          | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission)
 Query = Callable[[Store, Period], Answer]
 
 
@@ -33,7 +33,7 @@ class Report(TypedDict):
     dishes: NotRequired[list[sales.DishSales]]
     orders: NotRequired[int]
     pairs: NotRequired[list[sales.Pairing]]
-    staff: NotRequired[list[sales.StaffFigures]]
+    staff: NotRequired[list[sales.StaffFigures] | list[commission.Statement]]
     channels: NotRequired[list[sales.ChannelFigures]]
     revenue_fen: NotRequired[int]
     average_ticket_fen: NotRequired[int]
@@ -55,12 +55,15 @@ class Report(TypedDict):
     tomorrow: NotRequired[forecast.ForecastDay]
     next_week: NotRequired[list[forecast.ForecastDay]]
     backtest: NotRequired[forecast.Backtest]
+    rules: NotRequired[dict[str, Any]]
+    books: NotRequired[dict[str, int]]
+    total_fen: NotRequired[int]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
     guests.hours, guests.repurchase, guests.cohorts, guests.rfm, guests.lapsed,
-    guests.birthdays, forecast.forecast)}
+    guests.birthdays, forecast.forecast, commission.commission)}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 

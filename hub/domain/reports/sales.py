@@ -35,15 +35,24 @@ class Pairings(TypedDict):
 
 
 class StaffFigures(TypedDict):
-    id: str
+    staff_id: str
+    id: str  # the same as staff_id, as the report said before the contract named it
     name: str
     role: str
     covers: int
+    tables: int
     returning_guests: int
+    returning_share: float | None
     orders: int
     revenue_fen: int
     average_ticket_fen: int
     signups: int
+    topups_fen: int
+    coupons_issued: int
+    members_only_sold: int
+    feedback_count: int
+    rating_avg: float | None
+    good_rate: float | None
 
 
 class Staff(TypedDict):
@@ -119,30 +128,57 @@ def pairings(store: Store, period: Period, top: int = 30) -> Pairings:
 
 
 def staff(store: Store, period: Period) -> Staff:
-    """Per staff member: covers served, returning guests among them, orders, average ticket,
-    and the members they signed up."""
-    served = {r[0]: (r[1], r[2]) for r in store.conn.execute(
-        "SELECT v.staff_id, SUM(v.party_size), SUM(v.member_id IS NOT NULL AND EXISTS ("
-        "  SELECT 1 FROM visits p WHERE p.member_id = v.member_id "
+    """Per staff member, from what their shifts and PINs put on the books: covers and tables
+    seated (with the returning guests among them), orders and takings with the average
+    ticket, members signed up, stored value sold, coupons handed out, members-only dishes
+    sold (dishes the menu marks so now), and the guests' ratings of their orders.
+    `good_rate` is ratings of 4 or 5 over all rated orders (None with none rated)."""
+    span = (period.lo, period.hi)
+    served = {r[0]: r[1:] for r in store.conn.execute(
+        "SELECT v.staff_id, SUM(v.party_size), COUNT(*), SUM(v.member_id IS NOT NULL AND "
+        "EXISTS (SELECT 1 FROM visits p WHERE p.member_id = v.member_id "
         "  AND p.visited_at < v.visited_at)) "
-        "FROM visits v WHERE v.visited_at >= ? AND v.visited_at < ? GROUP BY v.staff_id",
-        (period.lo, period.hi))}
-    signups = dict(store.conn.execute(
-        "SELECT signed_up_by, COUNT(*) FROM members WHERE created_at >= ? AND created_at < ? "
-        "AND signed_up_by IS NOT NULL GROUP BY signed_up_by", (period.lo, period.hi)).fetchall())
-    sold = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+        "FROM visits v WHERE v.visited_at >= ? AND v.visited_at < ? GROUP BY v.staff_id", span)}
+    signups = _per_staff(store, "SELECT signed_up_by, COUNT(*) FROM members WHERE created_at "
+                         ">= ? AND created_at < ? GROUP BY signed_up_by", span)
+    sold = {r[0]: r[1:] for r in store.conn.execute(
         "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM orders "
-        "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", (period.lo, period.hi))}
+        "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", span)}
+    topups = _per_staff(store, "SELECT staff_id, SUM(amount_fen) FROM stored_value_ledger "
+                        "WHERE kind = 'topup' AND created_at >= ? AND created_at < ? "
+                        "GROUP BY staff_id", span)
+    coupons = _per_staff(store, "SELECT issued_by, COUNT(*) FROM coupons WHERE issued_at >= ? "
+                         "AND issued_at < ? GROUP BY issued_by", span)
+    exclusive = _per_staff(store, "SELECT o.staff_id, SUM(l.qty) FROM orders o JOIN "
+                           "order_lines l ON l.order_id = o.id JOIN menu_dishes d "
+                           "ON d.code = l.code AND d.members_only = 1 WHERE o.created_at >= ? "
+                           "AND o.created_at < ? GROUP BY o.staff_id", span)
+    rated = {r[0]: r[1:] for r in store.conn.execute(
+        "SELECT f.staff_id, COUNT(*), SUM(f.rating), SUM(f.rating >= 4) FROM feedback f "
+        "JOIN orders o ON o.id = f.order_id WHERE o.created_at >= ? AND o.created_at < ? "
+        "GROUP BY f.staff_id", span)}
     people: list[StaffFigures] = []
     for row in store.conn.execute("SELECT id, name, role FROM staff ORDER BY name"):
-        covers, back = served.get(row["id"], (0, 0))
+        covers, tables, back = served.get(row["id"], (0, 0, 0))
         orders, revenue = sold.get(row["id"], (0, 0))
-        people.append({"id": row["id"], "name": row["name"], "role": row["role"],
-                       "covers": covers, "returning_guests": back, "orders": orders,
-                       "revenue_fen": revenue,
-                       "average_ticket_fen": revenue // orders if orders else 0,
-                       "signups": signups.get(row["id"], 0)})
-    return {"staff": people}
+        count, total, good = rated.get(row["id"], (0, 0, 0))
+        people.append(StaffFigures(
+            staff_id=row["id"], id=row["id"], name=row["name"], role=row["role"],
+            covers=covers, tables=tables, returning_guests=back,
+            returning_share=round(back / tables, 4) if tables else None,
+            orders=orders, revenue_fen=revenue,
+            average_ticket_fen=revenue // orders if orders else 0,
+            signups=signups.get(row["id"], 0), topups_fen=topups.get(row["id"], 0),
+            coupons_issued=coupons.get(row["id"], 0),
+            members_only_sold=exclusive.get(row["id"], 0), feedback_count=count,
+            rating_avg=round(total / count, 2) if count else None,
+            good_rate=round(good / count, 4) if count else None))
+    return Staff(staff=people)
+
+
+def _per_staff(store: Store, sql: str, span: tuple[str, str]) -> dict[str, int]:
+    """One figure per staff member from a `SELECT staff, figure ... GROUP BY staff` query."""
+    return {r[0]: r[1] for r in store.conn.execute(sql, span) if r[0] is not None}
 
 
 def channels(store: Store, period: Period) -> Channels:
