@@ -29,7 +29,7 @@ def test_a_menu_file_imports_once_and_again_changes_nothing(store, menu_file):
         "code": "HS01", "name": "宫保鸡丁", "name_en": "", "category": "热菜", "price_fen": 4800,
         "member_price_fen": 4200, "station": "热菜间", "daily_limit": None, "tags": [],
         "members_only": False, "available": True, "initials": "gbjd", "set_groups": None,
-        "from_chain": False}
+        "from_chain": False, "retired": False, "portions_left": None, "running_low": False}
     assert dishes["LC01"]["member_price_fen"] is None
     assert dishes["XL01"]["members_only"] and dishes["XL01"]["daily_limit"] == 2
     again = import_menu(store, read_rows(menu_file), actor="test")
@@ -115,7 +115,8 @@ def test_tablets_read_the_menu(till):
     assert {d["code"] for d in dishes} == {"HS01", "LC01", "XL01", "RICE"}
     assert set(dishes[0]) == {"code", "name", "name_en", "category", "price_fen",
                               "member_price_fen", "station", "members_only", "daily_limit",
-                              "available", "tags", "initials", "set_groups", "from_chain"}
+                              "available", "tags", "initials", "set_groups", "from_chain",
+                              "retired", "portions_left", "running_low"}
     assert waiter.put("/menu/dishes/HS01", json={"price_fen": 1}).status_code == 403
 
 
