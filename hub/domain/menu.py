@@ -24,6 +24,7 @@ from .clock import day_bounds
 from .coupons import Line
 from .errors import InvalidInput, NotFound, Refused
 from .ids import new_id
+from .ledgers import whole_number
 from .store import Row, Store
 
 # The columns of the menu file (shared/SPEC.md, "The till"), then the ones laoke adds.
@@ -32,6 +33,7 @@ FILE_COLUMNS = ("code", "name", "category", "price_fen", "member_price_fen", "st
 EXTRA_COLUMNS = ("name_en", "tags")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_PRICE_FEN = 10_000_000  # the till's largest line price
+MAX_PORTIONS = 100_000  # a day's count of one dish
 
 
 class MembersOnly(Refused):
@@ -331,7 +333,7 @@ def set_portions(store: Store, code: str, left: int | None, actor: str) -> dict[
     count. Orders draw it down; at zero the dish is sold out by itself; the count is void when
     the store's next day starts. A chain's dish too: what it has left is the store's."""
     if left is not None:
-        left = _fen(left, "portions")
+        left = whole_number(left, "portions left", 0, MAX_PORTIONS)
     with store.write():
         get_dish(store, code)
         store.conn.execute("UPDATE menu_dishes SET portions_left = ?, portions_day = ? "
