@@ -137,6 +137,12 @@ class HubClient:
     def sold_out(self, code: str, sold_out: bool) -> Json:
         return self._call("POST", f"/menu/dishes/{code}/sold-out", json={"sold_out": sold_out})
 
+    def portions(self, code: str, left: int | None) -> Json:
+        return self._call("POST", f"/menu/dishes/{code}/portions", json={"left": left})
+
+    def retire(self, code: str) -> Json:
+        return self._call("DELETE", f"/menu/dishes/{code}")
+
     def devices(self) -> list[Json]:
         return self._call("GET", "/devices")["devices"]
 

@@ -34,6 +34,11 @@ EXTRA_COLUMNS = ("name_en", "tags")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_PRICE_FEN = 10_000_000  # the till's largest line price
 MAX_PORTIONS = 100_000  # a day's count of one dish
+# Tags the console and the tablet know by name (any other word is a tag too); a dish has at
+# most one spicy level.
+NEW_TAG, KIDS_TAG = "新品", "儿童"
+SPICE_TAGS = ("微辣", "中辣", "特辣")
+CLEARABLE = ("member_price_fen", "daily_limit")  # null on an edit: none
 
 
 class MembersOnly(Refused):
@@ -99,8 +104,10 @@ def _tags(value: Any) -> list[str]:
         words = value
     else:
         words = re.split(r"[,，;；|]", "" if value is None else str(value))
-    tags = [_text(word, "a tag", 20) for word in words]
-    return sorted({tag for tag in tags if tag})
+    tags = sorted({tag for tag in (_text(word, "a tag", 20) for word in words) if tag})
+    if len(set(tags) & set(SPICE_TAGS)) > 1:
+        raise InvalidInput(f"one spicy level of {'/'.join(SPICE_TAGS)}, got {', '.join(tags)}")
+    return tags
 
 
 def checked_dish(fields: Mapping[str, Any], current: Mapping[str, Any] | None = None
@@ -230,7 +237,9 @@ def _own_prices(store: Store, dish: dict[str, Any], current: dict[str, Any]) -> 
 
 
 def save_dish(store: Store, fields: Mapping[str, Any], actor: str) -> dict[str, Any]:
-    """Add a dish or change one (the console's edit, the API's)."""
+    """Add a dish or change one (the console's edit, the API's). Unlike a file's empty cell,
+    an edit's explicit null member price or daily limit means none: the edit clears it."""
+    fields = {k: "" if v is None and k in CLEARABLE else v for k, v in fields.items()}
     code = _text(fields.get("code"), "code", 32, required=True)
     with store.write():
         row = store.one("SELECT * FROM menu_view WHERE code = ?", (code,))
