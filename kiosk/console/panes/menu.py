@@ -121,8 +121,9 @@ class MenuPane(Pane):
             table.add_row(dish["code"], dish["name"], dish["category"], yuan(dish["price_fen"]),
                           yuan(dish["member_price_fen"]), dish["station"], self.state(dish),
                           key=dish["code"])
-        for dish in dishes:  # the reminder, once, when a dish goes low
-            if dish["running_low"] and not before.get(dish["code"], {}).get("running_low"):
+        for dish in dishes:  # the reminder, once, when a dish goes low while staff look on
+            if before and dish["running_low"] and \
+                    not before.get(dish["code"], {}).get("running_low"):
                 self.notify(f"{dish['name']}: {self.state(dish)}", severity="warning")
         if chosen in self.dishes:
             table.move_cursor(row=table.get_row_index(chosen))
