@@ -528,7 +528,7 @@ def priced_line(store: Store, code: str, qty: int, member: Row | None,
                 already: int = 0, taken: bool = False) -> Line:
     """A bill's line for a dish of the menu, priced for this guest; inside the checkout's
     transaction, so two tills cannot both sell the last of a limited dish. `already` counts
-    this bill's earlier lines of the same dish."""
+    this bill's earlier lines of the same dish; `taken`: a table's, taken as it was ordered."""
     dish = get_dish(store, code) if taken else ordered_dish(store, code, qty)
     if dish["members_only"] and member is None:
         raise MembersOnly(f"{dish['name']} ({code}) is for members only")
