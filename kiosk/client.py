@@ -184,6 +184,12 @@ class HubClient:
     def sync_conflicts(self) -> list[Json]:
         return list(self._call("GET", "/sync/conflicts")["conflicts"])
 
+    def portions(self, code: str, left: int | None) -> Json:
+        return self._call("POST", f"/menu/dishes/{code}/portions", json={"left": left})
+
+    def retire(self, code: str) -> Json:
+        return self._call("DELETE", f"/menu/dishes/{code}")
+
     def devices(self) -> list[Json]:
         return self._call("GET", "/devices")["devices"]
 

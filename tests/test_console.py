@@ -283,27 +283,90 @@ def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
     asyncio.run(scenario())
 
 
-def test_the_menu_tab_sets_a_price_and_sells_out_a_dish(store_hub):
+def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
+    """A manager changes a dish in one form (prices, tags, portions left today), sells it out,
+    adds a dish, takes one off the menu; a chain's dish keeps its chain fields greyed."""
+    from textual.widgets import Button, Checkbox, Select
+
+    from hub.domain.menu import apply_chain_menu
+
     hub, _, _ = store_hub
+    with open_store(hub.home) as store, store.write():
+        apply_chain_menu(store, [{"code": "C01", "name": "招牌酸汤鱼", "category": "热菜",
+                                  "price_fen": 8800, "station": "热菜间"}])
 
     async def scenario():
         app = console(hub)
-        async with app.run_test(size=(120, 50)) as pilot:
+        async with app.run_test(size=(140, 60)) as pilot:
             await pilot.press("f8")
             table = app.query_one("#menu-table", DataTable)
-            await until(pilot, lambda: table.row_count == 35)
-            table.focus()
-            table.move_cursor(row=table.get_row_index("R01"))
-            app.query_one("#menu-price", Input).value = "52"
-            assert await pilot.click("#menu-set-price")
-            await until(pilot, lambda: "52.00元" in map(str, table.get_row("R01")))
+            await until(pilot, lambda: table.row_count == 36)
+
+            async def choose(code):
+                table.focus()
+                table.move_cursor(row=table.get_row_index(code))
+                await pilot.press("enter")
+                await until(pilot, lambda: app.query_one("#dish-code", Input).value == code)
+
+            def field(name):
+                return app.query_one(f"#dish-{name}", Input)
+
+            await choose("R01")
+            field("price").value = "52"
+            field("member-price").value = "48.5"
+            field("portions").value = "3"
+            app.query_one("#dish-new", Checkbox).value = True
+            app.query_one("#dish-spice", Select).value = "中辣"
+            assert await pilot.click("#dish-save")
+            await until(pilot, lambda: {"52.00元", "48.50元", "剩3份 快沽清"} <= set(
+                map(str, table.get_row("R01"))))
             assert await pilot.click("#menu-sold-out")
             await until(pilot, lambda: "售罄" in map(str, table.get_row("R01")))
 
+            assert await pilot.click("#dish-add")
+            assert field("code").value == "" and not field("code").disabled
+            for name, text in (("code", "TS01"), ("name", "番茄蛋汤"), ("name-en", "Tomato soup"),
+                               ("category", "汤"), ("station", "热菜间"), ("price", "18"),
+                               ("limit", "20"), ("tags", "招牌")):
+                field(name).value = text
+            app.query_one("#dish-kids", Checkbox).value = True
+            app.query_one("#dish-members-only", Checkbox).value = True
+            assert await pilot.click("#dish-save")
+            await until(pilot, lambda: table.row_count == 37)
+            assert field("code").disabled, "a saved dish keeps its code"
+
+            field("limit").value = "二十"
+            assert await pilot.click("#dish-save")
+            await until(pilot, lambda: any("整数" in n.message for n in app._notifications))
+            field("limit").value = ""  # no limit any more
+            assert await pilot.click("#dish-save")
+            await pilot.pause(0.3)
+
+            await choose("R02")
+            assert await pilot.click("#dish-retire")
+            assert "确认" in str(app.query_one("#dish-retire", Button).label), "asks once"
+            assert await pilot.click("#dish-retire")
+            await until(pilot, lambda: table.row_count == 36)
+
+            await choose("C01")
+            assert field("name").disabled and app.query_one("#dish-retire", Button).disabled
+            assert "总部菜品" in text_of(app, "#dish-note")
+            assert not field("price").disabled and not field("portions").disabled
+            field("price").value = "92"
+            assert await pilot.click("#dish-save")
+            await until(pilot, lambda: "92.00元" in map(str, table.get_row("C01")))
+
     asyncio.run(scenario())
     with hub.client() as api:
-        dish = {d["code"]: d for d in api.get("/menu").json()["dishes"]}["R01"]
-    assert dish["price_fen"] == 5200 and not dish["available"]
+        dishes = {d["code"]: d for d in api.get("/menu").json()["dishes"]}
+    edited, added = dishes["R01"], dishes["TS01"]
+    assert (edited["price_fen"], edited["member_price_fen"], edited["portions_left"]) == \
+        (5200, 4850, 3) and {"新品", "中辣"} <= set(edited["tags"]) and not edited["available"]
+    assert (added["name"], added["name_en"], added["category"], added["station"],
+            added["price_fen"], added["members_only"], added["daily_limit"]) == \
+        ("番茄蛋汤", "Tomato soup", "汤", "热菜间", 1800, True, None)
+    assert set(added["tags"]) == {"儿童", "招牌"}
+    assert "R02" not in dishes and dishes["C01"]["price_fen"] == 9200
 
 
 def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_hub):

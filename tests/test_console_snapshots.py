@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from hub.domain.members import NewMember, add_member
+from hub.domain.menu import save_dish, set_portions
 from hub.home import ensure_home, open_store
 from kiosk.client import HubClient
 from kiosk.console import ConsoleApp
@@ -26,6 +27,13 @@ def fixed_hub(tmp_path_factory):
                                     allergies=["对虾"], avoid=["花椒"], spice_level="mild",
                                     notes="少油", seat_preference="靠窗", tags=["家庭聚餐"]))
         add_member(store, NewMember(name="王小明", phone="13912348000", vip=True))
+        for code, name, price, extra in (
+                ("HS01", "宫保鸡丁", 4800, {"member_price_fen": 4200, "tags": ["中辣"]}),
+                ("LC01", "拍黄瓜", 1800, {"tags": ["新品"]}),
+                ("TS01", "番茄蛋汤", 1800, {"tags": ["儿童"], "members_only": True})):
+            save_dish(store, {"code": code, "name": name, "price_fen": price,
+                              "category": "热菜", "station": "热菜间", **extra}, actor="test")
+        set_portions(store, "HS01", 2, actor="test")
     hub = RunningHub(home).start()
     yield hub
     hub.stop()
@@ -79,3 +87,13 @@ def test_checkout(snap_compare, fixed_hub, language):
         await pilot.pause(0.3)
 
     assert snap_compare(app_for(fixed_hub, language), terminal_size=SIZE, run_before=checkout)
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_menu_editor(snap_compare, fixed_hub, language):
+    async def menu(pilot):
+        await pilot.press("f8")
+        await settle(pilot, lambda: pilot.app.query_one("#dish-code").value == "HS01")
+        pilot.app.set_focus(None)
+
+    assert snap_compare(app_for(fixed_hub, language), terminal_size=(120, 44), run_before=menu)

@@ -29,7 +29,7 @@ def test_a_menu_file_imports_once_and_again_changes_nothing(store, menu_file):
         "code": "HS01", "name": "宫保鸡丁", "name_en": "", "category": "热菜", "price_fen": 4800,
         "member_price_fen": 4200, "station": "热菜间", "daily_limit": None, "tags": [],
         "members_only": False, "available": True, "initials": "gbjd", "set_groups": None,
-        "from_chain": False}
+        "from_chain": False, "retired": False, "portions_left": None, "running_low": False}
     assert dishes["LC01"]["member_price_fen"] is None
     assert dishes["XL01"]["members_only"] and dishes["XL01"]["daily_limit"] == 2
     again = import_menu(store, read_rows(menu_file), actor="test")
@@ -115,7 +115,8 @@ def test_tablets_read_the_menu(till):
     assert {d["code"] for d in dishes} == {"HS01", "LC01", "XL01", "RICE"}
     assert set(dishes[0]) == {"code", "name", "name_en", "category", "price_fen",
                               "member_price_fen", "station", "members_only", "daily_limit",
-                              "available", "tags", "initials", "set_groups", "from_chain"}
+                              "available", "tags", "initials", "set_groups", "from_chain",
+                              "retired", "portions_left", "running_low"}
     assert waiter.put("/menu/dishes/HS01", json={"price_fen": 1}).status_code == 403
 
 
@@ -245,3 +246,148 @@ def test_the_chains_menu_reaches_a_store_that_keeps_its_own_prices_and_sold_out(
     bad.write_text("code,name,price_fen\nC09,,100\n", encoding="utf-8")
     refused = hq_command(tmp_path / "hq", "push", "menu", str(bad), check=False)
     assert refused.returncode == 2 and "row 2: name is required" in refused.stderr
+
+
+def _bill(store, key, *lines, member_id=None, tab_id=None, dry=False):
+    from hub.domain.checkout import CheckoutRequest, checkout, quote
+    from hub.domain.menu import MenuLine
+
+    req = CheckoutRequest(idempotency_key=key, member_id=member_id, tab_id=tab_id,
+                          lines=[MenuLine(code, qty) for code, qty in lines])
+    return (quote if dry else checkout)(store, req)
+
+
+def test_portions_left_today_are_drawn_by_each_order_and_sell_the_dish_out_at_zero(
+        store, menu_file, clock):
+    from hub.domain.menu import MenuLine, SoldOut, get_dish, set_portions
+    from hub.domain.tables import add_items, bill_lines, open_tab, save_table
+
+    import_menu(store, read_rows(menu_file), actor="test")
+    fish = set_portions(store, "HS01", 4, actor="kitchen")
+    assert (fish["portions_left"], fish["running_low"], fish["available"]) == (4, False, True)
+    _bill(store, "till-1", ("HS01", 1))  # a bill at the till, no table: taken at checkout
+    assert get_dish(store, "HS01")["running_low"], "3 left: the reminder (till.portions_reminder)"
+    save_table(store, "A1")
+    tab = open_tab(store, "A1", 2)
+    add_items(store, tab["id"], [MenuLine("HS01", 2)])  # a table's order: taken as ordered
+    assert get_dish(store, "HS01")["portions_left"] == 1
+    with pytest.raises(SoldOut, match=r"宫保鸡丁 \(HS01\): 1 portions left today"):
+        add_items(store, tab["id"], [MenuLine("HS01", 2), MenuLine("RICE", 2)])
+    assert len(bill_lines(store, tab["id"])) == 1, "the refused round added nothing"
+    _bill(store, "display", ("HS01", 1), dry=True)
+    assert get_dish(store, "HS01")["portions_left"] == 1, "a quote is rolled back"
+    _bill(store, "till-2", ("HS01", 1))
+    gone = get_dish(store, "HS01")
+    assert (gone["portions_left"], gone["available"], gone["running_low"]) == (0, False, False)
+    with pytest.raises(SoldOut, match="sold out today"):
+        _bill(store, "till-3", ("HS01", 1))
+    paid = _bill(store, "table", *[(line.code, line.qty) for line in bill_lines(
+        store, tab["id"])], tab_id=tab["id"])
+    assert paid["lines"][0]["qty"] == 2, "the table's dishes were taken when ordered"
+    assert get_dish(store, "HS01")["portions_left"] == 0, "and are not taken again"
+    clock.advance(days=1)
+    fresh = get_dish(store, "HS01")
+    assert (fresh["portions_left"], fresh["available"]) == (None, True), "a new day, no count"
+    with pytest.raises(InvalidInput, match="portions left must be between 0 and 100000"):
+        set_portions(store, "HS01", -1, actor="kitchen")
+
+
+def test_a_set_meals_choices_draw_their_own_portions(store, menu_file):
+    from hub.domain.menu import MenuLine, SoldOut, get_dish, save_set, set_portions
+    from hub.domain.tables import add_items, open_tab, save_table
+
+    import_menu(store, read_rows(menu_file), actor="test")
+    save_dish(store, {"code": "SET1", "name": "单人套餐", "price_fen": 5000}, actor="owner")
+    save_set(store, "SET1", [{"name": "热菜", "choose": 1, "codes": ["HS01"]}], actor="owner")
+    set_portions(store, "HS01", 1, actor="kitchen")
+    save_table(store, "A1")
+    tab = open_tab(store, "A1", 1)
+    add_items(store, tab["id"], [MenuLine("SET1", 1, ("HS01",))])
+    assert get_dish(store, "HS01")["portions_left"] == 0
+    with pytest.raises(SoldOut, match="HS01"):
+        _bill(store, "till", ("HS01", 1))
+
+
+def test_a_retired_dish_leaves_the_menu_and_comes_back_when_saved(store, menu_file):
+    from hub.domain.menu import MenuLine, SoldOut, retire_dish
+    from hub.domain.tables import add_items, bill_lines, open_tab, save_table
+
+    import_menu(store, read_rows(menu_file), actor="test")
+    save_table(store, "A1")
+    tab = open_tab(store, "A1", 2)
+    add_items(store, tab["id"], [MenuLine("LC01", 1)])
+    assert retire_dish(store, "LC01", actor="owner")["retired"]
+    assert "LC01" not in {dish["code"] for dish in menu(store)}
+    with pytest.raises(SoldOut, match=r"拍黄瓜 \(LC01\) is no longer on the menu"):
+        _bill(store, "till", ("LC01", 1))
+    paid = _bill(store, "table", *[(line.code, line.qty) for line in bill_lines(
+        store, tab["id"])], tab_id=tab["id"])
+    assert paid["lines"][0]["code"] == "LC01", "a table that ordered it still pays for it"
+    again = import_menu(store, read_rows(menu_file), actor="test")
+    assert (again.updated, again.unchanged) == (1, 3), "importing it again brings it back"
+    assert "LC01" in {dish["code"] for dish in menu(store)}
+
+
+def test_the_guest_pays_the_lowest_price_they_are_entitled_to(store, menu_file, clock):
+    """Member price, and old prices kept for the guest, their tier or a tag of theirs: never
+    stacked, the lowest wins; a walk-in pays the list price."""
+    from hub.domain.menu import get_dish, unit_price
+
+    import_menu(store, read_rows(menu_file), actor="test")
+    old = add_member(store, NewMember(name="老张", phone="13800138011", tags=["老会员"]))
+    plain = add_member(store, NewMember(name="小李", phone="13800138012", tags=["家庭聚餐"]))
+    save_dish(store, {"code": "HS01", "price_fen": 5600, "member_price_fen": 5000},
+              actor="owner")
+
+    def prices():
+        dish = get_dish(store, "HS01")
+        return [unit_price(store, dish, guest) for guest in (None, plain, old)]
+
+    assert prices() == [5600, 5000, 5000]
+    kept = keep_price(store, "HS01", "2026-12-31", "owner", tag="老会员")
+    assert (kept["price_fen"], kept["tag"]) == (4800, "老会员"), "the price before the change"
+    assert prices() == [5600, 5000, 4800]
+    keep_price(store, "HS01", "2026-12-31", "owner", tier=old["tier"], price_fen=4900)
+    assert prices() == [5600, 4900, 4800], "the tier's kept price for all its guests"
+    keep_price(store, "HS01", "2026-12-31", "owner", member_id=old["id"], price_fen=4500)
+    assert prices() == [5600, 4900, 4500], "the guest's own, lowest of all"
+    bill = _bill(store, "tagged", ("HS01", 2), member_id=old["id"])
+    assert bill["lines"][0]["unit_price_fen"] == 4500 and bill["total_fen"] == 9000
+    clock.advance(days=40)
+    assert prices() == [5600, 5000, 5000], "kept prices end with their day"
+    with pytest.raises(InvalidInput, match="one guest, one tier or one member tag"):
+        keep_price(store, "HS01", "2027-12-31", "owner", tag="老会员", tier="member")
+
+
+def test_portions_and_retiring_over_http_and_the_command_line(till):
+    hub, owner, waiter, guest = till
+    assert owner.put("/menu/dishes/FISH", json={"name": "酸菜鱼", "category": "热菜",
+                                                "price_fen": 6800}).status_code == 200
+    counted = waiter.post("/menu/dishes/FISH/portions", json={"left": 3})
+    assert counted.status_code == 200 and counted.json()["running_low"], "staff count (沽清)"
+    assert pay(owner, "fish-1", lines=[{"code": "FISH", "qty": 4}]).status_code == 409
+    assert pay(owner, "fish-2", lines=[{"code": "FISH", "qty": 1}]).status_code == 201
+    owner.put("/tables/T9", json={"seats": 2})
+    tab = owner.post("/tabs", json={"table": "T9", "party_size": 2}).json()
+    assert owner.post(f"/tabs/{tab['id']}/items", json={
+        "lines": [{"code": "FISH", "qty": 2}], "send": False}).status_code == 200
+    fish = {d["code"]: d for d in waiter.get("/menu").json()["dishes"]}["FISH"]
+    assert (fish["portions_left"], fish["available"]) == (0, False), "the table took the last"
+    shown = owner.post("/display/bill", json={"display": "till", "tab_id": tab["id"]})
+    assert shown.status_code == 200 and shown.json()["total_fen"] == 2 * 6800, shown.text
+    paid = owner.post(f"/tabs/{tab['id']}/checkout", json={},
+                      headers={"Idempotency-Key": "fish-table"})
+    assert paid.status_code == 201, "the table pays for the fish it was served"
+    assert waiter.post("/menu/dishes/FISH/portions", json={"left": -1}).status_code == 422
+    assert waiter.delete("/menu/dishes/FISH").status_code == 403, "a manager's to retire"
+    assert owner.delete("/menu/dishes/FISH").json()["retired"]
+    assert "FISH" not in {d["code"] for d in waiter.get("/menu").json()["dishes"]}
+
+    home = hub.home
+    owner.patch(f"/members/{guest['id']}", json={"tags": ["老会员"]})
+    assert "HS01 at 4000 fen" in laoke(home, "menu", "keep-price", "HS01", "--tag", "老会员",
+                                       "--until", "2027-03-31", "--price-fen", "4000")
+    assert "5 left today" in laoke(home, "menu", "portions", "RICE", "5")
+    assert "剩5份" in laoke(home, "menu", "list")
+    bill = pay(owner, "old-member", member_id=guest["id"], lines=[{"code": "HS01", "qty": 1}])
+    assert bill.json()["lines"][0]["unit_price_fen"] == 4000, "the tag's kept price"

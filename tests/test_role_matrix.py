@@ -74,6 +74,8 @@ RULES: dict[str, str] = {
     "PUT /menu/dishes/{code}": "menu.manage",
     "PUT /pos/dishes": "menu.manage",
     "POST /menu/dishes/{code}/sold-out": "menu.sold_out",
+    "POST /menu/dishes/{code}/portions": "menu.sold_out",
+    "DELETE /menu/dishes/{code}": "menu.manage",
     "PUT /menu/combos/{name}": "menu.manage",
     "PUT /menu/sets/{code}": "menu.manage",
     "POST /display/bill": "checkout.create",

@@ -78,7 +78,7 @@ def show_bill(body: ShownBill, request: Request,
     priced = quote(store, CheckoutRequest(
         idempotency_key="display", lines=lines, member_id=member_id,
         redeem_points=body.redeem_points, coupon_code=body.coupon_code,
-        stored_value_fen=body.stored_value_fen, staff_id=who.staff_id))
+        stored_value_fen=body.stored_value_fen, staff_id=who.staff_id, tab_id=body.tab_id))
     member = member_row(store, member_id) if member_id else None
     bill: Json = {"lines": priced["lines"], "total_fen": priced["total_fen"],
                   "discount_fen": priced["discount_fen"], "due_fen": priced["due_fen"],

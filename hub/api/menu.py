@@ -35,6 +35,12 @@ class SoldOut(Body):
     sold_out: StrictBool
 
 
+class Portions(Body):
+    """Portions left today (沽清); null: no count."""
+
+    left: Annotated[int, Field(ge=0, le=100_000)] | None
+
+
 class Combo(Body):
     """These together (dish codes, or category:NAME), this much off, once per complete set."""
 
@@ -86,3 +92,16 @@ def put_set(code: str, body: SetMeal, request: Request,
 def sold_out(code: str, body: SoldOut, request: Request,
              who: Annotated[Caller, Depends(require("menu.sold_out"))]) -> Json:
     return book.set_sold_out(hub_of(request).store(), code, body.sold_out, actor=who.actor)
+
+
+@router.post("/menu/dishes/{code}/portions", summary="Portions left today (沽清), or no count")
+def portions(code: str, body: Portions, request: Request,
+             who: Annotated[Caller, Depends(require("menu.sold_out"))]) -> Json:
+    return book.set_portions(hub_of(request).store(), code, body.left, actor=who.actor)
+
+
+@router.delete("/menu/dishes/{code}", summary="Take a dish off the menu for good (kept for the "
+               "bills that name it)")
+def retire(code: str, request: Request,
+           who: Annotated[Caller, Depends(require("menu.manage"))]) -> Json:
+    return book.retire_dish(hub_of(request).store(), code, actor=who.actor)

@@ -53,7 +53,9 @@ def menu_list(obj: Obj, as_json: bool) -> None:
         member = "" if dish["member_price_fen"] is None else \
             f"  会员 {yuan(dish['member_price_fen'])}"
         flags = ("  仅会员" if dish["members_only"] else "") + \
-            ("" if dish["available"] else "  今日售罄")
+            ("" if dish["available"] else "  今日售罄") + \
+            (f"  剩{dish['portions_left']}份" if dish["available"]
+             and dish["portions_left"] is not None else "")
         click.echo(f"{dish['code']:10} {dish['category']:8} {dish['name']:16} "
                    f"{yuan(dish['price_fen'])}{member}{flags}")
 
@@ -85,17 +87,45 @@ def menu_sold_out(obj: Obj, code: str, back: bool) -> None:
     click.echo(f"{dish['name']}: {'available' if dish['available'] else 'sold out today'}")
 
 
+@menu.command("portions")
+@click.argument("code")
+@click.argument("left", required=False, type=click.IntRange(0, 100_000))
+@pass_obj
+def menu_portions(obj: Obj, code: str, left: int | None) -> None:
+    """Portions left today (沽清/限量份数); without LEFT, no count. Each order draws it down,
+    at zero the dish is sold out, and the count is gone when the next day starts."""
+    from ..domain.menu import set_portions
+
+    dish = set_portions(obj.store(), code, left, actor="cli")
+    click.echo(f"{dish['name']}: " + ("no count" if dish["portions_left"] is None
+                                      else f"{dish['portions_left']} left today"))
+
+
+@menu.command("retire")
+@click.argument("code")
+@pass_obj
+def menu_retire(obj: Obj, code: str) -> None:
+    """Take a dish off the menu for good (saving or importing it again brings it back)."""
+    from ..domain.menu import retire_dish
+
+    click.echo(f"{retire_dish(obj.store(), code, actor='cli')['name']}: off the menu")
+
+
 @menu.command("keep-price")
 @click.argument("code")
 @click.option("--member", "member_id", metavar="ID", help="The guest who keeps the price.")
 @click.option("--tier", help="Or every guest of this tier.")
+@click.option("--tag", help="Or every guest with this member tag (老会员).")
 @click.option("--until", required=True, metavar="YYYY-MM-DD", help="Last day it holds.")
 @click.option("--price-fen", type=click.IntRange(0), help="Default: the price before the last "
               "change.")
 @pass_obj
-def menu_keep_price(obj: Obj, code: str, member_id: str | None, tier: str | None, until: str,
-                    price_fen: int | None) -> None:
-    """Keep an old price for a regular (or a tier) until a date: 对老会员保留原价."""
+def menu_keep_price(obj: Obj, code: str, member_id: str | None, tier: str | None,
+                    tag: str | None, until: str, price_fen: int | None) -> None:
+    """Keep an old price for a regular (or a tier, or a member tag) until a date: 对老会员保留原价.
+
+    A guest pays the lowest price they are entitled to: the member price or any price kept
+    for them, their tier or one of their tags."""
     from ..domain.clock import parse_day
     from ..domain.menu import keep_price
 
@@ -104,5 +134,5 @@ def menu_keep_price(obj: Obj, code: str, member_id: str | None, tier: str | None
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     hold = keep_price(obj.store(), code, day.isoformat(), "cli", member_id=member_id,
-                      tier=tier, price_fen=price_fen)
+                      tier=tier, tag=tag, price_fen=price_fen)
     click.echo(f"{code} at {hold['price_fen']} fen until {hold['until']}")

@@ -200,14 +200,15 @@ def _result(store: Store, order: dict[str, Any], replayed: bool) -> CheckoutResu
     }
 
 
-def _priced(store: Store, lines: Sequence[Line | MenuLine],
-            member: Row | None) -> list[Line]:
-    """The bill's lines with every menu line priced from the menu for this guest."""
+def _priced(store: Store, lines: Sequence[Line | MenuLine], member: Row | None,
+            taken: bool) -> list[Line]:
+    """The bill's lines with every menu line priced from the menu for this guest; `taken`: a
+    table's, whose dishes were taken (portions drawn) as they were ordered."""
     priced: list[Line] = []
     ordered: dict[str, int] = {}
     for line in lines:
-        found = priced_lines(store, line, member, ordered) if isinstance(line, MenuLine) \
-            else [line]
+        found = priced_lines(store, line, member, ordered, taken) \
+            if isinstance(line, MenuLine) else [line]
         for one in found:
             if one.code:
                 ordered[one.code] = ordered.get(one.code, 0) + one.qty
@@ -305,7 +306,7 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
         req = replace(req, visit_id=check_in(store, req.member_id, req.table or COUNTER,
                                              req.party_size, req.staff_id)["id"])
 
-    bill_lines = _priced(store, req.lines, member)
+    bill_lines = _priced(store, req.lines, member, taken=req.tab_id is not None)
     tier = settings.tier(member["tier"]) if member is not None else None
     promo_campaign, promo_discount = member_day_price(store, member, bill_lines)
     coupon_code, coupon_fen = None, 0

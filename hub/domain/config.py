@@ -143,6 +143,9 @@ class TillSettings(_Section):
     # The merchant's payment QR (微信/支付宝 收款码 text) the guest's display shows; laoke
     # records tenders and processes no payment itself.
     payment_qr: Annotated[str, Field(max_length=300)] = ""
+    # A dish with a count of portions left today (沽清) is flagged as running low, on the
+    # console and the tablet, at this many portions or fewer.
+    portions_reminder: Annotated[int, Field(ge=0, le=1000)] = 3
 
 
 class PrintingSettings(_Section):

@@ -2,8 +2,10 @@
 
 A dish is keyed by its stable `code`, the name the import file, a POS or a delivery platform's
 mapping use for it, so its name and price can change without breaking any of them. A price
-change is kept in the price history, and a guest (or every guest of a tier) can keep an old
-price until a date: the old-member price owners promise their regulars.
+change is kept in the price history, and a guest (or every guest of a tier, or of a member
+tag such as 老会员) can keep an old price until a date: the old-member price owners promise
+their regulars. A dish may have a count of portions left today (沽清): each order draws it down
+and at zero the dish is sold out by itself.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .clock import day_bounds
 from .coupons import Line
 from .errors import InvalidInput, MembersOnly, NotFound, SoldOut
 from .ids import new_id
+from .ledgers import whole_number
 from .store import Row, Store
 
 # The columns of the menu file (shared/SPEC.md, "The till"), then the ones laoke adds.
@@ -30,6 +33,12 @@ FILE_COLUMNS = ("code", "name", "category", "price_fen", "member_price_fen", "st
 EXTRA_COLUMNS = ("name_en", "tags")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_PRICE_FEN = 10_000_000  # the till's largest line price
+MAX_PORTIONS = 100_000  # a day's count of one dish
+# Tags the console and the tablet know by name (any other word is a tag too); a dish has at
+# most one spicy level.
+NEW_TAG, KIDS_TAG = "新品", "儿童"
+SPICE_TAGS = ("微辣", "中辣", "特辣")
+CLEARABLE = ("member_price_fen", "daily_limit")  # null on an edit: none
 
 
 @dataclass(frozen=True)
@@ -87,8 +96,10 @@ def _tags(value: Any) -> list[str]:
         words = value
     else:
         words = re.split(r"[,，;；|]", "" if value is None else str(value))
-    tags = [_text(word, "a tag", 20) for word in words]
-    return sorted({tag for tag in tags if tag})
+    tags = sorted({tag for tag in (_text(word, "a tag", 20) for word in words) if tag})
+    if len(set(tags) & set(SPICE_TAGS)) > 1:
+        raise InvalidInput(f"one spicy level of {'/'.join(SPICE_TAGS)}, got {', '.join(tags)}")
+    return tags
 
 
 def checked_dish(fields: Mapping[str, Any], current: Mapping[str, Any] | None = None
@@ -136,14 +147,19 @@ def initials(name: str) -> str:
     return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")).lower()
 
 
-def _row(row: Row, today: str) -> dict[str, Any]:
+def _row(row: Row, today: str, remind_at: int = 0) -> dict[str, Any]:
     dish = {k: row[k] for k in ("code", "name", "name_en", "category", "price_fen",
                                 "member_price_fen", "station", "daily_limit")}
     dish["initials"] = initials(row["name"])
     dish["tags"] = json.loads(row["tags"])
     dish["members_only"] = bool(row["members_only"])
-    dish["available"] = row["sold_out_day"] != today
+    # a count set on an earlier day is void: the store's day starts without one
+    left = row["portions_left"] if row["portions_day"] == today else None
+    dish["portions_left"] = left
+    dish["running_low"] = left is not None and 0 < left <= remind_at
+    dish["available"] = row["sold_out_day"] != today and left != 0
     dish["from_chain"] = bool(row["from_chain"])
+    dish["retired"] = row["retired_at"] is not None
     return dish
 
 
@@ -152,22 +168,25 @@ def _today(store: Store) -> str:
 
 
 def get_dish(store: Store, code: str) -> dict[str, Any]:
-    """A dish as this store sells it (its own prices for a chain dish)."""
+    """A dish as this store sells it (its own prices for a chain dish); a retired dish too,
+    since the bills that ordered it still name it."""
     row = store.one("SELECT * FROM menu_view WHERE code = ?", (code,))
     if row is None:
         raise NotFound(f"no dish with code {code!r} on the menu")
-    return _row(row, _today(store))
+    return _row(row, _today(store), store.settings.till.portions_reminder)
 
 
 def menu(store: Store) -> list[dict[str, Any]]:
-    """Every dish, by category and the order the menu file gave them; a set meal with the
-    groups its guest chooses from (`set_groups`, else None)."""
+    """Every dish on the menu (not the retired), by category and the order the menu file gave
+    them; a set meal with the groups its guest chooses from (`set_groups`, else None)."""
     today = _today(store)
+    remind_at = store.settings.till.portions_reminder
     sets = {code: json.loads(groups) for code, groups in
             store.conn.execute("SELECT code, groups FROM menu_sets")}
-    return [{**_row(row, today), "set_groups": sets.get(row["code"])}
+    return [{**_row(row, today, remind_at), "set_groups": sets.get(row["code"])}
             for row in store.conn.execute(
-                "SELECT * FROM menu_view ORDER BY category, position, code")]
+                "SELECT * FROM menu_view WHERE retired_at IS NULL "
+                "ORDER BY category, position, code")]
 
 
 def _save(store: Store, dish: dict[str, Any], current: dict[str, Any] | None, position: int,
@@ -182,7 +201,7 @@ def _save(store: Store, dish: dict[str, Any], current: dict[str, Any] | None, po
         "price_fen = excluded.price_fen, member_price_fen = excluded.member_price_fen, "
         "station = excluded.station, tags = excluded.tags, "
         "members_only = excluded.members_only, daily_limit = excluded.daily_limit, "
-        "position = excluded.position, updated_at = excluded.updated_at",
+        "position = excluded.position, updated_at = excluded.updated_at, retired_at = NULL",
         {**dish, "tags": json.dumps(dish["tags"], ensure_ascii=False),
          "members_only": int(dish["members_only"]), "position": position, "now": now})
     prices = (dish["price_fen"], dish["member_price_fen"])
@@ -210,7 +229,9 @@ def _own_prices(store: Store, dish: dict[str, Any], current: dict[str, Any]) -> 
 
 
 def save_dish(store: Store, fields: Mapping[str, Any], actor: str) -> dict[str, Any]:
-    """Add a dish or change one (the console's edit, the API's)."""
+    """Add a dish or change one (the console's edit, the API's). Unlike a file's empty cell,
+    an edit's explicit null member price or daily limit means none: the edit clears it."""
+    fields = {k: "" if v is None and k in CLEARABLE else v for k, v in fields.items()}
     code = _text(fields.get("code"), "code", 32, required=True)
     with store.write():
         row = store.one("SELECT * FROM menu_view WHERE code = ?", (code,))
@@ -247,7 +268,8 @@ def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> 
                 raise InvalidInput(f"row {number}: code {dish['code']!r} appears twice")
             seen.add(dish["code"])
             before = current.get(dish["code"])
-            same = before is not None and all(before[k] == dish[k] for k in dish)
+            same = before is not None and not before["retired"] \
+                and all(before[k] == dish[k] for k in dish)
             if before is not None and before["from_chain"]:  # the store's own prices only
                 if not same:
                     try:
@@ -292,6 +314,49 @@ def export_rows(store: Store) -> list[dict[str, Any]]:
              "tags": ",".join(dish["tags"])} for dish in menu(store)]
 
 
+def retire_dish(store: Store, code: str, actor: str) -> dict[str, Any]:
+    """Take a dish off the menu for good: kept, since orders and the price history name it,
+    and back with its code if it is saved or imported again. A chain's dish is HQ's to take
+    off; a store sells it out."""
+    with store.write():
+        dish = get_dish(store, code)
+        if dish["from_chain"]:
+            raise InvalidInput(f"{code} is the chain's dish: it comes off the menu at HQ "
+                               "(a store can sell it out)")
+        store.conn.execute("UPDATE menu_dishes SET retired_at = ? WHERE code = ?",
+                           (store.now_iso(), code))
+        store.audit(actor, "menu.dish_retired", code)
+    return get_dish(store, code)
+
+
+def set_portions(store: Store, code: str, left: int | None, actor: str) -> dict[str, Any]:
+    """How many portions of a dish the kitchen has left today (沽清/限量份数), or None for no
+    count. Orders draw it down; at zero the dish is sold out by itself; the count is void when
+    the store's next day starts. A chain's dish too: what it has left is the store's."""
+    if left is not None:
+        left = whole_number(left, "portions left", 0, MAX_PORTIONS)
+    with store.write():
+        get_dish(store, code)
+        store.conn.execute("UPDATE menu_dishes SET portions_left = ?, portions_day = ? "
+                           "WHERE code = ?", (left, None if left is None else _today(store),
+                                              code))
+        store.audit(actor, "menu.portions", code, {"left": left})
+    return get_dish(store, code)
+
+
+def draw_portions(store: Store, dish: Mapping[str, Any], qty: int) -> None:
+    """Inside an order's transaction: take `qty` portions off what is left today (nothing for
+    a dish without a count), refusing more than there is. The one place an order uses up
+    stock, where ingredient stock (issue 22) will hook in."""
+    left = dish["portions_left"]
+    if left is None:
+        return
+    if qty > left:
+        raise SoldOut(f"{dish['name']} ({dish['code']}): {left} portions left today")
+    store.conn.execute("UPDATE menu_dishes SET portions_left = portions_left - ? "
+                       "WHERE code = ?", (qty, dish["code"]))
+
+
 def set_sold_out(store: Store, code: str, sold_out: bool, actor: str) -> dict[str, Any]:
     """Sold out for the rest of today; it is back on the menu tomorrow by itself."""
     with store.write():
@@ -310,11 +375,14 @@ def price_history(store: Store, code: str) -> list[dict[str, Any]]:
 
 
 def keep_price(store: Store, code: str, until: str, actor: str, *,
-               member_id: str | None = None, tier: str | None = None,
+               member_id: str | None = None, tier: str | None = None, tag: str | None = None,
                price_fen: int | None = None) -> dict[str, Any]:
-    """Keep a price (by default the one before the last change) for one guest or a tier."""
-    if (member_id is None) == (tier is None):
-        raise InvalidInput("keep a price for one guest or for one tier")
+    """Keep a price (by default the one before the last change) for one guest, a tier, or
+    every guest with a member tag (老会员)."""
+    if [member_id, tier, tag].count(None) != 2:
+        raise InvalidInput("keep a price for one guest, one tier or one member tag")
+    if tag is not None:
+        tag = _text(tag, "tag", 20, required=True)
     with store.write():
         dish = get_dish(store, code)
         if price_fen is None:
@@ -328,26 +396,30 @@ def keep_price(store: Store, code: str, until: str, actor: str, *,
             raise NotFound(f"no member {member_id!r}")
         if tier is not None:
             store.settings.tier(tier)
-        hold = {"id": new_id(), "code": code, "member_id": member_id, "tier": tier,
+        hold = {"id": new_id(), "code": code, "member_id": member_id, "tier": tier, "tag": tag,
                 "price_fen": price, "until": _text(until, "until", 30, required=True),
                 "created_at": store.now_iso(), "actor": actor}
         store.db.table("menu_price_holds").insert(hold)
         store.audit(actor, "menu.price_kept", code, {"member_id": member_id, "tier": tier,
-                                                     "price_fen": price, "until": until})
+                                                     "tag": tag, "price_fen": price,
+                                                     "until": until})
     return hold
 
 
 def unit_price(store: Store, dish: Mapping[str, Any], member: Row | None) -> int:
-    """What this guest pays for one: the member price for members, or an old price kept for
-    them (or their tier) while it holds, whichever is lower."""
+    """What this guest pays for one: the lowest price they are entitled to, of the member
+    price and every old price kept for them, their tier or one of their member tags while it
+    holds. Entitlements never stack: the lowest one wins."""
     if member is None:
         return int(dish["price_fen"])
     best = dish["member_price_fen"] if dish["member_price_fen"] is not None \
         else dish["price_fen"]
     kept = store.scalar(
-        "SELECT MIN(price_fen) FROM menu_price_holds WHERE code = ? AND until >= ? "
-        "AND (member_id = ? OR tier = ?)",
-        (dish["code"], _today(store), member["id"], member["tier"]))
+        "SELECT MIN(price_fen) FROM menu_price_holds WHERE code = :code AND until >= :today "
+        "AND (member_id = :id OR tier = :tier OR tag IN (SELECT j.value FROM members m, "
+        "json_each(m.tags) j WHERE m.id = :id))",
+        {"code": dish["code"], "today": _today(store), "id": member["id"],
+         "tier": member["tier"]})
     return int(min(best, kept) if kept is not None else best)
 
 
@@ -410,34 +482,46 @@ def set_choices(groups: Sequence[Mapping[str, Any]], qty: int,
     return picked
 
 
+def ordered_dish(store: Store, code: str, qty: int) -> dict[str, Any]:
+    """A dish as an order takes it, inside the order's transaction: refused when it is off the
+    menu or sold out, and its portions drawn. An order is taken once: a table's round when it
+    is ordered (the kitchen cooks it now, so the count must say so before the next table
+    orders), a till's bill without a table at its checkout; a table's checkout takes nothing
+    again. A POS's bill was taken by the POS, which keeps its own count."""
+    dish = get_dish(store, code)
+    if dish["retired"]:
+        raise SoldOut(f"{dish['name']} ({code}) is no longer on the menu")
+    if not dish["available"]:
+        raise SoldOut(f"{dish['name']} ({code}) is sold out today")
+    draw_portions(store, dish, qty)
+    return dish
+
+
 def priced_lines(store: Store, line: MenuLine, member: Row | None,
-                 already: Mapping[str, int]) -> list[Line]:
+                 already: Mapping[str, int], taken: bool = False) -> list[Line]:
     """A menu line as the bill's lines: the dish priced for this guest, or a set meal at its
     price with the chosen dishes after it at no price (the kitchen cooks them, the reports
-    count them). `already` counts this bill's earlier units of each dish."""
+    count them). `already` counts this bill's earlier units of each dish; `taken`: a table's
+    order, already taken (`ordered_dish`) when it went to the kitchen."""
     code = line.code.strip()
     groups = set_groups(store, code)
     if groups is None:
         if line.choices:
             raise InvalidInput(f"{code} is not a set meal: it has no choices")
-        return [priced_line(store, code, line.qty, member, already.get(code, 0))]
-    priced = [priced_line(store, code, line.qty, member, already.get(code, 0))]
+        return [priced_line(store, code, line.qty, member, already.get(code, 0), taken)]
+    priced = [priced_line(store, code, line.qty, member, already.get(code, 0), taken)]
     for choice in set_choices(groups, line.qty, line.choices):
-        dish = get_dish(store, choice)
-        if not dish["available"]:
-            raise SoldOut(f"{dish['name']} ({choice}) is sold out today")
+        dish = get_dish(store, choice) if taken else ordered_dish(store, choice, 1)
         priced.append(Line(dish=dish["name"], qty=1, unit_price_fen=0, code=choice))
     return priced
 
 
 def priced_line(store: Store, code: str, qty: int, member: Row | None,
-                already: int = 0) -> Line:
+                already: int = 0, taken: bool = False) -> Line:
     """A bill's line for a dish of the menu, priced for this guest; inside the checkout's
     transaction, so two tills cannot both sell the last of a limited dish. `already` counts
-    this bill's earlier lines of the same dish."""
-    dish = get_dish(store, code)
-    if not dish["available"]:
-        raise SoldOut(f"{dish['name']} ({code}) is sold out today")
+    this bill's earlier lines of the same dish; `taken`: a table's, taken as it was ordered."""
+    dish = get_dish(store, code) if taken else ordered_dish(store, code, qty)
     if dish["members_only"] and member is None:
         raise MembersOnly(f"{dish['name']} ({code}) is for members only")
     if dish["daily_limit"] is not None:

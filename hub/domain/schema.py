@@ -810,6 +810,50 @@ CREATE TABLE feedback (
 CREATE INDEX feedback_staff ON feedback(staff_id, created_at);
 """
 
+# Editing a dish at the console: a dish taken off the menu for good is retired (kept, since
+# orders and the price history name it). Portions left today (沽清/限量份数): the count a
+# manager sets for `portions_day`, drawn down by each order; a count of an earlier day is void.
+DISH_PORTIONS = """
+ALTER TABLE menu_dishes ADD COLUMN retired_at TEXT;
+ALTER TABLE menu_dishes ADD COLUMN portions_left INTEGER
+    CHECK (portions_left IS NULL OR portions_left >= 0);
+ALTER TABLE menu_dishes ADD COLUMN portions_day TEXT;
+DROP VIEW menu_view;
+CREATE VIEW menu_view AS
+    SELECT d.code, d.name, d.name_en, d.category,
+           COALESCE(o.price_fen, d.price_fen) AS price_fen,
+           CASE WHEN o.code IS NULL THEN d.member_price_fen ELSE o.member_price_fen END
+               AS member_price_fen,
+           d.station, d.tags, d.members_only, d.daily_limit, d.sold_out_day, d.position,
+           d.updated_at, d.from_chain, o.code IS NOT NULL AS overridden, d.retired_at,
+           d.portions_left, d.portions_day
+    FROM menu_dishes d LEFT JOIN menu_overrides o ON o.code = d.code;
+"""
+
+# An old price kept for a group of guests by a member tag (老会员), besides one guest or a
+# tier: exactly one of the three says who keeps it.
+PRICE_HOLD_TAGS = """
+CREATE TABLE menu_price_holds_new (
+    id TEXT PRIMARY KEY,
+    code TEXT NOT NULL REFERENCES menu_dishes(code),
+    member_id TEXT REFERENCES members(id),
+    tier TEXT,
+    tag TEXT,
+    price_fen INTEGER NOT NULL CHECK (price_fen >= 0),
+    until TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    CHECK ((member_id IS NOT NULL) + (tier IS NOT NULL) + (tag IS NOT NULL) = 1)
+);
+INSERT INTO menu_price_holds_new (id, code, member_id, tier, price_fen, until, created_at,
+                                  actor)
+    SELECT id, code, member_id, tier, price_fen, until, created_at, actor
+    FROM menu_price_holds;
+DROP TABLE menu_price_holds;
+ALTER TABLE menu_price_holds_new RENAME TO menu_price_holds;
+CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -835,6 +879,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0021_sent_events", SENT_EVENTS),
     ("0022_hq_acks", HQ_ACKS),
     ("0023_chain_points", CHAIN_POINTS),
+    ("0026_dish_portions", DISH_PORTIONS),
+    ("0027_price_hold_tags", PRICE_HOLD_TAGS),
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
 )

@@ -18,7 +18,7 @@ from .coupons import Line
 from .errors import InvalidInput, NotFound, TabClosed, TableTaken
 from .ids import new_id
 from .ledgers import whole_number
-from .menu import MenuLine, get_dish, set_choices, set_groups
+from .menu import MenuLine, get_dish, ordered_dish, set_choices, set_groups
 from .store import Store
 from .visits import check_in
 
@@ -101,9 +101,11 @@ def open_tab(store: Store, table: str, party_size: int, member_id: str | None = 
 def _item(store: Store, line: Line | MenuLine) -> dict[str, Any]:
     qty = whole_number(line.qty, "qty", 1, 999)
     if isinstance(line, MenuLine):
-        dish = get_dish(store, line.code)
+        dish = ordered_dish(store, line.code, qty)
         groups = set_groups(store, dish["code"])
         choices = set_choices(groups, qty, line.choices) if groups is not None else []
+        for choice in choices:
+            ordered_dish(store, choice, 1)
         # priced at checkout, for the guest who pays (member price, a kept price)
         return {"code": dish["code"], "dish": dish["name"], "qty": qty, "unit_price_fen": None,
                 "station": dish["station"],

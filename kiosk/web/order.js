@@ -1,5 +1,6 @@
 // The till on the tablet: tables, seating (walk-ins and members), ordering from the menu in
-// rounds that go to the kitchen, and paying at the table. Big tiles, few steps.
+// rounds that go to the kitchen, and paying at the table in one or several tenders. Big tiles,
+// few steps.
 "use strict";
 
 (() => {
@@ -14,6 +15,10 @@
       free: "空闲", people: "人", member_price: "会员价", allergies: "过敏", seat: "座位偏好",
       notes: "备注", walk_in: "散客", cash: "现金", wechat: "微信", alipay: "支付宝",
       card: "银行卡", sent: "已送厨房", members_only: "会员专享", cancel: "取消", choose: "选",
+      voucher: "团购券", stored_value: "储值", left_to_pay: "还需", amount: "金额（元）",
+      confirm_pay: "确认收款", received: "实收", change: "找零", remove: "删除",
+      not_amount: "请输入金额，如 52 或 52.50", too_much: "超过还需金额", over_balance: "储值余额不足",
+      left: "剩{n}份", running_low: "快沽清",
     },
     en: {
       title: "Order", tables: "Tables", seat_at: "Seat at", how_many: "How many guests?",
@@ -25,6 +30,11 @@
       allergies: "Allergies", seat: "Seat", notes: "Notes", walk_in: "walk-in", cash: "Cash",
       wechat: "WeChat", alipay: "Alipay", card: "Card", sent: "Sent to the kitchen",
       members_only: "members only", cancel: "Cancel", choose: "choose",
+      voucher: "Voucher", stored_value: "Stored value", left_to_pay: "Left to pay",
+      amount: "Amount (yuan)", confirm_pay: "Confirm payment", received: "Received",
+      change: "Change", remove: "Remove", not_amount: "Type an amount, e.g. 52 or 52.50",
+      too_much: "More than is left to pay", over_balance: "More than the stored value",
+      left: "{n} left", running_low: "running low",
     },
   };
   const say = (key) => (words[document.documentElement.lang] || words["zh-CN"])[key] || key;
@@ -36,6 +46,10 @@
   let pending = [];  // {code, qty, choices} not yet sent; a set meal carries its choices
   let picking = null;  // the set meal being chosen: {dish, picked: [[codes] per group]}
   let payKey = null;  // one idempotency key per bill, kept across retries
+  // The bill being paid: what is due, the tenders taken so far and the stored value used; what
+  // is left is always due - stored - tenders, never read back from the screen.
+  let paying = null;
+  const METHODS = ["wechat", "alipay", "cash", "card", "voucher", "stored_value"];
   let seated = null;  // the member at this table, as the tablet may see them
 
   function show(id) {
@@ -114,10 +128,25 @@
     const tile = el("button", { type: "button", class: "tile" + (dish.available ? "" : " sold-out"),
                                 "data-code": dish.code },
       dish.name, el("small", {}, dish.available ? price : say("sold_out")));
+    if (dish.available && dish.portions_left !== null) {
+      tile.append(el("small", { class: dish.running_low ? "low" : "" }, portionsLeft(dish)));
+    }
     if (dish.members_only) tile.append(el("small", { class: "vip" }, say("members_only")));
     tile.disabled = !dish.available;
     tile.onclick = () => (dish.set_groups ? pickSet(dish) : add(dish.code, []));
     return tile;
+  }
+
+  function portionsLeft(dish) {
+    const left = say("left").replace("{n}", dish.portions_left);
+    return dish.running_low ? `${left} ${say("running_low")}` : left;
+  }
+
+  function drawLowStock() {
+    const low = menu.filter((dish) => dish.running_low);
+    $("low-stock").hidden = !low.length;
+    $("low-stock").textContent = `${say("running_low")}: ` +
+      low.map((dish) => `${dish.name} ${say("left").replace("{n}", dish.portions_left)}`).join("、");
   }
 
   function add(code, choices) {
@@ -223,6 +252,7 @@
     drawTab();
     drawCategories();
     drawDishes();
+    drawLowStock();
     drawPending();
   }
 
@@ -237,41 +267,111 @@
     drawTab();
     $("message").className = "ok";
     $("message").textContent = say("sent");
+    const fresh = await api("GET", "/menu");  // the round drew portions: the counts now
+    if (fresh.status === 200) { menu = fresh.data.dishes; drawDishes(); drawLowStock(); }
   }
 
   async function checkout() {
     const quoted = await api("POST", "/display/bill", { display: tab.table_no, tab_id: tab.id });
     if (quoted.status !== 200) { fail(quoted); return; }
-    const due = quoted.data.due_fen;
     payKey = payKey || `tablet-${tab.id}-${Date.now()}`;
+    const guest = tab.member_id ? await api("GET", "/members/" + tab.member_id) : null;
+    paying = { due: quoted.data.due_fen, tenders: [], stored: 0,
+               balance: guest && guest.status === 200 ? guest.data.stored_value_fen || 0 : 0 };
     $("pay-table").textContent = tab.table_no;
-    $("pay-due").textContent = yuan(due);
+    $("pay-due").textContent = yuan(paying.due);
     $("paid").hidden = true;
-    $("tenders").replaceChildren(...["wechat", "alipay", "cash", "card"].map((method) => {
-      const button = el("button", { type: "button", class: "primary", "data-method": method }, say(method));
-      button.onclick = () => pay(method, due);
-      return button;
-    }));
     show("pay");
+    drawPay();
   }
 
-  async function pay(method, due) {
+  function leftToPay() {
+    return paying.due - paying.stored - paying.tenders.reduce((sum, t) => sum + t.amount_fen, 0);
+  }
+
+  function drawPay() {
+    const left = leftToPay();
+    $("pay-left").textContent = yuan(left);
+    $("tender-amount").value = left ? (left / 100).toFixed(2) : "";
+    $("tenders").replaceChildren(...METHODS.filter((m) => m !== "stored_value" || paying.balance > paying.stored)
+      .map((method) => {
+        const button = el("button", { type: "button", class: "primary", "data-method": method },
+                          say(method));
+        button.disabled = !left;
+        button.onclick = () => addTender(method);
+        return button;
+      }));
+    const taken = [...paying.tenders];
+    if (paying.stored) taken.unshift({ method: "stored_value", amount_fen: paying.stored });
+    $("tender-list").replaceChildren(...taken.map((tender) => {
+      const remove = el("button", { type: "button", "aria-label": say("remove") }, "✕");
+      remove.onclick = () => {
+        if (tender.method === "stored_value") paying.stored = 0;
+        else paying.tenders.splice(paying.tenders.indexOf(tender), 1);
+        drawPay();
+      };
+      const change = tender.received_fen
+        ? ` · ${say("received")} ${yuan(tender.received_fen)} · ${say("change")} ${yuan(tender.received_fen - tender.amount_fen)}`
+        : "";
+      return el("li", { "data-tender": tender.method },
+                `${say(tender.method)} ${yuan(tender.amount_fen)}${change}`, remove);
+    }));
+    $("pay-confirm").disabled = left !== 0;
+  }
+
+  function addTender(method) {
+    // Yuan as typed (52, 52.5, 52.50); the amount left is the default, cash may be more.
+    const typed = $("tender-amount").value.trim();
+    if (!/^\d+(\.\d{1,2})?$/.test(typed) || Number(typed) === 0) {
+      $("message").className = "error";
+      $("message").textContent = say("not_amount");
+      return;
+    }
+    const [whole, part = ""] = typed.split(".");
+    const amount = Number(whole) * 100 + Number((part + "00").slice(0, 2));
+    const left = leftToPay();
+    $("message").textContent = "";
+    if (method === "cash") {  // handed over: the change is what goes back
+      paying.tenders.push(amount > left ? { method, amount_fen: left, received_fen: amount }
+                                        : { method, amount_fen: amount });
+    } else if (amount > left) {
+      $("message").className = "error";
+      $("message").textContent = say("too_much");
+      return;
+    } else if (method === "stored_value") {
+      if (amount > paying.balance - paying.stored) {
+        $("message").className = "error";
+        $("message").textContent = say("over_balance");
+        return;
+      }
+      paying.stored += amount;
+    } else {
+      paying.tenders.push({ method, amount_fen: amount });
+    }
+    drawPay();
+  }
+
+  async function pay() {
+    const body = { tenders: paying.tenders.length ? paying.tenders : undefined,
+                   stored_value_fen: paying.stored, print: true };
     const answer = await fetch(`/api/v1/tabs/${tab.id}/checkout`, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Idempotency-Key": payKey,
                  ...(laoke.token() ? { Authorization: "Bearer " + laoke.token() } : {}) },
-      body: JSON.stringify({ tenders: due ? [{ method, amount_fen: due }] : undefined }),
+      body: JSON.stringify(body),
     }).then(async (response) => ({ status: response.status, data: await response.json() }))
       .catch(() => ({ status: 0, data: {} }));
     if (answer.status !== 200 && answer.status !== 201) { fail(answer); return; }
     api("DELETE", "/display/bill?display=" + encodeURIComponent(tab.table_no));
     $("tenders").replaceChildren();
+    $("tender-list").querySelectorAll("button").forEach((button) => button.remove());
+    $("pay-confirm").disabled = true;
     $("paid").hidden = false;
     // The tablet can be handed to the guest for a quick rating of this order: the link stays
     // on the floor plan until the next table is opened.
     $("rate-meal").href = "/feedback?back=/order&order=" + encodeURIComponent(answer.data.order_id);
     $("rate-meal").hidden = false;
-    setTimeout(floor, 1500);
+    setTimeout(floor, 3000);  // long enough to read the change aloud
   }
 
   $("member-form").onsubmit = async (submit) => {
@@ -291,6 +391,7 @@
   $("set-cancel").onclick = () => { picking = null; drawSet(); };
   $("send").onclick = send;
   $("checkout").onclick = checkout;
+  $("pay-confirm").onclick = pay;
   $("back").onclick = floor;
   $("language").onclick = () => { laoke.toggleLanguage(); relabel(); if (!$("order").hidden) drawDishes(); };
 
