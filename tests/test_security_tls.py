@@ -34,6 +34,7 @@ from hub.tls import (
     home_certificate,
     install_certificate,
     peer_pin,
+    renew_certificate,
     sign_request,
 )
 from kiosk.client import HubClient, HubError
@@ -279,3 +280,16 @@ def test_a_plain_port_the_hub_cannot_take_is_said_in_its_state():
     finally:
         listener.stop()
         taken.close()
+
+
+def test_a_renewed_certificate_keeps_the_pin_and_the_ca_tablets_installed(tmp_path):
+    first = ensure_certificate(tmp_path, "shop-1", ["192.0.2.7"])
+    ca, served = first.ca_file.read_bytes(), first.cert_file.read_bytes()
+    renewed = renew_certificate(tmp_path, "shop-1", ["192.0.2.8"])
+    assert renewed.pin == first.pin and renewed.ca_file.read_bytes() == ca
+    leaf = x509.load_pem_x509_certificates(renewed.cert_file.read_bytes())[0]
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert renewed.cert_file.read_bytes() != served
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1",
+                                                                          "192.0.2.8"]
+    leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
