@@ -33,6 +33,7 @@ from hub.tls import (
     home_certificate,
     install_certificate,
     peer_pin,
+    renew_certificate,
     sign_request,
 )
 from kiosk.client import HubClient, HubError
@@ -174,9 +175,12 @@ def test_plain_http_answers_health_and_a_redirect_and_refuses_the_rest(shared_hu
         ]
         assert [r.status_code for r in refused] == [403] * len(refused)
         assert all("https://" in r.json()["message"] for r in refused)
+    # bytes that are neither TLS nor HTTP get a 400 and leave the port serving both
+    with socket.create_connection(("127.0.0.1", shared_hub.port), timeout=10) as raw:
+        raw.sendall(b"\x00\x01 not a request\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
     with shared_hub.client() as owner:
-        workers = {w["name"]: w for w in owner.get("/health").json()["workers"]}
-        assert workers["plain-http"]["state"] == "running"
+        assert owner.get("/health").json()["status"] == "ok"
 
 
 def test_the_trust_page_offers_the_ca_with_its_fingerprint(shared_hub):
@@ -265,3 +269,16 @@ def _accept_once(listener: socket.socket, context: ssl.SSLContext) -> None:
     conn, _ = listener.accept()
     with context.wrap_socket(conn, server_side=True) as wrapped:
         wrapped.recv(1)
+
+
+def test_a_renewed_certificate_keeps_the_pin_and_the_ca_tablets_installed(tmp_path):
+    first = ensure_certificate(tmp_path, "shop-1", ["192.0.2.7"])
+    ca, served = first.ca_file.read_bytes(), first.cert_file.read_bytes()
+    renewed = renew_certificate(tmp_path, "shop-1", ["192.0.2.8"])
+    assert renewed.pin == first.pin and renewed.ca_file.read_bytes() == ca
+    leaf = x509.load_pem_x509_certificates(renewed.cert_file.read_bytes())[0]
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert renewed.cert_file.read_bytes() != served
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1",
+                                                                          "192.0.2.8"]
+    leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))

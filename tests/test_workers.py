@@ -59,8 +59,7 @@ def test_health_reports_every_worker_of_a_running_hub(tmp_path):
                     else None
 
             workers = wait_until(all_running, timeout=30)
-            assert set(workers) == {"print queue", "sync", "scheduler", "plain-http",
-                                    "discovery"}
+            assert set(workers) == {"print queue", "sync", "scheduler", "discovery"}
             assert workers["sync"]["failures"] == 0 and workers["sync"]["last_error"] is None
             health = api.get("/health").json()
             assert health["sync"]["conflicts"] == 0 and health["status"] == "ok"

@@ -35,7 +35,6 @@ def console_cmd(obj: Obj, hub_url: str | None, token: str | None, pin: str | Non
     """The staff console (Textual): dashboard, members, checkout, lists, devices."""
     from kiosk.client import HubClient, HubError
     from kiosk.connect import find_hub
-    from kiosk.console import run_console
 
     found = find_hub(obj.home, hub_url, token, pin)
     try:
@@ -43,6 +42,8 @@ def console_cmd(obj: Obj, hub_url: str | None, token: str | None, pin: str | Non
         client.health()
     except HubError as error:
         raise click.ClickException(error.message) from None
+    from kiosk.console import run_console  # Textual loads once there is a hub to show
+
     run_console(client, language=lang, timezone=found.timezone)
 
 
