@@ -53,6 +53,7 @@ def test_the_receipt_link_signs_its_order_only(store, order):
     assert feedback.signed(store, order["id"], sig)
     assert not feedback.signed(store, "another-order", sig)
     assert not feedback.signed(store, order["id"], sig[:-1] + "0")
+    assert not feedback.signed(store, order["id"], "\uda8f\udd72签名"), "not ASCII: not it"
 
 
 def test_an_apology_needs_a_template_and_is_sent_once(store, order):

@@ -58,6 +58,14 @@ def id_signature(key: bytes, purpose: str, subject: str) -> str:
     return hmac.new(key, f"{purpose}:{subject}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
+def id_signed(key: bytes, purpose: str, subject: str, signature: str) -> bool:
+    """Whether a link's signature is the one for `subject`; anything else a stranger typed
+    (empty, too long, not ASCII) is simply not it."""
+    if not isinstance(signature, str) or not signature.isascii():
+        return False
+    return hmac.compare_digest(signature, id_signature(key, purpose, subject))
+
+
 def group(code: str, size: int = 6) -> str:
     """XXXXXX-XXXXXX-XXXXXX for paper and screens."""
     return "-".join(code[i:i + size] for i in range(0, len(code), size))

@@ -11,14 +11,13 @@ guest's next receipt prints or their next check-in shows it.
 
 from __future__ import annotations
 
-import hmac
 import string
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .clock import from_iso, to_iso
-from .codes import id_signature
+from .codes import id_signature, id_signed
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
@@ -79,7 +78,8 @@ def unsubscribe_token(store: Store, member_id: str) -> str:
 def valid_token(store: Store, token: str) -> str | None:
     """The member the token names, if the chain's key signed it."""
     member_id, _, signature = (token or "").partition(".")
-    if not member_id or not hmac.compare_digest(signature, _signature(store, member_id)):
+    if not member_id or not id_signed(store.settings.chain_key, "unsubscribe", member_id,
+                                      signature):
         return None
     return member_id
 
