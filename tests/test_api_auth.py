@@ -19,12 +19,15 @@ def world(shared_hub):
         order = owner.post("/checkouts", json={"member_id": member["id"], "lines": LINES,
                                                "stored_value_fen": 1800},
                            headers={"Idempotency-Key": "world-1"}).json()
-        # Seated today, so every waiter may read the guest (issue 16: only the guests served).
         owner.post("/checkins", json={"member_id": member["id"], "table": "1", "party_size": 1})
         template = owner.post("/coupon-templates", json={
             "name": "减1", "kind": "amount_off", "amount_fen": 100}).json()
         tokens = {role: owner.post("/devices", json={"name": f"{role} device", "role": role})
                   .json()["token"] for role in ROLES}
+    # The guest gives their phone at the waiter's table: that tablet serves them now, so it
+    # may read them (issue 16: a waiter reads only the guests they serve; issue 19's shifts).
+    with shared_hub.client(tokens["waiter"]) as waiter:
+        assert waiter.get("/members/lookup", params={"phone": "13600000001"}).status_code == 200
     return {"member": member["id"], "order": order["order_id"], "template": template["id"],
             "tokens": tokens}
 

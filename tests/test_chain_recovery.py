@@ -15,6 +15,7 @@ from hub.domain.config import load_settings
 from hub.domain.members import NewMember, add_member, erase_member
 from hub.domain.replica import apply_page, conflicts
 from hub.domain.store import Store
+from hub.home import DB_NAME, home_key
 from sync.hq import HqBook, Receiver
 from sync.protocol import PROTOCOL, events_topic
 from sync.publisher import Publisher
@@ -33,7 +34,8 @@ def home_store(home):
 
     def store():
         if not hasattr(local, "store"):
-            local.store = Store(home / "laoke.db", settings, check_same_thread=False)
+            local.store = Store(home / DB_NAME, settings, check_same_thread=False,
+                                key=home_key(home))
         return local.store
 
     return store

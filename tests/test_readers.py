@@ -239,9 +239,11 @@ def test_reader_watch_for_installers(tmp_path):
          str(port.path), "--protocol", "rdm6300", "--count", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    time.sleep(1.5)
+    assert watch.stderr is not None
+    ready = watch.stderr.readline()  # the port is open: what is sent now is read
+    assert ready.startswith("watching "), ready
     port.send(b"noise" + rdm6300_frame("0100ABCDEF") + b"\x020100ABCDEF00\x03")
-    out, err = watch.communicate(timeout=20)
+    out, err = watch.communicate(timeout=60)
     assert watch.returncode == 0, err
     assert "0100ABCDEF  unknown" in out and "rejected: checksum mismatch" in out
     port.unplug()
