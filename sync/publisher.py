@@ -343,11 +343,18 @@ class Publisher(ThreadWorker):
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             return False
         conn = self.store().conn
-        rows = conn.execute(
-            "SELECT seq, id, store_id, type, ts, data FROM sent_events WHERE seq >= ?1 "
-            "UNION ALL SELECT seq, id, store_id, type, ts, data FROM outbox WHERE seq >= ?1 "
-            "ORDER BY seq LIMIT ?2", (self.next_seq, BATCH)).fetchall()
-        first = rows[0]["seq"] if rows else self.written() + 1
+        # One snapshot for the rows and the newest seq: read apart, a checkout committing in
+        # between made its event look written yet missing, and it was sent to HQ as gone.
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute(
+                "SELECT seq, id, store_id, type, ts, data FROM sent_events WHERE seq >= ?1 "
+                "UNION ALL SELECT seq, id, store_id, type, ts, data FROM outbox WHERE seq >= ?1 "
+                "ORDER BY seq LIMIT ?2", (self.next_seq, BATCH)).fetchall()
+            written = self.written()
+        finally:
+            conn.execute("COMMIT")
+        first = rows[0]["seq"] if rows else written + 1
         if first == self.next_seq and not rows:
             return False
         batch: dict[str, Any] = {"schema": PROTOCOL, "store": self.store_id,

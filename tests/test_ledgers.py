@@ -83,6 +83,23 @@ def test_points_expire_oldest_first(store, guest, clock):
     assert points_balance(store, guest["id"]) == 0
 
 
+def test_in_a_chain_only_the_guests_home_store_expires_their_points(store, guest, clock):
+    """Every store holds the guest's whole ledger; if each expired the same lots, the guest
+    would lose them once per store and the relayed entries would clash. The night's expiry is
+    the home store's alone (issue 15: every store ends with the same ledger)."""
+    store.settings.points.expire_days = 30
+    earn(store, guest["id"], 100)
+    clock.advance(days=31)
+    with store.write():  # a guest who signed up at another store of the chain
+        store.conn.execute("UPDATE members SET home_store = 's9' WHERE id = ?", (guest["id"],))
+    assert expire_points(store) == 0, "another store's guest: their home store expires them"
+    assert points_balance(store, guest["id"]) == 100
+    with store.write():
+        store.conn.execute("UPDATE members SET home_store = ? WHERE id = ?",
+                           (store.store_id, guest["id"]))
+    assert expire_points(store) == 100
+
+
 def test_stored_value_top_up_spend_refund(store, guest):
     from hub.domain.checkout import CheckoutRequest, checkout
     from hub.domain.coupons import Line

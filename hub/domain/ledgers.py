@@ -109,12 +109,18 @@ def expire_points(store: Store, member_id: str | None = None) -> int:
 
     Spending consumes the oldest lots first, so what is left of the expired lots is what was
     earned in them beyond everything ever debited (redeemed, expired, adjusted down).
+
+    In a chain every store holds the guest's whole ledger, so the night's run expires only the
+    guests whose home store this is: were each store to expire the same lots, the guest would
+    lose them once per store. A guest named by id is expired here whatever their home.
     """
     now = store.now_iso()
     total = 0
     with store.write():
         members = [member_id] if member_id else [r[0] for r in store.conn.execute(
-            "SELECT DISTINCT member_id FROM points_ledger WHERE expires_at <= ?", (now,))]
+            "SELECT DISTINCT l.member_id FROM points_ledger l JOIN members m "
+            "ON m.id = l.member_id WHERE l.expires_at <= ? AND m.home_store = ?",
+            (now, store.store_id))]
         for mid in members:
             expired_lots = store.scalar(
                 "SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE member_id = ? "
