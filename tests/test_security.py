@@ -77,7 +77,8 @@ def test_no_print_endpoint_takes_a_printer_url(shared_hub, world, role):
                 answer = api.post("/print/kitchen", json={"visit_id": world["visit"],
                                                           "printer": url})
                 assert answer.status_code == 422, answer.text
-                assert "no printer" in answer.json()["message"]
+                # refused by name (or, for a path longer than any name, by length)
+                assert "printer" in answer.json()["message"]
             if role == "owner":
                 answer = api.post("/print/test", json={"printer": urls[1]})
                 assert answer.status_code == 422, answer.text

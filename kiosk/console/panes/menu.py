@@ -143,9 +143,11 @@ class MenuPane(Pane):
 
     def fill(self, dish: Json | None) -> None:
         """The form shows this dish (None: an empty form for a new one)."""
+        same = dish is not None and dish["code"] == self.editing
         self.editing = dish["code"] if dish else None
-        self.retiring = None
-        self.query_one("#dish-retire", Button).label = self.t("retire")
+        if not same:  # a reload of the same dish keeps a retire waiting for its second press
+            self.retiring = None
+            self.query_one("#dish-retire", Button).label = self.t("retire")
         found: Json = dish or {"code": "", "name": "", "name_en": "", "category": "",
                                "station": "", "price_fen": None, "member_price_fen": None,
                                "tags": [], "members_only": False, "daily_limit": None,
