@@ -112,6 +112,8 @@ SERIES: dict[str, Callable[[Report], Series]] = {
                                 [t["rate"] for t in r["templates"]], "用券率 Redemption rate"),
     "lapsed": lambda r: Series("bars", list(r["bands"]), list(r["bands"].values()),
                                "流失客人 Days away"),
+    "churn": lambda r: Series("bars", list(r["reasons"]), list(r["reasons"].values()),
+                              "流失原因 Why guests left"),
     "forecast": lambda r: Series("line", [d["date"][5:] for d in r["next_week"]],
                                  [d["covers"] for d in r["next_week"]],
                                  "客流预测 Covers forecast"),

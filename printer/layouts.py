@@ -22,6 +22,7 @@ LABELS = {
         "member": "会员", "next_coupon": "下次光临可用", "thanks": "谢谢惠顾，欢迎再来！",
         "reprint": "*** 重印 REPRINT ***", "coupon_title": "优惠券", "valid": "有效期",
         "code": "券码", "conditions": "使用条件", "welcome": "欢迎加入会员！",
+        "mail_to": "收件人", "address": "地址",
         "your_qr": "出示此码即可识别会员", "kitchen": "厨房单", "party": "人数",
         "allergies": "过敏", "taste": "口味", "avoid": "忌口", "notes": "备注",
         "shift": "交班汇总", "orders": "单数", "covers": "客数", "revenue": "营业额",
@@ -44,6 +45,7 @@ LABELS = {
         "member": "Member", "next_coupon": "For your next visit", "thanks": "Thank you!",
         "reprint": "*** REPRINT 重印 ***", "coupon_title": "Coupon", "valid": "Valid",
         "code": "Code", "conditions": "Conditions", "welcome": "Welcome to the club!",
+        "mail_to": "To", "address": "Address",
         "your_qr": "Show this code to be recognised", "kitchen": "Kitchen ticket",
         "party": "Guests", "allergies": "ALLERGY", "taste": "Taste", "avoid": "No",
         "notes": "Notes", "shift": "Shift summary", "orders": "Orders", "covers": "Covers",
@@ -241,9 +243,15 @@ def _coupon_body(doc: Doc, coupon: CouponSlip, labels: dict[str, str]) -> None:
 
 
 def coupon(data: CouponSlip, paper_mm: int = 80, lang: str = "zh-CN",
-           reprint: bool = False) -> Doc:
+           reprint: bool = False, mail_to: tuple[str, str] | None = None) -> Doc:
+    """A coupon slip; `mail_to` (the guest's full name and address) heads one that is posted
+    to a guest who moved away, so it goes in the envelope as printed."""
     labels = LABELS[lang]
     doc = Doc(paper_mm)
+    if mail_to is not None:
+        doc.text(f"{labels['mail_to']}: {mail_to[0]}", bold=True)
+        doc.text(f"{labels['address']}: {mail_to[1]}")
+        doc.rule("=")
     _header(doc, data.store_name, labels["coupon_title"], reprint, labels)
     _coupon_body(doc, data, labels)
     doc.cut()

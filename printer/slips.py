@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.domain import coupons as vouchers
+from hub.domain.calls import get_call
 from hub.domain.clock import day_bounds, from_iso
 from hub.domain.config import PrinterSettings
 from hub.domain.errors import InvalidInput, NotFound, OrderNotFound
@@ -126,6 +127,21 @@ def print_coupon(store: Store, code: str, printer: str | None = None, *, reprint
     doc = layouts.coupon(slip, target.width, store.settings.locale, reprint=reprint)
     return _queue(store, target, "coupon", doc, subject=slip.code, coupon_code=slip.code,
                   reprint=reprint, actor=actor)
+
+
+def print_posted_coupon(store: Store, call_id: str, printer: str | None = None, *,
+                        actor: str = "system") -> dict[str, Any]:
+    """Queue the coupon a call posts (`send: post`), headed by the guest's name and the
+    address they gave on the phone; once, like every coupon."""
+    call = get_call(store, call_id)
+    if call["sent"] != "post" or call["coupon_code"] is None or call["address"] is None:
+        raise InvalidInput("this call posted no coupon (or the guest has been erased)")
+    target = printer_for(store.settings, printer)
+    slip = coupon_slip(store, call["coupon_code"])
+    doc = layouts.coupon(slip, target.width, store.settings.locale,
+                         mail_to=(slip.member_name or "", call["address"]))
+    return _queue(store, target, "coupon", doc, subject=slip.code, coupon_code=slip.code,
+                  reprint=False, actor=actor)
 
 
 def print_welcome(store: Store, member_id: str, printer: str | None = None, *,

@@ -112,6 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(hub: Hub) -> FastAPI:
     from . import (
         admin,
+        calls,
         campaigns,
         display,
         feedback,
@@ -137,7 +138,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     install_error_handlers(app)
     for module in (members, money, menu, tables, pos, display, admin, shifts, feedback,
-                   campaigns, printing, stream, pages):
+                   calls, campaigns, printing, stream, pages):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(admin.pairing_page)
     app.include_router(campaigns.unsubscribe_page)

@@ -199,6 +199,16 @@ class SignedFeedback(Feedback):
     sig: Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
+class CallLog(Body):
+    member_id: ShortText
+    outcome: Literal["reached", "no_answer"]
+    reason: Literal["moved", "prices", "service", "taste", "no_answer", "other"] | None = None
+    note: Text = ""
+    follow_up: Annotated[StrictStr, Field(max_length=10)] | None = None  # YYYY-MM-DD
+    send: Literal["coupon", "post"] | None = None
+    address: Annotated[StrictStr, Field(max_length=200)] | None = None
+
+
 class ShiftOpen(Body):
     pin: Annotated[StrictStr, Field(min_length=1, max_length=16)]
 

@@ -89,8 +89,8 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
     m = result["messages"]
     click.echo(f"messages: {m['sent_total']} sent ({m['delivered']} delivered), "
                f"{m['failed']} failed, {m['skipped']} skipped, {m['queued']} waiting")
-    for arm, figures in result["arms"].items():
-        click.echo(f"{arm:<8} {figures['guests']} guests, {figures['coupons_redeemed']}/"
+    for arm, figures in [*result["arms"].items(), *result["calls"].items()]:
+        click.echo(f"{arm:<10} {figures['guests']} guests, {figures['coupons_redeemed']}/"
                    f"{figures['coupons_issued']} coupons used, {figures['returned']} back "
                    f"({figures['return_rate']:.1%}), spent {yuan(figures['spend_fen'], ' 元')}")
     if result["lift"]:

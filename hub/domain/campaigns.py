@@ -448,7 +448,16 @@ def after_payment(store: Store, member: Any, order_id: str, old_tier: str,
 
 # -- results ---------------------------------------------------------------------------------
 
+# Whether a person phoned the target from the call list while the campaign measured them.
+_CALLED = ("EXISTS (SELECT 1 FROM calls c WHERE c.member_id = t.member_id "
+           "AND c.called_at > t.targeted_at AND c.called_at < "
+           "strftime('%Y-%m-%dT%H:%M:%fZ', t.targeted_at, :window))")
+_TARGETS = {"treated": "t.arm = 'treated'", "control": "t.arm = 'control'",
+            "called": _CALLED, "not_called": f"NOT {_CALLED}"}
+
+
 def _arm(store: Store, campaign_id: str, arm: str, window: str) -> dict[str, Any]:
+    """The figures of one group of the campaign's targets (`_TARGETS`)."""
     row = store.totals(
         "SELECT COUNT(*) AS guests, COUNT(t.coupon_code) AS coupons, "
         "SUM(EXISTS (SELECT 1 FROM coupon_redemptions r WHERE r.code = t.coupon_code)) "
@@ -463,8 +472,8 @@ def _arm(store: Store, campaign_id: str, arm: str, window: str) -> dict[str, Any
         "  WHERE o.member_id = t.member_id AND o.created_at > t.targeted_at "
         "  AND o.created_at < strftime('%Y-%m-%dT%H:%M:%fZ', t.targeted_at, :window))) "
         "  AS spend_fen "
-        "FROM campaign_targets t WHERE t.campaign_id = :id AND t.arm = :arm",
-        {"id": campaign_id, "arm": arm, "window": window})
+        f"FROM campaign_targets t WHERE t.campaign_id = :id AND {_TARGETS[arm]}",
+        {"id": campaign_id, "window": window})
     guests = row["guests"]
     return {"guests": guests, "coupons_issued": row["coupons"],
             "coupons_redeemed": row["redeemed"] or 0, "returned": row["returned"] or 0,
@@ -474,7 +483,8 @@ def _arm(store: Store, campaign_id: str, arm: str, window: str) -> dict[str, Any
 
 
 def campaign_results(store: Store, campaign_id: str) -> dict[str, Any]:
-    """Treated next to control: sent, delivered, redeemed, came back, spent; and the lift."""
+    """Treated next to control: sent, delivered, redeemed, came back, spent; and the lift.
+    `calls` splits every target by whether the call list phoned them in the window."""
     campaign = get_campaign(store, campaign_id)
     days = store.settings.campaigns.measure_days
     window = f"+{days} days"
@@ -500,5 +510,7 @@ def campaign_results(store: Store, campaign_id: str) -> dict[str, Any]:
     return {"campaign": {k: campaign[k] for k in ("id", "name", "kind", "active",
                                                   "control_pct", "last_run_at")},
             "measure_days": days, "arms": arms, "messages": messages,
-            "checkout_uses": dict(uses), "lift": lift}
+            "checkout_uses": dict(uses), "lift": lift,
+            "calls": {group: _arm(store, campaign_id, group, window)
+                      for group in ("called", "not_called")}}
 

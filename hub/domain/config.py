@@ -187,6 +187,14 @@ class FeedbackSettings(_Section):
     apology_coupon_template: str = ""
 
 
+class CallSettings(_Section):
+    # The call list: members not seen for this many days who came at least this often.
+    lapsed_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    min_visits: Annotated[int, Field(ge=1, le=1000)] = 3
+    # The coupon template a call sends or posts ("" for none offered).
+    coupon_template: str = ""
+
+
 class DishCommission(_Section):
     """So much per dish sold, for one dish (its code) or every dish of a category."""
 
@@ -254,6 +262,7 @@ class Settings(_Section):
     messaging: MessagingSettings = MessagingSettings()
     shifts: ShiftSettings = ShiftSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    calls: CallSettings = CallSettings()
     commission: CommissionSettings = CommissionSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)

@@ -561,7 +561,8 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
     """What an erasure does to a guest wherever it happens (here, or relayed from another
     store), inside the caller's change: their personal data, cards, the print jobs about them
     (emptied; returned), the messages still waiting for them and what they wrote when rating
-    a meal (the rating stays, for the staff's figures)."""
+    a meal (the rating stays, for the staff's figures) or told a caller (the call's reason stays,
+    for the churn report)."""
     sets = ", ".join(f"{k} = :{k}" for k in ERASED_FIELDS)
     store.conn.execute(f"UPDATE members SET {sets}, erased_at = :at, updated_at = :at "
                        "WHERE id = :id AND erased_at IS NULL",
@@ -574,6 +575,8 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
         "WHERE member_id = ?", (member_id,))
     store.conn.execute("UPDATE feedback SET comment = '' WHERE order_id IN "
                        "(SELECT id FROM orders WHERE member_id = ?)", (member_id,))
+    store.conn.execute("UPDATE calls SET note = '', address = NULL WHERE member_id = ?",
+                       (member_id,))
     return jobs
 
 

@@ -26,6 +26,14 @@ class MemberProfile(MemberView):
     birthday_today: bool
 
 
+def favourite_dishes(store: Store, member_id: str, limit: int = 3) -> list[FavouriteDish]:
+    """The dishes the guest ordered most (plain rice is everyone's, so not a favourite)."""
+    return [FavouriteDish(dish=r[0], qty=r[1]) for r in store.conn.execute(
+        "SELECT l.dish, SUM(l.qty) AS qty FROM orders o JOIN order_lines l "
+        "ON l.order_id = o.id WHERE o.member_id = ? AND l.dish <> '米饭' "
+        "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT ?", (member_id, limit))]
+
+
 def member_profile(store: Store, member_id: str, masked: bool = False) -> MemberProfile:
     """The member with last visit, favourite dishes, usable coupons and a birthday flag."""
     view = member_view(store, member_row(store, member_id), masked)
@@ -39,10 +47,7 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
     return MemberProfile(
         **view, spice_label=SPICE_LEVELS.get(view["spice_level"] or "", ""),
         last_visit_at=last["at"], visits=last["n"] or 0,
-        favourite_dishes=[FavouriteDish(dish=r[0], qty=r[1]) for r in store.conn.execute(
-            "SELECT l.dish, SUM(l.qty) AS qty FROM orders o JOIN order_lines l "
-            "ON l.order_id = o.id WHERE o.member_id = ? AND l.dish <> '米饭' "
-            "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT 3", (member_id,))],
+        favourite_dishes=favourite_dishes(store, member_id),
         usable_coupons=member_coupons(store, member_id, usable_only=True),
         birthday_today=(view["birthday"] or "")[5:] == today)
 

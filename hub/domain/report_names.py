@@ -2,4 +2,5 @@
 list need them without loading a single query (hub/domain/reports/ answers them)."""
 
 REPORT_NAMES = ("dishes", "pairings", "hours", "repurchase", "cohorts", "rfm", "coupons",
-                "lapsed", "birthdays", "staff", "commission", "channels", "summary", "forecast")
+                "lapsed", "birthdays", "staff", "commission", "channels", "summary", "forecast",
+                "churn")

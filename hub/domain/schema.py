@@ -854,6 +854,29 @@ ALTER TABLE menu_price_holds_new RENAME TO menu_price_holds;
 CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
 """
 
+# The call list (a person phoning lapsed regulars): each call's outcome and why the guest
+# stopped coming, what was sent (a coupon on their account, or one posted to an address they
+# gave), and when to call again. Note and address are personal data: erasure empties them.
+CALLS = """
+CREATE TABLE calls (
+    id TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    staff_id TEXT REFERENCES staff(id),
+    actor TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('reached', 'no_answer')),
+    reason TEXT NOT NULL CHECK (reason IN ('moved', 'prices', 'service', 'taste', 'no_answer',
+                                           'other')),
+    note TEXT NOT NULL DEFAULT '',
+    coupon_code TEXT REFERENCES coupons(code),
+    sent TEXT CHECK (sent IN ('coupon', 'post')),
+    address TEXT,                    -- where a posted coupon went; NULL once erased
+    follow_up TEXT,                  -- YYYY-MM-DD, the store's local day to call again
+    called_at TEXT NOT NULL
+);
+CREATE INDEX calls_member ON calls(member_id, called_at);
+CREATE INDEX calls_time ON calls(called_at);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -883,6 +906,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0027_price_hold_tags", PRICE_HOLD_TAGS),
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
+    ("0034_calls", CALLS),
 )
 
 

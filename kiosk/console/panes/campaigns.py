@@ -127,8 +127,9 @@ class CampaignsPane(Pane):
         m = results["messages"]
         lines.append(f"{t('messages')}: {m['sent_total']} ✓ {m['delivered']} ✓✓ "
                      f"{m['failed']} ✗ {m['skipped']} – {m['queued'] + m['held']} …")
-        for arm in ("treated", "control"):
-            a = results["arms"][arm]
+        groups = {**results["arms"], **results["calls"]}
+        for arm in ("treated", "control", "called", "not_called"):
+            a = groups[arm]
             lines.append(f"{t(arm)}: {t('guests')} {a['guests']} · {t('redeemed')} "
                          f"{a['coupons_redeemed']}/{a['coupons_issued']} · {t('returned')} "
                          f"{a['returned']} ({a['return_rate']:.1%}) · {t('spend')} "
