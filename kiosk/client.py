@@ -147,6 +147,12 @@ class HubClient:
         params = {"limit": 200} | ({"days": days} if days is not None else {})
         return self._call("GET", f"/segments/{name}", params=params)
 
+    def call_list(self, limit: int = 100) -> list[Json]:
+        return self._call("GET", "/calls", params={"limit": limit})["guests"]
+
+    def log_call(self, body: Json) -> Json:
+        return self._call("POST", "/calls", json=body)
+
     def report(self, name: str, start: str | None = None, end: str | None = None) -> Report:
         params = {k: v for k, v in (("from", start), ("to", end)) if v}
         return self._call("GET", f"/reports/{name}", params=params)

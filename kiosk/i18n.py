@@ -55,7 +55,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "staff_pin": "员工密码", "sign_in": "签到/换人", "sign_out": "签退", "on_shift": "当班",
         "nobody_on_shift": "未签到", "low_rating": "差评提醒", "apology": "送致歉券",
         "apology_sent": "致歉券已发出并打印", "rating": "评分", "served_by": "服务员",
-        "close": "关闭",
+        "close": "关闭", "call_list": "回访名单", "last_call": "上次回访", "call_note": "备注",
+        "follow_up": "再次回访 YYYY-MM-DD", "send_nothing": "不发券", "send_post": "邮寄券",
+        "address": "邮寄地址", "log_call": "记录回访", "call_logged": "回访已记录",
+        "worth": "消费",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -122,7 +125,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "on_shift": "On shift", "nobody_on_shift": "Nobody signed in",
         "low_rating": "Low rating", "apology": "Send apology coupon",
         "apology_sent": "Apology coupon sent and printed", "rating": "Rating",
-        "served_by": "Served by", "close": "Close",
+        "served_by": "Served by", "close": "Close", "call_list": "Call list",
+        "last_call": "Last call", "call_note": "Note", "follow_up": "Call again YYYY-MM-DD",
+        "send_nothing": "No coupon", "send_post": "Post a coupon", "address": "Postal address",
+        "log_call": "Log call", "call_logged": "Call logged", "worth": "Spent",
     },
 }
 

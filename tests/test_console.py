@@ -149,6 +149,45 @@ def test_lapsed_list_to_coupon_sent(store_hub):
     asyncio.run(scenario())
 
 
+def test_the_call_list_to_a_logged_call(store_hub):
+    """F4's call list, the most valuable first; a call refused for want of a note keeps its
+    dialog, and the logged one takes the guest off the list."""
+    hub, _, _ = store_hub
+    from textual.widgets import Select
+
+    from kiosk.console.panes import ListsPane
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("f4")
+            await pilot.pause(0.3)
+            assert await pilot.click("#load-calls")
+            table = app.query_one("#call-list", DataTable)
+            await until(pilot, lambda: table.row_count > 1)
+            pane = app.query_one(ListsPane)
+            spends = [pane.to_call[str(row.key.value)]["spend_fen"]
+                      for row in table.ordered_rows]
+            assert spends == sorted(spends, reverse=True)
+            member_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            table.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: bool(app.screen.query("#call-reason")))
+            app.screen.query_one("#call-reason", Select).value = "other"
+            assert await pilot.click("#call-save")
+            await pilot.pause(0.5)
+            assert app.screen.query("#call-reason"), "refused: the dialog stays to be mended"
+            app.screen.query_one("#call-note", Input).value = "换了工作，离得远"
+            assert await pilot.click("#call-save")
+            await until(pilot, lambda: member_id not in pane.to_call and bool(pane.to_call))
+            with hub.client() as api:
+                logged = api.get(f"/members/{member_id}/calls").json()["calls"]
+            assert [(c["outcome"], c["reason"], c["note"]) for c in logged] == [
+                ("reached", "other", "换了工作，离得远")]
+
+    asyncio.run(scenario())
+
+
 def test_a_live_checkin_appears_on_the_dashboard(store_hub):
     hub, guest, _ = store_hub
 

@@ -1,5 +1,6 @@
 """The console's dialogs over any tab: who works at this console (a shift, signed in with a
-PIN), and a guest's low rating the moment it arrives, with the one action that answers it.
+PIN), a guest's low rating the moment it arrives, with the one action that answers it, and a
+call to a guest of the call list.
 
 They are modal screens so that they reach the manager whichever tab is open, and they talk
 to the hub through the app's workers like every pane.
@@ -7,6 +8,7 @@ to the hub through the app's workers like every pane.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on
@@ -14,7 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Select, Static
+
+from hub.domain.calls import REASON_LABELS
 
 if TYPE_CHECKING:
     from .app import ConsoleApp
@@ -110,5 +114,71 @@ class RatingAlert(Dialog):
         self.console.call(lambda: self.console.client.apologise(feedback_id), sent)
 
     @on(Button.Pressed, "#close")
+    def close(self) -> None:
+        self.dismiss()
+
+
+class CallScreen(Dialog):
+    """Log a call to a guest of the call list: why they stopped coming (or no answer), a
+    note, a coupon sent or posted to an address, the day to call again."""
+
+    def __init__(self, guest: Json, logged: Callable[[Json], None]) -> None:
+        super().__init__()
+        self.guest = guest
+        self.logged = logged
+
+    def compose(self) -> ComposeResult:
+        zh = self.console.language == "zh-CN"
+        guest = self.guest
+        dishes = "、".join(d["dish"] for d in guest["favourite_dishes"]) or "-"
+        with Vertical(classes="dialog"):
+            yield Static(f"{guest['name'] or '-'}  {guest['phone'] or '-'}\n"
+                         f"{self.t('favourites')}: {dishes}", id="call-guest")
+            yield Select[str]([(labels[0 if zh else 1], reason)
+                               for reason, labels in REASON_LABELS.items()],
+                              value="no_answer", allow_blank=False, id="call-reason")
+            yield Input(placeholder=self.t("call_note"), id="call-note", max_length=500)
+            yield Input(placeholder=self.t("follow_up"), id="call-follow-up", max_length=10)
+            yield Select[str]([(self.t("send_nothing"), "none"),
+                               (self.t("send_coupon"), "coupon"),
+                               (self.t("send_post"), "post")],
+                              value="none", allow_blank=False, id="call-send")
+            yield Input(placeholder=self.t("address"), id="call-address", max_length=200)
+            with Horizontal(classes="row"):
+                yield Button(self.t("log_call"), id="call-save", variant="primary")
+                yield Button(self.t("close"), id="call-close")
+
+    def body(self) -> Json:
+        """The call as the hub takes it; the hub checks it (a note for other, the address
+        for a posted coupon) and says what is wrong."""
+        reason = str(self.query_one("#call-reason", Select).value)
+        send = str(self.query_one("#call-send", Select).value)
+        body: Json = {"member_id": self.guest["member_id"],
+                      "outcome": "no_answer" if reason == "no_answer" else "reached",
+                      "reason": reason,
+                      "note": self.query_one("#call-note", Input).value.strip()}
+        follow_up = self.query_one("#call-follow-up", Input).value.strip()
+        if follow_up:
+            body["follow_up"] = follow_up
+        if send != "none":
+            body["send"] = send
+        address = self.query_one("#call-address", Input).value.strip()
+        if send == "post" or address:
+            body["address"] = address
+        return body
+
+    @on(Button.Pressed, "#call-save")
+    def save(self) -> None:
+        body = self.body()
+
+        def done(answer: Json) -> None:
+            self.console.notify(self.t("call_logged") + (
+                f": {answer['call']['coupon_code']}" if answer["call"]["coupon_code"] else ""))
+            self.logged(answer)
+            self.dismiss()
+
+        self.console.call(lambda: self.console.client.log_call(body), done)
+
+    @on(Button.Pressed, "#call-close")
     def close(self) -> None:
         self.dismiss()

@@ -1,4 +1,5 @@
-"""Lists of guests to win back or to wish a happy birthday, and a coupon for one of them."""
+"""Lists of guests to win back or to wish a happy birthday, and a coupon for one of them; the
+call list of lapsed regulars, each call logged in its dialog."""
 
 from __future__ import annotations
 
@@ -7,13 +8,20 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from hub.domain.money import yuan
+
 from ..messages import OpenGuest
+from ..screens import CallScreen
 from ..widgets import Table, TemplateSelect
 from .base import Json, Pane
 
 
 class ListsPane(Pane):
     KEY = "lists"
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title)
+        self.to_call: dict[str, Json] = {}  # the call list's guests by id, as the hub sent them
 
     def compose(self) -> ComposeResult:
         t = self.t
@@ -29,6 +37,11 @@ class ListsPane(Pane):
             yield Static("", id="segment-count")
             yield Table(*(t(k) for k in ("name", "phone", "birthday", "tier")),
                         id="segment-members")
+            with Horizontal(classes="row"):
+                yield Button(t("call_list"), id="load-calls")
+            yield Table(*(t(k) for k in ("name", "phone", "worth", "visits", "last_visit",
+                                         "favourites", "served_by", "last_call")),
+                        id="call-list")
 
     @on(Button.Pressed, "#load-segment")
     def load_segment(self) -> None:
@@ -58,3 +71,27 @@ class ListsPane(Pane):
             return
         self.call(lambda: self.console.client.send_coupon(template, member_id, "console list"),
                   lambda coupon: self.notify(f"{self.t('sent')}: {coupon['code']}"))
+
+    @on(Button.Pressed, "#load-calls")
+    def load_calls(self) -> None:
+        self.call(self.console.client.call_list, self.show_calls)
+
+    def show_calls(self, guests: list[Json]) -> None:
+        self.to_call = {g["member_id"]: g for g in guests}
+        table = self.query_one("#call-list", Table)
+        table.clear()
+        for g in guests:
+            last = g["last_call"]
+            table.add_row(
+                g["name"] or "-", g["phone"] or "-", yuan(g["spend_fen"]), str(g["visits"]),
+                self.console.local_time(g["last_seen"], "%Y-%m-%d"),
+                "、".join(d["dish"] for d in g["favourite_dishes"]) or "-",
+                "、".join(s["name"] for s in g["served_by"]) or "-",
+                f"{self.console.local_time(last['called_at'], '%m-%d')} {last['reason']}"
+                if last else "-", key=g["member_id"])
+
+    @on(DataTable.RowSelected, "#call-list")
+    def open_call(self, event: DataTable.RowSelected) -> None:
+        guest = self.to_call.get(str(event.row_key.value))
+        if guest is not None:
+            self.console.push_screen(CallScreen(guest, lambda _: self.load_calls()))
