@@ -3,7 +3,22 @@ hub started by the test. Screenshots at tablet size go to test-artifacts/."""
 
 import re
 
+import pytest
+
 from tests.support.browser import shot
+from tests.support.hubproc import RunningHub
+
+WELCOME = "新会员礼券"
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory):
+    """The module's hub names a welcome coupon template; the offer shows once the test that
+    shows it makes the template (until then the store has none, as if unnamed)."""
+    hub = RunningHub(tmp_path_factory.mktemp("hub") / "home",
+                     env={"LAOKE_PRINTING_WELCOME_COUPON_TEMPLATE": WELCOME}).start()
+    yield hub
+    hub.stop()
 
 
 def kiosk_link(hub):
@@ -109,3 +124,54 @@ def test_tablet_pairs_checks_in_by_phone_and_sees_live_events(shared_hub, page):
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("#guest:not([hidden])")
     assert re.search(r"王芳", page.text_content("#guest"))
+
+
+def test_the_door_shows_the_offer_and_credits_the_friend_by_phone(shared_hub, page):
+    """The welcome offer and the tiers before the form; the friend who invited the guest
+    named by phone, resolved on the hub: the kiosk's answer is the same for a member's phone
+    and a stranger's."""
+    hub = shared_hub
+    with hub.client() as api:
+        assert api.post("/coupon-templates", json={
+            "name": WELCOME, "kind": "amount_off", "amount_fen": 2000}).status_code == 201
+        friend = api.post("/members", json={"name": "李姐", "phone": "13800138001",
+                                            "marketing_consent": False}).json()["id"]
+    page.goto(kiosk_link(hub))
+    page.wait_for_selector("#welcome-offer:not([hidden])")
+    assert page.text_content("#welcome-offer") == "注册就送20.00元无门槛券"
+    assert page.locator("#tiers li").count() == 4
+    assert "9.5折" in page.text_content("#tiers li[data-tier=gold]")
+    assert page.locator("#offers").bounding_box()["y"] < \
+        page.locator("#signup").bounding_box()["y"], "the offer comes before the form"
+    shot(page, "kiosk-offer")
+
+    answers = []
+    for phone, name, inviter in [("13500007001", "王一", "138 0013 8001"),
+                                 ("13500007002", "王二", "139 0000 0000")]:
+        page.fill("input[name=phone]", phone)
+        page.fill("input[name=name]", name)
+        page.fill("input[name=referrer_phone]", inviter)
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/members")) as signed:
+            page.click("button[type=submit]")
+        answers.append(signed.value.json())
+        page.wait_for_selector("#member-qr")
+        page.click("#finish")
+    assert [sorted(a) for a in answers] == [["id", "name", "qr", "welcome_slip"]] * 2, \
+        "a member's phone and a stranger's give the kiosk the same answer"
+    with hub.client() as api:
+        referred = [api.get("/members/lookup", params={"phone": p}).json()["referred_by"]
+                    for p in ("13500007001", "13500007002")]
+    assert referred == [friend, None]
+
+    page.fill("input[name=phone]", "13500007003")
+    page.fill("input[name=name]", "王三")
+    page.fill("input[name=referrer_phone]", "12")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#error:not(:empty)")
+    with hub.client() as api:
+        assert api.get("/members/lookup", params={"phone": "13500007003"}).status_code == 404, \
+            "a mistyped inviter's phone refuses the sign-up and keeps nothing"
+
+    page.click("#language")
+    assert page.text_content("#welcome-offer") == \
+        "Join now and get 20.00 yuan off, no minimum spend"

@@ -11,6 +11,7 @@ from printer.virtual import VirtualPrinter
 
 from ..domain import devices as registry
 from ..domain import members as book
+from ..domain import signup
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
@@ -79,8 +80,12 @@ def create_member(body: MemberCreate, request: Request,
     hub = hub_of(request)
     store = hub.store()
     credited = check_on_duty(store, body.invited_by) if body.invited_by else who.staff_id
-    created = book.add_member(store, book.NewMember(**body.model_dump(exclude={"invited_by"}),
-                                                    signed_up_by=credited),
+    fields = body.model_dump(exclude={"invited_by", "referrer_phone"})
+    if body.referrer_phone is not None:
+        if body.referred_by is not None:
+            raise InvalidInput("name the inviter by referred_by or referrer_phone, not both")
+        fields["referred_by"] = signup.inviter(store, body.referrer_phone)
+    created = book.add_member(store, book.NewMember(**fields, signed_up_by=credited),
                               actor=who.actor)
     hub.events.publish("member.created", guest_card(member_profile(hub.store(), created["id"])))
     if who.role == "kiosk":  # the kiosk learns only that it worked, and the guest's QR code
@@ -90,6 +95,13 @@ def create_member(body: MemberCreate, request: Request,
                            welcome_slip=SlipState(id=welcome["id"], state=welcome["state"]))
     found_here(request, who, [created["id"]])
     return profile_for(request, who, created["id"])
+
+
+@router.get("/signup/offers", summary="What the kiosk shows before its form: the welcome "
+            "offer (注册就送…) and what each tier gives, in zh-CN and English")
+def signup_offers(request: Request,
+                  who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
+    return dict(signup.signup_offers(hub_of(request).store()))
 
 
 @router.get("/members/lookup", response_model=Json,

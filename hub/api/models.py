@@ -44,6 +44,10 @@ class MemberCreate(Body):
     email: Annotated[StrictStr, Field(max_length=254)] | None = None
     # The staff member (on shift now) who invited the guest: the kiosk's sign-ups credit them.
     invited_by: ShortText | None = None
+    # The member who invited the guest, by their phone (the kiosk knows no member ids): the
+    # referral reward's referrer when it is a member's, else nothing, and the kiosk's answer
+    # is the same either way.
+    referrer_phone: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
 
 
 class MemberUpdate(Body):

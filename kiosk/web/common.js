@@ -62,6 +62,7 @@ const laoke = (() => {
       staff_pin: "员工密码", sign_in: "上班签到", sign_out: "下班签退", switch_staff: "换人",
       on_shift: "当班", nobody_on_shift: "未签到：请输入员工密码", rate_meal: "请客人评价",
       invited_by: "邀请您的服务员（选填）", nobody: "—",
+      referrer_phone: "邀请您的朋友的手机号（选填）", tiers_title: "会员等级与权益",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -85,7 +86,8 @@ const laoke = (() => {
       staff_pin: "Staff PIN", sign_in: "Sign in", sign_out: "Sign out", switch_staff: "Switch",
       on_shift: "On shift", nobody_on_shift: "Nobody signed in: enter your staff PIN",
       rate_meal: "Let the guest rate", invited_by: "Who of our staff invited you? (optional)",
-      nobody: "—",
+      nobody: "—", referrer_phone: "The phone of the friend who invited you (optional)",
+      tiers_title: "Member tiers and what they give",
     },
   };
 

@@ -18,8 +18,28 @@
     $("invited-row").hidden = select.options.length < 2;
   }
 
+  // The welcome offer and the tiers, before the form: what a guest gets for joining. The hub
+  // words them in both languages; the page shows the one on screen.
+  let offers = null;
+  function showOffers() {
+    if (!offers) return;
+    const lang = document.documentElement.lang === "en" ? "en" : "zh";
+    const headline = $("welcome-offer");
+    headline.hidden = !offers.welcome;
+    headline.textContent = offers.welcome ? offers.welcome.headline[lang] : "";
+    $("tiers").replaceChildren(...offers.tiers.map((tier) => el("li", { "data-tier": tier.code },
+      el("b", {}, tier.name[lang]), " — " + tier.perks[lang])));
+    $("offers").hidden = false;
+  }
+
+  async function loadOffers() {
+    const { status, data } = await api("GET", "/signup/offers");
+    if (status === 200) { offers = data; showOffers(); }
+  }
+
   function reset() {
     $("signup").reset();  // the consent box goes back to unticked
+    loadOffers();
     staffOnDuty();
     $("error").textContent = "";
     $("qr").replaceChildren();
@@ -57,6 +77,7 @@
       birthday: form.get("birthday") || null, notes: String(form.get("notes") || "").trim(),
       allergies, marketing_consent: $("marketing_consent").checked,
       invited_by: form.get("invited_by") || undefined,
+      referrer_phone: String(form.get("referrer_phone") || "").trim() || undefined,
     };
     const { status, data } = await api("POST", "/members", body);
     if (status === 201) finish(`${t("welcome")} ${data.name}`, data.qr);
@@ -65,7 +86,7 @@
   };
 
   $("finish").onclick = reset;
-  $("language").onclick = () => laoke.toggleLanguage();
+  $("language").onclick = () => { laoke.toggleLanguage(); showOffers(); };
   ["input", "pointerdown", "keydown"].forEach((kind) =>
     document.addEventListener(kind, touched, { passive: true }));
 
@@ -73,7 +94,7 @@
     translate();
     const { data } = await api("GET", "/health");
     $("consent-version").textContent = data.consent_version || "";
-    staffOnDuty();
+    reset();
     touched();
   })();
 })();
