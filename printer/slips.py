@@ -73,8 +73,8 @@ def print_receipt(store: Store, order_id: str, printer: str | None = None, *,
         template = vouchers.template_by_name(store,
                                              store.settings.printing.next_coupon_template)
         if first is None and order["member_id"] and template:
-            next_code = vouchers.issue_coupon(store, template, order["member_id"],
-                                              reason="next visit")["code"]
+            next_code = vouchers.issue_while_left(store, template, order["member_id"],
+                                                  reason="next visit")
         data = receipt_data(store, order, next_code)
         if first is None and order["member_id"]:
             data.notes = deliver_held(store, order["member_id"], "receipt")
@@ -155,7 +155,7 @@ def print_welcome(store: Store, member_id: str, printer: str | None = None, *,
         template = vouchers.template_by_name(store,
                                              store.settings.printing.welcome_coupon_template)
         if first is None and template:
-            code = vouchers.issue_coupon(store, template, member_id, reason="welcome")["code"]
+            code = vouchers.issue_while_left(store, template, member_id, reason="welcome")
         doc = layouts.welcome(store.settings.store_name, member["name"] or "",
                               member_qr(store, member_id),
                               coupon_slip(store, code) if code else None, target.width,

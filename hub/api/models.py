@@ -174,6 +174,7 @@ class CouponTemplate(Body):
     min_spend_fen: Fen = 0
     valid_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
     stores: Annotated[list[ShortText], Field(max_length=500)] | None = None
+    max_issued: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None  # 前100名
 
 
 class DeviceCreate(Body):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .audience import Audience, local_today, pick
 from .clock import from_iso, to_iso
 from .config import HHMM
-from .coupons import Line, create_template, get_template, issue_coupon
+from .coupons import Line, create_template, get_template, issue_while_left
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import add_points_entry, earn_expiry
@@ -299,8 +299,9 @@ def _target(store: Store, campaign: dict[str, Any], member_id: str, occasion: st
         offer["template_ids"] if offer["type"] == "mystery" else []
     if templates:
         chosen = templates[_share(campaign["id"], member_id, occasion, "box") % len(templates)]
-        code = issue_coupon(store, chosen, member_id,
-                            reason=f"campaign:{campaign['id']}")["code"]
+        code = issue_while_left(store, chosen, member_id, reason=f"campaign:{campaign['id']}")
+        if code is None:
+            return target  # the template's cap is reached: the offer is over, nothing to say
         store.conn.execute("UPDATE campaign_targets SET coupon_code = ? WHERE campaign_id = ? "
                            "AND member_id = ? AND occasion = ?",
                            (code, campaign["id"], member_id, occasion))

@@ -16,6 +16,7 @@ from .errors import (
     CouponForged,
     CouponNotApplicable,
     CouponNotFound,
+    CouponsGone,
     CouponUsed,
     InvalidInput,
     NotFound,
@@ -28,6 +29,7 @@ from .store import Store, dumps
 
 CODE_PURPOSE = "coupon"
 KINDS = ("amount_off", "percent_off", "free_dish")
+MAX_ISSUED = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,10 @@ class Line:
 
 def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
                  percent_off: int = 0, dish: str | None = None, min_spend_fen: int = 0,
-                 valid_days: int = 30, stores: Sequence[str] | None = None) -> dict[str, Any]:
-    """A checked template row, not yet stored: a store writes it, HQ pushes it to every store."""
+                 valid_days: int = 30, stores: Sequence[str] | None = None,
+                 max_issued: int | None = None) -> dict[str, Any]:
+    """A checked template row, not yet stored: a store writes it, HQ pushes it to every store.
+    `max_issued` caps how many coupons it issues (前100名注册送); None: no cap."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("a coupon template needs a name")
     if kind not in KINDS:
@@ -56,6 +60,8 @@ def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
         raise InvalidInput("a free-dish coupon names its dish")
     whole_number(min_spend_fen, "min_spend_fen", 0, MAX_TOPUP_FEN)
     whole_number(valid_days, "valid_days", 1, 3650)
+    if max_issued is not None:
+        whole_number(max_issued, "max_issued", 1, MAX_ISSUED)
     if stores is not None and (isinstance(stores, str)
                                or not all(isinstance(s, str) for s in stores)):
         raise InvalidInput("stores must be a list of store ids")
@@ -66,7 +72,7 @@ def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
         "dish": dish.strip() if kind == "free_dish" and dish else None,
         "min_spend_fen": min_spend_fen, "valid_days": valid_days,
         "stores": None if stores is None else dumps(list(stores)),
-        "active": 1, "created_at": now_iso,
+        "active": 1, "created_at": now_iso, "max_issued": max_issued,
     }
 
 
@@ -134,6 +140,13 @@ def issue_coupon(store: Store, template_id: str, member_id: str | None = None, *
         template = get_template(store, template_id)
         if not template["active"]:
             raise InvalidInput(f"coupon template {template['name']!r} is switched off")
+        # Counted inside the write (BEGIN IMMEDIATE): no other issue of this store can slip
+        # between the count and the insert, so a cap of 100 issues exactly 100.
+        if template["max_issued"] is not None and store.scalar(
+                "SELECT COUNT(*) FROM coupons WHERE template_id = ?",
+                (template_id,)) >= template["max_issued"]:
+            raise CouponsGone(f"coupon template {template['name']!r} has issued all "
+                              f"{template['max_issued']} it may")
         if member_id is not None:
             member_row(store, member_id)
         now = store.now()
@@ -151,6 +164,17 @@ def issue_coupon(store: Store, template_id: str, member_id: str | None = None, *
         # Other stores get the coupon, not who handed it out: staff are this store's own.
         store.emit("coupon.issued", {k: v for k, v in coupon.items() if k != "issued_by"})
     return coupon_view(store, code)
+
+
+def issue_while_left(store: Store, template_id: str, member_id: str | None, *,
+                     reason: str) -> str | None:
+    """The code of a coupon the store hands out by itself (on a receipt, a welcome slip, to a
+    campaign's guest), or None once its template's cap is reached: the slip prints without
+    it and the offer is over, where a person asking for one is told (CouponsGone)."""
+    try:
+        return str(issue_coupon(store, template_id, member_id, reason=reason)["code"])
+    except CouponsGone:
+        return None
 
 
 def authentic_code(store: Store, code: str) -> str:

@@ -113,6 +113,12 @@ class CouponNotApplicable(Refused):
     code = "coupon_not_applicable"
 
 
+class CouponsGone(Refused):
+    """A template with a cap (前100名) has issued all it may."""
+
+    code = "coupons_gone"
+
+
 class SoldOut(Refused):
     """Sold out today, or past the dish's daily limit."""
 

@@ -17,7 +17,7 @@ from .checkout import CheckoutRequest, Tender, checkout
 from .coupons import (
     Line,
     coupon_view,
-    issue_coupon,
+    issue_while_left,
     offer_conditions,
     offer_value,
     template_by_name,
@@ -119,7 +119,7 @@ def post_bill(store: Store, bill: PosBill) -> dict[str, Any]:
             next_code = done["coupon_code"]
         else:
             template = template_by_name(store, store.settings.printing.next_coupon_template)
-            next_code = (issue_coupon(store, template, member["id"], reason="next visit")["code"]
+            next_code = (issue_while_left(store, template, member["id"], reason="next visit")
                          if member is not None and template else None)
             store.conn.execute("INSERT INTO pos_bills (bill_id, order_id, coupon_code, "
                                "created_at) VALUES (?, ?, ?, ?)",

@@ -877,6 +877,14 @@ CREATE INDEX calls_member ON calls(member_id, called_at);
 CREATE INDEX calls_time ON calls(called_at);
 """
 
+# Offers owners ask for: a cap on how many coupons a template may issue (前100名注册送),
+# counted over the coupons of the template this store knows, under the write lock.
+OFFERS = """
+ALTER TABLE coupon_templates ADD COLUMN max_issued INTEGER
+    CHECK (max_issued IS NULL OR max_issued >= 1);
+CREATE INDEX coupons_template ON coupons(template_id);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -907,6 +915,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
     ("0034_calls", CALLS),
+    ("0035_offers", OFFERS),
 )
 
 
