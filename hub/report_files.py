@@ -114,6 +114,8 @@ SERIES: dict[str, Callable[[Report], Series]] = {
                                "流失客人 Days away"),
     "churn": lambda r: Series("bars", list(r["reasons"]), list(r["reasons"].values()),
                               "流失原因 Why guests left"),
+    "boxes": lambda r: Series("bars", [p["prize"] for p in r["prizes"]],
+                              [p["boxes"] for p in r["prizes"]], "盲盒奖品 Mystery box prizes"),
     "forecast": lambda r: Series("line", [d["date"][5:] for d in r["next_week"]],
                                  [d["covers"] for d in r["next_week"]],
                                  "客流预测 Covers forecast"),

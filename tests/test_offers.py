@@ -1,14 +1,21 @@
 """Offers owners ask for, on a real store: a template that issues at most so many coupons
 (前100名注册送), exactly that many under concurrent issue, and what the store's own slips do
-once it has."""
+once it has; the paid mystery box drawn fairly (chi-square, fixed seeds) and paid once."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+
 import pytest
 
+from hub.domain import mystery
+from hub.domain.config import BoxPrize, MysteryBoxSettings
 from hub.domain.coupons import create_template, issue_coupon, member_coupons
-from hub.domain.errors import CouponsGone, InvalidInput
-from hub.domain.members import NewMember, add_member
+from hub.domain.errors import CouponsGone, InsufficientBalance, InvalidInput
+from hub.domain.ledgers import top_up
+from hub.domain.members import NewMember, add_member, points_balance, stored_value_balance
+from hub.domain.reports import report
 from printer.slips import print_welcome
 from tests.test_concurrency import attempt, run_in_threads
 
@@ -44,3 +51,75 @@ def test_the_welcome_slip_prints_without_the_coupon_once_the_cap_is_reached(stor
     assert late["coupon_code"] is None and late["state"] == "queued", \
         "the second guest still gets their slip, without the offer that ran out"
     assert [len(member_coupons(store, m)) for m in (first, second)] == [1, 0]
+
+
+# -- the paid mystery box ----------------------------------------------------------------------
+
+PRIZES = [("新菜品尝", 6, "新菜品尝券", 0), ("双倍积分", 3, "", 200), ("免单", 1, "免单券", 0)]
+
+
+@pytest.fixture
+def box_store(store):
+    create_template(store, "新菜品尝券", "free_dish", dish="酸汤肥牛")
+    create_template(store, "免单券", "amount_off", amount_fen=30000)
+    store.settings.mystery_box = MysteryBoxSettings(price_fen=9900, prizes=[
+        BoxPrize(name=n, weight=w, coupon_template=t, points=p) for n, w, t, p in PRIZES])
+    return store
+
+
+def chi_square(observed, weights):
+    total = sum(observed)
+    return sum((o - total * w / sum(weights)) ** 2 / (total * w / sum(weights))
+               for o, w in zip(observed, weights, strict=True))
+
+
+def test_the_draw_follows_the_weights(box_store):
+    prizes = box_store.settings.mystery_box.prizes
+    rng = random.Random(2026)
+    counts = Counter(mystery.draw(prizes, rng).name for _ in range(20_000))
+    weights = [w for _, w, _, _ in PRIZES]
+    # df = 2: above 13.82 has a chance under 0.1 % for a fair draw.
+    assert chi_square([counts[n] for n, *_ in PRIZES], weights) < 13.82
+    assert chi_square([counts[n] for n, *_ in PRIZES], [1, 1, 1]) > 1000, \
+        "the statistic tells a draw that ignored the weights"
+
+
+def test_boxes_sold_at_the_till_reveal_fair_prizes_and_the_report_counts_them(box_store, guest):
+    rng = random.Random(7)
+    opened = [mystery.open_box(box_store, mystery.box_sale(box_store, f"r{n}", guest["id"],
+                                                           "wechat"), rng)
+              for n in range(150)]
+    counts = Counter(b["prize"] for b in opened)
+    assert chi_square([counts[n] for n, *_ in PRIZES], [w for _, w, _, _ in PRIZES]) < 13.82
+    result = report(box_store, "boxes")
+    takings, earned = box_store.totals(
+        "SELECT SUM(total_fen - discount_fen), SUM(points_earned) FROM orders")
+    assert result["boxes"] == 150 and result["takings_fen"] == takings
+    assert takings < 150 * 9900, "a guest's tier discount applies to the box as to any bill"
+    assert {p["prize"]: p["boxes"] for p in result["prizes"]} == dict(counts)
+    assert points_balance(box_store, guest["id"]) == earned + 200 * counts["双倍积分"]
+    assert len(member_coupons(box_store, guest["id"])) == counts["新菜品尝"] + counts["免单"]
+
+
+def test_a_box_paid_from_stored_value_is_paid_exactly_once(box_store, guest):
+    top_up(box_store, guest["id"], 20_000)
+    results = run_in_threads(box_store, [attempt(lambda s: mystery.open_box(
+        s, mystery.box_sale(s, "till-1-0042", guest["id"], "stored_value"),
+        random.Random(1))) for _ in range(6)])
+    assert all(isinstance(r, dict) for r in results), results
+    assert sum(not r["again"] for r in results) == 1
+    assert len({(r["order_id"], r["prize"]) for r in results}) == 1
+    assert stored_value_balance(box_store, guest["id"]) == 20_000 - 9900
+    assert box_store.scalar("SELECT COUNT(*) FROM mystery_boxes") == 1
+    assert box_store.scalar("SELECT COUNT(*) FROM orders") == 1
+
+
+def test_a_box_that_cannot_be_paid_reveals_nothing(box_store, guest):
+    with pytest.raises(InsufficientBalance):
+        mystery.open_box(box_store, mystery.box_sale(box_store, "r1", guest["id"],
+                                                     "stored_value"))
+    assert [box_store.scalar(f"SELECT COUNT(*) FROM {t}") for t in
+            ("mystery_boxes", "orders", "coupons")] == [0, 0, 0]
+    box_store.settings.mystery_box.price_fen = 0
+    with pytest.raises(InvalidInput):
+        mystery.box_sale(box_store, "r2", guest["id"], "cash")

@@ -105,6 +105,7 @@ RULES: dict[str, str] = {
     "POST /feedback/signed": PUBLIC,
     "POST /feedback/{feedback_id}/apology": "coupon.issue",
     "GET /signup/offers": "member.create",
+    "POST /mystery-boxes": "checkout.create",
     "GET /calls": "calls.manage",
     "POST /calls": "calls.manage",
     "GET /members/{member_id}/calls": "calls.manage",

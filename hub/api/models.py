@@ -204,6 +204,12 @@ class SignedFeedback(Feedback):
     sig: Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
+class BoxSale(Body):
+    request_id: ShortText  # the till's id for this sale: a retry is paid once
+    member_id: ShortText
+    pay: Literal["stored_value", "cash", "wechat", "alipay", "card"]
+
+
 class CallLog(Body):
     member_id: ShortText
     outcome: Literal["reached", "no_answer"]

@@ -10,6 +10,7 @@ from printer.queue import get_job, public
 from printer.slips import print_receipt
 
 from ..domain import coupons as vouchers
+from ..domain import mystery
 from ..domain.checkout import CheckoutRequest, Tender, authorise, checkout
 from ..domain.devices import may
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
@@ -21,6 +22,7 @@ from .auth import Caller, hub_of, require
 from .members import serving
 from .models import (
     BillLine,
+    BoxSale,
     CheckIn,
     Checkout,
     CouponCheck,
@@ -83,6 +85,19 @@ def create_checkout(body: Checkout, request: Request, response: Response,
         staff_id=who.staff_id, tenders=tenders(body.tenders), party_size=body.party_size,
         table=body.table)
     return pay(request, response, who, req, body.print)
+
+
+@router.post("/mystery-boxes", status_code=201, summary="Sell a member a mystery box (盲盒) "
+             "and reveal its prize; the same request_id again answers the same box, paid once")
+def sell_box(body: BoxSale, request: Request, response: Response,
+             who: Annotated[Caller, Depends(require("checkout.create"))]) -> Json:
+    hub = hub_of(request)
+    store = hub.store()
+    sale = mystery.box_sale(store, body.request_id, body.member_id, body.pay, who.staff_id)
+    opened = mystery.open_box(store, authorise(hub.sync, store, sale))
+    if opened["again"]:
+        response.status_code = 200
+    return dict(opened)
 
 
 def tenders(given: list[TenderLine] | None) -> list[Tender] | None:

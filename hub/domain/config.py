@@ -195,6 +195,28 @@ class CallSettings(_Section):
     coupon_template: str = ""
 
 
+class BoxPrize(_Section):
+    """One prize of the mystery box: a coupon (a new dish's tasting, a free meal) or points."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]  # what the guest is told
+    weight: Annotated[int, Field(ge=1, le=1_000_000)]
+    coupon_template: str = ""  # the name of the coupon template it issues
+    points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+    @model_validator(mode="after")
+    def _one_prize(self) -> BoxPrize:
+        if bool(self.coupon_template) == bool(self.points):
+            raise ValueError(f"mystery_box.prizes {self.name!r}: a coupon_template or points, "
+                             "one of the two")
+        return self
+
+
+class MysteryBoxSettings(_Section):
+    # The price of a box (盲盒); 0: not sold. A guest's tier discount applies, as on any bill.
+    price_fen: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    prizes: list[BoxPrize] = Field(default_factory=list)
+
+
 class DishCommission(_Section):
     """So much per dish sold, for one dish (its code) or every dish of a category."""
 
@@ -263,6 +285,7 @@ class Settings(_Section):
     shifts: ShiftSettings = ShiftSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     calls: CallSettings = CallSettings()
+    mystery_box: MysteryBoxSettings = MysteryBoxSettings()
     commission: CommissionSettings = CommissionSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)

@@ -3,4 +3,4 @@ list need them without loading a single query (hub/domain/reports/ answers them)
 
 REPORT_NAMES = ("dishes", "pairings", "hours", "repurchase", "cohorts", "rfm", "coupons",
                 "lapsed", "birthdays", "staff", "commission", "channels", "summary", "forecast",
-                "churn")
+                "churn", "boxes")

@@ -878,11 +878,24 @@ CREATE INDEX calls_time ON calls(called_at);
 """
 
 # Offers owners ask for: a cap on how many coupons a template may issue (前100名注册送),
-# counted over the coupons of the template this store knows, under the write lock.
+# counted over the coupons of the template this store knows, under the write lock; and the
+# paid mystery box.
 OFFERS = """
 ALTER TABLE coupon_templates ADD COLUMN max_issued INTEGER
     CHECK (max_issued IS NULL OR max_issued >= 1);
 CREATE INDEX coupons_template ON coupons(template_id);
+
+-- A paid mystery box (盲盒): the order that paid it, and the prize it revealed; one box per
+-- order, so a retried sale reveals the same prize and is paid once.
+CREATE TABLE mystery_boxes (
+    order_id TEXT PRIMARY KEY REFERENCES orders(id),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    prize TEXT NOT NULL,
+    coupon_code TEXT REFERENCES coupons(code),
+    points INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0),
+    opened_at TEXT NOT NULL
+);
+CREATE INDEX mystery_boxes_time ON mystery_boxes(opened_at);
 """
 
 # Append only: a released migration never changes; a new schema step is a new entry.

@@ -15,13 +15,13 @@ from typing import Any, NotRequired, TypedDict
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import churn, commission, forecast, guests, sales
+from . import boxes, churn, commission, forecast, guests, sales
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
           | sales.Coupons | guests.Hours | guests.Repurchase | guests.Cohorts | guests.Rfm
           | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
-          | churn.Churn)
+          | churn.Churn | boxes.Boxes)
 Query = Callable[[Store, Period], Answer]
 
 
@@ -61,12 +61,15 @@ class Report(TypedDict):
     total_fen: NotRequired[int]
     churn: NotRequired[list[churn.ChurnMonth]]
     reasons: NotRequired[dict[str, int]]
+    boxes: NotRequired[int]
+    takings_fen: NotRequired[int]
+    prizes: NotRequired[list[boxes.PrizeCount]]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
     guests.hours, guests.repurchase, guests.cohorts, guests.rfm, guests.lapsed,
-    guests.birthdays, forecast.forecast, commission.commission, churn.churn)}
+    guests.birthdays, forecast.forecast, commission.commission, churn.churn, boxes.boxes)}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 

@@ -1,0 +1,37 @@
+"""What the mystery box sold and revealed: boxes and takings, each prize's share, and how
+many of the coupons it gave were used."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from ..store import Store
+from .period import Period
+
+
+class PrizeCount(TypedDict):
+    prize: str
+    boxes: int
+    share: float
+    coupons_redeemed: int
+
+
+class Boxes(TypedDict):
+    boxes: int
+    takings_fen: int
+    prizes: list[PrizeCount]
+
+
+def boxes(store: Store, period: Period) -> Boxes:
+    """Boxes opened in the period, by prize (the most drawn first)."""
+    rows = store.conn.execute(
+        "SELECT b.prize, COUNT(*) AS boxes, SUM(o.total_fen - o.discount_fen) AS takings, "
+        "SUM(EXISTS (SELECT 1 FROM coupon_redemptions r WHERE r.code = b.coupon_code)) "
+        "AS redeemed FROM mystery_boxes b JOIN orders o ON o.id = b.order_id "
+        "WHERE b.opened_at >= ? AND b.opened_at < ? GROUP BY b.prize "
+        "ORDER BY boxes DESC, b.prize", (period.lo, period.hi)).fetchall()
+    total = sum(r["boxes"] for r in rows)
+    return {"boxes": total, "takings_fen": sum(r["takings"] for r in rows),
+            "prizes": [PrizeCount(prize=r["prize"], boxes=r["boxes"],
+                                  share=round(r["boxes"] / total, 4),
+                                  coupons_redeemed=r["redeemed"]) for r in rows]}
