@@ -1,6 +1,7 @@
 """Offers owners ask for, on a real store: a template that issues at most so many coupons
 (前100名注册送), exactly that many under concurrent issue, and what the store's own slips do
-once it has; the paid mystery box drawn fairly (chi-square, fixed seeds) and paid once."""
+once it has; the paid mystery box drawn fairly (chi-square, fixed seeds) and paid once; the
+menu's 新品 tag as an audience rule."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from collections import Counter
 import pytest
 
 from hub.domain import mystery
+from hub.domain.audience import Audience, pick
+from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.config import BoxPrize, MysteryBoxSettings
 from hub.domain.coupons import create_template, issue_coupon, member_coupons
 from hub.domain.errors import CouponsGone, InsufficientBalance, InvalidInput
 from hub.domain.ledgers import top_up
 from hub.domain.members import NewMember, add_member, points_balance, stored_value_balance
+from hub.domain.menu import MenuLine, retire_dish, save_dish
 from hub.domain.reports import report
 from printer.slips import print_welcome
 from tests.test_concurrency import attempt, run_in_threads
@@ -123,3 +127,25 @@ def test_a_box_that_cannot_be_paid_reveals_nothing(box_store, guest):
     box_store.settings.mystery_box.price_fen = 0
     with pytest.raises(InvalidInput):
         mystery.box_sale(box_store, "r2", guest["id"], "cash")
+
+
+# -- first tastings of new dishes ----------------------------------------------------------------
+
+def test_regulars_who_have_not_tasted_a_new_dish_are_its_audience(store, clock):
+    save_dish(store, {"code": "SF01", "name": "酸汤肥牛", "category": "热菜", "price_fen": 8800,
+                      "tags": ["新品", "中辣"]}, actor="owner")
+    save_dish(store, {"code": "MF01", "name": "面", "category": "主食", "price_fen": 1800},
+              actor="owner")
+    people = {name: add_member(store, NewMember(name=name, phone=phone))["id"] for name, phone
+              in [("尝过", "13500000011"), ("没尝过", "13500000012"), ("新客", "13500000013")]}
+    for n in range(3):
+        for name in ("尝过", "没尝过"):
+            checkout(store, CheckoutRequest(f"{name}-{n}", [MenuLine("MF01", 1)],
+                                            member_id=people[name]))
+    checkout(store, CheckoutRequest("taste", [MenuLine("SF01", 1)], member_id=people["尝过"]))
+    rules = Audience(new_dish_untasted=True, frequency_min=3)
+    assert [p.member_id for p in pick(store, rules)] == [people["没尝过"]]
+    assert people["新客"] in [p.member_id for p in pick(store,
+                                                        Audience(new_dish_untasted=True))]
+    retire_dish(store, "SF01", actor="owner")
+    assert pick(store, rules) == [], "no new dish on the menu: nobody to invite"

@@ -20,6 +20,7 @@ from .store import Store
 
 RFM_GROUPS = ("champions", "loyal", "new", "at_risk", "hibernating")
 FAVOURITE_MIN_QTY = 2
+NEW_DISH_TAG = "新品"  # the menu's tag for a new dish (menu.NEW_TAG)
 YEAR_DAYS = 365
 
 
@@ -45,6 +46,9 @@ class Audience(BaseModel):
     first_visit_only: bool = False  # came once, never again
     delivery_only: bool = False  # every order was a delivery
     consent: bool = False  # only guests who agreed to marketing
+    # Has not yet ordered a dish the menu tags 新品 (first tastings: with frequency_min, for
+    # regulars); nobody while the menu has no new dish.
+    new_dish_untasted: bool = False
 
 
 def parse_audience(data: Any) -> Audience:
@@ -160,6 +164,12 @@ def _compile(store: Store, rules: Audience) -> tuple[str, dict[str, Any]]:
         where.append("o.n_year > 0")
     if rules.consent:
         where.append("m.marketing_consent = 1")
+    if rules.new_dish_untasted:
+        params["new_tag"] = NEW_DISH_TAG
+        where.append("EXISTS (SELECT 1 FROM menu_view d, json_each(d.tags) t "
+                     "WHERE t.value = :new_tag AND d.retired_at IS NULL AND NOT EXISTS ("
+                     "SELECT 1 FROM orders o3 JOIN order_lines l3 ON l3.order_id = o3.id "
+                     "WHERE o3.member_id = m.id AND (l3.code = d.code OR l3.dish = d.name)))")
 
     source = ("member_stats s JOIN members m ON m.rowid = s.member_rowid" if seen_only else
               "members m LEFT JOIN member_stats s ON s.member_rowid = m.rowid")

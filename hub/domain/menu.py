@@ -19,7 +19,7 @@ from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
-from .audience import local_today
+from .audience import NEW_DISH_TAG, local_today
 from .clock import day_bounds
 from .coupons import Line
 from .errors import InvalidInput, MembersOnly, NotFound, SoldOut
@@ -36,7 +36,7 @@ MAX_PRICE_FEN = 10_000_000  # the till's largest line price
 MAX_PORTIONS = 100_000  # a day's count of one dish
 # Tags the console and the tablet know by name (any other word is a tag too); a dish has at
 # most one spicy level.
-NEW_TAG, KIDS_TAG = "新品", "儿童"
+NEW_TAG, KIDS_TAG = NEW_DISH_TAG, "儿童"
 SPICE_TAGS = ("微辣", "中辣", "特辣")
 CLEARABLE = ("member_price_fen", "daily_limit")  # null on an edit: none
 
