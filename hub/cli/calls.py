@@ -38,7 +38,8 @@ def calls_list(obj: Obj, limit: int, as_json: bool) -> None:
 
 @calls.command("log")
 @click.argument("member_id")
-@click.option("--outcome", type=click.Choice(["reached", "no_answer"]), required=True)
+@click.option("--outcome", type=click.Choice(["reached", "no_answer"]), required=True,
+              help="Whether the guest answered.")
 @click.option("--reason", type=click.Choice(["moved", "prices", "service", "taste", "other"]),
               help="Why they stopped coming (a reached guest).")
 @click.option("--note", default="", help="What they said (needed with --reason other).")
