@@ -26,7 +26,7 @@ from .coupons import Line, create_template, get_template, issue_coupon
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import add_points_entry, earn_expiry
-from .outreach import check_template, queue_messages
+from .outreach import check_sms_wording, check_template, queue_messages
 from .replica import HQ_ORIGIN
 from .store import Store, dumps
 
@@ -77,7 +77,8 @@ class CampaignSpec(BaseModel):
     offer: Offer = Field(default_factory=Offer)
     message_zh: str = ""
     message_en: str = ""
-    channels: list[Literal["webhook", "smtp", "receipt", "tablet"]] = Field(default_factory=list)
+    channels: list[Literal["webhook", "smtp", "sms", "receipt", "tablet"]] = \
+        Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
     control_pct: Annotated[int, Field(ge=0, le=90)] = 10
     active: bool = False
@@ -130,6 +131,11 @@ def _check_templates(store: Store, offer: Offer) -> None:
             raise InvalidInput(f"campaign: offer: {error}") from None
 
 
+def _check_sms(store: Store, spec: CampaignSpec) -> None:
+    if "sms" in spec.channels:
+        check_sms_wording(store, spec.message_zh, spec.message_en)
+
+
 def campaign_record(row: Any) -> dict[str, Any]:
     record = dict(row)
     for key in ("audience", "offer", "channels", "schedule"):
@@ -166,6 +172,7 @@ def create_campaign(store: Store, data: dict[str, Any], actor: str = "system",
            "created_at": store.now_iso(), "updated_at": store.now_iso(), "last_run_at": None}
     with store.write():
         _check_templates(store, spec.offer)
+        _check_sms(store, spec)
         store.db.table("campaigns").insert(row)
         saved = get_campaign(store, row["id"])
         store.emit("campaign.saved", saved)
@@ -197,6 +204,7 @@ def update_campaign(store: Store, campaign_id: str, changes: dict[str, Any],
         editable = {k: current[k] for k in CampaignSpec.model_fields}
         spec = _spec({**editable, **changes})
         _check_templates(store, spec.offer)
+        _check_sms(store, spec)
         values = {**_columns(spec), "updated_at": store.now_iso(), "id": campaign_id}
         sets = ", ".join(f"{k} = :{k}" for k in values if k != "id")
         store.conn.execute(f"UPDATE campaigns SET {sets} WHERE id = :id", values)

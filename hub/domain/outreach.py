@@ -11,6 +11,7 @@ guest's next receipt prints or their next check-in shows it.
 
 from __future__ import annotations
 
+import json
 import string
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -18,14 +19,15 @@ from zoneinfo import ZoneInfo
 
 from .clock import from_iso, to_iso
 from .codes import id_signature, id_signed
+from .config import SmsTemplate
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .members import member_by_phone, member_row, update_member
 from .store import Store
 
-CHANNELS = ("webhook", "smtp", "receipt", "tablet")
-REMOTE = ("webhook", "smtp")  # leave the building; subject to quiet hours
+CHANNELS = ("webhook", "smtp", "sms", "receipt", "tablet")
+REMOTE = ("webhook", "smtp", "sms")  # leave the building; subject to quiet hours
 PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe")
 LIVE = ("queued", "sending", "sent", "delivered", "held", "unconfirmed")
 MAX_BACKOFF = timedelta(hours=6)
@@ -100,7 +102,8 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
     return {"member_id": member_id, "marketing_consent": False}
 
 
-STOP_WORDS = {"TD", "T", "退订", "STOP", "UNSUBSCRIBE"}
+# What guests answer to the opt-out lines: 回T退订 (Alibaba's), 拒收请回复R (Tencent's).
+STOP_WORDS = {"TD", "T", "R", "退订", "拒收", "STOP", "UNSUBSCRIBE"}
 
 
 def reply_from(store: Store, phone: str, text: str) -> str:
@@ -126,8 +129,8 @@ def _unsubscribe_text(store: Store, member_id: str, channel: str, lang: str) -> 
 
 # -- writing messages ------------------------------------------------------------------------
 
-def render(store: Store, template: str, member: Any, code: str | None, channel: str,
-           lang: str) -> str:
+def _values(store: Store, member: Any, code: str | None, channel: str,
+            lang: str) -> dict[str, str]:
     coupon = coupon_view(store, code) if code else None
     offer = ""
     if coupon is not None:
@@ -139,10 +142,53 @@ def render(store: Store, template: str, member: Any, code: str | None, channel: 
     if coupon is not None:
         zone = ZoneInfo(store.settings.timezone)
         until = from_iso(coupon["valid_until"]).astimezone(zone).strftime("%Y-%m-%d")
-    values = {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
-              "code": code or "", "until": until,
-              "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
-    return fill(template, values).strip()
+    return {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
+            "code": code or "", "until": until,
+            "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
+
+
+def render(store: Store, template: str, member: Any, code: str | None, channel: str,
+           lang: str) -> str:
+    return fill(template, _values(store, member, code, channel, lang)).strip()
+
+
+def _fields(text: str) -> list[str]:
+    """The placeholders of a template, in order, each once."""
+    try:
+        found = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError:
+        return []
+    return list(dict.fromkeys(found))
+
+
+def approved_template(store: Store, text: str) -> SmsTemplate | None:
+    """The provider's approved template whose wording is this message: Chinese SMS go out
+    only as a template id and its parameters, so a message no template matches cannot be
+    sent by SMS."""
+    wanted = (text or "").strip()
+    for template in store.settings.messaging.sms.templates:
+        if template.text.strip() == wanted:
+            return template
+    return None
+
+
+def wording(lang: str, message_zh: str, message_en: str) -> str:
+    """The campaign's message in the store's language, else the other one."""
+    return (message_zh or message_en) if lang == "zh-CN" else (message_en or message_zh)
+
+
+def check_sms_wording(store: Store, message_zh: str, message_en: str) -> None:
+    """A campaign that texts guests says what an approved template says, word for word."""
+    text = wording(store.settings.locale, message_zh, message_en)
+    if approved_template(store, text) is None:
+        codes = ", ".join(t.code for t in store.settings.messaging.sms.templates) or "none"
+        raise InvalidInput("campaign: an SMS must use the wording of a template the provider "
+                           f"approved ([[messaging.sms.templates]]; approved: {codes})")
+
+
+def sms_text(store: Store, template: SmsTemplate, params: dict[str, str]) -> str:
+    """Exactly what the guest's phone shows: the registered signature, then the template."""
+    return f"【{store.settings.messaging.sms.sign_name}】{fill(template.text, params).strip()}"
 
 
 def _campaigns_this_week(store: Store, member_id: str, campaign_id: str) -> int:
@@ -159,30 +205,41 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
     """One message per channel of the campaign, each stored with where it stands."""
     member = member_row(store, member_id)
     lang = store.settings.locale
-    template = (campaign["message_zh"] or campaign["message_en"]) if lang == "zh-CN" else \
-        (campaign["message_en"] or campaign["message_zh"])
+    template = wording(lang, campaign["message_zh"], campaign["message_en"])
     messaging = store.settings.messaging
     capped = _campaigns_this_week(store, member_id, campaign["id"]) >= \
         store.settings.campaigns.weekly_cap
     written = []
     for channel in campaign["channels"]:
-        address = {"webhook": member["phone"], "smtp": member["email"]}.get(channel)
+        address = {"webhook": member["phone"], "sms": member["phone"],
+                   "smtp": member["email"]}.get(channel)
         status, reason = ("queued" if channel in REMOTE else "held"), None
+        approved = approved_template(store, template) if channel == "sms" else None
         if not member["marketing_consent"]:
             status, reason = "skipped", "no marketing consent"
         elif channel == "webhook" and not messaging.webhook_url:
             status, reason = "skipped", "the webhook channel is not set up"
         elif channel == "smtp" and not messaging.smtp_host:
             status, reason = "skipped", "e-mail is not set up"
+        elif channel == "sms" and not messaging.sms.provider:
+            status, reason = "skipped", "SMS is not set up"
+        elif channel == "sms" and approved is None:
+            status, reason = "skipped", "no approved SMS template has this wording"
         elif channel in REMOTE and not address:
-            status, reason = "skipped", f"no {'phone' if channel == 'webhook' else 'e-mail'}"
+            status, reason = "skipped", f"no {'e-mail' if channel == 'smtp' else 'phone'}"
         elif capped:
             status, reason = "skipped", "weekly cap reached"
+        body, params = render(store, template, member, code, channel, lang), ""
+        if approved is not None:
+            values = _values(store, member, code, channel, lang)
+            filled = {field: values[field] for field in _fields(approved.text)}
+            body, params = sms_text(store, approved, filled), json.dumps(filled,
+                                                                         ensure_ascii=False)
         message = {
             "id": new_id(), "campaign_id": campaign["id"], "member_id": member_id,
             "channel": channel, "address": address,
             "subject": campaign["name"] if channel == "smtp" else "",
-            "body": render(store, template, member, code, channel, lang),
+            "body": body, "template": approved.code if approved else "", "params": params,
             "status": status, "reason": reason, "attempts": 0,
             "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
         }
@@ -201,9 +258,20 @@ def _hhmm(text: str) -> time:
 def quiet_until(store: Store, now: datetime) -> datetime | None:
     """The end of the quiet hours if `now` falls in them, else None."""
     settings = store.settings.campaigns
+    return _closed_until(store, now, settings.quiet_start, settings.quiet_end)
+
+
+def carrier_closed_until(store: Store, now: datetime) -> datetime | None:
+    """When the carriers' window for promotional texts opens, if it is shut at `now`."""
+    sms = store.settings.messaging.sms
+    return _closed_until(store, now, sms.window_end, sms.window_start)
+
+
+def _closed_until(store: Store, now: datetime, from_: str, to: str) -> datetime | None:
+    """The end of a daily closed span [from_, to) in local time, which may wrap midnight."""
     zone = ZoneInfo(store.settings.timezone)
     local = now.astimezone(zone)
-    start, end = _hhmm(settings.quiet_start), _hhmm(settings.quiet_end)
+    start, end = _hhmm(from_), _hhmm(to)
     moment = local.time()
     if start == end:
         return None
@@ -221,6 +289,8 @@ def claim_due(store: Store, limit: int = 50,
     now = store.now()
     if quiet_until(store, now) is not None:
         return []
+    if carrier_closed_until(store, now) is not None:
+        skip = (*skip, "sms")
     channels = [c for c in REMOTE if c not in skip]
     if not channels:
         return []
@@ -245,20 +315,50 @@ def claim_due(store: Store, limit: int = 50,
     return claimed
 
 
-def mark_sent(store: Store, message_id: str, delivered: bool = False) -> None:
+def mark_sent(store: Store, message_id: str, delivered: bool = False,
+              provider_ref: str | None = None) -> None:
+    """`provider_ref` is the provider's id of the text, which its delivery receipts name."""
     with store.write():
-        store.conn.execute("UPDATE messages SET status = ?, sent_at = ?, reason = NULL "
+        store.conn.execute("UPDATE messages SET status = ?, sent_at = ?, reason = NULL, "
+                           "provider_ref = COALESCE(?, provider_ref) "
                            "WHERE id = ? AND status = 'sending'",
-                           ("delivered" if delivered else "sent", store.now_iso(), message_id))
+                           ("delivered" if delivered else "sent", store.now_iso(), provider_ref,
+                            message_id))
 
 
-def mark_failed(store: Store, message_id: str, error: str, retryable: bool) -> None:
-    """Try again later with a growing pause, until the channel's attempts are used up."""
+def mark_receipt(store: Store, message_id: str, delivered: bool, reason: str = "") -> bool:
+    """The carrier's word on a sent text: delivered to the phone, or not (and why). A
+    receipt for a message not waiting for one (unknown, or already settled) changes
+    nothing; returns whether this one did."""
+    with store.write():
+        changed = store.conn.execute(
+            "UPDATE messages SET status = ?, reason = ? WHERE id = ? AND status = 'sent'",
+            ("delivered" if delivered else "failed", (reason or None) and reason[:300],
+             message_id)).rowcount
+    return bool(changed)
+
+
+def awaiting_receipt(store: Store, channel: str, since: datetime,
+                     limit: int = 50) -> list[dict[str, Any]]:
+    """Sent messages of the channel whose receipt has not come, oldest first."""
+    rows = store.conn.execute(
+        "SELECT * FROM messages WHERE channel = ? AND status = 'sent' AND sent_at >= ? "
+        "ORDER BY sent_at, id LIMIT ?", (channel, to_iso(since), limit)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def mark_failed(store: Store, message_id: str, error: str, retryable: bool,
+                unconfirmed: bool = False) -> None:
+    """Try again later with a growing pause, until the channel's attempts are used up.
+    `unconfirmed`: it may have gone and the channel cannot tell, so a person checks."""
     with store.write():
         row = store.one("SELECT attempts FROM messages WHERE id = ?", (message_id,))
         if row is None:
             raise NotFound(f"no message {message_id!r}")
-        if retryable and row["attempts"] < store.settings.messaging.max_attempts:
+        if unconfirmed:
+            store.conn.execute("UPDATE messages SET status = 'unconfirmed', reason = ? "
+                               "WHERE id = ? AND status = 'sending'", (error[:300], message_id))
+        elif retryable and row["attempts"] < store.settings.messaging.max_attempts:
             pause = min(timedelta(seconds=30 * 2 ** (row["attempts"] - 1)), MAX_BACKOFF)
             store.conn.execute(
                 "UPDATE messages SET status = 'queued', reason = ?, next_attempt_at = ? "
@@ -277,11 +377,17 @@ def release(store: Store, message_id: str) -> None:
 
 
 def recover(store: Store) -> int:
-    """After a crash: webhook messages go again under the same Idempotency-Key; e-mails
-    may have left, so they wait for a person. Returns how many were found mid-send."""
+    """After a crash: webhook messages go again under the same Idempotency-Key, and Alibaba
+    texts too (the sender asks Alibaba for the message before it sends one again); e-mails
+    and Tencent texts may have left, so they wait for a person. Returns how many were found
+    mid-send."""
+    again_channels = ("webhook", "sms") if store.settings.messaging.sms.provider == "aliyun" \
+        else ("webhook",)
+    marks = ", ".join("?" for _ in again_channels)
     with store.write():
         again = store.conn.execute("UPDATE messages SET status = 'queued' "
-                                   "WHERE status = 'sending' AND channel = 'webhook'").rowcount
+                                   f"WHERE status = 'sending' AND channel IN ({marks})",
+                                   again_channels).rowcount
         unsure = store.conn.execute(
             "UPDATE messages SET status = 'unconfirmed', reason = 'the hub stopped mid-send' "
             "WHERE status = 'sending'").rowcount
