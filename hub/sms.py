@@ -17,7 +17,9 @@ reports), so such a text becomes `unconfirmed` for a person to check.
 
 Delivery receipts are polled (Alibaba: QuerySendDetails per text; Tencent:
 PullSmsSendStatus); replies too where the provider lets a store pull them (Tencent:
-PullSmsReplyStatus), and a stop word withdraws consent as a webhook gateway's reply does.
+PullSmsReplyStatus), and a stop word withdraws consent as a webhook gateway's reply does;
+Alibaba hands replies out only by pushing them, so the hub takes its callbacks too
+(`aliyun_pushed`), and its delivery reports the same way where the hub is reachable.
 """
 
 from __future__ import annotations
@@ -295,6 +297,26 @@ class TencentSms:
             except InvalidInput:
                 continue  # a number that is no phone is no guest of ours
         return settled
+
+
+def aliyun_pushed(store: Store, kind: str, items: list[dict[str, Any]]) -> int:
+    """What Alibaba pushed to the callback URL: delivery reports ("reports", SmsReport) or
+    guests' replies ("replies", SmsUp); returns how many changed something. An item not of
+    the expected shape is passed over: Alibaba does not resend an answered push, and one
+    odd item must not cost the others."""
+    changed = 0
+    for item in items:
+        if kind == "reports" and isinstance(item.get("out_id"), str):
+            ok = item.get("success") is True
+            changed += mark_receipt(store, item["out_id"], ok,
+                                    "" if ok else f"carrier: {item.get('err_code', '')}")
+        elif kind == "replies" and isinstance(item.get("phone_number"), str):
+            try:
+                changed += reply_from(store, item["phone_number"],
+                                      str(item.get("content", ""))) == "unsubscribed"
+            except InvalidInput:
+                continue
+    return changed
 
 
 def sms_channel(settings: SmsSettings, timeout: float) -> AliyunSms | TencentSms:

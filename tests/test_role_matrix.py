@@ -23,6 +23,7 @@ RULES: dict[str, str] = {
     "GET /health": PUBLIC,
     "POST /pair": PUBLIC,
     "POST /messages/replies": GATEWAY,
+    "POST /sms/aliyun/{kind}": GATEWAY,
     "POST /devices": "device.manage",
     "POST /devices/pairing-codes": "device.manage",
     "GET /devices": "device.manage",

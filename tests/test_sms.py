@@ -20,6 +20,7 @@ from hub.domain.members import NewMember, add_member, get_member
 from hub.domain.outreach import list_messages
 from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
+from hub.sms import aliyun_pushed
 from tests.support.sms import AliyunStandin, TencentStandin
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -255,3 +256,25 @@ def test_an_erasure_empties_the_parameters_too(store, aliyun):
     erase_member(store, a["id"], actor="test")
     [message] = list_messages(store, made["id"])
     assert message["params"] == "" and message["body"] == "" and message["address"] is None
+
+
+def test_aliyun_pushes_settle_texts_and_a_reply_withdraws_consent(store, aliyun):
+    a, b = guests(store)
+    made = text_campaign(store, WORDING)
+    scheduler_for(store).tick()  # sent; the carriers have not reported yet
+    assert {m["status"] for m in list_messages(store, made["id"])} == {"sent"}
+    reports = [{"phone_number": t["PhoneNum"], "success": t["PhoneNum"] == "13800138000",
+                "err_code": "DELIVERED" if t["PhoneNum"] == "13800138000" else "MK:0001",
+                "biz_id": t["BizId"], "out_id": t["OutId"]} for t in aliyun.texts]
+    assert aliyun_pushed(store, "reports", [*reports, {"odd": 1}]) == 2
+    assert aliyun_pushed(store, "reports", reports) == 0, "a pushed report counts once"
+    messages = messages_of(store, made["id"])
+    assert messages[a["id"]]["status"] == "delivered"
+    assert (messages[b["id"]]["status"], messages[b["id"]]["reason"]) == ("failed",
+                                                                          "carrier: MK:0001")
+    replies = [{"phone_number": "13900139000", "content": "T", "sign_name": "老客小馆",
+                "send_time": "2026-12-01 10:05:00", "sequence_id": 1},
+               {"phone_number": "not a phone", "content": "T"}]
+    assert aliyun_pushed(store, "replies", replies) == 1
+    assert get_member(store, b["id"])["marketing_consent"] is False
+    assert get_member(store, a["id"])["marketing_consent"] is True
