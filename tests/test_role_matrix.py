@@ -46,6 +46,7 @@ RULES: dict[str, str] = {
     "PATCH /campaigns/{campaign_id}": "campaign.manage",
     "POST /campaigns/{campaign_id}/run": "campaign.manage",
     "GET /campaigns/{campaign_id}/results": "campaign.manage",
+    "GET /campaigns/{campaign_id}/preview": "campaign.manage",
     "GET /messages": "campaign.manage",
     "POST /members": "member.create",
     "GET /members/lookup": "member.read",

@@ -92,6 +92,14 @@ def run(campaign_id: str, request: Request,
     return result
 
 
+@router.get("/campaigns/{campaign_id}/preview", summary="The exact messages a sample of the "
+            "audience would get now; nothing is issued or sent")
+def preview_messages(campaign_id: str, request: Request,
+                     _: Annotated[Caller, Depends(require("campaign.manage"))],
+                     sample: Annotated[int, Query(ge=0, le=50)] = 5) -> Json:
+    return book.preview_campaign(hub_of(request).store(), campaign_id, sample)
+
+
 @router.get("/campaigns/{campaign_id}/results", summary="Treated against control: the lift")
 def results(campaign_id: str, request: Request,
             _: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:

@@ -26,7 +26,7 @@ from .coupons import Line, create_template, get_template, issue_coupon
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import add_points_entry, earn_expiry
-from .outreach import check_sms_wording, check_template, queue_messages
+from .outreach import check_sms_wording, check_template, preview_messages, queue_messages
 from .replica import HQ_ORIGIN
 from .store import Store, dumps
 
@@ -351,6 +351,27 @@ def run_campaign(store: Store, campaign_id: str, actor: str = "scheduler") -> di
         store.audit(actor, "campaign.run", campaign_id,
                     {"audience": len(picks), "new": len(new), **arms})
     return {"campaign_id": campaign_id, "audience": len(picks), "new": len(new), **arms}
+
+
+def preview_campaign(store: Store, campaign_id: str, sample: int = 5) -> dict[str, Any]:
+    """How many guests the campaign would pick now, and the exact messages the first
+    `sample` of them (the most recently seen) would get; nothing is issued or sent. The
+    coupon is shown as its template would issue it today (a mystery box: its first prize)."""
+    if not 0 <= sample <= 50:
+        raise InvalidInput("sample: 0 to 50 guests")
+    campaign = get_campaign(store, campaign_id)
+    offer = Offer.model_validate(campaign["offer"])
+    template_id = offer.template_id if offer.type == "coupon" else \
+        (offer.template_ids[0] if offer.type == "mystery" else None)
+    coupon = None
+    if template_id is not None:
+        template = get_template(store, template_id)
+        coupon = {**template, "valid_until": to_iso(
+            store.now() + timedelta(days=template["valid_days"]))}
+    picks = pick(store, campaign["audience"])
+    return {"campaign_id": campaign_id, "count": len(picks),
+            "messages": preview_messages(store, campaign,
+                                         [p.member_id for p in picks[:sample]], coupon)}
 
 
 def due_campaigns(store: Store) -> list[str]:

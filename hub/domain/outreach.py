@@ -24,11 +24,14 @@ from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .members import member_by_phone, member_row, update_member
+from .profiles import member_profile
 from .store import Store
 
 CHANNELS = ("webhook", "smtp", "sms", "receipt", "tablet")
 REMOTE = ("webhook", "smtp", "sms")  # leave the building; subject to quiet hours
-PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe")
+# The guest's own words: favourite dish, last visit (a date), tier, points balance.
+PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe", "dish",
+                "last_visit", "tier", "points")
 LIVE = ("queued", "sending", "sent", "delivered", "held", "unconfirmed")
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -129,27 +132,71 @@ def _unsubscribe_text(store: Store, member_id: str, channel: str, lang: str) -> 
 
 # -- writing messages ------------------------------------------------------------------------
 
-def _values(store: Store, member: Any, code: str | None, channel: str,
-            lang: str) -> dict[str, str]:
-    coupon = coupon_view(store, code) if code else None
+def _values(store: Store, member: Any, coupon: dict[str, Any] | None, code: str,
+            channel: str, lang: str) -> dict[str, str]:
+    """Every placeholder's words for this guest; `coupon` is the issued coupon's view (or,
+    in a preview, its template with the `valid_until` it would get)."""
     offer = ""
     if coupon is not None:
         offer = offer_value(coupon, lang)
         conditions = offer_conditions(coupon, lang)
         if conditions:
             offer += f" ({conditions})" if lang != "zh-CN" else f"（{conditions}）"
+    zone = ZoneInfo(store.settings.timezone)
     until = ""
     if coupon is not None:
-        zone = ZoneInfo(store.settings.timezone)
         until = from_iso(coupon["valid_until"]).astimezone(zone).strftime("%Y-%m-%d")
+    profile = member_profile(store, member["id"])
+    last = profile["last_visit_at"]
+    dishes = profile["favourite_dishes"]
     return {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
-            "code": code or "", "until": until,
-            "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
+            "code": code, "until": until,
+            "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang),
+            "dish": dishes[0]["dish"] if dishes else "",
+            "last_visit": from_iso(last).astimezone(zone).strftime("%Y-%m-%d") if last else "",
+            "tier": profile["tier_name"] if lang == "zh-CN" else profile["tier_name_en"],
+            "points": str(profile["points_balance"])}
 
 
-def render(store: Store, template: str, member: Any, code: str | None, channel: str,
-           lang: str) -> str:
-    return fill(template, _values(store, member, code, channel, lang)).strip()
+def compose(store: Store, wording_: str, member: Any, coupon: dict[str, Any] | None,
+            code: str, channel: str, lang: str) -> tuple[str, str, str]:
+    """The exact text the guest will read; for an SMS also the approved template's code and
+    its parameters as JSON ("" and "" when no approved template has this wording)."""
+    values = _values(store, member, coupon, code, channel, lang)
+    approved = approved_template(store, wording_) if channel == "sms" else None
+    if approved is None:
+        return fill(wording_, values).strip(), "", ""
+    filled = {field: values[field] for field in _fields(approved.text)}
+    return (sms_text(store, approved, filled), approved.code,
+            json.dumps(filled, ensure_ascii=False))
+
+
+def _address(member: Any, channel: str) -> str | None:
+    found: str | None = {"webhook": member["phone"], "sms": member["phone"],
+                         "smtp": member["email"]}.get(channel)
+    return found
+
+
+def _fate(store: Store, member: Any, channel: str, sms_code: str,
+          capped: bool) -> tuple[str, str | None]:
+    """Where a message to this guest starts: queued (or held for the receipt or tablet), or
+    skipped and why."""
+    messaging = store.settings.messaging
+    if not member["marketing_consent"]:
+        return "skipped", "no marketing consent"
+    if channel == "webhook" and not messaging.webhook_url:
+        return "skipped", "the webhook channel is not set up"
+    if channel == "smtp" and not messaging.smtp_host:
+        return "skipped", "e-mail is not set up"
+    if channel == "sms" and not messaging.sms.provider:
+        return "skipped", "SMS is not set up"
+    if channel == "sms" and not sms_code:
+        return "skipped", "no approved SMS template has this wording"
+    if channel in REMOTE and not _address(member, channel):
+        return "skipped", f"no {'e-mail' if channel == 'smtp' else 'phone'}"
+    if capped:
+        return "skipped", "weekly cap reached"
+    return ("queued" if channel in REMOTE else "held"), None
 
 
 def _fields(text: str) -> list[str]:
@@ -206,46 +253,53 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
     member = member_row(store, member_id)
     lang = store.settings.locale
     template = wording(lang, campaign["message_zh"], campaign["message_en"])
-    messaging = store.settings.messaging
     capped = _campaigns_this_week(store, member_id, campaign["id"]) >= \
         store.settings.campaigns.weekly_cap
     written = []
+    coupon = coupon_view(store, code) if code else None
     for channel in campaign["channels"]:
-        address = {"webhook": member["phone"], "sms": member["phone"],
-                   "smtp": member["email"]}.get(channel)
-        status, reason = ("queued" if channel in REMOTE else "held"), None
-        approved = approved_template(store, template) if channel == "sms" else None
-        if not member["marketing_consent"]:
-            status, reason = "skipped", "no marketing consent"
-        elif channel == "webhook" and not messaging.webhook_url:
-            status, reason = "skipped", "the webhook channel is not set up"
-        elif channel == "smtp" and not messaging.smtp_host:
-            status, reason = "skipped", "e-mail is not set up"
-        elif channel == "sms" and not messaging.sms.provider:
-            status, reason = "skipped", "SMS is not set up"
-        elif channel == "sms" and approved is None:
-            status, reason = "skipped", "no approved SMS template has this wording"
-        elif channel in REMOTE and not address:
-            status, reason = "skipped", f"no {'e-mail' if channel == 'smtp' else 'phone'}"
-        elif capped:
-            status, reason = "skipped", "weekly cap reached"
-        body, params = render(store, template, member, code, channel, lang), ""
-        if approved is not None:
-            values = _values(store, member, code, channel, lang)
-            filled = {field: values[field] for field in _fields(approved.text)}
-            body, params = sms_text(store, approved, filled), json.dumps(filled,
-                                                                         ensure_ascii=False)
+        address = _address(member, channel)
+        body, sms_code, params = compose(store, template, member, coupon, code or "", channel,
+                                         lang)
+        status, reason = _fate(store, member, channel, sms_code, capped)
         message = {
             "id": new_id(), "campaign_id": campaign["id"], "member_id": member_id,
             "channel": channel, "address": address,
             "subject": campaign["name"] if channel == "smtp" else "",
-            "body": body, "template": approved.code if approved else "", "params": params,
+            "body": body, "template": sms_code, "params": params,
             "status": status, "reason": reason, "attempts": 0,
             "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
         }
         store.db.table("messages").insert(message)
         written.append(message)
     return written
+
+
+PREVIEW_CODE = {"zh-CN": "〈券码〉", "en": "<code>"}
+
+
+def preview_messages(store: Store, campaign: dict[str, Any], member_ids: list[str],
+                     coupon: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What each of these guests would get from the campaign now, channel by channel,
+    written nowhere: the exact text, an SMS's template and parameters, and the fate the
+    message would start with. `coupon` stands for the coupon not yet issued."""
+    lang = store.settings.locale
+    template = wording(lang, campaign["message_zh"], campaign["message_en"])
+    code = PREVIEW_CODE[lang] if coupon is not None else ""
+    shown = []
+    for member_id in member_ids:
+        member = member_row(store, member_id)
+        capped = _campaigns_this_week(store, member_id, campaign["id"]) >= \
+            store.settings.campaigns.weekly_cap
+        for channel in campaign["channels"]:
+            body, sms_code, params = compose(store, template, member, coupon, code, channel,
+                                             lang)
+            status, reason = _fate(store, member, channel, sms_code, capped)
+            shown.append({"member_id": member_id, "name": member["name"], "channel": channel,
+                          "text": body, "template": sms_code,
+                          "params": json.loads(params) if params else None,
+                          "status": status, "reason": reason})
+    return shown
 
 
 # -- sending ---------------------------------------------------------------------------------
