@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from hub.domain.campaigns import create_campaign
+from hub.domain.campaigns import create_campaign, run_campaign
 from hub.domain.config import SmsTemplate
 from hub.domain.coupons import create_template
 from hub.domain.errors import InvalidInput
-from hub.domain.members import NewMember, add_member, get_member
-from hub.domain.outreach import list_messages
+from hub.domain.members import NewMember, add_member, erase_member, get_member
+from hub.domain.outreach import list_messages, recover
 from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
 from hub.sms import aliyun_pushed
@@ -248,8 +248,6 @@ def test_without_a_provider_texts_are_skipped_with_the_reason(store, morning):
 
 
 def test_an_erasure_empties_the_parameters_too(store, aliyun):
-    from hub.domain.members import erase_member
-
     [a] = guests(store, 1)
     made = text_campaign(store, WORDING)
     scheduler_for(store).tick()
@@ -278,3 +276,18 @@ def test_aliyun_pushes_settle_texts_and_a_reply_withdraws_consent(store, aliyun)
     assert aliyun_pushed(store, "replies", replies) == 1
     assert get_member(store, b["id"])["marketing_consent"] is False
     assert get_member(store, a["id"])["marketing_consent"] is True
+
+
+@pytest.mark.parametrize("provider", ["aliyun", "tencent"])
+def test_a_crash_mid_send_resends_a_text_only_where_the_provider_can_be_asked(store, morning,
+                                                                            provider):
+    store.settings.messaging.sms.provider = provider
+    store.settings.messaging.sms.templates = [SmsTemplate(code="T1", text=WORDING)]
+    guests(store, 1)
+    made = text_campaign(store, WORDING)
+    run_campaign(store, made["id"])
+    with store.write():
+        store.conn.execute("UPDATE messages SET status = 'sending', attempts = 1")
+    assert recover(store) == 1
+    [message] = list_messages(store, made["id"])
+    assert message["status"] == ("queued" if provider == "aliyun" else "unconfirmed")
