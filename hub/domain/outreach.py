@@ -2,10 +2,13 @@
 
 A message is stored before anything is sent. Marketing consent, the weekly cap and a missing
 address are checked when it is written (it is stored as `skipped` with the reason); consent
-and quiet hours again when it is due. The sender (hub/messaging.py) claims due messages here,
-sends them and reports back; a message caught mid-send by a crash is resent only where the
-channel deduplicates (the webhook gets the message id as its Idempotency-Key); an e-mail
-becomes `unconfirmed` for a person to check. Receipt and tablet messages are `held` until the
+and quiet hours (for SMS also the carriers' window) again when it is due. An SMS is stored
+as the exact text the phone will show, with the approved template and its parameters. The
+sender (hub/messaging.py) claims due messages here, sends them and reports back, and the
+providers' receipts settle them later; a message caught mid-send by a crash is resent only
+where the far end can tell a resend (the webhook gets the message id as its Idempotency-Key,
+Alibaba is asked for the text by its OutId first); an e-mail or a Tencent text becomes
+`unconfirmed` for a person to check. Receipt and tablet messages are `held` until the
 guest's next receipt prints or their next check-in shows it.
 """
 
