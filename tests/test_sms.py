@@ -6,7 +6,7 @@ message, a reply withdraws consent, and the carriers' window holds texts."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,7 @@ from hub.domain.config import SmsTemplate
 from hub.domain.coupons import create_template
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member, erase_member, get_member
-from hub.domain.outreach import list_messages, recover
+from hub.domain.outreach import awaiting_receipt, list_messages, recover
 from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
 from hub.sms import aliyun_pushed
@@ -291,3 +291,16 @@ def test_a_crash_mid_send_resends_a_text_only_where_the_provider_can_be_asked(st
     assert recover(store) == 1
     [message] = list_messages(store, made["id"])
     assert message["status"] == ("queued" if provider == "aliyun" else "unconfirmed")
+
+
+def test_slow_receipts_do_not_crowd_out_the_rest(store, aliyun, clock):
+    guests(store, 3)
+    made = text_campaign(store, WORDING)
+    scheduler_for(store).tick()
+    since = clock.current - timedelta(days=1)
+    asked = []
+    for _ in range(3):
+        clock.advance(seconds=30)
+        asked += [m["id"] for m in awaiting_receipt(store, "sms", since, limit=1)]
+    assert sorted(asked) == sorted(m["id"] for m in list_messages(store, made["id"])), \
+        "each unanswered text gets its turn"

@@ -397,10 +397,16 @@ def mark_receipt(store: Store, message_id: str, delivered: bool, reason: str = "
 
 def awaiting_receipt(store: Store, channel: str, since: datetime,
                      limit: int = 50) -> list[dict[str, Any]]:
-    """Sent messages of the channel whose receipt has not come, oldest first."""
-    rows = store.conn.execute(
-        "SELECT * FROM messages WHERE channel = ? AND status = 'sent' AND sent_at >= ? "
-        "ORDER BY sent_at, id LIMIT ?", (channel, to_iso(since), limit)).fetchall()
+    """Sent messages of the channel whose receipt has not come, the longest not asked about
+    first, each marked as asked now: texts whose receipt is slow take their turn with the
+    rest instead of being asked about every round ahead of them."""
+    with store.write():
+        rows = store.conn.execute(
+            "SELECT * FROM messages WHERE channel = ? AND status = 'sent' AND sent_at >= ? "
+            "ORDER BY COALESCE(receipt_asked_at, sent_at), id LIMIT ?",
+            (channel, to_iso(since), limit)).fetchall()
+        store.conn.executemany("UPDATE messages SET receipt_asked_at = ? WHERE id = ?",
+                               [(store.now_iso(), row["id"]) for row in rows])
     return [dict(r) for r in rows]
 
 

@@ -855,8 +855,9 @@ CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
 """
 
 # SMS through a provider: the channel, the approved template and its parameters as sent
-# (personal data: emptied at erasure), and the provider's id of the text, which its
-# delivery receipts name. SQLite cannot widen a CHECK in place, so the table is rebuilt.
+# (personal data: emptied at erasure), the provider's id of the text, which its delivery
+# receipts name, and when its receipt was last asked for (so the oldest unanswered do not
+# crowd out the rest). SQLite cannot widen a CHECK in place, so the table is rebuilt.
 SMS_PROVIDERS = """
 CREATE TABLE messages_v2 (
     id TEXT PRIMARY KEY,
@@ -875,7 +876,8 @@ CREATE TABLE messages_v2 (
     sent_at TEXT,
     template TEXT NOT NULL DEFAULT '',
     params TEXT NOT NULL DEFAULT '',
-    provider_ref TEXT
+    provider_ref TEXT,
+    receipt_asked_at TEXT
 );
 INSERT INTO messages_v2 (id, campaign_id, member_id, channel, address, subject, body, status,
                          reason, attempts, next_attempt_at, created_at, sent_at)
