@@ -1,8 +1,8 @@
-"""How campaign messages leave the hub: an HTTP webhook (SMS gateway, WeChat relay) and SMTP.
+"""How campaign messages leave the hub: an HTTP webhook (SMS gateway, WeChat relay), SMTP,
+and the SMS providers (hub/sms.py).
 
-Every channel has one method, `send`, which either returns (sent; True when the far end
-confirmed delivery) or raises `SendFailed` saying whether trying again could help. The
-campaign scheduler runs the `Dispatcher` in its own thread, never in a request.
+Every channel keeps the contract of hub/sending.py. The campaign scheduler runs the
+`Dispatcher` in its own thread, never in a request.
 """
 
 from __future__ import annotations
@@ -15,23 +15,17 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any, Protocol
+from typing import Any
 
 from .domain.config import MessagingSettings
 from .domain.outreach import claim_due, mark_failed, mark_sent, release, unsubscribe_link
 from .domain.store import Store
+from .sending import Channel, Polled, SendFailed, Sent
+from .sms import sms_channel
+
+__all__ = ["Channel", "Dispatcher", "SendFailed", "channels_from"]
 
 log = logging.getLogger(__name__)
-
-
-class SendFailed(Exception):
-    def __init__(self, reason: str, retryable: bool) -> None:
-        super().__init__(reason)
-        self.retryable = retryable
-
-
-class Channel(Protocol):
-    def send(self, message: dict[str, Any]) -> bool: ...
 
 
 class WebhookChannel:
@@ -41,7 +35,7 @@ class WebhookChannel:
     def __init__(self, url: str, token: str = "", timeout: float = 10.0) -> None:
         self.url, self.token, self.timeout = url, token, timeout
 
-    def send(self, message: dict[str, Any]) -> bool:
+    def send(self, message: dict[str, Any]) -> Sent:
         body = json.dumps({"id": message["id"], "to": message["address"],
                            "text": message["body"], "campaign_id": message["campaign_id"],
                            "member_id": message["member_id"]}, ensure_ascii=False).encode()
@@ -58,16 +52,16 @@ class WebhookChannel:
         except (urllib.error.URLError, OSError) as error:
             raise SendFailed(f"webhook unreachable: {error}", True) from None
         try:
-            return json.loads(reply or b"{}").get("status") == "delivered"
+            return Sent(json.loads(reply or b"{}").get("status") == "delivered")
         except (ValueError, AttributeError):
-            return False
+            return Sent()
 
 
 class SmtpChannel:
     def __init__(self, settings: MessagingSettings) -> None:
         self.settings = settings
 
-    def send(self, message: dict[str, Any]) -> bool:
+    def send(self, message: dict[str, Any]) -> Sent:
         s = self.settings
         mail = EmailMessage()
         mail["From"] = s.smtp_sender or s.smtp_username
@@ -98,7 +92,7 @@ class SmtpChannel:
                              f"{error.verify_message}", True) from None
         except (smtplib.SMTPException, OSError) as error:
             raise SendFailed(f"mail server unreachable: {error}", True) from None
-        return False
+        return Sent()
 
 
 def channels_from(settings: MessagingSettings) -> dict[str, Channel]:
@@ -108,6 +102,8 @@ def channels_from(settings: MessagingSettings) -> dict[str, Channel]:
                                              settings.timeout_s)
     if settings.smtp_host:
         channels["smtp"] = SmtpChannel(settings)
+    if settings.sms.provider:
+        channels["sms"] = sms_channel(settings.sms, settings.timeout_s)
     return channels
 
 
@@ -117,8 +113,9 @@ class Dispatcher:
         self.channels = channels
 
     def run_once(self) -> int:
-        """Send what is due now; returns how many messages were tried. A channel that fails
-        in a way worth retrying is left alone for the rest of the round."""
+        """Send what is due now, then hear what the channels have to report; returns how
+        many messages were tried. A channel that fails in a way worth retrying is left
+        alone for the rest of the round."""
         tried = 0
         down: set[str] = set()
         while batch := claim_due(self.store, skip=tuple(down)):
@@ -132,14 +129,22 @@ class Dispatcher:
                     release(self.store, message["id"])
                     continue
                 try:
-                    delivered = channel.send(
+                    sent = channel.send(
                         {**message, "unsubscribe_url": unsubscribe_link(
                             self.store, message["member_id"])})
                 except SendFailed as error:
                     log.warning("message %s: %s", message["id"], error)
-                    mark_failed(self.store, message["id"], str(error), error.retryable)
+                    mark_failed(self.store, message["id"], str(error), error.retryable,
+                                error.unconfirmed)
                     if error.retryable:
                         down.add(message["channel"])
                 else:
-                    mark_sent(self.store, message["id"], delivered)
+                    mark_sent(self.store, message["id"], sent.delivered, sent.ref)
+        for name, channel in self.channels.items():
+            if not isinstance(channel, Polled) or name in down:
+                continue
+            try:
+                channel.poll(self.store)
+            except SendFailed as error:
+                log.warning("%s: receipts and replies not fetched: %s", name, error)
         return tried

@@ -178,6 +178,10 @@ class HubClient:
     def campaign_results(self, campaign_id: str) -> Json:
         return self._call("GET", f"/campaigns/{campaign_id}/results")
 
+    def campaign_preview(self, campaign_id: str, sample: int = 5) -> Json:
+        return self._call("GET", f"/campaigns/{campaign_id}/preview",
+                          params={"sample": sample})
+
     def menu(self) -> list[Json]:
         return self._call("GET", "/menu")["dishes"]
 

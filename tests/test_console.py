@@ -283,6 +283,14 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             await until(pilot, lambda: "对照组" in text_of(app, "#campaign-detail"))
             detail = text_of(app, "#campaign-detail")
             assert "触达组" in detail and "消息" in detail
+            await pilot.click("#campaign-texts")
+            await until(pilot, lambda: "目标人数" in text_of(app, "#campaign-detail"))
+            texts = text_of(app, "#campaign-detail")
+            asked = HubClient(hub.url, hub.owner_token, pin=hub.pin)
+            shown = asked.campaign_preview(win_back)
+            asked.close()
+            assert shown["messages"] and all(m["text"] in texts for m in shown["messages"]), \
+                "word for word"
             edit = app.query_one("#campaign-edit", Input)
             await until(pilot, lambda: '"lapsed_days": 90' in edit.value)
             edit.value = edit.value.replace('"lapsed_days": 90', '"lapsed_days": 120')

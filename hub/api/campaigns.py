@@ -14,6 +14,7 @@ from ..domain.audience import pick
 from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
 from ..domain.outreach import list_messages, reply_from, unsubscribe, valid_token
+from ..sms import aliyun_pushed
 from .auth import Caller, hub_of, require
 from .models import Body
 
@@ -91,6 +92,14 @@ def run(campaign_id: str, request: Request,
     return result
 
 
+@router.get("/campaigns/{campaign_id}/preview", summary="The exact messages a sample of the "
+            "audience would get now; nothing is issued or sent")
+def preview_messages(campaign_id: str, request: Request,
+                     _: Annotated[Caller, Depends(require("campaign.manage"))],
+                     sample: Annotated[int, Query(ge=0, le=50)] = 5) -> Json:
+    return book.preview_campaign(hub_of(request).store(), campaign_id, sample)
+
+
 @router.get("/campaigns/{campaign_id}/results", summary="Treated against control: the lift")
 def results(campaign_id: str, request: Request,
             _: Annotated[Caller, Depends(require("campaign.manage"))]) -> Json:
@@ -121,6 +130,18 @@ def sms_reply(body: Reply, request: Request,
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
         raise HTTPException(401, "replies need the gateway's token (messaging.webhook_token)")
     return {"action": reply_from(hub.store(), body.sender, body.text)}
+
+
+@router.post("/sms/aliyun/{kind}", summary="Alibaba Cloud SMS pushes: delivery reports "
+             "(SmsReport) or guests' replies (SmsUp), ?token=<messaging.sms.callback_token>")
+def aliyun_push(kind: Literal["reports", "replies"], items: list[dict[str, Any]],
+                request: Request, token: str = "") -> Json:
+    hub = hub_of(request)
+    secret = hub.settings.messaging.sms.callback_token
+    if not secret or not hmac.compare_digest(token.encode(), secret.encode()):
+        raise HTTPException(401, "pushes need the callback token (messaging.sms.callback_token)")
+    aliyun_pushed(hub.store(), kind, items)
+    return {"code": 0, "msg": "接收成功"}  # the answer Alibaba expects, else it pushes again
 
 
 PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">

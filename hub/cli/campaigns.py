@@ -1,6 +1,8 @@
-"""Campaigns: list, create, change, run, results."""
+"""Campaigns: list, create, change, run, preview, results."""
 
 from __future__ import annotations
+
+import json
 
 import click
 
@@ -71,6 +73,32 @@ def campaign_run(obj: Obj, campaign_id: str) -> None:
     from ..domain.campaigns import run_campaign
 
     emit_json(run_campaign(_campaign_store(obj), campaign_id, actor="cli"))
+
+
+@campaign.command("preview")
+@click.argument("campaign_id")
+@click.option("--sample", default=5, show_default=True, type=click.IntRange(0, 50),
+              help="How many of the audience to show.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"campaign_id", "count", "messages": [...]}.')
+@pass_obj
+def campaign_preview(obj: Obj, campaign_id: str, sample: int, as_json: bool) -> None:
+    """The exact text a sample of the audience would get now; nothing is issued or sent."""
+    from ..domain.campaigns import preview_campaign
+
+    shown = preview_campaign(_campaign_store(obj), campaign_id, sample)
+    if as_json:
+        emit_json(shown)
+        return
+    click.echo(f"{shown['count']} guests now")
+    for message in shown["messages"]:
+        fate = message["status"] if not message["reason"] else \
+            f"{message['status']}: {message['reason']}"
+        click.echo(f"{message['name'] or message['member_id']} [{message['channel']}, {fate}]")
+        click.echo(f"  {message['text']}")
+        if message["template"]:
+            click.echo(f"  template {message['template']} "
+                       f"{json.dumps(message['params'], ensure_ascii=False)}")
 
 
 @campaign.command("results")

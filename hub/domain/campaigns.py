@@ -26,7 +26,7 @@ from .coupons import Line, create_template, get_template, issue_while_left
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import add_points_entry, earn_expiry
-from .outreach import check_template, queue_messages
+from .outreach import check_sms_wording, check_template, preview_messages, queue_messages
 from .replica import HQ_ORIGIN
 from .store import Store, dumps
 
@@ -77,7 +77,8 @@ class CampaignSpec(BaseModel):
     offer: Offer = Field(default_factory=Offer)
     message_zh: str = ""
     message_en: str = ""
-    channels: list[Literal["webhook", "smtp", "receipt", "tablet"]] = Field(default_factory=list)
+    channels: list[Literal["webhook", "smtp", "sms", "receipt", "tablet"]] = \
+        Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
     control_pct: Annotated[int, Field(ge=0, le=90)] = 10
     active: bool = False
@@ -130,6 +131,11 @@ def _check_templates(store: Store, offer: Offer) -> None:
             raise InvalidInput(f"campaign: offer: {error}") from None
 
 
+def _check_sms(store: Store, spec: CampaignSpec) -> None:
+    if "sms" in spec.channels:
+        check_sms_wording(store, spec.message_zh, spec.message_en)
+
+
 def campaign_record(row: Any) -> dict[str, Any]:
     record = dict(row)
     for key in ("audience", "offer", "channels", "schedule"):
@@ -166,6 +172,7 @@ def create_campaign(store: Store, data: dict[str, Any], actor: str = "system",
            "created_at": store.now_iso(), "updated_at": store.now_iso(), "last_run_at": None}
     with store.write():
         _check_templates(store, spec.offer)
+        _check_sms(store, spec)
         store.db.table("campaigns").insert(row)
         saved = get_campaign(store, row["id"])
         store.emit("campaign.saved", saved)
@@ -197,6 +204,7 @@ def update_campaign(store: Store, campaign_id: str, changes: dict[str, Any],
         editable = {k: current[k] for k in CampaignSpec.model_fields}
         spec = _spec({**editable, **changes})
         _check_templates(store, spec.offer)
+        _check_sms(store, spec)
         values = {**_columns(spec), "updated_at": store.now_iso(), "id": campaign_id}
         sets = ", ".join(f"{k} = :{k}" for k in values if k != "id")
         store.conn.execute(f"UPDATE campaigns SET {sets} WHERE id = :id", values)
@@ -344,6 +352,27 @@ def run_campaign(store: Store, campaign_id: str, actor: str = "scheduler") -> di
         store.audit(actor, "campaign.run", campaign_id,
                     {"audience": len(picks), "new": len(new), **arms})
     return {"campaign_id": campaign_id, "audience": len(picks), "new": len(new), **arms}
+
+
+def preview_campaign(store: Store, campaign_id: str, sample: int = 5) -> dict[str, Any]:
+    """How many guests the campaign would pick now, and the exact messages the first
+    `sample` of them (the most recently seen) would get; nothing is issued or sent. The
+    coupon is shown as its template would issue it today (a mystery box: its first prize)."""
+    if not 0 <= sample <= 50:
+        raise InvalidInput("sample: 0 to 50 guests")
+    campaign = get_campaign(store, campaign_id)
+    offer = Offer.model_validate(campaign["offer"])
+    template_id = offer.template_id if offer.type == "coupon" else \
+        (offer.template_ids[0] if offer.type == "mystery" else None)
+    coupon = None
+    if template_id is not None:
+        template = get_template(store, template_id)
+        coupon = {**template, "valid_until": to_iso(
+            store.now() + timedelta(days=template["valid_days"]))}
+    picks = pick(store, campaign["audience"])
+    return {"campaign_id": campaign_id, "count": len(picks),
+            "messages": preview_messages(store, campaign,
+                                         [p.member_id for p in picks[:sample]], coupon)}
 
 
 def due_campaigns(store: Store) -> list[str]:

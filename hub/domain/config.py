@@ -239,6 +239,42 @@ class CommissionSettings(_Section):
     dishes: list[DishCommission] = Field(default_factory=list)
 
 
+OPT_OUTS = ("回T退订", "拒收请回复R")  # what the carriers accept on a promotional text
+
+
+class SmsTemplate(_Section):
+    # The provider's id of an approved template, and its wording written with laoke's
+    # placeholders ({name}, {offer}, ...): Alibaba's template names them ${name}; Tencent's
+    # numbers them {1}, {2}, ... in the order they appear here.
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _opt_out(self) -> SmsTemplate:
+        if not any(words in self.text for words in OPT_OUTS):
+            raise ValueError(f"template {self.code}: a promotional text carries the opt-out "
+                             f"({' or '.join(OPT_OUTS)})")
+        return self
+
+
+class SmsSettings(_Section):
+    # "aliyun" (Dysmsapi) or "tencent" (SMS 2021-01-11); "" switches the channel off.
+    provider: Literal["", "aliyun", "tencent"] = ""
+    access_key_id: str = ""      # Alibaba AccessKey ID, or Tencent SecretId
+    access_key_secret: str = ""  # Alibaba AccessKey secret, or Tencent SecretKey
+    sign_name: str = ""          # the registered signature; guests read it as 【sign_name】
+    sdk_app_id: str = ""         # Tencent: SmsSdkAppId
+    region: str = "ap-guangzhou"  # Tencent: X-TC-Region
+    endpoint: str = ""           # "" for the provider's public API
+    # Alibaba pushes receipts and replies (SmsReport, SmsUp) to a URL set in its console,
+    # unsigned: /api/v1/sms/aliyun/reports?token=T and /api/v1/sms/aliyun/replies?token=T.
+    callback_token: str = ""
+    # Carriers take promotional texts only in this local window, on top of quiet hours.
+    window_start: Annotated[str, Field(pattern=HHMM)] = "08:00"
+    window_end: Annotated[str, Field(pattern=HHMM)] = "21:00"
+    templates: list[SmsTemplate] = Field(default_factory=list)
+
+
 class MessagingSettings(_Section):
     # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
     # service-account relay. "" switches the channel off.
@@ -252,6 +288,7 @@ class MessagingSettings(_Section):
     smtp_starttls: bool = True
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    sms: SmsSettings = SmsSettings()
 
 
 class ReaderSettings(_Section):

@@ -570,7 +570,7 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
     store.conn.execute("DELETE FROM member_cards WHERE member_id = ?", (member_id,))
     jobs = empty_print_jobs(store, member_id)
     store.conn.execute(
-        "UPDATE messages SET address = NULL, body = '', status = CASE WHEN status IN "
+        "UPDATE messages SET address = NULL, body = '', params = '', status = CASE WHEN status IN "
         "('queued', 'held') THEN 'skipped' ELSE status END, reason = 'guest erased' "
         "WHERE member_id = ?", (member_id,))
     store.conn.execute("UPDATE feedback SET comment = '' WHERE order_id IN "

@@ -2,15 +2,19 @@
 
 A message is stored before anything is sent. Marketing consent, the weekly cap and a missing
 address are checked when it is written (it is stored as `skipped` with the reason); consent
-and quiet hours again when it is due. The sender (hub/messaging.py) claims due messages here,
-sends them and reports back; a message caught mid-send by a crash is resent only where the
-channel deduplicates (the webhook gets the message id as its Idempotency-Key); an e-mail
-becomes `unconfirmed` for a person to check. Receipt and tablet messages are `held` until the
+and quiet hours (for SMS also the carriers' window) again when it is due. An SMS is stored
+as the exact text the phone will show, with the approved template and its parameters. The
+sender (hub/messaging.py) claims due messages here, sends them and reports back, and the
+providers' receipts settle them later; a message caught mid-send by a crash is resent only
+where the far end can tell a resend (the webhook gets the message id as its Idempotency-Key,
+Alibaba is asked for the text by its OutId first); an e-mail or a Tencent text becomes
+`unconfirmed` for a person to check. Receipt and tablet messages are `held` until the
 guest's next receipt prints or their next check-in shows it.
 """
 
 from __future__ import annotations
 
+import json
 import string
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -18,15 +22,19 @@ from zoneinfo import ZoneInfo
 
 from .clock import from_iso, to_iso
 from .codes import id_signature, id_signed
+from .config import SmsTemplate
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .members import member_by_phone, member_row, update_member
+from .profiles import member_profile
 from .store import Store
 
-CHANNELS = ("webhook", "smtp", "receipt", "tablet")
-REMOTE = ("webhook", "smtp")  # leave the building; subject to quiet hours
-PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe")
+CHANNELS = ("webhook", "smtp", "sms", "receipt", "tablet")
+REMOTE = ("webhook", "smtp", "sms")  # leave the building; subject to quiet hours
+# The guest's own words: favourite dish, last visit (a date), tier, points balance.
+PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe", "dish",
+                "last_visit", "tier", "points")
 LIVE = ("queued", "sending", "sent", "delivered", "held", "unconfirmed")
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -100,7 +108,8 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
     return {"member_id": member_id, "marketing_consent": False}
 
 
-STOP_WORDS = {"TD", "T", "退订", "STOP", "UNSUBSCRIBE"}
+# What guests answer to the opt-out lines: 回T退订 (Alibaba's), 拒收请回复R (Tencent's).
+STOP_WORDS = {"TD", "T", "R", "退订", "拒收", "STOP", "UNSUBSCRIBE"}
 
 
 def reply_from(store: Store, phone: str, text: str) -> str:
@@ -126,23 +135,110 @@ def _unsubscribe_text(store: Store, member_id: str, channel: str, lang: str) -> 
 
 # -- writing messages ------------------------------------------------------------------------
 
-def render(store: Store, template: str, member: Any, code: str | None, channel: str,
-           lang: str) -> str:
-    coupon = coupon_view(store, code) if code else None
+def _values(store: Store, member: Any, coupon: dict[str, Any] | None, code: str,
+            channel: str, lang: str) -> dict[str, str]:
+    """Every placeholder's words for this guest; `coupon` is the issued coupon's view (or,
+    in a preview, its template with the `valid_until` it would get)."""
     offer = ""
     if coupon is not None:
         offer = offer_value(coupon, lang)
         conditions = offer_conditions(coupon, lang)
         if conditions:
             offer += f" ({conditions})" if lang != "zh-CN" else f"（{conditions}）"
+    zone = ZoneInfo(store.settings.timezone)
     until = ""
     if coupon is not None:
-        zone = ZoneInfo(store.settings.timezone)
         until = from_iso(coupon["valid_until"]).astimezone(zone).strftime("%Y-%m-%d")
-    values = {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
-              "code": code or "", "until": until,
-              "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
-    return fill(template, values).strip()
+    profile = member_profile(store, member["id"])
+    last = profile["last_visit_at"]
+    dishes = profile["favourite_dishes"]
+    return {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
+            "code": code, "until": until,
+            "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang),
+            "dish": dishes[0]["dish"] if dishes else "",
+            "last_visit": from_iso(last).astimezone(zone).strftime("%Y-%m-%d") if last else "",
+            "tier": profile["tier_name"] if lang == "zh-CN" else profile["tier_name_en"],
+            "points": str(profile["points_balance"])}
+
+
+def compose(store: Store, wording_: str, member: Any, coupon: dict[str, Any] | None,
+            code: str, channel: str, lang: str) -> tuple[str, str, str]:
+    """The exact text the guest will read; for an SMS also the approved template's code and
+    its parameters as JSON ("" and "" when no approved template has this wording)."""
+    values = _values(store, member, coupon, code, channel, lang)
+    approved = approved_template(store, wording_) if channel == "sms" else None
+    if approved is None:
+        return fill(wording_, values).strip(), "", ""
+    filled = {field: values[field] for field in _fields(approved.text)}
+    return (sms_text(store, approved, filled), approved.code,
+            json.dumps(filled, ensure_ascii=False))
+
+
+def _address(member: Any, channel: str) -> str | None:
+    found: str | None = {"webhook": member["phone"], "sms": member["phone"],
+                         "smtp": member["email"]}.get(channel)
+    return found
+
+
+def _fate(store: Store, member: Any, channel: str, sms_code: str,
+          capped: bool) -> tuple[str, str | None]:
+    """Where a message to this guest starts: queued (or held for the receipt or tablet), or
+    skipped and why."""
+    messaging = store.settings.messaging
+    if not member["marketing_consent"]:
+        return "skipped", "no marketing consent"
+    if channel == "webhook" and not messaging.webhook_url:
+        return "skipped", "the webhook channel is not set up"
+    if channel == "smtp" and not messaging.smtp_host:
+        return "skipped", "e-mail is not set up"
+    if channel == "sms" and not messaging.sms.provider:
+        return "skipped", "SMS is not set up"
+    if channel == "sms" and not sms_code:
+        return "skipped", "no approved SMS template has this wording"
+    if channel in REMOTE and not _address(member, channel):
+        return "skipped", f"no {'e-mail' if channel == 'smtp' else 'phone'}"
+    if capped:
+        return "skipped", "weekly cap reached"
+    return ("queued" if channel in REMOTE else "held"), None
+
+
+def _fields(text: str) -> list[str]:
+    """The placeholders of a template, in order, each once."""
+    try:
+        found = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError:
+        return []
+    return list(dict.fromkeys(found))
+
+
+def approved_template(store: Store, text: str) -> SmsTemplate | None:
+    """The provider's approved template whose wording is this message: Chinese SMS go out
+    only as a template id and its parameters, so a message no template matches cannot be
+    sent by SMS."""
+    wanted = (text or "").strip()
+    for template in store.settings.messaging.sms.templates:
+        if template.text.strip() == wanted:
+            return template
+    return None
+
+
+def wording(lang: str, message_zh: str, message_en: str) -> str:
+    """The campaign's message in the store's language, else the other one."""
+    return (message_zh or message_en) if lang == "zh-CN" else (message_en or message_zh)
+
+
+def check_sms_wording(store: Store, message_zh: str, message_en: str) -> None:
+    """A campaign that texts guests says what an approved template says, word for word."""
+    text = wording(store.settings.locale, message_zh, message_en)
+    if approved_template(store, text) is None:
+        codes = ", ".join(t.code for t in store.settings.messaging.sms.templates) or "none"
+        raise InvalidInput("campaign: an SMS must use the wording of a template the provider "
+                           f"approved ([[messaging.sms.templates]]; approved: {codes})")
+
+
+def sms_text(store: Store, template: SmsTemplate, params: dict[str, str]) -> str:
+    """Exactly what the guest's phone shows: the registered signature, then the template."""
+    return f"【{store.settings.messaging.sms.sign_name}】{fill(template.text, params).strip()}"
 
 
 def _campaigns_this_week(store: Store, member_id: str, campaign_id: str) -> int:
@@ -159,36 +255,54 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
     """One message per channel of the campaign, each stored with where it stands."""
     member = member_row(store, member_id)
     lang = store.settings.locale
-    template = (campaign["message_zh"] or campaign["message_en"]) if lang == "zh-CN" else \
-        (campaign["message_en"] or campaign["message_zh"])
-    messaging = store.settings.messaging
+    template = wording(lang, campaign["message_zh"], campaign["message_en"])
     capped = _campaigns_this_week(store, member_id, campaign["id"]) >= \
         store.settings.campaigns.weekly_cap
     written = []
+    coupon = coupon_view(store, code) if code else None
     for channel in campaign["channels"]:
-        address = {"webhook": member["phone"], "smtp": member["email"]}.get(channel)
-        status, reason = ("queued" if channel in REMOTE else "held"), None
-        if not member["marketing_consent"]:
-            status, reason = "skipped", "no marketing consent"
-        elif channel == "webhook" and not messaging.webhook_url:
-            status, reason = "skipped", "the webhook channel is not set up"
-        elif channel == "smtp" and not messaging.smtp_host:
-            status, reason = "skipped", "e-mail is not set up"
-        elif channel in REMOTE and not address:
-            status, reason = "skipped", f"no {'phone' if channel == 'webhook' else 'e-mail'}"
-        elif capped:
-            status, reason = "skipped", "weekly cap reached"
+        address = _address(member, channel)
+        body, sms_code, params = compose(store, template, member, coupon, code or "", channel,
+                                         lang)
+        status, reason = _fate(store, member, channel, sms_code, capped)
         message = {
             "id": new_id(), "campaign_id": campaign["id"], "member_id": member_id,
             "channel": channel, "address": address,
             "subject": campaign["name"] if channel == "smtp" else "",
-            "body": render(store, template, member, code, channel, lang),
+            "body": body, "template": sms_code, "params": params,
             "status": status, "reason": reason, "attempts": 0,
             "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
         }
         store.db.table("messages").insert(message)
         written.append(message)
     return written
+
+
+PREVIEW_CODE = {"zh-CN": "〈券码〉", "en": "<code>"}
+
+
+def preview_messages(store: Store, campaign: dict[str, Any], member_ids: list[str],
+                     coupon: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What each of these guests would get from the campaign now, channel by channel,
+    written nowhere: the exact text, an SMS's template and parameters, and the fate the
+    message would start with. `coupon` stands for the coupon not yet issued."""
+    lang = store.settings.locale
+    template = wording(lang, campaign["message_zh"], campaign["message_en"])
+    code = PREVIEW_CODE[lang] if coupon is not None else ""
+    shown = []
+    for member_id in member_ids:
+        member = member_row(store, member_id)
+        capped = _campaigns_this_week(store, member_id, campaign["id"]) >= \
+            store.settings.campaigns.weekly_cap
+        for channel in campaign["channels"]:
+            body, sms_code, params = compose(store, template, member, coupon, code, channel,
+                                             lang)
+            status, reason = _fate(store, member, channel, sms_code, capped)
+            shown.append({"member_id": member_id, "name": member["name"], "channel": channel,
+                          "text": body, "template": sms_code,
+                          "params": json.loads(params) if params else None,
+                          "status": status, "reason": reason})
+    return shown
 
 
 # -- sending ---------------------------------------------------------------------------------
@@ -201,9 +315,20 @@ def _hhmm(text: str) -> time:
 def quiet_until(store: Store, now: datetime) -> datetime | None:
     """The end of the quiet hours if `now` falls in them, else None."""
     settings = store.settings.campaigns
+    return _closed_until(store, now, settings.quiet_start, settings.quiet_end)
+
+
+def carrier_closed_until(store: Store, now: datetime) -> datetime | None:
+    """When the carriers' window for promotional texts opens, if it is shut at `now`."""
+    sms = store.settings.messaging.sms
+    return _closed_until(store, now, sms.window_end, sms.window_start)
+
+
+def _closed_until(store: Store, now: datetime, from_: str, to: str) -> datetime | None:
+    """The end of a daily closed span [from_, to) in local time, which may wrap midnight."""
     zone = ZoneInfo(store.settings.timezone)
     local = now.astimezone(zone)
-    start, end = _hhmm(settings.quiet_start), _hhmm(settings.quiet_end)
+    start, end = _hhmm(from_), _hhmm(to)
     moment = local.time()
     if start == end:
         return None
@@ -221,6 +346,8 @@ def claim_due(store: Store, limit: int = 50,
     now = store.now()
     if quiet_until(store, now) is not None:
         return []
+    if carrier_closed_until(store, now) is not None:
+        skip = (*skip, "sms")
     channels = [c for c in REMOTE if c not in skip]
     if not channels:
         return []
@@ -245,20 +372,56 @@ def claim_due(store: Store, limit: int = 50,
     return claimed
 
 
-def mark_sent(store: Store, message_id: str, delivered: bool = False) -> None:
+def mark_sent(store: Store, message_id: str, delivered: bool = False,
+              provider_ref: str | None = None) -> None:
+    """`provider_ref` is the provider's id of the text, which its delivery receipts name."""
     with store.write():
-        store.conn.execute("UPDATE messages SET status = ?, sent_at = ?, reason = NULL "
+        store.conn.execute("UPDATE messages SET status = ?, sent_at = ?, reason = NULL, "
+                           "provider_ref = COALESCE(?, provider_ref) "
                            "WHERE id = ? AND status = 'sending'",
-                           ("delivered" if delivered else "sent", store.now_iso(), message_id))
+                           ("delivered" if delivered else "sent", store.now_iso(), provider_ref,
+                            message_id))
 
 
-def mark_failed(store: Store, message_id: str, error: str, retryable: bool) -> None:
-    """Try again later with a growing pause, until the channel's attempts are used up."""
+def mark_receipt(store: Store, message_id: str, delivered: bool, reason: str = "") -> bool:
+    """The carrier's word on a sent text: delivered to the phone, or not (and why). A
+    receipt for a message not waiting for one (unknown, or already settled) changes
+    nothing; returns whether this one did."""
+    with store.write():
+        changed = store.conn.execute(
+            "UPDATE messages SET status = ?, reason = ? WHERE id = ? AND status = 'sent'",
+            ("delivered" if delivered else "failed", (reason or None) and reason[:300],
+             message_id)).rowcount
+    return bool(changed)
+
+
+def awaiting_receipt(store: Store, channel: str, since: datetime,
+                     limit: int = 50) -> list[dict[str, Any]]:
+    """Sent messages of the channel whose receipt has not come, the longest not asked about
+    first, each marked as asked now: texts whose receipt is slow take their turn with the
+    rest instead of being asked about every round ahead of them."""
+    with store.write():
+        rows = store.conn.execute(
+            "SELECT * FROM messages WHERE channel = ? AND status = 'sent' AND sent_at >= ? "
+            "ORDER BY COALESCE(receipt_asked_at, sent_at), id LIMIT ?",
+            (channel, to_iso(since), limit)).fetchall()
+        store.conn.executemany("UPDATE messages SET receipt_asked_at = ? WHERE id = ?",
+                               [(store.now_iso(), row["id"]) for row in rows])
+    return [dict(r) for r in rows]
+
+
+def mark_failed(store: Store, message_id: str, error: str, retryable: bool,
+                unconfirmed: bool = False) -> None:
+    """Try again later with a growing pause, until the channel's attempts are used up.
+    `unconfirmed`: it may have gone and the channel cannot tell, so a person checks."""
     with store.write():
         row = store.one("SELECT attempts FROM messages WHERE id = ?", (message_id,))
         if row is None:
             raise NotFound(f"no message {message_id!r}")
-        if retryable and row["attempts"] < store.settings.messaging.max_attempts:
+        if unconfirmed:
+            store.conn.execute("UPDATE messages SET status = 'unconfirmed', reason = ? "
+                               "WHERE id = ? AND status = 'sending'", (error[:300], message_id))
+        elif retryable and row["attempts"] < store.settings.messaging.max_attempts:
             pause = min(timedelta(seconds=30 * 2 ** (row["attempts"] - 1)), MAX_BACKOFF)
             store.conn.execute(
                 "UPDATE messages SET status = 'queued', reason = ?, next_attempt_at = ? "
@@ -277,11 +440,17 @@ def release(store: Store, message_id: str) -> None:
 
 
 def recover(store: Store) -> int:
-    """After a crash: webhook messages go again under the same Idempotency-Key; e-mails
-    may have left, so they wait for a person. Returns how many were found mid-send."""
+    """After a crash: webhook messages go again under the same Idempotency-Key, and Alibaba
+    texts too (the sender asks Alibaba for the message before it sends one again); e-mails
+    and Tencent texts may have left, so they wait for a person. Returns how many were found
+    mid-send."""
+    again_channels = ("webhook", "sms") if store.settings.messaging.sms.provider == "aliyun" \
+        else ("webhook",)
+    marks = ", ".join("?" for _ in again_channels)
     with store.write():
         again = store.conn.execute("UPDATE messages SET status = 'queued' "
-                                   "WHERE status = 'sending' AND channel = 'webhook'").rowcount
+                                   f"WHERE status = 'sending' AND channel IN ({marks})",
+                                   again_channels).rowcount
         unsure = store.conn.execute(
             "UPDATE messages SET status = 'unconfirmed', reason = 'the hub stopped mid-send' "
             "WHERE status = 'sending'").rowcount

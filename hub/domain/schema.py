@@ -854,6 +854,41 @@ ALTER TABLE menu_price_holds_new RENAME TO menu_price_holds;
 CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
 """
 
+# SMS through a provider: the channel, the approved template and its parameters as sent
+# (personal data: emptied at erasure), the provider's id of the text, which its delivery
+# receipts name, and when its receipt was last asked for (so the oldest unanswered do not
+# crowd out the rest). SQLite cannot widen a CHECK in place, so the table is rebuilt.
+SMS_PROVIDERS = """
+CREATE TABLE messages_v2 (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT REFERENCES campaigns(id),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'smtp', 'sms', 'receipt', 'tablet')),
+    address TEXT,
+    subject TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'held',
+                                           'failed', 'skipped', 'unconfirmed')),
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    template TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '',
+    provider_ref TEXT,
+    receipt_asked_at TEXT
+);
+INSERT INTO messages_v2 (id, campaign_id, member_id, channel, address, subject, body, status,
+                         reason, attempts, next_attempt_at, created_at, sent_at)
+    SELECT id, campaign_id, member_id, channel, address, subject, body, status, reason,
+           attempts, next_attempt_at, created_at, sent_at FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v2 RENAME TO messages;
+CREATE INDEX messages_due ON messages(status, next_attempt_at);
+CREATE INDEX messages_member ON messages(member_id, created_at);
+CREATE INDEX messages_campaign ON messages(campaign_id, status);
+CREATE INDEX messages_provider_ref ON messages(provider_ref) WHERE provider_ref IS NOT NULL;
 # The call list (a person phoning lapsed regulars): each call's outcome and why the guest
 # stopped coming, what was sent (a coupon on their account, or one posted to an address they
 # gave), and when to call again. Note and address are personal data: erasure empties them.
@@ -927,6 +962,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0027_price_hold_tags", PRICE_HOLD_TAGS),
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
+    ("0032_sms_providers", SMS_PROVIDERS),
     ("0034_calls", CALLS),
     ("0035_offers", OFFERS),
 )

@@ -1,9 +1,11 @@
-"""Campaigns: switch one on or off, run it now, edit it, and see what it brought back."""
+"""Campaigns: switch one on or off, run it now, edit it, read the exact texts a sample of its
+audience would get, and see what it brought back."""
 
 from __future__ import annotations
 
 import json
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -35,6 +37,7 @@ class CampaignsPane(Pane):
                 yield Button(t("switch"), id="campaign-toggle")
                 yield Button(t("run_now"), id="campaign-run", variant="primary")
                 yield Button(t("results"), id="campaign-results")
+                yield Button(t("texts"), id="campaign-texts")
             yield Static("", id="campaign-detail", classes="panel")
             with Horizontal(classes="row"):
                 yield Input(placeholder=t("campaign_json"), id="campaign-edit")
@@ -137,6 +140,25 @@ class CampaignsPane(Pane):
         if results["lift"]:
             lines.append(f"{t('lift')}: {results['lift']['return_rate_pts']:+.2f} pts · "
                          f"{yuan(results['lift']['spend_per_guest_fen'])}/{t('guests')}")
+        self.query_one("#campaign-detail", Static).update("\n".join(lines))
+
+    @on(Button.Pressed, "#campaign-texts")
+    def texts(self) -> None:
+        campaign_id = self.chosen()
+        if campaign_id is not None:
+            self.call(lambda: self.console.client.campaign_preview(campaign_id),
+                      self.show_texts)
+
+    def show_texts(self, shown: Json) -> None:
+        """What the guests' phones, mailboxes and receipts would show, word for word."""
+        t = self.t
+        name = self.campaigns.get(shown["campaign_id"], {}).get("name", "")
+        lines = [f"[b]{escape(name)}[/b] · {t('audience')}: {shown['count']}"]
+        for message in shown["messages"]:
+            fate = message["status"] + (f": {message['reason']}" if message["reason"] else "")
+            lines.append(f"{escape(message['name'] or '')} · {message['channel']} · "
+                         f"{escape(fate)}")
+            lines.append(f"  {escape(message['text'])}")
         self.query_one("#campaign-detail", Static).update("\n".join(lines))
 
     @on(Button.Pressed, "#preview")
