@@ -889,6 +889,8 @@ CREATE INDEX messages_due ON messages(status, next_attempt_at);
 CREATE INDEX messages_member ON messages(member_id, created_at);
 CREATE INDEX messages_campaign ON messages(campaign_id, status);
 CREATE INDEX messages_provider_ref ON messages(provider_ref) WHERE provider_ref IS NOT NULL;
+"""
+
 # The call list (a person phoning lapsed regulars): each call's outcome and why the guest
 # stopped coming, what was sent (a coupon on their account, or one posted to an address they
 # gave), and when to call again. Note and address are personal data: erasure empties them.
