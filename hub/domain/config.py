@@ -224,6 +224,21 @@ class MessagingSettings(_Section):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
 
 
+class WeatherSettings(_Section):
+    # Where the store is; unset (the default): no weather is fetched and the forecast runs
+    # without it. Open-Meteo's forecast and archive APIs (JSON); tests point them elsewhere.
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    refresh_hours: Annotated[float, Field(gt=0, le=168)] = 6.0
+
+    @property
+    def configured(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
 class ReaderSettings(_Section):
     url: str
     protocol: Literal["rdm6300", "track2", "line"]
@@ -255,6 +270,7 @@ class Settings(_Section):
     shifts: ShiftSettings = ShiftSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     commission: CommissionSettings = CommissionSettings()
+    weather: WeatherSettings = WeatherSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

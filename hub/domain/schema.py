@@ -854,6 +854,21 @@ ALTER TABLE menu_price_holds_new RENAME TO menu_price_holds;
 CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
 """
 
+# The weather the forecast learns from and looks ahead with, one row per store-local day,
+# cached from the weather source (hub/weather.py): `observed` rows are history, `forecast`
+# rows are what was forecast for a day not yet seen (replaced once it is observed).
+WEATHER = """
+CREATE TABLE weather_days (
+    day TEXT PRIMARY KEY,
+    temperature_max_c REAL NOT NULL,
+    temperature_min_c REAL NOT NULL,
+    precipitation_mm REAL NOT NULL CHECK (precipitation_mm >= 0),
+    kind TEXT NOT NULL CHECK (kind IN ('observed', 'forecast')),
+    source TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -883,6 +898,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0027_price_hold_tags", PRICE_HOLD_TAGS),
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
+    ("0037_weather", WEATHER),
 )
 
 
