@@ -1,8 +1,13 @@
 """Weather in the forecast: Open-Meteo's APIs (a local stand-in speaking them) into the home's
 cache, and a model that finds a known weather effect in a generated store and invents none."""
 
+import json
 import math
-from datetime import date, timedelta
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +19,8 @@ from hub.domain.weather import HISTORY_DAYS, WeatherUnavailable, load
 from hub.weather import OpenMeteo as OpenMeteoSource
 from hub.weather import WeatherWorker, fetch_weather
 from tests.conftest import FakeClock
+from tests.support.homedb import home_db
+from tests.support.hubproc import ROOT
 from tests.support.standins import OpenMeteo
 
 TODAY = date(2026, 11, 25)  # the fake clock's day in Shanghai
@@ -170,3 +177,22 @@ def test_the_demo_weather_is_a_plausible_year():
     july = [d.temperature_c for d in year.values() if d.day.month == 7]
     assert sum(january) / len(january) < 0 < 20 < sum(july) / len(july)
     assert 50 < sum(1 for d in year.values() if d.precipitation_mm > 0) < 150
+
+
+def test_the_command_fetches_into_the_home(tmp_path):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    stand_in = OpenMeteo(_weather, today)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAOKE_HOME": str(tmp_path),
+           "LAOKE_WEATHER_LATITUDE": "39.9", "LAOKE_WEATHER_LONGITUDE": "116.4",
+           "LAOKE_WEATHER_FORECAST_URL": stand_in.forecast_url,
+           "LAOKE_WEATHER_ARCHIVE_URL": stand_in.archive_url}
+    try:
+        done = subprocess.run([sys.executable, "-m", "hub", "weather", "fetch", "--json"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"observed": HISTORY_DAYS - 5, "forecast": 8,
+                                           "source": "open-meteo"}
+    finally:
+        stand_in.close()
+    with home_db(tmp_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM weather_days").fetchone()[0] == HISTORY_DAYS + 3

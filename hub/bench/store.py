@@ -325,7 +325,6 @@ def bench_segments(source: Path, settings: Any, members: int,
             started = time.perf_counter()
             sizes[name] = len(pick(store, rules))
             timings[name] = round(time.perf_counter() - started, 3)
-        weather_s = bench_forecast_weather(store, end)
     slowest = max(timings, key=lambda name: timings[name])
     log(f"campaign audiences over {members:,} guests ({orders:,} orders): slowest {slowest} "
         f"{timings[slowest]} s; " + ", ".join(f"{k} {v} s ({sizes[k]:,})"

@@ -9,6 +9,7 @@ import urllib.parse
 from collections.abc import Callable
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 
 class Gateway:
@@ -58,7 +59,8 @@ class OpenMeteo:
     the same query parameters, the `daily` block with `daily_units`, nulls for days the
     archive has not reached, and a 400 with {"error": true, "reason"} for a bad query."""
 
-    DAILY = {"temperature_2m_max": "°C", "temperature_2m_min": "°C", "precipitation_sum": "mm"}
+    DAILY: ClassVar[dict[str, str]] = {
+        "temperature_2m_max": "°C", "temperature_2m_min": "°C", "precipitation_sum": "mm"}
 
     def __init__(self, weather: Callable[[date], tuple[float, float, float]], today: date,
                  archive_lag_days: int = 5) -> None:
