@@ -20,7 +20,7 @@ from hub.weather import OpenMeteo as OpenMeteoSource
 from hub.weather import WeatherWorker, fetch_weather
 from tests.conftest import FakeClock
 from tests.support.homedb import home_db
-from tests.support.hubproc import ROOT
+from tests.support.hubproc import ROOT, RunningHub, wait_until
 from tests.support.standins import OpenMeteo
 
 TODAY = date(2026, 11, 25)  # the fake clock's day in Shanghai
@@ -193,6 +193,31 @@ def test_the_command_fetches_into_the_home(tmp_path):
         assert json.loads(done.stdout) == {"observed": HISTORY_DAYS - 5, "forecast": 8,
                                            "source": "open-meteo"}
     finally:
+        stand_in.close()
+    with home_db(tmp_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM weather_days").fetchone()[0] == HISTORY_DAYS + 3
+
+
+def test_the_running_hub_keeps_the_cache_fresh_and_its_forecast_says_so(tmp_path):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    stand_in = OpenMeteo(_weather, today)
+    hub = RunningHub(tmp_path, env={
+        "LAOKE_WEATHER_LATITUDE": "39.9", "LAOKE_WEATHER_LONGITUDE": "116.4",
+        "LAOKE_WEATHER_FORECAST_URL": stand_in.forecast_url,
+        "LAOKE_WEATHER_ARCHIVE_URL": stand_in.archive_url})
+    try:
+        hub.start()
+        with hub.client() as api:
+            wait_until(lambda: api.get("/reports/forecast").json()["tomorrow"]["temperature_c"]
+                       is not None)
+            workers = {w["name"]: w for w in api.get("/health").json()["workers"]}
+            assert workers["weather"]["state"] == "running", workers
+            assert workers["weather"]["failures"] == 0
+            forecast = api.get("/reports/forecast").json()
+        assert forecast["weather"]["status"] == "too_little_history"  # a new store
+        assert forecast["tomorrow"]["temperature_c"] == (today + timedelta(days=1)).day - 4
+    finally:
+        hub.stop()
         stand_in.close()
     with home_db(tmp_path) as db:
         assert db.execute("SELECT COUNT(*) FROM weather_days").fetchone()[0] == HISTORY_DAYS + 3
