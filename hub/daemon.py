@@ -59,6 +59,10 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     hub.campaigns = CampaignScheduler(
         hub.store, channels_from(hub.settings.messaging),
         on_run=lambda run: hub.events.publish("campaign.ran", run))
+    if hub.settings.weather.configured:
+        from .weather import WeatherWorker
+
+        hub.weather = WeatherWorker(hub.store)
     api = hub.settings.api
     if hub.settings.discovery.enabled:
         hub.lan = LanRegistry(hub, api.port)

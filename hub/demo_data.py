@@ -8,11 +8,12 @@ with the same rules and written as ledger entries. Generated data is not sent to
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from .domain.staff import hash_pin
 from .domain.store import Store, dumps
 from .domain.tables import save_table
 from .domain.tiers import tier_for_spend
+from .domain.weather import AHEAD_DAYS, DayWeather, save
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
@@ -96,6 +98,52 @@ DEMO_STAFF = (("老板 陈建国", "owner", "8888"), ("经理 李娜", "manager"
               ("服务员 刘洋", "waiter", "3333"))
 
 
+# The known weather effect a demo store can be generated with (`weather_effect`), for the
+# forecast's tests to find: rain keeps guests home, cold brings them in for something hot, and
+# the cold shifts what they order.
+RAIN_EFFECT = -0.35        # log-change of guests on a wet day (10 mm or more) ...
+TEMPERATURE_EFFECT = -0.02  # ... and per degree Celsius of the day's mean
+WARM_DISHES = ("酸辣汤", "冬瓜排骨汤", "毛血旺", "水煮鱼")   # more of them per guest when cold
+COLD_DISHES = ("冰粉", "酸梅汤", "凉拌黄瓜", "青岛啤酒")     # more of them when hot
+DISH_TEMPERATURE_EFFECT = 0.04  # log-change of a dish's share per degree (cold: -, warm: +)
+MAX_WEATHER_LIFT = 1.6  # the busiest weather's lift; acceptance is scaled down by it
+
+
+def wet(precipitation_mm: float) -> float:
+    """How wet a day is for guests, 0 to 1: ten millimetres keep everyone who would stay in."""
+    return min(precipitation_mm, 10.0) / 10.0
+
+
+def demo_weather(first: date, last: date, seed: int) -> dict[date, DayWeather]:
+    """A north-China year: a seasonal swing of the daily mean, day-to-day noise, summer rain."""
+    rng = random.Random(seed)
+    days = {}
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        season = math.sin(2 * math.pi * (day.timetuple().tm_yday - 105) / 365)
+        mean = 13 + 15 * season + rng.gauss(0, 3)
+        rain = rng.expovariate(1 / 9) if rng.random() < 0.22 + 0.15 * season else 0.0
+        days[day] = DayWeather(day, round(mean + 5, 1), round(mean - 5, 1), round(rain, 1))
+    return days
+
+
+def _weather_lift(day: DayWeather | None) -> float:
+    if day is None:
+        return 1.0
+    return math.exp(RAIN_EFFECT * wet(day.precipitation_mm)
+                    + TEMPERATURE_EFFECT * (day.temperature_c - 15)) / MAX_WEATHER_LIFT
+
+
+def _dish_weights(day: DayWeather | None) -> list[float]:
+    weights = [float(w) for _, _, w in MENU]
+    if day is None:
+        return weights
+    lean = DISH_TEMPERATURE_EFFECT * (day.temperature_c - 15)
+    return [w * (math.exp(-lean) if dish in WARM_DISHES else
+                 math.exp(lean) if dish in COLD_DISHES else 1.0)
+            for w, (dish, _, _) in zip(weights, MENU, strict=True)]
+
+
 @dataclass
 class DemoSummary:
     members: int
@@ -119,8 +167,9 @@ def _phones(rng: random.Random, count: int) -> list[str]:
     return phones
 
 
-def _pick_lines(rng: random.Random, party: int) -> list[tuple[str, int, int]]:
-    dishes = rng.choices(MENU, weights=[w for _, _, w in MENU], k=party + rng.randint(0, 2))
+def _pick_lines(rng: random.Random, party: int,
+                weights: list[float]) -> list[tuple[str, int, int]]:
+    dishes = rng.choices(MENU, weights=weights, k=party + rng.randint(0, 2))
     counts: dict[tuple[str, int], int] = defaultdict(int)
     for dish, price, _ in dishes:
         counts[(dish, price)] += 1
@@ -182,8 +231,13 @@ class _Writer:
 
 
 def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
-             progress: Callable[[str, int, int], None] | None = None) -> DemoSummary:
-    """Fill an empty store with `members` guests and `days` days of trade up to now."""
+             progress: Callable[[str, int, int], None] | None = None,
+             weather: bool = False, weather_effect: bool = False) -> DemoSummary:
+    """Fill an empty store with `members` guests and `days` days of trade up to now.
+
+    `weather` also caches a generated weather for those days and the week ahead;
+    `weather_effect` (which implies it) makes trade follow that weather by the known effect
+    above, for the forecast to find. Without either, the store is the one it always was."""
     if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= 5_000_000:
         raise InvalidInput("members must be between 1 and 5,000,000")
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
@@ -197,6 +251,13 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
     settings = store.settings
     writer = _Writer(store)
     report = progress or (lambda _stage, _done, _total: None)
+    today = now.date()
+    climate = (demo_weather(today - timedelta(days=days), today + timedelta(days=AHEAD_DAYS),
+                            seed + 3) if weather or weather_effect else {})
+    felt = climate if weather_effect else {}
+    plain_weights = _dish_weights(None)
+    weights = {day: _dish_weights(felt.get(day)) for day in felt}
+    lift = {day: _weather_lift(felt.get(day)) for day in felt}
 
     with store.write():
         before = store.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
@@ -295,7 +356,7 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                 moment += timedelta(days=rng.expovariate(rate))
                 if moment >= end:
                     break
-                factor = WEEKDAY_FACTOR[moment.weekday()]
+                factor = WEEKDAY_FACTOR[moment.weekday()] * lift.get(moment.date(), 1.0)
                 if rng.random() > factor / 1.5:
                     continue
                 hour = rng.choices(list(HOURS), weights=list(HOURS.values()))[0]
@@ -303,18 +364,21 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
                 if at >= now or at < joined:
                     continue
                 _one_visit(rng, writer, store, member_id, at, points, stored, spend,
-                           welcome_code, waiters, cashiers, paying)
+                           welcome_code, waiters, cashiers, paying,
+                           weights.get(at.date(), plain_weights))
             if number % 20_000 == 0:
                 report("visits", number, members)
         # Walk-in guests who are not members yet.
         for day in range(days):
             date_at = now - timedelta(days=day)
-            for _ in range(int(12 * WEEKDAY_FACTOR[date_at.weekday()])):
+            walk_ins = 12 * WEEKDAY_FACTOR[date_at.weekday()] * lift.get(date_at.date(), 1.0)
+            for _ in range(int(walk_ins)):
                 hour = rng.choices(list(HOURS), weights=list(HOURS.values()))[0]
                 at = date_at.replace(hour=hour, minute=rng.randrange(60))
                 if at < now:
                     _one_visit(rng, writer, store, None, at, points, stored, spend,
-                               welcome_code, waiters, cashiers, paying)
+                               welcome_code, waiters, cashiers, paying,
+                               weights.get(at.date(), plain_weights))
         writer.flush()
         report("visits", members, members)
 
@@ -325,6 +389,9 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
             if tier.code != settings.tiers[0].code:
                 store.conn.execute("UPDATE members SET tier = ? WHERE id = ?",
                                    (tier.code, member_id))
+    if climate:
+        save(store, [d for d in climate.values() if d.day < today], "observed", "demo")
+        save(store, [d for d in climate.values() if d.day >= today], "forecast", "demo")
     return DemoSummary(members=members, visits=writer.counts["visits"],
                        orders=writer.counts["orders"], order_lines=writer.counts["order_lines"],
                        days=days)
@@ -346,7 +413,8 @@ def _tenders(paying: random.Random, rest: int) -> list[tuple[str, int, int | Non
 def _one_visit(rng: random.Random, writer: _Writer, store: Store, member_id: str | None,
                at: datetime, points: dict[str, int], stored: dict[str, int],
                spend: dict[str, list[tuple[datetime, int]]], welcome_code: dict[str, str],
-               waiters: list[str], cashiers: list[str], paying: random.Random) -> None:
+               waiters: list[str], cashiers: list[str], paying: random.Random,
+               weights: list[float]) -> None:
     settings = store.settings
     at_iso = to_iso(at.astimezone(UTC))
     channel = rng.choices(("dine_in", "takeaway", "delivery"), weights=(85, 9, 6))[0]
@@ -358,7 +426,7 @@ def _one_visit(rng: random.Random, writer: _Writer, store: Store, member_id: str
                               rng.choice(waiters), at_iso))
     else:
         party = rng.choice((1, 2))
-    lines = _pick_lines(rng, party)
+    lines = _pick_lines(rng, party, weights)
     total = sum(qty * price for _, qty, price in lines)
     order_id = new_id()
     coupon_code, coupon_discount, redeemed, sv_paid, earned = None, 0, 0, 0, 0

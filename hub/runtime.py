@@ -116,6 +116,7 @@ class Hub:
         self.readers: Any = None  # the card reader service, once the daemon runs it
         self.sync: Any = None  # the HQ publisher, when a broker is configured
         self.campaigns: Any = None  # the campaign scheduler, once the daemon runs it
+        self.weather: Any = None  # the weather cache's refresher, when a place is configured
         self.tls: HubCertificate | None = None  # the certificate, when the hub serves HTTPS
         self._local = threading.local()
         self._stores: list[Store] = []

@@ -82,12 +82,16 @@ def restore_cmd(obj: Obj, file: Path, key_file: Path | None) -> None:
 @click.option("--members", default=2000, show_default=True, type=click.IntRange(1, 5_000_000))
 @click.option("--days", default=365, show_default=True, type=click.IntRange(0, 3650))
 @click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--weather", type=click.Choice(["off", "on", "effect"]), default="off",
+              show_default=True, help="on: also cache a generated weather; effect: and make "
+              "trade follow it by a known effect (rain and cold), for the forecast to find.")
 @pass_obj
-def demo_data_cmd(obj: Obj, members: int, days: int, seed: int) -> None:
+def demo_data_cmd(obj: Obj, members: int, days: int, seed: int, weather: str) -> None:
     """Fill an empty home with a generated store (the one `laoke demo` uses)."""
     from ..demo_data import generate
 
-    summary = generate(obj.store(), members=members, days=days, seed=seed)
+    summary = generate(obj.store(), members=members, days=days, seed=seed,
+                       weather=weather != "off", weather_effect=weather == "effect")
     click.echo(f"generated {summary.members} members, {summary.visits} visits, "
                f"{summary.orders} orders, {summary.order_lines} order lines "
                f"over {summary.days} days")

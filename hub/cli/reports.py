@@ -64,3 +64,23 @@ def days(start: str | None, end: str | None) -> tuple[Any, Any]:
     from ..domain.reports import parse_range
 
     return parse_range(start, end, ("--from", "--to"))
+
+
+@cli.group("weather")
+def weather_group() -> None:
+    """The weather the forecast learns from ([weather] latitude/longitude in laoke.toml)."""
+
+
+@weather_group.command("fetch")
+@click.option("--json", "as_json", is_flag=True, help="Print what was cached as JSON.")
+@pass_obj
+def weather_fetch(obj: Obj, as_json: bool) -> None:
+    """Fetch the history the forecast needs and the week ahead into the home's cache (the
+    running hub does this by itself every [weather] refresh_hours)."""
+    from ..weather import fetch_weather
+
+    done = fetch_weather(obj.store())
+    if as_json:
+        emit_json({"observed": done.observed, "forecast": done.forecast, "source": done.source})
+    else:
+        click.echo(f"{done.source}: {done.observed} days observed, {done.forecast} ahead")

@@ -291,6 +291,21 @@ class MessagingSettings(_Section):
     sms: SmsSettings = SmsSettings()
 
 
+class WeatherSettings(_Section):
+    # Where the store is; unset (the default): no weather is fetched and the forecast runs
+    # without it. Open-Meteo's forecast and archive APIs (JSON); tests point them elsewhere.
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    refresh_hours: Annotated[float, Field(gt=0, le=168)] = 6.0
+
+    @property
+    def configured(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
 class ReaderSettings(_Section):
     url: str
     protocol: Literal["rdm6300", "track2", "line"]
@@ -324,6 +339,7 @@ class Settings(_Section):
     calls: CallSettings = CallSettings()
     mystery_box: MysteryBoxSettings = MysteryBoxSettings()
     commission: CommissionSettings = CommissionSettings()
+    weather: WeatherSettings = WeatherSettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

@@ -935,6 +935,21 @@ CREATE TABLE mystery_boxes (
 CREATE INDEX mystery_boxes_time ON mystery_boxes(opened_at);
 """
 
+# The weather the forecast learns from and looks ahead with, one row per store-local day,
+# cached from the weather source (hub/weather.py): `observed` rows are history, `forecast`
+# rows are what was forecast for a day not yet seen (replaced once it is observed).
+WEATHER = """
+CREATE TABLE weather_days (
+    day TEXT PRIMARY KEY,
+    temperature_max_c REAL NOT NULL,
+    temperature_min_c REAL NOT NULL,
+    precipitation_mm REAL NOT NULL CHECK (precipitation_mm >= 0),
+    kind TEXT NOT NULL CHECK (kind IN ('observed', 'forecast')),
+    source TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -967,6 +982,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0032_sms_providers", SMS_PROVIDERS),
     ("0034_calls", CALLS),
     ("0035_offers", OFFERS),
+    ("0037_weather", WEATHER),
 )
 
 

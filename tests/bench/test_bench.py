@@ -25,7 +25,8 @@ def test_bench_reports_the_foundation_figures(tmp_path):
                  "search_first_results_ms", "console_first_frame_ms", "demo_start_s",
                  "tablet_load_ms", "tablet_lookup_ms", "sync_ratio_vs_paho",
                  "sync_ratio_vs_paho_batched",
-                 "sync_lag_p99_ms", "report_s", "segment_s", "hq_stores_events_per_s",
+                 "sync_lag_p99_ms", "report_s", "forecast_weather_s", "segment_s",
+                 "hq_stores_events_per_s",
                  "order_to_ticket_queued_p99_ms", "menu_http_ms", "order_page_menu_ms",
                  "lookup_p99_ms_encrypted", "checkout_per_s_encrypted",
                  "checkout_ratio_encrypted_vs_plain"):

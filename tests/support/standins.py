@@ -1,10 +1,15 @@
-"""Local stand-ins for what cannot run here: an SMS gateway (or WeChat relay) over HTTP."""
+"""Local stand-ins for what cannot run here: an SMS gateway (or WeChat relay) over HTTP, and
+Open-Meteo's weather APIs."""
 
 from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
+from collections.abc import Callable
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 
 class Gateway:
@@ -43,6 +48,90 @@ class Gateway:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class OpenMeteo:
+    """Open-Meteo's forecast (/v1/forecast) and archive (/v1/archive) APIs in their JSON form:
+    the same query parameters, the `daily` block with `daily_units`, nulls for days the
+    archive has not reached, and a 400 with {"error": true, "reason"} for a bad query."""
+
+    DAILY: ClassVar[dict[str, str]] = {
+        "temperature_2m_max": "°C", "temperature_2m_min": "°C", "precipitation_sum": "mm"}
+
+    def __init__(self, weather: Callable[[date], tuple[float, float, float]], today: date,
+                 archive_lag_days: int = 5) -> None:
+        self.weather = weather  # day -> (max, min, precipitation)
+        self.today = today
+        self.archive_lag_days = archive_lag_days  # the days before today it has not yet
+        self.queries: list[tuple[str, dict[str, str]]] = []
+        self.down = False
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(url.query))
+                stand_in.queries.append((url.path, query))
+                if stand_in.down:
+                    self._answer(503, {"error": True, "reason": "Service unavailable"})
+                    return
+                try:
+                    self._answer(200, stand_in.answer(url.path, query))
+                except ValueError as error:
+                    self._answer(400, {"error": True, "reason": str(error)})
+
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.forecast_url = f"{base}/v1/forecast"
+        self.archive_url = f"{base}/v1/archive"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, query: dict[str, str]) -> dict:
+        for name in ("latitude", "longitude"):
+            if name not in query:
+                raise ValueError(f"Parameter '{name}' is missing")
+            float(query[name])
+        asked = query.get("daily", "").split(",")
+        unknown = [v for v in asked if v not in self.DAILY]
+        if unknown:
+            raise ValueError(f"Cannot initialize WeatherVariable from invalid String value "
+                             f"{unknown[0]} for key daily")
+        if path == "/v1/forecast":
+            first = self.today
+            days = [first + timedelta(days=n) for n in range(int(query.get("forecast_days", 7)))]
+            last_known = days[-1]
+        elif path == "/v1/archive":
+            first = date.fromisoformat(query["start_date"])
+            end = date.fromisoformat(query["end_date"])
+            if end < first:
+                raise ValueError("End-date must be larger or equals than start-date")
+            days = [first + timedelta(days=n) for n in range((end - first).days + 1)]
+            last_known = self.today - timedelta(days=self.archive_lag_days + 1)
+        else:
+            raise ValueError(f"no API at {path}")
+        daily: dict[str, list] = {"time": [d.isoformat() for d in days]}
+        for index, name in enumerate(self.DAILY):
+            daily[name] = [self.weather(d)[index] if d <= last_known else None for d in days]
+        return {"latitude": float(query["latitude"]), "longitude": float(query["longitude"]),
+                "generationtime_ms": 0.1, "utc_offset_seconds": 28800,
+                "timezone": query.get("timezone", "GMT"), "timezone_abbreviation": "GMT+8",
+                "elevation": 44.0, "daily_units": {"time": "iso8601", **self.DAILY},
+                "daily": daily}
 
     def close(self) -> None:
         self.server.shutdown()

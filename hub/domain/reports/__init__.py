@@ -56,6 +56,7 @@ class Report(TypedDict):
     tomorrow: NotRequired[forecast.ForecastDay]
     next_week: NotRequired[list[forecast.ForecastDay]]
     backtest: NotRequired[forecast.Backtest]
+    weather: NotRequired[forecast.WeatherUse]
     rules: NotRequired[dict[str, Any]]
     books: NotRequired[dict[str, int]]
     total_fen: NotRequired[int]

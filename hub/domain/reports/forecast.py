@@ -4,22 +4,37 @@ A day's forecast is a weighted average of the same weekday over the last four we
 weeks weigh more, Chinese public holidays are left out of the base), times the store's own
 holiday lift when the day is a holiday. The backtest replays the last weeks, forecasting each
 day only from what came before it, next to the naive "same weekday last week".
+
+With weather cached in the home (hub.domain.weather), the store's own response to it is
+learnt from its history: how far a day's covers (and each dish's share of them) strayed from
+the weekday forecast, against how much warmer and wetter that day was than the days the
+forecast was built from. An effect is used only where the history shows it clearly (|t| of
+at least `T_MIN`), so a store whose guests do not care about the weather keeps exactly the
+forecast it had; without weather the forecast says so and is that model. The backtest then
+reads the observed weather of each day (a perfect weather forecast: the figure is the
+model's, not the weather service's).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypedDict
 
 import holidays
 
 from ..store import Store
+from ..weather import DayWeather, load
 from .period import Period
 
 WEIGHTS = (4, 3, 2, 1)  # last week first
 DEFAULT_HOLIDAY_LIFT = 1.3
+T_MIN = 3.0  # how clear an effect must be in the history before the forecast uses it
+MIN_FIT_DAYS = 40
+WET_MM = 10.0  # a day this wet or wetter counts as fully wet
 
 
 class Prepare(TypedDict):
@@ -31,6 +46,8 @@ class ForecastDay(TypedDict):
     date: str
     weekday: str
     holiday: str | None  # the holiday's name
+    temperature_c: float | None  # the day's mean, as forecast; None without weather
+    precipitation_mm: float | None
     covers: int
     hours: dict[int, float]  # covers by hour of day, the hours the store has had guests
     prepare: list[Prepare]
@@ -38,18 +55,106 @@ class ForecastDay(TypedDict):
 
 class Backtest(TypedDict):
     days: int
-    mape: float
+    mape: float  # the forecast as it runs (with weather when the store has it)
+    mape_without_weather: float
     naive_mape: float  # "same weekday last week", the forecast to beat
+
+
+class Response(TypedDict):
+    """Per degree warmer and for a fully wet day, in percent; 0 where none was found."""
+
+    temperature_pct_per_c: float
+    wet_day_pct: float
+
+
+class DishResponse(Response):
+    dish: str
+
+
+class WeatherUse(TypedDict):
+    used: bool
+    # used, no_weather (no source configured or none reached yet), no_weather_ahead,
+    # too_little_history, no_effect_found (the forecast is the weekday model)
+    status: str
+    days: int  # days of history with weather the effects were learnt from
+    covers: Response
+    dishes: list[DishResponse]  # only the dishes with an effect
 
 
 class Forecast(TypedDict):
     tomorrow: ForecastDay
     next_week: list[ForecastDay]
     backtest: Backtest
+    weather: WeatherUse
+
+
+def wetness(day: DayWeather) -> float:
+    return min(day.precipitation_mm, WET_MM) / WET_MM
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A log-linear response to the weather: exp(temperature * dT + wet * dW)."""
+
+    temperature: float = 0.0
+    wet: float = 0.0
+
+    def factor(self, shift: tuple[float, float] | None) -> float:
+        return 1.0 if shift is None else math.exp(self.temperature * shift[0]
+                                                  + self.wet * shift[1])
+
+    def json(self) -> Response:
+        return {"temperature_pct_per_c": round(100 * (math.exp(self.temperature) - 1), 1),
+                "wet_day_pct": round(100 * (math.exp(self.wet) - 1), 1)}
+
+    def __bool__(self) -> bool:
+        return bool(self.temperature or self.wet)
+
+
+def fit_effect(rows: Sequence[tuple[float, float, float]]) -> Effect:
+    """Least squares of y on (1, dT, dW) from (y, dT, dW) rows, keeping each slope only
+    where it stands at least T_MIN standard errors from zero."""
+    n = len(rows)
+    if n < MIN_FIT_DAYS:
+        return Effect()
+    xs = [(1.0, t, w) for _, t, w in rows]
+    a = [[sum(x[i] * x[j] for x in xs) for j in range(3)] for i in range(3)]
+    b = [sum(x[i] * y for x, (y, _, _) in zip(xs, rows, strict=True)) for i in range(3)]
+    inverse = _invert(a)
+    if inverse is None:
+        return Effect()
+    beta = [sum(inverse[i][j] * b[j] for j in range(3)) for i in range(3)]
+    residual = sum((y - sum(beta[i] * x[i] for i in range(3))) ** 2
+                   for x, (y, _, _) in zip(xs, rows, strict=True))
+    variance = residual / (n - 3)
+    kept = []
+    for i in (1, 2):
+        error = math.sqrt(max(variance * inverse[i][i], 0.0))
+        kept.append(beta[i] if error and abs(beta[i]) >= T_MIN * error else 0.0)
+    return Effect(temperature=kept[0], wet=kept[1])
+
+
+def _invert(a: list[list[float]]) -> list[list[float]] | None:
+    """A 3 x 3 inverse by Gauss-Jordan; None when the weather never varied."""
+    size = len(a)
+    m = [row[:] + [float(i == j) for j in range(size)] for i, row in enumerate(a)]
+    for col in range(size):
+        pivot = max(range(col, size), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-9:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        head = m[col][col]
+        m[col] = [v / head for v in m[col]]
+        for r in range(size):
+            if r != col:
+                f = m[r][col]
+                m[r] = [v - f * p for v, p in zip(m[r], m[col], strict=True)]
+    return [row[size:] for row in m]
 
 
 class History:
-    """Covers by local day and by (weekday, hour), and dish quantities per cover."""
+    """Covers by local day and by (weekday, hour), dish quantities per cover, and the weather
+    of those days where the home has it cached."""
 
     def __init__(self, store: Store, until: date, days: int = 400) -> None:
         period = Period(store, until - timedelta(days=days), until)
@@ -70,6 +175,17 @@ class History:
         self.first = min(self.daily, default=until)
         years = range(until.year - 2, until.year + 2)
         self.holidays = holidays.country_holidays("CN", years=years)
+        self.weather = load(store, until - timedelta(days=days), until + timedelta(days=8))
+        # Each dish's sales by day (every channel, from the trigger's rollup): only the ratio
+        # to covers is read, to learn how the weather moves a dish's share.
+        self.dish_daily: dict[str, dict[date, int]] = defaultdict(dict)
+        if self.weather and self.dishes:
+            names = [dish for dish, _ in self.dishes]
+            for day, dish, qty in store.conn.execute(
+                    "SELECT day, dish, qty FROM dish_days WHERE day >= ? AND day < ? AND dish "
+                    f"IN ({', '.join('?' for _ in names)})",
+                    (period.start.isoformat(), until.isoformat(), *names)):
+                self.dish_daily[dish][date.fromisoformat(day)] = qty
 
     def covers(self, day: date) -> int:
         return self.daily.get(day, 0)
@@ -85,23 +201,44 @@ class History:
                     ratios.append(self.covers(day) / (sum(usual) / len(usual)))
         return sum(ratios) / len(ratios) if ratios else DEFAULT_HOLIDAY_LIFT
 
-    def forecast_day(self, day: date, known_until: date) -> float:
-        """Covers on `day`, using only days before `known_until`."""
-        base, weight = 0.0, 0
+    def base_days(self, day: date, known_until: date) -> list[tuple[date, int]]:
+        """The same weekdays before `known_until` the forecast of `day` averages, weighted."""
+        found: list[tuple[date, int]] = []
         week = 1
-        while len(WEIGHTS) > weight and week <= 8:
+        while len(found) < len(WEIGHTS) and week <= 8:
             past = day - timedelta(weeks=week)
             week += 1
             if past >= known_until or past < self.first or past in self.holidays:
                 continue
-            base += WEIGHTS[weight] * self.covers(past)
-            weight += 1
-        if not weight:
+            found.append((past, WEIGHTS[len(found)]))
+        return found
+
+    def forecast_day(self, day: date, known_until: date) -> float:
+        """Covers on `day`, using only days before `known_until`."""
+        base = self.base_days(day, known_until)
+        if not base:
             return 0.0
-        base /= sum(WEIGHTS[:weight])
+        covers = sum(weight * self.covers(past) for past, weight in base) / sum(
+            weight for _, weight in base)
         if day in self.holidays:
-            base *= self.holiday_lift(known_until)
-        return base
+            covers *= self.holiday_lift(known_until)
+        return covers
+
+    def shift(self, day: date, base: Sequence[tuple[date, int]]) -> tuple[float, float] | None:
+        """How much warmer and wetter `day` is than the days its forecast was built from;
+        None when the weather of any of them is not known."""
+        seen = self.weather.get(day)
+        past = [(self.weather.get(when), weight) for when, weight in base]
+        if seen is None or not past:
+            return None
+        total, warm, wet = 0, 0.0, 0.0
+        for then, weight in past:
+            if then is None:
+                return None
+            total += weight
+            warm += weight * then.temperature_c
+            wet += weight * wetness(then)
+        return seen.temperature_c - warm / total, wetness(seen) - wet / total
 
     def naive(self, day: date) -> int:
         return self.covers(day - timedelta(weeks=1))
@@ -112,6 +249,43 @@ class History:
         return {h: round(covers * n / total, 1) for h, n in profile.items() if n} if total else {}
 
 
+@dataclass(frozen=True)
+class Learnt:
+    """What the history says the weather does to this store: to its covers and to each
+    dish's share of them, learnt from the days before `known_until`."""
+
+    covers: Effect
+    dishes: dict[str, Effect]
+    days: int
+
+
+def learn(history: History, known_until: date) -> Learnt:
+    covers: list[tuple[float, float, float]] = []
+    dishes: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    start = max(history.first + timedelta(weeks=4), known_until - timedelta(days=365))
+    for n in range((known_until - start).days):
+        day = start + timedelta(days=n)
+        actual = history.covers(day)
+        if day in history.holidays or not actual:
+            continue
+        base = history.base_days(day, day)
+        shift = history.shift(day, base)
+        expected = history.forecast_day(day, day)
+        if shift is None or expected <= 0:
+            continue
+        covers.append((math.log(actual / expected), *shift))
+        base_covers = sum(weight * history.covers(past) for past, weight in base)
+        for dish, sold in history.dish_daily.items():
+            usual = sum(weight * sold.get(past, 0) for past, weight in base)
+            if usual and base_covers:
+                share = usual / base_covers
+                dishes[dish].append(
+                    (math.log((sold.get(day, 0) + 0.5) / (actual * share + 0.5)), *shift))
+    return Learnt(covers=fit_effect(covers),
+                     dishes={dish: fit_effect(rows) for dish, rows in dishes.items()},
+                     days=len(covers))
+
+
 def mape(pairs: Sequence[tuple[float, int]]) -> float:
     errors = [abs(predicted - actual) / actual for predicted, actual in pairs if actual]
     return round(100 * sum(errors) / len(errors), 1) if errors else 0.0
@@ -120,27 +294,68 @@ def mape(pairs: Sequence[tuple[float, int]]) -> float:
 def forecast(store: Store, period: Period, weather: float = 1.0,
              backtest_days: int = 28) -> Forecast:
     """The seven days after the period's end (per day and hour, with dishes to prepare), and
-    the backtest. `weather` scales the forecast (e.g. 0.85 for a rainy day ahead)."""
+    the backtest. `weather` scales the forecast by hand (e.g. 0.85 for a rainy day ahead), on
+    top of what the cached weather says."""
     today = period.end
     history = History(store, today)
+    response = learn(history, today)
     days = [today + timedelta(days=n) for n in range(1, 8)]
     covers_per_dish = sum(history.daily.get(today - timedelta(days=n), 0) for n in range(1, 29))
-    ahead = []
+    ahead, moved = [], False
     for day in days:
-        covers = history.forecast_day(day, today) * weather  # today is not over yet
+        shift = history.shift(day, history.base_days(day, today))  # today is not over yet
+        lift = response.covers.factor(shift)
+        covers = history.forecast_day(day, today) * lift * weather
+        seen = history.weather.get(day)
+        prepare = []
+        for dish, qty in history.dishes if covers_per_dish else ():
+            share = response.dishes.get(dish, Effect()).factor(shift)
+            moved = moved or lift != 1.0 or share != 1.0
+            prepare.append(Prepare(dish=dish, qty=round(covers * qty / covers_per_dish * share)))
+        moved = moved or lift != 1.0
         ahead.append(ForecastDay(
             date=day.isoformat(), weekday=day.strftime("%a"),
-            holiday=history.holidays.get(day), covers=round(covers),
-            hours=history.hours(day, covers),
-            prepare=[Prepare(dish=dish, qty=round(covers * qty / covers_per_dish))
-                     for dish, qty in history.dishes] if covers_per_dish else []))
-    ours, naive = [], []
+            holiday=history.holidays.get(day),
+            temperature_c=None if seen is None else round(seen.temperature_c, 1),
+            precipitation_mm=None if seen is None else seen.precipitation_mm,
+            covers=round(covers), hours=history.hours(day, covers), prepare=prepare))
+    return {"tomorrow": ahead[0], "next_week": ahead,
+            "backtest": backtest(history, today, backtest_days),
+            "weather": _weather_use(history, response, days, moved)}
+
+
+def backtest(history: History, today: date, backtest_days: int) -> Backtest:
+    """The last `backtest_days` days, each forecast only from what came before it; the
+    weather's effects are learnt only from the days before the first of them."""
+    response = learn(history, today - timedelta(days=backtest_days))
+    ours, plain, naive = [], [], []
     for back in range(backtest_days, 0, -1):
         day = today - timedelta(days=back)
         if day - timedelta(weeks=4) < history.first:
             continue
         actual = history.covers(day)
-        ours.append((history.forecast_day(day, day), actual))
+        expected = history.forecast_day(day, day)
+        shift = history.shift(day, history.base_days(day, day))
+        ours.append((expected * response.covers.factor(shift), actual))
+        plain.append((expected, actual))
         naive.append((history.naive(day), actual))
-    return {"tomorrow": ahead[0], "next_week": ahead,
-            "backtest": {"days": len(ours), "mape": mape(ours), "naive_mape": mape(naive)}}
+    return {"days": len(ours), "mape": mape(ours), "mape_without_weather": mape(plain),
+            "naive_mape": mape(naive)}
+
+
+def _weather_use(history: History, response: Learnt, days: list[date],
+                 moved: bool) -> WeatherUse:
+    if not history.weather:
+        status = "no_weather"  # no source configured, or none reached yet
+    elif any(day not in history.weather for day in days):
+        status = "no_weather_ahead"
+    elif response.days < MIN_FIT_DAYS:
+        status = "too_little_history"
+    elif not moved:
+        status = "no_effect_found"
+    else:
+        status = "used"
+    return {"used": status == "used", "status": status, "days": response.days,
+            "covers": response.covers.json(),
+            "dishes": [DishResponse(dish=dish, **effect.json())
+                       for dish, effect in response.dishes.items() if effect]}
