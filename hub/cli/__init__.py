@@ -85,6 +85,7 @@ from . import (  # noqa: E402, F401
     apps,
     campaigns,
     data,
+    delivery,
     devices,
     hq,
     hub,

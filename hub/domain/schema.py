@@ -854,6 +854,38 @@ ALTER TABLE menu_price_holds_new RENAME TO menu_price_holds;
 CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
 """
 
+# Delivery platforms (美团外卖, 饿了么): each platform order once, with what the platform kept
+# (commission) and charged (delivery fee) so margins are real and its state (a cancellation or
+# refund follows the order); the platform's dish names mapped to the menu; and the pushes
+# already taken, so a replayed or repeated push changes nothing.
+DELIVERY = """
+CREATE TABLE delivery_orders (
+    platform TEXT NOT NULL CHECK (platform IN ('meituan', 'eleme')),
+    platform_order_id TEXT NOT NULL,
+    order_id TEXT NOT NULL UNIQUE REFERENCES orders(id),
+    platform_user_id TEXT,
+    commission_fen INTEGER NOT NULL DEFAULT 0 CHECK (commission_fen >= 0),
+    delivery_fee_fen INTEGER NOT NULL DEFAULT 0 CHECK (delivery_fee_fen >= 0),
+    state TEXT NOT NULL DEFAULT 'placed' CHECK (state IN ('placed', 'cancelled', 'refunded')),
+    placed_at TEXT NOT NULL,
+    ended_at TEXT,
+    PRIMARY KEY (platform, platform_order_id)
+) WITHOUT ROWID;
+CREATE TABLE delivery_dish_map (
+    platform TEXT NOT NULL,
+    name TEXT NOT NULL,
+    code TEXT NOT NULL REFERENCES menu_dishes(code),
+    PRIMARY KEY (platform, name)
+) WITHOUT ROWID;
+CREATE TABLE delivery_pushes (
+    platform TEXT NOT NULL,
+    push_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (platform, push_id)
+) WITHOUT ROWID;
+"""
+
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -883,6 +915,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0027_price_hold_tags", PRICE_HOLD_TAGS),
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
+    ("0030_delivery", DELIVERY),
 )
 
 

@@ -1,0 +1,51 @@
+"""The delivery platforms' push receivers. No device token: each push is authenticated by the
+platform's own signature with this store's app secret (`[delivery.*]`), and answered the way
+that platform expects, so it stops retrying."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+
+from ..domain import delivery as book
+from ..domain.errors import InvalidInput
+from .auth import hub_of
+
+router = APIRouter(tags=["delivery"])
+Json = dict[str, Any]
+
+
+async def meituan_params(request: Request) -> dict[str, str]:
+    """Every parameter Meituan signed: the query's and the form body's (URL-decoded)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {**dict(request.query_params), **dict(parse_qsl(body, keep_blank_values=True))}
+
+
+async def eleme_push(request: Request) -> dict[str, Any]:
+    try:
+        push = json.loads(await request.body())
+    except ValueError:
+        raise InvalidInput("the push is not JSON") from None
+    if not isinstance(push, dict):
+        raise InvalidInput("the push must be a JSON object")
+    return push
+
+
+@router.post("/delivery/meituan/{event}", summary="美团外卖's push (order, cancel, refund), "
+             "signed with sig = md5(url?sorted params + app_secret); answers {\"data\": \"ok\"}")
+def meituan(event: str, request: Request,
+            params: Annotated[dict[str, str], Depends(meituan_params)]) -> Json:
+    url = str(request.url.replace(query=""))
+    book.receive_meituan(hub_of(request).store(), url, event, params)
+    return {"data": "ok"}
+
+
+@router.post("/delivery/eleme", summary="饿了么's push {requestId, type, message, timestamp, "
+             "signature, ...}, signed with md5 of the sorted pairs + secret; answers "
+             "{\"message\": \"ok\"}")
+def eleme(request: Request, push: Annotated[dict[str, Any], Depends(eleme_push)]) -> Json:
+    book.receive_eleme(hub_of(request).store(), push)
+    return {"message": "ok"}

@@ -1,0 +1,200 @@
+"""Delivery platforms' orders in the books: the generic file, the platforms' signed pushes,
+one order however often it arrives, cancellations and refunds followed, dish names mapped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hub.domain.delivery import (
+    end_order,
+    import_orders,
+    map_dish,
+    receive_eleme,
+    receive_meituan,
+    unmapped_dishes,
+)
+from hub.domain.errors import InvalidInput, PushRefused
+from hub.domain.menu import save_dish
+from tests.support.homedb import home_db
+from tests.support.hubproc import ROOT, RunningHub
+from tests.support.platforms import Eleme, Meituan
+
+SECRET_MT, SECRET_ELM = "mt-secret-1", "elm-secret-1"
+URL = "https://shop.example/api/v1/delivery/meituan/order"
+
+
+def rows(*lines):
+    return [dict(zip(("platform_order_id", "created_at", "customer_id", "phone", "dish", "qty",
+                      "unit_price_fen", "platform_fee_fen"), line, strict=True))
+            for line in lines]
+
+
+FILE = rows(("MT-1", "2026-11-25T12:00:00+08:00", "u-77", "138****5678", "宫保鸡丁", "2",
+             "3800", "900"),
+            ("MT-1", "2026-11-25T12:00:00+08:00", "u-77", "138****5678", "米饭", "2", "300", ""),
+            ("MT-2", "2026-11-25T18:10:00", "", "13812345678_123456", "酸辣汤", "1", "2200",
+             "300"))
+
+
+@pytest.fixture
+def secrets(settings):
+    settings.delivery.meituan.app_secret = SECRET_MT
+    settings.delivery.eleme.app_secret = SECRET_ELM
+    return settings
+
+
+def orders(store):
+    return [dict(r) for r in store.conn.execute(
+        "SELECT d.*, o.channel, o.total_fen, o.created_at FROM delivery_orders d "
+        "JOIN orders o ON o.id = d.order_id ORDER BY d.platform_order_id")]
+
+
+def test_the_generic_file_lands_once_with_fees_and_no_phone(store):
+    save_dish(store, {"code": "GB01", "name": "宫保鸡丁", "price_fen": 4200}, actor="test")
+    map_dish(store, "meituan", "宫保鸡丁", "GB01", actor="test")
+    assert import_orders(store, "meituan", FILE) == {"added": 2, "unchanged": 0}
+    assert import_orders(store, "meituan", FILE) == {"added": 0, "unchanged": 2}
+    landed = orders(store)
+    assert [(o["platform_order_id"], o["channel"], o["total_fen"], o["commission_fen"])
+            for o in landed] == [("MT-1", "delivery", 8200, 900), ("MT-2", "delivery", 2200, 300)]
+    assert landed[1]["created_at"] == "2026-11-25T10:10:00.000Z", "local time without offset"
+    lines = store.conn.execute("SELECT dish, code, unit_price_fen FROM order_lines WHERE "
+                               "order_id = ? ORDER BY line_no", (landed[0]["order_id"],))
+    assert [tuple(r) for r in lines] == [("宫保鸡丁", "GB01", 3800), ("米饭", None, 300)], \
+        "the platform's price stands; a mapped name takes the menu's code"
+    assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'delivery.order'") == 2
+    assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'order.created'") == 2
+    kept = [str(tuple(r)) for table in ("outbox", "audit_log", "delivery_orders", "orders",
+                                        "order_lines") for r in store.conn.execute(
+        f"SELECT * FROM {table}")]
+    assert not [row for row in kept if "5678" in row], \
+        "neither a masked phone nor a privacy number is kept"
+    assert [(d["platform"], d["name"]) for d in unmapped_dishes(store)] == [
+        ("meituan", "米饭"), ("meituan", "酸辣汤")]
+
+
+def test_a_bad_row_refuses_the_whole_file_naming_it(store):
+    bad = FILE[:2] + rows(("MT-3", "2026-11-25T12:00:00+08:00", "", "", "酸辣汤", "0", "2200",
+                           ""))
+    with pytest.raises(InvalidInput, match="row 4: .*qty"):
+        import_orders(store, "meituan", bad)
+    assert orders(store) == []
+
+
+def test_meituan_push_signed_once_and_again_is_one_order_then_cancelled(store, secrets, clock):
+    platform = Meituan("unused", "app-1", SECRET_MT)
+    now = int(clock().timestamp())
+    push = platform.signed(URL, Meituan.order("MT-9", [("宫保鸡丁", 1, "38.5")]), timestamp=now)
+    assert receive_meituan(store, URL, "order", push) is True
+    assert receive_meituan(store, URL, "order", push) is False, "the same push again"
+    again = platform.signed(URL, Meituan.order("MT-9", [("宫保鸡丁", 1, "38.5")]),
+                            timestamp=now + 1)
+    assert receive_meituan(store, URL, "order", again) is False, "the platform's retry"
+    [order] = orders(store)
+    assert (order["total_fen"], order["commission_fen"], order["delivery_fee_fen"]) == \
+        (3850, 420, 350)
+    cancel_url = URL.replace("/order", "/cancel")
+    cancel = platform.signed(cancel_url, {"order_id": "MT-9", "reason_code": "1001"},
+                             timestamp=now)
+    assert receive_meituan(store, cancel_url, "cancel", cancel) is True
+    [order] = orders(store)
+    assert order["state"] == "cancelled" and order["ended_at"]
+    assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'delivery.ended'") == 1
+    assert end_order(store, "meituan", "MT-9", "refunded") is False, "it already ended"
+
+
+def test_a_forged_stale_or_wrong_url_meituan_push_records_nothing(store, secrets, clock):
+    platform = Meituan("unused", "app-1", SECRET_MT)
+    now = int(clock().timestamp())
+    fields = Meituan.order("MT-5", [("米饭", 1, "3")])
+    before = store.scalar("SELECT COUNT(*) FROM outbox")
+    for url, push in [
+            (URL, platform.signed(URL, fields, secret="guessed", timestamp=now)),
+            (URL, platform.signed(URL, fields, timestamp=now - 3600)),
+            (URL, {**platform.signed(URL, fields, timestamp=now), "shipping_fee": "0"}),
+            (URL.replace("shop.example", "other.example"), platform.signed(URL, fields,
+                                                                            timestamp=now))]:
+        with pytest.raises(PushRefused):
+            receive_meituan(store, url, "order", push)
+    assert orders(store) == [] and store.scalar("SELECT COUNT(*) FROM delivery_pushes") == 0
+    assert store.scalar("SELECT COUNT(*) FROM outbox") == before
+
+
+def test_no_secret_configured_refuses_even_an_unsigned_push(store, clock):
+    platform = Eleme("unused", "app-2", "")
+    with pytest.raises(PushRefused):
+        receive_eleme(store, platform.signed(10, Eleme.order("E-1", [("米饭", 1, 3)]),
+                                             timestamp=int(clock().timestamp() * 1000)))
+
+
+def test_eleme_order_and_refund(store, secrets, clock):
+    platform = Eleme("unused", "app-2", SECRET_ELM)
+    ms = int(clock().timestamp() * 1000)
+    new = platform.signed(10, Eleme.order("E-7", [("酸辣汤", 2, 22.0)]), user_id=5551,
+                          timestamp=ms)
+    assert receive_eleme(store, new) is True
+    assert receive_eleme(store, new) is False
+    [order] = orders(store)
+    assert (order["total_fen"], order["commission_fen"], order["delivery_fee_fen"],
+            order["platform_user_id"]) == (4400, 560, 400, "5551")
+    assert receive_eleme(store, platform.signed(12, {"orderId": "E-7"}, timestamp=ms)) is False
+    assert receive_eleme(store, platform.signed(33, {"orderId": "E-7"}, timestamp=ms)) is True
+    assert orders(store)[0]["state"] == "refunded"
+    with pytest.raises(PushRefused):
+        receive_eleme(store, {**platform.signed(33, {"orderId": "E-8"}, timestamp=ms),
+                              "type": 10})
+
+
+# -- the hub: real HTTPS on loopback, the platforms posting as they do ------------------------
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    running = RunningHub(tmp_path_factory.mktemp("delivery") / "home", env={
+        "LAOKE_DELIVERY_MEITUAN_APP_SECRET": SECRET_MT,
+        "LAOKE_DELIVERY_ELEME_APP_SECRET": SECRET_ELM}).start()
+    yield running
+    running.stop()
+
+
+def test_pushes_over_https_answer_each_platform_and_a_forgery_401(hub, tmp_path):
+    meituan = Meituan(hub.url, "app-1", SECRET_MT, verify=hub.verify)
+    fields = Meituan.order("MT-100", [("宫保鸡丁", 1, "38")], ctime=1_764_560_000)
+    forged = meituan.push("order", fields, secret="not-the-secret")
+    assert forged.status_code == 401 and forged.json()["error"] == "bad_signature"
+    with home_db(hub.home) as db:
+        assert db.execute("SELECT COUNT(*) FROM delivery_orders").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM delivery_pushes").fetchone()[0] == 0
+    for _ in range(2):
+        answer = meituan.push("order", fields)
+        assert answer.status_code == 200 and answer.json() == {"data": "ok"}
+    eleme = Eleme(hub.url, "app-2", SECRET_ELM, verify=hub.verify)
+    answer = eleme.push(eleme.signed(10, Eleme.order("E-100", [("米饭", 1, 3.0)])))
+    assert answer.status_code == 200 and answer.json() == {"message": "ok"}
+    assert eleme.push(eleme.signed(10, {"id": "E-101"}, secret="x")).status_code == 401
+    export = tmp_path / "meituan.csv"
+    export.write_text("platform_order_id,created_at,customer_id,phone,dish,qty,unit_price_fen,"
+                      "platform_fee_fen\nMT-100,2025-12-01T11:33:20+08:00,,,宫保鸡丁,1,3800,0\n",
+                      encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(hub.home), "delivery",
+                           "import", str(export), "--platform", "meituan"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "0 orders added, 1 already in" in done.stdout
+    with home_db(hub.home) as db:
+        assert db.execute("SELECT platform, platform_order_id FROM delivery_orders ORDER BY 1"
+                          ).fetchall() == [("eleme", "E-100"), ("meituan", "MT-100")]
+    unmapped = subprocess.run([sys.executable, "-m", "hub", "--home", str(hub.home),
+                               "delivery", "unmapped", "--json"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert sorted((d["platform"], d["name"]) for d in json.loads(unmapped.stdout)) == [
+        ("eleme", "米饭"), ("meituan", "宫保鸡丁")]
+
+
+def test_no_bearer_token_opens_the_push_paths_or_anything_else(hub):
+    with hub.client() as owner:
+        answer = owner.post("/delivery/eleme", json={"type": 10, "message": "{}"})
+    assert answer.status_code == 401, "the owner's token is no platform's signature"
