@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .domain.errors import InvalidInput
 from .domain.menu import EXTRA_COLUMNS, FILE_COLUMNS, export_rows
 from .domain.store import Store
 from .export import _write_csv, _write_xlsx

@@ -80,7 +80,7 @@ def test_the_generic_file_lands_once_with_fees_and_no_phone(store):
 def test_a_bad_row_refuses_the_whole_file_naming_it(store):
     bad = FILE[:2] + rows(("MT-3", "2026-11-25T12:00:00+08:00", "", "", "酸辣汤", "0", "2200",
                            ""))
-    with pytest.raises(InvalidInput, match="row 4: .*qty"):
+    with pytest.raises(InvalidInput, match=r"row 4: .*qty"):
         import_orders(store, "meituan", bad)
     assert orders(store) == []
 

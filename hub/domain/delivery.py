@@ -99,7 +99,7 @@ def _count(value: Any, what: str, maximum: int, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise InvalidInput(f"{what} must be a whole number from {minimum} to {maximum}, "
                            f"got {value!r}")
-    return value
+    return int(value)
 
 
 def _yuan(value: Any, what: str) -> int:
@@ -115,8 +115,8 @@ def _moment(value: Any, timezone: str) -> str:
     """ISO 8601 text (a time without an offset is the store's local time) or Unix seconds
     (or milliseconds) to the store's UTC text."""
     try:
-        if isinstance(value, int | float) and not isinstance(value, bool) or \
-                isinstance(value, str) and value.strip().isdigit():
+        if (isinstance(value, int | float) and not isinstance(value, bool)) or \
+                (isinstance(value, str) and value.strip().isdigit()):
             seconds = float(value)
             return to_iso(datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds,
                                                  UTC))
