@@ -54,6 +54,13 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
             [{"order_id": data["id"], **line} for line in data.get("lines", [])], ignore=True)
         store.db.table("order_tenders").insert_all(
             [{"order_id": data["id"], **paid} for paid in data.get("tenders", [])], ignore=True)
+    elif kind == "delivery.order":  # so the platform's order pushed again stays one order
+        store.db.table("delivery_orders").insert(data, ignore=True)
+    elif kind == "delivery.ended":
+        store.conn.execute("UPDATE delivery_orders SET state = ?, ended_at = ? WHERE "
+                           "platform = ? AND platform_order_id = ?",
+                           (data["state"], data["ended_at"], data["platform"],
+                            data["platform_order_id"]))
     elif kind == "staff.created":
         staff = _row(data, ("id", "name", "role", "active", "created_at"))
         store.db.table("staff").insert({**staff, "pin_hash": NO_PIN}, ignore=True)
