@@ -215,3 +215,23 @@ def test_a_hub_restored_from_hq_knows_its_platform_orders(store, tmp_path, setti
         assert import_orders(restored, "meituan", FILE) == {"added": 0, "unchanged": 2}
         assert [(o["platform_order_id"], o["state"]) for o in orders(restored)] == [
             ("MT-1", "placed"), ("MT-2", "cancelled")]
+
+
+def test_the_channels_report_splits_delivery_by_platform_and_drops_what_was_cancelled(store):
+    from datetime import date
+
+    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.coupons import Line
+    from hub.domain.reports import report
+
+    checkout(store, CheckoutRequest(idempotency_key="till-1",
+                                    lines=[Line("水煮鱼", 1, 12800)]))
+    import_orders(store, "meituan", FILE)
+    import_orders(store, "eleme", rows(("E-1", "2026-11-25T13:00:00+08:00", "", "", "米饭",
+                                        "3", "300", "150")))
+    end_order(store, "meituan", "MT-2", "cancelled")
+    figures = report(store, "channels", date(2026, 11, 25), date(2026, 11, 25))["channels"]
+    assert [(c["channel"], c["platform"], c["orders"], c["revenue_fen"], c["platform_fee_fen"])
+            for c in figures] == [("delivery", "eleme", 1, 900, 150),
+                                  ("delivery", "meituan", 1, 8200, 900),
+                                  ("dine_in", None, 1, 12800, 0)]
