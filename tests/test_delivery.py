@@ -235,3 +235,88 @@ def test_the_channels_report_splits_delivery_by_platform_and_drops_what_was_canc
             for c in figures] == [("delivery", "eleme", 1, 900, 150),
                                   ("delivery", "meituan", 1, 8200, 900),
                                   ("dine_in", None, 1, 12800, 0)]
+
+
+# -- platform guests: a claim, a person's join, an erasure -----------------------------------
+
+def test_a_claim_joins_the_order_and_its_platform_user_to_the_member_who_enters_it(store,
+                                                                                   guest):
+    from hub.domain.delivery import claim, member_of
+    from hub.domain.errors import ClaimTaken, NotFound
+    from hub.domain.members import NewMember, add_member
+
+    import_orders(store, "meituan", FILE)
+    import_orders(store, "meituan", rows(("MT-3", "2026-11-26T12:00:00+08:00", "u-77", "",
+                                          "米饭", "1", "300", "")))
+    code = store.scalar("SELECT claim_code FROM delivery_orders WHERE platform_order_id = "
+                        "'MT-1'")
+    assert len(code) == 8
+    typed = f"{code[:4].lower()}-{code[4:]}"  # as a guest types it off the slip
+    assert claim(store, typed, guest["id"], actor="kiosk") == {
+        "platform": "meituan", "platform_order_id": "MT-1", "member_id": guest["id"]}
+    assert member_of(store, "meituan", "MT-1") == guest["id"]
+    assert member_of(store, "meituan", "MT-3") == guest["id"], "the same platform user"
+    assert member_of(store, "meituan", "MT-2") is None, "another guest's order"
+    assert claim(store, code, guest["id"], actor="kiosk")["member_id"] == guest["id"]
+    other = add_member(store, NewMember(name="李雷", phone="139 0013 9000"))
+    with pytest.raises(ClaimTaken):
+        claim(store, code, other["id"], actor="kiosk")
+    with pytest.raises(NotFound):
+        claim(store, "ZZZZZZZZ", other["id"], actor="kiosk")
+    assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type IN ('delivery.claimed', "
+                        "'delivery.joined')") == 2
+
+
+def test_a_person_joins_and_unjoins_a_platform_user_audited(store, guest):
+    from hub.domain.delivery import join, member_of, unjoin
+
+    import_orders(store, "meituan", FILE)
+    join(store, "meituan", "u-77", guest["id"], actor="manager")
+    assert member_of(store, "meituan", "MT-1") == guest["id"]
+    assert unjoin(store, "meituan", "u-77", actor="manager") is True
+    assert member_of(store, "meituan", "MT-1") is None
+    assert unjoin(store, "meituan", "u-77", actor="manager") is False
+    assert [r[0] for r in store.conn.execute(
+        "SELECT action FROM audit_log WHERE action LIKE 'delivery.%join' ORDER BY at")] == [
+        "delivery.join", "delivery.unjoin"]
+
+
+def test_erasing_a_member_removes_their_platform_identities_here_and_in_events(store, guest):
+    from hub.domain.delivery import join
+    from hub.domain.members import erase_member
+
+    import_orders(store, "meituan", FILE)
+    join(store, "meituan", "u-77", guest["id"], actor="manager")
+    erase_member(store, guest["id"], actor="owner")
+    assert store.scalar("SELECT COUNT(*) FROM platform_identities") == 0
+    assert store.scalar("SELECT COUNT(*) FROM delivery_orders WHERE platform_user_id = "
+                        "'u-77'") == 0
+    events = " ".join(r[0] for r in store.conn.execute("SELECT data FROM outbox"))
+    assert "u-77" not in events
+    assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'member.erased'") == 1
+
+
+def test_the_kiosk_claims_an_order_over_https(hub):
+    eleme = Eleme(hub.url, "app-2", SECRET_ELM, verify=hub.verify)
+    assert eleme.push(eleme.signed(10, Eleme.order("E-200", [("米饭", 2, 3.0)]),
+                                   user_id=9001)).status_code == 200
+    with home_db(hub.home) as db:
+        code = db.execute("SELECT claim_code FROM delivery_orders WHERE platform_order_id = "
+                          "'E-200'").fetchone()[0]
+    with hub.client() as owner:
+        signed_up = owner.post("/members", json={"name": "韩梅梅", "phone": "137 0013 7000",
+                                                 "marketing_consent": False})
+        assert signed_up.status_code == 201, signed_up.text
+        member = signed_up.json()
+        kiosk = owner.post("/devices", json={"name": "门口", "role": "kiosk"}).json()["token"]
+    with hub.client(kiosk) as device:
+        wrong = device.post("/delivery/claims", json={"code": "00000000",
+                                                      "member_id": member["id"]})
+        assert wrong.status_code == 404
+        done = device.post("/delivery/claims", json={"code": code, "member_id": member["id"]})
+    assert done.status_code == 200, done.text
+    assert done.json() == {"platform": "eleme", "platform_order_id": "E-200",
+                           "member_id": member["id"]}
+    with home_db(hub.home) as db:
+        assert db.execute("SELECT member_id FROM platform_identities WHERE platform = 'eleme' "
+                          "AND platform_user_id = '9001'").fetchone()[0] == member["id"]

@@ -107,6 +107,7 @@ RULES: dict[str, str] = {
     "POST /feedback/{feedback_id}/apology": "coupon.issue",
     "POST /delivery/meituan/{event}": SIGNED,
     "POST /delivery/eleme": SIGNED,
+    "POST /delivery/claims": "delivery.claim",
 }
 
 

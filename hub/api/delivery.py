@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Request
 
 from ..domain import delivery as book
 from ..domain.errors import InvalidInput
-from .auth import hub_of
+from .auth import Caller, hub_of, require
+from .models import Body, ShortText
 
 router = APIRouter(tags=["delivery"])
 Json = dict[str, Any]
@@ -49,3 +50,15 @@ def meituan(event: str, request: Request,
 def eleme(request: Request, push: Annotated[dict[str, Any], Depends(eleme_push)]) -> Json:
     book.receive_eleme(hub_of(request).store(), push)
     return {"message": "ok"}
+
+
+class ClaimBody(Body):
+    code: ShortText
+    member_id: ShortText
+
+
+@router.post("/delivery/claims", summary="A guest claims a delivery order by the code on its "
+             "slip (at the kiosk or the tablet): the order and its platform user are theirs")
+def claim(body: ClaimBody, request: Request,
+          who: Annotated[Caller, Depends(require("delivery.claim"))]) -> Json:
+    return dict(book.claim(hub_of(request).store(), body.code, body.member_id, who.actor))

@@ -60,3 +60,34 @@ def delivery_map(obj: Obj, name: str, code: str, platform: str) -> None:
 
     map_dish(obj.store(), platform, name, code, actor="cli")
     click.echo(f"{platform} {name} -> {code}")
+
+
+@delivery.command("join")
+@click.argument("platform", type=PLATFORM)
+@click.argument("user_id")
+@click.argument("member")
+@pass_obj
+def delivery_join(obj: Obj, platform: str, user_id: str, member: str) -> None:
+    """Join the platform's USER_ID to MEMBER (id, phone or card): their orders are the
+    member's. Audited; `laoke delivery unjoin` undoes it."""
+    from ..domain.delivery import join
+    from ..domain.members import resolve_member
+
+    store = obj.store()
+    member_id = resolve_member(store, member)["id"]
+    join(store, platform, user_id, member_id, actor="cli")
+    click.echo(f"{platform} user {user_id} -> member {member_id}")
+
+
+@delivery.command("unjoin")
+@click.argument("platform", type=PLATFORM)
+@click.argument("user_id")
+@pass_obj
+def delivery_unjoin(obj: Obj, platform: str, user_id: str) -> None:
+    """Undo a join: the platform's USER_ID is nobody's again. Audited."""
+    from ..domain.delivery import unjoin
+    from ..domain.errors import NotFound
+
+    if not unjoin(obj.store(), platform, user_id, actor="cli"):
+        raise NotFound(f"{platform} user {user_id} is joined to nobody")
+    click.echo(f"{platform} user {user_id} joined to nobody")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,9 +26,11 @@ from zoneinfo import ZoneInfo
 
 from .checkout import Tender, write_order
 from .clock import to_iso
+from .codes import ALPHABET, canonical
 from .coupons import Line
-from .errors import InvalidInput, NotFound, PushRefused
+from .errors import ClaimTaken, InvalidInput, MemberErased, NotFound, PushRefused
 from .ids import new_id
+from .members import member_row
 from .menu import get_dish
 from .money import to_fen
 from .store import Store
@@ -44,6 +47,7 @@ ELEME_NEW = 10
 ELEME_CANCELLED = frozenset({14, 15, 17, 23, 25})
 ELEME_REFUNDED = frozenset({33, 35})
 MEITUAN_EVENTS = ("order", "cancel", "refund")
+CLAIM_LENGTH = 8  # 40 random bits in Crockford base32: typed by a guest off the bag's slip
 
 
 @dataclass(frozen=True)
@@ -176,12 +180,13 @@ def land_order(store: Store, order: PlatformOrder) -> tuple[str, bool]:
         row = {"platform": order.platform, "platform_order_id": order.platform_order_id,
                "order_id": order_id, "platform_user_id": order.platform_user_id,
                "commission_fen": order.commission_fen,
-               "delivery_fee_fen": order.delivery_fee_fen, "placed_at": order.placed_at}
+               "delivery_fee_fen": order.delivery_fee_fen, "placed_at": order.placed_at,
+               "claim_code": "".join(secrets.choice(ALPHABET) for _ in range(CLAIM_LENGTH))}
         store.conn.execute(
             "INSERT INTO delivery_orders (platform, platform_order_id, order_id, "
-            "platform_user_id, commission_fen, delivery_fee_fen, placed_at) VALUES "
+            "platform_user_id, commission_fen, delivery_fee_fen, placed_at, claim_code) VALUES "
             "(:platform, :platform_order_id, :order_id, :platform_user_id, :commission_fen, "
-            ":delivery_fee_fen, :placed_at)", row)
+            ":delivery_fee_fen, :placed_at, :claim_code)", row)
         store.emit("delivery.order", row)
     return order_id, True
 
@@ -209,6 +214,102 @@ def end_order(store: Store, platform: str, platform_order_id: str, state: str,
         store.audit(actor, f"delivery.{state}", row["order_id"],
                     {"platform": platform, "platform_order_id": platform_order_id})
     return True
+
+
+# -- platform guests ------------------------------------------------------------------------
+
+class Claimed(TypedDict):
+    platform: str
+    platform_order_id: str
+    member_id: str
+
+
+def _joinable(store: Store, member_id: str) -> None:
+    if member_row(store, member_id)["erased_at"]:
+        raise MemberErased(f"member {member_id} was erased")
+
+
+def _identity(store: Store, platform: str, platform_user_id: str, member_id: str,
+              by: str) -> None:
+    store.conn.execute(
+        "INSERT INTO platform_identities (platform, platform_user_id, member_id, joined_by, "
+        "joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, platform_user_id) DO UPDATE "
+        "SET member_id = excluded.member_id, joined_by = excluded.joined_by, "
+        "joined_at = excluded.joined_at", (platform, platform_user_id, member_id, by,
+                                          store.now_iso()))
+    store.emit("delivery.joined", {"platform": platform, "platform_user_id": platform_user_id,
+                                   "member_id": member_id, "joined_by": by})
+
+
+def claim(store: Store, code: str, member_id: str, actor: str) -> Claimed:
+    """The guest enters the code printed on their bag's slip: the order is theirs, and so is
+    the platform user who ordered it (their next orders too), unless a person already joined
+    that user to someone else. The same guest entering it again changes nothing; another
+    guest is refused, since the code was the first one's."""
+    found = canonical(code) if isinstance(code, str) else ""
+    with store.write():
+        _joinable(store, member_id)
+        order = store.one("SELECT * FROM delivery_orders WHERE claim_code = ?", (found,)) \
+            if len(found) == CLAIM_LENGTH else None
+        if order is None:
+            raise NotFound("no delivery order has this claim code")
+        claimed = Claimed(platform=order["platform"],
+                          platform_order_id=order["platform_order_id"], member_id=member_id)
+        if order["member_id"] == member_id:
+            return claimed
+        if order["member_id"] is not None:
+            raise ClaimTaken("this order was claimed by another guest")
+        store.conn.execute("UPDATE delivery_orders SET member_id = ? WHERE platform = ? AND "
+                           "platform_order_id = ?", (member_id, order["platform"],
+                                                    order["platform_order_id"]))
+        store.emit("delivery.claimed", dict(claimed))
+        user = order["platform_user_id"]
+        if user and store.one("SELECT 1 FROM platform_identities WHERE platform = ? AND "
+                              "platform_user_id = ?", (order["platform"], user)) is None:
+            _identity(store, order["platform"], user, member_id, "claim")
+        store.audit(actor, "delivery.claim", member_id, dict(claimed))
+    return claimed
+
+
+def join(store: Store, platform: str, platform_user_id: str, member_id: str,
+         actor: str) -> None:
+    """A person joins a platform user to a member (the guest showed their app, say); audited,
+    and undone by `unjoin`. Never a phone: a platform's phone is a privacy number."""
+    platform_user_id = _order_id(platform_user_id)  # the same bounds as the platform's ids
+    with store.write():
+        _platform(platform)
+        _joinable(store, member_id)
+        _identity(store, platform, platform_user_id, member_id, "staff")
+        store.audit(actor, "delivery.join", member_id,
+                    {"platform": platform, "platform_user_id": platform_user_id})
+
+
+def unjoin(store: Store, platform: str, platform_user_id: str, actor: str) -> bool:
+    """Undo a join (a person's or a claim's): the platform user is nobody's again; the orders a
+    guest claimed by their code stay theirs. Returns whether there was a join to undo."""
+    with store.write():
+        row = store.one("SELECT member_id FROM platform_identities WHERE platform = ? AND "
+                        "platform_user_id = ?", (_platform(platform), platform_user_id))
+        if row is None:
+            return False
+        store.conn.execute("DELETE FROM platform_identities WHERE platform = ? AND "
+                           "platform_user_id = ?", (platform, platform_user_id))
+        store.emit("delivery.unjoined", {"platform": platform,
+                                         "platform_user_id": platform_user_id})
+        store.audit(actor, "delivery.unjoin", row["member_id"],
+                    {"platform": platform, "platform_user_id": platform_user_id})
+    return True
+
+
+def member_of(store: Store, platform: str, platform_order_id: str) -> str | None:
+    """Whose the platform's order is: the guest who claimed it, else the member its platform
+    user is joined to, else nobody's."""
+    row = store.one(
+        "SELECT COALESCE(d.member_id, i.member_id) FROM delivery_orders d LEFT JOIN "
+        "platform_identities i ON i.platform = d.platform AND "
+        "i.platform_user_id = d.platform_user_id WHERE d.platform = ? AND "
+        "d.platform_order_id = ?", (platform, platform_order_id))
+    return None if row is None else row[0]
 
 
 # -- the platforms' dish names ---------------------------------------------------------------

@@ -176,3 +176,9 @@ class PushRefused(LaokeError):
 
     code = "bad_signature"
     kind = "unauthorized"
+
+
+class ClaimTaken(Conflict):
+    """A delivery order's claim code entered by a second guest: it joined the first."""
+
+    code = "claim_taken"

@@ -885,6 +885,25 @@ CREATE TABLE delivery_pushes (
 ) WITHOUT ROWID;
 """
 
+# Platform guests: a platform's user id joined to a member by a person or by a claim, and the
+# claim code each platform order carries for its guest to enter at the kiosk or the tablet
+# (which joins the order, and its platform user, to the member who enters it).
+PLATFORM_GUESTS = """
+CREATE TABLE platform_identities (
+    platform TEXT NOT NULL,
+    platform_user_id TEXT NOT NULL,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    joined_by TEXT NOT NULL CHECK (joined_by IN ('claim', 'staff')),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (platform, platform_user_id)
+) WITHOUT ROWID;
+CREATE INDEX platform_identities_member ON platform_identities(member_id);
+ALTER TABLE delivery_orders ADD COLUMN claim_code TEXT;
+ALTER TABLE delivery_orders ADD COLUMN member_id TEXT REFERENCES members(id);
+CREATE UNIQUE INDEX delivery_orders_claim ON delivery_orders(claim_code);
+CREATE INDEX delivery_orders_member ON delivery_orders(member_id) WHERE member_id IS NOT NULL;
+"""
+
 
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
@@ -916,6 +935,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
     ("0030_delivery", DELIVERY),
+    ("0031_platform_guests", PLATFORM_GUESTS),
 )
 
 
