@@ -4,8 +4,6 @@ one order however often it arrives, cancellations and refunds followed, dish nam
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -20,7 +18,7 @@ from hub.domain.delivery import (
 from hub.domain.errors import InvalidInput, PushRefused
 from hub.domain.menu import save_dish
 from tests.support.homedb import home_db
-from tests.support.hubproc import ROOT, RunningHub
+from tests.support.hubproc import RunningHub
 from tests.support.platforms import Eleme, Meituan
 
 SECRET_MT, SECRET_ELM = "mt-secret-1", "elm-secret-1"
@@ -160,7 +158,15 @@ def hub(tmp_path_factory):
     running.stop()
 
 
-def test_pushes_over_https_answer_each_platform_and_a_forgery_401(hub, tmp_path):
+def laoke(hub, *args):
+    """The command line in this process (a second interpreter costs seconds), on the hub's
+    home while the hub runs, as an owner's shell would."""
+    from hub.cli import main
+
+    main(["--home", str(hub.home), *args])
+
+
+def test_pushes_over_https_answer_each_platform_and_a_forgery_401(hub, tmp_path, capsys):
     meituan = Meituan(hub.url, "app-1", SECRET_MT, verify=hub.verify)
     fields = Meituan.order("MT-100", [("宫保鸡丁", 1, "38")], ctime=1_764_560_000)
     forged = meituan.push("order", fields, secret="not-the-secret")
@@ -179,18 +185,13 @@ def test_pushes_over_https_answer_each_platform_and_a_forgery_401(hub, tmp_path)
     export.write_text("platform_order_id,created_at,customer_id,phone,dish,qty,unit_price_fen,"
                       "platform_fee_fen\nMT-100,2025-12-01T11:33:20+08:00,,,宫保鸡丁,1,3800,0\n",
                       encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "hub", "--home", str(hub.home), "delivery",
-                           "import", str(export), "--platform", "meituan"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "0 orders added, 1 already in" in done.stdout
+    laoke(hub, "delivery", "import", str(export), "--platform", "meituan")
+    assert "0 orders added, 1 already in" in capsys.readouterr().out
     with home_db(hub.home) as db:
         assert db.execute("SELECT platform, platform_order_id FROM delivery_orders ORDER BY 1"
                           ).fetchall() == [("eleme", "E-100"), ("meituan", "MT-100")]
-    unmapped = subprocess.run([sys.executable, "-m", "hub", "--home", str(hub.home),
-                               "delivery", "unmapped", "--json"],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert sorted((d["platform"], d["name"]) for d in json.loads(unmapped.stdout)) == [
+    laoke(hub, "delivery", "unmapped", "--json")
+    assert sorted((d["platform"], d["name"]) for d in json.loads(capsys.readouterr().out)) == [
         ("eleme", "米饭"), ("meituan", "宫保鸡丁")]
 
 
