@@ -87,18 +87,18 @@ def test_meituan_push_signed_once_and_again_is_one_order_then_cancelled(store, s
     platform = Meituan("unused", "app-1", SECRET_MT)
     now = int(clock().timestamp())
     push = platform.signed(URL, Meituan.order("MT-9", [("宫保鸡丁", 1, "38.5")]), timestamp=now)
-    assert receive_meituan(store, URL, "order", push) is True
-    assert receive_meituan(store, URL, "order", push) is False, "the same push again"
+    assert receive_meituan(store, URL, "order", push).changed is True
+    assert receive_meituan(store, URL, "order", push).changed is False, "the same push again"
     again = platform.signed(URL, Meituan.order("MT-9", [("宫保鸡丁", 1, "38.5")]),
                             timestamp=now + 1)
-    assert receive_meituan(store, URL, "order", again) is False, "the platform's retry"
+    assert receive_meituan(store, URL, "order", again).changed is False, "the platform's retry"
     [order] = orders(store)
     assert (order["total_fen"], order["commission_fen"], order["delivery_fee_fen"]) == \
         (3850, 420, 350)
     cancel_url = URL.replace("/order", "/cancel")
     cancel = platform.signed(cancel_url, {"order_id": "MT-9", "reason_code": "1001"},
                              timestamp=now)
-    assert receive_meituan(store, cancel_url, "cancel", cancel) is True
+    assert receive_meituan(store, cancel_url, "cancel", cancel).changed is True
     [order] = orders(store)
     assert order["state"] == "cancelled" and order["ended_at"]
     assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'delivery.ended'") == 1
@@ -134,13 +134,13 @@ def test_eleme_order_and_refund(store, secrets, clock):
     ms = int(clock().timestamp() * 1000)
     new = platform.signed(10, Eleme.order("E-7", [("酸辣汤", 2, 22.0)]), user_id=5551,
                           timestamp=ms)
-    assert receive_eleme(store, new) is True
-    assert receive_eleme(store, new) is False
+    assert receive_eleme(store, new).changed is True
+    assert receive_eleme(store, new).changed is False
     [order] = orders(store)
     assert (order["total_fen"], order["commission_fen"], order["delivery_fee_fen"],
             order["platform_user_id"]) == (4400, 560, 400, "5551")
-    assert receive_eleme(store, platform.signed(12, {"orderId": "E-7"}, timestamp=ms)) is False
-    assert receive_eleme(store, platform.signed(33, {"orderId": "E-7"}, timestamp=ms)) is True
+    assert not receive_eleme(store, platform.signed(12, {"orderId": "E-7"}, timestamp=ms)).changed
+    assert receive_eleme(store, platform.signed(33, {"orderId": "E-7"}, timestamp=ms)).changed
     assert orders(store)[0]["state"] == "refunded"
     with pytest.raises(PushRefused):
         receive_eleme(store, {**platform.signed(33, {"orderId": "E-8"}, timestamp=ms),
@@ -302,8 +302,12 @@ def test_the_kiosk_claims_an_order_over_https(hub):
     assert eleme.push(eleme.signed(10, Eleme.order("E-200", [("米饭", 2, 3.0)]),
                                    user_id=9001)).status_code == 200
     with home_db(hub.home) as db:
-        code = db.execute("SELECT claim_code FROM delivery_orders WHERE platform_order_id = "
-                          "'E-200'").fetchone()[0]
+        code, slip = db.execute(
+            "SELECT d.claim_code, j.preview FROM delivery_orders d JOIN print_jobs j ON "
+            "j.subject = d.order_id AND j.kind = 'receipt' WHERE d.platform_order_id = 'E-200'"
+        ).fetchone()
+    assert f"{code[:4]}-{code[4:]}" in slip and "饿了么" in slip, "the bag's slip carries it"
+    assert "9001" not in slip and "1234" not in slip
     with hub.client() as owner:
         signed_up = owner.post("/members", json={"name": "韩梅梅", "phone": "137 0013 7000",
                                                  "marketing_consent": False})

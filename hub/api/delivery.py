@@ -5,18 +5,37 @@ that platform expects, so it stops retrying."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 
+from printer import slips
+
 from ..domain import delivery as book
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, LaokeError
 from .auth import Caller, hub_of, require
 from .models import Body, ShortText
+from .printing import queued
 
 router = APIRouter(tags=["delivery"])
 Json = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def bag_slip(request: Request, taken: book.Received, platform: str) -> None:
+    """A new order's slip for the bag, with its claim code. The order is in the books already,
+    so a slip that cannot be queued is logged (and reprinted from the console), never a
+    refusal that would make the platform push it again."""
+    if taken.order_id is None:
+        return
+    try:
+        queued(request, slips.print_receipt(hub_of(request).store(), taken.order_id,
+                                            actor=platform))
+    except LaokeError as error:
+        log.warning("delivery order %s: its slip was not queued: %s", taken.order_id,
+                    error.message)
 
 
 async def meituan_params(request: Request) -> dict[str, str]:
@@ -40,7 +59,8 @@ async def eleme_push(request: Request) -> dict[str, Any]:
 def meituan(event: str, request: Request,
             params: Annotated[dict[str, str], Depends(meituan_params)]) -> Json:
     url = str(request.url.replace(query=""))
-    book.receive_meituan(hub_of(request).store(), url, event, params)
+    bag_slip(request, book.receive_meituan(hub_of(request).store(), url, event, params),
+             "meituan")
     return {"data": "ok"}
 
 
@@ -48,7 +68,7 @@ def meituan(event: str, request: Request,
              "signature, ...}, signed with md5 of the sorted pairs + secret; answers "
              "{\"message\": \"ok\"}")
 def eleme(request: Request, push: Annotated[dict[str, Any], Depends(eleme_push)]) -> Json:
-    book.receive_eleme(hub_of(request).store(), push)
+    bag_slip(request, book.receive_eleme(hub_of(request).store(), push), "eleme")
     return {"message": "ok"}
 
 

@@ -70,6 +70,23 @@ class PlatformOrder:
     delivery_fee_fen: int = 0
 
 
+@dataclass(frozen=True)
+class Received:
+    """What a push did: whether it changed the books, and the order it landed, if new (whose
+    slip, with its claim code, goes in the bag)."""
+
+    changed: bool
+    order_id: str | None = None
+
+
+NOTHING = Received(False)
+
+
+def _landed(store: Store, order: PlatformOrder) -> Received:
+    order_id, new = land_order(store, order)
+    return Received(True, order_id) if new else NOTHING
+
+
 class Imported(TypedDict):
     added: int
     unchanged: int
@@ -451,9 +468,10 @@ def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
         _yuan(params.get("shipping_fee"), "shipping_fee")))
 
 
-def receive_meituan(store: Store, url: str, event: str, params: Mapping[str, str]) -> bool:
+def receive_meituan(store: Store, url: str, event: str,
+                    params: Mapping[str, str]) -> Received:
     """One push from 美团外卖 to `url` (as the platform called it, without the query): a new
-    order, a cancellation or a refund. Returns whether it changed the books."""
+    order, a cancellation or a refund."""
     settings = store.settings.delivery.meituan
     if event not in MEITUAN_EVENTS:
         raise NotFound(f"no Meituan push {event!r}: one of {', '.join(MEITUAN_EVENTS)}")
@@ -461,14 +479,15 @@ def receive_meituan(store: Store, url: str, event: str, params: Mapping[str, str
     with store.write():
         if not _accept(store, "meituan", settings.app_secret, params.get("sig"), expected,
                        params.get("timestamp"), expected):
-            return False
+            return NOTHING
         if event == "order":
-            return land_order(store, meituan_order(store, params))[1]
+            return _landed(store, meituan_order(store, params))
         order_id = _order_id(params.get("order_id", ""))
         if event == "refund" and params.get("notify_type") != "agree":
-            return False  # asked, rejected or cancelled: only a refund agreed ends the order
-        return end_order(store, "meituan", order_id,
-                         "cancelled" if event == "cancel" else "refunded", actor="meituan")
+            return NOTHING  # asked, rejected or cancelled: only a refund agreed ends the order
+        return Received(end_order(store, "meituan", order_id,
+                                  "cancelled" if event == "cancel" else "refunded",
+                                  actor="meituan"))
 
 
 def eleme_order(store: Store, message: Mapping[str, Any], user_id: Any) -> PlatformOrder:
@@ -486,24 +505,24 @@ def eleme_order(store: Store, message: Mapping[str, Any], user_id: Any) -> Platf
         _yuan(message.get("deliverFee"), "deliverFee")))
 
 
-def receive_eleme(store: Store, push: Mapping[str, Any]) -> bool:
+def receive_eleme(store: Store, push: Mapping[str, Any]) -> Received:
     """One push from 饿了么 (`{requestId, type, appId, message, shopId, timestamp, userId,
-    signature}`, the message itself JSON text). Returns whether it changed the books; types
-    other than a new order, a cancellation or a refund are taken and change nothing."""
+    signature}`, the message itself JSON text); types other than a new order, a cancellation
+    or a refund are taken and change nothing."""
     settings = store.settings.delivery.eleme
     expected = eleme_signature(push, settings.app_secret)
     with store.write():
         if not _accept(store, "eleme", settings.app_secret, push.get("signature"), expected,
                        push.get("timestamp"), str(push.get("requestId", ""))):
-            return False
+            return NOTHING
         kind = push.get("type")
         message = _json(push.get("message", ""), "message")
         if not isinstance(message, dict):
             raise InvalidInput("message must be a JSON object")
         if kind == ELEME_NEW:
-            return land_order(store, eleme_order(store, message, push.get("userId")))[1]
+            return _landed(store, eleme_order(store, message, push.get("userId")))
         if kind in ELEME_CANCELLED or kind in ELEME_REFUNDED:
-            return end_order(store, "eleme", _order_id(message.get("orderId", "")),
-                             "cancelled" if kind in ELEME_CANCELLED else "refunded",
-                             actor="eleme")
-        return False
+            return Received(end_order(store, "eleme", _order_id(message.get("orderId", "")),
+                                      "cancelled" if kind in ELEME_CANCELLED else "refunded",
+                                      actor="eleme"))
+        return NOTHING
