@@ -113,6 +113,7 @@ def test_a_forged_stale_or_wrong_url_meituan_push_records_nothing(store, secrets
     for url, push in [
             (URL, platform.signed(URL, fields, secret="guessed", timestamp=now)),
             (URL, platform.signed(URL, fields, timestamp=now - 3600)),
+            (URL, platform.signed(URL, fields, timestamp="nan")),
             (URL, {**platform.signed(URL, fields, timestamp=now), "shipping_fee": "0"}),
             (URL.replace("shop.example", "other.example"), platform.signed(URL, fields,
                                                                             timestamp=now))]:

@@ -435,7 +435,8 @@ def _accept(store: Store, platform: str, secret: str, given: Any, expected: str,
     except (TypeError, ValueError):
         raise PushRefused(f"{platform}: the push has no timestamp") from None
     seconds = seconds / 1000 if seconds > 1e11 else seconds
-    if abs(store.now().timestamp() - seconds) > store.settings.delivery.push_window_s:
+    if not abs(store.now().timestamp() - seconds) <= store.settings.delivery.push_window_s:
+        # (written so that a NaN or infinite timestamp is outside the window too)
         raise PushRefused(f"{platform}: the push was signed outside the "
                           f"{store.settings.delivery.push_window_s} s window (a replay?)")
     taken = store.conn.execute(

@@ -21,7 +21,7 @@ class Meituan:
         self.base, self.app_id, self.secret, self.verify = base, app_id, secret, verify
 
     def signed(self, url: str, fields: dict[str, Any], secret: str | None = None,
-               timestamp: int | None = None) -> dict[str, str]:
+               timestamp: int | str | None = None) -> dict[str, str]:
         params = {k: str(v) for k, v in fields.items()}
         params.update(app_id=self.app_id, timestamp=str(timestamp or int(time.time())))
         plain = url + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
