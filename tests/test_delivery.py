@@ -326,3 +326,27 @@ def test_the_kiosk_claims_an_order_over_https(hub):
     with home_db(hub.home) as db:
         assert db.execute("SELECT member_id FROM platform_identities WHERE platform = 'eleme' "
                           "AND platform_user_id = '9001'").fetchone()[0] == member["id"]
+
+
+def test_the_profile_shows_one_guest_across_the_table_and_the_platforms(store, guest):
+    from hub.domain.checkout import CheckoutRequest, checkout
+    from hub.domain.coupons import Line
+    from hub.domain.delivery import claim, join
+    from hub.domain.profiles import member_profile
+
+    checkout(store, CheckoutRequest(idempotency_key="till-1", member_id=guest["id"],
+                                    lines=[Line("宫保鸡丁", 1, 4200)]))
+    import_orders(store, "meituan", FILE)
+    import_orders(store, "eleme", rows(("E-1", "2026-11-25T13:00:00+08:00", "e-5", "",
+                                        "宫保鸡丁", "1", "4000", "")))
+    join(store, "meituan", "u-77", guest["id"], actor="manager")  # MT-1 is theirs
+    code = store.scalar("SELECT claim_code FROM delivery_orders WHERE platform_order_id = "
+                        "'E-1'")
+    claim(store, code, guest["id"], actor="tablet")
+    end_order(store, "eleme", "E-1", "refunded")  # a refunded order is not how they came
+    profile = member_profile(store, guest["id"])
+    assert profile["channel_mix"] == [
+        {"channel": "delivery", "platform": "meituan", "orders": 1},
+        {"channel": "dine_in", "platform": None, "orders": 1}]
+    assert profile["favourite_dishes"][0] == {"dish": "宫保鸡丁", "qty": 3}, \
+        "one at the table, two from Meituan"
