@@ -350,3 +350,25 @@ def test_the_profile_shows_one_guest_across_the_table_and_the_platforms(store, g
         {"channel": "dine_in", "platform": None, "orders": 1}]
     assert profile["favourite_dishes"][0] == {"dish": "宫保鸡丁", "qty": 3}, \
         "one at the table, two from Meituan"
+
+
+def test_the_order_file_may_be_xlsx_with_extra_columns(store, tmp_path):
+    from openpyxl import Workbook
+
+    from hub.domain.delivery import GENERIC_COLUMNS, REQUIRED_COLUMNS
+    from hub.sheets import read_sheet
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Platform_Order_ID", "created_at", "dish", "qty", "unit_price_fen",
+                  "platform_fee_fen", "备注"])
+    sheet.append(["E-9", "2026-11-25T12:00:00+08:00", "米饭", 2, 300, 120, "多放辣"])
+    path = tmp_path / "eleme.xlsx"
+    book.save(path)
+    rows_read = read_sheet(path, "an order file", REQUIRED_COLUMNS, GENERIC_COLUMNS, 100)
+    assert import_orders(store, "eleme", rows_read) == {"added": 1, "unchanged": 0}
+    assert [(o["platform_order_id"], o["total_fen"], o["commission_fen"])
+            for o in orders(store)] == [("E-9", 600, 120)]
+    (tmp_path / "bad.csv").write_text("platform_order_id,dish\nE-1,米饭\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="no created_at, qty, unit_price_fen column"):
+        read_sheet(tmp_path / "bad.csv", "an order file", REQUIRED_COLUMNS, GENERIC_COLUMNS, 100)
