@@ -6,7 +6,6 @@ so an owner's spreadsheet and the API's edits obey one set of rules.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -14,47 +13,15 @@ from .domain.errors import InvalidInput
 from .domain.menu import EXTRA_COLUMNS, FILE_COLUMNS, export_rows
 from .domain.store import Store
 from .export import _write_csv, _write_xlsx
+from .sheets import read_sheet
 
 MAX_ROWS = 5000  # a restaurant's menu, with room; a bigger file is a wrong file
 
 
-def _header(names: list[Any], path: Path) -> list[str]:
-    header = [str(name or "").strip().lower() for name in names]
-    missing = [name for name in ("code", "name", "price_fen") if name not in header]
-    if missing:
-        raise InvalidInput(f"{path.name}: the header row has no {', '.join(missing)} column")
-    return header
-
-
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The file's rows as {column: value}; columns laoke does not read are left out."""
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file")
-    known = set(FILE_COLUMNS) | set(EXTRA_COLUMNS)
-    if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
-        except Exception as error:  # openpyxl raises many kinds for a file that is not XLSX
-            raise InvalidInput(f"{path.name}: not a readable XLSX file ({error})") from None
-        table = [list(row) for row in sheet.iter_rows(values_only=True)]
-    elif path.suffix.lower() == ".csv":
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                table = list(csv.reader(handle))
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{path.name}: not UTF-8 (save the sheet as CSV UTF-8)") from None
-    else:
-        raise InvalidInput(f"{path.name}: a menu is a .csv or .xlsx file")
-    if not table:
-        raise InvalidInput(f"{path.name}: the file is empty")
-    header = _header(table[0], path)
-    rows = [row for row in table[1:] if any(cell not in (None, "") for cell in row)]
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"{path.name}: {len(rows)} rows, more than a menu's {MAX_ROWS}")
-    return [{name: ("" if cell is None else cell) for name, cell in zip(header, row, strict=False)
-             if name in known} for row in rows]
+    return read_sheet(path, "a menu", ("code", "name", "price_fen"),
+                      set(FILE_COLUMNS) | set(EXTRA_COLUMNS), MAX_ROWS)
 
 
 def write_menu(store: Store, path: Path) -> int:

@@ -106,7 +106,8 @@ SERIES: dict[str, Callable[[Report], Series]] = {
     "commission": lambda r: Series("bars", [s["name"] for s in r["staff"]],
                                    [s["total_fen"] / 100  # type: ignore[typeddict-item]
                                     for s in r["staff"]], "员工提成 元"),  # statements' rows
-    "channels": lambda r: Series("bars", [c["channel"] for c in r["channels"]],
+    "channels": lambda r: Series("bars", [":".join(filter(None, (c["channel"], c["platform"])))
+                                          for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),
     "coupons": lambda r: Series("bars", [t["template"] for t in r["templates"]],
                                 [t["rate"] for t in r["templates"]], "用券率 Redemption rate"),

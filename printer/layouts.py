@@ -33,6 +33,8 @@ LABELS = {
         "voucher": "团购券", "received": "实收", "change": "找零", "cash_drawer": "钱箱应有现金",
         "counted": "清点现金", "difference": "差额",
         "rate_us": "扫码评价本次用餐",
+        "meituan": "美团外卖", "eleme": "饿了么", "claim_title": "会员认领码",
+        "claim_how": "到店在签到机或平板输入此码，这一单记入您的会员账户",
     },
     "en": {
         "receipt": "Receipt", "table": "Table", "staff": "Staff", "order": "Order",
@@ -57,6 +59,8 @@ LABELS = {
         "voucher": "Voucher", "received": "Received", "change": "Change",
         "cash_drawer": "Cash in drawer (expected)", "counted": "Cash counted",
         "difference": "Difference", "rate_us": "Scan to rate your meal",
+        "meituan": "Meituan", "eleme": "Ele.me", "claim_title": "Member claim code",
+        "claim_how": "Enter it at our kiosk or tablet: this order joins your membership",
     },
 }
 
@@ -119,6 +123,7 @@ class Receipt:
     member_qr: str | None = None
     notes: list[str] = field(default_factory=list)  # campaign messages for this guest
     feedback_url: str | None = None  # the signed link to rate this meal
+    claim_code: str | None = None  # a delivery order's, for its guest to claim it in the shop
 
 
 @dataclass
@@ -213,6 +218,11 @@ def receipt(data: Receipt, paper_mm: int = 80, lang: str = "zh-CN",
         if data.member_qr:
             doc.qr(data.member_qr, size=4)
             doc.text(labels["your_qr"], align="center")
+    if data.claim_code:
+        doc.rule("=")
+        doc.text(labels["claim_title"], bold=True, align="center")
+        doc.text(f"{data.claim_code[:4]}-{data.claim_code[4:]}", bold=True, align="center")
+        doc.text(labels["claim_how"], align="center")
     for note in data.notes:
         doc.rule()
         doc.text(note)

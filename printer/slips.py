@@ -116,7 +116,9 @@ def receipt_data(store: Store, order: Any, next_code: str | None) -> layouts.Rec
         next_coupon=coupon_slip(store, next_code) if next_code else None,
         member_qr=member_qr(store, member["id"]) if member and not member["erased_at"]
         else None,
-        feedback_url=feedback_url(store, order["id"]))
+        feedback_url=feedback_url(store, order["id"]),
+        claim_code=store.scalar("SELECT claim_code FROM delivery_orders WHERE order_id = ? "
+                                "AND member_id IS NULL", (order["id"],)))
 
 
 def print_coupon(store: Store, code: str, printer: str | None = None, *, reprint: bool = False,

@@ -18,6 +18,7 @@ from hub.domain.devices import ROLES, may
 
 PUBLIC = "public"  # no token needed
 GATEWAY = "gateway"  # the SMS gateway's own token, never a device's
+SIGNED = "signed"  # a delivery platform's signature over the push; no token opens it
 
 RULES: dict[str, str] = {
     "GET /health": PUBLIC,
@@ -111,6 +112,9 @@ RULES: dict[str, str] = {
     "GET /calls": "calls.manage",
     "POST /calls": "calls.manage",
     "GET /members/{member_id}/calls": "calls.manage",
+    "POST /delivery/meituan/{event}": SIGNED,
+    "POST /delivery/eleme": SIGNED,
+    "POST /delivery/claims": "delivery.claim",
 }
 
 
@@ -157,6 +161,8 @@ def test_every_role_meets_every_rule(shared_hub, tokens, role, operation):
         assert answer.status_code not in (401, 403)
     elif rule == GATEWAY:
         assert answer.status_code in (401, 422), "a device token is not the gateway's"
+    elif rule == SIGNED:
+        assert answer.status_code in (401, 404), "a device token is no platform's signature"
     elif may(role, rule):
         refused = answer.status_code == 403 and answer.json().get("error") == "forbidden"
         assert answer.status_code != 401 and not refused, answer.text
@@ -166,6 +172,6 @@ def test_every_role_meets_every_rule(shared_hub, tokens, role, operation):
 
 
 @pytest.mark.parametrize("operation", sorted(op for op, rule in RULES.items()
-                                              if rule not in (PUBLIC, GATEWAY)))
+                                              if rule not in (PUBLIC, GATEWAY, SIGNED)))
 def test_no_operation_answers_without_a_token(shared_hub, operation):
     assert call(shared_hub, operation, None).status_code == 401

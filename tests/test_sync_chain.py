@@ -172,7 +172,8 @@ def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
         for sid, shop in shops.items())
     channels = hq_command(home, "report", "channels", "--json")
     assert json.loads(channels.stdout)["channels"] == [
-        {"channel": "dine_in", "orders": 10, "revenue_fen": 10 * 12800 + 30 * 300}]
+        {"channel": "dine_in", "platform": None, "orders": 10,
+         "revenue_fen": 10 * 12800 + 30 * 300, "platform_fee_fen": 0, "delivery_fee_fen": 0}]
 
 
 def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):

@@ -21,7 +21,7 @@ from ..runtime import Hub
 
 MAX_BODY = 256 * 1024
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "refused": 409,
-          "forbidden": 403}
+          "forbidden": 403, "unauthorized": 401}
 
 
 def problem(status: int, code: str, message: str,
@@ -114,6 +114,7 @@ def create_app(hub: Hub) -> FastAPI:
         admin,
         calls,
         campaigns,
+        delivery,
         display,
         feedback,
         members,
@@ -138,7 +139,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     install_error_handlers(app)
     for module in (members, money, menu, tables, pos, display, admin, shifts, feedback,
-                   calls, campaigns, printing, stream, pages):
+                   calls, campaigns, printing, delivery, stream, pages):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(admin.pairing_page)
     app.include_router(campaigns.unsubscribe_page)

@@ -86,6 +86,7 @@ from . import (  # noqa: E402, F401
     calls,
     campaigns,
     data,
+    delivery,
     devices,
     hq,
     hub,

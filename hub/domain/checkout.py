@@ -289,6 +289,31 @@ def authorise(link: ChainLink | None, store: Store, req: CheckoutRequest) -> Che
                    points_auth=auth.get(POINTS.name))
 
 
+def write_order(store: Store, order: dict[str, Any], bill_lines: Sequence[Line],
+                tenders: Sequence[Tender]) -> None:
+    """Write an order with its lines and tenders and tell HQ, inside the caller's change: the
+    till's checkout and a delivery platform's order (delivery.py) land the same way, so every
+    report and HQ read them alike."""
+    order_id = order["id"]
+    store.conn.execute(  # the order's keys are its columns
+        f"INSERT INTO orders ({', '.join(order)}) VALUES ({', '.join(':' + k for k in order)})",
+        order)
+    lines = [{"line_no": n, "dish": line.dish.strip(), "qty": line.qty,
+              "unit_price_fen": line.unit_price_fen, "code": line.code}
+             for n, line in enumerate(bill_lines, 1)]
+    store.conn.executemany(
+        "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen, code) "
+        "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen, :code)",
+        [{**line, "order_id": order_id} for line in lines])
+    paid = [{"line_no": n, **asdict(tender)} for n, tender in enumerate(tenders, 1)]
+    store.conn.executemany(
+        "INSERT INTO order_tenders (order_id, line_no, method, amount_fen, received_fen) "
+        "VALUES (:order_id, :line_no, :method, :amount_fen, :received_fen)",
+        [{**tender, "order_id": order_id} for tender in paid])
+    public = {k: v for k, v in order.items() if k != "request_hash"}
+    store.emit("order.created", {**public, "lines": lines, "tenders": paid})
+
+
 def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutResult:
     settings = store.settings
     member = member_row(store, req.member_id) if req.member_id else None
@@ -348,23 +373,7 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
         "idempotency_key": req.idempotency_key, "request_hash": request_hash,
         "created_at": store.now_iso(),
     }
-    store.conn.execute(  # the order's keys are its columns
-        f"INSERT INTO orders ({', '.join(order)}) VALUES ({', '.join(':' + k for k in order)})",
-        order)
-    lines = [{"line_no": n, "dish": line.dish.strip(), "qty": line.qty,
-              "unit_price_fen": line.unit_price_fen, "code": line.code}
-             for n, line in enumerate(bill_lines, 1)]
-    store.conn.executemany(
-        "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen, code) "
-        "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen, :code)",
-        [{**line, "order_id": order_id} for line in lines])
-    paid = [{"line_no": n, **asdict(tender)} for n, tender in enumerate(tenders, 1)]
-    store.conn.executemany(
-        "INSERT INTO order_tenders (order_id, line_no, method, amount_fen, received_fen) "
-        "VALUES (:order_id, :line_no, :method, :amount_fen, :received_fen)",
-        [{**tender, "order_id": order_id} for tender in paid])
-    public = {k: v for k, v in order.items() if k != "request_hash"}
-    store.emit("order.created", {**public, "lines": lines, "tenders": paid})
+    write_order(store, order, bill_lines, tenders)
     if req.tab_id is not None:
         close_tab(store, req.tab_id, order_id)
 

@@ -306,6 +306,21 @@ class WeatherSettings(_Section):
         return self.latitude is not None and self.longitude is not None
 
 
+class PlatformSettings(_Section):
+    """One delivery platform's open-platform app: its pushes are signed with `app_secret`, so
+    "" switches its push receiver off (it answers 401 to everything)."""
+
+    app_id: str = ""
+    app_secret: str = ""
+
+
+class DeliverySettings(_Section):
+    meituan: PlatformSettings = PlatformSettings()
+    eleme: PlatformSettings = PlatformSettings()
+    # A push signed longer ago than this (or this far ahead) is a replay, refused.
+    push_window_s: Annotated[int, Field(ge=30, le=86_400)] = 600
+
+
 class ReaderSettings(_Section):
     url: str
     protocol: Literal["rdm6300", "track2", "line"]
@@ -340,6 +355,7 @@ class Settings(_Section):
     mystery_box: MysteryBoxSettings = MysteryBoxSettings()
     commission: CommissionSettings = CommissionSettings()
     weather: WeatherSettings = WeatherSettings()
+    delivery: DeliverySettings = DeliverySettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 
@@ -418,16 +434,22 @@ def new_settings(store_id: str | None = None) -> Settings:
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """LAOKE_STORE_ID, LAOKE_API_PORT, LAOKE_BROKER_URL, ...: one variable per scalar setting."""
+    return _section_overrides(Settings, ENV_PREFIX, environ)
+
+
+def _section_overrides(section: type[_Section], prefix: str,
+                       environ: dict[str, str]) -> dict[str, Any]:
+    """A section's variables, and its sections' (LAOKE_DELIVERY_MEITUAN_APP_SECRET), so a
+    secret can come from the service's environment instead of the file."""
     found: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
+    for name, field in section.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, _Section):
-            for sub in annotation.model_fields:
-                var = f"{ENV_PREFIX}{name}_{sub}".upper()
-                if var in environ:
-                    found.setdefault(name, {})[sub] = environ[var]
+            inner = _section_overrides(annotation, f"{prefix}{name}_", environ)
+            if inner:
+                found[name] = inner
         elif get_origin(annotation) is not list:
-            var = f"{ENV_PREFIX}{name}".upper()
+            var = f"{prefix}{name}".upper()
             if var in environ:
                 found[name] = environ[var]
     return found

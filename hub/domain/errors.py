@@ -174,3 +174,17 @@ class FeedbackGiven(Conflict):
 class SchemaTooNew(LaokeError):
     code = "schema_too_new"
     kind = "refused"
+
+
+class PushRefused(LaokeError):
+    """A delivery platform's push whose signature does not hold, or signed too long ago (a
+    replay): nothing of it is recorded."""
+
+    code = "bad_signature"
+    kind = "unauthorized"
+
+
+class ClaimTaken(Conflict):
+    """A delivery order's claim code entered by a second guest: it joined the first."""
+
+    code = "claim_taken"

@@ -577,6 +577,12 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
                        "(SELECT id FROM orders WHERE member_id = ?)", (member_id,))
     store.conn.execute("UPDATE calls SET note = '', address = NULL WHERE member_id = ?",
                        (member_id,))
+    # Their delivery platforms' user ids: the joins go, and so do the ids on their orders.
+    store.conn.execute(
+        "UPDATE delivery_orders SET platform_user_id = NULL WHERE member_id = ?1 OR "
+        "(platform, platform_user_id) IN (SELECT platform, platform_user_id FROM "
+        "platform_identities WHERE member_id = ?1)", (member_id,))
+    store.conn.execute("DELETE FROM platform_identities WHERE member_id = ?", (member_id,))
     return jobs
 
 
@@ -594,6 +600,15 @@ def redact_events(conn: database.Connection, member_id: str,
                      "AND json_extract(data, '$.id') = ?1", (member_id,))
         conn.execute(f"UPDATE {table} SET data = json_set(data, '$.number', 'erased') "
                      "WHERE type IN ('card.linked', 'card.blocked') "
+                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        # a delivery platform's user id joined to them: off its orders, then off the join
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.platform_user_id', NULL) "
+                     "WHERE type = 'delivery.order' AND json_extract(data, '$.platform_user_id')"
+                     f" IN (SELECT json_extract(data, '$.platform_user_id') FROM {table} WHERE "
+                     "type = 'delivery.joined' AND json_extract(data, '$.member_id') = ?)",
+                     (member_id,))
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.platform_user_id', "
+                     "'erased') WHERE type = 'delivery.joined' "
                      "AND json_extract(data, '$.member_id') = ?", (member_id,))
 
 

@@ -6,6 +6,7 @@ from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from .coupons import member_coupons
+from .delivery import GUEST_ORDERS, ChannelCount, channel_mix
 from .members import SPICE_LEVELS, MemberView, member_row, member_view
 from .store import Store
 
@@ -24,18 +25,22 @@ class MemberProfile(MemberView):
     favourite_dishes: list[FavouriteDish]
     usable_coupons: list[dict[str, Any]]
     birthday_today: bool
+    channel_mix: list[ChannelCount]
 
 
 def favourite_dishes(store: Store, member_id: str, limit: int = 3) -> list[FavouriteDish]:
-    """The dishes the guest ordered most (plain rice is everyone's, so not a favourite)."""
+    """The dishes the guest ordered most, at the table and from the delivery platforms alike
+    (plain rice is everyone's, so not a favourite)."""
     return [FavouriteDish(dish=r[0], qty=r[1]) for r in store.conn.execute(
-        "SELECT l.dish, SUM(l.qty) AS qty FROM orders o JOIN order_lines l "
-        "ON l.order_id = o.id WHERE o.member_id = ? AND l.dish <> '米饭' "
-        "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT ?", (member_id, limit))]
+        "SELECT l.dish, SUM(l.qty) AS qty FROM order_lines l "
+        f"WHERE l.order_id IN ({GUEST_ORDERS}) AND l.dish <> '米饭' "
+        "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT :limit",
+        {"member": member_id, "limit": limit})]
 
 
 def member_profile(store: Store, member_id: str, masked: bool = False) -> MemberProfile:
-    """The member with last visit, favourite dishes, usable coupons and a birthday flag."""
+    """The member with last visit, favourite dishes (at the table and from the delivery
+    platforms alike), how they come (channel mix), usable coupons and a birthday flag."""
     view = member_view(store, member_row(store, member_id), masked)
     last = store.totals("SELECT MAX(at) AS at, SUM(n) AS n FROM ("
                         " SELECT MAX(visited_at) AS at, COUNT(*) AS n FROM visits"
@@ -49,7 +54,8 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
         last_visit_at=last["at"], visits=last["n"] or 0,
         favourite_dishes=favourite_dishes(store, member_id),
         usable_coupons=member_coupons(store, member_id, usable_only=True),
-        birthday_today=(view["birthday"] or "")[5:] == today)
+        birthday_today=(view["birthday"] or "")[5:] == today,
+        channel_mix=channel_mix(store, member_id))
 
 
 class GuestCard(TypedDict):

@@ -54,6 +54,24 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
             [{"order_id": data["id"], **line} for line in data.get("lines", [])], ignore=True)
         store.db.table("order_tenders").insert_all(
             [{"order_id": data["id"], **paid} for paid in data.get("tenders", [])], ignore=True)
+    elif kind == "delivery.order":  # so the platform's order pushed again stays one order
+        store.db.table("delivery_orders").insert(data, ignore=True)
+    elif kind == "delivery.ended":
+        store.conn.execute("UPDATE delivery_orders SET state = ?, ended_at = ? WHERE "
+                           "platform = ? AND platform_order_id = ?",
+                           (data["state"], data["ended_at"], data["platform"],
+                            data["platform_order_id"]))
+    elif kind == "delivery.claimed":
+        store.conn.execute("UPDATE delivery_orders SET member_id = ? WHERE platform = ? AND "
+                           "platform_order_id = ?", (data["member_id"], data["platform"],
+                                                    data["platform_order_id"]))
+    elif kind == "delivery.joined":
+        store.db.table("platform_identities").upsert(
+            {**data, "joined_at": event.get("ts") or store.now_iso()},
+            pk=("platform", "platform_user_id"))
+    elif kind == "delivery.unjoined":
+        store.conn.execute("DELETE FROM platform_identities WHERE platform = ? AND "
+                           "platform_user_id = ?", (data["platform"], data["platform_user_id"]))
     elif kind == "staff.created":
         staff = _row(data, ("id", "name", "role", "active", "created_at"))
         store.db.table("staff").insert({**staff, "pin_hash": NO_PIN}, ignore=True)

@@ -854,6 +854,56 @@ ALTER TABLE menu_price_holds_new RENAME TO menu_price_holds;
 CREATE INDEX menu_price_holds_code ON menu_price_holds(code, until);
 """
 
+# Delivery platforms (美团外卖, 饿了么): each platform order once, with what the platform kept
+# (commission) and charged (delivery fee) so margins are real and its state (a cancellation or
+# refund follows the order); the platform's dish names mapped to the menu; and the pushes
+# already taken, so a replayed or repeated push changes nothing.
+DELIVERY = """
+CREATE TABLE delivery_orders (
+    platform TEXT NOT NULL CHECK (platform IN ('meituan', 'eleme')),
+    platform_order_id TEXT NOT NULL,
+    order_id TEXT NOT NULL UNIQUE REFERENCES orders(id),
+    platform_user_id TEXT,
+    commission_fen INTEGER NOT NULL DEFAULT 0 CHECK (commission_fen >= 0),
+    delivery_fee_fen INTEGER NOT NULL DEFAULT 0 CHECK (delivery_fee_fen >= 0),
+    state TEXT NOT NULL DEFAULT 'placed' CHECK (state IN ('placed', 'cancelled', 'refunded')),
+    placed_at TEXT NOT NULL,
+    ended_at TEXT,
+    PRIMARY KEY (platform, platform_order_id)
+) WITHOUT ROWID;
+CREATE TABLE delivery_dish_map (
+    platform TEXT NOT NULL,
+    name TEXT NOT NULL,
+    code TEXT NOT NULL REFERENCES menu_dishes(code),
+    PRIMARY KEY (platform, name)
+) WITHOUT ROWID;
+CREATE TABLE delivery_pushes (
+    platform TEXT NOT NULL,
+    push_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (platform, push_id)
+) WITHOUT ROWID;
+"""
+
+# Platform guests: a platform's user id joined to a member by a person or by a claim, and the
+# claim code each platform order carries for its guest to enter at the kiosk or the tablet
+# (which joins the order, and its platform user, to the member who enters it).
+PLATFORM_GUESTS = """
+CREATE TABLE platform_identities (
+    platform TEXT NOT NULL,
+    platform_user_id TEXT NOT NULL,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    joined_by TEXT NOT NULL CHECK (joined_by IN ('claim', 'staff')),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (platform, platform_user_id)
+) WITHOUT ROWID;
+CREATE INDEX platform_identities_member ON platform_identities(member_id);
+ALTER TABLE delivery_orders ADD COLUMN claim_code TEXT;
+ALTER TABLE delivery_orders ADD COLUMN member_id TEXT REFERENCES members(id);
+CREATE UNIQUE INDEX delivery_orders_claim ON delivery_orders(claim_code);
+CREATE INDEX delivery_orders_member ON delivery_orders(member_id) WHERE member_id IS NOT NULL;
+"""
+
 # SMS through a provider: the channel, the approved template and its parameters as sent
 # (personal data: emptied at erasure), the provider's id of the text, which its delivery
 # receipts name, and when its receipt was last asked for (so the oldest unanswered do not
@@ -979,6 +1029,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0027_price_hold_tags", PRICE_HOLD_TAGS),
     ("0028_shifts", SHIFTS),
     ("0029_feedback", FEEDBACK),
+    ("0030_delivery", DELIVERY),
+    ("0031_platform_guests", PLATFORM_GUESTS),
     ("0032_sms_providers", SMS_PROVIDERS),
     ("0034_calls", CALLS),
     ("0035_offers", OFFERS),

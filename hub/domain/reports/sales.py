@@ -60,9 +60,15 @@ class Staff(TypedDict):
 
 
 class ChannelFigures(TypedDict):
+    """One channel; delivery once per platform (`platform` is None for the others), with what
+    the platform kept and charged, so revenue less `platform_fee_fen` is the shop's."""
+
     channel: str
+    platform: str | None
     orders: int
     revenue_fen: int
+    platform_fee_fen: int
+    delivery_fee_fen: int
 
 
 class Channels(TypedDict):
@@ -182,12 +188,21 @@ def _per_staff(store: Store, sql: str, span: tuple[str, str]) -> dict[str, int]:
 
 
 def channels(store: Store, period: Period) -> Channels:
+    """Orders and takings by channel; a platform's order it cancelled or refunded is not
+    counted (the order stays in the books, marked)."""
     rows = store.conn.execute(
-        "SELECT channel, COUNT(*) AS orders, SUM(total_fen - discount_fen) AS revenue_fen "
-        "FROM orders WHERE created_at >= ? AND created_at < ? GROUP BY channel "
-        "ORDER BY orders DESC", (period.lo, period.hi))
-    return {"channels": [ChannelFigures(channel=r["channel"], orders=r["orders"],
-                                        revenue_fen=r["revenue_fen"]) for r in rows]}
+        "SELECT o.channel, d.platform, COUNT(*) AS orders, "
+        "SUM(o.total_fen - o.discount_fen) AS revenue_fen, "
+        "COALESCE(SUM(d.commission_fen), 0) AS platform_fee_fen, "
+        "COALESCE(SUM(d.delivery_fee_fen), 0) AS delivery_fee_fen "
+        "FROM orders o LEFT JOIN delivery_orders d ON d.order_id = o.id "
+        "WHERE o.created_at >= ? AND o.created_at < ? AND COALESCE(d.state, 'placed') = "
+        "'placed' GROUP BY o.channel, d.platform ORDER BY orders DESC, o.channel, d.platform",
+        (period.lo, period.hi))
+    return {"channels": [ChannelFigures(
+        channel=r["channel"], platform=r["platform"], orders=r["orders"],
+        revenue_fen=r["revenue_fen"], platform_fee_fen=r["platform_fee_fen"],
+        delivery_fee_fen=r["delivery_fee_fen"]) for r in rows]}
 
 
 def summary(store: Store, period: Period) -> Summary:

@@ -1,0 +1,84 @@
+"""The delivery platforms' push receivers. No device token: each push is authenticated by the
+platform's own signature with this store's app secret (`[delivery.*]`), and answered the way
+that platform expects, so it stops retrying."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+
+from printer import slips
+
+from ..domain import delivery as book
+from ..domain.errors import InvalidInput, LaokeError
+from .auth import Caller, hub_of, require
+from .models import Body, ShortText
+from .printing import queued
+
+router = APIRouter(tags=["delivery"])
+Json = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def bag_slip(request: Request, taken: book.Received, platform: str) -> None:
+    """A new order's slip for the bag, with its claim code. The order is in the books already,
+    so a slip that cannot be queued is logged (and reprinted from the console), never a
+    refusal that would make the platform push it again."""
+    if taken.order_id is None:
+        return
+    try:
+        queued(request, slips.print_receipt(hub_of(request).store(), taken.order_id,
+                                            actor=platform))
+    except LaokeError as error:
+        log.warning("delivery order %s: its slip was not queued: %s", taken.order_id,
+                    error.message)
+
+
+async def meituan_params(request: Request) -> dict[str, str]:
+    """Every parameter Meituan signed: the query's and the form body's (URL-decoded)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {**dict(request.query_params), **dict(parse_qsl(body, keep_blank_values=True))}
+
+
+async def eleme_push(request: Request) -> dict[str, Any]:
+    try:
+        push = json.loads(await request.body())
+    except ValueError:
+        raise InvalidInput("the push is not JSON") from None
+    if not isinstance(push, dict):
+        raise InvalidInput("the push must be a JSON object")
+    return push
+
+
+@router.post("/delivery/meituan/{event}", summary="美团外卖's push (order, cancel, refund), "
+             "signed with sig = md5(url?sorted params + app_secret); answers {\"data\": \"ok\"}")
+def meituan(event: str, request: Request,
+            params: Annotated[dict[str, str], Depends(meituan_params)]) -> Json:
+    url = str(request.url.replace(query=""))
+    bag_slip(request, book.receive_meituan(hub_of(request).store(), url, event, params),
+             "meituan")
+    return {"data": "ok"}
+
+
+@router.post("/delivery/eleme", summary="饿了么's push {requestId, type, message, timestamp, "
+             "signature, ...}, signed with md5 of the sorted pairs + secret; answers "
+             "{\"message\": \"ok\"}")
+def eleme(request: Request, push: Annotated[dict[str, Any], Depends(eleme_push)]) -> Json:
+    bag_slip(request, book.receive_eleme(hub_of(request).store(), push), "eleme")
+    return {"message": "ok"}
+
+
+class ClaimBody(Body):
+    code: ShortText
+    member_id: ShortText
+
+
+@router.post("/delivery/claims", summary="A guest claims a delivery order by the code on its "
+             "slip (at the kiosk or the tablet): the order and its platform user are theirs")
+def claim(body: ClaimBody, request: Request,
+          who: Annotated[Caller, Depends(require("delivery.claim"))]) -> Json:
+    return dict(book.claim(hub_of(request).store(), body.code, body.member_id, who.actor))

@@ -1,0 +1,554 @@
+"""Delivery platforms (美团外卖, 饿了么): their orders land in the store's books like the till's.
+
+An order arrives three ways: pushed by the platform (signed; `receive_meituan`,
+`receive_eleme`), or in a file the owner downloads (`import_orders`). Each lands once, keyed by
+(platform, platform order id), so a push repeated, a push replayed and the same order imported
+again stay one order. The platform's price stands; its lines name dishes by the platform's
+names, mapped to the menu's codes through `delivery_dish_map` (a name not mapped yet is kept as
+the platform spells it and listed by `unmapped_dishes` for the owner to map). What the platform
+kept (commission) and charged (delivery fee) is stored with the order so margins are real.
+
+The guest's phone the platforms hand over is a privacy number (`13812345678_123456`) or masked
+(`138****5678`): it is never stored and never joins anyone to a member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
+
+from .checkout import Tender, write_order
+from .clock import to_iso
+from .codes import ALPHABET, canonical
+from .coupons import Line
+from .errors import ClaimTaken, InvalidInput, MemberErased, NotFound, PushRefused
+from .ids import new_id
+from .members import member_row
+from .menu import get_dish
+from .money import to_fen
+from .store import Store
+
+PLATFORMS = ("meituan", "eleme")
+ORDER_ID_LONGEST = 64
+DISH_LONGEST = 60
+MAX_LINES = 200
+MAX_LINE_FEN = 10_000_000
+MAX_QTY = 999
+# 饿了么's message types (订单消息类型) that end an order: cancelled (被取消, 置为无效, 强制无效,
+# 商户同意取消单, 客服仲裁取消有效) and refunded (商户同意退单, 客服仲裁退单有效).
+ELEME_NEW = 10
+ELEME_CANCELLED = frozenset({14, 15, 17, 23, 25})
+ELEME_REFUNDED = frozenset({33, 35})
+MEITUAN_EVENTS = ("order", "cancel", "refund")
+CLAIM_LENGTH = 8  # 40 random bits in Crockford base32: typed by a guest off the bag's slip
+
+
+@dataclass(frozen=True)
+class PlatformLine:
+    name: str
+    qty: int
+    unit_price_fen: int
+
+
+@dataclass(frozen=True)
+class PlatformOrder:
+    """One order as the platform gave it, prices in fen."""
+
+    platform: str
+    platform_order_id: str
+    placed_at: str  # ISO 8601 UTC, the store's format
+    lines: Sequence[PlatformLine]
+    platform_user_id: str | None = None
+    commission_fen: int = 0
+    delivery_fee_fen: int = 0
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a push did: whether it changed the books, and the order it landed, if new (whose
+    slip, with its claim code, goes in the bag)."""
+
+    changed: bool
+    order_id: str | None = None
+
+
+NOTHING = Received(False)
+
+
+def _landed(store: Store, order: PlatformOrder) -> Received:
+    order_id, new = land_order(store, order)
+    return Received(True, order_id) if new else NOTHING
+
+
+class Imported(TypedDict):
+    added: int
+    unchanged: int
+
+
+class UnmappedDish(TypedDict):
+    platform: str
+    name: str
+    orders: int
+
+
+# -- checking what comes in ------------------------------------------------------------------
+
+def _platform(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise InvalidInput(f"platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+    return platform
+
+
+def _order_id(value: Any) -> str:
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) \
+        else ""
+    if not text or len(text) > ORDER_ID_LONGEST:
+        raise InvalidInput(f"platform order id must be 1 to {ORDER_ID_LONGEST} characters")
+    return text
+
+
+def _count(value: Any, what: str, maximum: int, minimum: int = 0) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidInput(f"{what} must be a whole number from {minimum} to {maximum}, "
+                           f"got {value!r}")
+    return int(value)
+
+
+def _yuan(value: Any, what: str) -> int:
+    """A platform's amount in yuan (a JSON number or text: 12.5) to fen; a platform writes
+    what it keeps as a negative figure (饿了么's serviceFee), so the sign is dropped."""
+    try:
+        return abs(to_fen(str(value).lstrip("-"))) if value not in (None, "") else 0
+    except ValueError:
+        raise InvalidInput(f"{what}: not an amount in yuan: {value!r}") from None
+
+
+def _moment(value: Any, timezone: str) -> str:
+    """ISO 8601 text (a time without an offset is the store's local time) or Unix seconds
+    (or milliseconds) to the store's UTC text."""
+    try:
+        if (isinstance(value, int | float) and not isinstance(value, bool)) or \
+                (isinstance(value, str) and value.strip().isdigit()):
+            seconds = float(value)
+            return to_iso(datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds,
+                                                 UTC))
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(f"created_at must be ISO 8601 (2026-05-01T12:30:00+08:00), got "
+                           f"{value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return to_iso(moment)
+
+
+def _line(name: Any, qty: Any, unit_price_fen: int) -> PlatformLine:
+    text = str(name or "").strip()
+    if not text or len(text) > DISH_LONGEST:
+        raise InvalidInput(f"dish name must be 1 to {DISH_LONGEST} characters, got {name!r}")
+    return PlatformLine(text, _count(qty, f"{text}: qty", MAX_QTY, 1),
+                        _count(unit_price_fen, f"{text}: unit price", MAX_LINE_FEN))
+
+
+def _checked(order: PlatformOrder) -> PlatformOrder:
+    _platform(order.platform)
+    _order_id(order.platform_order_id)
+    if not order.lines or len(order.lines) > MAX_LINES:
+        raise InvalidInput(f"order {order.platform_order_id}: 1 to {MAX_LINES} lines")
+    _count(order.commission_fen, "platform fee", MAX_LINE_FEN)
+    _count(order.delivery_fee_fen, "delivery fee", MAX_LINE_FEN)
+    return order
+
+
+# -- landing and ending ----------------------------------------------------------------------
+
+def land_order(store: Store, order: PlatformOrder) -> tuple[str, bool]:
+    """The platform's order in the books, once: (order id, whether it is new). Inside one
+    change with its outbox event, so HQ sees it exactly when the store does."""
+    _checked(order)
+    with store.write():
+        done = store.one("SELECT order_id FROM delivery_orders WHERE platform = ? AND "
+                         "platform_order_id = ?", (order.platform, order.platform_order_id))
+        if done is not None:
+            return done["order_id"], False
+        codes = dict(store.conn.execute(
+            "SELECT m.name, m.code FROM delivery_dish_map m WHERE m.platform = ?",
+            (order.platform,)).fetchall())
+        names = dict(store.conn.execute("SELECT code, name FROM menu_dishes").fetchall())
+        lines = [Line(dish=names[codes[line.name]] if line.name in codes else line.name,
+                      qty=line.qty, unit_price_fen=line.unit_price_fen,
+                      code=codes.get(line.name)) for line in order.lines]
+        total = sum(line.qty * line.unit_price_fen for line in lines)
+        order_id = new_id()
+        write_order(store, {
+            "id": order_id, "store_id": store.store_id, "member_id": None, "visit_id": None,
+            "channel": "delivery", "total_fen": total, "discount_fen": 0,
+            "idempotency_key": f"delivery:{order.platform}:{order.platform_order_id}",
+            "request_hash": "", "created_at": order.placed_at,
+        }, lines, [Tender(order.platform, total)])
+        row = {"platform": order.platform, "platform_order_id": order.platform_order_id,
+               "order_id": order_id, "platform_user_id": order.platform_user_id,
+               "commission_fen": order.commission_fen,
+               "delivery_fee_fen": order.delivery_fee_fen, "placed_at": order.placed_at,
+               "claim_code": "".join(secrets.choice(ALPHABET) for _ in range(CLAIM_LENGTH))}
+        store.conn.execute(
+            "INSERT INTO delivery_orders (platform, platform_order_id, order_id, "
+            "platform_user_id, commission_fen, delivery_fee_fen, placed_at, claim_code) VALUES "
+            "(:platform, :platform_order_id, :order_id, :platform_user_id, :commission_fen, "
+            ":delivery_fee_fen, :placed_at, :claim_code)", row)
+        store.emit("delivery.order", row)
+    return order_id, True
+
+
+def end_order(store: Store, platform: str, platform_order_id: str, state: str,
+              actor: str = "system") -> bool:
+    """The platform cancelled or refunded its order: the order is kept (the books are
+    append-only) and marked, so the reports no longer count its takings. Returns whether it
+    changed; an order already ended, or one that never landed, changes nothing."""
+    if state not in ("cancelled", "refunded"):
+        raise InvalidInput(f"an order ends cancelled or refunded, not {state!r}")
+    with store.write():
+        row = store.one("SELECT order_id, state FROM delivery_orders WHERE platform = ? AND "
+                        "platform_order_id = ?", (_platform(platform), platform_order_id))
+        if row is None or row["state"] != "placed":
+            return False
+        now = store.now_iso()
+        store.conn.execute("UPDATE delivery_orders SET state = ?, ended_at = ? WHERE "
+                           "platform = ? AND platform_order_id = ?",
+                           (state, now, platform, platform_order_id))
+        store.emit("delivery.ended", {"platform": platform,
+                                      "platform_order_id": platform_order_id,
+                                      "order_id": row["order_id"], "state": state,
+                                      "ended_at": now})
+        store.audit(actor, f"delivery.{state}", row["order_id"],
+                    {"platform": platform, "platform_order_id": platform_order_id})
+    return True
+
+
+# -- platform guests ------------------------------------------------------------------------
+
+class Claimed(TypedDict):
+    platform: str
+    platform_order_id: str
+    member_id: str
+
+
+def _joinable(store: Store, member_id: str) -> None:
+    if member_row(store, member_id)["erased_at"]:
+        raise MemberErased(f"member {member_id} was erased")
+
+
+def _identity(store: Store, platform: str, platform_user_id: str, member_id: str,
+              by: str) -> None:
+    store.conn.execute(
+        "INSERT INTO platform_identities (platform, platform_user_id, member_id, joined_by, "
+        "joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, platform_user_id) DO UPDATE "
+        "SET member_id = excluded.member_id, joined_by = excluded.joined_by, "
+        "joined_at = excluded.joined_at", (platform, platform_user_id, member_id, by,
+                                          store.now_iso()))
+    store.emit("delivery.joined", {"platform": platform, "platform_user_id": platform_user_id,
+                                   "member_id": member_id, "joined_by": by})
+
+
+def claim(store: Store, code: str, member_id: str, actor: str) -> Claimed:
+    """The guest enters the code printed on their bag's slip: the order is theirs, and so is
+    the platform user who ordered it (their next orders too), unless a person already joined
+    that user to someone else. The same guest entering it again changes nothing; another
+    guest is refused, since the code was the first one's."""
+    found = canonical(code) if isinstance(code, str) else ""
+    with store.write():
+        _joinable(store, member_id)
+        order = store.one("SELECT * FROM delivery_orders WHERE claim_code = ?", (found,)) \
+            if len(found) == CLAIM_LENGTH else None
+        if order is None:
+            raise NotFound("no delivery order has this claim code")
+        claimed = Claimed(platform=order["platform"],
+                          platform_order_id=order["platform_order_id"], member_id=member_id)
+        if order["member_id"] == member_id:
+            return claimed
+        if order["member_id"] is not None:
+            raise ClaimTaken("this order was claimed by another guest")
+        store.conn.execute("UPDATE delivery_orders SET member_id = ? WHERE platform = ? AND "
+                           "platform_order_id = ?", (member_id, order["platform"],
+                                                    order["platform_order_id"]))
+        store.emit("delivery.claimed", dict(claimed))
+        user = order["platform_user_id"]
+        if user and store.one("SELECT 1 FROM platform_identities WHERE platform = ? AND "
+                              "platform_user_id = ?", (order["platform"], user)) is None:
+            _identity(store, order["platform"], user, member_id, "claim")
+        store.audit(actor, "delivery.claim", member_id, dict(claimed))
+    return claimed
+
+
+def join(store: Store, platform: str, platform_user_id: str, member_id: str,
+         actor: str) -> None:
+    """A person joins a platform user to a member (the guest showed their app, say); audited,
+    and undone by `unjoin`. Never a phone: a platform's phone is a privacy number."""
+    platform_user_id = _order_id(platform_user_id)  # the same bounds as the platform's ids
+    with store.write():
+        _platform(platform)
+        _joinable(store, member_id)
+        _identity(store, platform, platform_user_id, member_id, "staff")
+        store.audit(actor, "delivery.join", member_id,
+                    {"platform": platform, "platform_user_id": platform_user_id})
+
+
+def unjoin(store: Store, platform: str, platform_user_id: str, actor: str) -> bool:
+    """Undo a join (a person's or a claim's): the platform user is nobody's again; the orders a
+    guest claimed by their code stay theirs. Returns whether there was a join to undo."""
+    with store.write():
+        row = store.one("SELECT member_id FROM platform_identities WHERE platform = ? AND "
+                        "platform_user_id = ?", (_platform(platform), platform_user_id))
+        if row is None:
+            return False
+        store.conn.execute("DELETE FROM platform_identities WHERE platform = ? AND "
+                           "platform_user_id = ?", (platform, platform_user_id))
+        store.emit("delivery.unjoined", {"platform": platform,
+                                         "platform_user_id": platform_user_id})
+        store.audit(actor, "delivery.unjoin", row["member_id"],
+                    {"platform": platform, "platform_user_id": platform_user_id})
+    return True
+
+
+def member_of(store: Store, platform: str, platform_order_id: str) -> str | None:
+    """Whose the platform's order is: the guest who claimed it, else the member its platform
+    user is joined to, else nobody's."""
+    row = store.one(
+        "SELECT COALESCE(d.member_id, i.member_id) FROM delivery_orders d LEFT JOIN "
+        "platform_identities i ON i.platform = d.platform AND "
+        "i.platform_user_id = d.platform_user_id WHERE d.platform = ? AND "
+        "d.platform_order_id = ?", (platform, platform_order_id))
+    return None if row is None else row[0]
+
+
+# Every order that is the guest's, by channel: the till's under their member id, and the
+# platforms' they claimed or whose platform user is joined to them (not one the platform
+# cancelled or refunded). Named parameter :member.
+GUEST_ORDERS = (
+    "SELECT id FROM orders WHERE member_id = :member UNION "
+    "SELECT d.order_id FROM delivery_orders d LEFT JOIN platform_identities i "
+    "ON i.platform = d.platform AND i.platform_user_id = d.platform_user_id "
+    "WHERE COALESCE(d.member_id, i.member_id) = :member AND d.state = 'placed'")
+
+
+class ChannelCount(TypedDict):
+    channel: str
+    platform: str | None  # for delivery: meituan or eleme
+    orders: int
+
+
+def channel_mix(store: Store, member_id: str) -> list[ChannelCount]:
+    """How the guest comes to the shop: their orders by channel, delivery by platform, the
+    most used first."""
+    return [ChannelCount(channel=r[0], platform=r[1], orders=r[2]) for r in store.conn.execute(
+        "SELECT o.channel, d.platform, COUNT(*) FROM orders o LEFT JOIN delivery_orders d "
+        f"ON d.order_id = o.id WHERE o.id IN ({GUEST_ORDERS}) GROUP BY o.channel, d.platform "
+        "ORDER BY COUNT(*) DESC, o.channel, d.platform", {"member": member_id})]
+
+
+# -- the platforms' dish names ---------------------------------------------------------------
+
+def map_dish(store: Store, platform: str, name: str, code: str, actor: str) -> None:
+    """From now on the platform's `name` is the menu's dish `code` (a name maps again to a new
+    dish). Orders already in the books keep the lines they landed with."""
+    _platform(platform)
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > DISH_LONGEST:
+        raise InvalidInput(f"dish name must be 1 to {DISH_LONGEST} characters")
+    with store.write():
+        get_dish(store, code)
+        store.conn.execute(
+            "INSERT INTO delivery_dish_map (platform, name, code) VALUES (?, ?, ?) "
+            "ON CONFLICT (platform, name) DO UPDATE SET code = excluded.code",
+            (platform, name, code))
+        store.audit(actor, "delivery.dish_mapped", None,
+                    {"platform": platform, "name": name, "code": code})
+
+
+def unmapped_dishes(store: Store) -> list[UnmappedDish]:
+    """The platforms' dish names that landed without a menu code and are not mapped yet, the
+    most ordered first: what the owner maps with `laoke delivery map`."""
+    return [UnmappedDish(platform=r["platform"], name=r["dish"], orders=r["orders"])
+            for r in store.conn.execute(
+                "SELECT d.platform, l.dish, COUNT(DISTINCT l.order_id) AS orders "
+                "FROM delivery_orders d JOIN order_lines l ON l.order_id = d.order_id "
+                "WHERE l.code IS NULL AND NOT EXISTS (SELECT 1 FROM delivery_dish_map m "
+                "WHERE m.platform = d.platform AND m.name = l.dish) "
+                "GROUP BY d.platform, l.dish ORDER BY orders DESC, d.platform, l.dish")]
+
+
+# -- files -----------------------------------------------------------------------------------
+
+GENERIC_COLUMNS = ("platform_order_id", "created_at", "customer_id", "phone", "dish", "qty",
+                   "unit_price_fen", "platform_fee_fen")
+REQUIRED_COLUMNS = ("platform_order_id", "created_at", "dish", "qty", "unit_price_fen")
+
+
+def orders_from_rows(store: Store, platform: str,
+                     rows: Sequence[Mapping[str, Any]]) -> list[PlatformOrder]:
+    """laoke's generic file (shared/SPEC.md "Delivery platforms"): one row per order line, the
+    order's fee on its first row. A bad row refuses the file, naming the row. The `phone`
+    column is read past: a platform's phone is a privacy or masked number."""
+    _platform(platform)
+    grouped: dict[str, dict[str, Any]] = {}
+    for number, row in enumerate(rows, 2):  # row 1 is the header
+        try:
+            key = _order_id(row.get("platform_order_id"))
+            order = grouped.setdefault(key, {
+                "placed_at": _moment(row.get("created_at"), store.settings.timezone),
+                "user": str(row.get("customer_id") or "").strip() or None,
+                "fee": 0, "lines": []})
+            if row.get("platform_fee_fen") not in (None, ""):
+                order["fee"] += _count(row["platform_fee_fen"], "platform_fee_fen",
+                                       MAX_LINE_FEN)
+            order["lines"].append(_line(row.get("dish"), row.get("qty"),
+                                        _count(row.get("unit_price_fen"), "unit_price_fen",
+                                               MAX_LINE_FEN)))
+        except InvalidInput as error:
+            raise InvalidInput(f"row {number}: {error.message}") from None
+    return [_checked(PlatformOrder(platform, key, o["placed_at"], o["lines"], o["user"],
+                                   o["fee"])) for key, o in grouped.items()]
+
+
+def import_orders(store: Store, platform: str,
+                  rows: Sequence[Mapping[str, Any]]) -> Imported:
+    """Every order of the file, in one change: all of them or none, and a file imported again
+    (or orders already pushed) changes nothing."""
+    orders = orders_from_rows(store, platform, rows)
+    added = 0
+    with store.write():
+        for order in orders:
+            added += land_order(store, order)[1]
+        store.audit("cli", "delivery.import", None, {"platform": platform, "added": added})
+    return Imported(added=added, unchanged=len(orders) - added)
+
+
+# -- pushes ----------------------------------------------------------------------------------
+
+def meituan_sig(url: str, params: Mapping[str, str], secret: str) -> str:
+    """美团外卖's signature: md5 of the callback URL, `?`, every parameter but `sig` as k=v
+    sorted by name and joined by `&`, then the app secret; lower-case hex."""
+    query = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sig")
+    return hashlib.md5(f"{url}?{query}{secret}".encode()).hexdigest()
+
+
+def eleme_signature(fields: Mapping[str, Any], secret: str) -> str:
+    """饿了么's push signature: md5 of every field but `signature` as k=v sorted by name,
+    joined with nothing, then the secret; upper-case hex."""
+    text = "".join(f"{k}={fields[k]}" for k in sorted(fields) if k != "signature")
+    return hashlib.md5(f"{text}{secret}".encode()).hexdigest().upper()
+
+
+def _accept(store: Store, platform: str, secret: str, given: Any, expected: str,
+            signed_at: Any, push_id: str) -> bool:
+    """Whether a push is new: its signature must hold and its time be within the window (else
+    PushRefused, nothing recorded); one already taken is answered again and changes nothing.
+    The caller holds the write lock, so the push and what it records commit together."""
+    if not secret or not isinstance(given, str) or \
+            not hmac.compare_digest(given.encode(), expected.encode()):
+        raise PushRefused(f"{platform}: the signature does not match this store's app secret")
+    try:
+        seconds = float(signed_at)
+    except (TypeError, ValueError):
+        raise PushRefused(f"{platform}: the push has no timestamp") from None
+    seconds = seconds / 1000 if seconds > 1e11 else seconds
+    if not abs(store.now().timestamp() - seconds) <= store.settings.delivery.push_window_s:
+        # (written so that a NaN or infinite timestamp is outside the window too)
+        raise PushRefused(f"{platform}: the push was signed outside the "
+                          f"{store.settings.delivery.push_window_s} s window (a replay?)")
+    taken = store.conn.execute(
+        "INSERT INTO delivery_pushes (platform, push_id, received_at) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING", (platform, push_id, store.now_iso())).rowcount
+    return bool(taken)
+
+
+def _json(text: Any, what: str) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        raise InvalidInput(f"{what} is not JSON") from None
+
+
+def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
+    """美团外卖's new-order push: `detail` (JSON: food_name, quantity, price in yuan),
+    `shipping_fee` (yuan), `ctime` (Unix seconds) and `poi_receive_detail` (JSON, fen), whose
+    `foodShareFeeChargeByPoi` is the platform's commission."""
+    detail = _json(params.get("detail", ""), "detail")
+    receive = _json(params.get("poi_receive_detail") or "{}", "poi_receive_detail")
+    if not isinstance(detail, list) or not isinstance(receive, dict):
+        raise InvalidInput("detail must be a list of dishes")
+    lines = [_line(d.get("food_name"), d.get("quantity"), _yuan(d.get("price"), "price"))
+             for d in detail if isinstance(d, dict)]
+    return _checked(PlatformOrder(
+        "meituan", _order_id(params.get("order_id", "")),
+        _moment(params.get("ctime", ""), store.settings.timezone), lines, None,
+        _count(receive.get("foodShareFeeChargeByPoi", 0), "commission", MAX_LINE_FEN),
+        _yuan(params.get("shipping_fee"), "shipping_fee")))
+
+
+def receive_meituan(store: Store, url: str, event: str,
+                    params: Mapping[str, str]) -> Received:
+    """One push from 美团外卖 to `url` (as the platform called it, without the query): a new
+    order, a cancellation or a refund."""
+    settings = store.settings.delivery.meituan
+    if event not in MEITUAN_EVENTS:
+        raise NotFound(f"no Meituan push {event!r}: one of {', '.join(MEITUAN_EVENTS)}")
+    expected = meituan_sig(url, params, settings.app_secret)
+    with store.write():
+        if not _accept(store, "meituan", settings.app_secret, params.get("sig"), expected,
+                       params.get("timestamp"), expected):
+            return NOTHING
+        if event == "order":
+            return _landed(store, meituan_order(store, params))
+        order_id = _order_id(params.get("order_id", ""))
+        if event == "refund" and params.get("notify_type") != "agree":
+            return NOTHING  # asked, rejected or cancelled: only a refund agreed ends the order
+        return Received(end_order(store, "meituan", order_id,
+                                  "cancelled" if event == "cancel" else "refunded",
+                                  actor="meituan"))
+
+
+def eleme_order(store: Store, message: Mapping[str, Any], user_id: Any) -> PlatformOrder:
+    """饿了么's order (message type 10): `groups[].items[]` (name, quantity, price in yuan),
+    `deliverFee` and `serviceFee` (the platform's commission, negative) in yuan, `createdAt`
+    as ISO text, the platform's user id beside the message."""
+    lines = [_line(item.get("name"), item.get("quantity"), _yuan(item.get("price"), "price"))
+             for group in message.get("groups") or [] if isinstance(group, dict)
+             for item in group.get("items") or [] if isinstance(item, dict)]
+    user = str(user_id).strip() if user_id not in (None, "", 0) else None
+    return _checked(PlatformOrder(
+        "eleme", _order_id(message.get("id", "")),
+        _moment(message.get("createdAt", ""), store.settings.timezone), lines, user,
+        _yuan(message.get("serviceFee"), "serviceFee"),
+        _yuan(message.get("deliverFee"), "deliverFee")))
+
+
+def receive_eleme(store: Store, push: Mapping[str, Any]) -> Received:
+    """One push from 饿了么 (`{requestId, type, appId, message, shopId, timestamp, userId,
+    signature}`, the message itself JSON text); types other than a new order, a cancellation
+    or a refund are taken and change nothing."""
+    settings = store.settings.delivery.eleme
+    expected = eleme_signature(push, settings.app_secret)
+    with store.write():
+        if not _accept(store, "eleme", settings.app_secret, push.get("signature"), expected,
+                       push.get("timestamp"), str(push.get("requestId", ""))):
+            return NOTHING
+        kind = push.get("type")
+        message = _json(push.get("message", ""), "message")
+        if not isinstance(message, dict):
+            raise InvalidInput("message must be a JSON object")
+        if kind == ELEME_NEW:
+            return _landed(store, eleme_order(store, message, push.get("userId")))
+        if kind in ELEME_CANCELLED or kind in ELEME_REFUNDED:
+            return Received(end_order(store, "eleme", _order_id(message.get("orderId", "")),
+                                      "cancelled" if kind in ELEME_CANCELLED else "refunded",
+                                      actor="eleme"))
+        return NOTHING
