@@ -329,31 +329,6 @@ def member_of(store: Store, platform: str, platform_order_id: str) -> str | None
     return None if row is None else row[0]
 
 
-# Every order that is the guest's, by channel: the till's under their member id, and the
-# platforms' they claimed or whose platform user is joined to them (not one the platform
-# cancelled or refunded). Named parameter :member.
-GUEST_ORDERS = (
-    "SELECT id FROM orders WHERE member_id = :member UNION "
-    "SELECT d.order_id FROM delivery_orders d LEFT JOIN platform_identities i "
-    "ON i.platform = d.platform AND i.platform_user_id = d.platform_user_id "
-    "WHERE COALESCE(d.member_id, i.member_id) = :member AND d.state = 'placed'")
-
-
-class ChannelCount(TypedDict):
-    channel: str
-    platform: str | None  # for delivery: meituan or eleme
-    orders: int
-
-
-def channel_mix(store: Store, member_id: str) -> list[ChannelCount]:
-    """How the guest comes to the shop: their orders by channel, delivery by platform, the
-    most used first."""
-    return [ChannelCount(channel=r[0], platform=r[1], orders=r[2]) for r in store.conn.execute(
-        "SELECT o.channel, d.platform, COUNT(*) FROM orders o LEFT JOIN delivery_orders d "
-        f"ON d.order_id = o.id WHERE o.id IN ({GUEST_ORDERS}) GROUP BY o.channel, d.platform "
-        "ORDER BY COUNT(*) DESC, o.channel, d.platform", {"member": member_id})]
-
-
 # -- the platforms' dish names ---------------------------------------------------------------
 
 def map_dish(store: Store, platform: str, name: str, code: str, actor: str) -> None:
