@@ -18,27 +18,46 @@ from hub.domain.restore import restore_event
 from hub.domain.store import Store
 
 from .hq import HqBook
+from .hq.db import SQLITE, parse_url, without_password
 
 CHAIN_ID = "chain"
 PAGE = 2_000
 HQ_DB = "hq.db"
+HQ_DB_URL = "hq-db.url"  # the database of an HQ home whose book is not its hq.db
 
 
 def is_hq_home(home: Path) -> bool:
     """A home `laoke hq` keeps its book in: its commands speak for the whole chain."""
-    return (home / HQ_DB).exists()
+    return (home / HQ_DB).exists() or (home / HQ_DB_URL).exists()
 
 
-def hq_book(home: Path) -> HqBook:
+def hq_database(home: Path, db: str | None = None) -> str | Path:
+    """Where the HQ home's book is: `db` when given (and then remembered in the home, without
+    its password, so every later `laoke hq` command and `laoke export` there find it), else
+    the one remembered, else the home's hq.db."""
     home.mkdir(parents=True, exist_ok=True)
-    return HqBook(home / HQ_DB)
+    remembered = home / HQ_DB_URL
+    if db:
+        engine, target = parse_url(db)
+        if engine == SQLITE:
+            target = str(Path(target).resolve())
+            db = f"sqlite:///{target}"
+        remembered.write_text(without_password(db) + "\n", encoding="utf-8")
+        return db
+    if remembered.exists():
+        return remembered.read_text(encoding="utf-8").strip()
+    return home / HQ_DB
+
+
+def hq_book(home: Path, db: str | None = None) -> HqBook:
+    return HqBook(hq_database(home, db))
 
 
 @contextmanager
-def chain_books(home: Path) -> Iterator[Store]:
+def chain_books(home: Path, db: str | None = None) -> Iterator[Store]:
     """Every store's books in one store database, caught up with all HQ has applied: what
     a chain report or an export at HQ reads, in the same tables as a store's."""
-    book = hq_book(home)
+    book = hq_book(home, db)
     try:
         with open_chain(home) as chain:
             catch_up(chain, book)

@@ -16,10 +16,10 @@ from tests.support.chain import hand_to_hq, hq_command, make_store
 from tests.support.hubproc import wait_until
 
 
-def test_a_coupon_redeemed_at_two_offline_stores_is_flagged_with_both_receipts(tmp_path):
+def test_a_coupon_redeemed_at_two_offline_stores_is_flagged_with_both_receipts(hq_db, tmp_path):
     import json
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
 
     def redeem(store, order_id):
         events = [
@@ -143,14 +143,14 @@ def test_hq_pushes_a_chain_wide_campaign_every_store_applies_once(tmp_path):
             "a store's own campaigns stay at that store"
 
 
-def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
+def test_chain_wide_reports_at_hq_add_up_the_stores(hq_db, tmp_path):
     import json
 
     from hub.demo_data import generate
 
     home = tmp_path / "hq"
     home.mkdir()
-    book = HqBook(home / "hq.db")
+    book = HqBook(hq_db)
     shops = {}
     for n, sid in enumerate(("s-a", "s-b")):
         settings = new_settings(sid)
@@ -163,7 +163,8 @@ def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
                                            member_id=member["id"]))
         hand_to_hq(book, shop)
         shops[sid] = shop
-    done = hq_command(home, "report", "dishes", "--from", "2026-11-01", "--json")
+    done = hq_command(home, "report", "dishes", "--from", "2026-11-01", "--json", "--db",
+                      str(hq_db))  # remembered in the home for the next command
     chain = {d["dish"]: d["qty"] for d in json.loads(done.stdout)["dishes"]}
     assert chain == {"水煮鱼": 10, "米饭": 30}, "what HQ heard of: the synced checkouts"
     assert chain["米饭"] == sum(
