@@ -94,6 +94,7 @@ class Publisher(ThreadWorker):
         self.install = ""  # this database's id (INSTALL_KEY), read in begin()
         self.epoch: int | None = None  # the incarnation HQ issued this hub, once it has
         self.welcomed = False  # HQ answered this connection's hello
+        self.partitioned = False  # HQ's workers share the chain by partition (the welcome)
         self.older_hq: str | None = None  # HQ cannot read this hub's events: why
 
     def _status(self, online: bool) -> bytes:
@@ -207,6 +208,7 @@ class Publisher(ThreadWorker):
             self._refuse(body["refused"])
             return
         epoch, protocol = body.get("epoch"), body.get("protocol")
+        self.partitioned = body.get("partitioned") is True
         self.older_hq = None
         if isinstance(protocol, int) and protocol < PROTOCOL:
             self.older_hq = (f"HQ reads protocol {protocol}, this hub speaks {PROTOCOL}: "
@@ -367,7 +369,8 @@ class Publisher(ThreadWorker):
         properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = "application/json"
         self.in_flight.append(self.client.publish(
-            events_topic(self.store_id), dumps(batch), qos=1, properties=properties))
+            events_topic(self.store_id, self.partitioned), dumps(batch), qos=1,
+            properties=properties))
         self.next_seq = batch["events"][-1]["seq"] + 1 if batch["events"] else first
         return True
 

@@ -51,10 +51,14 @@ db_option = click.option(
 @click.option("--slice-points", type=click.IntRange(0, 100_000_000), default=1_000,
               show_default=True, help="The most of a guest's points one store may hold back "
               "for redeeming while it cannot reach HQ.")
+@click.option("--partitioned", is_flag=True, help="Share the chain with the other workers on "
+              "this PostgreSQL database by partition: each store applied by one worker at "
+              "a time, a dead worker's stores taken over within seconds.")
 @db_option
 @pass_obj
 def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
-           client_id: str, ca_file: str, slice_fen: int, slice_points: int) -> None:
+           client_id: str, ca_file: str, slice_fen: int, slice_points: int,
+           partitioned: bool) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
@@ -64,7 +68,7 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
     book = _hq_book(obj, db)
     try:
         receiver = Receiver(book, broker, username, password, client_id, ca_file,
-                            slice_fen, slice_points)
+                            slice_fen, slice_points, partitioned)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()

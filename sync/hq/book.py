@@ -80,6 +80,7 @@ class HqBook:
     def __init__(self, db: str | Path, clock: Clock = system_clock) -> None:
         """`db` is a SQLite file, `sqlite:///PATH` or `postgresql://...` (sync/hq/db.py)."""
         self.clock = clock
+        self.url = str(db)  # for another connection to it (a partitioned worker's locks)
         self.where = without_password(str(db))  # for log lines: the database, no secret
         self.conn: HqDb = open_db(db)
         self.conn.script(HQ_SCHEMA + hq_schema())  # and the spend rule's tables
