@@ -31,26 +31,21 @@ def is_hq_home(home: Path) -> bool:
     return (home / HQ_DB).exists() or (home / HQ_DB_URL).exists()
 
 
-def hq_database(home: Path, db: str | None = None) -> str | Path:
-    """Where the HQ home's book is: `db` when given (and then remembered in the home, without
-    its password, so every later `laoke hq` command and `laoke export` there find it), else
-    the one remembered, else the home's hq.db."""
+def hq_book(home: Path, db: str | None = None) -> HqBook:
+    """The HQ home's book: in `db` when given (and then, once it opened, remembered in the
+    home without its password, so every later `laoke hq` command and `laoke export` there
+    find it), else in the one remembered, else in the home's hq.db."""
     home.mkdir(parents=True, exist_ok=True)
     remembered = home / HQ_DB_URL
-    if db:
-        engine, target = parse_url(db)
-        if engine == SQLITE:
-            target = str(Path(target).resolve())
-            db = f"sqlite:///{target}"
-        remembered.write_text(without_password(db) + "\n", encoding="utf-8")
-        return db
-    if remembered.exists():
-        return remembered.read_text(encoding="utf-8").strip()
-    return home / HQ_DB
-
-
-def hq_book(home: Path, db: str | None = None) -> HqBook:
-    return HqBook(hq_database(home, db))
+    if not db:
+        return HqBook(remembered.read_text(encoding="utf-8").strip()
+                      if remembered.exists() else home / HQ_DB)
+    engine, target = parse_url(db)
+    if engine == SQLITE:
+        db = f"sqlite:///{Path(target).resolve()}"
+    book = HqBook(db)
+    remembered.write_text(without_password(db) + "\n", encoding="utf-8")
+    return book
 
 
 @contextmanager

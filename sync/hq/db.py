@@ -182,8 +182,8 @@ class PostgresDb(HqDb):
         try:
             self.conn = psycopg.connect(url, autocommit=True, row_factory=rows)
         except psycopg.OperationalError as error:  # said once, plainly, by every edge
-            raise ConnectionError(f"HQ's database {without_password(url)}: "
-                                  f"{str(error).strip()}") from None
+            said = " ".join(str(error).split())  # one line, as every error of laoke's
+            raise ConnectionError(f"HQ's database {without_password(url)}: {said}") from None
         self.conn.adapters.register_loader("numeric", Whole)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
