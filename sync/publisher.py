@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub import __version__
 from hub.domain.authority import STORED_VALUE
 from hub.domain.clock import to_iso
 from hub.domain.ids import new_id
@@ -98,7 +99,8 @@ class Publisher(ThreadWorker):
         self.older_hq: str | None = None  # HQ cannot read this hub's events: why
 
     def _status(self, online: bool) -> bytes:
-        return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL})
+        return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL,
+                      "version": __version__})
 
     # -- paho callbacks: hand over, never block ----------------------------------------------
 
@@ -327,9 +329,12 @@ class Publisher(ThreadWorker):
     def _pull(self) -> None:
         """Ask HQ for the next page of other stores' changes after what we have applied."""
         self.last_pull = time.monotonic()
+        store = self.store()
         self.client.publish(pull_topic(self.store_id), dumps({
-            "after": feed_position(self.store()), "acked": self.acks(),
-            "top": self.written()}), qos=1)
+            "after": feed_position(store), "acked": self.acks(), "top": self.written(),
+            # for HQ's fleet view: this store's clock, and what waits for a person here
+            "ts": store.now_iso(),
+            "conflicts": store.scalar("SELECT COUNT(*) FROM sync_conflicts")}), qos=1)
 
     def _send_batch(self) -> bool:
         """The next batch from `next_seq`, out of the outbox or, for an HQ that asks again,

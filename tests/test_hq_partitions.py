@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 
+from hub import __version__
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.coupons import Line
 from hub.domain.members import NewMember, add_member, points_balance
@@ -93,6 +94,10 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
                     "ON m.id = p.member_id WHERE m.home_store = ?", (sid,)).fetchall():
                 assert balance == points_balance(shop, member_id), "none applied twice"
         assert book.conn.execute("SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 0
+        fleet = {s["store_id"]: s for s in book.stores()}  # what the stores said of themselves
+        assert {(fleet[sid]["version"], fleet[sid]["online"]) for sid in names} == \
+            {(__version__, 1)}
+        assert all(fleet[sid]["last_seen"] and fleet[sid]["skew_s"] is not None for sid in names)
     finally:
         for publisher in publishers:
             publisher.stop()

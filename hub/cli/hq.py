@@ -54,11 +54,15 @@ db_option = click.option(
 @click.option("--partitioned", is_flag=True, help="Share the chain with the other workers on "
               "this PostgreSQL database by partition: each store applied by one worker at "
               "a time, a dead worker's stores taken over within seconds.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve the fleet as "
+              "Prometheus metrics on this port (/metrics).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics listen on.")
 @db_option
 @pass_obj
 def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
            client_id: str, ca_file: str, slice_fen: int, slice_points: int,
-           partitioned: bool) -> None:
+           partitioned: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
@@ -74,10 +78,21 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    metrics = None
+    if metrics_port is not None:
+        from sync.hq.metrics import serve_metrics
+
+        try:
+            metrics = serve_metrics(book, metrics_port, metrics_host)
+        except OSError as error:
+            raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
+                                     param_hint="--metrics-port") from None
     receiver.start()
     click.echo(f"laoke hq: receiving from {broker} into {book.where}", err=True)
     stop.wait()
     receiver.stop()
+    if metrics is not None:
+        metrics.shutdown()
 
 
 @hq_group.command("report")
@@ -119,19 +134,24 @@ def hq_report(obj: Obj, db: str | None, name: str | None, start: str | None, end
 @db_option
 @pass_obj
 def hq_stores(obj: Obj, db: str | None, as_json: bool) -> None:
-    """Stores HQ knows: online or not, incarnation, protocol (and whether HQ can read it),
-    applied seq, last event, first missing seq, and what a person must look at (an event
-    HQ parked, a second writer, events lost)."""
+    """The fleet: every store HQ knows, online or not, last seen, backlog (written at the
+    store, not yet applied here), version, incarnation, protocol (and whether HQ can read
+    it), applied seq, first missing seq, alarms (stalled, conflicts, poison, attention,
+    clock_skew) and what a person must look at (an event HQ parked, a second writer, events
+    lost)."""
     rows = _hq_book(obj, db).stores()
     if as_json:
         emit_json({"stores": rows})
         return
     for row in rows:
         click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
+                   f"seen {(row['last_seen'] or '-')[:19]} backlog {row['backlog']} "
+                   f"version {row['version'] or '-'} "
                    f"incarnation {row['epoch'] or '-'} protocol {row['schema'] or '-'}"
                    f"{'' if row['readable'] else ' (NEWER THAN HQ: cannot read it)'} "
-                   f"applied {row['applied_seq']}  last event {row['last_event_at'] or '-'}"
+                   f"applied {row['applied_seq']}"
                    f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}"
+                   f"{'  ALARMS: ' + ', '.join(row['alarms']) if row['alarms'] else ''}"
                    f"{'  NEEDS ATTENTION: ' + row['attention'] if row['attention'] else ''}")
 
 

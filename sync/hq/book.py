@@ -5,9 +5,11 @@ The receiver (`receiver.py`) only carries messages between the broker and these 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +27,18 @@ from .db import HqDb, open_db, without_password
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
 QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
+STALL_S = 60.0  # a store that wrote more than HQ applied, and nothing came this long: stalled
+SKEW_S = 120.0  # a store's clock this far from HQ's is an alarm (its times in reports lie)
+SEEN_EVERY_S = 10.0  # how often a store's pulls update what the fleet view shows of it
 # Added after the tables' first release (hq_stores: what a person must look at, the
-# protocol the store speaks, its incarnation and the install that is it; hq_events: the
-# incarnation that wrote the event).
+# protocol the store speaks, its incarnation and the install that is it, and what the fleet
+# view shows (what it wrote, when HQ last heard it, its version, its clock's distance from
+# HQ's, its conflicts); hq_events: the incarnation that wrote the event). Append only.
 ADDED_COLUMNS = (("hq_stores", "attention", "TEXT"), ("hq_stores", "schema", "INTEGER"),
                  ("hq_stores", "epoch", "INTEGER"), ("hq_stores", "install", "TEXT"),
-                 ("hq_events", "epoch", "INTEGER"))
+                 ("hq_events", "epoch", "INTEGER"), ("hq_stores", "top", "INTEGER"),
+                 ("hq_stores", "seen_at", "TEXT"), ("hq_stores", "version", "TEXT"),
+                 ("hq_stores", "skew_s", "REAL"), ("hq_stores", "conflicts", "INTEGER"))
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -91,6 +99,7 @@ class HqBook:
         self.hq_id = str(self.conn.execute(
             "SELECT value FROM hq_meta WHERE key = 'hq_id'").fetchone()[0])
         self.lock = threading.Lock()
+        self.seen: dict[str, float] = {}  # store -> when its pull last updated the fleet view
 
     def _now(self) -> str:
         return to_iso(self.clock())
@@ -420,10 +429,35 @@ class HqBook:
             f"AND {self.conn.json_text('data', 'id')} = ?", (template_id,)).fetchone() is not None
 
     def stores(self) -> list[dict[str, Any]]:
-        """Every store HQ knows: online, applied seq, last event, first missing seq, what a
-        person must look at, the protocol it speaks."""
-        return [{**dict(r), "readable": (r["schema"] or 0) <= PROTOCOL}
-                for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
+        """The fleet: every store HQ knows, online or not, when HQ last heard from it, what
+        it wrote and HQ has yet to apply (the backlog), its version and protocol, and its
+        alarms: `stalled` (a backlog and nothing applied for STALL_S), `conflicts` (changes
+        the store could not apply, waiting for a person there), `poison` (events parked
+        here), `attention` (what else a person must look at: a second writer, events lost, a
+        newer protocol), `clock_skew` (its clock SKEW_S or more from HQ's)."""
+        parked: dict[str, list[str]] = {}
+        for topic, reason in self.conn.execute("SELECT topic, reason FROM hq_dead_letters"):
+            parked.setdefault(store_of(topic) or "", []).append(reason)
+        now = self.clock()
+        fleet = []
+        for row in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id"):
+            store = {**dict(row), "readable": (row["schema"] or 0) <= PROTOCOL}
+            seen = [t for t in (row["seen_at"], row["status_at"], row["last_event_at"]) if t]
+            store["last_seen"] = max(seen, key=from_iso) if seen else None
+            store["backlog"] = max(0, (row["top"] or 0) - row["applied_seq"])
+            letters = parked.get(row["store_id"], [])
+            store["dead_letters"] = len(letters)
+            since = row["last_event_at"] or row["seen_at"]
+            alarms = {
+                "stalled": store["backlog"] > 0 and since is not None and
+                (now - from_iso(since)).total_seconds() >= STALL_S,
+                "conflicts": bool(row["conflicts"]),
+                "poison": any("cannot apply at HQ" in r for r in letters),
+                "attention": row["attention"] is not None,
+                "clock_skew": row["skew_s"] is not None and abs(row["skew_s"]) >= SKEW_S}
+            store["alarms"] = [name for name, on in alarms.items() if on]
+            fleet.append(store)
+        return fleet
 
     def flags(self) -> list[dict[str, Any]]:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
@@ -521,6 +555,7 @@ class HqBook:
         for the rest); one that holds less than the store wrote, with nothing coming, asks."""
         after = int(body["after"])
         acked, top = body.get("acked"), body.get("top")
+        self._seen(store_id, body)
         mine = acked.get(self.hq_id) if isinstance(acked, dict) else None
         row = self.conn.execute("SELECT applied_seq, last_event_at, schema FROM hq_stores "
                                 "WHERE store_id = ?", (store_id,)).fetchone()
@@ -538,6 +573,27 @@ class HqBook:
             resend = applied + 1
         return self.feed(store_id, after), resend
 
+    def _seen(self, store_id: str, pull: dict[str, Any]) -> None:
+        """What a store's pull says for the fleet view (what it wrote, its clock, its
+        conflicts), kept at most every SEEN_EVERY_S: a thousand stores pulling every two
+        seconds would otherwise be a write each."""
+        now = time.monotonic()
+        if now - self.seen.get(store_id, -SEEN_EVERY_S) < SEEN_EVERY_S:
+            return
+        self.seen[store_id] = now
+        top, conflicts = (pull.get(k) if isinstance(pull.get(k), int) and
+                          not isinstance(pull.get(k), bool) else None
+                          for k in ("top", "conflicts"))
+        skew = None
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):  # no clock
+            skew = round((from_iso(pull["ts"]) - self.clock()).total_seconds(), 1)
+        with self.write() as conn:
+            conn.execute("INSERT INTO hq_stores (store_id) VALUES (?) ON CONFLICT DO NOTHING",
+                         (store_id,))
+            conn.execute("UPDATE hq_stores SET seen_at = ?, top = COALESCE(?, top), "
+                         "skew_s = ?, conflicts = COALESCE(?, conflicts) WHERE store_id = ?",
+                         (self._now(), top, skew, conflicts, store_id))
+
     def _flag_once(self, kind: str, subject: str, detail: dict[str, Any], key: str) -> None:
         """A flag for a person, once per `subject` and value of `detail[key]`."""
         text = json.dumps(detail, sort_keys=True)
@@ -549,26 +605,34 @@ class HqBook:
                 conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
                              "(?, ?, ?, ?)", (kind, subject, text, self._now()))
 
-    def set_status(self, store_id: str, online: bool, schema: int | None = None) -> None:
-        """A store's birth or death message; its birth says the protocol it speaks."""
+    def set_status(self, store_id: str, online: bool, schema: int | None = None,
+                   version: str | None = None) -> None:
+        """A store's birth or death message; its birth says the protocol it speaks and the
+        version of laoke it runs."""
         with self.write() as conn:
-            conn.execute("INSERT INTO hq_stores (store_id, online, status_at, schema) "
-                         "VALUES (?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET "
+            conn.execute("INSERT INTO hq_stores (store_id, online, status_at, schema, version) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET "
                          "online = excluded.online, status_at = excluded.status_at, "
-                         "schema = COALESCE(excluded.schema, hq_stores.schema)",
-                         (store_id, int(online), self._now(), schema))
+                         "schema = COALESCE(excluded.schema, hq_stores.schema), "
+                         "version = COALESCE(excluded.version, hq_stores.version)",
+                         (store_id, int(online), self._now(), schema, version))
 
     def report(self) -> dict[str, Any]:
+        """Per-store and chain totals from the tables HQ keeps as it applies (never a replay
+        of history): one grouped pass over each, whatever the number of stores."""
+        members = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT home_store, COUNT(*) FROM hq_members WHERE erased = 0 GROUP BY home_store")}
+        sales = {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT store_id, COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) "
+            "FROM hq_orders GROUP BY store_id")}
         stores: dict[str, Any] = {}
-        for row in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id"):
+        for row in self.conn.execute("SELECT store_id, applied_seq, online FROM hq_stores "
+                                     "ORDER BY store_id"):
             sid = row["store_id"]
-            members = self.conn.execute("SELECT COUNT(*) FROM hq_members WHERE home_store = ? "
-                                        "AND erased = 0", (sid,)).fetchone()[0]
-            orders, revenue = self.conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM hq_orders "
-                "WHERE store_id = ?", (sid,)).fetchone()
-            stores[sid] = {"members": members, "orders": orders, "revenue_fen": revenue,
-                           "last_seq": row["applied_seq"], "online": bool(row["online"])}
+            orders, revenue = sales.get(sid, (0, 0))
+            stores[sid] = {"members": members.get(sid, 0), "orders": orders,
+                           "revenue_fen": revenue, "last_seq": row["applied_seq"],
+                           "online": bool(row["online"])}
         totals = {key: sum(s[key] for s in stores.values())
                   for key in ("members", "orders", "revenue_fen")}
         return {"stores": stores, "totals": totals}

@@ -129,9 +129,10 @@ class Receiver(ThreadWorker):
         if topic.endswith("/status"):
             try:
                 status = json.loads(message.payload)
-                schema = status.get("schema")
+                schema, version = status.get("schema"), status.get("version")
                 self.book.set_status(store_id, bool(status["online"]),
-                                     schema if isinstance(schema, int) else None)
+                                     schema if isinstance(schema, int) else None,
+                                     version[:40] if isinstance(version, str) else None)
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.book.park(topic, message.payload, "malformed status")
             return
