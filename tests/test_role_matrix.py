@@ -21,6 +21,7 @@ GATEWAY = "gateway"  # the SMS gateway's own token, never a device's
 
 RULES: dict[str, str] = {
     "GET /health": PUBLIC,
+    "GET /metrics": PUBLIC,  # the figures /health answers anyone, for a chain's Prometheus
     "POST /pair": PUBLIC,
     "POST /messages/replies": GATEWAY,
     "POST /devices": "device.manage",
