@@ -54,6 +54,8 @@ db_option = click.option(
 @click.option("--partitioned", is_flag=True, help="Share the chain with the other workers on "
               "this PostgreSQL database by partition: each store applied by one worker at "
               "a time, a dead worker's stores taken over within seconds.")
+@click.option("--chain-books", is_flag=True, help="Keep the home's chain books (chain "
+              "reports, the export at HQ) caught up as HQ applies, a few seconds behind.")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve the fleet as "
               "Prometheus metrics on this port (/metrics).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
@@ -62,7 +64,8 @@ db_option = click.option(
 @pass_obj
 def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
            client_id: str, ca_file: str, slice_fen: int, slice_points: int,
-           partitioned: bool, metrics_port: int | None, metrics_host: str) -> None:
+           partitioned: bool, chain_books: bool, metrics_port: int | None,
+           metrics_host: str) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
@@ -87,10 +90,15 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
         except OSError as error:
             raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
                                      param_hint="--metrics-port") from None
-    receiver.start()
+    from sync.chain import ChainBooks
+
+    workers = [receiver, *([ChainBooks(obj.home, book)] if chain_books else [])]
+    for worker in workers:
+        worker.start()
     click.echo(f"laoke hq: receiving from {broker} into {book.where}", err=True)
     stop.wait()
-    receiver.stop()
+    for worker in workers:
+        worker.stop()
     if metrics is not None:
         metrics.shutdown()
 
