@@ -225,7 +225,7 @@ def test_a_jump_of_hqs_clock_releases_no_hold(tmp_path):
     assert not late["approved"] and late["available_fen"] == 4_000
 
 
-def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(hq_db, tmp_path, broker):
+def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(tmp_path, broker):
     """Fault 7: one event HQ cannot apply (here, a stored-value entry with no guest) is
     parked once; the store is marked as needing attention and everything after it applies.
     The store sending it again adds nothing."""
@@ -235,7 +235,7 @@ def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(hq_db, t
     poison = {"store": "s-p", "seq": 2, "id": "e2", "type": "stored_value.entry",
               "ts": "2026-11-25T04:30:00.000Z", "data": {"id": "x", "amount_fen": 500}}
     batch = json.dumps({"schema": 1, "store": "s-p", "events": [order(1), poison, order(3)]})
-    with hq_and_a_store_link(tmp_path, broker, "s-p", hq_db) as (book, send, resends):
+    with hq_and_a_store_link(tmp_path, broker, "s-p") as (book, send, resends):
         for _ in range(3):  # the store sends it again after a reconnect, twice
             send(batch)
         send(json.dumps({"schema": 1, "store": "s-p", "events": [order(4)]}))
@@ -248,8 +248,7 @@ def test_a_poison_event_is_parked_once_and_the_rest_of_the_stream_flows(hq_db, t
                                       "'s-p'").fetchone()[0]
         assert "seq 2" in attention
         assert resends == [], "no gap: the stream flows past the poison"
-        shown = json.loads(hq_command(tmp_path, "stores", "--json", "--db", str(hq_db)
-                                      ).stdout)["stores"]
+        shown = json.loads(hq_command(tmp_path, "stores", "--json").stdout)["stores"]
         assert "seq 2" in shown[0]["attention"]
 
 
@@ -434,12 +433,12 @@ def test_an_erasure_wins_over_an_edit_made_where_it_was_not_known_yet(tmp_path, 
         receiver.stop()
 
 
-def test_a_second_hub_writing_as_the_same_store_is_refused_and_loses_nothing(hq_db, tmp_path,
+def test_a_second_hub_writing_as_the_same_store_is_refused_and_loses_nothing(tmp_path,
                                                                              broker):
     """Fault 2: a cloned SD card (or a restore while the old hub was only cut off) makes two
     hubs number events under one store id. The second one hears from HQ that HQ's events
     are not its own: it says so, sends nothing and prunes nothing; HQ mixes nothing in."""
-    book = HqBook(hq_db)
+    book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url).start()
     first = make_store(tmp_path, "s-d", broker)
     (tmp_path / "clone").mkdir()

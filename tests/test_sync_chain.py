@@ -143,14 +143,14 @@ def test_hq_pushes_a_chain_wide_campaign_every_store_applies_once(tmp_path):
             "a store's own campaigns stay at that store"
 
 
-def test_chain_wide_reports_at_hq_add_up_the_stores(hq_db, tmp_path):
+def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
     import json
 
     from hub.demo_data import generate
 
     home = tmp_path / "hq"
     home.mkdir()
-    book = HqBook(hq_db)
+    book = HqBook(home / "hq.db")
     shops = {}
     for n, sid in enumerate(("s-a", "s-b")):
         settings = new_settings(sid)
@@ -163,8 +163,7 @@ def test_chain_wide_reports_at_hq_add_up_the_stores(hq_db, tmp_path):
                                            member_id=member["id"]))
         hand_to_hq(book, shop)
         shops[sid] = shop
-    done = hq_command(home, "report", "dishes", "--from", "2026-11-01", "--json", "--db",
-                      str(hq_db))  # remembered in the home for the next command
+    done = hq_command(home, "report", "dishes", "--from", "2026-11-01", "--json")
     chain = {d["dish"]: d["qty"] for d in json.loads(done.stdout)["dishes"]}
     assert chain == {"水煮鱼": 10, "米饭": 30}, "what HQ heard of: the synced checkouts"
     assert chain["米饭"] == sum(

@@ -70,7 +70,7 @@ def order_event(store_id, seq):
 
 
 @contextmanager
-def hq_and_a_store_link(tmp_path, broker, store_id, db=None):
+def hq_and_a_store_link(tmp_path, broker, store_id):
     """HQ's receiver on the broker, and a raw MQTT 5 client speaking as `store_id`: what it
     publishes, and the resend requests HQ sends it (the list)."""
     import paho.mqtt.client as mqtt
@@ -79,7 +79,7 @@ def hq_and_a_store_link(tmp_path, broker, store_id, db=None):
     from sync.hq import HqBook, Receiver
     from tests.support.hubproc import wait_until
 
-    book = HqBook(db or tmp_path / "hq.db")
+    book = HqBook(tmp_path / "hq.db")
     receiver = Receiver(book, broker.url).start()
     wait_until(receiver.connected.is_set)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
