@@ -18,6 +18,7 @@ refuses this hub. Batches carry the epoch and the id of the event they follow (`
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -33,6 +34,9 @@ HQ_GROUP = "laoke-hq"  # the MQTT 5 shared subscription group of HQ receivers
 # The most one batch or page of events may weigh, well under the shipped brokers'
 # max_packet_size (config/mosquitto): a bigger one would be refused, again and again.
 MAX_BATCH_BYTES = 256 * 1024
+# How many parts HQ's workers share the chain in: part of the protocol, since a store's
+# partition (crc32 of its id, modulo this) must be the same for every HQ worker.
+PARTITIONS = 32
 
 
 def protocol_of(steps: tuple[tuple[str, str], ...]) -> int:
@@ -57,8 +61,22 @@ def fitting(events: list[Any], budget: int = MAX_BATCH_BYTES) -> list[Any]:
     return taken
 
 
-def events_topic(store_id: str) -> str:
-    return f"{PREFIX}/stores/{store_id}/events"
+def partition_of(store_id: str) -> int:
+    """The store's partition, fixed by its id: HQ workers share the chain by partition, and
+    one worker at a time holds each (sync/hq/partitions.py)."""
+    return zlib.crc32(store_id.encode()) % PARTITIONS
+
+
+def events_topic(store_id: str, partitioned: bool = False) -> str:
+    """Where a store's batches go: under its partition when HQ's workers say they share the
+    chain by partition (their welcome), else where every HQ reads them."""
+    topic = f"{PREFIX}/stores/{store_id}/events"
+    return f"{topic}/{partition_of(store_id)}" if partitioned else topic
+
+
+def partition_filter(partition: int) -> str:
+    """What the worker holding a partition subscribes to: every store's batches in it."""
+    return f"{PREFIX}/stores/+/events/{partition}"
 
 
 def status_topic(store_id: str) -> str:
@@ -145,6 +163,9 @@ def store_of(topic: str) -> str | None:
     parts = topic.split("/")
     if len(parts) == 5 and parts[:3] == ["laoke", "v1", "stores"]:
         return parts[3]
+    if len(parts) == 6 and parts[:3] == ["laoke", "v1", "stores"] and parts[4] == "events" \
+            and parts[5] == str(partition_of(parts[3])):
+        return parts[3]  # a batch under its store's own partition; under another: not ours
     return None
 
 

@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub import __version__
 from hub.domain.authority import STORED_VALUE
 from hub.domain.clock import to_iso
 from hub.domain.ids import new_id
@@ -94,10 +95,12 @@ class Publisher(ThreadWorker):
         self.install = ""  # this database's id (INSTALL_KEY), read in begin()
         self.epoch: int | None = None  # the incarnation HQ issued this hub, once it has
         self.welcomed = False  # HQ answered this connection's hello
+        self.partitioned = False  # HQ's workers share the chain by partition (the welcome)
         self.older_hq: str | None = None  # HQ cannot read this hub's events: why
 
     def _status(self, online: bool) -> bytes:
-        return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL})
+        return dumps({"store": self.store_id, "online": online, "schema": PROTOCOL,
+                      "version": __version__})
 
     # -- paho callbacks: hand over, never block ----------------------------------------------
 
@@ -207,6 +210,7 @@ class Publisher(ThreadWorker):
             self._refuse(body["refused"])
             return
         epoch, protocol = body.get("epoch"), body.get("protocol")
+        self.partitioned = body.get("partitioned") is True
         self.older_hq = None
         if isinstance(protocol, int) and protocol < PROTOCOL:
             self.older_hq = (f"HQ reads protocol {protocol}, this hub speaks {PROTOCOL}: "
@@ -325,9 +329,12 @@ class Publisher(ThreadWorker):
     def _pull(self) -> None:
         """Ask HQ for the next page of other stores' changes after what we have applied."""
         self.last_pull = time.monotonic()
+        store = self.store()
         self.client.publish(pull_topic(self.store_id), dumps({
-            "after": feed_position(self.store()), "acked": self.acks(),
-            "top": self.written()}), qos=1)
+            "after": feed_position(store), "acked": self.acks(), "top": self.written(),
+            # for HQ's fleet view: this store's clock, and what waits for a person here
+            "ts": store.now_iso(),
+            "conflicts": store.scalar("SELECT COUNT(*) FROM sync_conflicts")}), qos=1)
 
     def _send_batch(self) -> bool:
         """The next batch from `next_seq`, out of the outbox or, for an HQ that asks again,
@@ -367,7 +374,8 @@ class Publisher(ThreadWorker):
         properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = "application/json"
         self.in_flight.append(self.client.publish(
-            events_topic(self.store_id), dumps(batch), qos=1, properties=properties))
+            events_topic(self.store_id, self.partitioned), dumps(batch), qos=1,
+            properties=properties))
         self.next_seq = batch["events"][-1]["seq"] + 1 if batch["events"] else first
         return True
 

@@ -16,6 +16,7 @@ from hub.domain.store import Store
 from tests.support.broker import Mosquitto
 from tests.support.browser import browser, page  # noqa: F401 - shared Chromium fixtures
 from tests.support.hubproc import RunningHub
+from tests.support.postgres import Postgres
 from tests.support.standins import Gateway
 
 START = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 12:30 in Shanghai, a Wednesday lunch
@@ -57,6 +58,24 @@ def guest(store: Store) -> dict:
     return add_member(store, NewMember(name="王芳", phone="138 0013 8000", birthday="1990-05-01",
                                        allergies=["对虾"], spice_level="mild",
                                        avoid=["花椒"], marketing_consent=True))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL server for the test process, started by the first test that
+    needs it."""
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """HQ's database on each engine: a test that takes it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return tmp_path / "hq.db"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.database()
 
 
 @pytest.fixture

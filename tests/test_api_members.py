@@ -14,6 +14,27 @@ def test_health_needs_no_token(shared_hub):
     assert health["schema"].startswith("00") and "backlog" in health["sync"]
 
 
+def test_the_hubs_health_as_prometheus_metrics_needs_no_token(shared_hub):
+    """A chain's Prometheus scrapes /api/v1/metrics: /health's figures, no addresses."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with shared_hub.client(token="") as anonymous:
+        health = anonymous.get("/health").json()
+        answer = anonymous.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(answer.text) for s in family.samples}
+    info = next(labels for name, labels in samples if name == "laoke_hub_info")
+    assert dict(info) == {"store": health["store_id"], "version": health["version"],
+                          "schema": health["schema"]}
+    assert samples[("laoke_hub_sync_backlog_events", ())] == health["sync"]["backlog"]
+    assert samples[("laoke_hub_sync_conflicts", ())] == health["sync"]["conflicts"]
+    workers = {dict(labels)["worker"]: value for (name, labels), value in samples.items()
+               if name == "laoke_hub_worker_running"}
+    assert workers == {w["name"]: int(w["state"] == "running") for w in health["workers"]}
+    assert "url" not in answer.text and "tcp://" not in answer.text
+
+
 def test_signup_lookup_and_profile(api):
     created = signup(api, "139 0000 0001", allergies=["对虾"], notes="微辣, 不放花椒",
                      birthday="1990-05-01")

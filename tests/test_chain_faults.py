@@ -114,7 +114,7 @@ def test_a_relayed_row_with_a_field_no_table_has_is_a_conflict(store):
 def held_at_hq(book, member_id, store_id):
     """What HQ has promised this store of the guest's money: open approvals and slice."""
     return book.conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE "
-                             "member_id = ? AND store_id = ? AND open",
+                             "member_id = ? AND store_id = ? AND open = 1",
                              (member_id, store_id)).fetchone()[0]
 
 
@@ -469,13 +469,13 @@ def test_a_second_hub_writing_as_the_same_store_is_refused_and_loses_nothing(tmp
         receiver.stop()
 
 
-def test_hq_parks_a_batch_whose_seqs_it_applied_as_other_events(tmp_path):
+def test_hq_parks_a_batch_whose_seqs_it_applied_as_other_events(hq_db, tmp_path):
     """Fault 2 at HQ: (store, seq) alone would skip the second writer's events as
     duplicates, and its newer seqs would join the first hub's stream. HQ compares event
     ids: the batch is parked once, the store marked, nothing of it applied."""
     from sync.protocol import events_topic
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
 
     def batch(*events):
         return json.dumps({"schema": 1, "store": "s-d", "events": [

@@ -49,7 +49,7 @@ def test_xlsx_export(store, tmp_path):
     assert ("members", 40, 40) in progress
 
 
-def test_an_hq_homes_export_holds_every_stores_books_once(tmp_path):
+def test_an_hq_homes_export_holds_every_stores_books_once(tmp_path, hq_db):
     """`laoke export` at an HQ home (SPEC "HQ"): every store's books, in the files and
     columns a store writes, with store_id filled in, so each order is seen there once."""
     import subprocess
@@ -60,12 +60,11 @@ def test_an_hq_homes_export_holds_every_stores_books_once(tmp_path):
     from hub.domain.coupons import Line
     from hub.domain.ledgers import top_up
     from hub.domain.visits import check_in
-    from sync.hq import HqBook
+    from sync.chain import hq_book
     from tests.support.chain import hand_to_hq, make_store, trade
 
     hq_home = tmp_path / "hq"
-    hq_home.mkdir()
-    book = HqBook(hq_home / "hq.db")
+    book = hq_book(hq_home, str(hq_db))  # the home remembers where its book is
     shops = {sid: make_store(tmp_path, sid, SimpleNamespace(url=""))()
              for sid in ("s-a", "s-b")}
     for prefix, shop in zip(("1", "2"), shops.values(), strict=True):

@@ -22,6 +22,7 @@ SIGNED = "signed"  # a delivery platform's signature over the push; no token ope
 
 RULES: dict[str, str] = {
     "GET /health": PUBLIC,
+    "GET /metrics": PUBLIC,  # the figures /health answers anyone, for a chain's Prometheus
     "POST /pair": PUBLIC,
     "POST /messages/replies": GATEWAY,
     "POST /sms/aliyun/{kind}": GATEWAY,

@@ -16,10 +16,10 @@ from tests.support.chain import hand_to_hq, hq_command, make_store
 from tests.support.hubproc import wait_until
 
 
-def test_a_coupon_redeemed_at_two_offline_stores_is_flagged_with_both_receipts(tmp_path):
+def test_a_coupon_redeemed_at_two_offline_stores_is_flagged_with_both_receipts(hq_db, tmp_path):
     import json
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
 
     def redeem(store, order_id):
         events = [
@@ -199,3 +199,33 @@ def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):
     with Store(tmp_path / "c.db", new_settings("s-c")) as again:
         assert again.settings.points.earn_per_yuan == 2, "kept across a restart"
         assert again.settings.campaigns.weekly_cap == 1
+
+
+def test_hqs_chain_books_are_kept_as_it_applies_and_a_report_replays_nothing_twice(tmp_path):
+    from sync.chain import ChainBooks, catch_up, open_chain
+    from tests.support.chain import trade
+
+    home = tmp_path / "hq"
+    home.mkdir()
+    book = HqBook(home / "hq.db")
+    shops = [make_store(tmp_path, sid, type("NoBroker", (), {"url": ""}))() for sid in
+             ("s-a", "s-b")]
+    for prefix, shop in zip(("1", "2"), shops, strict=True):
+        trade(shop, prefix, 4)
+        hand_to_hq(book, shop)
+    keeper = ChainBooks(home, book, every_s=0.05).start()
+    try:
+        with open_chain(home) as chain:
+            wait_until(lambda: chain.scalar("SELECT COUNT(*) FROM orders") == 8)
+            trade(shops[0], "3", 2)  # more arrives while the books are kept
+            hand_to_hq(book, shops[0])
+            wait_until(lambda: chain.scalar("SELECT COUNT(*) FROM orders") == 10)
+    finally:
+        keeper.stop()
+    assert keeper.state()["replayed"] == book.conn.execute(
+        "SELECT COUNT(*) FROM hq_events").fetchone()[0]
+    with open_chain(home) as chain:
+        assert catch_up(chain, book) == 0, "a report after them replays nothing"
+        assert chain.scalar("SELECT COUNT(*) FROM orders") == 10
+        assert chain.scalar("SELECT SUM(total_fen) FROM orders") == sum(
+            shop.scalar("SELECT SUM(total_fen) FROM orders") for shop in shops)

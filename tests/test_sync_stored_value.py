@@ -13,7 +13,7 @@ from tests.support.chain import hand_to_hq, make_store
 from tests.support.hubproc import wait_until
 
 
-def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_path, broker):
+def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(hq_db, tmp_path, broker):
     from dataclasses import replace
 
     from hub.domain.authority import slice_left
@@ -21,7 +21,7 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
     from hub.domain.errors import InsufficientBalance
     from hub.domain.ledgers import top_up
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url, slice_fen=2_000).start()
     a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
     pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
@@ -61,7 +61,7 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(tmp_pat
                                 (guest["id"],)).fetchone()[0]
     assert balance == 10_000 - 6_000 - 2_000 - 1_500 == 500
     held = book.conn.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM hq_holds WHERE "
-                             "member_id = ? AND open", (guest["id"],)).fetchone()[0]
+                             "member_id = ? AND open = 1", (guest["id"],)).fetchone()[0]
     assert held == 500, "B's slice, less what B spent from it offline; every approval closed"
     for publisher in (pub_a, pub_b):
         publisher.stop()

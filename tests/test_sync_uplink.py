@@ -97,9 +97,24 @@ def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
         thief.publish(events_topic("s-b"), forged, qos=1).wait_for_publish(5)
         honest = forged.replace("s-b", "s-a")
         thief.publish(events_topic("s-a"), honest, qos=1).wait_for_publish(5)
+        # Under a partition (HQ workers sharing the chain by partition), the same holds.
+        partitions = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        partitions.username_pw_set("hq", "pw-hq")
+        heard, subscribed = [], []
+        partitions.on_message = lambda _c, _u, m: heard.append(m.topic)
+        partitions.on_subscribe = lambda *_: subscribed.append(True)
+        partitions.on_connect = lambda c, *_: c.subscribe("laoke/v1/stores/+/events/+", qos=1)
+        partitions.connect("127.0.0.1", port)
+        partitions.loop_start()
+        wait_until(lambda: subscribed)  # before the thief publishes
+        thief.publish(events_topic("s-b", True), forged, qos=1).wait_for_publish(5)
+        thief.publish(events_topic("s-a", True), honest, qos=1).wait_for_publish(5)
         wait_until(lambda: book.report()["stores"].get("s-a", {}).get("orders") == 1)
+        wait_until(lambda: heard)
         time.sleep(0.5)
         assert "s-b" not in book.report()["stores"], "store A cannot publish as store B"
+        assert heard == [events_topic("s-a", True)], "nor under store B's partition"
+        partitions.loop_stop()
         thief.loop_stop()
         receiver.stop()
 

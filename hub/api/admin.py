@@ -24,6 +24,8 @@ from ..domain.replica import conflicts
 from ..domain.reports import REPORTS, Report, parse_range, report
 from ..domain.segments import SEGMENTS, segment
 from ..domain.staff import add_staff, list_staff
+from ..metrics import CONTENT_TYPE as METRICS_TYPE
+from ..metrics import render as render_metrics
 from ..report_files import export_report
 from ..tls import pair_link
 from ..workers import workers_of
@@ -51,6 +53,13 @@ def health(request: Request,
         # attacker, so they need a token.
         doc = _without_addresses(doc)
     return doc
+
+
+@router.get("/metrics", response_class=Response, summary="The hub's health as Prometheus "
+            "metrics (no token needed: the figures /health answers anyone, no addresses)")
+def metrics(request: Request) -> Response:
+    return Response(render_metrics(_without_addresses(_health(request))),
+                    media_type=METRICS_TYPE)
 
 
 def _without_addresses(value: Any) -> Any:

@@ -19,10 +19,22 @@ def hq_group() -> None:
     """Headquarters: receive every store, chain-wide figures."""
 
 
-def _hq_book(obj: Obj) -> Any:
+def _hq_book(obj: Obj, db: str | None) -> Any:
     from sync.chain import hq_book
 
-    return hq_book(obj.home)
+    try:
+        return hq_book(obj.home, db)
+    except ValueError as error:  # a URL that names no database HQ can keep its book in
+        raise click.BadParameter(str(error), param_hint="--db") from None
+    except ConnectionError as error:
+        raise click.ClickException(str(error)) from None
+
+
+db_option = click.option(
+    "--db", metavar="URL", envvar="LAOKE_HQ_DB",
+    help="HQ's database: sqlite:///PATH (default: the home's hq.db) or postgresql://... "
+    "(or $LAOKE_HQ_DB); remembered in the home, without its password (libpq's PGPASSWORD "
+    "or ~/.pgpass give that), for the next command.")
 
 
 @hq_group.command("run")
@@ -39,27 +51,56 @@ def _hq_book(obj: Obj) -> Any:
 @click.option("--slice-points", type=click.IntRange(0, 100_000_000), default=1_000,
               show_default=True, help="The most of a guest's points one store may hold back "
               "for redeeming while it cannot reach HQ.")
+@click.option("--partitioned", is_flag=True, help="Share the chain with the other workers on "
+              "this PostgreSQL database by partition: each store applied by one worker at "
+              "a time, a dead worker's stores taken over within seconds.")
+@click.option("--chain-books", is_flag=True, help="Keep the home's chain books (chain "
+              "reports, the export at HQ) caught up as HQ applies, a few seconds behind.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve the fleet as "
+              "Prometheus metrics on this port (/metrics).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics listen on.")
+@db_option
 @pass_obj
-def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
-           ca_file: str, slice_fen: int, slice_points: int) -> None:
+def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
+           client_id: str, ca_file: str, slice_fen: int, slice_points: int,
+           partitioned: bool, chain_books: bool, metrics_port: int | None,
+           metrics_host: str) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM."""
     import signal
     import threading
 
     from sync.hq import Receiver
 
+    book = _hq_book(obj, db)
     try:
-        receiver = Receiver(_hq_book(obj), broker, username, password, client_id, ca_file,
-                            slice_fen, slice_points)
+        receiver = Receiver(book, broker, username, password, client_id, ca_file,
+                            slice_fen, slice_points, partitioned)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    receiver.start()
-    click.echo(f"laoke hq: receiving from {broker} into {obj.home / 'hq.db'}", err=True)
+    metrics = None
+    if metrics_port is not None:
+        from sync.hq.metrics import serve_metrics
+
+        try:
+            metrics = serve_metrics(book, metrics_port, metrics_host)
+        except OSError as error:
+            raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
+                                     param_hint="--metrics-port") from None
+    from sync.chain import ChainBooks
+
+    workers = [receiver, *([ChainBooks(obj.home, book)] if chain_books else [])]
+    for worker in workers:
+        worker.start()
+    click.echo(f"laoke hq: receiving from {broker} into {book.where}", err=True)
     stop.wait()
-    receiver.stop()
+    for worker in workers:
+        worker.stop()
+    if metrics is not None:
+        metrics.shutdown()
 
 
 @hq_group.command("report")
@@ -68,8 +109,9 @@ def hq_run(obj: Obj, broker: str, username: str, password: str, client_id: str,
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="With NAME: last day.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": ..., "totals": ...} '
               "(with NAME: the report).")
+@db_option
 @pass_obj
-def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
+def hq_report(obj: Obj, db: str | None, name: str | None, start: str | None, end: str | None,
               as_json: bool) -> None:
     """Per-store and chain totals: members, orders, revenue, last applied seq, online; with
     NAME, any store report over the whole chain."""
@@ -79,10 +121,10 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
         from ..domain.reports import report
 
         first, last = days(start, end)
-        with chain_books(obj.home) as chain:
+        with chain_books(obj.home, db) as chain:
             show_report(report(chain, name, first, last), as_json)
         return
-    totals_by_store = _hq_book(obj).report()
+    totals_by_store = _hq_book(obj, db).report()
     if as_json:
         emit_json(totals_by_store)
         return
@@ -97,21 +139,27 @@ def hq_report(obj: Obj, name: str | None, start: str | None, end: str | None,
 
 @hq_group.command("stores")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
+@db_option
 @pass_obj
-def hq_stores(obj: Obj, as_json: bool) -> None:
-    """Stores HQ knows: online or not, incarnation, protocol (and whether HQ can read it),
-    applied seq, last event, first missing seq, and what a person must look at (an event
-    HQ parked, a second writer, events lost)."""
-    rows = _hq_book(obj).stores()
+def hq_stores(obj: Obj, db: str | None, as_json: bool) -> None:
+    """The fleet: every store HQ knows, online or not, last seen, backlog (written at the
+    store, not yet applied here), version, incarnation, protocol (and whether HQ can read
+    it), applied seq, first missing seq, alarms (stalled, conflicts, poison, attention,
+    clock_skew) and what a person must look at (an event HQ parked, a second writer, events
+    lost)."""
+    rows = _hq_book(obj, db).stores()
     if as_json:
         emit_json({"stores": rows})
         return
     for row in rows:
         click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
+                   f"seen {(row['last_seen'] or '-')[:19]} backlog {row['backlog']} "
+                   f"version {row['version'] or '-'} "
                    f"incarnation {row['epoch'] or '-'} protocol {row['schema'] or '-'}"
                    f"{'' if row['readable'] else ' (NEWER THAN HQ: cannot read it)'} "
-                   f"applied {row['applied_seq']}  last event {row['last_event_at'] or '-'}"
+                   f"applied {row['applied_seq']}"
                    f"{'  waiting for ' + str(row['gap_from']) if row['gap_from'] else ''}"
+                   f"{'  ALARMS: ' + ', '.join(row['alarms']) if row['alarms'] else ''}"
                    f"{'  NEEDS ATTENTION: ' + row['attention'] if row['attention'] else ''}")
 
 
@@ -122,8 +170,9 @@ def hq_push() -> None:
 
 @hq_push.command("template")
 @click.argument("spec", metavar="JSON")
+@db_option
 @pass_obj
-def hq_push_template(obj: Obj, spec: str) -> None:
+def hq_push_template(obj: Obj, db: str | None, spec: str) -> None:
     """A coupon template for every store, e.g. '{"name": "周年庆", "kind": "amount_off",
     "amount_fen": 3000, "min_spend_fen": 10000}'; prints its id."""
 
@@ -140,14 +189,15 @@ def hq_push_template(obj: Obj, spec: str) -> None:
                                 to_iso(datetime.now(UTC)), **terms)
     except TypeError as error:
         raise InvalidInput(f"the template: {error}") from None
-    _hq_book(obj).publish_change("coupon_template.created", template_record(template))
+    _hq_book(obj, db).publish_change("coupon_template.created", template_record(template))
     click.echo(template["id"])
 
 
 @hq_push.command("menu")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
 @pass_obj
-def hq_push_menu(obj: Obj, file: Path) -> None:
+def hq_push_menu(obj: Obj, db: str | None, file: Path) -> None:
     """The chain's menu for every store, from a menu file (the columns `laoke menu import`
     reads); each store keeps its own prices and what it sold out."""
     from ..domain.errors import InvalidInput
@@ -160,14 +210,15 @@ def hq_push_menu(obj: Obj, file: Path) -> None:
             dishes.append(checked_dish(row))
         except InvalidInput as error:
             raise InvalidInput(f"row {number}: {error.message}") from None
-    _hq_book(obj).publish_change("menu.changed", {"dishes": dishes})
+    _hq_book(obj, db).publish_change("menu.changed", {"dishes": dishes})
     click.echo(f"{len(dishes)} dishes for every store")
 
 
 @hq_push.command("campaign")
 @click.argument("spec", metavar="JSON")
+@db_option
 @pass_obj
-def hq_push_campaign(obj: Obj, spec: str) -> None:
+def hq_push_campaign(obj: Obj, db: str | None, spec: str) -> None:
     """A campaign for every store (the `laoke campaign create` JSON; with an "id", a change
     to that campaign); the coupon templates it offers must have been pushed first."""
 
@@ -175,7 +226,7 @@ def hq_push_campaign(obj: Obj, spec: str) -> None:
     from ..domain.clock import to_iso
     from ..domain.errors import InvalidInput
 
-    book = _hq_book(obj)
+    book = _hq_book(obj, db)
     campaign = chain_campaign(json_arg(spec, "the campaign"), to_iso(datetime.now(UTC)))
     offer = campaign["offer"]
     for template_id in ([offer["template_id"]] if offer["template_id"] else []) \
@@ -188,24 +239,26 @@ def hq_push_campaign(obj: Obj, spec: str) -> None:
 
 @hq_push.command("settings")
 @click.argument("spec", metavar="JSON")
+@db_option
 @pass_obj
-def hq_push_settings(obj: Obj, spec: str) -> None:
+def hq_push_settings(obj: Obj, db: str | None, spec: str) -> None:
     """Settings for every store, e.g. '{"points": {"earn_per_yuan": 2}}': points, tiers,
     privacy, campaigns and printing; each store applies them at once and keeps them."""
     from ..domain.config import new_settings, overlay
 
     changes = json_arg(spec, "the settings")
     overlay(new_settings("check"), changes)  # refused here as a store would refuse it
-    _hq_book(obj).publish_change("settings.changed", {"settings": changes})
+    _hq_book(obj, db).publish_change("settings.changed", {"settings": changes})
     click.echo("pushed")
 
 
 @hq_group.command("flags")
 @click.option("--json", "as_json", is_flag=True, help='Print {"flags": [...]}.')
+@db_option
 @pass_obj
-def hq_flags(obj: Obj, as_json: bool) -> None:
+def hq_flags(obj: Obj, db: str | None, as_json: bool) -> None:
     """What needs a person: a coupon redeemed at two stores while offline, with both receipts."""
-    flags = _hq_book(obj).flags()
+    flags = _hq_book(obj, db).flags()
     if as_json:
         emit_json({"flags": flags})
         return

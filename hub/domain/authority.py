@@ -21,8 +21,7 @@ connection, in the book's transaction. The transport between them (MQTT request/
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -81,6 +80,13 @@ POINTS = Asset(
     "it can",
     "HQ: across the chain this guest has {} points to redeem now")
 ASSETS = {asset.name: asset for asset in (STORED_VALUE, POINTS)}
+
+
+class BookSql(Protocol):
+    """HQ's book connection as the rule uses it, on SQLite or PostgreSQL alike (`?`
+    placeholders, rows by index): the SQL here is what both engines read."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
 
 
 class ChainLink(Protocol):
@@ -247,7 +253,7 @@ CREATE INDEX IF NOT EXISTS {a.hq_holds}_member ON {a.hq_holds}(member_id, open);
 """ for a in ASSETS.values())
 
 
-def hq_authorise(conn: sqlite3.Connection, now: str, store_id: str, member_id: str,
+def hq_authorise(conn: BookSql, now: str, store_id: str, member_id: str,
                  amount: int, slice_cap: int, hold_id: str | None,
                  asset: Asset = STORED_VALUE) -> dict[str, Any]:
     """Approve a spend if the chain balance, less every promise, covers it; then top the
@@ -261,7 +267,7 @@ def hq_authorise(conn: sqlite3.Connection, now: str, store_id: str, member_id: s
     balance = conn.execute(f"SELECT COALESCE(MAX({asset.key('balance')}), 0) FROM "
                            f"{asset.hq_balances} WHERE member_id = ?", (member_id,)).fetchone()[0]
     promised = conn.execute(f"SELECT COALESCE(SUM({amount_col}), 0) FROM {held_in} "
-                            "WHERE member_id = ? AND open", (member_id,)).fetchone()[0]
+                            "WHERE member_id = ? AND open = 1", (member_id,)).fetchone()[0]
     free = balance - promised
     available, grant_key = asset.key("available"), asset.key("slice_grant")
     hold = hold_id or new_id()
@@ -285,13 +291,13 @@ def hq_authorise(conn: sqlite3.Connection, now: str, store_id: str, member_id: s
     if grant:  # one slice row per guest and store, grown by each grant
         conn.execute(f"INSERT INTO {held_in} (id, member_id, store_id, kind, {amount_col}, "
                      "created_at) VALUES (?, ?, ?, 'slice', ?, ?) ON CONFLICT (id) DO "
-                     f"UPDATE SET {amount_col} = {amount_col} + excluded.{amount_col}",
+                     f"UPDATE SET {amount_col} = {held_in}.{amount_col} + excluded.{amount_col}",
                      (f"slice:{member_id}:{store_id}", member_id, store_id, grant, now))
     return {"approved": True, "hold_id": hold, grant_key: grant,
             available: free - amount - grant}
 
 
-def hq_settle(conn: sqlite3.Connection, now: str, store_id: str,
+def hq_settle(conn: BookSql, now: str, store_id: str,
               events: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """A store's events, as HQ's promises see them. Balances follow the entries; a spend
     HQ approved closes its hold, and so does the store giving the approval back (before HQ
@@ -312,22 +318,25 @@ def hq_settle(conn: sqlite3.Connection, now: str, store_id: str,
                          (d["hold_id"], str(d.get("member_id")), store_id, now))
             continue
         if kind == asset.slice_released and isinstance(d.get(amount_col), int):
-            conn.execute(f"UPDATE {held_in} SET {amount_col} = max(0, {amount_col} - ?) "
+            conn.execute(f"UPDATE {held_in} SET {amount_col} = CASE WHEN {amount_col} > ? "
+                         f"THEN {amount_col} - ? ELSE 0 END "
                          "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
-                         (d[amount_col], d.get("member_id"), store_id))
+                         (d[amount_col], d[amount_col], d.get("member_id"), store_id))
             continue
         signed = d.get(asset.entry_amount)
         if kind != asset.entry_event or not isinstance(signed, int):
             continue
         balance = asset.key("balance")
         conn.execute(f"INSERT INTO {asset.hq_balances} (member_id, {balance}) VALUES (?, ?) "
-                     f"ON CONFLICT (member_id) DO UPDATE SET {balance} = {balance} + "
-                     f"excluded.{balance}", (d["member_id"], signed))
+                     f"ON CONFLICT (member_id) DO UPDATE SET {balance} = "
+                     f"{asset.hq_balances}.{balance} + excluded.{balance}",
+                     (d["member_id"], signed))
         note = d.get("note") or ""
         if note.startswith("hq:"):
             conn.execute(f"UPDATE {held_in} SET open = 0 WHERE id = ? AND store_id = ?",
                          (note[3:], store_id))
         elif note == OFFLINE:
-            conn.execute(f"UPDATE {held_in} SET {amount_col} = max(0, {amount_col} + ?) "
+            conn.execute(f"UPDATE {held_in} SET {amount_col} = CASE WHEN {amount_col} + ? > 0 "
+                         f"THEN {amount_col} + ? ELSE 0 END "
                          "WHERE member_id = ? AND store_id = ? AND kind = 'slice'",
-                         (signed, d["member_id"], store_id))
+                         (signed, signed, d["member_id"], store_id))

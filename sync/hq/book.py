@@ -5,10 +5,11 @@ The receiver (`receiver.py`) only carries messages between the broker and these 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,20 +18,27 @@ from typing import Any
 from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, hq_settle
 from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.ids import new_id
-from hub.domain.members import redact_events
-from hub.domain.replica import HQ_ORIGIN, RELAYED, UNAPPLIABLE
+from hub.domain.members import redacted_data
+from hub.domain.replica import HQ_ORIGIN, RELAYED
 
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
+from .db import HqDb, open_db, without_password
 
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
 QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
+STALL_S = 60.0  # a store that wrote more than HQ applied, and nothing came this long: stalled
+SKEW_S = 120.0  # a store's clock this far from HQ's is an alarm (its times in reports lie)
+SEEN_EVERY_S = 10.0  # how often a store's pulls update what the fleet view shows of it
 # Added after the tables' first release (hq_stores: what a person must look at, the
-# protocol the store speaks, its incarnation and the install that is it; hq_events: the
-# incarnation that wrote the event).
+# protocol the store speaks, its incarnation and the install that is it, and what the fleet
+# view shows (what it wrote, when HQ last heard it, its version, its clock's distance from
+# HQ's, its conflicts); hq_events: the incarnation that wrote the event). Append only.
 ADDED_COLUMNS = (("hq_stores", "attention", "TEXT"), ("hq_stores", "schema", "INTEGER"),
                  ("hq_stores", "epoch", "INTEGER"), ("hq_stores", "install", "TEXT"),
-                 ("hq_events", "epoch", "INTEGER"))
+                 ("hq_events", "epoch", "INTEGER"), ("hq_stores", "top", "INTEGER"),
+                 ("hq_stores", "seen_at", "TEXT"), ("hq_stores", "version", "TEXT"),
+                 ("hq_stores", "skew_s", "REAL"), ("hq_stores", "conflicts", "INTEGER"))
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (
@@ -65,6 +73,11 @@ CREATE TABLE IF NOT EXISTS hq_flags (
 
 
 
+def marks(values: list[Any]) -> str:
+    """The placeholders of an `IN (...)` over `values` (none: a list nothing is in)."""
+    return ", ".join("?" * len(values)) or "NULL"
+
+
 class DeadLetter(Exception):
     pass
 
@@ -72,36 +85,35 @@ class DeadLetter(Exception):
 class HqBook:
     """HQ's database: what every store did, applied once."""
 
-    def __init__(self, path: Path, clock: Clock = system_clock) -> None:
+    def __init__(self, db: str | Path, clock: Clock = system_clock) -> None:
+        """`db` is a SQLite file, `sqlite:///PATH` or `postgresql://...` (sync/hq/db.py)."""
         self.clock = clock
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                    check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.executescript(HQ_SCHEMA + hq_schema())  # and the spend rule's tables
+        self.url = str(db)  # for another connection to it (a partitioned worker's locks)
+        self.where = without_password(str(db))  # for log lines: the database, no secret
+        self.conn: HqDb = open_db(db)
+        self.conn.script(HQ_SCHEMA + hq_schema())  # and the spend rule's tables
         for table, column, kind in ADDED_COLUMNS:  # an HQ database from before these
-            if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
-                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        self.conn.execute("INSERT OR IGNORE INTO hq_meta (key, value) VALUES ('hq_id', ?)",
-                          (new_id(),))
+            self.conn.add_column(table, column, kind)
+        self.conn.execute("INSERT INTO hq_meta (key, value) VALUES ('hq_id', ?) "
+                          "ON CONFLICT DO NOTHING", (new_id(),))
         self.hq_id = str(self.conn.execute(
             "SELECT value FROM hq_meta WHERE key = 'hq_id'").fetchone()[0])
         self.lock = threading.Lock()
+        self.seen: dict[str, float] = {}  # store -> when its pull last updated the fleet view
 
     def _now(self) -> str:
         return to_iso(self.clock())
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[HqDb]:
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.begin()
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.rollback()
                 raise
-            self.conn.execute("COMMIT")
+            self.conn.commit()
 
     def park(self, topic: str, payload: bytes, reason: str) -> None:
         with self.write() as conn:
@@ -139,7 +151,8 @@ class HqBook:
             raise DeadLetter("an event without a seq: it has no place in the store's stream")
         events = sorted(events, key=lambda e: e["seq"])
         with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO hq_stores (store_id) VALUES (?)", (store_id,))
+            conn.execute("INSERT INTO hq_stores (store_id) VALUES (?) ON CONFLICT DO NOTHING",
+                         (store_id,))
             applied, epoch = conn.execute("SELECT applied_seq, epoch FROM hq_stores "
                                           "WHERE store_id = ?", (store_id,)).fetchone()
             refused = self._other_incarnation(conn, store_id, epoch, body.get("epoch")) or \
@@ -164,7 +177,7 @@ class HqBook:
         return store_id, applied, gap
 
     @staticmethod
-    def _other_incarnation(conn: sqlite3.Connection, store_id: str, current: int | None,
+    def _other_incarnation(conn: HqDb, store_id: str, current: int | None,
                            sent: Any) -> str | None:
         """Why a batch from another incarnation of the store is refused: an older one is a
         hub a restore replaced. A newer one means HQ went back to a backup from before that
@@ -183,16 +196,16 @@ class HqBook:
                 "stays on it; what it sent is in hq_dead_letters)")
 
     @staticmethod
-    def _second_writer(conn: sqlite3.Connection, store_id: str, events: list[dict[str, Any]],
+    def _second_writer(conn: HqDb, store_id: str, events: list[dict[str, Any]],
                        applied: int, prev: Any) -> str | None:
         """Why the batch comes from another hub numbering events under this store id (a
         cloned card): a seq HQ applied comes with another event id, the event the batch
         follows (`prev`) is not the one HQ applied there, or an event HQ holds comes again
         under another seq. HQ compares event ids, not seqs alone."""
-        have = dict(conn.execute(
-            "SELECT seq, id FROM hq_events WHERE store_id = ? AND (seq IN (SELECT value FROM "
-            "json_each(?)) OR seq = ?)", (store_id, json.dumps([e["seq"] for e in events]),
-                                          applied)).fetchall())
+        seqs = [e["seq"] for e in events]
+        have = {r[0]: r[1] for r in conn.execute(
+            f"SELECT seq, id FROM hq_events WHERE store_id = ? AND (seq IN ({marks(seqs)}) "
+            "OR seq = ?)", (store_id, *seqs, applied)).fetchall()}
         sent = {e["seq"]: str(e.get("id")) for e in events}
         clash = next((seq for seq, id_ in sent.items() if seq <= applied and seq in have and
                       have[seq] != id_), None)
@@ -204,15 +217,14 @@ class HqBook:
             return (f"another hub writes as store {store_id}: its seq {applied + 1} follows "
                     f"event {prev}, HQ applied {have[applied]} at seq {applied}; stop one")
         new = [id_ for seq, id_ in sent.items() if seq > applied]
-        again = conn.execute("SELECT seq, id FROM hq_events WHERE store_id = ? AND id IN "
-                             "(SELECT value FROM json_each(?))",
-                             (store_id, json.dumps(new))).fetchone() if new else None
+        again = conn.execute(f"SELECT seq, id FROM hq_events WHERE store_id = ? AND id IN "
+                             f"({marks(new)})", (store_id, *new)).fetchone() if new else None
         if again is not None:
             return (f"another hub writes as store {store_id}: event {again[1]}, applied at "
                     f"seq {again[0]}, came again under a new seq; stop one of them")
         return None
 
-    def _needs_person(self, conn: sqlite3.Connection, store_id: str, reason: str,
+    def _needs_person(self, conn: HqDb, store_id: str, reason: str,
                       topic: str, payload: bytes) -> None:
         """Park what a person must look at once (a resend of it is the same story) and mark
         the store; the log says it too."""
@@ -225,7 +237,7 @@ class HqBook:
             conn.execute("UPDATE hq_stores SET attention = ? WHERE store_id = ?",
                          (reason, store_id))
 
-    def _gone(self, conn: sqlite3.Connection, store_id: str, applied: int, gone: Any) -> int:
+    def _gone(self, conn: HqDb, store_id: str, applied: int, gone: Any) -> int:
         """A store asked for events it no longer keeps (HQ restored from a backup older than
         the stores' retention) names them: an alarm for a person, and the stream goes on
         after them. Returns the new applied seq."""
@@ -252,7 +264,7 @@ class HqBook:
                                 (store_id, seq)).fetchone()
         return None if row is None else str(row[0])
 
-    def _apply_batch(self, conn: sqlite3.Connection, topic: str, store_id: str,
+    def _apply_batch(self, conn: HqDb, topic: str, store_id: str,
                      events: list[dict[str, Any]]) -> None:
         """The whole batch at once; if one event in it cannot apply, each on its own, and the
         one that cannot is parked once (its seq counts as done, so the stream flows on and
@@ -260,7 +272,7 @@ class HqBook:
         conn.execute("SAVEPOINT batch")
         try:
             self._apply_all(conn, store_id, events)
-        except UNAPPLIABLE:
+        except self.conn.unappliable:
             conn.execute("ROLLBACK TO batch")
         else:
             conn.execute("RELEASE batch")
@@ -272,7 +284,7 @@ class HqBook:
                 if event.get("store") != store_id or not isinstance(event.get("type"), str):
                     raise ValueError("an event without a type, or of another store")
                 self._apply_all(conn, store_id, [event])
-            except UNAPPLIABLE as error:
+            except self.conn.unappliable as error:
                 conn.execute("ROLLBACK TO event")
                 reason = (f"store {store_id} seq {event['seq']} ({event.get('type')}) cannot "
                           f"apply at HQ: {type(error).__name__}: {error}")
@@ -283,7 +295,7 @@ class HqBook:
                              (reason, store_id))
             conn.execute("RELEASE event")
 
-    def _apply_all(self, conn: sqlite3.Connection, store_id: str,
+    def _apply_all(self, conn: HqDb, store_id: str,
                    events: list[dict[str, Any]]) -> None:
         """Record the events and project the ones HQ's reports read, a batch at a time."""
         now = self._now()
@@ -297,7 +309,7 @@ class HqBook:
              for n, e in enumerate(events)])
         data = [(e["type"], e.get("data") or {}) for e in events]
         conn.executemany(
-            "INSERT OR IGNORE INTO hq_members (id, home_store) VALUES (?, ?)",
+            "INSERT INTO hq_members (id, home_store) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(d["id"], d.get("home_store", store_id)) for kind, d in data
              if kind == "member.created" and "id" in d])
         erased = [d["id"] for kind, d in data if kind == "member.erased" and "id" in d]
@@ -307,15 +319,15 @@ class HqBook:
         for member_id in erased:
             self._redact(conn, member_id)
         conn.executemany(
-            "INSERT OR IGNORE INTO hq_orders (id, store_id, member_id, total_fen, discount_fen, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO hq_orders (id, store_id, member_id, total_fen, discount_fen, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(d["id"], store_id, d.get("member_id"), int(d.get("total_fen", 0)),
               int(d.get("discount_fen", 0)), str(d.get("created_at")))
              for kind, d in data if kind == "order.created" and "id" in d])
         self._redemptions(conn, store_id, data)
         hq_settle(conn, now, store_id, data)
 
-    def _next_hq_seq(self, conn: sqlite3.Connection) -> int:
+    def _next_hq_seq(self, conn: HqDb) -> int:
         """HQ's next position in the feed: after the last, and never before HQ's clock in
         microseconds. An HQ restored from a backup thus numbers what is new after every
         position it gave out before, so a store ahead of it in the feed skips nothing."""
@@ -323,7 +335,7 @@ class HqBook:
         return max(int(last) + 1, int(self.clock().timestamp() * 1_000_000))
 
     @staticmethod
-    def _without_erased(conn: sqlite3.Connection,
+    def _without_erased(conn: HqDb,
                         events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A guest's edit that arrives after their erasure (from a store that had not heard
         of it) is kept as the erasure left the guest: their id, nothing else."""
@@ -332,20 +344,27 @@ class HqBook:
         if not ids:
             return events
         erased = {r[0] for r in conn.execute(
-            "SELECT id FROM hq_members WHERE erased AND id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),))}
+            f"SELECT id FROM hq_members WHERE erased = 1 AND id IN ({marks(ids)})", ids)}
         return [{**e, "data": {"id": e["data"]["id"], "redacted": True}}
                 if e["type"] in ("member.created", "member.updated") and
                 e["data"].get("id") in erased else e for e in events]
 
     @staticmethod
-    def _redact(conn: sqlite3.Connection, member_id: str) -> None:
+    def _redact(conn: HqDb, member_id: str) -> None:
         """An erasure reaches HQ's own history: the feed, restores and dead letters never
-        serve the guest's personal data again."""
-        redact_events(conn, member_id, ("hq_events",))
+        serve the guest's personal data again. The events are rewritten here rather than
+        in SQL, so both engines keep the same JSON."""
+        for key, types in (("id", ("member.created", "member.updated")),
+                           ("member_id", ("card.linked", "card.blocked"))):
+            rows = conn.execute(
+                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN (?, ?) AND "
+                f"{conn.json_text('data', key)} = ?", (*types, member_id)).fetchall()
+            conn.executemany("UPDATE hq_events SET data = ? WHERE hq_seq = ?", [
+                (json.dumps(redacted_data(r[1], json.loads(r[2])), ensure_ascii=False), r[0])
+                for r in rows])
         conn.execute("UPDATE hq_dead_letters SET payload = NULL, reason = reason || "
                      "' (payload removed: the guest was erased)' "
-                     "WHERE instr(CAST(payload AS TEXT), ?) > 0", (member_id,))
+                     f"WHERE {conn.contains('payload')}", (member_id,))
 
     def authorise(self, store_id: str, member_id: str, amount: int, slice_cap: int = 0,
                   hold_id: str | None = None, asset: Asset = STORED_VALUE) -> dict[str, Any]:
@@ -361,7 +380,7 @@ class HqBook:
             return hq_authorise(conn, self._now(), store_id, member_id, amount, slice_cap,
                                 hold_id, asset)
 
-    def _redemptions(self, conn: sqlite3.Connection, store_id: str,
+    def _redemptions(self, conn: HqDb, store_id: str,
                      data: list[tuple[str, dict[str, Any]]]) -> None:
         """Record first redemptions; flag a coupon redeemed again (two stores offline)."""
         for kind, d in data:
@@ -381,10 +400,10 @@ class HqBook:
                           json.dumps({"receipts": receipts}, ensure_ascii=False), self._now()))
 
     @staticmethod
-    def _receipt(conn: sqlite3.Connection, store_id: str, order_id: str | None) -> dict[str, Any]:
+    def _receipt(conn: HqDb, store_id: str, order_id: str | None) -> dict[str, Any]:
         """The order as its store sent it (lines and all), or what is known of it."""
         row = conn.execute("SELECT data FROM hq_events WHERE store_id = ? AND type = "
-                           "'order.created' AND json_extract(data, '$.id') = ?",
+                           f"'order.created' AND {conn.json_text('data', 'id')} = ?",
                            (store_id, order_id)).fetchone()
         return json.loads(row["data"]) if row else {"store_id": store_id, "id": order_id}
 
@@ -407,13 +426,38 @@ class HqBook:
         only one every store has."""
         return self.conn.execute(
             "SELECT 1 FROM hq_events WHERE type = 'coupon_template.created' "
-            "AND json_extract(data, '$.id') = ?", (template_id,)).fetchone() is not None
+            f"AND {self.conn.json_text('data', 'id')} = ?", (template_id,)).fetchone() is not None
 
     def stores(self) -> list[dict[str, Any]]:
-        """Every store HQ knows: online, applied seq, last event, first missing seq, what a
-        person must look at, the protocol it speaks."""
-        return [{**dict(r), "readable": (r["schema"] or 0) <= PROTOCOL}
-                for r in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id")]
+        """The fleet: every store HQ knows, online or not, when HQ last heard from it, what
+        it wrote and HQ has yet to apply (the backlog), its version and protocol, and its
+        alarms: `stalled` (a backlog and nothing applied for STALL_S), `conflicts` (changes
+        the store could not apply, waiting for a person there), `poison` (events parked
+        here), `attention` (what else a person must look at: a second writer, events lost, a
+        newer protocol), `clock_skew` (its clock SKEW_S or more from HQ's)."""
+        parked: dict[str, list[str]] = {}
+        for topic, reason in self.conn.execute("SELECT topic, reason FROM hq_dead_letters"):
+            parked.setdefault(store_of(topic) or "", []).append(reason)
+        now = self.clock()
+        fleet = []
+        for row in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id"):
+            store = {**dict(row), "readable": (row["schema"] or 0) <= PROTOCOL}
+            seen = [t for t in (row["seen_at"], row["status_at"], row["last_event_at"]) if t]
+            store["last_seen"] = max(seen, key=from_iso) if seen else None
+            store["backlog"] = max(0, (row["top"] or 0) - row["applied_seq"])
+            letters = parked.get(row["store_id"], [])
+            store["dead_letters"] = len(letters)
+            since = row["last_event_at"] or row["seen_at"]
+            alarms = {
+                "stalled": store["backlog"] > 0 and since is not None and
+                (now - from_iso(since)).total_seconds() >= STALL_S,
+                "conflicts": bool(row["conflicts"]),
+                "poison": any("cannot apply at HQ" in r for r in letters),
+                "attention": row["attention"] is not None,
+                "clock_skew": row["skew_s"] is not None and abs(row["skew_s"]) >= SKEW_S}
+            store["alarms"] = [name for name, on in alarms.items() if on]
+            fleet.append(store)
+        return fleet
 
     def flags(self) -> list[dict[str, Any]]:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
@@ -464,7 +508,8 @@ class HqBook:
             return {"install": install, "refused": "a hello needs an install id and an epoch"}
         protocol = body.get("protocol")
         with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO hq_stores (store_id) VALUES (?)", (store_id,))
+            conn.execute("INSERT INTO hq_stores (store_id) VALUES (?) ON CONFLICT DO NOTHING",
+                         (store_id,))
             if isinstance(protocol, int):
                 conn.execute("UPDATE hq_stores SET schema = ? WHERE store_id = ?",
                              (protocol, store_id))
@@ -510,6 +555,7 @@ class HqBook:
         for the rest); one that holds less than the store wrote, with nothing coming, asks."""
         after = int(body["after"])
         acked, top = body.get("acked"), body.get("top")
+        self._seen(store_id, body)
         mine = acked.get(self.hq_id) if isinstance(acked, dict) else None
         row = self.conn.execute("SELECT applied_seq, last_event_at, schema FROM hq_stores "
                                 "WHERE store_id = ?", (store_id,)).fetchone()
@@ -527,37 +573,66 @@ class HqBook:
             resend = applied + 1
         return self.feed(store_id, after), resend
 
+    def _seen(self, store_id: str, pull: dict[str, Any]) -> None:
+        """What a store's pull says for the fleet view (what it wrote, its clock, its
+        conflicts), kept at most every SEEN_EVERY_S: a thousand stores pulling every two
+        seconds would otherwise be a write each."""
+        now = time.monotonic()
+        if now - self.seen.get(store_id, -SEEN_EVERY_S) < SEEN_EVERY_S:
+            return
+        self.seen[store_id] = now
+        top, conflicts = (pull.get(k) if isinstance(pull.get(k), int) and
+                          not isinstance(pull.get(k), bool) else None
+                          for k in ("top", "conflicts"))
+        skew = None
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):  # no clock
+            skew = round((from_iso(pull["ts"]) - self.clock()).total_seconds(), 1)
+        with self.write() as conn:
+            conn.execute("INSERT INTO hq_stores (store_id) VALUES (?) ON CONFLICT DO NOTHING",
+                         (store_id,))
+            conn.execute("UPDATE hq_stores SET seen_at = ?, top = COALESCE(?, top), "
+                         "skew_s = ?, conflicts = COALESCE(?, conflicts) WHERE store_id = ?",
+                         (self._now(), top, skew, conflicts, store_id))
+
     def _flag_once(self, kind: str, subject: str, detail: dict[str, Any], key: str) -> None:
         """A flag for a person, once per `subject` and value of `detail[key]`."""
         text = json.dumps(detail, sort_keys=True)
         with self.write() as conn:
-            if conn.execute("SELECT 1 FROM hq_flags WHERE kind = ? AND subject = ? AND "
-                            "json_extract(detail, '$.' || ?) = ?",
-                            (kind, subject, key, detail[key])).fetchone() is None:
+            known = [json.loads(r[0]).get(key) for r in conn.execute(
+                "SELECT detail FROM hq_flags WHERE kind = ? AND subject = ?", (kind, subject))]
+            if detail[key] not in known:
                 log.error("store %s: %s %s", subject, kind, text)
                 conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
                              "(?, ?, ?, ?)", (kind, subject, text, self._now()))
 
-    def set_status(self, store_id: str, online: bool, schema: int | None = None) -> None:
-        """A store's birth or death message; its birth says the protocol it speaks."""
+    def set_status(self, store_id: str, online: bool, schema: int | None = None,
+                   version: str | None = None) -> None:
+        """A store's birth or death message; its birth says the protocol it speaks and the
+        version of laoke it runs."""
         with self.write() as conn:
-            conn.execute("INSERT INTO hq_stores (store_id, online, status_at, schema) "
-                         "VALUES (?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET "
+            conn.execute("INSERT INTO hq_stores (store_id, online, status_at, schema, version) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET "
                          "online = excluded.online, status_at = excluded.status_at, "
-                         "schema = COALESCE(excluded.schema, schema)",
-                         (store_id, int(online), self._now(), schema))
+                         "schema = COALESCE(excluded.schema, hq_stores.schema), "
+                         "version = COALESCE(excluded.version, hq_stores.version)",
+                         (store_id, int(online), self._now(), schema, version))
 
     def report(self) -> dict[str, Any]:
+        """Per-store and chain totals from the tables HQ keeps as it applies (never a replay
+        of history): one grouped pass over each, whatever the number of stores."""
+        members = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT home_store, COUNT(*) FROM hq_members WHERE erased = 0 GROUP BY home_store")}
+        sales = {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT store_id, COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) "
+            "FROM hq_orders GROUP BY store_id")}
         stores: dict[str, Any] = {}
-        for row in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id"):
+        for row in self.conn.execute("SELECT store_id, applied_seq, online FROM hq_stores "
+                                     "ORDER BY store_id"):
             sid = row["store_id"]
-            members = self.conn.execute("SELECT COUNT(*) FROM hq_members WHERE home_store = ? "
-                                        "AND erased = 0", (sid,)).fetchone()[0]
-            orders, revenue = self.conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM hq_orders "
-                "WHERE store_id = ?", (sid,)).fetchone()
-            stores[sid] = {"members": members, "orders": orders, "revenue_fen": revenue,
-                           "last_seq": row["applied_seq"], "online": bool(row["online"])}
+            orders, revenue = sales.get(sid, (0, 0))
+            stores[sid] = {"members": members.get(sid, 0), "orders": orders,
+                           "revenue_fen": revenue, "last_seq": row["applied_seq"],
+                           "online": bool(row["online"])}
         totals = {key: sum(s[key] for s in stores.values())
                   for key in ("members", "orders", "revenue_fen")}
         return {"stores": stores, "totals": totals}

@@ -6,6 +6,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -18,22 +19,28 @@ from hub.workers import ThreadWorker
 
 from ..protocol import (
     HQ_GROUP,
+    PARTITIONS,
     PREFIX,
     ack_topic,
     approval_topic,
     dumps,
+    events_topic,
     feed_topic,
     history_topic,
     mqtt_client,
+    partition_filter,
+    partition_of,
     read_authorise_request,
     resend_topic,
     store_of,
     welcome_topic,
 )
 from .book import DeadLetter, HqBook
+from .partitions import Leases
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send to a gone HQ
+LEASE_TICK_S = 1.0  # how often a partitioned worker takes its share, and a dead one's
 
 
 class Receiver(ThreadWorker):
@@ -43,9 +50,17 @@ class Receiver(ThreadWorker):
 
     def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
                  client_id: str = "laoke-hq", ca_file: str = "",
-                 slice_fen: int = 20_000, slice_points: int = 1_000) -> None:
+                 slice_fen: int = 20_000, slice_points: int = 1_000,
+                 partitioned: bool = False) -> None:
+        """`partitioned`: share the chain with the other workers on this PostgreSQL book by
+        partition (sync/hq/partitions.py) rather than by one shared subscription."""
         super().__init__()
         self.book = book
+        if partitioned and book.conn.engine != "postgresql":
+            raise ValueError("HQ workers share the chain by partition on PostgreSQL only "
+                             "(--db postgresql://...)")
+        self.leases = Leases(book.url) if partitioned else None
+        self.lease_due = 0.0
         # the most of a guest's stored value, and of their points, one store may hold
         self.slice_caps = {STORED_VALUE.name: slice_fen, POINTS.name: slice_points}
         self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
@@ -60,6 +75,13 @@ class Receiver(ThreadWorker):
         if reason.is_failure:
             log.warning("broker refused HQ: %s", reason)
             return
+        if self.leases is not None:  # a session from before may hold partitions not ours
+            stale = [partition_filter(p) for p in range(PARTITIONS) if p not in self.leases.held]
+            if stale:
+                client.unsubscribe(stale)
+            if self.leases.held:
+                client.subscribe([(partition_filter(p), SubscribeOptions(qos=1))
+                                  for p in sorted(self.leases.held)])
         client.subscribe([
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events", SubscribeOptions(qos=1)),
             (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
@@ -90,8 +112,10 @@ class Receiver(ThreadWorker):
                 self.book.park(topic, message.payload, "malformed request")
                 return
             if topic.endswith("/hello"):
-                self.client.publish(welcome_topic(store_id),
-                                    dumps(self.book.hello(store_id, body)), qos=1)
+                welcome = self.book.hello(store_id, body)
+                if self.leases is not None:
+                    welcome["partitioned"] = True  # so send under your partition
+                self.client.publish(welcome_topic(store_id), dumps(welcome), qos=1)
             elif topic.endswith("/pull"):
                 page, resend = self.book.pull(store_id, body)
                 self.client.publish(feed_topic(store_id), dumps(page), qos=1)
@@ -105,12 +129,16 @@ class Receiver(ThreadWorker):
         if topic.endswith("/status"):
             try:
                 status = json.loads(message.payload)
-                schema = status.get("schema")
+                schema, version = status.get("schema"), status.get("version")
                 self.book.set_status(store_id, bool(status["online"]),
-                                     schema if isinstance(schema, int) else None)
+                                     schema if isinstance(schema, int) else None,
+                                     version[:40] if isinstance(version, str) else None)
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.book.park(topic, message.payload, "malformed status")
             return
+        if self.leases is not None and topic != events_topic(store_id) and \
+                partition_of(store_id) not in self.leases.held:
+            return  # a partition given back (or a session's leftover): its holder applies it
         try:
             store_id, applied, gap = self.book.apply(topic, message.payload)
         except DeadLetter as error:
@@ -155,6 +183,8 @@ class Receiver(ThreadWorker):
     def step(self, stop: threading.Event) -> float:
         """Handle one message and only then acknowledge it: a message HQ had not committed
         when it died is delivered again. One that fails waits its turn again."""
+        if self.leases is not None and time.monotonic() >= self.lease_due:
+            self._lease()
         try:
             message = self.inbox.get(timeout=0.2)
         except queue.Empty:
@@ -167,6 +197,25 @@ class Receiver(ThreadWorker):
         self.client.ack(message.mid, message.qos)
         return 0.0
 
+    def _lease(self) -> None:
+        """Listen to the partitions just taken; stop listening to the ones over this
+        worker's share before giving them back, so two never apply one at once."""
+        assert self.leases is not None
+        self.lease_due = time.monotonic() + LEASE_TICK_S
+        taken, over = self.leases.tick()
+        if over:
+            self.client.unsubscribe([partition_filter(p) for p in sorted(over)])
+            self.leases.give_back(over)
+        if taken:
+            self.client.subscribe([(partition_filter(p), SubscribeOptions(qos=1))
+                                   for p in sorted(taken)])
+
+    def state(self) -> dict[str, Any]:
+        held = None if self.leases is None else sorted(self.leases.held)
+        return {**super().state(), "partitions": held}
+
     def end(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        if self.leases is not None:
+            self.leases.close()

@@ -1,0 +1,58 @@
+"""HQ's book on SQLite and PostgreSQL alike: what differs between the engines
+(sync/hq/db.py) behaves the same, and a `--db` that names no usable database is a clear
+error (issue 23)."""
+
+import json
+
+import pytest
+
+from sync.hq import HqBook
+from sync.hq.db import parse_url, without_password
+from sync.protocol import events_topic
+from tests.support.chain import hq_command
+
+
+def test_an_erasure_reaches_hqs_history_and_dead_letters_on_either_engine(hq_db):
+    """The redaction HQ does in Python on both engines leaves what SQLite's JSON functions
+    leave at a store: the guest's id, nothing personal."""
+    book = HqBook(hq_db)
+    member = {"id": "m-1", "name": "王芳", "phone": "+8613800138000", "home_store": "s-a"}
+    events = [{"store": "s-a", "seq": 1, "id": "e1", "type": "member.created", "ts": "t",
+               "data": member},
+              {"store": "s-a", "seq": 2, "id": "e2", "type": "card.linked", "ts": "t",
+               "data": {"member_id": "m-1", "number": "0100ABCDEF"}}]
+    topic = events_topic("s-a")
+    book.apply(topic, json.dumps({"schema": 1, "store": "s-a", "events": events}).encode())
+    book.park(topic, json.dumps({"about": member}, ensure_ascii=False).encode(), "a test")
+    book.apply(topic, json.dumps({"schema": 1, "store": "s-a", "events": [
+        {"store": "s-a", "seq": 3, "id": "e3", "type": "member.erased", "ts": "t",
+         "data": {"id": "m-1"}}]}).encode())
+    kept = {r["seq"]: json.loads(r["data"]) for r in book.conn.execute(
+        "SELECT seq, data FROM hq_events WHERE store_id = ?", ("s-a",))}
+    assert kept[1] == {"id": "m-1", "redacted": True}
+    assert kept[2] == {"member_id": "m-1", "number": "erased"}
+    [letter] = book.conn.execute("SELECT payload, reason FROM hq_dead_letters").fetchall()
+    assert letter["payload"] is None and "the guest was erased" in letter["reason"]
+    assert book.report()["totals"]["members"] == 0
+    book.conn.close()
+
+
+def test_a_database_url_is_read_one_way_and_kept_without_its_password():
+    assert parse_url("sqlite:////srv/hq/hq.db") == ("sqlite", "/srv/hq/hq.db")
+    assert parse_url("sqlite:///hq.db") == ("sqlite", "hq.db")
+    assert parse_url("postgresql://hq@db/laoke") == ("postgresql", "postgresql://hq@db/laoke")
+    for bad in ("sqlite://", "mysql://db/laoke"):
+        with pytest.raises(ValueError):
+            parse_url(bad)
+    assert without_password("postgresql://hq:s3cret@db:5432/laoke") == \
+        "postgresql://hq@db:5432/laoke"
+
+
+def test_a_database_hq_cannot_reach_is_a_one_line_error_and_remembers_nothing(tmp_path):
+    home = tmp_path / "hq"
+    gone = hq_command(home, "stores", "--db", "postgresql://laoke:pw@127.0.0.1:1/x",
+                      check=False)
+    assert gone.returncode == 2 and gone.stderr.startswith(
+        "laoke: HQ's database postgresql://laoke@127.0.0.1:1/x: ")
+    assert gone.stderr.count("\n") == 1 and ":pw@" not in gone.stderr
+    assert list(home.iterdir()) == [], "nothing written"

@@ -1,0 +1,121 @@
+"""HQ workers sharing the chain by partition on PostgreSQL: each holds its share through an
+advisory lock, a worker killed with SIGKILL has its partitions taken over, and across the
+takeover no event is applied twice or lost (issue 23)."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from hub import __version__
+from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.coupons import Line
+from hub.domain.members import NewMember, add_member, points_balance
+from sync.hq import HqBook
+from sync.hq.partitions import PARTITION
+from sync.protocol import PARTITIONS, partition_of
+from sync.publisher import Publisher
+from tests.support.chain import make_store
+from tests.support.hubproc import wait_until
+
+
+def holders(book):
+    """partition -> the OS pid of the worker process holding it."""
+    rows = book.conn.execute(
+        "SELECT l.objid, a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+        "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ?",
+        (PARTITION,)).fetchall()
+    return {int(r[0]): int(r[1].rsplit("-", 1)[1]) for r in rows}
+
+
+def sell(store, store_n, round_, guests):
+    """Guests who join and pay at their store: members, points and orders for HQ."""
+    for n in range(guests):
+        member = add_member(store, NewMember(name=f"客{n}",
+                                             phone=f"13{round_}{store_n}{n:07d}"))
+        checkout(store, CheckoutRequest(f"{round_}-{n}", [Line("面", 1 + n % 3, 1800)],
+                                        member_id=member["id"]))
+
+
+def written(store):
+    return store.scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence "
+                        "WHERE name = 'outbox'")
+
+
+def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice_or_lost(
+        tmp_path, broker, postgres):
+    url = postgres.database()
+    book = HqBook(url)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
+         "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
+        stderr=subprocess.DEVNULL) for n in (1, 2)]
+    names = ("s-1", "s-2", "s-3", "s-4")
+    stores = {sid: make_store(tmp_path, sid, broker) for sid in names}
+    publishers = []
+    try:
+        # Two workers, a fair share each.
+        wait_until(lambda: sorted(map(len, _by_worker(holders(book)).values())) ==
+                   [PARTITIONS // 2, PARTITIONS // 2], timeout=30)
+        publishers = [Publisher(s).start() for s in stores.values()]
+        for n, sid in enumerate(names):
+            sell(stores[sid](), n, 1, 3)
+        wait_until(lambda: _caught_up(book, stores), timeout=30)
+        assert all(p.partitioned for p in publishers), "each store sends under its partition"
+        owner = holders(book)[partition_of("s-1")]
+        victim = next(w for w in workers if w.pid == owner)
+        survivor = next(w for w in workers if w.pid != owner)
+
+        def trade_on():  # the stores keep selling while the worker dies
+            for n, sid in enumerate(names):
+                sell(stores[sid](), n, 2, 4)
+
+        selling = threading.Thread(target=trade_on)
+        selling.start()
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        wait_until(lambda: set(holders(book).values()) == {survivor.pid} and
+                   len(holders(book)) == PARTITIONS, timeout=15)
+        selling.join()
+        for n, sid in enumerate(names):
+            sell(stores[sid](), n, 3, 2)
+        wait_until(lambda: _caught_up(book, stores), timeout=60)
+        report = book.report()["stores"]
+        for sid, store in stores.items():
+            shop = store()
+            assert book.conn.execute("SELECT COUNT(*) FROM hq_events WHERE store_id = ?",
+                                     (sid,)).fetchone()[0] == written(shop), "none lost"
+            assert report[sid]["orders"] == shop.scalar("SELECT COUNT(*) FROM orders")
+            assert report[sid]["revenue_fen"] == shop.scalar(
+                "SELECT SUM(total_fen - discount_fen) FROM orders")
+            for member_id, balance in book.conn.execute(
+                    "SELECT p.member_id, p.balance FROM hq_points p JOIN hq_members m "
+                    "ON m.id = p.member_id WHERE m.home_store = ?", (sid,)).fetchall():
+                assert balance == points_balance(shop, member_id), "none applied twice"
+        assert book.conn.execute("SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 0
+        fleet = {s["store_id"]: s for s in book.stores()}  # what the stores said of themselves
+        assert {(fleet[sid]["version"], fleet[sid]["online"]) for sid in names} == \
+            {(__version__, 1)}
+        assert all(fleet[sid]["last_seen"] and fleet[sid]["skew_s"] is not None for sid in names)
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(20)
+        book.conn.close()
+
+
+def _by_worker(held):
+    workers = {}
+    for partition, pid in held.items():
+        workers.setdefault(pid, set()).add(partition)
+    return workers
+
+
+def _caught_up(book, stores):
+    report = book.report()["stores"]
+    return all(report.get(sid, {}).get("last_seq") == written(store())
+               for sid, store in stores.items())
