@@ -50,9 +50,12 @@ def cached_database(members: int, log: Callable[[str], None], *, name: str = "be
         for leftover in cache.glob(tmp.name + "*"):
             leftover.unlink()
         settings.storage.synchronous = "normal"
-        # A store cached under an older schema is migrated rather than generated again.
-        older = sorted(cache.glob(f"{name}-{members}-{days}d-*.db"),
-                       key=lambda p: p.stat().st_mtime)
+        # A store cached under an older schema is migrated rather than generated again; one
+        # cached by a newer hub (another checkout's schema) is left alone, as this one can't
+        # open it.
+        known = {f"{name}-{members}-{days}d-{step}.db" for step, _ in STEPS}
+        older = sorted((p for p in cache.glob(f"{name}-{members}-{days}d-*.db")
+                        if p.name in known), key=lambda p: p.stat().st_mtime)
         if older:
             log(f"migrating the cached {members:,}-member store to {STEPS[-1][0]} …")
             shutil.copyfile(older[-1], tmp)
