@@ -55,11 +55,12 @@ def tables(result: Mapping[str, Any]) -> dict[str, Table]:
     figures: dict[str, Any] = {}
     body = {k: v for k, v in result.items() if k not in ("report", "period")}
     for key, value in body.items():
-        if key == "weekdays":
+        if key in ("weekdays", "dayparts"):  # a grid's row and column labels
             continue
         if isinstance(value, list) and value and isinstance(value[0], list):
             labels = body.get("weekdays") or list(range(len(value)))
-            found[key] = (["row", *(str(n) for n in range(len(value[0])))],
+            columns = body.get("dayparts") or [str(n) for n in range(len(value[0]))]
+            found[key] = (["row", *columns],
                           [[label, *row] for label, row in zip(labels, value, strict=True)])
         elif isinstance(value, list):
             found[key] = _table(value) if value else ([], [])
@@ -83,6 +84,7 @@ class Series(NamedTuple):
     values: list[Any]
     title: str
     xlabel: str = ""
+    columns: tuple[str, ...] = ()  # a grid's column labels, when not 0, 1, 2…
 
 
 SERIES: dict[str, Callable[[Report], Series]] = {
@@ -92,8 +94,17 @@ SERIES: dict[str, Callable[[Report], Series]] = {
                                           for p in r["pairs"][:15]],
                                  [p["orders"] for p in r["pairs"][:15]],
                                  "一起点的菜 Ordered together"),
+    "dish_mix": lambda r: Series("grid", r["weekdays"], r["qty"],
+                                 f"菜品时段 Dish mix {r['category'] or ''}".rstrip(),
+                                 "daypart", tuple(r["dayparts"])),
     "hours": lambda r: Series("grid", r["weekdays"], r["covers"],
                               "客流 Covers by weekday x hour", "hour"),
+    "party_sizes": lambda r: Series("grid", r["weekdays"], r["average_party"],
+                                    "每桌人数 Average party", "daypart",
+                                    tuple(r["dayparts"])),
+    "occupancy": lambda r: Series("grid", r["weekdays"], r["occupancy"],
+                                  "上座率 Seat occupancy", "daypart",
+                                  tuple(r["dayparts"])),
     "repurchase": lambda r: Series("line", [m["month"] for m in r["months"]],
                                    [m["rate"] for m in r["months"]], "复购率 Returning rate"),
     "cohorts": lambda r: Series("grid", [c["month"] for c in r["cohorts"]],
@@ -128,6 +139,8 @@ def _figure(series: Series) -> Any:
         figure, axes = plt.subplots(figsize=(10, max(3, 0.4 * len(series.labels) + 1.5)))
         image = axes.imshow(series.values, aspect="auto", cmap="OrRd")
         axes.set_yticks(range(len(series.labels)), series.labels)
+        if series.columns:
+            axes.set_xticks(range(len(series.columns)), series.columns)
         figure.colorbar(image, ax=axes)
     else:
         figure, axes = plt.subplots(figsize=(9, 4))

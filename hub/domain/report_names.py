@@ -1,5 +1,6 @@
 """The reports' names, apart from the reports: the command line's choices and the console's
 list need them without loading a single query (hub/domain/reports/ answers them)."""
 
-REPORT_NAMES = ("dishes", "pairings", "hours", "repurchase", "cohorts", "rfm", "coupons",
+REPORT_NAMES = ("dishes", "pairings", "dish_mix", "hours", "party_sizes", "occupancy",
+                "repurchase", "cohorts", "rfm", "coupons",
                 "lapsed", "birthdays", "staff", "commission", "channels", "summary", "forecast")

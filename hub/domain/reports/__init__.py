@@ -15,12 +15,13 @@ from typing import Any, NotRequired, TypedDict
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import commission, forecast, guests, sales
+from . import commission, forecast, guests, sales, traffic
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
           | sales.Coupons | guests.Hours | guests.Repurchase | guests.Cohorts | guests.Rfm
-          | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission)
+          | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
+          | traffic.DishMix | traffic.PartySizes | traffic.Occupancy)
 Query = Callable[[Store, Period], Answer]
 
 
@@ -58,12 +59,24 @@ class Report(TypedDict):
     rules: NotRequired[dict[str, Any]]
     books: NotRequired[dict[str, int]]
     total_fen: NotRequired[int]
+    category: NotRequired[str | None]
+    dayparts: NotRequired[list[str]]
+    qty: NotRequired[list[list[int]]]
+    mix: NotRequired[list[traffic.DishCell]]
+    average_party: NotRequired[list[list[float]]]
+    sizes: NotRequired[list[traffic.PartyCell]]
+    seats: NotRequired[int]
+    occupancy: NotRequired[list[list[float]]]
+    by_daypart: NotRequired[list[traffic.DaypartOccupancy]]
+    visits: NotRequired[int]
+    stays_estimated: NotRequired[int]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
     guests.hours, guests.repurchase, guests.cohorts, guests.rfm, guests.lapsed,
-    guests.birthdays, forecast.forecast, commission.commission)}
+    guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
+    traffic.party_sizes, traffic.occupancy)}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 
@@ -71,10 +84,16 @@ __all__ = ["REPORTS", "Answer", "Period", "Report", "parse_range", "report"]
 
 
 def report(store: Store, name: str, start: date | None = None, end: date | None = None,
-           weather: float | None = None) -> Report:
+           weather: float | None = None, category: str | None = None) -> Report:
+    """`category` narrows the dish mix to one menu category; the other reports refuse it."""
     if name not in REPORTS:
         raise InvalidInput(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
     period = Period(store, start, end)
+    if category is not None:
+        if name != "dish_mix":
+            raise InvalidInput("a category goes with the dish_mix report only")
+        return {"report": name, "period": period.json(),
+                **traffic.dish_mix(store, period, category)}
     if weather is None:
         return {"report": name, "period": period.json(), **REPORTS[name](store, period)}
     if name != "forecast":

@@ -1,0 +1,211 @@
+"""Dish mix, party sizes and occupancy by weekday x daypart, each checked against plain Python
+over the rows (local times worked out with zoneinfo, stays walked minute by minute), on a
+generated store with tables opened and billed at the till, and on stores with known answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.demo_data import generate
+from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.clock import from_iso
+from hub.domain.config import new_settings
+from hub.domain.coupons import Line
+from hub.domain.errors import InvalidInput
+from hub.domain.reports import report
+from hub.domain.store import Store
+from hub.domain.tables import open_tab, save_table
+from hub.domain.visits import check_in
+from tests.conftest import START, FakeClock
+from tests.support.hubproc import ROOT
+
+TZ = ZoneInfo("Asia/Shanghai")
+DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+PARTS = ["late", "breakfast", "lunch", "afternoon", "dinner"]
+SPAN = (date(2026, 9, 1), date(2026, 11, 25))
+
+
+def part_of(hour: int) -> str:
+    """The dayparts as the README states them, written out again."""
+    if hour < 5 or hour >= 21:
+        return "late"
+    return "breakfast" if hour < 11 else "lunch" if hour < 14 else \
+        "afternoon" if hour < 17 else "dinner"
+
+
+def local(iso: str) -> datetime:
+    return from_iso(iso).astimezone(TZ)
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """A generated store, then an afternoon at the till: tables opened and billed later, a
+    check-in billed at the counter, one never billed, and one sitting across lunch's end."""
+    settings = new_settings("s1")
+    settings.storage.synchronous = "normal"
+    clock = FakeClock()
+    with Store(tmp_path_factory.mktemp("traffic") / "laoke.db", settings, clock) as store:
+        generate(store, members=150, days=80, seed=5)
+        clock.current = START  # 12:30 local, a Wednesday
+        tab = open_tab(store, "A1", 3)
+        walk_in = check_in(store, None, "B2", 2)
+        check_in(store, None, "B3", 5)  # never billed: a default stay
+        late_tab = open_tab(store, "包间1", 9)
+        clock.advance(minutes=50)
+        checkout(store, CheckoutRequest(idempotency_key="t1", lines=[Line("酸辣汤", 2, 2800)],
+                                        tab_id=tab["id"], visit_id=tab["visit_id"]))
+        checkout(store, CheckoutRequest(idempotency_key="t2", lines=[Line("米饭", 2, 300)],
+                                        visit_id=walk_in["id"]))
+        clock.advance(minutes=80)  # 14:40: the private room's bill, past lunch
+        checkout(store, CheckoutRequest(idempotency_key="t3", lines=[Line("红烧肉", 1, 6800)],
+                                        tab_id=late_tab["id"], visit_id=late_tab["visit_id"]))
+        yield store
+
+
+def test_dish_mix_matches_plain_python_and_narrows_to_a_category(busy):
+    category_of = dict(busy.conn.execute("SELECT code, category FROM menu_dishes").fetchall())
+    by_name = dict(busy.conn.execute("SELECT name, category FROM menu_dishes").fetchall())
+    lines = busy.conn.execute(
+        "SELECT o.created_at, l.dish, l.code, l.qty FROM orders o JOIN order_lines l "
+        "ON l.order_id = o.id").fetchall()
+    lo, hi = SPAN
+    for category in (None, "汤"):
+        grid: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for at, dish, code, qty in lines:
+            when = local(at)
+            if not lo <= when.date() <= hi:
+                continue
+            if category and category_of.get(code, by_name.get(dish)) != category:
+                continue
+            grid[(DAYS[when.weekday()], part_of(when.hour))][dish] += qty
+        result = report(busy, "dish_mix", *SPAN, category=category)
+        assert result["category"] == category and result["dayparts"] == PARTS
+        assert result["qty"] == [[sum(grid[(d, p)].values()) for p in PARTS] for d in DAYS]
+        assert sum(map(sum, result["qty"])) > 0
+        for cell in result["mix"]:
+            sold = grid[(cell["weekday"], cell["daypart"])]
+            assert cell["qty"] == sold[cell["dish"]]
+            assert cell["share"] == round(sold[cell["dish"]] / sum(sold.values()), 4)
+        listed: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for cell in result["mix"]:
+            listed[(cell["weekday"], cell["daypart"])].append(cell["qty"])
+        # each cell lists its five best sellers, the best first
+        assert {cell: sorted(qty, reverse=True) for cell, qty in listed.items()} == listed
+        assert dict(listed) == {
+            cell: sorted(sold.values(), reverse=True)[:5] for cell, sold in grid.items() if sold}
+    soups = report(busy, "dish_mix", *SPAN, category="汤")["mix"]
+    assert {c["dish"] for c in soups} <= {"酸辣汤", "冬瓜排骨汤"}
+
+
+def test_a_category_not_on_the_menu_or_on_another_report_is_refused(busy):
+    with pytest.raises(InvalidInput, match="no menu category '儿童餐'; the menu has: "):
+        report(busy, "dish_mix", category="儿童餐")
+    with pytest.raises(InvalidInput, match="dish_mix report only"):
+        report(busy, "dishes", category="汤")
+
+
+def test_party_sizes_match_plain_python(busy):
+    cells: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+    for at, size in busy.conn.execute("SELECT visited_at, party_size FROM visits"):
+        when = local(at)
+        if SPAN[0] <= when.date() <= SPAN[1]:
+            cells[(DAYS[when.weekday()], part_of(when.hour))][size] += 1
+    result = report(busy, "party_sizes", *SPAN)
+    for d, day in enumerate(DAYS):
+        for p, part in enumerate(PARTS):
+            sizes = cells[(day, part)]
+            parties = sum(sizes.values())
+            expected = round(sum(s * n for s, n in sizes.items()) / parties, 2) if parties else 0
+            assert result["average_party"][d][p] == expected, (day, part)
+    assert {(c["weekday"], c["daypart"], c["party_size"]): (c["parties"], c["share"])
+            for c in result["sizes"]} == {
+        (day, part, size): (n, round(n / sum(sizes.values()), 4))
+        for (day, part), sizes in cells.items() for size, n in sizes.items()}
+    assert result["average_party"][DAYS.index("Wed")][PARTS.index("lunch")] > 0
+
+
+def test_occupancy_matches_a_minute_by_minute_walk(busy):
+    seats = sum(r[0] for r in busy.conn.execute("SELECT seats FROM dining_tables"))
+    ends: dict[str, str] = {}
+    for visit_id, at in busy.conn.execute("SELECT visit_id, created_at FROM orders "
+                                          "WHERE visit_id IS NOT NULL ORDER BY created_at DESC"):
+        ends[visit_id] = at  # the first bill wins
+    ends.update(busy.conn.execute("SELECT visit_id, closed_at FROM tabs "
+                                  "WHERE closed_at IS NOT NULL").fetchall())
+    lo, hi = SPAN
+    start_of = datetime.combine(lo, datetime.min.time(), TZ)
+    end_of = datetime.combine(hi + timedelta(days=1), datetime.min.time(), TZ)
+    used: Counter[tuple[str, str]] = Counter()
+    visits = estimated = 0
+    for visit_id, at, party in busy.conn.execute("SELECT id, visited_at, party_size "
+                                                 "FROM visits"):
+        begin = local(at)
+        if not start_of <= begin < end_of:
+            continue
+        visits += 1
+        finish = local(ends[visit_id]) if visit_id in ends else begin
+        if finish <= begin:
+            finish, estimated = begin + timedelta(minutes=75), estimated + 1
+        finish = min(finish, begin + timedelta(hours=4), end_of)
+        minute = begin
+        while minute < finish:
+            used[(DAYS[minute.weekday()], part_of(minute.hour))] += party
+            minute += timedelta(minutes=1)
+    days = Counter(DAYS[(lo + timedelta(days=n)).weekday()] for n in range((hi - lo).days + 1))
+    hours = {"late": 8, "breakfast": 6, "lunch": 3, "afternoon": 3, "dinner": 4}
+    result = report(busy, "occupancy", *SPAN)
+    assert result["seats"] == seats and result["visits"] == visits
+    assert result["stays_estimated"] == estimated and estimated > 1
+    for d, day in enumerate(DAYS):
+        for p, part in enumerate(PARTS):
+            expected = used[(day, part)] / 60 / (seats * days[day] * hours[part])
+            assert result["occupancy"][d][p] == pytest.approx(expected, abs=1e-4), (day, part)
+    for row in result["by_daypart"]:
+        spent = sum(used[(day, row["daypart"])] for day in DAYS) / 60
+        assert row["seat_hours_used"] == pytest.approx(spent, abs=0.1)
+        assert row["seat_hours_available"] == seats * days.total() * hours[row["daypart"]]
+    # the private room's party of 9 sat from 12:30 to 14:40: 40 minutes of it in the afternoon
+    assert used[("Wed", "afternoon")] >= 9 * 40
+
+
+def test_a_table_of_four_half_full_for_an_hour_of_lunch(tmp_path):
+    """Known answers: four seats, two guests from 12:00 to 13:00 on one day: a sixth of
+    lunch's twelve seat-hours, nothing anywhere else; Wednesday's lunch the only cell."""
+    clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=TZ))
+    with Store(tmp_path / "laoke.db", new_settings("s1"), clock) as store:
+        save_table(store, "T1", seats=4, actor="test")
+        tab = open_tab(store, "T1", 2)
+        clock.advance(hours=1)
+        checkout(store, CheckoutRequest(idempotency_key="k", lines=[Line("面", 1, 1800)],
+                                        tab_id=tab["id"], visit_id=tab["visit_id"]))
+        result = report(store, "occupancy", date(2026, 11, 25), date(2026, 11, 25))
+        grid = result["occupancy"]
+        assert grid[2][PARTS.index("lunch")] == round(2 / 12, 4)
+        assert sum(map(sum, grid)) == round(2 / 12, 4)
+        lunch = next(r for r in result["by_daypart"] if r["daypart"] == "lunch")
+        assert lunch == {"daypart": "lunch", "seat_hours_used": 2.0,
+                         "seat_hours_available": 12.0, "occupancy": round(2 / 12, 4)}
+        assert result["stays_estimated"] == 0
+        mix = report(store, "dish_mix", date(2026, 11, 25), date(2026, 11, 25))
+        assert mix["mix"] == [{"weekday": "Wed", "daypart": "lunch", "dish": "面", "qty": 1,
+                               "share": 1.0}]
+
+
+def test_the_command_takes_a_category(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAOKE_HOME": str(tmp_path)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "hub", *a], capture_output=True,  # noqa: E731
+                                    text=True, env=env, timeout=120)
+    assert run("demo-data", "--members", "20", "--days", "3").returncode == 0
+    out = json.loads(run("report", "dish_mix", "--category", "饮品", "--json").stdout)
+    assert out["category"] == "饮品" and out["mix"]
+    assert {c["dish"] for c in out["mix"]} <= {"酸梅汤", "鲜榨橙汁", "青岛啤酒", "王老吉"}
+    bad = run("report", "hours", "--category", "饮品")
+    assert bad.returncode == 2 and "dish_mix report only" in bad.stderr
