@@ -76,15 +76,16 @@ def tables(result: Mapping[str, Any]) -> dict[str, Table]:
 
 
 class Series(NamedTuple):
-    """What a report's chart shows, for any drawing library: bars, a line, or a grid (rows
-    of values, one row per label)."""
+    """What a report's chart shows, for any drawing library: bars, a line, lines (a row of
+    values per name in `columns`, over the labels), or a grid (rows of values, one row per
+    label)."""
 
     kind: str
     labels: list[str]
     values: list[Any]
     title: str
     xlabel: str = ""
-    columns: tuple[str, ...] = ()  # a grid's column labels, when not 0, 1, 2…
+    columns: tuple[str, ...] = ()  # a grid's column labels (not 0, 1, 2…); lines' names
 
 
 SERIES: dict[str, Callable[[Report], Series]] = {
@@ -107,6 +108,10 @@ SERIES: dict[str, Callable[[Report], Series]] = {
                                   tuple(r["dayparts"])),
     "repurchase": lambda r: Series("line", [m["month"] for m in r["months"]],
                                    [m["rate"] for m in r["months"]], "复购率 Returning rate"),
+    "repurchase_yoy": lambda r: Series(
+        "lines", [m["month"] for m in r["compared"]],
+        [[m["rate"] for m in r["compared"]], [m["last_year_rate"] or 0 for m in r["compared"]]],
+        "复购率同比 Returning rate on last year", "", ("今年 this year", "去年 last year")),
     "cohorts": lambda r: Series("grid", [c["month"] for c in r["cohorts"]],
                                 [c["retention"] for c in r["cohorts"]],
                                 "留存 Retention by signup month", "months after signup"),
@@ -142,6 +147,13 @@ def _figure(series: Series) -> Any:
         if series.columns:
             axes.set_xticks(range(len(series.columns)), series.columns)
         figure.colorbar(image, ax=axes)
+    elif series.kind == "lines":
+        figure, axes = plt.subplots(figsize=(9, 4))
+        for name, row, colour in zip(series.columns, series.values, ("#c0392b", "#7f8c8d"),
+                                     strict=False):
+            axes.plot(series.labels, row, marker="o", color=colour, label=name)
+        axes.legend()
+        axes.tick_params(axis="x", rotation=45)
     else:
         figure, axes = plt.subplots(figsize=(9, 4))
         axes.plot(series.labels, series.values, marker="o", color="#c0392b")

@@ -209,3 +209,74 @@ def test_the_command_takes_a_category(tmp_path):
     assert {c["dish"] for c in out["mix"]} <= {"酸梅汤", "鲜榨橙汁", "青岛啤酒", "王老吉"}
     bad = run("report", "hours", "--category", "饮品")
     assert bad.returncode == 2 and "dish_mix report only" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def two_years(tmp_path_factory):
+    settings = new_settings("s1")
+    settings.storage.synchronous = "normal"
+    with Store(tmp_path_factory.mktemp("yoy") / "laoke.db", settings, FakeClock()) as store:
+        generate(store, members=60, days=430, seed=8)
+        yield store
+
+
+def test_repurchase_on_last_year_matches_plain_python(two_years):
+    firsts: dict[str, str] = {}
+    months: dict[str, set[str]] = defaultdict(set)
+    for member, at in two_years.conn.execute("SELECT member_id, created_at FROM orders "
+                                             "WHERE member_id IS NOT NULL ORDER BY created_at"):
+        month = local(at).strftime("%Y-%m")
+        firsts.setdefault(member, month)
+        months[month].add(member)
+
+    def rate(month: str) -> tuple[int, int]:
+        guests = months.get(month, set())
+        return len(guests), sum(firsts[g] < month for g in guests)
+
+    result = report(two_years, "repurchase_yoy", date(2026, 6, 1), date(2026, 11, 30))
+    assert [m["month"] for m in result["compared"]] == [f"2026-{n:02d}" for n in range(6, 12)]
+    for row in result["compared"]:
+        members, back = rate(row["month"])
+        old_members, old_back = rate(str(int(row["month"][:4]) - 1) + row["month"][4:])
+        assert (row["members"], row["returning"]) == (members, back)
+        assert (row["last_year_members"], row["last_year_returning"]) == (old_members, old_back)
+        old = round(old_back / old_members, 4) if old_members else 0
+        assert row["change_pct"] == (round(100 * (row["rate"] - old) / old, 1) if old else None)
+    assert any(row["change_pct"] is not None for row in result["compared"])
+    total = [rate(f"2026-{n:02d}") for n in range(6, 12)]
+    assert result["this_year"]["members"] == sum(m for m, _ in total)
+    assert result["this_year"]["returning"] == sum(b for _, b in total)
+
+
+def test_repurchase_up_half_on_last_november(tmp_path):
+    """Known answers: last November two guests ordered, one for the second time (50%); this
+    November four, three of them again (75%): up 50% on last year."""
+    from hub.domain.members import NewMember, add_member
+
+    clock = FakeClock(datetime(2025, 10, 5, 12, 0, tzinfo=TZ))
+    with Store(tmp_path / "laoke.db", new_settings("s1"), clock) as store:
+        guests = [add_member(store, NewMember(name=f"客{n}", phone=f"1380013800{n}"))["id"]
+                  for n in range(4)]
+
+        def order(member: str, when: datetime) -> None:
+            clock.current = when
+            checkout(store, CheckoutRequest(idempotency_key=f"{member}{when}", member_id=member,
+                                            lines=[Line("面", 1, 1800)]))
+
+        order(guests[0], datetime(2025, 10, 5, 12, 0, tzinfo=TZ))
+        order(guests[0], datetime(2025, 11, 5, 12, 0, tzinfo=TZ))
+        order(guests[1], datetime(2025, 11, 30, 23, 30, tzinfo=TZ))  # local November
+        order(guests[2], datetime(2026, 3, 1, 12, 0, tzinfo=TZ))
+        order(guests[3], datetime(2026, 4, 1, 12, 0, tzinfo=TZ))
+        for member in (guests[1], guests[2], guests[3]):
+            order(member, datetime(2026, 11, 10, 19, 0, tzinfo=TZ))
+        new = add_member(store, NewMember(name="新客", phone="13900139000"))["id"]
+        order(new, datetime(2026, 11, 11, 19, 0, tzinfo=TZ))
+        result = report(store, "repurchase_yoy", date(2026, 11, 1), date(2026, 11, 30))
+        assert result["compared"] == [{
+            "month": "2026-11", "members": 4, "returning": 3, "rate": 0.75,
+            "last_year_members": 2, "last_year_returning": 1, "last_year_rate": 0.5,
+            "change_pct": 50.0}]
+        assert result["change_pct"] == 50.0
+        assert result["last_year"] == {"month": "all", "members": 2, "returning": 1,
+                                       "rate": 0.5}

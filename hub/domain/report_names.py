@@ -2,5 +2,5 @@
 list need them without loading a single query (hub/domain/reports/ answers them)."""
 
 REPORT_NAMES = ("dishes", "pairings", "dish_mix", "hours", "party_sizes", "occupancy",
-                "repurchase", "cohorts", "rfm", "coupons",
+                "repurchase", "repurchase_yoy", "cohorts", "rfm", "coupons",
                 "lapsed", "birthdays", "staff", "commission", "channels", "summary", "forecast")

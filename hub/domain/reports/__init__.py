@@ -19,7 +19,8 @@ from . import commission, forecast, guests, sales, traffic
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
-          | sales.Coupons | guests.Hours | guests.Repurchase | guests.Cohorts | guests.Rfm
+          | sales.Coupons | guests.Hours | guests.Repurchase | guests.RepurchaseYoy
+          | guests.Cohorts | guests.Rfm
           | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
           | traffic.DishMix | traffic.PartySizes | traffic.Occupancy)
 Query = Callable[[Store, Period], Answer]
@@ -70,12 +71,16 @@ class Report(TypedDict):
     by_daypart: NotRequired[list[traffic.DaypartOccupancy]]
     visits: NotRequired[int]
     stays_estimated: NotRequired[int]
+    compared: NotRequired[list[guests.MonthOnYear]]
+    this_year: NotRequired[guests.MonthReturn]
+    last_year: NotRequired[guests.MonthReturn]
+    change_pct: NotRequired[float | None]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
-    guests.hours, guests.repurchase, guests.cohorts, guests.rfm, guests.lapsed,
-    guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
+    guests.hours, guests.repurchase, guests.repurchase_yoy, guests.cohorts, guests.rfm,
+    guests.lapsed, guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
     traffic.party_sizes, traffic.occupancy)}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}

@@ -77,6 +77,10 @@ class ReportsPane(Pane):
             elif series.kind == "line":
                 plt.plot(series.values)
                 plt.xticks(list(range(1, len(series.labels) + 1)), series.labels)
+            elif series.kind == "lines":
+                for label, values in zip(series.columns, series.values, strict=True):
+                    plt.plot(values, label=label)
+                plt.xticks(list(range(1, len(series.labels) + 1)), series.labels)
             else:  # a grid: a line per row
                 for label, values in zip(series.labels, series.values, strict=True):
                     plt.plot(values, label=str(label))
