@@ -98,6 +98,10 @@ SERIES: dict[str, Callable[[Report], Series]] = {
     "dish_mix": lambda r: Series("grid", r["weekdays"], r["qty"],
                                  f"菜品时段 Dish mix {r['category'] or ''}".rstrip(),
                                  "daypart", tuple(r["dayparts"])),
+    "ordered_without": lambda r: Series("bars", [f"{g['category']} 无 {g['without']}"
+                                                 for g in r["gaps"]],
+                                        [g["orders_without"] for g in r["gaps"]],
+                                        "点了X没点Y Orders with X, no Y"),
     "hours": lambda r: Series("grid", r["weekdays"], r["covers"],
                               "客流 Covers by weekday x hour", "hour"),
     "party_sizes": lambda r: Series("grid", r["weekdays"], r["average_party"],

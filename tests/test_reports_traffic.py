@@ -108,7 +108,7 @@ def test_dish_mix_matches_plain_python_and_narrows_to_a_category(busy):
 def test_a_category_not_on_the_menu_or_on_another_report_is_refused(busy):
     with pytest.raises(InvalidInput, match="no menu category '儿童餐'; the menu has: "):
         report(busy, "dish_mix", category="儿童餐")
-    with pytest.raises(InvalidInput, match="dish_mix report only"):
+    with pytest.raises(InvalidInput, match="dish_mix and ordered_without reports only"):
         report(busy, "dishes", category="汤")
 
 
@@ -208,7 +208,7 @@ def test_the_command_takes_a_category(tmp_path):
     assert out["category"] == "饮品" and out["mix"]
     assert {c["dish"] for c in out["mix"]} <= {"酸梅汤", "鲜榨橙汁", "青岛啤酒", "王老吉"}
     bad = run("report", "hours", "--category", "饮品")
-    assert bad.returncode == 2 and "dish_mix report only" in bad.stderr
+    assert bad.returncode == 2 and "dish_mix and ordered_without reports only" in bad.stderr
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +280,80 @@ def test_repurchase_up_half_on_last_november(tmp_path):
         assert result["change_pct"] == 50.0
         assert result["last_year"] == {"month": "all", "members": 2, "returning": 1,
                                        "rate": 0.5}
+
+
+def test_ordered_without_matches_plain_python(busy):
+    category_of = dict(busy.conn.execute("SELECT code, category FROM menu_dishes").fetchall())
+    by_name = dict(busy.conn.execute("SELECT name, category FROM menu_dishes").fetchall())
+    baskets: dict[str, set[str]] = defaultdict(set)
+    dishes: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    member_of = {}
+    for order_id, member, at, dish, code in busy.conn.execute(
+            "SELECT o.id, o.member_id, o.created_at, l.dish, l.code FROM orders o "
+            "JOIN order_lines l ON l.order_id = o.id"):
+        category = category_of.get(code, by_name.get(dish))
+        if SPAN[0] <= local(at).date() <= SPAN[1] and category:
+            baskets[order_id].add(category)
+            dishes[order_id].add((category, dish))
+            member_of[order_id] = member
+    result = report(busy, "ordered_without", *SPAN)
+    assert result["orders"] == len(baskets)
+    expected = {}
+    for x in set(category_of.values()):
+        for y in set(category_of.values()) - {x}:
+            gaps = [o for o, cats in baskets.items() if x in cats and y not in cats]
+            both = {member_of[o] for o, cats in baskets.items() if {x, y} <= cats}
+            known = [o for o in gaps if member_of[o] is not None]
+            likely = [o for o in known if member_of[o] in both]
+            alone = Counter(d for o in gaps for c, d in dishes[o] if c == x)
+            taken = Counter(d for o, cats in baskets.items() if {x, y} <= cats
+                            for c, d in dishes[o] if c == y)
+            uptake = len(likely) / len(known) if known else None
+            expected[(x, y)] = (
+                len(gaps), min(alone, key=lambda d: (-alone[d], d)) if alone else "",
+                min(taken, key=lambda d: (-taken[d], d)) if taken else None,
+                round(uptake, 4) if uptake is not None else None,
+                round(len(gaps) * uptake) if uptake else 0)
+    top = sorted((k for k, v in expected.items() if v[0]),
+                 key=lambda k: (-expected[k][0], k[0], k[1]))[:10]
+    assert [(g["category"], g["without"]) for g in result["gaps"]] == top
+    for gap in result["gaps"]:
+        without, x_dish, y_dish, uptake, orders = expected[(gap["category"], gap["without"])]
+        assert gap["orders_without"] == without
+        assert gap["combo"][0] == x_dish and (y_dish is None or gap["combo"][1] == y_dish)
+        assert (gap["uptake"], gap["expected_orders"]) == (uptake, orders)
+    soup = report(busy, "ordered_without", *SPAN, category="热菜")["gaps"]
+    assert {g["category"] for g in soup} == {"热菜"}
+    assert ("热菜", "汤") in {(g["category"], g["without"]) for g in soup}
+
+
+def test_a_main_without_soup_and_who_would_take_the_combo(tmp_path):
+    """Known answers: guest A has a main with soup once and a main alone twice; guest B a
+    main alone once; a walk-in a main alone. Of the three member orders without soup, two are
+    A's, who takes soup with a main: uptake 2/3 over the four such orders: 3 expected."""
+    from hub.domain.members import NewMember, add_member
+    from hub.domain.menu import import_menu
+
+    clock = FakeClock(datetime(2026, 11, 20, 12, 0, tzinfo=TZ))
+    with Store(tmp_path / "laoke.db", new_settings("s1"), clock) as store:
+        import_menu(store, [{"code": "R1", "name": "回锅肉", "category": "热菜",
+                             "price_fen": 4600},
+                            {"code": "R2", "name": "鱼香肉丝", "category": "热菜",
+                             "price_fen": 4200},
+                            {"code": "T1", "name": "酸辣汤", "category": "汤",
+                             "price_fen": 2800}], actor="test")
+        a, b = (add_member(store, NewMember(name=n, phone=p))["id"]
+                for n, p in (("甲", "13800138001"), ("乙", "13800138002")))
+        bills = [(a, ("回锅肉", "酸辣汤")), (a, ("回锅肉",)), (a, ("鱼香肉丝",)),
+                 (b, ("鱼香肉丝",)), (None, ("鱼香肉丝",))]
+        for n, (member, names) in enumerate(bills):
+            clock.advance(hours=1)
+            checkout(store, CheckoutRequest(
+                idempotency_key=f"k{n}", member_id=member,
+                lines=[Line(name, 1, 1000) for name in names]))
+        result = report(store, "ordered_without", date(2026, 11, 20), date(2026, 11, 20))
+        assert result["orders"] == 5
+        assert result["gaps"] == [{
+            "category": "热菜", "without": "汤", "orders_with": 5, "orders_without": 4,
+            "share_without": 0.8, "combo": ["鱼香肉丝", "酸辣汤"], "uptake": round(2 / 3, 4),
+            "expected_orders": 3}]

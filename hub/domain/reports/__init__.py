@@ -15,14 +15,15 @@ from typing import Any, NotRequired, TypedDict
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import commission, forecast, guests, sales, traffic
+from . import baskets, commission, forecast, guests, sales, traffic
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
           | sales.Coupons | guests.Hours | guests.Repurchase | guests.RepurchaseYoy
           | guests.Cohorts | guests.Rfm
           | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
-          | traffic.DishMix | traffic.PartySizes | traffic.Occupancy)
+          | traffic.DishMix | traffic.PartySizes | traffic.Occupancy
+          | baskets.OrderedWithout)
 Query = Callable[[Store, Period], Answer]
 
 
@@ -75,13 +76,17 @@ class Report(TypedDict):
     this_year: NotRequired[guests.MonthReturn]
     last_year: NotRequired[guests.MonthReturn]
     change_pct: NotRequired[float | None]
+    gaps: NotRequired[list[baskets.Gap]]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
     guests.hours, guests.repurchase, guests.repurchase_yoy, guests.cohorts, guests.rfm,
     guests.lapsed, guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
-    traffic.party_sizes, traffic.occupancy)}
+    traffic.party_sizes, traffic.occupancy, baskets.ordered_without)}
+# Reports that one menu category narrows (`category`): the mix of one, the gaps after one.
+BY_CATEGORY: dict[str, Callable[[Store, Period, str], Answer]] = {
+    "dish_mix": traffic.dish_mix, "ordered_without": baskets.ordered_without}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 
@@ -90,15 +95,17 @@ __all__ = ["REPORTS", "Answer", "Period", "Report", "parse_range", "report"]
 
 def report(store: Store, name: str, start: date | None = None, end: date | None = None,
            weather: float | None = None, category: str | None = None) -> Report:
-    """`category` narrows the dish mix to one menu category; the other reports refuse it."""
+    """`category` narrows the reports of BY_CATEGORY to one menu category; the others
+    refuse it."""
     if name not in REPORTS:
         raise InvalidInput(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
     period = Period(store, start, end)
     if category is not None:
-        if name != "dish_mix":
-            raise InvalidInput("a category goes with the dish_mix report only")
+        if name not in BY_CATEGORY:
+            raise InvalidInput(f"a category goes with the {' and '.join(BY_CATEGORY)} "
+                               "reports only")
         return {"report": name, "period": period.json(),
-                **traffic.dish_mix(store, period, category)}
+                **BY_CATEGORY[name](store, period, category)}
     if weather is None:
         return {"report": name, "period": period.json(), **REPORTS[name](store, period)}
     if name != "forecast":

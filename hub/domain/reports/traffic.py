@@ -97,17 +97,25 @@ def _cell_rows(store: Store, period: Period, sql: str) -> list[tuple[int, int, i
     return [(*cell, figure) for cell, figure in folded.items()]
 
 
+def menu_categories(store: Store, wanted: str | None = None
+                    ) -> tuple[dict[str, str], dict[str, str]]:
+    """Each menu dish's category by code and by name (an order line is filed by its code,
+    else its dish name); InvalidInput if `wanted` is no category on the menu."""
+    by_code, by_name = {}, {}
+    for code, name, category in store.conn.execute(
+            "SELECT code, name, category FROM menu_dishes"):
+        by_code[code], by_name[name] = category, category
+    if wanted is not None and wanted not in by_code.values():
+        known = ", ".join(sorted(set(by_code.values()))) or "none"
+        raise InvalidInput(f"no menu category {wanted!r}; the menu has: {known}")
+    return by_code, by_name
+
+
 def dish_mix(store: Store, period: Period, category: str | None = None) -> DishMix:
     """What sells in each weekday x daypart, from every order line, optionally one menu
     category (儿童餐, 汤…): the quantity grid and each cell's best sellers with their share.
     A line is filed under its dish's category by its menu code, else by its dish name."""
-    by_code, by_name = {}, {}
-    for code, name, dish_category in store.conn.execute(
-            "SELECT code, name, category FROM menu_dishes"):
-        by_code[code], by_name[name] = dish_category, dish_category
-    if category is not None and category not in by_code.values():
-        known = ", ".join(sorted(set(by_code.values()))) or "none"
-        raise InvalidInput(f"no menu category {category!r}; the menu has: {known}")
+    by_code, by_name = menu_categories(store, category)
     qty = _grid()
     cells: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for dow, hour, dish, code, sold in store.conn.execute(
