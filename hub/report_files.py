@@ -126,6 +126,9 @@ SERIES: dict[str, Callable[[Report], Series]] = {
     "commission": lambda r: Series("bars", [s["name"] for s in r["staff"]],
                                    [s["total_fen"] / 100  # type: ignore[typeddict-item]
                                     for s in r["staff"]], "员工提成 元"),  # statements' rows
+    "campaign_roi": lambda r: Series("bars", [c["name"] for c in r["campaigns"]],
+                                     [(c["net_fen"] or 0) / 100 for c in r["campaigns"]],
+                                     "营销净回报 元 Net return on spend"),
     "channels": lambda r: Series("bars", [c["channel"] for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),
     "coupons": lambda r: Series("bars", [t["template"] for t in r["templates"]],

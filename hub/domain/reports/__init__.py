@@ -15,7 +15,7 @@ from typing import Any, NotRequired, TypedDict
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import baskets, commission, forecast, guests, sales, traffic
+from . import baskets, commission, forecast, guests, returns, sales, traffic
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
@@ -23,7 +23,7 @@ Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.S
           | guests.Cohorts | guests.Rfm
           | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
           | traffic.DishMix | traffic.PartySizes | traffic.Occupancy
-          | baskets.OrderedWithout)
+          | baskets.OrderedWithout | returns.CampaignRoi)
 Query = Callable[[Store, Period], Answer]
 
 
@@ -77,13 +77,16 @@ class Report(TypedDict):
     last_year: NotRequired[guests.MonthReturn]
     change_pct: NotRequired[float | None]
     gaps: NotRequired[list[baskets.Gap]]
+    cost_per_message_fen: NotRequired[int]
+    campaigns: NotRequired[list[returns.CampaignReturn]]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
     guests.hours, guests.repurchase, guests.repurchase_yoy, guests.cohorts, guests.rfm,
     guests.lapsed, guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
-    traffic.party_sizes, traffic.occupancy, baskets.ordered_without)}
+    traffic.party_sizes, traffic.occupancy, baskets.ordered_without,
+    returns.campaign_roi)}
 # Reports that one menu category narrows (`category`): the mix of one, the gaps after one.
 BY_CATEGORY: dict[str, Callable[[Store, Period, str], Answer]] = {
     "dish_mix": traffic.dish_mix, "ordered_without": baskets.ordered_without}
