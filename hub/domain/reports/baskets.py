@@ -10,9 +10,9 @@ order for `expected_orders`.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from itertools import groupby
 from typing import TypedDict
 
 from ..store import Store
@@ -20,20 +20,6 @@ from .period import Period
 from .traffic import menu_categories
 
 TOP_GAPS = 10
-
-# Each order line's category as a bit (from a JSON list of [code, name, bit] for the menu's
-# dishes: the line's code first, its dish name else); `masks` is each order's categories.
-_BASKETS = """
-WITH menu AS MATERIALIZED (
-  SELECT json_extract(value, '$[0]') AS code, json_extract(value, '$[1]') AS name,
-         json_extract(value, '$[2]') AS bit FROM json_each(:menu)),
-lines AS (SELECT l.order_id, l.dish, COALESCE(c.bit, n.bit) AS bit FROM orders o
-          JOIN order_lines l ON l.order_id = o.id
-          LEFT JOIN menu c ON c.code = l.code LEFT JOIN menu n ON n.name = l.dish
-          WHERE o.created_at >= :lo AND o.created_at < :hi),
-masks AS MATERIALIZED (SELECT order_id, SUM(DISTINCT bit) AS mask FROM lines
-                       WHERE bit IS NOT NULL GROUP BY order_id)
-"""
 
 
 class Gap(TypedDict):
@@ -59,22 +45,28 @@ def ordered_without(store: Store, period: Period, category: str | None = None
     by_code, by_name = menu_categories(store, category)
     names = sorted(set(by_code.values()))
     bit = {name: 1 << n for n, name in enumerate(names)}
-    menu = json.dumps([[code, None, bit[c]] for code, c in by_code.items()]
-                      + [[None, name, bit[c]] for name, c in by_name.items()])
-    params = {"menu": menu, "lo": period.lo, "hi": period.hi}
     orders: Counter[int] = Counter()
     per_member: dict[str, Counter[int]] = defaultdict(Counter)
-    for member, mask, count in store.conn.execute(
-            _BASKETS + "SELECT o.member_id, m.mask, COUNT(*) FROM masks m "
-            "JOIN orders o ON o.id = m.order_id GROUP BY 1, 2", params):
-        orders[mask] += count
-        if member is not None:
-            per_member[member][mask] += count
     dishes: dict[int, Counter[tuple[int, str]]] = defaultdict(Counter)
-    for mask, dish, line_bit, count in store.conn.execute(
-            _BASKETS + "SELECT m.mask, l.dish, l.bit, COUNT(DISTINCT l.order_id) FROM lines l "
-            "JOIN masks m ON m.order_id = l.order_id GROUP BY 1, 2, 3", params):
-        dishes[mask][(line_bit, dish)] += count
+    # One pass over the lines, an order at a time: its categories as bits, and its dishes.
+    lines = store.conn.execute(
+        "SELECT o.id, o.member_id, l.dish, l.code FROM orders o JOIN order_lines l "
+        "ON l.order_id = o.id WHERE o.created_at >= ? AND o.created_at < ? "
+        "ORDER BY o.created_at, o.id", (period.lo, period.hi))
+    for (_, member), rows in groupby(lines, key=lambda r: (r[0], r[1])):
+        mask, sold = 0, set()
+        for row in rows:
+            found = by_code.get(row[3], by_name.get(row[2]))
+            if found is not None:
+                mask |= bit[found]
+                sold.add((bit[found], row[2]))
+        if not mask:
+            continue
+        orders[mask] += 1
+        if member is not None:
+            per_member[member][mask] += 1
+        for dish in sold:
+            dishes[mask][dish] += 1
     gaps = [_gap(x, y, bit[x], bit[y], orders, per_member, dishes)
             for x in names if category in (None, x) for y in names if y != x]
     gaps = [g for g in gaps if g["orders_without"]]
