@@ -55,11 +55,12 @@ def tables(result: Mapping[str, Any]) -> dict[str, Table]:
     figures: dict[str, Any] = {}
     body = {k: v for k, v in result.items() if k not in ("report", "period")}
     for key, value in body.items():
-        if key == "weekdays":
+        if key in ("weekdays", "dayparts"):  # a grid's row and column labels
             continue
         if isinstance(value, list) and value and isinstance(value[0], list):
             labels = body.get("weekdays") or list(range(len(value)))
-            found[key] = (["row", *(str(n) for n in range(len(value[0])))],
+            columns = body.get("dayparts") or [str(n) for n in range(len(value[0]))]
+            found[key] = (["row", *columns],
                           [[label, *row] for label, row in zip(labels, value, strict=True)])
         elif isinstance(value, list):
             found[key] = _table(value) if value else ([], [])
@@ -75,14 +76,16 @@ def tables(result: Mapping[str, Any]) -> dict[str, Table]:
 
 
 class Series(NamedTuple):
-    """What a report's chart shows, for any drawing library: bars, a line, or a grid (rows
-    of values, one row per label)."""
+    """What a report's chart shows, for any drawing library: bars, a line, lines (a row of
+    values per name in `columns`, over the labels), or a grid (rows of values, one row per
+    label)."""
 
     kind: str
     labels: list[str]
     values: list[Any]
     title: str
     xlabel: str = ""
+    columns: tuple[str, ...] = ()  # a grid's column labels (not 0, 1, 2…); lines' names
 
 
 SERIES: dict[str, Callable[[Report], Series]] = {
@@ -92,10 +95,27 @@ SERIES: dict[str, Callable[[Report], Series]] = {
                                           for p in r["pairs"][:15]],
                                  [p["orders"] for p in r["pairs"][:15]],
                                  "一起点的菜 Ordered together"),
+    "dish_mix": lambda r: Series("grid", r["weekdays"], r["qty"],
+                                 f"菜品时段 Dish mix {r['category'] or ''}".rstrip(),
+                                 "daypart", tuple(r["dayparts"])),
+    "ordered_without": lambda r: Series("bars", [f"{g['category']} 无 {g['without']}"
+                                                 for g in r["gaps"]],
+                                        [g["orders_without"] for g in r["gaps"]],
+                                        "点了X没点Y Orders with X, no Y"),
     "hours": lambda r: Series("grid", r["weekdays"], r["covers"],
                               "客流 Covers by weekday x hour", "hour"),
+    "party_sizes": lambda r: Series("grid", r["weekdays"], r["average_party"],
+                                    "每桌人数 Average party", "daypart",
+                                    tuple(r["dayparts"])),
+    "occupancy": lambda r: Series("grid", r["weekdays"], r["occupancy"],
+                                  "上座率 Seat occupancy", "daypart",
+                                  tuple(r["dayparts"])),
     "repurchase": lambda r: Series("line", [m["month"] for m in r["months"]],
                                    [m["rate"] for m in r["months"]], "复购率 Returning rate"),
+    "repurchase_yoy": lambda r: Series(
+        "lines", [m["month"] for m in r["compared"]],
+        [[m["rate"] for m in r["compared"]], [m["last_year_rate"] or 0 for m in r["compared"]]],
+        "复购率同比 Returning rate on last year", "", ("今年 this year", "去年 last year")),
     "cohorts": lambda r: Series("grid", [c["month"] for c in r["cohorts"]],
                                 [c["retention"] for c in r["cohorts"]],
                                 "留存 Retention by signup month", "months after signup"),
@@ -106,6 +126,9 @@ SERIES: dict[str, Callable[[Report], Series]] = {
     "commission": lambda r: Series("bars", [s["name"] for s in r["staff"]],
                                    [s["total_fen"] / 100  # type: ignore[typeddict-item]
                                     for s in r["staff"]], "员工提成 元"),  # statements' rows
+    "campaign_roi": lambda r: Series("bars", [c["name"] for c in r["campaigns"]],
+                                     [(c["net_fen"] or 0) / 100 for c in r["campaigns"]],
+                                     "营销净回报 元 Net return on spend"),
     "channels": lambda r: Series("bars", [":".join(filter(None, (c["channel"], c["platform"])))
                                           for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),
@@ -133,7 +156,16 @@ def _figure(series: Series) -> Any:
         figure, axes = plt.subplots(figsize=(10, max(3, 0.4 * len(series.labels) + 1.5)))
         image = axes.imshow(series.values, aspect="auto", cmap="OrRd")
         axes.set_yticks(range(len(series.labels)), series.labels)
+        if series.columns:
+            axes.set_xticks(range(len(series.columns)), series.columns)
         figure.colorbar(image, ax=axes)
+    elif series.kind == "lines":
+        figure, axes = plt.subplots(figsize=(9, 4))
+        for name, row, colour in zip(series.columns, series.values, ("#c0392b", "#7f8c8d"),
+                                     strict=False):
+            axes.plot(series.labels, row, marker="o", color=colour, label=name)
+        axes.legend()
+        axes.tick_params(axis="x", rotation=45)
     else:
         figure, axes = plt.subplots(figsize=(9, 4))
         axes.plot(series.labels, series.values, marker="o", color="#c0392b")

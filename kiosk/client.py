@@ -153,14 +153,16 @@ class HubClient:
     def log_call(self, body: Json) -> Json:
         return self._call("POST", "/calls", json=body)
 
-    def report(self, name: str, start: str | None = None, end: str | None = None) -> Report:
-        params = {k: v for k, v in (("from", start), ("to", end)) if v}
+    def report(self, name: str, start: str | None = None, end: str | None = None,
+               category: str | None = None) -> Report:
+        params = {k: v for k, v in (("from", start), ("to", end), ("category", category)) if v}
         return self._call("GET", f"/reports/{name}", params=params)
 
     def report_file(self, name: str, fmt: str, start: str | None = None,
-                    end: str | None = None) -> bytes:
+                    end: str | None = None, category: str | None = None) -> bytes:
         """The report as a file (XLSX, zipped CSV, or PNG), for saving on this machine."""
-        params = {"format": fmt} | {k: v for k, v in (("from", start), ("to", end)) if v}
+        params = {"format": fmt} | {k: v for k, v in (("from", start), ("to", end),
+                                                      ("category", category)) if v}
         return self._call("GET", f"/reports/{name}/export", params=params, raw=True)
 
     def preview(self, rules: Json) -> Json:

@@ -330,6 +330,32 @@ def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
     asyncio.run(scenario())
 
 
+def test_reports_tab_narrows_the_dish_mix_to_a_category(store_hub):
+    """The weekday x daypart grid of one menu category, as the hub answers it for that
+    category: a row per weekday, a column per daypart."""
+    from textual.widgets import Select
+
+    hub, _guest, _coupon = store_hub
+    with hub.client() as api:
+        drinks = api.get("/reports/dish_mix", params={"category": "饮品"}).json()
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(140, 60)) as pilot:
+            await pilot.press("f7")
+            table = app.query_one("#report-table", DataTable)
+            await until(pilot, lambda: table.row_count > 5)
+            app.query_one("#report-name", Select).value = "dish_mix"
+            app.query_one("#report-category", Input).value = "饮品"
+            await pilot.click("#load-report")
+            await until(pilot, lambda: len(table.columns) == 6)
+            assert [str(c.label) for c in table.columns.values()] == ["row", *drinks["dayparts"]]
+            rows = [[int(str(cell)) for cell in table.get_row_at(n)[1:]] for n in range(7)]
+            assert rows == drinks["qty"] and sum(map(sum, rows)) > 0
+
+    asyncio.run(scenario())
+
+
 def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
     """A manager changes a dish in one form (prices, tags, portions left today), sells it out,
     adds a dish, takes one off the menu; a chain's dish keeps its chain fields greyed."""

@@ -264,16 +264,17 @@ def _known(name: str) -> None:
 
 
 @router.get("/reports/{name}", response_model=Json, summary="A report: dishes, pairings, "
-            "hours, repurchase, cohorts, rfm, staff, channels, summary, coupons, lapsed, "
-            "birthdays or forecast")
+            "dish_mix (?category= narrows it), hours, party_sizes, occupancy, repurchase, "
+            "cohorts, rfm, staff, channels, summary, coupons, lapsed, birthdays or forecast")
 def get_report(name: str, request: Request,
                who: Annotated[Caller, Depends(require("report.read"))],
                start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-               weather: Annotated[float | None, Query(ge=0.1, le=3)] = None) -> Report:
+               weather: Annotated[float | None, Query(ge=0.1, le=3)] = None,
+               category: Annotated[str | None, Query(max_length=100)] = None) -> Report:
     first, last = parse_range(start, end)
     _known(name)
-    return report(hub_of(request).store(), name, first, last, weather)
+    return report(hub_of(request).store(), name, first, last, weather, category)
 
 
 @router.get("/reports/{name}/export", summary="A report as a file: its tables (XLSX, or CSV "
@@ -283,14 +284,15 @@ def export_report_file(name: str, request: Request,
                        who: Annotated[Caller, Depends(require("export"))],
                        fmt: Annotated[FileFormat, Query(alias="format")] = "xlsx",
                        start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-                       end: Annotated[str | None, Query(alias="to", max_length=10)] = None
+                       end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+                       category: Annotated[str | None, Query(max_length=100)] = None
                        ) -> Response:
     first, last = parse_range(start, end)
     _known(name)
     with tempfile.TemporaryDirectory(prefix="laoke-report-") as work:
         store = hub_of(request).store()
-        written = export_report(store, report(store, name, first, last), Path(work),
-                                "xlsx" if fmt == "xlsx" else "csv", actor=who.actor)
+        written = export_report(store, report(store, name, first, last, category=category),
+                                Path(work), "xlsx" if fmt == "xlsx" else "csv", actor=who.actor)
         wanted = [p for p in written if p.suffix == f".{fmt}"]
         if not wanted:
             raise HTTPException(404, f"the {name} report has no chart")

@@ -22,18 +22,21 @@ if TYPE_CHECKING:  # the queries load only when a report is asked for
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--weather", type=float, metavar="FACTOR",
               help="forecast: scale for the weather ahead (0.85 for rain).")
+@click.option("--category", metavar="NAME",
+              help="dish_mix: only this menu category (e.g. 儿童餐, 汤).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Also write its tables and chart (PNG) into this folder (audited).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True, help="With --out: the tables' format.")
 @pass_obj
 def report_cmd(obj: Obj, name: str, start: str | None, end: str | None, as_json: bool,
-               weather: float | None, out: Path | None, fmt: str) -> None:
+               weather: float | None, category: str | None, out: Path | None,
+               fmt: str) -> None:
     """A report over a date range (store-local days)."""
     from ..domain.reports import report
 
     first, last = days(start, end)
-    result = report(obj.store(), name, first, last, weather)
+    result = report(obj.store(), name, first, last, weather, category)
     if out is not None:
         from ..report_files import export_report
 

@@ -486,8 +486,11 @@ _TARGETS = {"treated": "t.arm = 'treated'", "control": "t.arm = 'control'",
             "called": _CALLED, "not_called": f"NOT {_CALLED}"}
 
 
-def _arm(store: Store, campaign_id: str, arm: str, window: str) -> dict[str, Any]:
-    """The figures of one group of the campaign's targets (`_TARGETS`)."""
+def arm_figures(store: Store, campaign_id: str, arm: str, window: str, since: str = "",
+                until: str = "9999") -> dict[str, Any]:
+    """One group of the campaign's targets (`_TARGETS`): their guests, coupons, returns and
+    spend in the window after each was picked; `since`/`until` keep the guests picked in
+    that span (UTC text) only."""
     row = store.totals(
         "SELECT COUNT(*) AS guests, COUNT(t.coupon_code) AS coupons, "
         "SUM(EXISTS (SELECT 1 FROM coupon_redemptions r WHERE r.code = t.coupon_code)) "
@@ -502,8 +505,9 @@ def _arm(store: Store, campaign_id: str, arm: str, window: str) -> dict[str, Any
         "  WHERE o.member_id = t.member_id AND o.created_at > t.targeted_at "
         "  AND o.created_at < strftime('%Y-%m-%dT%H:%M:%fZ', t.targeted_at, :window))) "
         "  AS spend_fen "
-        f"FROM campaign_targets t WHERE t.campaign_id = :id AND {_TARGETS[arm]}",
-        {"id": campaign_id, "window": window})
+        f"FROM campaign_targets t WHERE t.campaign_id = :id AND {_TARGETS[arm]} "
+        "AND t.targeted_at >= :since AND t.targeted_at < :until",
+        {"id": campaign_id, "window": window, "since": since, "until": until})
     guests = row["guests"]
     return {"guests": guests, "coupons_issued": row["coupons"],
             "coupons_redeemed": row["redeemed"] or 0, "returned": row["returned"] or 0,
@@ -518,7 +522,8 @@ def campaign_results(store: Store, campaign_id: str) -> dict[str, Any]:
     campaign = get_campaign(store, campaign_id)
     days = store.settings.campaigns.measure_days
     window = f"+{days} days"
-    arms = {arm: _arm(store, campaign_id, arm, window) for arm in ("treated", "control")}
+    arms = {arm: arm_figures(store, campaign_id, arm, window)
+            for arm in ("treated", "control")}
     statuses = dict(store.conn.execute(
         "SELECT status, COUNT(*) FROM messages WHERE campaign_id = ? GROUP BY status",
         (campaign_id,)).fetchall())
@@ -541,6 +546,6 @@ def campaign_results(store: Store, campaign_id: str) -> dict[str, Any]:
                                                   "control_pct", "last_run_at")},
             "measure_days": days, "arms": arms, "messages": messages,
             "checkout_uses": dict(uses), "lift": lift,
-            "calls": {group: _arm(store, campaign_id, group, window)
+            "calls": {group: arm_figures(store, campaign_id, group, window)
                       for group in ("called", "not_called")}}
 

@@ -166,6 +166,9 @@ class CampaignSettings(_Section):
     weekly_cap: Annotated[int, Field(ge=1, le=50)] = 2
     # How long after being picked a guest's return and spend count for a campaign.
     measure_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # What one message that leaves the store (the SMS or WeChat gateway, e-mail) costs, in
+    # fen: the campaign_roi report counts it with the discounts against the lift's revenue.
+    message_cost_fen: Annotated[int, Field(ge=0, le=100_000)] = 0
     # The hub's address as guests' phones reach it, for unsubscribe links ("" for none).
     public_url: str = ""
 

@@ -15,13 +15,15 @@ from typing import Any, NotRequired, TypedDict
 from ..errors import InvalidInput
 from ..report_names import REPORT_NAMES
 from ..store import Store
-from . import boxes, churn, commission, forecast, guests, sales
+from . import baskets, boxes, churn, commission, forecast, guests, returns, sales, traffic
 from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
-          | sales.Coupons | guests.Hours | guests.Repurchase | guests.Cohorts | guests.Rfm
+          | sales.Coupons | guests.Hours | guests.Repurchase | guests.RepurchaseYoy
+          | guests.Cohorts | guests.Rfm
           | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
-          | churn.Churn | boxes.Boxes)
+          | traffic.DishMix | traffic.PartySizes | traffic.Occupancy
+          | baskets.OrderedWithout | returns.CampaignRoi | churn.Churn | boxes.Boxes)
 Query = Callable[[Store, Period], Answer]
 
 
@@ -65,12 +67,35 @@ class Report(TypedDict):
     boxes: NotRequired[int]
     takings_fen: NotRequired[int]
     prizes: NotRequired[list[boxes.PrizeCount]]
+    category: NotRequired[str | None]
+    dayparts: NotRequired[list[str]]
+    qty: NotRequired[list[list[int]]]
+    mix: NotRequired[list[traffic.DishCell]]
+    average_party: NotRequired[list[list[float]]]
+    sizes: NotRequired[list[traffic.PartyCell]]
+    seats: NotRequired[int]
+    occupancy: NotRequired[list[list[float]]]
+    by_daypart: NotRequired[list[traffic.DaypartOccupancy]]
+    visits: NotRequired[int]
+    stays_estimated: NotRequired[int]
+    compared: NotRequired[list[guests.MonthOnYear]]
+    this_year: NotRequired[guests.MonthReturn]
+    last_year: NotRequired[guests.MonthReturn]
+    change_pct: NotRequired[float | None]
+    gaps: NotRequired[list[baskets.Gap]]
+    cost_per_message_fen: NotRequired[int]
+    campaigns: NotRequired[list[returns.CampaignReturn]]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     sales.dishes, sales.pairings, sales.staff, sales.channels, sales.summary, sales.coupons,
-    guests.hours, guests.repurchase, guests.cohorts, guests.rfm, guests.lapsed,
-    guests.birthdays, forecast.forecast, commission.commission, churn.churn, boxes.boxes)}
+    guests.hours, guests.repurchase, guests.repurchase_yoy, guests.cohorts, guests.rfm,
+    guests.lapsed, guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
+    traffic.party_sizes, traffic.occupancy, baskets.ordered_without,
+    returns.campaign_roi, churn.churn, boxes.boxes)}
+# Reports that one menu category narrows (`category`): the mix of one, the gaps after one.
+BY_CATEGORY: dict[str, Callable[[Store, Period, str], Answer]] = {
+    "dish_mix": traffic.dish_mix, "ordered_without": baskets.ordered_without}
 # In the names' order; a name with no query fails here, at import, not when it is asked for.
 REPORTS: dict[str, Query] = {name: _QUERIES[name] for name in REPORT_NAMES}
 
@@ -78,10 +103,18 @@ __all__ = ["REPORTS", "Answer", "Period", "Report", "parse_range", "report"]
 
 
 def report(store: Store, name: str, start: date | None = None, end: date | None = None,
-           weather: float | None = None) -> Report:
+           weather: float | None = None, category: str | None = None) -> Report:
+    """`category` narrows the reports of BY_CATEGORY to one menu category; the others
+    refuse it."""
     if name not in REPORTS:
         raise InvalidInput(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
     period = Period(store, start, end)
+    if category is not None:
+        if name not in BY_CATEGORY:
+            raise InvalidInput(f"a category goes with the {' and '.join(BY_CATEGORY)} "
+                               "reports only")
+        return {"report": name, "period": period.json(),
+                **BY_CATEGORY[name](store, period, category)}
     if weather is None:
         return {"report": name, "period": period.json(), **REPORTS[name](store, period)}
     if name != "forecast":

@@ -3,6 +3,7 @@ and the guests to win back or to wish a happy birthday."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TypedDict
 
 from ..audience import RFM_GROUPS, Audience, Pick, pick, rfm_group
@@ -27,6 +28,24 @@ class MonthReturn(TypedDict):
 
 class Repurchase(TypedDict):
     months: list[MonthReturn]
+
+
+class MonthOnYear(TypedDict):
+    month: str
+    members: int
+    returning: int
+    rate: float
+    last_year_members: int
+    last_year_returning: int
+    last_year_rate: float | None  # None: no guest ordered in that month a year before
+    change_pct: float | None  # the rate's change on last year's, in percent of it
+
+
+class RepurchaseYoy(TypedDict):
+    compared: list[MonthOnYear]
+    this_year: MonthReturn  # over all the period's months (member-months), month "all"
+    last_year: MonthReturn
+    change_pct: float | None
 
 
 class Cohort(TypedDict):
@@ -88,9 +107,45 @@ def repurchase(store: Store, period: Period) -> Repurchase:
         "SUM(strftime('%Y-%m', f.first_at, ?) < m.month) AS came_back "
         "FROM monthly m JOIN firsts f ON f.member_id = m.member_id "
         "GROUP BY m.month ORDER BY m.month", (period.shift, period.lo, period.hi, period.shift))
-    months = [MonthReturn(month=r[0], members=r[1], returning=r[2],
-                          rate=round(r[2] / r[1], 4) if r[1] else 0.0) for r in rows]
-    return {"months": months}
+    return {"months": [_month_return(r[0], r[1], r[2]) for r in rows]}
+
+
+def _month_return(month: str, members: int, returning: int) -> MonthReturn:
+    return MonthReturn(month=month, members=members, returning=returning,
+                       rate=round(returning / members, 4) if members else 0.0)
+
+
+def _year_before(day: date) -> date:
+    return day.replace(year=day.year - 1, day=28 if (day.month, day.day) == (2, 29) else day.day)
+
+
+def _change(now: float, before: float | None) -> float | None:
+    return round(100 * (now - before) / before, 1) if before else None
+
+
+def repurchase_yoy(store: Store, period: Period) -> RepurchaseYoy:
+    """Repurchase this year against the same months last year: each month's returning rate
+    (the `repurchase` report's) next to the same month a year before, and both over the whole
+    period (returning member-months over member-months). "Up 18%" is `change_pct` 18."""
+    now = repurchase(store, period)["months"]
+    before = {m["month"]: m for m in repurchase(store, Period(
+        store, _year_before(period.start), _year_before(period.end)))["months"]}
+    compared = []
+    for month in now:
+        year, number = month["month"].split("-")
+        old = before.get(f"{int(year) - 1:04d}-{number}")
+        old_rate = old["rate"] if old else None
+        compared.append(MonthOnYear(
+            **month, last_year_members=old["members"] if old else 0,
+            last_year_returning=old["returning"] if old else 0,
+            last_year_rate=old_rate, change_pct=_change(month["rate"], old_rate)))
+    this_year = _month_return("all", sum(m["members"] for m in now),
+                              sum(m["returning"] for m in now))
+    last_year = _month_return("all", sum(m["members"] for m in before.values()),
+                              sum(m["returning"] for m in before.values()))
+    return {"compared": compared, "this_year": this_year, "last_year": last_year,
+            "change_pct": _change(this_year["rate"], last_year["rate"]
+                                  if last_year["members"] else None)}
 
 
 def cohorts(store: Store, period: Period, months: int = 12) -> Cohorts:

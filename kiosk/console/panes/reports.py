@@ -34,6 +34,7 @@ class ReportsPane(Pane):
                                   allow_blank=False, id="report-name")
                 yield Input(placeholder=t("from"), id="report-from")
                 yield Input(placeholder=t("to"), id="report-to")
+                yield Input(placeholder=t("category"), id="report-category")
                 yield Button(t("load"), id="load-report", variant="primary")
                 yield Button(t("export"), id="export-report")
             yield PlotextPlot(id="report-chart")
@@ -42,16 +43,19 @@ class ReportsPane(Pane):
     def opened(self) -> None:
         self.load()
 
-    def query_of(self) -> tuple[str, str | None, str | None]:
-        """The report and its days as typed; the hub checks them."""
-        return (str(self.query_one("#report-name", Select).value),
-                self.query_one("#report-from", Input).value.strip() or None,
-                self.query_one("#report-to", Input).value.strip() or None)
+    def query_of(self) -> tuple[str, str | None, str | None, str | None]:
+        """The report, its days and (for the dish mix) the menu category as typed; the hub
+        checks them."""
+        name = str(self.query_one("#report-name", Select).value)
+        category = self.query_one("#report-category", Input).value.strip() or None
+        return (name, self.query_one("#report-from", Input).value.strip() or None,
+                self.query_one("#report-to", Input).value.strip() or None,
+                category if name == "dish_mix" else None)
 
     @on(Button.Pressed, "#load-report")
     def load(self) -> None:
-        name, start, end = self.query_of()
-        self.call(lambda: self.console.client.report(name, start, end), self.show)
+        name, start, end, category = self.query_of()
+        self.call(lambda: self.console.client.report(name, start, end, category), self.show)
 
     def show(self, result: Report) -> None:
         found = tables(result)
@@ -73,14 +77,20 @@ class ReportsPane(Pane):
             elif series.kind == "line":
                 plt.plot(series.values)
                 plt.xticks(list(range(1, len(series.labels) + 1)), series.labels)
+            elif series.kind == "lines":
+                for label, values in zip(series.columns, series.values, strict=True):
+                    plt.plot(values, label=label)
+                plt.xticks(list(range(1, len(series.labels) + 1)), series.labels)
             else:  # a grid: a line per row
                 for label, values in zip(series.labels, series.values, strict=True):
                     plt.plot(values, label=str(label))
+                if series.columns:
+                    plt.xticks(list(range(1, len(series.columns) + 1)), list(series.columns))
         plot.refresh()
 
     @on(Button.Pressed, "#export-report")
     def export(self) -> None:
-        name, start, end = self.query_of()
+        name, start, end, category = self.query_of()
         folder = self.console.export_dir
         client = self.console.client
 
@@ -89,7 +99,7 @@ class ReportsPane(Pane):
             saved = []
             for fmt in ("xlsx", "png"):
                 try:
-                    data = client.report_file(name, fmt, start, end)
+                    data = client.report_file(name, fmt, start, end, category)
                 except HubError as error:
                     if error.status == 404:  # a report of figures has no chart
                         continue

@@ -1,0 +1,108 @@
+"""What a bill lacks: orders with a dish of one menu category and none of another (a main
+dish and no soup), the combo that would fill the gap, and how many would take it.
+
+Expected uptake is estimated from the store's own guests, not assumed: of the member orders
+that had X without Y, the share placed by a guest who, on another order in the same period,
+took X with Y. Those guests are known to want both; a combo offered to them is the likeliest
+to sell. Walk-ins cannot be told apart, so the same share is applied to every X-without-Y
+order for `expected_orders`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from itertools import groupby
+from typing import TypedDict
+
+from ..store import Store
+from .period import Period
+from .traffic import menu_categories
+
+TOP_GAPS = 10
+
+
+class Gap(TypedDict):
+    category: str  # X: what the order had
+    without: str  # Y: what it lacked
+    orders_with: int  # orders with X
+    orders_without: int  # of those, the orders with no Y
+    share_without: float
+    combo: list[str]  # X's dish most ordered without Y, and Y's most taken with X
+    uptake: float | None  # see the module's docstring; None: no member order to learn from
+    expected_orders: int
+
+
+class OrderedWithout(TypedDict):
+    orders: int
+    gaps: list[Gap]
+
+
+def ordered_without(store: Store, period: Period, category: str | None = None
+                    ) -> OrderedWithout:
+    """Every pair of menu categories (or those with X = `category`), the most orders with X
+    and no Y first, each with its suggested combo and the expected uptake."""
+    by_code, by_name = menu_categories(store, category)
+    names = sorted(set(by_code.values()))
+    bit = {name: 1 << n for n, name in enumerate(names)}
+    orders: Counter[int] = Counter()
+    per_member: dict[str, Counter[int]] = defaultdict(Counter)
+    dishes: dict[int, Counter[tuple[int, str]]] = defaultdict(Counter)
+    # One pass over the lines, an order at a time: its categories as bits, and its dishes.
+    lines = store.conn.execute(
+        "SELECT o.id, o.member_id, l.dish, l.code FROM orders o JOIN order_lines l "
+        "ON l.order_id = o.id WHERE o.created_at >= ? AND o.created_at < ? "
+        "ORDER BY o.created_at, o.id", (period.lo, period.hi))
+    for (_, member), rows in groupby(lines, key=lambda r: (r[0], r[1])):
+        mask, sold = 0, set()
+        for row in rows:
+            found = by_code.get(row[3], by_name.get(row[2]))
+            if found is not None:
+                mask |= bit[found]
+                sold.add((bit[found], row[2]))
+        if not mask:
+            continue
+        orders[mask] += 1
+        if member is not None:
+            per_member[member][mask] += 1
+        for dish in sold:
+            dishes[mask][dish] += 1
+    gaps = [_gap(x, y, bit[x], bit[y], orders, per_member, dishes)
+            for x in names if category in (None, x) for y in names if y != x]
+    gaps = [g for g in gaps if g["orders_without"]]
+    gaps.sort(key=lambda g: (-g["orders_without"], g["category"], g["without"]))
+    return {"orders": sum(orders.values()), "gaps": gaps[:TOP_GAPS]}
+
+
+def _gap(x: str, y: str, xb: int, yb: int, orders: Counter[int],
+         per_member: dict[str, Counter[int]], dishes: dict[int, Counter[tuple[int, str]]]
+         ) -> Gap:
+    with_x = sum(n for mask, n in orders.items() if mask & xb)
+    without = sum(n for mask, n in orders.items() if mask & xb and not mask & yb)
+    member_gaps = likely = 0
+    for masks in per_member.values():
+        gaps = sum(n for mask, n in masks.items() if mask & xb and not mask & yb)
+        member_gaps += gaps
+        if gaps and any(mask & xb and mask & yb for mask in masks):
+            likely += gaps
+    uptake = likely / member_gaps if member_gaps else None
+    return Gap(category=x, without=y, orders_with=with_x, orders_without=without,
+               share_without=round(without / with_x, 4) if with_x else 0.0,
+               combo=[_top(dishes, xb, lambda m: bool(m & xb and not m & yb)),
+                      _top(dishes, yb, lambda m: bool(m & xb and m & yb))
+                      or _top(dishes, yb, lambda m: True)],
+               uptake=round(uptake, 4) if uptake is not None else None,
+               expected_orders=round(without * uptake) if uptake else 0)
+
+
+def _top(dishes: dict[int, Counter[tuple[int, str]]], line_bit: int,
+         among: Callable[[int], bool]) -> str:
+    """The dish of the category `line_bit` on the most orders whose mask `among` accepts
+    (with X and Y, or else any order: Y never taken with X still has its best seller)."""
+    counts: Counter[str] = Counter()
+    for mask, sold in dishes.items():
+        if among(mask):
+            for (bit, dish), n in sold.items():
+                if bit == line_bit:
+                    counts[dish] += n
+    return min(counts, key=lambda d: (-counts[d], d)) if counts else ""
