@@ -1,4 +1,5 @@
-"""The menu as a file: CSV (UTF-8, with or without Excel's BOM) or XLSX, with a header row.
+"""The menu (and the recipes) as a file: CSV (UTF-8, with or without Excel's BOM) or XLSX,
+with a header row.
 
 The columns are shared/SPEC.md's ("The till"); the domain (hub.domain.menu) checks the rows,
 so an owner's spreadsheet and the API's edits obey one set of rules.
@@ -7,6 +8,7 @@ so an owner's spreadsheet and the API's edits obey one set of rules.
 from __future__ import annotations
 
 import csv
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +17,15 @@ from .domain.menu import EXTRA_COLUMNS, FILE_COLUMNS, export_rows
 from .domain.store import Store
 from .export import _write_csv, _write_xlsx
 
-MAX_ROWS = 5000  # a restaurant's menu, with room; a bigger file is a wrong file
+MAX_ROWS = 5000  # a restaurant's menu (or its recipes), with room; more is a wrong file
 
 
-def _header(names: list[Any], path: Path) -> list[str]:
-    header = [str(name or "").strip().lower() for name in names]
-    missing = [name for name in ("code", "name", "price_fen") if name not in header]
-    if missing:
-        raise InvalidInput(f"{path.name}: the header row has no {', '.join(missing)} column")
-    return header
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The file's rows as {column: value}; columns laoke does not read are left out."""
+def read_table(path: Path, required: Sequence[str], known: Collection[str],
+               what: str = "menu") -> list[dict[str, Any]]:
+    """A sheet's rows as {column: value}, for any file laoke imports (the menu, recipes);
+    columns not in `known` are left out."""
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
-    known = set(FILE_COLUMNS) | set(EXTRA_COLUMNS)
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
@@ -46,15 +41,23 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         except UnicodeDecodeError:
             raise InvalidInput(f"{path.name}: not UTF-8 (save the sheet as CSV UTF-8)") from None
     else:
-        raise InvalidInput(f"{path.name}: a menu is a .csv or .xlsx file")
+        raise InvalidInput(f"{path.name}: a {what} is a .csv or .xlsx file")
     if not table:
         raise InvalidInput(f"{path.name}: the file is empty")
-    header = _header(table[0], path)
+    header = [str(name or "").strip().lower() for name in table[0]]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise InvalidInput(f"{path.name}: the header row has no {', '.join(missing)} column")
     rows = [row for row in table[1:] if any(cell not in (None, "") for cell in row)]
     if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"{path.name}: {len(rows)} rows, more than a menu's {MAX_ROWS}")
+        raise InvalidInput(f"{path.name}: {len(rows)} rows, more than a {what}'s {MAX_ROWS}")
     return [{name: ("" if cell is None else cell) for name, cell in zip(header, row, strict=False)
              if name in known} for row in rows]
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The menu file's rows as {column: value}; columns laoke does not read are left out."""
+    return read_table(path, ("code", "name", "price_fen"), {*FILE_COLUMNS, *EXTRA_COLUMNS})
 
 
 def write_menu(store: Store, path: Path) -> int:

@@ -21,6 +21,7 @@ from .export import private_file, private_folder, safe_row
 
 if TYPE_CHECKING:  # the console draws reports without loading their queries
     from .domain.reports import Report
+    from .domain.stock import PurchaseList
 
 FORMATS = ("csv", "xlsx")
 Table = tuple[list[str], list[list[Any]]]
@@ -216,3 +217,14 @@ def export_report(store: Store, result: Report, out: Path, fmt: str = "csv",
         store.audit(actor, "report.export", name, {"format": fmt, "period": result["period"],
                                                    "files": [str(p) for p in written]})
     return written
+
+
+def write_purchase(found: PurchaseList, path: Path) -> Path:
+    """The purchase list as one XLSX: a sheet per supplier (to send them), and the restock
+    alerts."""
+    if path.suffix.lower() != ".xlsx":
+        raise InvalidInput(f"{path.name}: a purchase list is written as .xlsx")
+    sheets = {order["supplier"] or "未指定供应商": _table([dict(line) for line in order["lines"]])
+              for order in found["suppliers"]}
+    sheets["补货提醒 restock"] = _table([dict(alert) for alert in found["restock"]])
+    return write_tables(sheets, path.parent, path.stem, "xlsx")[0]

@@ -93,6 +93,7 @@ from . import (  # noqa: E402, F401
     menu,
     printing,
     reports,
+    stock,
     tls,
 )
 
