@@ -240,29 +240,28 @@ class Level(TypedDict):
 
 
 def _on_hand(store: Store, until: str) -> list[tuple[Any, int, str | None]]:
-    """(ingredient row, thousandths on hand, last count's time) at `until`."""
+    """(ingredient row, thousandths on hand, last count's time) at `until`. The orders are
+    read once per distinct count time (once in all for ingredients never counted)."""
     found = []
+    used: dict[str | None, dict[str, int]] = {}
     for row in store.conn.execute(
             "SELECT name, unit, supplier, pack_milli FROM ingredients ORDER BY name"):
+        name = row["name"]
         count = store.one("SELECT qty_milli, at FROM stock_entries WHERE ingredient = ? AND "
                           "kind = 'count' AND at <= ? ORDER BY at DESC, id DESC LIMIT 1",
-                          (row["name"], until))
+                          (name, until))
         since = None if count is None else count["at"]
-        qty = (0 if count is None else count["qty_milli"]) + _flow(store, row["name"], since,
-                                                                    until)
-        found.append((row, qty, since))
+        if since not in used:
+            used[since] = _used(store, since, until)
+        flows = store.totals(
+            "SELECT COALESCE(SUM(CASE kind WHEN 'received' THEN qty_milli ELSE 0 END), 0) AS r, "
+            "COALESCE(SUM(CASE kind WHEN 'waste' THEN qty_milli ELSE 0 END), 0) AS w "
+            "FROM stock_entries WHERE ingredient = ? AND at > ? AND at <= ?",
+            (name, since or "", until))
+        qty = (0 if count is None else count["qty_milli"]) + flows["r"] - flows["w"] \
+            - used[since].get(name, 0)
+        found.append((row, int(qty), since))
     return found
-
-
-def _flow(store: Store, ingredient: str, after: str | None, until: str) -> int:
-    """Received minus wasted minus used in (after, until]."""
-    flows = store.one(
-        "SELECT COALESCE(SUM(CASE kind WHEN 'received' THEN qty_milli ELSE 0 END), 0) AS r, "
-        "COALESCE(SUM(CASE kind WHEN 'waste' THEN qty_milli ELSE 0 END), 0) AS w "
-        "FROM stock_entries WHERE ingredient = ? AND at > ? AND at <= ?",
-        (ingredient, after or "", until))
-    received, wasted = (0, 0) if flows is None else (flows["r"], flows["w"])
-    return int(received - wasted - _used(store, after, until).get(ingredient, 0))
 
 
 def levels(store: Store) -> list[Level]:
