@@ -244,8 +244,14 @@ def test_the_commands_import_recipes_and_write_the_purchase_list(tmp_path):
     imported = CliRunner().invoke(cli, ["--home", str(home), "stock", "recipes", "import",
                                         str(recipes)])
     assert imported.output.strip() == "1 recipes changed, 0 unchanged, 1 ingredients"
+    for args in (["receive", "鸡腿肉", "2"], ["waste", "鸡腿肉", "0.5"],
+                 ["count", "鸡腿肉", "1.5"]):
+        done = CliRunner().invoke(cli, ["--home", str(home), "stock", *args, "--json"])
+        assert json.loads(done.output)["qty"] == float(args[2]), done.output
     with open_store(home) as store:
-        record(store, "鸡腿肉", "received", "1.5", actor="test")
+        assert [(e["kind"], e["qty_milli"]) for e in store.conn.execute(
+            "SELECT kind, qty_milli FROM stock_entries ORDER BY at, id")] == [
+            ("received", 2000), ("waste", 500), ("count", 1500)]
         assert levels(store)[0]["on_hand"] == 1.5
         week = purchase(store)
     printed = laoke(home, "stock", "purchase", "--json", "--out", str(out))

@@ -38,8 +38,8 @@ def recipes_import(obj: Obj, file: Path) -> None:
                f"{done.ingredients} ingredients")
 
 
-def _entry(kind: str, help_text: str) -> None:
-    @stock.command(kind, help=help_text)
+def _entry(name: str, kind: str, help_text: str) -> None:
+    @stock.command(name, help=help_text)
     @click.argument("ingredient")
     @click.argument("qty")
     @click.option("--note", default="", help="Who delivered, why thrown away...")
@@ -52,12 +52,12 @@ def _entry(kind: str, help_text: str) -> None:
         if as_json:
             emit_json(entry)
         else:
-            click.echo(f"{entry['ingredient']}: {kind} {entry['qty']:g} {entry['unit']}")
+            click.echo(f"{entry['ingredient']}: {name} {entry['qty']:g} {entry['unit']}")
 
 
-_entry("receive", "A delivery received: QTY in the ingredient's unit.")
-_entry("waste", "Thrown away (spoilt, dropped): QTY in the ingredient's unit.")
-_entry("count", "What a count found there (0 too); the levels start again from it.")
+_entry("receive", "received", "A delivery received: QTY in the ingredient's unit.")
+_entry("waste", "waste", "Thrown away (spoilt, dropped): QTY in the ingredient's unit.")
+_entry("count", "count", "What a count found there (0 too); the levels start again from it.")
 
 
 @stock.command("levels")
