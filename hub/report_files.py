@@ -8,6 +8,7 @@ per column). Charts are drawn with matplotlib in a CJK font, so dish names stay 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -224,7 +225,12 @@ def write_purchase(found: PurchaseList, path: Path) -> Path:
     alerts."""
     if path.suffix.lower() != ".xlsx":
         raise InvalidInput(f"{path.name}: a purchase list is written as .xlsx")
-    sheets = {order["supplier"] or "未指定供应商": _table([dict(line) for line in order["lines"]])
-              for order in found["suppliers"]}
+    sheets: dict[str, Table] = {}
+    for order in found["suppliers"]:
+        # Excel refuses []:*?/\ in a sheet's name and more than 31 characters.
+        name = re.sub(r"[\[\]:*?/\\]", "_", order["supplier"])[:28] or "未指定供应商"
+        while name in sheets:
+            name += "_"
+        sheets[name] = _table([dict(line) for line in order["lines"]])
     sheets["补货提醒 restock"] = _table([dict(alert) for alert in found["restock"]])
     return write_tables(sheets, path.parent, path.stem, "xlsx")[0]

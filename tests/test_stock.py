@@ -26,6 +26,7 @@ from hub.domain.stock import import_recipes, levels, purchase, recipe, record, v
 from hub.domain.store import Store
 from hub.home import open_store
 from hub.menu_files import read_rows
+from hub.report_files import write_purchase
 from tests.conftest import FakeClock
 from tests.support.menu import MENU_CSV, laoke
 
@@ -77,6 +78,8 @@ def test_stock_adds_up_and_the_variance_is_what_a_count_finds_missing(till, cloc
 
     # A new recipe counts from now on; what earlier orders used stays as it was.
     clock.advance(seconds=1)
+    again = import_recipes(till, RECIPES, actor="test")
+    assert (again.changed, again.unchanged) == (0, 2), "the same file again changes nothing"
     import_recipes(till, [{**RECIPES[0], "qty": "0.2"}, RECIPES[1]], actor="test")
     clock.advance(seconds=1)
     _bill(till, "c", ("HS01", 2))
@@ -183,7 +186,7 @@ def _count(store, clock, name, qty):
     record(store, name, "count", str(qty), actor="test")
 
 
-def test_the_purchase_list_is_the_forecast_times_the_recipes_less_stock_in_packs(demo):
+def test_the_purchase_list_is_the_forecast_times_the_recipes_less_stock_in_packs(demo, tmp_path):
     store, clock = demo
     _, need = _hand_need(store)
     assert all(sum(days) > 0 for days in need.values()), "every dish is forecast to sell"
@@ -204,6 +207,11 @@ def test_the_purchase_list_is_the_forecast_times_the_recipes_less_stock_in_packs
     assert got == expected
     assert got["豆腐"][1:] == (0, 0, 0), "enough on hand: nothing to buy"
     assert found["unforecast"] == []
+    sheets = load_workbook(write_purchase(found, tmp_path / "buy.xlsx"), read_only=True)
+    assert sheets.sheetnames == ["干货行", "清真肉店", "豆腐坊", "补货提醒 restock"]
+    rows = list(sheets["清真肉店"].iter_rows(values_only=True))
+    assert rows[0][:2] == ("ingredient", "unit") and rows[1][:2] == ("羊肉", "kg")
+    assert rows[1][rows[0].index("packs")] == expected["羊肉"][2]
 
 
 def test_the_restock_alert_fires_only_when_stock_runs_out_before_the_delivery(demo):
