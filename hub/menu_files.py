@@ -1,4 +1,5 @@
-"""The menu as a file: CSV (UTF-8, with or without Excel's BOM) or XLSX, with a header row.
+"""The menu (and the recipes) as a file: CSV (UTF-8, with or without Excel's BOM) or XLSX,
+with a header row.
 
 The columns are shared/SPEC.md's ("The till"); the domain (hub.domain.menu) checks the rows,
 so an owner's spreadsheet and the API's edits obey one set of rules.

@@ -8,6 +8,7 @@ per column). Charts are drawn with matplotlib in a CJK font, so dish names stay 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from .export import private_file, private_folder, safe_row
 
 if TYPE_CHECKING:  # the console draws reports without loading their queries
     from .domain.reports import Report
+    from .domain.stock import PurchaseList
 
 FORMATS = ("csv", "xlsx")
 Table = tuple[list[str], list[list[Any]]]
@@ -249,3 +251,19 @@ def export_report(store: Store, result: Report, out: Path, fmt: str = "csv",
         store.audit(actor, "report.export", name, {"format": fmt, "period": result["period"],
                                                    "files": [str(p) for p in written]})
     return written
+
+
+def write_purchase(found: PurchaseList, path: Path) -> Path:
+    """The purchase list as one XLSX: a sheet per supplier (to send them), and the restock
+    alerts."""
+    if path.suffix.lower() != ".xlsx":
+        raise InvalidInput(f"{path.name}: a purchase list is written as .xlsx")
+    sheets: dict[str, Table] = {}
+    for order in found["suppliers"]:
+        # Excel refuses []:*?/\ in a sheet's name and more than 31 characters.
+        name = re.sub(r"[\[\]:*?/\\]", "_", order["supplier"])[:28] or "未指定供应商"
+        while name in sheets:
+            name += "_"
+        sheets[name] = _table([dict(line) for line in order["lines"]])
+    sheets["补货提醒 restock"] = _table([dict(alert) for alert in found["restock"]])
+    return write_tables(sheets, path.parent, path.stem, "xlsx")[0]

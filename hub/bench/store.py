@@ -236,12 +236,14 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
             report(store, name, end - timedelta(days=365), end)
             timings[name] = round(time.perf_counter() - started, 3)
         weather_s = bench_forecast_weather(store, end)
+        purchase_s = bench_stock_purchase(store)
     slowest = max(timings, key=lambda name: timings[name])
     log(f"reports over a year ({lines:,} order lines): slowest {slowest} "
         f"{timings[slowest]} s; " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
     log(f"the forecast with a year of weather learnt: {weather_s} s")
+    log(f"a week's purchase list, every dish with a recipe: {purchase_s} s")
     return {"report_s": timings[slowest], "report_order_lines": lines,
-            "forecast_weather_s": weather_s,
+            "forecast_weather_s": weather_s, "stock_purchase_s": purchase_s,
             **{f"report_{k}_s": v for k, v in timings.items()}}
 
 
@@ -261,6 +263,28 @@ def bench_forecast_weather(store: Store, end: Any) -> float:
         save(store, [d for d in climate.values() if d.day >= end], "forecast", "bench")
         started = time.perf_counter()
         report(store, "forecast", end - timedelta(days=365), end)
+        return round(time.perf_counter() - started, 3)
+    finally:
+        store.conn.execute("ROLLBACK")
+
+
+def bench_stock_purchase(store: Store) -> float:
+    """A week's purchase list on the same store with two ingredients in every dish's recipe,
+    each counted once (the forecast, usage since the count, packs); rolled back."""
+    from ..domain.stock import import_recipes, purchase, record
+
+    store.conn.execute("BEGIN")
+    try:
+        codes = [row[0] for row in store.conn.execute("SELECT code FROM menu_dishes")]
+        import_recipes(store, [
+            {"code": code, "ingredient": f"{code}-{part}", "qty": "0.15", "unit": "kg",
+             "supplier": f"supplier {n % 4}", "pack_qty": "5", "delivery_weekdays": "1,4"}
+            for n, code in enumerate(codes) for part in ("a", "b")], actor="bench")
+        for code in codes:
+            for part in ("a", "b"):
+                record(store, f"{code}-{part}", "count", "3", actor="bench")
+        started = time.perf_counter()
+        purchase(store, 7)
         return round(time.perf_counter() - started, 3)
     finally:
         store.conn.execute("ROLLBACK")

@@ -94,6 +94,7 @@ from . import (  # noqa: E402, F401
     menu,
     printing,
     reports,
+    stock,
     tls,
 )
 

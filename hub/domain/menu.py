@@ -346,8 +346,8 @@ def set_portions(store: Store, code: str, left: int | None, actor: str) -> dict[
 
 def draw_portions(store: Store, dish: Mapping[str, Any], qty: int) -> None:
     """Inside an order's transaction: take `qty` portions off what is left today (nothing for
-    a dish without a count), refusing more than there is. The one place an order uses up
-    stock, where ingredient stock (issue 22) will hook in."""
+    a dish without a count), refusing more than there is. Ingredient stock is not drawn
+    here: hub.domain.stock computes it from the paid orders' lines."""
     left = dish["portions_left"]
     if left is None:
         return

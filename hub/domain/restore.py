@@ -4,7 +4,8 @@ HQ holds every event the store ever sent, in the store's own order. Replaying th
 empty database gives back its guests, visits, orders, ledgers, coupons and campaigns with
 their original ids; the outbox then carries on numbering from HQ's watermark, so the next
 event is the one HQ expects and nothing is doubled or skipped. What never went to HQ does not
-come back: paired devices (pair them again), staff PINs (staff get new ones), the print queue.
+come back: paired devices (pair them again), staff PINs (staff get new ones), the print queue,
+recipes and stock (count it again).
 """
 
 from __future__ import annotations

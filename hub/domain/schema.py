@@ -1000,6 +1000,42 @@ CREATE TABLE weather_days (
 );
 """
 
+STOCK = """
+CREATE TABLE suppliers (
+    name TEXT PRIMARY KEY,
+    delivery_weekdays TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE ingredients (
+    name TEXT PRIMARY KEY,
+    unit TEXT NOT NULL CHECK (unit IN ('g', 'kg', 'ml', 'l', 'pcs')),
+    supplier TEXT REFERENCES suppliers(name),
+    pack_milli INTEGER CHECK (pack_milli IS NULL OR pack_milli > 0)
+);
+CREATE TABLE recipe_lines (
+    id TEXT PRIMARY KEY,
+    dish TEXT NOT NULL,
+    ingredient TEXT NOT NULL REFERENCES ingredients(name),
+    qty_milli INTEGER NOT NULL CHECK (qty_milli > 0),
+    since TEXT NOT NULL,
+    until TEXT
+);
+CREATE INDEX recipe_lines_dish ON recipe_lines(dish, since);
+CREATE TABLE stock_entries (
+    id TEXT PRIMARY KEY,
+    ingredient TEXT NOT NULL REFERENCES ingredients(name),
+    kind TEXT NOT NULL CHECK (kind IN ('received', 'waste', 'count')),
+    qty_milli INTEGER NOT NULL CHECK (qty_milli > 0 OR (kind = 'count' AND qty_milli = 0)),
+    note TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX stock_entries_ingredient ON stock_entries(ingredient, at);
+CREATE TRIGGER stock_entries_kept BEFORE UPDATE ON stock_entries
+BEGIN SELECT RAISE(ABORT, 'a stock entry is never changed: add another'); END;
+CREATE TRIGGER stock_entries_not_deleted BEFORE DELETE ON stock_entries
+BEGIN SELECT RAISE(ABORT, 'a stock entry is never deleted: add another'); END;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1035,6 +1071,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0034_calls", CALLS),
     ("0035_offers", OFFERS),
     ("0037_weather", WEATHER),
+    ("0038_stock", STOCK),
 )
 
 

@@ -156,7 +156,8 @@ class History:
     """Covers by local day and by (weekday, hour), dish quantities per cover, and the weather
     of those days where the home has it cached."""
 
-    def __init__(self, store: Store, until: date, days: int = 400) -> None:
+    def __init__(self, store: Store, until: date, days: int = 400,
+                 dish_limit: int | None = 10) -> None:
         period = Period(store, until - timedelta(days=days), until)
         self.daily: dict[date, int] = defaultdict(int)
         self.hourly: dict[tuple[int, int], int] = defaultdict(int)
@@ -170,8 +171,9 @@ class History:
         self.dishes = [(r[0], r[1]) for r in store.conn.execute(
             "SELECT l.dish, SUM(l.qty) FROM orders o JOIN order_lines l ON l.order_id = o.id "
             "WHERE o.created_at >= ? AND o.created_at < ? AND o.channel = 'dine_in' "
-            "GROUP BY l.dish ORDER BY 2 DESC LIMIT 10",
-            (Period(store, until - timedelta(days=28), until).lo, period.hi))]
+            "GROUP BY l.dish ORDER BY 2 DESC LIMIT ?",
+            (Period(store, until - timedelta(days=28), until).lo, period.hi,
+             -1 if dish_limit is None else dish_limit))]
         self.first = min(self.daily, default=until)
         years = range(until.year - 2, until.year + 2)
         self.holidays = holidays.country_holidays("CN", years=years)
@@ -292,14 +294,16 @@ def mape(pairs: Sequence[tuple[float, int]]) -> float:
 
 
 def forecast(store: Store, period: Period, weather: float = 1.0,
-             backtest_days: int = 28) -> Forecast:
-    """The seven days after the period's end (per day and hour, with dishes to prepare), and
-    the backtest. `weather` scales the forecast by hand (e.g. 0.85 for a rainy day ahead), on
-    top of what the cached weather says."""
+             backtest_days: int = 28, days_ahead: int = 7,
+             dish_limit: int | None = 10) -> Forecast:
+    """The `days_ahead` days after the period's end (per day and hour, with the top `dish_limit`
+    dishes to prepare; None: every dish, as the purchase list needs), and the backtest.
+    `weather` scales the forecast by hand (e.g. 0.85 for a rainy day ahead), on top of what
+    the cached weather says."""
     today = period.end
-    history = History(store, today)
+    history = History(store, today, dish_limit=dish_limit)
     response = learn(history, today)
-    days = [today + timedelta(days=n) for n in range(1, 8)]
+    days = [today + timedelta(days=n) for n in range(1, days_ahead + 1)]
     covers_per_dish = sum(history.daily.get(today - timedelta(days=n), 0) for n in range(1, 29))
     ahead, moved = [], False
     for day in days:

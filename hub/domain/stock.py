@@ -1,0 +1,426 @@
+"""Ingredients: the recipes that turn dishes sold into ingredients used, the stock kept as a
+ledger, and the purchase list the forecast makes of them.
+
+Quantities are integers in thousandths of the ingredient's own unit (`qty_milli`: 0.2 kg of
+lamb is 200), so stock adds up exactly, as money does in fen. Stock on hand is never a stored
+number: it is the last count plus what was received, minus what was wasted and what the paid
+orders since then used. Usage is computed from the order lines, not written at checkout:
+every way an order is written (the till, a table's checkout, a POS's bill, the demo) counts
+without each having to remember, order lines are never changed, and a recipe keeps its old
+versions (`since`/`until`), so a recipe changed today does not rewrite what last week's
+orders used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypedDict
+
+from .errors import InvalidInput, NotFound
+from .ids import new_id
+from .reports.forecast import forecast
+from .reports.period import Period
+from .store import Store
+
+# The units a recipe or a delivery may name, with the words owners type for them.
+UNITS = {"g": "g", "克": "g", "kg": "kg", "千克": "kg", "公斤": "kg", "ml": "ml", "毫升": "ml",
+         "l": "l", "升": "l", "pcs": "pcs", "个": "pcs", "只": "pcs", "份": "pcs"}
+MAX_QTY = Decimal(1_000_000)  # of one unit, in one row or entry: more is a typo
+MAX_DAYS = 28
+KINDS = ("received", "waste", "count")
+RECIPE_COLUMNS = ("code", "ingredient", "qty", "unit")
+INGREDIENT_COLUMNS = ("supplier", "pack_qty", "delivery_weekdays")
+
+
+def milli(value: Any, what: str, *, zero: bool = False) -> int:
+    """A quantity as typed (12, "0.25", 1.5) in thousandths; InvalidInput naming `what`."""
+    try:
+        qty = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{what}: {value!r} is not a quantity") from None
+    if not qty.is_finite() or qty < 0 or (qty == 0 and not zero) or qty > MAX_QTY:
+        raise InvalidInput(f"{what}: {value!r} must be more than 0 and at most {MAX_QTY}"
+                           if not zero else f"{what}: {value!r} must be 0 to {MAX_QTY}")
+    thousandths = qty * 1000
+    if thousandths != thousandths.to_integral_value():
+        raise InvalidInput(f"{what}: {value!r} has more than three decimals")
+    return int(thousandths)
+
+
+def unit_of(value: Any, what: str) -> str:
+    unit = UNITS.get(str(value).strip().lower())
+    if unit is None:
+        raise InvalidInput(f"{what}: unknown unit {value!r} (one of {', '.join(UNITS)})")
+    return unit
+
+
+def amount(qty_milli: int) -> float:
+    """Thousandths back as the number people read (exact to the three decimals kept)."""
+    return qty_milli / 1000
+
+
+def _weekdays(value: Any, what: str) -> str:
+    """ISO weekdays (1 Monday .. 7 Sunday) as typed, "1,4" or "1 4", kept as "1,4"."""
+    text = str(value).replace(",", " ").replace("，", " ").replace("、", " ").split()
+    try:
+        days = sorted({int(part) for part in text})
+    except ValueError:
+        raise InvalidInput(f"{what}: delivery_weekdays {value!r} is not weekdays 1-7") from None
+    if any(day < 1 or day > 7 for day in days):
+        raise InvalidInput(f"{what}: delivery_weekdays {value!r} is not weekdays 1-7")
+    return ",".join(str(day) for day in days)
+
+
+# -- recipes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipesImported:
+    changed: int  # dishes whose recipe is new or different
+    unchanged: int
+    ingredients: int  # ingredients the file names
+
+
+@dataclass
+class _Ingredient:
+    unit: str
+    row: int
+    supplier: str | None = None
+    pack_milli: int | None = None
+
+
+def _agree(old: Any, new: Any, what: str) -> Any:
+    if old is not None and new is not None and old != new:
+        raise InvalidInput(f"{what}: {new!r} here, {old!r} on an earlier row")
+    return new if new is not None else old
+
+
+def import_recipes(store: Store, rows: Iterable[Mapping[str, Any]],
+                   actor: str) -> RecipesImported:
+    """Each dish the file names gets exactly the ingredients its rows list (a new version of
+    its recipe when they differ; the same file again changes nothing); dishes it does not name
+    keep theirs. A bad row refuses the whole file, naming the row."""
+    recipes: dict[str, dict[str, int]] = defaultdict(dict)
+    ingredients: dict[str, _Ingredient] = {}
+    suppliers: dict[str, str | None] = {}
+    for number, row in enumerate(rows, 2):  # row 1 is the header
+        where = f"row {number}"
+        code, name = str(row.get("code", "")).strip(), str(row.get("ingredient", "")).strip()
+        if not code or not name:
+            raise InvalidInput(f"{where}: code and ingredient are required")
+        if len(name) > 40:
+            raise InvalidInput(f"{where}: ingredient {name!r} is longer than 40 characters")
+        unit = unit_of(row.get("unit", ""), where)
+        if name in recipes[code]:
+            raise InvalidInput(f"{where}: {code} names {name} twice")
+        recipes[code][name] = milli(row.get("qty", ""), where)
+        known = ingredients.setdefault(name, _Ingredient(unit=unit, row=number))
+        if known.unit != unit:
+            raise InvalidInput(f"{where}: {name} is in {unit} here and in {known.unit} on row "
+                               f"{known.row}; one ingredient keeps one unit")
+        supplier = str(row.get("supplier", "")).strip() or None
+        known.supplier = _agree(known.supplier, supplier, f"{where}: {name}'s supplier")
+        pack = row.get("pack_qty", "")
+        known.pack_milli = _agree(known.pack_milli, milli(pack, f"{where}: pack_qty")
+                                  if str(pack).strip() else None, f"{where}: {name}'s pack_qty")
+        weekdays = row.get("delivery_weekdays", "")
+        if supplier is None and str(weekdays).strip():
+            raise InvalidInput(f"{where}: delivery_weekdays needs a supplier")
+        if supplier is not None:
+            suppliers[supplier] = _agree(
+                suppliers.get(supplier), _weekdays(weekdays, where) if str(weekdays).strip()
+                else None, f"{where}: {supplier}'s delivery_weekdays")
+    if not recipes:
+        raise InvalidInput("the file has no recipe rows")
+    changed = 0
+    with store.write():
+        unknown = [code for code in recipes if store.one(
+            "SELECT 1 FROM menu_dishes WHERE code = ?", (code,)) is None]
+        if unknown:
+            raise InvalidInput(f"no dish with code {', '.join(unknown)} on the menu")
+        for name, found in ingredients.items():
+            kept = store.one("SELECT unit FROM ingredients WHERE name = ?", (name,))
+            if kept is not None and kept["unit"] != found.unit:
+                raise InvalidInput(f"{name} is kept in {kept['unit']}, not {found.unit}")
+        for supplier, weekdays in suppliers.items():
+            store.conn.execute(
+                "INSERT INTO suppliers (name, delivery_weekdays) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET delivery_weekdays = "
+                "COALESCE(?, delivery_weekdays)", (supplier, weekdays or "", weekdays))
+        for name, found in ingredients.items():
+            store.conn.execute(
+                "INSERT INTO ingredients (name, unit, supplier, pack_milli) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET supplier = COALESCE(excluded.supplier, "
+                "supplier), pack_milli = COALESCE(excluded.pack_milli, pack_milli)",
+                (name, found.unit, found.supplier, found.pack_milli))
+        now = store.now_iso()
+        for code, lines in recipes.items():
+            if recipe(store, code) == lines:
+                continue
+            changed += 1
+            store.conn.execute("UPDATE recipe_lines SET until = ? WHERE dish = ? AND until "
+                               "IS NULL", (now, code))
+            store.conn.executemany(
+                "INSERT INTO recipe_lines (id, dish, ingredient, qty_milli, since) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(new_id(), code, name, qty, now) for name, qty in lines.items()])
+        store.audit(actor, "stock.recipes", None, {"changed": changed, "dishes": len(recipes)})
+    return RecipesImported(changed=changed, unchanged=len(recipes) - changed,
+                           ingredients=len(ingredients))
+
+
+def recipe(store: Store, code: str) -> dict[str, int]:
+    """The dish's ingredients in force, in thousandths per portion."""
+    return {row[0]: row[1] for row in store.conn.execute(
+        "SELECT ingredient, qty_milli FROM recipe_lines WHERE dish = ? AND until IS NULL",
+        (code,))}
+
+
+# -- the ledger -----------------------------------------------------------------------------
+
+
+class Entry(TypedDict):
+    id: str
+    ingredient: str
+    kind: str
+    qty: float
+    unit: str
+    at: str
+
+
+def record(store: Store, ingredient: str, kind: str, qty: Any, actor: str,
+           note: str = "") -> Entry:
+    """A delivery received, waste thrown away, or a count of what is there (which may be 0)."""
+    if kind not in KINDS:
+        raise InvalidInput(f"a stock entry is one of {', '.join(KINDS)}")
+    qty_milli = milli(qty, f"{kind} {ingredient}", zero=kind == "count")
+    with store.write():
+        found = store.one("SELECT unit FROM ingredients WHERE name = ?", (ingredient,))
+        if found is None:
+            raise NotFound(f"no ingredient {ingredient!r} (import the recipes that use it)")
+        entry = Entry(id=new_id(), ingredient=ingredient, kind=kind, qty=amount(qty_milli),
+                      unit=found["unit"], at=store.now_iso())
+        store.conn.execute(
+            "INSERT INTO stock_entries (id, ingredient, kind, qty_milli, note, actor, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry["id"], ingredient, kind, qty_milli, note[:200], actor, entry["at"]))
+        store.audit(actor, f"stock.{kind}", ingredient, {"qty_milli": qty_milli})
+    return entry
+
+
+def _used(store: Store, after: str | None, until: str) -> dict[str, int]:
+    """Thousandths each ingredient the orders paid in (after, until] used, each order through
+    the recipe in force when it was paid."""
+    return {row[0]: row[1] for row in store.conn.execute(
+        "SELECT r.ingredient, SUM(l.qty * r.qty_milli) FROM orders o "
+        "JOIN order_lines l ON l.order_id = o.id "
+        "JOIN recipe_lines r ON r.dish = l.code AND r.since <= o.created_at "
+        "AND (r.until IS NULL OR o.created_at < r.until) "
+        "WHERE o.created_at > ? AND o.created_at <= ? GROUP BY r.ingredient",
+        (after or "", until))}
+
+
+def _entries(store: Store, kind: str, after: str | None, until: str) -> dict[str, int]:
+    return {row[0]: row[1] for row in store.conn.execute(
+        "SELECT ingredient, SUM(qty_milli) FROM stock_entries WHERE kind = ? AND at > ? "
+        "AND at <= ? GROUP BY ingredient", (kind, after or "", until))}
+
+
+class Level(TypedDict):
+    ingredient: str
+    unit: str
+    supplier: str | None
+    on_hand: float
+    counted_at: str | None  # the last count it starts from; None: from the first entry
+
+
+def _on_hand(store: Store, until: str) -> list[tuple[Any, int, str | None]]:
+    """(ingredient row, thousandths on hand, last count's time) at `until`. The orders are
+    read once per distinct count time (once in all for ingredients never counted)."""
+    found = []
+    used: dict[str | None, dict[str, int]] = {}
+    for row in store.conn.execute(
+            "SELECT name, unit, supplier, pack_milli FROM ingredients ORDER BY name"):
+        name = row["name"]
+        count = store.one("SELECT qty_milli, at FROM stock_entries WHERE ingredient = ? AND "
+                          "kind = 'count' AND at <= ? ORDER BY at DESC, id DESC LIMIT 1",
+                          (name, until))
+        since = None if count is None else count["at"]
+        if since not in used:
+            used[since] = _used(store, since, until)
+        flows = store.totals(
+            "SELECT COALESCE(SUM(CASE kind WHEN 'received' THEN qty_milli ELSE 0 END), 0) AS r, "
+            "COALESCE(SUM(CASE kind WHEN 'waste' THEN qty_milli ELSE 0 END), 0) AS w "
+            "FROM stock_entries WHERE ingredient = ? AND at > ? AND at <= ?",
+            (name, since or "", until))
+        qty = (0 if count is None else count["qty_milli"]) + flows["r"] - flows["w"] \
+            - used[since].get(name, 0)
+        found.append((row, int(qty), since))
+    return found
+
+
+def levels(store: Store) -> list[Level]:
+    """What each ingredient has on hand now, by the ledger."""
+    return [Level(ingredient=row["name"], unit=row["unit"], supplier=row["supplier"],
+                  on_hand=amount(qty), counted_at=since)
+            for row, qty, since in _on_hand(store, store.now_iso())]
+
+
+class Variance(TypedDict):
+    ingredient: str
+    unit: str
+    counted_at: str
+    opening: float  # the count before (0 before the first)
+    received: float
+    used: float
+    waste: float
+    expected: float  # opening + received - used - waste
+    counted: float
+    variance: float  # counted - expected: negative is stock gone unaccounted for
+
+
+def variance(store: Store, period: Period) -> list[Variance]:
+    """Every count in the period against the ledger since the count before it."""
+    report = []
+    counts = store.conn.execute(
+        "SELECT e.id, e.ingredient, e.qty_milli, e.at, i.unit FROM stock_entries e "
+        "JOIN ingredients i ON i.name = e.ingredient WHERE e.kind = 'count' "
+        "AND e.at >= ? AND e.at < ? ORDER BY e.ingredient, e.at, e.id",
+        (period.lo, period.hi)).fetchall()
+    for count in counts:
+        before = store.one(
+            "SELECT qty_milli, at FROM stock_entries WHERE ingredient = ? AND kind = 'count' "
+            "AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC LIMIT 1",
+            (count["ingredient"], count["at"], count["at"], count["id"]))
+        opening, since = (0, None) if before is None else (before["qty_milli"], before["at"])
+        name, at = count["ingredient"], count["at"]
+        received = _entries(store, "received", since, at).get(name, 0)
+        waste = _entries(store, "waste", since, at).get(name, 0)
+        used = _used(store, since, at).get(name, 0)
+        expected = opening + received - used - waste
+        report.append(Variance(
+            ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
+            received=amount(received), used=amount(used), waste=amount(waste),
+            expected=amount(expected), counted=amount(count["qty_milli"]),
+            variance=amount(count["qty_milli"] - expected)))
+    return report
+
+
+# -- the purchase list ----------------------------------------------------------------------
+
+
+class ToBuy(TypedDict):
+    ingredient: str
+    unit: str
+    need: float  # what the forecast dishes use over the days
+    on_hand: float
+    to_buy: float  # need - on hand, never below 0
+    pack_qty: float | None
+    packs: int | None  # to_buy in whole packs (None: no pack size, buy to_buy)
+    buy: float  # what to order: the packs' contents, or to_buy
+
+
+class SupplierOrder(TypedDict):
+    supplier: str  # "" for ingredients without one
+    delivery_weekdays: list[int]
+    lines: list[ToBuy]
+
+
+class Restock(TypedDict):
+    ingredient: str
+    unit: str
+    supplier: str
+    on_hand: float
+    runs_out_on: str  # the first day the forecast uses more than is on hand
+    next_delivery: str
+
+
+class PurchaseList(TypedDict):
+    days: int
+    first_day: str
+    last_day: str
+    suppliers: list[SupplierOrder]
+    restock: list[Restock]
+    unforecast: list[str]  # dishes with recipes the forecast had no figure for
+
+
+def next_delivery(weekdays: Iterable[int], today: date) -> date | None:
+    """The first day after today a supplier with these ISO weekdays delivers."""
+    days = set(weekdays)
+    for n in range(1, 8):
+        if (today + timedelta(days=n)).isoweekday() in days:
+            return today + timedelta(days=n)
+    return None
+
+
+def daily_need(store: Store, days: int) -> tuple[list[date], dict[str, list[int]], list[str]]:
+    """Thousandths of each ingredient the forecast's dishes use on each day ahead (at least a
+    week, for the restock alert), and the recipe dishes the forecast had no figure for."""
+    ahead = forecast(store, Period(store, None, None), days_ahead=max(days, 7),
+                     dish_limit=None,
+                     backtest_days=0)["next_week"]
+    codes: dict[str, str] = {}
+    for row in store.conn.execute("SELECT DISTINCT r.dish, d.name FROM recipe_lines r "
+                                  "JOIN menu_dishes d ON d.code = r.dish WHERE r.until IS NULL"):
+        codes.setdefault(row["name"], row["dish"])
+    need: dict[str, list[int]] = defaultdict(lambda: [0] * len(ahead))
+    seen: set[str] = set()
+    recipes = {code: recipe(store, code) for code in codes.values()}
+    for n, day in enumerate(ahead):
+        for dish in day["prepare"]:
+            code = codes.get(dish["dish"])
+            if code is None:
+                continue
+            seen.add(code)
+            for ingredient, qty in recipes[code].items():
+                need[ingredient][n] += dish["qty"] * qty
+    return ([date.fromisoformat(day["date"]) for day in ahead], dict(need),
+            sorted(set(recipes) - seen))
+
+
+def purchase(store: Store, days: int = 7) -> PurchaseList:
+    """What to buy for the next `days` days, per supplier, rounded up to whole packs, and the
+    ingredients the forecast says run out before their supplier next delivers."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"a purchase list covers 1 to {MAX_DAYS} days")
+    dates, need, unforecast = daily_need(store, days)
+    weekdays = {row["name"]: [int(d) for d in row["delivery_weekdays"].split(",") if d]
+                for row in store.conn.execute("SELECT name, delivery_weekdays FROM suppliers")}
+    orders: dict[str, list[ToBuy]] = defaultdict(list)
+    restock: list[Restock] = []
+    today = dates[0] - timedelta(days=1)
+    for row, on_hand, _ in _on_hand(store, store.now_iso()):
+        name, unit, supplier = row["name"], row["unit"], row["supplier"] or ""
+        usage = need.get(name, [0] * len(dates))
+        wanted = sum(usage[:days])
+        short = max(wanted - max(on_hand, 0), 0)
+        pack = row["pack_milli"]
+        packs = None if pack is None else math.ceil(short / pack)
+        if wanted:
+            orders[supplier].append(ToBuy(
+                ingredient=name, unit=unit, need=amount(wanted), on_hand=amount(on_hand),
+                to_buy=amount(short), pack_qty=None if pack is None else amount(pack),
+                packs=packs, buy=amount(short if packs is None else packs * pack)))
+        delivery = next_delivery(weekdays.get(supplier, ()), today)
+        if delivery is None:
+            continue
+        running = on_hand
+        for day, used in zip(dates, usage, strict=True):
+            if day >= delivery:
+                break
+            running -= used
+            if running < 0:
+                restock.append(Restock(ingredient=name, unit=unit, supplier=supplier,
+                                       on_hand=amount(on_hand), runs_out_on=day.isoformat(),
+                                       next_delivery=delivery.isoformat()))
+                break
+    return PurchaseList(
+        days=days, first_day=dates[0].isoformat(), last_day=dates[days - 1].isoformat(),
+        suppliers=[SupplierOrder(supplier=supplier, delivery_weekdays=weekdays.get(supplier, []),
+                                 lines=lines) for supplier, lines in sorted(orders.items())],
+        restock=restock, unforecast=unforecast)

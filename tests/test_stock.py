@@ -1,0 +1,268 @@
+"""Ingredients (issue 22, part C): recipes in, the stock ledger that adds up, the variance per
+count, the purchase list against a hand computation over the forecast, the restock alert at
+its edge, and bad input refused with nothing written."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from hub.cli import cli
+from hub.demo_data import DISH_CODES, generate
+from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.config import new_settings
+from hub.domain.errors import InvalidInput, NotFound
+from hub.domain.menu import MenuLine, import_menu
+from hub.domain.reports.forecast import forecast
+from hub.domain.reports.period import Period
+from hub.domain.stock import import_recipes, levels, purchase, recipe, record, variance
+from hub.domain.store import Store
+from hub.home import open_store
+from hub.menu_files import read_rows
+from hub.report_files import write_purchase
+from tests.conftest import FakeClock
+from tests.support.menu import MENU_CSV, laoke
+
+RECIPES = [
+    {"code": "HS01", "ingredient": "鸡腿肉", "qty": "0.15", "unit": "kg", "supplier": "鲜禽行",
+     "pack_qty": "2", "delivery_weekdays": "2,5"},
+    {"code": "HS01", "ingredient": "花生", "qty": "20", "unit": "g"},
+    {"code": "RICE", "ingredient": "大米", "qty": "0.1", "unit": "公斤", "supplier": "粮油店",
+     "pack_qty": "10"},
+]
+
+
+@pytest.fixture
+def till(store, tmp_path):
+    menu_file = tmp_path / "menu.csv"
+    menu_file.write_text(MENU_CSV, encoding="utf-8")
+    import_menu(store, read_rows(menu_file), actor="test")
+    import_recipes(store, RECIPES, actor="test")
+    return store
+
+
+def _bill(store, key, *lines):
+    checkout(store, CheckoutRequest(idempotency_key=key,
+                                    lines=[MenuLine(code, qty) for code, qty in lines]))
+
+
+def _on_hand(store):
+    return {level["ingredient"]: level["on_hand"] for level in levels(store)}
+
+
+def test_stock_adds_up_and_the_variance_is_what_a_count_finds_missing(till, clock):
+    def step(kind, name, qty):
+        clock.advance(seconds=1)
+        record(till, name, kind, qty, actor="test")
+
+    step("count", "鸡腿肉", "2")
+    step("received", "鸡腿肉", "5")
+    clock.advance(seconds=1)
+    _bill(till, "a", ("HS01", 3), ("RICE", 2))
+    step("waste", "鸡腿肉", "0.4")
+    clock.advance(seconds=1)
+    _bill(till, "b", ("HS01", 1))
+    # 2 + 5 - 4 x 0.15 - 0.4 = 6.0
+    assert _on_hand(till)["鸡腿肉"] == 6.0
+    assert _on_hand(till)["花生"] == -80 and _on_hand(till)["大米"] == -0.2, \
+        "used without a count or delivery: the ledger says so rather than hiding it"
+    step("count", "鸡腿肉", "3.5")
+    assert _on_hand(till)["鸡腿肉"] == 3.5, "a count is where the levels start again"
+
+    # A new recipe counts from now on; what earlier orders used stays as it was.
+    clock.advance(seconds=1)
+    again = import_recipes(till, RECIPES, actor="test")
+    assert (again.changed, again.unchanged) == (0, 2), "the same file again changes nothing"
+    import_recipes(till, [{**RECIPES[0], "qty": "0.2"}, RECIPES[1]], actor="test")
+    clock.advance(seconds=1)
+    _bill(till, "c", ("HS01", 2))
+    step("count", "鸡腿肉", "3")
+
+    found = variance(till, Period(till, None, None))
+    assert [row["ingredient"] for row in found] == ["鸡腿肉"] * 3
+    first, second, third = found
+    assert (first["opening"], first["expected"], first["variance"]) == (0, 0, 2.0)
+    assert second == {**second, "opening": 2.0, "received": 5.0, "used": 0.6, "waste": 0.4,
+                      "expected": 6.0, "counted": 3.5, "variance": -2.5}
+    assert third == {**third, "opening": 3.5, "received": 0, "used": 0.4, "waste": 0,
+                     "expected": 3.1, "counted": 3.0}
+    for row in found:
+        expected = (Decimal(str(row["opening"])) + Decimal(str(row["received"]))
+                    - Decimal(str(row["used"])) - Decimal(str(row["waste"])))
+        assert Decimal(str(row["counted"])) - expected == Decimal(str(row["variance"]))
+    with pytest.raises(Exception, match="never changed"):
+        till.conn.execute("UPDATE stock_entries SET qty_milli = 1")
+
+
+def _nothing_written(store):
+    return (store.scalar("SELECT COUNT(*) FROM recipe_lines"),
+            store.scalar("SELECT COUNT(*) FROM ingredients"),
+            store.scalar("SELECT COUNT(*) FROM suppliers"),
+            store.scalar("SELECT COUNT(*) FROM stock_entries"))
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"code": "NOPE"}, "no dish with code NOPE"),
+    ({"qty": "-0.1"}, r"row 5: .*must be more than 0"),
+    ({"qty": "0"}, r"row 5: .*must be more than 0"),
+    ({"qty": "两"}, "row 5: '两' is not a quantity"),
+    ({"qty": "0.0001"}, "more than three decimals"),
+    ({"unit": "斤斤"}, "row 5: unknown unit"),
+    ({"unit": "g", "ingredient": "鸡腿肉"}, "one ingredient keeps one unit"),
+    ({"pack_qty": "-1"}, "pack_qty"),
+    ({"supplier": "粮油店", "delivery_weekdays": "8"}, "not weekdays 1-7"),
+    ({"supplier": "", "delivery_weekdays": "1"}, "needs a supplier"),
+])
+def test_a_bad_recipe_row_refuses_the_file_and_writes_nothing(store, tmp_path, bad, message):
+    menu_file = tmp_path / "menu.csv"
+    menu_file.write_text(MENU_CSV, encoding="utf-8")
+    import_menu(store, read_rows(menu_file), actor="test")
+    row = {"code": "LC01", "ingredient": "黄瓜", "qty": "0.3", "unit": "kg", **bad}
+    with pytest.raises(InvalidInput, match=message):
+        import_recipes(store, [*RECIPES, row], actor="test")
+    assert _nothing_written(store) == (0, 0, 0, 0)
+
+
+def test_bad_stock_entries_are_refused_and_a_kept_unit_stays(till):
+    before = _on_hand(till)
+    for kind, name, qty, error in [("received", "鸡腿肉", "-1", InvalidInput),
+                                   ("waste", "鸡腿肉", "0", InvalidInput),
+                                   ("received", "羊肉", "1", NotFound),
+                                   ("spilt", "鸡腿肉", "1", InvalidInput)]:
+        with pytest.raises(error):
+            record(till, name, kind, qty, actor="test")
+    assert till.scalar("SELECT COUNT(*) FROM stock_entries") == 0 and _on_hand(till) == before
+    with pytest.raises(InvalidInput, match="鸡腿肉 is kept in kg, not g"):
+        import_recipes(till, [{**RECIPES[0], "qty": "150", "unit": "g"}], actor="test")
+    assert recipe(till, "HS01") == {"鸡腿肉": 150, "花生": 20_000}
+    assert record(till, "花生", "count", "0", actor="test")["qty"] == 0
+
+
+# -- the purchase list over a demo store's forecast ------------------------------------------
+
+DEMO_RECIPES = [  # two dishes share the lamb; the peanuts come from a supplier without days
+    ("宫保鸡丁", "羊肉", "0.2", "kg", "清真肉店", "5", "1"),
+    ("鱼香肉丝", "羊肉", "0.15", "kg", "清真肉店", "5", "1"),
+    ("宫保鸡丁", "花生", "30", "g", "干货行", "", ""),
+    ("麻婆豆腐", "豆腐", "1", "pcs", "豆腐坊", "12", "4"),
+]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    settings = new_settings("s1")
+    settings.storage.synchronous = "normal"
+    clock = FakeClock()
+    with Store(tmp_path_factory.mktemp("stock") / "laoke.db", settings, clock) as store:
+        generate(store, members=60, days=42, seed=22)
+        import_recipes(store, [
+            {"code": DISH_CODES[dish], "ingredient": name, "qty": qty, "unit": unit,
+             "supplier": supplier, "pack_qty": pack, "delivery_weekdays": days}
+            for dish, name, qty, unit, supplier, pack, days in DEMO_RECIPES], actor="test")
+        yield store, clock
+
+
+def _hand_need(store):
+    """Each ingredient's use on each day ahead, from the forecast's dishes and DEMO_RECIPES."""
+    ahead = forecast(store, Period(store, None, None), days_ahead=7, dish_limit=None,
+                     backtest_days=0)["next_week"]
+    need = defaultdict(lambda: [Decimal(0)] * 7)
+    for n, day in enumerate(ahead):
+        sold = {dish["dish"]: dish["qty"] for dish in day["prepare"]}
+        for dish, name, qty, *_ in DEMO_RECIPES:
+            need[name][n] += sold.get(dish, 0) * Decimal(qty)
+    return [date.fromisoformat(day["date"]) for day in ahead], need
+
+
+def _count(store, clock, name, qty):
+    clock.advance(seconds=1)
+    record(store, name, "count", str(qty), actor="test")
+
+
+def test_the_purchase_list_is_the_forecast_times_the_recipes_less_stock_in_packs(demo, tmp_path):
+    store, clock = demo
+    _, need = _hand_need(store)
+    assert all(sum(days) > 0 for days in need.values()), "every dish is forecast to sell"
+    on_hand = {"羊肉": Decimal("3.5"), "花生": Decimal(0), "豆腐": sum(need["豆腐"]) + 1}
+    for name, qty in on_hand.items():
+        _count(store, clock, name, qty)
+    packs = {"羊肉": 5, "豆腐": 12}
+    expected = {}
+    for name, days in need.items():
+        short = max(sum(days) - on_hand[name], Decimal(0))
+        whole = math.ceil(short / packs[name]) if name in packs else None
+        expected[name] = (float(sum(days)), float(short), whole,
+                          float(short if whole is None else whole * packs[name]))
+    found = purchase(store, 7)
+    assert [order["supplier"] for order in found["suppliers"]] == ["干货行", "清真肉店", "豆腐坊"]
+    got = {line["ingredient"]: (line["need"], line["to_buy"], line["packs"], line["buy"])
+           for order in found["suppliers"] for line in order["lines"]}
+    assert got == expected
+    assert got["豆腐"][1:] == (0, 0, 0), "enough on hand: nothing to buy"
+    assert found["unforecast"] == []
+    sheets = load_workbook(write_purchase(found, tmp_path / "buy.xlsx"), read_only=True)
+    assert sheets.sheetnames == ["干货行", "清真肉店", "豆腐坊", "补货提醒 restock"]
+    rows = list(sheets["清真肉店"].iter_rows(values_only=True))
+    assert rows[0][:2] == ("ingredient", "unit") and rows[1][:2] == ("羊肉", "kg")
+    assert rows[1][rows[0].index("packs")] == expected["羊肉"][2]
+
+
+def test_the_restock_alert_fires_only_when_stock_runs_out_before_the_delivery(demo):
+    store, clock = demo
+    dates, need = _hand_need(store)
+    today = dates[0] - timedelta(days=1)
+    # 清真肉店 delivers on Mondays: what the lamb must last is every day before the next one.
+    monday = next(day for day in dates if day.isoweekday() == 1)
+    lasts = sum(used for day, used in zip(dates, need["羊肉"], strict=True) if day < monday)
+    assert today.isoweekday() != 1 and lasts > 0
+    _count(store, clock, "羊肉", lasts)
+    assert "羊肉" not in {alert["ingredient"] for alert in purchase(store)["restock"]}
+    _count(store, clock, "羊肉", lasts - Decimal("0.001"))
+    alert = next(a for a in purchase(store)["restock"] if a["ingredient"] == "羊肉")
+    running, out = lasts - Decimal("0.001"), None
+    for day, used in zip(dates, need["羊肉"], strict=True):
+        running -= used
+        if running < 0:
+            out = day
+            break
+    assert alert == {"ingredient": "羊肉", "unit": "kg", "supplier": "清真肉店",
+                     "on_hand": float(lasts - Decimal("0.001")), "runs_out_on": out.isoformat(),
+                     "next_delivery": monday.isoformat()}
+    # Peanuts run out at once, but their supplier has no delivery days: no alert to time.
+    _count(store, clock, "花生", 0)
+    assert "花生" not in {alert["ingredient"] for alert in purchase(store)["restock"]}
+
+
+def test_the_commands_import_recipes_and_write_the_purchase_list(tmp_path):
+    home = tmp_path / "home"
+    menu_file, recipes = tmp_path / "menu.csv", tmp_path / "recipes.csv"
+    menu_file.write_text(MENU_CSV, encoding="utf-8")
+    recipes.write_text("\ufeffcode,ingredient,qty,unit,supplier,pack_qty,delivery_weekdays\n"
+                       "HS01,鸡腿肉,0.15,kg,鲜禽行,2,\"2,5\"\n", encoding="utf-8")
+    with open_store(home) as store:
+        import_menu(store, read_rows(menu_file), actor="test")
+    out = tmp_path / "buy.xlsx"
+    imported = CliRunner().invoke(cli, ["--home", str(home), "stock", "recipes", "import",
+                                        str(recipes)])
+    assert imported.output.strip() == "1 recipes changed, 0 unchanged, 1 ingredients"
+    for args in (["receive", "鸡腿肉", "2"], ["waste", "鸡腿肉", "0.5"],
+                 ["count", "鸡腿肉", "1.5"]):
+        done = CliRunner().invoke(cli, ["--home", str(home), "stock", *args, "--json"])
+        assert json.loads(done.output)["qty"] == float(args[2]), done.output
+    with open_store(home) as store:
+        assert [(e["kind"], e["qty_milli"]) for e in store.conn.execute(
+            "SELECT kind, qty_milli FROM stock_entries ORDER BY at, id")] == [
+            ("received", 2000), ("waste", 500), ("count", 1500)]
+        assert levels(store)[0]["on_hand"] == 1.5
+        week = purchase(store)
+    printed = laoke(home, "stock", "purchase", "--json", "--out", str(out))
+    assert json.loads(printed) == week
+    sheets = load_workbook(out, read_only=True).sheetnames
+    assert sheets == ["补货提醒 restock"], "a store with no sales yet has nothing to buy"
