@@ -4,7 +4,9 @@ nothing written, given back on a refund, taken offline and settled when the link
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +15,15 @@ from hub.domain.checkout import CheckoutRequest, Tender, checkout
 from hub.domain.coupons import Line
 from hub.domain.errors import InvalidInput, PlatformUnreachable, VoucherRefused
 from hub.domain.groupbuy import vouchers
-from hub.groupbuy import Platform, checkout_with_vouchers, reverse_order, verify_pending
+from hub.groupbuy import (
+    Platform,
+    VoucherVerifier,
+    checkout_with_vouchers,
+    reverse_order,
+    verify_pending,
+)
+from tests.support.homedb import home_db
+from tests.support.hubproc import RunningHub
 from tests.support.platforms import GroupBuy
 
 KEY, SECRET = "dp-app-1", "dp-secret-1"
@@ -188,3 +198,56 @@ def test_a_voucher_code_must_be_digits_and_verified(store):
         checkout(store, CheckoutRequest("till-1", [Line("烤鸭", 1, 100)],
                                         tenders=[Tender("cash", 100, code=CODE)]))
     assert store.scalar("SELECT COUNT(*) FROM orders") == 0
+
+
+def test_the_verifier_settles_what_was_taken_offline(shop, meituan):
+    pay(shop, bill("till-1"), url=closed_port())
+    verifier = VoucherVerifier(lambda: shop)
+    assert verifier.step(threading.Event()) == shop.settings.group_buy.verify_every_s
+    assert vouchers(shop, state="pending") == [] and CODE in meituan.consumed
+
+
+# -- the hub: the till over HTTPS, the platform's stand-in on loopback -----------------------
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, platform):
+    running = RunningHub(tmp_path_factory.mktemp("groupbuy") / "home", env={
+        "LAOKE_GROUP_BUY_URL": platform.url, "LAOKE_GROUP_BUY_APP_KEY": KEY,
+        "LAOKE_GROUP_BUY_APP_SECRET": SECRET, "LAOKE_GROUP_BUY_COMMISSION_PCT": "6"}).start()
+    yield running
+    running.stop()
+
+
+def till(owner, key: str, code: str):
+    return owner.post("/checkouts", headers={"Idempotency-Key": key}, json={
+        "lines": [{"dish": "烤鸭", "qty": 1, "unit_price_fen": 12_000}],
+        "tenders": [{"method": "voucher", "amount_fen": 10_000, "code": code},
+                    {"method": "cash", "amount_fen": 2_000}]})
+
+
+def test_the_till_takes_a_voucher_once_refuses_a_forgery_and_a_refund_gives_it_back(
+        hub, meituan, capsys):
+    with hub.client() as owner:
+        first, again = till(owner, "api-1", CODE), till(owner, "api-1", CODE)
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["order_id"] == first.json()["order_id"]
+        assert [op for op, _p in meituan.calls] == ["prepare", "consume"]
+        forged = till(owner, "api-2", "111122223333")
+        assert forged.status_code == 409 and forged.json()["error"] == "voucher_refused"
+        with home_db(hub.home) as db:
+            assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 1
+            assert db.execute("SELECT state, commission_fen FROM group_vouchers").fetchall() \
+                == [("consumed", 528)]
+        order_id = first.json()["order_id"]
+        refund = owner.post(f"/orders/{order_id}/voucher-reversals", json={"reason": "退菜"})
+        assert refund.status_code == 201 and refund.json()["reversed"] == 1
+        assert CODE not in meituan.consumed
+        assert owner.get("/group-buy/vouchers", params={"state": "reversed"}).json()[0][
+            "order_id"] == order_id
+        assert owner.get("/group-buy/vouchers").json() == []
+    from hub.cli import main
+
+    main(["--home", str(hub.home), "delivery", "vouchers", "--state", "reversed", "--json"])
+    assert [v["code"] for v in json.loads(capsys.readouterr().out)] == [CODE]
+    main(["--home", str(hub.home), "delivery", "vouchers"])
+    assert "no refused vouchers" in capsys.readouterr().out
