@@ -3,8 +3,8 @@
 The print queue, each card reader, the sync publisher, the campaign scheduler, the weather
 refresher, the group-buy voucher verifier and the LAN registry are workers. The daemon starts
 them in one loop and stops them in reverse, and `/health` shows each one's state, so none can
-die without saying so: a thread worker's loop survives any exception in a step, logs it, keeps it as its last error, backs off
-and carries on.
+die without saying so: a thread worker's loop survives any exception in a step, logs it, keeps
+it as its last error, backs off and carries on.
 """
 
 from __future__ import annotations
