@@ -87,12 +87,25 @@ class Platform:
 def take(store: Store, platform: Platform, code: str, request_id: str,
          amount_fen: int) -> book.Deal:
     """Look the code up, check it covers the tender, consume it (VoucherRefused if the platform
-    or this store will not)."""
+    or this store will not). A code the platform calls used may have been consumed by this very
+    checkout before its answer was lost (a crash, a dropped link): consume is asked again with
+    the same request id, which the platform answers as the first time only if it was ours."""
     if book.live(store, code):
         raise VoucherRefused(f"voucher {code} was already taken here")
-    deal = platform.prepare(code)
-    book.check_amount(code, deal, amount_fen)
-    return platform.consume(code, request_id)
+    try:
+        looked_up: book.Deal | None = platform.prepare(code)
+    except VoucherRefused:
+        looked_up = None
+    if looked_up is not None:
+        book.check_amount(code, looked_up, amount_fen)
+        return platform.consume(code, request_id)
+    deal = platform.consume(code, request_id)  # refused again unless it was ours
+    try:
+        book.check_amount(code, deal, amount_fen)
+    except VoucherRefused:
+        _give_back(platform, book.Taken(code, request_id, deal))
+        raise
+    return deal
 
 
 def checkout_with_vouchers(store: Store, platform: Platform, req: CheckoutRequest,
