@@ -198,6 +198,24 @@ def test_a_pending_voucher_refunded_is_never_consumed(shop, meituan):
     assert meituan.calls == []
 
 
+def test_a_hub_restored_from_hq_knows_its_vouchers(shop, meituan, tmp_path, clock):
+    from hub.domain.restore import restore_event
+    from hub.domain.store import Store
+
+    pay(shop, bill("till-1"))
+    pay(shop, bill("till-2", code=OTHER, voucher_fen=5_000), url=closed_port())
+    events = [{"type": r["type"], "data": json.loads(r["data"])}
+              for r in shop.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
+    with Store(tmp_path / "restored.db", shop.settings, clock) as restored:
+        with restored.write():
+            for event in events:
+                restore_event(restored, event)
+        assert [(v["code"], v["state"]) for v in vouchers(restored)] == [
+            (CODE, "consumed"), (OTHER, "pending")]
+        with pytest.raises(VoucherRefused, match="already taken here"):
+            pay(restored, bill("till-3"))
+
+
 def test_a_voucher_code_must_be_digits_and_verified(store):
     with pytest.raises(InvalidInput, match="8 to 20 digits"):
         checkout(store, bill("till-1", code="FAKE-CODE"))
