@@ -87,11 +87,17 @@ class Platform:
 def take(store: Store, platform: Platform, code: str, request_id: str,
          amount_fen: int) -> book.Deal:
     """Look the code up, check it covers the tender, consume it (VoucherRefused if the platform
-    or this store will not). A code the platform calls used may have been consumed by this very
-    checkout before its answer was lost (a crash, a dropped link): consume is asked again with
-    the same request id, which the platform answers as the first time only if it was ours."""
+    or this store will not)."""
     if book.live(store, code):
         raise VoucherRefused(f"voucher {code} was already taken here")
+    return consume(platform, code, request_id, amount_fen)
+
+
+def consume(platform: Platform, code: str, request_id: str, amount_fen: int) -> book.Deal:
+    """Look the code up, check it covers `amount_fen`, consume it. A code the platform calls
+    used may have been consumed under this very request id before its answer was lost (a crash,
+    a dropped link): consume is asked again with it, which the platform answers as the first
+    time only if it was ours."""
     try:
         looked_up: book.Deal | None = platform.prepare(code)
     except VoucherRefused:
@@ -176,10 +182,8 @@ def verify_pending(store: Store, platform: Platform) -> int:
     settled = 0
     for row in book.vouchers(store, state="pending"):
         try:
-            deal = platform.prepare(row["code"])
-            book.check_amount(row["code"], deal, row["tender_fen"])
-            book.settle(store, row["id"], platform.consume(row["code"], row["request_id"]),
-                        None)
+            book.settle(store, row["id"], consume(platform, row["code"], row["request_id"],
+                                                  row["tender_fen"]), None)
         except VoucherRefused as refused:
             book.settle(store, row["id"], None, refused.message)
         settled += 1

@@ -179,6 +179,14 @@ def test_offline_the_voucher_is_pending_then_verified_when_the_link_is_back(shop
     assert verify_pending(shop, Platform(shop.settings.group_buy)) == 0
 
 
+def test_a_verification_whose_answer_was_lost_is_not_flagged(shop, meituan):
+    pay(shop, bill("till-1"), url=closed_port())
+    [pending] = vouchers(shop, state="pending")
+    meituan.consumed[CODE] = pending["request_id"]  # consumed; the answer never came back
+    assert verify_pending(shop, Platform(shop.settings.group_buy)) == 1
+    assert vouchers(shop, order_id=pending["order_id"])[0]["state"] == "consumed"
+
+
 def test_offline_then_refused_by_the_platform_is_flagged(shop, meituan):
     paid = pay(shop, bill("till-1", code="555566667777"), url=closed_port())
     assert verify_pending(shop, Platform(shop.settings.group_buy)) == 1
