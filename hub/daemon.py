@@ -63,6 +63,10 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
         from .weather import WeatherWorker
 
         hub.weather = WeatherWorker(hub.store)
+    if hub.settings.group_buy.url:
+        from .groupbuy import VoucherVerifier
+
+        hub.group_buy = VoucherVerifier(hub.store)
     api = hub.settings.api
     if hub.settings.discovery.enabled:
         hub.lan = LanRegistry(hub, api.port)

@@ -117,6 +117,7 @@ class Hub:
         self.sync: Any = None  # the HQ publisher, when a broker is configured
         self.campaigns: Any = None  # the campaign scheduler, once the daemon runs it
         self.weather: Any = None  # the weather cache's refresher, when a place is configured
+        self.group_buy: Any = None  # the verifier of vouchers taken offline, when configured
         self.tls: HubCertificate | None = None  # the certificate, when the hub serves HTTPS
         self._local = threading.local()
         self._stores: list[Store] = []

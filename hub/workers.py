@@ -1,10 +1,10 @@
 """One lifecycle for every background worker of the hub: start, stop, state.
 
 The print queue, each card reader, the sync publisher, the campaign scheduler, the weather
-refresher and the LAN registry are workers. The daemon starts them in one loop and stops them
-in reverse, and `/health` shows each one's state, so none can die without saying so: a thread
-worker's loop survives any exception in a step, logs it, keeps it as its last error, backs off
-and carries on.
+refresher, the group-buy voucher verifier and the LAN registry are workers. The daemon starts
+them in one loop and stops them in reverse, and `/health` shows each one's state, so none can
+die without saying so: a thread worker's loop survives any exception in a step, logs it, keeps
+it as its last error, backs off and carries on.
 """
 
 from __future__ import annotations
@@ -141,6 +141,6 @@ def workers_of(hub: Any) -> list[Worker]:
     """The running hub's workers in the order they start: printing first (a checkout may
     queue a receipt at once), discovery last (announce only a hub that is ready)."""
     found: list[Any] = [hub.printing, *(hub.readers or []), hub.sync, hub.campaigns,
-                        hub.weather, hub.lan]
+                        hub.weather, hub.group_buy, hub.lan]
     return [worker for worker in found if worker is not None]
 

@@ -196,6 +196,9 @@ class HubClient:
     def sync_conflicts(self) -> list[Json]:
         return list(self._call("GET", "/sync/conflicts")["conflicts"])
 
+    def flagged_vouchers(self) -> list[Json]:
+        return list(self._call("GET", "/group-buy/vouchers", params={"state": "refused"}))
+
     def portions(self, code: str, left: int | None) -> Json:
         return self._call("POST", f"/menu/dishes/{code}/portions", json={"left": left})
 

@@ -444,7 +444,11 @@ def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
 
 def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_hub):
     """What the chain sent that could not apply here is on the devices tab for a person to
-    settle, beside the state of each of the hub's background workers (issue 15 fault 1)."""
+    settle, beside the state of each of the hub's background workers (issue 15 fault 1), and
+    so is a group-buy voucher taken offline that the platform then refused (issue 20)."""
+    from hub.domain import groupbuy
+    from hub.domain.checkout import CheckoutRequest, Tender, checkout
+    from hub.domain.coupons import Line
     from hub.domain.replica import apply_page
 
     hub, _, _ = store_hub
@@ -453,6 +457,11 @@ def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_
                             "ts": "2026-11-25T04:30:00.000Z",
                             "data": {"number": "77", "member_id": "nobody", "linked_at": "t"}}],
                    0)
+        checkout(store, CheckoutRequest("offline-voucher", [Line("烤鸭", 1, 5_000)], tenders=[
+            Tender("voucher", 5_000, code="555566667777")],
+            vouchers=[groupbuy.Taken("555566667777", "rid-1", None)]))
+        [pending] = groupbuy.vouchers(store, state="pending")
+        groupbuy.settle(store, pending["id"], None, "券码不存在")
     with hub.client() as api:
         workers = api.get("/health").json()["workers"]
     states = {"running": "运行中", "failing": "出错重试中", "stopped": "已停止",
@@ -468,6 +477,11 @@ def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_
             assert (kind, origin) == ("card.linked", "s-x") and "FOREIGN KEY" in reason
             shown = text_of(app, "#sync-state")
             assert "同步冲突 1" in shown
+            vouchers = app.query_one("#voucher-table", DataTable)
+            await until(pilot, lambda: vouchers.row_count == 1)
+            _when, code, covered, order_id, why = map(str, vouchers.get_row_at(0))
+            assert (code, covered, why) == ("555566667777", "50.00", "券码不存在")
+            assert order_id == pending["order_id"]
             for worker in workers:
                 assert f"{worker['name']} {states[worker['state']]}" in shown, shown
 

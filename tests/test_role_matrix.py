@@ -116,6 +116,8 @@ RULES: dict[str, str] = {
     "POST /delivery/meituan/{event}": SIGNED,
     "POST /delivery/eleme": SIGNED,
     "POST /delivery/claims": "delivery.claim",
+    "POST /orders/{order_id}/voucher-reversals": "voucher.reverse",
+    "GET /group-buy/vouchers": "report.read",
 }
 
 

@@ -21,7 +21,7 @@ from ..runtime import Hub
 
 MAX_BODY = 256 * 1024
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "refused": 409,
-          "forbidden": 403, "unauthorized": 401}
+          "forbidden": 403, "unauthorized": 401, "unavailable": 503}
 
 
 def problem(status: int, code: str, message: str,

@@ -1,20 +1,24 @@
-"""The delivery platforms' push receivers. No device token: each push is authenticated by the
-platform's own signature with this store's app secret (`[delivery.*]`), and answered the way
-that platform expects, so it stops retrying."""
+"""The delivery platforms' push receivers, and the group-buy vouchers' refund and flagged list.
+No device token on a push: each is authenticated by the platform's own signature with this
+store's app secret (`[delivery.*]`), and answered the way that platform expects, so it stops
+retrying."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import Field, StrictStr
 
 from printer import slips
 
+from .. import groupbuy
 from ..domain import delivery as book
 from ..domain.errors import InvalidInput, LaokeError
+from ..domain.groupbuy import vouchers
 from .auth import Caller, hub_of, require
 from .models import Body, ShortText
 from .printing import queued
@@ -82,3 +86,26 @@ class ClaimBody(Body):
 def claim(body: ClaimBody, request: Request,
           who: Annotated[Caller, Depends(require("delivery.claim"))]) -> Json:
     return dict(book.claim(hub_of(request).store(), body.code, body.member_id, who.actor))
+
+
+class VoucherReversal(Body):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+@router.post("/orders/{order_id}/voucher-reversals", status_code=201,
+             summary="A refund gives the order's group-buy vouchers back (reverseconsume on the "
+             "platform; 503 while it cannot be asked)")
+def reverse_vouchers(order_id: str, body: VoucherReversal, request: Request,
+                     who: Annotated[Caller, Depends(require("voucher.reverse"))]) -> Json:
+    store = hub_of(request).store()
+    given = groupbuy.reverse_order(store, groupbuy.Platform(store.settings.group_buy),
+                                   order_id, who.actor, body.reason)
+    return {"order_id": order_id, "reversed": given}
+
+
+@router.get("/group-buy/vouchers", summary="Group-buy vouchers by state: pending (taken "
+            "offline, to verify) or refused (flagged: the platform refused one taken offline)")
+def list_vouchers(request: Request, _: Annotated[Caller, Depends(require("report.read"))],
+                  state: Literal["pending", "refused", "consumed", "reversed"] = "refused",
+                  ) -> list[Json]:
+    return vouchers(hub_of(request).store(), state=state)

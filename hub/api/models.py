@@ -127,6 +127,7 @@ class TenderLine(Body):
     method: Literal["cash", "wechat", "alipay", "card", "voucher"]
     amount_fen: Fen
     received_fen: Fen | None = None  # cash handed over, for the change
+    code: ShortText | None = None  # a group-buy voucher's code (团购券码)
 
 
 class Checkout(Body):

@@ -18,6 +18,7 @@ from ..domain.members import points_balance
 from ..domain.menu import MenuLine
 from ..domain.profiles import MemberProfile, checkin_card, guest_card, member_profile
 from ..domain.visits import check_in
+from ..groupbuy import Platform, checkout_with_vouchers
 from .auth import Caller, hub_of, require
 from .members import serving
 from .models import (
@@ -101,7 +102,7 @@ def sell_box(body: BoxSale, request: Request, response: Response,
 
 
 def tenders(given: list[TenderLine] | None) -> list[Tender] | None:
-    return None if given is None else [Tender(t.method, t.amount_fen, t.received_fen)
+    return None if given is None else [Tender(t.method, t.amount_fen, t.received_fen, t.code)
                                        for t in given]
 
 
@@ -111,7 +112,9 @@ def pay(request: Request, response: Response, who: Caller, req: CheckoutRequest,
     first, the tablets told, and the receipt printed once however often the till retries."""
     hub = hub_of(request)
     store = hub.store()
-    result = checkout(store, authorise(hub.sync, store, req))
+    result = checkout_with_vouchers(store, Platform(store.settings.group_buy), req,
+                                    lambda taken: checkout(store, authorise(hub.sync, store,
+                                                                            taken)))
     if result["replayed"]:
         response.status_code = 200
     else:

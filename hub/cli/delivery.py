@@ -1,4 +1,5 @@
-"""Delivery platforms' orders: a back-office file in, the platforms' dish names mapped."""
+"""Delivery platforms' orders: a back-office file in, the platforms' dish names mapped; group-buy
+vouchers by state (the flagged ones the platform refused after they were taken offline)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,24 @@ def delivery_unjoin(obj: Obj, platform: str, user_id: str) -> None:
     if not unjoin(obj.store(), platform, user_id, actor="cli"):
         raise NotFound(f"{platform} user {user_id} is joined to nobody")
     click.echo(f"{platform} user {user_id} joined to nobody")
+
+
+@delivery.command("vouchers")
+@click.option("--state", type=click.Choice(["refused", "pending", "consumed", "reversed"]),
+              default="refused", show_default=True,
+              help="refused: taken offline, then refused by the platform (chase the guest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_obj
+def delivery_vouchers(obj: Obj, state: str, as_json: bool) -> None:
+    """Group-buy vouchers (团购券) by state: the flagged ones by default."""
+    from ..domain.groupbuy import vouchers
+
+    found = vouchers(obj.store(), state=state)
+    if as_json:
+        emit_json(found)
+        return
+    for one in found:
+        click.echo(f"{one['created_at']}  {one['code']}  {one['tender_fen'] / 100:>8.2f}  "
+                   f"order {one['order_id']}  {one['refusal'] or one['deal_title'] or ''}")
+    if not found:
+        click.echo(f"no {state} vouchers")

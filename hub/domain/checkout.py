@@ -16,6 +16,7 @@ from .authority import OFFLINE, POINTS, STORED_VALUE, ChainLink, ask_hq, spend_n
 from .campaigns import after_payment, member_day_price, points_boost, record_use
 from .coupons import Line, check_coupon, record_redemption
 from .errors import IdempotencyConflict, InvalidInput, MemberErased, NotFound
+from .groupbuy import Taken, record_taken, voucher_code
 from .ids import new_id
 from .ledgers import (
     MAX_TOPUP_FEN,
@@ -50,6 +51,7 @@ class Tender:
     method: str
     amount_fen: int
     received_fen: int | None = None
+    code: str | None = None  # a group-buy voucher's code (groupbuy.py)
 
 
 class PricedLine(TypedDict):
@@ -114,6 +116,9 @@ class CheckoutRequest:
     # report that counts covers counts it; at `table`, else the counter.
     party_size: int | None = None
     table: str | None = None
+    # The voucher tenders' codes as the hub took them from the platform (hub/groupbuy.py):
+    # the platform's answer, not part of what the till asked.
+    vouchers: Sequence[Taken] = ()
 
 
 def _validate(req: CheckoutRequest) -> None:
@@ -143,6 +148,11 @@ def _validate(req: CheckoutRequest) -> None:
                          tender.amount_fen, MAX_LINE_FEN)
             if tender.method != "cash":
                 raise InvalidInput(f"tender {number}: only cash is handed over with change")
+        if tender.code is not None and tender.method != "voucher":
+            raise InvalidInput(f"tender {number}: only a voucher carries a code")
+    codes = [voucher_code(t.code) for t in req.tenders or () if t.code is not None]
+    if len(set(codes)) != len(codes):
+        raise InvalidInput("a voucher code is given once per checkout")
     whole_number(req.redeem_points, "redeem_points", 0)
     whole_number(req.stored_value_fen, "stored_value_fen", 0, MAX_TOPUP_FEN)
     if req.channel not in CHANNELS:
@@ -156,9 +166,13 @@ def _request_hash(req: CheckoutRequest) -> str:
     body.pop("idempotency_key")
     body.pop("stored_value_auth")  # a retry may be approved anew; it is the same checkout
     body.pop("points_auth")
+    body.pop("vouchers")
     # What checkouts before the menu and tenders sent hashes as it did then.
     body["lines"] = [{k: v for k, v in line.items() if not (k == "code" and v is None)}
                      for line in body["lines"]]
+    for tender in body["tenders"] or ():
+        if tender["code"] is None:
+            tender.pop("code")
     for key in ("tenders", "tab_id", "party_size", "table"):
         if body[key] is None:
             body.pop(key)
@@ -305,7 +319,8 @@ def write_order(store: Store, order: dict[str, Any], bill_lines: Sequence[Line],
         "INSERT INTO order_lines (order_id, line_no, dish, qty, unit_price_fen, code) "
         "VALUES (:order_id, :line_no, :dish, :qty, :unit_price_fen, :code)",
         [{**line, "order_id": order_id} for line in lines])
-    paid = [{"line_no": n, **asdict(tender)} for n, tender in enumerate(tenders, 1)]
+    paid = [{"line_no": n, "method": tender.method, "amount_fen": tender.amount_fen,
+             "received_fen": tender.received_fen} for n, tender in enumerate(tenders, 1)]
     store.conn.executemany(
         "INSERT INTO order_tenders (order_id, line_no, method, amount_fen, received_fen) "
         "VALUES (:order_id, :line_no, :method, :amount_fen, :received_fen)",
@@ -376,6 +391,8 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
     write_order(store, order, bill_lines, tenders)
     if req.tab_id is not None:
         close_tab(store, req.tab_id, order_id)
+    record_taken(store, order_id, [(t.code, t.amount_fen) for t in tenders if t.code],
+                 req.vouchers)
 
     if coupon_code:
         record_redemption(store, coupon_code, order_id=order_id, member_id=req.member_id,

@@ -324,6 +324,21 @@ class DeliverySettings(_Section):
     push_window_s: Annotated[int, Field(ge=30, le=86_400)] = 600
 
 
+class GroupBuySettings(_Section):
+    """美团/大众点评's group-buy voucher API (团购券 receipt/prepare, consume, reverseconsume),
+    signed like Meituan's open platform with `app_secret`; "" for `url`: vouchers are taken
+    pending and verified once it is set. The platform keeps `commission_pct` of what the guest
+    paid for the deal."""
+
+    url: str = ""
+    app_key: str = ""
+    app_secret: str = ""
+    shop_id: str = ""
+    commission_pct: Annotated[float, Field(ge=0, le=100)] = 0.0
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    verify_every_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
+
+
 class ReaderSettings(_Section):
     url: str
     protocol: Literal["rdm6300", "track2", "line"]
@@ -359,6 +374,7 @@ class Settings(_Section):
     commission: CommissionSettings = CommissionSettings()
     weather: WeatherSettings = WeatherSettings()
     delivery: DeliverySettings = DeliverySettings()
+    group_buy: GroupBuySettings = GroupBuySettings()
     printers: list[PrinterSettings] = Field(default_factory=list)
     readers: list[ReaderSettings] = Field(default_factory=list)
 

@@ -33,7 +33,7 @@ _MANAGER = _CASHIER | {
     "points.adjust", "stored_value.refund", "stored_value.bonus", "coupon_template.manage",
     "campaign.manage",
     "tier.manage", "device.manage", "export", "staff.read", "report.read", "menu.manage",
-    "table.manage", "sync.read", "calls.manage",
+    "table.manage", "sync.read", "calls.manage", "voucher.reverse",
 }
 _OWNER = _MANAGER | {"member.erase", "staff.manage", "audit.read", "settings.manage"}
 

@@ -188,3 +188,17 @@ class ClaimTaken(Conflict):
     """A delivery order's claim code entered by a second guest: it joined the first."""
 
     code = "claim_taken"
+
+
+class VoucherRefused(Refused):
+    """A group-buy voucher the platform will not consume (forged, used, expired) or one already
+    taken here: the checkout is refused and nothing of it is written."""
+
+    code = "voucher_refused"
+
+
+class PlatformUnreachable(LaokeError):
+    """The group-buy platform could not be asked (no network, a timeout, a server error)."""
+
+    code = "platform_unreachable"
+    kind = "unavailable"

@@ -73,6 +73,8 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
     elif kind == "delivery.unjoined":
         store.conn.execute("DELETE FROM platform_identities WHERE platform = ? AND "
                            "platform_user_id = ?", (data["platform"], data["platform_user_id"]))
+    elif kind.startswith("group_voucher."):  # each carries the voucher whole, as it is now
+        store.db.table("group_vouchers").upsert(data, pk="id")
     elif kind == "staff.created":
         staff = _row(data, ("id", "name", "role", "active", "created_at"))
         store.db.table("staff").insert({**staff, "pin_hash": NO_PIN}, ignore=True)

@@ -1036,6 +1036,31 @@ CREATE TRIGGER stock_entries_not_deleted BEFORE DELETE ON stock_entries
 BEGIN SELECT RAISE(ABORT, 'a stock entry is never deleted: add another'); END;
 """
 
+# Group-buy vouchers (美团/大众点评 团购券) taken at checkout: each code consumed once on the
+# platform (or, offline, pending until the verifier asks), with the deal, its face value, what
+# the guest paid for it and the platform's commission; reversed on a refund, flagged when the
+# platform refuses one taken offline. A code reversed may be taken again.
+GROUP_VOUCHERS = """
+CREATE TABLE group_vouchers (
+    id TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    order_id TEXT NOT NULL REFERENCES orders(id),
+    tender_fen INTEGER NOT NULL CHECK (tender_fen >= 0),
+    state TEXT NOT NULL CHECK (state IN ('consumed', 'pending', 'refused', 'reversed')),
+    request_id TEXT NOT NULL UNIQUE,
+    deal_title TEXT,
+    face_value_fen INTEGER CHECK (face_value_fen >= 0),
+    paid_fen INTEGER CHECK (paid_fen >= 0),
+    commission_fen INTEGER CHECK (commission_fen >= 0),
+    refusal TEXT,
+    created_at TEXT NOT NULL,
+    settled_at TEXT
+);
+CREATE UNIQUE INDEX group_vouchers_live ON group_vouchers(code) WHERE state != 'reversed';
+CREATE INDEX group_vouchers_order ON group_vouchers(order_id);
+CREATE INDEX group_vouchers_state ON group_vouchers(state) WHERE state IN ('pending', 'refused');
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1072,6 +1097,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0035_offers", OFFERS),
     ("0037_weather", WEATHER),
     ("0038_stock", STOCK),
+    ("0033_group_vouchers", GROUP_VOUCHERS),
 )
 
 

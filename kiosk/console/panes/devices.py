@@ -1,5 +1,6 @@
 """Paired tablets and kiosks, pairing a new one, the printers' and readers' health, and the
-hub's own: each background worker's state and what the chain sent that could not apply."""
+hub's own: each background worker's state, what the chain sent that could not apply and the
+group-buy vouchers taken offline that the platform then refused."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class DevicesPane(Pane):
             yield Static("", id="sync-state", classes="panel")
             yield Table(*(t(k) for k in ("time", "event", "from_store", "reason")),
                         id="conflict-table")
+            yield Table(*(t(k) for k in ("time", "voucher_code", "voucher_yuan", "order_id",
+                                         "reason")), id="voucher-table")
 
     def on_mount(self) -> None:
         self.load()
@@ -42,11 +45,11 @@ class DevicesPane(Pane):
 
     def load(self) -> None:
         client = self.console.client
-        self.call(lambda: (client.devices(), client.health(), client.sync_conflicts()),
-                  self.show)
+        self.call(lambda: (client.devices(), client.health(), client.sync_conflicts(),
+                           client.flagged_vouchers()), self.show)
 
-    def show(self, answers: tuple[list[Json], Json, list[Json]]) -> None:
-        devices, health, conflicts = answers
+    def show(self, answers: tuple[list[Json], Json, list[Json], list[Json]]) -> None:
+        devices, health, conflicts, flagged = answers
         t = self.t
         table = self.query_one("#device-table", Table)
         table.clear()
@@ -65,6 +68,12 @@ class DevicesPane(Pane):
             for r in health["readers"]) or t("none")))
         self.query_one("#hardware", Static).update("\n".join(lines))
         self.show_sync(health, conflicts)
+        table = self.query_one("#voucher-table", Table)
+        table.clear()
+        for voucher in reversed(flagged):  # the newest first
+            table.add_row(self.console.local_time(voucher["created_at"], "%m-%d %H:%M"),
+                          voucher["code"], f"{voucher['tender_fen'] / 100:.2f}",
+                          voucher["order_id"], voucher["refusal"] or "", key=voucher["id"])
 
     def show_sync(self, health: Json, conflicts: list[Json]) -> None:
         """Every worker's state (a failing one with its last error) and the conflicts a
