@@ -49,7 +49,9 @@ def test_signup_lookup_and_profile(api):
     assert api.get("/members/lookup", params={"card": "0100ABCDEF"}).json()["id"] == member["id"]
     qr = api.get(f"/members/{member['id']}/qr").json()["payload"]
     assert api.get("/members/lookup", params={"qr": qr}).json()["id"] == member["id"]
-    tampered = api.get("/members/lookup", params={"qr": qr[:-1] + "0"})
+    # The last character changed for certain (a fixed "0" left one signature in 16 intact).
+    tampered = api.get("/members/lookup",
+                       params={"qr": qr[:-1] + ("1" if qr.endswith("0") else "0")})
     assert tampered.status_code == 422 and "signature" in tampered.json()["message"]
     profile = api.get(f"/members/{member['id']}").json()
     for key in ("allergies", "notes", "birthday", "last_visit_at", "favourite_dishes",

@@ -520,10 +520,10 @@ def test_campaign_templates_take_plain_fields_only(template):
 def test_a_stored_template_with_a_format_spec_renders_without_it(store, guest):
     """A template stored before the rule (or relayed) is filled field by field: no spec runs."""
     from hub.domain.members import member_row
-    from hub.domain.outreach import render
+    from hub.domain.outreach import compose
 
-    text = render(store, "{name!r}:{name:>12}！", member_row(store, guest["id"]), None, "sms",
-                  "zh-CN")
+    text, _, _ = compose(store, "{name!r}:{name:>12}！", member_row(store, guest["id"]), None, "",
+                         "sms", "zh-CN")
     assert text == "王芳:王芳！"
 
 
