@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
+
+from .httpstandin import QuietHandler, serve
 
 
 class Meituan:
@@ -100,25 +100,14 @@ class GroupBuy:
         self.calls: list[tuple[str, dict[str, str]]] = []
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 params = dict(parse_qsl(body, keep_blank_values=True))
                 url = f"http://{self.headers['Host']}{self.path}"
-                answer = stand_in.answer(url, self.path.rsplit("/", 1)[-1], params)
-                data = json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(200, stand_in.answer(url, self.path.rsplit("/", 1)[-1], params))
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler)
 
     def sell(self, code: str, title: str, market_price: str, price: str) -> None:
         """A guest bought the deal on the platform: the code exists, unused."""

@@ -4,12 +4,12 @@ Open-Meteo's weather APIs."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
+
+from .httpstandin import QuietHandler, serve
 
 
 class Gateway:
@@ -22,7 +22,7 @@ class Gateway:
         self.lose_answer_next = 0  # take the message, then answer 503 (a lost answer)
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 gateway.requests += 1
@@ -37,17 +37,10 @@ class Gateway:
                     self.send_response(503)
                     self.end_headers()
                     return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"status": "delivered"}')
+                self.send_json(200, {"status": "delivered"})
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.url = f"{base}/sms"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -71,35 +64,22 @@ class OpenMeteo:
         self.down = False
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 stand_in.queries.append((url.path, query))
                 if stand_in.down:
-                    self._answer(503, {"error": True, "reason": "Service unavailable"})
+                    self.send_json(503, {"error": True, "reason": "Service unavailable"})
                     return
                 try:
-                    self._answer(200, stand_in.answer(url.path, query))
+                    self.send_json(200, stand_in.answer(url.path, query))
                 except ValueError as error:
-                    self._answer(400, {"error": True, "reason": str(error)})
+                    self.send_json(400, {"error": True, "reason": str(error)})
 
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, base = serve(Handler)
         self.forecast_url = f"{base}/v1/forecast"
         self.archive_url = f"{base}/v1/archive"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def answer(self, path: str, query: dict[str, str]) -> dict:
         for name in ("latitude", "longitude"):
