@@ -365,7 +365,8 @@ class Publisher(ThreadWorker):
         if first == self.next_seq and not rows:
             return False
         batch: dict[str, Any] = {"schema": PROTOCOL, "store": self.store_id,
-                                 "epoch": self.epoch, "prev": self._own_id(first - 1)}
+                                 "epoch": self.epoch, "prev": self._own_id(first - 1),
+                                 "acked": self.acks()}
         if first > self.next_seq:
             batch["gone"] = [self.next_seq, first - 1]
         batch["events"] = fitting([

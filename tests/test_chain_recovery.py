@@ -136,6 +136,32 @@ def test_a_clone_continuing_past_hqs_watermark_is_not_mixed_in(tmp_path):
     assert "another hub" in book.stores()[0]["attention"]
 
 
+def test_an_hq_behind_what_it_acknowledged_says_so_from_a_batch_before_any_pull(tmp_path):
+    """Fault 9, the race the soak of the suite found: after HQ goes back to a backup, a store
+    that fills the gap with its batches before its next pull left HQ none the wiser. Each
+    batch says what this HQ acknowledged, as a pull does."""
+    book = HqBook(tmp_path / "hq.db")
+
+    def batch(acked, *seqs):
+        return json.dumps({"schema": PROTOCOL, "store": "s-e", "prev": None, "acked": acked,
+                           "events": [{"store": "s-e", "seq": seq, "id": f"e{seq}",
+                                       "type": "order.created", "ts": "t",
+                                       "data": {"id": f"o-{seq}", "total_fen": 100,
+                                                "discount_fen": 0, "created_at": "t"}}
+                                      for seq in seqs]}).encode()
+
+    topic = events_topic("s-e")
+    assert book.apply(topic, batch({book.hq_id: 0}, 1, 2))[1] == 2
+    assert book.apply(topic, batch({book.hq_id: 2, "another-hq": 9}, 3))[1] == 3
+    assert book.conn.execute("SELECT COUNT(*) FROM hq_flags").fetchone()[0] == 0
+    # HQ is back as of seq 3, while the store holds HQ's acknowledgement of 5.
+    assert book.apply(topic, batch({book.hq_id: 5}, 4, 5, 6))[1] == 6
+    assert book.apply(topic, batch({book.hq_id: 5}, 7))[1] == 7  # said once, not per batch
+    flags = book.conn.execute("SELECT kind, subject, detail FROM hq_flags").fetchall()
+    assert [(kind, subject, json.loads(detail)) for kind, subject, detail in flags] == [
+        ("hq_behind", "s-e", {"acknowledged": 5, "held": 3})]
+
+
 def test_hq_restored_from_a_backup_recovers_from_the_stores(tmp_path, broker):
     """Fault 9: HQ's database goes back to last night's copy. The stores still hold what
     they sent (retention): HQ sees it is behind, asks, and has every event again; a store

@@ -160,6 +160,12 @@ class HqBook:
             if refused is not None:
                 self._needs_person(conn, store_id, refused, topic, payload)
                 return store_id, applied, None
+            # A batch says what this HQ acknowledged, as a pull does: a store that fills the
+            # gap before its next pull must not hide that HQ went back to a backup.
+            mine = self._acked_here(body.get("acked"))
+            if mine is not None and mine > applied:
+                self._flag_in(conn, "hq_behind", store_id,
+                              {"acknowledged": mine, "held": applied}, "acknowledged")
             applied = self._gone(conn, store_id, applied, body.get("gone"))
             gap = None
             batch = []
@@ -556,14 +562,14 @@ class HqBook:
         after = int(body["after"])
         acked, top = body.get("acked"), body.get("top")
         self._seen(store_id, body)
-        mine = acked.get(self.hq_id) if isinstance(acked, dict) else None
+        mine = self._acked_here(acked)
         row = self.conn.execute("SELECT applied_seq, last_event_at, schema FROM hq_stores "
                                 "WHERE store_id = ?", (store_id,)).fetchone()
         applied = row[0] if row else 0
         resend = None
         if row is not None and (row[2] or 0) > PROTOCOL:
             pass  # what it sends cannot be read here: asking again only parks it again
-        elif isinstance(mine, int) and mine > applied:
+        elif mine is not None and mine > applied:
             resend = applied + 1
             self._flag_once("hq_behind", store_id, {"acknowledged": mine, "held": applied},
                             "acknowledged")
@@ -596,14 +602,23 @@ class HqBook:
 
     def _flag_once(self, kind: str, subject: str, detail: dict[str, Any], key: str) -> None:
         """A flag for a person, once per `subject` and value of `detail[key]`."""
-        text = json.dumps(detail, sort_keys=True)
         with self.write() as conn:
-            known = [json.loads(r[0]).get(key) for r in conn.execute(
-                "SELECT detail FROM hq_flags WHERE kind = ? AND subject = ?", (kind, subject))]
-            if detail[key] not in known:
-                log.error("store %s: %s %s", subject, kind, text)
-                conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
-                             "(?, ?, ?, ?)", (kind, subject, text, self._now()))
+            self._flag_in(conn, kind, subject, detail, key)
+
+    def _flag_in(self, conn: HqDb, kind: str, subject: str, detail: dict[str, Any],
+                 key: str) -> None:
+        text = json.dumps(detail, sort_keys=True)
+        known = [json.loads(r[0]).get(key) for r in conn.execute(
+            "SELECT detail FROM hq_flags WHERE kind = ? AND subject = ?", (kind, subject))]
+        if detail[key] not in known:
+            log.error("store %s: %s %s", subject, kind, text)
+            conn.execute("INSERT INTO hq_flags (kind, subject, detail, at) VALUES "
+                         "(?, ?, ?, ?)", (kind, subject, text, self._now()))
+
+    def _acked_here(self, acked: Any) -> int | None:
+        """What a store says this HQ database acknowledged, if it says."""
+        mine = acked.get(self.hq_id) if isinstance(acked, dict) else None
+        return mine if isinstance(mine, int) and not isinstance(mine, bool) else None
 
     def set_status(self, store_id: str, online: bool, schema: int | None = None,
                    version: str | None = None) -> None:
