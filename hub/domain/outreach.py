@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Collection
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -135,10 +136,14 @@ def _unsubscribe_text(store: Store, member_id: str, channel: str, lang: str) -> 
 
 # -- writing messages ------------------------------------------------------------------------
 
+PROFILE_FIELDS = frozenset({"dish", "last_visit", "tier", "points"})
+
+
 def _values(store: Store, member: Any, coupon: dict[str, Any] | None, code: str,
-            channel: str, lang: str) -> dict[str, str]:
-    """Every placeholder's words for this guest; `coupon` is the issued coupon's view (or,
-    in a preview, its template with the `valid_until` it would get)."""
+            channel: str, lang: str, wanted: Collection[str]) -> dict[str, str]:
+    """Every placeholder's words for this guest, the profile's only when `wanted` names one;
+    `coupon` is the issued coupon's view (or, in a preview, its template with the
+    `valid_until` it would get)."""
     offer = ""
     if coupon is not None:
         offer = offer_value(coupon, lang)
@@ -149,23 +154,26 @@ def _values(store: Store, member: Any, coupon: dict[str, Any] | None, code: str,
     until = ""
     if coupon is not None:
         until = from_iso(coupon["valid_until"]).astimezone(zone).strftime("%Y-%m-%d")
+    values = {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
+              "code": code, "until": until,
+              "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang)}
+    if PROFILE_FIELDS.isdisjoint(wanted):
+        return values  # the profile is a few queries a guest: only for words that need it
     profile = member_profile(store, member["id"])
     last = profile["last_visit_at"]
     dishes = profile["favourite_dishes"]
-    return {"name": member["name"] or "", "store": store.settings.store_name, "offer": offer,
-            "code": code, "until": until,
-            "unsubscribe": _unsubscribe_text(store, member["id"], channel, lang),
-            "dish": dishes[0]["dish"] if dishes else "",
-            "last_visit": from_iso(last).astimezone(zone).strftime("%Y-%m-%d") if last else "",
-            "tier": profile["tier_name"] if lang == "zh-CN" else profile["tier_name_en"],
-            "points": str(profile["points_balance"])}
+    return values | {
+        "dish": dishes[0]["dish"] if dishes else "",
+        "last_visit": from_iso(last).astimezone(zone).strftime("%Y-%m-%d") if last else "",
+        "tier": profile["tier_name"] if lang == "zh-CN" else profile["tier_name_en"],
+        "points": str(profile["points_balance"])}
 
 
 def compose(store: Store, wording_: str, member: Any, coupon: dict[str, Any] | None,
             code: str, channel: str, lang: str) -> tuple[str, str, str]:
     """The exact text the guest will read; for an SMS also the approved template's code and
     its parameters as JSON ("" and "" when no approved template has this wording)."""
-    values = _values(store, member, coupon, code, channel, lang)
+    values = _values(store, member, coupon, code, channel, lang, _fields(wording_))
     approved = approved_template(store, wording_) if channel == "sms" else None
     if approved is None:
         return fill(wording_, values).strip(), "", ""
