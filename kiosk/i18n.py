@@ -136,6 +136,34 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+# HQ's console (`laoke hq console`): the fleet, not one store.
+HQ_STRINGS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "老客 laoke 总部", "reading": "正在读取总部账本…", "stores": "门店",
+        "store": "门店", "state": "状态", "online": "在线", "offline": "离线",
+        "last_seen": "最近联系", "backlog": "待同步", "applied": "已入账序号",
+        "version": "版本", "protocol": "协议", "orders": "订单", "revenue": "营收",
+        "alarms": "告警", "with_alarms": "有告警", "flags": "待人处理",
+        "at": "时间", "kind": "类型", "subject": "对象", "detail": "详情",
+        "cannot_read": "读不到总部账本", "stale": "数据已过时",
+        "alarms_only": "只看告警", "alarm_stalled": "同步停滞", "alarm_poison": "无法入账",
+        "alarm_attention": "需人工查看", "alarm_conflicts": "冲突",
+        "alarm_clock_skew": "时钟偏差",
+    },
+    "en": {
+        "title": "laoke 老客 HQ", "reading": "Reading HQ's book…", "stores": "Stores",
+        "store": "Store", "state": "State", "online": "online", "offline": "offline",
+        "last_seen": "Last seen", "backlog": "Backlog", "applied": "Applied seq",
+        "version": "Version", "protocol": "Protocol", "orders": "Orders",
+        "revenue": "Revenue", "alarms": "Alarms", "with_alarms": "With alarms",
+        "flags": "For a person to decide", "at": "At", "kind": "Kind",
+        "subject": "Subject", "detail": "Detail", "cannot_read": "Cannot read HQ's book",
+        "stale": "Stale", "alarms_only": "alarms only", "alarm_stalled": "stalled",
+        "alarm_poison": "cannot apply", "alarm_attention": "needs attention",
+        "alarm_conflicts": "conflicts", "alarm_clock_skew": "clock skew",
+    },
+}
+
 def default_language(environ: dict[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     for name in ("LAOKE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):

@@ -163,6 +163,28 @@ def hq_stores(obj: Obj, db: str | None, as_json: bool) -> None:
                    f"{'  NEEDS ATTENTION: ' + row['attention'] if row['attention'] else ''}")
 
 
+@hq_group.command("console")
+@click.option("--every", "every_s", type=click.FloatRange(min=0.5), default=5.0,
+              show_default=True, help="Seconds between reads of HQ's book.")
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), help="Default: the locale's.")
+@db_option
+@pass_obj
+def hq_console(obj: Obj, db: str | None, every_s: float, lang: str | None) -> None:
+    """The fleet on one screen (Textual): every store online or not, last seen, backlog,
+    version, protocol, sales and alarms, the stores that need a person first, and the
+    flags for a person to decide; `a` shows only stores with alarms."""
+    book = _hq_book(obj, db)  # a bad --db fails here, before the screen opens
+    url = book.url
+    book.conn.close()
+    from kiosk.console.hq import run_hq_console  # Textual loads once there is a book
+
+    from ..domain.config import CONFIG_NAME, load_settings
+
+    timezone = (load_settings(obj.home).timezone if (obj.home / CONFIG_NAME).exists()
+                else "Asia/Shanghai")  # as the chain books read HQ's day
+    run_hq_console(url, every_s, lang, timezone)
+
+
 @hq_group.group("push")
 def hq_push() -> None:
     """Send a coupon template or a campaign to every store of the chain."""

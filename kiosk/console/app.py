@@ -255,10 +255,6 @@ class ConsoleApp(App[None]):
             self.notify(f"{self.t('low_rating')}: {self.t('table')} {data['table_no'] or '-'} "
                         f"{data['rating']}★", severity="error", timeout=30)
             self.push_screen(RatingAlert(data))
-        elif kind == "feedback.low":  # service recovery while the guest is still there
-            self.notify(f"{self.t('low_rating')}: {self.t('table')} {data['table_no'] or '-'} "
-                        f"{data['rating']}★", severity="error", timeout=30)
-            self.action_show_tab("dashboard")
 
 
 def run_console(client: HubClient, **options: Any) -> None:
