@@ -140,7 +140,7 @@ STRINGS: dict[str, dict[str, str]] = {
 HQ_STRINGS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title": "老客 laoke 总部", "reading": "正在读取总部账本…", "stores": "门店",
-        "store": "门店", "state": "状态", "online": "在线", "offline": "离线",
+        "store": "门店", "region": "区域", "state": "状态", "online": "在线", "offline": "离线",
         "last_seen": "最近联系", "backlog": "待同步", "applied": "已入账序号",
         "version": "版本", "protocol": "协议", "orders": "订单", "revenue": "营收",
         "alarms": "告警", "with_alarms": "有告警", "flags": "待人处理",
@@ -152,7 +152,8 @@ HQ_STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "laoke 老客 HQ", "reading": "Reading HQ's book…", "stores": "Stores",
-        "store": "Store", "state": "State", "online": "online", "offline": "offline",
+        "store": "Store", "region": "Region", "state": "State", "online": "online",
+        "offline": "offline",
         "last_seen": "Last seen", "backlog": "Backlog", "applied": "Applied seq",
         "version": "Version", "protocol": "Protocol", "orders": "Orders",
         "revenue": "Revenue", "alarms": "Alarms", "with_alarms": "With alarms",

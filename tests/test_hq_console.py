@@ -22,6 +22,7 @@ def _fleet_book(url):
     book = HqBook(url)
     for store_id, online in (("s-a", True), ("s-b", False), ("s-c", True)):
         book.set_status(store_id, online, PROTOCOL, "0.9.1")
+    book.set_region("s-a", "华东")
     poison = {**order_event("s-a", 2), "type": "stored_value.entry",
               "data": {"id": "x", "amount_fen": 500}}
     book.apply(events_topic("s-a"), json.dumps({"schema": 1, "store": "s-a", "events": [
@@ -60,9 +61,9 @@ async def _scenario(app):
         await _until(pilot, lambda: app.fleet is not None and _rows(app))
         rows = _rows(app)
         assert [r[0] for r in rows] == ["s-a", "s-b", "s-c"]  # alarm, offline, fine
-        assert rows[0][1] == "online" and "cannot apply" in rows[0][9]
-        assert rows[1][1] == "offline" and rows[1][9] == "-"
-        assert rows[2][7] == "3" and rows[2][8] == "75.00元"  # its orders and revenue
+        assert rows[0][1:3] == ["华东", "online"] and "cannot apply" in rows[0][10]
+        assert rows[1][1:3] == ["-", "offline"] and rows[1][10] == "-"
+        assert rows[2][8] == "3" and rows[2][9] == "75.00元"  # its orders and revenue
         summary = str(app.query_one("#summary", Static).render())
         assert "Stores 3" in summary and "offline 1" in summary and "With alarms 1" in summary
         assert "Orders 4" in summary  # s-a's one good order and s-c's three
@@ -79,7 +80,7 @@ async def _scenario(app):
 
         await pilot.press("f9")  # 中文, same fleet
         await _until(pilot, lambda: app.title == "老客 laoke 总部" and _rows(app))
-        assert _rows(app)[1][1] == "离线"
+        assert _rows(app)[1][2] == "离线"
 
 
 def test_the_hq_console_refuses_a_database_it_cannot_keep_a_book_in(tmp_path):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..domain.config import STORE_ID_PATTERN
 from ..domain.money import yuan
 from ..domain.report_names import REPORT_NAMES
 from . import Obj, cli, emit_json, json_arg, pass_obj
@@ -103,56 +105,150 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
         metrics.shutdown()
 
 
+region_option = click.option("--region", metavar="NAME",
+                             help="Only the stores HQ files under this region.")
+
+
 @hq_group.command("report")
 @click.argument("name", required=False, type=click.Choice(REPORT_NAMES))
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="With NAME: first day.")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="With NAME: last day.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": ..., "totals": ...} '
               "(with NAME: the report).")
+@region_option
 @db_option
 @pass_obj
 def hq_report(obj: Obj, db: str | None, name: str | None, start: str | None, end: str | None,
-              as_json: bool) -> None:
-    """Per-store and chain totals: members, orders, revenue, last applied seq, online; with
-    NAME, any store report over the whole chain."""
+              as_json: bool, region: str | None) -> None:
+    """Per-store, per-region and chain totals: members, orders, revenue, last applied seq,
+    online; with NAME, any store report over the whole chain (or over a region)."""
     if name is not None:
         from sync.chain import chain_books
 
         from ..domain.reports import report
 
         first, last = days(start, end)
-        with chain_books(obj.home, db) as chain:
-            show_report(report(chain, name, first, last), as_json)
+        try:
+            with chain_books(obj.home, db, region) as chain:
+                show_report(report(chain, name, first, last), as_json)
+        except ValueError as error:  # no store is filed under that region
+            raise click.BadParameter(str(error), param_hint="--region") from None
         return
-    totals_by_store = _hq_book(obj, db).report()
+    try:
+        totals_by_store = _hq_book(obj, db).report(region)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--region") from None
     if as_json:
         emit_json(totals_by_store)
         return
     for store_id, row in totals_by_store["stores"].items():
         click.echo(f"{store_id:16} {'online ' if row['online'] else 'offline'} members "
                    f"{row['members']:7d} orders {row['orders']:8d} revenue "
-                   f"{yuan(row['revenue_fen'], ' 元', width=12)} seq {row['last_seq']}")
+                   f"{yuan(row['revenue_fen'], ' 元', width=12)} seq {row['last_seq']}"
+                   f"{'  ' + row['region'] if row['region'] else ''}")
+    for name_, row in totals_by_store.get("regions", {}).items():
+        click.echo(f"{name_:16} {row['stores']:3d} stores members {row['members']:7d} "
+                   f"orders {row['orders']:8d} revenue {yuan(row['revenue_fen'], ' 元', width=12)}")
     totals = totals_by_store["totals"]
-    click.echo(f"{'chain':16}         members {totals['members']:7d} orders "
+    click.echo(f"{region or 'chain':16}         members {totals['members']:7d} orders "
                f"{totals['orders']:8d} revenue {yuan(totals['revenue_fen'], ' 元', width=12)}")
+
+
+@hq_group.group("regions", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help='Print {"regions": {store: region}}.')
+@db_option
+@click.pass_context
+def hq_regions(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """Which region each store is filed under (华东, 华北, ...): `laoke hq report --region`
+    and `laoke hq stores --region` read them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = ctx.find_object(Obj)
+    assert obj is not None  # the root command made it
+    filed = _hq_book(obj, db).regions()
+    if as_json:
+        emit_json({"regions": filed})
+        return
+    for store_id, region in filed.items():
+        click.echo(f"{store_id:16} {region}")
+
+
+@hq_regions.command("set")
+@click.argument("store_id")
+@click.argument("region")
+@db_option
+@pass_obj
+def hq_regions_set(obj: Obj, db: str | None, store_id: str, region: str) -> None:
+    """File STORE_ID under REGION (it may not have connected yet)."""
+    try:
+        _hq_book(obj, db).set_region(store_id, region)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{store_id}: {region}")
+
+
+@hq_regions.command("clear")
+@click.argument("store_id")
+@db_option
+@pass_obj
+def hq_regions_clear(obj: Obj, db: str | None, store_id: str) -> None:
+    """File STORE_ID under no region."""
+    try:
+        _hq_book(obj, db).set_region(store_id, None)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{store_id}: -")
+
+
+@hq_regions.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@pass_obj
+def hq_regions_import(obj: Obj, db: str | None, path: Path) -> None:
+    """File many stores at once from a CSV or XLSX with columns `store_id` and `region`:
+    every row is checked before any is kept."""
+    from ..sheets import read_sheet
+
+    columns = ("store_id", "region")
+    rows = read_sheet(path, "regions", columns, columns, max_rows=100_000)
+    book = _hq_book(obj, db)
+    filed = []
+    for n, row in enumerate(rows, start=2):
+        store_id, region = (str(row.get(k) or "").strip() for k in ("store_id", "region"))
+        if not re.fullmatch(STORE_ID_PATTERN, store_id) or not region:
+            raise click.ClickException(f"row {n}: needs a store_id and a region")
+        filed.append((store_id, region))
+    try:
+        for store_id, region in filed:
+            book.set_region(store_id, region)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(filed)} stores filed")
 
 
 @hq_group.command("stores")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
+@region_option
 @db_option
 @pass_obj
-def hq_stores(obj: Obj, db: str | None, as_json: bool) -> None:
+def hq_stores(obj: Obj, db: str | None, as_json: bool, region: str | None) -> None:
     """The fleet: every store HQ knows, online or not, last seen, backlog (written at the
     store, not yet applied here), version, incarnation, protocol (and whether HQ can read
     it), applied seq, first missing seq, alarms (stalled, conflicts, poison, attention,
     clock_skew) and what a person must look at (an event HQ parked, a second writer, events
     lost)."""
-    rows = _hq_book(obj, db).stores()
+    book = _hq_book(obj, db)
+    try:
+        wanted = None if region is None else set(book.region_stores(region))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--region") from None
+    rows = [row for row in book.stores() if wanted is None or row["store_id"] in wanted]
     if as_json:
         emit_json({"stores": rows})
         return
     for row in rows:
-        click.echo(f"{row['store_id']:16} {'online ' if row['online'] else 'offline'} "
+        click.echo(f"{row['store_id']:16} {row['region'] or '-':8} "
+                   f"{'online ' if row['online'] else 'offline'} "
                    f"seen {(row['last_seen'] or '-')[:19]} backlog {row['backlog']} "
                    f"version {row['version'] or '-'} "
                    f"incarnation {row['epoch'] or '-'} protocol {row['schema'] or '-'}"

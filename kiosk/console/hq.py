@@ -117,7 +117,7 @@ class HqConsoleApp(App[None]):
         """Title and column heads in the console's language, and the fleet held, if any."""
         self.title = self.t("title")
         self.query_one("#fleet", DataTable).add_columns(*(self.t(k) for k in (
-            "store", "state", "last_seen", "backlog", "applied", "version", "protocol",
+            "store", "region", "state", "last_seen", "backlog", "applied", "version", "protocol",
             "orders", "revenue", "alarms")))
         self.query_one("#flags", DataTable).add_columns(*(self.t(k) for k in (
             "at", "kind", "subject", "detail")))
@@ -184,7 +184,7 @@ class HqConsoleApp(App[None]):
             fleet_table.clear()
             for store in needs_a_person_first(shown):
                 fleet_table.add_row(
-                    store["store_id"],
+                    store["store_id"], store["region"] or "-",
                     self.t("online") if store["online"] else self.t("offline"),
                     self.local(store["last_seen"]), str(store["backlog"]),
                     str(store["applied_seq"]), store["version"] or "-",

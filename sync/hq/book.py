@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, hq_settle
 from hub.domain.clock import Clock, from_iso, system_clock, to_iso
+from hub.domain.config import STORE_ID_PATTERN
 from hub.domain.ids import new_id
 from hub.domain.members import redacted_data
 from hub.domain.replica import HQ_ORIGIN, RELAYED
@@ -68,9 +70,15 @@ CREATE TABLE IF NOT EXISTS hq_redemptions (
 CREATE TABLE IF NOT EXISTS hq_flags (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL,
     detail TEXT NOT NULL, at TEXT NOT NULL);
+-- Which region HQ files each store under (华东, 华北, ...): HQ's own grouping, set at HQ,
+-- so a store can be filed before it ever connects.
+CREATE TABLE IF NOT EXISTS hq_regions (store_id TEXT PRIMARY KEY, region TEXT NOT NULL);
 """
 
 
+
+
+REGION_LONGEST = 40
 
 
 def marks(values: list[Any]) -> str:
@@ -445,9 +453,11 @@ class HqBook:
         for topic, reason in self.conn.execute("SELECT topic, reason FROM hq_dead_letters"):
             parked.setdefault(store_of(topic) or "", []).append(reason)
         now = self.clock()
+        filed = self.regions()
         fleet = []
         for row in self.conn.execute("SELECT * FROM hq_stores ORDER BY store_id"):
-            store = {**dict(row), "readable": (row["schema"] or 0) <= PROTOCOL}
+            store = {**dict(row), "readable": (row["schema"] or 0) <= PROTOCOL,
+                     "region": filed.get(row["store_id"])}
             seen = [t for t in (row["seen_at"], row["status_at"], row["last_event_at"]) if t]
             store["last_seen"] = max(seen, key=from_iso) if seen else None
             store["backlog"] = max(0, (row["top"] or 0) - row["applied_seq"])
@@ -632,22 +642,68 @@ class HqBook:
                          "version = COALESCE(excluded.version, hq_stores.version)",
                          (store_id, int(online), self._now(), schema, version))
 
-    def report(self) -> dict[str, Any]:
+    def set_region(self, store_id: str, region: str | None) -> None:
+        """File a store under a region, or under none (`None`)."""
+        if not isinstance(store_id, str) or not re.fullmatch(STORE_ID_PATTERN, store_id):
+            raise ValueError(f"{store_id!r} is not a store id")
+        with self.write() as conn:
+            if region is None:
+                conn.execute("DELETE FROM hq_regions WHERE store_id = ?", (store_id,))
+                return
+            region = region.strip()
+            if not region or len(region) > REGION_LONGEST or not region.isprintable():
+                raise ValueError(f"a region is a name of 1 to {REGION_LONGEST} printable "
+                                 "characters")
+            conn.execute("INSERT INTO hq_regions (store_id, region) VALUES (?, ?) "
+                         "ON CONFLICT (store_id) DO UPDATE SET region = excluded.region",
+                         (store_id, region))
+
+    def regions(self) -> dict[str, str]:
+        """Each filed store's region."""
+        return {r[0]: r[1] for r in self.conn.execute(
+            "SELECT store_id, region FROM hq_regions ORDER BY store_id")}
+
+    def region_stores(self, region: str) -> list[str]:
+        """The stores filed under `region`; a region no store is filed under is an error,
+        not an empty report (a typo must not read as a region that sold nothing)."""
+        stores = sorted(s for s, r in self.regions().items() if r == region)
+        if not stores:
+            known = sorted(set(self.regions().values()))
+            raise ValueError(f"no store is filed under region {region!r}; regions: "
+                             f"{', '.join(known) or 'none yet (laoke hq regions set)'}")
+        return stores
+
+    def report(self, region: str | None = None) -> dict[str, Any]:
         """Per-store and chain totals from the tables HQ keeps as it applies (never a replay
-        of history): one grouped pass over each, whatever the number of stores."""
+        of history): one grouped pass over each, whatever the number of stores. With
+        `region`, its stores and their totals; without, the totals of each region too."""
         members = {r[0]: r[1] for r in self.conn.execute(
             "SELECT home_store, COUNT(*) FROM hq_members WHERE erased = 0 GROUP BY home_store")}
         sales = {r[0]: (r[1], r[2]) for r in self.conn.execute(
             "SELECT store_id, COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) "
             "FROM hq_orders GROUP BY store_id")}
+        filed = self.regions()
+        wanted = None if region is None else set(self.region_stores(region))
         stores: dict[str, Any] = {}
         for row in self.conn.execute("SELECT store_id, applied_seq, online FROM hq_stores "
                                      "ORDER BY store_id"):
             sid = row["store_id"]
+            if wanted is not None and sid not in wanted:
+                continue
             orders, revenue = sales.get(sid, (0, 0))
             stores[sid] = {"members": members.get(sid, 0), "orders": orders,
                            "revenue_fen": revenue, "last_seq": row["applied_seq"],
-                           "online": bool(row["online"])}
-        totals = {key: sum(s[key] for s in stores.values())
-                  for key in ("members", "orders", "revenue_fen")}
-        return {"stores": stores, "totals": totals}
+                           "online": bool(row["online"]), "region": filed.get(sid)}
+
+        def total(rows: list[dict[str, Any]]) -> dict[str, int]:
+            return {key: sum(s[key] for s in rows) for key in ("members", "orders", "revenue_fen")}
+
+        answer: dict[str, Any] = {"stores": stores, "totals": total(list(stores.values()))}
+        if region is None:
+            answer["regions"] = {
+                name: {**total([s for s in stores.values() if s["region"] == name]),
+                       "stores": sum(1 for s in stores.values() if s["region"] == name)}
+                for name in sorted(set(filed.values()))}
+        else:
+            answer["region"] = region
+        return answer

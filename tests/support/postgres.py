@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from hub.ports import free_port, wait_port
@@ -63,7 +64,25 @@ class Postgres:
                  "-c", "max_connections=60"],
                 stdout=subprocess.DEVNULL, stderr=log, cwd=self.folder)
         wait_port(self.port, timeout=30)
+        self._accepting(timeout=30)
         return self
+
+    def _accepting(self, timeout: float) -> None:
+        """The port opens before the server takes sessions ("the database system is
+        starting up"): wait for a session, not for the port."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self.url(), connect_timeout=5).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or (
+                        self.process is not None and self.process.poll() is not None):
+                    raise RuntimeError("PostgreSQL did not start: " + (
+                        self.folder / "log").read_text(errors="replace")[-2000:]) from None
+                time.sleep(0.1)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://laoke@127.0.0.1:{self.port}/{database}"
