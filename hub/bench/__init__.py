@@ -3,7 +3,8 @@
 `store.py` times the domain itself on a generated store (lookups, checkout, the receipt,
 reports, campaign audiences), `http.py` a real hub under tablets and a card reader,
 `console.py` the staff console and `laoke demo`'s start, `web.py` the tablet page in a
-browser, `sync.py` the store-to-HQ link against plain paho.
+browser, `sync.py` the store-to-HQ link against plain paho, `chain.py` HQ's reports over a
+year of a hundred stores.
 
 The million-member database is built once per schema and cached; runs work on copies so the
 cached one stays as generated. Checkout throughput is compared with raw sqlite3 writing the
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..domain.clock import system_clock
 from ..domain.store import Store
+from .chain import bench_chain_reports
 from .console import bench_demo_start
 from .http import bench_checkin_http
 from .store import (
@@ -72,6 +74,9 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
         figures.update(bench_till(Path(work), log))
         figures.update(bench_sync(Path(work), 5_000 if quick else 100_000, log))
         figures.update(bench_hq_stores(Path(work), 20, 250 if quick else 5_000, log))
+        # A year of 100 stores at 12 orders a day: what one small machine holds in a run.
+        figures.update(bench_chain_reports(Path(work), *((3, 10, 5) if quick else (100, 365, 12)),
+                                           log))
     figures["checkout_per_s"] = round(ours, 1)
     figures["raw_sqlite_checkout_per_s"] = round(raw, 1)
     figures["checkout_ratio_vs_sqlite"] = round(ours / raw, 3)

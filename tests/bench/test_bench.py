@@ -27,9 +27,11 @@ def test_bench_reports_the_foundation_figures(tmp_path):
                  "sync_ratio_vs_paho_batched",
                  "sync_lag_p99_ms", "report_s", "forecast_weather_s", "stock_purchase_s",
                  "segment_s",
-                 "hq_stores_events_per_s",
+                 "hq_stores_events_per_s", "chain_apply_events_per_s",
+                 "chain_replay_events_per_s",
                  "order_to_ticket_queued_p99_ms", "menu_http_ms", "order_page_menu_ms",
                  "lookup_p99_ms_encrypted", "checkout_per_s_encrypted",
                  "checkout_ratio_encrypted_vs_plain"):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"
+    assert figures["chain_orders"] == 3 * 10 * 5 and "chain_report_dishes_s" in figures
