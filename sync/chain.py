@@ -192,10 +192,11 @@ def catch_up(chain: Store, book: HqBook, stores: Sequence[str] | None = None) ->
 
 
 class ChainBooks(ThreadWorker):
-    """`laoke hq run --chain-books`: the HQ home's chain books kept caught up while HQ
-    applies, a few seconds behind, so a chain report (`laoke hq report NAME`, an export at
-    HQ) reads books already kept instead of replaying what came since it was last asked.
-    Off the path that applies events: a report never slows a store's stream."""
+    """`laoke hq run --chain-books`: the HQ home's chain books, and each region's, kept
+    caught up while HQ applies, a few seconds behind, so a chain report (`laoke hq report
+    NAME [--region R]`, an export at HQ) reads books already kept instead of replaying what
+    came since it was last asked. Off the path that applies events: a report never slows a
+    store's stream."""
 
     name = "chain books"
 
@@ -204,6 +205,7 @@ class ChainBooks(ThreadWorker):
         self.home, self.url, self.clock, self.every_s = home, book.url, book.clock, every_s
         self.book: HqBook | None = None
         self.chain: Store | None = None
+        self.regions: dict[str, tuple[list[str], Store]] = {}
         self.replayed = 0
 
     def begin(self) -> None:
@@ -213,13 +215,27 @@ class ChainBooks(ThreadWorker):
     def step(self, stop: threading.Event) -> float:
         assert self.book is not None and self.chain is not None
         self.replayed += catch_up(self.chain, self.book)
+        filed: dict[str, list[str]] = {}
+        for store_id, region in self.book.regions().items():
+            filed.setdefault(region, []).append(store_id)
+        for region in set(self.regions) - set(filed):  # no store is filed there any more
+            self.regions.pop(region)[1].close()
+        for region, stores in filed.items():
+            kept = self.regions.get(region)
+            if kept is None or kept[0] != stores:  # new, or a store moved in or out
+                if kept is not None:
+                    kept[1].close()
+                kept = self.regions[region] = (stores, open_region(self.home, region, stores))
+            catch_up(kept[1], self.book, stores)
         return self.every_s
 
     def end(self) -> None:
+        for _, books in self.regions.values():
+            books.close()
         if self.chain is not None:
             self.chain.close()
         if self.book is not None:
             self.book.conn.close()
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "replayed": self.replayed}
+        return {**super().state(), "replayed": self.replayed, "regions": len(self.regions)}

@@ -17,9 +17,10 @@ from hub.domain.members import NewMember, add_member, erase_member
 from hub.domain.replica import apply_page
 from hub.domain.reports import REPORTS, report
 from hub.domain.store import Store
-from sync.chain import chain_books
+from sync.chain import ChainBooks, catch_up, chain_books, open_region
 from sync.hq import HqBook
 from tests.support.chain import hand_to_hq
+from tests.support.hubproc import wait_until
 
 DISHES = (("水煮鱼", 12800), ("米饭", 300), ("酸汤肥牛", 8800), ("啤酒", 1500))
 
@@ -142,3 +143,23 @@ def test_an_operator_files_stores_and_reads_a_region_from_the_command_line(chain
     assert "is not a store id" in hq("regions", "set", "bad id!", "华东", ok=False)
     hq("regions", "clear", "s-new")
     assert "s-new" not in json.loads(hq("regions", "--json"))["regions"]
+
+
+def test_hq_keeps_each_regions_books_as_it_applies(chain):
+    home, _, book, shops, _ = chain
+    keeper = ChainBooks(home, book, every_s=0.05).start()
+    try:
+        wait_until(lambda: keeper.state()["regions"] == 2 and keeper.state()["replayed"] > 0)
+        checkout(shops["s-b"], CheckoutRequest("2-later", [Line("啤酒", 1, 1500)]))
+        hand_to_hq(book, shops["s-b"])
+        east = book.region_stores("华东")
+        wait_until(lambda: _orders_in(open_region(home, "华东", east)) == 8 + 7)
+    finally:
+        keeper.stop()
+    with open_region(home, "华东", east) as books:
+        assert catch_up(books, book, east) == 0, "a report after them replays nothing"
+
+
+def _orders_in(books):
+    with books:
+        return books.scalar("SELECT COUNT(*) FROM orders")
