@@ -1,7 +1,6 @@
 """The staff console driven through Textual's pilot against a real hub process."""
 
 import asyncio
-import time
 
 import pytest
 from textual.widgets import DataTable, Input, Static, TextArea
@@ -14,6 +13,7 @@ from kiosk.client import HubClient
 from kiosk.console import ConsoleApp, parse_lines, to_fen
 from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub
+from tests.support.pilot import until
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +41,6 @@ def store_hub(tmp_path_factory):
 def console(hub, events=False):
     return ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="zh-CN",
                       events=events)
-
-
-async def until(pilot, check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if check():
-            return
-    raise AssertionError("the console did not get there in time")
 
 
 def text_of(app, selector):

@@ -4,7 +4,6 @@ flags, and a database that goes away leaving the last fleet up, marked stale (is
 
 import asyncio
 import json
-import time
 
 from click.testing import CliRunner
 from textual.widgets import DataTable, Static
@@ -15,6 +14,7 @@ from kiosk.console.hq import HqConsoleApp, read_fleet
 from sync.hq import HqBook
 from sync.protocol import PROTOCOL, events_topic
 from tests.support.chain import order_event
+from tests.support.pilot import until
 
 
 def _fleet_book(url):
@@ -35,15 +35,6 @@ def _fleet_book(url):
     book.conn.close()
 
 
-async def _until(pilot, check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if check():
-            return
-    raise AssertionError("the console did not get there in time")
-
-
 def _rows(app):
     table = app.query_one("#fleet", DataTable)
     return [[str(cell) for cell in table.get_row_at(n)] for n in range(table.row_count)]
@@ -58,7 +49,7 @@ def test_the_hq_console_puts_stores_that_need_a_person_first_and_survives_a_lost
 
 async def _scenario(app):
     async with app.run_test(size=(160, 40)) as pilot:
-        await _until(pilot, lambda: app.fleet is not None and _rows(app))
+        await until(pilot, lambda: app.fleet is not None and _rows(app))
         rows = _rows(app)
         assert [r[0] for r in rows] == ["s-a", "s-b", "s-c"]  # alarm, offline, fine
         assert rows[0][1:3] == ["华东", "online"] and "cannot apply" in rows[0][10]
@@ -74,12 +65,12 @@ async def _scenario(app):
 
         # The book goes away (a PostgreSQL nobody listens for): the fleet stays, stale.
         app.read = lambda: read_fleet(f"postgresql://laoke@127.0.0.1:{free_port()}/gone")
-        await _until(pilot, lambda: app.stale is not None, timeout=15)
+        await until(pilot, lambda: app.stale is not None, timeout=15)
         assert [r[0] for r in _rows(app)] == ["s-a", "s-b", "s-c"]
         assert "Stale" in str(app.query_one("#summary", Static).render())
 
         await pilot.press("f9")  # 中文, same fleet
-        await _until(pilot, lambda: app.title == "老客 laoke 总部" and _rows(app))
+        await until(pilot, lambda: app.title == "老客 laoke 总部" and _rows(app))
         assert _rows(app)[1][2] == "离线"
 
 

@@ -251,15 +251,9 @@ def test_a_low_rating_reaches_the_console_and_is_answered_with_one_key(day):
     from kiosk.client import HubClient
     from kiosk.console import ConsoleApp
     from kiosk.console.screens import RatingAlert
+    from tests.support.pilot import until
 
     hub = day["hub"]
-
-    async def until(pilot, check):
-        for _ in range(400):
-            await pilot.pause(0.05)
-            if check():
-                return
-        raise AssertionError("the console did not get there in time")
 
     def subscribers():
         return hub.client().get("/health").json()["event_subscribers"]

@@ -103,9 +103,15 @@ class HqConsoleApp(App[None]):
         yield Header(show_clock=True)
         with Vertical():
             yield Static(self.t("reading"), id="summary")
-            yield DataTable(id="fleet", zebra_stripes=True, cursor_type="row")
+            fleet: DataTable[str] = DataTable(id="fleet", zebra_stripes=True, cursor_type="row")
+            fleet.add_columns(*(self.t(k) for k in (
+                "store", "region", "state", "last_seen", "backlog", "applied", "version",
+                "protocol", "orders", "revenue", "alarms")))
+            yield fleet
             yield Label(self.t("flags"), id="flags-title")
-            yield DataTable(id="flags", cursor_type="row")
+            flags: DataTable[str] = DataTable(id="flags", cursor_type="row")
+            flags.add_columns(*(self.t(k) for k in ("at", "kind", "subject", "detail")))
+            yield flags
         yield Footer()
 
     def on_mount(self) -> None:
@@ -114,13 +120,8 @@ class HqConsoleApp(App[None]):
         self.set_interval(self.every_s, self.action_reload)
 
     def dress(self) -> None:
-        """Title and column heads in the console's language, and the fleet held, if any."""
+        """The title in the console's language, and the fleet held, if any."""
         self.title = self.t("title")
-        self.query_one("#fleet", DataTable).add_columns(*(self.t(k) for k in (
-            "store", "region", "state", "last_seen", "backlog", "applied", "version", "protocol",
-            "orders", "revenue", "alarms")))
-        self.query_one("#flags", DataTable).add_columns(*(self.t(k) for k in (
-            "at", "kind", "subject", "detail")))
         self.show()
 
     @work(thread=True, exclusive=True, group="fleet")
