@@ -16,7 +16,7 @@ from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, wait_until
 
 
-def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, broker):
+def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(hq_db, tmp_path, broker):
     """Fault 1: a guest with a card and a coupon, erased at an offline store before it
     reconnects, keeps only their id at the other store (their coupon and ledgers point at
     it, anonymised); and events from a store that point at nobody become conflicts. Either
@@ -26,7 +26,7 @@ def test_an_event_that_cannot_apply_is_a_conflict_and_sync_carries_on(tmp_path, 
 
     from sync.protocol import events_topic
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     a = make_store(tmp_path, "s-a", broker)
     b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start(timeout=90)
@@ -130,11 +130,11 @@ def may_spend(home, member_id):
     return approved + sliced
 
 
-def test_a_checkout_refused_after_asking_hq_leaves_no_hold(tmp_path, broker):
+def test_a_checkout_refused_after_asking_hq_leaves_no_hold(hq_db, tmp_path, broker):
     """Fault 5: at another store, a 50 元 bill paid with 100 元 of stored value is refused;
     the same bill paid with 50 元 then goes through, and HQ holds for that store exactly
     what the store may still spend."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url, slice_fen=2_000).start()
     a = RunningHub(tmp_path / "a", "--broker", broker.url, "--store-id", "s-a").start(timeout=90)
     b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start(timeout=90)
@@ -169,7 +169,7 @@ def test_a_checkout_refused_after_asking_hq_leaves_no_hold(tmp_path, broker):
         receiver.stop()
 
 
-def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, broker):
+def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(hq_db, tmp_path, broker):
     """Fault 5, the race: HQ approved, then the checkout failed (the coupon was used at
     the next till meanwhile). The store gives the approval back through its outbox; a spend
     that would still try to use it is refused, never counted twice."""
@@ -181,7 +181,7 @@ def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, br
     from hub.domain.errors import CouponUsed, InsufficientBalance
     from hub.domain.ledgers import top_up
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url, slice_fen=0).start()
     shop = make_store(tmp_path, "s-a", broker)
     publisher = Publisher(shop).start()
@@ -211,13 +211,13 @@ def test_an_approval_the_checkout_never_used_goes_back_to_the_chain(tmp_path, br
         receiver.stop()
 
 
-def test_a_jump_of_hqs_clock_releases_no_hold(tmp_path):
+def test_a_jump_of_hqs_clock_releases_no_hold(hq_db, tmp_path):
     """Fault 4: an approved spend that has not arrived yet (a link drop, a stalled stream)
     still counts however late it is, and whatever HQ's clock says."""
     from tests.conftest import FakeClock
 
     clock = FakeClock()
-    book = HqBook(tmp_path / "hq.db", clock=clock)
+    book = HqBook(hq_db, clock=clock)
     book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
     assert book.authorise("s-a", "g", 6_000)["approved"]
     clock.advance(days=3)  # NTP steps HQ's clock, or the spend is days late
@@ -312,10 +312,10 @@ def test_hq_killed_with_events_in_flight_catches_up_with_no_new_traffic(tmp_path
         hq.wait(10)
 
 
-def test_an_approval_asked_twice_is_one_hold_and_a_given_back_one_stays_back(tmp_path):
+def test_an_approval_asked_twice_is_one_hold_and_a_given_back_one_stays_back(hq_db, tmp_path):
     """HQ acks a request only after answering it, so a request may come twice; and a store's
     release may overtake its own slow request. Neither makes a second promise."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
     first = book.authorise("s-a", "g", 6_000, hold_id="h1")
     again = book.authorise("s-a", "g", 6_000, hold_id="h1")
@@ -355,7 +355,7 @@ def test_a_store_whose_broker_user_is_not_its_id_says_it_is_not_connected(tmp_pa
             publisher.stop()
 
 
-def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(tmp_path):
+def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(hq_db, tmp_path):
     """Fault 11: a broker with the shipped message size limit, and a backlog of heavy
     events: every batch fits under the limit, and only a few are in flight at once."""
     from hub.domain.config import new_settings
@@ -364,7 +364,7 @@ def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(tmp_pat
 
     limited = Mosquitto(tmp_path / "limited", extra="max_packet_size 1048576\n").start()
     try:
-        book = HqBook(tmp_path / "hq.db")
+        book = HqBook(hq_db)
         receiver = Receiver(book, limited.url).start()
         settings = new_settings("s-big")
         settings.storage.synchronous = "normal"
@@ -392,12 +392,12 @@ def test_big_events_travel_in_batches_the_broker_takes_and_few_at_a_time(tmp_pat
         limited.stop()
 
 
-def test_an_erasure_wins_over_an_edit_made_where_it_was_not_known_yet(tmp_path, broker):
+def test_an_erasure_wins_over_an_edit_made_where_it_was_not_known_yet(hq_db, tmp_path, broker):
     """Fault 3: store B, offline, edits a guest store A has erased. When B is back, the
     edit resurrects nothing anywhere: not at A, not at B, not at HQ nor in what HQ serves."""
     from hub.domain.members import update_member
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
     pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
@@ -433,12 +433,12 @@ def test_an_erasure_wins_over_an_edit_made_where_it_was_not_known_yet(tmp_path, 
         receiver.stop()
 
 
-def test_a_second_hub_writing_as_the_same_store_is_refused_and_loses_nothing(tmp_path,
+def test_a_second_hub_writing_as_the_same_store_is_refused_and_loses_nothing(hq_db, tmp_path,
                                                                              broker):
     """Fault 2: a cloned SD card (or a restore while the old hub was only cut off) makes two
     hubs number events under one store id. The second one hears from HQ that HQ's events
     are not its own: it says so, sends nothing and prunes nothing; HQ mixes nothing in."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     first = make_store(tmp_path, "s-d", broker)
     (tmp_path / "clone").mkdir()
@@ -494,7 +494,7 @@ def test_hq_parks_a_batch_whose_seqs_it_applied_as_other_events(hq_db, tmp_path)
     assert book.applied_id("s-d", 2) == "a2"
 
 
-def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, broker):
+def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(hq_db, tmp_path, broker):
     """Fault 10, in part: a store on a newer protocol than HQ has its batches parked; HQ must
     not go on approving its spends against books it cannot see. The store's birth message
     says its protocol."""
@@ -503,7 +503,7 @@ def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, 
 
     from sync.protocol import PROTOCOL, status_topic
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 10000)")
     receiver = Receiver(book, broker.url).start()
     wait_until(receiver.connected.is_set)
@@ -519,7 +519,8 @@ def test_hq_approves_no_spend_for_a_store_whose_events_it_cannot_read(tmp_path, 
         answer = book.authorise("s-new", "g", 1_000)
         assert not answer["approved"] and "newer" in answer["error"]
         assert book.authorise("s-old", "g", 1_000)["approved"]
-        shown = json.loads(hq_command(tmp_path, "stores", "--json").stdout)["stores"]
+        shown = json.loads(hq_command(tmp_path, "stores", "--json", "--db", str(hq_db)
+                                      ).stdout)["stores"]
         assert {s["store_id"]: s["schema"] for s in shown}["s-new"] == PROTOCOL + 1
     finally:
         newer.loop_stop()

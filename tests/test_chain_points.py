@@ -18,10 +18,10 @@ def points_ledger(home, member_id):
                                  "member_id = ?", (member_id,)).fetchall())
 
 
-def test_the_same_points_redeemed_at_two_stores_at_once_go_through_once(tmp_path, broker):
+def test_the_same_points_redeemed_at_two_stores_at_once_go_through_once(hq_db, tmp_path, broker):
     """Both stores know the guest's 100 points; both tills redeem all of them at the same
     moment, inside the pull lag. One is refused, and both stores end with one ledger."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     a = RunningHub(tmp_path / "a", "--broker", broker.url, "--store-id", "s-a").start(timeout=90)
     b = RunningHub(tmp_path / "b", "--broker", broker.url, "--store-id", "s-b").start(timeout=90)
@@ -74,7 +74,7 @@ def test_the_same_points_redeemed_at_two_stores_at_once_go_through_once(tmp_path
         receiver.stop()
 
 
-def test_points_offline_are_redeemed_only_from_the_stores_slice(tmp_path, broker):
+def test_points_offline_are_redeemed_only_from_the_stores_slice(hq_db, tmp_path, broker):
     """HQ reserves a slice of the guest's points for the store that asked; cut off, that
     store redeems only within it, the other store only what HQ has not promised, and when
     the link is back every store holds the same ledger and HQ holds what each may spend."""
@@ -88,7 +88,7 @@ def test_points_offline_are_redeemed_only_from_the_stores_slice(tmp_path, broker
     from sync.publisher import Publisher
     from tests.support.chain import make_store
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url, slice_points=30).start()
     a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
     for shop in (a, b):
@@ -140,6 +140,6 @@ def test_points_offline_are_redeemed_only_from_the_stores_slice(tmp_path, broker
                              (guest["id"],)).fetchone()[0] == 0
     for sid, shop in (("s-a", a), ("s-b", b)):  # HQ holds for each store what it may spend
         held = book.conn.execute("SELECT COALESCE(SUM(amount), 0) FROM hq_points_holds "
-                                 "WHERE member_id = ? AND store_id = ? AND open",
+                                 "WHERE member_id = ? AND store_id = ? AND open = 1",
                                  (guest["id"], sid)).fetchone()[0]
         assert held == slice_left(shop(), guest["id"], POINTS) == 0, sid

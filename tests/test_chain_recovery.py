@@ -47,12 +47,12 @@ def seen_at_hq(book, store_id):
     return row[0] if row else 0
 
 
-def test_a_replaced_hub_is_refused_when_its_link_comes_back(tmp_path, broker):
+def test_a_replaced_hub_is_refused_when_its_link_comes_back(hq_db, tmp_path, broker):
     """Fault 2: the old hub is only cut off, not dead; a replacement is restored from HQ and
     gets a new incarnation. When the old hub's link comes back it is refused, loudly, with
     what it wrote meanwhile kept at it, and HQ mixes none of it into the store's books; and
     a fresh install under the same store id gets no incarnation at all."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     old = make_store(tmp_path, "s-e", broker)
     pub_old = Publisher(old).start()
@@ -80,7 +80,7 @@ def test_a_replaced_hub_is_refused_when_its_link_comes_back(tmp_path, broker):
         assert book.conn.execute("SELECT COUNT(*) FROM hq_events WHERE data LIKE '%旧%'"
                                  ).fetchone()[0] == 0
         shown = {s["store_id"]: s for s in json.loads(
-            hq_command(tmp_path, "stores", "--json").stdout)["stores"]}
+            hq_command(tmp_path, "stores", "--json", "--db", str(hq_db)).stdout)["stores"]}
         assert shown["s-e"]["epoch"] == 2
         assert "incarnation 1" in shown["s-e"]["attention"]
         (tmp_path / "fresh").mkdir()
@@ -100,10 +100,10 @@ def test_a_replaced_hub_is_refused_when_its_link_comes_back(tmp_path, broker):
         receiver.stop()
 
 
-def test_a_new_hub_under_a_known_store_id_gets_no_incarnation(tmp_path):
+def test_a_new_hub_under_a_known_store_id_gets_no_incarnation(hq_db, tmp_path):
     """Fault 2: HQ issues an incarnation at first contact; a fresh install that reuses a
     store id HQ knows is refused (the way in is a restore), and a restore gets a new one."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     first = book.hello("s-f", {"install": "i-1", "epoch": None, "acked": {}})
     assert first["epoch"] == 1
     assert book.hello("s-f", {"install": "i-1", "epoch": None, "acked": {}})["epoch"] == 1
@@ -116,11 +116,11 @@ def test_a_new_hub_under_a_known_store_id_gets_no_incarnation(tmp_path):
     assert "replaced" in stale["refused"]
 
 
-def test_a_clone_continuing_past_hqs_watermark_is_not_mixed_in(tmp_path):
+def test_a_clone_continuing_past_hqs_watermark_is_not_mixed_in(hq_db, tmp_path):
     """Fault 2: a cloned card numbers its next events after the same seq as the original.
     Its batch starts right after HQ's watermark, so no seq of it clashes; the event it
     follows (`prev`) does: HQ parks it and applies the original's."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
 
     def batch(prev, *events):
         return json.dumps({"schema": PROTOCOL, "store": "s-d", "prev": prev, "events": [
@@ -136,11 +136,11 @@ def test_a_clone_continuing_past_hqs_watermark_is_not_mixed_in(tmp_path):
     assert "another hub" in book.stores()[0]["attention"]
 
 
-def test_an_hq_behind_what_it_acknowledged_says_so_from_a_batch_before_any_pull(tmp_path):
+def test_an_hq_behind_what_it_acknowledged_says_so_from_a_batch_before_any_pull(hq_db, tmp_path):
     """Fault 9, the race the soak of the suite found: after HQ goes back to a backup, a store
     that fills the gap with its batches before its next pull left HQ none the wiser. Each
     batch says what this HQ acknowledged, as a pull does."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
 
     def batch(acked, *seqs):
         return json.dumps({"schema": PROTOCOL, "store": "s-e", "prev": None, "acked": acked,
@@ -294,11 +294,11 @@ def test_the_protocol_is_the_schema_hq_and_stores_migrated_to():
     assert protocol_of((*STEPS, ("9999_next", "SELECT 1;"))) == PROTOCOL + 1
 
 
-def test_a_store_newer_than_hq_waits_and_gets_no_approvals(tmp_path, broker, monkeypatch):
+def test_a_store_newer_than_hq_waits_and_gets_no_approvals(hq_db, tmp_path, broker, monkeypatch):
     """Fault 10: a store upgraded before HQ says its protocol at birth. Its events wait at
     the store (nothing is parked again and again, nothing is lost), HQ approves no spend for
     it, and `laoke hq stores` says why."""
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     book.conn.execute("INSERT INTO hq_stored_value (member_id, balance_fen) VALUES ('g', 9000)")
     receiver = Receiver(book, broker.url).start()
     monkeypatch.setattr("sync.publisher.PROTOCOL", PROTOCOL + 1)  # a hub one migration on
@@ -314,7 +314,7 @@ def test_a_store_newer_than_hq_waits_and_gets_no_approvals(tmp_path, broker, mon
         assert not answer["approved"] and "upgrade HQ" in answer["error"]
         shown = {s["store_id"]: s for s in book.stores()}
         assert shown["s-n"]["schema"] == PROTOCOL + 1 and shown["s-n"]["readable"] is False
-        assert "NEWER THAN HQ" in hq_command(tmp_path, "stores").stdout
+        assert "NEWER THAN HQ" in hq_command(tmp_path, "stores", "--db", str(hq_db)).stdout
     finally:
         pub.stop()
         receiver.stop()

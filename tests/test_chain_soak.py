@@ -34,9 +34,9 @@ def known_at(shop, member_id):
 
 
 @pytest.mark.slow
-def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
+def test_a_seeded_soak_keeps_every_invariant(hq_db, tmp_path, broker):
     rng = random.Random(SEED)
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url, slice_fen=3_000, slice_points=40).start()
     shops = {sid: make_store(tmp_path, sid, broker) for sid in STORES}
     key = shops["s-a"]().settings.chain.key
@@ -110,7 +110,7 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
     assert report["totals"]["orders"] == sum(
         s.scalar("SELECT COUNT(*) FROM orders") for s in stores.values()) == len(paid)
     assert tuple(book.conn.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT json_extract(data, '$.id')) FROM hq_events "
+        f"SELECT COUNT(*), COUNT(DISTINCT {book.conn.json_text('data', 'id')}) FROM hq_events "
         "WHERE type = 'order.created'").fetchone()) == (len(paid), len(paid)), \
         "every checkout at HQ exactly once"
     for s in stores.values():
@@ -138,7 +138,7 @@ def test_a_seeded_soak_keeps_every_invariant(tmp_path, broker):
             for asset in ASSETS.values():
                 held = book.conn.execute(
                     f"SELECT COALESCE(SUM({asset.key('amount')}), 0) FROM {asset.hq_holds} "
-                    "WHERE member_id = ? AND store_id = ? AND open",
+                    "WHERE member_id = ? AND store_id = ? AND open = 1",
                     (member_id, sid)).fetchone()[0]
                 assert held == slice_left(s, member_id, asset), (sid, member_id, asset.name)
     assert json.loads(json.dumps(report))["totals"]["members"] == len(guests) - len(erased)

@@ -47,13 +47,13 @@ def test_a_coupon_redeemed_at_two_offline_stores_is_flagged_with_both_receipts(h
     assert receipts[1]["lines"] == [{"dish": "面", "qty": 1, "unit_price_fen": 5000}]
 
 
-def test_a_guest_from_store_a_is_recognised_and_served_at_store_b(tmp_path, broker):
+def test_a_guest_from_store_a_is_recognised_and_served_at_store_b(hq_db, tmp_path, broker):
     from hub.domain.coupons import create_template, issue_coupon
     from hub.domain.errors import MemberNotFound
     from hub.domain.members import erase_member, link_card, member_by_card, resolve_member
     from hub.domain.replica import conflicts
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
     b().settings.chain.key = a().settings.chain.key  # one chain, one key

@@ -16,7 +16,7 @@ from tests.support.chain import make_store
 from tests.support.hubproc import wait_until
 
 
-def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker):
+def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(hq_db, tmp_path, broker):
     import json
     import os
     import subprocess
@@ -29,7 +29,7 @@ def test_a_dead_hub_is_rebuilt_from_hq_and_carries_on_numbering(tmp_path, broker
     from hub.domain.staff import add_staff
     from hub.domain.visits import check_in
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     shop = make_store(tmp_path, "s-a", broker)
     s = shop()

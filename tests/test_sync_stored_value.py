@@ -68,12 +68,12 @@ def test_stored_value_is_never_overdrawn_across_stores_online_or_offline(hq_db, 
     receiver.stop()
 
 
-def test_an_idle_slice_goes_back_to_the_chain(store, clock, tmp_path):
+def test_an_idle_slice_goes_back_to_the_chain(hq_db, store, clock, tmp_path):
 
     from hub.domain.authority import grant_slice, release_idle_slices, slice_left
     from hub.domain.ledgers import top_up
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)
     guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
     top_up(store, guest["id"], 10_000)
 

@@ -18,8 +18,8 @@ from tests.support.chain import hq_and_a_store_link, make_store, order_event, tr
 from tests.support.hubproc import wait_until
 
 
-def test_two_stores_reach_hq_exactly_once_through_a_broker_restart(tmp_path, broker):
-    book = HqBook(tmp_path / "hq.db")
+def test_two_stores_reach_hq_exactly_once_through_a_broker_restart(hq_db, tmp_path, broker):
+    book = HqBook(hq_db)
     receiver = Receiver(book, broker.url).start()
     stores = {sid: make_store(tmp_path, sid, broker) for sid in ("s-a", "s-b")}
     publishers = {sid: Publisher(store).start() for sid, store in stores.items()}
@@ -75,7 +75,7 @@ def test_duplicates_gaps_and_bad_messages(tmp_path, broker):
         assert any("s-y" in r for r in reasons)
 
 
-def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
+def test_the_acl_lets_a_store_publish_only_as_itself(hq_db, tmp_path):
     """The ACL shipped in config/mosquitto, on a real mosquitto with users per store."""
     import json
 
@@ -83,7 +83,7 @@ def test_the_acl_lets_a_store_publish_only_as_itself(tmp_path):
 
     users = {user: f"pw-{user}" for user in ("hq", "s-a", "s-b")}
     with acl_broker(tmp_path / "acl", users) as port:
-        book = HqBook(tmp_path / "hq.db")
+        book = HqBook(hq_db)
         receiver = Receiver(book, f"mqtt://127.0.0.1:{port}", "hq", "pw-hq").start()
         wait_until(receiver.connected.is_set)
         thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="s-a", protocol=mqtt.MQTTv5)
@@ -250,7 +250,7 @@ def test_sigkill_of_store_and_hq_mid_stream_and_an_offline_day(tmp_path, broker)
             child.wait()
 
 
-def test_stores_reach_hq_over_tls_and_an_unknown_ca_is_refused(tmp_path):
+def test_stores_reach_hq_over_tls_and_an_unknown_ca_is_refused(hq_db, tmp_path):
     import subprocess
 
     def openssl(*args):
@@ -270,7 +270,7 @@ def test_stores_reach_hq_over_tls_and_an_unknown_ca_is_refused(tmp_path):
                                                       tmp_path / "broker.key")).start()
     try:
         assert secure.url.startswith("mqtts://")
-        book = HqBook(tmp_path / "hq.db")
+        book = HqBook(hq_db)
         receiver = Receiver(book, secure.url, ca_file=str(tmp_path / "ca.crt")).start()
         wait_until(receiver.connected.is_set)
         shop = make_store(tmp_path, "s-t", secure)
