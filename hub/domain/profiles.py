@@ -9,14 +9,12 @@ from .coupons import member_coupons
 from .members import SPICE_LEVELS, MemberView, member_row, member_view
 from .store import Store
 
-# Every order that is the guest's, by channel: the till's under their member id, and the
-# platforms' they claimed or whose platform user is joined to them (not one the platform
-# cancelled or refunded). Named parameter :member.
+# Every order that is the guest's, whatever the channel: under their member id, which a
+# platform's order carries once they claimed it or its platform user is joined to them
+# (delivery.OWNER), but not one the platform cancelled or refunded. Named parameter :member.
 GUEST_ORDERS = (
-    "SELECT id FROM orders WHERE member_id = :member UNION "
-    "SELECT d.order_id FROM delivery_orders d LEFT JOIN platform_identities i "
-    "ON i.platform = d.platform AND i.platform_user_id = d.platform_user_id "
-    "WHERE COALESCE(d.member_id, i.member_id) = :member AND d.state = 'placed'")
+    "SELECT o.id FROM orders o WHERE o.member_id = :member AND NOT EXISTS (SELECT 1 FROM "
+    "delivery_orders d WHERE d.order_id = o.id AND d.state <> 'placed')")
 
 
 class ChannelCount(TypedDict):
@@ -70,7 +68,8 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
                         " WHERE member_id = ?"
                         " UNION ALL"
                         " SELECT MAX(created_at), 0 FROM orders WHERE member_id = ?"
-                        " AND visit_id IS NULL)", (member_id, member_id))
+                        " AND visit_id IS NULL AND channel <> 'delivery')",  # not in the shop
+                        (member_id, member_id))
     today = store.now().astimezone(ZoneInfo(store.settings.timezone)).strftime("%m-%d")
     return MemberProfile(
         **view, spice_label=SPICE_LEVELS.get(view["spice_level"] or "", ""),
