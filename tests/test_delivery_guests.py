@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from hub.domain.audience import pick
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.coupons import Line
@@ -145,3 +147,86 @@ def test_orders_claimed_before_the_upgrade_become_the_guests_with_an_event_for_h
         claimed = sorted(r[0] for r in upgraded.conn.execute(
             "SELECT order_id FROM delivery_orders WHERE platform_order_id <> 'MT-3'"))
         assert json.loads(event[2]) == {"member_id": guest["id"], "order_ids": claimed}
+
+
+# -- guests who moved from the table to delivery ---------------------------------------------
+
+def moved_by_hand(orders, since, middle, until):
+    """The rule worked out again in Python over what the test wrote: mostly dine-in in
+    [since, middle), mostly delivery in [middle, until), cancelled orders not counted."""
+    moved = set()
+    for member in {o[0] for o in orders}:
+        mine = [o for o in orders if o[0] == member and not o[3] and since <= o[2] < until]
+        earlier = [o[1] for o in mine if o[2] < middle]
+        recent = [o[1] for o in mine if o[2] >= middle]
+        if earlier.count("dine_in") * 2 > len(earlier) and \
+                recent.count("delivery") * 2 > len(recent):
+            moved.add(member)
+    return moved
+
+
+def test_guests_who_moved_from_the_table_to_delivery_are_the_ones_worked_out_by_hand(
+        store, clock):
+    import random
+    from datetime import date, datetime, timedelta
+
+    from hub.domain.clock import to_iso
+    from hub.domain.delivery import end_order
+    from hub.domain.errors import InvalidInput
+    from hub.domain.reports import report
+    from hub.domain.segments import segment
+
+    rng = random.Random(20)
+    now = clock()
+    guests = [add_member(store, NewMember(name=f"客{n}", phone=f"1380000{n:04d}"))["id"]
+              for n in range(14)]
+    written = []  # (member, channel, when, cancelled)
+    for n, member in enumerate(guests):
+        lean = n % 4  # 0: stays at the table, 1: moves to delivery, 2: mixed, 3: delivery
+        for k in range(rng.randint(2, 9)):
+            when = now - timedelta(days=rng.uniform(0.5, 75))
+            recent = when >= now - timedelta(days=30)
+            delivery = rng.random() < {0: 0.1, 1: 0.9 if recent else 0.1, 2: 0.5, 3: 0.9}[lean]
+            if delivery:
+                key = f"{n}-{k}"
+                import_orders(store, "meituan", rows((key, when.isoformat(), f"u-{n}", "米饭",
+                                                      1, 300)))
+                cancelled = rng.random() < 0.15
+                if cancelled:
+                    end_order(store, "meituan", key, "cancelled")
+                written.append((member, "delivery", to_iso(when), cancelled))
+            else:
+                channel = "takeaway" if rng.random() < 0.2 else "dine_in"
+                clock.current = when
+                checkout(store, CheckoutRequest(idempotency_key=f"t-{n}-{k}", member_id=member,
+                                                channel=channel, lines=[Line("面", 1, 1800)]))
+                clock.current = now
+                written.append((member, channel, to_iso(when), False))
+        join(store, "meituan", f"u-{n}", member, actor="manager")
+    import_orders(store, "meituan", rows(  # a platform user nobody joined: no one's
+        ("x-1", (now - timedelta(days=3)).isoformat(), "u-x", "米饭", 1, 300)))
+
+    window = timedelta(days=30)
+    expected = moved_by_hand(written, to_iso(now - 2 * window), to_iso(now - window),
+                             to_iso(now))
+    assert expected and expected != set(guests), "the data has both kinds of guest"
+    chosen = {p.member_id for p in pick(store, {"moved_to_delivery_days": 30})}
+    assert chosen == expected
+    assert set(segment(store, "moved-to-delivery")) == expected
+    with pytest.raises(InvalidInput, match="days"):
+        segment(store, "moved-to-delivery", 3)
+
+    start, end = date(2026, 10, 27), date(2026, 11, 25)
+    shift = report(store, "channel_shift", start, end)
+    assert shift["earlier"] == {"from": "2026-09-27", "to": "2026-10-26"}
+    local = "{}T00:00:00+08:00".format  # the store's days (Asia/Shanghai)
+    by_days = moved_by_hand(written, to_iso(datetime.fromisoformat(local("2026-09-27"))),
+                            to_iso(datetime.fromisoformat(local("2026-10-27"))),
+                            to_iso(datetime.fromisoformat(local("2026-11-26"))))
+    assert by_days and {g["id"] for g in shift["moved"]} == by_days
+    assert shift["count"] == len(by_days)
+    for row in shift["moved"]:
+        mine = [o for o in written if o[0] == row["id"] and not o[3] and
+                o[2] >= to_iso(datetime.fromisoformat(local("2026-10-27")))]
+        assert row["recent_orders"] == len(mine)
+        assert row["recent_delivery"] == sum(o[1] == "delivery" for o in mine)
