@@ -14,6 +14,7 @@ from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.coupons import Line
 from hub.domain.delivery import claim, import_orders, join, unjoin
 from hub.domain.members import NewMember, add_member
+from hub.domain.profiles import member_profile
 from hub.domain.store import Store
 from sync.chain import catch_up, open_chain
 from sync.hq import HqBook
@@ -60,6 +61,10 @@ def test_a_claimed_order_counts_for_the_guest_and_an_unjoin_takes_back_what_it_g
     assert members_of(store) == {"MT-1": None, "MT-2": guest["id"]}
     assert stats(store, guest["id"]) == (1, 1, 0, "2026-11-21T11:00:00.000Z")
     assert delivery_only(store) == [guest["id"]]
+    profile = member_profile(store, guest["id"])
+    assert profile["channel_mix"] == [{"channel": "delivery", "platform": "meituan",
+                                       "orders": 1}]
+    assert profile["last_visit_at"] is None, "an order to the door is no visit to the shop"
 
     join(store, "meituan", "u-77", guest["id"], actor="manager")
     import_orders(store, "meituan", rows(  # the joined user orders again: theirs as it lands

@@ -69,7 +69,8 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
                         " WHERE member_id = ?"
                         " UNION ALL"
                         " SELECT MAX(created_at), 0 FROM orders WHERE member_id = ?"
-                        " AND visit_id IS NULL AND channel <> 'delivery')",  # not in the shop
+                        " AND visit_id IS NULL AND id NOT IN (SELECT order_id FROM"
+                        " delivery_orders))",  # a platform's order is no time in the shop
                         (member_id, member_id))
     today = store.now().astimezone(ZoneInfo(store.settings.timezone)).strftime("%m-%d")
     return MemberProfile(
