@@ -254,8 +254,9 @@ def _relink(store: Store, platform: str, platform_user_id: str | None = None,
     moved: dict[str | None, list[str]] = {}
     for row in store.conn.execute(
             f"SELECT d.order_id, {OWNER} FROM delivery_orders d JOIN orders o ON "
-            "o.id = d.order_id WHERE d.platform = :platform AND (d.platform_user_id = :user "
-            f"OR d.order_id = :order) AND o.member_id IS NOT {OWNER} ORDER BY d.order_id",
+            "o.id = d.order_id WHERE d.order_id IN (SELECT order_id FROM delivery_orders WHERE "
+            "platform = :platform AND platform_user_id = :user UNION ALL SELECT :order) "
+            f"AND o.member_id IS NOT {OWNER} ORDER BY d.order_id",
             {"platform": platform, "user": platform_user_id, "order": order_id}).fetchall():
         moved.setdefault(row[1], []).append(row[0])
     for member_id, orders in moved.items():

@@ -1067,7 +1067,9 @@ CREATE INDEX group_vouchers_state ON group_vouchers(state) WHERE state IN ('pend
 # seen read again from their orders and visits; no row once they have none), into the new
 # one's. The orders claimed or joined before this step get their member id now, each guest's
 # in an outbox event (`order.member`, with a UUIDv7 id made here) HQ applies like the hub's.
+# A claim or a join finds the platform user's orders by an index.
 ORDER_MEMBERS = """
+CREATE INDEX delivery_orders_user ON delivery_orders(platform, platform_user_id, order_id);
 CREATE TRIGGER member_stats_order_member AFTER UPDATE OF member_id ON orders
 WHEN OLD.member_id IS NOT NEW.member_id
 BEGIN
