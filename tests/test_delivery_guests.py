@@ -51,7 +51,7 @@ def delivery_only(store):
 
 
 def test_a_claimed_order_counts_for_the_guest_and_an_unjoin_takes_back_what_it_gave(
-        store, guest, tmp_path):
+        store, guest, tmp_path, hq_db):
     import_orders(store, "meituan", rows(
         ("MT-1", "2026-11-20T12:00:00+08:00", "u-77", "宫保鸡丁", 2, 3800),
         ("MT-2", "2026-11-21T19:00:00+08:00", "", "酸辣汤", 1, 2200)))
@@ -73,7 +73,7 @@ def test_a_claimed_order_counts_for_the_guest_and_an_unjoin_takes_back_what_it_g
                                  "MT-3": guest["id"]}
     assert stats(store, guest["id"]) == (3, 3, 0, "2026-11-22T04:00:00.000Z")
 
-    book = HqBook(tmp_path / "hq.db")
+    book = HqBook(hq_db)  # on SQLite and on PostgreSQL
     hand_to_hq(book, store)
     assert_hq_holds_what_the_store_holds(store, book, tmp_path / "hq")
 
