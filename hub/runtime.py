@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # cryptography loads only where a certificate is used
 CONSOLE_TOKEN = "console.token"
 
 
+CLAIM_GUESSES, CLAIM_WINDOW_S = 5, 600.0  # wrong claim codes, then a wait
+
+
 class RateLimiter:
     """At most `limit` attempts per key within `window` seconds (PIN and pairing guesses).
 
@@ -110,6 +113,8 @@ class Hub:
         self.pairing_guesses = RateLimiter(limit=10, window=60)  # per address
         self.lan_pairing_guesses = RateLimiter(limit=30, window=60)  # every address together
         self.tail_searches = RateLimiter(limit=10, window=600)  # per masked device
+        # Delivery claim codes typed wrong: per device, and a kiosk's per address as well.
+        self.claim_guesses = RateLimiter(limit=CLAIM_GUESSES, window=CLAIM_WINDOW_S)
         self.finds = RecentFinds()
         self.lan: Any = None  # the zeroconf registry, once discovery runs
         self.printing: Any = None  # the print queue, once the daemon runs it

@@ -19,7 +19,7 @@ import httpx
 
 from hub.domain.errors import InvalidInput
 from hub.domain.members import MemberView
-from hub.domain.profiles import MemberProfile
+from hub.domain.profiles import GuestHistory, MemberProfile
 from hub.tls import pinned_context
 
 if TYPE_CHECKING:  # the console shows reports without loading their queries
@@ -102,7 +102,7 @@ class HubClient:
     def update_member(self, member_id: str, changes: Json) -> MemberProfile:
         return self._call("PATCH", f"/members/{member_id}", json=changes)
 
-    def history(self, member_id: str) -> Json:
+    def history(self, member_id: str) -> GuestHistory:
         return self._call("GET", f"/members/{member_id}/visits", params={"limit": 20})
 
     def points(self, member_id: str) -> Json:

@@ -477,3 +477,55 @@ def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_
                 assert f"{worker['name']} {states[worker['state']]}" in shown, shown
 
     asyncio.run(scenario())
+
+
+def test_the_member_detail_shows_delivery_orders_next_to_the_table(store_hub):
+    """Issue 20: a guest's platform orders (claimed, here) are in their history beside the
+    till's, with the platform, the dishes and the amount; never the platform's user id."""
+    from hub.domain.delivery import claim, end_order, import_orders
+
+    hub, _, _ = store_hub
+    with hub.client() as api:
+        guest = api.post("/members", json={"name": "赵小美", "phone": "137 5555 0000",
+                                           "marketing_consent": False}).json()
+        assert api.post("/checkouts", json={"member_id": guest["id"], "lines": [
+            {"dish": "水煮鱼", "qty": 1, "unit_price_fen": 12_800}]},
+            headers={"Idempotency-Key": "console-dine-in"}).status_code == 201
+    line = {"customer_id": "mt-user-4242", "phone": "137****0000", "platform_fee_fen": ""}
+    with open_store(hub.home) as store:
+        import_orders(store, "meituan", [
+            {**line, "platform_order_id": "MT-C1", "created_at": "2026-11-20T12:00:00+08:00",
+             "dish": "宫保鸡丁", "qty": "2", "unit_price_fen": "3800"},
+            {**line, "platform_order_id": "MT-C1", "created_at": "2026-11-20T12:00:00+08:00",
+             "dish": "米饭", "qty": "2", "unit_price_fen": "300"},
+            {**line, "platform_order_id": "MT-C2", "created_at": "2026-11-21T19:00:00+08:00",
+             "dish": "酸辣汤", "qty": "1", "unit_price_fen": "2200"}])
+        code = store.scalar("SELECT claim_code FROM delivery_orders WHERE "
+                            "platform_order_id = 'MT-C1'")
+        claim(store, code, guest["id"], actor="test")  # MT-C2 comes with its platform user
+        end_order(store, "meituan", "MT-C2", "refunded")
+    with hub.client() as api:
+        history = api.get(f"/members/{guest['id']}/visits")
+    assert history.status_code == 200 and "mt-user-4242" not in history.text
+    orders = history.json()["orders"]
+    assert [(o["channel"], o["platform"], o["state"], o["total_fen"]) for o in orders] == [
+        ("dine_in", None, "placed", 12_800), ("delivery", "meituan", "refunded", 2200),
+        ("delivery", "meituan", "placed", 8200)]
+    assert orders[2]["lines"] == [{"dish": "宫保鸡丁", "qty": 2}, {"dish": "米饭", "qty": 2}]
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("slash", *"1375555")
+            table = app.query_one("#results", DataTable)
+            await until(pilot, lambda: table.row_count == 1)
+            table.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: "美团外卖" in text_of(app, "#ledgers"))
+            shown = text_of(app, "#ledgers")
+            assert "11-20 美团外卖 宫保鸡丁×2、米饭×2 82.00" in shown, shown
+            assert "11-21 美团外卖 酸辣汤×1 22.00元 (已退款)" in shown, shown
+            assert "堂食 水煮鱼×1 128.00" in shown, shown
+            assert "4242" not in shown
+
+    asyncio.run(scenario())

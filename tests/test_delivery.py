@@ -328,6 +328,52 @@ def test_the_kiosk_claims_an_order_over_https(hub):
                           "AND platform_user_id = '9001'").fetchone()[0] == member["id"]
 
 
+def test_wrong_claim_codes_cost_the_device_its_tries_and_nobody_else(hub):
+    """Five wrong codes in ten minutes and the device waits, with a 429 that says so; a
+    kiosk's screen at another address, and another device, still claim; a right code takes
+    back only its own try."""
+    import httpx
+
+    eleme = Eleme(hub.url, "app-2", SECRET_ELM, verify=hub.verify)
+    for order in ("E-300", "E-301"):
+        assert eleme.push(eleme.signed(10, Eleme.order(order, [("米饭", 1, 3.0)]),
+                                       user_id=9300)).status_code == 200
+    with home_db(hub.home) as db:
+        codes = dict(db.execute("SELECT platform_order_id, claim_code FROM delivery_orders "
+                                "WHERE platform_order_id IN ('E-300', 'E-301')").fetchall())
+    with hub.client() as owner:
+        member = owner.post("/members", json={"name": "周小丽", "phone": "136 0013 6000",
+                                              "marketing_consent": False}).json()
+        kiosk, waiter = (owner.post("/devices", json={"name": name, "role": role}).json()[
+            "token"] for name, role in (("门口二号", "kiosk"), ("二楼", "waiter")))
+
+    def screen(address):
+        return httpx.Client(base_url=f"{hub.url}/api/v1", timeout=10,
+                            headers={"Authorization": f"Bearer {kiosk}"},
+                            transport=httpx.HTTPTransport(local_address=address,
+                                                          verify=hub.verify))
+
+    def claim_with(client, code):
+        return client.post("/delivery/claims", json={"code": code, "member_id": member["id"]})
+
+    with screen("127.0.0.2") as door:
+        assert [claim_with(door, f"{n:08d}").status_code for n in range(5)] == [404] * 5
+        refused = claim_with(door, codes["E-300"])  # even the right code waits now
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"] == "too_many_attempts"
+        assert "too many wrong claim codes" in refused.json()["message"]
+        assert 0 < int(refused.headers["Retry-After"]) <= 600
+    with screen("127.0.0.3") as other_screen:  # the same kiosk token on another screen
+        assert [claim_with(other_screen, f"1{n:07d}").status_code for n in range(4)] == \
+            [404] * 4
+        assert claim_with(other_screen, codes["E-300"]).status_code == 200
+        assert claim_with(other_screen, "19999999").status_code == 404, \
+            "the right code took back its own try, not the wrong ones"
+        assert claim_with(other_screen, "19999998").status_code == 429
+    with hub.client(waiter) as tablet:
+        assert claim_with(tablet, codes["E-301"]).status_code == 200
+
+
 def test_the_profile_shows_one_guest_across_the_table_and_the_platforms(store, guest):
     from hub.domain.checkout import CheckoutRequest, checkout
     from hub.domain.coupons import Line

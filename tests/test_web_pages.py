@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from hub.domain.delivery import claim, import_orders
+from hub.home import open_store
 from tests.support.browser import shot
 from tests.support.hubproc import RunningHub
 
@@ -91,6 +93,13 @@ def test_tablet_pairs_checks_in_by_phone_and_sees_live_events(shared_hub, page):
                                            "marketing_consent": False, "allergies": ["对虾"],
                                            "spice_level": "mild", "avoid": ["花椒"]}).json()
         code = api.post("/devices/pairing-codes", json={"role": "waiter"}).json()["code"]
+    with open_store(shared_hub.home) as store:  # a Meituan order of theirs, claimed
+        import_orders(store, "meituan", [{
+            "platform_order_id": "MT-T1", "created_at": "2026-11-20T12:00:00+08:00",
+            "customer_id": "mt-tablet-1", "phone": "138****8000", "dish": "宫保鸡丁",
+            "qty": "2", "unit_price_fen": "3800", "platform_fee_fen": ""}])
+        claim(store, store.scalar("SELECT claim_code FROM delivery_orders"), guest["id"],
+              actor="test")
     page.goto(shared_hub.url + "/tablet")
     page.wait_for_selector("#pairing:not([hidden])")
     page.fill("#pair-code", code)
@@ -105,6 +114,10 @@ def test_tablet_pairs_checks_in_by_phone_and_sees_live_events(shared_hub, page):
     assert "对虾" in page.text_content("#guest-allergies")
     color = page.eval_on_selector("#guest-allergies", "e => getComputedStyle(e).color")
     assert color == "rgb(198, 40, 40)", "allergies stand out in red"
+    page.wait_for_selector("#guest-delivery")
+    assert "11-20 美团外卖 宫保鸡丁×2 ¥76.00" in page.text_content("#guest-delivery")
+    assert "美团外卖 1" in page.text_content("#guest-channels")
+    assert "mt-tablet-1" not in page.content(), "never the platform's user id"
     shot(page, "tablet-guest")
 
     page.fill("#table", "5")

@@ -19,7 +19,7 @@ from .. import groupbuy
 from ..domain import delivery as book
 from ..domain.errors import InvalidInput, LaokeError
 from ..domain.groupbuy import vouchers
-from .auth import Caller, hub_of, require
+from .auth import Caller, count_attempt, hub_of, require
 from .models import Body, ShortText
 from .printing import queued
 
@@ -85,7 +85,18 @@ class ClaimBody(Body):
              "slip (at the kiosk or the tablet): the order and its platform user are theirs")
 def claim(body: ClaimBody, request: Request,
           who: Annotated[Caller, Depends(require("delivery.claim"))]) -> Json:
-    return dict(book.claim(hub_of(request).store(), body.code, body.member_id, who.actor))
+    """A wrong code costs: after a few in the window this device (a kiosk: this device at
+    this address) is refused for a while, so the codes' 40 bits cannot be walked through;
+    the right code takes back only its own try."""
+    hub = hub_of(request)
+    key = f"claim:{who.device['id']}"
+    if who.role == "kiosk":  # one kiosk token may serve several screens
+        key += f":{request.client.host if request.client else '?'}"
+    count_attempt(hub.claim_guesses, key, "too many wrong claim codes (认领码) from this "
+                  "device")
+    claimed = book.claim(hub.store(), body.code, body.member_id, who.actor)
+    hub.claim_guesses.succeeded(key)
+    return dict(claimed)
 
 
 class VoucherReversal(Body):

@@ -15,7 +15,7 @@ from ..domain import signup
 from ..domain.coupons import member_coupons
 from ..domain.errors import GuestNotServed, InvalidInput, MemberNotFound
 from ..domain.ledgers import points_entries, stored_value_entries
-from ..domain.profiles import MemberProfile, guest_card, member_profile
+from ..domain.profiles import MemberProfile, guest_card, guest_history, member_profile
 from ..domain.shifts import check_on_duty, seated_in_shifts
 from ..home import VIRTUAL_SPOOL
 from .auth import Caller, count_attempt, hub_of, require
@@ -211,21 +211,14 @@ def stored_value(member_id: str, request: Request,
             "entries": stored_value_entries(store, member_id)}
 
 
-@router.get("/members/{member_id}/visits", summary="Visit and order history")
+@router.get("/members/{member_id}/visits", summary="Visit and order history: the till's "
+            "orders and the delivery platforms' that are the guest's, with platform, state "
+            "and dishes")
 def history(member_id: str, request: Request,
             who: Annotated[Caller, Depends(require("member.read"))],
             limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
     serving(request, who, member_id)
-    store = hub_of(request).store()
-    book.member_row(store, member_id)
-    visits = [dict(r) for r in store.conn.execute(
-        "SELECT * FROM visits WHERE member_id = ? ORDER BY visited_at DESC LIMIT ?",
-        (member_id, limit))]
-    orders = [dict(r) for r in store.conn.execute(
-        "SELECT id, store_id, visit_id, channel, total_fen, discount_fen, points_earned, "
-        "points_redeemed, stored_value_paid_fen, coupon_code, created_at FROM orders "
-        "WHERE member_id = ? ORDER BY created_at DESC LIMIT ?", (member_id, limit))]
-    return {"visits": visits, "orders": orders}
+    return dict(guest_history(hub_of(request).store(), member_id, limit))
 
 
 @router.get("/members/{member_id}/coupons", summary="The guest's coupons")

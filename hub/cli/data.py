@@ -99,17 +99,19 @@ def demo_data_cmd(obj: Obj, members: int, days: int, seed: int, weather: str) ->
 
 @cli.command("segment")
 @click.argument("name", type=click.Choice(["lapsed", "birthday", "first-visit", "delivery-only",
-                                           "rules"]))
+                                           "moved-to-delivery", "rules"]))
 @click.option("--days", type=click.IntRange(0, 3650),
-              help="lapsed: no visit in this many days (90); birthday: within this many (7).")
+              help="lapsed: no visit in this many days (90); birthday: within this many (7); "
+              "moved-to-delivery: mostly delivery in this many, mostly dine-in in as many "
+              "before (30).")
 @click.option("--rules", metavar="JSON", help='With NAME "rules": audience rules, e.g. '
               '\'{"lapsed_days": 60, "tiers": ["gold"], "taste": "微辣"}\'.')
 @click.option("--json", "as_json", is_flag=True, help='Print {"count", "member_ids"}.')
 @pass_obj
 def segment_cmd(obj: Obj, name: str, days: int | None, rules: str | None,
                 as_json: bool) -> None:
-    """Guests in a segment now: lapsed, birthdays, first-visit or delivery-only guests, or
-    any audience rules."""
+    """Guests in a segment now: lapsed, birthdays, first-visit or delivery-only guests, those
+    who moved from the table to delivery, or any audience rules."""
     from ..domain.audience import pick
     from ..domain.errors import InvalidInput
     from ..domain.segments import segment

@@ -8,7 +8,7 @@ the campaign will act on. Every rule narrows the set (they combine with AND).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .clock import to_iso
 from .errors import InvalidInput
 from .members import SPICE_LEVELS
+from .profiles import STANDING
 from .store import Store
 
 RFM_GROUPS = ("champions", "loyal", "new", "at_risk", "hibernating")
@@ -45,6 +46,9 @@ class Audience(BaseModel):
     frequency_max: Annotated[int, Field(ge=0)] | None = None
     first_visit_only: bool = False  # came once, never again
     delivery_only: bool = False  # every order was a delivery
+    # Moved from the table to delivery: mostly dine-in in the N days before the last N days,
+    # mostly delivery in the last N (MOVED_TO_DELIVERY).
+    moved_to_delivery_days: Annotated[int, Field(ge=7, le=365)] | None = None
     consent: bool = False  # only guests who agreed to marketing
     # Has not yet ordered a dish the menu tags 新品 (first tastings: with frequency_min, for
     # regulars); nobody while the menu has no new dish.
@@ -62,6 +66,36 @@ def parse_audience(data: Any) -> Audience:
         where = ".".join(str(p) for p in first["loc"]) or "audience"
         reason = "unknown rule" if first["type"] == "extra_forbidden" else first["msg"]
         raise InvalidInput(f"audience: {where}: {reason}") from None
+
+
+# Guests who moved from the table to delivery, with their figures: of their standing orders
+# between :shift_from and :shift_to (UTC text), more than half of those before :shift_mid
+# were dine-in and more than half of those from it on were deliveries.
+MOVED_TO_DELIVERY = (
+    "SELECT o.member_id, SUM(o.created_at < :shift_mid) AS earlier_orders, "
+    "SUM(o.created_at < :shift_mid AND o.channel = 'dine_in') AS earlier_dine_in, "
+    "SUM(o.created_at >= :shift_mid) AS recent_orders, "
+    "SUM(o.created_at >= :shift_mid AND o.channel = 'delivery') AS recent_delivery "
+    "FROM orders o WHERE o.created_at >= :shift_from AND o.created_at < :shift_to AND "
+    f"o.member_id IS NOT NULL AND {STANDING} GROUP BY o.member_id "
+    "HAVING 2 * earlier_dine_in > earlier_orders AND 2 * recent_delivery > recent_orders")
+
+
+class Shift(TypedDict):
+    member_id: str
+    earlier_orders: int
+    earlier_dine_in: int
+    recent_orders: int
+    recent_delivery: int
+
+
+def moved_to_delivery(store: Store, since: str, middle: str, until: str) -> list[Shift]:
+    """Guests mostly at the table in [since, middle) and mostly on delivery in [middle,
+    until), the most delivery orders first: the report's list, by the audience's rule."""
+    return [Shift(member_id=r[0], earlier_orders=r[1], earlier_dine_in=r[2],
+                  recent_orders=r[3], recent_delivery=r[4]) for r in store.conn.execute(
+        f"{MOVED_TO_DELIVERY} ORDER BY recent_delivery DESC, o.member_id",
+        {"shift_from": since, "shift_mid": middle, "shift_to": until})]
 
 
 class Pick(NamedTuple):
@@ -122,7 +156,8 @@ def _compile(store: Store, rules: Audience) -> tuple[str, dict[str, Any]]:
                               "now": to_iso(now)}
     where = ["m.erased_at IS NULL"]
     # Rules that only guests who came at all can meet: read the stats first, by index.
-    seen_only = rules.lapsed_days is not None or rules.first_visit_only or rules.delivery_only
+    seen_only = rules.lapsed_days is not None or rules.first_visit_only or \
+        rules.delivery_only or rules.moved_to_delivery_days is not None
     yearly = rules.rfm is not None or any(getattr(rules, name) is not None for name in (
         "spend_min_fen", "spend_max_fen", "frequency_min", "frequency_max"))
     if rules.lapsed_days is not None:
@@ -160,6 +195,11 @@ def _compile(store: Store, rules: Audience) -> tuple[str, dict[str, Any]]:
         where.append("s.orders <= 1 AND s.visits <= 1")
     if rules.delivery_only:
         where.append("s.orders > 0 AND s.deliveries = s.orders")
+    if rules.moved_to_delivery_days is not None:
+        window = timedelta(days=rules.moved_to_delivery_days)
+        params.update(shift_from=to_iso(now - 2 * window), shift_mid=to_iso(now - window),
+                      shift_to=params["now"])
+        where.append(f"m.id IN (SELECT member_id FROM ({MOVED_TO_DELIVERY}))")
     if rules.rfm is not None:
         where.append("o.n_year > 0")
     if rules.consent:

@@ -188,8 +188,11 @@ def land_order(store: Store, order: PlatformOrder) -> tuple[str, bool]:
                       code=codes.get(line.name)) for line in order.lines]
         total = sum(line.qty * line.unit_price_fen for line in lines)
         order_id = new_id()
-        write_order(store, {
-            "id": order_id, "store_id": store.store_id, "member_id": None, "visit_id": None,
+        joined = store.scalar("SELECT member_id FROM platform_identities WHERE platform = ? "
+                              "AND platform_user_id = ?",
+                              (order.platform, order.platform_user_id))
+        write_order(store, {  # a platform user joined already: the member's order from the start
+            "id": order_id, "store_id": store.store_id, "member_id": joined, "visit_id": None,
             "channel": "delivery", "total_fen": total, "discount_fen": 0,
             "idempotency_key": f"delivery:{order.platform}:{order.platform_order_id}",
             "request_hash": "", "created_at": order.placed_at,
@@ -234,6 +237,33 @@ def end_order(store: Store, platform: str, platform_order_id: str, state: str,
 
 
 # -- platform guests ------------------------------------------------------------------------
+
+# Whose a platform order is (its delivery_orders row `d`): the guest who claimed it by its
+# code, else the member its platform user is joined to, else nobody's.
+OWNER = ("COALESCE(d.member_id, (SELECT i.member_id FROM platform_identities i WHERE "
+         "i.platform = d.platform AND i.platform_user_id = d.platform_user_id))")
+
+
+def _relink(store: Store, platform: str, platform_user_id: str | None = None,
+            order_id: str | None = None) -> None:
+    """After a claim, a join or an unjoin: the member id on the platform's orders of that user
+    (or that one order) is whose they are (OWNER), inside the caller's change, with an event
+    HQ applies. The orders' own member id is what member_stats, audiences, reports and the
+    profile read, so every one of them sees a claimed order the moment it is claimed, and
+    no longer the moment a join is undone."""
+    moved: dict[str | None, list[str]] = {}
+    for row in store.conn.execute(
+            f"SELECT d.order_id, {OWNER} FROM delivery_orders d JOIN orders o ON "
+            "o.id = d.order_id WHERE d.order_id IN (SELECT order_id FROM delivery_orders WHERE "
+            "platform = :platform AND platform_user_id = :user UNION ALL SELECT :order) "
+            f"AND o.member_id IS NOT {OWNER} ORDER BY d.order_id",
+            {"platform": platform, "user": platform_user_id, "order": order_id}).fetchall():
+        moved.setdefault(row[1], []).append(row[0])
+    for member_id, orders in moved.items():
+        store.conn.executemany("UPDATE orders SET member_id = ? WHERE id = ?",
+                               [(member_id, order) for order in orders])
+        store.emit("order.member", {"member_id": member_id, "order_ids": orders})
+
 
 class Claimed(TypedDict):
     platform: str
@@ -284,6 +314,7 @@ def claim(store: Store, code: str, member_id: str, actor: str) -> Claimed:
         if user and store.one("SELECT 1 FROM platform_identities WHERE platform = ? AND "
                               "platform_user_id = ?", (order["platform"], user)) is None:
             _identity(store, order["platform"], user, member_id, "claim")
+        _relink(store, order["platform"], user, order["order_id"])
         store.audit(actor, "delivery.claim", member_id, dict(claimed))
     return claimed
 
@@ -297,6 +328,7 @@ def join(store: Store, platform: str, platform_user_id: str, member_id: str,
         _platform(platform)
         _joinable(store, member_id)
         _identity(store, platform, platform_user_id, member_id, "staff")
+        _relink(store, platform, platform_user_id)
         store.audit(actor, "delivery.join", member_id,
                     {"platform": platform, "platform_user_id": platform_user_id})
 
@@ -313,19 +345,16 @@ def unjoin(store: Store, platform: str, platform_user_id: str, actor: str) -> bo
                            "platform_user_id = ?", (platform, platform_user_id))
         store.emit("delivery.unjoined", {"platform": platform,
                                          "platform_user_id": platform_user_id})
+        _relink(store, platform, platform_user_id)
         store.audit(actor, "delivery.unjoin", row["member_id"],
                     {"platform": platform, "platform_user_id": platform_user_id})
     return True
 
 
 def member_of(store: Store, platform: str, platform_order_id: str) -> str | None:
-    """Whose the platform's order is: the guest who claimed it, else the member its platform
-    user is joined to, else nobody's."""
-    row = store.one(
-        "SELECT COALESCE(d.member_id, i.member_id) FROM delivery_orders d LEFT JOIN "
-        "platform_identities i ON i.platform = d.platform AND "
-        "i.platform_user_id = d.platform_user_id WHERE d.platform = ? AND "
-        "d.platform_order_id = ?", (platform, platform_order_id))
+    """Whose the platform's order is (OWNER)."""
+    row = store.one(f"SELECT {OWNER} FROM delivery_orders d WHERE d.platform = ? AND "
+                    "d.platform_order_id = ?", (platform, platform_order_id))
     return None if row is None else row[0]
 
 

@@ -7,16 +7,15 @@ from zoneinfo import ZoneInfo
 
 from .coupons import member_coupons
 from .members import SPICE_LEVELS, MemberView, member_row, member_view
-from .store import Store
+from .store import Store, dumps
 
-# Every order that is the guest's, by channel: the till's under their member id, and the
-# platforms' they claimed or whose platform user is joined to them (not one the platform
-# cancelled or refunded). Named parameter :member.
-GUEST_ORDERS = (
-    "SELECT id FROM orders WHERE member_id = :member UNION "
-    "SELECT d.order_id FROM delivery_orders d LEFT JOIN platform_identities i "
-    "ON i.platform = d.platform AND i.platform_user_id = d.platform_user_id "
-    "WHERE COALESCE(d.member_id, i.member_id) = :member AND d.state = 'placed'")
+# An order `o` that stands: not one a delivery platform cancelled or refunded.
+STANDING = ("NOT EXISTS (SELECT 1 FROM delivery_orders d WHERE d.order_id = o.id AND "
+            "d.state <> 'placed')")
+# Every order that is the guest's, whatever the channel: under their member id, which a
+# platform's order carries once they claimed it or its platform user is joined to them
+# (delivery.OWNER), and standing. Named parameter :member.
+GUEST_ORDERS = f"SELECT o.id FROM orders o WHERE o.member_id = :member AND {STANDING}"
 
 
 class ChannelCount(TypedDict):
@@ -70,7 +69,9 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
                         " WHERE member_id = ?"
                         " UNION ALL"
                         " SELECT MAX(created_at), 0 FROM orders WHERE member_id = ?"
-                        " AND visit_id IS NULL)", (member_id, member_id))
+                        " AND visit_id IS NULL AND id NOT IN (SELECT order_id FROM"
+                        " delivery_orders))",  # a platform's order is no time in the shop
+                        (member_id, member_id))
     today = store.now().astimezone(ZoneInfo(store.settings.timezone)).strftime("%m-%d")
     return MemberProfile(
         **view, spice_label=SPICE_LEVELS.get(view["spice_level"] or "", ""),
@@ -79,6 +80,61 @@ def member_profile(store: Store, member_id: str, masked: bool = False) -> Member
         usable_coupons=member_coupons(store, member_id, usable_only=True),
         birthday_today=(view["birthday"] or "")[5:] == today,
         channel_mix=channel_mix(store, member_id))
+
+
+class OrderLine(TypedDict):
+    dish: str
+    qty: int
+
+
+class HistoryOrder(TypedDict):
+    """One of the guest's orders as their history shows it, at the table or from a platform:
+    what was eaten and paid, never who the platform says ordered it."""
+
+    id: str
+    store_id: str
+    visit_id: str | None
+    channel: str
+    platform: str | None  # for delivery: meituan or eleme
+    state: str  # placed, or (a platform's order) cancelled or refunded
+    total_fen: int
+    discount_fen: int
+    points_earned: int
+    points_redeemed: int
+    stored_value_paid_fen: int
+    coupon_code: str | None
+    created_at: str
+    lines: list[OrderLine]
+
+
+class GuestHistory(TypedDict):
+    visits: list[dict[str, Any]]
+    orders: list[HistoryOrder]
+
+
+def guest_history(store: Store, member_id: str, limit: int = 50) -> GuestHistory:
+    """The guest's last visits and orders, the newest first: the delivery orders that are
+    theirs (delivery.OWNER) next to the till's, each with its platform, state and dishes."""
+    member_row(store, member_id)
+    visits = [dict(r) for r in store.conn.execute(
+        "SELECT * FROM visits WHERE member_id = ? ORDER BY visited_at DESC LIMIT ?",
+        (member_id, limit))]
+    rows = store.conn.execute(
+        "SELECT o.*, d.platform, COALESCE(d.state, 'placed') AS state FROM orders o "
+        "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.member_id = ? "
+        "ORDER BY o.created_at DESC LIMIT ?", (member_id, limit)).fetchall()
+    lines: dict[str, list[OrderLine]] = {}
+    for order_id, dish, qty in store.conn.execute(
+            "SELECT order_id, dish, qty FROM order_lines WHERE order_id IN (SELECT value FROM "
+            "json_each(?)) ORDER BY order_id, line_no", (dumps([r["id"] for r in rows]),)):
+        lines.setdefault(order_id, []).append(OrderLine(dish=dish, qty=qty))
+    return GuestHistory(visits=visits, orders=[HistoryOrder(
+        id=r["id"], store_id=r["store_id"], visit_id=r["visit_id"], channel=r["channel"],
+        platform=r["platform"], state=r["state"], total_fen=r["total_fen"],
+        discount_fen=r["discount_fen"], points_earned=r["points_earned"],
+        points_redeemed=r["points_redeemed"], stored_value_paid_fen=r["stored_value_paid_fen"],
+        coupon_code=r["coupon_code"], created_at=r["created_at"],
+        lines=lines.get(r["id"], [])) for r in rows])
 
 
 class GuestCard(TypedDict):

@@ -78,6 +78,9 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
         store.conn.execute("UPDATE delivery_orders SET member_id = ? WHERE platform = ? AND "
                            "platform_order_id = ?", (data["member_id"], data["platform"],
                                                     data["platform_order_id"]))
+    elif kind == "order.member":  # a platform's orders, claimed or joined (or no more)
+        store.conn.executemany("UPDATE orders SET member_id = ? WHERE id = ?",
+                               [(data["member_id"], order) for order in data["order_ids"]])
     elif kind == "delivery.joined":
         store.db.table("platform_identities").upsert(
             {**data, "joined_at": event.get("ts") or store.now_iso()},

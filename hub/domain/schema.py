@@ -1061,6 +1061,55 @@ CREATE INDEX group_vouchers_order ON group_vouchers(order_id);
 CREATE INDEX group_vouchers_state ON group_vouchers(state) WHERE state IN ('pending', 'refused');
 """
 
+# A platform's order carries its guest's member id once they claimed it or its platform user
+# was joined to them (delivery.OWNER), so member_stats follows an order's member id when it
+# changes as it does when an order is written: out of the old guest's figures (their last
+# seen read again from their orders and visits; no row once they have none), into the new
+# one's. The orders claimed or joined before this step get their member id now, each guest's
+# in an outbox event (`order.member`, with a UUIDv7 id made here) HQ applies like the hub's.
+# A claim or a join finds the platform user's orders by an index.
+ORDER_MEMBERS = """
+CREATE INDEX delivery_orders_user ON delivery_orders(platform, platform_user_id, order_id);
+CREATE TRIGGER member_stats_order_member AFTER UPDATE OF member_id ON orders
+WHEN OLD.member_id IS NOT NEW.member_id
+BEGIN
+    UPDATE member_stats SET orders = orders - 1,
+        deliveries = deliveries - (OLD.channel = 'delivery'),
+        last_seen = COALESCE((SELECT MAX(at) FROM (
+            SELECT MAX(created_at) AS at FROM orders WHERE member_id = OLD.member_id
+            UNION ALL
+            SELECT MAX(visited_at) FROM visits WHERE member_id = OLD.member_id)), last_seen)
+    WHERE member_rowid = (SELECT rowid FROM members WHERE id = OLD.member_id);
+    DELETE FROM member_stats WHERE orders = 0 AND visits = 0
+        AND member_rowid = (SELECT rowid FROM members WHERE id = OLD.member_id);
+    INSERT INTO member_stats (member_rowid, orders, deliveries, visits, last_seen)
+    SELECT rowid, 1, NEW.channel = 'delivery', 0, NEW.created_at FROM members
+    WHERE id = NEW.member_id
+    ON CONFLICT (member_rowid) DO UPDATE SET orders = orders + 1,
+        deliveries = deliveries + excluded.deliveries,
+        last_seen = max(last_seen, excluded.last_seen);
+END;
+UPDATE orders SET member_id = (
+    SELECT COALESCE(d.member_id, i.member_id) FROM delivery_orders d
+    LEFT JOIN platform_identities i
+        ON i.platform = d.platform AND i.platform_user_id = d.platform_user_id
+    WHERE d.order_id = orders.id)
+WHERE member_id IS NULL AND id IN (SELECT order_id FROM delivery_orders);
+INSERT INTO outbox (id, store_id, type, ts, data)
+SELECT printf('%08x-%04x-7%03x-%x%03x-%012x', ms >> 16, ms & 65535, random() & 4095,
+              8 + (random() & 3), random() & 4095, random() & 281474976710655),
+       (SELECT value FROM hub_meta WHERE key = 'store_id'), 'order.member',
+       strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+       json_object('member_id', member_id, 'order_ids', json(order_ids))
+FROM (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms, member_id,
+             (SELECT json_group_array(id) FROM (SELECT o2.id FROM orders o2
+              JOIN delivery_orders d2 ON d2.order_id = o2.id
+              WHERE o2.member_id = g.member_id ORDER BY o2.id)) AS order_ids
+      FROM (SELECT DISTINCT o.member_id FROM orders o JOIN delivery_orders d
+            ON d.order_id = o.id WHERE o.member_id IS NOT NULL) g
+      ORDER BY member_id);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1098,6 +1147,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0037_weather", WEATHER),
     ("0038_stock", STOCK),
     ("0033_group_vouchers", GROUP_VOUCHERS),
+    ("0039_order_members", ORDER_MEMBERS),
 )
 
 

@@ -11,6 +11,7 @@ from .store import Store
 
 DEFAULT_LAPSED_DAYS = 90
 DEFAULT_BIRTHDAY_DAYS = 7
+DEFAULT_SHIFT_DAYS = 30
 
 
 def lapsed(store: Store, days: int = DEFAULT_LAPSED_DAYS) -> list[str]:
@@ -25,6 +26,13 @@ def birthdays(store: Store, days: int = DEFAULT_BIRTHDAY_DAYS) -> list[str]:
     return [p.member_id for p in pick(store, Audience(birthday_within=days))]
 
 
+def moved_to_delivery(store: Store, days: int = DEFAULT_SHIFT_DAYS) -> list[str]:
+    """Guests mostly at the table in the `days` days before the last `days`, mostly on
+    delivery in the last `days` (the rule `moved_to_delivery_days`)."""
+    days = whole_number(days, "days", 7, 365)
+    return [p.member_id for p in pick(store, Audience(moved_to_delivery_days=days))]
+
+
 def _preset(rule: str) -> Callable[[Store, int], list[str]]:
     def members(store: Store, _days: int) -> list[str]:
         return [p.member_id for p in pick(store, Audience.model_validate({rule: True}))]
@@ -34,7 +42,8 @@ def _preset(rule: str) -> Callable[[Store, int], list[str]]:
 SEGMENTS = {"lapsed": (lapsed, DEFAULT_LAPSED_DAYS),
             "birthday": (birthdays, DEFAULT_BIRTHDAY_DAYS),
             "first-visit": (_preset("first_visit_only"), 0),
-            "delivery-only": (_preset("delivery_only"), 0)}
+            "delivery-only": (_preset("delivery_only"), 0),
+            "moved-to-delivery": (moved_to_delivery, DEFAULT_SHIFT_DAYS)}
 
 
 def segment(store: Store, name: str, days: int | None = None) -> list[str]:

@@ -63,6 +63,8 @@ const laoke = (() => {
       on_shift: "当班", nobody_on_shift: "未签到：请输入员工密码", rate_meal: "请客人评价",
       invited_by: "邀请您的服务员（选填）", nobody: "—",
       referrer_phone: "邀请您的朋友的手机号（选填）", tiers_title: "会员等级与权益",
+      channels: "常来方式", recent_delivery: "最近外卖", dine_in: "堂食", takeaway: "外带",
+      delivery: "外卖", meituan: "美团外卖", eleme: "饿了么",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -88,6 +90,8 @@ const laoke = (() => {
       rate_meal: "Let the guest rate", invited_by: "Who of our staff invited you? (optional)",
       nobody: "—", referrer_phone: "The phone of the friend who invited you (optional)",
       tiers_title: "Member tiers and what they give",
+      channels: "How they come", recent_delivery: "Recent deliveries", dine_in: "Dine-in",
+      takeaway: "Takeaway", delivery: "Delivery", meituan: "Meituan", eleme: "Ele.me",
     },
   };
 

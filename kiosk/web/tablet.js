@@ -5,6 +5,7 @@
   const { api, events, t, translate, el } = laoke;
   const $ = (id) => document.getElementById(id);
   let guest = null;
+  let deliveries = { id: null, orders: [] };  // the guest's last platform orders, by guest id
 
   function describe(member) {
     const bits = [member.spice_label, ...(member.avoid || []).map((x) => "不放" + x),
@@ -31,6 +32,16 @@
     card.append(el("p", { class: "muted" },
       `${t("last_visit")}: ${(member.last_visit_at || "-").slice(0, 10)} · ` +
       `${t("favourites")}: ${member.favourite_dishes.map((d) => d.dish).join("、") || t("none")}`));
+    if ((member.channel_mix || []).some((c) => c.channel === "delivery")) {
+      card.append(el("p", { id: "guest-channels" }, `${t("channels")}: ` + member.channel_mix
+        .map((c) => `${t(c.platform || c.channel)} ${c.orders}`).join(" · ")));
+    }
+    if (deliveries.id === member.id && deliveries.orders.length) {
+      card.append(el("p", { id: "guest-delivery", class: "muted" }, `${t("recent_delivery")}: ` +
+        deliveries.orders.map((o) => `${o.created_at.slice(5, 10)} ${t(o.platform)} ` +
+          `${o.lines.map((l) => `${l.dish}×${l.qty}`).join("、")} ` +
+          `¥${((o.total_fen - o.discount_fen) / 100).toFixed(2)}`).join("；")));
+    }
     if (member.usable_coupons.length) {
       card.append(el("p", {}, `${t("coupons")}: ` +
         member.usable_coupons.map((c) => c.name).join("、")));
@@ -61,8 +72,16 @@
 
   async function openGuest(id) {
     const { status, data } = await api("GET", "/members/" + encodeURIComponent(id));
-    if (status === 200) { $("results").replaceChildren(); showGuest(data); }
-    else $("lookup-error").textContent = data.message;
+    if (status !== 200) { $("lookup-error").textContent = data.message; return; }
+    $("results").replaceChildren();
+    showGuest(data);
+    // Their last orders from the delivery platforms (claimed, or of a platform user joined
+    // to them): what they like when they eat at home, for the waiter at the table.
+    const history = await api("GET", "/members/" + encodeURIComponent(id) + "/visits?limit=20");
+    if (history.status !== 200 || !guest || guest.id !== id) return;
+    deliveries = { id, orders: history.data.orders
+      .filter((o) => o.platform && o.state === "placed").slice(0, 3) };
+    if (deliveries.orders.length) showGuest(guest);
   }
 
   function feed(text) {

@@ -338,6 +338,11 @@ class HqBook:
             [(d["id"], store_id, d.get("member_id"), int(d.get("total_fen", 0)),
               int(d.get("discount_fen", 0)), str(d.get("created_at")))
              for kind, d in data if kind == "order.created" and "id" in d])
+        for kind, d in data:  # in the store's order: a join, then its undoing
+            if kind == "order.member":
+                conn.executemany("UPDATE hq_orders SET member_id = ? WHERE id = ? AND "
+                                 "store_id = ?", [(d.get("member_id"), str(order), store_id)
+                                                  for order in d["order_ids"]])
         self._redemptions(conn, store_id, data)
         hq_settle(conn, now, store_id, data)
 

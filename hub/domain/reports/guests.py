@@ -3,13 +3,13 @@ and the guests to win back or to wish a happy birthday."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TypedDict
 
-from ..audience import RFM_GROUPS, Audience, Pick, pick, rfm_group
+from ..audience import RFM_GROUPS, Audience, Pick, moved_to_delivery, pick, rfm_group
 from ..clock import from_iso
 from ..store import Store
-from .period import Period
+from .period import Days, Period
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -80,6 +80,22 @@ class Lapsed(TypedDict):
 class Birthdays(TypedDict):
     count: int
     guests: list[GuestRow]
+
+
+class MovedGuest(TypedDict):
+    id: str
+    name: str | None
+    tier: str
+    earlier_orders: int
+    earlier_dine_in: int
+    recent_orders: int
+    recent_delivery: int
+
+
+class ChannelShift(TypedDict):
+    earlier: Days
+    count: int
+    moved: list[MovedGuest]
 
 
 def hours(store: Store, period: Period) -> Hours:
@@ -214,3 +230,21 @@ def birthdays(store: Store, period: Period) -> Birthdays:
     """Guests with a birthday in the next 30 days, now (whatever the period)."""
     picks = pick(store, Audience(birthday_within=30))
     return {"count": len(picks), "guests": _guests(store, picks)}
+
+
+def channel_shift(store: Store, period: Period) -> ChannelShift:
+    """Guests who moved from the table to delivery: mostly dine-in over the same number of
+    days just before the period, mostly delivery in it (the audience rule
+    `moved_to_delivery_days`, over these days)."""
+    days = period.end - period.start + timedelta(days=1)
+    earlier = Period(store, period.start - days, period.start - timedelta(days=1))
+    shifts = moved_to_delivery(store, earlier.lo, period.lo, period.hi)
+    moved = []
+    for shift in shifts[:500]:
+        row = store.totals("SELECT name, tier FROM members WHERE id = ?", (shift["member_id"],))
+        moved.append(MovedGuest(id=shift["member_id"], name=row["name"], tier=row["tier"],
+                                earlier_orders=shift["earlier_orders"],
+                                earlier_dine_in=shift["earlier_dine_in"],
+                                recent_orders=shift["recent_orders"],
+                                recent_delivery=shift["recent_delivery"]))
+    return {"earlier": earlier.json(), "count": len(shifts), "moved": moved}

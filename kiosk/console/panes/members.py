@@ -12,7 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static, Swi
 
 from hub.domain.members import MemberView
 from hub.domain.money import to_fen, yuan
-from hub.domain.profiles import MemberProfile
+from hub.domain.profiles import GuestHistory, HistoryOrder, MemberProfile
 from kiosk.client import HubError
 
 from ..messages import GuestShown
@@ -131,7 +131,7 @@ class MembersPane(Pane):
         self.query_one("#edit-vip", Switch).value = member["vip"]
         self.post_message(GuestShown(member))
 
-    def show_ledgers(self, answers: tuple[Json, Json, Json]) -> None:
+    def show_ledgers(self, answers: tuple[Json, Json, GuestHistory]) -> None:
         points, stored, history = answers
         day = lambda iso: self.console.local_time(iso, "%m-%d")  # noqa: E731
 
@@ -145,9 +145,19 @@ class MembersPane(Pane):
                                   for e in stored["entries"][-5:]]),
             line("visits", [f"{day(v['visited_at'])} {v['table_no']}×{v['party_size']}"
                             for v in history["visits"][:6]]),
-            line("orders", [f"{day(o['created_at'])} {yuan(o['total_fen'] - o['discount_fen'])}"
-                            for o in history["orders"][:6]]),
+            line("orders", [self.order_text(o) for o in history["orders"][:6]]),
         ]))
+
+    def order_text(self, order: HistoryOrder) -> str:
+        """One order of the guest's history: when, where (the table, or which platform), what
+        they ate and paid, and whether the platform cancelled or refunded it."""
+        t = self.t
+        where = t(order["platform"] or order["channel"])
+        dishes = "、".join(f"{line['dish']}×{line['qty']}" for line in order["lines"][:3])
+        more = "…" if len(order["lines"]) > 3 else ""
+        ended = f" ({t(order['state'])})" if order["state"] != "placed" else ""
+        return (f"{self.console.local_time(order['created_at'], '%m-%d')} {where} {dishes}{more} "
+                f"{yuan(order['total_fen'] - order['discount_fen'])}{ended}")
 
     def reload(self) -> None:
         """Ask the hub again for the guest on screen, after something changed their books."""
