@@ -40,9 +40,8 @@ from zoneinfo import ZoneInfo
 from .domain.clock import from_iso
 from .domain.config import SmsSettings
 from .domain.errors import InvalidInput
-from .domain.outreach import awaiting_receipt, mark_receipt, reply_from
 from .domain.store import Store
-from .sending import SendFailed, Sent
+from .sending import Receipts, SendFailed, Sent, StoreReceipts
 
 ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com"
 ALIYUN_VERSION = "2017-05-25"
@@ -213,17 +212,20 @@ class AliyunSms:
         return Sent(ref=str(answer.get("BizId") or "") or None)
 
     def poll(self, store: Store) -> int:
+        return self.collect(StoreReceipts(store))
+
+    def collect(self, book: Receipts) -> int:
         """Delivery receipts of the texts still waiting for one; returns how many came."""
         settled = 0
-        since = store.now() - timedelta(days=RECEIPT_DAYS)
-        for message in awaiting_receipt(store, "sms", since):
+        since = book.now() - timedelta(days=RECEIPT_DAYS)
+        for message in book.awaiting("sms", since):
             phone = mainland_or_international(message["address"] or "")
             day = from_iso(message["sent_at"]).astimezone(CHINA).strftime("%Y%m%d")
             rows = self._details(phone, day, message["provider_ref"] or "")
             for row in rows:
                 if row.get("OutId") != message["id"] or row.get("SendStatus") not in (2, 3):
                     continue
-                settled += mark_receipt(store, message["id"], row["SendStatus"] == 3,
+                settled += book.receipt(message["id"], row["SendStatus"] == 3,
                                         "" if row["SendStatus"] == 3 else
                                         f"carrier: {row.get('ErrCode', '')}")
         return settled
@@ -280,6 +282,9 @@ class TencentSms:
         return Sent(ref=str(status.get("SerialNo") or "") or None)
 
     def poll(self, store: Store) -> int:
+        return self.collect(StoreReceipts(store))
+
+    def collect(self, book: Receipts) -> int:
         """Delivery receipts and replies waiting at Tencent (each is handed out once);
         returns how many receipts settled a message."""
         app = {"SmsSdkAppId": self.settings.sdk_app_id, "Limit": 100}
@@ -287,13 +292,13 @@ class TencentSms:
         for row in self.call("PullSmsSendStatus", app).get("PullSmsSendStatusSet") or []:
             if isinstance(row, dict) and row.get("SessionContext"):
                 ok = row.get("ReportStatus") == "SUCCESS"
-                settled += mark_receipt(store, str(row["SessionContext"]), ok,
+                settled += book.receipt(str(row["SessionContext"]), ok,
                                         "" if ok else f"carrier: {row.get('Description', '')}")
         for row in self.call("PullSmsReplyStatus", app).get("PullSmsReplyStatusSet") or []:
             if not isinstance(row, dict):
                 continue
             try:
-                reply_from(store, str(row.get("PhoneNumber", "")), str(row.get("ReplyContent")))
+                book.reply(str(row.get("PhoneNumber", "")), str(row.get("ReplyContent")))
             except InvalidInput:
                 continue  # a number that is no phone is no guest of ours
         return settled
@@ -305,14 +310,15 @@ def aliyun_pushed(store: Store, kind: str, items: list[dict[str, Any]]) -> int:
     the expected shape is passed over: Alibaba does not resend an answered push, and one
     odd item must not cost the others."""
     changed = 0
+    book = StoreReceipts(store)
     for item in items:
         if kind == "reports" and isinstance(item.get("out_id"), str):
             ok = item.get("success") is True
-            changed += mark_receipt(store, item["out_id"], ok,
+            changed += book.receipt(item["out_id"], ok,
                                     "" if ok else f"carrier: {item.get('err_code', '')}")
         elif kind == "replies" and isinstance(item.get("phone_number"), str):
             try:
-                changed += reply_from(store, item["phone_number"],
+                changed += book.reply(item["phone_number"],
                                       str(item.get("content", ""))) == "unsubscribed"
             except InvalidInput:
                 continue

@@ -17,6 +17,7 @@ from .config import overlay
 from .errors import ConfigError
 from .members import LIST_FIELDS, redact_events, scrub_guest
 from .menu import apply_chain_menu
+from .outreach import reply_of_member, settle_relayed
 from .phones import phone_digits_reversed
 from .store import Store, dumps
 
@@ -27,7 +28,11 @@ MEMBER_COLUMNS = (
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
            "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
-           "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed")
+           "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed",
+           "message.settled", "message.reply")
+# HQ's word to one store about the texts it sends for it ([messaging] route = "hq"): the
+# feed carries each only to the store it names (`data.store`).
+ADDRESSED = ("message.settled", "message.reply")
 # HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
@@ -127,6 +132,13 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
         chain_settings(store, data["settings"])
     elif kind == "menu.changed" and event.get("store") == HQ_ORIGIN:
         apply_chain_menu(store, data["dishes"])
+    elif kind in ADDRESSED and event.get("store") == HQ_ORIGIN:
+        if data["store"] != store.store_id:
+            return  # another store's text
+        if kind == "message.settled":
+            settle_relayed(store, data)
+        else:  # the guest's answer is this store's to act on: it sends the change to HQ
+            reply_of_member(store, data["member_id"], data["text"])
     elif kind == "coupon.issued":
         _insert(store, "coupons", dict(data))
     elif kind == "coupon.redeemed":
