@@ -243,7 +243,7 @@ class RelaySender(ThreadWorker):
         self.url, self.clock, self.settings, self.every_s = book.url, book.clock, settings, \
             every_s
         self.relay: Relay | None = None
-        self.tried = 0
+        self.tried = self.rounds = 0
 
     def begin(self) -> None:
         from .book import HqBook
@@ -256,6 +256,7 @@ class RelaySender(ThreadWorker):
     def step(self, stop: threading.Event) -> float:
         assert self.relay is not None
         self.tried += self.relay.run_once()
+        self.rounds += 1
         return self.every_s
 
     def end(self) -> None:
@@ -263,4 +264,4 @@ class RelaySender(ThreadWorker):
             self.relay.book.conn.close()
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "tried": self.tried}
+        return {**super().state(), "tried": self.tried, "rounds": self.rounds}
