@@ -366,8 +366,9 @@ class HqBook:
         for key, types in (("id", ("member.created", "member.updated")),
                            ("member_id", ("card.linked", "card.blocked", "message.relayed"))):
             rows = conn.execute(
-                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN ({marks(list(types))}) AND "
-                f"{conn.json_text('data', key)} = ?", (*types, member_id)).fetchall()
+                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
+                f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",
+                (*types, member_id)).fetchall()
             conn.executemany("UPDATE hq_events SET data = ? WHERE hq_seq = ?", [
                 (json.dumps(redacted_data(r[1], json.loads(r[2])), ensure_ascii=False), r[0])
                 for r in rows])
