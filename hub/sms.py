@@ -19,7 +19,8 @@ Delivery receipts are polled (Alibaba: QuerySendDetails per text; Tencent:
 PullSmsSendStatus); replies too where the provider lets a store pull them (Tencent:
 PullSmsReplyStatus), and a stop word withdraws consent as a webhook gateway's reply does;
 Alibaba hands replies out only by pushing them, so the hub takes its callbacks too
-(`aliyun_pushed`), and its delivery reports the same way where the hub is reachable.
+(`aliyun_pushed`), and its delivery reports the same way where the hub is reachable; so
+does Tencent's where it is set to push (`tencent_pushed`), polling staying the fallback.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from zoneinfo import ZoneInfo
 from .domain.clock import from_iso
 from .domain.config import SmsSettings
 from .domain.errors import InvalidInput
+from .domain.outreach import mark_receipt, mark_receipt_by_ref, reply_from
 from .domain.store import Store
 from .sending import Receipts, SendFailed, Sent, StoreReceipts
 
@@ -310,16 +312,39 @@ def aliyun_pushed(store: Store, kind: str, items: list[dict[str, Any]]) -> int:
     the expected shape is passed over: Alibaba does not resend an answered push, and one
     odd item must not cost the others."""
     changed = 0
-    book = StoreReceipts(store)
     for item in items:
         if kind == "reports" and isinstance(item.get("out_id"), str):
             ok = item.get("success") is True
-            changed += book.receipt(item["out_id"], ok,
+            changed += mark_receipt(store, item["out_id"], ok,
                                     "" if ok else f"carrier: {item.get('err_code', '')}")
         elif kind == "replies" and isinstance(item.get("phone_number"), str):
             try:
-                changed += book.reply(item["phone_number"],
+                changed += reply_from(store, item["phone_number"],
                                       str(item.get("content", ""))) == "unsubscribed"
+            except InvalidInput:
+                continue
+    return changed
+
+
+def tencent_pushed(store: Store, kind: str, body: Any) -> int:
+    """What Tencent pushed to the callback URL: delivery reports ("reports", a list, each
+    naming the text by the SerialNo SendSms answered, as `sid`) or a guest's reply
+    ("replies", one object, or a list); returns how many changed something. Odd items are
+    passed over, as at Alibaba; polling stays the fallback for whatever a push missed."""
+    changed = 0
+    for item in body if isinstance(body, list) else [body]:
+        if not isinstance(item, dict):
+            continue
+        if kind == "reports" and isinstance(item.get("sid"), str):
+            ok = item.get("report_status") == "SUCCESS"
+            why = f"carrier: {item.get('errmsg', '')} {item.get('description', '')}".strip()
+            changed += mark_receipt_by_ref(store, item["sid"], ok, "" if ok else why)
+        elif kind == "replies" and isinstance(item.get("mobile"), str):
+            mobile = item["mobile"]
+            phone = mobile if mobile.startswith("+") else f"+{item.get('nationcode') or 86}" \
+                f"{mobile}"
+            try:
+                changed += reply_from(store, phone, str(item.get("text", ""))) == "unsubscribed"
             except InvalidInput:
                 continue
     return changed

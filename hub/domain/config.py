@@ -269,8 +269,8 @@ class SmsSettings(_Section):
     sdk_app_id: str = ""         # Tencent: SmsSdkAppId
     region: str = "ap-guangzhou"  # Tencent: X-TC-Region
     endpoint: str = ""           # "" for the provider's public API
-    # Alibaba pushes receipts and replies (SmsReport, SmsUp) to a URL set in its console,
-    # unsigned: /api/v1/sms/aliyun/reports?token=T and /api/v1/sms/aliyun/replies?token=T.
+    # Both providers push receipts and replies to a URL set in their console, unsigned:
+    # /api/v1/sms/{aliyun|tencent}/{reports|replies}?token=T.
     callback_token: str = ""
     # Carriers take promotional texts only in this local window, on top of quiet hours.
     window_start: Annotated[str, Field(pattern=HHMM)] = "08:00"

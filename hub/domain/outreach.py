@@ -458,6 +458,15 @@ def mark_receipt(store: Store, message_id: str, delivered: bool, reason: str = "
     return bool(changed)
 
 
+def mark_receipt_by_ref(store: Store, provider_ref: str, delivered: bool,
+                        reason: str = "") -> bool:
+    """`mark_receipt` for a receipt that names the text by the provider's id of it (Tencent's
+    pushes name its SerialNo, not our id)."""
+    row = store.one("SELECT id FROM messages WHERE provider_ref = ? AND channel = 'sms'",
+                    (provider_ref,))
+    return row is not None and mark_receipt(store, row["id"], delivered, reason)
+
+
 def awaiting_receipt(store: Store, channel: str, since: datetime,
                      limit: int = 50) -> list[dict[str, Any]]:
     """Sent messages of the channel whose receipt has not come, the longest not asked about
