@@ -14,6 +14,7 @@ from typing import Any
 
 from . import database
 from .config import overlay
+from .coupons import TERMS
 from .errors import ConfigError
 from .members import LIST_FIELDS, redact_events, scrub_guest
 from .menu import apply_chain_menu
@@ -27,7 +28,8 @@ MEMBER_COLUMNS = (
     "marketing_consent", "tier", "home_store", "created_at", "updated_at", "erased_at", "email",
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
-           "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
+           "points.entry", "stored_value.entry", "coupon_template.created",
+           "coupon_template.updated", "coupon.issued",
            "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed",
            "message.settled", "message.reply")
 # HQ's word to one store about the texts it sends for it ([messaging] route = "hq"): the
@@ -121,11 +123,17 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
         _ledger(store, "points_ledger", data, event, own)
     elif kind == "stored_value.entry":
         _ledger(store, "stored_value_ledger", data, event, own)
-    elif kind == "coupon_template.created":
+    elif kind in ("coupon_template.created", "coupon_template.updated"):
         row = dict(data)
         row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
         row["active"] = int(bool(row.get("active", True)))
-        _insert(store, "coupon_templates", row)
+        if kind == "coupon_template.created":
+            _insert(store, "coupon_templates", row)
+        else:  # the template as it is now, whole: its terms replace what is here
+            _only_known_fields(store, "coupon_templates", row)
+            store.conn.execute(
+                f"UPDATE coupon_templates SET {', '.join(f'{k} = :{k}' for k in TERMS)} "
+                "WHERE id = :id", {key: row[key] for key in (*TERMS, "id")})
     elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
         upsert_campaign(store, data)  # a store's own campaigns stay at that store
     elif kind == "settings.changed" and event.get("store") == HQ_ORIGIN:
