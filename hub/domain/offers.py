@@ -25,7 +25,7 @@ NAMES: tuple[Name, ...] = ("welcome", "birthday")
 INSTALLED = "default_offers"  # hub_meta: when they were installed (or "restored")
 DESSERT_CAMPAIGN = {
     "name": "生日甜品 Birthday dessert", "kind": "birthday",
-    "audience": {"birthday_within": 7},
+    "audience": {"birthday_within": 7}, "control_pct": 0,  # a gift, not an experiment
     "message_zh": "{name}，生日快乐！{store}请您吃{offer}，券码 {code}，{until}前有效。",
     "message_en": "Happy birthday, {name}! {store} treats you to {offer}: code {code}, "
                   "valid until {until}.",
