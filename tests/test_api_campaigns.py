@@ -101,8 +101,9 @@ def test_campaign_from_preview_to_results(hub, gateway):
         assert sms.post(f"{tencent}/reports?token=cb-secret", json=report).json() == \
             {"result": 0, "errmsg": "OK"}, "a report of no text here is taken, changes nothing"
         assert sms.post(f"{tencent}/other?token=cb-secret", json=report).status_code == 422
-        assert sms.post(f"{tencent}/reports?token=cb-secret", content=b"[{",
-                        headers={"Content-Type": "application/json"}).status_code == 422
+        broken = sms.post(f"{tencent}/reports?token=cb-secret", content=b"[{",
+                          headers={"Content-Type": "application/json"})
+        assert broken.status_code == 400 and broken.json()["error"] == "invalid_json"
         waiter = api.post("/devices", json={"name": "pad", "role": "waiter"}).json()["token"]
     with hub.client(waiter) as pad:
         assert pad.get("/campaigns").status_code == 403
