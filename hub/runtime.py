@@ -17,6 +17,7 @@ from .domain.campaigns import install_builtins
 from .domain.clock import Clock, system_clock
 from .domain.config import Settings, load_settings
 from .domain.devices import add_device, device_for_token
+from .domain.offers import install_default_offers
 from .domain.staff import PinCache
 from .domain.store import Store
 from .events import EventBus
@@ -130,6 +131,7 @@ class Hub:
         self._write_lock = threading.Lock()
         # Open (and migrate) now, so a bad database fails the start, not a request.
         install_builtins(self.store())
+        install_default_offers(self.store())
 
     def store(self) -> Store:
         store = getattr(self._local, "store", None)

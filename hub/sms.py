@@ -19,7 +19,8 @@ Delivery receipts are polled (Alibaba: QuerySendDetails per text; Tencent:
 PullSmsSendStatus); replies too where the provider lets a store pull them (Tencent:
 PullSmsReplyStatus), and a stop word withdraws consent as a webhook gateway's reply does;
 Alibaba hands replies out only by pushing them, so the hub takes its callbacks too
-(`aliyun_pushed`), and its delivery reports the same way where the hub is reachable.
+(`aliyun_pushed`), and its delivery reports the same way where the hub is reachable; so
+does Tencent's where it is set to push (`tencent_pushed`), polling staying the fallback.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from zoneinfo import ZoneInfo
 from .domain.clock import from_iso
 from .domain.config import SmsSettings
 from .domain.errors import InvalidInput
-from .domain.outreach import awaiting_receipt, mark_receipt, reply_from
+from .domain.outreach import mark_receipt, mark_receipt_by_ref, reply_from
 from .domain.store import Store
-from .sending import SendFailed, Sent
+from .sending import Receipts, SendFailed, Sent, StoreReceipts
 
 ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com"
 ALIYUN_VERSION = "2017-05-25"
@@ -213,17 +214,20 @@ class AliyunSms:
         return Sent(ref=str(answer.get("BizId") or "") or None)
 
     def poll(self, store: Store) -> int:
+        return self.collect(StoreReceipts(store))
+
+    def collect(self, book: Receipts) -> int:
         """Delivery receipts of the texts still waiting for one; returns how many came."""
         settled = 0
-        since = store.now() - timedelta(days=RECEIPT_DAYS)
-        for message in awaiting_receipt(store, "sms", since):
+        since = book.now() - timedelta(days=RECEIPT_DAYS)
+        for message in book.awaiting("sms", since):
             phone = mainland_or_international(message["address"] or "")
             day = from_iso(message["sent_at"]).astimezone(CHINA).strftime("%Y%m%d")
             rows = self._details(phone, day, message["provider_ref"] or "")
             for row in rows:
                 if row.get("OutId") != message["id"] or row.get("SendStatus") not in (2, 3):
                     continue
-                settled += mark_receipt(store, message["id"], row["SendStatus"] == 3,
+                settled += book.receipt(message["id"], row["SendStatus"] == 3,
                                         "" if row["SendStatus"] == 3 else
                                         f"carrier: {row.get('ErrCode', '')}")
         return settled
@@ -280,6 +284,9 @@ class TencentSms:
         return Sent(ref=str(status.get("SerialNo") or "") or None)
 
     def poll(self, store: Store) -> int:
+        return self.collect(StoreReceipts(store))
+
+    def collect(self, book: Receipts) -> int:
         """Delivery receipts and replies waiting at Tencent (each is handed out once);
         returns how many receipts settled a message."""
         app = {"SmsSdkAppId": self.settings.sdk_app_id, "Limit": 100}
@@ -287,13 +294,13 @@ class TencentSms:
         for row in self.call("PullSmsSendStatus", app).get("PullSmsSendStatusSet") or []:
             if isinstance(row, dict) and row.get("SessionContext"):
                 ok = row.get("ReportStatus") == "SUCCESS"
-                settled += mark_receipt(store, str(row["SessionContext"]), ok,
+                settled += book.receipt(str(row["SessionContext"]), ok,
                                         "" if ok else f"carrier: {row.get('Description', '')}")
         for row in self.call("PullSmsReplyStatus", app).get("PullSmsReplyStatusSet") or []:
             if not isinstance(row, dict):
                 continue
             try:
-                reply_from(store, str(row.get("PhoneNumber", "")), str(row.get("ReplyContent")))
+                book.reply(str(row.get("PhoneNumber", "")), str(row.get("ReplyContent")))
             except InvalidInput:
                 continue  # a number that is no phone is no guest of ours
         return settled
@@ -314,6 +321,30 @@ def aliyun_pushed(store: Store, kind: str, items: list[dict[str, Any]]) -> int:
             try:
                 changed += reply_from(store, item["phone_number"],
                                       str(item.get("content", ""))) == "unsubscribed"
+            except InvalidInput:
+                continue
+    return changed
+
+
+def tencent_pushed(store: Store, kind: str, body: Any) -> int:
+    """What Tencent pushed to the callback URL: delivery reports ("reports", a list, each
+    naming the text by the SerialNo SendSms answered, as `sid`) or a guest's reply
+    ("replies", one object, or a list); returns how many changed something. Odd items are
+    passed over, as at Alibaba; polling stays the fallback for whatever a push missed."""
+    changed = 0
+    for item in body if isinstance(body, list) else [body]:
+        if not isinstance(item, dict):
+            continue
+        if kind == "reports" and isinstance(item.get("sid"), str):
+            ok = item.get("report_status") == "SUCCESS"
+            why = f"carrier: {item.get('errmsg', '')} {item.get('description', '')}".strip()
+            changed += mark_receipt_by_ref(store, item["sid"], ok, "" if ok else why)
+        elif kind == "replies" and isinstance(item.get("mobile"), str):
+            mobile = item["mobile"]
+            phone = mobile if mobile.startswith("+") else f"+{item.get('nationcode') or 86}" \
+                f"{mobile}"
+            try:
+                changed += reply_from(store, phone, str(item.get("text", ""))) == "unsubscribed"
             except InvalidInput:
                 continue
     return changed

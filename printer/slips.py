@@ -21,6 +21,7 @@ from hub.domain.members import (
     points_balance,
     stored_value_balance,
 )
+from hub.domain.offers import welcome_template
 from hub.domain.outreach import deliver_held
 from hub.domain.store import Store
 from hub.domain.tables import send_round
@@ -154,8 +155,7 @@ def print_welcome(store: Store, member_id: str, printer: str | None = None, *,
         first = store.one("SELECT coupon_code FROM print_jobs WHERE kind = 'welcome' AND "
                           "subject = ? AND reprint = 0", (member_id,))
         code = first["coupon_code"] if first is not None else None
-        template = vouchers.template_by_name(store,
-                                             store.settings.printing.welcome_coupon_template)
+        template = welcome_template(store)
         if first is None and template:
             code = vouchers.issue_while_left(store, template, member_id, reason="welcome")
         doc = layouts.welcome(store.settings.store_name, member["name"] or "",

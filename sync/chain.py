@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hub.domain.config import CONFIG_NAME, load_settings, new_settings
+from hub.domain.config import CONFIG_NAME, Settings, load_settings, new_settings
 from hub.domain.replica import HQ_ORIGIN, UNAPPLIABLE, apply_event, record_conflict
 from hub.domain.restore import restore_event
 from hub.domain.store import Store
@@ -86,12 +86,17 @@ def chain_books(home: Path, db: str | None = None, region: str | None = None
         book.conn.close()
 
 
-def open_chain(home: Path, path: Path | None = None) -> Store:
-    """The chain database in HQ's home (or a region's, at `path`); its time zone is HQ's
-    laoke.toml, if there is one."""
+def hq_settings(home: Path) -> Settings:
+    """HQ's own settings: its laoke.toml, if there is one (its time zone, and the chain's
+    SMS account for the texts HQ sends for the stores)."""
     settings = load_settings(home) if (home / CONFIG_NAME).exists() else new_settings(CHAIN_ID)
     settings.store_id = CHAIN_ID
-    return Store(path or home / "chain.db", settings)
+    return settings
+
+
+def open_chain(home: Path, path: Path | None = None) -> Store:
+    """The chain database in HQ's home (or a region's, at `path`)."""
+    return Store(path or home / "chain.db", hq_settings(home))
 
 
 def open_region(home: Path, region: str, stores: Sequence[str]) -> Store:

@@ -13,6 +13,7 @@ def hub(tmp_path, gateway):
     home = tmp_path / "home"
     running = RunningHub(home, env={"LAOKE_MESSAGING_WEBHOOK_URL": gateway.url,
                                     "LAOKE_MESSAGING_WEBHOOK_TOKEN": "gw-secret",
+                                    "LAOKE_MESSAGING_SMS_CALLBACK_TOKEN": "cb-secret",
                                     "LAOKE_CAMPAIGNS_QUIET_START": "00:00",
                                     "LAOKE_CAMPAIGNS_QUIET_END": "00:00"})
     running.env["LAOKE_CAMPAIGNS_PUBLIC_URL"] = running.url
@@ -81,6 +82,28 @@ def test_campaign_from_preview_to_results(hub, gateway):
                           headers=gate).json() == {"action": "none"}, "already out"
         assert sms.post(replies, json={"from": "12", "text": "TD"},
                           headers=gate).status_code == 422
+
+        # Tencent pushes a reply as it does (one JSON object), with the URL's token.
+        assert api.post("/members", json={"name": "腾讯", "phone": "13900000008",
+                                          "marketing_consent": True}).status_code == 201
+        tencent = f"{hub.url}/api/v1/sms/tencent"
+        reply = {"extend": "", "mobile": "13900000008", "nationcode": "86", "sign": "老客",
+                 "text": "R", "time": 1764554700}
+        assert sms.post(f"{tencent}/replies", json=reply).status_code == 401
+        assert sms.post(f"{tencent}/replies?token=guess", json=reply).status_code == 401
+        assert sms.post(f"{tencent}/replies?token=cb-secret", json=reply).json() == \
+            {"result": 0, "errmsg": "OK"}
+        found = api.get("/members/lookup", params={"phone": "13900000008"}).json()
+        assert found["marketing_consent"] is False
+        report = [{"sid": "no-such-text", "report_status": "SUCCESS", "mobile": "13900000008",
+                   "nationcode": "86", "errmsg": "DELIVRD", "description": "ok",
+                   "user_receive_time": "2026-12-01 10:00:00"}]
+        assert sms.post(f"{tencent}/reports?token=cb-secret", json=report).json() == \
+            {"result": 0, "errmsg": "OK"}, "a report of no text here is taken, changes nothing"
+        assert sms.post(f"{tencent}/other?token=cb-secret", json=report).status_code == 422
+        broken = sms.post(f"{tencent}/reports?token=cb-secret", content=b"[{",
+                          headers={"Content-Type": "application/json"})
+        assert broken.status_code == 400 and broken.json()["error"] == "invalid_json"
         waiter = api.post("/devices", json={"name": "pad", "role": "waiter"}).json()["token"]
     with hub.client(waiter) as pad:
         assert pad.get("/campaigns").status_code == 403

@@ -26,6 +26,7 @@ RULES: dict[str, str] = {
     "POST /pair": PUBLIC,
     "POST /messages/replies": GATEWAY,
     "POST /sms/aliyun/{kind}": GATEWAY,
+    "POST /sms/tencent/{kind}": GATEWAY,
     "POST /devices": "device.manage",
     "POST /devices/pairing-codes": "device.manage",
     "GET /devices": "device.manage",

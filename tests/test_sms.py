@@ -20,7 +20,7 @@ from hub.domain.members import NewMember, add_member, erase_member, get_member
 from hub.domain.outreach import awaiting_receipt, list_messages, recover
 from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
-from hub.sms import aliyun_pushed
+from hub.sms import aliyun_pushed, tencent_pushed
 from tests.support.sms import AliyunStandin, TencentStandin
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -274,6 +274,30 @@ def test_aliyun_pushes_settle_texts_and_a_reply_withdraws_consent(store, aliyun)
                 "send_time": "2026-12-01 10:05:00", "sequence_id": 1},
                {"phone_number": "not a phone", "content": "T"}]
     assert aliyun_pushed(store, "replies", replies) == 1
+    assert get_member(store, b["id"])["marketing_consent"] is False
+    assert get_member(store, a["id"])["marketing_consent"] is True
+
+
+def test_tencent_pushes_settle_texts_once_and_a_reply_withdraws_consent(store, tencent):
+    a, b = guests(store)
+    made = text_campaign(store, TENCENT_WORDING)
+    scheduler_for(store).tick()
+    assert {m["status"] for m in list_messages(store, made["id"])} == {"sent"}
+    reports = tencent.pushed_reports(delivered=True)
+    reports[1] = {**reports[1], "report_status": "FAIL", "errmsg": "MK:0001",
+                  "description": "空号"}
+    assert tencent_pushed(store, "reports", [*reports, {"odd": 1}, "odd"]) == 2
+    assert tencent_pushed(store, "reports", reports) == 0, "a pushed report counts once"
+    tencent.carrier_reports()  # the same reports waiting to be pulled: polling is the fallback
+    scheduler_for(store).tick()
+    messages = messages_of(store, made["id"])
+    assert [t["PhoneNumber"] for t in tencent.texts] == [a["phone"], b["phone"]]
+    assert messages[a["id"]]["status"] == "delivered"
+    failed = messages[b["id"]]
+    assert (failed["status"], failed["reason"]) == ("failed", "carrier: MK:0001 空号")
+    assert tencent_pushed(store, "replies", tencent.pushed_reply("+8613900139000",
+                                                                 "拒收")) == 1
+    assert tencent_pushed(store, "replies", [{"mobile": "not a phone", "text": "R"}]) == 0
     assert get_member(store, b["id"])["marketing_consent"] is False
     assert get_member(store, a["id"])["marketing_consent"] is True
 

@@ -14,7 +14,7 @@ from ..domain.audience import pick
 from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
 from ..domain.outreach import list_messages, reply_from, unsubscribe, valid_token
-from ..sms import aliyun_pushed
+from ..sms import aliyun_pushed, tencent_pushed
 from .auth import Caller, hub_of, require
 from .models import Body
 
@@ -136,12 +136,27 @@ def sms_reply(body: Reply, request: Request,
              "(SmsReport) or guests' replies (SmsUp), ?token=<messaging.sms.callback_token>")
 def aliyun_push(kind: Literal["reports", "replies"], items: list[dict[str, Any]],
                 request: Request, token: str = "") -> Json:
-    hub = hub_of(request)
-    secret = hub.settings.messaging.sms.callback_token
+    _pushed_with_token(request, token)
+    aliyun_pushed(hub_of(request).store(), kind, items)
+    return {"code": 0, "msg": "接收成功"}  # the answer Alibaba expects, else it pushes again
+
+
+@router.post("/sms/tencent/{kind}", summary="Tencent Cloud SMS pushes: delivery reports "
+             "(a list) or a guest's reply, ?token=<messaging.sms.callback_token>")
+def tencent_push(kind: Literal["reports", "replies"],
+                 body: list[dict[str, Any]] | dict[str, Any], request: Request,
+                 token: str = "") -> Json:
+    _pushed_with_token(request, token)
+    tencent_pushed(hub_of(request).store(), kind, body)
+    return {"result": 0, "errmsg": "OK"}  # the answer Tencent expects, else it pushes again
+
+
+def _pushed_with_token(request: Request, token: str) -> None:
+    """The providers' pushes are unsigned: the URL's token, set in their console, is the
+    only proof a push came from them."""
+    secret = hub_of(request).settings.messaging.sms.callback_token
     if not secret or not hmac.compare_digest(token.encode(), secret.encode()):
         raise HTTPException(401, "pushes need the callback token (messaging.sms.callback_token)")
-    aliyun_pushed(hub.store(), kind, items)
-    return {"code": 0, "msg": "接收成功"}  # the answer Alibaba expects, else it pushes again
 
 
 PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">

@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
 # Each module adds its commands to `cli`.
 from . import (  # noqa: E402, F401
     apps,
+    boxes,
     calls,
     campaigns,
     data,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -17,10 +18,13 @@ def campaign() -> None:
 
 
 def _campaign_store(obj: Obj) -> Store:
+    """The store with its ready-made campaigns and offers, installed on first use."""
     from ..domain.campaigns import install_builtins
+    from ..domain.offers import install_default_offers
 
     store = obj.store()
     install_builtins(store)
+    install_default_offers(store)
     return store
 
 
@@ -124,3 +128,79 @@ def campaign_results_cmd(obj: Obj, campaign_id: str, as_json: bool) -> None:
     if result["lift"]:
         click.echo(f"lift: {result['lift']['return_rate_pts']:+.2f} points of return rate, "
                    f"{yuan(result['lift']['spend_per_guest_fen'], ' 元', sign=True)} per guest")
+
+
+@cli.group()
+def offers() -> None:
+    """The welcome coupon and the birthday dessert every store comes with, switched off
+    until their value is set."""
+
+
+def _yuan(_ctx: click.Context, param: click.Parameter, text: str | None) -> int | None:
+    from ..domain.money import to_fen
+
+    if text is None:
+        return None
+    try:
+        return to_fen(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param=param) from None
+
+
+def _show_offers(found: list[Any], as_json: bool) -> None:
+    from ..domain.coupons import offer_conditions, offer_value
+
+    if as_json:
+        emit_json({"offers": found})
+        return
+    for offer in found:
+        template = offer["template"]
+        value = offer_value(template) if template["amount_fen"] or template["dish"] \
+            else "未设定 (not set)"
+        conditions = offer_conditions(template)
+        click.echo(f"{'on ' if offer['on'] else 'off'} {offer['offer']:<9} {template['name']}  "
+                   f"{value}{f'  {conditions}' if conditions else ''}  "
+                   f"{template['valid_days']} 天")
+
+
+@offers.command("list")
+@click.option("--json", "as_json", is_flag=True, help='Print {"offers": [...]}.')
+@pass_obj
+def offers_list(obj: Obj, as_json: bool) -> None:
+    """Both offers: on or off, their value, conditions and days."""
+    from ..domain.offers import default_offers
+
+    _show_offers(list(default_offers(_campaign_store(obj))), as_json)
+
+
+@offers.command("set")
+@click.argument("name", type=click.Choice(["welcome", "birthday"]))
+@click.option("--amount", callback=_yuan, metavar="YUAN",
+              help="welcome: what the coupon takes off the bill (20 or 20.00).")
+@click.option("--dish", help="birthday: the dessert it gives (长寿面).")
+@click.option("--min-spend", callback=_yuan, metavar="YUAN",
+              help="The least a bill must come to for the coupon (default: none).")
+@click.option("--days", type=click.IntRange(1, 3650), help="How long each coupon lasts.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"offers": [the offer]}.')
+@pass_obj
+def offers_set(obj: Obj, name: str, amount: int | None, dish: str | None,
+               min_spend: int | None, days: int | None, as_json: bool) -> None:
+    """Give an offer its value and switch it on (the dessert's campaign too); HQ and every
+    store see the change."""
+    from ..domain.offers import set_default_offer
+
+    offer = set_default_offer(_campaign_store(obj), name, amount_fen=amount, dish=dish,
+                              min_spend_fen=min_spend, valid_days=days, actor="owner:cli")
+    _show_offers([offer], as_json)
+
+
+@offers.command("off")
+@click.argument("name", type=click.Choice(["welcome", "birthday"]))
+@click.option("--json", "as_json", is_flag=True, help='Print {"offers": [the offer]}.')
+@pass_obj
+def offers_off(obj: Obj, name: str, as_json: bool) -> None:
+    """Switch an offer off: no new coupons of it; those issued stay good."""
+    from ..domain.offers import switch_off_default_offer
+
+    _show_offers([switch_off_default_offer(_campaign_store(obj), name, actor="owner:cli")],
+                 as_json)

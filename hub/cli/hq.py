@@ -92,12 +92,22 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
         except OSError as error:
             raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
                                      param_hint="--metrics-port") from None
-    from sync.chain import ChainBooks
+    from sync.chain import ChainBooks, hq_settings
+    from sync.hq.relay import RelaySender
 
-    workers = [receiver, *([ChainBooks(obj.home, book)] if chain_books else [])]
+    from ..domain.errors import ConfigError
+
+    try:
+        settings = hq_settings(obj.home)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    texts = settings.messaging.sms.provider  # the chain's account: stores may relay texts
+    workers = [receiver, *([ChainBooks(obj.home, book)] if chain_books else []),
+               *([RelaySender(book, settings)] if texts else [])]
     for worker in workers:
         worker.start()
-    click.echo(f"laoke hq: receiving from {broker} into {book.where}", err=True)
+    click.echo(f"laoke hq: receiving from {broker} into {book.where}"
+               f"{f'; sending the stores’ texts through {texts}' if texts else ''}", err=True)
     stop.wait()
     for worker in workers:
         worker.stop()

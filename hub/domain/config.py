@@ -269,8 +269,8 @@ class SmsSettings(_Section):
     sdk_app_id: str = ""         # Tencent: SmsSdkAppId
     region: str = "ap-guangzhou"  # Tencent: X-TC-Region
     endpoint: str = ""           # "" for the provider's public API
-    # Alibaba pushes receipts and replies (SmsReport, SmsUp) to a URL set in its console,
-    # unsigned: /api/v1/sms/aliyun/reports?token=T and /api/v1/sms/aliyun/replies?token=T.
+    # Both providers push receipts and replies to a URL set in their console, unsigned:
+    # /api/v1/sms/{aliyun|tencent}/{reports|replies}?token=T.
     callback_token: str = ""
     # Carriers take promotional texts only in this local window, on top of quiet hours.
     window_start: Annotated[str, Field(pattern=HHMM)] = "08:00"
@@ -291,6 +291,10 @@ class MessagingSettings(_Section):
     smtp_starttls: bool = True
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    # Where texts leave from: "hub" sends them with this store's provider account; "hq"
+    # hands each to HQ over the sync link, which sends them with the chain's one account
+    # (HQ's [messaging.sms]) and sends their receipts and the guests' replies back.
+    route: Literal["hub", "hq"] = "hub"
     sms: SmsSettings = SmsSettings()
 
 

@@ -45,14 +45,18 @@ class Line:
 def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
                  percent_off: int = 0, dish: str | None = None, min_spend_fen: int = 0,
                  valid_days: int = 30, stores: Sequence[str] | None = None,
-                 max_issued: int | None = None) -> dict[str, Any]:
+                 max_issued: int | None = None, active: bool = True) -> dict[str, Any]:
     """A checked template row, not yet stored: a store writes it, HQ pushes it to every store.
-    `max_issued` caps how many coupons it issues (前100名注册送); None: no cap."""
+    `max_issued` caps how many coupons it issues (前100名注册送); None: no cap. A template
+    switched off may lack its value (an offer installed before the owner sets it), and is
+    checked in full when it is switched on."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("a coupon template needs a name")
     if kind not in KINDS:
         raise InvalidInput(f"coupon kind must be one of {', '.join(KINDS)}")
-    if kind == "amount_off":
+    if not active and not (amount_fen or percent_off or dish):
+        pass  # installed before the owner set its value: checked when switched on
+    elif kind == "amount_off":
         whole_number(amount_fen, "amount_fen", 1, MAX_TOPUP_FEN)
     elif kind == "percent_off":
         whole_number(percent_off, "percent_off", 1, 100)
@@ -72,8 +76,37 @@ def new_template(name: str, kind: str, now_iso: str, *, amount_fen: int = 0,
         "dish": dish.strip() if kind == "free_dish" and dish else None,
         "min_spend_fen": min_spend_fen, "valid_days": valid_days,
         "stores": None if stores is None else dumps(list(stores)),
-        "active": 1, "created_at": now_iso, "max_issued": max_issued,
+        "active": int(bool(active)), "created_at": now_iso, "max_issued": max_issued,
     }
+
+
+TERMS = ("amount_fen", "percent_off", "dish", "min_spend_fen", "valid_days", "max_issued",
+         "active")  # what a template's update may change; its name, kind and id stay
+
+
+def update_template(store: Store, template_id: str, changes: dict[str, Any], *,
+                    actor: str = "system") -> dict[str, Any]:
+    """Change a template's value, conditions or on/off, checked as a new one would be; the
+    whole template goes to HQ (`coupon_template.updated`), which every store and a restore
+    apply. A coupon reads its template's value, so one issued before changes with it:
+    change an offer that has issued coupons by making a new template instead."""
+    unknown = sorted(set(changes) - set(TERMS))
+    if unknown:
+        raise InvalidInput(f"a coupon template's {', '.join(unknown)} cannot change; "
+                           f"its terms are {', '.join(TERMS)}")
+    with store.write():
+        current = get_template(store, template_id)
+        terms = {key: current[key] for key in TERMS} | changes
+        checked = new_template(current["name"], current["kind"], current["created_at"],
+                               stores=current["stores"], **terms)
+        row = {**checked, "id": template_id}
+        store.conn.execute(
+            f"UPDATE coupon_templates SET {', '.join(f'{k} = :{k}' for k in TERMS)} "
+            "WHERE id = :id", row)
+        record = template_record(row)
+        store.emit("coupon_template.updated", record)
+        store.audit(actor, "coupon_template.update", template_id, {"changed": sorted(changes)})
+    return record
 
 
 def create_template(store: Store, name: str, kind: str, *, actor: str = "system",

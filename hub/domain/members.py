@@ -610,6 +610,10 @@ def redact_events(conn: database.Connection, member_id: str,
         conn.execute(f"UPDATE {table} SET data = json_set(data, '$.platform_user_id', "
                      "'erased') WHERE type = 'delivery.joined' "
                      "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        # a text handed to HQ to send: its number and words
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.address', NULL, '$.body', "
+                     "'', '$.params', '') WHERE type = 'message.relayed' "
+                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
 
 
 def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -619,6 +623,8 @@ def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"id": data.get("id"), "redacted": True}
     if type_ in ("card.linked", "card.blocked"):
         return {**data, "number": "erased"}
+    if type_ == "message.relayed":
+        return {**data, "address": None, "body": "", "params": ""}
     return data
 
 

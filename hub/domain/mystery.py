@@ -35,6 +35,33 @@ class OpenedBox(TypedDict):
     again: bool  # a retried sale: the same box, not a second one
 
 
+class ShownPrize(TypedDict):
+    name: str
+    weight: int
+    share: float  # its chance: its weight over all the weights
+    coupon_template: str
+    points: int
+    available: bool  # a points prize, or one whose coupon template is active here
+
+
+class PrizeList(TypedDict):
+    price_fen: int
+    prizes: list[ShownPrize]
+
+
+def prize_list(store: Store) -> PrizeList:
+    """What a box costs and what it may hold, each prize with its chance; a coupon prize
+    whose template this store lacks (or has switched off) is marked, since a box that
+    draws it is refused."""
+    box = store.settings.mystery_box
+    total = sum(p.weight for p in box.prizes) or 1
+    return PrizeList(price_fen=box.price_fen, prizes=[ShownPrize(
+        name=p.name, weight=p.weight, share=round(p.weight / total, 4),
+        coupon_template=p.coupon_template, points=p.points,
+        available=not p.coupon_template or
+        template_by_name(store, p.coupon_template) is not None) for p in box.prizes])
+
+
 def draw(prizes: Sequence[BoxPrize], rng: random.Random) -> BoxPrize:
     """One prize, each as likely as its weight's share of all the weights."""
     return rng.choices(list(prizes), weights=[p.weight for p in prizes])[0]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import from_iso, to_iso
 from .codes import id_signature, id_signed
-from .config import SmsTemplate
+from .config import Settings, SmsTemplate
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
@@ -38,6 +38,12 @@ PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe", "dish"
                 "last_visit", "tier", "points")
 LIVE = ("queued", "sending", "sent", "delivered", "held", "unconfirmed")
 MAX_BACKOFF = timedelta(hours=6)
+# A text the store hands to HQ ([messaging] route = "hq") waits here as `held` until HQ says
+# what became of it; these are the fates HQ reports, and from where each may come (a late
+# or repeated report never takes a message back).
+RELAYED = "relayed: HQ sends it"
+RELAY_FATES = {"sent": ("held",), "delivered": ("held", "sent"), "failed": ("held", "sent"),
+               "unconfirmed": ("held",), "skipped": ("held",)}
 
 
 def check_template(text: str, what: str) -> str:
@@ -113,12 +119,27 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
 STOP_WORDS = {"TD", "T", "R", "退订", "拒收", "STOP", "UNSUBSCRIBE"}
 
 
+def is_stop_word(text: Any) -> bool:
+    return isinstance(text, str) and text.strip().upper() in STOP_WORDS
+
+
 def reply_from(store: Store, phone: str, text: str) -> str:
     """A guest's SMS reply relayed by the gateway: a stop word withdraws marketing consent.
     Returns what was done ("unsubscribed" or "none"), never who the number belongs to."""
-    if not isinstance(text, str) or text.strip().upper() not in STOP_WORDS:
+    if not is_stop_word(text):
         return "none"
-    row = member_by_phone(store, phone)  # a malformed number is the caller's 422
+    return _withdraw(store, member_by_phone(store, phone))  # a bad number: the caller's 422
+
+
+def reply_of_member(store: Store, member_id: str, text: str) -> str:
+    """A stop word a guest answered to a text HQ sent for this store: HQ names the guest
+    by id, not by phone, since it knows them only from the texts it sent."""
+    if not is_stop_word(text):
+        return "none"
+    return _withdraw(store, store.one("SELECT * FROM members WHERE id = ?", (member_id,)))
+
+
+def _withdraw(store: Store, row: Any) -> str:
     if row is None or row["erased_at"] or not row["marketing_consent"]:
         return "none"
     update_member(store, row["id"], {"marketing_consent": False}, actor="guest:sms-reply")
@@ -199,7 +220,7 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", "the webhook channel is not set up"
     if channel == "smtp" and not messaging.smtp_host:
         return "skipped", "e-mail is not set up"
-    if channel == "sms" and not messaging.sms.provider:
+    if channel == "sms" and not messaging.sms.provider and messaging.route != "hq":
         return "skipped", "SMS is not set up"
     if channel == "sms" and not sms_code:
         return "skipped", "no approved SMS template has this wording"
@@ -207,6 +228,8 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", f"no {'e-mail' if channel == 'smtp' else 'phone'}"
     if capped:
         return "skipped", "weekly cap reached"
+    if channel == "sms" and messaging.route == "hq":
+        return "held", RELAYED
     return ("queued" if channel in REMOTE else "held"), None
 
 
@@ -282,8 +305,34 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
             "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
         }
         store.db.table("messages").insert(message)
+        if channel == "sms" and status == "held":  # HQ sends it: handed over with it
+            store.emit("message.relayed", {key: message[key] for key in RELAYED_FIELDS})
         written.append(message)
     return written
+
+
+# What HQ is handed of a text it sends for the store (personal: emptied at erasure).
+RELAYED_FIELDS = ("id", "campaign_id", "member_id", "address", "body", "template", "params",
+                  "created_at")
+
+
+def settle_relayed(store: Store, data: dict[str, Any]) -> bool:
+    """HQ's word on a text it sends for this store (sent, delivered, failed, unconfirmed,
+    skipped and why); returns whether it changed the message. ValueError for a fate HQ
+    cannot report, so the event is kept as a conflict for a person."""
+    status = data["status"]
+    if status not in RELAY_FATES:
+        raise ValueError(f"a relayed text cannot become {status!r}")
+    before = RELAY_FATES[status]
+    reason = data.get("reason")
+    with store.write():
+        changed = store.conn.execute(
+            "UPDATE messages SET status = ?, reason = ?, provider_ref = COALESCE(?, "
+            "provider_ref), sent_at = COALESCE(?, sent_at) WHERE id = ? AND channel = 'sms' "
+            f"AND status IN ({', '.join('?' for _ in before)})",
+            (status, reason[:300] if isinstance(reason, str) and reason else None,
+             data.get("provider_ref"), data.get("sent_at"), data["id"], *before)).rowcount
+    return bool(changed)
 
 
 PREVIEW_CODE = {"zh-CN": "〈券码〉", "en": "<code>"}
@@ -320,21 +369,27 @@ def _hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-def quiet_until(store: Store, now: datetime) -> datetime | None:
-    """The end of the quiet hours if `now` falls in them, else None."""
-    settings = store.settings.campaigns
-    return _closed_until(store, now, settings.quiet_start, settings.quiet_end)
+def quiet_until(settings: Settings, now: datetime) -> datetime | None:
+    """The end of the quiet hours if `now` falls in them, else None. Settings, not a store:
+    HQ holds the texts it sends for the stores to the same hours."""
+    campaigns = settings.campaigns
+    return _closed_until(settings, now, campaigns.quiet_start, campaigns.quiet_end)
 
 
-def carrier_closed_until(store: Store, now: datetime) -> datetime | None:
+def carrier_closed_until(settings: Settings, now: datetime) -> datetime | None:
     """When the carriers' window for promotional texts opens, if it is shut at `now`."""
-    sms = store.settings.messaging.sms
-    return _closed_until(store, now, sms.window_end, sms.window_start)
+    sms = settings.messaging.sms
+    return _closed_until(settings, now, sms.window_end, sms.window_start)
 
 
-def _closed_until(store: Store, now: datetime, from_: str, to: str) -> datetime | None:
+def retry_pause(attempts: int) -> timedelta:
+    """How long a message that failed its `attempts`-th try waits: doubling, up to hours."""
+    return min(timedelta(seconds=30 * 2 ** (attempts - 1)), MAX_BACKOFF)
+
+
+def _closed_until(settings: Settings, now: datetime, from_: str, to: str) -> datetime | None:
     """The end of a daily closed span [from_, to) in local time, which may wrap midnight."""
-    zone = ZoneInfo(store.settings.timezone)
+    zone = ZoneInfo(settings.timezone)
     local = now.astimezone(zone)
     start, end = _hhmm(from_), _hhmm(to)
     moment = local.time()
@@ -352,9 +407,9 @@ def claim_due(store: Store, limit: int = 50,
     """Due remote messages (not of the `skip` channels), marked `sending`; none during quiet
     hours. A guest who withdrew consent since the message was written is skipped here."""
     now = store.now()
-    if quiet_until(store, now) is not None:
+    if quiet_until(store.settings, now) is not None:
         return []
-    if carrier_closed_until(store, now) is not None:
+    if carrier_closed_until(store.settings, now) is not None:
         skip = (*skip, "sms")
     channels = [c for c in REMOTE if c not in skip]
     if not channels:
@@ -403,6 +458,15 @@ def mark_receipt(store: Store, message_id: str, delivered: bool, reason: str = "
     return bool(changed)
 
 
+def mark_receipt_by_ref(store: Store, provider_ref: str, delivered: bool,
+                        reason: str = "") -> bool:
+    """`mark_receipt` for a receipt that names the text by the provider's id of it (Tencent's
+    pushes name its SerialNo, not our id)."""
+    row = store.one("SELECT id FROM messages WHERE provider_ref = ? AND channel = 'sms'",
+                    (provider_ref,))
+    return row is not None and mark_receipt(store, row["id"], delivered, reason)
+
+
 def awaiting_receipt(store: Store, channel: str, since: datetime,
                      limit: int = 50) -> list[dict[str, Any]]:
     """Sent messages of the channel whose receipt has not come, the longest not asked about
@@ -430,7 +494,7 @@ def mark_failed(store: Store, message_id: str, error: str, retryable: bool,
             store.conn.execute("UPDATE messages SET status = 'unconfirmed', reason = ? "
                                "WHERE id = ? AND status = 'sending'", (error[:300], message_id))
         elif retryable and row["attempts"] < store.settings.messaging.max_attempts:
-            pause = min(timedelta(seconds=30 * 2 ** (row["attempts"] - 1)), MAX_BACKOFF)
+            pause = retry_pause(row["attempts"])
             store.conn.execute(
                 "UPDATE messages SET status = 'queued', reason = ?, next_attempt_at = ? "
                 "WHERE id = ? AND status = 'sending'",

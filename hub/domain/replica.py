@@ -14,9 +14,11 @@ from typing import Any
 
 from . import database
 from .config import overlay
+from .coupons import TERMS
 from .errors import ConfigError
 from .members import LIST_FIELDS, redact_events, scrub_guest
 from .menu import apply_chain_menu
+from .outreach import reply_of_member, settle_relayed
 from .phones import phone_digits_reversed
 from .store import Store, dumps
 
@@ -26,8 +28,13 @@ MEMBER_COLUMNS = (
     "marketing_consent", "tier", "home_store", "created_at", "updated_at", "erased_at", "email",
 )
 RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "card.blocked",
-           "points.entry", "stored_value.entry", "coupon_template.created", "coupon.issued",
-           "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed")
+           "points.entry", "stored_value.entry", "coupon_template.created",
+           "coupon_template.updated", "coupon.issued",
+           "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed",
+           "message.settled", "message.reply")
+# HQ's word to one store about the texts it sends for it ([messaging] route = "hq"): the
+# feed carries each only to the store it names (`data.store`).
+ADDRESSED = ("message.settled", "message.reply")
 # HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
 # can have it, since store ids start with a letter or digit.
 HQ_ORIGIN = "~hq"
@@ -116,17 +123,30 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
         _ledger(store, "points_ledger", data, event, own)
     elif kind == "stored_value.entry":
         _ledger(store, "stored_value_ledger", data, event, own)
-    elif kind == "coupon_template.created":
+    elif kind in ("coupon_template.created", "coupon_template.updated"):
         row = dict(data)
         row["stores"] = None if row.get("stores") is None else dumps(row["stores"])
         row["active"] = int(bool(row.get("active", True)))
-        _insert(store, "coupon_templates", row)
+        if kind == "coupon_template.created":
+            _insert(store, "coupon_templates", row)
+        else:  # the template as it is now, whole: its terms replace what is here
+            _only_known_fields(store, "coupon_templates", row)
+            store.conn.execute(
+                f"UPDATE coupon_templates SET {', '.join(f'{k} = :{k}' for k in TERMS)} "
+                "WHERE id = :id", {key: row[key] for key in (*TERMS, "id")})
     elif kind == "campaign.saved" and event.get("store") == HQ_ORIGIN:
         upsert_campaign(store, data)  # a store's own campaigns stay at that store
     elif kind == "settings.changed" and event.get("store") == HQ_ORIGIN:
         chain_settings(store, data["settings"])
     elif kind == "menu.changed" and event.get("store") == HQ_ORIGIN:
         apply_chain_menu(store, data["dishes"])
+    elif kind in ADDRESSED and event.get("store") == HQ_ORIGIN:
+        if data["store"] != store.store_id:
+            return  # another store's text
+        if kind == "message.settled":
+            settle_relayed(store, data)
+        else:  # the guest's answer is this store's to act on: it sends the change to HQ
+            reply_of_member(store, data["member_id"], data["text"])
     elif kind == "coupon.issued":
         _insert(store, "coupons", dict(data))
     elif kind == "coupon.redeemed":

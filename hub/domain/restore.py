@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from .errors import InvalidInput
+from .offers import INSTALLED
 from .replica import WATERMARK_KEY, apply_event, upsert_campaign
 from .store import Store
 
@@ -126,4 +127,5 @@ def finish(store: Store, applied_seq: int) -> None:
                            (applied_seq,))
         store.set_meta(WATERMARK_KEY, str(applied_seq))
         store.set_meta("builtin_campaigns", "restored")  # they came back with the rest
+        store.set_meta(INSTALLED, "restored")
         store.set_meta("restored_from_hq", store.now_iso())

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from .coupons import get_template, offer_conditions, offer_value, template_by_name
+from .coupons import get_template, offer_conditions, offer_value
 from .members import member_by_phone
 from .money import yuan
+from .offers import welcome_template
 from .store import Store
 
 
@@ -41,9 +42,9 @@ class SignupOffers(TypedDict):
 
 
 def welcome_offer(store: Store) -> WelcomeOffer | None:
-    """The coupon a new member gets (`[printing] welcome_coupon_template`), in the words the
-    door shows; None when the store names none or has switched it off."""
-    template_id = template_by_name(store, store.settings.printing.welcome_coupon_template)
+    """The coupon a new member gets (hub/domain/offers.py), in the words the door shows;
+    None when the store has none or has switched it off."""
+    template_id = welcome_template(store)
     if template_id is None:
         return None
     template = get_template(store, template_id)

@@ -21,10 +21,11 @@ from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.config import STORE_ID_PATTERN
 from hub.domain.ids import new_id
 from hub.domain.members import redacted_data
-from hub.domain.replica import HQ_ORIGIN, RELAYED
+from hub.domain.replica import ADDRESSED, HQ_ORIGIN, RELAYED
 
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
 from .db import HqDb, open_db, without_password
+from .relay import RELAY_SCHEMA, take_relayed
 
 log = logging.getLogger(__name__)
 FEED_PAGE = 500
@@ -99,7 +100,8 @@ class HqBook:
         self.url = str(db)  # for another connection to it (a partitioned worker's locks)
         self.where = without_password(str(db))  # for log lines: the database, no secret
         self.conn: HqDb = open_db(db)
-        self.conn.script(HQ_SCHEMA + hq_schema())  # and the spend rule's tables
+        # and the spend rule's tables, and the texts HQ sends for the stores
+        self.conn.script(HQ_SCHEMA + hq_schema() + RELAY_SCHEMA)
         for table, column, kind in ADDED_COLUMNS:  # an HQ database from before these
             self.conn.add_column(table, column, kind)
         self.conn.execute("INSERT INTO hq_meta (key, value) VALUES ('hq_id', ?) "
@@ -345,6 +347,7 @@ class HqBook:
                                                   for order in d["order_ids"]])
         self._redemptions(conn, store_id, data)
         hq_settle(conn, now, store_id, data)
+        take_relayed(conn, self.change_in, store_id, now, data)
 
     def _next_hq_seq(self, conn: HqDb) -> int:
         """HQ's next position in the feed: after the last, and never before HQ's clock in
@@ -374,10 +377,11 @@ class HqBook:
         serve the guest's personal data again. The events are rewritten here rather than
         in SQL, so both engines keep the same JSON."""
         for key, types in (("id", ("member.created", "member.updated")),
-                           ("member_id", ("card.linked", "card.blocked"))):
+                           ("member_id", ("card.linked", "card.blocked", "message.relayed"))):
             rows = conn.execute(
-                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN (?, ?) AND "
-                f"{conn.json_text('data', key)} = ?", (*types, member_id)).fetchall()
+                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
+                f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",
+                (*types, member_id)).fetchall()
             conn.executemany("UPDATE hq_events SET data = ? WHERE hq_seq = ?", [
                 (json.dumps(redacted_data(r[1], json.loads(r[2])), ensure_ascii=False), r[0])
                 for r in rows])
@@ -430,14 +434,18 @@ class HqBook:
         """A chain-wide change from HQ itself (a campaign, a coupon template): it joins the
         feed every store reads, after everything before it. Returns its HQ sequence."""
         with self.write() as conn:
-            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM hq_events "
-                               "WHERE store_id = ?", (HQ_ORIGIN,)).fetchone()[0]
-            position = self._next_hq_seq(conn)
-            conn.execute(
-                "INSERT INTO hq_events (hq_seq, store_id, seq, id, type, ts, data, applied_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (position, HQ_ORIGIN, seq, new_id(), type_, self._now(),
-                 json.dumps(data, ensure_ascii=False), self._now()))
+            return self.change_in(conn, type_, data)
+
+    def change_in(self, conn: HqDb, type_: str, data: dict[str, Any]) -> int:
+        """`publish_change` inside the caller's write transaction."""
+        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM hq_events "
+                           "WHERE store_id = ?", (HQ_ORIGIN,)).fetchone()[0]
+        position = self._next_hq_seq(conn)
+        conn.execute(
+            "INSERT INTO hq_events (hq_seq, store_id, seq, id, type, ts, data, applied_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (position, HQ_ORIGIN, seq, new_id(), type_, self._now(),
+             json.dumps(data, ensure_ascii=False), self._now()))
         return position
 
     def pushed_template(self, template_id: str) -> bool:
@@ -489,12 +497,15 @@ class HqBook:
         rows = self.conn.execute(
             "SELECT hq_seq, store_id, seq, id, type, ts, data FROM hq_events WHERE hq_seq > ? "
             "ORDER BY hq_seq LIMIT ?", (after, limit)).fetchall()
-        relayed = [r for r in rows if r["store_id"] != store_id and r["type"] in RELAYED]
+        relayed = [(r, json.loads(r["data"])) for r in rows
+                   if r["store_id"] != store_id and r["type"] in RELAYED]
+        # What HQ says about one store's texts goes to that store alone.
+        relayed = [(r, d) for r, d in relayed
+                   if r["type"] not in ADDRESSED or d.get("store") == store_id]
         events = fitting([{"store": r["store_id"], "seq": r["seq"], "id": r["id"],
-                           "type": r["type"], "ts": r["ts"], "data": json.loads(r["data"])}
-                          for r in relayed])
+                           "type": r["type"], "ts": r["ts"], "data": d} for r, d in relayed])
         if len(events) < len(relayed):  # the page is full by weight: go on after its last
-            return {"events": events, "position": relayed[len(events) - 1]["hq_seq"],
+            return {"events": events, "position": relayed[len(events) - 1][0]["hq_seq"],
                     "more": True}
         return {"events": events, "position": rows[-1]["hq_seq"] if rows else after,
                 "more": len(rows) == limit}

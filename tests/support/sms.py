@@ -7,7 +7,8 @@ and shapes, keeps the approved templates in the provider's own syntax (Alibaba's
 Tencent's {1}), and records each text as the phone would show it. Faults on purpose:
 `fail_next` (HTTP 503, nothing taken), `throttle_next` (the provider's throttling code,
 nothing taken), `lose_answer_next` (taken, then the connection drops without an answer),
-`hold_next` (taken, then no answer until the client gives up).
+`hold_next` (taken, then no answer until the client gives up). Tencent's pushes
+(`pushed_reports`, `pushed_reply`) are the JSON its callbacks POST.
 """
 
 from __future__ import annotations
@@ -297,6 +298,21 @@ class TencentStandin(_Standin):
                     "ReportStatus": "SUCCESS" if delivered else "FAIL",
                     "Description": "用户接收成功" if delivered else "空号",
                     "SessionContext": text["SessionContext"]})
+
+    def pushed_reports(self, delivered: bool = True) -> list[dict[str, Any]]:
+        """What Tencent POSTs to the status callback URL for every text sent so far: a list,
+        each naming the text by its SerialNo (`sid`)."""
+        return [{"user_receive_time": "2026-12-01 10:00:00", "nationcode": "86",
+                 "mobile": text["PhoneNumber"][3:],
+                 "report_status": "SUCCESS" if delivered else "FAIL",
+                 "errmsg": "DELIVRD" if delivered else "MK:0001",
+                 "description": "用户短信送达成功" if delivered else "空号",
+                 "sid": text["SerialNo"]} for text in self.texts]
+
+    def pushed_reply(self, phone: str, text: str) -> dict[str, Any]:
+        """What Tencent POSTs to the reply callback URL: one object per reply."""
+        return {"extend": "", "mobile": phone[3:], "nationcode": "86",
+                "sign": self.sign_name, "text": text, "time": int(time.time())}
 
     def guest_replies(self, phone: str, text: str) -> None:
         with self.lock:
