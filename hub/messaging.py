@@ -1,5 +1,5 @@
 """How campaign messages leave the hub: an HTTP webhook (SMS gateway, WeChat relay), SMTP,
-and the SMS providers (hub/sms.py).
+the SMS providers (hub/sms.py) and the WeChat Official Account (hub/wechat.py).
 
 Every channel keeps the contract of hub/sending.py. The campaign scheduler runs the
 `Dispatcher` in its own thread, never in a request.
@@ -22,6 +22,7 @@ from .domain.outreach import claim_due, mark_failed, mark_sent, release, unsubsc
 from .domain.store import Store
 from .sending import Channel, Polled, SendFailed, Sent
 from .sms import sms_channel
+from .wechat import wechat_account
 
 __all__ = ["Channel", "Dispatcher", "SendFailed", "channels_from"]
 
@@ -104,6 +105,8 @@ def channels_from(settings: MessagingSettings) -> dict[str, Channel]:
         channels["smtp"] = SmtpChannel(settings)
     if settings.sms.provider:
         channels["sms"] = sms_channel(settings.sms, settings.timeout_s)
+    if settings.wechat.configured:
+        channels["wechat"] = wechat_account(settings.wechat, settings.timeout_s)
     return channels
 
 
