@@ -22,7 +22,6 @@ from .domain.outreach import claim_due, mark_failed, mark_sent, release, unsubsc
 from .domain.store import Store
 from .sending import Channel, Polled, SendFailed, Sent
 from .sms import sms_channel
-from .wechat import wechat_account
 
 __all__ = ["Channel", "Dispatcher", "SendFailed", "channels_from"]
 
@@ -106,6 +105,10 @@ def channels_from(settings: MessagingSettings) -> dict[str, Channel]:
     if settings.sms.provider:
         channels["sms"] = sms_channel(settings.sms, settings.timeout_s)
     if settings.wechat.configured:
+        # wechatpy (and requests) cost a hub start half a second of CPU: only a hub with an
+        # account loads them.
+        from .wechat import wechat_account
+
         channels["wechat"] = wechat_account(settings.wechat, settings.timeout_s)
     return channels
 

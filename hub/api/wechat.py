@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import Field, StrictStr
 
-from .. import wechat
 from ..domain.members import member_by_qr
 from .auth import Caller, hub_of, require
 from .models import Body
@@ -20,6 +20,14 @@ from .models import Body
 router = APIRouter(tags=["wechat"])
 log = logging.getLogger(__name__)
 Signed = Annotated[str, Query(max_length=128)]
+
+
+def account_module() -> ModuleType:
+    """hub.wechat on first use: wechatpy (and requests) cost every hub start half a second
+    of CPU, and only a hub with an account needs them."""
+    from .. import wechat
+
+    return wechat
 
 
 class FollowQr(Body):
@@ -34,14 +42,14 @@ def follow_qr(body: FollowQr, request: Request,
     hub = hub_of(request)
     store = hub.store()
     member = member_by_qr(store, body.member_qr)  # a forged or erased guest's QR: 404
-    account = wechat.wechat_account(hub.settings.messaging.wechat,
+    account = account_module().wechat_account(hub.settings.messaging.wechat,
                                     hub.settings.messaging.timeout_s)
     return account.follow_qr(store, member["id"])
 
 
 def _check(request: Request, signature: str, timestamp: str, nonce: str) -> None:
-    if not wechat.signed(hub_of(request).settings.messaging.wechat, signature, timestamp, nonce,
-                         time.time()):
+    settings = hub_of(request).settings.messaging.wechat
+    if not account_module().signed(settings, signature, timestamp, nonce, time.time()):
         raise HTTPException(401, "not signed with the account's token ([messaging.wechat] "
                             "token), or signed too long ago")
 
@@ -65,6 +73,6 @@ def callback_event(request: Request, xml: Annotated[bytes, Depends(raw_body)],
                    signature: Signed = "", timestamp: Signed = "",
                    nonce: Signed = "") -> Response:
     _check(request, signature, timestamp, nonce)
-    done = wechat.callback(hub_of(request).store(), xml)
+    done = account_module().callback(hub_of(request).store(), xml)
     log.info("WeChat callback: %s", done)
     return Response("success", media_type="text/plain")  # else WeChat pushes it again

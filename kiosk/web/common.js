@@ -63,6 +63,10 @@ const laoke = (() => {
       on_shift: "当班", nobody_on_shift: "未签到：请输入员工密码", rate_meal: "请客人评价",
       invited_by: "邀请您的服务员（选填）", nobody: "—",
       referrer_phone: "邀请您的朋友的手机号（选填）", tiers_title: "会员等级与权益",
+      follow_hint: "用微信扫一扫，关注本店公众号，会员优惠第一时间送达",
+      member_scan: "已是会员？扫描您的会员码，关注本店公众号", follow: "关注公众号",
+      follow_title: "关注本店公众号", qr_invalid: "这个会员码无效",
+      wechat_down: "暂时连不上微信，请稍后再试",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -88,6 +92,11 @@ const laoke = (() => {
       rate_meal: "Let the guest rate", invited_by: "Who of our staff invited you? (optional)",
       nobody: "—", referrer_phone: "The phone of the friend who invited you (optional)",
       tiers_title: "Member tiers and what they give",
+      follow_hint: "Scan with WeChat to follow us: member offers reach you first",
+      member_scan: "Already a member? Scan your member code to follow us on WeChat",
+      follow: "Follow on WeChat", follow_title: "Follow us on WeChat",
+      qr_invalid: "This member code is not valid",
+      wechat_down: "WeChat cannot be reached just now; try again later",
     },
   };
 
