@@ -236,7 +236,7 @@ def running(tmp_path_factory):
     hub = RunningHub(tmp_path_factory.mktemp("wechat") / "home", env={
         "LAOKE_MESSAGING_WECHAT_APP_ID": "wx-app", "LAOKE_MESSAGING_WECHAT_APP_SECRET":
         "wx-secret", "LAOKE_MESSAGING_WECHAT_TOKEN": TOKEN,
-        "LAOKE_MESSAGING_WECHAT_API_BASE": fake.url}).start()
+        "LAOKE_MESSAGING_WECHAT_API_BASE": fake.url}).start(timeout=60)
     yield hub, fake
     hub.stop()
     fake.close()
