@@ -22,6 +22,8 @@ from hub.domain.coupons import create_template
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member, erase_member, get_member
 from hub.domain.outreach import list_messages
+from hub.domain.restore import restore_event
+from hub.domain.store import Store
 from hub.domain.wechat import follower
 from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
@@ -217,6 +219,21 @@ def test_an_erasure_removes_the_openid(store, standin):
     assert events and {e["openid"] for e in events} == {"erased"}
     assert "openid-0" not in json.dumps([dict(r) for r in store.conn.execute(
         "SELECT * FROM audit_log")], ensure_ascii=False)
+
+
+def test_a_hub_restored_from_hq_knows_who_follows_the_account(store, standin, tmp_path,
+                                                              settings, clock):
+    a, b = followers(store, standin)
+    wechat.callback(store, standin.leave("openid-1"))
+    events = [{"type": r["type"], "data": json.loads(r["data"])}
+              for r in store.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
+    with Store(tmp_path / "restored.db", settings, clock) as restored:
+        with restored.write():
+            for event in events:
+                restore_event(restored, event)
+        assert follower(restored, a["id"])["openid"] == "openid-0"
+        assert follower(restored, a["id"])["following"] is True
+        assert follower(restored, b["id"])["following"] is False
 
 
 def test_a_wechat_campaign_must_use_a_template_wording(store, standin):
