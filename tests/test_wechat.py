@@ -22,6 +22,7 @@ from hub.domain.coupons import create_template
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member, erase_member, get_member
 from hub.domain.outreach import list_messages
+from hub.domain.reports import report
 from hub.domain.restore import restore_event
 from hub.domain.store import Store
 from hub.domain.wechat import follower
@@ -109,6 +110,9 @@ def test_a_campaign_message_is_the_template_with_the_guests_parameters(store, st
         assert (message["status"], message["address"]) == ("sent", openid)
         assert message["provider_ref"] == str(sent["msgid"])
     assert standin.tokens_issued == 1, "the access token is cached"
+    store.settings.campaigns.message_cost_fen = 8
+    [roi] = report(store, "campaign_roi")["campaigns"]
+    assert (roi["messages_paid"], roi["message_cost_fen"]) == (2, 16), "WeChat messages cost"
 
     assert wechat.callback(store, standin.job_finished(shown["openid-0"]["msgid"])) == "settled"
     assert wechat.callback(store, standin.job_finished(shown["openid-1"]["msgid"],
