@@ -23,6 +23,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from wechatpy import WeChatClient, parse_message
+from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import check_signature
 
@@ -228,6 +229,23 @@ def signed(settings: WeChatSettings, signature: str, timestamp: str, nonce: str,
     except (InvalidSignatureException, ValueError, TypeError):
         return False
     return age <= settings.callback_window_s
+
+
+def opened(settings: WeChatSettings, xml: bytes, msg_signature: str, timestamp: str,
+           nonce: str) -> bytes | None:
+    """The event as WeChat wrote it. In 安全模式 (an EncodingAESKey set) it is decrypted once
+    its msg_signature, which covers the encrypted body, checks out, so no body can be swapped
+    in under a signature seen before; None when it does not, or when a plaintext event comes
+    where only encrypted ones are expected."""
+    if not settings.encoding_aes_key:
+        return xml
+    crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+    try:
+        text: str = crypto.decrypt_message(xml, msg_signature, timestamp, nonce)
+    except Exception as error:  # no <Encrypt>, a bad signature, padding or AppID
+        log.warning("WeChat callback refused: %s", type(error).__name__)
+        return None
+    return text.encode()
 
 
 def callback(store: Store, xml: bytes) -> str:

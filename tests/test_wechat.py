@@ -30,7 +30,7 @@ from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
 from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, signup
-from tests.support.wechat import WeChatStandin, event_xml, signature_query
+from tests.support.wechat import WeChatStandin, encrypted, event_xml, signature_query
 
 CHINA = ZoneInfo("Asia/Shanghai")
 WORDING = "{name}，{store}送您{offer}，{until}前有效"
@@ -247,6 +247,27 @@ def test_a_wechat_campaign_must_use_a_template_wording(store, standin):
         WeChatTemplate(id="TPL-2", text="{name}你好", params={"thing1": "{nme}"})]
     with pytest.raises(InvalidInput, match="unknown placeholder"):
         campaign(store, wording="{name}你好")
+
+
+def test_safe_mode_opens_only_what_the_account_sealed(store, standin):
+    settings = store.settings.messaging.wechat
+    settings.encoding_aes_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    [a] = followers(store, standin, 1)
+    query, body = encrypted(standin.leave("openid-0"), TOKEN, settings.encoding_aes_key,
+                            "wx-app")
+    args = (query["msg_signature"], query["timestamp"], query["nonce"])
+    assert wechat.opened(settings, event_xml("openid-0", "unsubscribe"), *args) is None, \
+        "a plaintext event where only sealed ones come"
+    _, other = encrypted(event_xml("openid-0", "subscribe"), TOKEN, settings.encoding_aes_key,
+                         "wx-app")
+    assert wechat.opened(settings, other, *args) is None, "a body swapped under a signature"
+    sealed, foreign = encrypted(standin.leave("openid-0"), TOKEN, settings.encoding_aes_key,
+                                "wx-another")
+    assert wechat.opened(settings, foreign, sealed["msg_signature"], sealed["timestamp"],
+                         sealed["nonce"]) is None, "sealed for another account"
+    event = wechat.opened(settings, body, *args)
+    assert wechat.callback(store, event) == "unfollowed"
+    assert follower(store, a["id"])["following"] is False
 
 
 # -- over HTTPS: the kiosk's QR and WeChat's callback -----------------------------------------

@@ -70,9 +70,15 @@ async def raw_body(request: Request) -> bytes:
 @router.post("/wechat/callback", response_class=Response,
              summary="WeChat's pushed events (XML): follow, scan, unfollow, template results")
 def callback_event(request: Request, xml: Annotated[bytes, Depends(raw_body)],
-                   signature: Signed = "", timestamp: Signed = "",
-                   nonce: Signed = "") -> Response:
+                   signature: Signed = "", timestamp: Signed = "", nonce: Signed = "",
+                   msg_signature: Signed = "") -> Response:
     _check(request, signature, timestamp, nonce)
-    done = account_module().callback(hub_of(request).store(), xml)
+    wechat = account_module()
+    event = wechat.opened(hub_of(request).settings.messaging.wechat, xml, msg_signature,
+                          timestamp, nonce)
+    if event is None:
+        raise HTTPException(401, "安全模式: the event is not encrypted and signed with the "
+                            "account's EncodingAESKey and token")
+    done = wechat.callback(hub_of(request).store(), event)
     log.info("WeChat callback: %s", done)
     return Response("success", media_type="text/plain")  # else WeChat pushes it again

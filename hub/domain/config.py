@@ -305,6 +305,9 @@ class WeChatSettings(_Section):
     app_secret: str = ""
     # The Token set for the server URL (服务器配置): WeChat signs each callback with it.
     token: str = ""
+    # Its EncodingAESKey (43 characters) for 安全模式, where WeChat encrypts each event and
+    # signs the encrypted body too; "" for 明文模式. With a key, plaintext events are refused.
+    encoding_aes_key: Annotated[str, Field(pattern=r"^([A-Za-z0-9]{43})?$")] = ""
     # "" for WeChat's API (https://api.weixin.qq.com); tests point it at a stand-in.
     api_base: str = ""
     # How long a kiosk's follow QR (a parametric QR naming the guest) stays valid.

@@ -5,8 +5,9 @@ Like WeChat it hands out an access token for the right AppID and AppSecret (a ne
 the one before), refuses a call with a stale token (40001), makes parametric QR codes and
 remembers their scenes, and sends a template message only to a follower and only with one of
 the account's templates, recording it as the guest's WeChat shows it (the template's
-{{name.DATA}} filled in). A guest scanning a QR is `scan`: the XML event WeChat would push,
-and the query that signs it with the account's Token. Faults on purpose: `fail_next` (HTTP
+{{name.DATA}} filled in). A guest scanning a QR is `scan`: the XML event WeChat would push;
+`signature_query` signs it with the account's Token, `encrypted` seals it as 安全模式 does.
+Faults on purpose: `fail_next` (HTTP
 503, nothing sent), `rate_limit_next` (45009, nothing sent), `expire_token_next` (the token
 ends before the call: 40001), `lose_answer_next` (sent, then the connection drops).
 """
@@ -31,6 +32,21 @@ def signature_query(token: str, timestamp: int | None = None) -> dict[str, str]:
     nonce = str(secrets.randbelow(10**9))
     signature = hashlib.sha1("".join(sorted([token, stamp, nonce])).encode()).hexdigest()
     return {"signature": signature, "timestamp": stamp, "nonce": nonce}
+
+
+def encrypted(xml: bytes, token: str, aes_key: str, app_id: str) -> tuple[dict[str, str], bytes]:
+    """An event as WeChat pushes it in 安全模式: the query (with msg_signature, over the
+    encrypted body too) and the body, its <Encrypt> made with the account's EncodingAESKey."""
+    from wechatpy.crypto import WeChatCrypto
+
+    query = signature_query(token)
+    sealed = WeChatCrypto(token, aes_key, app_id).encrypt_message(
+        xml.decode(), query["nonce"], query["timestamp"])
+    msg_signature = re.search(r"<MsgSignature><!\[CDATA\[(\w+)\]\]>", sealed).group(1)
+    body = re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]></Encrypt>", sealed, re.S).group(1)
+    return ({**query, "encrypt_type": "aes", "msg_signature": msg_signature},
+            f"<xml><ToUserName><![CDATA[gh_laoke]]></ToUserName><Encrypt><![CDATA[{body}]]>"
+            "</Encrypt></xml>".encode())
 
 
 def event_xml(openid: str, event: str, key: str = "", **more: str) -> bytes:
