@@ -149,6 +149,15 @@ def test_failures_are_retried_and_nothing_is_sent_twice(store, standin, clock):
     assert standin.tokens_issued == 2, "a token refused (40001) is refreshed once"
 
 
+def test_wechat_out_of_reach_keeps_the_message_for_later(store, standin):
+    followers(store, standin, 1)
+    standin.close()  # the hub's link is down: no connection can be made
+    made = campaign(store)
+    scheduler_for(store).tick()
+    [message] = list_messages(store, made["id"])
+    assert message["status"] == "queued" and "unreachable" in message["reason"]
+
+
 def test_a_token_refused_twice_is_not_refreshed_for_ever(store, standin):
     followers(store, standin, 1)
     standin.expire_token_next = 2
