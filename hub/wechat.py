@@ -119,25 +119,33 @@ class WeChatAccount:
         self.unfollowed: list[str] = []  # OpenIDs WeChat said no longer follow, for `poll`
         self._lock = threading.Lock()
 
-    def call(self, what: str, do: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def call(self, what: str, do: Callable[[], Any]) -> dict[str, Any]:
         """One API call; a token WeChat refuses is refreshed once and the call made again.
         Raises SendFailed: retryable when WeChat cannot have taken the call, `unconfirmed`
         when it went and no answer came back."""
-        for attempt in (1, 2):
-            stale = self._token(what, None)
-            try:
-                return do()
-            except WeChatClientException as error:
-                if error.errcode in TOKEN_REFUSED and attempt == 1:
-                    self._token(what, stale)
-                    continue
-                raise _refused(what, error) from None
-            except requests.RequestException as error:
-                if _not_taken(error):
-                    raise SendFailed(f"WeChat unreachable: {error}", True) from None
-                raise SendFailed(f"WeChat did not answer {what}: {error}", False,
-                                 unconfirmed=True) from None
-        raise AssertionError("unreachable")  # the loop returns or raises
+        stale = self._token(what, None)
+        try:
+            return self._once(what, do)
+        except WeChatRefused as error:
+            if error.errcode not in TOKEN_REFUSED:
+                raise
+        self._token(what, stale)
+        return self._once(what, do)
+
+    @staticmethod
+    def _once(what: str, do: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            answer = do()
+        except WeChatClientException as error:
+            raise _refused(what, error) from None
+        except requests.RequestException as error:
+            if _not_taken(error):
+                raise SendFailed(f"WeChat unreachable: {error}", True) from None
+            raise SendFailed(f"WeChat did not answer {what}: {error}", False,
+                             unconfirmed=True) from None
+        if not isinstance(answer, dict):  # wechatpy hands back a response it cannot read
+            raise SendFailed(f"WeChat answered {what} with no JSON", False, unconfirmed=True)
+        return answer
 
     def _token(self, what: str, stale: str | None) -> str | None:
         """The cached access token (fetched if there is none or it is about to expire), or
