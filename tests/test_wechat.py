@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from hub import wechat
-from hub.domain.campaigns import create_campaign
+from hub.domain.campaigns import create_campaign, run_campaign
 from hub.domain.config import WeChatTemplate
 from hub.domain.coupons import create_template
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member, erase_member, get_member
-from hub.domain.outreach import list_messages
+from hub.domain.outreach import list_messages, recover
 from hub.domain.reports import report
 from hub.domain.restore import restore_event
 from hub.domain.store import Store
@@ -156,6 +156,19 @@ def test_wechat_out_of_reach_keeps_the_message_for_later(store, standin):
     scheduler_for(store).tick()
     [message] = list_messages(store, made["id"])
     assert message["status"] == "queued" and "unreachable" in message["reason"]
+
+
+def test_a_crash_mid_send_leaves_the_message_for_a_person(store, standin):
+    followers(store, standin, 1)
+    made = campaign(store)
+    run_campaign(store, made["id"])
+    with store.write():
+        store.conn.execute("UPDATE messages SET status = 'sending', attempts = 1")
+    assert recover(store) == 1
+    scheduler_for(store).tick()
+    [message] = list_messages(store, made["id"])
+    assert message["status"] == "unconfirmed" and standin.messages == [], \
+        "WeChat cannot be asked whether it went, so it is never resent"
 
 
 def test_a_token_refused_twice_is_not_refreshed_for_ever(store, standin):
