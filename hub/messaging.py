@@ -1,5 +1,5 @@
 """How campaign messages leave the hub: an HTTP webhook (SMS gateway, WeChat relay), SMTP,
-and the SMS providers (hub/sms.py).
+the SMS providers (hub/sms.py) and the WeChat Official Account (hub/wechat.py).
 
 Every channel keeps the contract of hub/sending.py. The campaign scheduler runs the
 `Dispatcher` in its own thread, never in a request.
@@ -104,6 +104,12 @@ def channels_from(settings: MessagingSettings) -> dict[str, Channel]:
         channels["smtp"] = SmtpChannel(settings)
     if settings.sms.provider:
         channels["sms"] = sms_channel(settings.sms, settings.timeout_s)
+    if settings.wechat.configured:
+        # wechatpy (and requests) cost a hub start half a second of CPU: only a hub with an
+        # account loads them.
+        from .wechat import wechat_account
+
+        channels["wechat"] = wechat_account(settings.wechat, settings.timeout_s)
     return channels
 
 

@@ -20,17 +20,22 @@ def test_an_erasure_reaches_hqs_history_and_dead_letters_on_either_engine(hq_db)
     events = [{"store": "s-a", "seq": 1, "id": "e1", "type": "member.created", "ts": "t",
                "data": member},
               {"store": "s-a", "seq": 2, "id": "e2", "type": "card.linked", "ts": "t",
-               "data": {"member_id": "m-1", "number": "0100ABCDEF"}}]
+               "data": {"member_id": "m-1", "number": "0100ABCDEF"}},
+              {"store": "s-a", "seq": 3, "id": "e3", "type": "wechat.follower", "ts": "t",
+               "data": {"member_id": "m-1", "openid": "oW-1", "following": True,
+                        "changed_at": "t"}}]
     topic = events_topic("s-a")
     book.apply(topic, json.dumps({"schema": 1, "store": "s-a", "events": events}).encode())
     book.park(topic, json.dumps({"about": member}, ensure_ascii=False).encode(), "a test")
     book.apply(topic, json.dumps({"schema": 1, "store": "s-a", "events": [
-        {"store": "s-a", "seq": 3, "id": "e3", "type": "member.erased", "ts": "t",
+        {"store": "s-a", "seq": 4, "id": "e4", "type": "member.erased", "ts": "t",
          "data": {"id": "m-1"}}]}).encode())
     kept = {r["seq"]: json.loads(r["data"]) for r in book.conn.execute(
         "SELECT seq, data FROM hq_events WHERE store_id = ?", ("s-a",))}
     assert kept[1] == {"id": "m-1", "redacted": True}
     assert kept[2] == {"member_id": "m-1", "number": "erased"}
+    assert kept[3] == {"member_id": "m-1", "openid": "erased", "following": True,
+                       "changed_at": "t"}, "the WeChat OpenID too"
     [letter] = book.conn.execute("SELECT payload, reason FROM hq_dead_letters").fetchall()
     assert letter["payload"] is None and "the guest was erased" in letter["reason"]
     assert book.report()["totals"]["members"] == 0

@@ -101,7 +101,9 @@ def create_member(body: MemberCreate, request: Request,
             "offer (注册就送…) and what each tier gives, in zh-CN and English")
 def signup_offers(request: Request,
                   who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
-    return dict(signup.signup_offers(hub_of(request).store()))
+    hub = hub_of(request)  # and whether to offer the WeChat account's follow QR
+    return {**signup.signup_offers(hub.store()),
+            "wechat": hub.settings.messaging.wechat.configured}
 
 
 @router.get("/members/lookup", response_model=Json,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import wechat
 from .audience import Audience, local_today, pick
 from .clock import from_iso, to_iso
 from .config import HHMM
@@ -26,7 +27,13 @@ from .coupons import Line, create_template, get_template, issue_while_left
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .ledgers import add_points_entry, earn_expiry
-from .outreach import check_sms_wording, check_template, preview_messages, queue_messages
+from .outreach import (
+    check_sms_wording,
+    check_template,
+    preview_messages,
+    queue_messages,
+    wording,
+)
 from .replica import HQ_ORIGIN
 from .store import Store, dumps
 
@@ -77,7 +84,7 @@ class CampaignSpec(BaseModel):
     offer: Offer = Field(default_factory=Offer)
     message_zh: str = ""
     message_en: str = ""
-    channels: list[Literal["webhook", "smtp", "sms", "receipt", "tablet"]] = \
+    channels: list[Literal["webhook", "smtp", "sms", "wechat", "receipt", "tablet"]] = \
         Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
     control_pct: Annotated[int, Field(ge=0, le=90)] = 10
@@ -132,8 +139,14 @@ def _check_templates(store: Store, offer: Offer) -> None:
 
 
 def _check_sms(store: Store, spec: CampaignSpec) -> None:
+    """SMS and WeChat carry only templates: the campaign's wording must be one."""
     if "sms" in spec.channels:
         check_sms_wording(store, spec.message_zh, spec.message_en)
+    if "wechat" in spec.channels:
+        text = wording(store.settings.locale, spec.message_zh, spec.message_en)
+        template = wechat.check_wording(store, text)
+        for name, value in template.params.items():
+            check_template(value, f"WeChat template {template.id} {name}")
 
 
 def campaign_record(row: Any) -> dict[str, Any]:

@@ -278,6 +278,49 @@ class SmsSettings(_Section):
     templates: list[SmsTemplate] = Field(default_factory=list)
 
 
+class WeChatTemplate(_Section):
+    # A template the account picked from WeChat's library (模板消息), by its template_id; `text`
+    # is the campaign wording it carries, with laoke's placeholders (a campaign with the
+    # `wechat` channel says word for word what one template's text says), and `params` fills
+    # each of the template's parameters (WeChat's names: thing1, time2, first, remark ...)
+    # with laoke's placeholders too: {"thing1": "{offer}", "time2": "{until}"}.
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+    params: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")],
+                 Annotated[str, Field(max_length=200)]]
+
+    @model_validator(mode="after")
+    def _has_params(self) -> WeChatTemplate:
+        if not self.params:
+            raise ValueError(f"template {self.id}: a template message fills at least one "
+                             "parameter")
+        return self
+
+
+class WeChatSettings(_Section):
+    # A WeChat Official Account (服务号): its AppID and AppSecret (公众平台 > 设置与开发 >
+    # 基本配置); "" for app_id switches the channel off. The secret is kept like the SMS keys:
+    # in this owner-only file or LAOKE_MESSAGING_WECHAT_APP_SECRET.
+    app_id: str = ""
+    app_secret: str = ""
+    # The Token set for the server URL (服务器配置): WeChat signs each callback with it.
+    token: str = ""
+    # Its EncodingAESKey (43 characters) for 安全模式, where WeChat encrypts each event and
+    # signs the encrypted body too; "" for 明文模式. With a key, plaintext events are refused.
+    encoding_aes_key: Annotated[str, Field(pattern=r"^([A-Za-z0-9]{43})?$")] = ""
+    # "" for WeChat's API (https://api.weixin.qq.com); tests point it at a stand-in.
+    api_base: str = ""
+    # How long a kiosk's follow QR (a parametric QR naming the guest) stays valid.
+    qr_expire_s: Annotated[int, Field(ge=60, le=2_592_000)] = 86_400
+    # A callback signed longer ago than this (or this far ahead) is a replay, refused.
+    callback_window_s: Annotated[int, Field(ge=30, le=86_400)] = 300
+    templates: list[WeChatTemplate] = Field(default_factory=list)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.app_id and self.app_secret)
+
+
 class MessagingSettings(_Section):
     # An HTTP endpoint that takes {"to", "text", ...} as JSON: an SMS gateway or a WeChat
     # service-account relay. "" switches the channel off.
@@ -296,6 +339,7 @@ class MessagingSettings(_Section):
     # (HQ's [messaging.sms]) and sends their receipts and the guests' replies back.
     route: Literal["hub", "hq"] = "hub"
     sms: SmsSettings = SmsSettings()
+    wechat: WeChatSettings = WeChatSettings()
 
 
 class WeatherSettings(_Section):

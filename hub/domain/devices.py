@@ -22,7 +22,7 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 _WAITER = frozenset({
     "member.read", "member.create", "member.update", "checkin.create", "coupon.validate",
     "events.read", "print.kitchen", "qr.render", "menu.read", "menu.sold_out", "table.read",
-    "order.add", "shift.open", "feedback.create", "delivery.claim",
+    "order.add", "shift.open", "feedback.create", "delivery.claim", "wechat.follow",
 })
 _CASHIER = _WAITER | {
     "member.read_unmasked", "member.write_contact", "member.write_account", "checkout.create",
@@ -43,7 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cashier": frozenset(_CASHIER),
     "waiter": _WAITER,
     # the signup kiosk, and the guest's display at the till (a guest-facing screen)
-    "kiosk": frozenset({"member.create", "qr.render", "display.read", "delivery.claim"}),
+    "kiosk": frozenset({"member.create", "qr.render", "display.read", "delivery.claim",
+                        "wechat.follow"}),
 }
 
 

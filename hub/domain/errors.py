@@ -202,3 +202,10 @@ class PlatformUnreachable(LaokeError):
 
     code = "platform_unreachable"
     kind = "unavailable"
+
+
+class WeChatUnavailable(LaokeError):
+    """The WeChat account is not set up here, or its API could not be asked or refused."""
+
+    code = "wechat_unavailable"
+    kind = "unavailable"

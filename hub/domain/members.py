@@ -32,6 +32,7 @@ from .ids import new_id
 from .phones import mask_phone, normalize_phone, phone_digits_reversed
 from .schema import spaced_chars
 from .store import Store, dumps
+from .wechat import erase_follower
 
 GENDERS = ("f", "m", "x")
 SPICE_LEVELS = {"none": "不辣", "mild": "微辣", "medium": "中辣", "hot": "特辣"}
@@ -583,6 +584,7 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
         "(platform, platform_user_id) IN (SELECT platform, platform_user_id FROM "
         "platform_identities WHERE member_id = ?1)", (member_id,))
     store.conn.execute("DELETE FROM platform_identities WHERE member_id = ?", (member_id,))
+    erase_follower(store, member_id)  # their WeChat OpenID
     return jobs
 
 
@@ -614,6 +616,9 @@ def redact_events(conn: database.Connection, member_id: str,
         conn.execute(f"UPDATE {table} SET data = json_set(data, '$.address', NULL, '$.body', "
                      "'', '$.params', '') WHERE type = 'message.relayed' "
                      "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.openid', 'erased') "
+                     "WHERE type = 'wechat.follower' AND json_extract(data, '$.member_id') = ?",
+                     (member_id,))
 
 
 def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -625,6 +630,8 @@ def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "number": "erased"}
     if type_ == "message.relayed":
         return {**data, "address": None, "body": "", "params": ""}
+    if type_ == "wechat.follower":
+        return {**data, "openid": "erased"}
     return data
 
 

@@ -7,9 +7,11 @@ as the exact text the phone will show, with the approved template and its parame
 sender (hub/messaging.py) claims due messages here, sends them and reports back, and the
 providers' receipts settle them later; a message caught mid-send by a crash is resent only
 where the far end can tell a resend (the webhook gets the message id as its Idempotency-Key,
-Alibaba is asked for the text by its OutId first); an e-mail or a Tencent text becomes
-`unconfirmed` for a person to check. Receipt and tablet messages are `held` until the
-guest's next receipt prints or their next check-in shows it.
+Alibaba is asked for the text by its OutId first); an e-mail, a Tencent text or a WeChat
+template message becomes `unconfirmed` for a person to check. A WeChat message goes to a guest
+who follows the store's account (hub/domain/wechat.py), and still follows it when it is due.
+Receipt and tablet messages are `held` until the guest's next receipt prints or their next
+check-in shows it.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from .ids import new_id
 from .members import member_by_phone, member_row, update_member
 from .profiles import member_profile
 from .store import Store
+from .wechat import approved_template as wechat_template
+from .wechat import follower_openid
 
-CHANNELS = ("webhook", "smtp", "sms", "receipt", "tablet")
-REMOTE = ("webhook", "smtp", "sms")  # leave the building; subject to quiet hours
+CHANNELS = ("webhook", "smtp", "sms", "wechat", "receipt", "tablet")
+REMOTE = ("webhook", "smtp", "sms", "wechat")  # leave the building; subject to quiet hours
 # The guest's own words: favourite dish, last visit (a date), tier, points balance.
 PLACEHOLDERS = ("name", "store", "offer", "code", "until", "unsubscribe", "dish",
                 "last_visit", "tier", "points")
@@ -192,8 +196,11 @@ def _values(store: Store, member: Any, coupon: dict[str, Any] | None, code: str,
 
 def compose(store: Store, wording_: str, member: Any, coupon: dict[str, Any] | None,
             code: str, channel: str, lang: str) -> tuple[str, str, str]:
-    """The exact text the guest will read; for an SMS also the approved template's code and
-    its parameters as JSON ("" and "" when no approved template has this wording)."""
+    """The exact text the guest will read; for an SMS or a WeChat template message also the
+    template's id and its parameters as JSON ("" and "" when no template has this
+    wording)."""
+    if channel == "wechat":
+        return _wechat_message(store, wording_, member, coupon, code, lang)
     values = _values(store, member, coupon, code, channel, lang, _fields(wording_))
     approved = approved_template(store, wording_) if channel == "sms" else None
     if approved is None:
@@ -203,10 +210,30 @@ def compose(store: Store, wording_: str, member: Any, coupon: dict[str, Any] | N
             json.dumps(filled, ensure_ascii=False))
 
 
-def _address(member: Any, channel: str) -> str | None:
+def _wechat_message(store: Store, wording_: str, member: Any, coupon: dict[str, Any] | None,
+                    code: str, lang: str) -> tuple[str, str, str]:
+    """A WeChat template message: the wording as the guest reads it, the template's id, and
+    each of its parameters filled with the guest's words."""
+    template = wechat_template(store, wording_)
+    params = template.params if template is not None else {}
+    wanted = {*_fields(wording_), *(f for value in params.values() for f in _fields(value))}
+    values = _values(store, member, coupon, code, "wechat", lang, wanted)
+    body = fill(wording_, values).strip()
+    if template is None:
+        return body, "", ""
+    filled = {name: fill(value, values) for name, value in params.items()}
+    return body, template.id, json.dumps(filled, ensure_ascii=False)
+
+
+def _address(store: Store, member: Any, channel: str) -> str | None:
+    if channel == "wechat":
+        return follower_openid(store, member["id"])
     found: str | None = {"webhook": member["phone"], "sms": member["phone"],
                          "smtp": member["email"]}.get(channel)
     return found
+
+
+MISSING_ADDRESS = {"smtp": "no e-mail", "wechat": "not following the WeChat account"}
 
 
 def _fate(store: Store, member: Any, channel: str, sms_code: str,
@@ -224,8 +251,12 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", "SMS is not set up"
     if channel == "sms" and not sms_code:
         return "skipped", "no approved SMS template has this wording"
-    if channel in REMOTE and not _address(member, channel):
-        return "skipped", f"no {'e-mail' if channel == 'smtp' else 'phone'}"
+    if channel == "wechat" and not messaging.wechat.configured:
+        return "skipped", "WeChat is not set up"
+    if channel == "wechat" and not sms_code:
+        return "skipped", "no WeChat template has this wording"
+    if channel in REMOTE and not _address(store, member, channel):
+        return "skipped", MISSING_ADDRESS.get(channel, "no phone")
     if capped:
         return "skipped", "weekly cap reached"
     if channel == "sms" and messaging.route == "hq":
@@ -292,7 +323,7 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
     written = []
     coupon = coupon_view(store, code) if code else None
     for channel in campaign["channels"]:
-        address = _address(member, channel)
+        address = _address(store, member, channel)
         body, sms_code, params = compose(store, template, member, coupon, code or "", channel,
                                          lang)
         status, reason = _fate(store, member, channel, sms_code, capped)
@@ -422,9 +453,12 @@ def claim_due(store: Store, limit: int = 50,
             "ORDER BY g.next_attempt_at, g.id LIMIT ?", (*channels, to_iso(now), limit)).fetchall()
         claimed = []
         for row in rows:
-            if not row["marketing_consent"]:
+            withdrawn = "unsubscribed" if not row["marketing_consent"] else \
+                MISSING_ADDRESS["wechat"] if row["channel"] == "wechat" and \
+                follower_openid(store, row["member_id"]) != row["address"] else None
+            if withdrawn:
                 store.conn.execute("UPDATE messages SET status = 'skipped', reason = ? "
-                                   "WHERE id = ?", ("unsubscribed", row["id"]))
+                                   "WHERE id = ?", (withdrawn, row["id"]))
                 continue
             store.conn.execute("UPDATE messages SET status = 'sending', attempts = attempts + 1 "
                                "WHERE id = ?", (row["id"],))
@@ -513,9 +547,9 @@ def release(store: Store, message_id: str) -> None:
 
 def recover(store: Store) -> int:
     """After a crash: webhook messages go again under the same Idempotency-Key, and Alibaba
-    texts too (the sender asks Alibaba for the message before it sends one again); e-mails
-    and Tencent texts may have left, so they wait for a person. Returns how many were found
-    mid-send."""
+    texts too (the sender asks Alibaba for the message before it sends one again); e-mails,
+    Tencent texts and WeChat messages may have left, so they wait for a person. Returns how
+    many were found mid-send."""
     again_channels = ("webhook", "sms") if store.settings.messaging.sms.provider == "aliyun" \
         else ("webhook",)
     marks = ", ".join("?" for _ in again_channels)

@@ -17,6 +17,8 @@ from .errors import InvalidInput
 from .offers import INSTALLED
 from .replica import WATERMARK_KEY, apply_event, upsert_campaign
 from .store import Store
+from .wechat import EVENT as EVENT_WECHAT
+from .wechat import restore_follower
 
 ORDER_COLUMNS = (
     "id", "store_id", "member_id", "visit_id", "channel", "total_fen", "combo_discount_fen",
@@ -89,6 +91,8 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
     elif kind == "delivery.unjoined":
         store.conn.execute("DELETE FROM platform_identities WHERE platform = ? AND "
                            "platform_user_id = ?", (data["platform"], data["platform_user_id"]))
+    elif kind == EVENT_WECHAT:
+        restore_follower(store, data)
     elif kind.startswith("group_voucher."):  # each carries the voucher whole, as it is now
         store.db.table("group_vouchers").upsert(data, pk="id")
     elif kind == "staff.created":

@@ -1110,6 +1110,56 @@ FROM (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms, m
       ORDER BY member_id);
 """
 
+# WeChat Official Account (服务号) followers: the guest an OpenID is (linked when they follow
+# or scan the kiosk's parametric QR, whose scene names them), and whether they still follow
+# (unfollowing withdraws WeChat consent; nothing else). The scenes a kiosk made, until their QR
+# expires. Messages get the `wechat` channel (template messages). An erasure deletes both.
+WECHAT = """
+CREATE TABLE wechat_followers (
+    member_id TEXT PRIMARY KEY REFERENCES members(id),
+    openid TEXT NOT NULL UNIQUE,
+    following INTEGER NOT NULL CHECK (following IN (0, 1)),
+    linked_at TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE wechat_scenes (
+    scene TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX wechat_scenes_member ON wechat_scenes(member_id);
+CREATE TABLE messages_v3 (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT REFERENCES campaigns(id),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'smtp', 'sms', 'wechat', 'receipt',
+                                             'tablet')),
+    address TEXT,
+    subject TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'held',
+                                           'failed', 'skipped', 'unconfirmed')),
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    template TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '',
+    provider_ref TEXT,
+    receipt_asked_at TEXT
+);
+INSERT INTO messages_v3 SELECT id, campaign_id, member_id, channel, address, subject, body,
+    status, reason, attempts, next_attempt_at, created_at, sent_at, template, params,
+    provider_ref, receipt_asked_at FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v3 RENAME TO messages;
+CREATE INDEX messages_due ON messages(status, next_attempt_at);
+CREATE INDEX messages_member ON messages(member_id, created_at);
+CREATE INDEX messages_campaign ON messages(campaign_id, status);
+CREATE INDEX messages_provider_ref ON messages(provider_ref) WHERE provider_ref IS NOT NULL;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1148,6 +1198,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0038_stock", STOCK),
     ("0033_group_vouchers", GROUP_VOUCHERS),
     ("0039_order_members", ORDER_MEMBERS),
+    ("0041_wechat", WECHAT),
 )
 
 

@@ -65,6 +65,10 @@ const laoke = (() => {
       referrer_phone: "邀请您的朋友的手机号（选填）", tiers_title: "会员等级与权益",
       channels: "常来方式", recent_delivery: "最近外卖", dine_in: "堂食", takeaway: "外带",
       delivery: "外卖", meituan: "美团外卖", eleme: "饿了么",
+      follow_hint: "用微信扫一扫，关注本店公众号，会员优惠第一时间送达",
+      member_scan: "已是会员？扫描您的会员码，关注本店公众号", follow: "关注公众号",
+      follow_title: "关注本店公众号", qr_invalid: "这个会员码无效",
+      wechat_down: "暂时连不上微信，请稍后再试",
     },
     en: {
       offline: "Lost the hub: nothing was sent; try again in a moment", online: "Connected",
@@ -92,6 +96,11 @@ const laoke = (() => {
       tiers_title: "Member tiers and what they give",
       channels: "How they come", recent_delivery: "Recent deliveries", dine_in: "Dine-in",
       takeaway: "Takeaway", delivery: "Delivery", meituan: "Meituan", eleme: "Ele.me",
+      follow_hint: "Scan with WeChat to follow us: member offers reach you first",
+      member_scan: "Already a member? Scan your member code to follow us on WeChat",
+      follow: "Follow on WeChat", follow_title: "Follow us on WeChat",
+      qr_invalid: "This member code is not valid",
+      wechat_down: "WeChat cannot be reached just now; try again later",
     },
   };
 

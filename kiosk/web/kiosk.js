@@ -30,6 +30,7 @@
     $("tiers").replaceChildren(...offers.tiers.map((tier) => el("li", { "data-tier": tier.code },
       el("b", {}, tier.name[lang]), " — " + tier.perks[lang])));
     $("offers").hidden = false;
+    $("member-scan").hidden = !offers.wechat;
   }
 
   async function loadOffers() {
@@ -43,8 +44,13 @@
     staffOnDuty();
     $("error").textContent = "";
     $("qr").replaceChildren();
+    $("follow-qr").replaceChildren();
+    $("follow").hidden = true;
+    $("member-scan").reset();
+    $("scan-error").textContent = "";
     $("done").hidden = true;
     $("signup").hidden = false;
+    $("member-scan").hidden = !(offers && offers.wechat);
   }
 
   function touched() {
@@ -52,19 +58,44 @@
     idleTimer = setTimeout(reset, idleSeconds * 1000);
   }
 
+  function qrImage(id, data) {
+    return el("img", { alt: "QR", id,
+      src: "/api/v1/qr.svg?data=" + encodeURIComponent(data) +
+           (laoke.token() ? "&access_token=" + encodeURIComponent(laoke.token()) : "") });
+  }
+
+  // The store's WeChat account, for the guest this member QR names: scanning the follow QR
+  // with WeChat follows the account and links them, so offers can reach them there.
+  async function followQr(memberQr) {
+    if (!offers || !offers.wechat) return 0;
+    const { status, data } = await api("POST", "/wechat/follow-qr", { member_qr: memberQr });
+    if (status === 200) {
+      $("follow-qr").replaceChildren(qrImage("wechat-qr", data.url));
+      $("follow").hidden = false;
+    }
+    return status;
+  }
+
   function finish(title, qrPayload) {
     $("signup").hidden = true;
+    $("member-scan").hidden = true;
     $("done").hidden = false;
     $("done-title").textContent = title;
     $("qr").replaceChildren();
     $("qr-hint").hidden = !qrPayload;
-    if (qrPayload) {
-      $("qr").append(el("img", { alt: "QR", id: "member-qr",
-        src: "/api/v1/qr.svg?data=" + encodeURIComponent(qrPayload) +
-             (laoke.token() ? "&access_token=" + encodeURIComponent(laoke.token()) : "") }));
-    }
+    if (qrPayload) $("qr").append(qrImage("member-qr", qrPayload));
     touched();
   }
+
+  // A member's QR from a scanner (it types the code and Enter) or typed in.
+  $("member-scan").onsubmit = async (submit) => {
+    submit.preventDefault();
+    touched();
+    const status = await followQr(String($("member_qr").value).trim());
+    if (status === 200) finish(t("follow_title"), null);
+    else $("scan-error").textContent = status === 0 ? t("offline") :
+      [404, 422].includes(status) ? t("qr_invalid") : t("wechat_down");
+  };
 
   $("signup").onsubmit = async (submit) => {
     submit.preventDefault();
@@ -80,7 +111,7 @@
       referrer_phone: String(form.get("referrer_phone") || "").trim() || undefined,
     };
     const { status, data } = await api("POST", "/members", body);
-    if (status === 201) finish(`${t("welcome")} ${data.name}`, data.qr);
+    if (status === 201) { finish(`${t("welcome")} ${data.name}`, data.qr); followQr(data.qr); }
     else if (status === 409) finish(t("welcome_back"), null);
     else $("error").textContent = status === 0 ? t("offline") : data.message;
   };

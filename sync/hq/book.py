@@ -377,7 +377,8 @@ class HqBook:
         serve the guest's personal data again. The events are rewritten here rather than
         in SQL, so both engines keep the same JSON."""
         for key, types in (("id", ("member.created", "member.updated")),
-                           ("member_id", ("card.linked", "card.blocked", "message.relayed"))):
+                           ("member_id", ("card.linked", "card.blocked", "message.relayed",
+                                          "wechat.follower"))):
             rows = conn.execute(
                 f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
                 f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",

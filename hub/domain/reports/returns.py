@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from ..campaigns import arm_figures
+from ..outreach import REMOTE
 from ..store import Store
 from .period import Period
 
@@ -57,9 +58,10 @@ def campaign_roi(store: Store, period: Period) -> CampaignRoi:
         ask = {**span, "id": campaign_id}
         treated, control = (arm_figures(store, campaign_id, arm, window, period.lo, period.hi)
                             for arm in ("treated", "control"))
+        # every message that left the store costs: texts and WeChat too, not only the gateway
         messages = store.scalar(
             "SELECT COUNT(*) FROM messages WHERE campaign_id = :id AND created_at >= :lo "
-            "AND created_at < :hi AND channel IN ('webhook', 'smtp') "
+            f"AND created_at < :hi AND channel IN ({', '.join(repr(c) for c in REMOTE)}) "
             "AND status IN ('sent', 'delivered', 'unconfirmed')", ask)
         coupons = store.scalar(
             "SELECT COALESCE(SUM(r.discount_fen), 0) FROM campaign_targets t "

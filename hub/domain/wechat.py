@@ -1,0 +1,148 @@
+"""Guests who follow the store's WeChat Official Account (服务号): which member an OpenID is,
+and whether they still follow.
+
+The kiosk asks WeChat for a parametric QR whose scene is a random token standing for the guest
+it just signed up (or who showed their member QR); WeChat tells the hub the follower's OpenID
+with that scene when they scan it (`subscribe` for a new follower, `SCAN` for one already
+following), and the token names the member. Following is the guest's WeChat consent, on top of
+marketing consent: unfollowing (or WeChat answering that they no longer follow) withdraws it
+and nothing else, so their SMS consent stands. Each change goes to HQ in the same transaction
+(`wechat.follower`, with the OpenID, which an erasure scrubs there as here).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from .clock import to_iso
+from .config import WeChatTemplate
+from .errors import InvalidInput
+from .store import Store
+
+SCENE_PREFIX = "m"  # the scene_str of a follow QR: "m" and 32 hex digits (WeChat allows 64)
+EVENT = "wechat.follower"
+
+
+def new_scene(store: Store, member_id: str) -> str:
+    """A fresh scene for this guest's follow QR, valid as long as the QR WeChat makes for it;
+    the scenes that expired go."""
+    scene = SCENE_PREFIX + secrets.token_hex(16)
+    expires = store.now() + timedelta(seconds=store.settings.messaging.wechat.qr_expire_s)
+    with store.write():
+        store.conn.execute("DELETE FROM wechat_scenes WHERE expires_at < ?", (store.now_iso(),))
+        store.conn.execute("INSERT INTO wechat_scenes (scene, member_id, expires_at) "
+                           "VALUES (?, ?, ?)", (scene, member_id, to_iso(expires)))
+    return scene
+
+
+def _changed(store: Store, member_id: str, openid: str, following: bool, actor: str) -> None:
+    """Record where the follower stands now, for HQ and the audit, inside the caller's change."""
+    store.emit(EVENT, {"member_id": member_id, "openid": openid, "following": following,
+                       "changed_at": store.now_iso()})
+    store.audit(actor, "wechat.follow" if following else "wechat.unfollow", member_id)
+
+
+def follow(store: Store, openid: str, scene: str) -> str | None:
+    """A follower scanned a follow QR (or followed the account some other way, `scene` "");
+    returns the member they are now linked to, if any. A live scene links the OpenID to its
+    member (moving it off any other member, and replacing an OpenID the member had before);
+    without one, an OpenID already linked follows again."""
+    if not openid or len(openid) > 64:
+        raise InvalidInput("a WeChat event without a valid FromUserName (OpenID)")
+    with store.write():
+        row = store.one("SELECT s.member_id FROM wechat_scenes s JOIN members m ON "
+                        "m.id = s.member_id WHERE s.scene = ? AND s.expires_at >= ? "
+                        "AND m.erased_at IS NULL", (scene, store.now_iso())) if scene else None
+        now = store.now_iso()
+        if row is None:
+            known = store.one("SELECT member_id, following FROM wechat_followers "
+                              "WHERE openid = ?", (openid,))
+            if known is None:
+                return None
+            if not known["following"]:
+                store.conn.execute("UPDATE wechat_followers SET following = 1, changed_at = ? "
+                                   "WHERE openid = ?", (now, openid))
+                _changed(store, known["member_id"], openid, True, "guest:wechat")
+            return str(known["member_id"])
+        member_id = str(row["member_id"])
+        current = store.one("SELECT openid, following FROM wechat_followers WHERE "
+                            "member_id = ?", (member_id,))
+        if current is not None and current["openid"] == openid and current["following"]:
+            return member_id  # the same guest scanning again
+        store.conn.execute("DELETE FROM wechat_followers WHERE openid = ? AND member_id <> ?",
+                           (openid, member_id))
+        store.conn.execute(
+            "INSERT INTO wechat_followers (member_id, openid, following, linked_at, changed_at) "
+            "VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT (member_id) DO UPDATE SET openid = ?2, "
+            "following = 1, changed_at = ?3, linked_at = CASE WHEN openid = ?2 THEN linked_at "
+            "ELSE ?3 END", (member_id, openid, now))
+        _changed(store, member_id, openid, True, "guest:wechat")
+    return member_id
+
+
+def unfollow(store: Store, openid: str, actor: str = "guest:wechat") -> bool:
+    """The follower left the account (or WeChat says they no longer follow it): WeChat
+    consent withdrawn. Returns whether it changed anything."""
+    with store.write():
+        row = store.one("SELECT member_id FROM wechat_followers WHERE openid = ? AND "
+                        "following = 1", (openid,))
+        if row is None:
+            return False
+        store.conn.execute("UPDATE wechat_followers SET following = 0, changed_at = ? "
+                           "WHERE openid = ?", (store.now_iso(), openid))
+        _changed(store, str(row["member_id"]), openid, False, actor)
+    return True
+
+
+def follower_openid(store: Store, member_id: str) -> str | None:
+    """The OpenID a message to this guest goes to, while they follow the account."""
+    found = store.scalar("SELECT openid FROM wechat_followers WHERE member_id = ? AND "
+                         "following = 1", (member_id,))
+    return None if found is None else str(found)
+
+
+def follower(store: Store, member_id: str) -> dict[str, Any] | None:
+    """Where the guest stands with the account (for their profile and the tests)."""
+    row = store.one("SELECT openid, following, linked_at, changed_at FROM wechat_followers "
+                    "WHERE member_id = ?", (member_id,))
+    return None if row is None else {**dict(row), "following": bool(row["following"])}
+
+
+def restore_follower(store: Store, data: dict[str, Any]) -> None:
+    """A `wechat.follower` event of this store's own, replayed by a restore."""
+    store.conn.execute("DELETE FROM wechat_followers WHERE openid = ? AND member_id <> ?",
+                       (data["openid"], data["member_id"]))
+    store.conn.execute(
+        "INSERT INTO wechat_followers (member_id, openid, following, linked_at, changed_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (member_id) DO UPDATE SET openid = ?2, "
+        "following = ?3, changed_at = ?4", (data["member_id"], data["openid"],
+                                            int(bool(data["following"])), data["changed_at"]))
+
+
+def erase_follower(store: Store, member_id: str) -> None:
+    """An erasure, inside the caller's change: the OpenID and the guest's scenes go."""
+    store.conn.execute("DELETE FROM wechat_followers WHERE member_id = ?", (member_id,))
+    store.conn.execute("DELETE FROM wechat_scenes WHERE member_id = ?", (member_id,))
+
+
+def approved_template(store: Store, text: str) -> WeChatTemplate | None:
+    """The account's template whose wording is this message: WeChat sends only a template
+    and its parameters, so a message no template matches cannot go by WeChat."""
+    wanted = (text or "").strip()
+    for template in store.settings.messaging.wechat.templates:
+        if template.text.strip() == wanted:
+            return template
+    return None
+
+
+def check_wording(store: Store, text: str) -> WeChatTemplate:
+    """A campaign that messages guests on WeChat says what one of the account's templates
+    says, word for word."""
+    template = approved_template(store, text)
+    if template is None:
+        ids = ", ".join(t.id for t in store.settings.messaging.wechat.templates) or "none"
+        raise InvalidInput("campaign: a WeChat message must use the wording of one of the "
+                           f"account's templates ([[messaging.wechat.templates]]; set: {ids})")
+    return template

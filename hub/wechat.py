@@ -1,0 +1,289 @@
+"""The store's WeChat Official Account (服务号) through wechatpy: the follow QR the kiosk shows,
+the callback WeChat calls when a guest follows, scans or leaves, and campaign messages as
+template messages.
+
+One `WeChatAccount` per account and process holds wechatpy's client, so the kiosk's QR and
+the campaign sender share one cached access token. wechatpy's own retry on an expired token
+is off: it would ask for a new token and call again for as long as WeChat refuses, where one
+refresh is all a 40001 deserves. A template message cannot be looked up or sent with a key
+WeChat would recognise, so nothing is resent that may have gone: a send whose answer was lost
+becomes `unconfirmed` for a person to check, and only a call WeChat cannot have taken (no
+connection, a 5xx, a rate limit, a token refused before the send) is tried again later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from wechatpy import WeChatClient, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
+from wechatpy.utils import check_signature
+
+from .domain.config import WeChatSettings
+from .domain.errors import InvalidInput, WeChatUnavailable
+from .domain.outreach import mark_receipt
+from .domain.store import Store
+from .domain.wechat import SCENE_PREFIX, follow, new_scene, unfollow
+from .sending import SendFailed, Sent
+
+log = logging.getLogger(__name__)
+
+API_BASE = "https://api.weixin.qq.com"
+TOKEN_REFUSED = {40001, 40014, 42001}  # the token is stale or was replaced: refresh once
+NOT_FOLLOWING = {43004, 43101}  # not following, or refuses the account's messages
+LATER = {-1, 45009, 45011, 45047}  # system busy, daily and minute quotas, too many at once
+
+
+class _Client(WeChatClient):
+    """wechatpy's client against `base` (WeChat, or a stand-in), its token fetched with the
+    timeout every other call has (wechatpy's own fetch has none) and by one thread at a
+    time."""
+
+    def __init__(self, settings: WeChatSettings, timeout: float) -> None:
+        super().__init__(settings.app_id, settings.app_secret, timeout=timeout,
+                         auto_retry=False)
+        self.base = (settings.api_base or API_BASE).rstrip("/")
+        self.API_BASE_URL = f"{self.base}/cgi-bin/"
+        self.token_lock = threading.Lock()
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        answer = self._http.get(f"{self.base}/cgi-bin/token", timeout=self.timeout, params={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        if result.get("errcode"):
+            raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self)
+        expires_in = int(result.get("expires_in") or 7200)
+        self.session.set(self.access_token_key, result["access_token"], expires_in)
+        self.expires_at = int(time.time()) + expires_in
+        return result
+
+    def refresh(self, stale: str | None) -> None:
+        """A new token, unless another thread got one since `stale` was refused."""
+        with self.token_lock:
+            if self.session.get(self.access_token_key) == stale:
+                self.fetch_access_token()
+
+    @property
+    def access_token(self) -> str:
+        with self.token_lock:
+            token: str = super().access_token
+        return token
+
+
+class WeChatRefused(SendFailed):
+    """WeChat answered with an error code (`errcode`), or an HTTP error status (None)."""
+
+    def __init__(self, reason: str, retryable: bool, errcode: int | None) -> None:
+        super().__init__(reason, retryable)
+        self.errcode = errcode
+
+
+def _refused(what: str, error: WeChatClientException) -> WeChatRefused:
+    code = error.errcode
+    if code is None:  # an HTTP error status: the API's front refused it
+        status = getattr(error.response, "status_code", 0) or 0
+        return WeChatRefused(f"WeChat {what}: HTTP {status}", status >= 500 or status == 429,
+                             None)
+    return WeChatRefused(f"WeChat {what}: {code} {error.errmsg}",
+                         code in LATER or code in TOKEN_REFUSED, code)
+
+
+def _not_taken(error: requests.RequestException) -> bool:
+    """Whether the request cannot have reached WeChat (no connection was made)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        reason = getattr(cause, "reason", None)
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError) or \
+                isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        cause = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) \
+            else None
+    return False
+
+
+class WeChatAccount:
+    def __init__(self, settings: WeChatSettings, timeout: float) -> None:
+        self.settings = settings
+        self.client = _Client(settings, timeout)
+        self.unfollowed: list[str] = []  # OpenIDs WeChat said no longer follow, for `poll`
+        self._lock = threading.Lock()
+
+    def call(self, what: str, do: Callable[[], Any]) -> dict[str, Any]:
+        """One API call; a token WeChat refuses is refreshed once and the call made again.
+        Raises SendFailed: retryable when WeChat cannot have taken the call, `unconfirmed`
+        when it went and no answer came back."""
+        stale = self._token(what, None)
+        try:
+            return self._once(what, do)
+        except WeChatRefused as error:
+            if error.errcode not in TOKEN_REFUSED:
+                raise
+        self._token(what, stale)
+        return self._once(what, do)
+
+    @staticmethod
+    def _once(what: str, do: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            answer = do()
+        except WeChatClientException as error:
+            raise _refused(what, error) from None
+        except requests.RequestException as error:
+            if _not_taken(error):
+                raise SendFailed(f"WeChat unreachable: {error}", True) from None
+            raise SendFailed(f"WeChat did not answer {what}: {error}", False,
+                             unconfirmed=True) from None
+        if not isinstance(answer, dict):  # wechatpy hands back a response it cannot read
+            raise SendFailed(f"WeChat answered {what} with no JSON", False, unconfirmed=True)
+        return answer
+
+    def _token(self, what: str, stale: str | None) -> str | None:
+        """The cached access token (fetched if there is none or it is about to expire), or
+        with `stale`, a new one in its place. Nothing has been sent when this fails."""
+        try:
+            if stale is not None:
+                self.client.refresh(stale)
+            return self.client.access_token
+        except WeChatClientException as error:
+            raise _refused(f"{what} (token)", error) from None
+        except requests.RequestException as error:
+            raise SendFailed(f"WeChat unreachable for a token: {error}", True) from None
+
+    def follow_qr(self, store: Store, member_id: str) -> dict[str, Any]:
+        """A temporary parametric QR whose scene stands for this guest: scanning it with WeChat
+        follows the account and links the guest's OpenID (`callback`)."""
+        scene = new_scene(store, member_id)
+        expire = self.settings.qr_expire_s
+        try:
+            answer = self.call("qrcode/create", lambda: self.client.qrcode.create({
+                "expire_seconds": expire, "action_name": "QR_STR_SCENE",
+                "action_info": {"scene": {"scene_str": scene}}}))
+        except SendFailed as error:
+            raise WeChatUnavailable(str(error)) from None
+        if not isinstance(answer.get("url"), str):
+            raise WeChatUnavailable("WeChat qrcode/create answered no url")
+        return {"url": answer["url"], "ticket": answer.get("ticket"),
+                "expire_seconds": int(answer.get("expire_seconds") or expire)}
+
+    def send(self, message: dict[str, Any]) -> Sent:
+        """A campaign message as the account's template message, to the follower's OpenID."""
+        try:
+            params = json.loads(message["params"] or "{}")
+        except ValueError:
+            params = None
+        if not isinstance(params, dict) or not message["template"] or not message["address"]:
+            raise SendFailed("the message has no WeChat template, parameters or OpenID", False)
+        data = {name: {"value": str(value)} for name, value in params.items()}
+        openid = str(message["address"])
+        try:
+            answer = self.call("message/template/send", lambda: self.client.message.send_template(
+                openid, message["template"], data))
+        except WeChatRefused as error:
+            if error.errcode in NOT_FOLLOWING:
+                with self._lock:
+                    self.unfollowed.append(openid)
+                raise SendFailed(f"{error} (the guest no longer follows the account: WeChat "
+                                 "consent withdrawn)", False) from None
+            raise
+        return Sent(ref=str(answer.get("msgid") or "") or None)
+
+    def poll(self, store: Store) -> int:
+        """Withdraw the WeChat consent of the guests WeChat said no longer follow: the sender
+        hears it mid-send, where it has no store."""
+        with self._lock:
+            gone, self.unfollowed = self.unfollowed, []
+        return sum(unfollow(store, openid, actor="wechat:not-following") for openid in gone)
+
+
+_accounts: dict[tuple[str, str, str, float], WeChatAccount] = {}
+_accounts_lock = threading.Lock()
+
+
+def wechat_account(settings: WeChatSettings, timeout: float) -> WeChatAccount:
+    """The process's one client of this account: the sender and the kiosk's QR share its
+    access token (each new token WeChat hands out ends the one before)."""
+    if not settings.configured:
+        raise WeChatUnavailable("WeChat is not set up ([messaging.wechat] app_id and app_secret)")
+    key = (settings.app_id, settings.app_secret, settings.api_base, timeout)
+    with _accounts_lock:
+        account = _accounts.get(key)
+        if account is None:
+            account = _accounts[key] = WeChatAccount(settings, timeout)
+        account.settings = settings  # templates and the QR's lifetime as they are now
+        return account
+
+
+# -- the callback ----------------------------------------------------------------------------
+
+def signed(settings: WeChatSettings, signature: str, timestamp: str, nonce: str,
+           now: float) -> bool:
+    """Whether WeChat signed this callback (sha1 of the sorted token, timestamp and nonce)
+    lately: the signature covers no body, so an old one replayed is refused by its age."""
+    if not settings.token:
+        return False
+    try:
+        check_signature(settings.token, signature, timestamp, nonce)
+        age = abs(now - int(timestamp))
+    except (InvalidSignatureException, ValueError, TypeError):
+        return False
+    return age <= settings.callback_window_s
+
+
+def opened(settings: WeChatSettings, xml: bytes, msg_signature: str, timestamp: str,
+           nonce: str) -> bytes | None:
+    """The event as WeChat wrote it. In 安全模式 (an EncodingAESKey set) it is decrypted once
+    its msg_signature, which covers the encrypted body, checks out, so no body can be swapped
+    in under a signature seen before; None when it does not, or when a plaintext event comes
+    where only encrypted ones are expected."""
+    if not settings.encoding_aes_key:
+        return xml
+    crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+    try:
+        text: str = crypto.decrypt_message(xml, msg_signature, timestamp, nonce)
+    except Exception as error:  # no <Encrypt>, a bad signature, padding or AppID
+        log.warning("WeChat callback refused: %s", type(error).__name__)
+        return None
+    return text.encode()
+
+
+def callback(store: Store, xml: bytes) -> str:
+    """One event WeChat pushed: a follow or scan with a kiosk's scene links the OpenID to its
+    guest, leaving the account withdraws WeChat consent, a template message's outcome settles
+    it. Returns what was done (for the log and the tests); anything else is passed over."""
+    try:
+        event = parse_message(xml)
+    except Exception as error:  # expat, or a document without <xml> or MsgType
+        raise InvalidInput(f"not a WeChat event: {type(error).__name__}") from None
+    if event is None or getattr(event, "type", "") != "event":
+        return "ignored"
+    openid = str(event.source or "")
+    kind = event.event
+    if kind in ("subscribe", "subscribe_scan", "scan"):
+        scene = str(getattr(event, "scene_id", "") or "")
+        linked = follow(store, openid, scene if scene.startswith(SCENE_PREFIX) else "")
+        return "linked" if linked else "followed"
+    if kind == "unsubscribe":
+        return "unfollowed" if unfollow(store, openid) else "ignored"
+    if kind == "templatesendjobfinish":
+        status = str(event.status or "")
+        row = store.one("SELECT id FROM messages WHERE channel = 'wechat' AND provider_ref = ?",
+                        (str(event.id),))
+        if row is None:
+            return "ignored"
+        if status == "failed:user block":  # the guest refused the account's messages
+            unfollow(store, openid, actor="guest:wechat-block")
+        mark_receipt(store, row["id"], status == "success",
+                     "" if status == "success" else f"WeChat: {status}")
+        return "settled"
+    return "ignored"
+
