@@ -114,6 +114,7 @@ RULES: dict[str, str] = {
     "POST /calls": "calls.manage",
     "GET /members/{member_id}/calls": "calls.manage",
     "POST /delivery/meituan/{event}": SIGNED,
+    "POST /delivery/meituan/member/{action}": SIGNED,
     "POST /delivery/eleme": SIGNED,
     "POST /delivery/claims": "delivery.claim",
     "POST /orders/{order_id}/voucher-reversals": "voucher.reverse",

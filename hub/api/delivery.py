@@ -19,6 +19,7 @@ from .. import groupbuy
 from ..domain import delivery as book
 from ..domain.errors import InvalidInput, LaokeError
 from ..domain.groupbuy import vouchers
+from ..domain.platform_members import receive_meituan_card
 from .auth import Caller, hub_of, require
 from .models import Body, ShortText
 from .printing import queued
@@ -66,6 +67,16 @@ def meituan(event: str, request: Request,
     bag_slip(request, book.receive_meituan(hub_of(request).store(), url, event, params),
              "meituan")
     return {"data": "ok"}
+
+
+@router.post("/delivery/meituan/member/{action}", summary="美团's brand member card (品牌会员卡) "
+             "asks whether the guest with this phone is a member (query) or opens their card "
+             "(open), signed as Meituan's pushes are; answers {\"data\": {is_poi_member, "
+             "poi_member_id, card_code, level_code}}")
+def meituan_card(action: str, request: Request,
+                 params: Annotated[dict[str, str], Depends(meituan_params)]) -> Json:
+    url = str(request.url.replace(query=""))
+    return {"data": dict(receive_meituan_card(hub_of(request).store(), url, action, params))}
 
 
 @router.post("/delivery/eleme", summary="饿了么's push {requestId, type, message, timestamp, "

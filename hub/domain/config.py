@@ -317,8 +317,16 @@ class PlatformSettings(_Section):
     app_secret: str = ""
 
 
+class MeituanSettings(PlatformSettings):
+    """Meituan's app, and whether its brand member card (品牌会员卡) may sign a guest up here:
+    off, a card opened on Meituan only links a guest who is a member already. On only if the
+    card's terms the guest accepts on Meituan carry this store's privacy wording."""
+
+    open_cards: bool = False
+
+
 class DeliverySettings(_Section):
-    meituan: PlatformSettings = PlatformSettings()
+    meituan: MeituanSettings = MeituanSettings()
     eleme: PlatformSettings = PlatformSettings()
     # A push signed longer ago than this (or this far ahead) is a replay, refused.
     push_window_s: Annotated[int, Field(ge=30, le=86_400)] = 600

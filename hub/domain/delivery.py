@@ -68,6 +68,9 @@ class PlatformOrder:
     platform_user_id: str | None = None
     commission_fen: int = 0
     delivery_fee_fen: int = 0
+    # the member the platform says ordered (Meituan's brand member card): theirs only if the
+    # card joined that member here (platform_members)
+    card_member_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,16 +197,20 @@ def land_order(store: Store, order: PlatformOrder) -> tuple[str, bool]:
             "idempotency_key": f"delivery:{order.platform}:{order.platform_order_id}",
             "request_hash": "", "created_at": order.placed_at,
         }, lines, [Tender(order.platform, total)])
+        carded = order.card_member_id is not None and store.one(
+            "SELECT 1 FROM platform_phones WHERE platform = ? AND member_id = ? LIMIT 1",
+            (order.platform, order.card_member_id)) is not None
         row = {"platform": order.platform, "platform_order_id": order.platform_order_id,
                "order_id": order_id, "platform_user_id": order.platform_user_id,
+               "member_id": order.card_member_id if carded else None,
                "commission_fen": order.commission_fen,
                "delivery_fee_fen": order.delivery_fee_fen, "placed_at": order.placed_at,
                "claim_code": "".join(secrets.choice(ALPHABET) for _ in range(CLAIM_LENGTH))}
         store.conn.execute(
             "INSERT INTO delivery_orders (platform, platform_order_id, order_id, "
-            "platform_user_id, commission_fen, delivery_fee_fen, placed_at, claim_code) VALUES "
-            "(:platform, :platform_order_id, :order_id, :platform_user_id, :commission_fen, "
-            ":delivery_fee_fen, :placed_at, :claim_code)", row)
+            "platform_user_id, member_id, commission_fen, delivery_fee_fen, placed_at, "
+            "claim_code) VALUES (:platform, :platform_order_id, :order_id, :platform_user_id, "
+            ":member_id, :commission_fen, :delivery_fee_fen, :placed_at, :claim_code)", row)
         store.emit("delivery.order", row)
     return order_id, True
 
@@ -455,18 +462,23 @@ def _json(text: Any, what: str) -> Any:
 def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
     """美团外卖's new-order push: `detail` (JSON: food_name, quantity, price in yuan),
     `shipping_fee` (yuan), `ctime` (Unix seconds) and `poi_receive_detail` (JSON, fen), whose
-    `foodShareFeeChargeByPoi` is the platform's commission."""
+    `foodShareFeeChargeByPoi` is the platform's commission; `user_member_info` (JSON) names
+    the brand member (`poi_member_id`, the id this store gave the platform's card)."""
     detail = _json(params.get("detail", ""), "detail")
     receive = _json(params.get("poi_receive_detail") or "{}", "poi_receive_detail")
-    if not isinstance(detail, list) or not isinstance(receive, dict):
-        raise InvalidInput("detail must be a list of dishes")
+    member = _json(params.get("user_member_info") or "{}", "user_member_info")
+    if not isinstance(detail, list) or not isinstance(receive, dict) or \
+            not isinstance(member, dict):
+        raise InvalidInput("detail must be a list of dishes, the others JSON objects")
+    card_member = str(member.get("poi_member_id") or "").strip() \
+        if member.get("is_poi_member") is True else ""
     lines = [_line(d.get("food_name"), d.get("quantity"), _yuan(d.get("price"), "price"))
              for d in detail if isinstance(d, dict)]
     return _checked(PlatformOrder(
         "meituan", _order_id(params.get("order_id", "")),
         _moment(params.get("ctime", ""), store.settings.timezone), lines, None,
         _count(receive.get("foodShareFeeChargeByPoi", 0), "commission", MAX_LINE_FEN),
-        _yuan(params.get("shipping_fee"), "shipping_fee")))
+        _yuan(params.get("shipping_fee"), "shipping_fee"), card_member or None))
 
 
 def receive_meituan(store: Store, url: str, event: str,

@@ -62,6 +62,9 @@ class NewMember:
     card: str | None = None
     email: str | None = None
     signed_up_by: str | None = None  # the staff member whose PIN signed them up
+    # the wording the guest agreed to, when it was not this store's own form's (a platform's
+    # card terms); None: the store's current `[privacy] consent_version`
+    consent_version: str | None = None
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -438,7 +441,7 @@ def add_member(store: Store, new: NewMember, actor: str = "system") -> MemberVie
         referred_by=new.referred_by or None,
         signed_up_by=new.signed_up_by,
         consent_at=now,
-        consent_version=store.settings.privacy.consent_version,
+        consent_version=new.consent_version or store.settings.privacy.consent_version,
         tier=store.settings.tiers[0].code,
         home_store=store.store_id,
         created_at=now,
@@ -583,6 +586,7 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
         "(platform, platform_user_id) IN (SELECT platform, platform_user_id FROM "
         "platform_identities WHERE member_id = ?1)", (member_id,))
     store.conn.execute("DELETE FROM platform_identities WHERE member_id = ?", (member_id,))
+    store.conn.execute("DELETE FROM platform_phones WHERE member_id = ?", (member_id,))
     return jobs
 
 
@@ -610,6 +614,13 @@ def redact_events(conn: database.Connection, member_id: str,
         conn.execute(f"UPDATE {table} SET data = json_set(data, '$.platform_user_id', "
                      "'erased') WHERE type = 'delivery.joined' "
                      "AND json_extract(data, '$.member_id') = ?", (member_id,))
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.phone_key', 'erased') "
+                     "WHERE type = 'delivery.phone_joined' "
+                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
+
+
+# A platform guest joined to a member, and the key that names the guest (an erasure's to go).
+JOIN_KEYS = {"delivery.joined": "platform_user_id", "delivery.phone_joined": "phone_key"}
 
 
 def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -619,6 +630,8 @@ def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"id": data.get("id"), "redacted": True}
     if type_ in ("card.linked", "card.blocked"):
         return {**data, "number": "erased"}
+    if type_ in JOIN_KEYS:
+        return {**data, JOIN_KEYS[type_]: "erased"}
     return data
 
 

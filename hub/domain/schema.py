@@ -1061,6 +1061,22 @@ CREATE INDEX group_vouchers_order ON group_vouchers(order_id);
 CREATE INDEX group_vouchers_state ON group_vouchers(state) WHERE state IN ('pending', 'refused');
 """
 
+PLATFORM_PHONES = """
+CREATE TABLE platform_phones (
+    platform TEXT NOT NULL CHECK (platform IN ('meituan', 'eleme')),
+    phone_key TEXT NOT NULL,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    opened INTEGER NOT NULL DEFAULT 0 CHECK (opened IN (0, 1)),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (platform, phone_key)
+) WITHOUT ROWID;
+CREATE INDEX platform_phones_member ON platform_phones(member_id);
+ALTER TABLE group_vouchers ADD COLUMN resolution TEXT CHECK (resolution IN ('loss', 'reverified'));
+ALTER TABLE group_vouchers ADD COLUMN resolved_by TEXT;
+ALTER TABLE group_vouchers ADD COLUMN resolved_at TEXT;
+"""
+
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1098,6 +1114,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0037_weather", WEATHER),
     ("0038_stock", STOCK),
     ("0033_group_vouchers", GROUP_VOUCHERS),
+    ("0040_platform_phones", PLATFORM_PHONES),
 )
 
 

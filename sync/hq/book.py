@@ -18,7 +18,7 @@ from typing import Any
 from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, hq_settle
 from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.ids import new_id
-from hub.domain.members import redacted_data
+from hub.domain.members import JOIN_KEYS, redacted_data
 from hub.domain.replica import HQ_ORIGIN, RELAYED
 
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
@@ -361,10 +361,11 @@ class HqBook:
         serve the guest's personal data again. The events are rewritten here rather than
         in SQL, so both engines keep the same JSON."""
         for key, types in (("id", ("member.created", "member.updated")),
-                           ("member_id", ("card.linked", "card.blocked"))):
+                           ("member_id", ("card.linked", "card.blocked", *JOIN_KEYS))):
             rows = conn.execute(
-                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN (?, ?) AND "
-                f"{conn.json_text('data', key)} = ?", (*types, member_id)).fetchall()
+                f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
+                f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",
+                (*types, member_id)).fetchall()
             conn.executemany("UPDATE hq_events SET data = ? WHERE hq_seq = ?", [
                 (json.dumps(redacted_data(r[1], json.loads(r[2])), ensure_ascii=False), r[0])
                 for r in rows])
