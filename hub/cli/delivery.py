@@ -23,13 +23,16 @@ def delivery() -> None:
 @click.option("--platform", required=True, type=PLATFORM, help="Whose orders the file holds.")
 @pass_obj
 def delivery_import(obj: Obj, file: Path, platform: str) -> None:
-    """Land the orders of a CSV (UTF-8) or XLSX file, one row per order line; all rows or
-    none, and orders already in (imported or pushed) change nothing."""
-    from ..domain.delivery import GENERIC_COLUMNS, REQUIRED_COLUMNS, import_orders
+    """Land the orders of a CSV (UTF-8) or XLSX file, one row per order line: laoke's
+    columns, or a platform's export whose headers `[delivery.columns]` maps to them; all rows
+    or none, and orders already in (imported or pushed) change nothing."""
+    from ..domain.delivery import FILE_COLUMNS, REQUIRED_COLUMNS, import_orders
     from ..sheets import read_sheet
 
-    rows = read_sheet(file, "an order file", REQUIRED_COLUMNS, GENERIC_COLUMNS, MAX_ROWS)
-    done = import_orders(obj.store(), platform, rows)
+    store = obj.store()
+    rows = read_sheet(file, "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, MAX_ROWS,
+                      renames=store.settings.delivery.columns)
+    done = import_orders(store, platform, rows)
     click.echo(f"{done['added']} orders added, {done['unchanged']} already in")
 
 

@@ -21,12 +21,13 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, get_args
 from zoneinfo import ZoneInfo
 
 from .checkout import Tender, write_order
 from .clock import to_iso
 from .codes import ALPHABET, canonical
+from .config import OrderFileColumn
 from .coupons import Line
 from .errors import ClaimTaken, InvalidInput, MemberErased, NotFound, PushRefused
 from .ids import new_id
@@ -369,17 +370,32 @@ def unmapped_dishes(store: Store) -> list[UnmappedDish]:
 
 # -- files -----------------------------------------------------------------------------------
 
-GENERIC_COLUMNS = ("platform_order_id", "created_at", "customer_id", "phone", "dish", "qty",
-                   "unit_price_fen", "platform_fee_fen")
-REQUIRED_COLUMNS = ("platform_order_id", "created_at", "dish", "qty", "unit_price_fen")
+FILE_COLUMNS: tuple[str, ...] = get_args(OrderFileColumn)
+GENERIC_COLUMNS = FILE_COLUMNS[:8]  # the contract's; the rest, amounts in yuan, are mapped to
+REQUIRED_COLUMNS = ("platform_order_id", "created_at", "dish", "qty")
+PRICES = ("unit_price_fen", "unit_price_yuan")
+
+
+def _amount(row: Mapping[str, Any], column: str) -> int | None:
+    """A row's amount from its fen column, or its yuan one (a platform's export, mapped);
+    None when the row has neither."""
+    if row.get(f"{column}_fen") not in (None, ""):
+        return _count(row[f"{column}_fen"], f"{column}_fen", MAX_LINE_FEN)
+    if row.get(f"{column}_yuan") not in (None, ""):
+        fen = _yuan(row[f"{column}_yuan"], f"{column}_yuan")
+        return _count(fen, f"{column}_yuan", MAX_LINE_FEN)
+    return None
 
 
 def orders_from_rows(store: Store, platform: str,
                      rows: Sequence[Mapping[str, Any]]) -> list[PlatformOrder]:
     """laoke's generic file (shared/SPEC.md "Delivery platforms"): one row per order line, the
-    order's fee on its first row. A bad row refuses the file, naming the row. The `phone`
-    column is read past: a platform's phone is a privacy or masked number."""
+    order's fee on its first row (or on any: they add up), amounts in fen or, from a platform's
+    export mapped by `[delivery.columns]`, in yuan. A bad row refuses the file, naming the row.
+    The `phone` column is read past: a platform's phone is a privacy or masked number."""
     _platform(platform)
+    if rows and not any(price in row for price in PRICES for row in rows[:1]):
+        raise InvalidInput("the header row has no unit_price_fen (or unit_price_yuan) column")
     grouped: dict[str, dict[str, Any]] = {}
     for number, row in enumerate(rows, 2):  # row 1 is the header
         try:
@@ -388,12 +404,11 @@ def orders_from_rows(store: Store, platform: str,
                 "placed_at": _moment(row.get("created_at"), store.settings.timezone),
                 "user": str(row.get("customer_id") or "").strip() or None,
                 "fee": 0, "lines": []})
-            if row.get("platform_fee_fen") not in (None, ""):
-                order["fee"] += _count(row["platform_fee_fen"], "platform_fee_fen",
-                                       MAX_LINE_FEN)
-            order["lines"].append(_line(row.get("dish"), row.get("qty"),
-                                        _count(row.get("unit_price_fen"), "unit_price_fen",
-                                               MAX_LINE_FEN)))
+            order["fee"] += _amount(row, "platform_fee") or 0
+            price = _amount(row, "unit_price")
+            if price is None:
+                raise InvalidInput("the unit price is empty")
+            order["lines"].append(_line(row.get("dish"), row.get("qty"), price))
         except InvalidInput as error:
             raise InvalidInput(f"row {number}: {error.message}") from None
     return [_checked(PlatformOrder(platform, key, o["placed_at"], o["lines"], o["user"],
