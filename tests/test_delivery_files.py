@@ -90,7 +90,7 @@ def test_a_file_without_a_price_column_is_refused_by_name(home, tmp_path, capsys
 
 
 def test_a_mapping_onto_a_column_laoke_does_not_read_is_a_config_error():
-    with pytest.raises(ConfigError, match="delivery.columns"):
+    with pytest.raises(ConfigError, match=r"delivery\.columns"):
         parse_settings({"store_id": "s1", "chain": {"key": "k" * 32},
                         "delivery": {"columns": {"订单编号": "order_no"}}}, "laoke.toml",
                        environ={})

@@ -235,6 +235,30 @@ def test_a_voucher_code_must_be_digits_and_verified(store):
     assert store.scalar("SELECT COUNT(*) FROM orders") == 0
 
 
+def test_a_pos_bill_takes_a_voucher_exactly_as_the_till_does(shop, meituan):
+    from hub.domain.pos import PosBill, PosLine, bill_request, post_bill
+
+    def send(bill_id, code=CODE, url=None):
+        settings = shop.settings.group_buy
+        live = Platform(settings if url is None else settings.model_copy(update={"url": url}))
+        bill = PosBill(bill_id, [PosLine("A12", "烤鸭", 1, 12_000)], tenders=[
+            Tender("voucher", 10_000, code=code), Tender("cash", 2_000)])
+        return checkout_with_vouchers(shop, live, bill_request(shop, bill),
+                                      lambda req: post_bill(shop, req))
+
+    first, again = send("POS-1"), send("POS-1")
+    assert again["order_id"] == first["order_id"] and again["bill_id"] == "POS-1"
+    assert [operation for operation, _ in meituan.calls] == ["prepare", "consume"], \
+        "the POS's retry asks the platform nothing"
+    [voucher] = vouchers(shop, order_id=first["order_id"])
+    assert (voucher["state"], voucher["commission_fen"]) == ("consumed", 704)
+    with pytest.raises(VoucherRefused):
+        send("POS-2")  # the same code on another bill
+    assert shop.scalar("SELECT COUNT(*) FROM pos_bills") == 1
+    offline = send("POS-3", code=OTHER, url=closed_port())
+    assert vouchers(shop, order_id=offline["order_id"])[0]["state"] == "pending"
+
+
 def test_the_verifier_settles_what_was_taken_offline(shop, meituan):
     pay(shop, bill("till-1"), url=closed_port())
     verifier = VoucherVerifier(lambda: shop)
