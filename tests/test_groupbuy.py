@@ -259,6 +259,18 @@ def test_a_pos_bill_takes_a_voucher_exactly_as_the_till_does(shop, meituan):
     assert vouchers(shop, order_id=offline["order_id"])[0]["state"] == "pending"
 
 
+def test_the_channels_report_nets_the_vouchers_commission_out_of_takings(shop, meituan, clock):
+    from hub.domain.reports import report
+
+    pay(shop, bill("till-1"))  # consumed: the platform keeps 8% of the 88.00 paid
+    pay(shop, bill("till-2", code=OTHER, voucher_fen=5_000), url=closed_port())  # pending
+    day = clock().date()
+    [dine_in] = report(shop, "channels", day, day)["channels"]
+    assert (dine_in["orders"], dine_in["revenue_fen"], dine_in["voucher_commission_fen"],
+            dine_in["net_fen"]) == (2, 19_000, 704, 19_000 - 704), \
+        "a voucher pending verification has no commission yet"
+
+
 def test_the_verifier_settles_what_was_taken_offline(shop, meituan):
     pay(shop, bill("till-1"), url=closed_port())
     verifier = VoucherVerifier(lambda: shop)
