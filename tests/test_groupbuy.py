@@ -271,6 +271,39 @@ def test_the_channels_report_nets_the_vouchers_commission_out_of_takings(shop, m
         "a voucher pending verification has no commission yet"
 
 
+def test_the_owner_settles_a_flagged_voucher_once_audited(shop, meituan, tmp_path, clock):
+    from hub.domain.errors import Conflict
+    from hub.domain.groupbuy import resolve
+    from hub.domain.restore import restore_event
+    from hub.domain.store import Store
+
+    pay(shop, bill("till-1", code="555566667777"), url=closed_port())
+    paid = pay(shop, bill("till-2"))
+    verify_pending(shop, Platform(shop.settings.group_buy))  # the platform refuses the first
+    [flagged] = vouchers(shop, state="flagged")
+    with pytest.raises(InvalidInput):
+        resolve(shop, flagged["id"], "paid", "owner")
+    resolve(shop, flagged["id"], "loss", "owner", note="客人已离开")
+    assert vouchers(shop, state="flagged") == []
+    [settled] = vouchers(shop, state="refused")
+    assert (settled["resolution"], settled["resolved_by"]) == ("loss", "owner")
+    assert json.loads(shop.scalar(
+        "SELECT detail FROM audit_log WHERE action = 'group_voucher.resolved'")) == {
+        "code": "555566667777", "resolution": "loss", "note": "客人已离开"}
+    with pytest.raises(Conflict):
+        resolve(shop, flagged["id"], "reverified", "owner")
+    with pytest.raises(Conflict):  # a consumed one was never flagged
+        resolve(shop, vouchers(shop, order_id=paid["order_id"])[0]["id"], "loss", "owner")
+    events = [{"type": r["type"], "data": json.loads(r["data"])}
+              for r in shop.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
+    assert events[-1]["type"] == "group_voucher.resolved"
+    with Store(tmp_path / "restored.db", shop.settings, clock) as restored:
+        with restored.write():
+            for event in events:
+                restore_event(restored, event)
+        assert vouchers(restored, state="flagged") == [], "HQ's copy knows it was settled"
+
+
 def test_the_verifier_settles_what_was_taken_offline(shop, meituan):
     pay(shop, bill("till-1"), url=closed_port())
     verifier = VoucherVerifier(lambda: shop)

@@ -119,6 +119,7 @@ RULES: dict[str, str] = {
     "POST /delivery/claims": "delivery.claim",
     "POST /orders/{order_id}/voucher-reversals": "voucher.reverse",
     "GET /group-buy/vouchers": "report.read",
+    "POST /group-buy/vouchers/{voucher_id}/resolution": "voucher.reverse",
 }
 
 

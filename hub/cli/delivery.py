@@ -98,9 +98,11 @@ def delivery_unjoin(obj: Obj, platform: str, user_id: str) -> None:
 
 
 @delivery.command("vouchers")
-@click.option("--state", type=click.Choice(["refused", "pending", "consumed", "reversed"]),
-              default="refused", show_default=True,
-              help="refused: taken offline, then refused by the platform (chase the guest).")
+@click.option("--state", type=click.Choice(["flagged", "refused", "pending", "consumed",
+                                            "reversed"]),
+              default="flagged", show_default=True,
+              help="flagged: taken offline, refused by the platform and not settled yet "
+              "(chase the guest; settle on the console's F6); refused: all it refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_obj
 def delivery_vouchers(obj: Obj, state: str, as_json: bool) -> None:
