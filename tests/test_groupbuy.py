@@ -354,4 +354,4 @@ def test_the_till_takes_a_voucher_once_refuses_a_forgery_and_a_refund_gives_it_b
     main(["--home", str(hub.home), "delivery", "vouchers", "--state", "reversed", "--json"])
     assert [v["code"] for v in json.loads(capsys.readouterr().out)] == [CODE]
     main(["--home", str(hub.home), "delivery", "vouchers"])
-    assert "no refused vouchers" in capsys.readouterr().out
+    assert "no flagged vouchers" in capsys.readouterr().out
