@@ -21,10 +21,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .domain import groupbuy as book
-from .domain.checkout import CheckoutRequest, CheckoutResult, Tender
+from .domain.checkout import CheckoutRequest, Tender
 from .domain.config import GroupBuySettings
 from .domain.delivery import meituan_sig
 from .domain.errors import InvalidInput, PlatformUnreachable, VoucherRefused
@@ -33,6 +33,7 @@ from .domain.store import Store
 from .workers import ThreadWorker
 
 log = logging.getLogger(__name__)
+Paid = TypeVar("Paid")  # what the checkout run with the vouchers answers
 
 
 class Platform:
@@ -115,10 +116,10 @@ def consume(platform: Platform, code: str, request_id: str, amount_fen: int) -> 
 
 
 def checkout_with_vouchers(store: Store, platform: Platform, req: CheckoutRequest,
-                           run: Callable[[CheckoutRequest], CheckoutResult]) -> CheckoutResult:
-    """`run` (the checkout) with its voucher tenders taken from the platform first; offline,
-    taken pending. A retry of a checkout made already asks nothing (the first stands); a
-    checkout refused after a code was consumed gives the code back."""
+                           run: Callable[[CheckoutRequest], Paid]) -> Paid:
+    """`run` (the checkout, or a POS's bill) with its voucher tenders taken from the platform
+    first; offline, taken pending. A retry of a checkout made already asks nothing (the first
+    stands); a checkout refused after a code was consumed gives the code back."""
     codes = [tender for tender in req.tenders or () if tender.code is not None]
     if not codes or store.one("SELECT 1 FROM orders WHERE idempotency_key = ?",
                               (req.idempotency_key,)):

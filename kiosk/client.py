@@ -197,7 +197,11 @@ class HubClient:
         return list(self._call("GET", "/sync/conflicts")["conflicts"])
 
     def flagged_vouchers(self) -> list[Json]:
-        return list(self._call("GET", "/group-buy/vouchers", params={"state": "refused"}))
+        return list(self._call("GET", "/group-buy/vouchers", params={"state": "flagged"}))
+
+    def resolve_voucher(self, voucher_id: str, resolution: str) -> Json:
+        return self._call("POST", f"/group-buy/vouchers/{voucher_id}/resolution",
+                          json={"resolution": resolution})
 
     def portions(self, code: str, left: int | None) -> Json:
         return self._call("POST", f"/menu/dishes/{code}/portions", json={"left": left})

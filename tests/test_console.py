@@ -529,3 +529,39 @@ def test_the_member_detail_shows_delivery_orders_next_to_the_table(store_hub):
             assert "4242" not in shown
 
     asyncio.run(scenario())
+
+
+def test_a_flagged_voucher_is_settled_from_the_devices_tab_and_audited(store_hub):
+    """The owner accepts the loss of a voucher the platform refused after it was taken
+    offline: it leaves the flagged list, and the hub records who settled it (issue 20)."""
+    from hub.domain import groupbuy
+    from hub.domain.checkout import CheckoutRequest, Tender, checkout
+    from hub.domain.coupons import Line
+
+    hub, _, _ = store_hub
+    with open_store(hub.home) as store:
+        checkout(store, CheckoutRequest("refused-voucher", [Line("烤鸭", 1, 6_000)], tenders=[
+            Tender("voucher", 6_000, code="444455556666")],
+            vouchers=[groupbuy.Taken("444455556666", "rid-settle", None)]))
+        [pending] = groupbuy.vouchers(store, state="pending")
+        groupbuy.settle(store, pending["id"], None, "券码已过期")
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("f6")
+            vouchers = app.query_one("#voucher-table", DataTable)
+            await until(pilot, lambda: pending["id"] in [k.value for k in vouchers.rows])
+            vouchers.move_cursor(row=vouchers.get_row_index(pending["id"]))
+            shown = vouchers.row_count
+            await pilot.click("#voucher-loss")
+            await until(pilot, lambda: vouchers.row_count == shown - 1)
+            assert pending["id"] not in [k.value for k in vouchers.rows]
+
+    asyncio.run(scenario())
+    with home_db(hub.home) as db:
+        assert db.execute("SELECT resolution FROM group_vouchers WHERE id = ?",
+                          (pending["id"],)).fetchone()[0] == "loss"
+        actor, detail = db.execute("SELECT actor, detail FROM audit_log WHERE action = "
+                                   "'group_voucher.resolved'").fetchone()
+    assert "444455556666" in detail and actor

@@ -235,6 +235,75 @@ def test_a_voucher_code_must_be_digits_and_verified(store):
     assert store.scalar("SELECT COUNT(*) FROM orders") == 0
 
 
+def test_a_pos_bill_takes_a_voucher_exactly_as_the_till_does(shop, meituan):
+    from hub.domain.pos import PosBill, PosLine, bill_request, post_bill
+
+    def send(bill_id, code=CODE, url=None):
+        settings = shop.settings.group_buy
+        live = Platform(settings if url is None else settings.model_copy(update={"url": url}))
+        bill = PosBill(bill_id, [PosLine("A12", "烤鸭", 1, 12_000)], tenders=[
+            Tender("voucher", 10_000, code=code), Tender("cash", 2_000)])
+        return checkout_with_vouchers(shop, live, bill_request(shop, bill),
+                                      lambda req: post_bill(shop, req))
+
+    first, again = send("POS-1"), send("POS-1")
+    assert again["order_id"] == first["order_id"] and again["bill_id"] == "POS-1"
+    assert [operation for operation, _ in meituan.calls] == ["prepare", "consume"], \
+        "the POS's retry asks the platform nothing"
+    [voucher] = vouchers(shop, order_id=first["order_id"])
+    assert (voucher["state"], voucher["commission_fen"]) == ("consumed", 704)
+    with pytest.raises(VoucherRefused):
+        send("POS-2")  # the same code on another bill
+    assert shop.scalar("SELECT COUNT(*) FROM pos_bills") == 1
+    offline = send("POS-3", code=OTHER, url=closed_port())
+    assert vouchers(shop, order_id=offline["order_id"])[0]["state"] == "pending"
+
+
+def test_the_channels_report_nets_the_vouchers_commission_out_of_takings(shop, meituan, clock):
+    from hub.domain.reports import report
+
+    pay(shop, bill("till-1"))  # consumed: the platform keeps 8% of the 88.00 paid
+    pay(shop, bill("till-2", code=OTHER, voucher_fen=5_000), url=closed_port())  # pending
+    day = clock().date()
+    [dine_in] = report(shop, "channels", day, day)["channels"]
+    assert (dine_in["orders"], dine_in["revenue_fen"], dine_in["voucher_commission_fen"],
+            dine_in["net_fen"]) == (2, 19_000, 704, 19_000 - 704), \
+        "a voucher pending verification has no commission yet"
+
+
+def test_the_owner_settles_a_flagged_voucher_once_audited(shop, meituan, tmp_path, clock):
+    from hub.domain.errors import Conflict
+    from hub.domain.groupbuy import resolve
+    from hub.domain.restore import restore_event
+    from hub.domain.store import Store
+
+    pay(shop, bill("till-1", code="555566667777"), url=closed_port())
+    paid = pay(shop, bill("till-2"))
+    verify_pending(shop, Platform(shop.settings.group_buy))  # the platform refuses the first
+    [flagged] = vouchers(shop, state="flagged")
+    with pytest.raises(InvalidInput):
+        resolve(shop, flagged["id"], "paid", "owner")
+    resolve(shop, flagged["id"], "loss", "owner", note="客人已离开")
+    assert vouchers(shop, state="flagged") == []
+    [settled] = vouchers(shop, state="refused")
+    assert (settled["resolution"], settled["resolved_by"]) == ("loss", "owner")
+    assert json.loads(shop.scalar(
+        "SELECT detail FROM audit_log WHERE action = 'group_voucher.resolved'")) == {
+        "code": "555566667777", "resolution": "loss", "note": "客人已离开"}
+    with pytest.raises(Conflict):
+        resolve(shop, flagged["id"], "reverified", "owner")
+    with pytest.raises(Conflict):  # a consumed one was never flagged
+        resolve(shop, vouchers(shop, order_id=paid["order_id"])[0]["id"], "loss", "owner")
+    events = [{"type": r["type"], "data": json.loads(r["data"])}
+              for r in shop.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
+    assert events[-1]["type"] == "group_voucher.resolved"
+    with Store(tmp_path / "restored.db", shop.settings, clock) as restored:
+        with restored.write():
+            for event in events:
+                restore_event(restored, event)
+        assert vouchers(restored, state="flagged") == [], "HQ's copy knows it was settled"
+
+
 def test_the_verifier_settles_what_was_taken_offline(shop, meituan):
     pay(shop, bill("till-1"), url=closed_port())
     verifier = VoucherVerifier(lambda: shop)
@@ -285,4 +354,4 @@ def test_the_till_takes_a_voucher_once_refuses_a_forgery_and_a_refund_gives_it_b
     main(["--home", str(hub.home), "delivery", "vouchers", "--state", "reversed", "--json"])
     assert [v["code"] for v in json.loads(capsys.readouterr().out)] == [CODE]
     main(["--home", str(hub.home), "delivery", "vouchers"])
-    assert "no refused vouchers" in capsys.readouterr().out
+    assert "no flagged vouchers" in capsys.readouterr().out

@@ -118,10 +118,12 @@ RULES: dict[str, str] = {
     "POST /calls": "calls.manage",
     "GET /members/{member_id}/calls": "calls.manage",
     "POST /delivery/meituan/{event}": SIGNED,
+    "POST /delivery/meituan/member/{action}": SIGNED,
     "POST /delivery/eleme": SIGNED,
     "POST /delivery/claims": "delivery.claim",
     "POST /orders/{order_id}/voucher-reversals": "voucher.reverse",
     "GET /group-buy/vouchers": "report.read",
+    "POST /group-buy/vouchers/{voucher_id}/resolution": "voucher.reverse",
 }
 
 

@@ -18,7 +18,8 @@ from printer import slips
 from .. import groupbuy
 from ..domain import delivery as book
 from ..domain.errors import InvalidInput, LaokeError
-from ..domain.groupbuy import vouchers
+from ..domain.groupbuy import resolve, vouchers
+from ..domain.platform_members import receive_meituan_card
 from .auth import Caller, count_attempt, hub_of, require
 from .models import Body, ShortText
 from .printing import queued
@@ -68,6 +69,16 @@ def meituan(event: str, request: Request,
     return {"data": "ok"}
 
 
+@router.post("/delivery/meituan/member/{action}", summary="美团's brand member card (品牌会员卡) "
+             "asks whether the guest with this phone is a member (query) or opens their card "
+             "(open), signed as Meituan's pushes are; answers {\"data\": {is_poi_member, "
+             "poi_member_id, card_code, level_code}}")
+def meituan_card(action: str, request: Request,
+                 params: Annotated[dict[str, str], Depends(meituan_params)]) -> Json:
+    url = str(request.url.replace(query=""))
+    return {"data": dict(receive_meituan_card(hub_of(request).store(), url, action, params))}
+
+
 @router.post("/delivery/eleme", summary="饿了么's push {requestId, type, message, timestamp, "
              "signature, ...}, signed with md5 of the sorted pairs + secret; answers "
              "{\"message\": \"ok\"}")
@@ -115,8 +126,23 @@ def reverse_vouchers(order_id: str, body: VoucherReversal, request: Request,
 
 
 @router.get("/group-buy/vouchers", summary="Group-buy vouchers by state: pending (taken "
-            "offline, to verify) or refused (flagged: the platform refused one taken offline)")
+            "offline, to verify), refused (the platform refused one taken offline) or flagged "
+            "(refused and not settled yet)")
 def list_vouchers(request: Request, _: Annotated[Caller, Depends(require("report.read"))],
-                  state: Literal["pending", "refused", "consumed", "reversed"] = "refused",
-                  ) -> list[Json]:
+                  state: Literal["pending", "refused", "flagged", "consumed",
+                                 "reversed"] = "refused") -> list[Json]:
     return vouchers(hub_of(request).store(), state=state)
+
+
+class VoucherResolution(Body):
+    resolution: Literal["loss", "reverified"]
+    note: Annotated[StrictStr, Field(max_length=200)] = ""
+
+
+@router.post("/group-buy/vouchers/{voucher_id}/resolution", summary="The owner settles a "
+             "flagged voucher: loss (the guest will not pay it) or reverified (it was good)")
+def resolve_voucher(voucher_id: str, body: VoucherResolution, request: Request,
+                    who: Annotated[Caller, Depends(require("voucher.reverse"))]) -> Json:
+    store = hub_of(request).store()
+    resolve(store, voucher_id, body.resolution, who.actor, body.note)
+    return {"id": voucher_id, "resolution": body.resolution}

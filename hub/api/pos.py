@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field, StrictInt, StrictStr
 
 from ..domain import pos as book
+from ..groupbuy import Platform, checkout_with_vouchers
 from .auth import Caller, hub_of, require
 from .models import Body, Fen, ShortText, TenderLine
 from .money import tenders
@@ -47,15 +48,20 @@ class DishMap(Body):
 
 
 @router.post("/pos/bills", status_code=201,
-             summary="A POS's closed bill: the member's discount, points and receipt coupon")
+             summary="A POS's closed bill: the member's discount, points and receipt coupon; "
+             "a voucher tender with its code is taken from the group-buy platform as at "
+             "checkout")
 def post_bill(body: PosBillBody, request: Request,
               _: Annotated[Caller, Depends(require("checkout.create"))]) -> Json:
     member = body.member or PosMember()
-    return book.post_bill(hub_of(request).store(), book.PosBill(
+    store = hub_of(request).store()
+    req = book.bill_request(store, book.PosBill(
         bill_id=body.bill_id, phone=member.phone, card=member.card, qr=member.qr,
         lines=[book.PosLine(line.pos_code, line.name, line.qty, line.unit_price_fen)
                for line in body.lines],
         coupon_code=body.coupon_code, tenders=tenders(body.tenders), channel=body.channel))
+    return checkout_with_vouchers(store, Platform(store.settings.group_buy), req,
+                                  lambda taken: book.post_bill(store, taken))
 
 
 @router.put("/pos/dishes", summary="Map the POS's dish codes to the menu's")

@@ -23,13 +23,16 @@ def delivery() -> None:
 @click.option("--platform", required=True, type=PLATFORM, help="Whose orders the file holds.")
 @pass_obj
 def delivery_import(obj: Obj, file: Path, platform: str) -> None:
-    """Land the orders of a CSV (UTF-8) or XLSX file, one row per order line; all rows or
-    none, and orders already in (imported or pushed) change nothing."""
-    from ..domain.delivery import GENERIC_COLUMNS, REQUIRED_COLUMNS, import_orders
+    """Land the orders of a CSV (UTF-8) or XLSX file, one row per order line: laoke's
+    columns, or a platform's export whose headers `[delivery.columns]` maps to them; all rows
+    or none, and orders already in (imported or pushed) change nothing."""
+    from ..domain.delivery import FILE_COLUMNS, REQUIRED_COLUMNS, import_orders
     from ..sheets import read_sheet
 
-    rows = read_sheet(file, "an order file", REQUIRED_COLUMNS, GENERIC_COLUMNS, MAX_ROWS)
-    done = import_orders(obj.store(), platform, rows)
+    store = obj.store()
+    rows = read_sheet(file, "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, MAX_ROWS,
+                      renames=store.settings.delivery.columns)
+    done = import_orders(store, platform, rows)
     click.echo(f"{done['added']} orders added, {done['unchanged']} already in")
 
 
@@ -95,9 +98,11 @@ def delivery_unjoin(obj: Obj, platform: str, user_id: str) -> None:
 
 
 @delivery.command("vouchers")
-@click.option("--state", type=click.Choice(["refused", "pending", "consumed", "reversed"]),
-              default="refused", show_default=True,
-              help="refused: taken offline, then refused by the platform (chase the guest).")
+@click.option("--state", type=click.Choice(["flagged", "refused", "pending", "consumed",
+                                            "reversed"]),
+              default="flagged", show_default=True,
+              help="flagged: taken offline, refused by the platform and not settled yet "
+              "(chase the guest; settle on the console's F6); refused: all it refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_obj
 def delivery_vouchers(obj: Obj, state: str, as_json: bool) -> None:

@@ -365,9 +365,27 @@ class PlatformSettings(_Section):
     app_secret: str = ""
 
 
+class MeituanSettings(PlatformSettings):
+    """Meituan's app, and whether its brand member card (品牌会员卡) may sign a guest up here:
+    off, a card opened on Meituan only links a guest who is a member already. On only if the
+    card's terms the guest accepts on Meituan carry this store's privacy wording."""
+
+    open_cards: bool = False
+
+
+# The columns an order file may have (shared/SPEC.md's generic file, and amounts in yuan as the
+# platforms' own exports write them); `[delivery.columns]` maps a file's headers onto them.
+OrderFileColumn = Literal["platform_order_id", "created_at", "customer_id", "phone", "dish",
+                          "qty", "unit_price_fen", "platform_fee_fen", "unit_price_yuan",
+                          "platform_fee_yuan"]
+
+
 class DeliverySettings(_Section):
-    meituan: PlatformSettings = PlatformSettings()
+    meituan: MeituanSettings = MeituanSettings()
     eleme: PlatformSettings = PlatformSettings()
+    # A platform's back-office export read as it is: its header (订单编号) -> laoke's column
+    # (platform_order_id). Headers are matched without case or surrounding spaces.
+    columns: dict[str, OrderFileColumn] = Field(default_factory=dict)
     # A push signed longer ago than this (or this far ahead) is a replay, refused.
     push_window_s: Annotated[int, Field(ge=30, le=86_400)] = 600
 
@@ -515,7 +533,7 @@ def _section_overrides(section: type[_Section], prefix: str,
             inner = _section_overrides(annotation, f"{prefix}{name}_", environ)
             if inner:
                 found[name] = inner
-        elif get_origin(annotation) is not list:
+        elif get_origin(annotation) not in (list, dict):
             var = f"{prefix}{name}".upper()
             if var in environ:
                 found[name] = environ[var]

@@ -21,12 +21,13 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, get_args
 from zoneinfo import ZoneInfo
 
 from .checkout import Tender, write_order
 from .clock import to_iso
 from .codes import ALPHABET, canonical
+from .config import OrderFileColumn
 from .coupons import Line
 from .errors import ClaimTaken, InvalidInput, MemberErased, NotFound, PushRefused
 from .ids import new_id
@@ -68,6 +69,9 @@ class PlatformOrder:
     platform_user_id: str | None = None
     commission_fen: int = 0
     delivery_fee_fen: int = 0
+    # the member the platform says ordered (Meituan's brand member card): theirs only if the
+    # card joined that member here (platform_members)
+    card_member_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,22 +195,29 @@ def land_order(store: Store, order: PlatformOrder) -> tuple[str, bool]:
         joined = store.scalar("SELECT member_id FROM platform_identities WHERE platform = ? "
                               "AND platform_user_id = ?",
                               (order.platform, order.platform_user_id))
-        write_order(store, {  # a platform user joined already: the member's order from the start
-            "id": order_id, "store_id": store.store_id, "member_id": joined, "visit_id": None,
+        carded = order.card_member_id is not None and store.one(
+            "SELECT 1 FROM platform_phones WHERE platform = ? AND member_id = ? LIMIT 1",
+            (order.platform, order.card_member_id)) is not None
+        # The member's order from the start when the platform named them through their
+        # member card, or its user was joined already (OWNER: the card's, as a claim's, first).
+        write_order(store, {
+            "id": order_id, "store_id": store.store_id,
+            "member_id": order.card_member_id if carded else joined, "visit_id": None,
             "channel": "delivery", "total_fen": total, "discount_fen": 0,
             "idempotency_key": f"delivery:{order.platform}:{order.platform_order_id}",
             "request_hash": "", "created_at": order.placed_at,
         }, lines, [Tender(order.platform, total)])
         row = {"platform": order.platform, "platform_order_id": order.platform_order_id,
                "order_id": order_id, "platform_user_id": order.platform_user_id,
+               "member_id": order.card_member_id if carded else None,
                "commission_fen": order.commission_fen,
                "delivery_fee_fen": order.delivery_fee_fen, "placed_at": order.placed_at,
                "claim_code": "".join(secrets.choice(ALPHABET) for _ in range(CLAIM_LENGTH))}
         store.conn.execute(
             "INSERT INTO delivery_orders (platform, platform_order_id, order_id, "
-            "platform_user_id, commission_fen, delivery_fee_fen, placed_at, claim_code) VALUES "
-            "(:platform, :platform_order_id, :order_id, :platform_user_id, :commission_fen, "
-            ":delivery_fee_fen, :placed_at, :claim_code)", row)
+            "platform_user_id, member_id, commission_fen, delivery_fee_fen, placed_at, "
+            "claim_code) VALUES (:platform, :platform_order_id, :order_id, :platform_user_id, "
+            ":member_id, :commission_fen, :delivery_fee_fen, :placed_at, :claim_code)", row)
         store.emit("delivery.order", row)
     return order_id, True
 
@@ -391,17 +402,32 @@ def unmapped_dishes(store: Store) -> list[UnmappedDish]:
 
 # -- files -----------------------------------------------------------------------------------
 
-GENERIC_COLUMNS = ("platform_order_id", "created_at", "customer_id", "phone", "dish", "qty",
-                   "unit_price_fen", "platform_fee_fen")
-REQUIRED_COLUMNS = ("platform_order_id", "created_at", "dish", "qty", "unit_price_fen")
+FILE_COLUMNS: tuple[str, ...] = get_args(OrderFileColumn)
+GENERIC_COLUMNS = FILE_COLUMNS[:8]  # the contract's; the rest, amounts in yuan, are mapped to
+REQUIRED_COLUMNS = ("platform_order_id", "created_at", "dish", "qty")
+PRICES = ("unit_price_fen", "unit_price_yuan")
+
+
+def _amount(row: Mapping[str, Any], column: str) -> int | None:
+    """A row's amount from its fen column, or its yuan one (a platform's export, mapped);
+    None when the row has neither."""
+    if row.get(f"{column}_fen") not in (None, ""):
+        return _count(row[f"{column}_fen"], f"{column}_fen", MAX_LINE_FEN)
+    if row.get(f"{column}_yuan") not in (None, ""):
+        fen = _yuan(row[f"{column}_yuan"], f"{column}_yuan")
+        return _count(fen, f"{column}_yuan", MAX_LINE_FEN)
+    return None
 
 
 def orders_from_rows(store: Store, platform: str,
                      rows: Sequence[Mapping[str, Any]]) -> list[PlatformOrder]:
     """laoke's generic file (shared/SPEC.md "Delivery platforms"): one row per order line, the
-    order's fee on its first row. A bad row refuses the file, naming the row. The `phone`
-    column is read past: a platform's phone is a privacy or masked number."""
+    order's fee on its first row (or on any: they add up), amounts in fen or, from a platform's
+    export mapped by `[delivery.columns]`, in yuan. A bad row refuses the file, naming the row.
+    The `phone` column is read past: a platform's phone is a privacy or masked number."""
     _platform(platform)
+    if rows and not any(price in row for price in PRICES for row in rows[:1]):
+        raise InvalidInput("the header row has no unit_price_fen (or unit_price_yuan) column")
     grouped: dict[str, dict[str, Any]] = {}
     for number, row in enumerate(rows, 2):  # row 1 is the header
         try:
@@ -410,12 +436,11 @@ def orders_from_rows(store: Store, platform: str,
                 "placed_at": _moment(row.get("created_at"), store.settings.timezone),
                 "user": str(row.get("customer_id") or "").strip() or None,
                 "fee": 0, "lines": []})
-            if row.get("platform_fee_fen") not in (None, ""):
-                order["fee"] += _count(row["platform_fee_fen"], "platform_fee_fen",
-                                       MAX_LINE_FEN)
-            order["lines"].append(_line(row.get("dish"), row.get("qty"),
-                                        _count(row.get("unit_price_fen"), "unit_price_fen",
-                                               MAX_LINE_FEN)))
+            order["fee"] += _amount(row, "platform_fee") or 0
+            price = _amount(row, "unit_price")
+            if price is None:
+                raise InvalidInput("the unit price is empty")
+            order["lines"].append(_line(row.get("dish"), row.get("qty"), price))
         except InvalidInput as error:
             raise InvalidInput(f"row {number}: {error.message}") from None
     return [_checked(PlatformOrder(platform, key, o["placed_at"], o["lines"], o["user"],
@@ -484,18 +509,23 @@ def _json(text: Any, what: str) -> Any:
 def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
     """美团外卖's new-order push: `detail` (JSON: food_name, quantity, price in yuan),
     `shipping_fee` (yuan), `ctime` (Unix seconds) and `poi_receive_detail` (JSON, fen), whose
-    `foodShareFeeChargeByPoi` is the platform's commission."""
+    `foodShareFeeChargeByPoi` is the platform's commission; `user_member_info` (JSON) names
+    the brand member (`poi_member_id`, the id this store gave the platform's card)."""
     detail = _json(params.get("detail", ""), "detail")
     receive = _json(params.get("poi_receive_detail") or "{}", "poi_receive_detail")
-    if not isinstance(detail, list) or not isinstance(receive, dict):
-        raise InvalidInput("detail must be a list of dishes")
+    member = _json(params.get("user_member_info") or "{}", "user_member_info")
+    if not isinstance(detail, list) or not isinstance(receive, dict) or \
+            not isinstance(member, dict):
+        raise InvalidInput("detail must be a list of dishes, the others JSON objects")
+    card_member = str(member.get("poi_member_id") or "").strip() \
+        if member.get("is_poi_member") is True else ""
     lines = [_line(d.get("food_name"), d.get("quantity"), _yuan(d.get("price"), "price"))
              for d in detail if isinstance(d, dict)]
     return _checked(PlatformOrder(
         "meituan", _order_id(params.get("order_id", "")),
         _moment(params.get("ctime", ""), store.settings.timezone), lines, None,
         _count(receive.get("foodShareFeeChargeByPoi", 0), "commission", MAX_LINE_FEN),
-        _yuan(params.get("shipping_fee"), "shipping_fee")))
+        _yuan(params.get("shipping_fee"), "shipping_fee"), card_member or None))
 
 
 def receive_meituan(store: Store, url: str, event: str,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidInput, VoucherRefused
+from .errors import Conflict, InvalidInput, NotFound, VoucherRefused
 from .ids import new_id
 from .store import Store
 
@@ -79,10 +79,11 @@ def _deal_columns(store: Store, deal: Deal | None) -> dict[str, Any]:
             "paid_fen": deal.paid_fen, "commission_fen": commission_fen(store, deal.paid_fen)}
 
 
-def _emit(store: Store, voucher_id: str) -> dict[str, Any]:
+def _emit(store: Store, voucher_id: str, change: str | None = None) -> dict[str, Any]:
+    """The voucher whole to HQ, as `group_voucher.<change>` (by default its new state)."""
     [row] = [dict(one) for one in store.conn.execute(
         "SELECT * FROM group_vouchers WHERE id = ?", (voucher_id,))]
-    store.emit(f"group_voucher.{row['state']}", row)
+    store.emit(f"group_voucher.{change or row['state']}", row)
     return row
 
 
@@ -113,12 +114,17 @@ def record_taken(store: Store, order_id: str, amounts: Sequence[tuple[str, int]]
         _emit(store, voucher_id)
 
 
+RESOLUTIONS = ("loss", "reverified")  # the owner's word on a refused voucher
+
+
 def vouchers(store: Store, *, state: str | None = None,
              order_id: str | None = None) -> list[dict[str, Any]]:
-    """Vouchers by state ('pending': to verify; 'refused': flagged for the owner) or order."""
-    clauses = [(c, v) for c, v in (("state = ?", state), ("order_id = ?", order_id))
-               if v is not None]
-    where = " AND ".join(c for c, _v in clauses) or "1"
+    """Vouchers by state ('pending': to verify; 'refused': the platform refused one taken
+    offline; 'flagged': refused and not yet settled by the owner) or order."""
+    clauses = [(c, v) for c, v in (("state = ?", "refused" if state == "flagged" else state),
+                                   ("order_id = ?", order_id)) if v is not None]
+    where = " AND ".join([c for c, _v in clauses] +
+                         (["resolution IS NULL"] if state == "flagged" else [])) or "1"
     return [dict(row) for row in store.conn.execute(
         f"SELECT * FROM group_vouchers WHERE {where} ORDER BY created_at, id",
         [v for _c, v in clauses])]
@@ -153,3 +159,25 @@ def mark_reversed(store: Store, voucher_id: str, actor: str, reason: str) -> Non
         row = _emit(store, voucher_id)
         store.audit(actor, "group_voucher.reversed", row["order_id"],
                     {"code": row["code"], "reason": reason})
+
+
+def resolve(store: Store, voucher_id: str, resolution: str, actor: str, note: str = "") -> None:
+    """The owner settles a flagged voucher: `loss` (the guest will not pay it: the takings it
+    covered are lost) or `reverified` (checked again with the platform or the guest, it was
+    good after all). It leaves the flagged list; the platform's refusal stays on record, and
+    the decision is audited and goes to HQ."""
+    if resolution not in RESOLUTIONS:
+        raise InvalidInput(f"a flagged voucher is settled as {' or '.join(RESOLUTIONS)}")
+    with store.write():
+        row = store.one("SELECT state, resolution FROM group_vouchers WHERE id = ?",
+                        (voucher_id,))
+        if row is None:
+            raise NotFound(f"no group-buy voucher {voucher_id!r}")
+        if row["state"] != "refused" or row["resolution"] is not None:
+            raise Conflict("only a refused voucher not yet settled can be settled")
+        store.conn.execute("UPDATE group_vouchers SET resolution = ?, resolved_by = ?, "
+                           "resolved_at = ? WHERE id = ?",
+                           (resolution, actor, store.now_iso(), voucher_id))
+        settled = _emit(store, voucher_id, "resolved")
+        store.audit(actor, "group_voucher.resolved", settled["order_id"],
+                    {"code": settled["code"], "resolution": resolution, "note": note})

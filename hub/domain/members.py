@@ -63,6 +63,9 @@ class NewMember:
     card: str | None = None
     email: str | None = None
     signed_up_by: str | None = None  # the staff member whose PIN signed them up
+    # the wording the guest agreed to, when it was not this store's own form's (a platform's
+    # card terms); None: the store's current `[privacy] consent_version`
+    consent_version: str | None = None
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -439,7 +442,7 @@ def add_member(store: Store, new: NewMember, actor: str = "system") -> MemberVie
         referred_by=new.referred_by or None,
         signed_up_by=new.signed_up_by,
         consent_at=now,
-        consent_version=store.settings.privacy.consent_version,
+        consent_version=new.consent_version or store.settings.privacy.consent_version,
         tier=store.settings.tiers[0].code,
         home_store=store.store_id,
         created_at=now,
@@ -585,6 +588,7 @@ def scrub_guest(store: Store, member_id: str, at: str) -> list[str]:
         "platform_identities WHERE member_id = ?1)", (member_id,))
     store.conn.execute("DELETE FROM platform_identities WHERE member_id = ?", (member_id,))
     erase_follower(store, member_id)  # their WeChat OpenID
+    store.conn.execute("DELETE FROM platform_phones WHERE member_id = ?", (member_id,))
     return jobs
 
 
@@ -619,6 +623,13 @@ def redact_events(conn: database.Connection, member_id: str,
         conn.execute(f"UPDATE {table} SET data = json_set(data, '$.openid', 'erased') "
                      "WHERE type = 'wechat.follower' AND json_extract(data, '$.member_id') = ?",
                      (member_id,))
+        conn.execute(f"UPDATE {table} SET data = json_set(data, '$.phone_key', 'erased') "
+                     "WHERE type = 'delivery.phone_joined' "
+                     "AND json_extract(data, '$.member_id') = ?", (member_id,))
+
+
+# A platform guest joined to a member, and the key that names the guest (an erasure's to go).
+JOIN_KEYS = {"delivery.joined": "platform_user_id", "delivery.phone_joined": "phone_key"}
 
 
 def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -632,6 +643,8 @@ def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "address": None, "body": "", "params": ""}
     if type_ == "wechat.follower":
         return {**data, "openid": "erased"}
+    if type_ in JOIN_KEYS:
+        return {**data, JOIN_KEYS[type_]: "erased"}
     return data
 
 

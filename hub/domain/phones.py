@@ -37,3 +37,22 @@ def mask_phone(e164: str | None) -> str | None:
 def phone_digits_reversed(e164: str) -> str:
     """Digits backwards, so 'ends with 8000' becomes an index range scan instead of a table scan."""
     return e164.lstrip("+")[::-1]
+
+
+PRIVACY_MARKS = frozenset("*_,;#")  # a mask (138****5678) or an extension (…_1234, …,1234)
+
+
+def real_phone(text: str, region: str = "CN") -> str:
+    """A guest's own mobile number as a delivery platform handed it over, in E.164; a masked
+    number or a privacy number (a relay's number with the guest's extension) is refused, since
+    it is not theirs. phonenumbers would read `13812345678,1234` as the relay's number with an
+    extension, which would join every guest of that relay to one member."""
+    if not isinstance(text, str) or PRIVACY_MARKS & set(text):
+        raise PhoneInvalid("a masked or privacy number is not the guest's phone")
+    e164 = normalize_phone(text, region)
+    parsed = phonenumbers.parse(text, region)
+    if parsed.extension or phonenumbers.number_type(parsed) not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise PhoneInvalid("not a guest's own mobile number (an extension, or not a mobile)")
+    return e164

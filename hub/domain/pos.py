@@ -101,26 +101,37 @@ def _coupon(store: Store, code: str | None) -> dict[str, Any] | None:
             "conditions": offer_conditions(coupon), "valid_until": coupon["valid_until"]}
 
 
-def post_bill(store: Store, bill: PosBill) -> dict[str, Any]:
-    """Record the POS's bill as an order and answer what its receipt should say."""
+POS_KEY = "pos:"  # a bill's idempotency key: the POS's own bill id after it
+
+
+def bill_request(store: Store, bill: PosBill) -> CheckoutRequest:
+    """The POS's bill as the till's checkout takes it: its lines at its prices, the member it
+    names, its tenders (a group-buy voucher's with its code, for the hub to take from the
+    platform first, as at the till) and its bill id as the key that makes a retry the same."""
     if not isinstance(bill.bill_id, str) or not bill.bill_id.strip() or \
             len(bill.bill_id) > BILL_ID_LONGEST:
         raise InvalidInput(f"bill_id must be the POS's bill id, 1 to {BILL_ID_LONGEST} "
                            "characters")
-    bill_id = bill.bill_id.strip()
+    member = _member(store, bill)
+    return CheckoutRequest(
+        idempotency_key=POS_KEY + bill.bill_id.strip(), lines=_lines(store, bill.lines),
+        member_id=member["id"] if member is not None else None,
+        coupon_code=bill.coupon_code, channel=bill.channel, tenders=bill.tenders)
+
+
+def post_bill(store: Store, req: CheckoutRequest) -> dict[str, Any]:
+    """Record the POS's bill (`bill_request`, its vouchers taken) as an order and answer what
+    its receipt should say."""
+    bill_id = req.idempotency_key.removeprefix(POS_KEY)
     with store.write():
         done = store.one("SELECT * FROM pos_bills WHERE bill_id = ?", (bill_id,))
-        member = _member(store, bill)
-        result = checkout(store, CheckoutRequest(
-            idempotency_key=f"pos:{bill_id}", lines=_lines(store, bill.lines),
-            member_id=member["id"] if member is not None else None,
-            coupon_code=bill.coupon_code, channel=bill.channel, tenders=bill.tenders))
+        result = checkout(store, req)
         if done is not None:
             next_code = done["coupon_code"]
         else:
             template = template_by_name(store, store.settings.printing.next_coupon_template)
-            next_code = (issue_while_left(store, template, member["id"], reason="next visit")
-                         if member is not None and template else None)
+            next_code = (issue_while_left(store, template, req.member_id, reason="next visit")
+                         if req.member_id is not None and template else None)
             store.conn.execute("INSERT INTO pos_bills (bill_id, order_id, coupon_code, "
                                "created_at) VALUES (?, ?, ?, ?)",
                                (bill_id, result["order_id"], next_code, store.now_iso()))

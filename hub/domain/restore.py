@@ -88,6 +88,10 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
         store.db.table("platform_identities").upsert(
             {**data, "joined_at": event.get("ts") or store.now_iso()},
             pk=("platform", "platform_user_id"))
+    elif kind == "delivery.phone_joined" and data["phone_key"] != "erased":
+        store.db.table("platform_phones").upsert(
+            {**data, "joined_at": event.get("ts") or store.now_iso()},
+            pk=("platform", "phone_key"))
     elif kind == "delivery.unjoined":
         store.conn.execute("DELETE FROM platform_identities WHERE platform = ? AND "
                            "platform_user_id = ?", (data["platform"], data["platform_user_id"]))

@@ -1160,6 +1160,24 @@ CREATE INDEX messages_campaign ON messages(campaign_id, status);
 CREATE INDEX messages_provider_ref ON messages(provider_ref) WHERE provider_ref IS NOT NULL;
 """
 
+# A platform guest's own phone, joined through Meituan's brand member card: kept as a keyed
+# hash (HMAC with the chain key), never the phone. How a voucher the platform refused was
+# settled (the loss accepted, or verified again), and by whom.
+PLATFORM_PHONES = """
+CREATE TABLE platform_phones (
+    platform TEXT NOT NULL CHECK (platform IN ('meituan', 'eleme')),
+    phone_key TEXT NOT NULL,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    opened INTEGER NOT NULL DEFAULT 0 CHECK (opened IN (0, 1)),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (platform, phone_key)
+) WITHOUT ROWID;
+CREATE INDEX platform_phones_member ON platform_phones(member_id);
+ALTER TABLE group_vouchers ADD COLUMN resolution TEXT CHECK (resolution IN ('loss', 'reverified'));
+ALTER TABLE group_vouchers ADD COLUMN resolved_by TEXT;
+ALTER TABLE group_vouchers ADD COLUMN resolved_at TEXT;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1199,6 +1217,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0033_group_vouchers", GROUP_VOUCHERS),
     ("0039_order_members", ORDER_MEMBERS),
     ("0041_wechat", WECHAT),
+    ("0040_platform_phones", PLATFORM_PHONES),
 )
 
 

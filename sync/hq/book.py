@@ -20,7 +20,7 @@ from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, h
 from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.config import STORE_ID_PATTERN
 from hub.domain.ids import new_id
-from hub.domain.members import redacted_data
+from hub.domain.members import JOIN_KEYS, redacted_data
 from hub.domain.replica import ADDRESSED, HQ_ORIGIN, RELAYED
 
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
@@ -378,7 +378,7 @@ class HqBook:
         in SQL, so both engines keep the same JSON."""
         for key, types in (("id", ("member.created", "member.updated")),
                            ("member_id", ("card.linked", "card.blocked", "message.relayed",
-                                          "wechat.follower"))):
+                                          "wechat.follower", *JOIN_KEYS))):
             rows = conn.execute(
                 f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
                 f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",

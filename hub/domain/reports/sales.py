@@ -61,7 +61,9 @@ class Staff(TypedDict):
 
 class ChannelFigures(TypedDict):
     """One channel; delivery once per platform (`platform` is None for the others), with what
-    the platform kept and charged, so revenue less `platform_fee_fen` is the shop's."""
+    the delivery platform kept (`platform_fee_fen`) and charged, and what the group-buy
+    platform kept of the vouchers its orders took (`voucher_commission_fen`): `net_fen`, the
+    takings less both, is the shop's."""
 
     channel: str
     platform: str | None
@@ -69,6 +71,8 @@ class ChannelFigures(TypedDict):
     revenue_fen: int
     platform_fee_fen: int
     delivery_fee_fen: int
+    voucher_commission_fen: int
+    net_fen: int
 
 
 class Channels(TypedDict):
@@ -188,21 +192,28 @@ def _per_staff(store: Store, sql: str, span: tuple[str, str]) -> dict[str, int]:
 
 
 def channels(store: Store, period: Period) -> Channels:
-    """Orders and takings by channel; a platform's order it cancelled or refunded is not
-    counted (the order stays in the books, marked)."""
+    """Orders and takings by channel, and what the shop keeps of them (the platforms'
+    commissions out: the one place takings are netted); a platform's order it cancelled or
+    refunded is not counted (the order stays in the books, marked)."""
     rows = store.conn.execute(
         "SELECT o.channel, d.platform, COUNT(*) AS orders, "
         "SUM(o.total_fen - o.discount_fen) AS revenue_fen, "
         "COALESCE(SUM(d.commission_fen), 0) AS platform_fee_fen, "
-        "COALESCE(SUM(d.delivery_fee_fen), 0) AS delivery_fee_fen "
+        "COALESCE(SUM(d.delivery_fee_fen), 0) AS delivery_fee_fen, "
+        "COALESCE(SUM(v.commission_fen), 0) AS voucher_commission_fen "
         "FROM orders o LEFT JOIN delivery_orders d ON d.order_id = o.id "
+        "LEFT JOIN (SELECT order_id, SUM(commission_fen) AS commission_fen FROM group_vouchers "
+        "WHERE state = 'consumed' GROUP BY order_id) v ON v.order_id = o.id "
         "WHERE o.created_at >= ? AND o.created_at < ? AND COALESCE(d.state, 'placed') = "
         "'placed' GROUP BY o.channel, d.platform ORDER BY orders DESC, o.channel, d.platform",
         (period.lo, period.hi))
     return {"channels": [ChannelFigures(
         channel=r["channel"], platform=r["platform"], orders=r["orders"],
         revenue_fen=r["revenue_fen"], platform_fee_fen=r["platform_fee_fen"],
-        delivery_fee_fen=r["delivery_fee_fen"]) for r in rows]}
+        delivery_fee_fen=r["delivery_fee_fen"],
+        voucher_commission_fen=r["voucher_commission_fen"],
+        net_fen=r["revenue_fen"] - r["platform_fee_fen"] - r["voucher_commission_fen"])
+        for r in rows]}
 
 
 def summary(store: Store, period: Period) -> Summary:

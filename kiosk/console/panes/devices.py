@@ -1,6 +1,6 @@
 """Paired tablets and kiosks, pairing a new one, the printers' and readers' health, and the
 hub's own: each background worker's state, what the chain sent that could not apply and the
-group-buy vouchers taken offline that the platform then refused."""
+group-buy vouchers taken offline that the platform then refused, for the owner to settle."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ class DevicesPane(Pane):
                         id="conflict-table")
             yield Table(*(t(k) for k in ("time", "voucher_code", "voucher_yuan", "order_id",
                                          "reason")), id="voucher-table")
+            with Horizontal(classes="row"):
+                yield Button(t("voucher_loss"), id="voucher-loss", variant="warning")
+                yield Button(t("voucher_reverified"), id="voucher-reverified")
 
     def on_mount(self) -> None:
         self.load()
@@ -106,6 +109,16 @@ class DevicesPane(Pane):
         device_id = self.query_one("#device-table", Table).chosen()
         if device_id is not None:
             self.call(lambda: self.console.client.revoke(device_id), lambda _: self.load())
+
+    @on(Button.Pressed, "#voucher-loss")
+    @on(Button.Pressed, "#voucher-reverified")
+    def settle_voucher(self, event: Button.Pressed) -> None:
+        """The chosen flagged voucher settled as the button says (the hub audits it)."""
+        voucher_id = self.query_one("#voucher-table", Table).chosen()
+        resolution = "loss" if event.button.id == "voucher-loss" else "reverified"
+        if voucher_id is not None:
+            self.call(lambda: self.console.client.resolve_voucher(voucher_id, resolution),
+                      lambda _: self.load())
 
     @on(Button.Pressed, "#test-page")
     def test_page(self) -> None:
