@@ -232,6 +232,9 @@ def hq_push_menu(obj: Obj, db: str | None, file: Path) -> None:
 
     dishes = []
     for number, row in enumerate(read_rows(file), 2):
+        if str(row.get("ingredient", "")).strip():
+            raise InvalidInput(f"row {number}: recipes are each store's own (its ingredients "
+                               "and suppliers): push the menu without the recipe columns")
         try:
             dishes.append(checked_dish(row))
         except InvalidInput as error:

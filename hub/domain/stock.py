@@ -29,6 +29,7 @@ from typing import Any, TypedDict
 
 from .errors import InvalidInput, NotFound
 from .ids import new_id
+from .menu import ImportSummary, import_menu
 from .reports.forecast import forecast
 from .reports.period import Period
 from .store import Store
@@ -107,17 +108,24 @@ def _agree(old: Any, new: Any, what: str) -> Any:
     return new if new is not None else old
 
 
-def import_recipes(store: Store, rows: Iterable[Mapping[str, Any]],
-                   actor: str) -> RecipesImported:
+def import_recipes(store: Store, rows: Iterable[Mapping[str, Any]], actor: str,
+                   with_menu: bool = False) -> RecipesImported:
     """Each dish the file names gets exactly the ingredients its rows list (a new version of
     its recipe when they differ; the same file again changes nothing); dishes it does not name
-    keep theirs. A bad row refuses the whole file, naming the row."""
+    keep theirs. A bad row refuses the whole file, naming the row. `with_menu`: the rows of a
+    menu file, where a dish's row without an ingredient is the dish alone."""
     recipes: dict[str, dict[str, int]] = defaultdict(dict)
     ingredients: dict[str, _Ingredient] = {}
     suppliers: dict[str, str | None] = {}
     for number, row in enumerate(rows, 2):  # row 1 is the header
         where = f"row {number}"
         code, name = str(row.get("code", "")).strip(), str(row.get("ingredient", "")).strip()
+        if with_menu and not name:
+            given = [key for key in (*RECIPE_COLUMNS[2:], *INGREDIENT_COLUMNS)
+                     if str(row.get(key, "")).strip()]
+            if given:
+                raise InvalidInput(f"{where}: {', '.join(given)} without an ingredient")
+            continue
         if not code or not name:
             raise InvalidInput(f"{where}: code and ingredient are required")
         if len(name) > 40:
@@ -229,6 +237,26 @@ def _emit_if_changed(store: Store, table: str, sid: str, name: str,
     after = _row(store, table, sid, name)
     if after is not None and after != before:
         store.emit(f"stock.{table[:-1]}", after)
+
+
+@dataclass(frozen=True)
+class MenuImported:
+    dishes: ImportSummary
+    recipes: RecipesImported | None  # None: the file has no recipe rows
+
+
+def import_menu_file(store: Store, rows: Iterable[Mapping[str, Any]],
+                     actor: str) -> MenuImported:
+    """A menu file that may carry the dishes' recipes: `ingredient`, `qty`, `unit` (and the
+    ingredient's `supplier`, `pack_qty`, `delivery_weekdays`) on a dish's row for its first
+    ingredient and on rows of only `code` and those columns for the others. Dishes and
+    recipes go in together or not at all; dishes without ingredient rows keep their recipe."""
+    rows = list(rows)
+    with store.write():
+        dishes = import_menu(store, rows, actor)
+        if not any(str(row.get("ingredient", "")).strip() for row in rows):
+            return MenuImported(dishes, None)
+        return MenuImported(dishes, import_recipes(store, rows, actor, with_menu=True))
 
 
 def recipe(store: Store, code: str, store_id: str | None = None) -> dict[str, int]:
