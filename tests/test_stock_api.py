@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from hub.domain.reports.period import Period
-from hub.domain.stock import levels, purchase, variance
+from hub.domain.stock import days_left, levels, purchase, variance
 from hub.home import open_store
 from tests.support.hubproc import RunningHub
 from tests.support.menu import laoke
@@ -73,6 +73,9 @@ def test_the_api_records_stock_and_answers_what_the_domain_answers(stock_hub):
     assert sheet.status_code == 200
     assert sheet.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert f'purchase-{week["first_day"]}.xlsx' in sheet.headers["content-disposition"]
+    picture = owner.get("/stock/purchase/export", params={"format": "png"})
+    assert picture.status_code == 200 and picture.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture.headers["content-type"] == "image/png"
     book = load_workbook(io.BytesIO(sheet.content), read_only=True)
     assert book.sheetnames[-1] == "补货提醒 restock"
     assert book.sheetnames[:-1] == [order["supplier"] or "未指定供应商"
@@ -91,6 +94,7 @@ def test_the_api_records_stock_and_answers_what_the_domain_answers(stock_hub):
     ("GET", "/stock/purchase?days=0", None, 422, "days"),
     ("GET", "/stock/purchase/export?days=29", None, 422, "days"),
     ("GET", "/stock/variance?from=2026-13-01", None, 422, "from"),
+    ("GET", "/stock/purchase/export?format=pdf", None, 422, "format"),
 ])
 def test_bad_stock_input_is_a_4xx_that_writes_nothing(stock_hub, method, path, body, status,
                                                        says):
@@ -112,3 +116,71 @@ def test_a_waiter_and_a_cashier_may_not_touch_stock(stock_hub):
             assert device.get("/stock/levels").status_code == 403
             assert device.post("/stock/waste", json={"ingredient": "大米", "qty": 1}
                                ).status_code == 403
+
+
+def test_days_left_counts_the_day_it_runs_out_in_part():
+    assert days_left(4000, [2000, 3000, 1000]) == 1.67  # 2 left after day one, 2/3 of day two
+    assert days_left(6000, [2000, 2000, 3000]) == 2.67
+    assert days_left(4000, [2000, 2000, 1000]) == 2.0
+    assert days_left(5000, [1000, 1000]) is None, "lasts the whole horizon"
+    assert days_left(0, [1000]) == 0.0 and days_left(-500, [1000]) == 0.0
+
+
+def test_the_console_shows_levels_days_left_the_purchase_list_and_the_variance(
+        stock_hub, tmp_path):
+    import asyncio
+    import time
+
+    from textual.widgets import DataTable, Static
+    from textual_plotext import PlotextPlot
+
+    from kiosk.client import HubClient
+    from kiosk.console import ConsoleApp
+
+    hub, owner = stock_hub
+    with open_store(hub.home) as store:
+        week = purchase(store)
+        counts = variance(store, Period(store, None, None))
+    assert counts, "the API test before this one counted"
+    app = ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="en",
+                     events=False, export_dir=tmp_path / "out")
+
+    async def until(pilot, check, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await pilot.pause(0.05)
+            if check():
+                return
+        raise AssertionError("the console did not get there in time")
+
+    async def scenario():
+        async with app.run_test(size=(140, 60)) as pilot:
+            await pilot.press("f11")
+            levels_table = app.query_one("#stock-levels", DataTable)
+            await until(pilot, lambda: levels_table.row_count == len(week["stock_days"]))
+            shown = [[str(cell) for cell in levels_table.get_row_at(n)]
+                     for n in range(levels_table.row_count)]
+            short = {a["ingredient"] for a in week["restock"]}
+            assert shown == [[("⚠ " if d["ingredient"] in short else "") + d["ingredient"],
+                              f"{d['on_hand']:g}", d["unit"],
+                              f"> {week['horizon']}" if d["days_left"] is None
+                              else f"{d['days_left']:g}"] for d in week["stock_days"]]
+            lines = [line for order in week["suppliers"] for line in order["lines"]]
+            assert app.query_one("#stock-purchase", DataTable).row_count == len(lines)
+            counted = app.query_one("#stock-variance", DataTable)
+            assert [str(counted.get_row_at(n)[-1]) for n in range(counted.row_count)] == \
+                [f"{row['variance']:+g}" for row in counts]
+            assert str(app.query_one("#stock-restock", Static).render()).startswith("Restock")
+            drawn = app.query_one("#stock-chart", PlotextPlot).plt.build()
+            assert "Days of stock left" in drawn
+
+            await pilot.click("#export-stock")
+            out = tmp_path / "out"
+            await until(pilot, lambda: {p.name for p in out.glob("*")} >=
+                        {"purchase.xlsx", "purchase.png"})
+            await until(pilot, lambda: (out / "purchase.png").stat().st_size > 1000)
+
+    asyncio.run(scenario())
+    assert (tmp_path / "out" / "purchase.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sheets = load_workbook(tmp_path / "out" / "purchase.xlsx", read_only=True).sheetnames
+    assert sheets[-1] == "补货提醒 restock"

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from ..domain import stock as book
 from ..domain.reports.period import Period, parse_range
-from ..report_files import write_purchase
+from ..report_files import stock_chart, write_purchase
 from .admin import MEDIA
 from .auth import Caller, hub_of, require
 from .models import Body
@@ -77,11 +77,15 @@ def get_purchase(request: Request, _: Annotated[Caller, Depends(require("stock.r
 
 
 @router.get("/stock/purchase/export", response_class=Response,
-            summary="The purchase list as XLSX: a sheet per supplier and the restock alerts")
+            summary="The purchase list as XLSX (a sheet per supplier and the restock alerts) "
+            "or its chart of the days of stock left as PNG")
 def export_purchase(request: Request, _: Annotated[Caller, Depends(require("stock.read"))],
-                    days: Days = 7) -> Response:
+                    days: Days = 7,
+                    fmt: Annotated[Literal["xlsx", "png"], Query(alias="format")] = "xlsx"
+                    ) -> Response:
     found = book.purchase(hub_of(request).store(), days)
+    write = write_purchase if fmt == "xlsx" else stock_chart
     with tempfile.TemporaryDirectory(prefix="laoke-purchase-") as work:
-        path = write_purchase(found, Path(work) / f"purchase-{found['first_day']}.xlsx")
-        return Response(path.read_bytes(), media_type=MEDIA["xlsx"], headers={
+        path = write(found, Path(work) / f"purchase-{found['first_day']}.{fmt}")
+        return Response(path.read_bytes(), media_type=MEDIA[fmt], headers={
             "Content-Disposition": f'attachment; filename="{path.name}"'})

@@ -456,6 +456,13 @@ class Restock(TypedDict):
     next_delivery: str
 
 
+class StockDays(TypedDict):
+    ingredient: str
+    unit: str
+    on_hand: float
+    days_left: float | None  # None: it lasts the whole horizon (or the forecast uses none)
+
+
 class PurchaseList(TypedDict):
     days: int
     first_day: str
@@ -463,6 +470,8 @@ class PurchaseList(TypedDict):
     suppliers: list[SupplierOrder]
     restock: list[Restock]
     unforecast: list[str]  # dishes with recipes the forecast had no figure for
+    horizon: int  # the days ahead `stock_days` looks over (the list's days, at least 7)
+    stock_days: list[StockDays]
 
 
 def next_delivery(weekdays: Iterable[int], today: date) -> date | None:
@@ -500,6 +509,19 @@ def daily_need(store: Store, days: int) -> tuple[list[date], dict[str, list[int]
             sorted(set(recipes) - seen))
 
 
+def days_left(on_hand: int, usage: list[int]) -> float | None:
+    """How many days of the forecast's usage the stock on hand covers, the day it runs out
+    counted in part (4 left, using 2 then 3: 2 days and 2/3); None if it lasts them all."""
+    left = on_hand
+    if left <= 0:
+        return 0.0
+    for n, used in enumerate(usage):
+        if used > left:
+            return round(n + left / used, 2)
+        left -= used
+    return None
+
+
 def purchase(store: Store, days: int = 7) -> PurchaseList:
     """What to buy for the next `days` days, per supplier, rounded up to whole packs, and the
     ingredients the forecast says run out before their supplier next delivers."""
@@ -511,10 +533,13 @@ def purchase(store: Store, days: int = 7) -> PurchaseList:
                                               "WHERE store_id = ?", (store.store_id,))}
     orders: dict[str, list[ToBuy]] = defaultdict(list)
     restock: list[Restock] = []
+    lasting: list[StockDays] = []
     today = dates[0] - timedelta(days=1)
     for row, on_hand, _ in _on_hand(store, store.store_id, store.now_iso()):
         name, unit, supplier = row["name"], row["unit"], row["supplier"] or ""
         usage = need.get(name, [0] * len(dates))
+        lasting.append(StockDays(ingredient=name, unit=unit, on_hand=amount(on_hand),
+                                 days_left=days_left(on_hand, usage) if any(usage) else None))
         wanted = sum(usage[:days])
         short = max(wanted - max(on_hand, 0), 0)
         pack = row["pack_milli"]
@@ -541,4 +566,4 @@ def purchase(store: Store, days: int = 7) -> PurchaseList:
         days=days, first_day=dates[0].isoformat(), last_day=dates[days - 1].isoformat(),
         suppliers=[SupplierOrder(supplier=supplier, delivery_weekdays=weekdays.get(supplier, []),
                                  lines=lines) for supplier, lines in sorted(orders.items())],
-        restock=restock, unforecast=unforecast)
+        restock=restock, unforecast=unforecast, horizon=len(dates), stock_days=lasting)
