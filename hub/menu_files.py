@@ -12,17 +12,20 @@ from typing import Any
 
 from .domain.errors import InvalidInput
 from .domain.menu import EXTRA_COLUMNS, FILE_COLUMNS, export_rows
+from .domain.stock import INGREDIENT_COLUMNS, RECIPE_COLUMNS
 from .domain.store import Store
 from .export import _write_csv, _write_xlsx
 from .sheets import read_sheet
 
-MAX_ROWS = 5000  # a restaurant's menu, with room; a bigger file is a wrong file
+MAX_ROWS = 50_000  # a menu of 500 dishes with up to 100 ingredients each: more is a wrong file
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The file's rows as {column: value}; columns laoke does not read are left out."""
+    """The file's rows as {column: value}, the recipe columns too; columns laoke does not
+    read are left out."""
     return read_sheet(path, "a menu", ("code", "name", "price_fen"),
-                      set(FILE_COLUMNS) | set(EXTRA_COLUMNS), MAX_ROWS)
+                      {*FILE_COLUMNS, *EXTRA_COLUMNS, *RECIPE_COLUMNS, *INGREDIENT_COLUMNS},
+                      MAX_ROWS)
 
 
 def write_menu(store: Store, path: Path) -> int:

@@ -194,6 +194,11 @@ def chart(result: Report, path: Path) -> Path | None:
     series = SERIES.get(result["report"])
     if series is None:
         return None
+    return _png(series(result), f"{result['period']['from']} .. {result['period']['to']}",
+                path)
+
+
+def _png(series: Series, subtitle: str, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -202,12 +207,30 @@ def chart(result: Report, path: Path) -> Path | None:
     family = _cjk_family()
     if family:
         plt.rcParams["font.family"] = family
-    figure = _figure(series(result))
-    figure.suptitle(f"{result['period']['from']} .. {result['period']['to']}", fontsize=9)
+    figure = _figure(series)
+    figure.suptitle(subtitle, fontsize=9)
     figure.tight_layout()
     figure.savefig(private_file(path), dpi=110)
     plt.close(figure)
     return path
+
+
+def stock_series(found: PurchaseList) -> Series:
+    """Days of stock left per ingredient, the shortest first: what the console draws and
+    the PNG shows. An ingredient that lasts the whole horizon is drawn at the horizon."""
+    horizon = found["horizon"]
+    rows = sorted(((row["ingredient"], horizon if row["days_left"] is None
+                    else min(row["days_left"], horizon)) for row in found["stock_days"]),
+                  key=lambda row: row[1])
+    return Series("bars", [name for name, _ in rows], [days for _, days in rows],
+                  f"库存可用天数 Days of stock left (≤ {horizon})", "days")
+
+
+def stock_chart(found: PurchaseList, path: Path) -> Path:
+    """The days of stock left as a PNG, with the days the forecast looked over."""
+    if path.suffix.lower() != ".png":
+        raise InvalidInput(f"{path.name}: a stock chart is written as .png")
+    return _png(stock_series(found), f"{found['first_day']} .. {found['last_day']}", path)
 
 
 def write_tables(found: dict[str, Table], out: Path, name: str, fmt: str) -> list[Path]:

@@ -24,6 +24,7 @@ from hub.tls import pinned_context
 
 if TYPE_CHECKING:  # the console shows reports without loading their queries
     from hub.domain.reports import Report
+    from hub.domain.stock import PurchaseList
 
 Json = dict[str, Any]
 
@@ -152,6 +153,18 @@ class HubClient:
 
     def log_call(self, body: Json) -> Json:
         return self._call("POST", "/calls", json=body)
+
+    def stock_purchase(self, days: int = 7) -> PurchaseList:
+        """What to buy, the restock alerts and the days of stock left (the stock pane)."""
+        return self._call("GET", "/stock/purchase", params={"days": days})
+
+    def stock_variance(self) -> list[Json]:
+        return self._call("GET", "/stock/variance")["variance"]
+
+    def stock_file(self, fmt: str, days: int = 7) -> bytes:
+        """The purchase list as XLSX, or its chart as PNG, for saving on this machine."""
+        return self._call("GET", "/stock/purchase/export", params={"days": days,
+                                                                     "format": fmt}, raw=True)
 
     def report(self, name: str, start: str | None = None, end: str | None = None,
                category: str | None = None) -> Report:

@@ -64,6 +64,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "follow_up": "再次回访 YYYY-MM-DD", "send_nothing": "不发券", "send_post": "邮寄券",
         "address": "邮寄地址", "log_call": "记录回访", "call_logged": "回访已记录",
         "worth": "消费",
+        "stock": "库存", "stock_levels": "库存", "purchase_list": "采购单",
+        "stock_variance": "盘点差异", "restock": "补货提醒", "ingredient": "食材",
+        "on_hand": "现有", "unit": "单位", "days_left": "可用天数", "supplier": "供应商",
+        "to_buy": "采购", "packs": "件数", "counted_at": "盘点时间", "expected": "应有",
+        "counted": "盘点", "variance": "差异",
     },
     "en": {
         "title": "laoke 老客", "dashboard": "Dashboard", "members": "Members",
@@ -138,6 +143,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "last_call": "Last call", "call_note": "Note", "follow_up": "Call again YYYY-MM-DD",
         "send_nothing": "No coupon", "send_post": "Post a coupon", "address": "Postal address",
         "log_call": "Log call", "call_logged": "Call logged", "worth": "Spent",
+        "stock": "Stock", "stock_levels": "On hand", "purchase_list": "Purchase list",
+        "stock_variance": "Count variance", "restock": "Restock",
+        "ingredient": "Ingredient", "on_hand": "On hand", "unit": "Unit",
+        "days_left": "Days left", "supplier": "Supplier", "to_buy": "Buy", "packs": "Packs",
+        "counted_at": "Counted", "expected": "Expected", "counted": "Counted",
+        "variance": "Variance",
     },
 }
 

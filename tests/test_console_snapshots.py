@@ -34,7 +34,7 @@ def fixed_hub(tmp_path_factory):
             save_dish(store, {"code": code, "name": name, "price_fen": price,
                               "category": "热菜", "station": "热菜间", **extra}, actor="test")
         set_portions(store, "HS01", 2, actor="test")
-    hub = RunningHub(home).start()
+    hub = RunningHub(home).start(timeout=90)  # a loaded machine starts a hub slowly
     yield hub
     hub.stop()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -266,3 +267,80 @@ def test_the_commands_import_recipes_and_write_the_purchase_list(tmp_path):
     assert json.loads(printed) == week
     sheets = load_workbook(out, read_only=True).sheetnames
     assert sheets == ["补货提醒 restock"], "a store with no sales yet has nothing to buy"
+
+
+MENU_WITH_RECIPES = ("\ufeffcode,name,category,price_fen,ingredient,qty,unit,supplier,pack_qty,"
+                     "delivery_weekdays\n"
+                     "HS01,宫保鸡丁,热菜,4800,鸡腿肉,0.15,kg,鲜禽行,2,\"2,5\"\n"
+                     "HS01,,,,花生,20,g,,,\n"
+                     "LC01,拍黄瓜,凉菜,1800,,,,,,\n"
+                     "RICE,米饭,主食,300,大米,0.1,公斤,粮油店,10,\n")
+
+
+def _menu_import(home, path):
+    return CliRunner().invoke(cli, ["--home", str(home), "menu", "import", str(path)])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_the_menu_file_carries_the_recipes_and_the_same_file_again_changes_nothing(
+        tmp_path, suffix):
+    from openpyxl import Workbook
+
+    home, path = tmp_path / "home", tmp_path / f"menu{suffix}"
+    if suffix == ".csv":
+        path.write_text(MENU_WITH_RECIPES, encoding="utf-8")
+    else:
+        book = Workbook()
+        for line in MENU_WITH_RECIPES.lstrip("\ufeff").splitlines():
+            book.active.append([cell or None for cell in
+                                line.replace('"2,5"', "2 5").split(",")])
+        book.save(path)
+    done = _menu_import(home, path)
+    assert done.output.splitlines() == ["3 added, 0 updated, 0 unchanged",
+                                        "2 recipes changed, 0 unchanged, 3 ingredients"], \
+        done.output
+    with open_store(home) as store:
+        assert [d["code"] for d in store.conn.execute(
+            "SELECT code FROM menu_dishes ORDER BY position")] == ["HS01", "LC01", "RICE"], \
+            "a recipe row is no dish"
+        assert recipe(store, "HS01") == {"鸡腿肉": 150, "花生": 20_000}
+        assert recipe(store, "RICE") == {"大米": 100} and recipe(store, "LC01") == {}
+        assert store.one("SELECT delivery_weekdays FROM suppliers WHERE name = '鲜禽行'")[0] \
+            == "2,5"
+    assert _menu_import(home, path).output.splitlines() == [
+        "0 added, 0 updated, 3 unchanged", "0 recipes changed, 2 unchanged, 3 ingredients"]
+
+    # A menu file without the recipe columns keeps the recipes.
+    (tmp_path / "plain.csv").write_text(MENU_CSV, encoding="utf-8")
+    assert _menu_import(home, tmp_path / "plain.csv").exit_code == 0
+    with open_store(home) as store:
+        assert recipe(store, "HS01") == {"鸡腿肉": 150, "花生": 20_000}
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("HS01,,,,花生,20,斤,,,", "row 3: unknown unit"),
+    ("NOPE,,,,花生,20,g,,,", "no dish with code NOPE"),
+    ("XL01,和牛,热菜,28800,,0.1,kg,,,", "row 3: qty, unit without an ingredient"),
+    (",,,,花生,20,g,,,", "row 3: code and ingredient are required"),
+])
+def test_a_bad_recipe_row_in_the_menu_file_refuses_dishes_and_recipes_alike(
+        tmp_path, row, message):
+    home, path = tmp_path / "home", tmp_path / "menu.csv"
+    lines = MENU_WITH_RECIPES.splitlines()
+    path.write_text("\n".join([lines[0], lines[1], row, *lines[3:]]) + "\n", encoding="utf-8")
+    done = _menu_import(home, path)
+    assert isinstance(done.exception, InvalidInput), done.output
+    assert re.search(message, str(done.exception)), str(done.exception)
+    with open_store(home) as store:
+        assert store.scalar("SELECT COUNT(*) FROM menu_dishes") == 0
+        assert store.scalar("SELECT COUNT(*) FROM recipe_lines") == 0
+        assert store.scalar("SELECT COUNT(*) FROM outbox") == 0
+
+
+def test_hq_refuses_to_push_recipes_with_the_chain_menu(tmp_path):
+    path = tmp_path / "menu.csv"
+    path.write_text(MENU_WITH_RECIPES, encoding="utf-8")
+    done = CliRunner().invoke(cli, ["--home", str(tmp_path / "hq"), "hq", "push", "menu",
+                                    str(path)])
+    assert isinstance(done.exception, InvalidInput)
+    assert "row 2: recipes are each store's own" in str(done.exception)

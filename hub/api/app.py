@@ -124,6 +124,7 @@ def create_app(hub: Hub) -> FastAPI:
         pos,
         printing,
         shifts,
+        stock,
         stream,
         tables,
         wechat,
@@ -140,7 +141,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     install_error_handlers(app)
     for module in (members, money, menu, tables, pos, display, admin, shifts, feedback,
-                   calls, campaigns, printing, delivery, wechat, stream, pages):
+                   calls, campaigns, printing, delivery, wechat, stock, stream, pages):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(admin.pairing_page)
     app.include_router(campaigns.unsubscribe_page)

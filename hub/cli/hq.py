@@ -236,6 +236,32 @@ def hq_regions_import(obj: Obj, db: str | None, path: Path) -> None:
     click.echo(f"{len(filed)} stores filed")
 
 
+@hq_group.command("stock")
+@click.argument("store_id")
+@click.option("--json", "as_json", is_flag=True, help='Print {"store", "levels": [...]} as a '
+              "store's `laoke stock levels --json` does.")
+@db_option
+@pass_obj
+def hq_stock(obj: Obj, db: str | None, store_id: str, as_json: bool) -> None:
+    """A store's stock on hand as HQ's chain books have it: its counts, deliveries and waste,
+    less what its orders used through its recipes."""
+    from sync.chain import chain_books
+
+    from ..domain.errors import NotFound
+    from ..domain.stock import levels
+
+    with chain_books(obj.home, db) as chain:
+        found = levels(chain, store_id)
+    if not found:
+        raise NotFound(f"HQ has no stock of store {store_id!r}")
+    if as_json:
+        emit_json({"store": store_id, "levels": found})
+        return
+    for level in found:
+        click.echo(f"{level['ingredient']:12} {level['on_hand']:>10g} {level['unit']:4} "
+                   f"{level['supplier'] or ''}")
+
+
 @hq_group.command("stores")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stores": [...]}.')
 @region_option
@@ -334,6 +360,9 @@ def hq_push_menu(obj: Obj, db: str | None, file: Path) -> None:
 
     dishes = []
     for number, row in enumerate(read_rows(file), 2):
+        if str(row.get("ingredient", "")).strip():
+            raise InvalidInput(f"row {number}: recipes are each store's own (its ingredients "
+                               "and suppliers): push the menu without the recipe columns")
         try:
             dishes.append(checked_dish(row))
         except InvalidInput as error:

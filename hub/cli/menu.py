@@ -19,12 +19,18 @@ def menu() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_obj
 def menu_import(obj: Obj, file: Path) -> None:
-    """Add or update dishes from a CSV (UTF-8) or XLSX file; all rows or none."""
-    from ..domain.menu import import_menu
+    """Add or update dishes from a CSV (UTF-8) or XLSX file, with their recipes when it has
+    the columns ingredient, qty, unit (a dish's further ingredients on rows of only code and
+    those); all rows or none."""
+    from ..domain.stock import import_menu_file
     from ..menu_files import read_rows
 
-    done = import_menu(obj.store(), read_rows(file), actor="cli")
-    click.echo(f"{done.added} added, {done.updated} updated, {done.unchanged} unchanged")
+    done = import_menu_file(obj.store(), read_rows(file), actor="cli")
+    click.echo(f"{done.dishes.added} added, {done.dishes.updated} updated, "
+               f"{done.dishes.unchanged} unchanged")
+    if done.recipes is not None:
+        click.echo(f"{done.recipes.changed} recipes changed, {done.recipes.unchanged} "
+                   f"unchanged, {done.recipes.ingredients} ingredients")
 
 
 @menu.command("export")

@@ -33,7 +33,8 @@ _MANAGER = _CASHIER | {
     "points.adjust", "stored_value.refund", "stored_value.bonus", "coupon_template.manage",
     "campaign.manage",
     "tier.manage", "device.manage", "export", "staff.read", "report.read", "menu.manage",
-    "table.manage", "sync.read", "calls.manage", "voucher.reverse",
+    "table.manage", "sync.read", "calls.manage", "voucher.reverse", "stock.read",
+    "stock.manage",
 }
 _OWNER = _MANAGER | {"member.erase", "staff.manage", "audit.read", "settings.manage"}
 

@@ -248,6 +248,16 @@ def save_dish(store: Store, fields: Mapping[str, Any], actor: str) -> dict[str, 
     return get_dish(store, code)
 
 
+def recipe_only(fields: Mapping[str, Any]) -> bool:
+    """A row of a menu file that is only a further ingredient of the dish its code names (an
+    ingredient and no name or price): a line of the dish's recipe (hub/domain/stock.py), not
+    a dish."""
+    def filled(key: str) -> bool:
+        return bool(str(fields.get(key) or "").strip())
+
+    return filled("ingredient") and not filled("name") and not filled("price_fen")
+
+
 def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> ImportSummary:
     """Every row of a menu file, all or nothing: one bad row names itself and changes nothing.
 
@@ -260,6 +270,8 @@ def import_menu(store: Store, rows: Iterable[Mapping[str, Any]], actor: str) -> 
                    for row in store.conn.execute("SELECT * FROM menu_view")}
         seen: set[str] = set()
         for number, fields in enumerate(rows, 2):  # row 1 is the header
+            if recipe_only(fields):
+                continue
             try:
                 dish = checked_dish(fields, current.get(str(fields.get("code") or "").strip()))
             except InvalidInput as error:

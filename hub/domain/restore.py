@@ -4,8 +4,8 @@ HQ holds every event the store ever sent, in the store's own order. Replaying th
 empty database gives back its guests, visits, orders, ledgers, coupons and campaigns with
 their original ids; the outbox then carries on numbering from HQ's watermark, so the next
 event is the one HQ expects and nothing is doubled or skipped. What never went to HQ does not
-come back: paired devices (pair them again), staff PINs (staff get new ones), the print queue,
-recipes and stock (count it again).
+come back: paired devices (pair them again), staff PINs (staff get new ones), the print queue.
+Recipes, ingredients, suppliers and the stock ledger come back with the rest (`stock.*`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 from .errors import InvalidInput
 from .offers import INSTALLED
 from .replica import WATERMARK_KEY, apply_event, upsert_campaign
+from .stock import EVENTS as STOCK_EVENTS
+from .stock import apply_event as apply_stock_event
 from .store import Store
 from .wechat import EVENT as EVENT_WECHAT
 from .wechat import restore_follower
@@ -97,6 +99,8 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
                            "platform_user_id = ?", (data["platform"], data["platform_user_id"]))
     elif kind == EVENT_WECHAT:
         restore_follower(store, data)
+    elif kind in STOCK_EVENTS:  # the store is the event's, whatever its data says
+        apply_stock_event(store, kind, {**data, "store_id": event["store"]})
     elif kind.startswith("group_voucher."):  # each carries the voucher whole, as it is now
         store.db.table("group_vouchers").upsert(data, pk="id")
     elif kind == "staff.created":

@@ -1178,6 +1178,73 @@ ALTER TABLE group_vouchers ADD COLUMN resolved_by TEXT;
 ALTER TABLE group_vouchers ADD COLUMN resolved_at TEXT;
 """
 
+# Stock by store (0043): the stock tables carry the store they belong to, so HQ's chain books
+# (every store's events replayed into one database) keep each store's ingredients, recipes
+# and ledger apart, and the one stock module answers for a store or for any store at HQ. The
+# tables are rebuilt (their keys change); a store's rows take its own id from hub_meta. The
+# ledger's triggers come back with the new table.
+STOCK_BY_STORE = """
+ALTER TABLE stock_entries RENAME TO stock_entries_0038;
+ALTER TABLE recipe_lines RENAME TO recipe_lines_0038;
+ALTER TABLE ingredients RENAME TO ingredients_0038;
+ALTER TABLE suppliers RENAME TO suppliers_0038;
+CREATE TABLE suppliers (
+    store_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    delivery_weekdays TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (store_id, name)
+);
+CREATE TABLE ingredients (
+    store_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    unit TEXT NOT NULL CHECK (unit IN ('g', 'kg', 'ml', 'l', 'pcs')),
+    supplier TEXT,
+    pack_milli INTEGER CHECK (pack_milli IS NULL OR pack_milli > 0),
+    PRIMARY KEY (store_id, name),
+    FOREIGN KEY (store_id, supplier) REFERENCES suppliers(store_id, name)
+);
+CREATE TABLE recipe_lines (
+    id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    dish TEXT NOT NULL,
+    ingredient TEXT NOT NULL,
+    qty_milli INTEGER NOT NULL CHECK (qty_milli > 0),
+    since TEXT NOT NULL,
+    until TEXT,
+    FOREIGN KEY (store_id, ingredient) REFERENCES ingredients(store_id, name)
+);
+CREATE TABLE stock_entries (
+    id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    ingredient TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('received', 'waste', 'count')),
+    qty_milli INTEGER NOT NULL CHECK (qty_milli > 0 OR (kind = 'count' AND qty_milli = 0)),
+    note TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    FOREIGN KEY (store_id, ingredient) REFERENCES ingredients(store_id, name)
+);
+INSERT INTO suppliers SELECT COALESCE((SELECT value FROM hub_meta WHERE key = 'store_id'), ''),
+    name, delivery_weekdays FROM suppliers_0038;
+INSERT INTO ingredients SELECT COALESCE((SELECT value FROM hub_meta WHERE key = 'store_id'), ''),
+    name, unit, supplier, pack_milli FROM ingredients_0038;
+INSERT INTO recipe_lines SELECT id, COALESCE((SELECT value FROM hub_meta WHERE key = 'store_id'),
+    ''), dish, ingredient, qty_milli, since, until FROM recipe_lines_0038;
+INSERT INTO stock_entries SELECT id, COALESCE((SELECT value FROM hub_meta WHERE
+    key = 'store_id'), ''), ingredient, kind, qty_milli, note, actor, at FROM stock_entries_0038;
+DROP TABLE stock_entries_0038;
+DROP TABLE recipe_lines_0038;
+DROP TABLE ingredients_0038;
+DROP TABLE suppliers_0038;
+CREATE INDEX recipe_lines_dish ON recipe_lines(store_id, dish, since);
+CREATE INDEX stock_entries_ingredient ON stock_entries(store_id, ingredient, at);
+CREATE INDEX stock_entries_kind ON stock_entries(store_id, kind, at);
+CREATE TRIGGER stock_entries_kept BEFORE UPDATE ON stock_entries
+BEGIN SELECT RAISE(ABORT, 'a stock entry is never changed: add another'); END;
+CREATE TRIGGER stock_entries_not_deleted BEFORE DELETE ON stock_entries
+BEGIN SELECT RAISE(ABORT, 'a stock entry is never deleted: add another'); END;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1218,6 +1285,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0039_order_members", ORDER_MEMBERS),
     ("0041_wechat", WECHAT),
     ("0040_platform_phones", PLATFORM_PHONES),
+    ("0043_stock_by_store", STOCK_BY_STORE),
 )
 
 

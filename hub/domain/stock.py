@@ -9,6 +9,12 @@ every way an order is written (the till, a table's checkout, a POS's bill, the d
 without each having to remember, order lines are never changed, and a recipe keeps its old
 versions (`since`/`until`), so a recipe changed today does not rewrite what last week's
 orders used.
+
+Every entry, every recipe version and every change to an ingredient or a supplier goes to the
+outbox in the transaction that writes it (`stock.*` events carrying the row as written), so
+HQ's chain books and a hub restored from HQ rebuild the same stock (`apply_event`). Every row
+carries its store: the chain books hold every store's, and the reads here take the store to
+answer for (this hub's own by default).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, TypedDict
 
 from .errors import InvalidInput, NotFound
 from .ids import new_id
+from .menu import ImportSummary, import_menu
 from .reports.forecast import forecast
 from .reports.period import Period
 from .store import Store
@@ -33,6 +40,7 @@ UNITS = {"g": "g", "克": "g", "kg": "kg", "千克": "kg", "公斤": "kg", "ml":
 MAX_QTY = Decimal(1_000_000)  # of one unit, in one row or entry: more is a typo
 MAX_DAYS = 28
 KINDS = ("received", "waste", "count")
+EVENTS = ("stock.supplier", "stock.ingredient", "stock.recipe", "stock.entry")
 RECIPE_COLUMNS = ("code", "ingredient", "qty", "unit")
 INGREDIENT_COLUMNS = ("supplier", "pack_qty", "delivery_weekdays")
 
@@ -100,17 +108,24 @@ def _agree(old: Any, new: Any, what: str) -> Any:
     return new if new is not None else old
 
 
-def import_recipes(store: Store, rows: Iterable[Mapping[str, Any]],
-                   actor: str) -> RecipesImported:
+def import_recipes(store: Store, rows: Iterable[Mapping[str, Any]], actor: str,
+                   with_menu: bool = False) -> RecipesImported:
     """Each dish the file names gets exactly the ingredients its rows list (a new version of
     its recipe when they differ; the same file again changes nothing); dishes it does not name
-    keep theirs. A bad row refuses the whole file, naming the row."""
+    keep theirs. A bad row refuses the whole file, naming the row. `with_menu`: the rows of a
+    menu file, where a dish's row without an ingredient is the dish alone."""
     recipes: dict[str, dict[str, int]] = defaultdict(dict)
     ingredients: dict[str, _Ingredient] = {}
     suppliers: dict[str, str | None] = {}
     for number, row in enumerate(rows, 2):  # row 1 is the header
         where = f"row {number}"
         code, name = str(row.get("code", "")).strip(), str(row.get("ingredient", "")).strip()
+        if with_menu and not name:
+            given = [key for key in (*RECIPE_COLUMNS[2:], *INGREDIENT_COLUMNS)
+                     if str(row.get(key, "")).strip()]
+            if given:
+                raise InvalidInput(f"{where}: {', '.join(given)} without an ingredient")
+            continue
         if not code or not name:
             raise InvalidInput(f"{where}: code and ingredient are required")
         if len(name) > 40:
@@ -138,50 +153,145 @@ def import_recipes(store: Store, rows: Iterable[Mapping[str, Any]],
     if not recipes:
         raise InvalidInput("the file has no recipe rows")
     changed = 0
+    sid = store.store_id
     with store.write():
         unknown = [code for code in recipes if store.one(
             "SELECT 1 FROM menu_dishes WHERE code = ?", (code,)) is None]
         if unknown:
             raise InvalidInput(f"no dish with code {', '.join(unknown)} on the menu")
         for name, found in ingredients.items():
-            kept = store.one("SELECT unit FROM ingredients WHERE name = ?", (name,))
+            kept = store.one("SELECT unit FROM ingredients WHERE store_id = ? AND name = ?",
+                             (sid, name))
             if kept is not None and kept["unit"] != found.unit:
                 raise InvalidInput(f"{name} is kept in {kept['unit']}, not {found.unit}")
         for supplier, weekdays in suppliers.items():
+            before = _row(store, "suppliers", sid, supplier)
             store.conn.execute(
-                "INSERT INTO suppliers (name, delivery_weekdays) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET delivery_weekdays = "
-                "COALESCE(?, delivery_weekdays)", (supplier, weekdays or "", weekdays))
+                "INSERT INTO suppliers (store_id, name, delivery_weekdays) VALUES (?, ?, ?) "
+                "ON CONFLICT (store_id, name) DO UPDATE SET delivery_weekdays = "
+                "COALESCE(?, delivery_weekdays)", (sid, supplier, weekdays or "", weekdays))
+            _emit_if_changed(store, "suppliers", sid, supplier, before)
         for name, found in ingredients.items():
+            before = _row(store, "ingredients", sid, name)
             store.conn.execute(
-                "INSERT INTO ingredients (name, unit, supplier, pack_milli) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET supplier = COALESCE(excluded.supplier, "
-                "supplier), pack_milli = COALESCE(excluded.pack_milli, pack_milli)",
-                (name, found.unit, found.supplier, found.pack_milli))
+                "INSERT INTO ingredients (store_id, name, unit, supplier, pack_milli) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, name) DO UPDATE SET supplier = "
+                "COALESCE(excluded.supplier, supplier), pack_milli = "
+                "COALESCE(excluded.pack_milli, pack_milli)",
+                (sid, name, found.unit, found.supplier, found.pack_milli))
+            _emit_if_changed(store, "ingredients", sid, name, before)
         now = store.now_iso()
         for code, lines in recipes.items():
             if recipe(store, code) == lines:
                 continue
             changed += 1
-            store.conn.execute("UPDATE recipe_lines SET until = ? WHERE dish = ? AND until "
-                               "IS NULL", (now, code))
-            store.conn.executemany(
-                "INSERT INTO recipe_lines (id, dish, ingredient, qty_milli, since) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(new_id(), code, name, qty, now) for name, qty in lines.items()])
+            version = RecipeVersion(store_id=sid, dish=code, since=now, lines=[
+                RecipeLine(id=new_id(), ingredient=name, qty_milli=qty)
+                for name, qty in lines.items()])
+            _write_recipe(store, version)
+            store.emit("stock.recipe", dict(version))
         store.audit(actor, "stock.recipes", None, {"changed": changed, "dishes": len(recipes)})
     return RecipesImported(changed=changed, unchanged=len(recipes) - changed,
                            ingredients=len(ingredients))
 
 
-def recipe(store: Store, code: str) -> dict[str, int]:
+class RecipeLine(TypedDict):
+    id: str
+    ingredient: str
+    qty_milli: int
+
+
+class RecipeVersion(TypedDict):
+    """A dish's recipe from `since` on, as the outbox carries it: it ends the one before."""
+    store_id: str
+    dish: str
+    since: str
+    lines: list[RecipeLine]
+
+
+def _write_recipe(store: Store, version: RecipeVersion) -> None:
+    store.conn.execute("UPDATE recipe_lines SET until = ? WHERE store_id = ? AND dish = ? "
+                       "AND until IS NULL", (version["since"], version["store_id"],
+                                             version["dish"]))
+    store.conn.executemany(
+        "INSERT INTO recipe_lines (id, store_id, dish, ingredient, qty_milli, since) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(line["id"], version["store_id"], version["dish"], line["ingredient"],
+          line["qty_milli"], version["since"]) for line in version["lines"]])
+
+
+# The rows an ingredient's or a supplier's event carries whole, by table.
+_COLUMNS = {"suppliers": ("store_id", "name", "delivery_weekdays"),
+            "ingredients": ("store_id", "name", "unit", "supplier", "pack_milli")}
+
+
+def _row(store: Store, table: str, sid: str, name: str) -> dict[str, Any] | None:
+    row = store.one(f"SELECT {', '.join(_COLUMNS[table])} FROM {table} WHERE store_id = ? "
+                    "AND name = ?", (sid, name))
+    return None if row is None else dict(row)
+
+
+def _emit_if_changed(store: Store, table: str, sid: str, name: str,
+                     before: dict[str, Any] | None) -> None:
+    """An ingredient or supplier new or changed goes to HQ whole, as it is now."""
+    after = _row(store, table, sid, name)
+    if after is not None and after != before:
+        store.emit(f"stock.{table[:-1]}", after)
+
+
+@dataclass(frozen=True)
+class MenuImported:
+    dishes: ImportSummary
+    recipes: RecipesImported | None  # None: the file has no recipe rows
+
+
+def import_menu_file(store: Store, rows: Iterable[Mapping[str, Any]],
+                     actor: str) -> MenuImported:
+    """A menu file that may carry the dishes' recipes: `ingredient`, `qty`, `unit` (and the
+    ingredient's `supplier`, `pack_qty`, `delivery_weekdays`) on a dish's row for its first
+    ingredient and on rows of only `code` and those columns for the others. Dishes and
+    recipes go in together or not at all; dishes without ingredient rows keep their recipe."""
+    rows = list(rows)
+    with store.write():
+        dishes = import_menu(store, rows, actor)
+        if not any(str(row.get("ingredient", "")).strip() for row in rows):
+            return MenuImported(dishes, None)
+        return MenuImported(dishes, import_recipes(store, rows, actor, with_menu=True))
+
+
+def recipe(store: Store, code: str, store_id: str | None = None) -> dict[str, int]:
     """The dish's ingredients in force, in thousandths per portion."""
     return {row[0]: row[1] for row in store.conn.execute(
-        "SELECT ingredient, qty_milli FROM recipe_lines WHERE dish = ? AND until IS NULL",
-        (code,))}
+        "SELECT ingredient, qty_milli FROM recipe_lines WHERE store_id = ? AND dish = ? AND "
+        "until IS NULL", (store_id or store.store_id, code))}
+
+
+def apply_event(store: Store, kind: str, data: dict[str, Any]) -> None:
+    """One of a store's own `stock.*` events, written again as the store wrote it: a hub
+    restored from HQ, and HQ's chain books, rebuild its stock from them. Inside the caller's
+    transaction; the same event twice changes nothing."""
+    if kind == "stock.entry":
+        store.db.table("stock_entries").insert(
+            {key: data[key] for key in ENTRY_COLUMNS}, ignore=True)
+    elif kind in ("stock.supplier", "stock.ingredient"):
+        table = "suppliers" if kind == "stock.supplier" else "ingredients"
+        store.db.table(table).upsert({key: data[key] for key in _COLUMNS[table]},
+                                     pk=("store_id", "name"))
+    elif kind == "stock.recipe":
+        if store.one("SELECT 1 FROM recipe_lines WHERE id = ?",
+                     (data["lines"][0]["id"],)) is None:
+            _write_recipe(store, RecipeVersion(
+                store_id=data["store_id"], dish=data["dish"], since=data["since"],
+                lines=[RecipeLine(id=line["id"], ingredient=line["ingredient"],
+                                  qty_milli=line["qty_milli"]) for line in data["lines"]]))
+    else:
+        raise ValueError(f"not a stock event: {kind}")
 
 
 # -- the ledger -----------------------------------------------------------------------------
+
+
+ENTRY_COLUMNS = ("id", "store_id", "ingredient", "kind", "qty_milli", "note", "actor", "at")
 
 
 class Entry(TypedDict):
@@ -200,35 +310,38 @@ def record(store: Store, ingredient: str, kind: str, qty: Any, actor: str,
         raise InvalidInput(f"a stock entry is one of {', '.join(KINDS)}")
     qty_milli = milli(qty, f"{kind} {ingredient}", zero=kind == "count")
     with store.write():
-        found = store.one("SELECT unit FROM ingredients WHERE name = ?", (ingredient,))
+        found = store.one("SELECT unit FROM ingredients WHERE store_id = ? AND name = ?",
+                          (store.store_id, ingredient))
         if found is None:
             raise NotFound(f"no ingredient {ingredient!r} (import the recipes that use it)")
         entry = Entry(id=new_id(), ingredient=ingredient, kind=kind, qty=amount(qty_milli),
                       unit=found["unit"], at=store.now_iso())
-        store.conn.execute(
-            "INSERT INTO stock_entries (id, ingredient, kind, qty_milli, note, actor, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (entry["id"], ingredient, kind, qty_milli, note[:200], actor, entry["at"]))
+        row = {"id": entry["id"], "store_id": store.store_id, "ingredient": ingredient,
+               "kind": kind, "qty_milli": qty_milli, "note": note[:200], "actor": actor,
+               "at": entry["at"]}
+        store.db.table("stock_entries").insert(row)
+        store.emit("stock.entry", row)
         store.audit(actor, f"stock.{kind}", ingredient, {"qty_milli": qty_milli})
     return entry
 
 
-def _used(store: Store, after: str | None, until: str) -> dict[str, int]:
-    """Thousandths each ingredient the orders paid in (after, until] used, each order through
-    the recipe in force when it was paid."""
+def _used(store: Store, sid: str, after: str | None, until: str) -> dict[str, int]:
+    """Thousandths each ingredient the store's orders paid in (after, until] used, each order
+    through the recipe in force when it was paid."""
     return {row[0]: row[1] for row in store.conn.execute(
         "SELECT r.ingredient, SUM(l.qty * r.qty_milli) FROM orders o "
         "JOIN order_lines l ON l.order_id = o.id "
-        "JOIN recipe_lines r ON r.dish = l.code AND r.since <= o.created_at "
-        "AND (r.until IS NULL OR o.created_at < r.until) "
-        "WHERE o.created_at > ? AND o.created_at <= ? GROUP BY r.ingredient",
-        (after or "", until))}
+        "JOIN recipe_lines r ON r.store_id = o.store_id AND r.dish = l.code "
+        "AND r.since <= o.created_at AND (r.until IS NULL OR o.created_at < r.until) "
+        "WHERE o.store_id = ? AND o.created_at > ? AND o.created_at <= ? "
+        "GROUP BY r.ingredient", (sid, after or "", until))}
 
 
-def _entries(store: Store, kind: str, after: str | None, until: str) -> dict[str, int]:
+def _entries(store: Store, sid: str, kind: str, after: str | None,
+             until: str) -> dict[str, int]:
     return {row[0]: row[1] for row in store.conn.execute(
-        "SELECT ingredient, SUM(qty_milli) FROM stock_entries WHERE kind = ? AND at > ? "
-        "AND at <= ? GROUP BY ingredient", (kind, after or "", until))}
+        "SELECT ingredient, SUM(qty_milli) FROM stock_entries WHERE store_id = ? AND kind = ? "
+        "AND at > ? AND at <= ? GROUP BY ingredient", (sid, kind, after or "", until))}
 
 
 class Level(TypedDict):
@@ -239,36 +352,38 @@ class Level(TypedDict):
     counted_at: str | None  # the last count it starts from; None: from the first entry
 
 
-def _on_hand(store: Store, until: str) -> list[tuple[Any, int, str | None]]:
+def _on_hand(store: Store, sid: str, until: str) -> list[tuple[Any, int, str | None]]:
     """(ingredient row, thousandths on hand, last count's time) at `until`. The orders are
     read once per distinct count time (once in all for ingredients never counted)."""
     found = []
     used: dict[str | None, dict[str, int]] = {}
-    for row in store.conn.execute(
-            "SELECT name, unit, supplier, pack_milli FROM ingredients ORDER BY name"):
+    for row in store.conn.execute("SELECT name, unit, supplier, pack_milli FROM ingredients "
+                                  "WHERE store_id = ? ORDER BY name", (sid,)):
         name = row["name"]
-        count = store.one("SELECT qty_milli, at FROM stock_entries WHERE ingredient = ? AND "
-                          "kind = 'count' AND at <= ? ORDER BY at DESC, id DESC LIMIT 1",
-                          (name, until))
+        count = store.one("SELECT qty_milli, at FROM stock_entries WHERE store_id = ? AND "
+                          "ingredient = ? AND kind = 'count' AND at <= ? "
+                          "ORDER BY at DESC, id DESC LIMIT 1", (sid, name, until))
         since = None if count is None else count["at"]
         if since not in used:
-            used[since] = _used(store, since, until)
+            used[since] = _used(store, sid, since, until)
         flows = store.totals(
             "SELECT COALESCE(SUM(CASE kind WHEN 'received' THEN qty_milli ELSE 0 END), 0) AS r, "
             "COALESCE(SUM(CASE kind WHEN 'waste' THEN qty_milli ELSE 0 END), 0) AS w "
-            "FROM stock_entries WHERE ingredient = ? AND at > ? AND at <= ?",
-            (name, since or "", until))
+            "FROM stock_entries WHERE store_id = ? AND ingredient = ? AND at > ? AND at <= ?",
+            (sid, name, since or "", until))
         qty = (0 if count is None else count["qty_milli"]) + flows["r"] - flows["w"] \
             - used[since].get(name, 0)
         found.append((row, int(qty), since))
     return found
 
 
-def levels(store: Store) -> list[Level]:
-    """What each ingredient has on hand now, by the ledger."""
+def levels(store: Store, store_id: str | None = None) -> list[Level]:
+    """What each of the store's ingredients has on hand now, by the ledger (at HQ's chain
+    books, any store's)."""
     return [Level(ingredient=row["name"], unit=row["unit"], supplier=row["supplier"],
                   on_hand=amount(qty), counted_at=since)
-            for row, qty, since in _on_hand(store, store.now_iso())]
+            for row, qty, since in _on_hand(store, store_id or store.store_id,
+                                            store.now_iso())]
 
 
 class Variance(TypedDict):
@@ -284,24 +399,25 @@ class Variance(TypedDict):
     variance: float  # counted - expected: negative is stock gone unaccounted for
 
 
-def variance(store: Store, period: Period) -> list[Variance]:
+def variance(store: Store, period: Period, store_id: str | None = None) -> list[Variance]:
     """Every count in the period against the ledger since the count before it."""
     report = []
+    sid = store_id or store.store_id
     counts = store.conn.execute(
         "SELECT e.id, e.ingredient, e.qty_milli, e.at, i.unit FROM stock_entries e "
-        "JOIN ingredients i ON i.name = e.ingredient WHERE e.kind = 'count' "
-        "AND e.at >= ? AND e.at < ? ORDER BY e.ingredient, e.at, e.id",
-        (period.lo, period.hi)).fetchall()
+        "JOIN ingredients i ON i.store_id = e.store_id AND i.name = e.ingredient "
+        "WHERE e.store_id = ? AND e.kind = 'count' AND e.at >= ? AND e.at < ? "
+        "ORDER BY e.ingredient, e.at, e.id", (sid, period.lo, period.hi)).fetchall()
     for count in counts:
         before = store.one(
-            "SELECT qty_milli, at FROM stock_entries WHERE ingredient = ? AND kind = 'count' "
-            "AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC LIMIT 1",
-            (count["ingredient"], count["at"], count["at"], count["id"]))
+            "SELECT qty_milli, at FROM stock_entries WHERE store_id = ? AND ingredient = ? AND "
+            "kind = 'count' AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC "
+            "LIMIT 1", (sid, count["ingredient"], count["at"], count["at"], count["id"]))
         opening, since = (0, None) if before is None else (before["qty_milli"], before["at"])
         name, at = count["ingredient"], count["at"]
-        received = _entries(store, "received", since, at).get(name, 0)
-        waste = _entries(store, "waste", since, at).get(name, 0)
-        used = _used(store, since, at).get(name, 0)
+        received = _entries(store, sid, "received", since, at).get(name, 0)
+        waste = _entries(store, sid, "waste", since, at).get(name, 0)
+        used = _used(store, sid, since, at).get(name, 0)
         expected = opening + received - used - waste
         report.append(Variance(
             ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
@@ -340,6 +456,13 @@ class Restock(TypedDict):
     next_delivery: str
 
 
+class StockDays(TypedDict):
+    ingredient: str
+    unit: str
+    on_hand: float
+    days_left: float | None  # None: it lasts the whole horizon (or the forecast uses none)
+
+
 class PurchaseList(TypedDict):
     days: int
     first_day: str
@@ -347,6 +470,8 @@ class PurchaseList(TypedDict):
     suppliers: list[SupplierOrder]
     restock: list[Restock]
     unforecast: list[str]  # dishes with recipes the forecast had no figure for
+    horizon: int  # the days ahead `stock_days` looks over (the list's days, at least 7)
+    stock_days: list[StockDays]
 
 
 def next_delivery(weekdays: Iterable[int], today: date) -> date | None:
@@ -366,7 +491,8 @@ def daily_need(store: Store, days: int) -> tuple[list[date], dict[str, list[int]
                      backtest_days=0)["next_week"]
     codes: dict[str, str] = {}
     for row in store.conn.execute("SELECT DISTINCT r.dish, d.name FROM recipe_lines r "
-                                  "JOIN menu_dishes d ON d.code = r.dish WHERE r.until IS NULL"):
+                                  "JOIN menu_dishes d ON d.code = r.dish WHERE r.store_id = ? "
+                                  "AND r.until IS NULL", (store.store_id,)):
         codes.setdefault(row["name"], row["dish"])
     need: dict[str, list[int]] = defaultdict(lambda: [0] * len(ahead))
     seen: set[str] = set()
@@ -383,6 +509,19 @@ def daily_need(store: Store, days: int) -> tuple[list[date], dict[str, list[int]
             sorted(set(recipes) - seen))
 
 
+def days_left(on_hand: int, usage: list[int]) -> float | None:
+    """How many days of the forecast's usage the stock on hand covers, the day it runs out
+    counted in part (4 left, using 2 then 3: 2 days and 2/3); None if it lasts them all."""
+    left = on_hand
+    if left <= 0:
+        return 0.0
+    for n, used in enumerate(usage):
+        if used > left:
+            return round(n + left / used, 2)
+        left -= used
+    return None
+
+
 def purchase(store: Store, days: int = 7) -> PurchaseList:
     """What to buy for the next `days` days, per supplier, rounded up to whole packs, and the
     ingredients the forecast says run out before their supplier next delivers."""
@@ -390,13 +529,17 @@ def purchase(store: Store, days: int = 7) -> PurchaseList:
         raise InvalidInput(f"a purchase list covers 1 to {MAX_DAYS} days")
     dates, need, unforecast = daily_need(store, days)
     weekdays = {row["name"]: [int(d) for d in row["delivery_weekdays"].split(",") if d]
-                for row in store.conn.execute("SELECT name, delivery_weekdays FROM suppliers")}
+                for row in store.conn.execute("SELECT name, delivery_weekdays FROM suppliers "
+                                              "WHERE store_id = ?", (store.store_id,))}
     orders: dict[str, list[ToBuy]] = defaultdict(list)
     restock: list[Restock] = []
+    lasting: list[StockDays] = []
     today = dates[0] - timedelta(days=1)
-    for row, on_hand, _ in _on_hand(store, store.now_iso()):
+    for row, on_hand, _ in _on_hand(store, store.store_id, store.now_iso()):
         name, unit, supplier = row["name"], row["unit"], row["supplier"] or ""
         usage = need.get(name, [0] * len(dates))
+        lasting.append(StockDays(ingredient=name, unit=unit, on_hand=amount(on_hand),
+                                 days_left=days_left(on_hand, usage) if any(usage) else None))
         wanted = sum(usage[:days])
         short = max(wanted - max(on_hand, 0), 0)
         pack = row["pack_milli"]
@@ -423,4 +566,4 @@ def purchase(store: Store, days: int = 7) -> PurchaseList:
         days=days, first_day=dates[0].isoformat(), last_day=dates[days - 1].isoformat(),
         suppliers=[SupplierOrder(supplier=supplier, delivery_weekdays=weekdays.get(supplier, []),
                                  lines=lines) for supplier, lines in sorted(orders.items())],
-        restock=restock, unforecast=unforecast)
+        restock=restock, unforecast=unforecast, horizon=len(dates), stock_days=lasting)

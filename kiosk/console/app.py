@@ -76,6 +76,8 @@ class ConsoleApp(App[None]):
         # Not in the footer (its keys are the tabs'): listed by `?` and the command palette.
         Binding("f10", "shift", "Sign in / switch", id="shift", show=False,
                 tooltip="Staff sign in with a PIN at this console"),
+        Binding("f11", "show_tab('stock')", "Stock", id="tab-stock", show=False,
+                tooltip="Stock on hand, days left, what to buy, the count variance"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
 

@@ -1,4 +1,4 @@
-"""The console's tabs, in the order of their keys (F1 to F8)."""
+"""The console's tabs, in the order of their keys (F1 to F8, and F11 for stock)."""
 
 from .base import Pane
 from .campaigns import CampaignsPane
@@ -9,9 +9,10 @@ from .lists import ListsPane
 from .members import MembersPane
 from .menu import MenuPane
 from .reports import ReportsPane
+from .stock import StockPane
 
 PANES: tuple[type[Pane], ...] = (DashboardPane, MembersPane, CheckoutPane, ListsPane,
-                                 CampaignsPane, DevicesPane, ReportsPane, MenuPane)
+                                 CampaignsPane, DevicesPane, ReportsPane, MenuPane, StockPane)
 
 __all__ = ["PANES", "CampaignsPane", "CheckoutPane", "DashboardPane", "DevicesPane",
-           "ListsPane", "MembersPane", "MenuPane", "Pane", "ReportsPane"]
+           "ListsPane", "MembersPane", "MenuPane", "Pane", "ReportsPane", "StockPane"]
