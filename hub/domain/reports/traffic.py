@@ -112,18 +112,17 @@ def menu_categories(store: Store, wanted: str | None = None
 
 
 def dish_mix(store: Store, period: Period, category: str | None = None) -> DishMix:
-    """What sells in each weekday x daypart, from every order line, optionally one menu
-    category (儿童餐, 汤…): the quantity grid and each cell's best sellers with their share.
-    A line is filed under its dish's category by its menu code, else by its dish name."""
+    """What sells in each weekday x daypart, from every order line that counts (the hourly
+    rollup `dish_hours`), optionally one menu category (儿童餐, 汤…): the quantity grid and
+    each cell's best sellers with their share. A line is filed under its dish's category by
+    its menu code, else by its dish name, as the menu has them now."""
     by_code, by_name = menu_categories(store, category)
     qty = _grid()
     cells: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for dow, hour, dish, code, sold in store.conn.execute(
-            "SELECT CAST(strftime('%w', o.created_at, ?) AS INTEGER), "
-            "CAST(strftime('%H', o.created_at, ?) AS INTEGER), l.dish, l.code, SUM(l.qty) "
-            "FROM orders o JOIN order_lines l ON l.order_id = o.id "
-            "WHERE o.created_at >= ? AND o.created_at < ? GROUP BY 1, 2, 3, 4",
-            (period.shift, period.shift, period.lo, period.hi)):
+            "SELECT CAST(strftime('%w', day) AS INTEGER), hour, dish, NULLIF(code, ''), "
+            "SUM(qty) FROM dish_hours WHERE day BETWEEN ? AND ? GROUP BY 1, 2, 3, 4",
+            period.days()):
         if category is not None and by_code.get(code, by_name.get(dish)) != category:
             continue
         day, part = (dow + 6) % 7, HOUR_PART[hour]
