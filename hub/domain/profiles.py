@@ -13,7 +13,7 @@ from .store import Store
 # platforms' they claimed or whose platform user is joined to them (not one the platform
 # cancelled or refunded). Named parameter :member.
 GUEST_ORDERS = (
-    "SELECT id FROM orders WHERE member_id = :member UNION "
+    "SELECT id FROM counted_orders WHERE member_id = :member UNION "
     "SELECT d.order_id FROM delivery_orders d LEFT JOIN platform_identities i "
     "ON i.platform = d.platform AND i.platform_user_id = d.platform_user_id "
     "WHERE COALESCE(d.member_id, i.member_id) = :member AND d.state = 'placed'")

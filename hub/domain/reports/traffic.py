@@ -174,7 +174,7 @@ def occupancy(store: Store, period: Period) -> Occupancy:
     offset = int(period.shift.split()[0])
     late = (period.lo, to_iso(from_iso(period.hi) + MAX_STAY))
     billed = dict(store.conn.execute(
-        "SELECT visit_id, MIN(created_at) FROM orders WHERE visit_id IS NOT NULL "
+        "SELECT visit_id, MIN(created_at) FROM counted_orders WHERE visit_id IS NOT NULL "
         "AND created_at >= ? AND created_at < ? GROUP BY visit_id", late).fetchall())
     closed = dict(store.conn.execute(
         "SELECT visit_id, closed_at FROM tabs WHERE closed_at IS NOT NULL "
