@@ -106,7 +106,7 @@ def repurchase(store: Store, period: Period) -> Repurchase:
         whole = (first.isoformat()[:7], (stop - timedelta(days=1)).isoformat()[:7])
         cuts = [(start, first), (stop, after)]
     else:
-        whole, cuts = ("", ""), [(start, after)]
+        whole, cuts = ("", ""), [(start, after), (after, after)]
     bounds = [Period(store, lo, hi - timedelta(days=1)) if lo < hi else None for lo, hi in cuts]
     edges = [(b.lo, b.hi) if b else ("", "") for b in bounds]
     rows = store.conn.execute(
