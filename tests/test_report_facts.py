@@ -21,6 +21,8 @@ from hub.domain.members import erase_member
 from hub.domain.reports import REPORTS, report
 from hub.domain.schema import STEPS
 from hub.domain.store import Store
+from hub.domain.tables import open_tab
+from hub.domain.visits import check_in
 from tests.conftest import FakeClock
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -99,7 +101,37 @@ def expected_facts(store: Store) -> dict[str, object]:
                 basket_dishes[(day, categories, category, dish)] += 1
     return {"dish_days": {k: tuple(v) for k, v in days.items()}, "dish_pairs": dict(pairs),
             "dish_hours": dict(hours), "order_baskets": baskets,
-            "basket_dishes": dict(basket_dishes), "member_months": dict(months)}
+            "basket_dishes": dict(basket_dishes), "member_months": dict(months),
+            **expected_stays(store, orders)}
+
+
+def expected_stays(store: Store, orders: dict[str, tuple[str, str | None]]
+                   ) -> dict[str, object]:
+    """Each visit's stay walked minute by minute: to its tab's close, else its first bill
+    (of the orders that count), else 75 minutes (estimated); at most four hours."""
+    first_bill: dict[str, str] = {}
+    for order_id, visit, at in store.conn.execute(
+            "SELECT id, visit_id, created_at FROM orders WHERE visit_id IS NOT NULL"):
+        if order_id in orders and (visit not in first_bill or at < first_bill[visit]):
+            first_bill[visit] = at
+    ends = {**first_bill, **dict(store.conn.execute(
+        "SELECT visit_id, closed_at FROM tabs WHERE closed_at IS NOT NULL").fetchall())}
+    minutes: Counter[tuple[str, str, int]] = Counter()
+    visits: Counter[tuple[str, int]] = Counter()
+    for visit, at, party in store.conn.execute(
+            "SELECT id, visited_at, party_size FROM visits"):
+        begin = _local(at).replace(second=0, microsecond=0)
+        finish = _local(ends[visit]).replace(second=0, microsecond=0) if visit in ends \
+            else begin
+        estimated = finish <= begin
+        finish = begin + timedelta(minutes=75) if estimated else \
+            min(finish, begin + timedelta(hours=4))
+        visits[(begin.date().isoformat(), int(estimated))] += 1
+        minute = begin
+        while minute < finish:
+            minutes[(begin.date().isoformat(), minute.date().isoformat(), minute.hour)] += party
+            minute += timedelta(minutes=1)
+    return {"stay_hours": dict(minutes), "visit_stays": dict(visits)}
 
 
 def stored_facts(store: Store) -> dict[str, object]:
@@ -121,6 +153,10 @@ def stored_facts(store: Store) -> dict[str, object]:
             "SELECT day, categories, category, dish, orders FROM basket_dishes")),
         "member_months": {(r[0], r[1]): r[2] for r in rows(
             "SELECT month, member_id, orders FROM member_months")},
+        "stay_hours": {(r[0], r[1], r[2]): r[3] for r in rows(
+            "SELECT visit_day, day, hour, seat_minutes FROM stay_hours")},
+        "visit_stays": {(r[0], r[1]): r[2] for r in rows(
+            "SELECT day, estimated, COUNT(*) FROM visit_stays GROUP BY 1, 2")},
     }
 
 
@@ -146,9 +182,17 @@ def shop(tmp_path_factory):
 def test_the_rollups_match_the_raw_rows_after_checkouts_a_cancel_and_a_refund(shop):
     assert stored_facts(shop) == expected_facts(shop), "as generated"
     landed = _deliveries(shop, 100)
+    tab = open_tab(shop, "A1", 3)
+    walk_in = check_in(shop, None, "B2", 2)
+    check_in(shop, None, "B3", 5)  # never billed: a default stay
+    shop.clock.advance(minutes=50)  # type: ignore[attr-defined]
     checkout(shop, CheckoutRequest(idempotency_key="f1", lines=[
-        Line("米饭", 2, 300), Line("米饭", 1, 300), Line("不在菜单上的菜", 1, 999)]))
-    assert stored_facts(shop) == expected_facts(shop), "after new orders"
+        Line("米饭", 2, 300), Line("米饭", 1, 300), Line("不在菜单上的菜", 1, 999)],
+        tab_id=tab["id"], visit_id=tab["visit_id"]))
+    shop.clock.advance(minutes=300)  # type: ignore[attr-defined]
+    checkout(shop, CheckoutRequest(idempotency_key="f2", lines=[Line("米饭", 1, 300)],
+                                   visit_id=walk_in["id"]))  # five hours on: the cap
+    assert stored_facts(shop) == expected_facts(shop), "after new orders and stays"
     assert end_order(shop, "meituan", "MT-100", "cancelled")
     assert end_order(shop, "meituan", "MT-101", "refunded")
     facts = stored_facts(shop)

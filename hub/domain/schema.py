@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -552,6 +552,21 @@ def local_day(timezone: str) -> Callable[[str | None], str | None]:
     """The SQL function laoke_day: UTC ISO text -> the store's local YYYY-MM-DD."""
     local = _local(timezone)
     return lambda text: None if text is None else local(text).date().isoformat()
+
+
+def local_minute(timezone: str) -> Callable[[str | None], int | None]:
+    """The SQL function laoke_minute: UTC ISO text -> store-local minutes since 1970-01-01
+    00:00 local (the day is the minute // 1440, the hour the minute // 60 % 24)."""
+    local = _local(timezone)
+
+    def minute(text: str | None) -> int | None:
+        if text is None:
+            return None
+        at = local(text)
+        offset = at.utcoffset() or timedelta(0)
+        return int((at.timestamp() + offset.total_seconds()) // 60)
+
+    return minute
 
 
 def local_hour(timezone: str) -> Callable[[str | None], int | None]:
@@ -1137,6 +1152,32 @@ DELETE FROM member_months WHERE orders = 0;
 """
 
 
+# A visit's stay: to its tab's close, else to its first bill, else the default (and
+# `estimated`); never more than the longest. Fixed by 0036: other figures need a migration.
+STAY_MINUTES = (75, 240)
+_STAY = ("CASE WHEN {end} IS NULL OR laoke_minute({end}) <= {start} THEN %d "
+         "ELSE min(laoke_minute({end}) - {start}, %d) END") % STAY_MINUTES
+_ESTIMATED = "({end} IS NULL OR laoke_minute({end}) <= {start})"
+
+
+def _stay_spread(stays: str, sign: str) -> str:
+    """Add (`sign` 1) or take back (-1) the seat-minutes of the stays that `stays` selects
+    (start, stay, party) in each local hour they cover, filed under the visit's day."""
+    return f"""
+INSERT INTO stay_hours (visit_day, day, hour, seat_minutes)
+    SELECT date(s.start / 1440 * 86400, 'unixepoch'), date(s.slot * 3600, 'unixepoch'),
+           s.slot % 24, {sign} * SUM(s.party * (min(s.start + s.stay, s.slot * 60 + 60)
+                                                - max(s.start, s.slot * 60)))
+    FROM (SELECT v.start, v.stay, v.party, v.start / 60 + k.n AS slot FROM ({stays}) v
+          JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+                UNION ALL SELECT 4) k) s
+    WHERE s.slot * 60 < s.start + s.stay GROUP BY 1, 2, 3
+    ON CONFLICT (visit_day, day, hour) DO UPDATE SET
+        seat_minutes = seat_minutes + excluded.seat_minutes;
+DELETE FROM stay_hours WHERE seat_minutes = 0;
+"""
+
+
 _NEW_CATEGORY = _LINE_CATEGORY.format(l="NEW")
 _OTHER_LINES = ("FROM order_lines l WHERE l.order_id = NEW.order_id "
                 "AND l.line_no <> NEW.line_no")
@@ -1176,6 +1217,79 @@ CREATE TABLE member_months (
     PRIMARY KEY (month, member_id)
 ) WITHOUT ROWID;
 CREATE INDEX member_months_member ON member_months(member_id, month);
+-- Each visit's stay (start in local minutes), and the seat-minutes of all of them in each
+-- local hour, by the visit's day: occupancy reads a few thousand rows, not every visit.
+CREATE TABLE visit_stays (
+    visit_id TEXT PRIMARY KEY REFERENCES visits(id),
+    day TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    party INTEGER NOT NULL,
+    billed_at TEXT,                  -- its first bill
+    closed_at TEXT,                  -- its tab's close
+    stay INTEGER NOT NULL,
+    estimated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX visit_stays_day ON visit_stays(day, estimated);
+CREATE TABLE stay_hours (
+    visit_day TEXT NOT NULL,
+    day TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    seat_minutes INTEGER NOT NULL,
+    PRIMARY KEY (visit_day, day, hour)
+) WITHOUT ROWID;
+CREATE INDEX orders_visit ON orders(visit_id) WHERE visit_id IS NOT NULL;
+CREATE INDEX tabs_visit ON tabs(visit_id);
+INSERT INTO visit_stays (visit_id, day, start, party, billed_at, closed_at, stay, estimated)
+    SELECT id, date(start / 1440 * 86400, 'unixepoch'), start, party, billed_at, closed_at,
+           {_STAY.format(end="COALESCE(closed_at, billed_at)", start="start")},
+           {_ESTIMATED.format(end="COALESCE(closed_at, billed_at)", start="start")}
+    FROM (SELECT v.id, laoke_minute(v.visited_at) AS start, v.party_size AS party,
+                 b.billed_at, t.closed_at
+          FROM visits v
+          LEFT JOIN (SELECT visit_id, MIN(created_at) AS billed_at FROM counted_orders
+                     WHERE visit_id IS NOT NULL GROUP BY visit_id) b ON b.visit_id = v.id
+          LEFT JOIN (SELECT visit_id, MAX(closed_at) AS closed_at FROM tabs
+                     WHERE closed_at IS NOT NULL GROUP BY visit_id) t ON t.visit_id = v.id);
+{_stay_spread("SELECT start, stay, party FROM visit_stays", "1")}
+CREATE TRIGGER visit_stay_written AFTER INSERT ON visits
+BEGIN
+    INSERT INTO visit_stays (visit_id, day, start, party, billed_at, closed_at, stay,
+                             estimated)
+    SELECT id, date(start / 1440 * 86400, 'unixepoch'), start, party, billed_at, closed_at,
+           {_STAY.format(end="COALESCE(closed_at, billed_at)", start="start")},
+           {_ESTIMATED.format(end="COALESCE(closed_at, billed_at)", start="start")}
+    FROM (SELECT NEW.id AS id, laoke_minute(NEW.visited_at) AS start,
+                 NEW.party_size AS party,
+                 (SELECT MIN(created_at) FROM counted_orders WHERE visit_id = NEW.id)
+                     AS billed_at,
+                 (SELECT MAX(closed_at) FROM tabs WHERE visit_id = NEW.id) AS closed_at);
+END;
+CREATE TRIGGER visit_stay_billed AFTER INSERT ON orders WHEN NEW.visit_id IS NOT NULL
+BEGIN
+    UPDATE visit_stays SET billed_at = NEW.created_at,
+        stay = {_STAY.format(end="COALESCE(closed_at, NEW.created_at)", start="start")},
+        estimated = {_ESTIMATED.format(end="COALESCE(closed_at, NEW.created_at)",
+                                       start="start")}
+    WHERE visit_id = NEW.visit_id AND (billed_at IS NULL OR NEW.created_at < billed_at);
+END;
+CREATE TRIGGER visit_stay_closed AFTER UPDATE OF closed_at ON tabs
+WHEN NEW.closed_at IS NOT NULL
+BEGIN
+    UPDATE visit_stays SET closed_at = NEW.closed_at,
+        stay = {_STAY.format(end="NEW.closed_at", start="start")},
+        estimated = {_ESTIMATED.format(end="NEW.closed_at", start="start")}
+    WHERE visit_id = NEW.visit_id;
+END;
+CREATE TRIGGER visit_stay_spread AFTER INSERT ON visit_stays
+BEGIN
+{_stay_spread("SELECT NEW.start AS start, NEW.stay AS stay, NEW.party AS party", "1")}
+END;
+CREATE TRIGGER visit_stay_moved AFTER UPDATE OF stay ON visit_stays
+WHEN OLD.stay <> NEW.stay
+BEGIN
+{_stay_spread("SELECT OLD.start AS start, OLD.stay AS stay, OLD.party AS party", "-1")}
+{_stay_spread("SELECT NEW.start AS start, NEW.stay AS stay, NEW.party AS party", "1")}
+END;
 {_fact_rollups("SELECT id FROM counted_orders", "1")}
 {_dish_day_rollups("SELECT order_id FROM delivery_orders WHERE state <> 'placed'", "-1")}
 CREATE TRIGGER order_lines_into_counted BEFORE INSERT ON order_lines
