@@ -1155,8 +1155,9 @@ DELETE FROM member_months WHERE orders = 0;
 # A visit's stay: to its tab's close, else to its first bill, else the default (and
 # `estimated`); never more than the longest. Fixed by 0036: other figures need a migration.
 STAY_MINUTES = (75, 240)
-_STAY = ("CASE WHEN {end} IS NULL OR laoke_minute({end}) <= {start} THEN %d "
-         "ELSE min(laoke_minute({end}) - {start}, %d) END") % STAY_MINUTES
+_STAY = (f"CASE WHEN {{end}} IS NULL OR laoke_minute({{end}}) <= {{start}} "
+         f"THEN {STAY_MINUTES[0]} ELSE min(laoke_minute({{end}}) - {{start}}, "
+         f"{STAY_MINUTES[1]}) END")
 _ESTIMATED = "({end} IS NULL OR laoke_minute({end}) <= {start})"
 
 
