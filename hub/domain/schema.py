@@ -1095,9 +1095,15 @@ _LINE_CATEGORY = ("COALESCE((SELECT category FROM menu_dishes WHERE code = {l}.c
                   "ORDER BY rowid DESC LIMIT 1))")
 
 
+def _days_of(orders: str) -> str:
+    """The local days of those orders: a rollup's emptied rows are looked for there only."""
+    return f"(SELECT laoke_day(created_at) FROM orders WHERE id IN ({orders}))"
+
+
 def _dish_day_rollups(orders: str, sign: str) -> str:
     """Statements that add (`sign` 1) or take back (-1) every line of the orders that the
     subquery `orders` names, in dish_days and dish_pairs."""
+    days = _days_of(orders)
     return f"""
 INSERT INTO dish_days (day, dish, qty, revenue_fen, orders)
     SELECT laoke_day(o.created_at), l.dish, {sign} * SUM(l.qty),
@@ -1106,20 +1112,20 @@ INSERT INTO dish_days (day, dish, qty, revenue_fen, orders)
     GROUP BY 1, 2
     ON CONFLICT (day, dish) DO UPDATE SET qty = qty + excluded.qty,
         revenue_fen = revenue_fen + excluded.revenue_fen, orders = orders + excluded.orders;
-DELETE FROM dish_days WHERE orders = 0;
+DELETE FROM dish_days WHERE orders = 0 AND day IN {days};
 INSERT INTO dish_pairs (day, dish_a, dish_b, orders)
     SELECT laoke_day(o.created_at), a.dish, b.dish, {sign} * COUNT(DISTINCT o.id)
     FROM orders o JOIN order_lines a ON a.order_id = o.id
     JOIN order_lines b ON b.order_id = o.id AND a.dish < b.dish WHERE o.id IN ({orders})
     GROUP BY 1, 2, 3
     ON CONFLICT (day, dish_a, dish_b) DO UPDATE SET orders = orders + excluded.orders;
-DELETE FROM dish_pairs WHERE orders = 0;
+DELETE FROM dish_pairs WHERE orders = 0 AND day IN {days};
 """
 
 
 def _fact_rollups(orders: str, sign: str) -> str:
     """The same for dish_hours, order_baskets, basket_dishes and member_months."""
-    cat = _LINE_CATEGORY.format(l="l")
+    cat, days = _LINE_CATEGORY.format(l="l"), _days_of(orders)
     return f"""
 INSERT INTO dish_hours (day, hour, dish, code, qty)
     SELECT laoke_day(o.created_at), laoke_hour(o.created_at), l.dish, COALESCE(l.code, ''),
@@ -1127,7 +1133,7 @@ INSERT INTO dish_hours (day, hour, dish, code, qty)
     FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id IN ({orders})
     GROUP BY 1, 2, 3, 4
     ON CONFLICT (day, hour, dish, code) DO UPDATE SET qty = qty + excluded.qty;
-DELETE FROM dish_hours WHERE qty = 0;
+DELETE FROM dish_hours WHERE qty = 0 AND day IN {days};
 INSERT INTO order_baskets (order_id, day, member_id, categories)
     SELECT o.id, laoke_day(o.created_at), o.member_id,
            '|' || group_concat(c.category, '|') || '|'
@@ -1142,13 +1148,14 @@ INSERT INTO basket_dishes (day, categories, category, dish, orders)
     ON x.order_id = b.order_id WHERE x.category IS NOT NULL GROUP BY 1, 2, 3, 4
     ON CONFLICT (day, categories, category, dish) DO UPDATE SET
         orders = orders + excluded.orders;
-DELETE FROM basket_dishes WHERE orders = 0;
+DELETE FROM basket_dishes WHERE orders = 0 AND day IN {days};
 DELETE FROM order_baskets WHERE {sign} < 0 AND order_id IN ({orders});
 INSERT INTO member_months (month, member_id, orders)
     SELECT substr(laoke_day(created_at), 1, 7), member_id, {sign} * COUNT(*) FROM orders
     WHERE id IN ({orders}) AND member_id IS NOT NULL GROUP BY 1, 2
     ON CONFLICT (month, member_id) DO UPDATE SET orders = orders + excluded.orders;
-DELETE FROM member_months WHERE orders = 0;
+DELETE FROM member_months WHERE orders = 0 AND month IN (
+    SELECT substr(laoke_day(created_at), 1, 7) FROM orders WHERE id IN ({orders}));
 """
 
 
@@ -1175,7 +1182,8 @@ INSERT INTO stay_hours (visit_day, day, hour, seat_minutes)
     WHERE s.slot * 60 < s.start + s.stay GROUP BY 1, 2, 3
     ON CONFLICT (visit_day, day, hour) DO UPDATE SET
         seat_minutes = seat_minutes + excluded.seat_minutes;
-DELETE FROM stay_hours WHERE seat_minutes = 0;
+DELETE FROM stay_hours WHERE seat_minutes = 0 AND visit_day IN (
+    SELECT date(start / 1440 * 86400, 'unixepoch') FROM ({stays}));
 """
 
 
