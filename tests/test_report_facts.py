@@ -199,6 +199,9 @@ def test_the_rollups_match_the_raw_rows_after_checkouts_a_cancel_and_a_refund(sh
     assert facts == expected_facts(shop), "after a cancel and a refund"
     assert landed[0] not in facts["order_baskets"]  # type: ignore[operator]
     assert landed[2] in facts["order_baskets"]  # type: ignore[operator]
+    texts = [r[0] for r in shop.conn.execute("SELECT DISTINCT categories FROM order_baskets")]
+    assert all(t == "|" + "|".join(sorted(t.strip("|").split("|"))) + "|" for t in texts), \
+        "one set, one text: the categories in order, whatever order the lines came in"
     # An ended order placed again (a restore replaying its events) comes back.
     shop.conn.execute("UPDATE delivery_orders SET state = 'placed' WHERE order_id = ?",
                       (landed[1],))

@@ -1136,7 +1136,7 @@ INSERT INTO dish_hours (day, hour, dish, code, qty)
 DELETE FROM dish_hours WHERE qty = 0 AND day IN {days};
 INSERT INTO order_baskets (order_id, day, member_id, categories)
     SELECT o.id, laoke_day(o.created_at), o.member_id,
-           '|' || group_concat(c.category, '|') || '|'
+           '|' || group_concat(c.category, '|' ORDER BY c.category) || '|'
     FROM orders o JOIN (SELECT DISTINCT l.order_id, {cat} AS category FROM order_lines l
                         WHERE l.order_id IN ({orders})) c ON c.order_id = o.id
     WHERE {sign} > 0 AND c.category IS NOT NULL GROUP BY o.id
@@ -1191,10 +1191,16 @@ _NEW_CATEGORY = _LINE_CATEGORY.format(l="NEW")
 _OTHER_LINES = ("FROM order_lines l WHERE l.order_id = NEW.order_id "
                 "AND l.line_no <> NEW.line_no")
 _GROWS = f"instr(categories, '|' || {_NEW_CATEGORY} || '|') = 0"
+# The order's categories with the new line's, in order: one set is one text.
+_NEW_SET = (f"(SELECT '|' || group_concat(c, '|' ORDER BY c) || '|' FROM (SELECT DISTINCT "
+            f"{_LINE_CATEGORY.format(l='l')} AS c FROM order_lines l "
+            "WHERE l.order_id = NEW.order_id) WHERE c IS NOT NULL)")
 
 REPORT_FACTS = f"""
+-- Only a platform's order can end; the channel, in the reports' time index, spares every
+-- other order the look-up.
 CREATE VIEW counted_orders AS
-    SELECT o.* FROM orders o WHERE NOT EXISTS (
+    SELECT o.* FROM orders o WHERE o.channel <> 'delivery' OR NOT EXISTS (
         SELECT 1 FROM delivery_orders d WHERE d.order_id = o.id AND d.state <> 'placed');
 CREATE TABLE dish_hours (
     day TEXT NOT NULL,
@@ -1208,7 +1214,7 @@ CREATE TABLE order_baskets (
     order_id TEXT PRIMARY KEY,
     day TEXT NOT NULL,
     member_id TEXT,
-    categories TEXT NOT NULL         -- '|热菜|汤|': the order's categories, as first sold
+    categories TEXT NOT NULL         -- '|汤|热菜|': the order's categories, in order
 ) WITHOUT ROWID;
 CREATE INDEX order_baskets_day ON order_baskets(day, categories, member_id);
 CREATE TABLE basket_dishes (
@@ -1317,7 +1323,7 @@ BEGIN
            NEW.qty FROM orders WHERE id = NEW.order_id
     ON CONFLICT (day, hour, dish, code) DO UPDATE SET qty = qty + excluded.qty;
     INSERT INTO order_baskets (order_id, day, member_id, categories)
-    SELECT id, laoke_day(created_at), member_id, '|' FROM orders
+    SELECT id, laoke_day(created_at), member_id, '' FROM orders
     WHERE id = NEW.order_id AND {_NEW_CATEGORY} IS NOT NULL
     ON CONFLICT (order_id) DO NOTHING;
     -- a category new to the order: the dishes it had so far move to the grown set
@@ -1327,12 +1333,12 @@ BEGIN
     AND (category, dish) IN (SELECT DISTINCT {_LINE_CATEGORY.format(l="l")}, l.dish
                              {_OTHER_LINES});
     INSERT INTO basket_dishes (day, categories, category, dish, orders)
-    SELECT b.day, b.categories || {_NEW_CATEGORY} || '|', x.category, x.dish, 1
+    SELECT b.day, {_NEW_SET}, x.category, x.dish, 1
     FROM order_baskets b JOIN (SELECT DISTINCT {_LINE_CATEGORY.format(l="l")} AS category,
                                       l.dish {_OTHER_LINES}) x
     WHERE b.order_id = NEW.order_id AND x.category IS NOT NULL AND {_GROWS}
     ON CONFLICT (day, categories, category, dish) DO UPDATE SET orders = orders + 1;
-    UPDATE order_baskets SET categories = categories || {_NEW_CATEGORY} || '|'
+    UPDATE order_baskets SET categories = {_NEW_SET}
     WHERE order_id = NEW.order_id AND {_GROWS};
     -- the line's own dish, unless the order had it already
     INSERT INTO basket_dishes (day, categories, category, dish, orders)
