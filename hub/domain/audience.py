@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .clock import to_iso
 from .errors import InvalidInput
 from .members import SPICE_LEVELS
-from .profiles import STANDING
 from .store import Store
 
 RFM_GROUPS = ("champions", "loyal", "new", "at_risk", "hibernating")
@@ -68,7 +67,7 @@ def parse_audience(data: Any) -> Audience:
         raise InvalidInput(f"audience: {where}: {reason}") from None
 
 
-# Guests who moved from the table to delivery, with their figures: of their standing orders
+# Guests who moved from the table to delivery, with their figures: of their orders that count
 # between :shift_from and :shift_to (UTC text), more than half of those before :shift_mid
 # were dine-in and more than half of those from it on were deliveries.
 MOVED_TO_DELIVERY = (
@@ -76,8 +75,8 @@ MOVED_TO_DELIVERY = (
     "SUM(o.created_at < :shift_mid AND o.channel = 'dine_in') AS earlier_dine_in, "
     "SUM(o.created_at >= :shift_mid) AS recent_orders, "
     "SUM(o.created_at >= :shift_mid AND o.channel = 'delivery') AS recent_delivery "
-    "FROM orders o WHERE o.created_at >= :shift_from AND o.created_at < :shift_to AND "
-    f"o.member_id IS NOT NULL AND {STANDING} GROUP BY o.member_id "
+    "FROM counted_orders o WHERE o.created_at >= :shift_from AND o.created_at < :shift_to "
+    "AND o.member_id IS NOT NULL GROUP BY o.member_id "
     "HAVING 2 * earlier_dine_in > earlier_orders AND 2 * recent_delivery > recent_orders")
 
 

@@ -9,13 +9,11 @@ from .coupons import member_coupons
 from .members import SPICE_LEVELS, MemberView, member_row, member_view
 from .store import Store, dumps
 
-# An order `o` that stands: not one a delivery platform cancelled or refunded.
-STANDING = ("NOT EXISTS (SELECT 1 FROM delivery_orders d WHERE d.order_id = o.id AND "
-            "d.state <> 'placed')")
 # Every order that is the guest's, whatever the channel: under their member id, which a
 # platform's order carries once they claimed it or its platform user is joined to them
-# (delivery.OWNER), and standing. Named parameter :member.
-GUEST_ORDERS = f"SELECT o.id FROM orders o WHERE o.member_id = :member AND {STANDING}"
+# (delivery.OWNER), and one that counts (`counted_orders`: not one a platform cancelled or
+# refunded). Named parameter :member.
+GUEST_ORDERS = "SELECT o.id FROM counted_orders o WHERE o.member_id = :member"
 
 
 class ChannelCount(TypedDict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -543,17 +543,36 @@ INSERT OR IGNORE INTO hub_meta (key, value) VALUES ('pin_index_key', lower(hex(r
 """
 
 
+def _local(timezone: str) -> Callable[[str], datetime]:
+    zone = ZoneInfo(timezone)
+    return lambda text: datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone)
+
+
 def local_day(timezone: str) -> Callable[[str | None], str | None]:
     """The SQL function laoke_day: UTC ISO text -> the store's local YYYY-MM-DD."""
-    zone = ZoneInfo(timezone)
+    local = _local(timezone)
+    return lambda text: None if text is None else local(text).date().isoformat()
 
-    def day(text: str | None) -> str | None:
+
+def local_minute(timezone: str) -> Callable[[str | None], int | None]:
+    """The SQL function laoke_minute: UTC ISO text -> store-local minutes since 1970-01-01
+    00:00 local (the day is the minute // 1440, the hour the minute // 60 % 24)."""
+    local = _local(timezone)
+
+    def minute(text: str | None) -> int | None:
         if text is None:
             return None
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone) \
-            .date().isoformat()
+        at = local(text)
+        offset = at.utcoffset() or timedelta(0)
+        return int((at.timestamp() + offset.total_seconds()) // 60)
 
-    return day
+    return minute
+
+
+def local_hour(timezone: str) -> Callable[[str | None], int | None]:
+    """The SQL function laoke_hour: UTC ISO text -> the store's local hour, 0 to 23."""
+    local = _local(timezone)
+    return lambda text: None if text is None else local(text).hour
 
 
 # The till: the menu it prices from (dishes by a stable code, the history of their prices, old
@@ -1245,6 +1264,290 @@ CREATE TRIGGER stock_entries_not_deleted BEFORE DELETE ON stock_entries
 BEGIN SELECT RAISE(ABORT, 'a stock entry is never deleted: add another'); END;
 """
 
+# What the owner's reports read instead of two million order lines, kept by triggers like
+# dish_days: each dish's quantity by local day and hour (dish mix), each order's basket of menu
+# categories with the dishes it had of each (ordered X but not Y), and each guest's orders by
+# local month (repurchase). A line is filed under its dish's category as the menu had it when
+# the line was sold: by its code, else by its dish name.
+#
+# An order that counts is one no platform cancelled or refunded (`counted_orders`, the one
+# definition every report reads); when a delivery order ends, or is written already ended,
+# its lines leave every rollup, dish_days and dish_pairs included, and come back if it is
+# placed again. Its lines are written with the order, so an ended order takes no more.
+_LINE_CATEGORY = ("COALESCE((SELECT category FROM menu_dishes WHERE code = {l}.code), "
+                  "(SELECT category FROM menu_dishes WHERE name = {l}.dish "
+                  "ORDER BY rowid DESC LIMIT 1))")
+
+
+def _days_of(orders: str) -> str:
+    """The local days of those orders: a rollup's emptied rows are looked for there only."""
+    return f"(SELECT laoke_day(created_at) FROM orders WHERE id IN ({orders}))"
+
+
+def _dish_day_rollups(orders: str, sign: str) -> str:
+    """Statements that add (`sign` 1) or take back (-1) every line of the orders that the
+    subquery `orders` names, in dish_days and dish_pairs."""
+    days = _days_of(orders)
+    return f"""
+INSERT INTO dish_days (day, dish, qty, revenue_fen, orders)
+    SELECT laoke_day(o.created_at), l.dish, {sign} * SUM(l.qty),
+           {sign} * SUM(l.qty * l.unit_price_fen), {sign} * COUNT(DISTINCT o.id)
+    FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id IN ({orders})
+    GROUP BY 1, 2
+    ON CONFLICT (day, dish) DO UPDATE SET qty = qty + excluded.qty,
+        revenue_fen = revenue_fen + excluded.revenue_fen, orders = orders + excluded.orders;
+DELETE FROM dish_days WHERE orders = 0 AND day IN {days};
+INSERT INTO dish_pairs (day, dish_a, dish_b, orders)
+    SELECT laoke_day(o.created_at), a.dish, b.dish, {sign} * COUNT(DISTINCT o.id)
+    FROM orders o JOIN order_lines a ON a.order_id = o.id
+    JOIN order_lines b ON b.order_id = o.id AND a.dish < b.dish WHERE o.id IN ({orders})
+    GROUP BY 1, 2, 3
+    ON CONFLICT (day, dish_a, dish_b) DO UPDATE SET orders = orders + excluded.orders;
+DELETE FROM dish_pairs WHERE orders = 0 AND day IN {days};
+"""
+
+
+def _fact_rollups(orders: str, sign: str) -> str:
+    """The same for dish_hours, order_baskets, basket_dishes and member_months."""
+    cat, days = _LINE_CATEGORY.format(l="l"), _days_of(orders)
+    return f"""
+INSERT INTO dish_hours (day, hour, dish, code, qty)
+    SELECT laoke_day(o.created_at), laoke_hour(o.created_at), l.dish, COALESCE(l.code, ''),
+           {sign} * SUM(l.qty)
+    FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id IN ({orders})
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (day, hour, dish, code) DO UPDATE SET qty = qty + excluded.qty;
+DELETE FROM dish_hours WHERE qty = 0 AND day IN {days};
+INSERT INTO order_baskets (order_id, day, member_id, categories)
+    SELECT o.id, laoke_day(o.created_at), o.member_id,
+           '|' || group_concat(c.category, '|' ORDER BY c.category) || '|'
+    FROM orders o JOIN (SELECT DISTINCT l.order_id, {cat} AS category FROM order_lines l
+                        WHERE l.order_id IN ({orders})) c ON c.order_id = o.id
+    WHERE {sign} > 0 AND c.category IS NOT NULL GROUP BY o.id
+    ON CONFLICT (order_id) DO NOTHING;
+INSERT INTO basket_dishes (day, categories, category, dish, orders)
+    SELECT b.day, b.categories, x.category, x.dish, {sign} * COUNT(*)
+    FROM order_baskets b JOIN (SELECT DISTINCT l.order_id, {cat} AS category, l.dish
+                               FROM order_lines l WHERE l.order_id IN ({orders})) x
+    ON x.order_id = b.order_id WHERE x.category IS NOT NULL GROUP BY 1, 2, 3, 4
+    ON CONFLICT (day, categories, category, dish) DO UPDATE SET
+        orders = orders + excluded.orders;
+DELETE FROM basket_dishes WHERE orders = 0 AND day IN {days};
+DELETE FROM order_baskets WHERE {sign} < 0 AND order_id IN ({orders});
+INSERT INTO member_months (month, member_id, orders)
+    SELECT substr(laoke_day(created_at), 1, 7), member_id, {sign} * COUNT(*) FROM orders
+    WHERE id IN ({orders}) AND member_id IS NOT NULL GROUP BY 1, 2
+    ON CONFLICT (month, member_id) DO UPDATE SET orders = orders + excluded.orders;
+DELETE FROM member_months WHERE orders = 0 AND month IN (
+    SELECT substr(laoke_day(created_at), 1, 7) FROM orders WHERE id IN ({orders}));
+"""
+
+
+# A visit's stay: to its tab's close, else to its first bill, else the default (and
+# `estimated`); never more than the longest. Fixed by 0036: other figures need a migration.
+STAY_MINUTES = (75, 240)
+_STAY = (f"CASE WHEN {{end}} IS NULL OR laoke_minute({{end}}) <= {{start}} "
+         f"THEN {STAY_MINUTES[0]} ELSE min(laoke_minute({{end}}) - {{start}}, "
+         f"{STAY_MINUTES[1]}) END")
+_ESTIMATED = "({end} IS NULL OR laoke_minute({end}) <= {start})"
+
+
+def _stay_spread(stays: str, sign: str) -> str:
+    """Add (`sign` 1) or take back (-1) the seat-minutes of the stays that `stays` selects
+    (start, stay, party) in each local hour they cover, filed under the visit's day."""
+    return f"""
+INSERT INTO stay_hours (visit_day, day, hour, seat_minutes)
+    SELECT date(s.start / 1440 * 86400, 'unixepoch'), date(s.slot * 3600, 'unixepoch'),
+           s.slot % 24, {sign} * SUM(s.party * (min(s.start + s.stay, s.slot * 60 + 60)
+                                                - max(s.start, s.slot * 60)))
+    FROM (SELECT v.start, v.stay, v.party, v.start / 60 + k.n AS slot FROM ({stays}) v
+          JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+                UNION ALL SELECT 4) k) s
+    WHERE s.slot * 60 < s.start + s.stay GROUP BY 1, 2, 3
+    ON CONFLICT (visit_day, day, hour) DO UPDATE SET
+        seat_minutes = seat_minutes + excluded.seat_minutes;
+DELETE FROM stay_hours WHERE seat_minutes = 0 AND visit_day IN (
+    SELECT date(start / 1440 * 86400, 'unixepoch') FROM ({stays}));
+"""
+
+
+_NEW_CATEGORY = _LINE_CATEGORY.format(l="NEW")
+_OTHER_LINES = ("FROM order_lines l WHERE l.order_id = NEW.order_id "
+                "AND l.line_no <> NEW.line_no")
+_GROWS = f"instr(categories, '|' || {_NEW_CATEGORY} || '|') = 0"
+# The order's categories with the new line's, in order: one set is one text.
+_NEW_SET = (f"(SELECT '|' || group_concat(c, '|' ORDER BY c) || '|' FROM (SELECT DISTINCT "
+            f"{_LINE_CATEGORY.format(l='l')} AS c FROM order_lines l "
+            "WHERE l.order_id = NEW.order_id) WHERE c IS NOT NULL)")
+
+REPORT_FACTS = f"""
+-- Only a platform's order can end; the channel, in the reports' time index, spares every
+-- other order the look-up.
+CREATE VIEW counted_orders AS
+    SELECT o.* FROM orders o WHERE o.channel <> 'delivery' OR NOT EXISTS (
+        SELECT 1 FROM delivery_orders d WHERE d.order_id = o.id AND d.state <> 'placed');
+CREATE TABLE dish_hours (
+    day TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    dish TEXT NOT NULL,
+    code TEXT NOT NULL,              -- '' for a line sold without a menu code
+    qty INTEGER NOT NULL,
+    PRIMARY KEY (day, hour, dish, code)
+) WITHOUT ROWID;
+CREATE TABLE order_baskets (
+    order_id TEXT PRIMARY KEY,
+    day TEXT NOT NULL,
+    member_id TEXT,
+    categories TEXT NOT NULL         -- '|汤|热菜|': the order's categories, in order
+) WITHOUT ROWID;
+CREATE INDEX order_baskets_day ON order_baskets(day, categories, member_id);
+CREATE TABLE basket_dishes (
+    day TEXT NOT NULL,
+    categories TEXT NOT NULL,        -- an order_baskets set
+    category TEXT NOT NULL,
+    dish TEXT NOT NULL,
+    orders INTEGER NOT NULL,         -- orders of that day and set with the dish at least once
+    PRIMARY KEY (day, categories, category, dish)
+) WITHOUT ROWID;
+CREATE TABLE member_months (
+    month TEXT NOT NULL,             -- YYYY-MM, local
+    member_id TEXT NOT NULL,
+    orders INTEGER NOT NULL,
+    PRIMARY KEY (month, member_id)
+) WITHOUT ROWID;
+CREATE INDEX member_months_member ON member_months(member_id, month);
+-- Each visit's stay (start in local minutes), and the seat-minutes of all of them in each
+-- local hour, by the visit's day: occupancy reads a few thousand rows, not every visit.
+CREATE TABLE visit_stays (
+    visit_id TEXT PRIMARY KEY REFERENCES visits(id),
+    day TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    party INTEGER NOT NULL,
+    billed_at TEXT,                  -- its first bill
+    closed_at TEXT,                  -- its tab's close
+    stay INTEGER NOT NULL,
+    estimated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX visit_stays_day ON visit_stays(day, estimated);
+CREATE TABLE stay_hours (
+    visit_day TEXT NOT NULL,
+    day TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    seat_minutes INTEGER NOT NULL,
+    PRIMARY KEY (visit_day, day, hour)
+) WITHOUT ROWID;
+CREATE INDEX orders_visit ON orders(visit_id) WHERE visit_id IS NOT NULL;
+CREATE INDEX tabs_visit ON tabs(visit_id);
+INSERT INTO visit_stays (visit_id, day, start, party, billed_at, closed_at, stay, estimated)
+    SELECT id, date(start / 1440 * 86400, 'unixepoch'), start, party, billed_at, closed_at,
+           {_STAY.format(end="COALESCE(closed_at, billed_at)", start="start")},
+           {_ESTIMATED.format(end="COALESCE(closed_at, billed_at)", start="start")}
+    FROM (SELECT v.id, laoke_minute(v.visited_at) AS start, v.party_size AS party,
+                 b.billed_at, t.closed_at
+          FROM visits v
+          LEFT JOIN (SELECT visit_id, MIN(created_at) AS billed_at FROM counted_orders
+                     WHERE visit_id IS NOT NULL GROUP BY visit_id) b ON b.visit_id = v.id
+          LEFT JOIN (SELECT visit_id, MAX(closed_at) AS closed_at FROM tabs
+                     WHERE closed_at IS NOT NULL GROUP BY visit_id) t ON t.visit_id = v.id);
+{_stay_spread("SELECT start, stay, party FROM visit_stays", "1")}
+CREATE TRIGGER visit_stay_written AFTER INSERT ON visits
+BEGIN
+    INSERT INTO visit_stays (visit_id, day, start, party, billed_at, closed_at, stay,
+                             estimated)
+    SELECT id, date(start / 1440 * 86400, 'unixepoch'), start, party, billed_at, closed_at,
+           {_STAY.format(end="COALESCE(closed_at, billed_at)", start="start")},
+           {_ESTIMATED.format(end="COALESCE(closed_at, billed_at)", start="start")}
+    FROM (SELECT NEW.id AS id, laoke_minute(NEW.visited_at) AS start,
+                 NEW.party_size AS party,
+                 (SELECT MIN(created_at) FROM counted_orders WHERE visit_id = NEW.id)
+                     AS billed_at,
+                 (SELECT MAX(closed_at) FROM tabs WHERE visit_id = NEW.id) AS closed_at);
+END;
+CREATE TRIGGER visit_stay_billed AFTER INSERT ON orders WHEN NEW.visit_id IS NOT NULL
+BEGIN
+    UPDATE visit_stays SET billed_at = NEW.created_at,
+        stay = {_STAY.format(end="COALESCE(closed_at, NEW.created_at)", start="start")},
+        estimated = {_ESTIMATED.format(end="COALESCE(closed_at, NEW.created_at)",
+                                       start="start")}
+    WHERE visit_id = NEW.visit_id AND (billed_at IS NULL OR NEW.created_at < billed_at);
+END;
+CREATE TRIGGER visit_stay_closed AFTER UPDATE OF closed_at ON tabs
+WHEN NEW.closed_at IS NOT NULL
+BEGIN
+    UPDATE visit_stays SET closed_at = NEW.closed_at,
+        stay = {_STAY.format(end="NEW.closed_at", start="start")},
+        estimated = {_ESTIMATED.format(end="NEW.closed_at", start="start")}
+    WHERE visit_id = NEW.visit_id;
+END;
+CREATE TRIGGER visit_stay_spread AFTER INSERT ON visit_stays
+BEGIN
+{_stay_spread("SELECT NEW.start AS start, NEW.stay AS stay, NEW.party AS party", "1")}
+END;
+CREATE TRIGGER visit_stay_moved AFTER UPDATE OF stay ON visit_stays
+WHEN OLD.stay <> NEW.stay
+BEGIN
+{_stay_spread("SELECT OLD.start AS start, OLD.stay AS stay, OLD.party AS party", "-1")}
+{_stay_spread("SELECT NEW.start AS start, NEW.stay AS stay, NEW.party AS party", "1")}
+END;
+{_fact_rollups("SELECT id FROM counted_orders", "1")}
+{_dish_day_rollups("SELECT order_id FROM delivery_orders WHERE state <> 'placed'", "-1")}
+CREATE TRIGGER order_lines_into_counted BEFORE INSERT ON order_lines
+WHEN NOT EXISTS (SELECT 1 FROM counted_orders WHERE id = NEW.order_id)
+BEGIN SELECT RAISE(ABORT, 'a cancelled or refunded order takes no more lines'); END;
+CREATE TRIGGER member_months_order AFTER INSERT ON orders WHEN NEW.member_id IS NOT NULL
+BEGIN
+    INSERT INTO member_months (month, member_id, orders)
+    VALUES (substr(laoke_day(NEW.created_at), 1, 7), NEW.member_id, 1)
+    ON CONFLICT (month, member_id) DO UPDATE SET orders = orders + 1;
+END;
+CREATE TRIGGER report_facts_line AFTER INSERT ON order_lines
+BEGIN
+    INSERT INTO dish_hours (day, hour, dish, code, qty)
+    SELECT laoke_day(created_at), laoke_hour(created_at), NEW.dish, COALESCE(NEW.code, ''),
+           NEW.qty FROM orders WHERE id = NEW.order_id
+    ON CONFLICT (day, hour, dish, code) DO UPDATE SET qty = qty + excluded.qty;
+    INSERT INTO order_baskets (order_id, day, member_id, categories)
+    SELECT id, laoke_day(created_at), member_id, '' FROM orders
+    WHERE id = NEW.order_id AND {_NEW_CATEGORY} IS NOT NULL
+    ON CONFLICT (order_id) DO NOTHING;
+    -- a category new to the order: the dishes it had so far move to the grown set
+    UPDATE basket_dishes SET orders = orders - 1
+    WHERE (day, categories) = (SELECT day, categories FROM order_baskets
+                               WHERE order_id = NEW.order_id AND {_GROWS})
+    AND (category, dish) IN (SELECT DISTINCT {_LINE_CATEGORY.format(l="l")}, l.dish
+                             {_OTHER_LINES});
+    INSERT INTO basket_dishes (day, categories, category, dish, orders)
+    SELECT b.day, {_NEW_SET}, x.category, x.dish, 1
+    FROM order_baskets b JOIN (SELECT DISTINCT {_LINE_CATEGORY.format(l="l")} AS category,
+                                      l.dish {_OTHER_LINES}) x
+    WHERE b.order_id = NEW.order_id AND x.category IS NOT NULL AND {_GROWS}
+    ON CONFLICT (day, categories, category, dish) DO UPDATE SET orders = orders + 1;
+    UPDATE order_baskets SET categories = {_NEW_SET}
+    WHERE order_id = NEW.order_id AND {_GROWS};
+    -- the line's own dish, unless the order had it already
+    INSERT INTO basket_dishes (day, categories, category, dish, orders)
+    SELECT day, categories, {_NEW_CATEGORY}, NEW.dish, 1 FROM order_baskets
+    WHERE order_id = NEW.order_id AND {_NEW_CATEGORY} IS NOT NULL AND NOT EXISTS (
+        SELECT 1 {_OTHER_LINES} AND l.dish = NEW.dish
+        AND {_LINE_CATEGORY.format(l="l")} = {_NEW_CATEGORY})
+    ON CONFLICT (day, categories, category, dish) DO UPDATE SET orders = orders + 1;
+    DELETE FROM basket_dishes WHERE orders = 0
+    AND day = (SELECT day FROM order_baskets WHERE order_id = NEW.order_id);
+END;
+CREATE TRIGGER delivery_written_ended AFTER INSERT ON delivery_orders
+WHEN NEW.state <> 'placed'
+BEGIN
+{_dish_day_rollups("NEW.order_id", "-1")}
+{_fact_rollups("NEW.order_id", "-1")}
+END;
+CREATE TRIGGER delivery_ended_or_placed AFTER UPDATE OF state ON delivery_orders
+WHEN (OLD.state = 'placed') <> (NEW.state = 'placed')
+BEGIN
+{_dish_day_rollups("NEW.order_id", "(CASE NEW.state WHEN 'placed' THEN 1 ELSE -1 END)")}
+{_fact_rollups("NEW.order_id", "(CASE NEW.state WHEN 'placed' THEN 1 ELSE -1 END)")}
+END;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1286,6 +1589,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0041_wechat", WECHAT),
     ("0040_platform_phones", PLATFORM_PHONES),
     ("0043_stock_by_store", STOCK_BY_STORE),
+    ("0036_report_facts", REPORT_FACTS),
 )
 
 

@@ -23,7 +23,7 @@ from .clock import Clock, system_clock, to_iso
 from .config import Settings, overlay
 from .errors import ConfigError, SchemaTooNew
 from .ids import new_id
-from .schema import STEPS, build_migrations, local_day, spaced_chars
+from .schema import STEPS, build_migrations, local_day, local_hour, local_minute, spaced_chars
 
 
 def dumps(value: Any) -> str:
@@ -82,8 +82,12 @@ class Store:
         self.conn.execute("PRAGMA secure_delete = ON")
         # The member search index calls this from its triggers on every write.
         self.conn.create_function("laoke_chars", 1, spaced_chars, deterministic=True)
-        # The report rollups' trigger files each order line under the store's local day.
+        # The report rollups' triggers file order lines and stays under the store's local time.
         self.conn.create_function("laoke_day", 1, local_day(self.settings.timezone),
+                                  deterministic=True)
+        self.conn.create_function("laoke_hour", 1, local_hour(self.settings.timezone),
+                                  deterministic=True)
+        self.conn.create_function("laoke_minute", 1, local_minute(self.settings.timezone),
                                   deterministic=True)
 
     def _migrate(self, steps: tuple[tuple[str, str], ...]) -> None:

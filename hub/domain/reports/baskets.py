@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from itertools import groupby
 from typing import TypedDict
 
 from ..store import Store
@@ -41,50 +40,69 @@ class OrderedWithout(TypedDict):
 def ordered_without(store: Store, period: Period, category: str | None = None
                     ) -> OrderedWithout:
     """Every pair of menu categories (or those with X = `category`), the most orders with X
-    and no Y first, each with its suggested combo and the expected uptake."""
-    by_code, by_name = menu_categories(store, category)
+    and no Y first, each with its suggested combo and the expected uptake. Read from the
+    baskets the order-line triggers keep (`order_baskets`, `basket_dishes`): each order's
+    categories as sold, of the categories on the menu now."""
+    by_code, _ = menu_categories(store, category)
     names = sorted(set(by_code.values()))
     bit = {name: 1 << n for n, name in enumerate(names)}
+    masks: dict[str, int] = {}
+
+    def mask_of(categories: str) -> int:
+        if categories not in masks:
+            masks[categories] = sum(bit.get(name, 0) for name in categories.strip("|").split("|"))
+        return masks[categories]
+
     orders: Counter[int] = Counter()
     per_member: dict[str, Counter[int]] = defaultdict(Counter)
+    # Read as it lies in the index: grouping in SQL would sort a year of orders first.
+    for categories, member in store.conn.execute(
+            "SELECT categories, member_id FROM order_baskets WHERE day BETWEEN ? AND ?",
+            period.days()):
+        mask = mask_of(categories)
+        if mask:
+            orders[mask] += 1
+            if member is not None:
+                per_member[member][mask] += 1
     dishes: dict[int, Counter[tuple[int, str]]] = defaultdict(Counter)
-    # One pass over the lines, an order at a time: its categories as bits, and its dishes.
-    lines = store.conn.execute(
-        "SELECT o.id, o.member_id, l.dish, l.code FROM orders o JOIN order_lines l "
-        "ON l.order_id = o.id WHERE o.created_at >= ? AND o.created_at < ? "
-        "ORDER BY o.created_at, o.id", (period.lo, period.hi))
-    for (_, member), rows in groupby(lines, key=lambda r: (r[0], r[1])):
-        mask, sold = 0, set()
-        for row in rows:
-            found = by_code.get(row[3], by_name.get(row[2]))
-            if found is not None:
-                mask |= bit[found]
-                sold.add((bit[found], row[2]))
-        if not mask:
-            continue
-        orders[mask] += 1
-        if member is not None:
-            per_member[member][mask] += 1
-        for dish in sold:
-            dishes[mask][dish] += 1
-    gaps = [_gap(x, y, bit[x], bit[y], orders, per_member, dishes)
-            for x in names if category in (None, x) for y in names if y != x]
+    for categories, filed, dish, count in store.conn.execute(
+            "SELECT categories, category, dish, SUM(orders) FROM basket_dishes WHERE day "
+            "BETWEEN ? AND ? GROUP BY categories, category, dish", period.days()):
+        if mask_of(categories) and filed in bit:
+            dishes[mask_of(categories)][(bit[filed], dish)] += count
+    # Guests alike count alike: each member's orders by (the pairs of categories they ever
+    # took together, as bits of `pairs`, the order's mask), so a pair walks those few keys.
+    pairs = [(bit[x], bit[y]) for x in names if category in (None, x) for y in names if y != x]
+    together: dict[int, int] = {}
+    guests: Counter[tuple[int, int]] = Counter()
+    for counts in per_member.values():
+        both = 0
+        for mask in counts:
+            if mask not in together:
+                together[mask] = sum(1 << n for n, (xb, yb) in enumerate(pairs)
+                                     if mask & xb and mask & yb)
+            both |= together[mask]
+        for mask, count in counts.items():
+            guests[(both, mask)] += count
+    gaps = [_gap(x, y, bit[x], bit[y], 1 << n, orders, guests, dishes)
+            for n, (x, y) in enumerate((x, y) for x in names if category in (None, x)
+                                       for y in names if y != x)]
     gaps = [g for g in gaps if g["orders_without"]]
     gaps.sort(key=lambda g: (-g["orders_without"], g["category"], g["without"]))
     return {"orders": sum(orders.values()), "gaps": gaps[:TOP_GAPS]}
 
 
-def _gap(x: str, y: str, xb: int, yb: int, orders: Counter[int],
-         per_member: dict[str, Counter[int]], dishes: dict[int, Counter[tuple[int, str]]]
+def _gap(x: str, y: str, xb: int, yb: int, pair: int, orders: Counter[int],
+         guests: Counter[tuple[int, int]], dishes: dict[int, Counter[tuple[int, str]]]
          ) -> Gap:
     with_x = sum(n for mask, n in orders.items() if mask & xb)
     without = sum(n for mask, n in orders.items() if mask & xb and not mask & yb)
     member_gaps = likely = 0
-    for masks in per_member.values():
-        gaps = sum(n for mask, n in masks.items() if mask & xb and not mask & yb)
-        member_gaps += gaps
-        if gaps and any(mask & xb and mask & yb for mask in masks):
-            likely += gaps
+    for (both, mask), n in guests.items():
+        if mask & xb and not mask & yb:
+            member_gaps += n
+            if both & pair:
+                likely += n
     uptake = likely / member_gaps if member_gaps else None
     return Gap(category=x, without=y, orders_with=with_x, orders_without=without,
                share_without=round(without / with_x, 4) if with_x else 0.0,

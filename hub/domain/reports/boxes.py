@@ -27,7 +27,7 @@ def boxes(store: Store, period: Period) -> Boxes:
     rows = store.conn.execute(
         "SELECT b.prize, COUNT(*) AS boxes, SUM(o.total_fen - o.discount_fen) AS takings, "
         "SUM(EXISTS (SELECT 1 FROM coupon_redemptions r WHERE r.code = b.coupon_code)) "
-        "AS redeemed FROM mystery_boxes b JOIN orders o ON o.id = b.order_id "
+        "AS redeemed FROM mystery_boxes b JOIN counted_orders o ON o.id = b.order_id "
         "WHERE b.opened_at >= ? AND b.opened_at < ? GROUP BY b.prize "
         "ORDER BY boxes DESC, b.prize", (period.lo, period.hi)).fetchall()
     total = sum(r["boxes"] for r in rows)

@@ -51,7 +51,7 @@ def commission(store: Store, period: Period) -> Commission:
               for r in store.conn.execute("SELECT id, name, role FROM staff ORDER BY name")}
     books = {"sales_fen": 0, "signups": 0, "stored_value_sold_fen": 0}
     for staff_id, figure, value in store.conn.execute(
-            "SELECT staff_id, 'sales_fen', SUM(total_fen - discount_fen) FROM orders "
+            "SELECT staff_id, 'sales_fen', SUM(total_fen - discount_fen) FROM counted_orders "
             "WHERE created_at >= :lo AND created_at < :hi GROUP BY staff_id UNION ALL "
             "SELECT signed_up_by, 'signups', COUNT(*) FROM members "
             "WHERE created_at >= :lo AND created_at < :hi GROUP BY signed_up_by UNION ALL "
@@ -64,7 +64,7 @@ def commission(store: Store, period: Period) -> Commission:
     for rule in rules.dishes:
         where = "l.code = :target" if rule.code else "d.category = :target"
         for staff_id, qty in store.conn.execute(
-                "SELECT o.staff_id, SUM(l.qty) FROM orders o JOIN order_lines l "
+                "SELECT o.staff_id, SUM(l.qty) FROM counted_orders o JOIN order_lines l "
                 "ON l.order_id = o.id LEFT JOIN menu_dishes d ON d.code = l.code "
                 f"WHERE {where} AND o.created_at >= :lo AND o.created_at < :hi "
                 "AND o.staff_id IS NOT NULL GROUP BY o.staff_id",

@@ -112,18 +112,34 @@ def hours(store: Store, period: Period) -> Hours:
 
 
 def repurchase(store: Store, period: Period) -> Repurchase:
-    """Per month: members who ordered, and the share of them who had ordered before."""
+    """Per month: members who ordered, and the share of them who had ordered in an earlier
+    month (orders that count). Whole months are read from `member_months`, the trigger-kept
+    rollup; the days of a month the period cuts, from the orders themselves."""
+    start, after = period.start, period.end + timedelta(days=1)
+    first = start if start.day == 1 else _next_month(start)
+    stop = after.replace(day=1)  # the first day after the period's last whole month
+    if first < stop:
+        whole = (first.isoformat()[:7], (stop - timedelta(days=1)).isoformat()[:7])
+        cuts = [(start, first), (stop, after)]
+    else:
+        whole, cuts = ("", ""), [(start, after), (after, after)]
+    bounds = [Period(store, lo, hi - timedelta(days=1)) if lo < hi else None for lo, hi in cuts]
+    edges = [(b.lo, b.hi) if b else ("", "") for b in bounds]
     rows = store.conn.execute(
-        "WITH firsts AS (SELECT member_id, MIN(created_at) AS first_at FROM orders "
-        "  WHERE member_id IS NOT NULL GROUP BY member_id), "
-        "monthly AS (SELECT DISTINCT strftime('%Y-%m', o.created_at, ?) AS month, o.member_id "
-        "  FROM orders o WHERE o.member_id IS NOT NULL AND o.created_at >= ? "
-        "  AND o.created_at < ?) "
-        "SELECT m.month, COUNT(*) AS members, "
-        "SUM(strftime('%Y-%m', f.first_at, ?) < m.month) AS came_back "
-        "FROM monthly m JOIN firsts f ON f.member_id = m.member_id "
-        "GROUP BY m.month ORDER BY m.month", (period.shift, period.lo, period.hi, period.shift))
+        "WITH monthly AS (SELECT month, member_id FROM member_months "
+        "  WHERE month BETWEEN ? AND ? UNION "
+        "  SELECT strftime('%Y-%m', created_at, ?), member_id FROM counted_orders "
+        "  WHERE member_id IS NOT NULL AND ((created_at >= ? AND created_at < ?) "
+        "  OR (created_at >= ? AND created_at < ?))) "
+        "SELECT m.month, COUNT(*), SUM(EXISTS (SELECT 1 FROM member_months p "
+        "  WHERE p.member_id = m.member_id AND p.month < m.month)) "
+        "FROM monthly m GROUP BY m.month ORDER BY m.month",
+        (*whole, period.shift, *edges[0], *edges[1]))
     return {"months": [_month_return(r[0], r[1], r[2]) for r in rows]}
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _month_return(month: str, members: int, returning: int) -> MonthReturn:
@@ -171,7 +187,7 @@ def cohorts(store: Store, period: Period, months: int = 12) -> Cohorts:
         "WITH cohort AS (SELECT id, strftime('%Y-%m', created_at, :shift) AS month FROM members "
         "  WHERE created_at >= :lo AND created_at < :hi), "
         "active AS (SELECT DISTINCT o.member_id, strftime('%Y-%m', o.created_at, :shift) AS month "
-        "  FROM orders o JOIN cohort c ON c.id = o.member_id) "
+        "  FROM counted_orders o JOIN cohort c ON c.id = o.member_id) "
         "SELECT c.month, (CAST(substr(a.month, 1, 4) AS INTEGER) * 12 "
         "  + CAST(substr(a.month, 6, 2) AS INTEGER)) - (CAST(substr(c.month, 1, 4) AS INTEGER) "
         "  * 12 + CAST(substr(c.month, 6, 2) AS INTEGER)) AS offset, COUNT(*) "
@@ -193,7 +209,7 @@ def rfm(store: Store, period: Period) -> Rfm:
     end = period.hi
     rows = store.conn.execute(
         "SELECT member_id, julianday(?) - julianday(MAX(created_at)) AS recency, "
-        "COUNT(*) AS frequency, SUM(total_fen - discount_fen) AS monetary FROM orders "
+        "COUNT(*) AS frequency, SUM(total_fen - discount_fen) AS monetary FROM counted_orders "
         "WHERE member_id IS NOT NULL AND created_at >= ? AND created_at < ? "
         "GROUP BY member_id", (end, period.lo, period.hi)).fetchall()
     groups = dict.fromkeys(RFM_GROUPS, 0)

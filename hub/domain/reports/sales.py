@@ -116,8 +116,8 @@ def pairings(store: Store, period: Period, top: int = 30) -> Pairings:
     """Dishes ordered together more often than chance: how many orders had both, and the
     lift (above 1 is a real pairing; rice, ordered with everything, has about 1 and is
     left out), the most frequent first."""
-    orders = store.scalar("SELECT COUNT(*) FROM orders WHERE created_at >= ? AND created_at < ?",
-                          (period.lo, period.hi))
+    orders = store.scalar("SELECT COUNT(*) FROM counted_orders WHERE created_at >= ? "
+                          "AND created_at < ?", (period.lo, period.hi))
     alone = dict(store.conn.execute(
         "SELECT dish, SUM(orders) FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish",
         period.days()).fetchall())
@@ -152,20 +152,20 @@ def staff(store: Store, period: Period) -> Staff:
     signups = _per_staff(store, "SELECT signed_up_by, COUNT(*) FROM members WHERE created_at "
                          ">= ? AND created_at < ? GROUP BY signed_up_by", span)
     sold = {r[0]: r[1:] for r in store.conn.execute(
-        "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM orders "
+        "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM counted_orders "
         "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", span)}
     topups = _per_staff(store, "SELECT staff_id, SUM(amount_fen) FROM stored_value_ledger "
                         "WHERE kind = 'topup' AND created_at >= ? AND created_at < ? "
                         "GROUP BY staff_id", span)
     coupons = _per_staff(store, "SELECT issued_by, COUNT(*) FROM coupons WHERE issued_at >= ? "
                          "AND issued_at < ? GROUP BY issued_by", span)
-    exclusive = _per_staff(store, "SELECT o.staff_id, SUM(l.qty) FROM orders o JOIN "
+    exclusive = _per_staff(store, "SELECT o.staff_id, SUM(l.qty) FROM counted_orders o JOIN "
                            "order_lines l ON l.order_id = o.id JOIN menu_dishes d "
                            "ON d.code = l.code AND d.members_only = 1 WHERE o.created_at >= ? "
                            "AND o.created_at < ? GROUP BY o.staff_id", span)
     rated = {r[0]: r[1:] for r in store.conn.execute(
         "SELECT f.staff_id, COUNT(*), SUM(f.rating), SUM(f.rating >= 4) FROM feedback f "
-        "JOIN orders o ON o.id = f.order_id WHERE o.created_at >= ? AND o.created_at < ? "
+        "JOIN counted_orders o ON o.id = f.order_id WHERE o.created_at >= ? AND o.created_at < ? "
         "GROUP BY f.staff_id", span)}
     people: list[StaffFigures] = []
     for row in store.conn.execute("SELECT id, name, role FROM staff ORDER BY name"):
@@ -201,11 +201,11 @@ def channels(store: Store, period: Period) -> Channels:
         "COALESCE(SUM(d.commission_fen), 0) AS platform_fee_fen, "
         "COALESCE(SUM(d.delivery_fee_fen), 0) AS delivery_fee_fen, "
         "COALESCE(SUM(v.commission_fen), 0) AS voucher_commission_fen "
-        "FROM orders o LEFT JOIN delivery_orders d ON d.order_id = o.id "
+        "FROM counted_orders o LEFT JOIN delivery_orders d ON d.order_id = o.id "
         "LEFT JOIN (SELECT order_id, SUM(commission_fen) AS commission_fen FROM group_vouchers "
         "WHERE state = 'consumed' GROUP BY order_id) v ON v.order_id = o.id "
-        "WHERE o.created_at >= ? AND o.created_at < ? AND COALESCE(d.state, 'placed') = "
-        "'placed' GROUP BY o.channel, d.platform ORDER BY orders DESC, o.channel, d.platform",
+        "WHERE o.created_at >= ? AND o.created_at < ? "
+        "GROUP BY o.channel, d.platform ORDER BY orders DESC, o.channel, d.platform",
         (period.lo, period.hi))
     return {"channels": [ChannelFigures(
         channel=r["channel"], platform=r["platform"], orders=r["orders"],
@@ -219,7 +219,7 @@ def channels(store: Store, period: Period) -> Channels:
 def summary(store: Store, period: Period) -> Summary:
     """Average ticket, money held for guests, points owed, coupons used."""
     orders, revenue = store.totals(
-        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM orders "
+        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM counted_orders "
         "WHERE created_at >= ? AND created_at < ?", (period.lo, period.hi))
     redeemed = store.scalar("SELECT COUNT(*) FROM coupon_redemptions WHERE redeemed_at >= ? "
                             "AND redeemed_at < ?", (period.lo, period.hi))

@@ -13,8 +13,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import TypedDict
 
-from ..clock import from_iso, to_iso
 from ..errors import InvalidInput
+from ..schema import STAY_MINUTES
 from ..store import Store
 from .guests import WEEKDAYS
 from .period import Period
@@ -29,10 +29,8 @@ PART_MINUTES = [sum(hi - lo for code, lo, hi in DAYPART_SPANS if code == part)
                 for part in DAYPARTS]
 # A visit whose end the books do not know (checked in, never billed at the table) is taken to
 # stay this long; one open longer than the cap was left open, not eaten through.
-DEFAULT_STAY = timedelta(minutes=75)
-MAX_STAY = timedelta(hours=4)
+DEFAULT_STAY, MAX_STAY = (timedelta(minutes=m) for m in STAY_MINUTES)
 TOP_PER_CELL = 5
-_EPOCH_WEEKDAY = 3  # 1970-01-01, day 0 of local epoch minutes, was a Thursday
 
 
 class DishCell(TypedDict):
@@ -112,18 +110,17 @@ def menu_categories(store: Store, wanted: str | None = None
 
 
 def dish_mix(store: Store, period: Period, category: str | None = None) -> DishMix:
-    """What sells in each weekday x daypart, from every order line, optionally one menu
-    category (儿童餐, 汤…): the quantity grid and each cell's best sellers with their share.
-    A line is filed under its dish's category by its menu code, else by its dish name."""
+    """What sells in each weekday x daypart, from every order line that counts (the hourly
+    rollup `dish_hours`), optionally one menu category (儿童餐, 汤…): the quantity grid and
+    each cell's best sellers with their share. A line is filed under its dish's category by
+    its menu code, else by its dish name, as the menu has them now."""
     by_code, by_name = menu_categories(store, category)
     qty = _grid()
     cells: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for dow, hour, dish, code, sold in store.conn.execute(
-            "SELECT CAST(strftime('%w', o.created_at, ?) AS INTEGER), "
-            "CAST(strftime('%H', o.created_at, ?) AS INTEGER), l.dish, l.code, SUM(l.qty) "
-            "FROM orders o JOIN order_lines l ON l.order_id = o.id "
-            "WHERE o.created_at >= ? AND o.created_at < ? GROUP BY 1, 2, 3, 4",
-            (period.shift, period.shift, period.lo, period.hi)):
+            "SELECT CAST(strftime('%w', day) AS INTEGER), hour, dish, NULLIF(code, ''), "
+            "SUM(qty) FROM dish_hours WHERE day BETWEEN ? AND ? GROUP BY 1, 2, 3, 4",
+            period.days()):
         if category is not None and by_code.get(code, by_name.get(dish)) != category:
             continue
         day, part = (dow + 6) % 7, HOUR_PART[hour]
@@ -161,45 +158,26 @@ def party_sizes(store: Store, period: Period) -> PartySizes:
             "sizes": sizes}
 
 
-def _minutes(iso: str, offset: int) -> int:
-    """A stored UTC time as store-local minutes since 1970-01-01 00:00 local."""
-    return int(from_iso(iso).timestamp() // 60) + offset
-
-
 def occupancy(store: Store, period: Period) -> Occupancy:
     """上座率 by weekday x daypart: seat-hours used (each party's size times its stay) over
     seat-hours available (the layout's seats times the daypart's hours on each day of the
     period). A stay runs from the visit to its tab's close, else to its bill, else
-    DEFAULT_STAY; no stay counts longer than MAX_STAY. The layout is today's."""
+    DEFAULT_STAY; no stay counts longer than MAX_STAY; a stay past the period's end counts up
+    to it. The triggers keep each visit's stay (`visit_stays`) and the seat-minutes of every
+    local hour (`stay_hours`, by the visit's day), so a year reads a few thousand rows. The
+    layout is today's."""
     seats = store.scalar("SELECT COALESCE(SUM(seats), 0) FROM dining_tables")
-    offset = int(period.shift.split()[0])
-    late = (period.lo, to_iso(from_iso(period.hi) + MAX_STAY))
-    billed = dict(store.conn.execute(
-        "SELECT visit_id, MIN(created_at) FROM orders WHERE visit_id IS NOT NULL "
-        "AND created_at >= ? AND created_at < ? GROUP BY visit_id", late).fetchall())
-    closed = dict(store.conn.execute(
-        "SELECT visit_id, closed_at FROM tabs WHERE closed_at IS NOT NULL "
-        "AND opened_at >= ? AND opened_at < ?", (period.lo, period.hi)).fetchall())
-    used = [[0.0] * len(DAYPARTS) for _ in WEEKDAYS]
-    visits = estimated = 0
-    cap, default = MAX_STAY // timedelta(minutes=1), DEFAULT_STAY // timedelta(minutes=1)
-    closing = _minutes(period.hi, offset)  # a stay past the period's end counts up to it
-    for visit_id, at, party in store.conn.execute(
-            "SELECT id, visited_at, party_size FROM visits WHERE visited_at >= ? "
-            "AND visited_at < ?", (period.lo, period.hi)):
-        visits += 1
-        start = _minutes(at, offset)
-        end_iso = closed.get(visit_id) or billed.get(visit_id)
-        stay = _minutes(end_iso, offset) - start if end_iso else 0
-        if stay <= 0:
-            stay, estimated = default, estimated + 1
-        end = min(start + min(stay, cap), closing)
-        for day in range(start // 1440, (end - 1) // 1440 + 1):
-            weekday = (day + _EPOCH_WEEKDAY) % 7
-            for code, lo, hi in DAYPART_SPANS:
-                overlap = min(end, day * 1440 + hi) - max(start, day * 1440 + lo)
-                if overlap > 0:
-                    used[weekday][DAYPARTS.index(code)] += party * overlap / 60
+    first, last = period.days()
+    minutes = [[0] * len(DAYPARTS) for _ in WEEKDAYS]
+    for dow, hour, used in store.conn.execute(
+            "SELECT CAST(strftime('%w', day) AS INTEGER), hour, SUM(seat_minutes) "
+            "FROM stay_hours WHERE visit_day BETWEEN ? AND ? AND day <= ? GROUP BY 1, 2",
+            (first, last, last)):
+        minutes[(dow + 6) % 7][HOUR_PART[hour]] += used
+    visits, estimated = store.totals(
+        "SELECT COUNT(*), COALESCE(SUM(estimated), 0) FROM visit_stays "
+        "WHERE day BETWEEN ? AND ?", (first, last))
+    used = [[m / 60 for m in row] for row in minutes]
     days_of = [0] * 7
     for n in range((period.end - period.start).days + 1):
         days_of[(period.start + timedelta(days=n)).weekday()] += 1
