@@ -16,7 +16,14 @@ from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.clock import from_iso
 from hub.domain.config import new_settings
 from hub.domain.coupons import Line
-from hub.domain.delivery import PlatformLine, PlatformOrder, end_order, land_order
+from hub.domain.delivery import (
+    PlatformLine,
+    PlatformOrder,
+    end_order,
+    join,
+    land_order,
+    unjoin,
+)
 from hub.domain.members import erase_member
 from hub.domain.reports import REPORTS, report
 from hub.domain.schema import STEPS
@@ -30,7 +37,7 @@ SPAN = (date(2026, 10, 1), date(2026, 11, 25))
 # Every report that reads orders or their lines.
 ORDER_REPORTS = ("dishes", "pairings", "staff", "channels", "summary", "repurchase",
                  "repurchase_yoy", "cohorts", "rfm", "commission", "dish_mix",
-                 "ordered_without", "occupancy", "campaign_roi", "boxes")
+                 "ordered_without", "occupancy", "campaign_roi", "boxes", "channel_shift")
 
 
 def _platform_order(number: int, at: datetime, dishes: list[tuple[str, int, int]]
@@ -211,6 +218,23 @@ def test_the_rollups_match_the_raw_rows_after_checkouts_a_cancel_and_a_refund(sh
     with pytest.raises(Exception, match="takes no more lines"):
         shop.conn.execute("INSERT INTO order_lines (order_id, line_no, dish, qty, "
                           "unit_price_fen) VALUES (?, 9, '米饭', 1, 300)", (landed[0],))
+
+
+def test_a_platform_order_that_changes_guest_moves_in_the_rollups_with_them(shop):
+    """A join gives a platform user's orders to a member after they landed (issue 20), and an
+    unjoin takes them back: the guest's months and baskets follow."""
+    member = shop.scalar("SELECT id FROM members ORDER BY id LIMIT 1")
+    at = shop.now() - timedelta(days=2)
+    dish, price = shop.conn.execute("SELECT name, price_fen FROM menu_dishes LIMIT 1").fetchone()
+    land_order(shop, PlatformOrder("meituan", "MT-900", at.isoformat().replace("+00:00", "Z"),
+                                   [PlatformLine(dish, 1, price)], platform_user_id="mt-u-9"))
+    join(shop, "meituan", "mt-u-9", member, actor="test")
+    assert shop.scalar("SELECT COUNT(*) FROM order_baskets b JOIN delivery_orders d ON "
+                       "d.order_id = b.order_id WHERE d.platform_order_id = 'MT-900' AND "
+                       "b.member_id = ?", (member,)) == 1
+    assert stored_facts(shop) == expected_facts(shop), "after a join"
+    assert unjoin(shop, "meituan", "mt-u-9", actor="test")
+    assert stored_facts(shop) == expected_facts(shop), "after the unjoin"
 
 
 def test_an_order_a_platform_cancelled_or_refunded_changes_no_report(tmp_path):

@@ -1500,6 +1500,21 @@ BEGIN
     VALUES (substr(laoke_day(NEW.created_at), 1, 7), NEW.member_id, 1)
     ON CONFLICT (month, member_id) DO UPDATE SET orders = orders + 1;
 END;
+-- A platform's order whose guest changes (a claim, a join, an unjoin: 0039) moves with them.
+CREATE TRIGGER report_facts_member AFTER UPDATE OF member_id ON orders
+WHEN OLD.member_id IS NOT NEW.member_id
+    AND EXISTS (SELECT 1 FROM counted_orders WHERE id = NEW.id)
+BEGIN
+    UPDATE order_baskets SET member_id = NEW.member_id WHERE order_id = NEW.id;
+    UPDATE member_months SET orders = orders - 1
+    WHERE month = substr(laoke_day(NEW.created_at), 1, 7) AND member_id = OLD.member_id;
+    DELETE FROM member_months WHERE orders = 0 AND member_id = OLD.member_id
+        AND month = substr(laoke_day(NEW.created_at), 1, 7);
+    INSERT INTO member_months (month, member_id, orders)
+    SELECT substr(laoke_day(NEW.created_at), 1, 7), NEW.member_id, 1
+    WHERE NEW.member_id IS NOT NULL
+    ON CONFLICT (month, member_id) DO UPDATE SET orders = orders + 1;
+END;
 CREATE TRIGGER report_facts_line AFTER INSERT ON order_lines
 BEGIN
     INSERT INTO dish_hours (day, hour, dish, code, qty)
