@@ -5,6 +5,10 @@ weeks weigh more, Chinese public holidays are left out of the base), times the s
 holiday lift when the day is a holiday. The backtest replays the last weeks, forecasting each
 day only from what came before it, next to the naive "same weekday last week".
 
+What to prepare counts every channel the kitchen cooks for (History): the dishes eaten in per
+cover, times the covers; the dishes taken away or delivered per such order, times those
+orders, which have a weekday model of their own.
+
 With weather cached in the home (hub.domain.weather), the store's own response to it is
 learnt from its history: how far a day's covers (and each dish's share of them) strayed from
 the weekday forecast, against how much warmer and wetter that day was than the days the
@@ -35,6 +39,10 @@ DEFAULT_HOLIDAY_LIFT = 1.3
 T_MIN = 3.0  # how clear an effect must be in the history before the forecast uses it
 MIN_FIT_DAYS = 40
 WET_MM = 10.0  # a day this wet or wetter counts as fully wet
+SHARE_DAYS = 28  # the days each dish's quantity per cover (and per order away) is read from
+# An order counts where it stands: a platform's order it cancelled or refunded does not
+# (the order stays in the books, marked on `delivery_orders`).
+STANDS = "COALESCE(d.state, 'placed') = 'placed'"
 
 
 class Prepare(TypedDict):
@@ -86,6 +94,16 @@ class Forecast(TypedDict):
     next_week: list[ForecastDay]
     backtest: Backtest
     weather: WeatherUse
+
+
+@dataclass(frozen=True)
+class Dish:
+    """A dish's quantity over the last SHARE_DAYS days: eaten in, and taken away or
+    delivered."""
+
+    name: str
+    dine_in: int
+    away: int
 
 
 def wetness(day: DayWeather) -> float:
@@ -152,55 +170,29 @@ def _invert(a: list[list[float]]) -> list[list[float]] | None:
     return [row[size:] for row in m]
 
 
-class History:
-    """Covers by local day and by (weekday, hour), dish quantities per cover, and the weather
-    of those days where the home has it cached."""
+class Series:
+    """One daily figure (the covers; the orders taken away or delivered) and the weekday
+    model over it: the same weekday of the last weeks, holidays left out of the base and
+    lifted by the store's own holiday lift."""
 
-    def __init__(self, store: Store, until: date, days: int = 400,
-                 dish_limit: int | None = 10) -> None:
-        period = Period(store, until - timedelta(days=days), until)
-        self.daily: dict[date, int] = defaultdict(int)
-        self.hourly: dict[tuple[int, int], int] = defaultdict(int)
-        for day, hour, covers in store.conn.execute(
-                "SELECT date(visited_at, ?), CAST(strftime('%H', visited_at, ?) AS INTEGER), "
-                "SUM(party_size) FROM visits WHERE visited_at >= ? AND visited_at < ? "
-                "GROUP BY 1, 2", (period.shift, period.shift, period.lo, period.hi)):
-            when = date.fromisoformat(day)
-            self.daily[when] += covers
-            self.hourly[(when.weekday(), hour)] += covers
-        self.dishes = [(r[0], r[1]) for r in store.conn.execute(
-            "SELECT l.dish, SUM(l.qty) FROM orders o JOIN order_lines l ON l.order_id = o.id "
-            "WHERE o.created_at >= ? AND o.created_at < ? AND o.channel = 'dine_in' "
-            "GROUP BY l.dish ORDER BY 2 DESC LIMIT ?",
-            (Period(store, until - timedelta(days=28), until).lo, period.hi,
-             -1 if dish_limit is None else dish_limit))]
-        self.first = min(self.daily, default=until)
-        years = range(until.year - 2, until.year + 2)
-        self.holidays = holidays.country_holidays("CN", years=years)
-        self.weather = load(store, until - timedelta(days=days), until + timedelta(days=8))
-        # Each dish's sales by day (every channel, from the trigger's rollup): only the ratio
-        # to covers is read, to learn how the weather moves a dish's share.
-        self.dish_daily: dict[str, dict[date, int]] = defaultdict(dict)
-        if self.weather and self.dishes:
-            names = [dish for dish, _ in self.dishes]
-            for day, dish, qty in store.conn.execute(
-                    "SELECT day, dish, qty FROM dish_days WHERE day >= ? AND day < ? AND dish "
-                    f"IN ({', '.join('?' for _ in names)})",
-                    (period.start.isoformat(), until.isoformat(), *names)):
-                self.dish_daily[dish][date.fromisoformat(day)] = qty
+    def __init__(self, daily: dict[date, int], first: date,
+                 days_off: holidays.HolidayBase) -> None:
+        self.daily = daily
+        self.first = first
+        self.holidays = days_off
 
-    def covers(self, day: date) -> int:
+    def __call__(self, day: date) -> int:
         return self.daily.get(day, 0)
 
     def holiday_lift(self, before: date) -> float:
         """How much busier this store's holidays were than the same weekdays around them."""
         ratios = []
         for day in self.holidays:
-            if self.first <= day < before and self.covers(day):
-                usual = [self.covers(day - timedelta(weeks=w)) for w in (1, 2)]
+            if self.first <= day < before and self(day):
+                usual = [self(day - timedelta(weeks=w)) for w in (1, 2)]
                 usual = [u for u in usual if u]
                 if usual:
-                    ratios.append(self.covers(day) / (sum(usual) / len(usual)))
+                    ratios.append(self(day) / (sum(usual) / len(usual)))
         return sum(ratios) / len(ratios) if ratios else DEFAULT_HOLIDAY_LIFT
 
     def base_days(self, day: date, known_until: date) -> list[tuple[date, int]]:
@@ -216,15 +208,98 @@ class History:
         return found
 
     def forecast_day(self, day: date, known_until: date) -> float:
-        """Covers on `day`, using only days before `known_until`."""
+        """The figure on `day`, using only days before `known_until`."""
         base = self.base_days(day, known_until)
         if not base:
             return 0.0
-        covers = sum(weight * self.covers(past) for past, weight in base) / sum(
+        figure = sum(weight * self(past) for past, weight in base) / sum(
             weight for _, weight in base)
         if day in self.holidays:
-            covers *= self.holiday_lift(known_until)
-        return covers
+            figure *= self.holiday_lift(known_until)
+        return figure
+
+    def naive(self, day: date) -> int:
+        return self(day - timedelta(weeks=1))
+
+
+class History:
+    """Covers by local day and by (weekday, hour), the orders taken away or delivered by
+    day, each dish's quantity per cover and per such order, and the weather of those days
+    where the home has it cached.
+
+    Every channel is planned for, since the kitchen cooks and the purchase list buys for all
+    of them: a dish's dine-in quantity follows the covers, its takeaway and delivery quantity
+    follows those orders (their own weekday model: a delivery order seats nobody, so covers
+    stay covers). Only what was paid and stands counts: a platform's cancelled or refunded
+    order is left out."""
+
+    def __init__(self, store: Store, until: date, days: int = 400,
+                 dish_limit: int | None = 10) -> None:
+        period = Period(store, until - timedelta(days=days), until)
+        daily: dict[date, int] = defaultdict(int)
+        self.hourly: dict[tuple[int, int], int] = defaultdict(int)
+        for day, hour, covers in store.conn.execute(
+                "SELECT date(visited_at, ?), CAST(strftime('%H', visited_at, ?) AS INTEGER), "
+                "SUM(party_size) FROM visits WHERE visited_at >= ? AND visited_at < ? "
+                "GROUP BY 1, 2", (period.shift, period.shift, period.lo, period.hi)):
+            when = date.fromisoformat(day)
+            daily[when] += covers
+            self.hourly[(when.weekday(), hour)] += covers
+        away: dict[date, int] = {date.fromisoformat(day): orders for day, orders in
+                                 store.conn.execute(
+            "SELECT date(o.created_at, ?), COUNT(*) FROM orders o "
+            "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.created_at >= ? "
+            "AND o.created_at < ? AND o.channel <> 'dine_in' "
+            f"AND {STANDS} GROUP BY 1", (period.shift, period.lo, period.hi))}
+        self.first = min([*daily, *away], default=until)
+        years = range(until.year - 2, until.year + 2)
+        self.holidays = holidays.country_holidays("CN", years=years)
+        self.covers = Series(daily, self.first, self.holidays)
+        self.away = Series(away, self.first, self.holidays)
+        # The last four weeks (today is not over) give each dish's quantity per cover and
+        # per order taken away, the most sold first.
+        recent = Period(store, until - timedelta(days=SHARE_DAYS), until - timedelta(days=1))
+        self.dishes = [Dish(r[0], r[1], r[2]) for r in store.conn.execute(
+            "SELECT l.dish, SUM(CASE WHEN o.channel = 'dine_in' THEN l.qty ELSE 0 END), "
+            "SUM(CASE WHEN o.channel = 'dine_in' THEN 0 ELSE l.qty END) FROM orders o "
+            "JOIN order_lines l ON l.order_id = o.id "
+            "LEFT JOIN delivery_orders d ON d.order_id = o.id "
+            f"WHERE o.created_at >= ? AND o.created_at < ? AND {STANDS} "
+            "GROUP BY l.dish ORDER BY SUM(l.qty) DESC, l.dish LIMIT ?",
+            (recent.lo, recent.hi, -1 if dish_limit is None else dish_limit))]
+        shares = [recent.start + timedelta(days=n) for n in range(SHARE_DAYS)]
+        self.recent_covers = sum(self.covers(day) for day in shares)
+        self.recent_away = sum(self.away(day) for day in shares)
+        self.weather = load(store, until - timedelta(days=days), until + timedelta(days=8))
+        # Each dish's sales by day (every channel, from the trigger's rollup): only the ratio
+        # to covers is read, to learn how the weather moves a dish's share.
+        self.dish_daily: dict[str, dict[date, int]] = defaultdict(dict)
+        if self.weather and self.dishes:
+            names = [dish.name for dish in self.dishes]
+            for day, dish, qty in store.conn.execute(
+                    "SELECT day, dish, qty FROM dish_days WHERE day >= ? AND day < ? AND dish "
+                    f"IN ({', '.join('?' for _ in names)})",
+                    (period.start.isoformat(), until.isoformat(), *names)):
+                self.dish_daily[dish][date.fromisoformat(day)] = qty
+
+    def holiday_lift(self, before: date) -> float:
+        """The covers' holiday lift (the rota and the tests read it)."""
+        return self.covers.holiday_lift(before)
+
+    def base_days(self, day: date, known_until: date) -> list[tuple[date, int]]:
+        return self.covers.base_days(day, known_until)
+
+    def forecast_day(self, day: date, known_until: date) -> float:
+        """Covers on `day`, using only days before `known_until`."""
+        return self.covers.forecast_day(day, known_until)
+
+    def prepare(self, covers: float, away: float, shares: dict[str, float]) -> list[Prepare]:
+        """Each dish for a day of `covers` and `away` orders, its share moved by the weather
+        as `shares` says (1 where it does not)."""
+        return [Prepare(dish=dish.name, qty=round(
+            ((covers * dish.dine_in / self.recent_covers if self.recent_covers else 0.0)
+             + (away * dish.away / self.recent_away if self.recent_away else 0.0))
+            * shares.get(dish.name, 1.0))) for dish in self.dishes]
 
     def shift(self, day: date, base: Sequence[tuple[date, int]]) -> tuple[float, float] | None:
         """How much warmer and wetter `day` is than the days its forecast was built from;
@@ -241,9 +316,6 @@ class History:
             warm += weight * then.temperature_c
             wet += weight * wetness(then)
         return seen.temperature_c - warm / total, wetness(seen) - wet / total
-
-    def naive(self, day: date) -> int:
-        return self.covers(day - timedelta(weeks=1))
 
     def hours(self, day: date, covers: float) -> dict[int, float]:
         profile = {hour: self.hourly.get((day.weekday(), hour), 0) for hour in range(24)}
@@ -304,25 +376,23 @@ def forecast(store: Store, period: Period, weather: float = 1.0,
     history = History(store, today, dish_limit=dish_limit)
     response = learn(history, today)
     days = [today + timedelta(days=n) for n in range(1, days_ahead + 1)]
-    covers_per_dish = sum(history.daily.get(today - timedelta(days=n), 0) for n in range(1, 29))
     ahead, moved = [], False
     for day in days:
         shift = history.shift(day, history.base_days(day, today))  # today is not over yet
         lift = response.covers.factor(shift)
         covers = history.forecast_day(day, today) * lift * weather
+        away = history.away.forecast_day(day, today) * weather
+        shares = {dish.name: response.dishes.get(dish.name, Effect()).factor(shift)
+                  for dish in history.dishes}
+        moved = moved or lift != 1.0 or any(share != 1.0 for share in shares.values())
         seen = history.weather.get(day)
-        prepare = []
-        for dish, qty in history.dishes if covers_per_dish else ():
-            share = response.dishes.get(dish, Effect()).factor(shift)
-            moved = moved or lift != 1.0 or share != 1.0
-            prepare.append(Prepare(dish=dish, qty=round(covers * qty / covers_per_dish * share)))
-        moved = moved or lift != 1.0
         ahead.append(ForecastDay(
             date=day.isoformat(), weekday=day.strftime("%a"),
             holiday=history.holidays.get(day),
             temperature_c=None if seen is None else round(seen.temperature_c, 1),
             precipitation_mm=None if seen is None else seen.precipitation_mm,
-            covers=round(covers), hours=history.hours(day, covers), prepare=prepare))
+            covers=round(covers), hours=history.hours(day, covers),
+            prepare=history.prepare(covers, away, shares)))
     return {"tomorrow": ahead[0], "next_week": ahead,
             "backtest": backtest(history, today, backtest_days),
             "weather": _weather_use(history, response, days, moved)}
@@ -342,7 +412,7 @@ def backtest(history: History, today: date, backtest_days: int) -> Backtest:
         shift = history.shift(day, history.base_days(day, day))
         ours.append((expected * response.covers.factor(shift), actual))
         plain.append((expected, actual))
-        naive.append((history.naive(day), actual))
+        naive.append((history.covers.naive(day), actual))
     return {"days": len(ours), "mape": mape(ours), "mape_without_weather": mape(plain),
             "naive_mape": mape(naive)}
 
