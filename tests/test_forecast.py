@@ -1,21 +1,31 @@
-"""The forecast plans every channel (issue 22, part C): a dish sold only by delivery is
+"""The forecast (issue 22, part C) plans every channel: a dish sold only by delivery is
 forecast and bought for, covers stay the guests who sat down, and what a platform cancelled
-is not planned for again."""
+is not planned for again. It learns last year's season: on a store with a known season the
+term is kept and beats the plain model in the backtest; on one without, it is not kept."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import math
+import random
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.demo_data import WEEKDAY_FACTOR, season_lift
 
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.clock import to_iso
+from hub.domain.config import new_settings
 from hub.domain.delivery import PlatformLine, PlatformOrder, end_order, land_order, map_dish
 from hub.domain.menu import MenuLine, import_menu
 from hub.domain.reports.forecast import forecast
 from hub.domain.reports.period import Period
+from hub.domain.ids import new_id
 from hub.domain.stock import import_recipes, purchase
+from hub.domain.store import Store
 from hub.menu_files import read_rows
-from tests.conftest import START
+from tests.conftest import START, FakeClock
 from tests.support.menu import MENU_CSV
 
 TODAY = date(2026, 11, 25)  # the fake clock's day in Shanghai
@@ -70,3 +80,70 @@ def test_takeaway_and_delivery_are_planned_and_bought_for_but_seat_nobody(store,
             for line in order["lines"]}
     assert need == {"鸡腿": 7 * 6 * 0.25, "花生": 7 * 5 * 20}
     assert bought["unforecast"] == []
+
+
+# -- last year's season -----------------------------------------------------------------------
+
+AFTER_SUMMER = datetime(2026, 9, 25, 4, 30, tzinfo=UTC)  # the backtest has the guests' return
+SEASON_DAYS = 520  # a year before the days the term is tried on, and those days
+
+
+def _covers_store(tmp_path_factory, name: str, seasonal: bool) -> Store:
+    """A store of covers only (the forecast's season reads nothing else): about 120 guests a
+    day in the demo's weekly rhythm with 12 % noise, and, when `seasonal`, the demo's
+    university store's breaks (hub.demo_data.season_lift)."""
+    settings = new_settings("s1")
+    settings.storage.synchronous = "normal"
+    store = Store(tmp_path_factory.mktemp(name) / "laoke.db", settings, FakeClock(AFTER_SUMMER))
+    rng = random.Random(5)
+    today = AFTER_SUMMER.astimezone(SHANGHAI).date()
+    rows = []
+    for back in range(1, SEASON_DAYS + 1):
+        day = today - timedelta(days=back)
+        covers = 120 * WEEKDAY_FACTOR[day.weekday()] * math.exp(rng.gauss(0, 0.12))
+        rows.append((new_id(), "s1", "A1",
+                     round(covers * (season_lift(day) if seasonal else 1.0)),
+                     to_iso(datetime.combine(day, time(12), tzinfo=SHANGHAI))))
+    with store.write():
+        store.conn.executemany("INSERT INTO visits (id, store_id, table_no, party_size, "
+                               "visited_at) VALUES (?, ?, ?, ?, ?)", rows)
+    return store
+
+
+@pytest.fixture(scope="module")
+def seasonal_store(tmp_path_factory):
+    with _covers_store(tmp_path_factory, "seasonal", seasonal=True) as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def steady_store(tmp_path_factory):
+    with _covers_store(tmp_path_factory, "steady", seasonal=False) as store:
+        yield store
+
+
+def test_last_years_season_is_kept_where_it_forecasts_better(seasonal_store):
+    result = forecast(seasonal_store, Period(seasonal_store, None, None))
+    season = result["season"]["covers"]
+    assert season["used"] and season["status"] == "used", season
+    assert season["days"] >= 60 and season["gain_pct"] > 0
+    # The backtest's four weeks hold the guests' return from the summer break: the weekday
+    # model lags behind it for weeks, last year's season knew it was coming.
+    backtest = result["backtest"]
+    assert backtest["mape"] < backtest["mape_without_season"] - 2, backtest
+    assert backtest["mape"] < backtest["naive_mape"], backtest
+    assert backtest["mape"] == backtest["mape_without_weather"], "no weather here"
+
+
+def test_a_store_without_a_season_keeps_its_model_and_a_young_one_has_none(steady_store):
+    result = forecast(steady_store, Period(steady_store, None, None))
+    season = result["season"]["covers"]
+    assert season["status"] == "no_gain" and not season["used"], season
+    backtest = result["backtest"]
+    assert backtest["mape"] == backtest["mape_without_season"] < backtest["naive_mape"]
+    # Less than a year of trade before the forecast: nothing to read last year's season from.
+    young = AFTER_SUMMER.astimezone(SHANGHAI).date() - timedelta(days=200)
+    early = forecast(steady_store, Period(steady_store, None, young))["season"]
+    assert early["covers"] == {"used": False, "status": "too_little_history", "days": 0,
+                               "gain_pct": 0.0}
+    assert early["away"]["status"] == "too_little_history"

@@ -39,7 +39,19 @@ DEFAULT_HOLIDAY_LIFT = 1.3
 T_MIN = 3.0  # how clear an effect must be in the history before the forecast uses it
 MIN_FIT_DAYS = 40
 WET_MM = 10.0  # a day this wet or wetter counts as fully wet
-SHARE_DAYS = 28  # the days each dish's quantity per cover (and per order away) is read from
+# Last year's season: the level of the three weeks around the same weekday 52 weeks before
+# (holidays left out: they have their own lift, and the lunar ones move), against the same of
+# the days a forecast is built from. It is used only where it beat the plain model, by at
+# least SEASON_T standard errors, on the SEASON_CHECK_DAYS before the forecast.
+YEAR = timedelta(weeks=52)
+SEASON_SPAN = 10  # days either side of the day last year
+SEASON_CHECK_DAYS = 91
+SEASON_MIN_DAYS = 28
+SEASON_T = 2.0
+SHARE_DAYS = 28
+# The days of covers the history reads: a year back from the oldest day the season term is
+# tried on (the held-out days before the backtest's), with its three weeks around.
+HISTORY_DAYS = 7 * 52 + SEASON_SPAN + SEASON_CHECK_DAYS + 28 + 7  # the days each dish's quantity per cover (and per order away) is read from
 # An order counts where it stands: a platform's order it cancelled or refunded does not
 # (the order stays in the books, marked on `delivery_orders`).
 STANDS = "COALESCE(d.state, 'placed') = 'placed'"
@@ -65,6 +77,7 @@ class Backtest(TypedDict):
     days: int
     mape: float  # the forecast as it runs (with weather when the store has it)
     mape_without_weather: float
+    mape_without_season: float
     naive_mape: float  # "same weekday last week", the forecast to beat
 
 
@@ -89,11 +102,25 @@ class WeatherUse(TypedDict):
     dishes: list[DishResponse]  # only the dishes with an effect
 
 
+class SeasonFit(TypedDict):
+    used: bool
+    # used, too_little_history (not a year of it yet), no_gain (the plain model does as well)
+    status: str
+    days: int  # the held-out days it was tried on
+    gain_pct: float  # how much smaller its mean absolute log error was there, in percent
+
+
+class SeasonUse(TypedDict):
+    covers: SeasonFit
+    away: SeasonFit  # the orders taken away or delivered
+
+
 class Forecast(TypedDict):
     tomorrow: ForecastDay
     next_week: list[ForecastDay]
     backtest: Backtest
     weather: WeatherUse
+    season: SeasonUse
 
 
 @dataclass(frozen=True)
@@ -180,6 +207,7 @@ class Series:
         self.daily = daily
         self.first = first
         self.holidays = days_off
+        self.levels: dict[date, float | None] = {}
 
     def __call__(self, day: date) -> int:
         return self.daily.get(day, 0)
@@ -221,6 +249,34 @@ class Series:
     def naive(self, day: date) -> int:
         return self(day - timedelta(weeks=1))
 
+    def level(self, centre: date) -> float | None:
+        """The mean day over the three weeks around `centre`, holidays left out; None where
+        the history does not reach."""
+        if centre in self.levels:
+            return self.levels[centre]
+        found = None
+        if centre - timedelta(days=SEASON_SPAN) >= self.first:
+            days = [centre + timedelta(days=n) for n in range(-SEASON_SPAN, SEASON_SPAN + 1)]
+            values = [self(day) for day in days if day not in self.holidays]
+            found = sum(values) / len(values) if values and sum(values) else None
+        self.levels[centre] = found
+        return found
+
+    def season(self, day: date, base: Sequence[tuple[date, int]]) -> float | None:
+        """How much busier last year was at `day`'s time of year than at its base days' (the
+        ISO week's ratio to the base weeks', smoothed); None without a year of history."""
+        then = self.level(day - YEAR)
+        past = [(self.level(when - YEAR), weight) for when, weight in base]
+        if then is None or not past:
+            return None
+        total, level = 0, 0.0
+        for before, weight in past:
+            if before is None:
+                return None
+            total += weight
+            level += weight * before
+        return then / (level / total)
+
 
 class History:
     """Covers by local day and by (weekday, hour), the orders taken away or delivered by
@@ -233,7 +289,7 @@ class History:
     stay covers). Only what was paid and stands counts: a platform's cancelled or refunded
     order is left out."""
 
-    def __init__(self, store: Store, until: date, days: int = 400,
+    def __init__(self, store: Store, until: date, days: int = HISTORY_DAYS,
                  dish_limit: int | None = 10) -> None:
         period = Period(store, until - timedelta(days=days), until)
         daily: dict[date, int] = defaultdict(int)
@@ -324,6 +380,51 @@ class History:
 
 
 @dataclass(frozen=True)
+class Model:
+    """A series' weekday model, with last year's season where it earned its place."""
+
+    series: Series
+    season: bool = False
+
+    def expected(self, day: date, known_until: date) -> float:
+        figure = self.series.forecast_day(day, known_until)
+        if self.season and figure:
+            factor = self.series.season(day, self.series.base_days(day, known_until))
+            if factor is not None:
+                figure *= factor
+        return figure
+
+
+def fit_season(series: Series, known_until: date) -> SeasonFit:
+    """Whether last year's season makes the days before `known_until` better forecast (each
+    from what came before it) than the plain weekday model: a held-out test, since the term
+    is read from last year and nothing of it is fitted to these days. It must win by
+    SEASON_T standard errors of the paired differences, so a store without a season keeps
+    the model it had."""
+    gains = []
+    for n in range(1, SEASON_CHECK_DAYS + 1):
+        day = known_until - timedelta(days=n)
+        actual = series(day)
+        if not actual or day in series.holidays:
+            continue
+        base = series.base_days(day, day)
+        factor = series.season(day, base)
+        expected = series.forecast_day(day, day)
+        if factor is None or expected <= 0:
+            continue
+        miss = abs(math.log(expected / actual))
+        gains.append(miss - abs(math.log(expected * factor / actual)))
+    if len(gains) < SEASON_MIN_DAYS:
+        return {"used": False, "status": "too_little_history", "days": len(gains),
+                "gain_pct": 0.0}
+    mean = sum(gains) / len(gains)
+    spread = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1))
+    used = mean > 0 and mean >= SEASON_T * spread / math.sqrt(len(gains))
+    return {"used": used, "status": "used" if used else "no_gain", "days": len(gains),
+            "gain_pct": round(100 * mean, 1)}
+
+
+@dataclass(frozen=True)
 class Learnt:
     """What the history says the weather does to this store: to its covers and to each
     dish's share of them, learnt from the days before `known_until`."""
@@ -333,31 +434,36 @@ class Learnt:
     days: int
 
 
-def learn(history: History, known_until: date) -> Learnt:
-    covers: list[tuple[float, float, float]] = []
-    dishes: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+def learn(history: History, known_until: date, covers: Model,
+          dishes: bool = True) -> Learnt:
+    """The weather's effects on what `covers` expected (with the season where it is used, so
+    the weather is not credited with the time of year); `dishes`: each dish's too."""
+    rows: list[tuple[float, float, float]] = []
+    shares: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     start = max(history.first + timedelta(weeks=4), known_until - timedelta(days=365))
-    for n in range((known_until - start).days):
+    for n in range((known_until - start).days if history.weather else 0):
         day = start + timedelta(days=n)
         actual = history.covers(day)
         if day in history.holidays or not actual:
             continue
         base = history.base_days(day, day)
         shift = history.shift(day, base)
-        expected = history.forecast_day(day, day)
-        if shift is None or expected <= 0:
+        if shift is None:
             continue
-        covers.append((math.log(actual / expected), *shift))
+        expected = covers.expected(day, day)
+        if expected <= 0:
+            continue
+        rows.append((math.log(actual / expected), *shift))
         base_covers = sum(weight * history.covers(past) for past, weight in base)
-        for dish, sold in history.dish_daily.items():
+        for dish, sold in history.dish_daily.items() if dishes else ():
             usual = sum(weight * sold.get(past, 0) for past, weight in base)
             if usual and base_covers:
                 share = usual / base_covers
-                dishes[dish].append(
+                shares[dish].append(
                     (math.log((sold.get(day, 0) + 0.5) / (actual * share + 0.5)), *shift))
-    return Learnt(covers=fit_effect(covers),
-                     dishes={dish: fit_effect(rows) for dish, rows in dishes.items()},
-                     days=len(covers))
+    return Learnt(covers=fit_effect(rows),
+                  dishes={dish: fit_effect(found) for dish, found in shares.items()},
+                  days=len(rows))
 
 
 def mape(pairs: Sequence[tuple[float, int]]) -> float:
@@ -374,14 +480,18 @@ def forecast(store: Store, period: Period, weather: float = 1.0,
     the cached weather says."""
     today = period.end
     history = History(store, today, dish_limit=dish_limit)
-    response = learn(history, today)
+    season: SeasonUse = {"covers": fit_season(history.covers, today),
+                         "away": fit_season(history.away, today)}
+    covers_model = Model(history.covers, season["covers"]["used"])
+    away_model = Model(history.away, season["away"]["used"])
+    response = learn(history, today, covers_model)
     days = [today + timedelta(days=n) for n in range(1, days_ahead + 1)]
     ahead, moved = [], False
     for day in days:
         shift = history.shift(day, history.base_days(day, today))  # today is not over yet
         lift = response.covers.factor(shift)
-        covers = history.forecast_day(day, today) * lift * weather
-        away = history.away.forecast_day(day, today) * weather
+        covers = covers_model.expected(day, today) * lift * weather
+        away = away_model.expected(day, today) * weather
         shares = {dish.name: response.dishes.get(dish.name, Effect()).factor(shift)
                   for dish in history.dishes}
         moved = moved or lift != 1.0 or any(share != 1.0 for share in shares.values())
@@ -395,26 +505,34 @@ def forecast(store: Store, period: Period, weather: float = 1.0,
             prepare=history.prepare(covers, away, shares)))
     return {"tomorrow": ahead[0], "next_week": ahead,
             "backtest": backtest(history, today, backtest_days),
-            "weather": _weather_use(history, response, days, moved)}
+            "weather": _weather_use(history, response, days, moved), "season": season}
 
 
 def backtest(history: History, today: date, backtest_days: int) -> Backtest:
-    """The last `backtest_days` days, each forecast only from what came before it; the
-    weather's effects are learnt only from the days before the first of them."""
-    response = learn(history, today - timedelta(days=backtest_days))
-    ours, plain, naive = [], [], []
+    """The last `backtest_days` days' covers, each forecast only from what came before it;
+    whether the season is used, and the weather's effects, are decided and learnt only from
+    the days before the first of them. Next to it: the same without the weather, without
+    the season (the weather then learnt without it too), and the naive forecast."""
+    start = today - timedelta(days=backtest_days)
+    kept = fit_season(history.covers, start)["used"] if backtest_days else False
+    model, plain_model = Model(history.covers, kept), Model(history.covers)
+    response = learn(history, start, model, dishes=False)
+    plain = learn(history, start, plain_model, dishes=False) if kept else response
+    ours, unweathered, unseasoned, naive = [], [], [], []
     for back in range(backtest_days, 0, -1):
         day = today - timedelta(days=back)
         if day - timedelta(weeks=4) < history.first:
             continue
         actual = history.covers(day)
-        expected = history.forecast_day(day, day)
         shift = history.shift(day, history.base_days(day, day))
+        expected = model.expected(day, day)
         ours.append((expected * response.covers.factor(shift), actual))
-        plain.append((expected, actual))
+        unweathered.append((expected, actual))
+        unseasoned.append((plain_model.expected(day, day) * plain.covers.factor(shift),
+                           actual))
         naive.append((history.covers.naive(day), actual))
-    return {"days": len(ours), "mape": mape(ours), "mape_without_weather": mape(plain),
-            "naive_mape": mape(naive)}
+    return {"days": len(ours), "mape": mape(ours), "mape_without_weather": mape(unweathered),
+            "mape_without_season": mape(unseasoned), "naive_mape": mape(naive)}
 
 
 def _weather_use(history: History, response: Learnt, days: list[date],
