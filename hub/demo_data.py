@@ -275,8 +275,8 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
     lift = {day: _weather_lift(felt.get(day)) for day in felt}
     if season:
         for n in range(days + 1):
-            day = today - timedelta(days=n)
-            lift[day] = lift.get(day, 1.0) * season_lift(day)
+            when = today - timedelta(days=n)
+            lift[when] = lift.get(when, 1.0) * season_lift(when)
 
     with store.write():
         before = store.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")

@@ -13,15 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.demo_data import WEEKDAY_FACTOR, season_lift
-
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.clock import to_iso
 from hub.domain.config import new_settings
 from hub.domain.delivery import PlatformLine, PlatformOrder, end_order, land_order, map_dish
+from hub.domain.ids import new_id
 from hub.domain.menu import MenuLine, import_menu
 from hub.domain.reports.forecast import forecast
 from hub.domain.reports.period import Period
-from hub.domain.ids import new_id
 from hub.domain.stock import import_recipes, purchase
 from hub.domain.store import Store
 from hub.menu_files import read_rows
@@ -130,6 +129,7 @@ def test_last_years_season_is_kept_where_it_forecasts_better(seasonal_store):
     # The backtest's four weeks hold the guests' return from the summer break: the weekday
     # model lags behind it for weeks, last year's season knew it was coming.
     backtest = result["backtest"]
+    assert backtest["mape"] == backtest["mape_with_season"], "kept in the backtest too"
     assert backtest["mape"] < backtest["mape_without_season"] - 2, backtest
     assert backtest["mape"] < backtest["naive_mape"], backtest
     assert backtest["mape"] == backtest["mape_without_weather"], "no weather here"
@@ -141,6 +141,7 @@ def test_a_store_without_a_season_keeps_its_model_and_a_young_one_has_none(stead
     assert season["status"] == "no_gain" and not season["used"], season
     backtest = result["backtest"]
     assert backtest["mape"] == backtest["mape_without_season"] < backtest["naive_mape"]
+    assert backtest["mape_with_season"] != backtest["mape"], "what the term would have done"
     # Less than a year of trade before the forecast: nothing to read last year's season from.
     young = AFTER_SUMMER.astimezone(SHANGHAI).date() - timedelta(days=200)
     early = forecast(steady_store, Period(steady_store, None, young))["season"]

@@ -48,10 +48,10 @@ SEASON_SPAN = 10  # days either side of the day last year
 SEASON_CHECK_DAYS = 91
 SEASON_MIN_DAYS = 28
 SEASON_T = 2.0
-SHARE_DAYS = 28
+SHARE_DAYS = 28  # the days each dish's quantity per cover (and per order away) is read from
 # The days of covers the history reads: a year back from the oldest day the season term is
 # tried on (the held-out days before the backtest's), with its three weeks around.
-HISTORY_DAYS = 7 * 52 + SEASON_SPAN + SEASON_CHECK_DAYS + 28 + 7  # the days each dish's quantity per cover (and per order away) is read from
+HISTORY_DAYS = 7 * 52 + SEASON_SPAN + SEASON_CHECK_DAYS + 28 + 7
 # An order counts where it stands: a platform's order it cancelled or refunded does not
 # (the order stays in the books, marked on `delivery_orders`).
 STANDS = "COALESCE(d.state, 'placed') = 'placed'"
@@ -77,7 +77,8 @@ class Backtest(TypedDict):
     days: int
     mape: float  # the forecast as it runs (with weather when the store has it)
     mape_without_weather: float
-    mape_without_season: float
+    mape_with_season: float  # last year's season always used (where a year exists) ...
+    mape_without_season: float  # ... and never: `mape` is one of them, as it was decided
     naive_mape: float  # "same weekday last week", the forecast to beat
 
 
@@ -511,28 +512,32 @@ def forecast(store: Store, period: Period, weather: float = 1.0,
 def backtest(history: History, today: date, backtest_days: int) -> Backtest:
     """The last `backtest_days` days' covers, each forecast only from what came before it;
     whether the season is used, and the weather's effects, are decided and learnt only from
-    the days before the first of them. Next to it: the same without the weather, without
-    the season (the weather then learnt without it too), and the naive forecast."""
+    the days before the first of them. Next to it: the same without the weather, with and
+    without the season (the weather learnt with and without it), and the naive forecast."""
     start = today - timedelta(days=backtest_days)
     kept = fit_season(history.covers, start)["used"] if backtest_days else False
-    model, plain_model = Model(history.covers, kept), Model(history.covers)
-    response = learn(history, start, model, dishes=False)
-    plain = learn(history, start, plain_model, dishes=False) if kept else response
-    ours, unweathered, unseasoned, naive = [], [], [], []
+    seasoned, plain = Model(history.covers, True), Model(history.covers)
+    responses = {model: learn(history, start, model, dishes=False)
+                 for model in (seasoned, plain)}
+    pairs: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for back in range(backtest_days, 0, -1):
         day = today - timedelta(days=back)
         if day - timedelta(weeks=4) < history.first:
             continue
         actual = history.covers(day)
         shift = history.shift(day, history.base_days(day, day))
-        expected = model.expected(day, day)
-        ours.append((expected * response.covers.factor(shift), actual))
-        unweathered.append((expected, actual))
-        unseasoned.append((plain_model.expected(day, day) * plain.covers.factor(shift),
-                           actual))
-        naive.append((history.covers.naive(day), actual))
-    return {"days": len(ours), "mape": mape(ours), "mape_without_weather": mape(unweathered),
-            "mape_without_season": mape(unseasoned), "naive_mape": mape(naive)}
+        for name, model in (("with_season", seasoned), ("without_season", plain)):
+            expected = model.expected(day, day)
+            pairs[name].append((expected * responses[model].covers.factor(shift), actual))
+            if model.season == kept:
+                pairs["without_weather"].append((expected, actual))
+        pairs["naive"].append((history.covers.naive(day), actual))
+    return {"days": len(pairs["naive"]),
+            "mape": mape(pairs["with_season" if kept else "without_season"]),
+            "mape_without_weather": mape(pairs["without_weather"]),
+            "mape_with_season": mape(pairs["with_season"]),
+            "mape_without_season": mape(pairs["without_season"]),
+            "naive_mape": mape(pairs["naive"])}
 
 
 def _weather_use(history: History, response: Learnt, days: list[date],
