@@ -21,6 +21,7 @@ from hub.domain.ids import new_id
 from hub.domain.menu import MenuLine, import_menu
 from hub.domain.reports.forecast import forecast
 from hub.domain.reports.period import Period
+from hub.domain.schema import STEPS
 from hub.domain.stock import import_recipes, purchase
 from hub.domain.store import Store
 from hub.menu_files import read_rows
@@ -31,10 +32,17 @@ TODAY = date(2026, 11, 25)  # the fake clock's day in Shanghai
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def _trade_every_day(store, clock, weeks: int) -> None:
+def _menu(folder):
+    menu_file = folder / "menu.csv"
+    menu_file.write_text(MENU_CSV + "DL01,外卖鸡腿饭,主食,2600,,,0,,delivery only\n",
+                         encoding="utf-8")
+    return menu_file
+
+
+def _trade_every_day(store, clock, weeks: int, first: int = 1) -> None:
     """The same day, every day: two tables of two eating a 宫保鸡丁 each, one 宫保鸡丁 taken
     away, three delivery orders of two 外卖鸡腿饭 and a fourth the platform cancels."""
-    for back in range(1, 7 * weeks + 1):
+    for back in range(first, 7 * weeks + 1):
         noon = datetime.combine(TODAY - timedelta(days=back), time(12), tzinfo=SHANGHAI)
         clock.current = noon
         for table in (1, 2):
@@ -52,10 +60,7 @@ def _trade_every_day(store, clock, weeks: int) -> None:
 
 def test_takeaway_and_delivery_are_planned_and_bought_for_but_seat_nobody(store, clock,
                                                                          tmp_path):
-    menu_file = tmp_path / "menu.csv"
-    menu_file.write_text(MENU_CSV + "DL01,外卖鸡腿饭,主食,2600,,,0,,delivery only\n",
-                         encoding="utf-8")
-    import_menu(store, read_rows(menu_file), actor="test")
+    import_menu(store, read_rows(_menu(tmp_path)), actor="test")
     import_recipes(store, [
         {"code": "DL01", "ingredient": "鸡腿", "qty": "0.25", "unit": "kg", "supplier": "鲜禽行"},
         {"code": "HS01", "ingredient": "花生", "qty": "20", "unit": "g", "supplier": "干货行"},
@@ -79,6 +84,33 @@ def test_takeaway_and_delivery_are_planned_and_bought_for_but_seat_nobody(store,
             for line in order["lines"]}
     assert need == {"鸡腿": 7 * 6 * 0.25, "花生": 7 * 5 * 20}
     assert bought["unforecast"] == []
+
+
+def test_the_rollups_the_forecast_reads_are_filled_for_an_older_store_and_kept(tmp_path,
+                                                                               clock):
+    """A store traded under the schema before the rollups gets them filled by the migration;
+    then the triggers keep them: each equal to the plain query over the visits and orders."""
+    settings = new_settings("s1")
+    settings.storage.synchronous = "normal"
+    path = tmp_path / "laoke.db"
+    with Store(path, settings, clock, steps=STEPS[:-1]) as older:
+        import_menu(older, read_rows(_menu(tmp_path)), actor="test")
+        map_dish(older, "meituan", "鸡腿饭(外卖)", "DL01", actor="test")
+        _trade_every_day(older, clock, weeks=1)
+    with Store(path, settings, clock) as store:
+        _trade_every_day(store, clock, weeks=2, first=8)  # a second week, under the triggers
+        end_order(store, "meituan", "2-0", "refunded")  # one from before the migration
+        def rows(sql):
+            return [tuple(row) for row in store.conn.execute(sql)]
+
+        covers = rows("SELECT laoke_day(visited_at), laoke_hour(visited_at), SUM(party_size) "
+                      "FROM visits GROUP BY 1, 2 ORDER BY 1, 2")
+        assert rows("SELECT day, hour, covers FROM covers_hours ORDER BY 1, 2") == covers
+        away = rows("SELECT laoke_day(o.created_at), COUNT(*) FROM orders o LEFT JOIN "
+                    "delivery_orders d ON d.order_id = o.id WHERE o.channel <> 'dine_in' AND "
+                    "COALESCE(d.state, 'placed') = 'placed' GROUP BY 1 ORDER BY 1")
+        assert rows("SELECT day, orders FROM away_days ORDER BY 1") == away
+        assert len(covers) == 14 and {orders for _, orders in away} == {4, 3}
 
 
 # -- last year's season -----------------------------------------------------------------------

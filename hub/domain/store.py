@@ -23,7 +23,7 @@ from .clock import Clock, system_clock, to_iso
 from .config import Settings, overlay
 from .errors import ConfigError, SchemaTooNew
 from .ids import new_id
-from .schema import STEPS, build_migrations, local_day, spaced_chars
+from .schema import STEPS, build_migrations, local_day, local_hour, spaced_chars
 
 
 def dumps(value: Any) -> str:
@@ -84,6 +84,8 @@ class Store:
         self.conn.create_function("laoke_chars", 1, spaced_chars, deterministic=True)
         # The report rollups' trigger files each order line under the store's local day.
         self.conn.create_function("laoke_day", 1, local_day(self.settings.timezone),
+                                  deterministic=True)
+        self.conn.create_function("laoke_hour", 1, local_hour(self.settings.timezone),
                                   deterministic=True)
 
     def _migrate(self, steps: tuple[tuple[str, str], ...]) -> None:

@@ -293,37 +293,40 @@ class History:
     def __init__(self, store: Store, until: date, days: int = HISTORY_DAYS,
                  dish_limit: int | None = 10) -> None:
         period = Period(store, until - timedelta(days=days), until)
+        span = period.days()
         daily: dict[date, int] = defaultdict(int)
         self.hourly: dict[tuple[int, int], int] = defaultdict(int)
+        # The triggers' rollups (schema FORECAST_ROLLUPS, REPORT_ROLLUPS) by local day.
         for day, hour, covers in store.conn.execute(
-                "SELECT date(visited_at, ?), CAST(strftime('%H', visited_at, ?) AS INTEGER), "
-                "SUM(party_size) FROM visits WHERE visited_at >= ? AND visited_at < ? "
-                "GROUP BY 1, 2", (period.shift, period.shift, period.lo, period.hi)):
+                "SELECT day, hour, covers FROM covers_hours WHERE day BETWEEN ? AND ?", span):
             when = date.fromisoformat(day)
             daily[when] += covers
             self.hourly[(when.weekday(), hour)] += covers
         away: dict[date, int] = {date.fromisoformat(day): orders for day, orders in
                                  store.conn.execute(
-            "SELECT date(o.created_at, ?), COUNT(*) FROM orders o "
-            "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.created_at >= ? "
-            "AND o.created_at < ? AND o.channel <> 'dine_in' "
-            f"AND {STANDS} GROUP BY 1", (period.shift, period.lo, period.hi))}
+            "SELECT day, orders FROM away_days WHERE day BETWEEN ? AND ?", span)}
         self.first = min([*daily, *away], default=until)
         years = range(until.year - 2, until.year + 2)
         self.holidays = holidays.country_holidays("CN", years=years)
         self.covers = Series(daily, self.first, self.holidays)
         self.away = Series(away, self.first, self.holidays)
         # The last four weeks (today is not over) give each dish's quantity per cover and
-        # per order taken away, the most sold first.
+        # per order taken away, the most sold first: every line from the day's rollup, less
+        # the lines taken away (only those orders are read), of which those that stand.
         recent = Period(store, until - timedelta(days=SHARE_DAYS), until - timedelta(days=1))
-        self.dishes = [Dish(r[0], r[1], r[2]) for r in store.conn.execute(
-            "SELECT l.dish, SUM(CASE WHEN o.channel = 'dine_in' THEN l.qty ELSE 0 END), "
-            "SUM(CASE WHEN o.channel = 'dine_in' THEN 0 ELSE l.qty END) FROM orders o "
-            "JOIN order_lines l ON l.order_id = o.id "
-            "LEFT JOIN delivery_orders d ON d.order_id = o.id "
-            f"WHERE o.created_at >= ? AND o.created_at < ? AND {STANDS} "
-            "GROUP BY l.dish ORDER BY SUM(l.qty) DESC, l.dish LIMIT ?",
-            (recent.lo, recent.hi, -1 if dish_limit is None else dish_limit))]
+        sold = dict(store.conn.execute(
+            "SELECT dish, SUM(qty) FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish",
+            recent.days()).fetchall())
+        taken = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+            f"SELECT l.dish, SUM(l.qty), SUM(CASE WHEN {STANDS} THEN l.qty ELSE 0 END) "
+            "FROM orders o JOIN order_lines l ON l.order_id = o.id "
+            "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.created_at >= ? "
+            "AND o.created_at < ? AND o.channel <> 'dine_in' GROUP BY l.dish",
+            (recent.lo, recent.hi))}
+        dishes = [Dish(name, qty - taken.get(name, (0, 0))[0], taken.get(name, (0, 0))[1])
+                  for name, qty in sold.items()]
+        dishes.sort(key=lambda dish: (-(dish.dine_in + dish.away), dish.name))
+        self.dishes = [dish for dish in dishes if dish.dine_in + dish.away][:dish_limit]
         shares = [recent.start + timedelta(days=n) for n in range(SHARE_DAYS)]
         self.recent_covers = sum(self.covers(day) for day in shares)
         self.recent_away = sum(self.away(day) for day in shares)
