@@ -62,7 +62,10 @@ def build(home: Path, overrides: dict[str, Any]) -> tuple[Hub, FastAPI]:
     if hub.settings.weather.configured:
         from .weather import WeatherWorker
 
-        hub.weather = WeatherWorker(hub.store)
+        hub.weather = WeatherWorker(hub.store,
+                                    None if hub.sync is None else hub.sync.ask_weather)
+        if hub.sync is not None and hub.settings.weather.source == "hq":
+            hub.sync.on_welcome = hub.weather.wake.set
     if hub.settings.group_buy.url:
         from .groupbuy import VoucherVerifier
 

@@ -109,6 +109,19 @@ DISH_TEMPERATURE_EFFECT = 0.04  # log-change of a dish's share per degree (cold:
 MAX_WEATHER_LIFT = 1.6  # the busiest weather's lift; acceptance is scaled down by it
 
 
+# The known season a demo store can be generated with (`season`): a store by a university,
+# whose guests are away in the winter and summer breaks (寒暑假), for the forecast's season
+# term to find. Calendar days, so each year's breaks fall in about the same ISO weeks.
+SEASON_BREAKS = (((1, 15), (2, 25)), ((7, 10), (8, 31)))  # (month, day) first and last
+SEASON_BREAK_LIFT = 0.6  # the share of the usual guests that come in a break
+
+
+def season_lift(day: date) -> float:
+    """The share of the usual guests a day of the seasonal store gets."""
+    when = (day.month, day.day)
+    return SEASON_BREAK_LIFT if any(lo <= when <= hi for lo, hi in SEASON_BREAKS) else 1.0
+
+
 def wet(precipitation_mm: float) -> float:
     """How wet a day is for guests, 0 to 1: ten millimetres keep everyone who would stay in."""
     return min(precipitation_mm, 10.0) / 10.0
@@ -232,12 +245,14 @@ class _Writer:
 
 def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
              progress: Callable[[str, int, int], None] | None = None,
-             weather: bool = False, weather_effect: bool = False) -> DemoSummary:
+             weather: bool = False, weather_effect: bool = False,
+             season: bool = False) -> DemoSummary:
     """Fill an empty store with `members` guests and `days` days of trade up to now.
 
     `weather` also caches a generated weather for those days and the week ahead;
     `weather_effect` (which implies it) makes trade follow that weather by the known effect
-    above, for the forecast to find. Without either, the store is the one it always was."""
+    above, for the forecast to find; `season` makes it follow the known season above.
+    Without them, the store is the one it always was."""
     if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= 5_000_000:
         raise InvalidInput("members must be between 1 and 5,000,000")
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
@@ -258,6 +273,10 @@ def generate(store: Store, members: int = 2000, days: int = 365, seed: int = 7,
     plain_weights = _dish_weights(None)
     weights = {day: _dish_weights(felt.get(day)) for day in felt}
     lift = {day: _weather_lift(felt.get(day)) for day in felt}
+    if season:
+        for n in range(days + 1):
+            when = today - timedelta(days=n)
+            lift[when] = lift.get(when, 1.0) * season_lift(when)
 
     with store.write():
         before = store.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")

@@ -13,6 +13,10 @@ A hub is one incarnation of its store: at each connect it says `.../hello` (its 
 the epoch HQ issued it, what each HQ acknowledged, the protocol it speaks) and HQ answers on
 `.../welcome` with the epoch, issued at first contact and again at a restore, or with why it
 refuses this hub. Batches carry the epoch and the id of the event they follow (`prev`).
+
+Questions with one answer use MQTT 5's response topic and correlation data: a spend to
+approve (`.../authorise`, answered on `.../approval`) and, for a store whose weather HQ
+relays, its place's weather (`.../weather`, answered on `.../weather_days`).
 """
 
 from __future__ import annotations
@@ -156,6 +160,19 @@ def read_authorise_request(payload: bytes) -> tuple[Asset, str, int, str | None]
 def approval_topic(store_id: str) -> str:
     """HQ's answers to a store's authorisation requests (the requests' response topic)."""
     return f"{PREFIX}/stores/{store_id}/approval"
+
+
+def weather_topic(store_id: str) -> str:
+    """A store whose weather comes from HQ (`[weather] source = "hq"`) asks for its place's
+    days here (MQTT 5 request/response): its latitude, longitude and time zone, and either
+    `forecast_days` or `start_date` and `end_date`, as Open-Meteo is asked."""
+    return f"{PREFIX}/stores/{store_id}/weather"
+
+
+def weather_days_topic(store_id: str) -> str:
+    """HQ's answers to a store's weather requests: Open-Meteo's `daily` block as HQ fetched
+    (or had cached) it, or {"error": why}."""
+    return f"{PREFIX}/stores/{store_id}/weather_days"
 
 
 def store_of(topic: str) -> str | None:

@@ -49,6 +49,8 @@ from .protocol import (
     pull_topic,
     resend_topic,
     status_topic,
+    weather_days_topic,
+    weather_topic,
     welcome_topic,
 )
 
@@ -86,6 +88,7 @@ class Publisher(ThreadWorker):
         self.next_seq: int | None = None
         self.last_pull = 0.0
         self.waiting: dict[bytes, tuple[threading.Event, list[Any]]] = {}
+        self.answers = {approval_topic(self.store_id), weather_days_topic(self.store_id)}
         self.in_flight: deque[mqtt.MQTTMessageInfo] = deque()
         self.refused: str | None = None  # why the broker refuses what this store sends
         self.retry_at: float | None = None
@@ -95,6 +98,9 @@ class Publisher(ThreadWorker):
         self.install = ""  # this database's id (INSTALL_KEY), read in begin()
         self.epoch: int | None = None  # the incarnation HQ issued this hub, once it has
         self.welcomed = False  # HQ answered this connection's hello
+        # Called each time HQ welcomes this hub (it is reachable again): the weather worker
+        # asks HQ at once instead of waiting out its back-off.
+        self.on_welcome: Callable[[], None] | None = None
         self.partitioned = False  # HQ's workers share the chain by partition (the welcome)
         self.older_hq: str | None = None  # HQ cannot read this hub's events: why
 
@@ -112,11 +118,12 @@ class Publisher(ThreadWorker):
         client.publish(status_topic(self.store_id), self._status(True), qos=1, retain=True)
         client.subscribe([(ack_topic(self.store_id), 1), (resend_topic(self.store_id), 1),
                           (feed_topic(self.store_id), 1), (approval_topic(self.store_id), 1),
-                          (welcome_topic(self.store_id), 1)])
+                          (welcome_topic(self.store_id), 1),
+                          (weather_days_topic(self.store_id), 1)])
         self.inbox.put("connected")
 
     def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
-        if message.topic == approval_topic(self.store_id):  # wake the waiting till at once
+        if message.topic in self.answers:  # wake the waiting till (or weather) at once
             correlation = getattr(message.properties, "CorrelationData", None)
             waiter = self.waiting.get(bytes(correlation or b""))
             if waiter is not None:
@@ -135,17 +142,32 @@ class Publisher(ThreadWorker):
         (the caller then spends from this store's slice, or not at all)."""
         if not self.connected.is_set():
             return None
+        reply = self._ask(authorise_topic(self.store_id), approval_topic(self.store_id),
+                          authorise_request(member_id, amount, hold_id, asset), timeout)
+        return reply if reply is not None and "approved" in reply else None
+
+    def ask_weather(self, question: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Ask HQ for this store's weather (hub/weather.py, `HqWeather`), waiting up to
+        `timeout` for the link too, since the weather worker may ask before it is up; None
+        when HQ does not answer in time."""
+        if not self.connected.wait(timeout):
+            return None
+        return self._ask(weather_topic(self.store_id), weather_days_topic(self.store_id),
+                         question, timeout)
+
+    def _ask(self, topic: str, reply_topic: str, question: dict[str, Any],
+             timeout: float) -> dict[str, Any] | None:
+        """One MQTT 5 request and its answer (a JSON object), matched by correlation data;
+        None when none comes in `timeout`."""
         correlation = new_id().encode()
         done: threading.Event = threading.Event()
         answer: list[Any] = []
         self.waiting[correlation] = (done, answer)
         props = Properties(PacketTypes.PUBLISH)
-        props.ResponseTopic = approval_topic(self.store_id)
+        props.ResponseTopic = reply_topic
         props.CorrelationData = correlation
         try:
-            self.client.publish(authorise_topic(self.store_id),
-                                dumps(authorise_request(member_id, amount, hold_id, asset)),
-                                qos=1, properties=props)
+            self.client.publish(topic, dumps(question), qos=1, properties=props)
             if not done.wait(timeout):
                 return None
         finally:
@@ -154,7 +176,7 @@ class Publisher(ThreadWorker):
             reply = json.loads(answer[0])
         except (ValueError, TypeError):
             return None
-        return reply if isinstance(reply, dict) and "approved" in reply else None
+        return reply if isinstance(reply, dict) else None
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _reason: Any, _p: Any = None) -> None:
         self.connected.clear()
@@ -218,6 +240,8 @@ class Publisher(ThreadWorker):
             log.warning("%s", self.older_hq)
         else:
             self.welcomed = True  # an older HQ is asked again, to see it upgraded
+            if self.on_welcome is not None:
+                self.on_welcome()
         if isinstance(epoch, int) and not isinstance(epoch, bool) and self.epoch is None:
             store = self.store()
             with store.write():

@@ -85,13 +85,17 @@ def restore_cmd(obj: Obj, file: Path, key_file: Path | None) -> None:
 @click.option("--weather", type=click.Choice(["off", "on", "effect"]), default="off",
               show_default=True, help="on: also cache a generated weather; effect: and make "
               "trade follow it by a known effect (rain and cold), for the forecast to find.")
+@click.option("--season", is_flag=True, help="a store by a university, its guests away in "
+              "the winter and summer breaks: a known season for the forecast to find.")
 @pass_obj
-def demo_data_cmd(obj: Obj, members: int, days: int, seed: int, weather: str) -> None:
+def demo_data_cmd(obj: Obj, members: int, days: int, seed: int, weather: str,
+                  season: bool) -> None:
     """Fill an empty home with a generated store (the one `laoke demo` uses)."""
     from ..demo_data import generate
 
     summary = generate(obj.store(), members=members, days=days, seed=seed,
-                       weather=weather != "off", weather_effect=weather == "effect")
+                       weather=weather != "off", weather_effect=weather == "effect",
+                       season=season)
     click.echo(f"generated {summary.members} members, {summary.visits} visits, "
                f"{summary.orders} orders, {summary.order_lines} order lines "
                f"over {summary.days} days")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..domain.config import STORE_ID_PATTERN
+from ..domain.config import STORE_ID_PATTERN, WeatherSettings
 from ..domain.money import yuan
 from ..domain.report_names import REPORT_NAMES
 from . import Obj, cli, emit_json, json_arg, pass_obj
@@ -62,22 +62,35 @@ db_option = click.option(
               "Prometheus metrics on this port (/metrics).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="The address the metrics listen on.")
+@click.option("--weather-forecast-url", default=WeatherSettings().forecast_url,
+              show_default=True, envvar="LAOKE_HQ_WEATHER_FORECAST_URL",
+              help="Open-Meteo's forecast API, asked for the stores whose weather comes "
+              "from HQ ([weather] source = \"hq\").")
+@click.option("--weather-archive-url", default=WeatherSettings().archive_url,
+              show_default=True, envvar="LAOKE_HQ_WEATHER_ARCHIVE_URL",
+              help="Open-Meteo's archive API, for the same stores' history.")
 @db_option
 @pass_obj
 def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
            client_id: str, ca_file: str, slice_fen: int, slice_points: int,
            partitioned: bool, chain_books: bool, metrics_port: int | None,
-           metrics_host: str) -> None:
-    """Apply every store's events exactly once into the HQ database, until SIGTERM."""
+           metrics_host: str, weather_forecast_url: str, weather_archive_url: str) -> None:
+    """Apply every store's events exactly once into the HQ database, until SIGTERM; relay
+    the weather to the stores that ask HQ for it."""
     import signal
     import threading
 
     from sync.hq import Receiver
+    from sync.hq.weather import WeatherRelay
+
+    from ..weather import OpenMeteoClient
 
     book = _hq_book(obj, db)
+    relay = WeatherRelay(OpenMeteoClient(weather_forecast_url, weather_archive_url,
+                                         WeatherSettings().timeout_s))
     try:
         receiver = Receiver(book, broker, username, password, client_id, ca_file,
-                            slice_fen, slice_points, partitioned)
+                            slice_fen, slice_points, partitioned, relay)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     stop = threading.Event()
@@ -102,7 +115,7 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     texts = settings.messaging.sms.provider  # the chain's account: stores may relay texts
-    workers = [receiver, *([ChainBooks(obj.home, book)] if chain_books else []),
+    workers = [receiver, relay, *([ChainBooks(obj.home, book)] if chain_books else []),
                *([RelaySender(book, settings)] if texts else [])]
     for worker in workers:
         worker.start()

@@ -347,6 +347,10 @@ class WeatherSettings(_Section):
     # without it. Open-Meteo's forecast and archive APIs (JSON); tests point them elsewhere.
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    # Who asks the weather service for this place: the hub itself, or HQ, which fetches for
+    # every store (one client, each place's answers cached) and sends it down the sync link
+    # (a store without the internet but with its link to HQ; `[broker] url` needed).
+    source: Literal["hub", "hq"] = "hub"
     forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0

@@ -1563,6 +1563,52 @@ BEGIN
 END;
 """
 
+# What the forecast reads over a year and more, per store-local day, kept by triggers as it
+# is written (like dish_days), so a busy store's forecast reads a few thousand rows instead of
+# every visit and order: covers by day and hour, and the orders taken away or delivered that
+# stand (a platform's cancellation or refund takes its order back out).
+FORECAST_ROLLUPS = """
+CREATE TABLE covers_hours (
+    day TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    covers INTEGER NOT NULL,
+    PRIMARY KEY (day, hour)
+) WITHOUT ROWID;
+INSERT INTO covers_hours (day, hour, covers)
+    SELECT laoke_day(visited_at), laoke_hour(visited_at), SUM(party_size) FROM visits
+    GROUP BY 1, 2;
+CREATE TRIGGER covers_rollup AFTER INSERT ON visits
+BEGIN
+    INSERT INTO covers_hours (day, hour, covers)
+    VALUES (laoke_day(NEW.visited_at), laoke_hour(NEW.visited_at), NEW.party_size)
+    ON CONFLICT (day, hour) DO UPDATE SET covers = covers + excluded.covers;
+END;
+CREATE TABLE away_days (
+    day TEXT PRIMARY KEY,
+    orders INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO away_days (day, orders)
+    SELECT laoke_day(o.created_at), COUNT(*) FROM orders o
+    LEFT JOIN delivery_orders d ON d.order_id = o.id
+    WHERE o.channel <> 'dine_in' AND COALESCE(d.state, 'placed') = 'placed' GROUP BY 1;
+CREATE TRIGGER away_rollup AFTER INSERT ON orders WHEN NEW.channel <> 'dine_in'
+BEGIN
+    INSERT INTO away_days (day, orders) VALUES (laoke_day(NEW.created_at), 1)
+    ON CONFLICT (day) DO UPDATE SET orders = orders + 1;
+END;
+CREATE TRIGGER away_ended AFTER UPDATE OF state ON delivery_orders
+WHEN OLD.state = 'placed' AND NEW.state <> 'placed'
+BEGIN
+    UPDATE away_days SET orders = orders - 1
+    WHERE day = (SELECT laoke_day(created_at) FROM orders WHERE id = NEW.order_id);
+END;
+CREATE TRIGGER away_landed_ended AFTER INSERT ON delivery_orders WHEN NEW.state <> 'placed'
+BEGIN
+    UPDATE away_days SET orders = orders - 1
+    WHERE day = (SELECT laoke_day(created_at) FROM orders WHERE id = NEW.order_id);
+END;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1605,6 +1651,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0040_platform_phones", PLATFORM_PHONES),
     ("0043_stock_by_store", STOCK_BY_STORE),
     ("0036_report_facts", REPORT_FACTS),
+    ("0044_forecast_rollups", FORECAST_ROLLUPS),
 )
 
 

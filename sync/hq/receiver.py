@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -33,10 +34,12 @@ from ..protocol import (
     read_authorise_request,
     resend_topic,
     store_of,
+    weather_days_topic,
     welcome_topic,
 )
 from .book import DeadLetter, HqBook
 from .partitions import Leases
+from .weather import WeatherRelay
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send to a gone HQ
@@ -51,11 +54,14 @@ class Receiver(ThreadWorker):
     def __init__(self, book: HqBook, broker_url: str, username: str = "", password: str = "",
                  client_id: str = "laoke-hq", ca_file: str = "",
                  slice_fen: int = 20_000, slice_points: int = 1_000,
-                 partitioned: bool = False) -> None:
+                 partitioned: bool = False, weather: WeatherRelay | None = None) -> None:
         """`partitioned`: share the chain with the other workers on this PostgreSQL book by
-        partition (sync/hq/partitions.py) rather than by one shared subscription."""
+        partition (sync/hq/partitions.py) rather than by one shared subscription.
+        `weather`: the relay that answers the stores' weather questions (else they are told
+        this HQ relays none)."""
         super().__init__()
         self.book = book
+        self.weather = weather
         if partitioned and book.conn.engine != "postgresql":
             raise ValueError("HQ workers share the chain by partition on PostgreSQL only "
                              "(--db postgresql://...)")
@@ -89,6 +95,7 @@ class Receiver(ThreadWorker):
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/restore", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/hello", SubscribeOptions(qos=1)),
             (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/authorise", SubscribeOptions(qos=1)),
+            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/weather", SubscribeOptions(qos=1)),
         ])
         self.connected.set()
 
@@ -100,6 +107,9 @@ class Receiver(ThreadWorker):
             return
         if topic.endswith("/authorise"):
             self._authorise(store_id, message)
+            return
+        if topic.endswith("/weather"):
+            self._weather(store_id, message)
             return
         if topic.endswith(("/pull", "/restore", "/hello")):
             try:
@@ -153,9 +163,6 @@ class Receiver(ThreadWorker):
 
     def _authorise(self, store_id: str, message: Any) -> None:
         """Answer on the request's response topic with its correlation data (MQTT 5)."""
-        props = getattr(message, "properties", None)
-        reply_to = getattr(props, "ResponseTopic", None)
-        correlation = getattr(props, "CorrelationData", None)
         try:
             asset, member_id, amount, hold_id = read_authorise_request(message.payload)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -164,12 +171,38 @@ class Receiver(ThreadWorker):
         else:
             answer = self.book.authorise(store_id, member_id, amount,
                                          self.slice_caps[asset.name], hold_id, asset)
-        if reply_to != approval_topic(store_id):
-            return  # a store hears only its own answers
+        reply = self._reply_to(message, approval_topic(store_id))
+        if reply is not None:
+            reply(answer)
+
+    def _weather(self, store_id: str, message: Any) -> None:
+        """A store's weather question goes to the relay's thread, which answers it."""
+        reply = self._reply_to(message, weather_days_topic(store_id))
+        if reply is None:
+            return
+        if self.weather is None:
+            reply({"error": "this HQ relays no weather"})
+        else:
+            self.weather.ask(message.payload, reply)
+
+    def _reply_to(self, message: Any,
+                  expected: str) -> Callable[[dict[str, Any]], None] | None:
+        """How to answer a request on its response topic with its correlation data (MQTT
+        5); None when it names another topic than `expected`: a store hears only its own
+        answers."""
+        props = getattr(message, "properties", None)
+        reply_to = getattr(props, "ResponseTopic", None)
+        correlation = getattr(props, "CorrelationData", None)
+        if reply_to != expected:
+            return None
         reply = Properties(PacketTypes.PUBLISH)
         if correlation is not None:
             reply.CorrelationData = correlation
-        self.client.publish(reply_to, dumps(answer), qos=1, properties=reply)
+
+        def answer(body: dict[str, Any]) -> None:
+            self.client.publish(expected, dumps(body), qos=1, properties=reply)
+
+        return answer
 
     def begin(self) -> None:
         """A session the broker keeps while HQ is away: what stores send meanwhile waits

@@ -62,6 +62,7 @@ class OpenMeteo:
         self.archive_lag_days = archive_lag_days  # the days before today it has not yet
         self.queries: list[tuple[str, dict[str, str]]] = []
         self.down = False
+        self.fail_next = 0  # answer the next queries as if down
         stand_in = self
 
         class Handler(QuietHandler):
@@ -69,7 +70,8 @@ class OpenMeteo:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 stand_in.queries.append((url.path, query))
-                if stand_in.down:
+                if stand_in.down or stand_in.fail_next:
+                    stand_in.fail_next = max(0, stand_in.fail_next - 1)
                     self.send_json(503, {"error": True, "reason": "Service unavailable"})
                     return
                 try:

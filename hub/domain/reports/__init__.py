@@ -59,6 +59,7 @@ class Report(TypedDict):
     next_week: NotRequired[list[forecast.ForecastDay]]
     backtest: NotRequired[forecast.Backtest]
     weather: NotRequired[forecast.WeatherUse]
+    season: NotRequired[forecast.SeasonUse]
     rules: NotRequired[dict[str, Any]]
     books: NotRequired[dict[str, int]]
     total_fen: NotRequired[int]
