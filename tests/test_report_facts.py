@@ -37,7 +37,8 @@ SPAN = (date(2026, 10, 1), date(2026, 11, 25))
 # Every report that reads orders or their lines.
 ORDER_REPORTS = ("dishes", "pairings", "staff", "channels", "summary", "repurchase",
                  "repurchase_yoy", "cohorts", "rfm", "commission", "dish_mix",
-                 "ordered_without", "occupancy", "campaign_roi", "boxes", "channel_shift")
+                 "ordered_without", "occupancy", "campaign_roi", "boxes", "channel_shift",
+                 "forecast")
 
 
 def _platform_order(number: int, at: datetime, dishes: list[tuple[str, int, int]]
@@ -283,7 +284,6 @@ def test_an_erasure_leaves_the_reports_as_they_were(shop):
 
 def test_every_order_report_is_listed_here():
     """A new report over orders must join ORDER_REPORTS (and read counted_orders)."""
-    # visits, guests, coupons and calls; the forecast reads only dine-in orders
-    readers = {"hours", "party_sizes", "lapsed", "birthdays", "forecast", "coupons",
-               "churn"}
+    # visits, guests, coupons and calls
+    readers = {"hours", "party_sizes", "lapsed", "birthdays", "coupons", "churn"}
     assert set(REPORTS) - readers == set(ORDER_REPORTS)

@@ -311,19 +311,18 @@ class History:
         self.covers = Series(daily, self.first, self.holidays)
         self.away = Series(away, self.first, self.holidays)
         # The last four weeks (today is not over) give each dish's quantity per cover and
-        # per order taken away, the most sold first: every line from the day's rollup, less
-        # the lines taken away (only those orders are read), of which those that stand.
+        # per order taken away, the most sold first: every line that counts from the day's
+        # rollup (`dish_days` leaves out what a platform cancelled or refunded), less the lines
+        # taken away or delivered (only those orders are read).
         recent = Period(store, until - timedelta(days=SHARE_DAYS), until - timedelta(days=1))
         sold = dict(store.conn.execute(
             "SELECT dish, SUM(qty) FROM dish_days WHERE day BETWEEN ? AND ? GROUP BY dish",
             recent.days()).fetchall())
-        taken = {r[0]: (r[1], r[2]) for r in store.conn.execute(
-            f"SELECT l.dish, SUM(l.qty), SUM(CASE WHEN {STANDS} THEN l.qty ELSE 0 END) "
-            "FROM orders o JOIN order_lines l ON l.order_id = o.id "
-            "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.created_at >= ? "
-            "AND o.created_at < ? AND o.channel <> 'dine_in' GROUP BY l.dish",
-            (recent.lo, recent.hi))}
-        dishes = [Dish(name, qty - taken.get(name, (0, 0))[0], taken.get(name, (0, 0))[1])
+        taken = dict(store.conn.execute(
+            "SELECT l.dish, SUM(l.qty) FROM counted_orders o JOIN order_lines l "
+            "ON l.order_id = o.id WHERE o.created_at >= ? AND o.created_at < ? "
+            "AND o.channel <> 'dine_in' GROUP BY l.dish", (recent.lo, recent.hi)).fetchall())
+        dishes = [Dish(name, qty - taken.get(name, 0), taken.get(name, 0))
                   for name, qty in sold.items()]
         dishes.sort(key=lambda dish: (-(dish.dine_in + dish.away), dish.name))
         self.dishes = [dish for dish in dishes if dish.dine_in + dish.away][:dish_limit]
