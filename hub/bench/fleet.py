@@ -94,7 +94,9 @@ class SimStore:
     outbox: deque[dict[str, Any]] = field(default_factory=deque)  # not yet acknowledged
     next_seq: int = 1
     in_flight: deque[Any] = field(default_factory=deque)
-    feed_after: int = 0
+    # HQ's feed positions are at least its clock in microseconds: a simulated store starts
+    # caught up with the chain as of its start, and takes what other stores do from then.
+    feed_after: int = field(default_factory=lambda: time.time_ns() // 1000)
     last_pull: float = 0.0
     members: list[str] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)
@@ -302,8 +304,8 @@ class Fleet(ThreadWorker):
             self._acknowledged(store, body)
         elif topic == resend_topic(store.store_id):
             start = body.get("from_seq")
-            if isinstance(start, int) and start > 0:
-                store.next_seq = min(store.next_seq, start)
+            if isinstance(start, int) and start > 0:  # one HQ asked before an ack: stale
+                store.next_seq = max(store.applied + 1, min(store.next_seq, start))
         elif topic == feed_topic(store.store_id):
             position = body.get("position")
             if isinstance(position, int) and position > store.feed_after:
@@ -327,6 +329,7 @@ class Fleet(ThreadWorker):
         hq = str(body["hq"]) if isinstance(body.get("hq"), str) else ""
         store.hq_acked[hq] = max(store.hq_acked.get(hq, 0), applied)
         store.applied = max(store.applied, applied)
+        store.next_seq = max(store.next_seq, store.applied + 1)  # in flight, and applied
         while store.outbox and store.outbox[0]["seq"] <= store.applied:
             store.outbox.popleft()
 
