@@ -107,13 +107,24 @@ def bench_lag(work: Path, pg: Postgres, broker: Mosquitto, stores: dict[str, str
         fleet = Fleet(broker.url, stores, checkout_every_s=checkout_every_s,
                       pull_every_s=pull_every_s, seed=23).start()
         try:
-            _wait(lambda: book.conn.execute("SELECT COUNT(*) FROM hq_stores WHERE "
-                                            "applied_seq > 0").fetchone()[0] == len(stores),
-                  120 + 2 * checkout_every_s, "every store's first checkout at HQ")
+            def reached() -> int:
+                return int(book.conn.execute("SELECT COUNT(*) FROM hq_stores WHERE "
+                                             "applied_seq > 0").fetchone()[0])
+
+            try:
+                _wait(lambda: reached() == len(stores), 120 + 2 * checkout_every_s,
+                      "every store's first checkout at HQ")
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}: {reached()} of {len(stores)} stores reached "
+                                   f"HQ, {fleet.state()['online']} online; HQ cannot hold "
+                                   "this fleet here (fewer --stores, a longer "
+                                   "--pull-every)") from None
             since = to_iso(system_clock())
             start, applied_before = time.monotonic(), _applied(book)
+            cpu = time.process_time()
             time.sleep(seconds)
             elapsed = time.monotonic() - start
+            simulator = (time.process_time() - cpu) / elapsed
             applied_rate = (_applied(book) - applied_before) / elapsed
             behind = fleet.unacknowledged()
             fleet.selling = False
@@ -128,12 +139,14 @@ def bench_lag(work: Path, pg: Postgres, broker: Mosquitto, stores: dict[str, str
                "fleet_lag_p99_ms": round(lags[int(len(lags) * 0.99)], 1),
                "fleet_lag_events": len(lags),
                "fleet_applied_per_s": round(applied_rate, 1),
-               "fleet_unacknowledged_at_end": behind}
+               "fleet_unacknowledged_at_end": behind,
+               "fleet_simulator_cpu_share": round(simulator, 2)}
     log(f"fleet: {len(stores)} simulated stores, a checkout each every {checkout_every_s:g} s, "
         f"a pull every {pull_every_s:g} s, {workers} HQ workers on PostgreSQL: commit -> "
         f"applied at HQ p50 {figures['fleet_lag_p50_ms']} ms, p99 "
         f"{figures['fleet_lag_p99_ms']} ms over {len(lags):,} events; HQ applied "
-        f"{applied_rate:,.0f} events/s, {behind:,} events not yet acknowledged at the end")
+        f"{applied_rate:,.0f} events/s, {behind:,} events not yet acknowledged at the end; "
+        f"the simulator used {simulator:.0%} of a core")
     return figures
 
 
