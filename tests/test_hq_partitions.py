@@ -48,7 +48,7 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
     try:
         # Two workers, a fair share each.
         wait_until(lambda: sorted(map(len, _by_worker(holders(book.conn)).values())) ==
-                   [PARTITIONS // 2, PARTITIONS // 2], timeout=30)
+                   [PARTITIONS // 2, PARTITIONS // 2], timeout=90)  # a loaded CI box
         publishers = [Publisher(s).start() for s in stores.values()]
         for n, sid in enumerate(names):
             sell(stores[sid](), n, 1, 3)
