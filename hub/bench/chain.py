@@ -112,7 +112,8 @@ def bench_lag(work: Path, pg: Postgres, broker: Mosquitto, stores: dict[str, str
                                              "applied_seq > 0").fetchone()[0])
 
             try:
-                _wait(lambda: reached() == len(stores), 120 + 2 * checkout_every_s,
+                _wait(lambda: reached() == len(stores),
+                      120 + 2 * checkout_every_s + len(stores) / 2,  # their hellos first
                       "every store's first checkout at HQ")
             except RuntimeError as error:
                 raise RuntimeError(f"{error}: {reached()} of {len(stores)} stores reached "
