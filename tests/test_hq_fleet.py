@@ -36,10 +36,10 @@ def test_a_fleet_through_dropped_links_and_a_killed_worker_ends_equal_to_its_sto
             fleet.start()
             wait_until(lambda: book.conn.execute("SELECT COUNT(*) FROM hq_stores WHERE "
                                                  "applied_seq > 0").fetchone()[0] == len(ids),
-                       timeout=30)
+                       timeout=60)
             dropped = ids[:10]
             fleet.offline(dropped, for_s=4.0)  # they keep selling, and come back by themselves
-            wait_until(lambda: offline_at_hq(book, dropped), timeout=20)  # their last wills
+            wait_until(lambda: offline_at_hq(book, dropped), timeout=45)  # their last wills
             victim_pid = holders(book.conn)[partition_of(ids[0])]
             victim = next(w for w in workers if w.pid == victim_pid)
             survivor = next(w for w in workers if w.pid != victim_pid)
@@ -49,9 +49,9 @@ def test_a_fleet_through_dropped_links_and_a_killed_worker_ends_equal_to_its_sto
             wait_until(lambda: set(holders(book.conn).values()) == {survivor.pid} and
                        len(holders(book.conn)) == PARTITIONS, timeout=15)
             fleet.offline(ids[:5], for_s=2.0)  # dropped again after the takeover
-            wait_until(lambda: fleet.state()["online"] == len(ids), timeout=30)
+            wait_until(lambda: fleet.state()["online"] == len(ids), timeout=60)
             fleet.selling = False
-            wait_until(fleet.settled, timeout=60)
+            wait_until(fleet.settled, timeout=120)
             wait_until(lambda: all(s["online"] for s in book.stores()), timeout=10)
 
         totals = fleet.totals()
