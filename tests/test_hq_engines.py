@@ -61,3 +61,23 @@ def test_a_database_hq_cannot_reach_is_a_one_line_error_and_remembers_nothing(tm
         "laoke: HQ's database postgresql://laoke@127.0.0.1:1/x: ")
     assert gone.stderr.count("\n") == 1 and ":pw@" not in gone.stderr
     assert list(home.iterdir()) == [], "nothing written"
+
+
+def test_an_event_that_cannot_apply_is_parked_alone_and_the_batch_around_it_applies(hq_db):
+    """The book's one transaction per batch, on either engine: an event that fails in the
+    middle of a batch (a stored-value entry with no guest) rolls back alone, is parked once,
+    and the events before and after it are applied, with the store's watermark past it."""
+    book = HqBook(hq_db)
+    orders = [{"store": "s-a", "seq": n, "id": f"e{n}", "type": "order.created", "ts": "t",
+               "data": {"id": f"o{n}", "total_fen": 100 * n, "discount_fen": 0,
+                        "created_at": "t"}} for n in (1, 2, 4, 5)]
+    poison = {"store": "s-a", "seq": 3, "id": "e3", "type": "stored_value.entry", "ts": "t",
+              "data": {"id": "x", "amount_fen": 500}}
+    batch = {"schema": 1, "store": "s-a", "events": [*orders[:2], poison, *orders[2:]]}
+    assert book.apply(events_topic("s-a"), json.dumps(batch).encode()) == ("s-a", 5, None)
+    report = book.report()["stores"]["s-a"]
+    assert (report["orders"], report["revenue_fen"], report["last_seq"]) == (4, 1200, 5)
+    [letter] = book.conn.execute("SELECT payload, reason FROM hq_dead_letters").fetchall()
+    assert "seq 3" in letter["reason"] and json.loads(bytes(letter["payload"])) == poison
+    assert book.conn.execute("SELECT COUNT(*) FROM hq_events").fetchone()[0] == 4
+    book.conn.close()

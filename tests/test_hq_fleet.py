@@ -1,54 +1,81 @@
-"""HQ's fleet view: every store online or not, last seen, backlog, version and protocol,
-alarms, in `HqBook.stores()` (what `laoke hq stores` prints) and as Prometheus metrics
-(issue 23)."""
+"""The simulated chain's soak (issue 23): sixty simulated stores, each a real MQTT client
+logged in as itself under the shipped ACL, sell against two partitioned HQ workers on
+PostgreSQL while stores drop and come back and one worker is SIGKILLed; at the end HQ's
+books equal the sum of the stores, with nothing applied twice, nothing missing and nothing
+parked."""
 
-import json
-from datetime import timedelta
+import os
+import signal
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
-from hub.domain.clock import to_iso
-from hub.ports import free_port
+from hub.bench.chain import HQ_PASSWORD, HQ_USER, hq_workers
+from hub.bench.fleet import Fleet
 from sync.hq import HqBook
-from sync.hq.book import SKEW_S, STALL_S
-from sync.hq.metrics import serve_metrics
-from sync.protocol import PROTOCOL, events_topic
-from tests.support.chain import order_event
+from sync.hq.partitions import holders
+from sync.localbroker import Mosquitto
+from sync.protocol import PARTITIONS, partition_of
+from tests.support.hubproc import wait_until
+
+STORES = {f"sim-{n:03d}": f"pw-{n}" for n in range(50)}
 
 
-def test_the_fleet_shows_each_stores_state_and_raises_its_alarms(hq_db, clock):
-    book = HqBook(hq_db, clock=clock)
-    book.set_status("s-a", True, PROTOCOL, "0.9.1")
-    book.set_status("s-b", False, PROTOCOL, "0.9.0")
-    poison = {**order_event("s-a", 2), "type": "stored_value.entry",
-              "data": {"id": "x", "amount_fen": 500}}
-    book.apply(events_topic("s-a"), json.dumps({"schema": 1, "store": "s-a", "events": [
-        order_event("s-a", 1), poison, order_event("s-a", 3)]}).encode())
-    ahead = clock() + timedelta(seconds=SKEW_S + 30)  # s-a's clock runs ahead of HQ's
-    book.pull("s-a", {"after": 0, "acked": {}, "top": 7, "ts": to_iso(ahead), "conflicts": 2})
-    book.pull("s-b", {"after": 0, "acked": {}, "top": 0, "ts": to_iso(clock())})
-    fleet = {s["store_id"]: s for s in book.stores()}
-    a, b = fleet["s-a"], fleet["s-b"]
-    assert (a["online"], a["version"], a["schema"], a["backlog"]) == (1, "0.9.1", PROTOCOL, 4)
-    assert a["last_seen"] == to_iso(clock()) and a["dead_letters"] == 1
-    assert a["alarms"] == ["conflicts", "poison", "attention", "clock_skew"]
-    assert (b["online"], b["backlog"], b["alarms"]) == (0, 0, [])
-    clock.advance(seconds=STALL_S)  # four events written at s-a and nothing comes
-    assert "stalled" in {s["store_id"]: s for s in book.stores()}["s-a"]["alarms"]
 
-    server = serve_metrics(book, port := free_port())
+def offline_at_hq(book, store_ids):
+    return {s["store_id"] for s in book.stores() if not s["online"]} >= set(store_ids)
+
+
+def test_a_fleet_through_dropped_links_and_a_killed_worker_ends_equal_to_its_stores(
+        tmp_path, postgres):
+    broker = Mosquitto(tmp_path / "broker", users={HQ_USER: HQ_PASSWORD, **STORES}).start()
+    url = postgres.database()
+    book = HqBook(url)
+    # A checkout per store every 4 s (a lunch rush is one per 10 s), a pull every 5 s.
+    fleet = Fleet(broker.url, STORES, checkout_every_s=4.0, pull_every_s=5.0, seed=23)
+    ids = sorted(STORES)
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        with hq_workers(tmp_path, url, broker.url, 2) as workers:
+            fleet.start()
+            wait_until(lambda: book.conn.execute("SELECT COUNT(*) FROM hq_stores WHERE "
+                                                 "applied_seq > 0").fetchone()[0] == len(ids),
+                       timeout=60)
+            dropped = ids[:10]
+            fleet.offline(dropped, for_s=4.0)  # they keep selling, and come back by themselves
+            wait_until(lambda: offline_at_hq(book, dropped), timeout=45)  # their last wills
+            victim_pid = holders(book.conn)[partition_of(ids[0])]
+            victim = next(w for w in workers if w.pid == victim_pid)
+            survivor = next(w for w in workers if w.pid != victim_pid)
+            fleet.offline(ids[10:20], for_s=6.0)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(10)
+            wait_until(lambda: set(holders(book.conn).values()) == {survivor.pid} and
+                       len(holders(book.conn)) == PARTITIONS, timeout=15)
+            fleet.offline(ids[:5], for_s=2.0)  # dropped again after the takeover
+            wait_until(lambda: fleet.state()["online"] == len(ids), timeout=60)
+            fleet.selling = False
+            wait_until(fleet.settled, timeout=120)
+            wait_until(lambda: all(s["online"] for s in book.stores()), timeout=10)
+
+        totals = fleet.totals()
+        report = book.report()
+        points = dict(book.conn.execute(
+            "SELECT m.home_store, SUM(p.balance) FROM hq_points p JOIN hq_members m "
+            "ON m.id = p.member_id GROUP BY m.home_store").fetchall())
+        events = {r[0]: tuple(r[1:]) for r in book.conn.execute(
+            "SELECT store_id, COUNT(*), COUNT(DISTINCT id), MAX(seq) FROM hq_events "
+            "GROUP BY store_id").fetchall()}
+        for sid, store in totals.items():
+            at_hq = report["stores"][sid]
+            assert (at_hq["orders"], at_hq["revenue_fen"], at_hq["members"],
+                    points.get(sid, 0)) == (store.orders, store.revenue_fen, store.members,
+                                            store.points), sid
+            assert events[sid] == (store.written,) * 3, f"{sid}: a duplicate or a gap"
+            assert at_hq["last_seq"] == store.written
+        assert report["totals"]["orders"] == sum(t.orders for t in totals.values())
+        assert report["totals"]["revenue_fen"] == sum(t.revenue_fen for t in totals.values())
+        assert book.conn.execute("SELECT COUNT(*) FROM hq_dead_letters").fetchone()[0] == 0
+        assert book.flags() == []
+        assert fleet.alarms == []
+        assert {s["store_id"]: s["alarms"] for s in book.stores() if s["alarms"]} == {}
     finally:
-        server.shutdown()
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
-    assert samples[("laoke_hq_store_backlog_events", (("store", "s-a"),))] == 4
-    assert samples[("laoke_hq_store_online", (("store", "s-b"),))] == 0
-    assert samples[("laoke_hq_store_alarm", (("alarm", "stalled"), ("store", "s-a")))] == 1
-    assert samples[("laoke_hq_store_alarm", (("alarm", "poison"), ("store", "s-b")))] == 0
-    assert samples[("laoke_hq_store_clock_skew_seconds", (("store", "s-a"),))] == \
-        SKEW_S + 30
-    assert samples[("laoke_hq_store_last_seen_age_seconds", (("store", "s-a"),))] == STALL_S
-    book.conn.close()
+        fleet.stop()
+        book.conn.close()
+        broker.stop()

@@ -3,8 +3,8 @@
 `store.py` times the domain itself on a generated store (lookups, checkout, the receipt,
 reports, campaign audiences), `http.py` a real hub under tablets and a card reader,
 `console.py` the staff console and `laoke demo`'s start, `web.py` the tablet page in a
-browser, `sync.py` the store-to-HQ link against plain paho, `chain.py` HQ's reports over a
-year of a hundred stores.
+browser, `sync.py` the store-to-HQ link against plain paho, `chain_reports.py` HQ's reports
+over a year of a hundred stores.
 
 The million-member database is built once per schema and cached; runs work on copies so the
 cached one stays as generated. Checkout throughput is compared with raw sqlite3 writing the
@@ -23,7 +23,7 @@ from typing import Any
 
 from ..domain.clock import system_clock
 from ..domain.store import Store
-from .chain import bench_chain_reports
+from .chain_reports import bench_chain_reports
 from .console import bench_demo_start
 from .http import bench_checkin_http
 from .store import (

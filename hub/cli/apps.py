@@ -52,11 +52,34 @@ def console_cmd(obj: Obj, hub_url: str | None, token: str | None, pin: str | Non
               type=click.IntRange(1_000, 5_000_000))
 @click.option("--json", "as_json", is_flag=True, help='Print {"figures": {...}}.')
 @click.option("--quick", is_flag=True, help="Shorter load phases (a smoke run, not figures).")
-def bench_cmd(members: int, as_json: bool, quick: bool) -> None:
-    """Run the benchmarks: lookups, checkout vs raw sqlite3, HTTP check-in, memory, size."""
-    from ..bench import run_benchmarks
+@click.option("--fleet", is_flag=True, help="Only the chain's figures: simulated stores "
+              "against a broker and partitioned HQ workers on PostgreSQL of the bench's own "
+              "(lag, a day's backlog drained by 1, 2 and 4 workers, apply against raw "
+              "INSERT).")
+@click.option("--stores", default=1_000, show_default=True, type=click.IntRange(1, 5_000),
+              help="With --fleet: how many simulated stores sell at the rush rate.")
+@click.option("--pull-every", default=2.0, show_default=True, type=click.FloatRange(0.5, 600),
+              metavar="SECONDS", help="With --fleet: how often each simulated store pulls "
+              "the feed (a hub pulls every 2 s).")
+def bench_cmd(members: int, as_json: bool, quick: bool, fleet: bool, stores: int,
+              pull_every: float) -> None:
+    """Run the benchmarks: lookups, checkout vs raw sqlite3, HTTP check-in, memory, size;
+    with --fleet, the chain's instead."""
+    def log(line: str) -> None:
+        click.echo(line, err=True)
 
-    figures = run_benchmarks(members, log=lambda line: click.echo(line, err=True), quick=quick)
+    if fleet:
+        import tempfile
+        from pathlib import Path
+
+        from ..bench.chain import bench_fleet
+
+        with tempfile.TemporaryDirectory(prefix="laoke-fleet-") as work:
+            figures = bench_fleet(Path(work), stores, log, quick, pull_every)
+    else:
+        from ..bench import run_benchmarks
+
+        figures = run_benchmarks(members, log=log, quick=quick)
     if as_json:
         emit_json({"figures": figures})
     else:

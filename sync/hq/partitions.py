@@ -106,3 +106,14 @@ class Leases:
             self.conn.close()
             self.conn = None
         self.held = set()
+
+
+def holders(conn: Any) -> dict[int, int]:
+    """partition -> the OS pid of the worker holding it, from PostgreSQL's own view of the
+    locks (each worker's lock connection is named by its pid): what an operator looks at,
+    and what shows a takeover done."""
+    rows = conn.execute(
+        "SELECT l.objid, a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+        "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ? "
+        "AND a.application_name LIKE 'laoke-hq-worker-%'", (PARTITION,)).fetchall()
+    return {int(r[0]): int(r[1].rsplit("-", 1)[1]) for r in rows}
