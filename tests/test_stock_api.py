@@ -15,6 +15,7 @@ from hub.domain.stock import days_left, levels, purchase, variance
 from hub.home import open_store
 from tests.support.hubproc import RunningHub
 from tests.support.menu import laoke
+from tests.support.pilot import until
 
 MENU = ("\ufeffcode,name,category,price_fen,ingredient,qty,unit,supplier,pack_qty,"
         "delivery_weekdays\n"
@@ -133,7 +134,6 @@ def test_days_left_counts_the_day_it_runs_out_in_part():
 def test_the_console_shows_levels_days_left_the_purchase_list_and_the_variance(
         stock_hub, tmp_path):
     import asyncio
-    import time
 
     from textual.widgets import DataTable, Static
     from textual_plotext import PlotextPlot
@@ -149,14 +149,6 @@ def test_the_console_shows_levels_days_left_the_purchase_list_and_the_variance(
         counts = variance(store, Period(store, None, None))
     app = ConsoleApp(HubClient(hub.url, hub.owner_token, pin=hub.pin), language="en",
                      events=False, export_dir=tmp_path / "out")
-
-    async def until(pilot, check, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            await pilot.pause(0.05)
-            if check():
-                return
-        raise AssertionError("the console did not get there in time")
 
     async def scenario():
         async with app.run_test(size=(140, 60)) as pilot:

@@ -4,7 +4,7 @@ waits for what it expects to appear rather than for a fixed time."""
 import time
 
 
-async def until(pilot, check, timeout=10.0):
+async def until(pilot, check, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.05)
