@@ -131,6 +131,9 @@ SERIES: dict[str, Callable[[Report], Series]] = {
     "campaign_roi": lambda r: Series("bars", [c["name"] for c in r["campaigns"]],
                                      [(c["net_fen"] or 0) / 100 for c in r["campaigns"]],
                                      "营销净回报 元 Net return on spend"),
+    "channel_shift": lambda r: Series("bars", [g["name"] or g["id"][:8] for g in r["moved"][:15]],
+                                      [g["recent_delivery"] for g in r["moved"][:15]],
+                                      "堂食转外卖 Moved to delivery (recent deliveries)"),
     "channels": lambda r: Series("bars", [":".join(filter(None, (c["channel"], c["platform"])))
                                           for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),
