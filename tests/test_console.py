@@ -403,8 +403,11 @@ def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
             assert await pilot.click("#dish-save")
             await until(pilot, lambda: any("整数" in n.message for n in app._notifications))
             field("limit").value = ""  # no limit any more
+            saved = sum("番茄蛋汤" in str(n.message) for n in app._notifications)
             assert await pilot.click("#dish-save")
-            await pilot.pause(0.3)
+            # its answer first: a reload landing after the next dish is chosen resets a retire
+            await until(pilot, lambda: sum("番茄蛋汤" in str(n.message)
+                                           for n in app._notifications) > saved)
 
             await choose("R02")
             assert await pilot.click("#dish-retire")

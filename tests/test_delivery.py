@@ -378,21 +378,21 @@ def test_meituans_member_card_endpoint_answers_it_and_refuses_a_forgery(hub):
     """The card's calls as Meituan makes them (tests/test_platform_members.py: the rules)."""
     with hub.client() as owner:
         signed_up = owner.post("/members", json={
-            "name": "张三", "phone": "13600136000", "marketing_consent": False})
+            "name": "张三", "phone": "13600136100", "marketing_consent": False})
     assert signed_up.status_code == 201, signed_up.text
     member = signed_up.json()
     platform = Meituan(hub.url, "app-1", SECRET_MT, verify=hub.verify)
-    forged = platform.push("member/query", {"mobile": "13600136000"}, secret="not-it")
+    forged = platform.push("member/query", {"mobile": "13600136100"}, secret="not-it")
     assert forged.status_code == 401 and forged.json()["error"] == "bad_signature"
     with home_db(hub.home) as db:
         assert db.execute("SELECT COUNT(*) FROM platform_phones").fetchone()[0] == 0
-    answer = platform.push("member/query", {"mobile": "13600136000"})
+    answer = platform.push("member/query", {"mobile": "13600136100"})
     assert answer.status_code == 200
     assert answer.json() == {"data": {"is_poi_member": True, "poi_member_id": member["id"],
                                       "card_code": "", "level_code": "member"}}
-    privacy = platform.push("member/open", {"mobile": "13600136000_1234"})
+    privacy = platform.push("member/open", {"mobile": "13600136100_1234"})
     assert privacy.status_code == 422 and privacy.json()["error"] == "phone_invalid"
-    assert platform.push("member/delete", {"mobile": "13600136000"}).status_code == 404
+    assert platform.push("member/delete", {"mobile": "13600136100"}).status_code == 404
 
 
 def test_the_profile_shows_one_guest_across_the_table_and_the_platforms(store, guest):

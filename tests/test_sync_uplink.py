@@ -151,7 +151,7 @@ def test_hub_and_hq_processes_with_the_commands(tmp_path, broker):
         shown = report()
         assert shown["stores"]["shop-9"] == {"members": 1, "orders": 1, "revenue_fen": 3600,
                                              "last_seq": shown["stores"]["shop-9"]["last_seq"],
-                                             "online": True}
+                                             "online": True, "region": None}
         assert shown["totals"] == {"members": 1, "orders": 1, "revenue_fen": 3600}
         with hub.client() as api:
             wait_until(lambda: api.get("/health").json()["sync"]["backlog"] == 0)

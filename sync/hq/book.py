@@ -116,9 +116,7 @@ class HqBook:
 
     @contextmanager
     def write(self) -> Iterator[HqDb]:
-        """One writer's transaction, its statements pipelined (sync/hq/db.py): an error
-        surfaces by its end at the latest, and rolls it all back."""
-        with self.lock, self.conn.pipeline():
+        with self.lock:
             self.conn.begin()
             try:
                 yield self.conn
@@ -290,7 +288,6 @@ class HqBook:
         conn.execute("SAVEPOINT batch")
         try:
             self._apply_all(conn, store_id, events)
-            conn.sync()  # a pipelined write's error is the batch's, not a later statement's
         except self.conn.unappliable:
             conn.execute("ROLLBACK TO batch")
         else:
@@ -303,7 +300,6 @@ class HqBook:
                 if event.get("store") != store_id or not isinstance(event.get("type"), str):
                     raise ValueError("an event without a type, or of another store")
                 self._apply_all(conn, store_id, [event])
-                conn.sync()
             except self.conn.unappliable as error:
                 conn.execute("ROLLBACK TO event")
                 reason = (f"store {store_id} seq {event['seq']} ({event.get('type')}) cannot "

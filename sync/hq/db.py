@@ -13,7 +13,6 @@ import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -76,16 +75,6 @@ class HqDb(ABC):
     def commit(self) -> None:
         self.execute("COMMIT")
 
-    @contextmanager
-    def pipeline(self) -> Iterator[None]:
-        """Statements sent without waiting for each one's answer, where the engine can: a
-        write transaction then costs a round trip per read in it, not per statement."""
-        yield
-
-    @abstractmethod
-    def sync(self) -> None:
-        """Wait for every statement sent so far: its error, if any, is raised here."""
-
     def rollback(self) -> None:
         self.execute("ROLLBACK")
 
@@ -126,9 +115,6 @@ class SqliteDb(HqDb):
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
-
-    def sync(self) -> None:
-        """Nothing waits: sqlite3 runs each statement as it is given."""
 
     def close(self) -> None:
         self.conn.close()
@@ -194,16 +180,11 @@ class PostgresDb(HqDb):
         self.unappliable = (*UNAPPLIABLE, psycopg.errors.IntegrityError,
                             psycopg.errors.DataError)
         try:
-            # No server-side prepared statements: in pipeline mode, a statement prepared in
-            # a stretch an error aborted is not prepared at all, though psycopg 3.3 counts
-            # it as such, and its next use fails (a poison event's batch showed it).
-            self.conn = psycopg.connect(url, autocommit=True, row_factory=rows,
-                                        prepare_threshold=None)
+            self.conn = psycopg.connect(url, autocommit=True, row_factory=rows)
         except psycopg.OperationalError as error:  # said once, plainly, by every edge
             said = " ".join(str(error).split())  # one line, as every error of laoke's
             raise ConnectionError(f"HQ's database {without_password(url)}: {said}") from None
         self.conn.adapters.register_loader("numeric", Whole)
-        self.pipelined: Any = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if not params:
@@ -219,24 +200,6 @@ class PostgresDb(HqDb):
     def begin(self) -> None:
         self.conn.execute(b"BEGIN")
         self.conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-
-    @contextmanager
-    def pipeline(self) -> Iterator[None]:
-        """libpq's pipeline mode: a read waits for the statements before it, a write waits
-        for nothing until `sync` or the end. The book applies a batch as a few reads and
-        many writes (each event's ledger entry one), and each wait is a round trip."""
-        if self.pipelined is not None:
-            yield
-            return
-        with self.conn.pipeline() as self.pipelined:
-            try:
-                yield
-            finally:
-                self.pipelined = None
-
-    def sync(self) -> None:
-        if self.pipelined is not None:
-            self.pipelined.sync()
 
     def close(self) -> None:
         self.conn.close()
