@@ -47,6 +47,9 @@ def test_a_box_sold_from_the_shell_is_paid_once_and_counted(laoke, capsys):
     assert [(p["name"], p["share"], p["available"]) for p in prizes["prizes"]] == [
         ("新菜品尝", 0.6, True), ("双倍积分", 0.2, True), ("免单", 0.2, False)]
     assert "no active coupon template" in laoke("box", "prizes").out
+    with open_store(laoke.home) as store:  # a box drawing it would be refused: the owner adds it
+        create_template(store, "免单券", "amount_off", amount_fen=9900)
+    assert all(p["available"] for p in json.loads(laoke("box", "prizes", "--json").out)["prizes"])
 
     sold = json.loads(laoke("box", "sell", "13800138000", "--pay", "stored_value",
                             "--request-id", "till-1", "--json").out)
