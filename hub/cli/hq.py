@@ -322,12 +322,9 @@ def hq_console(obj: Obj, db: str | None, every_s: float, lang: str | None) -> No
     url = book.url
     book.conn.close()
     from kiosk.console.hq import run_hq_console  # Textual loads once there is a book
+    from sync.chain import hq_settings
 
-    from ..domain.config import CONFIG_NAME, load_settings
-
-    timezone = (load_settings(obj.home).timezone if (obj.home / CONFIG_NAME).exists()
-                else "Asia/Shanghai")  # as the chain books read HQ's day
-    run_hq_console(url, every_s, lang, timezone)
+    run_hq_console(url, every_s, lang, hq_settings(obj.home).timezone)  # HQ's day, as the books
 
 
 @hq_group.group("push")
