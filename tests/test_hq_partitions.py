@@ -7,6 +7,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+
+import paho.mqtt.client as mqtt
 
 from hub import __version__
 from hub.domain.checkout import CheckoutRequest, checkout
@@ -14,7 +17,7 @@ from hub.domain.coupons import Line
 from hub.domain.members import NewMember, add_member, points_balance
 from sync.hq import HqBook
 from sync.hq.partitions import holders
-from sync.protocol import PARTITIONS, partition_of
+from sync.protocol import PARTITIONS, dumps, feed_topic, partition_of, pull_topic, store_of
 from sync.publisher import Publisher
 from tests.support.chain import make_store
 from tests.support.hubproc import wait_until
@@ -38,10 +41,11 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
         tmp_path, broker, postgres):
     url = postgres.database()
     book = HqBook(url)
+    logs = [tmp_path / f"hq{n}.log" for n in (1, 2)]  # shown when the test fails
     workers = [subprocess.Popen(
         [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
          "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
-        stderr=subprocess.DEVNULL) for n in (1, 2)]
+        stderr=log.open("w")) for n, log in zip((1, 2), logs)]
     names = ("s-1", "s-2", "s-3", "s-4")
     stores = {sid: make_store(tmp_path, sid, broker) for sid in names}
     publishers = []
@@ -89,6 +93,12 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
         assert {(fleet[sid]["version"], fleet[sid]["online"]) for sid in names} == \
             {(__version__, 1)}
         assert all(fleet[sid]["last_seen"] and fleet[sid]["skew_s"] is not None for sid in names)
+    except AssertionError:
+        for log in logs:
+            print(f"--- {log.name}", log.read_text(errors="replace")[-20_000:], sep="\n")
+        print("--- HQ's stores", book.report()["stores"])
+        print("--- the stores wrote", {sid: written(store()) for sid, store in stores.items()})
+        raise
     finally:
         for publisher in publishers:
             publisher.stop()
@@ -110,3 +120,43 @@ def _caught_up(book, stores):
     report = book.report()["stores"]
     return all(report.get(sid, {}).get("last_seq") == written(store())
                for sid, store in stores.items())
+
+
+def test_a_killed_workers_session_swallows_no_stores_requests(tmp_path, broker, postgres):
+    """mosquitto hands a shared subscription's messages in turn to every session of the
+    group, one whose worker was killed included; a session kept for a week would have eaten
+    every other request, and with the turn fixed, every pull of some stores, whose tail of
+    events then never reached HQ."""
+    url = postgres.database()
+    book = HqBook(url)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
+         "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
+        stderr=subprocess.DEVNULL) for n in (1, 2)]
+    names = [f"s-{n}" for n in range(8)]
+    answered: dict[str, int] = {}
+    stores = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="stores",
+                         protocol=mqtt.MQTTv5)
+    stores.on_message = lambda _c, _u, m: answered.update(
+        {store_of(m.topic): answered.get(store_of(m.topic), 0) + 1})
+    try:
+        wait_until(lambda: len(_by_worker(holders(book.conn))) == 2, timeout=90)
+        stores.connect("127.0.0.1", broker.port)
+        stores.loop_start()
+        stores.subscribe([(feed_topic(sid), 1) for sid in names])
+        time.sleep(1)  # both workers' request links are up once each holds its share
+        workers[0].kill()
+        workers[0].wait(10)
+        wait_until(lambda: set(holders(book.conn).values()) == {workers[1].pid}, timeout=15)
+        for _ in range(2):
+            for sid in names:
+                stores.publish(pull_topic(sid), dumps({"after": 0}), qos=1).wait_for_publish(5)
+        wait_until(lambda: all(answered.get(sid) == 2 for sid in names), timeout=20)
+    finally:
+        stores.loop_stop()
+        stores.disconnect()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(20)
+        book.conn.close()

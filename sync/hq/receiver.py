@@ -44,6 +44,8 @@ from .weather import WeatherRelay
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send to a gone HQ
 LEASE_TICK_S = 1.0  # how often a partitioned worker takes its share, and a dead one's
+REQUESTS = [f"$share/{HQ_GROUP}/{PREFIX}/stores/+/{kind}"
+            for kind in ("pull", "restore", "hello", "authorise", "weather")]
 
 
 class Receiver(ThreadWorker):
@@ -72,9 +74,20 @@ class Receiver(ThreadWorker):
         self.client, self.broker = mqtt_client(client_id, broker_url, username, password,
                                                ca_file=ca_file, manual_ack=True)
         self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, message: self.inbox.put(message)
-        self.inbox: queue.Queue[Any] = queue.Queue()
-        self.connected = threading.Event()
+        self.client.on_message = lambda _c, _u, message: self.inbox.put((self.client, message))
+        # Requests ride a second link whose session ends with it. mosquitto hands a shared
+        # subscription's messages in turn to every session in the group, an offline one
+        # included: a worker killed with a session kept for a week would swallow every
+        # other store's pulls, hellos and authorisations for that week (and, the turn being
+        # fixed, all of some stores'). A request is asked again when unanswered; it needs no
+        # keeping while HQ is away.
+        self.requests, _ = mqtt_client(f"{client_id}-requests", broker_url, username,
+                                       password, ca_file=ca_file)
+        self.requests.on_connect = self._on_requests_connect
+        self.requests.on_message = lambda _c, _u, message: self.inbox.put((None, message))
+        self.inbox: queue.Queue[tuple[mqtt.Client | None, Any]] = queue.Queue()
+        self.connected = threading.Event()  # both links have been up
+        self.links_up: set[str] = set()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
                     _p: Any = None) -> None:
@@ -88,16 +101,24 @@ class Receiver(ThreadWorker):
             if self.leases.held:
                 client.subscribe([(partition_filter(p), SubscribeOptions(qos=1))
                                   for p in sorted(self.leases.held)])
-        client.subscribe([
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events", SubscribeOptions(qos=1)),
-            (f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/pull", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/restore", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/hello", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/authorise", SubscribeOptions(qos=1)),
-            (f"$share/{HQ_GROUP}/{PREFIX}/stores/+/weather", SubscribeOptions(qos=1)),
-        ])
-        self.connected.set()
+        client.unsubscribe(REQUESTS)  # kept by a session from before requests had their link
+        client.subscribe(f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events",
+                         options=SubscribeOptions(qos=1))
+        self._up("events")
+
+    def _on_requests_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
+                             _p: Any = None) -> None:
+        if reason.is_failure:
+            log.warning("broker refused HQ's request link: %s", reason)
+            return
+        client.subscribe([(f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
+                          *((topic, SubscribeOptions(qos=1)) for topic in REQUESTS)])
+        self._up("requests")
+
+    def _up(self, link: str) -> None:
+        self.links_up.add(link)
+        if len(self.links_up) == 2:
+            self.connected.set()
 
     def _handle(self, message: Any) -> None:
         topic = message.topic
@@ -212,6 +233,9 @@ class Receiver(ThreadWorker):
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=15,
                                   clean_start=False, properties=session)
         self.client.loop_start()
+        self.requests.connect_async(self.broker.host, self.broker.port, keepalive=15,
+                                    clean_start=True)
+        self.requests.loop_start()
 
     def step(self, stop: threading.Event) -> float:
         """Handle one message and only then acknowledge it: a message HQ had not committed
@@ -219,15 +243,16 @@ class Receiver(ThreadWorker):
         if self.leases is not None and time.monotonic() >= self.lease_due:
             self._lease()
         try:
-            message = self.inbox.get(timeout=0.2)
+            link, message = self.inbox.get(timeout=0.2)
         except queue.Empty:
             return 0.0
         try:
             self._handle(message)
         except Exception:
-            self.inbox.put(message)
+            self.inbox.put((link, message))
             raise
-        self.client.ack(message.mid, message.qos)
+        if link is not None:  # the request link acknowledges on receipt: nothing is kept
+            link.ack(message.mid, message.qos)
         return 0.0
 
     def _lease(self) -> None:
@@ -248,7 +273,8 @@ class Receiver(ThreadWorker):
         return {**super().state(), "partitions": held}
 
     def end(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for client in (self.client, self.requests):
+            client.disconnect()
+            client.loop_stop()
         if self.leases is not None:
             self.leases.close()
