@@ -82,6 +82,18 @@ def announce(zc, type_, name, port):
     return info
 
 
+def test_an_idle_tablets_open_connection_does_not_hold_the_hubs_stop(tmp_path):
+    """A browser keeps its TLS connection open between requests and never answers the hub's
+    close_notify; the hub waited for it its whole graceful-shutdown time (10 s) at every
+    stop, so each restart of a store's hub with tablets up took that much longer."""
+    hub = RunningHub(tmp_path / "home").start()
+    with httpx.Client(base_url=hub.url, verify=hub.verify) as tablet:
+        assert tablet.get("/api/v1/health").status_code == 200  # and the connection stays
+        started = time.monotonic()
+        assert hub.stop() == 0
+        assert time.monotonic() - started < 8, "the hub waited out its graceful shutdown"
+
+
 def test_zeroconf_announce_browse_and_registry(running_hub):
     mine = []
     for _ in range(3):  # other hubs on this machine may answer first

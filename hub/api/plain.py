@@ -24,6 +24,10 @@ HEALTH = "/api/v1/health"
 CREDENTIAL_HEADERS = (b"authorization", b"cookie", b"x-staff-pin")
 TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
 FIRST_BYTE_S = 30  # seconds a connection may stay silent, and a handshake may take
+# seconds a closing connection waits for the peer's close_notify: an idle keep-alive client (a
+# tablet's browser, a pooled session) never answers it, and each such wait held the hub's
+# stop for its whole graceful-shutdown time
+TLS_CLOSE_S = 1.0
 
 
 def _carries_credential(scope: Scope) -> bool:
@@ -112,7 +116,8 @@ def one_port_protocol(context: ssl.SSLContext) -> type[asyncio.Protocol]:
                 handshake = loop.create_future()  # a failed one is the client's: nothing to log
                 handshake.add_done_callback(lambda done: done.cancelled() or done.exception())
                 tls = sslproto.SSLProtocol(loop, http, context, handshake, server_side=True,
-                                           ssl_handshake_timeout=FIRST_BYTE_S)
+                                           ssl_handshake_timeout=FIRST_BYTE_S,
+                                           ssl_shutdown_timeout=TLS_CLOSE_S)
                 self.transport.set_protocol(tls)
                 tls.connection_made(self.transport)
                 buffer = tls.get_buffer(len(data))  # the ClientHello, already read
