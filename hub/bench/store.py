@@ -74,12 +74,13 @@ def cached_database(members: int, log: Callable[[str], None], *, name: str = "be
     return path, settings
 
 
-def bench_lookups(store: Store, log: Callable[[str], None]) -> dict[str, float]:
+def bench_lookups(store: Store, log: Callable[[str], None], lookups: int = LOOKUPS
+                  ) -> dict[str, float]:
     rng = random.Random(1)
     count = store.scalar("SELECT MAX(rowid) FROM members")
     phones: list[str] = []
     cards: list[str] = []
-    while len(phones) < LOOKUPS:
+    while len(phones) < lookups:
         row = store.one("SELECT phone FROM members WHERE rowid = ?", (rng.randint(1, count),))
         if row is not None:
             national = row[0][3:]
@@ -87,7 +88,7 @@ def bench_lookups(store: Store, log: Callable[[str], None]) -> dict[str, float]:
                                       f"{national[7:]}", f"{national[:3]} {national[3:7]} "
                                       f"{national[7:]}")))
     cards = [r[0] for r in store.conn.execute(
-        "SELECT number FROM member_cards ORDER BY random() LIMIT ?", (LOOKUPS,))]
+        "SELECT number FROM member_cards ORDER BY random() LIMIT ?", (lookups,))]
     timings: list[float] = []
     for phone in phones:
         started = time.perf_counter_ns()
@@ -123,8 +124,8 @@ def bench_checkout(store: Store, members: list[str], count: int = CHECKOUTS) -> 
 
 
 def bench_encrypted(source: Path, settings: Any, work: Path, members: list[str],
-                    log: Callable[[str], None], checkouts: int = CHECKOUTS
-                    ) -> dict[str, float]:
+                    log: Callable[[str], None], checkouts: int = CHECKOUTS,
+                    lookups: int = LOOKUPS) -> dict[str, float]:
     """The same lookups and checkouts on an encrypted copy of the same store (SQLCipher, as
     every new home is), so the cost of encryption stands next to the plain figures; and the
     time `laoke hub encrypt` takes to encrypt a plain store this big."""
@@ -135,14 +136,14 @@ def bench_encrypted(source: Path, settings: Any, work: Path, members: list[str],
     encrypt_s = time.perf_counter() - started
     log(f"encrypted store (SQLCipher, copied from the plain one in {encrypt_s:.1f} s):")
     with Store(path, settings, key=key) as store:
-        looked = bench_lookups(store, log)
+        looked = bench_lookups(store, log, lookups)
         per_s = bench_checkout(store, members, checkouts)
     return {"lookup_p50_ms_encrypted": looked["lookup_p50_ms"],
             "lookup_p99_ms_encrypted": looked["lookup_p99_ms"],
             "checkout_per_s_encrypted": round(per_s, 1), "encrypt_store_s": round(encrypt_s, 1)}
 
 
-def bench_raw_checkout(store: Store, members: list[str]) -> float:
+def bench_raw_checkout(store: Store, members: list[str], count: int = CHECKOUTS) -> float:
     """The same rows as a laoke checkout, written with plain INSERTs and no rules."""
     conn = store.conn
     for member_id in members[::5]:
@@ -150,7 +151,7 @@ def bench_raw_checkout(store: Store, members: list[str]) -> float:
                      "kind, created_at) VALUES (?, ?, 'bench', 1000000, 'topup', ?)",
                      (new_id(), member_id, store.now_iso()))
     started = time.perf_counter()
-    for index in range(CHECKOUTS):
+    for index in range(count):
         member_id = members[index % len(members)]
         now = store.now_iso()
         order_id = new_id()
@@ -179,7 +180,7 @@ def bench_raw_checkout(store: Store, members: list[str]) -> float:
             conn.execute("INSERT INTO outbox (id, store_id, type, ts, data) "
                          "VALUES (?, 'bench', ?, ?, ?)", (new_id(), type_, now, dumps(data)))
         conn.execute("COMMIT")
-    return CHECKOUTS / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started)
 
 
 def bench_receipt(log: Callable[[str], None]) -> dict[str, Any]:
