@@ -45,7 +45,7 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
     workers = [subprocess.Popen(
         [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
          "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
-        stderr=log.open("w")) for n, log in zip((1, 2), logs)]
+        stderr=log.open("w")) for n, log in zip((1, 2), logs, strict=True)]
     names = ("s-1", "s-2", "s-3", "s-4")
     stores = {sid: make_store(tmp_path, sid, broker) for sid in names}
     publishers = []
