@@ -101,7 +101,8 @@ class Receiver(ThreadWorker):
             if self.leases.held:
                 client.subscribe([(partition_filter(p), SubscribeOptions(qos=1))
                                   for p in sorted(self.leases.held)])
-        client.unsubscribe(REQUESTS)  # kept by a session from before requests had their link
+        # what a session from before the request link may hold
+        client.unsubscribe([*REQUESTS, f"{PREFIX}/stores/+/status"])
         client.subscribe(f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events",
                          options=SubscribeOptions(qos=1))
         self._up("events")
