@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from .domain.outreach import awaiting_receipt, mark_receipt, reply_from
+from .domain.outreach import awaiting_receipt, mark_receipt
+from .domain.replies import reply_from
 from .domain.store import Store
 
 

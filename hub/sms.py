@@ -41,7 +41,8 @@ from zoneinfo import ZoneInfo
 from .domain.clock import from_iso
 from .domain.config import SmsSettings
 from .domain.errors import InvalidInput
-from .domain.outreach import mark_receipt, mark_receipt_by_ref, reply_from
+from .domain.outreach import mark_receipt, mark_receipt_by_ref
+from .domain.replies import reply_from
 from .domain.store import Store
 from .sending import Receipts, SendFailed, Sent, StoreReceipts
 
@@ -320,7 +321,7 @@ def aliyun_pushed(store: Store, kind: str, items: list[dict[str, Any]]) -> int:
         elif kind == "replies" and isinstance(item.get("phone_number"), str):
             try:
                 changed += reply_from(store, item["phone_number"],
-                                      str(item.get("content", ""))) == "unsubscribed"
+                                      str(item.get("content", ""))) != "none"
             except InvalidInput:
                 continue
     return changed
@@ -344,7 +345,7 @@ def tencent_pushed(store: Store, kind: str, body: Any) -> int:
             phone = mobile if mobile.startswith("+") else f"+{item.get('nationcode') or 86}" \
                 f"{mobile}"
             try:
-                changed += reply_from(store, phone, str(item.get("text", ""))) == "unsubscribed"
+                changed += reply_from(store, phone, str(item.get("text", ""))) != "none"
             except InvalidInput:
                 continue
     return changed

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.domain.config import CONFIG_NAME, Settings, load_settings, new_settings
-from hub.domain.replica import HQ_ORIGIN, UNAPPLIABLE, apply_event, record_conflict
+from hub.domain.ids import HQ_ORIGIN
+from hub.domain.replica import UNAPPLIABLE, apply_event, record_conflict
 from hub.domain.restore import restore_event
 from hub.domain.store import Store
 from hub.workers import ThreadWorker

@@ -15,7 +15,9 @@ from hub.domain.coupons import Line
 from hub.domain.delivery import claim, import_orders, join, unjoin
 from hub.domain.members import NewMember, add_member
 from hub.domain.profiles import member_profile
+from hub.domain.replies import reply_of_member
 from hub.domain.store import Store
+from hub.sms import aliyun_pushed
 from sync.chain import catch_up, open_chain
 from sync.hq import HqBook
 from tests.support.chain import hand_to_hq
@@ -236,3 +238,33 @@ def test_guests_who_moved_from_the_table_to_delivery_are_the_ones_worked_out_by_
                 o[2] >= to_iso(datetime.fromisoformat(local("2026-10-27")))]
         assert row["recent_orders"] == len(mine)
         assert row["recent_delivery"] == sum(o[1] == "delivery" for o in mine)
+
+
+def test_a_guest_claims_their_order_by_texting_the_bags_code_back(store, guest):
+    """The slip's code, texted back to the shop from the guest's own phone (Alibaba's SmsUp
+    push, as the provider sends it), claims the order and its platform user, as the code
+    typed at the kiosk does; a stranger's number, someone else's code or a code nobody holds
+    claims nothing, and the push is still answered."""
+    other = add_member(store, NewMember(name="李雷", phone="13900139000"))
+    import_orders(store, "meituan", rows(
+        ("MT-1", "2026-11-20T12:00:00+08:00", "u-77", "宫保鸡丁", 2, 3800),
+        ("MT-2", "2026-11-21T19:00:00+08:00", "u-88", "酸辣汤", 1, 2200)))
+    code = code_of(store, "MT-1")
+
+    def texted(phone, content):
+        return aliyun_pushed(store, "replies", [{"phone_number": phone, "content": content,
+                                                 "sign_name": "老客小馆", "sequence_id": 1}])
+
+    assert texted("13700137000", code) == 0, "no member has this number"
+    assert texted("13800138000", "ZZZZZZZZ") == 0, "a code no order has"
+    assert texted("13800138000", f" {code[:4].lower()}-{code[4:]} ") == 1
+    assert members_of(store) == {"MT-1": guest["id"], "MT-2": None}
+    assert store.scalar("SELECT member_id FROM platform_identities WHERE platform_user_id = "
+                        "'u-77'") == guest["id"], "their next orders are theirs too"
+    assert texted("13800138000", code) == 1, "the same guest again: still theirs"
+    assert texted("13900139000", code) == 0, "the code was the first guest's"
+    assert members_of(store) == {"MT-1": guest["id"], "MT-2": None}
+    assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE actor = 'guest:sms-reply'") == 1
+    assert reply_of_member(store, other["id"], code_of(store, "MT-2")) == "claimed", \
+        "a code answered to a text HQ sent for this store claims the same way"
+    assert members_of(store) == {"MT-1": guest["id"], "MT-2": other["id"]}

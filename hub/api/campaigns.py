@@ -13,7 +13,8 @@ from ..domain import campaigns as book
 from ..domain.audience import pick
 from ..domain.errors import InvalidInput
 from ..domain.members import member_row, member_view
-from ..domain.outreach import list_messages, reply_from, unsubscribe, valid_token
+from ..domain.outreach import list_messages, unsubscribe, valid_token
+from ..domain.replies import reply_from
 from ..sms import aliyun_pushed, tencent_pushed
 from .auth import Caller, hub_of, require
 from .models import Body

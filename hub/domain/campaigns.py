@@ -25,7 +25,7 @@ from .clock import from_iso, to_iso
 from .config import HHMM
 from .coupons import Line, create_template, get_template, issue_while_left
 from .errors import InvalidInput, NotFound
-from .ids import new_id
+from .ids import HQ_ORIGIN, new_id
 from .ledgers import add_points_entry, earn_expiry
 from .outreach import (
     check_sms_wording,
@@ -34,7 +34,6 @@ from .outreach import (
     queue_messages,
     wording,
 )
-from .replica import HQ_ORIGIN
 from .store import Store, dumps
 
 KINDS = ("custom", "win_back", "birthday", "member_day", "referral", "tier_upgrade",

@@ -29,7 +29,7 @@ from .config import Settings, SmsTemplate
 from .coupons import coupon_view, offer_conditions, offer_value
 from .errors import InvalidInput, NotFound
 from .ids import new_id
-from .members import member_by_phone, member_row, update_member
+from .members import member_row, update_member
 from .profiles import member_profile
 from .store import Store
 from .wechat import approved_template as wechat_template
@@ -127,23 +127,8 @@ def is_stop_word(text: Any) -> bool:
     return isinstance(text, str) and text.strip().upper() in STOP_WORDS
 
 
-def reply_from(store: Store, phone: str, text: str) -> str:
-    """A guest's SMS reply relayed by the gateway: a stop word withdraws marketing consent.
-    Returns what was done ("unsubscribed" or "none"), never who the number belongs to."""
-    if not is_stop_word(text):
-        return "none"
-    return _withdraw(store, member_by_phone(store, phone))  # a bad number: the caller's 422
-
-
-def reply_of_member(store: Store, member_id: str, text: str) -> str:
-    """A stop word a guest answered to a text HQ sent for this store: HQ names the guest
-    by id, not by phone, since it knows them only from the texts it sent."""
-    if not is_stop_word(text):
-        return "none"
-    return _withdraw(store, store.one("SELECT * FROM members WHERE id = ?", (member_id,)))
-
-
-def _withdraw(store: Store, row: Any) -> str:
+def withdraw(store: Store, row: Any) -> str:
+    """A guest's stop word: marketing consent off, once."""
     if row is None or row["erased_at"] or not row["marketing_consent"]:
         return "none"
     update_member(store, row["id"], {"marketing_consent": False}, actor="guest:sms-reply")

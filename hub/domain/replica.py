@@ -16,10 +16,12 @@ from . import database
 from .config import overlay
 from .coupons import TERMS
 from .errors import ConfigError
+from .ids import HQ_ORIGIN
 from .members import LIST_FIELDS, redact_events, scrub_guest
 from .menu import apply_chain_menu
-from .outreach import reply_of_member, settle_relayed
+from .outreach import settle_relayed
 from .phones import phone_digits_reversed
+from .replies import reply_of_member
 from .store import Store, dumps
 
 MEMBER_COLUMNS = (
@@ -35,9 +37,6 @@ RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "
 # HQ's word to one store about the texts it sends for it ([messaging] route = "hq"): the
 # feed carries each only to the store it names (`data.store`).
 ADDRESSED = ("message.settled", "message.reply")
-# HQ's own changes (chain-wide campaigns and templates) carry this as their store: no store
-# can have it, since store ids start with a letter or digit.
-HQ_ORIGIN = "~hq"
 WATERMARK_KEY = "hq_applied_seq"  # hub_meta: the last seq every HQ said it has applied
 INSTALL_KEY = "install_id"  # hub_meta: this database's own id, made at its first connect
 EPOCH_KEY = "hq_epoch"  # hub_meta: the incarnation HQ issued this hub (first contact, restore)

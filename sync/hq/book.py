@@ -19,9 +19,9 @@ from typing import Any
 from hub.domain.authority import STORED_VALUE, Asset, hq_authorise, hq_schema, hq_settle
 from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.config import STORE_ID_PATTERN
-from hub.domain.ids import new_id
+from hub.domain.ids import HQ_ORIGIN, new_id
 from hub.domain.members import JOIN_KEYS, redacted_data
-from hub.domain.replica import ADDRESSED, HQ_ORIGIN, RELAYED
+from hub.domain.replica import ADDRESSED, RELAYED
 
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
 from .db import HqDb, open_db, without_password

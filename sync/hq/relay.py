@@ -27,6 +27,7 @@ from hub.domain.clock import to_iso
 from hub.domain.config import Settings
 from hub.domain.outreach import carrier_closed_until, is_stop_word, quiet_until, retry_pause
 from hub.domain.phones import normalize_phone
+from hub.domain.replies import is_answer
 from hub.sending import SendFailed, Sent
 from hub.sms import sms_channel
 from hub.workers import ThreadWorker
@@ -215,10 +216,10 @@ class Relay:
         return True
 
     def reply(self, phone: str, text: str) -> str:
-        """A stop word goes back to each store that texted this number (the guest is
-        named by id), which withdraws the consent; HQ holds no guest's number but those of
-        the texts it sent."""
-        if not is_stop_word(text):
+        """A stop word or a bag's claim code goes back to each store that texted this
+        number (the guest is named by id), which withdraws the consent or claims the order;
+        HQ holds no guest's number but those of the texts it sent."""
+        if not is_answer(text):
             return "none"
         number = normalize_phone(phone)  # InvalidInput: no phone, no guest of ours
         with self.book.write() as conn:
@@ -228,7 +229,7 @@ class Relay:
                 self.book.change_in(conn, "message.reply", {
                     "store": row["store_id"], "member_id": row["member_id"],
                     "text": text.strip()})
-        return "unsubscribed" if rows else "none"
+        return ("unsubscribed" if is_stop_word(text) else "relayed") if rows else "none"
 
 
 class RelaySender(ThreadWorker):
