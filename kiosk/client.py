@@ -13,7 +13,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -208,6 +208,19 @@ class HubClient:
 
     def sync_conflicts(self) -> list[Json]:
         return list(self._call("GET", "/sync/conflicts")["conflicts"])
+
+    def joinable_orders(self) -> list[Json]:
+        return list(self._call("GET", "/delivery/joinable-orders"))
+
+    def platform_identities(self, member_id: str) -> list[Json]:
+        return list(self._call("GET", f"/members/{member_id}/platform-identities"))
+
+    def join_platform_user(self, platform: str, user_id: str, member_id: str) -> Json:
+        return self._call("POST", "/delivery/joins", json={
+            "platform": platform, "platform_user_id": user_id, "member_id": member_id})
+
+    def unjoin_platform_user(self, platform: str, user_id: str) -> Json:
+        return self._call("DELETE", f"/delivery/joins/{platform}/{quote(user_id, safe='')}")
 
     def flagged_vouchers(self) -> list[Json]:
         return list(self._call("GET", "/group-buy/vouchers", params={"state": "flagged"}))

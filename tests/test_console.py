@@ -568,3 +568,49 @@ def test_a_flagged_voucher_is_settled_from_the_devices_tab_and_audited(store_hub
         actor, detail = db.execute("SELECT actor, detail FROM audit_log WHERE action = "
                                    "'group_voucher.resolved'").fetchone()
     assert "444455556666" in detail and actor
+
+
+def test_a_person_joins_the_delivery_order_a_guest_shows_and_can_undo_it(store_hub):
+    """The guest at the counter shows a Meituan order in their app: the manager picks it on
+    the guest's page and joins that platform user to them; its orders are the guest's, the
+    hub audits it, and the join is undone from the same row (issue 20)."""
+    from textual.widgets import Select
+
+    from hub.domain.delivery import import_orders
+
+    hub, guest, _ = store_hub
+    with open_store(hub.home) as store:
+        import_orders(store, "meituan", [
+            {"platform_order_id": "MT-CONSOLE-1", "created_at": "2026-11-20T12:00:00+08:00",
+             "customer_id": "mt-user-9", "phone": "", "dish": "宫保鸡丁", "qty": "2",
+             "unit_price_fen": "3800", "platform_fee_fen": ""}])
+
+    def owner():
+        with home_db(hub.home) as db:
+            return db.execute("SELECT o.member_id FROM delivery_orders d JOIN orders o ON "
+                              "o.id = d.order_id WHERE d.platform_order_id = 'MT-CONSOLE-1'"
+                              ).fetchone()[0]
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await open_guest(pilot, app)
+            orders = app.query_one("#delivery-order", Select)
+            key = "meituan\tmt-user-9"
+            await until(pilot, lambda: key in [value for _, value in orders._options])
+            orders.value = key
+            await pilot.click("#delivery-join")
+            joined = app.query_one("#delivery-identity", Select)
+            await until(pilot, lambda: key in [value for _, value in joined._options])
+            assert owner() == guest["id"]
+            await until(pilot, lambda: "美团外卖 宫保鸡丁×2" in text_of(app, "#ledgers"))
+            joined.value = key
+            await pilot.click("#delivery-unjoin")
+            await until(pilot, lambda: key not in [value for _, value in joined._options])
+            assert owner() is None
+
+    asyncio.run(scenario())
+    with home_db(hub.home) as db:
+        assert [row[0] for row in db.execute(
+            "SELECT action FROM audit_log WHERE action LIKE 'delivery.%join' ORDER BY rowid")
+        ] == ["delivery.join", "delivery.unjoin"]

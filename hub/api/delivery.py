@@ -10,14 +10,14 @@ import logging
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, StrictStr
 
 from printer import slips
 
 from .. import groupbuy
 from ..domain import delivery as book
-from ..domain.errors import InvalidInput, LaokeError
+from ..domain.errors import InvalidInput, LaokeError, NotFound
 from ..domain.groupbuy import resolve, vouchers
 from ..domain.platform_members import receive_meituan_card
 from .auth import Caller, count_attempt, hub_of, require
@@ -108,6 +108,47 @@ def claim(body: ClaimBody, request: Request,
     claimed = book.claim(hub.store(), body.code, body.member_id, who.actor)
     hub.claim_guesses.succeeded(key)
     return dict(claimed)
+
+
+class JoinBody(Body):
+    platform: Literal["meituan", "eleme"]
+    platform_user_id: ShortText
+    member_id: ShortText
+
+
+@router.get("/delivery/joinable-orders", summary="The newest platform orders nobody's yet "
+            "that name their platform user: what a person joins to the guest who shows one")
+def joinable_orders(request: Request, _: Annotated[Caller, Depends(require("delivery.join"))],
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[Json]:
+    return book.joinable_orders(hub_of(request).store(), limit)
+
+
+@router.get("/members/{member_id}/platform-identities", summary="The platform users joined to "
+            "a member, by a person, a claim or the platform's member card")
+def identities(member_id: str, request: Request,
+               _: Annotated[Caller, Depends(require("delivery.join"))]) -> list[Json]:
+    return book.identities_of(hub_of(request).store(), member_id)
+
+
+@router.post("/delivery/joins", status_code=201, summary="A person joins a platform user to a "
+             "member: their orders on that platform, past and to come, are the member's "
+             "(audited; undone by DELETE)")
+def join(body: JoinBody, request: Request,
+         who: Annotated[Caller, Depends(require("delivery.join"))]) -> Json:
+    book.join(hub_of(request).store(), body.platform, body.platform_user_id, body.member_id,
+              who.actor)
+    return {"platform": body.platform, "platform_user_id": body.platform_user_id,
+            "member_id": body.member_id}
+
+
+@router.delete("/delivery/joins/{platform}/{platform_user_id}", summary="Undo a join (a "
+               "person's or a claim's): the platform user is nobody's again; orders claimed "
+               "by their code stay the guest's")
+def unjoin(platform: Literal["meituan", "eleme"], platform_user_id: str, request: Request,
+           who: Annotated[Caller, Depends(require("delivery.join"))]) -> Json:
+    if not book.unjoin(hub_of(request).store(), platform, platform_user_id, who.actor):
+        raise NotFound(f"{platform} user {platform_user_id} is joined to nobody")
+    return {"platform": platform, "platform_user_id": platform_user_id, "unjoined": True}
 
 
 class VoucherReversal(Body):

@@ -362,6 +362,30 @@ def unjoin(store: Store, platform: str, platform_user_id: str, actor: str) -> bo
     return True
 
 
+def joinable_orders(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest platform orders that are nobody's yet and name their platform user: what a
+    person picks from when a guest at the counter shows the order in their app, to join that
+    user to them (`join`). No phone or address: what a platform hands over of a guest is
+    not shown here."""
+    rows = store.conn.execute(
+        f"SELECT d.platform, d.platform_order_id, d.platform_user_id, d.state, o.created_at, "
+        "o.total_fen - o.discount_fen AS paid_fen, (SELECT group_concat(dish || '×' || qty, "
+        "'、') FROM (SELECT dish, qty FROM order_lines WHERE order_id = o.id ORDER BY line_no)"
+        ") AS dishes FROM delivery_orders d JOIN orders o ON o.id = d.order_id "
+        f"WHERE {OWNER} IS NULL AND COALESCE(d.platform_user_id, '') <> '' "
+        "ORDER BY d.placed_at DESC LIMIT ?", (max(1, min(limit, 200)),)).fetchall()
+    return [dict(row) for row in rows]
+
+
+def identities_of(store: Store, member_id: str) -> list[dict[str, Any]]:
+    """The platform users joined to a member (by a person, a claim or the platform's card),
+    for a person to see and undo (`unjoin`)."""
+    member_row(store, member_id)  # NotFound for no such member
+    return [dict(row) for row in store.conn.execute(
+        "SELECT platform, platform_user_id, joined_by, joined_at FROM platform_identities "
+        "WHERE member_id = ? ORDER BY joined_at", (member_id,)).fetchall()]
+
+
 def member_of(store: Store, platform: str, platform_order_id: str) -> str | None:
     """Whose the platform's order is (OWNER)."""
     row = store.one(f"SELECT {OWNER} FROM delivery_orders d WHERE d.platform = ? AND "

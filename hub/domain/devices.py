@@ -34,7 +34,7 @@ _MANAGER = _CASHIER | {
     "campaign.manage",
     "tier.manage", "device.manage", "export", "staff.read", "report.read", "menu.manage",
     "table.manage", "sync.read", "calls.manage", "voucher.reverse", "stock.read",
-    "stock.manage",
+    "stock.manage", "delivery.join",
 }
 _OWNER = _MANAGER | {"member.erase", "staff.manage", "audit.read", "settings.manage"}
 

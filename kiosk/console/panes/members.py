@@ -1,5 +1,6 @@
 """The members tab: find a guest as you type, their profile and ledgers, and what staff
-change for them (notes, top-ups, cards, a coupon)."""
+change for them (notes, top-ups, cards, a coupon, the delivery-platform accounts that are
+theirs)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,11 @@ class MembersPane(Pane):
             with Horizontal(classes="row"):
                 yield TemplateSelect([], prompt=t("template"), id="member-template")
                 yield Button(t("send_coupon"), id="member-coupon")
+            with Horizontal(classes="row"):  # issue 20: a person joins a platform user
+                yield Select[str]([], prompt=t("delivery_order"), id="delivery-order")
+                yield Button(t("join_delivery"), id="delivery-join")
+                yield Select[str]([], prompt=t("platform_user"), id="delivery-identity")
+                yield Button(t("unjoin"), id="delivery-unjoin", variant="warning")
 
     def focus_search(self) -> None:
         self.query_one("#search", Input).focus()
@@ -123,6 +129,8 @@ class MembersPane(Pane):
         member_id, client = member["id"], console.client
         self.call(lambda: (client.points(member_id), client.stored_value(member_id),
                            client.history(member_id)), self.show_ledgers)
+        self.call(lambda: (client.joinable_orders(), client.platform_identities(member_id)),
+                  self.show_platform_users)
         self.query_one("#edit-notes", Input).value = member["notes"]
         self.query_one("#edit-allergies", Input).value = ", ".join(member["allergies"])
         self.query_one("#edit-seat", Input).value = member["seat_preference"]
@@ -147,6 +155,37 @@ class MembersPane(Pane):
                             for v in history["visits"][:6]]),
             line("orders", [self.order_text(o) for o in history["orders"][:6]]),
         ]))
+
+    def show_platform_users(self, answers: tuple[list[Json], list[Json]]) -> None:
+        """The platform orders nobody's yet, to pick the one the guest shows in their app,
+        and the platform users joined to the guest, to undo a wrong join."""
+        orders, joined = answers
+        t, when = self.t, self.console.local_time
+        self.query_one("#delivery-order", Select).set_options(
+            (f"{when(o['created_at'], '%m-%d %H:%M')} {t(o['platform'])} {o['dishes'] or ''} "
+             f"{yuan(o['paid_fen'])}", f"{o['platform']}\t{o['platform_user_id']}")
+            for o in orders)
+        self.query_one("#delivery-identity", Select).set_options(
+            (f"{t(i['platform'])} {i['platform_user_id']} ({i['joined_by']})",
+             f"{i['platform']}\t{i['platform_user_id']}") for i in joined)
+
+    @on(Button.Pressed, "#delivery-join")
+    def join_platform_user(self) -> None:
+        """The chosen order's platform user joins the guest on screen (the hub audits it)."""
+        member_id = self._member_id()
+        chosen = self.query_one("#delivery-order", Select).value
+        if member_id and isinstance(chosen, str):
+            platform, user = chosen.split("\t", 1)
+            self.call(lambda: self.console.client.join_platform_user(platform, user, member_id),
+                      self.changed("joined"))
+
+    @on(Button.Pressed, "#delivery-unjoin")
+    def unjoin_platform_user(self) -> None:
+        chosen = self.query_one("#delivery-identity", Select).value
+        if self.member is not None and isinstance(chosen, str):
+            platform, user = chosen.split("\t", 1)
+            self.call(lambda: self.console.client.unjoin_platform_user(platform, user),
+                      self.changed("unjoined"))
 
     def order_text(self, order: HistoryOrder) -> str:
         """One order of the guest's history: when, where (the table, or which platform), what
