@@ -274,6 +274,7 @@ def test_the_channels_report_nets_the_vouchers_commission_out_of_takings(shop, m
 def test_the_owner_settles_a_flagged_voucher_once_audited(shop, meituan, tmp_path, clock):
     from hub.domain.errors import Conflict
     from hub.domain.groupbuy import resolve
+    from hub.domain.reports import report
     from hub.domain.restore import restore_event
     from hub.domain.store import Store
 
@@ -285,6 +286,12 @@ def test_the_owner_settles_a_flagged_voucher_once_audited(shop, meituan, tmp_pat
         resolve(shop, flagged["id"], "paid", "owner")
     resolve(shop, flagged["id"], "loss", "owner", note="客人已离开")
     assert vouchers(shop, state="flagged") == []
+    day = clock().date()
+    [dine_in] = report(shop, "channels", day, day)["channels"]
+    lost = vouchers(shop, state="refused")[0]["tender_fen"]
+    assert (dine_in["voucher_loss_fen"], dine_in["net_fen"]) == (
+        lost, dine_in["revenue_fen"] - dine_in["voucher_commission_fen"] - lost), \
+        "a voucher settled as a loss paid nothing: the shop's takings are less by it"
     [settled] = vouchers(shop, state="refused")
     assert (settled["resolution"], settled["resolved_by"]) == ("loss", "owner")
     assert json.loads(shop.scalar(

@@ -174,7 +174,7 @@ def test_chain_wide_reports_at_hq_add_up_the_stores(tmp_path):
     assert json.loads(channels.stdout)["channels"] == [
         {"channel": "dine_in", "platform": None, "orders": 10,
          "revenue_fen": 10 * 12800 + 30 * 300, "platform_fee_fen": 0, "delivery_fee_fen": 0,
-         "voucher_commission_fen": 0, "net_fen": 10 * 12800 + 30 * 300}]
+         "voucher_commission_fen": 0, "voucher_loss_fen": 0, "net_fen": 10 * 12800 + 30 * 300}]
 
 
 def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):

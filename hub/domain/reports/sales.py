@@ -62,8 +62,9 @@ class Staff(TypedDict):
 class ChannelFigures(TypedDict):
     """One channel; delivery once per platform (`platform` is None for the others), with what
     the delivery platform kept (`platform_fee_fen`) and charged, and what the group-buy
-    platform kept of the vouchers its orders took (`voucher_commission_fen`): `net_fen`, the
-    takings less both, is the shop's."""
+    platform kept of the vouchers its orders took (`voucher_commission_fen`), and the vouchers
+    the platform refused that the owner settled as a loss (`voucher_loss_fen`: the bill they
+    covered was never paid): `net_fen`, the takings less all three, is the shop's."""
 
     channel: str
     platform: str | None
@@ -72,6 +73,7 @@ class ChannelFigures(TypedDict):
     platform_fee_fen: int
     delivery_fee_fen: int
     voucher_commission_fen: int
+    voucher_loss_fen: int
     net_fen: int
 
 
@@ -200,10 +202,14 @@ def channels(store: Store, period: Period) -> Channels:
         "SUM(o.total_fen - o.discount_fen) AS revenue_fen, "
         "COALESCE(SUM(d.commission_fen), 0) AS platform_fee_fen, "
         "COALESCE(SUM(d.delivery_fee_fen), 0) AS delivery_fee_fen, "
-        "COALESCE(SUM(v.commission_fen), 0) AS voucher_commission_fen "
+        "COALESCE(SUM(v.commission_fen), 0) AS voucher_commission_fen, "
+        "COALESCE(SUM(v.loss_fen), 0) AS voucher_loss_fen "
         "FROM counted_orders o LEFT JOIN delivery_orders d ON d.order_id = o.id "
-        "LEFT JOIN (SELECT order_id, SUM(commission_fen) AS commission_fen FROM group_vouchers "
-        "WHERE state = 'consumed' GROUP BY order_id) v ON v.order_id = o.id "
+        "LEFT JOIN (SELECT order_id, "
+        "SUM(CASE WHEN state = 'consumed' THEN commission_fen END) AS commission_fen, "
+        "SUM(CASE WHEN resolution = 'loss' THEN tender_fen END) AS loss_fen "
+        "FROM group_vouchers WHERE state IN ('consumed', 'refused') GROUP BY order_id) v "
+        "ON v.order_id = o.id "
         "WHERE o.created_at >= ? AND o.created_at < ? "
         "GROUP BY o.channel, d.platform ORDER BY orders DESC, o.channel, d.platform",
         (period.lo, period.hi))
@@ -212,7 +218,9 @@ def channels(store: Store, period: Period) -> Channels:
         revenue_fen=r["revenue_fen"], platform_fee_fen=r["platform_fee_fen"],
         delivery_fee_fen=r["delivery_fee_fen"],
         voucher_commission_fen=r["voucher_commission_fen"],
-        net_fen=r["revenue_fen"] - r["platform_fee_fen"] - r["voucher_commission_fen"])
+        voucher_loss_fen=r["voucher_loss_fen"],
+        net_fen=r["revenue_fen"] - r["platform_fee_fen"] - r["voucher_commission_fen"] -
+        r["voucher_loss_fen"])
         for r in rows]}
 
 
