@@ -149,3 +149,20 @@ def test_regulars_who_have_not_tasted_a_new_dish_are_its_audience(store, clock):
                                                         Audience(new_dish_untasted=True))]
     retire_dish(store, "SF01", actor="owner")
     assert pick(store, rules) == [], "no new dish on the menu: nobody to invite"
+
+
+def test_a_template_named_in_the_settings_is_one_this_store_may_issue(store):
+    """Templates of the whole chain come down the feed, some for other stores only: a name
+    in this store's settings (the receipt's next coupon, the welcome, a prize) must not pick
+    another store's newer one of the same name, whose coupons this store could not take."""
+    from hub.domain.coupons import template_by_name
+
+    ours = create_template(store, "下次立减10元", "amount_off", amount_fen=1000)
+    chain = create_template(store, "下次立减10元", "amount_off", amount_fen=1000,
+                            stores=[store.store_id, "shop-2"])
+    assert template_by_name(store, "下次立减10元") == chain["id"], "the newest, it is ours too"
+    theirs = create_template(store, "下次立减10元", "amount_off", amount_fen=3000,
+                             stores=["shop-2"])
+    assert theirs["created_at"] >= chain["created_at"]
+    assert template_by_name(store, "下次立减10元") == chain["id"]
+    assert template_by_name(store, "没有这个") is None and ours["id"]

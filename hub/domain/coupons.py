@@ -155,13 +155,16 @@ def get_template(store: Store, template_id: str) -> dict[str, Any]:
 
 
 def template_by_name(store: Store, name: str) -> str | None:
-    """The newest active template of this name (what the settings name a receipt's or a
-    welcome slip's coupon by), or None when the store names none."""
+    """The newest active template of this name that this store may issue (what the settings
+    name a receipt's or a welcome slip's coupon by), or None when the store names none. The
+    chain's templates come down the feed, some for other stores only: one of theirs of the
+    same name is not this store's to hand out."""
     if not name:
         return None
     found: str | None = store.scalar(
-        "SELECT id FROM coupon_templates WHERE name = ? AND active = 1 "
-        "ORDER BY created_at DESC LIMIT 1", (name,))
+        "SELECT id FROM coupon_templates WHERE name = ? AND active = 1 AND (stores IS NULL OR "
+        "EXISTS (SELECT 1 FROM json_each(stores) WHERE value = ?)) "
+        "ORDER BY created_at DESC, id DESC LIMIT 1", (name, store.store_id))
     return found
 
 
