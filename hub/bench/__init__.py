@@ -53,7 +53,7 @@ def run_benchmarks(members: int, log: Callable[[str], None] = print,
     checkouts, lookups = (CHECKOUTS // 10, LOOKUPS // 10) if quick else (CHECKOUTS, LOOKUPS)
     figures: dict[str, Any] = {"members": members}
     figures.update(bench_receipt(log))
-    figures.update(bench_reports(500 if quick else 40_000, log))
+    figures.update(bench_reports(200 if quick else 40_000, log))
     figures.update(bench_segments(source, settings, members, log))
     figures["db_bytes_per_member"] = round(os.path.getsize(source) / members)
     with tempfile.TemporaryDirectory(prefix="laoke-bench-") as work:
