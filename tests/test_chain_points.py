@@ -143,3 +143,58 @@ def test_points_offline_are_redeemed_only_from_the_stores_slice(hq_db, tmp_path,
                                  "WHERE member_id = ? AND store_id = ? AND open = 1",
                                  (guest["id"], sid)).fetchone()[0]
         assert held == slice_left(shop(), guest["id"], POINTS) == 0, sid
+
+
+def test_a_managers_correction_down_takes_hqs_word_or_the_slice_as_a_redemption_does(
+        hq_db, tmp_path, broker):
+    """Taking points off a guest is a debit like a redemption: at a chain store it needs
+    HQ's approval, or, cut off, comes out of the store's slice; else two stores could each
+    take the same points off."""
+    from hub.domain.authority import POINTS, authorise_debit, slice_left
+    from hub.domain.errors import InsufficientPoints
+    from hub.domain.ledgers import adjust_points
+    from hub.domain.members import NewMember, add_member, points_balance
+    from sync.publisher import Publisher
+    from tests.support.chain import make_store
+
+    book = HqBook(hq_db)
+    receiver = Receiver(book, broker.url, slice_points=30).start()
+    a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
+    pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
+    try:
+        guest = add_member(a(), NewMember(name="王芳", phone="13800138000"))
+        adjust_points(a(), guest["id"], 100, "welcome", actor="owner")
+        wait_until(lambda: points_balance(b(), guest["id"]) == 100, timeout=30)
+        wait_until(lambda: book.conn.execute("SELECT balance FROM hq_points WHERE "
+                                             "member_id = ?", (guest["id"],)).fetchone())
+        wait_until(lambda: pub_b.connected.is_set())
+
+        def correct(shop, publisher, points):
+            """What the API does: ask HQ (or fall back to the slice), then take them off."""
+            auth = authorise_debit(publisher, shop(), POINTS, guest["id"], points)
+            adjust_points(shop(), guest["id"], -points, "wrongly earned", actor="manager",
+                          auth=auth)
+            return auth
+
+        assert correct(b, pub_b, 10).startswith("hq:")
+        assert slice_left(b(), guest["id"], POINTS) == 30, "HQ reserved B a slice"
+        wait_until(lambda: b().scalar("SELECT COUNT(*) FROM outbox") == 0, timeout=30)
+        pub_b.stop()  # B is cut off
+        with pytest.raises(InsufficientPoints, match="at most 30"):
+            correct(b, pub_b, 40)
+        with pytest.raises(InsufficientPoints, match="at most 30"):  # the CLI: no link at all
+            adjust_points(b(), guest["id"], -40, "wrongly earned", actor="owner")
+        assert correct(b, pub_b, 30) == "slice"
+        with pytest.raises(InsufficientPoints, match="has 60 points"):
+            correct(a, pub_a, 70)  # 100 - 10 taken off - 30 held for B
+        assert correct(a, pub_a, 60).startswith("hq:")
+        pub_b = Publisher(b).start()
+        for shop in (a, b):
+            wait_until(lambda shop=shop: shop().scalar("SELECT COUNT(*) FROM outbox") == 0,
+                       timeout=30)
+        wait_until(lambda: book.conn.execute("SELECT balance FROM hq_points WHERE member_id = "
+                                             "?", (guest["id"],)).fetchone()[0] == 0, timeout=30)
+    finally:
+        pub_a.stop()
+        pub_b.stop()
+        receiver.stop()

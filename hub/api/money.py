@@ -11,6 +11,7 @@ from printer.slips import print_receipt
 
 from ..domain import coupons as vouchers
 from ..domain import mystery
+from ..domain.authority import POINTS, authorise_debit
 from ..domain.checkout import CheckoutRequest, Tender, authorise, checkout
 from ..domain.devices import may
 from ..domain.ledgers import adjust_points, refund_stored_value, top_up
@@ -149,9 +150,12 @@ def create_topup(member_id: str, body: TopUp, request: Request,
              summary="Correct a points balance, with a reason")
 def create_adjustment(member_id: str, body: PointsAdjustment, request: Request,
                       who: Annotated[Caller, Depends(require("points.adjust"))]) -> Json:
-    store = hub_of(request).store()
+    hub = hub_of(request)
+    store = hub.store()
+    auth = authorise_debit(hub.sync, store, POINTS, member_id, -body.delta) \
+        if isinstance(body.delta, int) and body.delta < 0 else None
     entry = adjust_points(store, member_id, body.delta, body.reason, actor=who.actor,
-                          staff_id=who.staff_id)
+                          staff_id=who.staff_id, auth=auth)
     return {"entry": entry, "points_balance": points_balance(store, member_id)}
 
 

@@ -169,6 +169,18 @@ def ask_hq(link: ChainLink, store: Store, asset: Asset, member_id: str, amount: 
     return f"hq:{hold_id}"
 
 
+def authorise_debit(link: ChainLink | None, store: Store, asset: Asset, member_id: str,
+                    amount: int) -> str | None:
+    """The chain's word on a debit that is no checkout (a manager taking points off): HQ's
+    approval when it can be asked, else the slice (`slice`); None for a store on its own.
+    HQ's refusal raises."""
+    if not store.settings.broker.url:
+        return None
+    if link is None or not link.reachable():
+        return OFFLINE
+    return ask_hq(link, store, asset, member_id, amount, new_id())
+
+
 def spend_note(store: Store, member_id: str, amount: int, auth: str | None,
                asset: Asset = STORED_VALUE) -> str | None:
     """The ledger note for a spend, after checking it may happen; inside the checkout's

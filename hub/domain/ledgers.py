@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import database
+from .authority import OFFLINE, POINTS, spend_note
 from .clock import to_iso
 from .errors import InsufficientBalance, InsufficientPoints, InvalidInput, OrderNotFound
 from .ids import new_id
@@ -85,8 +86,11 @@ def redeem_points(store: Store, member_id: str, points: int, *, order_id: str | 
 
 
 def adjust_points(store: Store, member_id: str, delta: int, reason: str, actor: str,
-                  staff_id: str | None = None) -> dict[str, Any]:
-    """A correction by a manager: always with a reason, always audited."""
+                  staff_id: str | None = None, auth: str | None = None) -> dict[str, Any]:
+    """A correction by a manager: always with a reason, always audited. Taking points off
+    is a debit like a redemption: at a chain store it spends HQ's approval `auth`
+    (`authority.authorise_debit`), or without one the store's slice, so two stores never
+    take off the same points."""
     delta = whole_number(delta, "points adjustment", -MAX_POINTS, MAX_POINTS)
     if delta == 0:
         raise InvalidInput("points adjustment must not be zero")
@@ -98,8 +102,11 @@ def adjust_points(store: Store, member_id: str, delta: int, reason: str, actor: 
         if balance + delta < 0:
             raise InsufficientPoints(f"adjustment {delta} would take the balance {balance} "
                                      "below zero")
+        note = None
+        if delta < 0 and store.settings.broker.url:
+            note = spend_note(store, member_id, -delta, auth or OFFLINE, POINTS)
         entry = add_points_entry(store, member_id, delta, "adjust", reason=reason.strip(),
-                                 staff_id=staff_id)
+                                 staff_id=staff_id, note=note)
         store.audit(actor, "points.adjust", member_id, {"delta": delta, "reason": reason})
         return entry
 
