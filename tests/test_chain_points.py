@@ -18,6 +18,19 @@ def points_ledger(home, member_id):
                                  "member_id = ?", (member_id,)).fetchall())
 
 
+def guest_with_points(a, b, book):
+    """A guest who joined at store A with 100 points, once B and HQ know them."""
+    from hub.domain.ledgers import adjust_points
+    from hub.domain.members import NewMember, add_member, points_balance
+
+    guest = add_member(a(), NewMember(name="王芳", phone="13800138000"))
+    adjust_points(a(), guest["id"], 100, "welcome", actor="owner")
+    wait_until(lambda: points_balance(b(), guest["id"]) == 100, timeout=30)
+    wait_until(lambda: book.conn.execute("SELECT balance FROM hq_points WHERE "
+                                         "member_id = ?", (guest["id"],)).fetchone())
+    return guest
+
+
 def test_the_same_points_redeemed_at_two_stores_at_once_go_through_once(hq_db, tmp_path, broker):
     """Both stores know the guest's 100 points; both tills redeem all of them at the same
     moment, inside the pull lag. One is refused, and both stores end with one ledger."""
@@ -82,8 +95,7 @@ def test_points_offline_are_redeemed_only_from_the_stores_slice(hq_db, tmp_path,
     from hub.domain.checkout import CheckoutRequest, authorise, checkout
     from hub.domain.coupons import Line
     from hub.domain.errors import InsufficientPoints
-    from hub.domain.ledgers import adjust_points
-    from hub.domain.members import NewMember, add_member, points_balance
+    from hub.domain.members import points_balance
     from hub.domain.replica import conflicts, feed_position
     from sync.publisher import Publisher
     from tests.support.chain import make_store
@@ -95,11 +107,7 @@ def test_points_offline_are_redeemed_only_from_the_stores_slice(hq_db, tmp_path,
         shop().settings.points.earn_per_yuan = 0  # only the redemptions move the balance
     pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
     try:
-        guest = add_member(a(), NewMember(name="王芳", phone="13800138000"))
-        adjust_points(a(), guest["id"], 100, "welcome", actor="owner")
-        wait_until(lambda: points_balance(b(), guest["id"]) == 100, timeout=30)
-        wait_until(lambda: book.conn.execute("SELECT balance FROM hq_points WHERE "
-                                             "member_id = ?", (guest["id"],)).fetchone())
+        guest = guest_with_points(a, b, book)
 
         def redeem(shop, publisher, key, points):
             """What the till's API does: ask HQ (or fall back to the slice), then check out."""
@@ -153,7 +161,6 @@ def test_a_managers_correction_down_takes_hqs_word_or_the_slice_as_a_redemption_
     from hub.domain.authority import POINTS, authorise_debit, slice_left
     from hub.domain.errors import InsufficientPoints
     from hub.domain.ledgers import adjust_points
-    from hub.domain.members import NewMember, add_member, points_balance
     from sync.publisher import Publisher
     from tests.support.chain import make_store
 
@@ -162,11 +169,7 @@ def test_a_managers_correction_down_takes_hqs_word_or_the_slice_as_a_redemption_
     a, b = make_store(tmp_path, "s-a", broker), make_store(tmp_path, "s-b", broker)
     pub_a, pub_b = Publisher(a).start(), Publisher(b).start()
     try:
-        guest = add_member(a(), NewMember(name="王芳", phone="13800138000"))
-        adjust_points(a(), guest["id"], 100, "welcome", actor="owner")
-        wait_until(lambda: points_balance(b(), guest["id"]) == 100, timeout=30)
-        wait_until(lambda: book.conn.execute("SELECT balance FROM hq_points WHERE "
-                                             "member_id = ?", (guest["id"],)).fetchone())
+        guest = guest_with_points(a, b, book)
         wait_until(lambda: pub_b.connected.is_set())
 
         def correct(shop, publisher, points):
