@@ -41,11 +41,7 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
         tmp_path, broker, postgres):
     url = postgres.database()
     book = HqBook(url)
-    logs = [tmp_path / f"hq{n}.log" for n in (1, 2)]  # shown when the test fails
-    workers = [subprocess.Popen(
-        [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
-         "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
-        stderr=log.open("w")) for n, log in zip((1, 2), logs, strict=True)]
+    workers, logs = start_workers(tmp_path, url, broker)
     names = ("s-1", "s-2", "s-3", "s-4")
     stores = {sid: make_store(tmp_path, sid, broker) for sid in names}
     publishers = []
@@ -102,11 +98,26 @@ def test_a_killed_workers_partitions_are_taken_over_and_nothing_is_applied_twice
     finally:
         for publisher in publishers:
             publisher.stop()
-        for worker in workers:
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait(20)
+        stop_workers(workers)
         book.conn.close()
+
+
+def start_workers(tmp_path, url, broker):
+    """Two `laoke hq run --partitioned` workers on one PostgreSQL book, as an operator starts
+    them, each logging to a file (shown when a test fails)."""
+    logs = [tmp_path / f"hq{n}.log" for n in (1, 2)]
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
+         "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
+        stderr=log.open("w")) for n, log in zip((1, 2), logs, strict=True)]
+    return workers, logs
+
+
+def stop_workers(workers):
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(20)
 
 
 def _by_worker(held):
@@ -129,10 +140,7 @@ def test_a_killed_workers_session_swallows_no_stores_requests(tmp_path, broker, 
     events then never reached HQ."""
     url = postgres.database()
     book = HqBook(url)
-    workers = [subprocess.Popen(
-        [sys.executable, "-m", "hub", "--home", str(tmp_path / f"hq{n}"), "hq", "run",
-         "--db", url, "--broker", broker.url, "--partitioned", "--client-id", f"hq-{n}"],
-        stderr=subprocess.DEVNULL) for n in (1, 2)]
+    workers, _ = start_workers(tmp_path, url, broker)
     names = [f"s-{n}" for n in range(8)]
     answered: dict[str, int] = {}
     stores = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="stores",
@@ -155,8 +163,5 @@ def test_a_killed_workers_session_swallows_no_stores_requests(tmp_path, broker, 
     finally:
         stores.loop_stop()
         stores.disconnect()
-        for worker in workers:
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait(20)
+        stop_workers(workers)
         book.conn.close()
