@@ -368,7 +368,7 @@ def joinable_orders(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     user to them (`join`). No phone or address: what a platform hands over of a guest is
     not shown here."""
     rows = store.conn.execute(
-        f"SELECT d.platform, d.platform_order_id, d.platform_user_id, d.state, o.created_at, "
+        "SELECT d.platform, d.platform_order_id, d.platform_user_id, d.state, o.created_at, "
         "o.total_fen - o.discount_fen AS paid_fen, (SELECT group_concat(dish || '×' || qty, "
         "'、') FROM (SELECT dish, qty FROM order_lines WHERE order_id = o.id ORDER BY line_no)"
         ") AS dishes FROM delivery_orders d JOIN orders o ON o.id = d.order_id "
