@@ -46,6 +46,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps what stores send t
 LEASE_TICK_S = 1.0  # how often a partitioned worker takes its share, and a dead one's
 REQUESTS = [f"$share/{HQ_GROUP}/{PREFIX}/stores/+/{kind}"
             for kind in ("pull", "restore", "hello", "authorise", "weather")]
+STATUS = f"{PREFIX}/stores/+/status"  # every worker hears every store's, on its request link
 
 
 class Receiver(ThreadWorker):
@@ -102,7 +103,7 @@ class Receiver(ThreadWorker):
                 client.subscribe([(partition_filter(p), SubscribeOptions(qos=1))
                                   for p in sorted(self.leases.held)])
         # what a session from before the request link may hold
-        client.unsubscribe([*REQUESTS, f"{PREFIX}/stores/+/status"])
+        client.unsubscribe([*REQUESTS, STATUS])
         client.subscribe(f"$share/{HQ_GROUP}/{PREFIX}/stores/+/events",
                          options=SubscribeOptions(qos=1))
         self._up("events")
@@ -112,7 +113,7 @@ class Receiver(ThreadWorker):
         if reason.is_failure:
             log.warning("broker refused HQ's request link: %s", reason)
             return
-        client.subscribe([(f"{PREFIX}/stores/+/status", SubscribeOptions(qos=1)),
+        client.subscribe([(STATUS, SubscribeOptions(qos=1)),
                           *((topic, SubscribeOptions(qos=1)) for topic in REQUESTS)])
         self._up("requests")
 
