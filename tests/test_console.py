@@ -13,7 +13,7 @@ from kiosk.client import HubClient
 from kiosk.console import ConsoleApp, parse_lines, to_fen
 from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub
-from tests.support.pilot import until
+from tests.support.pilot import click, until
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_edit_a_taste_note(store_hub):
         async with app.run_test(size=(120, 50)) as pilot:
             await open_guest(pilot, app)
             app.query_one("#edit-notes", Input).value = "不放花椒, 少盐"
-            assert await pilot.click("#save")
+            await click(pilot, "#save")
             await until(pilot, lambda: "不放花椒" in text_of(app, "#profile"))
         with hub.client() as api:
             assert api.get(f"/members/{guest['id']}").json()["notes"] == "不放花椒, 少盐"
@@ -102,7 +102,7 @@ def test_checkout_with_points_and_a_coupon_shows_the_receipt(store_hub):
             app.query_one("#pay-coupon", Input).value = coupon["code"]
             app.query_one("#pay-stored", Input).value = "10"
             await pilot.pause(0.1)
-            assert await pilot.click("#charge")
+            await click(pilot, "#charge")
             await until(pilot, lambda: "宫保鸡丁" in text_of(app, "#receipt"))
             receipt = text_of(app, "#receipt")
             assert "102.00元" in receipt and "-20.00元" in receipt and "-10.00元" in receipt
@@ -122,7 +122,7 @@ def test_lapsed_list_to_coupon_sent(store_hub):
         async with app.run_test(size=(120, 50)) as pilot:
             await pilot.press("f4")
             await pilot.pause(0.3)
-            assert await pilot.click("#load-segment")
+            await click(pilot, "#load-segment")
             table = app.query_one("#segment-members", DataTable)
             await until(pilot, lambda: table.row_count > 0)
             member_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
@@ -131,7 +131,7 @@ def test_lapsed_list_to_coupon_sent(store_hub):
             select = app.query_one("#list-template", Select)
             await until(pilot, lambda: len(select._options) > 1)
             select.value = select._options[1][1]
-            assert await pilot.click("#list-coupon")
+            await click(pilot, "#list-coupon")
             await pilot.pause(0.5)
             with hub.client() as api:
                 await until(pilot, lambda: api.get(f"/members/{member_id}/coupons").json()[
@@ -153,7 +153,7 @@ def test_the_call_list_to_a_logged_call(store_hub):
         async with app.run_test(size=(120, 50)) as pilot:
             await pilot.press("f4")
             await pilot.pause(0.3)
-            assert await pilot.click("#load-calls")
+            await click(pilot, "#load-calls")
             table = app.query_one("#call-list", DataTable)
             await until(pilot, lambda: table.row_count > 1)
             pane = app.query_one(ListsPane)
@@ -165,11 +165,11 @@ def test_the_call_list_to_a_logged_call(store_hub):
             await pilot.press("enter")
             await until(pilot, lambda: bool(app.screen.query("#call-reason")))
             app.screen.query_one("#call-reason", Select).value = "other"
-            assert await pilot.click("#call-save")
+            await click(pilot, "#call-save")
             await pilot.pause(0.5)
             assert app.screen.query("#call-reason"), "refused: the dialog stays to be mended"
             app.screen.query_one("#call-note", Input).value = "换了工作，离得远"
-            assert await pilot.click("#call-save")
+            await click(pilot, "#call-save")
             await until(pilot, lambda: member_id not in pane.to_call and bool(pane.to_call))
             with hub.client() as api:
                 logged = api.get(f"/members/{member_id}/calls").json()["calls"]
@@ -244,7 +244,7 @@ def test_a_counter_bill_by_menu_code_seats_its_party(store_hub):
             app.query_one("#lines", TextArea).text = "R01 2\n开瓶费 1 20"
             app.query_one("#party", Input).value = "3"
             await pilot.pause(0.1)
-            assert await pilot.click("#charge")
+            await click(pilot, "#charge")
             await until(pilot, lambda: "宫保鸡丁" in text_of(app, "#receipt"))
             assert "116.00元" in text_of(app, "#receipt"), "priced by the menu"
 
@@ -268,13 +268,13 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             win_back = next(key.value for key in table.rows
                             if table.get_row(key)[1] == "win_back")
             table.move_cursor(row=table.get_row_index(win_back))
-            await pilot.click("#campaign-toggle")
+            await click(pilot, "#campaign-toggle")
             await until(pilot, lambda: table.get_row(win_back)[3] == "开")
-            await pilot.click("#campaign-run")
+            await click(pilot, "#campaign-run")
             await until(pilot, lambda: "对照组" in text_of(app, "#campaign-detail"))
             detail = text_of(app, "#campaign-detail")
             assert "触达组" in detail and "消息" in detail
-            await pilot.click("#campaign-texts")
+            await click(pilot, "#campaign-texts")
             await until(pilot, lambda: "目标人数" in text_of(app, "#campaign-detail"))
             texts = text_of(app, "#campaign-detail")
             asked = HubClient(hub.url, hub.owner_token, pin=hub.pin)
@@ -285,7 +285,7 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             edit = app.query_one("#campaign-edit", Input)
             await until(pilot, lambda: '"lapsed_days": 90' in edit.value)
             edit.value = edit.value.replace('"lapsed_days": 90', '"lapsed_days": 120')
-            await pilot.click("#campaign-save")
+            await click(pilot, "#campaign-save")
             check = HubClient(hub.url, hub.owner_token, pin=hub.pin)
             await until(pilot, lambda: any(
                 c["id"] == win_back and c["audience"].get("lapsed_days") == 120
@@ -293,10 +293,10 @@ def test_campaigns_tab_switches_runs_and_shows_the_lift(store_hub):
             check.close()
             rules = app.query_one("#rules", Input)
             rules.value = '{"lapsed_days": 90}'
-            await pilot.click("#preview")
+            await click(pilot, "#preview")
             await until(pilot, lambda: "目标人数" in text_of(app, "#preview-count"))
             rules.value = "{not json"
-            await pilot.click("#preview")
+            await click(pilot, "#preview")
             await pilot.pause(0.2)
 
     asyncio.run(scenario())
@@ -314,7 +314,7 @@ def test_reports_tab_draws_the_chart_and_exports(store_hub, tmp_path):
             await until(pilot, lambda: table.row_count > 5)
             assert [str(c.label) for c in table.columns.values()] == ["dish", "qty",
                                                                        "revenue_fen"]
-            await pilot.click("#export-report")
+            await click(pilot, "#export-report")
             await until(pilot, lambda: (tmp_path / "dishes.png").exists()
                         and (tmp_path / "dishes.xlsx").exists(), timeout=20)
 
@@ -338,7 +338,7 @@ def test_reports_tab_narrows_the_dish_mix_to_a_category(store_hub):
             await until(pilot, lambda: table.row_count > 5)
             app.query_one("#report-name", Select).value = "dish_mix"
             app.query_one("#report-category", Input).value = "饮品"
-            await pilot.click("#load-report")
+            await click(pilot, "#load-report")
             await until(pilot, lambda: len(table.columns) == 6)
             assert [str(c.label) for c in table.columns.values()] == ["row", *drinks["dayparts"]]
             rows = [[int(str(cell)) for cell in table.get_row_at(n)[1:]] for n in range(7)]
@@ -381,13 +381,13 @@ def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
             field("portions").value = "3"
             app.query_one("#dish-new", Checkbox).value = True
             app.query_one("#dish-spice", Select).value = "中辣"
-            assert await pilot.click("#dish-save")
+            await click(pilot, "#dish-save")
             await until(pilot, lambda: {"52.00元", "48.50元", "剩3份 快沽清"} <= set(
                 map(str, table.get_row("R01"))))
-            assert await pilot.click("#menu-sold-out")
+            await click(pilot, "#menu-sold-out")
             await until(pilot, lambda: "售罄" in map(str, table.get_row("R01")))
 
-            assert await pilot.click("#dish-add")
+            await click(pilot, "#dish-add")
             assert field("code").value == "" and not field("code").disabled
             for name, text in (("code", "TS01"), ("name", "番茄蛋汤"), ("name-en", "Tomato soup"),
                                ("category", "汤"), ("station", "热菜间"), ("price", "18"),
@@ -395,24 +395,24 @@ def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
                 field(name).value = text
             app.query_one("#dish-kids", Checkbox).value = True
             app.query_one("#dish-members-only", Checkbox).value = True
-            assert await pilot.click("#dish-save")
+            await click(pilot, "#dish-save")
             await until(pilot, lambda: table.row_count == 37)
             assert field("code").disabled, "a saved dish keeps its code"
 
             field("limit").value = "二十"
-            assert await pilot.click("#dish-save")
+            await click(pilot, "#dish-save")
             await until(pilot, lambda: any("整数" in n.message for n in app._notifications))
             field("limit").value = ""  # no limit any more
             saved = sum("番茄蛋汤" in str(n.message) for n in app._notifications)
-            assert await pilot.click("#dish-save")
+            await click(pilot, "#dish-save")
             # its answer first: a reload landing after the next dish is chosen resets a retire
             await until(pilot, lambda: sum("番茄蛋汤" in str(n.message)
                                            for n in app._notifications) > saved)
 
             await choose("R02")
-            assert await pilot.click("#dish-retire")
+            await click(pilot, "#dish-retire")
             assert "确认" in str(app.query_one("#dish-retire", Button).label), "asks once"
-            assert await pilot.click("#dish-retire")
+            await click(pilot, "#dish-retire")
             await until(pilot, lambda: table.row_count == 36)
 
             await choose("C01")
@@ -420,7 +420,7 @@ def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
             assert "总部菜品" in text_of(app, "#dish-note")
             assert not field("price").disabled and not field("portions").disabled
             field("price").value = "92"
-            assert await pilot.click("#dish-save")
+            await click(pilot, "#dish-save")
             await until(pilot, lambda: "92.00元" in map(str, table.get_row("C01")))
 
     asyncio.run(scenario())
@@ -434,6 +434,70 @@ def test_the_menu_tab_edits_everything_about_a_dish(store_hub):
         ("番茄蛋汤", "Tomato soup", "汤", "热菜间", 1800, True, None)
     assert set(added["tags"]) == {"儿童", "招牌"}
     assert "R02" not in dishes and dishes["C01"]["price_fen"] == 9200
+
+
+def test_an_answer_that_comes_back_late_does_not_put_back_what_a_change_removed(store_hub):
+    """The console asks the hub from worker threads, so answers can come back in any order.
+    A menu read that left before a dish was sold out and lands after the fresh one must not
+    show the dish on sale again; a search's answer for the first key typed must not replace
+    the one for the whole number."""
+    import threading
+
+    hub, _, _ = store_hub
+
+    async def scenario():
+        app = console(hub)
+        async with app.run_test(size=(140, 60)) as pilot:
+            await pilot.press("f8")
+            table = app.query_one("#menu-table", DataTable)
+            await until(pilot, lambda: table.row_count > 0)
+            real, read, release = app.client.menu, threading.Event(), threading.Event()
+
+            def stale():
+                dishes = real()  # read before the change, answered after it
+                read.set()
+                release.wait(20)
+                return dishes
+
+            app.client.menu = stale
+            app.query_one("#menu").load()
+            await until(pilot, read.is_set)
+            app.client.menu = real
+
+            table.focus()
+            table.move_cursor(row=table.get_row_index("R03"))
+            await pilot.press("enter")
+            await until(pilot, lambda: app.query_one("#dish-code", Input).value == "R03")
+            await click(pilot, "#menu-sold-out")
+            await until(pilot, lambda: "售罄" in map(str, table.get_row("R03")))
+            release.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.1)
+            assert "售罄" in map(str, table.get_row("R03")), "the late answer put it back"
+
+            await click(pilot, "#menu-sold-out")  # on sale again, for the other tests
+            await until(pilot, lambda: "售罄" not in map(str, table.get_row("R03")))
+
+            # the same for search as you type: the answer for "1" lands after the one for "138123"
+            real_search, release = app.client.search, threading.Event()
+
+            def late(query, limit):
+                release.wait(20)
+                return real_search(query, limit)
+
+            app.client.search = late
+            await pilot.press("slash", "1")
+            app.client.search = real_search
+            for key in "38123":
+                await pilot.press(key)
+            results = app.query_one("#results", DataTable)
+            await until(pilot, lambda: results.row_count == 1)
+            release.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.1)
+            assert results.row_count == 1, "the late answer for '1' replaced the one for '138123'"
+
+    asyncio.run(scenario())
 
 
 def test_the_devices_tab_shows_every_workers_state_and_the_sync_conflicts(store_hub):
@@ -557,7 +621,7 @@ def test_a_flagged_voucher_is_settled_from_the_devices_tab_and_audited(store_hub
             await until(pilot, lambda: pending["id"] in [k.value for k in vouchers.rows])
             vouchers.move_cursor(row=vouchers.get_row_index(pending["id"]))
             shown = vouchers.row_count
-            await pilot.click("#voucher-loss")
+            await click(pilot, "#voucher-loss")
             await until(pilot, lambda: vouchers.row_count == shown - 1)
             assert pending["id"] not in [k.value for k in vouchers.rows]
 
@@ -599,13 +663,13 @@ def test_a_person_joins_the_delivery_order_a_guest_shows_and_can_undo_it(store_h
             key = "meituan\tmt-user-9"
             await until(pilot, lambda: key in [value for _, value in orders._options])
             orders.value = key
-            await pilot.click("#delivery-join")
+            await click(pilot, "#delivery-join")
             joined = app.query_one("#delivery-identity", Select)
             await until(pilot, lambda: key in [value for _, value in joined._options])
             assert owner() == guest["id"]
             await until(pilot, lambda: "美团外卖 宫保鸡丁×2" in text_of(app, "#ledgers"))
             joined.value = key
-            await pilot.click("#delivery-unjoin")
+            await click(pilot, "#delivery-unjoin")
             await until(pilot, lambda: key not in [value for _, value in joined._options])
             assert owner() is None
 

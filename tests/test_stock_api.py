@@ -15,7 +15,7 @@ from hub.domain.stock import days_left, levels, purchase, variance
 from hub.home import open_store
 from tests.support.hubproc import RunningHub
 from tests.support.menu import laoke
-from tests.support.pilot import until
+from tests.support.pilot import click, until
 
 MENU = ("\ufeffcode,name,category,price_fen,ingredient,qty,unit,supplier,pack_qty,"
         "delivery_weekdays\n"
@@ -171,7 +171,7 @@ def test_the_console_shows_levels_days_left_the_purchase_list_and_the_variance(
             drawn = app.query_one("#stock-chart", PlotextPlot).plt.build()
             assert "Days of stock left" in drawn
 
-            await pilot.click("#export-stock")
+            await click(pilot, "#export-stock")
             out = tmp_path / "out"
             await until(pilot, lambda: {p.name for p in out.glob("*")} >=
                         {"purchase.xlsx", "purchase.png"})

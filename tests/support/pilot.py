@@ -11,3 +11,11 @@ async def until(pilot, check, timeout=20.0):
         if check():
             return
     raise AssertionError("the console did not get there in time")
+
+
+async def click(pilot, selector):
+    """Click a button as a person would. A Textual button ignores a press while it still shows
+    the last one (0.2 s), so a test's two quick clicks would otherwise count as one."""
+    button = pilot.app.screen.query_one(selector)
+    await until(pilot, lambda: not button.has_class("-active"))
+    assert await pilot.click(selector), f"{selector} was not under the click"

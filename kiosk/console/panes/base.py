@@ -23,6 +23,7 @@ class Pane(TabPane):
 
     def __init__(self, title: str) -> None:
         super().__init__(title, id=self.KEY)
+        self.asked: dict[str, int] = {}  # by what a read shows: the number of its latest ask
 
     @property
     def console(self) -> ConsoleApp:
@@ -33,6 +34,23 @@ class Pane(TabPane):
 
     def call(self, fn: Callable[[], T], then: Callable[[T], None]) -> None:
         self.console.call(fn, then)
+
+    def view(self, what: str, fn: Callable[[], T], then: Callable[[T], None]) -> None:
+        """A read whose answer replaces what the tab shows of `what`. Reads run in worker
+        threads and can come back in any order, so only the latest asked is shown: an older
+        answer would put back what a change since has removed."""
+        self.drop(what)
+        asked = self.asked[what]
+
+        def show(answer: T) -> None:
+            if self.asked[what] == asked:
+                then(answer)
+
+        self.console.call(fn, show)
+
+    def drop(self, what: str) -> None:
+        """No answer asked for so far about `what` is wanted any more: it was cleared."""
+        self.asked[what] = self.asked.get(what, 0) + 1
 
     def opened(self) -> None:
         """The tab was brought to the front: what it shows may be stale."""

@@ -51,7 +51,7 @@ class CampaignsPane(Pane):
         self.load()
 
     def load(self) -> None:
-        self.call(self.console.client.campaigns, self.show)
+        self.view("campaigns", self.console.client.campaigns, self.show)
 
     def show(self, campaigns: list[Json]) -> None:
         self.campaigns = {c["id"]: c for c in campaigns}
@@ -122,7 +122,8 @@ class CampaignsPane(Pane):
         self.call(lambda: self.console.client.update_campaign(campaign_id, changes), saved)
 
     def show_results_of(self, campaign_id: str) -> None:
-        self.call(lambda: self.console.client.campaign_results(campaign_id), self.show_results)
+        self.view("detail", lambda: self.console.client.campaign_results(campaign_id),
+                  self.show_results)
 
     def show_results(self, results: Json) -> None:
         t = self.t
@@ -146,7 +147,7 @@ class CampaignsPane(Pane):
     def texts(self) -> None:
         campaign_id = self.chosen()
         if campaign_id is not None:
-            self.call(lambda: self.console.client.campaign_preview(campaign_id),
+            self.view("detail", lambda: self.console.client.campaign_preview(campaign_id),
                       self.show_texts)
 
     def show_texts(self, shown: Json) -> None:
@@ -170,5 +171,6 @@ class CampaignsPane(Pane):
         except ValueError as error:
             self.notify(f"JSON: {error}", severity="error")
             return
-        self.call(lambda: self.console.client.preview(rules), lambda found: self.query_one(
-            "#preview-count", Static).update(f"{self.t('audience')}: {found['count']}"))
+        self.view("preview", lambda: self.console.client.preview(rules),
+                  lambda found: self.query_one("#preview-count", Static).update(
+                      f"{self.t('audience')}: {found['count']}"))

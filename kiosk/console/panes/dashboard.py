@@ -46,7 +46,7 @@ class DashboardPane(Pane):
 
     def load(self) -> None:
         client = self.console.client
-        self.call(lambda: (client.dashboard(), client.health()), self.show)
+        self.view("dashboard", lambda: (client.dashboard(), client.health()), self.show)
 
     def show(self, answers: tuple[Json, Json]) -> None:
         board, health = answers

@@ -48,8 +48,8 @@ class DevicesPane(Pane):
 
     def load(self) -> None:
         client = self.console.client
-        self.call(lambda: (client.devices(), client.health(), client.sync_conflicts(),
-                           client.flagged_vouchers()), self.show)
+        self.view("devices", lambda: (client.devices(), client.health(), client.sync_conflicts(),
+                                      client.flagged_vouchers()), self.show)
 
     def show(self, answers: tuple[list[Json], Json, list[Json], list[Json]]) -> None:
         devices, health, conflicts, flagged = answers

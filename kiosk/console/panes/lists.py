@@ -48,7 +48,7 @@ class ListsPane(Pane):
         name = str(self.query_one("#segment", Select).value)
         days_text = self.query_one("#segment-days", Input).value.strip()
         days = int(days_text) if days_text.isdigit() else None
-        self.call(lambda: self.console.client.segment(name, days), self.show_segment)
+        self.view("segment", lambda: self.console.client.segment(name, days), self.show_segment)
 
     def show_segment(self, segment: Json) -> None:
         self.query_one("#segment-count", Static).update(f"{segment['count']}")
@@ -74,7 +74,7 @@ class ListsPane(Pane):
 
     @on(Button.Pressed, "#load-calls")
     def load_calls(self) -> None:
-        self.call(self.console.client.call_list, self.show_calls)
+        self.view("calls", self.console.client.call_list, self.show_calls)
 
     def show_calls(self, guests: list[Json]) -> None:
         self.to_call = {g["member_id"]: g for g in guests}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, Switch
@@ -14,7 +14,6 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static, Swi
 from hub.domain.members import MemberView
 from hub.domain.money import to_fen, yuan
 from hub.domain.profiles import GuestHistory, HistoryOrder, MemberProfile
-from kiosk.client import HubError
 
 from ..messages import GuestShown
 from ..widgets import Table, TemplateSelect
@@ -75,18 +74,11 @@ class MembersPane(Pane):
     def search_as_you_type(self, event: Input.Changed) -> None:
         query = event.value.strip()
         if query:
-            self.run_search(query)
+            self.view("results", lambda: self.console.client.search(query, limit=20),
+                      self.show_results)
         else:
+            self.drop("results")
             self.query_one("#results", Table).clear()
-
-    @work(thread=True, exclusive=True, group="search")
-    def run_search(self, query: str) -> None:
-        try:
-            found = self.console.client.search(query, limit=20)
-        except HubError as error:
-            self.app.call_from_thread(self.console.fail, error)
-            return
-        self.app.call_from_thread(self.console.deliver, self.show_results, found)
 
     def show_results(self, found: list[MemberView]) -> None:
         table = self.query_one("#results", Table)
@@ -101,7 +93,7 @@ class MembersPane(Pane):
         self.open(str(event.row_key.value))
 
     def open(self, member_id: str) -> None:
-        self.call(lambda: self.console.client.member(member_id), self.show_member)
+        self.view("member", lambda: self.console.client.member(member_id), self.show_member)
 
     def show_member(self, member: MemberProfile) -> None:
         self.member = member
@@ -127,9 +119,10 @@ class MembersPane(Pane):
         self.query_one("#profile", Static).update(text)
         self.query_one("#ledgers", Static).update("…")
         member_id, client = member["id"], console.client
-        self.call(lambda: (client.points(member_id), client.stored_value(member_id),
-                           client.history(member_id)), self.show_ledgers)
-        self.call(lambda: (client.joinable_orders(), client.platform_identities(member_id)),
+        self.view("ledgers", lambda: (client.points(member_id), client.stored_value(member_id),
+                                      client.history(member_id)), self.show_ledgers)
+        self.view("platform-users", lambda: (client.joinable_orders(),
+                                             client.platform_identities(member_id)),
                   self.show_platform_users)
         self.query_one("#edit-notes", Input).value = member["notes"]
         self.query_one("#edit-allergies", Input).value = ", ".join(member["allergies"])

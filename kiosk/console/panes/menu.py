@@ -95,10 +95,11 @@ class MenuPane(Pane):
         # a sale draws down portions left: keep the counts (and the reminders) current
         if event["type"] == "checkout.completed" and any(
                 dish["portions_left"] is not None for dish in self.dishes.values()):
-            self.call(self.console.client.menu, lambda dishes: self.show(dishes, refill=False))
+            self.view("menu", self.console.client.menu,
+                      lambda dishes: self.show(dishes, refill=False))
 
     def load(self) -> None:
-        self.call(self.console.client.menu, self.show)
+        self.view("menu", self.console.client.menu, self.show)
 
     def state(self, dish: Json) -> str:
         t = self.t

@@ -55,7 +55,8 @@ class ReportsPane(Pane):
     @on(Button.Pressed, "#load-report")
     def load(self) -> None:
         name, start, end, category = self.query_of()
-        self.call(lambda: self.console.client.report(name, start, end, category), self.show)
+        self.view("report", lambda: self.console.client.report(name, start, end, category),
+                  self.show)
 
     def show(self, result: Report) -> None:
         found = tables(result)

@@ -46,7 +46,7 @@ class StockPane(Pane):
     @on(Button.Pressed, "#load-stock")
     def load(self) -> None:
         client = self.console.client
-        self.call(lambda: (client.stock_purchase(), client.stock_variance()), self.show)
+        self.view("stock", lambda: (client.stock_purchase(), client.stock_variance()), self.show)
 
     def show(self, found: tuple[PurchaseList, list[Json]]) -> None:
         bought, counts = found
