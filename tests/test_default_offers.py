@@ -111,7 +111,7 @@ def test_hq_another_store_and_a_restore_apply_the_update(fresh, tmp_path):
         assert (row["amount_fen"], row["min_spend_fen"], row["active"]) == (2500, 10000, 1)
 
     with Store(tmp_path / "b.db", new_settings("s-b")) as other:  # another store of the chain
-        page = book.feed("s-b", 0)
+        page = json.loads(book.feed("s-b", 0))
         apply_page(other, page["events"], page["position"])
         row = other.one("SELECT * FROM coupon_templates WHERE id = ?", (template_id,))
         assert (row["amount_fen"], row["active"]) == (2500, 1)

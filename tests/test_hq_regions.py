@@ -53,7 +53,7 @@ def chain(tmp_path_factory):
     visitor = add_member(shops["s-c"], NewMember(name="北京来的客人", phone="13900000001"))
     hand_to_hq(book, shops["s-c"])
     hand_to_hq(east_only, shops["s-c"])  # only that guest's joining: s-c's first event
-    page = book.feed("s-a", 0)
+    page = json.loads(book.feed("s-a", 0))
     apply_page(shops["s-a"], page["events"], page["position"])
     _sell(shops["s-a"], "1", 6, visitor=visitor["id"])
     _sell(shops["s-b"], "2", 5)

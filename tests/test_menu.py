@@ -218,7 +218,7 @@ def test_the_chains_menu_reaches_a_store_that_keeps_its_own_prices_and_sold_out(
     assert "2 dishes" in hq_command(tmp_path / "hq", "push", "menu", str(chain)).stdout
     book = HqBook(tmp_path / "hq" / "hq.db")
     with Store(tmp_path / "b.db", new_settings("s-b")) as shop:
-        page = book.feed("s-b", 0)
+        page = json.loads(book.feed("s-b", 0))
         apply_page(shop, page["events"], page["position"])
         fish = get_dish(shop, "C01")
         assert fish["from_chain"] and fish["price_fen"] == 8800 and fish["station"] == "热菜间"
@@ -231,7 +231,7 @@ def test_the_chains_menu_reaches_a_store_that_keeps_its_own_prices_and_sold_out(
                          "C01,招牌酸汤鱼（大）,热菜,8600,热菜间\nC02,老坛酸菜,凉菜,1300,凉菜间\n",
                          encoding="utf-8")
         hq_command(tmp_path / "hq", "push", "menu", str(chain))
-        page = book.feed("s-b", page["position"])
+        page = json.loads(book.feed("s-b", page["position"]))
         apply_page(shop, page["events"], page["position"])
         fish = get_dish(shop, "C01")
         assert fish["name"] == "招牌酸汤鱼（大）" and fish["price_fen"] == 9800, \

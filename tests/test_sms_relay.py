@@ -191,7 +191,7 @@ def texted(store, campaign_name="欢迎回来", wording=WORDING, phone="13800138
 def settle_from_hq(store, book):
     """What the store's next pulls bring of HQ's feed, applied."""
     while True:
-        page = book.feed(store.store_id, feed_position(store))
+        page = json.loads(book.feed(store.store_id, feed_position(store)))
         apply_page(store, page["events"], page["position"])
         if not page["more"]:
             return page
@@ -275,7 +275,7 @@ def test_at_tencent_a_text_caught_mid_send_waits_for_a_person_and_a_reply_withdr
                                 (guest["id"],))
         assert {e["type"] for e in page["events"]} >= {"message.settled", "message.reply"}
         # HQ's word on one store's texts reaches that store alone; the reply carries no phone.
-        assert [e for e in book.feed("s-other", 0)["events"]
+        assert [e for e in json.loads(book.feed("s-other", 0))["events"]
                 if e["type"].startswith("message.")] == []
         reply = next(e for e in page["events"] if e["type"] == "message.reply")
         assert reply["data"] == {"store": store.store_id, "member_id": guest["id"],

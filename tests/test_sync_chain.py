@@ -1,8 +1,7 @@
 """HQ -> every store: a guest known chain-wide, coupons redeemed twice flagged, chain-wide
 campaigns, settings and reports."""
 
-
-
+import json
 
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.config import new_settings
@@ -120,7 +119,7 @@ def test_hq_pushes_a_chain_wide_campaign_every_store_applies_once(tmp_path):
     settings = new_settings("s-b")
     with Store(tmp_path / "b.db", settings) as shop:
         guest = add_member(shop, NewMember(name="王芳", phone="13800138000"))
-        page = book.feed("s-b", 0)
+        page = json.loads(book.feed("s-b", 0))
         apply_page(shop, page["events"], page["position"])
         apply_page(shop, page["events"], page["position"])  # a page read twice changes nothing
         campaign = get_campaign(shop, campaign_id)
@@ -132,7 +131,7 @@ def test_hq_pushes_a_chain_wide_campaign_every_store_applies_once(tmp_path):
             template_id
         # A change from HQ arrives in order and keeps the store's own run time.
         hq("campaign", json.dumps({**spec, "id": campaign_id, "active": False}))
-        page = book.feed("s-b", page["position"])
+        page = json.loads(book.feed("s-b", page["position"]))
         apply_page(shop, page["events"], page["position"])
         changed = get_campaign(shop, campaign_id)
         assert changed["active"] is False and changed["last_run_at"] is not None
@@ -190,7 +189,7 @@ def test_hq_settings_reach_every_store_live_and_outlive_a_restart(tmp_path):
     settings = new_settings("s-c")
     with Store(tmp_path / "c.db", settings) as shop:
         guest = add_member(shop, NewMember(name="王芳", phone="13800138000"))
-        page = book.feed("s-c", 0)
+        page = json.loads(book.feed("s-c", 0))
         apply_page(shop, page["events"], page["position"])
         assert shop.settings.points.earn_per_yuan == 2, "live, for the running hub"
         paid = checkout(shop, CheckoutRequest("k", [Line("面", 1, 10_000)],

@@ -21,14 +21,13 @@ from hub.domain.clock import Clock, from_iso, system_clock, to_iso
 from hub.domain.config import STORE_ID_PATTERN
 from hub.domain.ids import HQ_ORIGIN, new_id
 from hub.domain.members import JOIN_KEYS, redacted_data
-from hub.domain.replica import ADDRESSED, RELAYED
 
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
 from .db import HqDb, open_db, without_password
+from .feed import FEED_PAGE, Feed
 from .relay import RELAY_SCHEMA, take_relayed
 
 log = logging.getLogger(__name__)
-FEED_PAGE = 500
 QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
 STALL_S = 60.0  # a store that wrote more than HQ applied, and nothing came this long: stalled
 SKEW_S = 120.0  # a store's clock this far from HQ's is an alarm (its times in reports lie)
@@ -110,6 +109,7 @@ class HqBook:
             "SELECT value FROM hq_meta WHERE key = 'hq_id'").fetchone()[0])
         self.lock = threading.Lock()
         self.seen: dict[str, float] = {}  # store -> when its pull last updated the fleet view
+        self.pages = Feed(self.conn)  # what the stores pull
 
     def _now(self) -> str:
         return to_iso(self.clock())
@@ -354,6 +354,7 @@ class HqBook:
         microseconds. An HQ restored from a backup thus numbers what is new after every
         position it gave out before, so a store ahead of it in the feed skips nothing."""
         last = conn.execute("SELECT COALESCE(MAX(hq_seq), 0) FROM hq_events").fetchone()[0]
+        self.pages.stale = True  # the feed reads what this worker writes at once
         return max(int(last) + 1, int(self.clock().timestamp() * 1_000_000))
 
     @staticmethod
@@ -493,23 +494,10 @@ class HqBook:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in self.conn.execute(
             "SELECT * FROM hq_flags ORDER BY id")]
 
-    def feed(self, store_id: str, after: int, limit: int = FEED_PAGE) -> dict[str, Any]:
-        """The next page of other stores' changes for `store_id`, after its position."""
-        rows = self.conn.execute(
-            "SELECT hq_seq, store_id, seq, id, type, ts, data FROM hq_events WHERE hq_seq > ? "
-            "ORDER BY hq_seq LIMIT ?", (after, limit)).fetchall()
-        relayed = [(r, json.loads(r["data"])) for r in rows
-                   if r["store_id"] != store_id and r["type"] in RELAYED]
-        # What HQ says about one store's texts goes to that store alone.
-        relayed = [(r, d) for r, d in relayed
-                   if r["type"] not in ADDRESSED or d.get("store") == store_id]
-        events = fitting([{"store": r["store_id"], "seq": r["seq"], "id": r["id"],
-                           "type": r["type"], "ts": r["ts"], "data": d} for r, d in relayed])
-        if len(events) < len(relayed):  # the page is full by weight: go on after its last
-            return {"events": events, "position": relayed[len(events) - 1][0]["hq_seq"],
-                    "more": True}
-        return {"events": events, "position": rows[-1]["hq_seq"] if rows else after,
-                "more": len(rows) == limit}
+    def feed(self, store_id: str, after: int) -> bytes:
+        """The next page of other stores' changes for `store_id`, after its position, as
+        JSON (`events`, `position`, `more`): sync/hq/feed.py."""
+        return self.pages.page(store_id, after)
 
     def history(self, store_id: str, after: int, limit: int = FEED_PAGE) -> dict[str, Any]:
         """A page of the store's own events past `after`, for a replacement hub."""
@@ -581,7 +569,7 @@ class HqBook:
                          (epoch, install, store_id))
         return {"install": install, "epoch": epoch, "protocol": PROTOCOL}
 
-    def pull(self, store_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    def pull(self, store_id: str, body: dict[str, Any]) -> tuple[bytes, int | None]:
         """A store's request for the next feed page, and the seq HQ asks it to send again
         from, if any. The request says what the store wrote and what this HQ acknowledged:
         an HQ holding less than it acknowledged went back to a backup (an alarm, and it asks

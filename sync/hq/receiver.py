@@ -151,7 +151,7 @@ class Receiver(ThreadWorker):
                 self.client.publish(welcome_topic(store_id), dumps(welcome), qos=1)
             elif topic.endswith("/pull"):
                 page, resend = self.book.pull(store_id, body)
-                self.client.publish(feed_topic(store_id), dumps(page), qos=1)
+                self.client.publish(feed_topic(store_id), page, qos=1)
                 if resend is not None:
                     self.client.publish(resend_topic(store_id), dumps({"from_seq": resend}),
                                         qos=1)
