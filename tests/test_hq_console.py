@@ -4,6 +4,7 @@ flags, and a database that goes away leaving the last fleet up, marked stale (is
 
 import asyncio
 import json
+import threading
 
 from click.testing import CliRunner
 from textual.widgets import DataTable, Static
@@ -78,3 +79,34 @@ def test_the_hq_console_refuses_a_database_it_cannot_keep_a_book_in(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "hq", "console",
                                       "--db", "mysql://hq/laoke"])
     assert result.exit_code == 2 and "--db" in result.output
+
+
+def test_a_read_that_comes_back_late_does_not_replace_a_newer_fleet(tmp_path):
+    """A read held up (a slow database) finishes after the next one: the newer fleet stays."""
+    _fleet_book(tmp_path / "hq.db")
+    older = read_fleet(str(tmp_path / "hq.db"))
+    book = HqBook(tmp_path / "hq.db")
+    book.set_status("s-d", True, PROTOCOL, "0.9.1")  # a store opens meanwhile
+    book.conn.close()
+    newer = read_fleet(str(tmp_path / "hq.db"))
+    release, calls = threading.Event(), []
+
+    def read():
+        calls.append(len(calls))
+        if len(calls) == 1:
+            release.wait(10)  # the first read is slow
+            return older
+        return newer
+
+    app = HqConsoleApp(read, every_s=3600, language="en")
+
+    async def scenario():
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("r")
+            await until(pilot, lambda: app.fleet is newer)
+            release.set()
+            await until(pilot, lambda: all(w.is_finished for w in app.workers))
+            await pilot.pause(0.2)
+            assert app.fleet is newer and "s-d" in [r[0] for r in _rows(app)]
+
+    asyncio.run(scenario())

@@ -9,6 +9,7 @@ the last fleet it read stays up, marked stale, until the next read works.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -95,6 +96,11 @@ class HqConsoleApp(App[None]):
         self.fleet: Fleet | None = None
         self.stale: str | None = None  # why the fleet on screen is not today's
         self.alarms_only = False
+        # Each read's number: reads run in threads and a slow one can finish after a newer
+        # one (an exclusive worker's thread is not stopped), so an answer older than the one
+        # shown is dropped.
+        self.reads = itertools.count(1)
+        self.shown = 0
 
     def t(self, key: str) -> str:
         return HQ_STRINGS[self.language].get(key, key)
@@ -126,18 +132,30 @@ class HqConsoleApp(App[None]):
 
     @work(thread=True, exclusive=True, group="fleet")
     def action_reload(self) -> None:
+        number = next(self.reads)
         try:
             fleet = self.read()
         except Exception as error:  # the database went away: say so, keep the last fleet
-            self.call_from_thread(self.went_stale, f"{type(error).__name__}: {error}")
+            self.call_from_thread(self.went_stale, f"{type(error).__name__}: {error}", number)
             return
-        self.call_from_thread(self.arrived, fleet)
+        self.call_from_thread(self.arrived, fleet, number)
 
-    def arrived(self, fleet: Fleet) -> None:
+    def _newest(self, number: int) -> bool:
+        """Whether the read numbered `number` is newer than what is shown (then it is)."""
+        if number < self.shown:
+            return False
+        self.shown = number
+        return True
+
+    def arrived(self, fleet: Fleet, number: int) -> None:
+        if not self._newest(number):
+            return
         self.fleet, self.stale = fleet, None
         self.show()
 
-    def went_stale(self, why: str) -> None:
+    def went_stale(self, why: str, number: int) -> None:
+        if not self._newest(number):
+            return
         first = self.stale is None
         self.stale = why
         self.show()
