@@ -35,3 +35,19 @@ def test_bench_reports_the_foundation_figures(tmp_path):
         assert figures[name] > 0
     assert figures["synchronous"] == "full"
     assert figures["chain_orders"] == 3 * 10 * 5 and "chain_report_dishes_s" in figures
+
+
+def test_bench_fleet_reports_the_chain_figures():
+    """`laoke bench --fleet`: simulated stores against its own broker and PostgreSQL, with
+    real partitioned HQ workers (a small fleet: the figures come from a full run)."""
+    result = subprocess.run([sys.executable, "-m", "hub", "bench", "--fleet", "--quick",
+                             "--stores", "20", "--json"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["figures"]
+    assert figures["fleet_stores"] == 20 and figures["fleet_unacknowledged_at_end"] >= 0
+    for name in ("hq_pg_apply_events_per_s", "hq_pg_raw_insert_rows_per_s",
+                 "hq_pg_raw_over_apply", "fleet_lag_p50_ms", "fleet_lag_p99_ms",
+                 "fleet_lag_events", "fleet_applied_per_s", "fleet_drain_1w_s",
+                 "fleet_drain_2w_s", "fleet_drain_4w_s", "fleet_drain_4w_events_per_s"):
+        assert figures[name] > 0, name
