@@ -54,8 +54,8 @@ def orders(store):
 def test_the_generic_file_lands_once_with_fees_and_no_phone(store):
     save_dish(store, {"code": "GB01", "name": "宫保鸡丁", "price_fen": 4200}, actor="test")
     map_dish(store, "meituan", "宫保鸡丁", "GB01", actor="test")
-    assert import_orders(store, "meituan", FILE) == {"added": 2, "unchanged": 0}
-    assert import_orders(store, "meituan", FILE) == {"added": 0, "unchanged": 2}
+    assert import_orders(store, "meituan", FILE) == {"added": 2, "unchanged": 0, "ended": 0}
+    assert import_orders(store, "meituan", FILE) == {"added": 0, "unchanged": 2, "ended": 0}
     landed = orders(store)
     assert [(o["platform_order_id"], o["channel"], o["total_fen"], o["commission_fen"])
             for o in landed] == [("MT-1", "delivery", 8200, 900), ("MT-2", "delivery", 2200, 300)]
@@ -214,7 +214,7 @@ def test_a_hub_restored_from_hq_knows_its_platform_orders(store, tmp_path, setti
         with restored.write():
             for event in events:
                 restore_event(restored, event)
-        assert import_orders(restored, "meituan", FILE) == {"added": 0, "unchanged": 2}
+        assert import_orders(restored, "meituan", FILE) == {"added": 0, "unchanged": 2, "ended": 0}
         assert [(o["platform_order_id"], o["state"]) for o in orders(restored)] == [
             ("MT-1", "placed"), ("MT-2", "cancelled")]
 
@@ -422,7 +422,7 @@ def test_the_profile_shows_one_guest_across_the_table_and_the_platforms(store, g
 def test_the_order_file_may_be_xlsx_with_extra_columns(store, tmp_path):
     from openpyxl import Workbook
 
-    from hub.domain.delivery import GENERIC_COLUMNS, REQUIRED_COLUMNS
+    from hub.domain.delivery import FILE_COLUMNS, REQUIRED_COLUMNS
     from hub.sheets import read_sheet
 
     book = Workbook()
@@ -432,10 +432,10 @@ def test_the_order_file_may_be_xlsx_with_extra_columns(store, tmp_path):
     sheet.append(["E-9", "2026-11-25T12:00:00+08:00", "米饭", 2, 300, 120, "多放辣"])
     path = tmp_path / "eleme.xlsx"
     book.save(path)
-    rows_read = read_sheet(path, "an order file", REQUIRED_COLUMNS, GENERIC_COLUMNS, 100)
-    assert import_orders(store, "eleme", rows_read) == {"added": 1, "unchanged": 0}
+    rows_read = read_sheet(path, "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, 100)
+    assert import_orders(store, "eleme", rows_read) == {"added": 1, "unchanged": 0, "ended": 0}
     assert [(o["platform_order_id"], o["total_fen"], o["commission_fen"])
             for o in orders(store)] == [("E-9", 600, 120)]
     (tmp_path / "bad.csv").write_text("platform_order_id,dish\nE-1,米饭\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="no created_at, qty column"):
-        read_sheet(tmp_path / "bad.csv", "an order file", REQUIRED_COLUMNS, GENERIC_COLUMNS, 100)
+        read_sheet(tmp_path / "bad.csv", "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, 100)

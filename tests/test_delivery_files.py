@@ -94,3 +94,39 @@ def test_a_mapping_onto_a_column_laoke_does_not_read_is_a_config_error():
         parse_settings({"store_id": "s1", "chain": {"key": "k" * 32},
                         "delivery": {"columns": {"订单编号": "order_no"}}}, "laoke.toml",
                        environ={})
+
+
+def test_a_later_export_cancels_and_refunds_what_an_earlier_one_landed(home, tmp_path,
+                                                                      capsys):
+    """A store without the platforms' pushes learns of a cancellation from its next export:
+    the order's status column ends it, and the delivery fee is kept from the file."""
+    map_columns(home, {**MAPPING, "订单状态": "status", "配送费(元)": "delivery_fee_yuan"})
+    head = f"{HEADERS},订单状态,配送费(元),收货地址\n"
+    lunch, evening = tmp_path / "lunch.csv", tmp_path / "evening.csv"
+    lunch.write_text(head +
+                     "3301,2026-11-25 12:00:00,77,,宫保鸡丁,2,38.00,9.5,,已完成,5,幸福路8号\n"
+                     "3302,2026-11-25 12:10:00,,,酸辣汤,1,22.5,3,,配送中,3.5,幸福路9号\n",
+                     encoding="utf-8")
+    evening.write_text(head +
+                       "3301,2026-11-25 12:00:00,77,,宫保鸡丁,2,38.00,9.5,,已完成,5,幸福路8号\n"
+                       "3302,2026-11-25 12:10:00,,,酸辣汤,1,22.5,3,,已退款,3.5,幸福路9号\n"
+                       "3303,2026-11-25 18:00:00,,,米饭,1,3,0.5,,已取消,,幸福路7号\n",
+                       encoding="utf-8")
+    for export in (lunch, evening, evening):
+        laoke(home, "delivery", "import", str(export), "--platform", "meituan")
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["2 orders added, 0 already in, 0 cancelled or refunded",
+                   "1 orders added, 2 already in, 2 cancelled or refunded",
+                   "0 orders added, 3 already in, 0 cancelled or refunded"]
+    with home_db(home) as db:
+        states = db.execute("SELECT platform_order_id, state, delivery_fee_fen FROM "
+                            "delivery_orders ORDER BY 1").fetchall()
+        ended = db.execute("SELECT COUNT(*) FROM outbox WHERE type = 'delivery.ended'"
+                           ).fetchone()[0]
+        kept = " ".join(str(tuple(r)) for table in ("orders", "order_lines",
+                                                    "delivery_orders", "outbox", "audit_log")
+                        for r in db.execute(f"SELECT * FROM {table}"))
+    assert [tuple(r) for r in states] == [("3301", "placed", 500), ("3302", "refunded", 350),
+                                          ("3303", "cancelled", 0)]
+    assert ended == 2, "each ending once, for HQ too"
+    assert "幸福路" not in kept, "the guest's address is not kept"

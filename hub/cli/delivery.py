@@ -33,7 +33,8 @@ def delivery_import(obj: Obj, file: Path, platform: str) -> None:
     rows = read_sheet(file, "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, MAX_ROWS,
                       renames=store.settings.delivery.columns)
     done = import_orders(store, platform, rows)
-    click.echo(f"{done['added']} orders added, {done['unchanged']} already in")
+    click.echo(f"{done['added']} orders added, {done['unchanged']} already in, "
+               f"{done['ended']} cancelled or refunded")
 
 
 @delivery.command("unmapped")

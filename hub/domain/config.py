@@ -381,7 +381,8 @@ class MeituanSettings(PlatformSettings):
 # platforms' own exports write them); `[delivery.columns]` maps a file's headers onto them.
 OrderFileColumn = Literal["platform_order_id", "created_at", "customer_id", "phone", "dish",
                           "qty", "unit_price_fen", "platform_fee_fen", "unit_price_yuan",
-                          "platform_fee_yuan"]
+                          "platform_fee_yuan", "delivery_fee_fen", "delivery_fee_yuan",
+                          "status"]
 
 
 class DeliverySettings(_Section):

@@ -93,7 +93,8 @@ def _landed(store: Store, order: PlatformOrder) -> Received:
 
 class Imported(TypedDict):
     added: int
-    unchanged: int
+    unchanged: int  # in the books before, as they are
+    ended: int  # cancelled or refunded by this file (new or not)
 
 
 class UnmappedDish(TypedDict):
@@ -427,9 +428,20 @@ def unmapped_dishes(store: Store) -> list[UnmappedDish]:
 # -- files -----------------------------------------------------------------------------------
 
 FILE_COLUMNS: tuple[str, ...] = get_args(OrderFileColumn)
-GENERIC_COLUMNS = FILE_COLUMNS[:8]  # the contract's; the rest, amounts in yuan, are mapped to
 REQUIRED_COLUMNS = ("platform_order_id", "created_at", "dish", "qty")
 PRICES = ("unit_price_fen", "unit_price_yuan")
+# An order's `status` that says it did not stand, as laoke writes it or as the platforms'
+# exports do (订单状态), and how it ended; any other (完成, 已送达, 配送中, a part refunded) leaves
+# it standing: only a whole order cancelled or refunded leaves the reports.
+ENDED = {"cancelled": "cancelled", "已取消": "cancelled", "取消": "cancelled",
+         "订单取消": "cancelled", "无效": "cancelled", "已失效": "cancelled",
+         "refunded": "refunded", "已退款": "refunded", "退款成功": "refunded",
+         "全额退款": "refunded", "已退单": "refunded", "退单": "refunded"}
+
+
+def _ended(value: Any) -> str | None:
+    """How a row's `status` says its order ended, if it did."""
+    return ENDED.get(str(value or "").strip().lower())
 
 
 def _amount(row: Mapping[str, Any], column: str) -> int | None:
@@ -443,12 +455,13 @@ def _amount(row: Mapping[str, Any], column: str) -> int | None:
     return None
 
 
-def orders_from_rows(store: Store, platform: str,
-                     rows: Sequence[Mapping[str, Any]]) -> list[PlatformOrder]:
+def orders_from_rows(store: Store, platform: str, rows: Sequence[Mapping[str, Any]]
+                     ) -> list[tuple[PlatformOrder, str | None]]:
     """laoke's generic file (shared/SPEC.md "Delivery platforms"): one row per order line, the
-    order's fee on its first row (or on any: they add up), amounts in fen or, from a platform's
-    export mapped by `[delivery.columns]`, in yuan. A bad row refuses the file, naming the row.
-    The `phone` column is read past: a platform's phone is a privacy or masked number."""
+    order's fees on its first row (or on any: they add up), amounts in fen or, from a
+    platform's export mapped by `[delivery.columns]`, in yuan; each order with how it ended,
+    if its `status` says it did (on any of its rows). A bad row refuses the file, naming the
+    row. The `phone` column is read past: a platform's phone is a privacy or masked number."""
     _platform(platform)
     if rows and not any(price in row for price in PRICES for row in rows[:1]):
         raise InvalidInput("the header row has no unit_price_fen (or unit_price_yuan) column")
@@ -459,29 +472,38 @@ def orders_from_rows(store: Store, platform: str,
             order = grouped.setdefault(key, {
                 "placed_at": _moment(row.get("created_at"), store.settings.timezone),
                 "user": str(row.get("customer_id") or "").strip() or None,
-                "fee": 0, "lines": []})
+                "fee": 0, "delivery": 0, "ended": None, "lines": []})
             order["fee"] += _amount(row, "platform_fee") or 0
+            order["delivery"] += _amount(row, "delivery_fee") or 0
+            order["ended"] = order["ended"] or _ended(row.get("status"))
             price = _amount(row, "unit_price")
             if price is None:
                 raise InvalidInput("the unit price is empty")
             order["lines"].append(_line(row.get("dish"), row.get("qty"), price))
         except InvalidInput as error:
             raise InvalidInput(f"row {number}: {error.message}") from None
-    return [_checked(PlatformOrder(platform, key, o["placed_at"], o["lines"], o["user"],
-                                   o["fee"])) for key, o in grouped.items()]
+    return [(_checked(PlatformOrder(platform, key, o["placed_at"], o["lines"], o["user"],
+                                    o["fee"], o["delivery"])), o["ended"])
+            for key, o in grouped.items()]
 
 
 def import_orders(store: Store, platform: str,
                   rows: Sequence[Mapping[str, Any]]) -> Imported:
     """Every order of the file, in one change: all of them or none, and a file imported again
-    (or orders already pushed) changes nothing."""
+    (or orders already pushed) changes nothing. An order the file says was cancelled or
+    refunded ends (`end_order`), whether it lands now or landed before: for a store without
+    the platform's pushes, a later file is how a cancellation reaches the books."""
     orders = orders_from_rows(store, platform, rows)
-    added = 0
+    added = ended = 0
     with store.write():
-        for order in orders:
+        for order, ending in orders:
             added += land_order(store, order)[1]
-        store.audit("cli", "delivery.import", None, {"platform": platform, "added": added})
-    return Imported(added=added, unchanged=len(orders) - added)
+            if ending is not None:
+                ended += end_order(store, platform, order.platform_order_id, ending,
+                                   actor="cli")
+        store.audit("cli", "delivery.import", None,
+                    {"platform": platform, "added": added, "ended": ended})
+    return Imported(added=added, unchanged=len(orders) - added, ended=ended)
 
 
 # -- pushes ----------------------------------------------------------------------------------
