@@ -3,6 +3,7 @@ one order however often it arrives, cancellations and refunds followed, dish nam
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -146,6 +147,26 @@ def test_eleme_order_and_refund(store, secrets, clock):
     with pytest.raises(PushRefused):
         receive_eleme(store, {**platform.signed(33, {"orderId": "E-8"}, timestamp=ms),
                               "type": 10})
+
+
+def test_an_eleme_push_without_a_request_id_is_refused_not_taken_as_the_last_one(store, secrets,
+                                                                                clock):
+    """Ele.me's requestId is what tells a retry from a new push: two pushes without one must
+    not be taken as one (the second dropped, answered ok)."""
+    platform = Eleme("unused", "app-2", SECRET_ELM)
+    ms = int(clock().timestamp() * 1000)
+
+    def without_id(order_id: str) -> dict:
+        push = platform.signed(10, Eleme.order(order_id, [("米饭", 1, 3.0)]), timestamp=ms)
+        del push["requestId"], push["signature"]
+        plain = "".join(f"{k}={push[k]}" for k in sorted(push))
+        return {**push, "signature": hashlib.md5((plain + SECRET_ELM).encode()).hexdigest()
+                .upper()}
+
+    for order_id in ("E-20", "E-21"):
+        with pytest.raises(InvalidInput, match="requestId"):
+            receive_eleme(store, without_id(order_id))
+    assert orders(store) == [] and store.scalar("SELECT COUNT(*) FROM delivery_pushes") == 0
 
 
 # -- the hub: real HTTPS on loopback, the platforms posting as they do ------------------------

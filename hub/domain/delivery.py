@@ -539,6 +539,8 @@ def _accept(store: Store, platform: str, secret: str, given: Any, expected: str,
         # (written so that a NaN or infinite timestamp is outside the window too)
         raise PushRefused(f"{platform}: the push was signed outside the "
                           f"{store.settings.delivery.push_window_s} s window (a replay?)")
+    if not push_id:  # what tells a retry from a new push: without it each is the first's
+        raise InvalidInput(f"{platform}: the push has no id (饿了么's requestId)")
     taken = store.conn.execute(
         "INSERT INTO delivery_pushes (platform, push_id, received_at) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING", (platform, push_id, store.now_iso())).rowcount
@@ -617,9 +619,12 @@ def receive_eleme(store: Store, push: Mapping[str, Any]) -> Received:
     or a refund are taken and change nothing."""
     settings = store.settings.delivery.eleme
     expected = eleme_signature(push, settings.app_secret)
+    request_id = push.get("requestId")
     with store.write():
         if not _accept(store, "eleme", settings.app_secret, push.get("signature"), expected,
-                       push.get("timestamp"), str(push.get("requestId", ""))):
+                       push.get("timestamp"), str(request_id).strip()
+                       if isinstance(request_id, str | int) and
+                       not isinstance(request_id, bool) else ""):
             return NOTHING
         kind = push.get("type")
         message = _json(push.get("message", ""), "message")
