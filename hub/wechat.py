@@ -3,7 +3,8 @@ the callback WeChat calls when a guest follows, scans or leaves, and campaign me
 template messages.
 
 One `WeChatAccount` per account and process holds wechatpy's client, so the kiosk's QR and
-the campaign sender share one cached access token. wechatpy's own retry on an expired token
+the campaign sender share one cached access token, the account's stable one, which the hubs
+of a chain sharing the account share too. wechatpy's own retry on an expired token
 is off: it would ask for a new token and call again for as long as WeChat refuses, where one
 refresh is all a 40001 deserves. A template message cannot be looked up or sent with a key
 WeChat would recognise, so nothing is resent that may have gone: a send whose answer was lost
@@ -55,8 +56,12 @@ class _Client(WeChatClient):
         self.token_lock = threading.Lock()
 
     def fetch_access_token(self) -> dict[str, Any]:
-        answer = self._http.get(f"{self.base}/cgi-bin/token", timeout=self.timeout, params={
-            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        """The account's stable token (getStableAccessToken, never forced): every hub of a
+        chain sharing the account gets the same one while it is valid, so one store's fetch
+        does not end another's, as each `cgi-bin/token` fetch would."""
+        answer = self._http.post(f"{self.base}/cgi-bin/stable_token", timeout=self.timeout,
+                                 json={"grant_type": "client_credential", "appid": self.appid,
+                                       "secret": self.secret, "force_refresh": False})
         answer.raise_for_status()
         result: dict[str, Any] = answer.json()
         if result.get("errcode"):
@@ -211,7 +216,7 @@ _accounts_lock = threading.Lock()
 
 def wechat_account(settings: WeChatSettings, timeout: float) -> WeChatAccount:
     """The process's one client of this account: the sender and the kiosk's QR share its
-    access token (each new token WeChat hands out ends the one before)."""
+    access token."""
     if not settings.configured:
         raise WeChatUnavailable("WeChat is not set up ([messaging.wechat] app_id and app_secret)")
     key = (settings.app_id, settings.app_secret, settings.api_base, timeout)

@@ -181,6 +181,18 @@ def test_a_token_refused_twice_is_not_refreshed_for_ever(store, standin):
     assert standin.messages == [] and standin.tokens_issued == 2
 
 
+def test_the_hubs_of_a_chain_sharing_the_account_do_not_end_each_others_token(store,
+                                                                               standin):
+    """Two stores' hubs, each with its own client of the chain's one account, take turns: the
+    stable token is the same for both, so neither is refused or fetches again."""
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
+    hubs = [wechat.WeChatAccount(store.settings.messaging.wechat, 0.5) for _ in range(2)]
+    for turn in range(6):
+        assert hubs[turn % 2].follow_qr(store, guest["id"])["url"]
+    assert standin.requests.count("/cgi-bin/stable_token") == 2, "one fetch per hub"
+    assert standin.tokens_issued == 1 and standin.requests.count("/cgi-bin/qrcode/create") == 6
+
+
 def test_not_following_withdraws_wechat_consent_and_nothing_else(store, standin):
     a, b = followers(store, standin)
     standin.followers.discard("openid-1")  # left while the hub was not told (a lost push)

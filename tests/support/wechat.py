@@ -1,8 +1,10 @@
-"""A local stand-in of the WeChat Official Account API on 127.0.0.1 (cgi-bin/token,
+"""A local stand-in of the WeChat Official Account API on 127.0.0.1 (cgi-bin/stable_token,
 qrcode/create, message/template/send), and of WeChat's server calling the hub back.
 
-Like WeChat it hands out an access token for the right AppID and AppSecret (a new one ends
-the one before), refuses a call with a stale token (40001), makes parametric QR codes and
+Like WeChat it hands out the account's stable access token for the right AppID and
+AppSecret (the same one to every caller while it is valid; a new one only when it ended or a
+caller forces it, which ends the one before), refuses a call with a stale token (40001),
+makes parametric QR codes and
 remembers their scenes, and sends a template message only to a follower and only with one of
 the account's templates, recording it as the guest's WeChat shows it (the template's
 {{name.DATA}} filled in). A guest scanning a QR is `scan`: the XML event WeChat would push;
@@ -94,11 +96,14 @@ class WeChatStandin:
     def handle(self, path: str, query: dict[str, str],
                body: bytes) -> tuple[int, dict[str, Any], bool]:
         self.requests.append(path)
-        if path == "/cgi-bin/token":
-            if query.get("appid") != self.app_id or query.get("secret") != self.secret:
+        if path == "/cgi-bin/stable_token":
+            asked = json.loads(body or b"{}")
+            if asked.get("grant_type") != "client_credential" or \
+                    asked.get("appid") != self.app_id or asked.get("secret") != self.secret:
                 return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}, False
-            self.token = secrets.token_hex(16)
-            self.tokens_issued += 1
+            if asked.get("force_refresh") is True or self.token in ("", "ended"):
+                self.token = secrets.token_hex(16)
+                self.tokens_issued += 1
             return 200, {"access_token": self.token, "expires_in": 7200}, False
         if self.fail_next:
             self.fail_next -= 1
