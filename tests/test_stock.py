@@ -58,6 +58,23 @@ def _on_hand(store):
     return {level["ingredient"]: level["on_hand"] for level in levels(store)}
 
 
+def test_each_ingredient_counts_its_use_from_its_own_last_count(till, clock):
+    """Counted at different times (or never): the orders are read once for all of them, and
+    each ingredient's level starts from its own count."""
+    clock.advance(seconds=1)
+    _bill(till, "a", ("HS01", 2), ("RICE", 1))
+    clock.advance(seconds=1)
+    record(till, "鸡腿肉", "count", "10", actor="test")
+    clock.advance(seconds=1)
+    _bill(till, "b", ("HS01", 1))
+    clock.advance(seconds=1)
+    record(till, "花生", "count", "500", actor="test")
+    clock.advance(seconds=1)
+    _bill(till, "c", ("HS01", 2), ("RICE", 3))
+    assert _on_hand(till) == {"鸡腿肉": round(10 - 3 * 0.15, 3), "花生": 500 - 2 * 20,
+                              "大米": round(-4 * 0.1, 3)}
+
+
 def test_stock_adds_up_and_the_variance_is_what_a_count_finds_missing(till, clock):
     def step(kind, name, qty):
         clock.advance(seconds=1)

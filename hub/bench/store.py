@@ -3,6 +3,7 @@ receipt, reports and campaign audiences; the million-member store is built once 
 
 from __future__ import annotations
 
+import itertools
 import random
 import secrets
 import shutil
@@ -270,24 +271,36 @@ def bench_forecast_weather(store: Store, end: Any) -> float:
 
 
 def bench_stock_purchase(store: Store) -> float:
-    """A week's purchase list on the same store with two ingredients in every dish's recipe,
-    each counted once (the forecast, usage since the count, packs); rolled back."""
+    """A week's purchase list on the same store as a store keeping stock for the year has it:
+    two ingredients in every dish's recipe since a year before the last order, each counted
+    every week of the last four (the forecast, each ingredient's use since its count, packs);
+    rolled back."""
+    from datetime import timedelta
+
+    from ..domain.clock import from_iso
     from ..domain.stock import import_recipes, purchase, record
 
+    last = from_iso(str(store.scalar("SELECT MAX(created_at) FROM orders")))
+    clock = store.clock
     store.conn.execute("BEGIN")
     try:
         codes = [row[0] for row in store.conn.execute("SELECT code FROM menu_dishes")]
+        store.clock = itertools.repeat(last - timedelta(days=365)).__next__
         import_recipes(store, [
             {"code": code, "ingredient": f"{code}-{part}", "qty": "0.15", "unit": "kg",
              "supplier": f"supplier {n % 4}", "pack_qty": "5", "delivery_weekdays": "1,4"}
             for n, code in enumerate(codes) for part in ("a", "b")], actor="bench")
-        for code in codes:
-            for part in ("a", "b"):
-                record(store, f"{code}-{part}", "count", "3", actor="bench")
+        for weeks in (4, 3, 2, 1):
+            store.clock = itertools.repeat(last - timedelta(weeks=weeks)).__next__
+            for code in codes:
+                for part in ("a", "b"):
+                    record(store, f"{code}-{part}", "count", "3", actor="bench")
+        store.clock = clock
         started = time.perf_counter()
         purchase(store, 7)
         return round(time.perf_counter() - started, 3)
     finally:
+        store.clock = clock
         store.conn.execute("ROLLBACK")
 
 

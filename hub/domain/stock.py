@@ -325,16 +325,49 @@ def record(store: Store, ingredient: str, kind: str, qty: Any, actor: str,
     return entry
 
 
-def _used(store: Store, sid: str, after: str | None, until: str) -> dict[str, int]:
-    """Thousandths each ingredient the store's orders paid in (after, until] used, each order
-    through the recipe in force when it was paid."""
-    return {row[0]: row[1] for row in store.conn.execute(
-        "SELECT r.ingredient, SUM(l.qty * r.qty_milli) FROM orders o "
-        "JOIN order_lines l ON l.order_id = o.id "
-        "JOIN recipe_lines r ON r.store_id = o.store_id AND r.dish = l.code "
-        "AND r.since <= o.created_at AND (r.until IS NULL OR o.created_at < r.until) "
+# What the paid orders used of each ingredient, through the recipe in force when each was
+# paid. The orders are read from their time index first (CROSS JOIN keeps SQLite's join order):
+# led by the recipes, SQLite read every line ever sold of each dish, a year of a busy store's
+# two million lines for every count, however short the span asked for.
+_USAGE = ("FROM orders o CROSS JOIN order_lines l ON l.order_id = o.id "
+          "CROSS JOIN recipe_lines r ON r.store_id = o.store_id AND r.dish = l.code "
+          "AND r.since <= o.created_at AND (r.until IS NULL OR o.created_at < r.until) ")
+
+
+def _used(store: Store, sid: str, after: str | None, until: str,
+          ingredient: str) -> int:
+    """Thousandths of `ingredient` the store's orders paid in (after, until] used (none before
+    its first recipe)."""
+    return int(store.scalar(
+        "SELECT SUM(l.qty * r.qty_milli) " + _USAGE +
+        "WHERE o.store_id = ?1 AND o.created_at > ?2 AND o.created_at <= ?3 "
+        "AND r.ingredient = ?4 AND o.created_at >= (SELECT MIN(since) FROM recipe_lines "
+        "WHERE store_id = ?1 AND ingredient = ?4)",
+        (sid, after or "", until, ingredient)) or 0)
+
+
+def _used_since(store: Store, sid: str, since: dict[str, str], until: str) -> dict[str, int]:
+    """Thousandths each ingredient the orders paid up to `until` used after its own time in
+    `since` (its last count; "" for one never counted), reading the orders once: those after
+    the latest of the times by ingredient, those between the earliest and the latest (a
+    stocktake's few minutes, as a rule) order by order."""
+    first = store.scalar("SELECT MIN(since) FROM recipe_lines WHERE store_id = ?", (sid,))
+    if not since or first is None:
+        return {}
+    earliest, latest = max(min(since.values()), first), max(since.values())
+    used = {row[0]: int(row[1]) for row in store.conn.execute(
+        "SELECT r.ingredient, SUM(l.qty * r.qty_milli) " + _USAGE +
         "WHERE o.store_id = ? AND o.created_at > ? AND o.created_at <= ? "
-        "GROUP BY r.ingredient", (sid, after or "", until))}
+        "GROUP BY r.ingredient", (sid, max(latest, earliest), until))}
+    if earliest < latest:
+        for ingredient, at, qty in store.conn.execute(
+                "SELECT r.ingredient, o.created_at, SUM(l.qty * r.qty_milli) " + _USAGE +
+                "WHERE o.store_id = ? AND o.created_at >= ? AND o.created_at <= ? "
+                "AND o.created_at <= ? GROUP BY r.ingredient, o.created_at",
+                (sid, earliest, latest, until)):
+            if at > since.get(ingredient, latest):
+                used[ingredient] = used.get(ingredient, 0) + int(qty)
+    return used
 
 
 def _entries(store: Store, sid: str, kind: str, after: str | None,
@@ -353,26 +386,27 @@ class Level(TypedDict):
 
 
 def _on_hand(store: Store, sid: str, until: str) -> list[tuple[Any, int, str | None]]:
-    """(ingredient row, thousandths on hand, last count's time) at `until`. The orders are
-    read once per distinct count time (once in all for ingredients never counted)."""
-    found = []
-    used: dict[str | None, dict[str, int]] = {}
+    """(ingredient row, thousandths on hand, last count's time) at `until`, the orders read
+    once for all of them (`_used_since`)."""
+    counted = []
     for row in store.conn.execute("SELECT name, unit, supplier, pack_milli FROM ingredients "
                                   "WHERE store_id = ? ORDER BY name", (sid,)):
-        name = row["name"]
         count = store.one("SELECT qty_milli, at FROM stock_entries WHERE store_id = ? AND "
                           "ingredient = ? AND kind = 'count' AND at <= ? "
-                          "ORDER BY at DESC, id DESC LIMIT 1", (sid, name, until))
-        since = None if count is None else count["at"]
-        if since not in used:
-            used[since] = _used(store, sid, since, until)
+                          "ORDER BY at DESC, id DESC LIMIT 1", (sid, row["name"], until))
+        counted.append((row, count))
+    used = _used_since(store, sid, {row["name"]: "" if count is None else count["at"]
+                                    for row, count in counted}, until)
+    found = []
+    for row, count in counted:
+        name, since = row["name"], None if count is None else count["at"]
         flows = store.totals(
             "SELECT COALESCE(SUM(CASE kind WHEN 'received' THEN qty_milli ELSE 0 END), 0) AS r, "
             "COALESCE(SUM(CASE kind WHEN 'waste' THEN qty_milli ELSE 0 END), 0) AS w "
             "FROM stock_entries WHERE store_id = ? AND ingredient = ? AND at > ? AND at <= ?",
             (sid, name, since or "", until))
         qty = (0 if count is None else count["qty_milli"]) + flows["r"] - flows["w"] \
-            - used[since].get(name, 0)
+            - used.get(name, 0)
         found.append((row, int(qty), since))
     return found
 
@@ -417,7 +451,7 @@ def variance(store: Store, period: Period, store_id: str | None = None) -> list[
         name, at = count["ingredient"], count["at"]
         received = _entries(store, sid, "received", since, at).get(name, 0)
         waste = _entries(store, sid, "waste", since, at).get(name, 0)
-        used = _used(store, sid, since, at).get(name, 0)
+        used = _used(store, sid, since, at, name)
         expected = opening + received - used - waste
         report.append(Variance(
             ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
