@@ -134,6 +134,9 @@ SERIES: dict[str, Callable[[Report], Series]] = {
     "channel_shift": lambda r: Series("bars", [g["name"] or g["id"][:8] for g in r["moved"][:15]],
                                       [g["recent_delivery"] for g in r["moved"][:15]],
                                       "堂食转外卖 Moved to delivery (recent deliveries)"),
+    "guest_channels": lambda r: Series("bars", list(r["mixes"])[:15],
+                                       list(r["mixes"].values())[:15],
+                                       "客人的渠道 Guests by the ways they came"),
     "channels": lambda r: Series("bars", [":".join(filter(None, (c["channel"], c["platform"])))
                                           for c in r["channels"]],
                                  [c["orders"] for c in r["channels"]], "渠道 Channels"),

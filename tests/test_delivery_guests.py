@@ -239,6 +239,27 @@ def test_guests_who_moved_from_the_table_to_delivery_are_the_ones_worked_out_by_
         assert row["recent_orders"] == len(mine)
         assert row["recent_delivery"] == sum(o[1] == "delivery" for o in mine)
 
+    # Each guest's channel mix over the same days, counted again from what the test wrote
+    # (every delivery here is Meituan's; a cancelled one is nobody's order).
+    mixes = report(store, "guest_channels", start, end)
+    since, until = (to_iso(datetime.fromisoformat(local(day)))
+                    for day in ("2026-10-27", "2026-11-26"))
+    by_hand = {}
+    for member, channel, when, cancelled in written:
+        if not cancelled and since <= when < until:
+            way = "meituan" if channel == "delivery" else channel
+            by_hand.setdefault(member, dict.fromkeys(("dine_in", "takeaway", "meituan",
+                                                      "eleme"), 0))[way] += 1
+    assert mixes["count"] == len(by_hand) and len(by_hand) > 3
+    assert {g["id"]: {k: g[k] for k in ("dine_in", "takeaway", "meituan", "eleme")}
+            for g in mixes["by_guest"]} == by_hand
+    assert [g["orders"] for g in mixes["by_guest"]] == sorted(
+        (sum(ways.values()) for ways in by_hand.values()), reverse=True)
+    kinds = ["+".join(k for k, n in ways.items() if n) for ways in by_hand.values()]
+    assert mixes["mixes"] == {kind: kinds.count(kind) for kind in set(kinds)}
+    assert "meituan" in mixes["mixes"] and any("dine_in+" in k for k in mixes["mixes"]), \
+        "delivery-only guests and guests who come both ways are both there"
+
 
 def test_a_guest_claims_their_order_by_texting_the_bags_code_back(store, guest):
     """The slip's code, texted back to the shop from the guest's own phone (Alibaba's SmsUp

@@ -38,7 +38,7 @@ SPAN = (date(2026, 10, 1), date(2026, 11, 25))
 ORDER_REPORTS = ("dishes", "pairings", "staff", "channels", "summary", "repurchase",
                  "repurchase_yoy", "cohorts", "rfm", "commission", "dish_mix",
                  "ordered_without", "occupancy", "campaign_roi", "boxes", "channel_shift",
-                 "forecast")
+                 "guest_channels", "forecast")
 
 
 def _platform_order(number: int, at: datetime, dishes: list[tuple[str, int, int]]

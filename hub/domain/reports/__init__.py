@@ -20,7 +20,7 @@ from .period import Days, Period, parse_range
 
 Answer = (sales.Dishes | sales.Pairings | sales.Staff | sales.Channels | sales.Summary
           | sales.Coupons | guests.Hours | guests.Repurchase | guests.RepurchaseYoy
-          | guests.Cohorts | guests.Rfm | guests.ChannelShift
+          | guests.Cohorts | guests.Rfm | guests.ChannelShift | guests.GuestChannels
           | guests.Lapsed | guests.Birthdays | forecast.Forecast | commission.Commission
           | traffic.DishMix | traffic.PartySizes | traffic.Occupancy
           | baskets.OrderedWithout | returns.CampaignRoi | churn.Churn | boxes.Boxes)
@@ -88,6 +88,8 @@ class Report(TypedDict):
     campaigns: NotRequired[list[returns.CampaignReturn]]
     earlier: NotRequired[Days]
     moved: NotRequired[list[guests.MovedGuest]]
+    mixes: NotRequired[dict[str, int]]
+    by_guest: NotRequired[list[guests.GuestMix]]
 
 
 _QUERIES: dict[str, Query] = {query.__name__: query for query in (
@@ -95,7 +97,8 @@ _QUERIES: dict[str, Query] = {query.__name__: query for query in (
     guests.hours, guests.repurchase, guests.repurchase_yoy, guests.cohorts, guests.rfm,
     guests.lapsed, guests.birthdays, forecast.forecast, commission.commission, traffic.dish_mix,
     traffic.party_sizes, traffic.occupancy, baskets.ordered_without,
-    returns.campaign_roi, churn.churn, boxes.boxes, guests.channel_shift)}
+    returns.campaign_roi, churn.churn, boxes.boxes, guests.channel_shift,
+    guests.guest_channels)}
 # Reports that one menu category narrows (`category`): the mix of one, the gaps after one.
 BY_CATEGORY: dict[str, Callable[[Store, Period, str], Answer]] = {
     "dish_mix": traffic.dish_mix, "ordered_without": baskets.ordered_without}

@@ -98,6 +98,26 @@ class ChannelShift(TypedDict):
     moved: list[MovedGuest]
 
 
+class GuestMix(TypedDict):
+    """One guest's orders in the period by how they came: at the table, to take away, and
+    delivered by each platform."""
+
+    id: str
+    name: str | None
+    tier: str
+    orders: int
+    dine_in: int
+    takeaway: int
+    meituan: int
+    eleme: int
+
+
+class GuestChannels(TypedDict):
+    count: int  # guests with an order that counts in the period
+    mixes: dict[str, int]  # guests by the ways they came ("dine_in+meituan": both, no other)
+    by_guest: list[GuestMix]  # the most orders first, at most GUESTS_LISTED
+
+
 def hours(store: Store, period: Period) -> Hours:
     """Covers by weekday (Monday first) x hour of day: the peak-hour heat map."""
     grid = [[0] * 24 for _ in range(7)]
@@ -264,3 +284,38 @@ def channel_shift(store: Store, period: Period) -> ChannelShift:
                                 recent_orders=shift["recent_orders"],
                                 recent_delivery=shift["recent_delivery"]))
     return {"earlier": earlier.json(), "count": len(shifts), "moved": moved}
+
+
+GUESTS_LISTED = 500
+WAYS = ("dine_in", "takeaway", "meituan", "eleme")  # a delivery counts under its platform
+
+
+def guest_channels(store: Store, period: Period) -> GuestChannels:
+    """Each guest's channel mix over the period: how many came only to the table, only by
+    delivery (and on which platform), or both, and each guest's orders by way, from every
+    order that is theirs (a platform's once claimed or joined) and counts (none a platform
+    cancelled or refunded)."""
+    ways: dict[str, dict[str, int]] = {}
+    for member_id, channel, platform, orders in store.conn.execute(
+            "SELECT o.member_id, o.channel, d.platform, COUNT(*) FROM counted_orders o "
+            "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.member_id IS NOT NULL "
+            "AND o.created_at >= ? AND o.created_at < ? GROUP BY o.member_id, o.channel, "
+            "d.platform", (period.lo, period.hi)):
+        way = platform if channel == "delivery" and platform in WAYS else channel
+        mine = ways.setdefault(member_id, dict.fromkeys(WAYS, 0))
+        mine[way] = mine.get(way, 0) + orders
+    mixes: dict[str, int] = {}
+    for mine in ways.values():
+        mix = "+".join(way for way, orders in mine.items() if orders)
+        mixes[mix] = mixes.get(mix, 0) + 1
+    ranked = sorted(ways.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    listed = []
+    for member_id, mine in ranked[:GUESTS_LISTED]:
+        row = store.totals("SELECT name, tier FROM members WHERE id = ?", (member_id,))
+        listed.append(GuestMix(id=member_id, name=row["name"], tier=row["tier"],
+                               orders=sum(mine.values()), dine_in=mine["dine_in"],
+                               takeaway=mine["takeaway"], meituan=mine["meituan"],
+                               eleme=mine["eleme"]))
+    return {"count": len(ways),
+            "mixes": dict(sorted(mixes.items(), key=lambda item: (-item[1], item[0]))),
+            "by_guest": listed}
