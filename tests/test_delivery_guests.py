@@ -248,10 +248,10 @@ def test_guests_who_moved_from_the_table_to_delivery_are_the_ones_worked_out_by_
     for member, channel, when, cancelled in written:
         if not cancelled and since <= when < until:
             way = "meituan" if channel == "delivery" else channel
-            by_hand.setdefault(member, dict.fromkeys(("dine_in", "takeaway", "meituan",
-                                                      "eleme"), 0))[way] += 1
+            by_hand.setdefault(member, dict.fromkeys(("dine_in", "takeaway", "delivery",
+                                                      "meituan", "eleme"), 0))[way] += 1
     assert mixes["count"] == len(by_hand) and len(by_hand) > 3
-    assert {g["id"]: {k: g[k] for k in ("dine_in", "takeaway", "meituan", "eleme")}
+    assert {g["id"]: {k: g[k] for k in ("dine_in", "takeaway", "delivery", "meituan", "eleme")}
             for g in mixes["by_guest"]} == by_hand
     assert [g["orders"] for g in mixes["by_guest"]] == sorted(
         (sum(ways.values()) for ways in by_hand.values()), reverse=True)

@@ -99,8 +99,8 @@ class ChannelShift(TypedDict):
 
 
 class GuestMix(TypedDict):
-    """One guest's orders in the period by how they came: at the table, to take away, and
-    delivered by each platform."""
+    """One guest's orders in the period by how they came: at the table, to take away,
+    delivered by the shop itself, and delivered by each platform."""
 
     id: str
     name: str | None
@@ -108,6 +108,7 @@ class GuestMix(TypedDict):
     orders: int
     dine_in: int
     takeaway: int
+    delivery: int
     meituan: int
     eleme: int
 
@@ -287,7 +288,8 @@ def channel_shift(store: Store, period: Period) -> ChannelShift:
 
 
 GUESTS_LISTED = 500
-WAYS = ("dine_in", "takeaway", "meituan", "eleme")  # a delivery counts under its platform
+# A platform's delivery counts under its platform; "delivery" is the shop's own.
+WAYS = ("dine_in", "takeaway", "delivery", "meituan", "eleme")
 
 
 def guest_channels(store: Store, period: Period) -> GuestChannels:
@@ -303,7 +305,7 @@ def guest_channels(store: Store, period: Period) -> GuestChannels:
             "d.platform", (period.lo, period.hi)):
         way = platform if channel == "delivery" and platform in WAYS else channel
         mine = ways.setdefault(member_id, dict.fromkeys(WAYS, 0))
-        mine[way] = mine.get(way, 0) + orders
+        mine[way] += orders
     mixes: dict[str, int] = {}
     for mine in ways.values():
         mix = "+".join(way for way, orders in mine.items() if orders)
@@ -314,8 +316,8 @@ def guest_channels(store: Store, period: Period) -> GuestChannels:
         row = store.totals("SELECT name, tier FROM members WHERE id = ?", (member_id,))
         listed.append(GuestMix(id=member_id, name=row["name"], tier=row["tier"],
                                orders=sum(mine.values()), dine_in=mine["dine_in"],
-                               takeaway=mine["takeaway"], meituan=mine["meituan"],
-                               eleme=mine["eleme"]))
+                               takeaway=mine["takeaway"], delivery=mine["delivery"],
+                               meituan=mine["meituan"], eleme=mine["eleme"]))
     return {"count": len(ways),
             "mixes": dict(sorted(mixes.items(), key=lambda item: (-item[1], item[0]))),
             "by_guest": listed}
