@@ -5,8 +5,8 @@ The lift's revenue is the treated guests' spend in the measuring window above wh
 control group's spend per guest says they would have spent anyway (revenue, not margin).
 The cost is every coupon discount redeemed from the campaign's coupons, every checkout
 discount and points boost it gave (points at their value in fen), and each message that left
-the store through a paid channel (the gateway or e-mail, sent or possibly sent) at
-`[campaigns] message_cost_fen`; receipt and tablet messages cost nothing.
+the store (the gateway, e-mail, SMS or WeChat: `outreach.REMOTE`, sent or possibly sent) at
+the one `[campaigns] message_cost_fen`; receipt and tablet messages cost nothing.
 """
 
 from __future__ import annotations
