@@ -75,6 +75,17 @@ def test_each_ingredient_counts_its_use_from_its_own_last_count(till, clock):
                               "大米": round(-4 * 0.1, 3)}
 
 
+def test_an_order_paid_the_instant_the_recipe_came_uses_it(store, tmp_path):
+    """At the first recipe's very instant (a fake clock that does not move, or the same
+    millisecond): the order used it, counted or not before."""
+    menu_file = tmp_path / "menu.csv"
+    menu_file.write_text(MENU_CSV, encoding="utf-8")
+    import_menu(store, read_rows(menu_file), actor="test")
+    import_recipes(store, RECIPES, actor="test")
+    _bill(store, "at-once", ("RICE", 2))
+    assert _on_hand(store)["大米"] == -0.2
+
+
 def test_stock_adds_up_and_the_variance_is_what_a_count_finds_missing(till, clock):
     def step(kind, name, qty):
         clock.advance(seconds=1)

@@ -357,9 +357,9 @@ def _used_since(store: Store, sid: str, since: dict[str, str], until: str) -> di
     earliest, latest = max(min(since.values()), first), max(since.values())
     used = {row[0]: int(row[1]) for row in store.conn.execute(
         "SELECT r.ingredient, SUM(l.qty * r.qty_milli) " + _USAGE +
-        "WHERE o.store_id = ? AND o.created_at > ? AND o.created_at <= ? "
-        "GROUP BY r.ingredient", (sid, max(latest, earliest), until))}
-    if earliest < latest:
+        "WHERE o.store_id = ? AND o.created_at > ? AND o.created_at >= ? "
+        "AND o.created_at <= ? GROUP BY r.ingredient", (sid, latest, first, until))}
+    if min(since.values()) < latest and earliest <= latest:  # an order at `first` counts
         for ingredient, at, qty in store.conn.execute(
                 "SELECT r.ingredient, o.created_at, SUM(l.qty * r.qty_milli) " + _USAGE +
                 "WHERE o.store_id = ? AND o.created_at >= ? AND o.created_at <= ? "

@@ -7,7 +7,9 @@ event of the span read, the relayed ones picked out in Python, decoded and encod
 So a worker holds the recent span's relayed events in memory, each encoded once, and reads
 only what committed since it last looked; a store further behind than the span gets its page
 from the database, the relayed events picked out there. The data column is JSON as HQ wrote
-it, so an event's JSON is put together around it, never decoded.
+it, so an event's JSON is put together around it, never decoded. An erasure another worker
+applied reaches this worker's memory at its next look (FRESH_S): until then a store that has
+not reached the erasure yet may still be served the guest's older events as they were.
 
 Positions stay exact: HQ numbers its events under one writer at a time, each after every
 number visible before (book.py, `_next_hq_seq`), so one statement that reads the events past
@@ -117,7 +119,8 @@ class Feed:
             self._catch_up()
             if self.floor is not None and after >= self.floor:
                 start = bisect.bisect_right(self.positions, after)
-                return _page(store_id, self.changes[start:], max(self.top, after), False)
+                return _page(store_id, self.changes[start:], max(self.top, after),
+                             self.stale)  # a burst past SPAN: more waits to be read
         top, changes = _changes(self.conn.execute(_PAST, (after, store_id, FEED_PAGE))
                                 .fetchall())
         full = len(changes) == FEED_PAGE  # more past it, maybe
