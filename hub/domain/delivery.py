@@ -620,11 +620,11 @@ def receive_eleme(store: Store, push: Mapping[str, Any]) -> Received:
     settings = store.settings.delivery.eleme
     expected = eleme_signature(push, settings.app_secret)
     request_id = push.get("requestId")
+    push_id = str(request_id).strip() if isinstance(request_id, str | int) and \
+        not isinstance(request_id, bool) else ""
     with store.write():
         if not _accept(store, "eleme", settings.app_secret, push.get("signature"), expected,
-                       push.get("timestamp"), str(request_id).strip()
-                       if isinstance(request_id, str | int) and
-                       not isinstance(request_id, bool) else ""):
+                       push.get("timestamp"), push_id):
             return NOTHING
         kind = push.get("type")
         message = _json(push.get("message", ""), "message")

@@ -348,9 +348,9 @@ def _used(store: Store, sid: str, after: str | None, until: str,
 
 def _used_since(store: Store, sid: str, since: dict[str, str], until: str) -> dict[str, int]:
     """Thousandths each ingredient the orders paid up to `until` used after its own time in
-    `since` (its last count; "" for one never counted), reading the orders once: those after
-    the latest of the times by ingredient, those between the earliest and the latest (a
-    stocktake's few minutes, as a rule) order by order."""
+    `since` (its last count, never after `until`; "" for one never counted), reading the
+    orders once: those after the latest of the times by ingredient, those between the
+    earliest and the latest (a stocktake's few minutes, as a rule) order by order."""
     first = store.scalar("SELECT MIN(since) FROM recipe_lines WHERE store_id = ?", (sid,))
     if not since or first is None:
         return {}
@@ -363,8 +363,7 @@ def _used_since(store: Store, sid: str, since: dict[str, str], until: str) -> di
         for ingredient, at, qty in store.conn.execute(
                 "SELECT r.ingredient, o.created_at, SUM(l.qty * r.qty_milli) " + _USAGE +
                 "WHERE o.store_id = ? AND o.created_at >= ? AND o.created_at <= ? "
-                "AND o.created_at <= ? GROUP BY r.ingredient, o.created_at",
-                (sid, earliest, latest, until)):
+                "GROUP BY r.ingredient, o.created_at", (sid, earliest, latest)):
             if at > since.get(ingredient, latest):
                 used[ingredient] = used.get(ingredient, 0) + int(qty)
     return used
