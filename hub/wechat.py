@@ -1,6 +1,6 @@
 """The store's WeChat Official Account (服务号) through wechatpy: the follow QR the kiosk shows,
 the callback WeChat calls when a guest follows, scans or leaves, and campaign messages as
-template messages.
+template messages, or as subscription notices (订阅通知) to the guests who accepted them.
 
 One `WeChatAccount` per account and process holds wechatpy's client, so the kiosk's QR and
 the campaign sender share one cached access token, the account's stable one, which the hubs
@@ -25,6 +25,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from wechatpy import WeChatClient, parse_message
 from wechatpy.crypto import WeChatCrypto
+from wechatpy.events import BaseEvent, register_event
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import check_signature
 
@@ -32,7 +33,15 @@ from .domain.config import WeChatSettings
 from .domain.errors import InvalidInput, WeChatUnavailable
 from .domain.outreach import mark_receipt
 from .domain.store import Store
-from .domain.wechat import SCENE_PREFIX, follow, new_scene, unfollow
+from .domain.wechat import (
+    SCENE_PREFIX,
+    follow,
+    new_scene,
+    notice_accepted,
+    notice_message,
+    notice_withdrawn,
+    unfollow,
+)
 from .sending import SendFailed, Sent
 
 log = logging.getLogger(__name__)
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 API_BASE = "https://api.weixin.qq.com"
 TOKEN_REFUSED = {40001, 40014, 42001}  # the token is stale or was replaced: refresh once
 NOT_FOLLOWING = {43004, 43101}  # not following, or refuses the account's messages
+NO_NOTICE = 43101  # for a notice: none of this notice accepted is left (or it was turned down)
 LATER = {-1, 45009, 45011, 45047}  # system busy, daily and minute quotas, too many at once
 
 
@@ -122,6 +132,7 @@ class WeChatAccount:
         self.settings = settings
         self.client = _Client(settings, timeout)
         self.unfollowed: list[str] = []  # OpenIDs WeChat said no longer follow, for `poll`
+        self.spent: list[tuple[str, str]] = []  # (OpenID, notice) WeChat said none is left of
         self._lock = threading.Lock()
 
     def call(self, what: str, do: Callable[[], Any]) -> dict[str, Any]:
@@ -181,7 +192,8 @@ class WeChatAccount:
                 "expire_seconds": int(answer.get("expire_seconds") or expire)}
 
     def send(self, message: dict[str, Any]) -> Sent:
-        """A campaign message as the account's template message, to the follower's OpenID."""
+        """A campaign message as the account's template message, or as its subscription
+        notice (which WeChat answers with no message id), to the follower's OpenID."""
         try:
             params = json.loads(message["params"] or "{}")
         except ValueError:
@@ -189,11 +201,21 @@ class WeChatAccount:
         if not isinstance(params, dict) or not message["template"] or not message["address"]:
             raise SendFailed("the message has no WeChat template, parameters or OpenID", False)
         data = {name: {"value": str(value)} for name, value in params.items()}
-        openid = str(message["address"])
+        openid, template_id = str(message["address"]), str(message["template"])
+        notice = self.settings.is_notice(template_id)
         try:
-            answer = self.call("message/template/send", lambda: self.client.message.send_template(
-                openid, message["template"], data))
+            if notice:
+                answer = self.call("message/subscribe/bizsend", lambda: self.client.message
+                                   .send_subscribe_message(openid, template_id, data))
+            else:
+                answer = self.call("message/template/send", lambda: self.client.message
+                                   .send_template(openid, template_id, data))
         except WeChatRefused as error:
+            if notice and error.errcode == NO_NOTICE:
+                with self._lock:
+                    self.spent.append((openid, template_id))
+                raise SendFailed(f"{error} (WeChat says the guest has not accepted this notice "
+                                 "again: nothing more of it goes until they do)", False) from None
             if error.errcode in NOT_FOLLOWING:
                 with self._lock:
                     self.unfollowed.append(openid)
@@ -203,10 +225,14 @@ class WeChatAccount:
         return Sent(ref=str(answer.get("msgid") or "") or None)
 
     def poll(self, store: Store) -> int:
-        """Withdraw the WeChat consent of the guests WeChat said no longer follow: the sender
-        hears it mid-send, where it has no store."""
+        """Withdraw the WeChat consent of the guests WeChat said no longer follow, and the
+        notices it said none is left of: the sender hears it mid-send, where it has no
+        store."""
         with self._lock:
             gone, self.unfollowed = self.unfollowed, []
+            spent, self.spent = self.spent, []
+        for openid, template_id in spent:
+            notice_withdrawn(store, openid, template_id)
         return sum(unfollow(store, openid, actor="wechat:not-following") for openid in gone)
 
 
@@ -261,10 +287,65 @@ def opened(settings: WeChatSettings, xml: bytes, msg_signature: str, timestamp: 
     return text.encode()
 
 
+NOTICE_EVENTS = ("subscribe_msg_popup_event", "subscribe_msg_change_event",
+                 "subscribe_msg_sent_event")
+
+
+class _NoticeEvent(BaseEvent):
+    """What WeChat says of the account's subscription notices: a guest accepting or turning
+    them down in a pop-up (in an article or page), turning one down later in WeChat's
+    settings, or a notice's outcome. Each names its notices in a <List> (one element, or
+    several), under a tag WeChat's own examples do not always spell as documented."""
+
+    @property
+    def notices(self) -> list[dict[str, str]]:
+        data: dict[str, Any] = self._data
+        for tag in ("SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent",
+                    "SubscribeMsgSentEvent"):
+            holder = data.get(tag)
+            if isinstance(holder, dict):
+                found = holder.get("List")
+                items = found if isinstance(found, list) else [found]
+                return [{k: str(v or "") for k, v in item.items()} for item in items
+                        if isinstance(item, dict)]
+        return []
+
+
+for _kind in NOTICE_EVENTS:
+    register_event(_kind)(type(f"_Notice_{_kind}", (_NoticeEvent,), {"event": _kind}))
+
+
+def _on_notices(store: Store, openid: str, event: _NoticeEvent) -> str:
+    """A subscription notice's event (`callback`)."""
+    items = event.notices
+    if event.event == "subscribe_msg_popup_event":
+        taken = notice_accepted(store, openid, [i.get("TemplateId", "") for i in items
+                                                if i.get("SubscribeStatusString") == "accept"])
+        return "accepted" if taken else "ignored"
+    if event.event == "subscribe_msg_change_event":
+        withdrawn = [notice_withdrawn(store, openid, i.get("TemplateId", "")) for i in items
+                     if i.get("SubscribeStatusString") == "reject"]
+        return "withdrawn" if any(withdrawn) else "ignored"
+    settled = False
+    for item in items:
+        template_id = item.get("TemplateId", "")
+        message_id = notice_message(store, openid, template_id) \
+            if store.settings.messaging.wechat.is_notice(template_id) else None
+        if message_id is None:
+            continue
+        status = item.get("ErrorStatus", "")
+        if status == "failed:user block":
+            unfollow(store, openid, actor="guest:wechat-block")
+        ok = item.get("ErrorCode") == "0"
+        settled |= mark_receipt(store, message_id, ok, "" if ok else f"WeChat: {status}")
+    return "settled" if settled else "ignored"
+
+
 def callback(store: Store, xml: bytes) -> str:
     """One event WeChat pushed: a follow or scan with a kiosk's scene links the OpenID to its
-    guest, leaving the account withdraws WeChat consent, a template message's outcome settles
-    it. Returns what was done (for the log and the tests); anything else is passed over."""
+    guest, leaving the account withdraws WeChat consent, a template message's or notice's
+    outcome settles it, and a guest accepting a notice (or turning it down) is counted.
+    Returns what was done (for the log and the tests); anything else is passed over."""
     try:
         event = parse_message(xml)
     except Exception as error:  # expat, or a document without <xml> or MsgType
@@ -279,6 +360,8 @@ def callback(store: Store, xml: bytes) -> str:
         return "linked" if linked else "followed"
     if kind == "unsubscribe":
         return "unfollowed" if unfollow(store, openid) else "ignored"
+    if isinstance(event, _NoticeEvent):
+        return _on_notices(store, openid, event)
     if kind == "templatesendjobfinish":
         status = str(event.status or "")
         row = store.one("SELECT id FROM messages WHERE channel = 'wechat' AND provider_ref = ?",

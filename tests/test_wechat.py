@@ -21,7 +21,7 @@ from hub.domain.config import WeChatTemplate
 from hub.domain.coupons import create_template
 from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member, erase_member, get_member
-from hub.domain.outreach import list_messages, recover
+from hub.domain.outreach import list_messages, preview_messages, recover
 from hub.domain.reports import report
 from hub.domain.restore import restore_event
 from hub.domain.store import Store
@@ -30,7 +30,13 @@ from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
 from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, signup
-from tests.support.wechat import WeChatStandin, encrypted, event_xml, signature_query
+from tests.support.wechat import (
+    WeChatStandin,
+    encrypted,
+    event_xml,
+    notice_xml,
+    signature_query,
+)
 
 CHINA = ZoneInfo("Asia/Shanghai")
 WORDING = "{name}，{store}送您{offer}，{until}前有效"
@@ -40,16 +46,22 @@ TEMPLATE = ("您好，{{thing1.DATA}}！\n优惠：{{thing2.DATA}}\n有效期至
 PARAMS = {"thing1": "{name}", "thing2": "{offer}", "time3": "{until}",
           "thing4": "{store}期待您再来"}
 TOKEN = "callback-token"
+# A subscription notice (订阅通知) of the account, and the campaign wording it carries.
+NOTICE = "新菜上线：{{thing1.DATA}}\n{{thing2.DATA}}"
+NOTICE_WORDING = "{name}，{store}新菜上线，送您{offer}"
+NOTICE_PARAMS = {"thing1": "{store}送您{offer}", "thing2": "{name}，期待您来尝鲜"}
 
 
 @pytest.fixture
 def standin(store, clock):
     clock.current = datetime.combine(datetime.now(CHINA).date(), clock_time(10), CHINA)
-    fake = WeChatStandin("wx-app", "wx-secret", {"TPL-1": TEMPLATE})
+    fake = WeChatStandin("wx-app", "wx-secret", {"TPL-1": TEMPLATE, "NTC-1": NOTICE})
     settings = store.settings.messaging.wechat
     settings.app_id, settings.app_secret, settings.token = "wx-app", "wx-secret", TOKEN
     settings.api_base = fake.url
-    settings.templates = [WeChatTemplate(id="TPL-1", text=WORDING, params=PARAMS)]
+    settings.templates = [WeChatTemplate(id="TPL-1", text=WORDING, params=PARAMS),
+                          WeChatTemplate(id="NTC-1", kind="notice", text=NOTICE_WORDING,
+                                         params=NOTICE_PARAMS)]
     store.settings.messaging.timeout_s = 0.5
     yield fake
     fake.close()
@@ -272,6 +284,77 @@ def test_a_hub_restored_from_hq_knows_who_follows_the_account(store, standin, tm
         assert follower(restored, a["id"])["openid"] == "openid-0"
         assert follower(restored, a["id"])["following"] is True
         assert follower(restored, b["id"])["following"] is False
+
+
+def test_a_notice_goes_once_for_each_time_the_guest_accepted_it(store, standin):
+    a, b = followers(store, standin)
+    assert wechat.callback(store, standin.accept("openid-0", ["NTC-1", "NOT-OURS"],
+                                                 refused=("TPL-1",))) == "accepted"
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 1}
+    assert follower(store, b["id"])["notices"] == {}
+    made = campaign(store, "新菜尝鲜", NOTICE_WORDING)
+    shown = {p["member_id"]: p for p in preview_messages(store, made, [a["id"], b["id"]], None)}
+    assert shown[a["id"]]["status"] == "queued"
+    assert (shown[b["id"]]["status"], shown[b["id"]]["reason"]) == (
+        "skipped", "has not accepted this WeChat notice (订阅通知)")
+    scheduler_for(store).tick()
+    [sent] = standin.messages
+    name = get_member(store, a["id"])["name"]
+    assert (sent["touser"], sent["template_id"], sent["notice"]) == ("openid-0", "NTC-1", True)
+    assert sent["content"] == f"新菜上线：老客小馆送您20.00元\n{name}，期待您来尝鲜"
+    messages = {m["member_id"]: m for m in list_messages(store, made["id"])}
+    assert (messages[a["id"]]["status"], messages[a["id"]]["provider_ref"]) == ("sent", None)
+    assert messages[b["id"]]["status"] == "skipped"
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 0}, "the acceptance is used up"
+
+    assert wechat.callback(store, standin.notice_sent(sent["msgid"])) == "settled"
+    assert list_messages(store, made["id"], "delivered")[0]["member_id"] == a["id"]
+    assert wechat.callback(store, standin.notice_sent(sent["msgid"])) == "ignored", "once"
+    again = campaign(store, "新菜尝鲜二", NOTICE_WORDING)
+    scheduler_for(store).tick()
+    assert {m["reason"] for m in list_messages(store, again["id"])} == {
+        "has not accepted this WeChat notice (订阅通知)"}
+    assert len(standin.messages) == 1
+
+    for _ in range(2):
+        wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 2}
+    assert wechat.callback(store, standin.turn_down("openid-0", "NTC-1")) == "withdrawn"
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 0}
+    assert follower(store, a["id"])["following"] is True, "turning a notice down is not leaving"
+    wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
+    erase_member(store, a["id"], actor="test")
+    assert store.scalar("SELECT COUNT(*) FROM wechat_notices") == 0
+
+
+def test_a_notice_that_did_not_go_leaves_the_acceptance_and_wechat_has_the_last_word(
+        store, standin):
+    a, b = followers(store, standin)
+    wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
+    store.settings.messaging.max_attempts = 1
+    standin.fail_next = 1
+    made = campaign(store, "新菜尝鲜", NOTICE_WORDING)
+    scheduler_for(store).tick()
+    [failed] = list_messages(store, made["id"], "failed")
+    assert failed["member_id"] == a["id"] and "HTTP 503" in failed["reason"]
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 1}, "what did not go used nothing"
+
+    # WeChat told the hub of an acceptance it no longer holds (another hub of the chain
+    # sharing the account used it): WeChat's 43101 settles it
+    assert wechat.callback(store, notice_xml("openid-1", "subscribe_msg_popup_event",
+                                             "SubscribeMsgPopupEvent", [{
+                                                 "TemplateId": "NTC-1",
+                                                 "SubscribeStatusString": "accept"}])
+                           ) == "accepted"
+    again = campaign(store, "新菜尝鲜二", NOTICE_WORDING)
+    scheduler_for(store).tick()
+    messages = {m["member_id"]: m for m in list_messages(store, again["id"])}
+    assert messages[a["id"]]["status"] == "sent"
+    assert messages[b["id"]]["status"] == "failed" and "43101" in messages[b["id"]]["reason"]
+    assert [m["touser"] for m in standin.messages] == ["openid-0"]
+    assert follower(store, b["id"])["notices"] == {"NTC-1": 0}
+    assert follower(store, b["id"])["following"] is True, "43101 for a notice is not leaving"
+    assert get_member(store, b["id"])["marketing_consent"] is True
 
 
 def test_a_wechat_campaign_must_use_a_template_wording(store, standin):

@@ -284,7 +284,10 @@ class WeChatTemplate(_Section):
     # `wechat` channel says word for word what one template's text says), and `params` fills
     # each of the template's parameters (WeChat's names: thing1, time2, first, remark ...)
     # with laoke's placeholders too: {"thing1": "{offer}", "time2": "{until}"}.
+    # `kind` "notice" is a subscription notice (订阅通知 > 我的模板) instead: it goes only to a
+    # guest who accepted it (in an article or page of the account), once per acceptance.
     id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["template", "notice"] = "template"
     text: Annotated[str, Field(min_length=1, max_length=500)]
     params: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")],
                  Annotated[str, Field(max_length=200)]]
@@ -319,6 +322,10 @@ class WeChatSettings(_Section):
     @property
     def configured(self) -> bool:
         return bool(self.app_id and self.app_secret)
+
+    def is_notice(self, template_id: str) -> bool:
+        """Whether this template of the account is a subscription notice (订阅通知)."""
+        return any(t.id == template_id and t.kind == "notice" for t in self.templates)
 
 
 class MessagingSettings(_Section):

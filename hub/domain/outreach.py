@@ -33,7 +33,7 @@ from .members import member_row, update_member
 from .profiles import member_profile
 from .store import Store
 from .wechat import approved_template as wechat_template
-from .wechat import follower_openid
+from .wechat import follower_openid, notices_left
 
 CHANNELS = ("webhook", "smtp", "sms", "wechat", "receipt", "tablet")
 REMOTE = ("webhook", "smtp", "sms", "wechat")  # leave the building; subject to quiet hours
@@ -240,8 +240,12 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", "WeChat is not set up"
     if channel == "wechat" and not sms_code:
         return "skipped", "no WeChat template has this wording"
-    if channel in REMOTE and not _address(store, member, channel):
+    address = _address(store, member, channel) if channel in REMOTE else None
+    if channel in REMOTE and not address:
         return "skipped", MISSING_ADDRESS.get(channel, "no phone")
+    if channel == "wechat" and address and messaging.wechat.is_notice(sms_code) and \
+            not notices_left(store, address, sms_code):
+        return "skipped", "has not accepted this WeChat notice (订阅通知)"
     if capped:
         return "skipped", "weekly cap reached"
     if channel == "sms" and messaging.route == "hq":

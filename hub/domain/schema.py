@@ -1609,6 +1609,21 @@ BEGIN
 END;
 """
 
+# WeChat subscription notices (订阅通知) a follower accepted, per notice template: each
+# acceptance allows one notice. `accepted` counts them since `since`, when the guest last
+# turned the notice down or WeChat said none were left; what is left is that count less the
+# messages of the notice written to the OpenID since, that went or may have gone.
+WECHAT_NOTICES = """
+CREATE TABLE wechat_notices (
+    openid TEXT NOT NULL,
+    template_id TEXT NOT NULL,
+    accepted INTEGER NOT NULL CHECK (accepted >= 0),
+    since TEXT NOT NULL,
+    PRIMARY KEY (openid, template_id)
+);
+CREATE INDEX messages_wechat_address ON messages(address, template) WHERE channel = 'wechat';
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1652,6 +1667,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0043_stock_by_store", STOCK_BY_STORE),
     ("0036_report_facts", REPORT_FACTS),
     ("0044_forecast_rollups", FORECAST_ROLLUPS),
+    ("0045_wechat_notices", WECHAT_NOTICES),
 )
 
 

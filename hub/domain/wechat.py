@@ -104,10 +104,17 @@ def follower_openid(store: Store, member_id: str) -> str | None:
 
 
 def follower(store: Store, member_id: str) -> dict[str, Any] | None:
-    """Where the guest stands with the account (for their profile and the tests)."""
+    """Where the guest stands with the account (for their profile and the tests), with the
+    subscription notices they may still be sent, by template."""
     row = store.one("SELECT openid, following, linked_at, changed_at FROM wechat_followers "
                     "WHERE member_id = ?", (member_id,))
-    return None if row is None else {**dict(row), "following": bool(row["following"])}
+    if row is None:
+        return None
+    accepted = store.conn.execute("SELECT template_id FROM wechat_notices WHERE openid = ? "
+                                  "ORDER BY template_id", (row["openid"],)).fetchall()
+    notices = {t["template_id"]: notices_left(store, row["openid"], t["template_id"])
+               for t in accepted}
+    return {**dict(row), "following": bool(row["following"]), "notices": notices}
 
 
 def restore_follower(store: Store, data: dict[str, Any]) -> None:
@@ -122,9 +129,71 @@ def restore_follower(store: Store, data: dict[str, Any]) -> None:
 
 
 def erase_follower(store: Store, member_id: str) -> None:
-    """An erasure, inside the caller's change: the OpenID and the guest's scenes go."""
+    """An erasure, inside the caller's change: the OpenID, the notices it accepted and the
+    guest's scenes go."""
+    store.conn.execute("DELETE FROM wechat_notices WHERE openid IN (SELECT openid FROM "
+                       "wechat_followers WHERE member_id = ?)", (member_id,))
     store.conn.execute("DELETE FROM wechat_followers WHERE member_id = ?", (member_id,))
     store.conn.execute("DELETE FROM wechat_scenes WHERE member_id = ?", (member_id,))
+
+
+# -- subscription notices (订阅通知) ------------------------------------------------------------
+# A notice goes to a guest only once per acceptance (WeChat's one-time subscription): the
+# hub counts what each follower accepted, and a message of a notice written to them uses one
+# up while it may reach them (queued, sending, sent, delivered or unconfirmed). One that
+# failed for good gave nothing away; WeChat saying there is none left (43101) starts the
+# count again from nothing.
+USING = ("queued", "sending", "sent", "delivered", "unconfirmed")
+
+
+def notice_accepted(store: Store, openid: str, template_ids: list[str]) -> int:
+    """The guest said yes to these notices (one each) in the account's pop-up; returns how
+    many of them are the store's notices, which are all it keeps."""
+    if not openid or len(openid) > 64:
+        raise InvalidInput("a WeChat event without a valid FromUserName (OpenID)")
+    mine = [t for t in template_ids if store.settings.messaging.wechat.is_notice(t)]
+    with store.write():
+        for template_id in mine:
+            store.conn.execute(
+                "INSERT INTO wechat_notices (openid, template_id, accepted, since) "
+                "VALUES (?, ?, 1, ?) ON CONFLICT (openid, template_id) DO UPDATE SET "
+                "accepted = accepted + 1", (openid, template_id, store.now_iso()))
+    return len(mine)
+
+
+def notice_withdrawn(store: Store, openid: str, template_id: str) -> bool:
+    """Nothing more of this notice may go to the guest: they turned it down in WeChat's
+    notice settings, or WeChat refused one as not subscribed (43101). Returns whether any
+    was left."""
+    with store.write():
+        left = notices_left(store, openid, template_id)
+        store.conn.execute("UPDATE wechat_notices SET accepted = 0, since = ? WHERE "
+                           "openid = ? AND template_id = ?",
+                           (store.now_iso(), openid, template_id))
+    return left > 0
+
+
+def notices_left(store: Store, openid: str, template_id: str) -> int:
+    """How many more messages of the notice may be written to the guest."""
+    row = store.one("SELECT accepted, since FROM wechat_notices WHERE openid = ? AND "
+                    "template_id = ?", (openid, template_id))
+    if row is None:
+        return 0
+    marks = ", ".join("?" for _ in USING)
+    used = store.scalar("SELECT COUNT(*) FROM messages WHERE channel = 'wechat' AND "
+                        f"address = ? AND template = ? AND created_at >= ? AND status IN "
+                        f"({marks})", (openid, template_id, row["since"], *USING))
+    return max(0, int(row["accepted"]) - int(used))
+
+
+def notice_message(store: Store, openid: str, template_id: str) -> str | None:
+    """The message WeChat's word on a sent notice is about: the oldest of the notice sent to
+    the guest and not yet settled (WeChat's notice API gives no message id when it takes
+    one, and its report names only the guest and the template)."""
+    found = store.scalar("SELECT id FROM messages WHERE channel = 'wechat' AND address = ? "
+                         "AND template = ? AND status = 'sent' ORDER BY sent_at, id LIMIT 1",
+                         (openid, template_id))
+    return None if found is None else str(found)
 
 
 def approved_template(store: Store, text: str) -> WeChatTemplate | None:

@@ -1,5 +1,6 @@
 """A local stand-in of the WeChat Official Account API on 127.0.0.1 (cgi-bin/stable_token,
-qrcode/create, message/template/send), and of WeChat's server calling the hub back.
+qrcode/create, message/template/send, message/subscribe/bizsend), and of WeChat's server
+calling the hub back.
 
 Like WeChat it hands out the account's stable access token for the right AppID and
 AppSecret (the same one to every caller while it is valid; a new one only when it ended or a
@@ -7,7 +8,9 @@ caller forces it, which ends the one before), refuses a call with a stale token 
 makes parametric QR codes and
 remembers their scenes, and sends a template message only to a follower and only with one of
 the account's templates, recording it as the guest's WeChat shows it (the template's
-{{name.DATA}} filled in). A guest scanning a QR is `scan`: the XML event WeChat would push;
+{{name.DATA}} filled in). A subscription notice goes only as often as the guest accepted
+it (`accept`, then 43101, as WeChat's one-time subscriptions do), and its answer carries no
+msgid. A guest scanning a QR is `scan`: the XML event WeChat would push;
 `signature_query` signs it with the account's Token, `encrypted` seals it as 安全模式 does.
 Faults on purpose: `fail_next` (HTTP
 503, nothing sent), `rate_limit_next` (45009, nothing sent), `expire_token_next` (the token
@@ -60,12 +63,21 @@ def event_xml(openid: str, event: str, key: str = "", **more: str) -> bytes:
             + "</xml>").encode()
 
 
+def notice_xml(openid: str, event: str, tag: str, items: list[dict[str, str]]) -> bytes:
+    """A subscription notice's event, its notices each in a <List> under `tag`."""
+    head = event_xml(openid, event).decode().removesuffix("</xml>")
+    lists = "".join("<List>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in item.items())
+                    + "</List>" for item in items)
+    return f"{head}<{tag}>{lists}</{tag}></xml>".encode()
+
+
 class WeChatStandin:
     def __init__(self, app_id: str, secret: str, templates: dict[str, str]) -> None:
         self.app_id, self.secret, self.templates = app_id, secret, templates
         self.token = ""
         self.tokens_issued = 0
         self.followers: set[str] = set()
+        self.accepted: dict[tuple[str, str], int] = {}  # (OpenID, notice) -> notices left
         self.scenes: dict[str, str] = {}  # a QR's url -> its scene
         self.messages: list[dict[str, Any]] = []  # what followers' WeChat showed, in order
         self.requests: list[str] = []  # the API paths called, in order
@@ -140,6 +152,20 @@ class WeChatStandin:
                 self.lose_answer_next -= 1
                 return 200, {}, True
             return 200, {"errcode": 0, "errmsg": "ok", "msgid": msgid}, False
+        if path == "/cgi-bin/message/subscribe/bizsend":
+            key = (data.get("touser"), data.get("template_id"))
+            if data.get("template_id") not in self.templates:
+                return 200, {"errcode": 40037, "errmsg": "invalid template_id"}, False
+            if self.accepted.get(key, 0) <= 0:
+                return 200, {"errcode": 43101, "errmsg": "user refuse to accept the msg"}, False
+            self.accepted[key] -= 1
+            values = {k: v["value"] for k, v in data["data"].items()}
+            content = re.sub(r"\{\{(\w+)\.DATA\}\}", lambda m: values.get(m.group(1), ""),
+                             self.templates[data["template_id"]])
+            self.messages.append({"touser": data["touser"], "template_id": data["template_id"],
+                                  "data": values, "content": content,
+                                  "msgid": 1000 + len(self.messages), "notice": True})
+            return 200, {"errcode": 0, "errmsg": "ok"}, False
         return 404, {"errcode": 404, "errmsg": "no such api"}, False
 
     def scan(self, qr_url: str, openid: str) -> bytes:
@@ -159,6 +185,32 @@ class WeChatStandin:
         message = next(m for m in self.messages if m["msgid"] == msgid)
         return event_xml(message["touser"], "TEMPLATESENDJOBFINISH", MsgID=str(msgid),
                          Status=status)
+
+    def accept(self, openid: str, accepted: list[str],
+               refused: tuple[str, ...] = ()) -> bytes:
+        """A guest answering the account's notice pop-up: one of each accepted notice may go
+        to them."""
+        for template_id in accepted:
+            self.accepted[(openid, template_id)] = self.accepted.get((openid, template_id), 0) + 1
+        items = [(t, "accept") for t in accepted] + [(t, "reject") for t in refused]
+        return notice_xml(openid, "subscribe_msg_popup_event", "SubscribeMsgPopupEvent", [
+            {"TemplateId": t, "SubscribeStatusString": said, "PopupScene": "2"}
+            for t, said in items])
+
+    def turn_down(self, openid: str, template_id: str) -> bytes:
+        """The guest turning the notice down in WeChat's notice settings."""
+        self.accepted.pop((openid, template_id), None)
+        return notice_xml(openid, "subscribe_msg_change_event", "SubscribeMsgChangeEvent", [
+            {"TemplateId": template_id, "SubscribeStatusString": "reject"}])
+
+    def notice_sent(self, msgid: int, status: str = "success") -> bytes:
+        """WeChat's report of a notice: it names the guest and the template, and its own
+        msgid, which the send's answer never gave."""
+        message = next(m for m in self.messages if m["msgid"] == msgid)
+        return notice_xml(message["touser"], "subscribe_msg_sent_event", "SubscribeMsgSentEvent",
+                          [{"TemplateId": message["template_id"], "MsgID": str(msgid),
+                            "ErrorCode": "0" if status == "success" else "20001",
+                            "ErrorStatus": status}])
 
     def close(self) -> None:
         self.server.shutdown()
