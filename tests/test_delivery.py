@@ -224,17 +224,11 @@ def test_no_bearer_token_opens_the_push_paths_or_anything_else(hub):
 
 
 def test_a_hub_restored_from_hq_knows_its_platform_orders(store, tmp_path, settings, clock):
-    from hub.domain.restore import restore_event
-    from hub.domain.store import Store
+    from tests.support.replay import replayed
 
     import_orders(store, "meituan", FILE)
     end_order(store, "meituan", "MT-2", "cancelled")
-    events = [{"type": r["type"], "data": json.loads(r["data"])}
-              for r in store.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
-    with Store(tmp_path / "restored.db", settings, clock) as restored:
-        with restored.write():
-            for event in events:
-                restore_event(restored, event)
+    with replayed(store, tmp_path / "restored.db", settings, clock) as restored:
         assert import_orders(restored, "meituan", FILE) == {"added": 0, "unchanged": 2, "ended": 0}
         assert [(o["platform_order_id"], o["state"]) for o in orders(restored)] == [
             ("MT-1", "placed"), ("MT-2", "cancelled")]

@@ -148,14 +148,8 @@ def test_erasure_takes_the_join_and_its_key_here_and_in_events(store, guest, mei
 
 def test_a_hub_restored_from_hq_knows_its_card_members(store, guest, meituan, tmp_path,
                                                        settings, clock):
-    from hub.domain.restore import restore_event
-    from hub.domain.store import Store
+    from tests.support.replay import replayed
 
     meituan(store, "query", PHONE)
-    events = [{"type": r["type"], "data": json.loads(r["data"])}
-              for r in store.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
-    with Store(tmp_path / "restored.db", settings, clock) as restored:
-        with restored.write():
-            for event in events:
-                restore_event(restored, event)
+    with replayed(store, tmp_path / "restored.db", settings, clock) as restored:
         assert restored.one("SELECT member_id FROM platform_phones")[0] == guest["id"]

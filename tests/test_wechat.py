@@ -23,13 +23,12 @@ from hub.domain.errors import InvalidInput
 from hub.domain.members import NewMember, add_member, erase_member, get_member
 from hub.domain.outreach import list_messages, preview_messages, recover
 from hub.domain.reports import report
-from hub.domain.restore import restore_event
-from hub.domain.store import Store
 from hub.domain.wechat import follower
 from hub.messaging import channels_from
 from hub.scheduler import CampaignScheduler
 from tests.support.homedb import home_db
 from tests.support.hubproc import RunningHub, signup
+from tests.support.replay import replayed
 from tests.support.wechat import (
     WeChatStandin,
     encrypted,
@@ -275,12 +274,7 @@ def test_a_hub_restored_from_hq_knows_who_follows_the_account(store, standin, tm
                                                               settings, clock):
     a, b = followers(store, standin)
     wechat.callback(store, standin.leave("openid-1"))
-    events = [{"type": r["type"], "data": json.loads(r["data"])}
-              for r in store.conn.execute("SELECT type, data FROM outbox ORDER BY seq")]
-    with Store(tmp_path / "restored.db", settings, clock) as restored:
-        with restored.write():
-            for event in events:
-                restore_event(restored, event)
+    with replayed(store, tmp_path / "restored.db", settings, clock) as restored:
         assert follower(restored, a["id"])["openid"] == "openid-0"
         assert follower(restored, a["id"])["following"] is True
         assert follower(restored, b["id"])["following"] is False

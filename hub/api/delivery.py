@@ -59,7 +59,8 @@ async def eleme_push(request: Request) -> dict[str, Any]:
     return push
 
 
-@router.post("/delivery/meituan/{event}", summary="美团外卖's push (order, cancel, refund), "
+@router.post("/delivery/meituan/{event}", summary="美团外卖's push (order, cancel, refund, "
+             "partrefund), "
              "signed with sig = md5(url?sorted params + app_secret); answers {\"data\": \"ok\"}")
 def meituan(event: str, request: Request,
             params: Annotated[dict[str, str], Depends(meituan_params)]) -> Json:

@@ -214,7 +214,8 @@ def _compile(store: Store, rules: Audience) -> tuple[str, dict[str, Any]]:
               "members m LEFT JOIN member_stats s ON s.member_rowid = m.rowid")
     if yearly:
         source += (" LEFT JOIN (SELECT member_id, COUNT(*) AS n_year, MAX(created_at) AS last_at,"
-                   " SUM(total_fen - discount_fen) AS spend_year FROM orders"
+                   " SUM(total_fen - discount_fen - refunded_fen) AS spend_year"
+                   " FROM counted_orders"
                    " WHERE created_at >= :year_ago AND member_id IS NOT NULL"
                    " GROUP BY member_id) o ON o.member_id = m.id")
     figures = ("julianday(:now) - julianday(o.last_at), o.n_year, o.spend_year"

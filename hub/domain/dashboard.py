@@ -45,16 +45,18 @@ def day_figures(store: Store, day: date, until: datetime | None = None) -> DayFi
     covers = store.scalar("SELECT COALESCE(SUM(party_size), 0) FROM visits "
                           "WHERE visited_at >= ? AND visited_at < ?", (start, end))
     orders, revenue, member_orders = store.totals(
-        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0), COUNT(member_id) "
-        "FROM orders WHERE created_at >= ? AND created_at < ?", (start, end))
+        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen - refunded_fen), 0), "
+        "COUNT(member_id) FROM counted_orders WHERE created_at >= ? AND created_at < ?",
+        (start, end))
     returning = store.scalar(
-        "SELECT COUNT(*) FROM orders o WHERE o.created_at >= ? AND o.created_at < ? "
-        "AND o.member_id IS NOT NULL AND EXISTS (SELECT 1 FROM orders p "
+        "SELECT COUNT(*) FROM counted_orders o WHERE o.created_at >= ? AND o.created_at < ? "
+        "AND o.member_id IS NOT NULL AND EXISTS (SELECT 1 FROM counted_orders p "
         "WHERE p.member_id = o.member_id AND p.created_at < ?)", (start, end, start))
     new_members = store.scalar("SELECT COUNT(*) FROM members WHERE created_at >= ? "
                                "AND created_at < ?", (start, end))
     top = store.conn.execute(
-        "SELECT l.dish, SUM(l.qty) AS qty FROM order_lines l JOIN orders o ON o.id = l.order_id "
+        "SELECT l.dish, SUM(l.qty) AS qty FROM order_lines l JOIN counted_orders o "
+        "ON o.id = l.order_id "
         "WHERE o.created_at >= ? AND o.created_at < ? AND l.dish <> '米饭' "
         "GROUP BY l.dish ORDER BY qty DESC, l.dish LIMIT 5", (start, end)).fetchall()
     return DayFigures(day=day, covers=covers, orders=orders, revenue_fen=revenue,

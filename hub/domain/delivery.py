@@ -46,8 +46,8 @@ MAX_QTY = 999
 # 商户同意取消单, 客服仲裁取消有效) and refunded (商户同意退单, 客服仲裁退单有效).
 ELEME_NEW = 10
 ELEME_CANCELLED = frozenset({14, 15, 17, 23, 25})
-ELEME_REFUNDED = frozenset({33, 35})
-MEITUAN_EVENTS = ("order", "cancel", "refund")
+ELEME_REFUNDED = frozenset({33, 35})  # a part refund when the message's refundType is "part"
+MEITUAN_EVENTS = ("order", "cancel", "refund", "partrefund")
 CLAIM_LENGTH = 8  # 40 random bits in Crockford base32: typed by a guest off the bag's slip
 
 
@@ -163,6 +163,13 @@ def _line(name: Any, qty: Any, unit_price_fen: int) -> PlatformLine:
                         _count(unit_price_fen, f"{text}: unit price", MAX_LINE_FEN))
 
 
+def _dishes(items: list[Any], name: str, qty: str) -> list[tuple[str, int]]:
+    """The dishes a platform says it refunded, (name, qty), each checked as an order's line."""
+    lines = [_line(item.get(name), item.get(qty), 0) for item in items[:MAX_LINES]
+             if isinstance(item, dict)]
+    return [(line.name, line.qty) for line in lines]
+
+
 def _checked(order: PlatformOrder) -> PlatformOrder:
     _platform(order.platform)
     _order_id(order.platform_order_id)
@@ -245,6 +252,53 @@ def end_order(store: Store, platform: str, platform_order_id: str, state: str,
                                       "ended_at": now})
         store.audit(actor, f"delivery.{state}", row["order_id"],
                     {"platform": platform, "platform_order_id": platform_order_id})
+    return True
+
+
+@dataclass(frozen=True)
+class PartRefund:
+    """What a platform paid back of an order it did not end, by its own id of the refund."""
+
+    platform: str
+    platform_order_id: str
+    refund_id: str
+    amount_fen: int
+    dishes: Sequence[tuple[str, int]] = ()  # (the platform's dish name, qty) it names
+
+
+def refund_part(store: Store, refund: PartRefund, actor: str = "system") -> bool:
+    """A part refund comes off the order's takings in every report, once per refund id;
+    the order's lines stand (the kitchen made them). A refund beyond what the order still
+    took is kept up to that (the audit says what was asked). Returns whether it changed
+    anything; an order that never landed, or ended, changes nothing."""
+    if not refund.refund_id or len(refund.refund_id) > ORDER_ID_LONGEST:
+        raise InvalidInput("a part refund needs the platform's refund id (at most "
+                           f"{ORDER_ID_LONGEST} characters)")
+    with store.write():
+        row = store.one(
+            "SELECT d.order_id, d.state, o.total_fen - o.discount_fen - (SELECT COALESCE("
+            "SUM(r.amount_fen), 0) FROM delivery_refunds r WHERE r.order_id = d.order_id) "
+            "AS left_fen FROM delivery_orders d JOIN orders o ON o.id = d.order_id "
+            "WHERE d.platform = ? AND d.platform_order_id = ?",
+            (_platform(refund.platform), refund.platform_order_id))
+        amount = min(refund.amount_fen, row["left_fen"]) if row is not None else 0
+        if row is None or row["state"] != "placed" or amount <= 0:
+            return False
+        data = {"platform": refund.platform, "refund_id": refund.refund_id,
+                "platform_order_id": refund.platform_order_id, "order_id": row["order_id"],
+                "amount_fen": amount, "refunded_at": store.now_iso(),
+                "dishes": json.dumps([{"dish": d, "qty": q} for d, q in refund.dishes],
+                                     ensure_ascii=False)}
+        if not store.conn.execute(
+                "INSERT INTO delivery_refunds (platform, refund_id, platform_order_id, "
+                "order_id, amount_fen, dishes, refunded_at) VALUES (:platform, :refund_id, "
+                ":platform_order_id, :order_id, :amount_fen, :dishes, :refunded_at) "
+                "ON CONFLICT DO NOTHING", data).rowcount:
+            return False
+        store.emit("delivery.part_refunded", data)
+        store.audit(actor, "delivery.part_refund", row["order_id"],
+                    {"platform": refund.platform, "refund_id": refund.refund_id,
+                     "amount_fen": amount, "asked_fen": refund.amount_fen})
     return True
 
 
@@ -576,10 +630,25 @@ def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
         _yuan(params.get("shipping_fee"), "shipping_fee"), card_member or None))
 
 
+def meituan_part_refund(params: Mapping[str, str]) -> PartRefund:
+    """美团外卖's part refund push (推送部分退款信息): `money`, what it paid back in yuan, and
+    `food` (JSON: food_name, count). `refund_id` tells one part refund of an order from the
+    next; a push without one is keyed by when the refund was asked (`ctime`), the same in
+    every retry of it."""
+    food = _json(params.get("food") or "[]", "food")
+    if not isinstance(food, list):
+        raise InvalidInput("food must be a list of the dishes refunded")
+    order_id = _order_id(params.get("order_id", ""))
+    refund_id = str(params.get("refund_id") or "").strip() or \
+        (f"{order_id}@{params['ctime']}" if params.get("ctime") else "")
+    return PartRefund("meituan", order_id, refund_id, _yuan(params.get("money"), "money"),
+                      _dishes(food, "food_name", "count"))
+
+
 def receive_meituan(store: Store, url: str, event: str,
                     params: Mapping[str, str]) -> Received:
     """One push from 美团外卖 to `url` (as the platform called it, without the query): a new
-    order, a cancellation or a refund."""
+    order, a cancellation, a refund of the whole order or a part refund."""
     settings = store.settings.delivery.meituan
     if event not in MEITUAN_EVENTS:
         raise NotFound(f"no Meituan push {event!r}: one of {', '.join(MEITUAN_EVENTS)}")
@@ -591,8 +660,10 @@ def receive_meituan(store: Store, url: str, event: str,
         if event == "order":
             return _landed(store, meituan_order(store, params))
         order_id = _order_id(params.get("order_id", ""))
-        if event == "refund" and params.get("notify_type") != "agree":
-            return NOTHING  # asked, rejected or cancelled: only a refund agreed ends the order
+        if event in ("refund", "partrefund") and params.get("notify_type") != "agree":
+            return NOTHING  # asked, rejected or cancelled: only a refund agreed counts
+        if event == "partrefund":
+            return Received(refund_part(store, meituan_part_refund(params), actor="meituan"))
         return Received(end_order(store, "meituan", order_id,
                                   "cancelled" if event == "cancel" else "refunded",
                                   actor="meituan"))
@@ -613,10 +684,25 @@ def eleme_order(store: Store, message: Mapping[str, Any], user_id: Any) -> Platf
         _yuan(message.get("deliverFee"), "deliverFee")))
 
 
+def eleme_part_refund(message: Mapping[str, Any], push_id: str) -> PartRefund:
+    """饿了么's refund agreed (33, or 35 by arbitration) with `refundType` "part": `totalPrice`
+    in yuan and `goodsList` (name, quantity). Its message names no refund, so the refund is
+    keyed by the order and its `updateTime`, else by the push's requestId (which a retry
+    keeps)."""
+    order_id = _order_id(message.get("orderId", ""))
+    moment = message.get("updateTime")
+    refund_id = f"{order_id}@{moment}" if isinstance(moment, int | str) and \
+        not isinstance(moment, bool) and str(moment).strip() else push_id
+    goods = message.get("goodsList") or []
+    return PartRefund("eleme", order_id, refund_id, _yuan(message.get("totalPrice"),
+                                                          "totalPrice"),
+                      _dishes(goods if isinstance(goods, list) else [], "name", "quantity"))
+
+
 def receive_eleme(store: Store, push: Mapping[str, Any]) -> Received:
     """One push from 饿了么 (`{requestId, type, appId, message, shopId, timestamp, userId,
-    signature}`, the message itself JSON text); types other than a new order, a cancellation
-    or a refund are taken and change nothing."""
+    signature}`, the message itself JSON text); types other than a new order, a cancellation,
+    a refund or a part refund are taken and change nothing."""
     settings = store.settings.delivery.eleme
     expected = eleme_signature(push, settings.app_secret)
     request_id = push.get("requestId")
@@ -632,6 +718,9 @@ def receive_eleme(store: Store, push: Mapping[str, Any]) -> Received:
             raise InvalidInput("message must be a JSON object")
         if kind == ELEME_NEW:
             return _landed(store, eleme_order(store, message, push.get("userId")))
+        if kind in ELEME_REFUNDED and message.get("refundType") == "part":
+            return Received(refund_part(store, eleme_part_refund(message, push_id),
+                                        actor="eleme"))
         if kind in ELEME_CANCELLED or kind in ELEME_REFUNDED:
             return Received(end_order(store, "eleme", _order_id(message.get("orderId", "")),
                                       "cancelled" if kind in ELEME_CANCELLED else "refunded",

@@ -97,6 +97,7 @@ class HistoryOrder(TypedDict):
     state: str  # placed, or (a platform's order) cancelled or refunded
     total_fen: int
     discount_fen: int
+    refunded_fen: int  # what the platform paid back of an order it did not end (part refunds)
     points_earned: int
     points_redeemed: int
     stored_value_paid_fen: int
@@ -118,7 +119,9 @@ def guest_history(store: Store, member_id: str, limit: int = 50) -> GuestHistory
         "SELECT * FROM visits WHERE member_id = ? ORDER BY visited_at DESC LIMIT ?",
         (member_id, limit))]
     rows = store.conn.execute(
-        "SELECT o.*, d.platform, COALESCE(d.state, 'placed') AS state FROM orders o "
+        "SELECT o.*, d.platform, COALESCE(d.state, 'placed') AS state, (SELECT "
+        "COALESCE(SUM(r.amount_fen), 0) FROM delivery_refunds r WHERE r.order_id = o.id) "
+        "AS refunded_fen FROM orders o "
         "LEFT JOIN delivery_orders d ON d.order_id = o.id WHERE o.member_id = ? "
         "ORDER BY o.created_at DESC LIMIT ?", (member_id, limit)).fetchall()
     lines: dict[str, list[OrderLine]] = {}
@@ -129,7 +132,8 @@ def guest_history(store: Store, member_id: str, limit: int = 50) -> GuestHistory
     return GuestHistory(visits=visits, orders=[HistoryOrder(
         id=r["id"], store_id=r["store_id"], visit_id=r["visit_id"], channel=r["channel"],
         platform=r["platform"], state=r["state"], total_fen=r["total_fen"],
-        discount_fen=r["discount_fen"], points_earned=r["points_earned"],
+        discount_fen=r["discount_fen"], refunded_fen=r["refunded_fen"],
+        points_earned=r["points_earned"],
         points_redeemed=r["points_redeemed"], stored_value_paid_fen=r["stored_value_paid_fen"],
         coupon_code=r["coupon_code"], created_at=r["created_at"],
         lines=lines.get(r["id"], [])) for r in rows])

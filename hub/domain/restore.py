@@ -79,6 +79,8 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
                            "platform = ? AND platform_order_id = ?",
                            (data["state"], data["ended_at"], data["platform"],
                             data["platform_order_id"]))
+    elif kind == "delivery.part_refunded":
+        store.db.table("delivery_refunds").insert(data, ignore=True)
     elif kind == "delivery.claimed":
         store.conn.execute("UPDATE delivery_orders SET member_id = ? WHERE platform = ? AND "
                            "platform_order_id = ?", (data["member_id"], data["platform"],

@@ -1624,6 +1624,31 @@ CREATE TABLE wechat_notices (
 CREATE INDEX messages_wechat_address ON messages(address, template) WHERE channel = 'wechat';
 """
 
+# What a platform paid back of an order it did not end: a part refund (a dish missing from
+# the bag), once per refund, by the platform's id of it. The order's lines and the rollups
+# stay as sold (the kitchen made it all); its takings in every report are the order's less
+# these (`counted_orders.refunded_fen`, 0 for every other order).
+DELIVERY_PART_REFUNDS = """
+CREATE TABLE delivery_refunds (
+    platform TEXT NOT NULL,
+    refund_id TEXT NOT NULL,
+    platform_order_id TEXT NOT NULL,
+    order_id TEXT NOT NULL REFERENCES orders(id),
+    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+    dishes TEXT NOT NULL,             -- JSON [{"dish", "qty"}], as the platform named them
+    refunded_at TEXT NOT NULL,
+    PRIMARY KEY (platform, refund_id)
+);
+CREATE INDEX delivery_refunds_order ON delivery_refunds(order_id, amount_fen);
+DROP VIEW counted_orders;
+CREATE VIEW counted_orders AS
+    SELECT o.*, CASE WHEN o.channel = 'delivery' THEN (
+        SELECT COALESCE(SUM(r.amount_fen), 0) FROM delivery_refunds r WHERE r.order_id = o.id)
+        ELSE 0 END AS refunded_fen
+    FROM orders o WHERE o.channel <> 'delivery' OR NOT EXISTS (
+        SELECT 1 FROM delivery_orders d WHERE d.order_id = o.id AND d.state <> 'placed');
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1668,6 +1693,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0036_report_facts", REPORT_FACTS),
     ("0044_forecast_rollups", FORECAST_ROLLUPS),
     ("0045_wechat_notices", WECHAT_NOTICES),
+    ("0046_delivery_part_refunds", DELIVERY_PART_REFUNDS),
 )
 
 

@@ -51,7 +51,8 @@ def commission(store: Store, period: Period) -> Commission:
               for r in store.conn.execute("SELECT id, name, role FROM staff ORDER BY name")}
     books = {"sales_fen": 0, "signups": 0, "stored_value_sold_fen": 0}
     for staff_id, figure, value in store.conn.execute(
-            "SELECT staff_id, 'sales_fen', SUM(total_fen - discount_fen) FROM counted_orders "
+            "SELECT staff_id, 'sales_fen', SUM(total_fen - discount_fen - refunded_fen) "
+            "FROM counted_orders "
             "WHERE created_at >= :lo AND created_at < :hi GROUP BY staff_id UNION ALL "
             "SELECT signed_up_by, 'signups', COUNT(*) FROM members "
             "WHERE created_at >= :lo AND created_at < :hi GROUP BY signed_up_by UNION ALL "

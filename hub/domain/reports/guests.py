@@ -230,7 +230,8 @@ def rfm(store: Store, period: Period) -> Rfm:
     end = period.hi
     rows = store.conn.execute(
         "SELECT member_id, julianday(?) - julianday(MAX(created_at)) AS recency, "
-        "COUNT(*) AS frequency, SUM(total_fen - discount_fen) AS monetary FROM counted_orders "
+        "COUNT(*) AS frequency, SUM(total_fen - discount_fen - refunded_fen) AS monetary "
+        "FROM counted_orders "
         "WHERE member_id IS NOT NULL AND created_at >= ? AND created_at < ? "
         "GROUP BY member_id", (end, period.lo, period.hi)).fetchall()
     groups = dict.fromkeys(RFM_GROUPS, 0)

@@ -154,8 +154,8 @@ def staff(store: Store, period: Period) -> Staff:
     signups = _per_staff(store, "SELECT signed_up_by, COUNT(*) FROM members WHERE created_at "
                          ">= ? AND created_at < ? GROUP BY signed_up_by", span)
     sold = {r[0]: r[1:] for r in store.conn.execute(
-        "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen) FROM counted_orders "
-        "WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", span)}
+        "SELECT staff_id, COUNT(*), SUM(total_fen - discount_fen - refunded_fen) "
+        "FROM counted_orders WHERE created_at >= ? AND created_at < ? GROUP BY staff_id", span)}
     topups = _per_staff(store, "SELECT staff_id, SUM(amount_fen) FROM stored_value_ledger "
                         "WHERE kind = 'topup' AND created_at >= ? AND created_at < ? "
                         "GROUP BY staff_id", span)
@@ -199,7 +199,7 @@ def channels(store: Store, period: Period) -> Channels:
     refunded is not counted (the order stays in the books, marked)."""
     rows = store.conn.execute(
         "SELECT o.channel, d.platform, COUNT(*) AS orders, "
-        "SUM(o.total_fen - o.discount_fen) AS revenue_fen, "
+        "SUM(o.total_fen - o.discount_fen - o.refunded_fen) AS revenue_fen, "
         "COALESCE(SUM(d.commission_fen), 0) AS platform_fee_fen, "
         "COALESCE(SUM(d.delivery_fee_fen), 0) AS delivery_fee_fen, "
         "COALESCE(SUM(v.commission_fen), 0) AS voucher_commission_fen, "
@@ -227,8 +227,8 @@ def channels(store: Store, period: Period) -> Channels:
 def summary(store: Store, period: Period) -> Summary:
     """Average ticket, money held for guests, points owed, coupons used."""
     orders, revenue = store.totals(
-        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) FROM counted_orders "
-        "WHERE created_at >= ? AND created_at < ?", (period.lo, period.hi))
+        "SELECT COUNT(*), COALESCE(SUM(total_fen - discount_fen - refunded_fen), 0) "
+        "FROM counted_orders WHERE created_at >= ? AND created_at < ?", (period.lo, period.hi))
     redeemed = store.scalar("SELECT COUNT(*) FROM coupon_redemptions WHERE redeemed_at >= ? "
                             "AND redeemed_at < ?", (period.lo, period.hi))
     issued = store.scalar("SELECT COUNT(*) FROM coupons WHERE issued_at >= ? AND issued_at < ?",
