@@ -140,8 +140,11 @@ class Dispatcher:
                             self.store, message["member_id"])})
                 except SendFailed as error:
                     log.warning("message %s: %s", message["id"], error)
-                    mark_failed(self.store, message["id"], str(error), error.retryable,
-                                error.unconfirmed)
+                    with self.store.write():
+                        mark_failed(self.store, message["id"], str(error), error.retryable,
+                                    error.unconfirmed)
+                        if error.then is not None:
+                            error.then(self.store)
                     if error.retryable:
                         down.add(message["channel"])
                 else:

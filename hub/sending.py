@@ -9,6 +9,7 @@ texts HQ sends for the stores (sync/hq/relay.py), so one client serves both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -19,12 +20,17 @@ from .domain.store import Store
 
 
 class SendFailed(Exception):
-    """`unconfirmed`: the far end may have taken it and cannot be asked, so no retry."""
+    """`unconfirmed`: the far end may have taken it and cannot be asked, so no retry.
+    `then`: what the refusal means for the guest (WeChat saying they no longer follow),
+    which the dispatcher writes with the failure, in one change: a channel mid-send has no
+    store."""
 
-    def __init__(self, reason: str, retryable: bool, unconfirmed: bool = False) -> None:
+    def __init__(self, reason: str, retryable: bool, unconfirmed: bool = False,
+                 then: Callable[[Store], object] | None = None) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.unconfirmed = unconfirmed
+        self.then = then
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -29,6 +30,7 @@ from wechatpy.events import BaseEvent, register_event
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import check_signature
 
+from .domain.clock import to_iso
 from .domain.config import WeChatSettings
 from .domain.errors import InvalidInput, WeChatUnavailable
 from .domain.outreach import mark_receipt
@@ -38,8 +40,8 @@ from .domain.wechat import (
     follow,
     new_scene,
     notice_accepted,
-    notice_message,
     notice_withdrawn,
+    settle_notice,
     unfollow,
 )
 from .sending import SendFailed, Sent
@@ -131,9 +133,6 @@ class WeChatAccount:
     def __init__(self, settings: WeChatSettings, timeout: float) -> None:
         self.settings = settings
         self.client = _Client(settings, timeout)
-        self.unfollowed: list[str] = []  # OpenIDs WeChat said no longer follow, for `poll`
-        self.spent: list[tuple[str, str]] = []  # (OpenID, notice) WeChat said none is left of
-        self._lock = threading.Lock()
 
     def call(self, what: str, do: Callable[[], Any]) -> dict[str, Any]:
         """One API call; a token WeChat refuses is refreshed once and the call made again.
@@ -212,28 +211,16 @@ class WeChatAccount:
                                    .send_template(openid, template_id, data))
         except WeChatRefused as error:
             if notice and error.errcode == NO_NOTICE:
-                with self._lock:
-                    self.spent.append((openid, template_id))
                 raise SendFailed(f"{error} (WeChat says the guest has not accepted this notice "
-                                 "again: nothing more of it goes until they do)", False) from None
+                                 "again: nothing more of it goes until they do)", False,
+                                 then=lambda store: notice_withdrawn(store, openid, template_id)
+                                 ) from None
             if error.errcode in NOT_FOLLOWING:
-                with self._lock:
-                    self.unfollowed.append(openid)
                 raise SendFailed(f"{error} (the guest no longer follows the account: WeChat "
-                                 "consent withdrawn)", False) from None
+                                 "consent withdrawn)", False, then=lambda store: unfollow(
+                                     store, openid, actor="wechat:not-following")) from None
             raise
         return Sent(ref=str(answer.get("msgid") or "") or None)
-
-    def poll(self, store: Store) -> int:
-        """Withdraw the WeChat consent of the guests WeChat said no longer follow, and the
-        notices it said none is left of: the sender hears it mid-send, where it has no
-        store."""
-        with self._lock:
-            gone, self.unfollowed = self.unfollowed, []
-            spent, self.spent = self.spent, []
-        for openid, template_id in spent:
-            notice_withdrawn(store, openid, template_id)
-        return sum(unfollow(store, openid, actor="wechat:not-following") for openid in gone)
 
 
 _accounts: dict[tuple[str, str, str, float], WeChatAccount] = {}
@@ -326,18 +313,21 @@ def _on_notices(store: Store, openid: str, event: _NoticeEvent) -> str:
         withdrawn = [notice_withdrawn(store, openid, i.get("TemplateId", "")) for i in items
                      if i.get("SubscribeStatusString") == "reject"]
         return "withdrawn" if any(withdrawn) else "ignored"
+    try:
+        reported_at = to_iso(datetime.fromtimestamp(int(event.time), UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise InvalidInput("a WeChat notice report without a valid CreateTime") from None
     settled = False
     for item in items:
-        template_id = item.get("TemplateId", "")
-        message_id = notice_message(store, openid, template_id) \
-            if store.settings.messaging.wechat.is_notice(template_id) else None
-        if message_id is None:
+        template_id, status = item.get("TemplateId", ""), item.get("ErrorStatus", "")
+        ok = item.get("ErrorCode") == "0"
+        if not store.settings.messaging.wechat.is_notice(template_id) or not settle_notice(
+                store, openid, template_id, item.get("MsgID", ""), reported_at, ok,
+                "" if ok else f"WeChat: {status}"):
             continue
-        status = item.get("ErrorStatus", "")
+        settled = True
         if status == "failed:user block":
             unfollow(store, openid, actor="guest:wechat-block")
-        ok = item.get("ErrorCode") == "0"
-        settled |= mark_receipt(store, message_id, ok, "" if ok else f"WeChat: {status}")
     return "settled" if settled else "ignored"
 
 

@@ -280,10 +280,13 @@ def test_a_hub_restored_from_hq_knows_who_follows_the_account(store, standin, tm
         assert follower(restored, b["id"])["following"] is False
 
 
-def test_a_notice_goes_once_for_each_time_the_guest_accepted_it(store, standin):
+def test_a_notice_goes_once_for_each_time_the_guest_accepted_it(store, standin, clock):
     a, b = followers(store, standin)
     assert wechat.callback(store, standin.accept("openid-0", ["NTC-1", "NOT-OURS"],
                                                  refused=("TPL-1",))) == "accepted"
+    assert wechat.callback(store, standin.accept("openid-x", ["NTC-1"])) == "ignored", \
+        "an OpenID no guest is"
+    assert store.scalar("SELECT COUNT(*) FROM wechat_notices") == 1
     assert follower(store, a["id"])["notices"] == {"NTC-1": 1}
     assert follower(store, b["id"])["notices"] == {}
     made = campaign(store, "新菜尝鲜", NOTICE_WORDING)
@@ -301,28 +304,60 @@ def test_a_notice_goes_once_for_each_time_the_guest_accepted_it(store, standin):
     assert messages[b["id"]]["status"] == "skipped"
     assert follower(store, a["id"])["notices"] == {"NTC-1": 0}, "the acceptance is used up"
 
-    assert wechat.callback(store, standin.notice_sent(sent["msgid"])) == "settled"
-    assert list_messages(store, made["id"], "delivered")[0]["member_id"] == a["id"]
-    assert wechat.callback(store, standin.notice_sent(sent["msgid"])) == "ignored", "once"
+    clock.advance(seconds=3)
+    report = standin.notice_sent(sent["msgid"], clock().timestamp())
+    assert wechat.callback(store, report) == "settled"
+    [delivered] = list_messages(store, made["id"], "delivered")
+    assert (delivered["member_id"], delivered["provider_ref"]) == (a["id"], str(sent["msgid"]))
+    assert wechat.callback(store, report) == "ignored", "settled once"
     again = campaign(store, "新菜尝鲜二", NOTICE_WORDING)
     scheduler_for(store).tick()
     assert {m["reason"] for m in list_messages(store, again["id"])} == {
         "has not accepted this WeChat notice (订阅通知)"}
     assert len(standin.messages) == 1
 
+    clock.advance(minutes=1)
     for _ in range(2):
         wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
     assert follower(store, a["id"])["notices"] == {"NTC-1": 2}
-    assert wechat.callback(store, standin.turn_down("openid-0", "NTC-1")) == "withdrawn"
+    clock.advance(minutes=1)
+    # WeChat's own examples put a turn-down under the pop-up's tag
+    turned_down = standin.turn_down("openid-0", "NTC-1").replace(
+        b"SubscribeMsgChangeEvent", b"SubscribeMsgPopupEvent")
+    assert wechat.callback(store, turned_down) == "withdrawn"
     assert follower(store, a["id"])["notices"] == {"NTC-1": 0}
     assert follower(store, a["id"])["following"] is True, "turning a notice down is not leaving"
+    clock.advance(minutes=1)
     wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 1}, "accepted again since"
+
+
+def test_a_notice_turned_down_does_not_go_and_a_relinked_guest_keeps_no_old_acceptance(
+        store, standin, clock):
+    a, _ = followers(store, standin)
+    wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
+    clock.current = clock.current.replace(hour=22)  # quiet hours: the notice waits
+    made = campaign(store, "新菜尝鲜", NOTICE_WORDING)
+    scheduler_for(store).tick()
+    clock.advance(minutes=5)
+    wechat.callback(store, standin.turn_down("openid-0", "NTC-1"))
+    clock.advance(hours=12)
+    scheduler_for(store).tick()
+    assert standin.messages == []
+    assert {(m["status"], m["reason"]) for m in list_messages(store, made["id"])} == {
+        ("skipped", "has not accepted this WeChat notice (订阅通知)")}
+
+    wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
+    qr = account(store).follow_qr(store, a["id"])
+    assert wechat.callback(store, standin.scan(qr["url"], "openid-9")) == "linked"
+    assert store.scalar("SELECT COUNT(*) FROM wechat_notices WHERE openid = 'openid-0'") == 0
+    wechat.callback(store, standin.accept("openid-9", ["NTC-1"]))
     erase_member(store, a["id"], actor="test")
     assert store.scalar("SELECT COUNT(*) FROM wechat_notices") == 0
 
 
 def test_a_notice_that_did_not_go_leaves_the_acceptance_and_wechat_has_the_last_word(
-        store, standin):
+        store, standin, clock):
     a, b = followers(store, standin)
     wechat.callback(store, standin.accept("openid-0", ["NTC-1"]))
     store.settings.messaging.max_attempts = 1
@@ -349,6 +384,14 @@ def test_a_notice_that_did_not_go_leaves_the_acceptance_and_wechat_has_the_last_
     assert follower(store, b["id"])["notices"] == {"NTC-1": 0}
     assert follower(store, b["id"])["following"] is True, "43101 for a notice is not leaving"
     assert get_member(store, b["id"])["marketing_consent"] is True
+
+    clock.advance(seconds=2)
+    assert wechat.callback(store, standin.notice_sent(
+        standin.messages[0]["msgid"], clock().timestamp(), "failed:system failed")) == "settled"
+    assert messages[a["id"]]["id"] in {m["id"] for m in list_messages(store, again["id"],
+                                                                      "failed")}
+    assert follower(store, a["id"])["notices"] == {"NTC-1": 0}, \
+        "WeChat took it: its failure to reach the guest gives no acceptance back"
 
 
 def test_a_wechat_campaign_must_use_a_template_wording(store, standin):

@@ -32,8 +32,8 @@ from .ids import new_id
 from .members import member_row, update_member
 from .profiles import member_profile
 from .store import Store
+from .wechat import NOT_ACCEPTED, follower_openid, notices_left
 from .wechat import approved_template as wechat_template
-from .wechat import follower_openid, notices_left
 
 CHANNELS = ("webhook", "smtp", "sms", "wechat", "receipt", "tablet")
 REMOTE = ("webhook", "smtp", "sms", "wechat")  # leave the building; subject to quiet hours
@@ -245,7 +245,7 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", MISSING_ADDRESS.get(channel, "no phone")
     if channel == "wechat" and address and messaging.wechat.is_notice(sms_code) and \
             not notices_left(store, address, sms_code):
-        return "skipped", "has not accepted this WeChat notice (订阅通知)"
+        return "skipped", NOT_ACCEPTED
     if capped:
         return "skipped", "weekly cap reached"
     if channel == "sms" and messaging.route == "hq":

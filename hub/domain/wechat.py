@@ -16,13 +16,14 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from .clock import to_iso
+from .clock import from_iso, to_iso
 from .config import WeChatTemplate
 from .errors import InvalidInput
 from .store import Store
 
 SCENE_PREFIX = "m"  # the scene_str of a follow QR: "m" and 32 hex digits (WeChat allows 64)
 EVENT = "wechat.follower"
+NOT_ACCEPTED = "has not accepted this WeChat notice (订阅通知)"
 
 
 def new_scene(store: Store, member_id: str) -> str:
@@ -73,6 +74,9 @@ def follow(store: Store, openid: str, scene: str) -> str | None:
             return member_id  # the same guest scanning again
         store.conn.execute("DELETE FROM wechat_followers WHERE openid = ? AND member_id <> ?",
                            (openid, member_id))
+        if current is not None and current["openid"] != openid:  # what the old one accepted
+            store.conn.execute("DELETE FROM wechat_notices WHERE openid = ?",
+                               (current["openid"],))
         store.conn.execute(
             "INSERT INTO wechat_followers (member_id, openid, following, linked_at, changed_at) "
             "VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT (member_id) DO UPDATE SET openid = ?2, "
@@ -139,20 +143,25 @@ def erase_follower(store: Store, member_id: str) -> None:
 
 # -- subscription notices (订阅通知) ------------------------------------------------------------
 # A notice goes to a guest only once per acceptance (WeChat's one-time subscription): the
-# hub counts what each follower accepted, and a message of a notice written to them uses one
-# up while it may reach them (queued, sending, sent, delivered or unconfirmed). One that
-# failed for good gave nothing away; WeChat saying there is none left (43101) starts the
-# count again from nothing.
-USING = ("queued", "sending", "sent", "delivered", "unconfirmed")
+# hub counts what each linked follower accepted, and a message of a notice written to them
+# uses one up while it may reach them (queued, sending, unconfirmed) or once WeChat took it
+# (sent, even if WeChat then reports it failed). One WeChat never took gave nothing away;
+# WeChat saying there is none left (43101), or the guest turning it down, starts the count
+# again from nothing and skips what of it still waits.
+USING = ("queued", "sending", "unconfirmed")
+REPORT_SLACK_S = 60  # WeChat's clock against the hub's, for matching its notice reports
 
 
 def notice_accepted(store: Store, openid: str, template_ids: list[str]) -> int:
     """The guest said yes to these notices (one each) in the account's pop-up; returns how
-    many of them are the store's notices, which are all it keeps."""
+    many it kept: the store's notices, for a follower linked to a guest (an OpenID no guest
+    is would be kept for nobody)."""
     if not openid or len(openid) > 64:
         raise InvalidInput("a WeChat event without a valid FromUserName (OpenID)")
     mine = [t for t in template_ids if store.settings.messaging.wechat.is_notice(t)]
     with store.write():
+        if store.one("SELECT 1 FROM wechat_followers WHERE openid = ?", (openid,)) is None:
+            return 0
         for template_id in mine:
             store.conn.execute(
                 "INSERT INTO wechat_notices (openid, template_id, accepted, since) "
@@ -170,6 +179,9 @@ def notice_withdrawn(store: Store, openid: str, template_id: str) -> bool:
         store.conn.execute("UPDATE wechat_notices SET accepted = 0, since = ? WHERE "
                            "openid = ? AND template_id = ?",
                            (store.now_iso(), openid, template_id))
+        store.conn.execute("UPDATE messages SET status = 'skipped', reason = ? WHERE "
+                           "channel = 'wechat' AND address = ? AND template = ? AND "
+                           "status = 'queued'", (NOT_ACCEPTED, openid, template_id))
     return left > 0
 
 
@@ -181,19 +193,31 @@ def notices_left(store: Store, openid: str, template_id: str) -> int:
         return 0
     marks = ", ".join("?" for _ in USING)
     used = store.scalar("SELECT COUNT(*) FROM messages WHERE channel = 'wechat' AND "
-                        f"address = ? AND template = ? AND created_at >= ? AND status IN "
-                        f"({marks})", (openid, template_id, row["since"], *USING))
+                        "address = ? AND template = ? AND created_at >= ? AND (status IN "
+                        f"({marks}) OR sent_at IS NOT NULL)",
+                        (openid, template_id, row["since"], *USING))
     return max(0, int(row["accepted"]) - int(used))
 
 
-def notice_message(store: Store, openid: str, template_id: str) -> str | None:
-    """The message WeChat's word on a sent notice is about: the oldest of the notice sent to
-    the guest and not yet settled (WeChat's notice API gives no message id when it takes
-    one, and its report names only the guest and the template)."""
-    found = store.scalar("SELECT id FROM messages WHERE channel = 'wechat' AND address = ? "
-                         "AND template = ? AND status = 'sent' ORDER BY sent_at, id LIMIT 1",
-                         (openid, template_id))
-    return None if found is None else str(found)
+def settle_notice(store: Store, openid: str, template_id: str, msgid: str, reported_at: str,
+                  delivered: bool, reason: str = "") -> bool:
+    """WeChat's report of a notice it took (subscribe_msg_sent_event): it names the guest,
+    the notice and its own MsgID, which the send's answer never gave. So it settles the
+    latest of that notice sent to the guest before the report was made, and keeps the MsgID
+    on it; a report no such message waits for changes nothing. Returns whether it settled."""
+    latest = to_iso(from_iso(reported_at) + timedelta(seconds=REPORT_SLACK_S))
+    with store.write():
+        row = store.one("SELECT id FROM messages WHERE channel = 'wechat' AND address = ? "
+                        "AND template = ? AND status = 'sent' AND sent_at <= ? "
+                        "ORDER BY sent_at DESC, id DESC LIMIT 1",
+                        (openid, template_id, latest))
+        if row is None:
+            return False
+        store.conn.execute("UPDATE messages SET status = ?, reason = ?, provider_ref = ? "
+                           "WHERE id = ?", ("delivered" if delivered else "failed",
+                                            (reason or None) and reason[:300], msgid[:64],
+                                            row["id"]))
+    return True
 
 
 def approved_template(store: Store, text: str) -> WeChatTemplate | None:

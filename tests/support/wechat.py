@@ -63,9 +63,11 @@ def event_xml(openid: str, event: str, key: str = "", **more: str) -> bytes:
             + "</xml>").encode()
 
 
-def notice_xml(openid: str, event: str, tag: str, items: list[dict[str, str]]) -> bytes:
+def notice_xml(openid: str, event: str, tag: str, items: list[dict[str, str]],
+               at: float | None = None) -> bytes:
     """A subscription notice's event, its notices each in a <List> under `tag`."""
-    head = event_xml(openid, event).decode().removesuffix("</xml>")
+    stamp = {} if at is None else {"CreateTime": str(int(at))}
+    head = event_xml(openid, event, **stamp).decode().removesuffix("</xml>")
     lists = "".join("<List>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in item.items())
                     + "</List>" for item in items)
     return f"{head}<{tag}>{lists}</{tag}></xml>".encode()
@@ -203,14 +205,14 @@ class WeChatStandin:
         return notice_xml(openid, "subscribe_msg_change_event", "SubscribeMsgChangeEvent", [
             {"TemplateId": template_id, "SubscribeStatusString": "reject"}])
 
-    def notice_sent(self, msgid: int, status: str = "success") -> bytes:
-        """WeChat's report of a notice: it names the guest and the template, and its own
-        msgid, which the send's answer never gave."""
+    def notice_sent(self, msgid: int, at: float, status: str = "success") -> bytes:
+        """WeChat's report of a notice, made at `at` (Unix seconds): it names the guest and
+        the template, and its own msgid, which the send's answer never gave."""
         message = next(m for m in self.messages if m["msgid"] == msgid)
         return notice_xml(message["touser"], "subscribe_msg_sent_event", "SubscribeMsgSentEvent",
                           [{"TemplateId": message["template_id"], "MsgID": str(msgid),
                             "ErrorCode": "0" if status == "success" else "20001",
-                            "ErrorStatus": status}])
+                            "ErrorStatus": status}], at)
 
     def close(self) -> None:
         self.server.shutdown()
