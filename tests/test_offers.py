@@ -15,12 +15,13 @@ from hub.domain.audience import Audience, pick
 from hub.domain.checkout import CheckoutRequest, checkout
 from hub.domain.config import BoxPrize, MysteryBoxSettings
 from hub.domain.coupons import create_template, issue_coupon, member_coupons
-from hub.domain.errors import CouponsGone, InsufficientBalance, InvalidInput
+from hub.domain.errors import CouponsGone, IdempotencyConflict, InsufficientBalance, InvalidInput
 from hub.domain.ledgers import top_up
 from hub.domain.members import NewMember, add_member, points_balance, stored_value_balance
 from hub.domain.menu import MenuLine, retire_dish, save_dish
 from hub.domain.reports import report
 from printer.slips import print_welcome
+from tests.support.replay import replayed
 from tests.test_concurrency import attempt, run_in_threads
 
 
@@ -127,6 +128,21 @@ def test_a_box_that_cannot_be_paid_reveals_nothing(box_store, guest):
     box_store.settings.mystery_box.price_fen = 0
     with pytest.raises(InvalidInput):
         mystery.box_sale(box_store, "r2", guest["id"], "cash")
+
+
+def test_a_box_is_on_the_outbox_so_hq_and_a_restored_hub_know_what_it_revealed(
+        box_store, guest, tmp_path, clock):
+    rng = random.Random(3)
+    sales = [mystery.box_sale(box_store, f"till-1-{n}", guest["id"], "cash") for n in range(12)]
+    for sale in sales:
+        mystery.open_box(box_store, sale, rng)
+    with replayed(box_store, tmp_path / "restored.db", box_store.settings, clock) as restored:
+        assert report(restored, "boxes") == report(box_store, "boxes")
+        with pytest.raises(IdempotencyConflict):  # refused, never a second box
+            mystery.open_box(restored, sales[0], random.Random(99))
+        assert restored.scalar("SELECT COUNT(*) FROM mystery_boxes") == 12
+        assert restored.scalar("SELECT COUNT(*) FROM coupons") == \
+            box_store.scalar("SELECT COUNT(*) FROM coupons")
 
 
 # -- first tastings of new dishes ----------------------------------------------------------------

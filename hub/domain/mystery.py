@@ -20,6 +20,7 @@ from .ledgers import add_points_entry, earn_expiry
 from .store import Store
 
 BOX_LINE = "盲盒"
+BOX_EVENT = "mystery_box.opened"
 PAY = ("stored_value", "cash", "wechat", "alipay", "card")
 _SYSTEM = random.SystemRandom()
 
@@ -125,6 +126,7 @@ def open_box(store: Store, sale: CheckoutRequest,
         opened = OpenedBox(order_id=paid["order_id"], member_id=sale.member_id,
                            prize=prize.name, coupon_code=code, points=prize.points,
                            opened_at=store.now_iso(), price_fen=paid["total_fen"], again=False)
-        store.db.table("mystery_boxes").insert(
-            {k: v for k, v in opened.items() if k not in ("price_fen", "again")})
+        box = {k: v for k, v in opened.items() if k not in ("price_fen", "again")}
+        store.db.table("mystery_boxes").insert(box)
+        store.emit(BOX_EVENT, box)  # HQ's chain books and a restore know what it revealed
     return opened

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from .errors import InvalidInput
+from .mystery import BOX_EVENT
 from .offers import INSTALLED
 from .replica import WATERMARK_KEY, apply_event, upsert_campaign
 from .stock import EVENTS as STOCK_EVENTS
@@ -79,6 +80,8 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
                            "platform = ? AND platform_order_id = ?",
                            (data["state"], data["ended_at"], data["platform"],
                             data["platform_order_id"]))
+    elif kind == BOX_EVENT:
+        store.db.table("mystery_boxes").insert(data, ignore=True)
     elif kind == "delivery.part_refunded":
         store.db.table("delivery_refunds").insert(data, ignore=True)
     elif kind == "delivery.claimed":
