@@ -12,9 +12,9 @@ import pytest
 
 from hub.domain import mystery
 from hub.domain.audience import Audience, pick
-from hub.domain.checkout import CheckoutRequest, checkout
+from hub.domain.checkout import CheckoutRequest, checkout, quote
 from hub.domain.config import BoxPrize, MysteryBoxSettings
-from hub.domain.coupons import create_template, issue_coupon, member_coupons
+from hub.domain.coupons import Line, create_template, issue_coupon, member_coupons
 from hub.domain.errors import CouponsGone, IdempotencyConflict, InsufficientBalance, InvalidInput
 from hub.domain.ledgers import top_up
 from hub.domain.members import NewMember, add_member, points_balance, stored_value_balance
@@ -143,6 +143,40 @@ def test_a_box_is_on_the_outbox_so_hq_and_a_restored_hub_know_what_it_revealed(
         assert restored.scalar("SELECT COUNT(*) FROM mystery_boxes") == 12
         assert restored.scalar("SELECT COUNT(*) FROM coupons") == \
             box_store.scalar("SELECT COUNT(*) FROM coupons")
+
+
+def test_a_double_points_prize_doubles_the_guests_next_bill_once_within_its_days(
+        store, guest, tmp_path, clock):
+    store.settings.mystery_box = MysteryBoxSettings(price_fen=9900, prizes=[
+        BoxPrize(name="双倍积分", weight=1, points_multiplier_pct=200, boost_days=30)])
+    box = mystery.open_box(store, mystery.box_sale(store, "r1", guest["id"], "cash"))
+    assert (box["prize"], box["boost_pct"], box["points"]) == ("双倍积分", 200, 0)
+
+    def bill(key):
+        return checkout(store, CheckoutRequest(key, [Line("水煮鱼", 1, 12800)],
+                                               member_id=guest["id"]))["points_earned"]
+
+    shown = quote(store, CheckoutRequest("q", [Line("水煮鱼", 1, 12800)],
+                                         member_id=guest["id"]))["points_earned"]
+    doubled, plain = bill("next"), bill("after")
+    assert shown == doubled == 2 * plain > 0, "the quote shows it; once: the next bill only"
+    [used] = store.conn.execute("SELECT data FROM outbox WHERE type = 'mystery_box.boost_used'")
+    assert box["order_id"] in used[0]
+    [prize] = report(store, "boxes")["prizes"]
+    assert prize["boosts_used"] == 1
+
+    late = mystery.open_box(store, mystery.box_sale(store, "r2", guest["id"], "cash"))
+    with replayed(store, tmp_path / "restored.db", store.settings, clock) as restored:
+        assert restored.scalar("SELECT COUNT(*) FROM mystery_boxes WHERE boost_order_id IS "
+                               "NULL") == 1, "the used one stays used after a restore"
+    clock.advance(days=31)
+    assert bill("a-month-on") < 2 * plain, "its days are over"
+    assert store.scalar("SELECT boost_order_id FROM mystery_boxes WHERE order_id = ?",
+                        (late["order_id"],)) is None
+    with pytest.raises(ValueError, match="above 100"):
+        BoxPrize(name="半倍", weight=1, points_multiplier_pct=50)
+    with pytest.raises(ValueError, match="one of the three"):
+        BoxPrize(name="两样", weight=1, points=100, points_multiplier_pct=200)
 
 
 # -- first tastings of new dishes ----------------------------------------------------------------

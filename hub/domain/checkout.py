@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, TypedDict
 
 from .authority import OFFLINE, POINTS, STORED_VALUE, ChainLink, ask_hq, spend_note
-from .campaigns import after_payment, member_day_price, points_boost, record_use
+from .boosts import Boost, best_boost, use_boost
+from .campaigns import after_payment, member_day_price, record_use
 from .coupons import Line, check_coupon, record_redemption
 from .errors import IdempotencyConflict, InvalidInput, MemberErased, NotFound
 from .groupbuy import Taken, record_taken, voucher_code
@@ -354,14 +355,13 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
         coupon, coupon_fen = check_coupon(store, req.coupon_code, req.member_id, bill_lines,
                                           total_of(bill_lines))
         coupon_code = coupon["code"]
-    boost_campaign, boost_pct = points_boost(store, member["id"]) if member is not None \
-        else (None, 100)
+    boost = best_boost(store, member["id"]) if member is not None else Boost()
     member_id = req.member_id or ""
     bill = price(bill_lines, Offers(
         fen_per_point=settings.points.fen_per_point, earn_per_yuan=settings.points.earn_per_yuan,
         tier_discount_pct=tier.discount_pct if tier else 0,
         points_multiplier_pct=tier.points_multiplier_pct if tier else None,
-        promo_discount_fen=promo_discount, coupon_fen=coupon_fen, boost_pct=boost_pct,
+        promo_discount_fen=promo_discount, coupon_fen=coupon_fen, boost_pct=boost.pct,
         combo_fen=combo_discount(store, bill_lines)),
         redeem_points=req.redeem_points,
         points_balance=points_balance(store, member_id) if req.redeem_points else 0,
@@ -413,9 +413,7 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
         if promo_campaign:
             record_use(store, promo_campaign, order_id, member["id"],
                        discount_fen=bill.promo_discount_fen)
-        if boost_campaign and bill.boost_extra_points:
-            record_use(store, boost_campaign, order_id, member["id"],
-                       points=bill.boost_extra_points)
+        use_boost(store, boost, order_id, member["id"], bill.boost_extra_points)
         after_payment(store, member, order_id, member["tier"],
                       refresh_tier(store, member["id"]))
     return _result(store, order, replayed=False)

@@ -199,18 +199,26 @@ class CallSettings(_Section):
 
 
 class BoxPrize(_Section):
-    """One prize of the mystery box: a coupon (a new dish's tasting, a free meal) or points."""
+    """One prize of the mystery box: a coupon (a new dish's tasting, a free meal), points, or
+    a points multiplier on the guest's next bill (双倍积分: 200)."""
 
     name: Annotated[str, Field(min_length=1, max_length=40)]  # what the guest is told
     weight: Annotated[int, Field(ge=1, le=1_000_000)]
     coupon_template: str = ""  # the name of the coupon template it issues
     points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    # Points earned on the guest's next bill, in percent of what it earns (200: double), for
+    # a bill paid within `boost_days` of the box.
+    points_multiplier_pct: Annotated[int, Field(ge=0, le=1000)] = 0
+    boost_days: Annotated[int, Field(ge=1, le=365)] = 30
 
     @model_validator(mode="after")
     def _one_prize(self) -> BoxPrize:
-        if bool(self.coupon_template) == bool(self.points):
-            raise ValueError(f"mystery_box.prizes {self.name!r}: a coupon_template or points, "
-                             "one of the two")
+        if sum(map(bool, (self.coupon_template, self.points, self.points_multiplier_pct))) != 1:
+            raise ValueError(f"mystery_box.prizes {self.name!r}: a coupon_template, points or "
+                             "a points_multiplier_pct, one of the three")
+        if self.points_multiplier_pct and self.points_multiplier_pct <= 100:
+            raise ValueError(f"mystery_box.prizes {self.name!r}: a points_multiplier_pct "
+                             "above 100 (200 doubles the points)")
         return self
 
 

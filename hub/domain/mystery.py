@@ -1,5 +1,6 @@
 """The paid mystery box (盲盒): a guest pays the box's price at the till or from stored value
-and it reveals a prize drawn from the owner's weighted list (`[mystery_box] prizes`).
+and it reveals a prize drawn from the owner's weighted list (`[mystery_box] prizes`): a
+coupon, points, or a points multiplier on their next bill (hub/domain/boosts.py).
 
 The sale is a checkout with the box as its one line, so it is paid once per request id (the
 checkout's idempotency key) and counted like any bill; the box is keyed by that order, so a
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TypedDict
 
 from .checkout import CheckoutRequest, Tender, checkout, quote
+from .clock import to_iso
 from .config import BoxPrize
 from .coupons import Line, issue_coupon, template_by_name
 from .errors import InvalidInput
@@ -31,6 +34,8 @@ class OpenedBox(TypedDict):
     prize: str
     coupon_code: str | None
     points: int
+    boost_pct: int  # the next bill's points multiplier it gave (双倍积分: 200), or 0
+    boost_until: str | None  # paid by then
     opened_at: str
     price_fen: int
     again: bool  # a retried sale: the same box, not a second one
@@ -42,6 +47,7 @@ class ShownPrize(TypedDict):
     share: float  # its chance: its weight over all the weights
     coupon_template: str
     points: int
+    points_multiplier_pct: int
     available: bool  # a points prize, or one whose coupon template is active here
 
 
@@ -59,7 +65,7 @@ def prize_list(store: Store) -> PrizeList:
     return PrizeList(price_fen=box.price_fen, prizes=[ShownPrize(
         name=p.name, weight=p.weight, share=round(p.weight / total, 4),
         coupon_template=p.coupon_template, points=p.points,
-        available=not p.coupon_template or
+        points_multiplier_pct=p.points_multiplier_pct, available=not p.coupon_template or
         template_by_name(store, p.coupon_template) is not None) for p in box.prizes])
 
 
@@ -108,7 +114,8 @@ def open_box(store: Store, sale: CheckoutRequest,
         if kept is not None:
             return OpenedBox(order_id=kept["order_id"], member_id=kept["member_id"],
                              prize=kept["prize"], coupon_code=kept["coupon_code"],
-                             points=kept["points"], opened_at=kept["opened_at"],
+                             points=kept["points"], boost_pct=kept["boost_pct"],
+                             boost_until=kept["boost_until"], opened_at=kept["opened_at"],
                              price_fen=paid["total_fen"], again=True)
         prize = draw(store.settings.mystery_box.prizes, rng or _SYSTEM)
         code = None
@@ -123,8 +130,11 @@ def open_box(store: Store, sale: CheckoutRequest,
             add_points_entry(store, sale.member_id, prize.points, "earn", reason="mystery box",
                              order_id=paid["order_id"], staff_id=sale.staff_id,
                              expires_at=earn_expiry(store))
+        until = to_iso(store.now() + timedelta(days=prize.boost_days)) \
+            if prize.points_multiplier_pct else None
         opened = OpenedBox(order_id=paid["order_id"], member_id=sale.member_id,
                            prize=prize.name, coupon_code=code, points=prize.points,
+                           boost_pct=prize.points_multiplier_pct, boost_until=until,
                            opened_at=store.now_iso(), price_fen=paid["total_fen"], again=False)
         box = {k: v for k, v in opened.items() if k not in ("price_fen", "again")}
         store.db.table("mystery_boxes").insert(box)

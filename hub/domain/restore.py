@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .boosts import BOX_BOOST_USED
 from .errors import InvalidInput
 from .mystery import BOX_EVENT
 from .offers import INSTALLED
@@ -82,6 +83,9 @@ def restore_event(store: Store, event: dict[str, Any]) -> None:
                             data["platform_order_id"]))
     elif kind == BOX_EVENT:
         store.db.table("mystery_boxes").insert(data, ignore=True)
+    elif kind == BOX_BOOST_USED:
+        store.conn.execute("UPDATE mystery_boxes SET boost_order_id = ? WHERE order_id = ?",
+                           (data["boost_order_id"], data["order_id"]))
     elif kind == "delivery.part_refunded":
         store.db.table("delivery_refunds").insert(data, ignore=True)
     elif kind == "delivery.claimed":

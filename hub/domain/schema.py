@@ -1649,6 +1649,16 @@ CREATE VIEW counted_orders AS
         SELECT 1 FROM delivery_orders d WHERE d.order_id = o.id AND d.state <> 'placed');
 """
 
+# A mystery box's points multiplier prize (双倍积分): the next bill of the guest's paid by
+# `boost_until` earns `boost_pct` of its points, and is kept as the one that used it.
+BOX_BOOSTS = """
+ALTER TABLE mystery_boxes ADD COLUMN boost_pct INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mystery_boxes ADD COLUMN boost_until TEXT;
+ALTER TABLE mystery_boxes ADD COLUMN boost_order_id TEXT REFERENCES orders(id);
+CREATE INDEX mystery_boxes_boost ON mystery_boxes(member_id, boost_until)
+    WHERE boost_pct > 0 AND boost_order_id IS NULL;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1694,6 +1704,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0044_forecast_rollups", FORECAST_ROLLUPS),
     ("0045_wechat_notices", WECHAT_NOTICES),
     ("0046_delivery_part_refunds", DELIVERY_PART_REFUNDS),
+    ("0047_box_boosts", BOX_BOOSTS),
 )
 
 
