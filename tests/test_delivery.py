@@ -298,6 +298,24 @@ def test_a_person_joins_and_unjoins_a_platform_user_audited(store, guest):
         "delivery.join", "delivery.unjoin"]
 
 
+def test_a_meituan_push_with_an_open_uid_joins_that_users_later_orders(store, secrets, clock,
+                                                                       guest):
+    from hub.domain.delivery import claim, member_of
+
+    platform = Meituan("unused", "app-1", SECRET_MT)
+    now = int(clock().timestamp())
+    for order_id in ("MT-31", "MT-32"):
+        fields = {**Meituan.order(order_id, [("米饭", 1, "3")]), "openUid": "ou-5150"}
+        receive_meituan(store, URL, "order", platform.signed(URL, fields, timestamp=now))
+        if order_id == "MT-31":
+            code = store.scalar("SELECT claim_code FROM delivery_orders")
+            claim(store, code, guest["id"], actor="guest:kiosk")
+    assert member_of(store, "meituan", "MT-32") == guest["id"], "the claim covers the user"
+    receive_meituan(store, URL, "order", platform.signed(
+        URL, Meituan.order("MT-33", [("米饭", 1, "3")]), timestamp=now))
+    assert member_of(store, "meituan", "MT-33") is None, "without openUid: that order only"
+
+
 def test_erasing_a_member_removes_their_platform_identities_here_and_in_events(store, guest):
     from hub.domain.delivery import join
     from hub.domain.members import erase_member

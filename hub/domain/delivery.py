@@ -612,7 +612,8 @@ def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
     """美团外卖's new-order push: `detail` (JSON: food_name, quantity, price in yuan),
     `shipping_fee` (yuan), `ctime` (Unix seconds) and `poi_receive_detail` (JSON, fen), whose
     `foodShareFeeChargeByPoi` is the platform's commission; `user_member_info` (JSON) names
-    the brand member (`poi_member_id`, the id this store gave the platform's card)."""
+    the brand member (`poi_member_id`, the id this store gave the platform's card), and
+    `openUid`, when it comes, the platform's user."""
     detail = _json(params.get("detail", ""), "detail")
     receive = _json(params.get("poi_receive_detail") or "{}", "poi_receive_detail")
     member = _json(params.get("user_member_info") or "{}", "user_member_info")
@@ -621,11 +622,16 @@ def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
         raise InvalidInput("detail must be a list of dishes, the others JSON objects")
     card_member = str(member.get("poi_member_id") or "").strip() \
         if member.get("is_poi_member") is True else ""
+    # Meituan documents no user id on its orders, but lists 开放平台用户id among an order's
+    # parts that may be missing, and pushes seen in public code carry `openUid`: taken as the
+    # platform user when it comes, so a claim or a join covers that user's later orders.
+    open_uid = str(params.get("openUid") or "").strip()
     lines = [_line(d.get("food_name"), d.get("quantity"), _yuan(d.get("price"), "price"))
              for d in detail if isinstance(d, dict)]
     return _checked(PlatformOrder(
         "meituan", _order_id(params.get("order_id", "")),
-        _moment(params.get("ctime", ""), store.settings.timezone), lines, None,
+        _moment(params.get("ctime", ""), store.settings.timezone), lines,
+        open_uid if 0 < len(open_uid) <= ORDER_ID_LONGEST else None,
         _count(receive.get("foodShareFeeChargeByPoi", 0), "commission", MAX_LINE_FEN),
         _yuan(params.get("shipping_fee"), "shipping_fee"), card_member or None))
 
