@@ -17,7 +17,7 @@ from tests.support.broker import Mosquitto
 from tests.support.browser import browser, page  # noqa: F401 - shared Chromium fixtures
 from tests.support.hubproc import RunningHub
 from tests.support.postgres import Postgres
-from tests.support.standins import Gateway
+from tests.support.standins import Gateway, Mailbox
 
 START = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 12:30 in Shanghai, a Wednesday lunch
 
@@ -105,6 +105,21 @@ def gateway() -> Iterator[Gateway]:
     running = Gateway()
     yield running
     running.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A mail server on 127.0.0.1 that keeps what it was sent."""
+    from aiosmtpd.controller import Controller
+
+    from hub.ports import free_port
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
 
 
 @pytest.fixture(autouse=True, scope="session")

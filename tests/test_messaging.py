@@ -4,43 +4,15 @@ both on 127.0.0.1, both failing first and recovering; nothing is sent twice."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from hub.domain.campaigns import create_campaign, run_campaign, update_campaign
 from hub.domain.coupons import create_template
 from hub.domain.members import NewMember, add_member, get_member
 from hub.domain.outreach import list_messages, recover, unsubscribe, unsubscribe_token
 from hub.messaging import Dispatcher, channels_from
-from hub.ports import free_port
 from hub.scheduler import CampaignScheduler
-
-
-class Mailbox:
-    """aiosmtpd handler: takes mail, or answers 451 (try later) while told to."""
-
-    def __init__(self) -> None:
-        self.mails: list = []
-        self.fail_next = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if self.fail_next:
-            self.fail_next -= 1
-            return "451 4.3.0 mailbox busy, try again later"
-        self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.port = controller.port
-    yield box
-    controller.stop()
 
 
 @pytest.fixture

@@ -229,7 +229,7 @@ def test_hq_stopped_mid_send_looks_the_text_up_at_alibaba_before_any_resend(rela
         settings = hq_settings(standin, "aliyun")
         relay = Relay(book, settings)
         claimed = relay.claim()
-        relay.channel.send(claimed)  # Alibaba took it; HQ stopped before it wrote that down
+        relay.channels["sms"].send(claimed)  # Alibaba took it; HQ stopped before it wrote that down
         assert len(standin.texts) == 1
         after = Relay(HqBook(book.url), settings)  # HQ starts again
         assert after.recover() == 1
@@ -323,3 +323,92 @@ def test_a_store_sending_its_own_texts_hands_nothing_to_hq(store):
     _, message = texted(store)
     assert message["status"] == "skipped" and message["reason"] == "SMS is not set up"
     assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'message.relayed'") == 0
+
+
+# -- the webhook and e-mail through HQ --------------------------------------------------------
+
+def relayed_campaign(store, channels=("webhook", "smtp")):
+    template = create_template(store, "回归礼券", "amount_off", amount_fen=2000, valid_days=30)
+    return create_campaign(store, {
+        "name": "欢迎回来", "audience": {}, "control_pct": 0,
+        "offer": {"type": "coupon", "template_id": template["id"]},
+        "message_zh": "{name}，{store}送您{offer}，券码 {code}。", "channels": list(channels),
+        "schedule": {"run": "once"}, "active": True})
+
+
+def mail_settings(gateway, mailbox):
+    """HQ's own webhook and mail server, quiet hours open all day."""
+    settings = new_settings(CHAIN_ID)
+    messaging = settings.messaging
+    messaging.webhook_url = gateway.url
+    messaging.smtp_host, messaging.smtp_port = "127.0.0.1", mailbox.port
+    messaging.smtp_starttls, messaging.smtp_sender = False, "chain@laoke.test"
+    settings.campaigns.quiet_start = settings.campaigns.quiet_end = "00:00"
+    messaging.timeout_s = 2
+    return settings
+
+
+def test_the_webhook_and_e_mail_go_from_hq_once_with_the_guests_unsubscribe_link(
+        relayer, tmp_path, clock, gateway, mailbox):
+    relayer.settings.campaigns.public_url = "https://shop.example"
+    guest = add_member(relayer, NewMember(name="王芳", phone="13800138000",
+                                          email="wang@example.com", marketing_consent=True))
+    campaign = relayed_campaign(relayer)
+    run_campaign(relayer, campaign["id"])
+    by_channel = {m["channel"]: m for m in list_messages(relayer, campaign["id"])}
+    assert {(c, m["status"], m["reason"]) for c, m in by_channel.items()} == {
+        ("webhook", "held", RELAYED), ("smtp", "held", RELAYED)}, \
+        "the store has neither a webhook nor a mail server: HQ's are used"
+    book = HqBook(tmp_path / "hq.db", clock)
+    try:
+        hand_to_hq(book, relayer)
+        relay = Relay(book, mail_settings(gateway, mailbox))
+        gateway.fail_next, mailbox.fail_next = 1, 1
+        assert relay.run_once() == 2 and gateway.texts == {} and mailbox.mails == []
+        clock.advance(seconds=31)
+        assert relay.run_once() == 2 and relay.run_once() == 0
+        [(key, posted)] = gateway.texts.items()
+        assert key == by_channel["webhook"]["id"] and posted["to"] == "+8613800138000"
+        assert posted["campaign_id"] == campaign["id"] and posted["member_id"] == guest["id"]
+        [mail] = mailbox.mails
+        assert (mail["To"], mail["Subject"]) == ("wang@example.com", "欢迎回来")
+        assert by_channel["smtp"]["id"] in mail["Message-ID"]
+        assert mail["List-Unsubscribe"].startswith("<https://shop.example/unsubscribe/")
+        assert mail.get_content().strip() == by_channel["smtp"]["body"]
+        settle_from_hq(relayer, book)
+        assert status_of(relayer, by_channel["webhook"]["id"]) == "delivered"
+        assert status_of(relayer, by_channel["smtp"]["id"]) == "sent"
+    finally:
+        book.conn.close()
+
+
+def test_hq_without_a_channel_says_so_and_a_crash_mid_send_resends_only_what_is_known(
+        relayer, tmp_path, clock, gateway, mailbox):
+    add_member(relayer, NewMember(name="王芳", phone="13800138000", email="wang@example.com",
+                                  marketing_consent=True))
+    campaign = relayed_campaign(relayer)
+    run_campaign(relayer, campaign["id"])
+    by_channel = {m["channel"]: m for m in list_messages(relayer, campaign["id"])}
+    book = HqBook(tmp_path / "hq.db", clock)
+    try:
+        hand_to_hq(book, relayer)
+        relay = Relay(book, mail_settings(gateway, mailbox))
+        relay.claim(), relay.claim()  # HQ stops with both mid-send
+        assert Relay(book, mail_settings(gateway, mailbox)).recover() == 2
+        assert relay.run_once() == 1, "the webhook goes again (its key dedupes it)"
+        assert len(gateway.texts) == 1 and mailbox.mails == [], "an e-mail is never resent"
+        settle_from_hq(relayer, book)
+        assert status_of(relayer, by_channel["smtp"]["id"]) == "unconfirmed"
+
+        again = relayed_campaign(relayer, ("smtp",))
+        relayer.settings.campaigns.weekly_cap = 5
+        run_campaign(relayer, again["id"])
+        hand_to_hq(book, relayer)
+        no_mail = mail_settings(gateway, mailbox)
+        no_mail.messaging.smtp_host = ""
+        assert Relay(book, no_mail).run_once() == 1
+        settle_from_hq(relayer, book)
+        [failed] = list_messages(relayer, again["id"])
+        assert failed["status"] == "failed" and "HQ has no smtp set up" in failed["reason"]
+    finally:
+        book.conn.close()

@@ -106,7 +106,7 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
             raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
                                      param_hint="--metrics-port") from None
     from sync.chain import ChainBooks, hq_settings
-    from sync.hq.relay import RelaySender
+    from sync.hq.relay import RelaySender, relayed_channels
 
     from ..domain.errors import ConfigError
 
@@ -114,13 +114,15 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
         settings = hq_settings(obj.home)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    texts = settings.messaging.sms.provider  # the chain's account: stores may relay texts
+    # the chain's accounts: stores may relay their messages through HQ
+    relayed = ", ".join(relayed_channels(settings))
     workers = [receiver, relay, *([ChainBooks(obj.home, book)] if chain_books else []),
-               *([RelaySender(book, settings)] if texts else [])]
+               *([RelaySender(book, settings)] if relayed else [])]
     for worker in workers:
         worker.start()
     click.echo(f"laoke hq: receiving from {broker} into {book.where}"
-               f"{f'; sending the stores’ texts through {texts}' if texts else ''}", err=True)
+               f"{f'; sending the stores’ messages by {relayed}' if relayed else ''}",
+               err=True)
     stop.wait()
     for worker in workers:
         worker.stop()

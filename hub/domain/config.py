@@ -349,9 +349,10 @@ class MessagingSettings(_Section):
     smtp_starttls: bool = True
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
-    # Where texts leave from: "hub" sends them with this store's provider account; "hq"
-    # hands each to HQ over the sync link, which sends them with the chain's one account
-    # (HQ's [messaging.sms]) and sends their receipts and the guests' replies back.
+    # Where texts, webhook messages and e-mails leave from: "hub" sends them with this
+    # store's accounts; "hq" hands each to HQ over the sync link, which sends them with the
+    # chain's (HQ's [messaging]: its SMS provider, webhook and mail server) and sends their
+    # fate, receipts and the guests' replies back. WeChat messages leave from the hub.
     route: Literal["hub", "hq"] = "hub"
     sms: SmsSettings = SmsSettings()
     wechat: WeChatSettings = WeChatSettings()

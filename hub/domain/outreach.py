@@ -46,6 +46,7 @@ MAX_BACKOFF = timedelta(hours=6)
 # what became of it; these are the fates HQ reports, and from where each may come (a late
 # or repeated report never takes a message back).
 RELAYED = "relayed: HQ sends it"
+RELAYABLE = ("sms", "webhook", "smtp")  # what HQ can send with the chain's accounts
 RELAY_FATES = {"sent": ("held",), "delivered": ("held", "sent"), "failed": ("held", "sent"),
                "unconfirmed": ("held",), "skipped": ("held",)}
 
@@ -228,11 +229,12 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
     messaging = store.settings.messaging
     if not member["marketing_consent"]:
         return "skipped", "no marketing consent"
-    if channel == "webhook" and not messaging.webhook_url:
+    relayed = channel in RELAYABLE and messaging.route == "hq"  # HQ's accounts, not ours
+    if channel == "webhook" and not messaging.webhook_url and not relayed:
         return "skipped", "the webhook channel is not set up"
-    if channel == "smtp" and not messaging.smtp_host:
+    if channel == "smtp" and not messaging.smtp_host and not relayed:
         return "skipped", "e-mail is not set up"
-    if channel == "sms" and not messaging.sms.provider and messaging.route != "hq":
+    if channel == "sms" and not messaging.sms.provider and not relayed:
         return "skipped", "SMS is not set up"
     if channel == "sms" and not sms_code:
         return "skipped", "no approved SMS template has this wording"
@@ -248,7 +250,7 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", NOT_ACCEPTED
     if capped:
         return "skipped", "weekly cap reached"
-    if channel == "sms" and messaging.route == "hq":
+    if relayed:
         return "held", RELAYED
     return ("queued" if channel in REMOTE else "held"), None
 
@@ -325,19 +327,22 @@ def queue_messages(store: Store, campaign: dict[str, Any], member_id: str,
             "next_attempt_at": store.now_iso(), "created_at": store.now_iso(), "sent_at": None,
         }
         store.db.table("messages").insert(message)
-        if channel == "sms" and status == "held":  # HQ sends it: handed over with it
-            store.emit("message.relayed", {key: message[key] for key in RELAYED_FIELDS})
+        if channel in RELAYABLE and status == "held":  # HQ sends it: handed over with it
+            store.emit("message.relayed", {
+                **{key: message[key] for key in RELAYED_FIELDS},
+                "unsubscribe_url": unsubscribe_link(store, member_id)})
         written.append(message)
     return written
 
 
-# What HQ is handed of a text it sends for the store (personal: emptied at erasure).
-RELAYED_FIELDS = ("id", "campaign_id", "member_id", "address", "body", "template", "params",
-                  "created_at")
+# What HQ is handed of a message it sends for the store (the address, body and parameters
+# are personal: emptied at erasure), with the guest's unsubscribe link.
+RELAYED_FIELDS = ("id", "campaign_id", "member_id", "channel", "address", "subject", "body",
+                  "template", "params", "created_at")
 
 
 def settle_relayed(store: Store, data: dict[str, Any]) -> bool:
-    """HQ's word on a text it sends for this store (sent, delivered, failed, unconfirmed,
+    """HQ's word on a message it sends for this store (sent, delivered, failed, unconfirmed,
     skipped and why); returns whether it changed the message. ValueError for a fate HQ
     cannot report, so the event is kept as a conflict for a person."""
     status = data["status"]
@@ -348,10 +353,11 @@ def settle_relayed(store: Store, data: dict[str, Any]) -> bool:
     with store.write():
         changed = store.conn.execute(
             "UPDATE messages SET status = ?, reason = ?, provider_ref = COALESCE(?, "
-            "provider_ref), sent_at = COALESCE(?, sent_at) WHERE id = ? AND channel = 'sms' "
-            f"AND status IN ({', '.join('?' for _ in before)})",
+            "provider_ref), sent_at = COALESCE(?, sent_at) WHERE id = ? AND channel IN (?, ?, "
+            f"?) AND status IN ({', '.join('?' for _ in before)})",
             (status, reason[:300] if isinstance(reason, str) and reason else None,
-             data.get("provider_ref"), data.get("sent_at"), data["id"], *before)).rowcount
+             data.get("provider_ref"), data.get("sent_at"), data["id"], *RELAYABLE,
+             *before)).rowcount
     return bool(changed)
 
 

@@ -25,7 +25,7 @@ from hub.domain.members import JOIN_KEYS, redacted_data
 from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
 from .db import HqDb, open_db, without_password
 from .feed import FEED_PAGE, Feed
-from .relay import RELAY_SCHEMA, take_relayed
+from .relay import RELAY_COLUMNS, RELAY_SCHEMA, take_relayed
 
 log = logging.getLogger(__name__)
 QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
@@ -40,7 +40,8 @@ ADDED_COLUMNS = (("hq_stores", "attention", "TEXT"), ("hq_stores", "schema", "IN
                  ("hq_stores", "epoch", "INTEGER"), ("hq_stores", "install", "TEXT"),
                  ("hq_events", "epoch", "INTEGER"), ("hq_stores", "top", "INTEGER"),
                  ("hq_stores", "seen_at", "TEXT"), ("hq_stores", "version", "TEXT"),
-                 ("hq_stores", "skew_s", "REAL"), ("hq_stores", "conflicts", "INTEGER"))
+                 ("hq_stores", "skew_s", "REAL"), ("hq_stores", "conflicts", "INTEGER"),
+                 *RELAY_COLUMNS)
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_stores (

@@ -1,16 +1,19 @@
-"""Texts HQ sends for the stores, with the chain's one provider account.
+"""Messages HQ sends for the stores, with the chain's one set of accounts.
 
-A store with `[messaging] route = "hq"` hands each SMS to HQ in its outbox
-(`message.relayed`, in the change that queued it) and keeps it `held`; HQ sends it with its
-own `[messaging.sms]` (HQ's laoke.toml, or LAOKE_MESSAGING_SMS_* in its environment) under
-the same quiet hours and carriers' window, and says what became of it on the feed
-(`message.settled`, to that store only), in the transaction that records it.
+A store with `[messaging] route = "hq"` hands each text, webhook message and e-mail to HQ
+in its outbox (`message.relayed`, in the change that queued it) and keeps it `held`; HQ
+sends it with its own `[messaging]` (HQ's laoke.toml, or LAOKE_MESSAGING_* in its
+environment: the SMS provider, the webhook, the mail server) under the same quiet hours,
+texts under the carriers' window too, and says what became of it on the feed
+(`message.settled`, to that store only), in the transaction that records it. A message of a
+channel HQ has not set up fails, saying so.
 
-Nothing is sent twice. HQ takes a text once by its message id, whatever batch, redelivery
-or resend brings it (the intake runs in the book's apply, with the event). A text HQ was
-sending when it stopped goes again only at Alibaba, whose client looks it up by its OutId
-before any attempt after the first; at Tencent, which cannot be asked, it becomes
-`unconfirmed` for a person to check. A guest who withdrew consent or was erased before
+Nothing is sent twice. HQ takes a message once by its id, whatever batch, redelivery or
+resend brings it (the intake runs in the book's apply, with the event). A message HQ was
+sending when it stopped goes again only where the far end knows it: the webhook, under the
+same Idempotency-Key, and Alibaba, whose client looks a text up by its OutId before any
+attempt after the first; a text at Tencent or an e-mail, which cannot be asked about,
+becomes `unconfirmed` for a person to check. A guest who withdrew consent or was erased before
 their text went has it skipped; a stop word they answer goes back (`message.reply`) to the
 store that texted them, which withdraws their consent chain-wide.
 """
@@ -25,11 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 from hub.domain.clock import to_iso
 from hub.domain.config import Settings
-from hub.domain.outreach import carrier_closed_until, is_stop_word, quiet_until, retry_pause
+from hub.domain.outreach import (
+    RELAYABLE,
+    carrier_closed_until,
+    is_stop_word,
+    quiet_until,
+    retry_pause,
+)
 from hub.domain.phones import normalize_phone
 from hub.domain.replies import is_answer
-from hub.sending import SendFailed, Sent
-from hub.sms import sms_channel
+from hub.messaging import channels_from
+from hub.sending import Channel, SendFailed, Sent
+from hub.sms import AliyunSms, TencentSms
 from hub.workers import ThreadWorker
 
 from .db import HqDb
@@ -49,7 +59,12 @@ CREATE INDEX IF NOT EXISTS hq_messages_due ON hq_messages(status, next_attempt_a
 CREATE INDEX IF NOT EXISTS hq_messages_member ON hq_messages(member_id);
 CREATE INDEX IF NOT EXISTS hq_messages_address ON hq_messages(address);
 """
-RELAY_EVERY_S = 2.0  # how often HQ's sender looks for texts due and receipts come
+# hq_messages from before HQ sent more than texts (HqBook adds them to an older book).
+RELAY_COLUMNS = (("hq_messages", "channel", "TEXT NOT NULL DEFAULT 'sms'"),
+                 ("hq_messages", "subject", "TEXT NOT NULL DEFAULT ''"),
+                 ("hq_messages", "campaign_id", "TEXT"),
+                 ("hq_messages", "unsubscribe_url", "TEXT"))
+RELAY_EVERY_S = 2.0  # how often HQ's sender looks for messages due and receipts come
 # A change HQ itself puts on the feed, inside the caller's transaction (HqBook.change_in).
 Change = Callable[[HqDb, str, dict[str, Any]], int]
 
@@ -62,12 +77,14 @@ def take_relayed(conn: HqDb, change: Change, store_id: str, now: str,
     for kind, data in events:
         if kind == "message.relayed":
             conn.execute(
-                "INSERT INTO hq_messages (id, store_id, member_id, address, template, params, "
-                "body, status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                "INSERT INTO hq_messages (id, store_id, member_id, channel, address, subject, "
+                "template, params, body, campaign_id, unsubscribe_url, status, "
+                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "'queued', ?, ?) ON CONFLICT (id) DO NOTHING",
-                (data["id"], store_id, data["member_id"], data.get("address"),
-                 data["template"], data["params"], data["body"], now,
-                 data.get("created_at") or now))
+                (data["id"], store_id, data["member_id"], data.get("channel") or "sms",
+                 data.get("address"), data.get("subject") or "", data["template"],
+                 data["params"], data["body"], data.get("campaign_id"),
+                 data.get("unsubscribe_url"), now, data.get("created_at") or now))
         elif kind == "member.updated" and not data.get("redacted") and \
                 "marketing_consent" in data and not data["marketing_consent"]:
             _skip(conn, change, data["id"], "unsubscribed")
@@ -92,49 +109,59 @@ def _settled(conn: HqDb, change: Change, store_id: str, message_id: str, status:
                                      **more})
 
 
+def relayed_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels HQ's own settings set up for the stores' messages."""
+    return {name: channel for name, channel in channels_from(settings.messaging).items()
+            if name in RELAYABLE}
+
+
 class Relay:
-    """HQ's queue of the stores' texts: what its sender claims and settles, and where its
-    provider client's receipts and replies land (hub/sending.py's Receipts)."""
+    """HQ's queue of the stores' messages: what its sender claims and settles, and where its
+    SMS provider client's receipts and replies land (hub/sending.py's Receipts)."""
 
     def __init__(self, book: HqBook, settings: Settings) -> None:
         self.book, self.settings = book, settings
-        sms = settings.messaging.sms
-        self.channel = sms_channel(sms, settings.messaging.timeout_s) if sms.provider \
-            else None
+        self.channels = relayed_channels(settings)
 
     def now(self) -> datetime:
         return self.book.clock()
 
     def recover(self) -> int:
-        """After HQ stopped: texts caught mid-send go again where the provider can be asked
-        first (Alibaba), else wait for a person. Returns how many were found."""
-        again = self.settings.messaging.sms.provider == "aliyun"
+        """After HQ stopped: messages caught mid-send go again where the far end knows them
+        (the webhook by its Idempotency-Key, Alibaba by the text's OutId), else wait for a
+        person. Returns how many were found."""
+        again = ["webhook", *(["sms"] if self.settings.messaging.sms.provider == "aliyun"
+                              else [])]
         with self.book.write() as conn:
-            rows = conn.execute("SELECT id, store_id FROM hq_messages WHERE "
+            rows = conn.execute("SELECT id, store_id, channel FROM hq_messages WHERE "
                                 "status = 'sending'").fetchall()
-            if again:
-                conn.execute("UPDATE hq_messages SET status = 'queued' "
-                             "WHERE status = 'sending'")
-                return len(rows)
+            conn.execute(f"UPDATE hq_messages SET status = 'queued' WHERE status = 'sending' "
+                         f"AND channel IN ({', '.join('?' for _ in again)})", again)
             reason = "HQ stopped mid-send: check the provider's console"
             conn.execute("UPDATE hq_messages SET status = 'unconfirmed', reason = ? "
                          "WHERE status = 'sending'", (reason,))
             for row in rows:
-                _settled(conn, self.book.change_in, row["store_id"], row["id"],
-                         "unconfirmed", reason=reason)
+                if row["channel"] not in again:
+                    _settled(conn, self.book.change_in, row["store_id"], row["id"],
+                             "unconfirmed", reason=reason)
         return len(rows)
 
-    def claim(self) -> dict[str, Any] | None:
-        """The next text due, marked `sending`; none while the hours or the carriers'
-        window are shut."""
+    def claim(self, skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The next message due (not of the `skip` channels), marked `sending`; none while
+        the quiet hours are, and no text while the carriers' window is shut."""
         now = self.now()
-        if quiet_until(self.settings, now) is not None or \
-                carrier_closed_until(self.settings, now) is not None:
+        if quiet_until(self.settings, now) is not None:
+            return None
+        if carrier_closed_until(self.settings, now) is not None:
+            skip = (*skip, "sms")
+        channels = [c for c in RELAYABLE if c not in skip]
+        if not channels:
             return None
         with self.book.write() as conn:
             row = conn.execute("SELECT * FROM hq_messages WHERE status = 'queued' AND "
+                               f"channel IN ({', '.join('?' for _ in channels)}) AND "
                                "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
-                               (to_iso(now),)).fetchone()
+                               (*channels, to_iso(now))).fetchone()
             if row is None:
                 return None
             conn.execute("UPDATE hq_messages SET status = 'sending', attempts = attempts + 1 "
@@ -168,26 +195,31 @@ class Relay:
                      reason=reason)
 
     def run_once(self) -> int:
-        """Send what is due, until the provider says not now; then hear its receipts and
-        replies. Returns how many texts were tried."""
-        if self.channel is None:
-            return 0
+        """Send what is due, each channel until its far end says not now; then hear the SMS
+        provider's receipts and replies. Returns how many messages were tried."""
         tried = 0
-        while (message := self.claim()) is not None:
+        down: set[str] = set()
+        while (message := self.claim(tuple(down))) is not None:
             tried += 1
+            channel = self.channels.get(message["channel"])
             try:
-                sent = self.channel.send(message)
+                if channel is None:
+                    raise SendFailed(f"HQ has no {message['channel']} set up ([messaging] in "
+                                     "HQ's settings)", False)
+                sent = channel.send(message)
             except SendFailed as error:
-                log.warning("relayed text %s: %s", message["id"], error)
+                log.warning("relayed message %s: %s", message["id"], error)
                 self.failed(message, error)
                 if error.retryable:
-                    break  # the provider is down for this round
+                    down.add(message["channel"])  # its far end is down for this round
             else:
                 self.sent(message, sent)
-        try:
-            self.channel.collect(self)
-        except SendFailed as error:
-            log.warning("relayed texts: receipts and replies not fetched: %s", error)
+        sms = self.channels.get("sms")
+        if isinstance(sms, AliyunSms | TencentSms) and "sms" not in down:
+            try:
+                sms.collect(self)
+            except SendFailed as error:
+                log.warning("relayed texts: receipts and replies not fetched: %s", error)
         return tried
 
     # -- Receipts (hub/sending.py) ---------------------------------------------------------
@@ -233,10 +265,10 @@ class Relay:
 
 
 class RelaySender(ThreadWorker):
-    """`laoke hq run` with `[messaging.sms]` in HQ's settings: sends the stores' relayed
-    texts, on a connection of its own to the book."""
+    """`laoke hq run` with an SMS provider, a webhook or a mail server in HQ's settings:
+    sends the stores' relayed messages, on a connection of its own to the book."""
 
-    name = "sms relay"
+    name = "message relay"
 
     def __init__(self, book: HqBook, settings: Settings,
                  every_s: float = RELAY_EVERY_S) -> None:
@@ -252,7 +284,7 @@ class RelaySender(ThreadWorker):
         self.relay = Relay(HqBook(self.url, self.clock), self.settings)
         found = self.relay.recover()
         if found:
-            log.warning("sms relay: %d text(s) were mid-send when HQ stopped", found)
+            log.warning("message relay: %d message(s) were mid-send when HQ stopped", found)
 
     def step(self, stop: threading.Event) -> float:
         assert self.relay is not None

@@ -1,5 +1,5 @@
-"""Local stand-ins for what cannot run here: an SMS gateway (or WeChat relay) over HTTP, and
-Open-Meteo's weather APIs."""
+"""Local stand-ins for what cannot run here: an SMS gateway (or WeChat relay) over HTTP, a
+mail server's mailbox, and Open-Meteo's weather APIs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import urllib.parse
 from collections.abc import Callable
 from datetime import date, timedelta
+from email import message_from_bytes, policy
 from typing import ClassVar
 
 from .httpstandin import QuietHandler, serve
@@ -45,6 +46,22 @@ class Gateway:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Mailbox:
+    """An aiosmtpd handler: takes mail, or answers 451 (try later) while told to."""
+
+    def __init__(self) -> None:
+        self.mails: list = []
+        self.fail_next = 0
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            return "451 4.3.0 mailbox busy, try again later"
+        self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
 
 
 class OpenMeteo:
