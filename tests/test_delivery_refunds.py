@@ -5,13 +5,26 @@ platform says it."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+
+import pytest
 
 from hub.domain.audience import pick
 from hub.domain.dashboard import day_figures
-from hub.domain.delivery import end_order, import_orders, join
+from hub.domain.delivery import (
+    PartRefund,
+    end_order,
+    import_orders,
+    join,
+    receive_eleme,
+    receive_meituan,
+    refund_part,
+)
+from hub.domain.errors import NotFound
 from hub.domain.members import NewMember, add_member
-from tests.test_delivery import rows
+from tests.support.platforms import Eleme, Meituan
+from tests.test_delivery import SECRET_ELM, SECRET_MT, rows
 
 DAY = date(2026, 11, 25)
 FILE = rows(("MT-1", "2026-11-25T12:00:00+08:00", "u-77", "", "宫保鸡丁", "2", "3800", "900"),
@@ -42,7 +55,6 @@ def _takings(store):
 
 
 def test_a_part_refund_comes_off_the_takings_once_and_never_past_the_order(store, clock):
-    from hub.domain.delivery import PartRefund, refund_part
     from hub.domain.profiles import guest_history
 
     guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
@@ -61,7 +73,8 @@ def test_a_part_refund_comes_off_the_takings_once_and_never_past_the_order(store
     assert store.scalar("SELECT SUM(amount_fen) FROM delivery_refunds") == 7600, \
         "never more than the order took"
     assert not refund_part(store, PartRefund("meituan", "MT-1", "R-3", 1), actor="meituan")
-    assert not refund_part(store, PartRefund("meituan", "MT-9", "R-4", 100)), "no such order"
+    with pytest.raises(NotFound):  # not taken: the platform pushes it again
+        refund_part(store, PartRefund("meituan", "MT-9", "R-4", 100))
     end_order(store, "meituan", "MT-2", "refunded")
     assert not refund_part(store, PartRefund("meituan", "MT-2", "R-5", 100)), "it ended"
     assert _takings(store) == ([("meituan", 1, 0)], 0, 0)
@@ -70,7 +83,6 @@ def test_a_part_refund_comes_off_the_takings_once_and_never_past_the_order(store
 
 
 def test_a_hub_restored_from_hq_knows_the_part_refunds(store, tmp_path, settings, clock):
-    from hub.domain.delivery import PartRefund, refund_part
     from tests.support.replay import replayed
 
     import_orders(store, "meituan", FILE)
@@ -81,11 +93,6 @@ def test_a_hub_restored_from_hq_knows_the_part_refunds(store, tmp_path, settings
 
 
 def test_the_platforms_part_refund_pushes_take_off_what_they_paid_back(store, settings, clock):
-    import json
-
-    from hub.domain.delivery import receive_eleme, receive_meituan
-    from tests.support.platforms import Eleme, Meituan
-    from tests.test_delivery import SECRET_ELM, SECRET_MT
 
     settings.delivery.meituan.app_secret = SECRET_MT
     settings.delivery.eleme.app_secret = SECRET_ELM
@@ -127,3 +134,81 @@ def test_the_platforms_part_refund_pushes_take_off_what_they_paid_back(store, se
     assert receive_eleme(store, eleme.signed(33, whole, timestamp=ms)).changed
     assert store.scalar("SELECT state FROM delivery_orders WHERE platform_order_id = 'E-7'") \
         == "refunded"
+
+
+URL = "https://shop.example/api/v1/delivery/meituan/"
+
+
+@pytest.fixture
+def pushes(settings, clock):
+    settings.delivery.meituan.app_secret = SECRET_MT
+    settings.delivery.eleme.app_secret = SECRET_ELM
+    return (Meituan("unused", "app-1", SECRET_MT), Eleme("unused", "app-2", SECRET_ELM),
+            int(clock().timestamp()))
+
+
+def meituan_push(store, platform, event, fields, now):
+    return receive_meituan(store, URL + event, event,
+                           platform.signed(URL + event, fields, timestamp=now))
+
+
+def test_what_comes_before_its_order_is_not_taken_and_lands_on_the_platforms_retry(
+        store, pushes):
+    meituan, _, now = pushes
+    part = {"order_id": "MT-5", "notify_type": "agree", "money": "3", "ctime": now,
+            "refund_id": "RF-9"}
+    with pytest.raises(NotFound):
+        meituan_push(store, meituan, "partrefund", part, now)
+    with pytest.raises(NotFound):
+        meituan_push(store, meituan, "cancel", {"order_id": "MT-6"}, now)
+    assert store.scalar("SELECT COUNT(*) FROM delivery_pushes") == 0, "none was taken"
+    meituan_push(store, meituan, "order", Meituan.order("MT-5", [("米饭", 2, "3")]), now)
+    assert meituan_push(store, meituan, "partrefund", part, now + 30).changed
+    assert store.scalar("SELECT amount_fen FROM delivery_refunds") == 300
+
+
+def test_a_refund_whose_dish_list_is_odd_still_takes_the_money_and_is_keyed_without_an_id(
+        store, pushes):
+    meituan, eleme, now = pushes
+    meituan_push(store, meituan, "order", Meituan.order("MT-7", [("酸辣汤", 2, "22")]), now)
+    odd = json.dumps([{"food_name": "酸辣汤", "count": 0}, {"count": 1}, "汤",
+                      {"food_name": "酸辣汤", "count": "1"}], ensure_ascii=False)
+    first = {"order_id": "MT-7", "notify_type": "agree", "money": "22", "ctime": now,
+             "food": odd}
+    assert meituan_push(store, meituan, "partrefund", first, now).changed
+    assert meituan_push(store, meituan, "partrefund", first, now + 9).changed is False, \
+        "the same refund pushed again without a refund_id"
+    second = {**first, "money": "5", "food": "[]"}
+    assert meituan_push(store, meituan, "partrefund", second, now + 20).changed, \
+        "another refund of the order"
+    assert [tuple(r) for r in store.conn.execute(
+        "SELECT amount_fen, dishes FROM delivery_refunds ORDER BY amount_fen")] == [
+        (500, "[]"), (2200, '[{"dish": "酸辣汤", "qty": 1}]')]
+
+    ms = now * 1000
+    receive_eleme(store, eleme.signed(10, Eleme.order("E-9", [("米饭", 3, 3.0)]), timestamp=ms))
+    part = {"orderId": "E-9", "refundType": "part", "totalPrice": 3.0, "goodsList": None}
+    push = eleme.signed(33, part, timestamp=ms, request_id="req-77")
+    assert receive_eleme(store, push).changed
+    assert store.scalar("SELECT refund_id FROM delivery_refunds WHERE platform = 'eleme'") \
+        == "req-77", "no updateTime: the push's requestId, which a retry keeps"
+
+
+@pytest.mark.parametrize("placeholder", ["0", "-1", "null", "000000", " "])
+def test_a_placeholder_open_uid_makes_nobody_a_platform_user(store, pushes, placeholder):
+    meituan, _, now = pushes
+    fields = {**Meituan.order("MT-8", [("米饭", 1, "3")]), "openUid": placeholder}
+    meituan_push(store, meituan, "order", fields, now)
+    assert store.scalar("SELECT platform_user_id FROM delivery_orders") is None
+
+
+def test_the_guests_tier_reads_what_they_paid_less_what_was_paid_back(store, settings):
+    from hub.domain.tiers import rolling_spend
+
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000"))
+    import_orders(store, "meituan", FILE)
+    join(store, "meituan", "u-77", guest["id"], actor="test")
+    assert rolling_spend(store, guest["id"]) == 9800
+    refund_part(store, PartRefund("meituan", "MT-1", "R-1", 5000))
+    end_order(store, "meituan", "MT-2", "cancelled")
+    assert rolling_spend(store, guest["id"]) == 2600

@@ -43,3 +43,29 @@ def test_a_database_belongs_to_one_store(tmp_path, settings):
     settings.store_id = "other"
     with pytest.raises(ConfigError, match="belongs to store 's1'"):
         Store(tmp_path / "laoke.db", settings)
+
+
+def test_boxes_opened_before_they_went_to_hq_go_with_the_upgrade(tmp_path, settings):
+    import json
+
+    from hub.domain.delivery import import_orders
+    from tests.test_delivery import rows
+
+    with Store(tmp_path / "laoke.db", settings, steps=STEPS[:-1]) as old:
+        assert old.schema_version() == "0046_delivery_part_refunds"
+        guest = add_member(old, NewMember(name="王芳", phone="13800138000"))
+        import_orders(old, "meituan", rows(("MT-1", "2026-11-25T12:00:00+08:00", "", "",
+                                            "盲盒", "1", "9900", "0")))
+        order_id = old.scalar("SELECT id FROM orders")
+        with old.write():
+            old.conn.execute("INSERT INTO mystery_boxes (order_id, member_id, prize, points, "
+                             "opened_at) VALUES (?, ?, '双倍积分', 200, '2026-11-25T04:00:00Z')",
+                             (order_id, guest["id"]))
+    with Store(tmp_path / "laoke.db", settings) as new:
+        [event] = [json.loads(r[0]) for r in new.conn.execute(
+            "SELECT data FROM outbox WHERE type = 'mystery_box.opened'")]
+        assert event == {"order_id": order_id, "member_id": guest["id"], "prize": "双倍积分",
+                         "coupon_code": None, "points": 200, "boost_pct": 0,
+                         "boost_until": None, "opened_at": "2026-11-25T04:00:00Z"}
+        assert new.scalar("SELECT MAX(seq) FROM outbox") == new.scalar(
+            "SELECT seq FROM outbox WHERE type = 'mystery_box.opened'"), "after its order"

@@ -5,6 +5,7 @@ menu's 新品 tag as an audience rule."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 
@@ -12,6 +13,7 @@ import pytest
 
 from hub.domain import mystery
 from hub.domain.audience import Audience, pick
+from hub.domain.campaigns import create_campaign, run_campaign
 from hub.domain.checkout import CheckoutRequest, checkout, quote
 from hub.domain.config import BoxPrize, MysteryBoxSettings
 from hub.domain.coupons import Line, create_template, issue_coupon, member_coupons
@@ -156,14 +158,20 @@ def test_a_double_points_prize_doubles_the_guests_next_bill_once_within_its_days
         return checkout(store, CheckoutRequest(key, [Line("水煮鱼", 1, 12800)],
                                                member_id=guest["id"]))["points_earned"]
 
+    other = mystery.open_box(store, mystery.box_sale(store, "r0", guest["id"], "cash"))
+    assert store.scalar("SELECT boost_order_id FROM mystery_boxes WHERE order_id = ?",
+                        (box["order_id"],)) is None, "another box's sale is no meal"
     shown = quote(store, CheckoutRequest("q", [Line("水煮鱼", 1, 12800)],
                                          member_id=guest["id"]))["points_earned"]
-    doubled, plain = bill("next"), bill("after")
-    assert shown == doubled == 2 * plain > 0, "the quote shows it; once: the next bill only"
-    [used] = store.conn.execute("SELECT data FROM outbox WHERE type = 'mystery_box.boost_used'")
-    assert box["order_id"] in used[0]
+    doubled, again, plain = bill("next"), bill("then"), bill("after")
+    assert shown == doubled == again == 2 * plain > 0, \
+        "the quote shows it; once per box: the next two bills, then none"
+    used = [json.loads(r[0]) for r in store.conn.execute(
+        "SELECT data FROM outbox WHERE type = 'mystery_box.boost_used' ORDER BY seq")]
+    assert [u["order_id"] for u in used] == [box["order_id"], other["order_id"]], \
+        "the one that ends first goes first"
     [prize] = report(store, "boxes")["prizes"]
-    assert prize["boosts_used"] == 1
+    assert prize["boosts_used"] == 2
 
     late = mystery.open_box(store, mystery.box_sale(store, "r2", guest["id"], "cash"))
     with replayed(store, tmp_path / "restored.db", store.settings, clock) as restored:
@@ -173,6 +181,14 @@ def test_a_double_points_prize_doubles_the_guests_next_bill_once_within_its_days
     assert bill("a-month-on") < 2 * plain, "its days are over"
     assert store.scalar("SELECT boost_order_id FROM mystery_boxes WHERE order_id = ?",
                         (late["order_id"],)) is None
+    triple = create_campaign(store, {
+        "name": "三倍积分", "audience": {}, "control_pct": 0,
+        "offer": {"type": "points", "multiplier_pct": 300, "days": 7}, "active": True})
+    run_campaign(store, triple["id"])
+    fresh = mystery.open_box(store, mystery.box_sale(store, "r3", guest["id"], "cash"))
+    assert bill("with-both") == 3 * plain, "the higher boost counts"
+    assert store.scalar("SELECT boost_order_id FROM mystery_boxes WHERE order_id = ?",
+                        (fresh["order_id"],)) is None, "the box's waits for a bill it makes"
     with pytest.raises(ValueError, match="above 100"):
         BoxPrize(name="半倍", weight=1, points_multiplier_pct=50)
     with pytest.raises(ValueError, match="one of the three"):

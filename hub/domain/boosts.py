@@ -14,6 +14,7 @@ from .campaigns import points_boost, record_use
 from .store import Store
 
 BOX_BOOST_USED = "mystery_box.boost_used"
+BOX_LINE = "盲盒"  # the one line of a mystery box's sale
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,12 @@ class Boost:
     box_order_id: str | None = None  # the order that paid the box whose prize it is
 
 
-def best_boost(store: Store, member_id: str) -> Boost:
+def best_boost(store: Store, member_id: str, dishes: list[str]) -> Boost:
+    """The boost of a bill of these dishes. A box's multiplier is for a meal: another box's
+    sale does not use it up."""
     campaign_id, campaign_pct = points_boost(store, member_id)
+    if all(dish == BOX_LINE for dish in dishes):
+        return Boost(campaign_pct, campaign_id=campaign_id)
     box = store.one("SELECT order_id, boost_pct FROM mystery_boxes WHERE member_id = ? AND "
                     "boost_pct > 0 AND boost_order_id IS NULL AND boost_until >= ? "
                     "ORDER BY boost_pct DESC, boost_until, order_id LIMIT 1",

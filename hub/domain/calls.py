@@ -83,8 +83,8 @@ class Call(TypedDict):
 # worth is what they spent, then how often they came.
 _DUE = """
 SELECT m.id, m.name, m.phone, m.tier, s.last_seen, max(s.visits, s.orders) AS visits,
-       (SELECT COALESCE(SUM(o.total_fen - o.discount_fen), 0) FROM orders o
-        WHERE o.member_id = m.id) AS spend_fen,
+       (SELECT COALESCE(SUM(o.total_fen - o.discount_fen - o.refunded_fen), 0)
+        FROM counted_orders o WHERE o.member_id = m.id) AS spend_fen,
        c.called_at, c.outcome, c.reason, c.follow_up
 FROM member_stats s JOIN members m ON m.rowid = s.member_rowid
 LEFT JOIN calls c ON c.id = (SELECT id FROM calls WHERE member_id = m.id

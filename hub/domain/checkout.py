@@ -355,7 +355,8 @@ def _charge(store: Store, req: CheckoutRequest, request_hash: str) -> CheckoutRe
         coupon, coupon_fen = check_coupon(store, req.coupon_code, req.member_id, bill_lines,
                                           total_of(bill_lines))
         coupon_code = coupon["code"]
-    boost = best_boost(store, member["id"]) if member is not None else Boost()
+    boost = best_boost(store, member["id"], [line.dish for line in bill_lines]) \
+        if member is not None else Boost()
     member_id = req.member_id or ""
     bill = price(bill_lines, Offers(
         fen_per_point=settings.points.fen_per_point, earn_per_yuan=settings.points.earn_per_yuan,

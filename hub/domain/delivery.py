@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ ELEME_NEW = 10
 ELEME_CANCELLED = frozenset({14, 15, 17, 23, 25})
 ELEME_REFUNDED = frozenset({33, 35})  # a part refund when the message's refundType is "part"
 MEITUAN_EVENTS = ("order", "cancel", "refund", "partrefund")
+OPEN_UID = re.compile(r"[A-Za-z0-9_=+/.-]{6,64}")  # what a platform's user id looks like
 CLAIM_LENGTH = 8  # 40 random bits in Crockford base32: typed by a guest off the bag's slip
 
 
@@ -164,10 +166,18 @@ def _line(name: Any, qty: Any, unit_price_fen: int) -> PlatformLine:
 
 
 def _dishes(items: list[Any], name: str, qty: str) -> list[tuple[str, int]]:
-    """The dishes a platform says it refunded, (name, qty), each checked as an order's line."""
-    lines = [_line(item.get(name), item.get(qty), 0) for item in items[:MAX_LINES]
-             if isinstance(item, dict)]
-    return [(line.name, line.qty) for line in lines]
+    """The dishes a platform says it refunded, (name, qty): what the money was for, kept
+    for a person to read. An entry that would not make an order's line is passed over,
+    since refusing it would refuse the money with it."""
+    dishes = []
+    for item in items[:MAX_LINES]:
+        try:
+            line = _line(item.get(name), item.get(qty), 0) if isinstance(item, dict) else None
+        except InvalidInput:
+            line = None
+        if line is not None:
+            dishes.append((line.name, line.qty))
+    return dishes
 
 
 def _checked(order: PlatformOrder) -> PlatformOrder:
@@ -234,13 +244,17 @@ def end_order(store: Store, platform: str, platform_order_id: str, state: str,
               actor: str = "system") -> bool:
     """The platform cancelled or refunded its order: the order is kept (the books are
     append-only) and marked, so the reports no longer count its takings. Returns whether it
-    changed; an order already ended, or one that never landed, changes nothing."""
+    changed; an order already ended changes nothing. NotFound for an order that has not
+    landed: a push is then not taken, so the platform's retry brings it again once the
+    order is in."""
     if state not in ("cancelled", "refunded"):
         raise InvalidInput(f"an order ends cancelled or refunded, not {state!r}")
     with store.write():
         row = store.one("SELECT order_id, state FROM delivery_orders WHERE platform = ? AND "
                         "platform_order_id = ?", (_platform(platform), platform_order_id))
-        if row is None or row["state"] != "placed":
+        if row is None:
+            raise NotFound(f"{platform} order {platform_order_id} has not landed here yet")
+        if row["state"] != "placed":
             return False
         now = store.now_iso()
         store.conn.execute("UPDATE delivery_orders SET state = ?, ended_at = ? WHERE "
@@ -270,7 +284,8 @@ def refund_part(store: Store, refund: PartRefund, actor: str = "system") -> bool
     """A part refund comes off the order's takings in every report, once per refund id;
     the order's lines stand (the kitchen made them). A refund beyond what the order still
     took is kept up to that (the audit says what was asked). Returns whether it changed
-    anything; an order that never landed, or ended, changes nothing."""
+    anything; an order that ended changes nothing. NotFound for an order that has not
+    landed: the push is not taken, so the platform's retry brings it again."""
     if not refund.refund_id or len(refund.refund_id) > ORDER_ID_LONGEST:
         raise InvalidInput("a part refund needs the platform's refund id (at most "
                            f"{ORDER_ID_LONGEST} characters)")
@@ -281,8 +296,11 @@ def refund_part(store: Store, refund: PartRefund, actor: str = "system") -> bool
             "AS left_fen FROM delivery_orders d JOIN orders o ON o.id = d.order_id "
             "WHERE d.platform = ? AND d.platform_order_id = ?",
             (_platform(refund.platform), refund.platform_order_id))
-        amount = min(refund.amount_fen, row["left_fen"]) if row is not None else 0
-        if row is None or row["state"] != "placed" or amount <= 0:
+        if row is None:  # the platform pushes again until the order has landed
+            raise NotFound(f"{refund.platform} order {refund.platform_order_id} has not "
+                           "landed here yet")
+        amount = min(refund.amount_fen, row["left_fen"])
+        if row["state"] != "placed" or amount <= 0:
             return False
         data = {"platform": refund.platform, "refund_id": refund.refund_id,
                 "platform_order_id": refund.platform_order_id, "order_id": row["order_id"],
@@ -624,14 +642,17 @@ def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
         if member.get("is_poi_member") is True else ""
     # Meituan documents no user id on its orders, but lists 开放平台用户id among an order's
     # parts that may be missing, and pushes seen in public code carry `openUid`: taken as the
-    # platform user when it comes, so a claim or a join covers that user's later orders.
+    # platform user when it comes, so a claim or a join covers that user's later orders. A
+    # placeholder ("0", "-1", "null") would make one user of every guest: only an id is.
     open_uid = str(params.get("openUid") or "").strip()
+    if not OPEN_UID.fullmatch(open_uid) or not open_uid.strip("0-"):
+        open_uid = ""
     lines = [_line(d.get("food_name"), d.get("quantity"), _yuan(d.get("price"), "price"))
              for d in detail if isinstance(d, dict)]
     return _checked(PlatformOrder(
         "meituan", _order_id(params.get("order_id", "")),
         _moment(params.get("ctime", ""), store.settings.timezone), lines,
-        open_uid if 0 < len(open_uid) <= ORDER_ID_LONGEST else None,
+        open_uid or None,
         _count(receive.get("foodShareFeeChargeByPoi", 0), "commission", MAX_LINE_FEN),
         _yuan(params.get("shipping_fee"), "shipping_fee"), card_member or None))
 
@@ -639,16 +660,17 @@ def meituan_order(store: Store, params: Mapping[str, str]) -> PlatformOrder:
 def meituan_part_refund(params: Mapping[str, str]) -> PartRefund:
     """美团外卖's part refund push (推送部分退款信息): `money`, what it paid back in yuan, and
     `food` (JSON: food_name, count). `refund_id` tells one part refund of an order from the
-    next; a push without one is keyed by when the refund was asked (`ctime`), the same in
-    every retry of it."""
+    next; a push without one is keyed by when the refund was asked (`ctime`), its money and
+    dishes, the same in every retry of it."""
     food = _json(params.get("food") or "[]", "food")
     if not isinstance(food, list):
         raise InvalidInput("food must be a list of the dishes refunded")
     order_id = _order_id(params.get("order_id", ""))
-    refund_id = str(params.get("refund_id") or "").strip() or \
-        (f"{order_id}@{params['ctime']}" if params.get("ctime") else "")
-    return PartRefund("meituan", order_id, refund_id, _yuan(params.get("money"), "money"),
-                      _dishes(food, "food_name", "count"))
+    money, dishes = _yuan(params.get("money"), "money"), _dishes(food, "food_name", "count")
+    refund_id = str(params.get("refund_id") or "").strip() or (hashlib.sha256(json.dumps(
+        [params["ctime"], money, sorted(dishes)], ensure_ascii=False).encode()).hexdigest()[:32]
+        if params.get("ctime") else "")
+    return PartRefund("meituan", order_id, refund_id, money, dishes)
 
 
 def receive_meituan(store: Store, url: str, event: str,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TypedDict
 
+from .boosts import BOX_LINE
 from .checkout import CheckoutRequest, Tender, checkout, quote
 from .clock import to_iso
 from .config import BoxPrize
@@ -22,7 +23,6 @@ from .errors import InvalidInput
 from .ledgers import add_points_entry, earn_expiry
 from .store import Store
 
-BOX_LINE = "盲盒"
 BOX_EVENT = "mystery_box.opened"
 PAY = ("stored_value", "cash", "wechat", "alipay", "card")
 _SYSTEM = random.SystemRandom()

@@ -1625,9 +1625,9 @@ CREATE INDEX messages_wechat_address ON messages(address, template) WHERE channe
 """
 
 # What a platform paid back of an order it did not end: a part refund (a dish missing from
-# the bag), once per refund, by the platform's id of it. The order's lines and the rollups
-# stay as sold (the kitchen made it all); its takings in every report are the order's less
-# these (`counted_orders.refunded_fen`, 0 for every other order).
+# the bag), once per refund, by the platform's id of it within the order. The order's lines
+# and the rollups stay as sold (the kitchen made it all); its takings in every report are
+# the order's less these (`counted_orders.refunded_fen`, 0 for every other order).
 DELIVERY_PART_REFUNDS = """
 CREATE TABLE delivery_refunds (
     platform TEXT NOT NULL,
@@ -1637,7 +1637,7 @@ CREATE TABLE delivery_refunds (
     amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
     dishes TEXT NOT NULL,             -- JSON [{"dish", "qty"}], as the platform named them
     refunded_at TEXT NOT NULL,
-    PRIMARY KEY (platform, refund_id)
+    PRIMARY KEY (platform, platform_order_id, refund_id)
 );
 CREATE INDEX delivery_refunds_order ON delivery_refunds(order_id, amount_fen);
 DROP VIEW counted_orders;
@@ -1650,13 +1650,24 @@ CREATE VIEW counted_orders AS
 """
 
 # A mystery box's points multiplier prize (双倍积分): the next bill of the guest's paid by
-# `boost_until` earns `boost_pct` of its points, and is kept as the one that used it.
+# `boost_until` earns `boost_pct` of its points, and is kept as the one that used it. The
+# boxes opened before boxes went to HQ go now (`mystery_box.opened`, after their orders).
 BOX_BOOSTS = """
 ALTER TABLE mystery_boxes ADD COLUMN boost_pct INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE mystery_boxes ADD COLUMN boost_until TEXT;
 ALTER TABLE mystery_boxes ADD COLUMN boost_order_id TEXT REFERENCES orders(id);
 CREATE INDEX mystery_boxes_boost ON mystery_boxes(member_id, boost_until)
     WHERE boost_pct > 0 AND boost_order_id IS NULL;
+INSERT INTO outbox (id, store_id, type, ts, data)
+SELECT printf('%08x-%04x-7%03x-%x%03x-%012x', ms >> 16, ms & 65535, random() & 4095,
+              8 + (random() & 3), random() & 4095, random() & 281474976710655),
+       (SELECT value FROM hub_meta WHERE key = 'store_id'), 'mystery_box.opened',
+       strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+       json_object('order_id', order_id, 'member_id', member_id, 'prize', prize,
+                   'coupon_code', coupon_code, 'points', points, 'boost_pct', 0,
+                   'boost_until', NULL, 'opened_at', opened_at)
+FROM (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms, *
+      FROM mystery_boxes ORDER BY opened_at, order_id);
 """
 
 # Append only: a released migration never changes; a new schema step is a new entry.

@@ -13,10 +13,11 @@ ROLLING_DAYS = 365
 
 
 def rolling_spend(store: Store, member_id: str) -> int:
-    """What the guest actually paid over the last 12 months (after discounts)."""
+    """What the guest actually paid over the last 12 months: after discounts, and without
+    what a platform cancelled or paid back (`counted_orders`)."""
     since = to_iso(store.now() - timedelta(days=ROLLING_DAYS))
     return int(store.scalar(
-        "SELECT COALESCE(SUM(total_fen - discount_fen), 0) FROM orders "
+        "SELECT COALESCE(SUM(total_fen - discount_fen - refunded_fen), 0) FROM counted_orders "
         "WHERE member_id = ? AND created_at >= ?", (member_id, since)))
 
 
