@@ -86,6 +86,31 @@ def test_an_order_paid_the_instant_the_recipe_came_uses_it(store, tmp_path):
     assert _on_hand(store)["大米"] == -0.2
 
 
+def test_a_stocktakes_counts_each_use_what_their_own_span_sold(till, clock):
+    """Ingredients counted together share their span, and are read once for it; one counted
+    on its own, or first, still gets exactly its own orders."""
+    def bills(key, *lines):
+        clock.advance(seconds=1)
+        _bill(till, key, *lines)
+
+    bills("a", ("HS01", 2), ("RICE", 1))
+    clock.advance(seconds=1)
+    for name, qty in (("鸡腿肉", "5"), ("花生", "800"), ("大米", "9")):  # the first stocktake
+        record(till, name, "count", qty, actor="test")
+    bills("b", ("HS01", 1), ("RICE", 2))
+    clock.advance(seconds=1)
+    record(till, "大米", "count", "8.5", actor="test")  # rice alone, in between
+    bills("c", ("HS01", 3), ("RICE", 1))
+    clock.advance(seconds=1)
+    for name, qty in (("鸡腿肉", "4"), ("花生", "700"), ("大米", "8")):  # the second
+        record(till, name, "count", qty, actor="test")
+    used = {(row["ingredient"], row["counted"]): row["used"]
+            for row in variance(till, Period(till, None, None))}
+    assert used == {("鸡腿肉", 5.0): 0.3, ("花生", 800.0): 40.0, ("大米", 9.0): 0.1,
+                    ("大米", 8.5): 0.2, ("鸡腿肉", 4.0): 0.6, ("花生", 700.0): 80.0,
+                    ("大米", 8.0): 0.1}
+
+
 def test_stock_adds_up_and_the_variance_is_what_a_count_finds_missing(till, clock):
     def step(kind, name, qty):
         clock.advance(seconds=1)

@@ -335,15 +335,19 @@ _USAGE = ("FROM orders o CROSS JOIN order_lines l ON l.order_id = o.id "
 
 
 def _used(store: Store, sid: str, after: str | None, until: str,
-          ingredient: str) -> int:
-    """Thousandths of `ingredient` the store's orders paid in (after, until] used (none before
-    its first recipe)."""
-    return int(store.scalar(
-        "SELECT SUM(l.qty * r.qty_milli) " + _USAGE +
-        "WHERE o.store_id = ?1 AND o.created_at > ?2 AND o.created_at <= ?3 "
-        "AND r.ingredient = ?4 AND o.created_at >= (SELECT MIN(since) FROM recipe_lines "
-        "WHERE store_id = ?1 AND ingredient = ?4)",
-        (sid, after or "", until, ingredient)) or 0)
+          ingredients: list[str]) -> dict[str, int]:
+    """Thousandths of each of `ingredients` the store's orders paid in (after, until] used,
+    in one pass over those orders: none before the first of their recipes is read."""
+    marks = ", ".join("?" for _ in ingredients)
+    first = store.scalar(f"SELECT MIN(since) FROM recipe_lines WHERE store_id = ? AND "
+                         f"ingredient IN ({marks})", (sid, *ingredients))
+    if first is None:
+        return {}
+    return {row[0]: int(row[1]) for row in store.conn.execute(
+        "SELECT r.ingredient, SUM(l.qty * r.qty_milli) " + _USAGE +
+        "WHERE o.store_id = ? AND o.created_at > ? AND o.created_at <= ? AND "
+        f"o.created_at >= ? AND r.ingredient IN ({marks}) GROUP BY r.ingredient",
+        (sid, after or "", until, first, *ingredients))}
 
 
 def _used_since(store: Store, sid: str, since: dict[str, str], until: str) -> dict[str, int]:
@@ -433,31 +437,39 @@ class Variance(TypedDict):
 
 
 def variance(store: Store, period: Period, store_id: str | None = None) -> list[Variance]:
-    """Every count in the period against the ledger since the count before it."""
-    report = []
+    """Every count in the period against the ledger since the count before it. The counts
+    of one stocktake share their span (since the stocktake before, or since the start), so
+    each span's orders are read once for all of its ingredients: a first count reads the
+    whole history of its recipes, once for the stocktake and not once per ingredient."""
     sid = store_id or store.store_id
     counts = store.conn.execute(
         "SELECT e.id, e.ingredient, e.qty_milli, e.at, i.unit FROM stock_entries e "
         "JOIN ingredients i ON i.store_id = e.store_id AND i.name = e.ingredient "
         "WHERE e.store_id = ? AND e.kind = 'count' AND e.at >= ? AND e.at < ? "
         "ORDER BY e.ingredient, e.at, e.id", (sid, period.lo, period.hi)).fetchall()
-    for count in counts:
+    spans: dict[tuple[str | None, str], list[tuple[int, Any, int]]] = {}
+    for n, count in enumerate(counts):
         before = store.one(
             "SELECT qty_milli, at FROM stock_entries WHERE store_id = ? AND ingredient = ? AND "
             "kind = 'count' AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC "
             "LIMIT 1", (sid, count["ingredient"], count["at"], count["at"], count["id"]))
         opening, since = (0, None) if before is None else (before["qty_milli"], before["at"])
-        name, at = count["ingredient"], count["at"]
-        received = _entries(store, sid, "received", since, at).get(name, 0)
-        waste = _entries(store, sid, "waste", since, at).get(name, 0)
-        used = _used(store, sid, since, at, name)
-        expected = opening + received - used - waste
-        report.append(Variance(
-            ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
-            received=amount(received), used=amount(used), waste=amount(waste),
-            expected=amount(expected), counted=amount(count["qty_milli"]),
-            variance=amount(count["qty_milli"] - expected)))
-    return report
+        spans.setdefault((since, count["at"]), []).append((n, count, opening))
+    report: dict[int, Variance] = {}
+    for (since, at), group in spans.items():
+        received = _entries(store, sid, "received", since, at)
+        waste = _entries(store, sid, "waste", since, at)
+        used = _used(store, sid, since, at, [count["ingredient"] for _, count, _ in group])
+        for n, count, opening in group:
+            name = count["ingredient"]
+            expected = opening + received.get(name, 0) - used.get(name, 0) - waste.get(name, 0)
+            report[n] = Variance(
+                ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
+                received=amount(received.get(name, 0)), used=amount(used.get(name, 0)),
+                waste=amount(waste.get(name, 0)), expected=amount(expected),
+                counted=amount(count["qty_milli"]),
+                variance=amount(count["qty_milli"] - expected))
+    return [report[n] for n in sorted(report)]
 
 
 # -- the purchase list ----------------------------------------------------------------------
