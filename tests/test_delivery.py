@@ -472,3 +472,19 @@ def test_the_order_file_may_be_xlsx_with_extra_columns(store, tmp_path):
     (tmp_path / "bad.csv").write_text("platform_order_id,dish\nE-1,米饭\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="no created_at, qty column"):
         read_sheet(tmp_path / "bad.csv", "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, 100)
+
+
+def test_pushes_are_kept_only_while_a_replay_could_pass_the_window(store, secrets, clock):
+    platform = Meituan("unused", "app-1", SECRET_MT)
+    now = int(clock().timestamp())
+    first = platform.signed(URL, Meituan.order("MT-41", [("米饭", 1, "3")]), timestamp=now)
+    assert receive_meituan(store, URL, "order", first).changed
+    window = store.settings.delivery.push_window_s
+    clock.advance(seconds=2 * window + 1)
+    later = int(clock().timestamp())
+    receive_meituan(store, URL, "order", platform.signed(
+        URL, Meituan.order("MT-42", [("米饭", 1, "3")]), timestamp=later))
+    assert store.scalar("SELECT COUNT(*) FROM delivery_pushes") == 1, "the first one went"
+    with pytest.raises(PushRefused):  # and coming again, the window refuses it
+        receive_meituan(store, URL, "order", first)
+    assert store.scalar("SELECT COUNT(*) FROM delivery_orders") == 2

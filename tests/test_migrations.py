@@ -51,7 +51,8 @@ def test_boxes_opened_before_they_went_to_hq_go_with_the_upgrade(tmp_path, setti
     from hub.domain.delivery import import_orders
     from tests.test_delivery import rows
 
-    with Store(tmp_path / "laoke.db", settings, steps=STEPS[:-1]) as old:
+    before = STEPS[:[name for name, _ in STEPS].index("0047_box_boosts")]
+    with Store(tmp_path / "laoke.db", settings, steps=before) as old:
         assert old.schema_version() == "0046_delivery_part_refunds"
         guest = add_member(old, NewMember(name="王芳", phone="13800138000"))
         import_orders(old, "meituan", rows(("MT-1", "2026-11-25T12:00:00+08:00", "", "",

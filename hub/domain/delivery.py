@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, get_args
 from zoneinfo import ZoneInfo
 
@@ -616,6 +616,9 @@ def _accept(store: Store, platform: str, secret: str, given: Any, expected: str,
     taken = store.conn.execute(
         "INSERT INTO delivery_pushes (platform, push_id, received_at) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING", (platform, push_id, store.now_iso())).rowcount
+    # What came before twice the window can come again only as a replay the window refuses.
+    store.conn.execute("DELETE FROM delivery_pushes WHERE received_at < ?", (to_iso(
+        store.now() - timedelta(seconds=2 * store.settings.delivery.push_window_s)),))
     return bool(taken)
 
 

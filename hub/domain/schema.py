@@ -1670,6 +1670,12 @@ FROM (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms, *
       FROM mystery_boxes ORDER BY opened_at, order_id);
 """
 
+# The pushes a platform sent, by when they came: one older than twice the push window can
+# only come again as a replay the window refuses, so it goes (delivery._accept).
+PUSHES_BY_TIME = """
+CREATE INDEX delivery_pushes_time ON delivery_pushes(received_at);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1716,6 +1722,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0045_wechat_notices", WECHAT_NOTICES),
     ("0046_delivery_part_refunds", DELIVERY_PART_REFUNDS),
     ("0047_box_boosts", BOX_BOOSTS),
+    ("0048_pushes_by_time", PUSHES_BY_TIME),
 )
 
 
