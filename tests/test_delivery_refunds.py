@@ -212,3 +212,21 @@ def test_the_guests_tier_reads_what_they_paid_less_what_was_paid_back(store, set
     refund_part(store, PartRefund("meituan", "MT-1", "R-1", 5000))
     end_order(store, "meituan", "MT-2", "cancelled")
     assert rolling_spend(store, guest["id"]) == 2600
+
+
+def test_hqs_totals_leave_out_what_the_platforms_took_back(store, hq_db):
+    from sync.hq import HqBook
+    from tests.support.chain import hand_to_hq
+
+    book = HqBook(hq_db)
+    try:
+        import_orders(store, "meituan", FILE)
+        hand_to_hq(book, store)
+        assert book.report()["stores"][store.store_id]["revenue_fen"] == 9800
+        refund_part(store, PartRefund("meituan", "MT-1", "R-1", 1500))
+        end_order(store, "meituan", "MT-2", "cancelled")
+        hand_to_hq(book, store)
+        figures = book.report()["stores"][store.store_id]
+        assert (figures["orders"], figures["revenue_fen"]) == (1, 7600 - 1500)
+    finally:
+        book.conn.close()

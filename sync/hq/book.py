@@ -41,6 +41,9 @@ ADDED_COLUMNS = (("hq_stores", "attention", "TEXT"), ("hq_stores", "schema", "IN
                  ("hq_events", "epoch", "INTEGER"), ("hq_stores", "top", "INTEGER"),
                  ("hq_stores", "seen_at", "TEXT"), ("hq_stores", "version", "TEXT"),
                  ("hq_stores", "skew_s", "REAL"), ("hq_stores", "conflicts", "INTEGER"),
+                 # a platform's order it ended, and what it paid back of one it did not
+                 ("hq_orders", "ended", "INTEGER NOT NULL DEFAULT 0"),
+                 ("hq_orders", "refunded_fen", "INTEGER NOT NULL DEFAULT 0"),
                  *RELAY_COLUMNS)
 
 HQ_SCHEMA = """
@@ -346,6 +349,13 @@ class HqBook:
                 conn.executemany("UPDATE hq_orders SET member_id = ? WHERE id = ? AND "
                                  "store_id = ?", [(d.get("member_id"), str(order), store_id)
                                                   for order in d["order_ids"]])
+            elif kind == "delivery.ended":
+                conn.execute("UPDATE hq_orders SET ended = 1 WHERE id = ? AND store_id = ?",
+                             (str(d.get("order_id")), store_id))
+            elif kind == "delivery.part_refunded":
+                conn.execute("UPDATE hq_orders SET refunded_fen = refunded_fen + ? WHERE "
+                             "id = ? AND store_id = ?",
+                             (int(d.get("amount_fen", 0)), str(d.get("order_id")), store_id))
         self._redemptions(conn, store_id, data)
         hq_settle(conn, now, store_id, data)
         take_relayed(conn, self.change_in, store_id, now, data)
@@ -685,9 +695,9 @@ class HqBook:
         `region`, its stores and their totals; without, the totals of each region too."""
         members = {r[0]: r[1] for r in self.conn.execute(
             "SELECT home_store, COUNT(*) FROM hq_members WHERE erased = 0 GROUP BY home_store")}
-        sales = {r[0]: (r[1], r[2]) for r in self.conn.execute(
-            "SELECT store_id, COUNT(*), COALESCE(SUM(total_fen - discount_fen), 0) "
-            "FROM hq_orders GROUP BY store_id")}
+        sales = {r[0]: (r[1], r[2]) for r in self.conn.execute(  # what the platforms kept
+            "SELECT store_id, COUNT(*), COALESCE(SUM(total_fen - discount_fen - "
+            "refunded_fen), 0) FROM hq_orders WHERE ended = 0 GROUP BY store_id")}
         filed = self.regions()
         wanted = None if region is None else set(self.region_stores(region))
         stores: dict[str, Any] = {}
