@@ -55,8 +55,10 @@ def orders(store):
 def test_the_generic_file_lands_once_with_fees_and_no_phone(store):
     save_dish(store, {"code": "GB01", "name": "宫保鸡丁", "price_fen": 4200}, actor="test")
     map_dish(store, "meituan", "宫保鸡丁", "GB01", actor="test")
-    assert import_orders(store, "meituan", FILE) == {"added": 2, "unchanged": 0, "ended": 0}
-    assert import_orders(store, "meituan", FILE) == {"added": 0, "unchanged": 2, "ended": 0}
+    assert import_orders(store, "meituan", FILE) == {
+        "added": 2, "unchanged": 0, "ended": 0, "refunded": 0}
+    assert import_orders(store, "meituan", FILE) == {
+        "added": 0, "unchanged": 2, "ended": 0, "refunded": 0}
     landed = orders(store)
     assert [(o["platform_order_id"], o["channel"], o["total_fen"], o["commission_fen"])
             for o in landed] == [("MT-1", "delivery", 8200, 900), ("MT-2", "delivery", 2200, 300)]
@@ -229,7 +231,8 @@ def test_a_hub_restored_from_hq_knows_its_platform_orders(store, tmp_path, setti
     import_orders(store, "meituan", FILE)
     end_order(store, "meituan", "MT-2", "cancelled")
     with replayed(store, tmp_path / "restored.db", settings, clock) as restored:
-        assert import_orders(restored, "meituan", FILE) == {"added": 0, "unchanged": 2, "ended": 0}
+        assert import_orders(restored, "meituan", FILE) == {
+            "added": 0, "unchanged": 2, "ended": 0, "refunded": 0}
         assert [(o["platform_order_id"], o["state"]) for o in orders(restored)] == [
             ("MT-1", "placed"), ("MT-2", "cancelled")]
 
@@ -466,7 +469,8 @@ def test_the_order_file_may_be_xlsx_with_extra_columns(store, tmp_path):
     path = tmp_path / "eleme.xlsx"
     book.save(path)
     rows_read = read_sheet(path, "an order file", REQUIRED_COLUMNS, FILE_COLUMNS, 100)
-    assert import_orders(store, "eleme", rows_read) == {"added": 1, "unchanged": 0, "ended": 0}
+    assert import_orders(store, "eleme", rows_read) == {
+        "added": 1, "unchanged": 0, "ended": 0, "refunded": 0}
     assert [(o["platform_order_id"], o["total_fen"], o["commission_fen"])
             for o in orders(store)] == [("E-9", 600, 120)]
     (tmp_path / "bad.csv").write_text("platform_order_id,dish\nE-1,米饭\n", encoding="utf-8")

@@ -100,24 +100,34 @@ def test_a_later_export_cancels_and_refunds_what_an_earlier_one_landed(home, tmp
                                                                       capsys):
     """A store without the platforms' pushes learns of a cancellation from its next export:
     the order's status column ends it, and the delivery fee is kept from the file."""
-    map_columns(home, {**MAPPING, "订单状态": "status", "配送费(元)": "delivery_fee_yuan"})
-    head = f"{HEADERS},订单状态,配送费(元),收货地址\n"
-    lunch, evening = tmp_path / "lunch.csv", tmp_path / "evening.csv"
+    map_columns(home, {**MAPPING, "订单状态": "status", "配送费(元)": "delivery_fee_yuan",
+                       "退款金额(元)": "refunded_yuan"})
+    head = f"{HEADERS},订单状态,配送费(元),退款金额(元),收货地址\n"
+    lunch, evening, night = (tmp_path / f"{n}.csv" for n in ("lunch", "evening", "night"))
     lunch.write_text(head +
-                     "3301,2026-11-25 12:00:00,77,,宫保鸡丁,2,38.00,9.5,,已完成,5,幸福路8号\n"
-                     "3302,2026-11-25 12:10:00,,,酸辣汤,1,22.5,3,,配送中,3.5,幸福路9号\n",
+                     "3301,2026-11-25 12:00:00,77,,宫保鸡丁,2,38.00,9.5,,已完成,5,,幸福路8号\n"
+                     "3302,2026-11-25 12:10:00,,,酸辣汤,1,22.5,3,,配送中,3.5,,幸福路9号\n",
                      encoding="utf-8")
     evening.write_text(head +
-                       "3301,2026-11-25 12:00:00,77,,宫保鸡丁,2,38.00,9.5,,已完成,5,幸福路8号\n"
-                       "3302,2026-11-25 12:10:00,,,酸辣汤,1,22.5,3,,已退款,3.5,幸福路9号\n"
-                       "3303,2026-11-25 18:00:00,,,米饭,1,3,0.5,,已取消,,幸福路7号\n",
+                       "3301,2026-11-25 12:00:00,77,,宫保鸡丁,2,38.00,9.5,,部分退款,5,8,幸福路8号\n"
+                       "3302,2026-11-25 12:10:00,,,酸辣汤,1,22.5,3,,已退款,3.5,,幸福路9号\n"
+                       "3303,2026-11-25 18:00:00,,,米饭,1,3,0.5,,已取消,,,幸福路7号\n",
                        encoding="utf-8")
-    for export in (lunch, evening, evening):
+    night.write_text(evening.read_text(encoding="utf-8").replace(
+        ",部分退款,5,8,", ",部分退款,5,10,"), encoding="utf-8")
+    for export in (lunch, evening, evening, night):
         laoke(home, "delivery", "import", str(export), "--platform", "meituan")
     out = capsys.readouterr().out.splitlines()
-    assert out == ["2 orders added, 0 already in, 0 cancelled or refunded",
-                   "1 orders added, 2 already in, 2 cancelled or refunded",
-                   "0 orders added, 3 already in, 0 cancelled or refunded"]
+    assert out == [
+        "2 orders added, 0 already in, 0 cancelled or refunded, 0 part refunded",
+        "1 orders added, 2 already in, 2 cancelled or refunded, 1 part refunded",
+        "0 orders added, 3 already in, 0 cancelled or refunded, 0 part refunded",
+        "0 orders added, 3 already in, 0 cancelled or refunded, 1 part refunded"]
+    with home_db(home) as db:
+        assert db.execute("SELECT refund_id, amount_fen FROM delivery_refunds ORDER BY "
+                          "amount_fen DESC").fetchall() == [("file:800", 800),
+                                                                   ("file:1000", 200)], \
+            "a later export's total adds what is new of it, once"
     with home_db(home) as db:
         states = db.execute("SELECT platform_order_id, state, delivery_fee_fen FROM "
                             "delivery_orders ORDER BY 1").fetchall()

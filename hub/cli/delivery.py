@@ -34,7 +34,7 @@ def delivery_import(obj: Obj, file: Path, platform: str) -> None:
                       renames=store.settings.delivery.columns)
     done = import_orders(store, platform, rows)
     click.echo(f"{done['added']} orders added, {done['unchanged']} already in, "
-               f"{done['ended']} cancelled or refunded")
+               f"{done['ended']} cancelled or refunded, {done['refunded']} part refunded")
 
 
 @delivery.command("unmapped")

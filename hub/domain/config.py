@@ -398,7 +398,7 @@ class MeituanSettings(PlatformSettings):
 OrderFileColumn = Literal["platform_order_id", "created_at", "customer_id", "phone", "dish",
                           "qty", "unit_price_fen", "platform_fee_fen", "unit_price_yuan",
                           "platform_fee_yuan", "delivery_fee_fen", "delivery_fee_yuan",
-                          "status"]
+                          "status", "refunded_fen", "refunded_yuan"]
 
 
 class DeliverySettings(_Section):

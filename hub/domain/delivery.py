@@ -97,6 +97,7 @@ class Imported(TypedDict):
     added: int
     unchanged: int  # in the books before, as they are
     ended: int  # cancelled or refunded by this file (new or not)
+    refunded: int  # part refunded by this file (what it says was paid back, more than known)
 
 
 class UnmappedDish(TypedDict):
@@ -528,11 +529,12 @@ def _amount(row: Mapping[str, Any], column: str) -> int | None:
 
 
 def orders_from_rows(store: Store, platform: str, rows: Sequence[Mapping[str, Any]]
-                     ) -> list[tuple[PlatformOrder, str | None]]:
+                     ) -> list[tuple[PlatformOrder, str | None, int]]:
     """laoke's generic file (shared/SPEC.md "Delivery platforms"): one row per order line, the
     order's fees on its first row (or on any: they add up), amounts in fen or, from a
     platform's export mapped by `[delivery.columns]`, in yuan; each order with how it ended,
-    if its `status` says it did (on any of its rows). A bad row refuses the file, naming the
+    if its `status` says it did (on any of its rows), and what the platform paid back of it
+    (`refunded`, on any of its rows: they add up). A bad row refuses the file, naming the
     row. The `phone` column is read past: a platform's phone is a privacy or masked number."""
     _platform(platform)
     if rows and not any(price in row for price in PRICES for row in rows[:1]):
@@ -544,9 +546,10 @@ def orders_from_rows(store: Store, platform: str, rows: Sequence[Mapping[str, An
             order = grouped.setdefault(key, {
                 "placed_at": _moment(row.get("created_at"), store.settings.timezone),
                 "user": str(row.get("customer_id") or "").strip() or None,
-                "fee": 0, "delivery": 0, "ended": None, "lines": []})
+                "fee": 0, "delivery": 0, "refunded": 0, "ended": None, "lines": []})
             order["fee"] += _amount(row, "platform_fee") or 0
             order["delivery"] += _amount(row, "delivery_fee") or 0
+            order["refunded"] += _amount(row, "refunded") or 0
             order["ended"] = order["ended"] or _ended(row.get("status"))
             price = _amount(row, "unit_price")
             if price is None:
@@ -555,7 +558,7 @@ def orders_from_rows(store: Store, platform: str, rows: Sequence[Mapping[str, An
         except InvalidInput as error:
             raise InvalidInput(f"row {number}: {error.message}") from None
     return [(_checked(PlatformOrder(platform, key, o["placed_at"], o["lines"], o["user"],
-                                    o["fee"], o["delivery"])), o["ended"])
+                                    o["fee"], o["delivery"])), o["ended"], o["refunded"])
             for key, o in grouped.items()]
 
 
@@ -564,18 +567,34 @@ def import_orders(store: Store, platform: str,
     """Every order of the file, in one change: all of them or none, and a file imported again
     (or orders already pushed) changes nothing. An order the file says was cancelled or
     refunded ends (`end_order`), whether it lands now or landed before: for a store without
-    the platform's pushes, a later file is how a cancellation reaches the books."""
+    the platform's pushes, a later file is how a cancellation reaches the books, and what
+    was paid back of an order that stands (`refunded_fen` or `_yuan`)."""
     orders = orders_from_rows(store, platform, rows)
-    added = ended = 0
+    added = ended = refunded = 0
     with store.write():
-        for order, ending in orders:
-            added += land_order(store, order)[1]
+        for order, ending, paid_back in orders:
+            order_id, new = land_order(store, order)
+            added += new
             if ending is not None:
                 ended += end_order(store, platform, order.platform_order_id, ending,
                                    actor="cli")
-        store.audit("cli", "delivery.import", None,
-                    {"platform": platform, "added": added, "ended": ended})
-    return Imported(added=added, unchanged=len(orders) - added, ended=ended)
+            elif paid_back:
+                refunded += _refunded_to(store, order, order_id, paid_back)
+        store.audit("cli", "delivery.import", None, {
+            "platform": platform, "added": added, "ended": ended, "refunded": refunded})
+    return Imported(added=added, unchanged=len(orders) - added, ended=ended,
+                    refunded=refunded)
+
+
+def _refunded_to(store: Store, order: PlatformOrder, order_id: str, paid_back: int) -> bool:
+    """A file says the platform has paid back `paid_back` of the order in all: what of it
+    the books do not have yet (from an earlier file or a push) is a part refund, keyed by
+    that total, so the same file again adds nothing."""
+    known = store.scalar("SELECT COALESCE(SUM(amount_fen), 0) FROM delivery_refunds "
+                         "WHERE order_id = ?", (order_id,))
+    return paid_back > known and refund_part(store, PartRefund(
+        order.platform, order.platform_order_id, f"file:{paid_back}", paid_back - known),
+        actor="cli")
 
 
 # -- pushes ----------------------------------------------------------------------------------
