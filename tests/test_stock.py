@@ -86,6 +86,23 @@ def test_an_order_paid_the_instant_the_recipe_came_uses_it(store, tmp_path):
     assert _on_hand(store)["大米"] == -0.2
 
 
+def test_a_platform_order_it_cancelled_used_nothing_and_one_it_refunded_was_eaten(till, clock):
+    from hub.domain.delivery import end_order, import_orders, map_dish
+    from tests.test_delivery import rows
+
+    map_dish(till, "meituan", "宫保鸡丁", "HS01", actor="test")
+    clock.advance(seconds=1)
+    record(till, "鸡腿肉", "count", "10", actor="test")
+    clock.advance(seconds=1)
+    at = clock().isoformat()
+    import_orders(till, "meituan", rows(*[(n, at, "", "", "宫保鸡丁", "2", "3800", "0")
+                                          for n in ("MT-1", "MT-2", "MT-3")]))
+    end_order(till, "meituan", "MT-1", "cancelled")
+    end_order(till, "meituan", "MT-2", "refunded")
+    assert _on_hand(till)["鸡腿肉"] == round(10 - 2 * 2 * 0.15, 3), \
+        "MT-2 and MT-3 were cooked and eaten; MT-1 never was"
+
+
 def test_a_stocktakes_counts_each_use_what_their_own_span_sold(till, clock):
     """Ingredients counted together share their span, and are read once for it; one counted
     on its own, or first, still gets exactly its own orders."""

@@ -328,10 +328,14 @@ def record(store: Store, ingredient: str, kind: str, qty: Any, actor: str,
 # What the paid orders used of each ingredient, through the recipe in force when each was
 # paid. The orders are read from their time index first (CROSS JOIN keeps SQLite's join order):
 # led by the recipes, SQLite read every line ever sold of each dish, a year of a busy store's
-# two million lines for every count, however short the span asked for.
+# two million lines for every count, however short the span asked for. A platform's order it
+# cancelled was not cooked, as a rule, and used nothing (a count shows it if it was); one it
+# refunded after delivery was eaten, and used what it took.
 _USAGE = ("FROM orders o CROSS JOIN order_lines l ON l.order_id = o.id "
           "CROSS JOIN recipe_lines r ON r.store_id = o.store_id AND r.dish = l.code "
-          "AND r.since <= o.created_at AND (r.until IS NULL OR o.created_at < r.until) ")
+          "AND r.since <= o.created_at AND (r.until IS NULL OR o.created_at < r.until) "
+          "AND (o.channel <> 'delivery' OR NOT EXISTS (SELECT 1 FROM delivery_orders d "
+          "WHERE d.order_id = o.id AND d.state = 'cancelled')) ")
 
 
 def _used(store: Store, sid: str, after: str | None, until: str,
