@@ -144,7 +144,11 @@ class Dispatcher:
                         mark_failed(self.store, message["id"], str(error), error.retryable,
                                     error.unconfirmed)
                         if error.then is not None:
-                            error.then(self.store)
+                            try:  # its own savepoint: the failure is written whatever
+                                error.then(self.store)
+                            except Exception:
+                                log.exception("message %s: what its refusal means for the "
+                                              "guest was not written", message["id"])
                     if error.retryable:
                         down.add(message["channel"])
                 else:

@@ -228,5 +228,12 @@ def test_hqs_totals_leave_out_what_the_platforms_took_back(store, hq_db):
         hand_to_hq(book, store)
         figures = book.report()["stores"][store.store_id]
         assert (figures["orders"], figures["revenue_fen"]) == (1, 7600 - 1500)
+        # A book from before HQ kept what ended: it learns it from the events it has.
+        with book.write() as conn:
+            conn.execute("UPDATE hq_orders SET ended = 0")
+            conn.execute("DELETE FROM hq_meta WHERE key = 'orders_ended'")
+        book.conn.close()
+        book = HqBook(hq_db)
+        assert book.report()["stores"][store.store_id]["orders"] == 1
     finally:
         book.conn.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -378,6 +379,8 @@ def test_the_webhook_and_e_mail_go_from_hq_once_with_the_guests_unsubscribe_link
         settle_from_hq(relayer, book)
         assert status_of(relayer, by_channel["webhook"]["id"]) == "delivered"
         assert status_of(relayer, by_channel["smtp"]["id"]) == "sent"
+        assert relay.awaiting("sms", clock() - timedelta(days=30)) == [], \
+            "an SMS provider's receipts are never asked for an e-mail"
     finally:
         book.conn.close()
 

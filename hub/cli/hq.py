@@ -114,10 +114,11 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
         settings = hq_settings(obj.home)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    # the chain's accounts: stores may relay their messages through HQ
+    # the chain's accounts: stores may relay their messages through HQ (without any, what a
+    # store relays fails, saying so, rather than waiting at HQ for ever)
     relayed = ", ".join(relayed_channels(settings))
     workers = [receiver, relay, *([ChainBooks(obj.home, book)] if chain_books else []),
-               *([RelaySender(book, settings)] if relayed else [])]
+               RelaySender(book, settings)]
     for worker in workers:
         worker.start()
     click.echo(f"laoke hq: receiving from {broker} into {book.where}"

@@ -109,6 +109,13 @@ class HqBook:
             self.conn.add_column(table, column, kind)
         self.conn.execute("INSERT INTO hq_meta (key, value) VALUES ('hq_id', ?) "
                           "ON CONFLICT DO NOTHING", (new_id(),))
+        if self.conn.execute("SELECT 1 FROM hq_meta WHERE key = 'orders_ended'"
+                             ).fetchone() is None:  # the platforms' orders ended before
+            self.conn.execute("UPDATE hq_orders SET ended = 1 WHERE id IN (SELECT "
+                              f"{self.conn.json_text('data', 'order_id')} FROM hq_events "
+                              "WHERE type = 'delivery.ended')")
+            self.conn.execute("INSERT INTO hq_meta (key, value) VALUES ('orders_ended', '1') "
+                              "ON CONFLICT DO NOTHING")
         self.hq_id = str(self.conn.execute(
             "SELECT value FROM hq_meta WHERE key = 'hq_id'").fetchone()[0])
         self.lock = threading.Lock()

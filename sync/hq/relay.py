@@ -227,9 +227,9 @@ class Relay:
     def awaiting(self, channel: str, since: datetime) -> list[dict[str, Any]]:
         with self.book.write() as conn:
             rows = conn.execute(
-                "SELECT * FROM hq_messages WHERE status = 'sent' AND sent_at >= ? "
-                "ORDER BY COALESCE(receipt_asked_at, sent_at), id LIMIT 50",
-                (to_iso(since),)).fetchall()
+                "SELECT * FROM hq_messages WHERE channel = ? AND status = 'sent' AND "
+                "sent_at >= ? ORDER BY COALESCE(receipt_asked_at, sent_at), id LIMIT 50",
+                (channel, to_iso(since))).fetchall()
             conn.executemany("UPDATE hq_messages SET receipt_asked_at = ? WHERE id = ?",
                              [(to_iso(self.now()), row["id"]) for row in rows])
         return [dict(r) for r in rows]
