@@ -78,8 +78,27 @@ def test_a_part_refund_comes_off_the_takings_once_and_never_past_the_order(store
     end_order(store, "meituan", "MT-2", "refunded")
     assert not refund_part(store, PartRefund("meituan", "MT-2", "R-5", 100)), "it ended"
     assert _takings(store) == ([("meituan", 1, 0)], 0, 0)
+    assert [tuple(r) for r in store.conn.execute(
+        "SELECT refund_id, asked_fen, amount_fen FROM delivery_refunds ORDER BY rowid")] == [
+        ("R-1", 1500, 1500), ("R-2", 99_999, 6100), ("R-3", 1, 0)], \
+        "what each said is kept, and what it took off"
     assert store.scalar("SELECT COUNT(*) FROM outbox WHERE type = 'delivery.part_refunded'") \
-        == 2
+        == 3
+
+
+def test_a_refund_a_file_and_a_push_both_tell_is_taken_off_once(store):
+    import_orders(store, "meituan", FILE)
+    with_refund = [{**row, "refunded_fen": "1500" if row["dish"] == "宫保鸡丁" else ""}
+                   for row in FILE]
+    assert refund_part(store, PartRefund("meituan", "MT-1", "RF-1", 1500))  # the push first
+    assert import_orders(store, "meituan", with_refund)["refunded"] == 0, "the file adds none"
+    assert import_orders(store, "meituan", [{**r, "refunded_fen": "2000" if r["dish"] ==
+                                             "宫保鸡丁" else ""} for r in FILE])["refunded"] == 1
+    assert _takings(store)[1] == 9800 - 2000, "a later file's total adds what is new of it"
+    assert not refund_part(store, PartRefund("meituan", "MT-1", "RF-2", 500)), \
+        "the push of a refund the file had already counted"
+    assert refund_part(store, PartRefund("meituan", "MT-1", "RF-3", 300))
+    assert _takings(store)[1] == 9800 - 2300, "the pushes' sum has passed the file's total"
 
 
 def test_a_hub_restored_from_hq_knows_the_part_refunds(store, tmp_path, settings, clock):

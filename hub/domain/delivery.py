@@ -272,53 +272,74 @@ def end_order(store: Store, platform: str, platform_order_id: str, state: str,
 
 @dataclass(frozen=True)
 class PartRefund:
-    """What a platform paid back of an order it did not end, by its own id of the refund."""
+    """What a platform paid back of an order it did not end, by its own id of the refund;
+    or, from an order file (`so_far`), all it has paid back of the order by then."""
 
     platform: str
     platform_order_id: str
     refund_id: str
     amount_fen: int
     dishes: Sequence[tuple[str, int]] = ()  # (the platform's dish name, qty) it names
+    so_far: bool = False
+
+
+# What the books take off an order: each push names one refund and a file the order's total
+# so far, and either may come first or not at all, so both are lower bounds of what was
+# paid back. The books hold the higher: the pushes' sum, or the latest file's total (never
+# past what the order took). Each refund is kept with what it said (`asked_fen`) and what
+# it added (`amount_fen`, 0 when the other source had it already).
+_BOUNDS = (
+    "SELECT o.total_fen - o.discount_fen AS took, COALESCE(SUM(r.amount_fen), 0) AS held, "
+    "COALESCE(SUM(CASE WHEN r.refund_id NOT LIKE 'file:%' THEN r.asked_fen END), 0) AS pushed, "
+    "COALESCE(MAX(CASE WHEN r.refund_id LIKE 'file:%' THEN r.asked_fen END), 0) AS filed "
+    "FROM orders o LEFT JOIN delivery_refunds r ON r.order_id = o.id WHERE o.id = ?")
 
 
 def refund_part(store: Store, refund: PartRefund, actor: str = "system") -> bool:
     """A part refund comes off the order's takings in every report, once per refund id;
-    the order's lines stand (the kitchen made them). A refund beyond what the order still
-    took is kept up to that (the audit says what was asked). Returns whether it changed
-    anything; an order that ended changes nothing. NotFound for an order that has not
+    the order's lines stand (the kitchen made them). Returns whether it took more off
+    (_BOUNDS); an order that ended changes nothing. NotFound for an order that has not
     landed: the push is not taken, so the platform's retry brings it again."""
     if not refund.refund_id or len(refund.refund_id) > ORDER_ID_LONGEST:
         raise InvalidInput("a part refund needs the platform's refund id (at most "
                            f"{ORDER_ID_LONGEST} characters)")
+    if refund.so_far != refund.refund_id.startswith("file:"):
+        raise InvalidInput("an order file's refund is keyed file:TOTAL, and only it")
     with store.write():
-        row = store.one(
-            "SELECT d.order_id, d.state, o.total_fen - o.discount_fen - (SELECT COALESCE("
-            "SUM(r.amount_fen), 0) FROM delivery_refunds r WHERE r.order_id = d.order_id) "
-            "AS left_fen FROM delivery_orders d JOIN orders o ON o.id = d.order_id "
-            "WHERE d.platform = ? AND d.platform_order_id = ?",
-            (_platform(refund.platform), refund.platform_order_id))
+        row = store.one("SELECT order_id, state FROM delivery_orders WHERE platform = ? AND "
+                        "platform_order_id = ?",
+                        (_platform(refund.platform), refund.platform_order_id))
         if row is None:  # the platform pushes again until the order has landed
             raise NotFound(f"{refund.platform} order {refund.platform_order_id} has not "
                            "landed here yet")
-        amount = min(refund.amount_fen, row["left_fen"])
-        if row["state"] != "placed" or amount <= 0:
+        if row["state"] != "placed" or store.one(
+                "SELECT 1 FROM delivery_refunds WHERE platform = ? AND platform_order_id = ? "
+                "AND refund_id = ?", (refund.platform, refund.platform_order_id,
+                                      refund.refund_id)) is not None:
             return False
+        took, held, pushed, filed = (int(v) for v in store.conn.execute(
+            _BOUNDS, (row["order_id"],)).fetchone())
+        if refund.so_far:
+            filed = max(filed, refund.amount_fen)
+        else:
+            pushed += refund.amount_fen
+        amount = max(0, min(max(pushed, filed), took) - held)
         data = {"platform": refund.platform, "refund_id": refund.refund_id,
                 "platform_order_id": refund.platform_order_id, "order_id": row["order_id"],
-                "amount_fen": amount, "refunded_at": store.now_iso(),
+                "amount_fen": amount, "asked_fen": refund.amount_fen,
+                "refunded_at": store.now_iso(),
                 "dishes": json.dumps([{"dish": d, "qty": q} for d, q in refund.dishes],
                                      ensure_ascii=False)}
-        if not store.conn.execute(
-                "INSERT INTO delivery_refunds (platform, refund_id, platform_order_id, "
-                "order_id, amount_fen, dishes, refunded_at) VALUES (:platform, :refund_id, "
-                ":platform_order_id, :order_id, :amount_fen, :dishes, :refunded_at) "
-                "ON CONFLICT DO NOTHING", data).rowcount:
-            return False
+        store.conn.execute(
+            "INSERT INTO delivery_refunds (platform, refund_id, platform_order_id, order_id, "
+            "amount_fen, asked_fen, dishes, refunded_at) VALUES (:platform, :refund_id, "
+            ":platform_order_id, :order_id, :amount_fen, :asked_fen, :dishes, :refunded_at)",
+            data)
         store.emit("delivery.part_refunded", data)
         store.audit(actor, "delivery.part_refund", row["order_id"],
                     {"platform": refund.platform, "refund_id": refund.refund_id,
                      "amount_fen": amount, "asked_fen": refund.amount_fen})
-    return True
+    return amount > 0
 
 
 # -- platform guests ------------------------------------------------------------------------
@@ -573,28 +594,21 @@ def import_orders(store: Store, platform: str,
     added = ended = refunded = 0
     with store.write():
         for order, ending, paid_back in orders:
-            order_id, new = land_order(store, order)
-            added += new
+            added += land_order(store, order)[1]
             if ending is not None:
                 ended += end_order(store, platform, order.platform_order_id, ending,
                                    actor="cli")
-            elif paid_back:
-                refunded += _refunded_to(store, order, order_id, paid_back)
+            elif paid_back:  # all it paid back by then, keyed by that total
+                refunded += refund_part(store, PartRefund(
+                    platform, order.platform_order_id, f"file:{paid_back}", paid_back,
+                    so_far=True), actor="cli")
         store.audit("cli", "delivery.import", None, {
             "platform": platform, "added": added, "ended": ended, "refunded": refunded})
     return Imported(added=added, unchanged=len(orders) - added, ended=ended,
                     refunded=refunded)
 
 
-def _refunded_to(store: Store, order: PlatformOrder, order_id: str, paid_back: int) -> bool:
-    """A file says the platform has paid back `paid_back` of the order in all: what of it
-    the books do not have yet (from an earlier file or a push) is a part refund, keyed by
-    that total, so the same file again adds nothing."""
-    known = store.scalar("SELECT COALESCE(SUM(amount_fen), 0) FROM delivery_refunds "
-                         "WHERE order_id = ?", (order_id,))
-    return paid_back > known and refund_part(store, PartRefund(
-        order.platform, order.platform_order_id, f"file:{paid_back}", paid_back - known),
-        actor="cli")
+
 
 
 # -- pushes ----------------------------------------------------------------------------------

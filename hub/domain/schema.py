@@ -1634,7 +1634,8 @@ CREATE TABLE delivery_refunds (
     refund_id TEXT NOT NULL,
     platform_order_id TEXT NOT NULL,
     order_id TEXT NOT NULL REFERENCES orders(id),
-    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+    amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),  -- what it took off the takings
+    asked_fen INTEGER NOT NULL CHECK (asked_fen > 0),    -- what the platform said (delivery)
     dishes TEXT NOT NULL,             -- JSON [{"dish", "qty"}], as the platform named them
     refunded_at TEXT NOT NULL,
     PRIMARY KEY (platform, platform_order_id, refund_id)
