@@ -104,28 +104,68 @@ def test_a_platform_order_it_cancelled_used_nothing_and_one_it_refunded_was_eate
 
 
 def test_a_stocktakes_counts_each_use_what_their_own_span_sold(till, clock):
-    """Ingredients counted together share their span, and are read once for it; one counted
-    on its own, or first, still gets exactly its own orders."""
+    """Ingredients counted one after another at a stocktake, an order paid in the middle of
+    it, one counted on its own, and first counts: read a stocktake at a time, each count
+    still gets exactly the orders of its own span, as the count alone would."""
+    from hub.domain.stock import _used
+
     def bills(key, *lines):
         clock.advance(seconds=1)
         _bill(till, key, *lines)
 
+    def stocktake(counts, midway=None):
+        for n, (name, qty) in enumerate(counts):
+            clock.advance(seconds=40)
+            record(till, name, "count", qty, actor="test")
+            if n == 0 and midway:
+                bills(*midway)  # sold between two counts of the stocktake
+
     bills("a", ("HS01", 2), ("RICE", 1))
-    clock.advance(seconds=1)
-    for name, qty in (("鸡腿肉", "5"), ("花生", "800"), ("大米", "9")):  # the first stocktake
-        record(till, name, "count", qty, actor="test")
+    stocktake([("鸡腿肉", "5"), ("花生", "800"), ("大米", "9")], ("m1", ("HS01", 1)))
     bills("b", ("HS01", 1), ("RICE", 2))
-    clock.advance(seconds=1)
+    clock.advance(hours=2)
     record(till, "大米", "count", "8.5", actor="test")  # rice alone, in between
     bills("c", ("HS01", 3), ("RICE", 1))
-    clock.advance(seconds=1)
-    for name, qty in (("鸡腿肉", "4"), ("花生", "700"), ("大米", "8")):  # the second
-        record(till, name, "count", qty, actor="test")
-    used = {(row["ingredient"], row["counted"]): row["used"]
-            for row in variance(till, Period(till, None, None))}
-    assert used == {("鸡腿肉", 5.0): 0.3, ("花生", 800.0): 40.0, ("大米", 9.0): 0.1,
-                    ("大米", 8.5): 0.2, ("鸡腿肉", 4.0): 0.6, ("花生", 700.0): 80.0,
-                    ("大米", 8.0): 0.1}
+    clock.advance(days=7)
+    stocktake([("花生", "700"), ("鸡腿肉", "4"), ("大米", "8")], ("m2", ("RICE", 4)))
+    found = variance(till, Period(till, None, None))
+    used = {(row["ingredient"], row["counted"]): row["used"] for row in found}
+    assert used == {("鸡腿肉", 5.0): 0.3, ("花生", 800.0): 60.0, ("大米", 9.0): 0.1,
+                    ("大米", 8.5): 0.2, ("鸡腿肉", 4.0): 0.75, ("花生", 700.0): 80.0,
+                    ("大米", 8.0): 0.5}, \
+        "m1, sold after 鸡腿肉 was counted, is 花生's first count's and 鸡腿肉's next one's"
+    entries = till.conn.execute("SELECT ingredient, at FROM stock_entries WHERE kind = 'count' "
+                                "ORDER BY ingredient, at").fetchall()
+    for row in found:  # each against its own span read on its own
+        before = [at for name, at in entries if name == row["ingredient"]
+                  and at < row["counted_at"]]
+        alone = _used(till, till.store_id, before[-1] if before else None, row["counted_at"],
+                      [row["ingredient"]]).get(row["ingredient"], 0)
+        assert row["used"] == alone / 1000
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_variance_read_a_stocktake_at_a_time_is_each_count_read_alone(till, clock, seed):
+    import random
+
+    from hub.domain.stock import _used
+
+    rng = random.Random(seed)
+    names = ["鸡腿肉", "花生", "大米"]
+    for n in range(40):
+        clock.advance(seconds=rng.choice([0, 1, 30, 600, 3 * 3600, 7 * 3600, 86400]))
+        if rng.random() < 0.5:
+            _bill(till, f"b{n}", (rng.choice(["HS01", "RICE"]), rng.randint(1, 3)))
+        else:
+            record(till, rng.choice(names), "count", str(rng.randint(0, 50)), actor="test")
+    entries = till.conn.execute("SELECT ingredient, at FROM stock_entries WHERE kind = 'count' "
+                                "ORDER BY ingredient, at, id").fetchall()
+    found = variance(till, Period(till, None, None))
+    assert len(found) == len(entries)
+    for n, (row, (name, at)) in enumerate(zip(found, entries, strict=True)):
+        before = entries[n - 1][1] if n and entries[n - 1][0] == name else None
+        alone = _used(till, till.store_id, before, at, [name])
+        assert row["used"] == alone.get(name, 0) / 1000, (seed, name, at)
 
 
 def test_stock_adds_up_and_the_variance_is_what_a_count_finds_missing(till, clock):

@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict
 
+from .clock import from_iso
 from .errors import InvalidInput, NotFound
 from .ids import new_id
 from .menu import ImportSummary, import_menu
@@ -354,6 +355,63 @@ def _used(store: Store, sid: str, after: str | None, until: str,
         (sid, after or "", until, first, *ingredients))}
 
 
+def _used_by_time(store: Store, sid: str, after: str, until: str,
+                  ingredients: list[str]) -> list[tuple[str, str, int]]:
+    """(ingredient, paid at, thousandths) of the orders paid in (after, until], order by
+    order: the few minutes at a stocktake's edges."""
+    marks = ", ".join("?" for _ in ingredients)
+    return [(row[0], row[1], int(row[2])) for row in store.conn.execute(
+        "SELECT r.ingredient, o.created_at, SUM(l.qty * r.qty_milli) " + _USAGE +
+        "WHERE o.store_id = ? AND o.created_at > ? AND o.created_at <= ? AND "
+        f"r.ingredient IN ({marks}) GROUP BY r.ingredient, o.created_at",
+        (sid, after, until, *ingredients))]
+
+
+STOCKTAKE_S = 6 * 3600  # counts this close together (and their counts before) are one stocktake
+
+
+def _used_spans(store: Store, sid: str,
+                spans: list[tuple[str, str | None, str]]) -> list[int]:
+    """Thousandths each (ingredient, since, at) span's orders used, (since, at]. The spans
+    are gathered into stocktakes (counts close together, after counts close together, or
+    first counts): a stocktake's orders in the span all of its counts share are read once,
+    grouped by ingredient, and only those at its edges order by order. So a first count's
+    whole history is read once per stocktake, not once per ingredient."""
+    def moment(text: str | None) -> float:
+        return from_iso(text).timestamp() if text else 0.0
+
+    stocktakes: list[list[int]] = []
+    for n in sorted(range(len(spans)), key=lambda n: (spans[n][1] or "", spans[n][2])):
+        _, since, at = spans[n]
+        first = spans[stocktakes[-1][0]] if stocktakes else None
+        if first is not None and (since is None) == (first[1] is None) and \
+                moment(since) - moment(first[1]) <= STOCKTAKE_S and \
+                abs(moment(at) - moment(first[2])) <= STOCKTAKE_S:
+            stocktakes[-1].append(n)
+        else:
+            stocktakes.append([n])
+    used = [0] * len(spans)
+    for members in stocktakes:
+        ingredients = sorted({spans[n][0] for n in members})
+        low = min(spans[n][1] or "" for n in members)
+        high = max(spans[n][1] or "" for n in members)
+        start, end = min(spans[n][2] for n in members), max(spans[n][2] for n in members)
+        if high >= start:  # counts that overlap their counts before: each on its own
+            for n in members:
+                name, since, at = spans[n]
+                used[n] = _used(store, sid, since, at, [name]).get(name, 0)
+            continue
+        shared = _used(store, sid, high, start, ingredients)
+        edges = (_used_by_time(store, sid, low, high, ingredients) if low < high else []) + \
+            (_used_by_time(store, sid, start, end, ingredients) if start < end else [])
+        for n in members:
+            name, since, at = spans[n]
+            used[n] = shared.get(name, 0) + sum(
+                qty for ingredient, paid, qty in edges
+                if ingredient == name and (since or "") < paid <= at)
+    return used
+
+
 def _used_since(store: Store, sid: str, since: dict[str, str], until: str) -> dict[str, int]:
     """Thousandths each ingredient the orders paid up to `until` used after its own time in
     `since` (its last count, never after `until`; "" for one never counted), reading the
@@ -441,39 +499,36 @@ class Variance(TypedDict):
 
 
 def variance(store: Store, period: Period, store_id: str | None = None) -> list[Variance]:
-    """Every count in the period against the ledger since the count before it. The counts
-    of one stocktake share their span (since the stocktake before, or since the start), so
-    each span's orders are read once for all of its ingredients: a first count reads the
-    whole history of its recipes, once for the stocktake and not once per ingredient."""
+    """Every count in the period against the ledger since the count before it, what the
+    orders used read a stocktake at a time (`_used_spans`)."""
     sid = store_id or store.store_id
     counts = store.conn.execute(
         "SELECT e.id, e.ingredient, e.qty_milli, e.at, i.unit FROM stock_entries e "
         "JOIN ingredients i ON i.store_id = e.store_id AND i.name = e.ingredient "
         "WHERE e.store_id = ? AND e.kind = 'count' AND e.at >= ? AND e.at < ? "
         "ORDER BY e.ingredient, e.at, e.id", (sid, period.lo, period.hi)).fetchall()
-    spans: dict[tuple[str | None, str], list[tuple[int, Any, int]]] = {}
-    for n, count in enumerate(counts):
+    openings, spans = [], []
+    for count in counts:
         before = store.one(
             "SELECT qty_milli, at FROM stock_entries WHERE store_id = ? AND ingredient = ? AND "
             "kind = 'count' AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC "
             "LIMIT 1", (sid, count["ingredient"], count["at"], count["at"], count["id"]))
-        opening, since = (0, None) if before is None else (before["qty_milli"], before["at"])
-        spans.setdefault((since, count["at"]), []).append((n, count, opening))
-    report: dict[int, Variance] = {}
-    for (since, at), group in spans.items():
-        received = _entries(store, sid, "received", since, at)
-        waste = _entries(store, sid, "waste", since, at)
-        used = _used(store, sid, since, at, [count["ingredient"] for _, count, _ in group])
-        for n, count, opening in group:
-            name = count["ingredient"]
-            expected = opening + received.get(name, 0) - used.get(name, 0) - waste.get(name, 0)
-            report[n] = Variance(
-                ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
-                received=amount(received.get(name, 0)), used=amount(used.get(name, 0)),
-                waste=amount(waste.get(name, 0)), expected=amount(expected),
-                counted=amount(count["qty_milli"]),
-                variance=amount(count["qty_milli"] - expected))
-    return [report[n] for n in sorted(report)]
+        openings.append(0 if before is None else before["qty_milli"])
+        spans.append((count["ingredient"], None if before is None else before["at"],
+                      count["at"]))
+    report = []
+    for count, opening, (name, since, at), used in zip(counts, openings, spans,
+                                                       _used_spans(store, sid, spans),
+                                                       strict=True):
+        received = _entries(store, sid, "received", since, at).get(name, 0)
+        waste = _entries(store, sid, "waste", since, at).get(name, 0)
+        expected = opening + received - used - waste
+        report.append(Variance(
+            ingredient=name, unit=count["unit"], counted_at=at, opening=amount(opening),
+            received=amount(received), used=amount(used), waste=amount(waste),
+            expected=amount(expected), counted=amount(count["qty_milli"]),
+            variance=amount(count["qty_milli"] - expected)))
+    return report
 
 
 # -- the purchase list ----------------------------------------------------------------------
