@@ -57,7 +57,23 @@ class WebhookChannel:
             return Sent()
 
 
+class _Smtp(smtplib.SMTP):
+    """smtplib's client, knowing whether the mail itself went out: after that, a lost
+    answer may mean the server took it."""
+
+    mail_sent = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.mail_sent = True
+        return super().data(msg)
+
+
 class SmtpChannel:
+    """E-mail over SMTP. A mail the server answered for is sent or refused as it said; one
+    whose answer was lost once its body went out may have been taken, so it is not sent
+    again (`unconfirmed`); a reply to QUIT, after the server took the mail, changes
+    nothing."""
+
     def __init__(self, settings: MessagingSettings) -> None:
         self.settings = settings
 
@@ -73,8 +89,10 @@ class SmtpChannel:
             mail["List-Unsubscribe"] = f"<{message['unsubscribe_url']}>"
             mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(message["body"])
+        smtp: _Smtp | None = None
+        taken = False
         try:
-            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
+            with _Smtp(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
                 if s.smtp_starttls:
                     # Verify the server's certificate and name: without a context, starttls()
                     # encrypts to whoever answers, and the password goes to them.
@@ -82,17 +100,31 @@ class SmtpChannel:
                 if s.smtp_username:
                     smtp.login(s.smtp_username, s.smtp_password)
                 smtp.send_message(mail)
-        except smtplib.SMTPRecipientsRefused:
-            raise SendFailed("the mail server refused the address", False) from None
+                taken = True
         except smtplib.SMTPResponseException as error:
+            if taken:  # QUIT answered oddly: the mail was taken before
+                return Sent()
             raise SendFailed(f"mail server: {error.smtp_code} {error.smtp_error!r}",
                              error.smtp_code < 500) from None
-        except ssl.SSLCertVerificationError as error:
-            raise SendFailed(f"the mail server's certificate does not verify: "
-                             f"{error.verify_message}", True) from None
         except (smtplib.SMTPException, OSError) as error:
-            raise SendFailed(f"mail server unreachable: {error}", True) from None
+            if taken:
+                return Sent()
+            if smtp is not None and smtp.mail_sent and \
+                    not isinstance(error, smtplib.SMTPRecipientsRefused):
+                raise SendFailed(f"the mail server did not answer for the mail: {error}; "
+                                 "it may have gone", False, unconfirmed=True) from None
+            raise self._refused(error) from None
         return Sent()
+
+    @staticmethod
+    def _refused(error: Exception) -> SendFailed:
+        """A mail the server did not take, and whether trying again may help."""
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
+            return SendFailed("the mail server refused the address", False)
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return SendFailed(f"the mail server's certificate does not verify: "
+                              f"{error.verify_message}", True)
+        return SendFailed(f"mail server unreachable: {error}", True)
 
 
 def channels_from(settings: MessagingSettings) -> dict[str, Channel]:

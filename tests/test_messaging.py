@@ -189,3 +189,18 @@ def test_mail_carries_a_one_click_unsubscribe(shop, mailbox):
     assert link.startswith("https://shop.example/unsubscribe/")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert f"退订: {link}" in mail.get_content()
+
+
+def test_a_mail_whose_answer_was_lost_is_not_sent_again(shop, mailbox, clock):
+    add_member(shop, NewMember(name="王芳", phone="13800138000", email="wang@example.com",
+                               marketing_consent=True))
+    made = campaign(shop, channels=["smtp"])
+    shop.settings.messaging.timeout_s = 0.5
+    mailbox.slow_next_s = 1.5  # the server took it, and its answer comes too late
+    scheduler = CampaignScheduler(lambda: shop, channels_from(shop.settings.messaging))
+    scheduler.tick()
+    [message] = list_messages(shop, made["id"])
+    assert message["status"] == "unconfirmed" and "may have gone" in message["reason"]
+    clock.advance(hours=1)
+    scheduler.tick()
+    assert len(mailbox.mails) == 1, "it went once, and is not sent again"

@@ -3,6 +3,7 @@ mail server's mailbox, and Open-Meteo's weather APIs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
 from collections.abc import Callable
@@ -49,11 +50,13 @@ class Gateway:
 
 
 class Mailbox:
-    """An aiosmtpd handler: takes mail, or answers 451 (try later) while told to."""
+    """An aiosmtpd handler: takes mail, or answers 451 (try later) while told to, or takes
+    it and answers only after `slow_next_s` (longer than the client waits: a lost answer)."""
 
     def __init__(self) -> None:
         self.mails: list = []
         self.fail_next = 0
+        self.slow_next_s = 0.0
         self.port = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:
@@ -61,6 +64,9 @@ class Mailbox:
             self.fail_next -= 1
             return "451 4.3.0 mailbox busy, try again later"
         self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
+        if self.slow_next_s:
+            wait, self.slow_next_s = self.slow_next_s, 0.0
+            await asyncio.sleep(wait)
         return "250 OK"
 
 
