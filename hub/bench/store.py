@@ -238,14 +238,16 @@ def bench_reports(members: int, log: Callable[[str], None]) -> dict[str, Any]:
             report(store, name, end - timedelta(days=365), end)
             timings[name] = round(time.perf_counter() - started, 3)
         weather_s = bench_forecast_weather(store, end)
-        purchase_s = bench_stock_purchase(store)
+        purchase_s, variance_s = bench_stock_purchase(store)
     slowest = max(timings, key=lambda name: timings[name])
     log(f"reports over a year ({lines:,} order lines): slowest {slowest} "
         f"{timings[slowest]} s; " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
     log(f"the forecast with a year of weather learnt: {weather_s} s")
-    log(f"a week's purchase list, every dish with a recipe: {purchase_s} s")
+    log(f"a week's purchase list, every dish with a recipe: {purchase_s} s; the variance of "
+        f"four weekly stocktakes, the first reading the year: {variance_s} s")
     return {"report_s": timings[slowest], "report_order_lines": lines,
             "forecast_weather_s": weather_s, "stock_purchase_s": purchase_s,
+            "stock_variance_s": variance_s,
             **{f"report_{k}_s": v for k, v in timings.items()}}
 
 
@@ -270,15 +272,17 @@ def bench_forecast_weather(store: Store, end: Any) -> float:
         store.conn.execute("ROLLBACK")
 
 
-def bench_stock_purchase(store: Store) -> float:
+def bench_stock_purchase(store: Store) -> tuple[float, float]:
     """A week's purchase list on the same store as a store keeping stock for the year has it:
     two ingredients in every dish's recipe since a year before the last order, each counted
-    every week of the last four (the forecast, each ingredient's use since its count, packs);
-    rolled back."""
+    every week of the last four, one after another at 20 s a count (the forecast, each
+    ingredient's use since its count, packs); and the variance of all those counts, the first
+    ones reading the whole year. Rolled back."""
     from datetime import timedelta
 
     from ..domain.clock import from_iso
-    from ..domain.stock import import_recipes, purchase, record
+    from ..domain.reports.period import Period
+    from ..domain.stock import import_recipes, purchase, record, variance
 
     last = from_iso(str(store.scalar("SELECT MAX(created_at) FROM orders")))
     clock = store.clock
@@ -291,14 +295,17 @@ def bench_stock_purchase(store: Store) -> float:
              "supplier": f"supplier {n % 4}", "pack_qty": "5", "delivery_weekdays": "1,4"}
             for n, code in enumerate(codes) for part in ("a", "b")], actor="bench")
         for weeks in (4, 3, 2, 1):
-            store.clock = itertools.repeat(last - timedelta(weeks=weeks)).__next__
-            for code in codes:
-                for part in ("a", "b"):
-                    record(store, f"{code}-{part}", "count", "3", actor="bench")
+            for n, name in enumerate(f"{code}-{part}" for code in codes for part in "ab"):
+                store.clock = itertools.repeat(
+                    last - timedelta(weeks=weeks) + timedelta(seconds=20 * n)).__next__
+                record(store, name, "count", "3", actor="bench")
         store.clock = clock
         started = time.perf_counter()
         purchase(store, 7)
-        return round(time.perf_counter() - started, 3)
+        purchase_s = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        variance(store, Period(store, None, None))
+        return purchase_s, round(time.perf_counter() - started, 3)
     finally:
         store.clock = clock
         store.conn.execute("ROLLBACK")

@@ -26,6 +26,7 @@ def test_bench_reports_the_foundation_figures(tmp_path):
                  "tablet_load_ms", "tablet_lookup_ms", "sync_ratio_vs_paho",
                  "sync_ratio_vs_paho_batched",
                  "sync_lag_p99_ms", "report_s", "forecast_weather_s", "stock_purchase_s",
+                 "stock_variance_s",
                  "segment_s",
                  "hq_stores_events_per_s", "chain_apply_events_per_s",
                  "chain_replay_events_per_s",
