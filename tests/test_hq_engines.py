@@ -81,3 +81,17 @@ def test_an_event_that_cannot_apply_is_parked_alone_and_the_batch_around_it_appl
     assert "seq 3" in letter["reason"] and json.loads(bytes(letter["payload"])) == poison
     assert book.conn.execute("SELECT COUNT(*) FROM hq_events").fetchone()[0] == 4
     book.conn.close()
+
+
+def test_a_batch_finds_the_seqs_hq_holds_by_index_however_long_the_stores_history(tmp_path):
+    """The second-writer check runs on every batch: a plan that read the store's whole
+    history made HQ slower with every event a store sent (60 ms a batch after 100,000)."""
+    from sync.hq.book import SEEN
+
+    book = HqBook(tmp_path / "hq.db")
+    try:
+        plan = [row[3] for row in book.conn.execute(
+            "EXPLAIN QUERY PLAN " + SEEN.format("?, ?, ?"), ("s1", 7, 8, 6))]
+        assert any("store_id=? AND seq=?" in step for step in plan), plan
+    finally:
+        book.conn.close()
