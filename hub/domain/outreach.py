@@ -428,16 +428,29 @@ def _closed_until(settings: Settings, now: datetime, from_: str, to: str) -> dat
     return datetime.combine(day, end, tzinfo=zone)
 
 
+def open_channels(settings: Settings, now: datetime, channels: tuple[str, ...],
+                  skip: tuple[str, ...] = ()) -> list[str]:
+    """Those of `channels` (less `skip`) that may send now: none in the quiet hours, and no
+    text while the carriers' window is shut. Settings, not a store: HQ sends by them too."""
+    if quiet_until(settings, now) is not None:
+        return []
+    shut = ("sms",) if carrier_closed_until(settings, now) is not None else ()
+    return [c for c in channels if c not in skip and c not in shut]
+
+
+def resent_after_crash(settings: Settings) -> tuple[str, ...]:
+    """The channels whose message caught mid-send goes again: the webhook, under the same
+    Idempotency-Key, and Alibaba's texts, which the sender looks up by OutId first; the
+    rest may have left and wait for a person."""
+    return ("webhook", "sms") if settings.messaging.sms.provider == "aliyun" else ("webhook",)
+
+
 def claim_due(store: Store, limit: int = 50,
               skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Due remote messages (not of the `skip` channels), marked `sending`; none during quiet
     hours. A guest who withdrew consent since the message was written is skipped here."""
     now = store.now()
-    if quiet_until(store.settings, now) is not None:
-        return []
-    if carrier_closed_until(store.settings, now) is not None:
-        skip = (*skip, "sms")
-    channels = [c for c in REMOTE if c not in skip]
+    channels = open_channels(store.settings, now, REMOTE, skip)
     if not channels:
         return []
     marks = ", ".join("?" for _ in channels)
@@ -545,8 +558,7 @@ def recover(store: Store) -> int:
     texts too (the sender asks Alibaba for the message before it sends one again); e-mails,
     Tencent texts and WeChat messages may have left, so they wait for a person. Returns how
     many were found mid-send."""
-    again_channels = ("webhook", "sms") if store.settings.messaging.sms.provider == "aliyun" \
-        else ("webhook",)
+    again_channels = resent_after_crash(store.settings)
     marks = ", ".join("?" for _ in again_channels)
     with store.write():
         again = store.conn.execute("UPDATE messages SET status = 'queued' "

@@ -30,9 +30,9 @@ from hub.domain.clock import to_iso
 from hub.domain.config import Settings
 from hub.domain.outreach import (
     RELAYABLE,
-    carrier_closed_until,
     is_stop_word,
-    quiet_until,
+    open_channels,
+    resent_after_crash,
     retry_pause,
 )
 from hub.domain.phones import normalize_phone
@@ -130,8 +130,7 @@ class Relay:
         """After HQ stopped: messages caught mid-send go again where the far end knows them
         (the webhook by its Idempotency-Key, Alibaba by the text's OutId), else wait for a
         person. Returns how many were found."""
-        again = ["webhook", *(["sms"] if self.settings.messaging.sms.provider == "aliyun"
-                              else [])]
+        again = resent_after_crash(self.settings)
         with self.book.write() as conn:
             rows = conn.execute("SELECT id, store_id, channel FROM hq_messages WHERE "
                                 "status = 'sending'").fetchall()
@@ -150,11 +149,7 @@ class Relay:
         """The next message due (not of the `skip` channels), marked `sending`; none while
         the quiet hours are, and no text while the carriers' window is shut."""
         now = self.now()
-        if quiet_until(self.settings, now) is not None:
-            return None
-        if carrier_closed_until(self.settings, now) is not None:
-            skip = (*skip, "sms")
-        channels = [c for c in RELAYABLE if c not in skip]
+        channels = open_channels(self.settings, now, RELAYABLE, skip)
         if not channels:
             return None
         with self.book.write() as conn:
