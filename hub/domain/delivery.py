@@ -35,7 +35,7 @@ from .ids import new_id
 from .members import member_row
 from .menu import get_dish
 from .money import to_fen
-from .store import Store
+from .store import Row, Store
 
 PLATFORMS = ("meituan", "eleme")
 ORDER_ID_LONGEST = 64
@@ -241,6 +241,17 @@ def land_order(store: Store, order: PlatformOrder) -> tuple[str, bool]:
     return order_id, True
 
 
+def _landed_row(store: Store, platform: str, platform_order_id: str) -> Row:
+    """The platform's order as it stands here (order_id, state). NotFound when it has not
+    landed: what a push says of it is then not taken, so the platform's retry brings it
+    again once the order is in."""
+    row = store.one("SELECT order_id, state FROM delivery_orders WHERE platform = ? AND "
+                    "platform_order_id = ?", (_platform(platform), platform_order_id))
+    if row is None:
+        raise NotFound(f"{platform} order {platform_order_id} has not landed here yet")
+    return row
+
+
 def end_order(store: Store, platform: str, platform_order_id: str, state: str,
               actor: str = "system") -> bool:
     """The platform cancelled or refunded its order: the order is kept (the books are
@@ -251,10 +262,7 @@ def end_order(store: Store, platform: str, platform_order_id: str, state: str,
     if state not in ("cancelled", "refunded"):
         raise InvalidInput(f"an order ends cancelled or refunded, not {state!r}")
     with store.write():
-        row = store.one("SELECT order_id, state FROM delivery_orders WHERE platform = ? AND "
-                        "platform_order_id = ?", (_platform(platform), platform_order_id))
-        if row is None:
-            raise NotFound(f"{platform} order {platform_order_id} has not landed here yet")
+        row = _landed_row(store, platform, platform_order_id)
         if row["state"] != "placed":
             return False
         now = store.now_iso()
@@ -306,12 +314,7 @@ def refund_part(store: Store, refund: PartRefund, actor: str = "system") -> bool
     if refund.so_far != refund.refund_id.startswith("file:"):
         raise InvalidInput("an order file's refund is keyed file:TOTAL, and only it")
     with store.write():
-        row = store.one("SELECT order_id, state FROM delivery_orders WHERE platform = ? AND "
-                        "platform_order_id = ?",
-                        (_platform(refund.platform), refund.platform_order_id))
-        if row is None:  # the platform pushes again until the order has landed
-            raise NotFound(f"{refund.platform} order {refund.platform_order_id} has not "
-                           "landed here yet")
+        row = _landed_row(store, refund.platform, refund.platform_order_id)
         if row["state"] != "placed" or store.one(
                 "SELECT 1 FROM delivery_refunds WHERE platform = ? AND platform_order_id = ? "
                 "AND refund_id = ?", (refund.platform, refund.platform_order_id,
@@ -606,9 +609,6 @@ def import_orders(store: Store, platform: str,
             "platform": platform, "added": added, "ended": ended, "refunded": refunded})
     return Imported(added=added, unchanged=len(orders) - added, ended=ended,
                     refunded=refunded)
-
-
-
 
 
 # -- pushes ----------------------------------------------------------------------------------
