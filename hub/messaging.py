@@ -20,6 +20,7 @@ from typing import Any
 from .domain.config import MessagingSettings
 from .domain.outreach import claim_due, mark_failed, mark_sent, release, unsubscribe_link
 from .domain.store import Store
+from .domain.wechat import refused
 from .sending import Channel, Polled, SendFailed, Sent
 from .sms import sms_channel
 
@@ -175,9 +176,9 @@ class Dispatcher:
                     with self.store.write():
                         mark_failed(self.store, message["id"], str(error), error.retryable,
                                     error.unconfirmed)
-                        if error.then is not None:
+                        if error.refusal is not None:
                             try:  # its own savepoint: the failure is written whatever
-                                error.then(self.store)
+                                refused(self.store, error.refusal, message)
                             except Exception:
                                 log.exception("message %s: what its refusal means for the "
                                               "guest was not written", message["id"])

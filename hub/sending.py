@@ -9,7 +9,6 @@ texts HQ sends for the stores (sync/hq/relay.py), so one client serves both.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -21,16 +20,18 @@ from .domain.store import Store
 
 class SendFailed(Exception):
     """`unconfirmed`: the far end may have taken it and cannot be asked, so no retry.
-    `then`: what the refusal means for the guest (WeChat saying they no longer follow),
-    which the dispatcher writes with the failure, in one change: a channel mid-send has no
-    store."""
+    `refusal`: what the far end's refusal says of the guest (WeChat: they no longer follow,
+    or accepted no more of the notice; hub/domain/wechat.py's REFUSALS), which is written
+    with the failure, in one change, by whoever sent it: the hub's dispatcher, or the store
+    HQ sent it for, which HQ tells. A name, not a callable, since a channel mid-send has no
+    store, and HQ's word must travel."""
 
     def __init__(self, reason: str, retryable: bool, unconfirmed: bool = False,
-                 then: Callable[[Store], object] | None = None) -> None:
+                 refusal: str | None = None) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.unconfirmed = unconfirmed
-        self.then = then
+        self.refusal = refusal
 
 
 @dataclass(frozen=True)

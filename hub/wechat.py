@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -30,20 +29,11 @@ from wechatpy.events import BaseEvent, register_event
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import check_signature
 
-from .domain.clock import to_iso
 from .domain.config import WeChatSettings
 from .domain.errors import InvalidInput, WeChatUnavailable
-from .domain.outreach import mark_receipt
 from .domain.store import Store
-from .domain.wechat import (
-    SCENE_PREFIX,
-    follow,
-    new_scene,
-    notice_accepted,
-    notice_withdrawn,
-    settle_notice,
-    unfollow,
-)
+from .domain.wechat import GONE, NOTICE_USED_UP, new_scene
+from .domain.wechat_events import NOTICE_EVENTS, Event, on_event
 from .sending import SendFailed, Sent
 
 log = logging.getLogger(__name__)
@@ -177,16 +167,19 @@ class WeChatAccount:
     def follow_qr(self, store: Store, member_id: str) -> dict[str, Any]:
         """A temporary parametric QR whose scene stands for this guest: scanning it with WeChat
         follows the account and links the guest's OpenID (`callback`)."""
-        scene = new_scene(store, member_id)
-        expire = self.settings.qr_expire_s
         try:
-            answer = self.call("qrcode/create", lambda: self.client.qrcode.create({
-                "expire_seconds": expire, "action_name": "QR_STR_SCENE",
-                "action_info": {"scene": {"scene_str": scene}}}))
+            return self.qr(new_scene(store, member_id), self.settings.qr_expire_s)
         except SendFailed as error:
             raise WeChatUnavailable(str(error)) from None
+
+    def qr(self, scene: str, expire: int) -> dict[str, Any]:
+        """The QR WeChat makes for a scene, valid `expire` seconds: this hub's, or one HQ
+        makes for a store (sync/hq/wechat.py). SendFailed when WeChat made none."""
+        answer = self.call("qrcode/create", lambda: self.client.qrcode.create({
+            "expire_seconds": expire, "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}}}))
         if not isinstance(answer.get("url"), str):
-            raise WeChatUnavailable("WeChat qrcode/create answered no url")
+            raise SendFailed("WeChat qrcode/create answered no url", False)
         return {"url": answer["url"], "ticket": answer.get("ticket"),
                 "expire_seconds": int(answer.get("expire_seconds") or expire)}
 
@@ -213,12 +206,10 @@ class WeChatAccount:
             if notice and error.errcode == NO_NOTICE:
                 raise SendFailed(f"{error} (WeChat says the guest has not accepted this notice "
                                  "again: nothing more of it goes until they do)", False,
-                                 then=lambda store: notice_withdrawn(store, openid, template_id)
-                                 ) from None
+                                 refusal=NOTICE_USED_UP) from None
             if error.errcode in NOT_FOLLOWING:
                 raise SendFailed(f"{error} (the guest no longer follows the account: WeChat "
-                                 "consent withdrawn)", False, then=lambda store: unfollow(
-                                     store, openid, actor="wechat:not-following")) from None
+                                 "consent withdrawn)", False, refusal=GONE) from None
             raise
         return Sent(ref=str(answer.get("msgid") or "") or None)
 
@@ -274,10 +265,6 @@ def opened(settings: WeChatSettings, xml: bytes, msg_signature: str, timestamp: 
     return text.encode()
 
 
-NOTICE_EVENTS = ("subscribe_msg_popup_event", "subscribe_msg_change_event",
-                 "subscribe_msg_sent_event")
-
-
 class _NoticeEvent(BaseEvent):
     """What WeChat says of the account's subscription notices: a guest accepting or turning
     them down in a pop-up (in an article or page), turning one down later in WeChat's
@@ -302,66 +289,28 @@ for _kind in NOTICE_EVENTS:
     register_event(_kind)(type(f"_Notice_{_kind}", (_NoticeEvent,), {"event": _kind}))
 
 
-def _on_notices(store: Store, openid: str, event: _NoticeEvent) -> str:
-    """A subscription notice's event (`callback`)."""
-    items = event.notices
-    if event.event == "subscribe_msg_popup_event":
-        taken = notice_accepted(store, openid, [i.get("TemplateId", "") for i in items
-                                                if i.get("SubscribeStatusString") == "accept"])
-        return "accepted" if taken else "ignored"
-    if event.event == "subscribe_msg_change_event":
-        withdrawn = [notice_withdrawn(store, openid, i.get("TemplateId", "")) for i in items
-                     if i.get("SubscribeStatusString") == "reject"]
-        return "withdrawn" if any(withdrawn) else "ignored"
-    try:
-        reported_at = to_iso(datetime.fromtimestamp(int(event.time), UTC))
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise InvalidInput("a WeChat notice report without a valid CreateTime") from None
-    settled = False
-    for item in items:
-        template_id, status = item.get("TemplateId", ""), item.get("ErrorStatus", "")
-        ok = item.get("ErrorCode") == "0"
-        if not store.settings.messaging.wechat.is_notice(template_id) or not settle_notice(
-                store, openid, template_id, item.get("MsgID", ""), reported_at, ok,
-                "" if ok else f"WeChat: {status}"):
-            continue
-        settled = True
-        if status == "failed:user block":
-            unfollow(store, openid, actor="guest:wechat-block")
-    return "settled" if settled else "ignored"
-
-
-def callback(store: Store, xml: bytes) -> str:
-    """One event WeChat pushed: a follow or scan with a kiosk's scene links the OpenID to its
-    guest, leaving the account withdraws WeChat consent, a template message's or notice's
-    outcome settles it, and a guest accepting a notice (or turning it down) is counted.
-    Returns what was done (for the log and the tests); anything else is passed over."""
+def read_event(xml: bytes) -> Event | None:
+    """One event WeChat pushed, as laoke keeps it (hub/domain/wechat_events.py); None for
+    what is not an event (a guest's message to the account)."""
     try:
         event = parse_message(xml)
     except Exception as error:  # expat, or a document without <xml> or MsgType
         raise InvalidInput(f"not a WeChat event: {type(error).__name__}") from None
     if event is None or getattr(event, "type", "") != "event":
-        return "ignored"
-    openid = str(event.source or "")
-    kind = event.event
-    if kind in ("subscribe", "subscribe_scan", "scan"):
-        scene = str(getattr(event, "scene_id", "") or "")
-        linked = follow(store, openid, scene if scene.startswith(SCENE_PREFIX) else "")
-        return "linked" if linked else "followed"
-    if kind == "unsubscribe":
-        return "unfollowed" if unfollow(store, openid) else "ignored"
-    if isinstance(event, _NoticeEvent):
-        return _on_notices(store, openid, event)
-    if kind == "templatesendjobfinish":
-        status = str(event.status or "")
-        row = store.one("SELECT id FROM messages WHERE channel = 'wechat' AND provider_ref = ?",
-                        (str(event.id),))
-        if row is None:
-            return "ignored"
-        if status == "failed:user block":  # the guest refused the account's messages
-            unfollow(store, openid, actor="guest:wechat-block")
-        mark_receipt(store, row["id"], status == "success",
-                     "" if status == "success" else f"WeChat: {status}")
-        return "settled"
-    return "ignored"
+        return None
+    try:
+        stamp = int(event.time or 0)
+    except (TypeError, ValueError):
+        stamp = 0
+    return Event(event=str(event.event or ""), openid=str(event.source or ""),
+                 scene=str(getattr(event, "scene_id", "") or ""), time=stamp,
+                 status=str(getattr(event, "status", "") or ""),
+                 msgid=str(getattr(event, "id", "") or "")
+                 if event.event == "templatesendjobfinish" else "",
+                 notices=event.notices if isinstance(event, _NoticeEvent) else [])
 
+
+def callback(store: Store, xml: bytes) -> str:
+    """What the event WeChat pushed to this hub means here; returns what was done."""
+    event = read_event(xml)
+    return "ignored" if event is None else on_event(store, event)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hub.domain.config import CONFIG_NAME, Settings, load_settings, new_settings
+from hub.domain.config import CONFIG_NAME, Settings, load_settings, new_settings, parse_settings
 from hub.domain.ids import HQ_ORIGIN
 from hub.domain.replica import UNAPPLIABLE, apply_event, record_conflict
 from hub.domain.restore import restore_event
@@ -89,8 +89,10 @@ def chain_books(home: Path, db: str | None = None, region: str | None = None
 
 def hq_settings(home: Path) -> Settings:
     """HQ's own settings: its laoke.toml, if there is one (its time zone, and the chain's
-    SMS account for the texts HQ sends for the stores)."""
-    settings = load_settings(home) if (home / CONFIG_NAME).exists() else new_settings(CHAIN_ID)
+    accounts for the messages HQ sends for the stores), and LAOKE_* in its environment over
+    it, file or not, where a service keeps the accounts' secrets."""
+    settings = load_settings(home) if (home / CONFIG_NAME).exists() else parse_settings(
+        new_settings(CHAIN_ID).model_dump(), "HQ's environment")
     settings.store_id = CHAIN_ID
     return settings
 

@@ -7,7 +7,6 @@ stopping mid-send is played on HQ's book, as a crash leaves it."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -19,14 +18,13 @@ from hub.domain.coupons import create_template
 from hub.domain.members import NewMember, add_member, erase_member, update_member
 from hub.domain.outreach import RELAYED, list_messages
 from hub.domain.replica import apply_page, feed_position
-from hub.domain.store import Store
 from sync.chain import CHAIN_ID
 from sync.hq import HqBook, Receiver
 from sync.hq.relay import Relay, RelaySender
 from sync.protocol import events_topic
 from sync.publisher import Publisher
 from tests.support.broker import Mosquitto
-from tests.support.chain import hand_to_hq
+from tests.support.chain import hand_to_hq, make_store
 from tests.support.hubproc import wait_until
 from tests.support.sms import AliyunStandin, TencentStandin
 
@@ -87,16 +85,7 @@ def chain(tmp_path_factory):
     broker = Mosquitto(root / "broker").start()
     book = HqBook(root / "hq.db")
     receiver = Receiver(book, broker.url).start()
-    settings = relaying(new_settings("s-relay"))
-    settings.storage.synchronous = "normal"
-    settings.broker.url = broker.url
-    local = threading.local()
-
-    def store():  # one connection per thread, as the hub does
-        if not hasattr(local, "store"):
-            local.store = Store(root / "s-relay.db", settings, check_same_thread=False)
-        return local.store
-
+    store = make_store(root, "s-relay", broker, relaying(new_settings("s-relay")))
     publisher = Publisher(store).start()
     try:
         yield SimpleNamespace(book=book, store=store, broker=broker)

@@ -103,7 +103,7 @@ def signup_offers(request: Request,
                   who: Annotated[Caller, Depends(require("member.create"))]) -> Json:
     hub = hub_of(request)  # and whether to offer the WeChat account's follow QR
     return {**signup.signup_offers(hub.store()),
-            "wechat": hub.settings.messaging.wechat.configured}
+            "wechat": hub.settings.messaging.wechat_on}
 
 
 @router.get("/members/lookup", response_model=Json,

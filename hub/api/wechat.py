@@ -13,13 +13,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import Field, StrictStr
 
+from ..domain.errors import WeChatUnavailable
 from ..domain.members import member_by_qr
+from ..domain.store import Store
+from ..domain.wechat import made_qr, scene_for_hq
 from .auth import Caller, hub_of, require
 from .models import Body
 
 router = APIRouter(tags=["wechat"])
 log = logging.getLogger(__name__)
 Signed = Annotated[str, Query(max_length=128)]
+# How long the kiosk's request waits for HQ's follow QR: the hand-over and HQ's answer each
+# take up to a sync round (2 s), and WeChat's own answer a second.
+QR_WAIT_S = 12.0
 
 
 def account_module() -> ModuleType:
@@ -42,9 +48,26 @@ def follow_qr(body: FollowQr, request: Request,
     hub = hub_of(request)
     store = hub.store()
     member = member_by_qr(store, body.member_qr)  # a forged or erased guest's QR: 404
+    if hub.settings.messaging.route == "hq":
+        return qr_from_hq(store, member["id"])
     account = account_module().wechat_account(hub.settings.messaging.wechat,
                                     hub.settings.messaging.timeout_s)
     return account.follow_qr(store, member["id"])
+
+
+def qr_from_hq(store: Store, member_id: str, wait_s: float = QR_WAIT_S) -> dict[str, Any]:
+    """The follow QR HQ makes with the chain's account for a scene this store hands it
+    ([messaging] route = "hq"), waited for as long as a guest at the kiosk would wait; the
+    hub holds no credentials of the account to make one itself. WeChatUnavailable when HQ
+    made none, or has not answered (the store's link to HQ down, or HQ's relay not running)."""
+    scene = scene_for_hq(store, member_id)
+    deadline = time.monotonic() + wait_s
+    while (made := made_qr(store, scene)) is None:
+        if time.monotonic() > deadline:
+            raise WeChatUnavailable("HQ has not made the follow QR: is the store's link to HQ "
+                                    "up, and HQ's WeChat account set up?")
+        time.sleep(0.2)
+    return made
 
 
 def _check(request: Request, signature: str, timestamp: str, nonce: str) -> None:

@@ -62,6 +62,12 @@ db_option = click.option(
               "Prometheus metrics on this port (/metrics).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="The address the metrics listen on.")
+@click.option("--wechat-port", type=click.IntRange(1, 65535), help="Serve the chain's WeChat "
+              "Official Account callback on this port (/wechat/callback, behind the reverse "
+              "proxy WeChat calls): HQ hands each event to the stores it is for, and makes "
+              "their kiosks' follow QRs ([messaging.wechat] in HQ's settings).")
+@click.option("--wechat-host", default="127.0.0.1", show_default=True,
+              help="The address the WeChat callback listens on.")
 @click.option("--weather-forecast-url", default=WeatherSettings().forecast_url,
               show_default=True, envvar="LAOKE_HQ_WEATHER_FORECAST_URL",
               help="Open-Meteo's forecast API, asked for the stores whose weather comes "
@@ -74,7 +80,8 @@ db_option = click.option(
 def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
            client_id: str, ca_file: str, slice_fen: int, slice_points: int,
            partitioned: bool, chain_books: bool, metrics_port: int | None,
-           metrics_host: str, weather_forecast_url: str, weather_archive_url: str) -> None:
+           metrics_host: str, wechat_port: int | None, wechat_host: str,
+           weather_forecast_url: str, weather_archive_url: str) -> None:
     """Apply every store's events exactly once into the HQ database, until SIGTERM; relay
     the weather to the stores that ask HQ for it."""
     import signal
@@ -114,6 +121,19 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
         settings = hq_settings(obj.home)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    callback = None
+    if wechat_port is not None:
+        from sync.hq.wechat import serve_wechat
+
+        if not (settings.messaging.wechat.configured and settings.messaging.wechat.token):
+            raise click.BadParameter("HQ's [messaging.wechat] needs app_id, app_secret and "
+                                     "token for the callback", param_hint="--wechat-port")
+        try:
+            callback = serve_wechat(book.url, book.clock, settings.messaging.wechat,
+                                    wechat_port, wechat_host)
+        except OSError as error:
+            raise click.BadParameter(f"{wechat_host}:{wechat_port}: {error.strerror}",
+                                     param_hint="--wechat-port") from None
     # the chain's accounts: stores may relay their messages through HQ (without any, what a
     # store relays fails, saying so, rather than waiting at HQ for ever)
     relayed = ", ".join(relayed_channels(settings))
@@ -127,8 +147,9 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
     stop.wait()
     for worker in workers:
         worker.stop()
-    if metrics is not None:
-        metrics.shutdown()
+    for server in (metrics, callback):
+        if server is not None:
+            server.shutdown()
 
 
 region_option = click.option("--region", metavar="NAME",

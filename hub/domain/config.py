@@ -351,11 +351,20 @@ class MessagingSettings(_Section):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     # Where texts, webhook messages and e-mails leave from: "hub" sends them with this
     # store's accounts; "hq" hands each to HQ over the sync link, which sends them with the
-    # chain's (HQ's [messaging]: its SMS provider, webhook and mail server) and sends their
-    # fate, receipts and the guests' replies back. WeChat messages leave from the hub.
+    # chain's (HQ's [messaging]: its SMS provider, webhook, mail server and WeChat account)
+    # and sends their fate, receipts and the guests' replies back. With "hq", HQ also hosts
+    # the WeChat account's callback and makes the kiosk's follow QRs (`laoke hq run
+    # --wechat-port`): the store sets only [messaging.wechat] app_id and its templates.
     route: Literal["hub", "hq"] = "hub"
     sms: SmsSettings = SmsSettings()
     wechat: WeChatSettings = WeChatSettings()
+
+    @property
+    def wechat_on(self) -> bool:
+        """Whether guests follow the account and get its messages here: the store's own
+        account, or with route "hq" the chain's, which HQ holds (the store names it by its
+        AppID and keeps its wording of the templates; the secret stays at HQ)."""
+        return self.wechat.configured or (self.route == "hq" and bool(self.wechat.app_id))
 
 
 class WeatherSettings(_Section):

@@ -643,6 +643,8 @@ def redacted_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "address": None, "body": "", "params": ""}
     if type_ == "wechat.follower":
         return {**data, "openid": "erased"}
+    if type_ == "wechat.event":  # an event of the account HQ handed a store
+        return {**data, "event": {**data["event"], "openid": "erased"}}
     if type_ in JOIN_KEYS:
         return {**data, JOIN_KEYS[type_]: "erased"}
     return data

@@ -32,7 +32,7 @@ from .ids import new_id
 from .members import member_row, update_member
 from .profiles import member_profile
 from .store import Store
-from .wechat import NOT_ACCEPTED, follower_openid, notices_left
+from .wechat import NOT_ACCEPTED, follower_openid, notices_left, refused
 from .wechat import approved_template as wechat_template
 
 CHANNELS = ("webhook", "smtp", "sms", "wechat", "receipt", "tablet")
@@ -46,7 +46,7 @@ MAX_BACKOFF = timedelta(hours=6)
 # what became of it; these are the fates HQ reports, and from where each may come (a late
 # or repeated report never takes a message back).
 RELAYED = "relayed: HQ sends it"
-RELAYABLE = ("sms", "webhook", "smtp")  # what HQ can send with the chain's accounts
+RELAYABLE = ("sms", "webhook", "smtp", "wechat")  # what HQ sends with the chain's accounts
 RELAY_FATES = {"sent": ("held",), "delivered": ("held", "sent"), "failed": ("held", "sent"),
                "unconfirmed": ("held",), "skipped": ("held",)}
 
@@ -238,7 +238,7 @@ def _fate(store: Store, member: Any, channel: str, sms_code: str,
         return "skipped", "SMS is not set up"
     if channel == "sms" and not sms_code:
         return "skipped", "no approved SMS template has this wording"
-    if channel == "wechat" and not messaging.wechat.configured:
+    if channel == "wechat" and not messaging.wechat_on:
         return "skipped", "WeChat is not set up"
     if channel == "wechat" and not sms_code:
         return "skipped", "no WeChat template has this wording"
@@ -350,14 +350,20 @@ def settle_relayed(store: Store, data: dict[str, Any]) -> bool:
         raise ValueError(f"a relayed text cannot become {status!r}")
     before = RELAY_FATES[status]
     reason = data.get("reason")
+    refusal = data.get("refusal")
     with store.write():
         changed = store.conn.execute(
             "UPDATE messages SET status = ?, reason = ?, provider_ref = COALESCE(?, "
-            "provider_ref), sent_at = COALESCE(?, sent_at) WHERE id = ? AND channel IN (?, ?, "
-            f"?) AND status IN ({', '.join('?' for _ in before)})",
+            "provider_ref), sent_at = COALESCE(?, sent_at) WHERE id = ? AND channel IN "
+            f"({', '.join('?' for _ in RELAYABLE)}) AND status IN "
+            f"({', '.join('?' for _ in before)})",
             (status, reason[:300] if isinstance(reason, str) and reason else None,
              data.get("provider_ref"), data.get("sent_at"), data["id"], *RELAYABLE,
              *before)).rowcount
+        if changed and refusal:  # what the refusal says of the guest, with the failure
+            refused(store, str(refusal), dict(store.conn.execute(
+                "SELECT address, template FROM messages WHERE id = ?",
+                (data["id"],)).fetchone()))
     return bool(changed)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from . import database
 from .config import overlay
 from .coupons import TERMS
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInput
 from .ids import HQ_ORIGIN
 from .members import LIST_FIELDS, redact_events, scrub_guest
 from .menu import apply_chain_menu
@@ -23,6 +23,8 @@ from .outreach import settle_relayed
 from .phones import phone_digits_reversed
 from .replies import reply_of_member
 from .store import Store, dumps
+from .wechat import qr_made
+from .wechat_events import event_of, on_event
 
 MEMBER_COLUMNS = (
     "id", "name", "phone", "birthday", "gender", "spice_level", "avoid", "allergies", "notes",
@@ -33,10 +35,11 @@ RELAYED = ("member.created", "member.updated", "member.erased", "card.linked", "
            "points.entry", "stored_value.entry", "coupon_template.created",
            "coupon_template.updated", "coupon.issued",
            "coupon.redeemed", "campaign.saved", "settings.changed", "menu.changed",
-           "message.settled", "message.reply")
-# HQ's word to one store about the texts it sends for it ([messaging] route = "hq"): the
-# feed carries each only to the store it names (`data.store`).
-ADDRESSED = ("message.settled", "message.reply")
+           "message.settled", "message.reply", "wechat.qr", "wechat.event")
+# HQ's word to one store about the messages it sends for it ([messaging] route = "hq"), the
+# follow QRs it makes for it and the WeChat events of its guests: the feed carries each only
+# to the store it names (`data.store`).
+ADDRESSED = ("message.settled", "message.reply", "wechat.qr", "wechat.event")
 WATERMARK_KEY = "hq_applied_seq"  # hub_meta: the last seq every HQ said it has applied
 INSTALL_KEY = "install_id"  # hub_meta: this database's own id, made at its first connect
 EPOCH_KEY = "hq_epoch"  # hub_meta: the incarnation HQ issued this hub (first contact, restore)
@@ -44,7 +47,7 @@ EPOCH_KEY = "hq_epoch"  # hub_meta: the incarnation HQ issued this hub (first co
 # the schema refuses (a guest erased meanwhile, a balance below zero), a value SQLite cannot
 # bind. Each is a conflict for a person, never a reason to stop reading the feed.
 UNAPPLIABLE = (KeyError, TypeError, ValueError, AttributeError, database.IntegrityError,
-               database.ProgrammingError)
+               database.ProgrammingError, InvalidInput)
 
 
 def _member_values(data: dict[str, Any], own: bool = False) -> dict[str, Any]:
@@ -144,6 +147,10 @@ def _apply(store: Store, kind: Any, data: Any, event: dict[str, Any], own: bool)
             return  # another store's text
         if kind == "message.settled":
             settle_relayed(store, data)
+        elif kind == "wechat.qr":
+            qr_made(store, data)
+        elif kind == "wechat.event":
+            on_event(store, event_of(data["event"]))
         else:  # the guest's answer is this store's to act on: it sends the change to HQ
             reply_of_member(store, data["member_id"], data["text"])
     elif kind == "coupon.issued":

@@ -1686,6 +1686,15 @@ CREATE INDEX orders_time ON orders(created_at, member_id, staff_id, channel, tot
                                    discount_fen, id);
 """
 
+# A follow QR HQ makes for the store ([messaging] route = "hq", the chain's one account):
+# what HQ answered for the scene, which the kiosk's request waits for.
+WECHAT_HQ_QRS = """
+ALTER TABLE wechat_scenes ADD COLUMN qr_url TEXT;
+ALTER TABLE wechat_scenes ADD COLUMN qr_ticket TEXT;
+ALTER TABLE wechat_scenes ADD COLUMN qr_expire_s INTEGER;
+ALTER TABLE wechat_scenes ADD COLUMN qr_error TEXT;
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1734,6 +1743,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0047_box_boosts", BOX_BOOSTS),
     ("0048_pushes_by_time", PUSHES_BY_TIME),
     ("0049_orders_time_id", ORDERS_TIME_ID),
+    ("0050_wechat_hq_qrs", WECHAT_HQ_QRS),
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .clock import from_iso, to_iso
 from .config import WeChatTemplate
-from .errors import InvalidInput
+from .errors import InvalidInput, WeChatUnavailable
 from .store import Store
 
 SCENE_PREFIX = "m"  # the scene_str of a follow QR: "m" and 32 hex digits (WeChat allows 64)
@@ -36,6 +36,45 @@ def new_scene(store: Store, member_id: str) -> str:
         store.conn.execute("INSERT INTO wechat_scenes (scene, member_id, expires_at) "
                            "VALUES (?, ?, ?)", (scene, member_id, to_iso(expires)))
     return scene
+
+
+# A store whose messages leave from HQ ([messaging] route = "hq") asks HQ for the follow QR
+# of a scene it made (`wechat.qr_wanted`, with the scene), and HQ's answer comes back on the
+# feed (`wechat.qr`, to that store), where the kiosk's request waits for it.
+QR_WANTED = "wechat.qr_wanted"
+
+
+def scene_for_hq(store: Store, member_id: str) -> str:
+    """A fresh scene for this guest, handed to HQ to make its QR in the same change."""
+    with store.write():
+        scene = new_scene(store, member_id)
+        expires = store.scalar("SELECT expires_at FROM wechat_scenes WHERE scene = ?",
+                               (scene,))
+        store.emit(QR_WANTED, {"scene": scene, "member_id": member_id, "expires_at": expires})
+    return scene
+
+
+def qr_made(store: Store, data: dict[str, Any]) -> None:
+    """HQ's answer for one of this store's scenes: the QR WeChat made, or why it made none."""
+    error = data.get("error")
+    store.conn.execute("UPDATE wechat_scenes SET qr_url = ?, qr_ticket = ?, qr_expire_s = ?, "
+                       "qr_error = ? WHERE scene = ?",
+                       (None if error else str(data["url"]), data.get("ticket"),
+                        int(data.get("expire_seconds") or 0) or None,
+                        str(error)[:300] if error else None, str(data["scene"])))
+
+
+def made_qr(store: Store, scene: str) -> dict[str, Any] | None:
+    """The follow QR HQ made for the scene, None while it has not said; WeChatUnavailable
+    when it could not make one."""
+    row = store.one("SELECT qr_url, qr_ticket, qr_expire_s, qr_error FROM wechat_scenes "
+                    "WHERE scene = ?", (scene,))
+    if row is not None and row["qr_error"]:
+        raise WeChatUnavailable(f"HQ made no follow QR: {row['qr_error']}")
+    if row is None or not row["qr_url"]:
+        return None
+    return {"url": row["qr_url"], "ticket": row["qr_ticket"],
+            "expire_seconds": row["qr_expire_s"]}
 
 
 def _changed(store: Store, member_id: str, openid: str, following: bool, actor: str) -> None:
@@ -148,8 +187,26 @@ def erase_follower(store: Store, member_id: str) -> None:
 # (sent, even if WeChat then reports it failed). One WeChat never took gave nothing away;
 # WeChat saying there is none left (43101), or the guest turning it down, starts the count
 # again from nothing and skips what of it still waits.
-USING = ("queued", "sending", "unconfirmed")
+USING = ("queued", "sending", "unconfirmed", "held")  # held: HQ sends it
 REPORT_SLACK_S = 60  # WeChat's clock against the hub's, for matching its notice reports
+
+
+# What WeChat's refusal of a message says of the guest (hub/sending.py's SendFailed.refusal):
+# they no longer follow the account, or none of this notice they accepted is left (43101).
+GONE, NOTICE_USED_UP = "not_following", "notice_used_up"
+REFUSALS = (GONE, NOTICE_USED_UP)
+
+
+def refused(store: Store, refusal: str, message: dict[str, Any]) -> None:
+    """Write what a refusal of this message says of the guest, inside the caller's change;
+    ValueError for a refusal this version does not know."""
+    openid, template_id = str(message["address"] or ""), str(message["template"] or "")
+    if refusal == GONE:
+        unfollow(store, openid, actor="wechat:not-following")
+    elif refusal == NOTICE_USED_UP:
+        notice_withdrawn(store, openid, template_id)
+    else:
+        raise ValueError(f"a refusal this version does not know: {refusal!r}")
 
 
 def notice_accepted(store: Store, openid: str, template_ids: list[str]) -> int:

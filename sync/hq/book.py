@@ -26,6 +26,7 @@ from ..protocol import PROTOCOL, dumps, fitting, hello_topic, store_of
 from .db import HqDb, open_db, without_password
 from .feed import FEED_PAGE, Feed
 from .relay import RELAY_COLUMNS, RELAY_SCHEMA, take_relayed
+from .wechat import WECHAT_SCHEMA, take_wechat
 
 log = logging.getLogger(__name__)
 QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
@@ -109,7 +110,7 @@ class HqBook:
         self.where = without_password(str(db))  # for log lines: the database, no secret
         self.conn: HqDb = open_db(db)
         # and the spend rule's tables, and the texts HQ sends for the stores
-        self.conn.script(HQ_SCHEMA + hq_schema() + RELAY_SCHEMA)
+        self.conn.script(HQ_SCHEMA + hq_schema() + RELAY_SCHEMA + WECHAT_SCHEMA)
         for table, column, kind in ADDED_COLUMNS:  # an HQ database from before these
             self.conn.add_column(table, column, kind)
         self.conn.execute("INSERT INTO hq_meta (key, value) VALUES ('hq_id', ?) "
@@ -370,6 +371,8 @@ class HqBook:
         self._redemptions(conn, store_id, data)
         hq_settle(conn, now, store_id, data)
         take_relayed(conn, self.change_in, store_id, now, data)
+        for kind, d in data:
+            take_wechat(conn, store_id, now, kind, d)
 
     def _next_hq_seq(self, conn: HqDb) -> int:
         """HQ's next position in the feed: after the last, and never before HQ's clock in
@@ -401,7 +404,7 @@ class HqBook:
         in SQL, so both engines keep the same JSON."""
         for key, types in (("id", ("member.created", "member.updated")),
                            ("member_id", ("card.linked", "card.blocked", "message.relayed",
-                                          "wechat.follower", *JOIN_KEYS))):
+                                          "wechat.follower", "wechat.event", *JOIN_KEYS))):
             rows = conn.execute(
                 f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
                 f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",

@@ -43,6 +43,7 @@ from hub.sms import AliyunSms, TencentSms
 from hub.workers import ThreadWorker
 
 from .db import HqDb
+from .wechat import QrMaker, make_qrs
 
 if TYPE_CHECKING:
     from .book import HqBook
@@ -187,7 +188,7 @@ class Relay:
             conn.execute("UPDATE hq_messages SET status = ?, reason = ? WHERE id = ? AND "
                          "status = 'sending'", (status, reason, message["id"]))
             _settled(conn, self.book.change_in, message["store_id"], message["id"], status,
-                     reason=reason)
+                     reason=reason, **({"refusal": error.refusal} if error.refusal else {}))
 
     def run_once(self) -> int:
         """Send what is due, each channel until its far end says not now; then hear the SMS
@@ -209,6 +210,8 @@ class Relay:
                     down.add(message["channel"])  # its far end is down for this round
             else:
                 self.sent(message, sent)
+        account = self.channels.get("wechat")
+        make_qrs(self.book, account if isinstance(account, QrMaker) else None)
         sms = self.channels.get("sms")
         if isinstance(sms, AliyunSms | TencentSms) and "sms" not in down:
             try:

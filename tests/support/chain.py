@@ -12,8 +12,9 @@ from hub.domain.store import Store
 from sync.protocol import events_topic
 
 
-def make_store(tmp_path, store_id, broker):
-    settings = new_settings(store_id)
+def make_store(tmp_path, store_id, broker, settings=None):
+    """The store's `Store` for the calling thread, on `settings` (a new store's if None)."""
+    settings = settings or new_settings(store_id)
     settings.storage.synchronous = "normal"
     settings.broker.url = broker.url
     local = threading.local()

@@ -1,0 +1,294 @@
+"""WeChat through HQ ([messaging] route = "hq"): a chain's one Official Account, whose
+credentials and callback only HQ holds. The store asks HQ for the kiosk's follow QR, WeChat
+calls HQ back, HQ hands each event to the store whose guest it is, and sends the store's
+template messages and notices, their fate coming back. Over a real mosquitto with HQ's
+receiver, relay and callback server and a store's publisher (one set for the module), against
+the WeChat stand-in; and once with `laoke hq run --wechat-port` and a store's daemon, as an
+installer runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from hub.api.wechat import qr_from_hq
+from hub.domain.campaigns import create_campaign, run_campaign
+from hub.domain.config import WeChatTemplate, new_settings
+from hub.domain.coupons import create_template
+from hub.domain.errors import WeChatUnavailable
+from hub.domain.members import NewMember, add_member, erase_member, get_member
+from hub.domain.outreach import list_messages
+from hub.domain.replica import apply_page, feed_position
+from hub.domain.wechat import follower, made_qr
+from sync.chain import CHAIN_ID
+from sync.hq import HqBook, Receiver
+from sync.hq.relay import RelaySender
+from sync.hq.wechat import make_qrs, serve_wechat
+from sync.publisher import Publisher
+from tests.support.broker import Mosquitto
+from tests.support.chain import hand_to_hq, make_store
+from tests.support.homedb import home_db
+from tests.support.hubproc import ROOT, RunningHub, signup, wait_until
+from tests.support.wechat import WeChatStandin, signature_query
+
+TOKEN = "chain-callback-token"
+WORDING = "{name}，{store}送您{offer}，{until}前有效"
+TEMPLATE = "您好，{{thing1.DATA}}！\n优惠：{{thing2.DATA}}\n有效期至：{{time3.DATA}}"
+PARAMS = {"thing1": "{name}", "thing2": "{offer}", "time3": "{until}"}
+NOTICE = "新菜上线：{{thing1.DATA}}"
+NOTICE_WORDING = "{name}，{store}新菜上线，送您{offer}"
+NOTICE_PARAMS = {"thing1": "{store}送您{offer}"}
+
+
+def templates():
+    return [WeChatTemplate(id="TPL-1", text=WORDING, params=PARAMS),
+            WeChatTemplate(id="NTC-1", kind="notice", text=NOTICE_WORDING, params=NOTICE_PARAMS)]
+
+
+def chain_account(standin):
+    """HQ's settings: the chain's account at the stand-in, sending at any hour."""
+    settings = new_settings(CHAIN_ID)
+    wechat = settings.messaging.wechat
+    wechat.app_id, wechat.app_secret, wechat.token = "wx-chain", "wx-secret", TOKEN
+    wechat.api_base, wechat.templates = standin.url, templates()
+    settings.campaigns.quiet_start = settings.campaigns.quiet_end = "00:00"
+    settings.messaging.timeout_s = 0.5
+    return settings
+
+
+def relaying(settings):
+    """A store of the chain: the account named by its AppID, the templates' wording, and
+    no secret of it."""
+    settings.messaging.route = "hq"
+    settings.messaging.wechat.app_id = "wx-chain"
+    settings.messaging.wechat.templates = templates()
+    settings.campaigns.quiet_start = settings.campaigns.quiet_end = "00:00"
+    return settings
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wechat-hq")
+    standin = WeChatStandin("wx-chain", "wx-secret", {"TPL-1": TEMPLATE, "NTC-1": NOTICE})
+    broker = Mosquitto(root / "broker").start()
+    book = HqBook(root / "hq.db")
+    receiver = Receiver(book, broker.url).start()
+    hq = chain_account(standin)
+    sender = RelaySender(book, hq, every_s=0.2).start()
+    callback = serve_wechat(book.url, book.clock, hq.messaging.wechat, 0)
+    store = make_store(root, "s-wx", broker, relaying(new_settings("s-wx")))
+    publisher = Publisher(store).start()
+    try:
+        yield SimpleNamespace(book=book, store=store, standin=standin,
+                              url=f"http://127.0.0.1:{callback.server_address[1]}"
+                                  "/wechat/callback")
+    finally:
+        publisher.stop()
+        callback.shutdown()
+        sender.stop()
+        receiver.stop()
+        broker.stop()
+        standin.close()
+
+
+def push(chain, xml):
+    """WeChat pushing an event to the account's server URL, which HQ serves."""
+    return httpx.post(chain.url, params=signature_query(TOKEN), content=xml)
+
+
+def campaign(store, name, wording=WORDING):
+    template = create_template(store, f"{name}券", "amount_off", amount_fen=2000, valid_days=30)
+    made = create_campaign(store, {
+        "name": name, "audience": {}, "control_pct": 0,
+        "offer": {"type": "coupon", "template_id": template["id"]}, "message_zh": wording,
+        "channels": ["wechat"], "schedule": {"run": "once"}, "active": True})
+    run_campaign(store, made["id"])
+    return {m["member_id"]: m for m in list_messages(store, made["id"])}
+
+
+def status_of(store, message_id):
+    return store.scalar("SELECT status FROM messages WHERE id = ?", (message_id,))
+
+
+def linked(chain, name, phone, openid):
+    """A guest who signed up at the store and scanned the QR HQ made for its kiosk."""
+    store = chain.store()
+    guest = add_member(store, NewMember(name=name, phone=phone, marketing_consent=True))
+    qr = qr_from_hq(store, guest["id"])
+    answer = push(chain, chain.standin.scan(qr["url"], openid))
+    assert (answer.status_code, answer.text) == (200, "success")
+    wait_until(lambda: (follower(store, guest["id"]) or {}).get("following"))
+    assert follower(store, guest["id"])["openid"] == openid
+    return guest
+
+
+def test_hq_makes_the_qr_routes_the_follow_and_sends_the_stores_messages_once(chain):
+    store, standin = chain.store(), chain.standin
+    guest = linked(chain, "王芳", "13800138000", "openid-a")
+    # HQ learnt who follows through this store from the store's own event, not the scan.
+    wait_until(lambda: [tuple(r) for r in chain.book.conn.execute(
+        "SELECT store_id, member_id FROM hq_wechat_followers WHERE openid = 'openid-a'"
+    )] == [("s-wx", guest["id"])])
+
+    messages = campaign(store, "欢迎回来")
+    message = messages[guest["id"]]
+    assert message["status"] == "held", "the store holds no secret of the account"
+    wait_until(lambda: status_of(store, message["id"]) == "sent")
+    [sent] = [m for m in standin.messages if m["touser"] == "openid-a"]
+    assert sent["template_id"] == "TPL-1" and sent["data"]["thing1"] == "王芳"
+    assert store.scalar("SELECT provider_ref FROM messages WHERE id = ?",
+                        (message["id"],)) == str(sent["msgid"])
+    # WeChat's word on it comes to HQ, which settles its own copy and hands it to the store.
+    assert push(chain, standin.job_finished(sent["msgid"])).status_code == 200
+    wait_until(lambda: status_of(store, message["id"]) == "delivered")
+    assert chain.book.conn.execute("SELECT status FROM hq_messages WHERE id = ?",
+                                   (message["id"],)).fetchone()[0] == "delivered"
+    assert len([m for m in standin.messages if m["touser"] == "openid-a"]) == 1
+
+    # A notice goes once for each acceptance the guest gave in the pop-up, heard by HQ.
+    assert push(chain, standin.accept("openid-a", ["NTC-1"])).status_code == 200
+    wait_until(lambda: follower(store, guest["id"])["notices"] == {"NTC-1": 1})
+    first = campaign(store, "新菜一", NOTICE_WORDING)[guest["id"]]
+    assert first["status"] == "held"
+    second = campaign(store, "新菜二", NOTICE_WORDING)[guest["id"]]
+    assert second["status"] == "skipped", "the one acceptance is taken by the first"
+    wait_until(lambda: status_of(store, first["id"]) == "sent")
+    assert [m["template_id"] for m in standin.messages if m["touser"] == "openid-a"] == [
+        "TPL-1", "NTC-1"]
+
+    # Leaving the account, told to HQ, withdraws WeChat consent at the store.
+    assert push(chain, standin.leave("openid-a")).status_code == 200
+    wait_until(lambda: follower(store, guest["id"])["following"] is False)
+    assert get_member(store, guest["id"])["marketing_consent"] is True, "SMS consent stands"
+
+
+def test_wechat_refusing_a_relayed_message_tells_the_store_what_it_says_of_the_guest(chain):
+    store, standin = chain.store(), chain.standin
+    guest = linked(chain, "李雷", "13900139000", "openid-b")
+    standin.followers.discard("openid-b")  # left while nobody was told (a lost push)
+    message = campaign(store, "再来")[guest["id"]]
+    wait_until(lambda: status_of(store, message["id"]) == "failed")
+    assert "43004" in store.scalar("SELECT reason FROM messages WHERE id = ?",
+                                   (message["id"],))
+    assert follower(store, guest["id"])["following"] is False, "withdrawn with the failure"
+
+
+def test_an_erasure_leaves_hq_nothing_to_route_by(chain):
+    store = chain.store()
+    guest = linked(chain, "韩梅", "13700137000", "openid-c")
+    assert push(chain, chain.standin.leave("openid-c")).status_code == 200
+    wait_until(lambda: follower(store, guest["id"])["following"] is False)
+    erase_member(store, guest["id"], actor="owner")
+
+    def gone():
+        book = chain.book.conn
+        held = book.execute("SELECT COUNT(*) FROM hq_wechat_followers WHERE member_id = ?",
+                            (guest["id"],)).fetchone()[0] + book.execute(
+            "SELECT COUNT(*) FROM hq_wechat_scenes WHERE member_id = ?",
+            (guest["id"],)).fetchone()[0]
+        events = [json.loads(r[0]) for r in book.execute(
+            "SELECT data FROM hq_events WHERE type IN ('wechat.event', 'wechat.follower')")]
+        return held == 0 and not any("openid-c" in json.dumps(e) for e in events)
+    wait_until(gone)
+    assert push(chain, chain.standin.leave("openid-c")).status_code == 200, \
+        "an OpenID no store links is for nobody, and WeChat is told it was heard"
+
+
+def test_the_callback_at_hq_refuses_what_wechat_did_not_sign_or_cannot_be_an_event(chain):
+    good = signature_query(TOKEN)
+    echo = httpx.get(chain.url, params={**good, "echostr": "e-77"})
+    assert (echo.status_code, echo.text) == (200, "e-77")
+    xml = chain.standin.leave("openid-z")
+    forged = httpx.post(chain.url, params=signature_query("not-the-token"), content=xml)
+    assert forged.status_code == 401
+    assert push(chain, b"<xml><oops").status_code == 400
+    assert push(chain, b"<xml>" + b" " * 70_000 + b"</xml>").status_code == 413
+    assert httpx.get(chain.url.replace("/wechat/callback", "/other"),
+                     params=good).status_code == 404
+
+
+def test_a_qr_hq_cannot_make_fails_at_the_kiosk_saying_why(store, tmp_path):
+    relaying(store.settings)
+    book = HqBook(tmp_path / "hq.db")
+    try:
+        guest = add_member(store, NewMember(name="王芳", phone="13800138000",
+                                            marketing_consent=True))
+        with pytest.raises(WeChatUnavailable, match="HQ has not made"):
+            qr_from_hq(store, guest["id"], wait_s=0.3)
+        hand_to_hq(book, store)
+        assert make_qrs(book, None) == 1  # HQ without an account
+        page = json.loads(book.feed(store.store_id, feed_position(store)))
+        apply_page(store, page["events"], page["position"])
+        [scene] = [r[0] for r in store.conn.execute("SELECT scene FROM wechat_scenes")]
+        with pytest.raises(WeChatUnavailable, match="HQ has no WeChat account"):
+            made_qr(store, scene)
+    finally:
+        book.conn.close()
+
+
+def hq_heard(path, member_id):
+    """Whether HQ has the guest: the store's link to HQ is up (a first contact takes a
+    publisher's round or two)."""
+    if not path.exists():
+        return False
+    with sqlite3.connect(path) as db:
+        try:
+            return db.execute("SELECT 1 FROM hq_members WHERE id = ?", (member_id,)).fetchone()
+        except sqlite3.OperationalError:  # HQ creating its tables
+            return False
+
+
+def test_hq_run_serves_the_callback_and_the_kiosk_gets_its_qr_through_hq(tmp_path):
+    """`laoke hq run --wechat-port` and `laoke hub run --broker`, as an installer runs them,
+    with the account's secret at HQ only."""
+    standin = WeChatStandin("wx-chain", "wx-secret", {"TPL-1": TEMPLATE})
+    broker = Mosquitto(tmp_path / "broker").start()
+    with socket.socket() as probe:  # a port free now, for HQ's callback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAOKE_MESSAGING_WECHAT_APP_ID": "wx-chain",
+           "LAOKE_MESSAGING_WECHAT_APP_SECRET": "wx-secret",
+           "LAOKE_MESSAGING_WECHAT_TOKEN": TOKEN,
+           "LAOKE_MESSAGING_WECHAT_API_BASE": standin.url}
+    hq = subprocess.Popen([sys.executable, "-m", "hub", "--home", str(tmp_path / "hq"), "hq",
+                           "run", "--broker", broker.url, "--wechat-port", str(port)],
+                          env=env, stderr=subprocess.PIPE)
+    hub = RunningHub(tmp_path / "store", "--broker", broker.url, "--store-id", "shop-wx",
+                     env={"LAOKE_MESSAGING_ROUTE": "hq",
+                          "LAOKE_MESSAGING_WECHAT_APP_ID": "wx-chain"})
+    url = f"http://127.0.0.1:{port}/wechat/callback"
+    try:
+        hub.start()
+        with hub.client() as owner:
+            kiosk = owner.post("/devices", json={"name": "门口", "role": "kiosk"}).json()
+        with hub.client(kiosk["token"]) as door:
+            assert door.get("/signup/offers").json()["wechat"] is True
+            joined = signup(door, "13800138000").json()
+            wait_until(lambda: hq_heard(tmp_path / "hq" / "hq.db", joined["id"]), timeout=60)
+            qr = door.post("/wechat/follow-qr", json={"member_qr": joined["qr"]}, timeout=30)
+            assert qr.status_code == 200, qr.text
+        assert qr.json()["url"] in standin.scenes, "WeChat made it, asked by HQ"
+        answer = httpx.post(url, params=signature_query(TOKEN),
+                            content=standin.scan(qr.json()["url"], "openid-run"))
+        assert (answer.status_code, answer.text) == (200, "success")
+
+        def following():
+            with home_db(hub.home) as db:
+                return db.execute("SELECT openid, following FROM wechat_followers WHERE "
+                                  "member_id = ?", (joined["id"],)).fetchall()
+        assert wait_until(following, timeout=30) == [("openid-run", 1)]
+    finally:
+        hub.stop()
+        hq.terminate()
+        _, err = hq.communicate(timeout=30)
+        broker.stop()
+        standin.close()
+    assert hq.returncode == 0, err.decode()[-2000:]
