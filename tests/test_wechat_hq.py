@@ -31,7 +31,8 @@ from hub.domain.wechat import follower, made_qr
 from sync.chain import CHAIN_ID
 from sync.hq import HqBook, Receiver
 from sync.hq.relay import RelaySender
-from sync.hq.wechat import make_qrs, serve_wechat
+from sync.hq.wechat import make_qrs, route, serve_wechat
+from sync.protocol import events_topic
 from sync.publisher import Publisher
 from tests.support.broker import Mosquitto
 from tests.support.chain import hand_to_hq, make_store
@@ -292,3 +293,47 @@ def test_hq_run_serves_the_callback_and_the_kiosk_gets_its_qr_through_hq(tmp_pat
         broker.stop()
         standin.close()
     assert hq.returncode == 0, err.decode()[-2000:]
+
+
+def wechat_event(kind, openid, scene=""):
+    return {"event": kind, "openid": openid, "scene": scene, "time": 1_700_000_000,
+            "status": "", "msgid": "", "notices": []}
+
+
+def test_hq_routes_by_scene_then_openid_and_forgets_an_erased_guest_on_either_engine(hq_db):
+    book = HqBook(hq_db)
+    later = "2099-01-01T00:00:00.000Z"
+    for store_id, events in (("s-a", [
+            ("wechat.qr_wanted", {"scene": "m-live", "member_id": "m-1", "expires_at": later}),
+            ("wechat.qr_wanted", {"scene": "m-gone", "member_id": "m-2",
+                                  "expires_at": "2020-01-01T00:00:00.000Z"}),
+            ("wechat.follower", {"member_id": "m-1", "openid": "oA", "following": True,
+                                 "changed_at": "t"})]),
+            ("s-b", [("wechat.follower", {"member_id": "m-1", "openid": "oA",
+                                          "following": True, "changed_at": "t"}),
+                     ("wechat.qr_wanted", {"scene": "m-bad"})])):  # no member: not routed
+        book.apply(events_topic(store_id), json.dumps({"schema": 1, "store": store_id, "events": [
+            {"store": store_id, "seq": n, "id": f"{store_id}-{n}", "type": kind, "ts": "t",
+             "data": data} for n, (kind, data) in enumerate(events, 1)]}).encode())
+    assert route(book, wechat_event("subscribe", "oNew", "m-live")) == ["s-a"]
+    assert route(book, wechat_event("subscribe", "oNew", "m-gone")) == [], \
+        "an expired scene names no store, and no store linked the OpenID"
+    assert route(book, wechat_event("unsubscribe", "oA")) == ["s-a", "s-b"], \
+        "a guest linked at two stores: both hear it"
+    assert route(book, wechat_event("unsubscribe", "oNobody")) == []
+    page = json.loads(book.feed("s-b", 0))
+    to_b = [e for e in page["events"] if e["type"] == "wechat.event"]
+    assert [(e["data"]["store"], e["data"]["event"]["openid"]) for e in to_b] == [("s-b", "oA")]
+
+    book.apply(events_topic("s-a"), json.dumps({"schema": 1, "store": "s-a", "events": [
+        {"store": "s-a", "seq": 4, "id": "s-a-4", "type": "member.erased", "ts": "t",
+         "data": {"id": "m-1"}}]}).encode())
+    left = [book.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE member_id = 'm-1'"
+                              ).fetchone()[0] for table in ("hq_wechat_followers",
+                                                            "hq_wechat_scenes")]
+    assert left == [0, 0]
+    kept = [json.loads(r[0]) for r in book.conn.execute(
+        "SELECT data FROM hq_events WHERE type = 'wechat.event'")]
+    assert kept and {e["event"]["openid"] for e in kept if e["member_id"] == "m-1"} == {"erased"}
+    assert route(book, wechat_event("unsubscribe", "oA")) == []
+    book.conn.close()
