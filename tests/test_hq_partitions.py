@@ -165,3 +165,60 @@ def test_a_killed_workers_session_swallows_no_stores_requests(tmp_path, broker, 
         stores.disconnect()
         stop_workers(workers)
         book.conn.close()
+
+
+def test_only_one_partitioned_worker_relays_and_a_newcomer_takes_nothing_mid_send(postgres):
+    """Each `laoke hq run --partitioned` worker has a message relay: the one holding the
+    relay's lock sends. A worker that starts while another is mid-send leaves that message
+    alone (taking it back would send a webhook twice, or call a sent e-mail unconfirmed),
+    and takes the relay over, with what was truly orphaned, once the holder is gone."""
+    from hub.domain.config import new_settings
+    from sync.chain import CHAIN_ID
+    from sync.hq.partitions import RELAY_JOB, Sole
+    from sync.hq.relay import RelaySender
+    from sync.protocol import events_topic
+    from tests.support.standins import Gateway
+
+    url = postgres.database()
+    book = HqBook(url)
+    gateway = Gateway()
+    gateway.delay_s = 2.0
+    settings = new_settings(CHAIN_ID)
+    settings.messaging.webhook_url, settings.messaging.timeout_s = gateway.url, 10
+    settings.campaigns.quiet_start = settings.campaigns.quiet_end = "00:00"
+
+    def hand_over(message_id, seq):
+        book.apply(events_topic("s-p"), dumps({"schema": 1, "store": "s-p", "events": [{
+            "store": "s-p", "seq": seq, "id": f"e-{seq}", "type": "message.relayed",
+            "ts": "t", "data": {"id": message_id, "member_id": "m-1", "channel": "webhook",
+                                "address": "+8613800138000", "template": "", "params": "",
+                                "body": "好久不见", "created_at": "2026-12-01T02:00:00.000Z"}}]}))
+
+    def status(message_id):
+        return book.conn.execute("SELECT status FROM hq_messages WHERE id = ?",
+                                 (message_id,)).fetchone()[0]
+
+    first = RelaySender(book, settings, every_s=0.1, sole=Sole(url, RELAY_JOB)).start()
+    second = None
+    try:
+        hand_over("msg-1", 1)
+        wait_until(lambda: status("msg-1") == "sending")
+        second = RelaySender(book, settings, every_s=0.1, sole=Sole(url, RELAY_JOB)).start()
+        wait_until(lambda: second.rounds == 0 and second.state()["state"] == "running")
+        time.sleep(0.5)  # the newcomer's rounds, while the first is mid-send
+        assert not second.active and status("msg-1") == "sending"
+        wait_until(lambda: status("msg-1") == "delivered")
+        assert gateway.requests == 1, "sent once"
+
+        first.stop()  # its lock goes with its connection: the second takes the relay
+        first = None
+        gateway.delay_s = 0
+        hand_over("msg-2", 2)
+        wait_until(lambda: status("msg-2") == "delivered")
+        assert second.active and gateway.requests == 2
+    finally:
+        for sender in (first, second):
+            if sender is not None:
+                sender.stop()
+        gateway.close()
+        book.conn.close()

@@ -113,6 +113,7 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
             raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
                                      param_hint="--metrics-port") from None
     from sync.chain import ChainBooks, hq_settings
+    from sync.hq.partitions import RELAY_JOB, Sole
     from sync.hq.relay import RelaySender, relayed_channels
 
     from ..domain.errors import ConfigError
@@ -138,7 +139,8 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
     # store relays fails, saying so, rather than waiting at HQ for ever)
     relayed = ", ".join(relayed_channels(settings))
     workers = [receiver, relay, *([ChainBooks(obj.home, book)] if chain_books else []),
-               RelaySender(book, settings)]
+               RelaySender(book, settings, sole=Sole(book.url, RELAY_JOB) if partitioned
+                           else None)]
     for worker in workers:
         worker.start()
     click.echo(f"laoke hq: receiving from {broker} into {book.where}"

@@ -26,7 +26,8 @@ from typing import Any
 from ..protocol import PARTITIONS
 
 log = logging.getLogger(__name__)
-PRESENCE, PARTITION = 0x6C61, 0x6C62  # the two advisory lock classes (key1 of the pair)
+PRESENCE, PARTITION, SOLE = 0x6C61, 0x6C62, 0x6C63  # the advisory lock classes (key1)
+RELAY_JOB = 1  # Sole's job: HQ's message relay
 
 
 class Leases:
@@ -106,6 +107,49 @@ class Leases:
             self.conn.close()
             self.conn = None
         self.held = set()
+
+
+class Sole:
+    """Whether this worker is the one of the chain's that does a job no two may do at once:
+    whoever holds the job's session lock, on a connection of its own, so a dead holder's job
+    is free the moment its connection is gone. HQ's message relay is one: a relay that starts
+    takes back what was caught mid-send, which must be a dead relay's, never a live one's."""
+
+    def __init__(self, url: str, job: int) -> None:
+        import psycopg
+
+        self.url, self.job = url, job
+        self.errors = (psycopg.OperationalError, psycopg.InterfaceError)
+        self.conn: Any = None
+        self.holding = False
+
+    def held(self) -> bool:
+        """Whether this worker holds the job now, taking it if it is free. Each call asks
+        the connection, so a lost one (and the job with it) shows at once."""
+        import psycopg
+
+        try:
+            if self.conn is None:
+                self.conn = psycopg.connect(self.url, autocommit=True,
+                                            application_name=f"laoke-hq-sole-{os.getpid()}")
+                self.holding = False
+            if self.holding:
+                self.conn.execute("SELECT 1")
+            else:
+                self.holding = bool(self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                                      (SOLE, self.job)).fetchone()[0])
+        except self.errors as error:
+            log.warning("HQ worker lost its lock connection (job %d): %s", self.job, error)
+            self.close()
+        return self.holding
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+        self.holding = False
 
 
 def holders(conn: Any) -> dict[int, int]:

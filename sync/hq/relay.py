@@ -43,6 +43,7 @@ from hub.sms import AliyunSms, TencentSms
 from hub.workers import ThreadWorker
 
 from .db import HqDb
+from .partitions import Sole
 from .wechat import QrMaker, make_qrs
 
 if TYPE_CHECKING:
@@ -263,29 +264,41 @@ class Relay:
 
 
 class RelaySender(ThreadWorker):
-    """`laoke hq run` with an SMS provider, a webhook or a mail server in HQ's settings:
-    sends the stores' relayed messages, on a connection of its own to the book."""
+    """`laoke hq run`: sends the stores' relayed messages, on a connection of its own to the
+    book. With `sole` (partitioned workers sharing one book), only the worker holding the
+    relay's lock sends, and a worker takes back what was caught mid-send only when it gets
+    the lock: the previous holder is then gone, and what it was sending is truly orphaned."""
 
     name = "message relay"
 
-    def __init__(self, book: HqBook, settings: Settings,
-                 every_s: float = RELAY_EVERY_S) -> None:
+    def __init__(self, book: HqBook, settings: Settings, every_s: float = RELAY_EVERY_S,
+                 sole: Sole | None = None) -> None:
         super().__init__()
         self.url, self.clock, self.settings, self.every_s = book.url, book.clock, settings, \
             every_s
+        self.sole = sole
         self.relay: Relay | None = None
+        self.active = False  # whether this worker is the one that sends
         self.tried = self.rounds = 0
 
     def begin(self) -> None:
         from .book import HqBook
 
         self.relay = Relay(HqBook(self.url, self.clock), self.settings)
-        found = self.relay.recover()
-        if found:
-            log.warning("message relay: %d message(s) were mid-send when HQ stopped", found)
 
     def step(self, stop: threading.Event) -> float:
         assert self.relay is not None
+        if self.sole is not None and not self.sole.held():
+            if self.active:
+                log.warning("message relay: another HQ worker sends now")
+            self.active = False
+            return self.every_s
+        if not self.active:
+            found = self.relay.recover()
+            if found:
+                log.warning("message relay: %d message(s) were mid-send when HQ stopped",
+                            found)
+            self.active = True
         self.tried += self.relay.run_once()
         self.rounds += 1
         return self.every_s
@@ -293,6 +306,9 @@ class RelaySender(ThreadWorker):
     def end(self) -> None:
         if self.relay is not None:
             self.relay.book.conn.close()
+        if self.sole is not None:
+            self.sole.close()
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "tried": self.tried, "rounds": self.rounds}
+        return {**super().state(), "tried": self.tried, "rounds": self.rounds,
+                "active": self.active}

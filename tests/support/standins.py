@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.parse
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -22,12 +23,14 @@ class Gateway:
         self.requests = 0
         self.fail_next = 0  # answer 503 without taking the message
         self.lose_answer_next = 0  # take the message, then answer 503 (a lost answer)
+        self.delay_s = 0.0  # how long it takes to answer (a sender caught mid-send)
         gateway = self
 
         class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 gateway.requests += 1
+                time.sleep(gateway.delay_s)
                 if gateway.fail_next:
                     gateway.fail_next -= 1
                     self.send_response(503)
