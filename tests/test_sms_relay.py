@@ -7,6 +7,7 @@ stopping mid-send is played on HQ's book, as a crash leaves it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -404,3 +405,22 @@ def test_hq_without_a_channel_says_so_and_a_crash_mid_send_resends_only_what_is_
         assert failed["status"] == "failed" and "HQ has no smtp set up" in failed["reason"]
     finally:
         book.conn.close()
+
+
+def test_an_idle_relay_round_takes_no_write_lock(book, tmp_path, gateway):
+    """The relay looks every two seconds: with nothing due it only reads, so it never takes
+    the writers' lock from the stores' applies (on PostgreSQL, the chain's one writer lock)."""
+    settings = hq_settings(aliyun_standin(), "aliyun")
+    settings.messaging.sms.provider = ""
+    settings.messaging.webhook_url = gateway.url
+    relay = Relay(book, settings)
+    book.conn.conn.execute("PRAGMA busy_timeout = 0")  # a write now fails at once
+    other = sqlite3.connect(tmp_path / "hq.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        assert relay.run_once() == 0
+        with pytest.raises(sqlite3.OperationalError, match="locked"), book.write():
+            pass
+    finally:
+        other.rollback()
+        other.close()

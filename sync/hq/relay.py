@@ -154,11 +154,13 @@ class Relay:
         channels = open_channels(self.settings, now, RELAYABLE, skip)
         if not channels:
             return None
+        due = ("SELECT * FROM hq_messages WHERE status = 'queued' AND channel IN "
+               f"({', '.join('?' for _ in channels)}) AND next_attempt_at <= ? "
+               "ORDER BY next_attempt_at, id LIMIT 1", (*channels, to_iso(now)))
+        if self.book.conn.execute(*due).fetchone() is None:
+            return None  # looked at without the writers' lock, which an idle relay never takes
         with self.book.write() as conn:
-            row = conn.execute("SELECT * FROM hq_messages WHERE status = 'queued' AND "
-                               f"channel IN ({', '.join('?' for _ in channels)}) AND "
-                               "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
-                               (*channels, to_iso(now))).fetchone()
+            row = conn.execute(*due).fetchone()
             if row is None:
                 return None
             conn.execute("UPDATE hq_messages SET status = 'sending', attempts = attempts + 1 "
@@ -224,11 +226,13 @@ class Relay:
     # -- Receipts (hub/sending.py) ---------------------------------------------------------
 
     def awaiting(self, channel: str, since: datetime) -> list[dict[str, Any]]:
+        waiting = ("SELECT * FROM hq_messages WHERE channel = ? AND status = 'sent' AND "
+                   "sent_at >= ? ORDER BY COALESCE(receipt_asked_at, sent_at), id LIMIT 50",
+                   (channel, to_iso(since)))
+        if self.book.conn.execute(*waiting).fetchone() is None:
+            return []
         with self.book.write() as conn:
-            rows = conn.execute(
-                "SELECT * FROM hq_messages WHERE channel = ? AND status = 'sent' AND "
-                "sent_at >= ? ORDER BY COALESCE(receipt_asked_at, sent_at), id LIMIT 50",
-                (channel, to_iso(since))).fetchall()
+            rows = conn.execute(*waiting).fetchall()
             conn.executemany("UPDATE hq_messages SET receipt_asked_at = ? WHERE id = ?",
                              [(to_iso(self.now()), row["id"]) for row in rows])
         return [dict(r) for r in rows]
