@@ -8,12 +8,14 @@ installer runs them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from types import SimpleNamespace
 
 import httpx
@@ -24,13 +26,15 @@ from hub.domain.campaigns import create_campaign, run_campaign
 from hub.domain.config import WeChatTemplate, new_settings
 from hub.domain.coupons import create_template
 from hub.domain.errors import WeChatUnavailable
+from hub.domain.ids import HQ_ORIGIN
 from hub.domain.members import NewMember, add_member, erase_member, get_member
 from hub.domain.outreach import list_messages
-from hub.domain.replica import apply_page, feed_position
-from hub.domain.wechat import follower, made_qr
+from hub.domain.replica import apply_page, conflicts, feed_position
+from hub.domain.store import Store
+from hub.domain.wechat import follow, follower, made_qr, new_scene
 from sync.chain import CHAIN_ID
 from sync.hq import HqBook, Receiver
-from sync.hq.relay import RelaySender
+from sync.hq.relay import Relay, RelaySender
 from sync.hq.wechat import make_qrs, route, serve_wechat
 from sync.protocol import events_topic
 from sync.publisher import Publisher
@@ -38,7 +42,7 @@ from tests.support.broker import Mosquitto
 from tests.support.chain import hand_to_hq, make_store
 from tests.support.homedb import home_db
 from tests.support.hubproc import ROOT, RunningHub, signup, wait_until
-from tests.support.wechat import WeChatStandin, signature_query
+from tests.support.wechat import WeChatStandin, event_xml, signature_query
 
 TOKEN = "chain-callback-token"
 WORDING = "{name}，{store}送您{offer}，{until}前有效"
@@ -295,39 +299,53 @@ def test_hq_run_serves_the_callback_and_the_kiosk_gets_its_qr_through_hq(tmp_pat
     assert hq.returncode == 0, err.decode()[-2000:]
 
 
-def wechat_event(kind, openid, scene=""):
-    return {"event": kind, "openid": openid, "scene": scene, "time": 1_700_000_000,
-            "status": "", "msgid": "", "notices": []}
+PUSHED = itertools.count(1_700_000_000)  # each event's own CreateTime
+
+
+def wechat_event(kind, openid, scene="", msgid="", status="", notices=()):
+    return {"event": kind, "openid": openid, "scene": scene, "time": next(PUSHED),
+            "status": status, "msgid": msgid, "notices": list(notices)}
+
+
+def send(book, store_id, events, first=1):
+    """A store's events, as its publisher hands them to HQ."""
+    book.apply(events_topic(store_id), json.dumps({"schema": 1, "store": store_id, "events": [
+        {"store": store_id, "seq": n, "id": f"{store_id}-{n}", "type": kind, "ts": "t",
+         "data": data} for n, (kind, data) in enumerate(events, first)]}).encode())
+
+
+def link(member_id, openid, following=True):
+    return ("wechat.follower", {"member_id": member_id, "openid": openid,
+                                "following": following, "changed_at": "t"})
+
+
+LATER = "2099-01-01T00:00:00.000Z"
+
+
+def wanted(scene, member_id, expires_at=LATER):
+    return ("wechat.qr_wanted", {"scene": scene, "member_id": member_id,
+                                 "expires_at": expires_at})
 
 
 def test_hq_routes_by_scene_then_openid_and_forgets_an_erased_guest_on_either_engine(hq_db):
     book = HqBook(hq_db)
-    later = "2099-01-01T00:00:00.000Z"
-    for store_id, events in (("s-a", [
-            ("wechat.qr_wanted", {"scene": "m-live", "member_id": "m-1", "expires_at": later}),
-            ("wechat.qr_wanted", {"scene": "m-gone", "member_id": "m-2",
-                                  "expires_at": "2020-01-01T00:00:00.000Z"}),
-            ("wechat.follower", {"member_id": "m-1", "openid": "oA", "following": True,
-                                 "changed_at": "t"})]),
-            ("s-b", [("wechat.follower", {"member_id": "m-1", "openid": "oA",
-                                          "following": True, "changed_at": "t"}),
-                     ("wechat.qr_wanted", {"scene": "m-bad"})])):  # no member: not routed
-        book.apply(events_topic(store_id), json.dumps({"schema": 1, "store": store_id, "events": [
-            {"store": store_id, "seq": n, "id": f"{store_id}-{n}", "type": kind, "ts": "t",
-             "data": data} for n, (kind, data) in enumerate(events, 1)]}).encode())
+    send(book, "s-a", [wanted("m-live", "m-1"), wanted("m-gone", "m-2", "2020-01-01T00:00:00Z"),
+                       link("m-1", "oA")])
+    send(book, "s-b", [link("m-1", "oA"), ("wechat.qr_wanted", {"scene": "m-bad"})])
     assert route(book, wechat_event("subscribe", "oNew", "m-live")) == ["s-a"]
     assert route(book, wechat_event("subscribe", "oNew", "m-gone")) == [], \
         "an expired scene names no store, and no store linked the OpenID"
-    assert route(book, wechat_event("unsubscribe", "oA")) == ["s-a", "s-b"], \
+    assert sorted(route(book, wechat_event("unsubscribe", "oA"))) == ["s-a", "s-b"], \
         "a guest linked at two stores: both hear it"
     assert route(book, wechat_event("unsubscribe", "oNobody")) == []
+    assert route(book, wechat_event("CLICK".lower(), "oA")) == [], "what no store acts on"
     page = json.loads(book.feed("s-b", 0))
     to_b = [e for e in page["events"] if e["type"] == "wechat.event"]
     assert [(e["data"]["store"], e["data"]["event"]["openid"]) for e in to_b] == [("s-b", "oA")]
+    assert book.conn.execute("SELECT COUNT(*) FROM hq_wechat_scenes WHERE scene = 'm-bad'"
+                             ).fetchone()[0] == 0, "a request without its guest is not kept"
 
-    book.apply(events_topic("s-a"), json.dumps({"schema": 1, "store": "s-a", "events": [
-        {"store": "s-a", "seq": 4, "id": "s-a-4", "type": "member.erased", "ts": "t",
-         "data": {"id": "m-1"}}]}).encode())
+    send(book, "s-a", [("member.erased", {"id": "m-1"})], first=4)
     left = [book.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE member_id = 'm-1'"
                               ).fetchone()[0] for table in ("hq_wechat_followers",
                                                             "hq_wechat_scenes")]
@@ -336,4 +354,168 @@ def test_hq_routes_by_scene_then_openid_and_forgets_an_erased_guest_on_either_en
         "SELECT data FROM hq_events WHERE type = 'wechat.event'")]
     assert kept and {e["event"]["openid"] for e in kept if e["member_id"] == "m-1"} == {"erased"}
     assert route(book, wechat_event("unsubscribe", "oA")) == []
+
+    # A store that had not heard of the erasure links the guest after it: HQ keeps nothing.
+    send(book, "s-b", [link("m-1", "oX")], first=3)
+    assert route(book, wechat_event("unsubscribe", "oX")) == []
+    assert not [r[0] for r in book.conn.execute("SELECT data FROM hq_events")
+                if "oX" in r[0]], "the late link is kept redacted"
     book.conn.close()
+
+
+def test_a_follow_through_another_stores_qr_reaches_the_store_that_linked_them(hq_db):
+    book = HqBook(hq_db)
+    send(book, "s-a", [link("m-1", "oA", following=False)])  # they had left the account
+    send(book, "s-b", [wanted("m-b", "m-2")])
+    assert sorted(route(book, wechat_event("subscribe", "oA", "m-b"))) == ["s-a", "s-b"]
+    book.conn.close()
+
+
+def test_a_push_wechat_sends_again_is_routed_once(hq_db):
+    book = HqBook(hq_db)
+    send(book, "s-a", [link("m-1", "oA")])
+    accepted = wechat_event("subscribe_msg_popup_event", "oA", notices=[
+        {"TemplateId": "NTC-1", "SubscribeStatusString": "accept"}])
+    assert route(book, accepted) == ["s-a"]
+    assert route(book, accepted) == [], "no answer came in time: WeChat pushed it again"
+    book.conn.close()
+
+
+def test_a_template_result_goes_to_the_store_hq_sent_it_for(hq_db):
+    book = HqBook(hq_db)
+    send(book, "s-a", [link("m-1", "o-old"), ("message.relayed", {
+        "id": "msg-1", "member_id": "m-1", "channel": "wechat", "address": "o-old",
+        "template": "TPL-1", "params": "{}", "body": "x"})])
+    book.conn.execute("UPDATE hq_messages SET status = 'sent', provider_ref = '777'")
+    send(book, "s-a", [link("m-1", "o-new")], first=3)  # the guest's WeChat since
+    done = wechat_event("templatesendjobfinish", "o-old", msgid="777", status="success")
+    assert route(book, done) == ["s-a"]
+    assert book.conn.execute("SELECT status FROM hq_messages").fetchone()[0] == "delivered"
+    [settled] = [json.loads(r[0]) for r in book.conn.execute(
+        "SELECT data FROM hq_events WHERE type = 'message.settled'")]
+    assert (settled["store"], settled["id"], settled["status"]) == ("s-a", "msg-1", "delivered")
+    book.conn.close()
+
+
+def test_one_acceptance_of_a_notice_is_one_notice_for_the_chain(tmp_path):
+    """A guest linked at two stores accepts a notice once: the store that linked them last
+    may send it, the other skips it."""
+    book = HqBook(tmp_path / "hq.db")
+    stores = []
+    for store_id in ("s-a", "s-b"):
+        store = Store(tmp_path / f"{store_id}.db", relaying(new_settings(store_id)))
+        guest = add_member(store, NewMember(name="王芳", phone="13800138000",
+                                            marketing_consent=True))
+        follow(store, "oA", new_scene(store, guest["id"]))
+        hand_to_hq(book, store)
+        stores.append((store, guest["id"]))
+    assert route(book, wechat_event("subscribe_msg_popup_event", "oA", notices=[
+        {"TemplateId": "NTC-1", "SubscribeStatusString": "accept"}])) == ["s-b"]
+    fates = []
+    for store, member_id in stores:
+        page = json.loads(book.feed(store.store_id, feed_position(store)))
+        apply_page(store, page["events"], page["position"])
+        fates.append(campaign(store, "新菜", NOTICE_WORDING)[member_id]["status"])
+    assert fates == ["skipped", "held"]
+    book.conn.close()
+
+
+def test_a_refusal_this_store_does_not_know_still_settles_the_message(store):
+    relaying(store.settings)
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000",
+                                        marketing_consent=True))
+    follow(store, "oA", new_scene(store, guest["id"]))
+    message = campaign(store, "再来")[guest["id"]]
+    apply_page(store, [{"store": HQ_ORIGIN, "seq": 1, "id": "h1", "type": "message.settled",
+                        "ts": "t", "data": {"store": store.store_id, "id": message["id"],
+                                            "status": "failed", "reason": "WeChat: 40037",
+                                            "refusal": "template_gone"}}], 10**18)
+    assert status_of(store, message["id"]) == "failed" and not conflicts(store)
+    assert follower(store, guest["id"])["following"] is True
+
+
+def test_an_event_redacted_by_an_erasure_links_no_openid(store):
+    guest = add_member(store, NewMember(name="韩梅", phone="13700137000"))
+    scene = new_scene(store, guest["id"])
+    apply_page(store, [{"store": HQ_ORIGIN, "seq": 1, "id": "h1", "type": "wechat.event",
+                        "ts": "t", "data": {"store": store.store_id, "member_id": guest["id"],
+                                            "event": wechat_event("subscribe", "erased",
+                                                                  scene)}}], 10**18)
+    assert follower(store, guest["id"]) is None and not conflicts(store)
+
+
+def test_the_kiosks_qr_is_made_between_a_campaigns_sends_and_once(tmp_path):
+    """A campaign of many messages does not keep the guest at the kiosk waiting, and a QR
+    two relay rounds look at once is made once."""
+    standin = WeChatStandin("wx-chain", "wx-secret", {"TPL-1": TEMPLATE})
+    book = HqBook(tmp_path / "hq.db")
+    try:
+        standin.followers.update(f"o{n}" for n in range(40))
+        send(book, "s-a", [("message.relayed", {
+            "id": f"msg-{n}", "member_id": f"m-{n}", "channel": "wechat", "address": f"o{n}",
+            "template": "TPL-1", "params": json.dumps({"thing1": "王芳"}), "body": "x"})
+            for n in range(40)] + [wanted("m-kiosk", "m-k")])
+        settings = chain_account(standin)
+        relay = Relay(book, settings)
+        assert relay.run_once() == 40
+        kinds = [r[0] for r in book.conn.execute("SELECT type FROM hq_events WHERE store_id = "
+                                                 "? ORDER BY hq_seq", (HQ_ORIGIN,))]
+        assert kinds.index("wechat.qr") == 0, "made before the campaign's sends"
+        assert len(standin.scenes) == 1
+
+        send(book, "s-a", [wanted("m-kiosk-2", "m-k")], first=42)
+        other = HqBook(tmp_path / "hq.db")
+        rounds = [threading.Thread(target=make_qrs, args=(b, relay.channels["wechat"]))
+                  for b in (book, other)]
+        for thread in rounds:
+            thread.start()
+        for thread in rounds:
+            thread.join()
+        other.conn.close()
+        assert len(standin.scenes) == 2
+        assert book.conn.execute("SELECT COUNT(*) FROM hq_events WHERE type = 'wechat.qr'"
+                                 ).fetchone()[0] == 2
+    finally:
+        book.conn.close()
+        standin.close()
+
+
+def test_a_qr_request_with_no_valid_expiry_is_not_made_and_holds_nothing_up(tmp_path):
+    book = HqBook(tmp_path / "hq.db")
+    send(book, "s-a", [wanted("m-1", "m-1", "soon")])
+    assert make_qrs(book, None) == 0
+    book.conn.close()
+
+
+def test_the_callback_answers_while_a_client_stalls_and_after_its_database_went(postgres):
+    """One client stalling mid-request holds only its own thread; a database connection
+    lost answers 500 once (WeChat pushes the event again) and the next push is routed."""
+    url = postgres.database()
+    book = HqBook(url)
+    send(book, "s-a", [link("m-1", "oA")])
+    settings = chain_account(SimpleNamespace(url="http://127.0.0.1:9")).messaging.wechat
+    server = serve_wechat(url, book.clock, settings, 0)
+    callback = f"http://127.0.0.1:{server.server_address[1]}/wechat/callback"
+    stalled = socket.create_connection(server.server_address)
+    try:
+        stalled.sendall(b"POST /wechat/callback HTTP/1.1\r\nContent-Length: 500\r\n\r\n<xml>")
+        echo = httpx.get(callback, params={**signature_query(TOKEN), "echostr": "e-1"},
+                         timeout=5)
+        assert (echo.status_code, echo.text) == (200, "e-1")
+        left = httpx.post(callback, params=signature_query(TOKEN),
+                          content=event_xml("oA", "unsubscribe"), timeout=5)
+        assert left.status_code == 200
+        book.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND pid <> pg_backend_pid()")
+        again = event_xml("oA", "subscribe")
+        first = httpx.post(callback, params=signature_query(TOKEN), content=again, timeout=5)
+        assert first.status_code == 500
+        retried = httpx.post(callback, params=signature_query(TOKEN), content=again, timeout=5)
+        assert (retried.status_code, retried.text) == (200, "success")
+        routed = [json.loads(r[0])["event"]["event"] for r in book.conn.execute(
+            "SELECT data FROM hq_events WHERE type = 'wechat.event' ORDER BY hq_seq")]
+        assert routed == ["unsubscribe", "subscribe"]
+    finally:
+        stalled.close()
+        server.shutdown()
+        book.conn.close()

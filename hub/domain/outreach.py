@@ -32,7 +32,7 @@ from .ids import new_id
 from .members import member_row, update_member
 from .profiles import member_profile
 from .store import Store
-from .wechat import NOT_ACCEPTED, follower_openid, notices_left, refused
+from .wechat import NOT_ACCEPTED, REFUSALS, follower_openid, notices_left, refused
 from .wechat import approved_template as wechat_template
 
 CHANNELS = ("webhook", "smtp", "sms", "wechat", "receipt", "tablet")
@@ -360,7 +360,8 @@ def settle_relayed(store: Store, data: dict[str, Any]) -> bool:
             (status, reason[:300] if isinstance(reason, str) and reason else None,
              data.get("provider_ref"), data.get("sent_at"), data["id"], *RELAYABLE,
              *before)).rowcount
-        if changed and refusal:  # what the refusal says of the guest, with the failure
+        if changed and refusal in REFUSALS:  # what it says of the guest, with the failure
+            # (a refusal a newer HQ names and this version does not know says nothing here)
             refused(store, str(refusal), dict(store.conn.execute(
                 "SELECT address, template FROM messages WHERE id = ?",
                 (data["id"],)).fetchone()))

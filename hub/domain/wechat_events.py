@@ -28,7 +28,8 @@ from .wechat import (
 FOLLOWS = ("subscribe", "subscribe_scan", "scan")
 NOTICE_EVENTS = ("subscribe_msg_popup_event", "subscribe_msg_change_event",
                  "subscribe_msg_sent_event")
-KNOWN = (*FOLLOWS, "unsubscribe", "templatesendjobfinish", *NOTICE_EVENTS)
+KNOWN = (*FOLLOWS, "unsubscribe", "templatesendjobfinish", *NOTICE_EVENTS)  # the rest: none
+ERASED = "erased"  # the OpenID an erasure leaves in the events that carried it
 
 
 class Event(TypedDict):
@@ -63,6 +64,8 @@ def on_event(store: Store, event: Event) -> str:
     """Do what the event means here; returns what was done (for the log and the tests).
     Anything else is passed over."""
     openid, kind = event["openid"], event["event"]
+    if openid == ERASED:  # an event HQ handed on, redacted since by an erasure
+        return "ignored"
     if kind in FOLLOWS:
         scene = event["scene"]
         linked = follow(store, openid, scene if scene.startswith(SCENE_PREFIX) else "")

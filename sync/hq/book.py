@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 QUIET_S = 5.0  # a store that says it wrote more than HQ has, and sent nothing this long: ask
 STALL_S = 60.0  # a store that wrote more than HQ applied, and nothing came this long: stalled
 SKEW_S = 120.0  # a store's clock this far from HQ's is an alarm (its times in reports lie)
+# The events that carry a guest's personal data, by the field naming the guest: what an
+# erasure redacts in HQ's history (hub/domain/members.py's redacted_data).
+PERSONAL = (("id", ("member.created", "member.updated")),
+            ("member_id", ("card.linked", "card.blocked", "message.relayed", "wechat.follower",
+                           "wechat.event", *JOIN_KEYS)))
 SEEN_EVERY_S = 10.0  # how often a store's pulls update what the fleet view shows of it
 # Added after the tables' first release (hq_stores: what a person must look at, the
 # protocol the store speaks, its incarnation and the install that is it, and what the fleet
@@ -385,26 +390,25 @@ class HqBook:
     @staticmethod
     def _without_erased(conn: HqDb,
                         events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """A guest's edit that arrives after their erasure (from a store that had not heard
-        of it) is kept as the erasure left the guest: their id, nothing else."""
-        ids = [(e.get("data") or {}).get("id") for e in events
-               if e["type"] in ("member.created", "member.updated")]
+        """What a store that had not heard of a guest's erasure still sends of them (an
+        edit, a card, a WeChat link) is kept as the erasure leaves it: nothing personal."""
+        about = {kind: key for key, kinds in PERSONAL for kind in kinds}
+        ids = [(e.get("data") or {}).get(about[e["type"]]) for e in events
+               if e["type"] in about]
         if not ids:
             return events
         erased = {r[0] for r in conn.execute(
             f"SELECT id FROM hq_members WHERE erased = 1 AND id IN ({marks(ids)})", ids)}
-        return [{**e, "data": {"id": e["data"]["id"], "redacted": True}}
-                if e["type"] in ("member.created", "member.updated") and
-                e["data"].get("id") in erased else e for e in events]
+        return [{**e, "data": redacted_data(e["type"], e["data"])}
+                if e["type"] in about and e["data"].get(about[e["type"]]) in erased else e
+                for e in events]
 
     @staticmethod
     def _redact(conn: HqDb, member_id: str) -> None:
         """An erasure reaches HQ's own history: the feed, restores and dead letters never
         serve the guest's personal data again. The events are rewritten here rather than
         in SQL, so both engines keep the same JSON."""
-        for key, types in (("id", ("member.created", "member.updated")),
-                           ("member_id", ("card.linked", "card.blocked", "message.relayed",
-                                          "wechat.follower", "wechat.event", *JOIN_KEYS))):
+        for key, types in PERSONAL:
             rows = conn.execute(
                 f"SELECT hq_seq, type, data FROM hq_events WHERE type IN "
                 f"({marks(list(types))}) AND {conn.json_text('data', key)} = ?",

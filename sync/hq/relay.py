@@ -198,7 +198,13 @@ class Relay:
         provider's receipts and replies. Returns how many messages were tried."""
         tried = 0
         down: set[str] = set()
-        while (message := self.claim(tuple(down))) is not None:
+        account = self.channels.get("wechat")
+        qrs = account if isinstance(account, QrMaker) else None
+        while True:
+            make_qrs(self.book, qrs)  # first, and between sends: a guest at the kiosk waits
+            message = self.claim(tuple(down))
+            if message is None:
+                break
             tried += 1
             channel = self.channels.get(message["channel"])
             try:
@@ -213,8 +219,6 @@ class Relay:
                     down.add(message["channel"])  # its far end is down for this round
             else:
                 self.sent(message, sent)
-        account = self.channels.get("wechat")
-        make_qrs(self.book, account if isinstance(account, QrMaker) else None)
         sms = self.channels.get("sms")
         if isinstance(sms, AliyunSms | TencentSms) and "sms" not in down:
             try:

@@ -21,8 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,7 +32,7 @@ from hub.domain.config import WeChatSettings
 from hub.domain.errors import InvalidInput
 from hub.domain.wechat import EVENT as FOLLOWER
 from hub.domain.wechat import QR_WANTED
-from hub.domain.wechat_events import FOLLOWS, Event
+from hub.domain.wechat_events import ERASED, FOLLOWS, KNOWN, Event
 from hub.sending import SendFailed
 
 from .db import HqDb
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 WECHAT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hq_wechat_followers (
     openid TEXT NOT NULL, store_id TEXT NOT NULL, member_id TEXT NOT NULL,
-    PRIMARY KEY (openid, store_id));
+    linked_at TEXT NOT NULL, PRIMARY KEY (openid, store_id));
 CREATE INDEX IF NOT EXISTS hq_wechat_followers_member ON hq_wechat_followers(member_id);
 CREATE TABLE IF NOT EXISTS hq_wechat_scenes (
     scene TEXT PRIMARY KEY, store_id TEXT NOT NULL, member_id TEXT NOT NULL,
@@ -52,61 +53,134 @@ CREATE TABLE IF NOT EXISTS hq_wechat_scenes (
 CREATE INDEX IF NOT EXISTS hq_wechat_scenes_member ON hq_wechat_scenes(member_id);
 CREATE INDEX IF NOT EXISTS hq_wechat_scenes_status ON hq_wechat_scenes(status, asked_at);
 CREATE INDEX IF NOT EXISTS hq_wechat_scenes_expiry ON hq_wechat_scenes(expires_at);
+CREATE TABLE IF NOT EXISTS hq_wechat_seen (
+    openid TEXT NOT NULL, created BIGINT NOT NULL, event TEXT NOT NULL, seen_at TEXT NOT NULL,
+    PRIMARY KEY (openid, created, event));
+CREATE INDEX IF NOT EXISTS hq_wechat_seen_at ON hq_wechat_seen(seen_at);
 """
-QR_STALE_S = 60  # a QR asked for longer ago than this: the kiosk that asked has given up
+# A QR asked for longer ago than this goes unmade: the kiosk that asked waits 12 s
+# (hub/api/wechat.py's QR_WAIT_S), and its hand-over took some of that.
+QR_STALE_S = 15
 QR_PER_ROUND = 20
 MAX_EVENT_BYTES = 64 * 1024  # WeChat's events are a few hundred bytes
+SEEN_FOR = timedelta(days=1)  # WeChat retries a push it had no answer to within seconds
 _KEYS = {FOLLOWER: ("openid",), QR_WANTED: ("scene", "expires_at")}
 
 
 def take_wechat(conn: HqDb, store_id: str, now: str, kind: str, data: dict[str, Any]) -> None:
     """What one of a store's events means for routing the account's events, inside the
-    book's apply: who follows through which store, the scenes it asked QRs for, and an
-    erasure, after which HQ routes nothing of the guest."""
-    if kind in (FOLLOWER, QR_WANTED) and not all(
-            isinstance(data.get(key), str) for key in ("member_id", *_KEYS[kind])):
+    book's apply: who follows through which store (the latest to link them first), the
+    scenes it asked QRs for, and an erasure, after which HQ routes nothing of the guest,
+    whatever a store that had not heard of it still sends."""
+    if kind not in (FOLLOWER, QR_WANTED):
+        if kind == "member.erased":
+            conn.execute("DELETE FROM hq_wechat_followers WHERE member_id = ?", (data["id"],))
+            conn.execute("DELETE FROM hq_wechat_scenes WHERE member_id = ?", (data["id"],))
+        return
+    if not all(isinstance(data.get(key), str) for key in ("member_id", *_KEYS[kind])):
         log.warning("a %s event of %s without its fields: not routed", kind, store_id)
-    elif kind == FOLLOWER and data["openid"] != "erased":
+        return
+    if conn.execute("SELECT 1 FROM hq_members WHERE id = ? AND erased = 1",
+                    (data["member_id"],)).fetchone() is not None:
+        return
+    if kind == FOLLOWER:
+        if data["openid"] == ERASED:
+            return
         conn.execute("DELETE FROM hq_wechat_followers WHERE store_id = ? AND (member_id = ? "
                      "OR openid = ?)", (store_id, data["member_id"], data["openid"]))
-        conn.execute("INSERT INTO hq_wechat_followers (openid, store_id, member_id) VALUES "
-                     "(?, ?, ?)", (data["openid"], store_id, data["member_id"]))
-    elif kind == QR_WANTED:  # the scenes that expired go, as at the store
-        conn.execute("DELETE FROM hq_wechat_scenes WHERE expires_at < ?", (now,))
-        conn.execute("INSERT INTO hq_wechat_scenes (scene, store_id, member_id, expires_at, "
-                     "asked_at, status) VALUES (?, ?, ?, ?, ?, 'wanted') ON CONFLICT (scene) "
-                     "DO NOTHING", (data["scene"], store_id, data["member_id"],
-                                    data["expires_at"], now))
-    elif kind == "member.erased":
-        conn.execute("DELETE FROM hq_wechat_followers WHERE member_id = ?", (data["id"],))
-        conn.execute("DELETE FROM hq_wechat_scenes WHERE member_id = ?", (data["id"],))
+        conn.execute("INSERT INTO hq_wechat_followers (openid, store_id, member_id, "
+                     "linked_at) VALUES (?, ?, ?, ?)",
+                     (data["openid"], store_id, data["member_id"], now))
+        return
+    try:
+        expires = to_iso(from_iso(data["expires_at"]))
+    except ValueError:
+        log.warning("a QR request of %s with no valid expiry: not made", store_id)
+        return
+    conn.execute("DELETE FROM hq_wechat_scenes WHERE expires_at < ?", (now,))  # as at a store
+    conn.execute("INSERT INTO hq_wechat_scenes (scene, store_id, member_id, expires_at, "
+                 "asked_at, status) VALUES (?, ?, ?, ?, ?, 'wanted') ON CONFLICT (scene) "
+                 "DO NOTHING", (data["scene"], store_id, data["member_id"], expires, now))
 
 
 def route(book: HqBook, event: Event) -> list[str]:
-    """Hand the event to the stores it is for, in one change; returns them. A follow or scan
-    goes to the store whose live scene it carries, else (and every other event) to each store
-    that linked the OpenID. A template message's outcome settles HQ's own copy too."""
+    """Hand the event to the stores it is for, in one change; returns them.
+
+    - A follow or scan goes to the store whose live scene it carries, and to each store that
+      linked the OpenID (one that saw the guest leave hears them follow again).
+    - A notice accepted goes to the latest store to link the guest only: one acceptance is
+      one notice for the chain, which that store counts.
+    - A message's outcome goes to the store HQ sent it for (a template message's settles
+      HQ's copy and the store's, `message.settled`).
+    - Every other event the stores act on goes to each store that linked the OpenID.
+
+    An event WeChat pushes again (no answer came in time) is routed once."""
+    kind, openid = event["event"], event["openid"]
+    if kind not in KNOWN or openid in ("", ERASED):
+        return []
     now = to_iso(book.clock())
     with book.write() as conn:
+        if not _first_time(conn, event, now):
+            return []
+        linked = {r[0]: r[1] for r in conn.execute(
+            "SELECT store_id, member_id FROM hq_wechat_followers WHERE openid = ? "
+            "ORDER BY linked_at DESC, store_id", (openid,))}
         targets: dict[str, str] = {}
-        if event["event"] in FOLLOWS and event["scene"]:
+        if kind in FOLLOWS and event["scene"]:
             row = conn.execute("SELECT store_id, member_id FROM hq_wechat_scenes WHERE "
                                "scene = ? AND expires_at >= ?", (event["scene"], now)).fetchone()
             if row is not None:
                 targets[row[0]] = row[1]
-        if not targets:
-            targets = {r[0]: r[1] for r in conn.execute(
-                "SELECT store_id, member_id FROM hq_wechat_followers WHERE openid = ? "
-                "ORDER BY store_id", (event["openid"],))}
-        if event["event"] == "templatesendjobfinish" and event["msgid"]:
-            conn.execute("UPDATE hq_messages SET status = ? WHERE channel = 'wechat' AND "
-                         "provider_ref = ? AND status = 'sent'",
-                         ("delivered" if event["status"] == "success" else "failed",
-                          event["msgid"]))
+        elif kind == "templatesendjobfinish":
+            targets = _template_done(book, conn, event)
+        elif kind == "subscribe_msg_sent_event":
+            for item in event["notices"]:
+                row = conn.execute(
+                    "SELECT store_id, member_id FROM hq_messages WHERE channel = 'wechat' AND "
+                    "address = ? AND template = ? AND status = 'sent' ORDER BY sent_at DESC "
+                    "LIMIT 1", (openid, item.get("TemplateId", ""))).fetchone()
+                if row is not None:
+                    targets[row[0]] = row[1]
+        elif kind == "subscribe_msg_popup_event":
+            targets = dict(list(linked.items())[:1])
+        if kind not in ("templatesendjobfinish", "subscribe_msg_sent_event",
+                        "subscribe_msg_popup_event") or not targets:
+            targets.update({s: m for s, m in linked.items() if s not in targets})
         for store_id, member_id in targets.items():
             book.change_in(conn, "wechat.event", {"store": store_id, "member_id": member_id,
                                                   "event": dict(event)})
     return list(targets)
+
+
+def _first_time(conn: HqDb, event: Event, now: str) -> bool:
+    """Whether this push is new: WeChat names a pushed event by its follower and CreateTime,
+    and pushes one again when no answer came within five seconds."""
+    if event["time"] <= 0:
+        return True  # nothing to know it again by
+    conn.execute("DELETE FROM hq_wechat_seen WHERE seen_at < ?",
+                 (to_iso(from_iso(now) - SEEN_FOR),))
+    return bool(conn.execute(
+        "INSERT INTO hq_wechat_seen (openid, created, event, seen_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING", (event["openid"], event["time"], event["event"], now)
+    ).rowcount)
+
+
+def _template_done(book: HqBook, conn: HqDb, event: Event) -> dict[str, str]:
+    """The store HQ sent the template message for, its copy and HQ's settled (from `sent`
+    only: a late or repeated report changes nothing)."""
+    row = conn.execute("SELECT id, store_id, member_id FROM hq_messages WHERE channel = "
+                       "'wechat' AND provider_ref = ? AND status = 'sent'",
+                       (event["msgid"],)).fetchone() if event["msgid"] else None
+    if row is None:
+        return {}
+    ok = event["status"] == "success"
+    reason = None if ok else f"WeChat: {event['status']}"[:300]
+    conn.execute("UPDATE hq_messages SET status = ?, reason = ? WHERE id = ?",
+                 ("delivered" if ok else "failed", reason, row[0]))
+    book.change_in(conn, "message.settled", {"store": row[1], "id": row[0],
+                                             "status": "delivered" if ok else "failed",
+                                             "reason": reason})
+    return {row[1]: row[2]}
 
 
 @runtime_checkable
@@ -119,20 +193,22 @@ class QrMaker(Protocol):
 
 def make_qrs(book: HqBook, account: QrMaker | None) -> int:
     """Make the follow QRs the stores asked for lately, and answer each on the feed: the QR,
-    or why there is none. One WeChat cannot make now waits for the next round while its
-    kiosk may still wait. Returns how many were answered."""
+    or why there is none. Each is claimed before WeChat is asked, so it is made once; one
+    WeChat cannot make now is asked again next round, while its kiosk may still wait.
+    Returns how many were answered."""
     now = book.clock()
+    stale = to_iso(now - timedelta(seconds=QR_STALE_S))
     rows = book.conn.execute("SELECT scene, store_id, expires_at, asked_at FROM "
                              "hq_wechat_scenes WHERE status = 'wanted' ORDER BY asked_at "
                              "LIMIT ?", (QR_PER_ROUND,)).fetchall()
-    stale = [r[0] for r in rows if from_iso(r[3]) < now - timedelta(seconds=QR_STALE_S)]
-    if stale:
-        with book.write() as conn:
-            conn.executemany("UPDATE hq_wechat_scenes SET status = 'stale' WHERE scene = ?",
-                             [(scene,) for scene in stale])
-    rows = [r for r in rows if r[0] not in stale]
     answered = 0
-    for scene, store_id, expires_at, _ in rows:
+    for scene, store_id, expires_at, asked_at in rows:
+        with book.write() as conn:
+            claimed = conn.execute("UPDATE hq_wechat_scenes SET status = ? WHERE scene = ? AND "
+                                   "status = 'wanted'", ("stale" if asked_at < stale
+                                                         else "making", scene)).rowcount
+        if not claimed or asked_at < stale:
+            continue
         answer: dict[str, Any]
         if account is None:
             answer = {"error": "HQ has no WeChat account set up ([messaging.wechat] in HQ's "
@@ -145,6 +221,9 @@ def make_qrs(book: HqBook, account: QrMaker | None) -> int:
                 if error.retryable:
                     log.warning("WeChat follow QR for %s: %s (again next round)", store_id,
                                 error)
+                    with book.write() as conn:
+                        conn.execute("UPDATE hq_wechat_scenes SET status = 'wanted' WHERE "
+                                     "scene = ?", (scene,))
                     break
                 answer = {"error": str(error)[:300]}
         with book.write() as conn:
@@ -158,19 +237,36 @@ def make_qrs(book: HqBook, account: QrMaker | None) -> int:
 # -- the callback -----------------------------------------------------------------------------
 
 def serve_wechat(url: str, clock: Callable[[], Any], settings: WeChatSettings, port: int,
-                 host: str = "127.0.0.1") -> HTTPServer:
+                 host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Serve the account's callback (GET and POST /wechat/callback, as a hub's) on host:port
-    until `.shutdown()`, one request at a time on a book connection of its own. WeChat calls
-    only ports 80 and 443 over the internet: a reverse proxy with the domain's certificate
-    forwards to this. OSError when the port cannot be had."""
+    until `.shutdown()`, each request in a thread of its own (a client that stalls holds only
+    its own), on one book connection of the server's, opened again after a database error.
+    WeChat calls only ports 80 and 443 over the internet: a reverse proxy with the domain's
+    certificate forwards to this. OSError when the port cannot be had."""
     from hub import wechat
 
     from .book import HqBook
 
-    state: dict[str, HqBook] = {}
+    books: list[HqBook] = []
+    opening = threading.Lock()
+
+    def routed(event: Event) -> list[str]:
+        with opening:
+            if not books:
+                books.append(HqBook(url, clock))
+            book = books[0]
+        try:
+            return route(book, event)  # the book's own lock serialises its writes
+        except Exception:
+            with opening:  # a lost connection is not used again
+                if books and books[0] is book:
+                    books.clear()
+                    with suppress(Exception):  # already gone
+                        book.conn.close()
+            raise
 
     class Handler(BaseHTTPRequestHandler):
-        timeout = 10  # a client that stalls holds the callback no longer than this
+        timeout = 10  # between reads: a client that stalls holds its own thread, no other
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("wechat callback: " + format, *args)
@@ -225,12 +321,16 @@ def serve_wechat(url: str, clock: Callable[[], Any], settings: WeChatSettings, p
                 self._answer(400, str(error).encode())
                 return
             if event is not None:
-                if "book" not in state:
-                    state["book"] = HqBook(url, clock)
-                stores = route(state["book"], event)
+                try:
+                    stores = routed(event)
+                except Exception:
+                    log.exception("WeChat callback: %s not routed", event["event"])
+                    self._answer(500, b"not taken: WeChat pushes it again")
+                    return
                 log.info("WeChat %s: to %s", event["event"], ", ".join(stores) or "no store")
             self._answer(200, b"success")  # else WeChat pushes it again
 
-    server = HTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="wechat callback", daemon=True).start()
     return server
