@@ -33,7 +33,7 @@ from .domain.config import WeChatSettings
 from .domain.errors import InvalidInput, WeChatUnavailable
 from .domain.store import Store
 from .domain.wechat import GONE, NOTICE_USED_UP, new_scene
-from .domain.wechat_events import NOTICE_EVENTS, Event, on_event
+from .domain.wechat_events import NOTICE_EVENTS, Event, pushed
 from .sending import SendFailed, Sent
 
 log = logging.getLogger(__name__)
@@ -313,4 +313,4 @@ def read_event(xml: bytes) -> Event | None:
 def callback(store: Store, xml: bytes) -> str:
     """What the event WeChat pushed to this hub means here; returns what was done."""
     event = read_event(xml)
-    return "ignored" if event is None else on_event(store, event)
+    return "ignored" if event is None else pushed(store, event)

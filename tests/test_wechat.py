@@ -309,7 +309,9 @@ def test_a_notice_goes_once_for_each_time_the_guest_accepted_it(store, standin, 
     assert wechat.callback(store, report) == "settled"
     [delivered] = list_messages(store, made["id"], "delivered")
     assert (delivered["member_id"], delivered["provider_ref"]) == (a["id"], str(sent["msgid"]))
-    assert wechat.callback(store, report) == "ignored", "settled once"
+    assert wechat.callback(store, report) == "repeated", "WeChat's retry is taken once"
+    again = standin.notice_sent(sent["msgid"], clock().timestamp() + 1)
+    assert wechat.callback(store, again) == "ignored", "settled once"
     again = campaign(store, "新菜尝鲜二", NOTICE_WORDING)
     scheduler_for(store).tick()
     assert {m["reason"] for m in list_messages(store, again["id"])} == {
@@ -501,3 +503,16 @@ def test_the_kiosk_shows_the_follow_qr_after_signup_and_for_a_scanned_member_qr(
     page.wait_for_selector("#wechat-qr")
     assert page.text_content("#done-title") == "关注本店公众号"
     assert not page.is_visible("#member-qr")
+
+
+def test_a_push_wechat_sends_again_is_taken_once(store, standin):
+    """WeChat pushes an event again when the hub's answer is late: an acceptance counted
+    twice would let a notice go the guest never accepted."""
+    [guest] = followers(store, standin, n=1)
+    accepted = standin.accept("openid-0", ["NTC-1"])
+    assert wechat.callback(store, accepted) == "accepted"
+    assert wechat.callback(store, accepted) == "repeated"
+    assert follower(store, guest["id"])["notices"] == {"NTC-1": 1}
+    assert wechat.callback(store, standin.accept("openid-0", ["NTC-1"])) == "accepted", \
+        "a second acceptance is its own push"
+    assert follower(store, guest["id"])["notices"] == {"NTC-1": 2}

@@ -31,7 +31,7 @@ from hub.domain.members import NewMember, add_member, erase_member, get_member
 from hub.domain.outreach import list_messages
 from hub.domain.replica import apply_page, conflicts, feed_position
 from hub.domain.store import Store
-from hub.domain.wechat import follow, follower, made_qr, new_scene
+from hub.domain.wechat import follow, follower, made_qr, new_scene, unfollow
 from sync.chain import CHAIN_ID
 from sync.hq import HqBook, Receiver
 from sync.hq.relay import Relay, RelaySender
@@ -220,23 +220,28 @@ def test_the_callback_at_hq_refuses_what_wechat_did_not_sign_or_cannot_be_an_eve
                      params=good).status_code == 404
 
 
-def test_a_qr_hq_cannot_make_fails_at_the_kiosk_saying_why(store, tmp_path):
+@pytest.fixture
+def at_hq(store, tmp_path):
+    """A store of the chain, a guest of it, and HQ's book."""
     relaying(store.settings)
     book = HqBook(tmp_path / "hq.db")
-    try:
-        guest = add_member(store, NewMember(name="王芳", phone="13800138000",
-                                            marketing_consent=True))
-        with pytest.raises(WeChatUnavailable, match="HQ has not made"):
-            qr_from_hq(store, guest["id"], wait_s=0.3)
-        hand_to_hq(book, store)
-        assert make_qrs(book, None) == 1  # HQ without an account
-        page = json.loads(book.feed(store.store_id, feed_position(store)))
-        apply_page(store, page["events"], page["position"])
-        [scene] = [r[0] for r in store.conn.execute("SELECT scene FROM wechat_scenes")]
-        with pytest.raises(WeChatUnavailable, match="HQ has no WeChat account"):
-            made_qr(store, scene)
-    finally:
-        book.conn.close()
+    guest = add_member(store, NewMember(name="王芳", phone="13800138000",
+                                        marketing_consent=True))
+    yield book, guest
+    book.conn.close()
+
+
+def test_a_qr_hq_cannot_make_fails_at_the_kiosk_saying_why(store, at_hq):
+    book, guest = at_hq
+    with pytest.raises(WeChatUnavailable, match="HQ has not made"):
+        qr_from_hq(store, guest["id"], wait_s=0.3)
+    hand_to_hq(book, store)
+    assert make_qrs(book, None) == 1  # HQ without an account
+    page = json.loads(book.feed(store.store_id, feed_position(store)))
+    apply_page(store, page["events"], page["position"])
+    [scene] = [r[0] for r in store.conn.execute("SELECT scene FROM wechat_scenes")]
+    with pytest.raises(WeChatUnavailable, match="HQ has no WeChat account"):
+        made_qr(store, scene)
 
 
 def hq_heard(path, member_id):
@@ -519,3 +524,17 @@ def test_the_callback_answers_while_a_client_stalls_and_after_its_database_went(
         stalled.close()
         server.shutdown()
         book.conn.close()
+
+
+def test_a_guest_who_left_the_account_has_what_waits_at_hq_skipped(store, at_hq):
+    book, guest = at_hq
+    follow(store, "oA", new_scene(store, guest["id"]))
+    message = campaign(store, "再来")[guest["id"]]
+    hand_to_hq(book, store)
+    unfollow(store, "oA")
+    hand_to_hq(book, store)
+    assert book.conn.execute("SELECT status, reason FROM hq_messages").fetchone()[:] == (
+        "skipped", "not following the WeChat account")
+    page = json.loads(book.feed(store.store_id, feed_position(store)))
+    apply_page(store, page["events"], page["position"])
+    assert status_of(store, message["id"]) == "skipped"

@@ -1695,6 +1695,19 @@ ALTER TABLE wechat_scenes ADD COLUMN qr_expire_s INTEGER;
 ALTER TABLE wechat_scenes ADD COLUMN qr_error TEXT;
 """
 
+# The WeChat pushes the hub's callback took, by follower, CreateTime and event (WeChat's own
+# way of naming one): a push WeChat sends again, when no answer came in time, is taken once.
+WECHAT_PUSHES = """
+CREATE TABLE wechat_pushes (
+    openid TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (openid, created, event)
+);
+CREATE INDEX wechat_pushes_seen ON wechat_pushes(seen_at);
+"""
+
 # Append only: a released migration never changes; a new schema step is a new entry.
 STEPS: tuple[tuple[str, str], ...] = (
     ("0001_initial", INITIAL),
@@ -1744,6 +1757,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("0048_pushes_by_time", PUSHES_BY_TIME),
     ("0049_orders_time_id", ORDERS_TIME_ID),
     ("0050_wechat_hq_qrs", WECHAT_HQ_QRS),
+    ("0051_wechat_pushes", WECHAT_PUSHES),
 )
 
 

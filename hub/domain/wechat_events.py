@@ -9,7 +9,7 @@ guest accepting a notice (or turning it down) is counted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from .clock import to_iso
@@ -29,6 +29,7 @@ FOLLOWS = ("subscribe", "subscribe_scan", "scan")
 NOTICE_EVENTS = ("subscribe_msg_popup_event", "subscribe_msg_change_event",
                  "subscribe_msg_sent_event")
 KNOWN = (*FOLLOWS, "unsubscribe", "templatesendjobfinish", *NOTICE_EVENTS)  # the rest: none
+PUSHES_KEPT = timedelta(days=1)  # WeChat pushes an event again within seconds, if at all
 ERASED = "erased"  # the OpenID an erasure leaves in the events that carried it
 
 
@@ -58,6 +59,23 @@ def event_of(data: Any) -> Event:
                  scene=str(data.get("scene") or ""), time=int(data.get("time") or 0),
                  status=str(data.get("status") or ""), msgid=str(data.get("msgid") or ""),
                  notices=notices)
+
+
+def pushed(store: Store, event: Event) -> str:
+    """An event WeChat pushed to this hub's callback: done once, whatever WeChat pushes
+    again when no answer came within five seconds (its retry names the same follower,
+    CreateTime and event), in the same change as what it does."""
+    with store.write():
+        if event["time"] > 0:
+            store.conn.execute("DELETE FROM wechat_pushes WHERE seen_at < ?",
+                               (to_iso(store.now() - PUSHES_KEPT),))
+            if not store.conn.execute(
+                    "INSERT INTO wechat_pushes (openid, created, event, seen_at) VALUES "
+                    "(?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (event["openid"][:64], event["time"], event["event"][:64],
+                     store.now_iso())).rowcount:
+                return "repeated"
+        return on_event(store, event)
 
 
 def on_event(store: Store, event: Event) -> str:

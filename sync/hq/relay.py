@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from hub.domain.clock import to_iso
 from hub.domain.config import Settings
 from hub.domain.outreach import (
+    MISSING_ADDRESS,
     RELAYABLE,
     is_stop_word,
     open_channels,
@@ -37,6 +38,7 @@ from hub.domain.outreach import (
 )
 from hub.domain.phones import normalize_phone
 from hub.domain.replies import is_answer
+from hub.domain.wechat import EVENT as FOLLOWER
 from hub.messaging import channels_from
 from hub.sending import Channel, SendFailed, Sent
 from hub.sms import AliyunSms, TencentSms
@@ -90,17 +92,23 @@ def take_relayed(conn: HqDb, change: Change, store_id: str, now: str,
         elif kind == "member.updated" and not data.get("redacted") and \
                 "marketing_consent" in data and not data["marketing_consent"]:
             _skip(conn, change, data["id"], "unsubscribed")
+        elif kind == FOLLOWER and data.get("following") is False:  # WeChat consent gone
+            _skip(conn, change, str(data.get("member_id")), MISSING_ADDRESS["wechat"], "wechat")
         elif kind == "member.erased":
             _skip(conn, change, data["id"], "guest erased")
             conn.execute("UPDATE hq_messages SET address = NULL, body = '', params = '' "
                          "WHERE member_id = ?", (data["id"],))
 
 
-def _skip(conn: HqDb, change: Change, member_id: str, reason: str) -> None:
+def _skip(conn: HqDb, change: Change, member_id: str, reason: str,
+          channel: str | None = None) -> None:
+    """What still waits for the guest (on one channel, or all) will not go."""
+    only = "" if channel is None else " AND channel = ?"
+    given = (member_id,) if channel is None else (member_id, channel)
     rows = conn.execute("SELECT id, store_id FROM hq_messages WHERE member_id = ? AND "
-                        "status = 'queued'", (member_id,)).fetchall()
+                        f"status = 'queued'{only}", given).fetchall()
     conn.execute("UPDATE hq_messages SET status = 'skipped', reason = ? WHERE member_id = ? "
-                 "AND status = 'queued'", (reason, member_id))
+                 f"AND status = 'queued'{only}", (reason, *given))
     for row in rows:
         _settled(conn, change, row["store_id"], row["id"], "skipped", reason=reason)
 

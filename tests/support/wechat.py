@@ -54,10 +54,20 @@ def encrypted(xml: bytes, token: str, aes_key: str, app_id: str) -> tuple[dict[s
             "</Encrypt></xml>".encode())
 
 
+_last_stamp = [0]
+
+
+def _stamp() -> int:
+    """Now, in Unix seconds, and each event's own: WeChat names an event by its follower and
+    CreateTime, which a push sent again keeps (so a hub takes it once)."""
+    _last_stamp[0] = max(int(time.time()), _last_stamp[0] + 1)
+    return _last_stamp[0]
+
+
 def event_xml(openid: str, event: str, key: str = "", **more: str) -> bytes:
     """An event as WeChat pushes it (plaintext mode)."""
     fields = {"ToUserName": "gh_laoke", "FromUserName": openid,
-              "CreateTime": str(int(time.time())), "MsgType": "event", "Event": event,
+              "CreateTime": str(_stamp()), "MsgType": "event", "Event": event,
               **({"EventKey": key} if key else {}), **more}
     return ("<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
             + "</xml>").encode()
