@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,12 +88,19 @@ def chain_books(home: Path, db: str | None = None, region: str | None = None
         book.conn.close()
 
 
+# What of LAOKE_* HQ reads without a laoke.toml: what it sends with and when; a hub's own
+# variables (its store id, chain key, ports) in the same environment are not HQ's.
+HQ_VARIABLES = ("LAOKE_MESSAGING_", "LAOKE_CAMPAIGNS_")
+
+
 def hq_settings(home: Path) -> Settings:
     """HQ's own settings: its laoke.toml, if there is one (its time zone, and the chain's
     accounts for the messages HQ sends for the stores), and LAOKE_* in its environment over
-    it, file or not, where a service keeps the accounts' secrets."""
+    it, file or not, where a service keeps the accounts' secrets (HQ_VARIABLES)."""
     settings = load_settings(home) if (home / CONFIG_NAME).exists() else parse_settings(
-        new_settings(CHAIN_ID).model_dump(), "HQ's environment")
+        new_settings(CHAIN_ID).model_dump(), "HQ's environment", {
+            name: value for name, value in os.environ.items()
+            if name.startswith(HQ_VARIABLES) or name in ("LAOKE_TIMEZONE", "LAOKE_LOCALE")})
     settings.store_id = CHAIN_ID
     return settings
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from hub import __version__
 from hub.domain.checkout import CheckoutRequest, checkout
@@ -167,22 +169,17 @@ def test_a_killed_workers_session_swallows_no_stores_requests(tmp_path, broker, 
         book.conn.close()
 
 
-def test_only_one_partitioned_worker_relays_and_a_newcomer_takes_nothing_mid_send(postgres):
-    """Each `laoke hq run --partitioned` worker has a message relay: the one holding the
-    relay's lock sends. A worker that starts while another is mid-send leaves that message
-    alone (taking it back would send a webhook twice, or call a sent e-mail unconfirmed),
-    and takes the relay over, with what was truly orphaned, once the holder is gone."""
+def relaying_book(postgres):
+    """HQ's book on PostgreSQL with the chain's webhook at a gateway, and a way to hand HQ
+    a store's message as the store's publisher would."""
     from hub.domain.config import new_settings
     from sync.chain import CHAIN_ID
-    from sync.hq.partitions import RELAY_JOB, Sole
-    from sync.hq.relay import RelaySender
     from sync.protocol import events_topic
     from tests.support.standins import Gateway
 
     url = postgres.database()
     book = HqBook(url)
     gateway = Gateway()
-    gateway.delay_s = 2.0
     settings = new_settings(CHAIN_ID)
     settings.messaging.webhook_url, settings.messaging.timeout_s = gateway.url, 10
     settings.campaigns.quiet_start = settings.campaigns.quiet_end = "00:00"
@@ -198,27 +195,83 @@ def test_only_one_partitioned_worker_relays_and_a_newcomer_takes_nothing_mid_sen
         return book.conn.execute("SELECT status FROM hq_messages WHERE id = ?",
                                  (message_id,)).fetchone()[0]
 
-    first = RelaySender(book, settings, every_s=0.1, sole=Sole(url, RELAY_JOB)).start()
-    second = None
-    try:
-        hand_over("msg-1", 1)
-        wait_until(lambda: status("msg-1") == "sending")
-        second = RelaySender(book, settings, every_s=0.1, sole=Sole(url, RELAY_JOB)).start()
-        wait_until(lambda: second.rounds == 0 and second.state()["state"] == "running")
-        time.sleep(0.5)  # the newcomer's rounds, while the first is mid-send
-        assert not second.active and status("msg-1") == "sending"
-        wait_until(lambda: status("msg-1") == "delivered")
-        assert gateway.requests == 1, "sent once"
+    def sender():
+        from sync.hq.partitions import RELAY_JOB, Sole
+        from sync.hq.relay import RelaySender
 
-        first.stop()  # its lock goes with its connection: the second takes the relay
-        first = None
-        gateway.delay_s = 0
-        hand_over("msg-2", 2)
-        wait_until(lambda: status("msg-2") == "delivered")
-        assert second.active and gateway.requests == 2
-    finally:
-        for sender in (first, second):
-            if sender is not None:
-                sender.stop()
-        gateway.close()
-        book.conn.close()
+        return RelaySender(book, settings, every_s=0.1, sole=Sole(url, RELAY_JOB)).start()
+
+    return SimpleNamespace(url=url, book=book, gateway=gateway, hand_over=hand_over,
+                           status=status, sender=sender)
+
+
+@pytest.fixture
+def relaying(postgres):
+    chain = relaying_book(postgres)
+    chain.senders = []
+    yield chain
+    for sender in chain.senders:
+        sender.stop()
+    chain.gateway.close()
+    chain.book.conn.close()
+
+
+def test_only_one_partitioned_worker_relays_and_a_newcomer_takes_nothing_mid_send(relaying):
+    """Each `laoke hq run` worker on PostgreSQL has a message relay: the one holding the
+    relay's lock sends. A worker that starts while another is mid-send leaves that message
+    alone (taking it back would send a webhook twice, or call a sent e-mail unconfirmed),
+    and takes the relay over once the holder is gone."""
+    chain = relaying
+    chain.gateway.delay_s = 2.0
+    first = chain.sender()
+    chain.senders.append(first)
+    chain.hand_over("msg-1", 1)
+    wait_until(lambda: chain.status("msg-1") == "sending")
+    second = chain.sender()
+    chain.senders.append(second)
+    wait_until(lambda: second.state()["state"] == "running")
+    time.sleep(0.5)  # the newcomer's rounds, while the first is mid-send
+    assert not second.active and chain.status("msg-1") == "sending"
+    wait_until(lambda: chain.status("msg-1") == "delivered")
+    assert chain.gateway.requests == 1, "sent once"
+
+    first.stop()  # its lock goes with its connection: the second takes the relay
+    chain.gateway.delay_s = 0
+    chain.hand_over("msg-2", 2)
+    wait_until(lambda: chain.status("msg-2") == "delivered")
+    assert second.active and chain.gateway.requests == 2
+
+
+def test_a_relay_whose_lock_died_mid_send_is_not_sent_again_by_the_next(relaying):
+    """The lock's session ends while its worker is sending (a network blip): another worker
+    takes the relay, and leaves the message to the worker sending it, which finishes it and
+    sends nothing more."""
+    chain = relaying
+    chain.gateway.delay_s = 2.0
+    first = chain.sender()
+    chain.senders.append(first)
+    wait_until(lambda: first.active)
+    chain.hand_over("msg-1", 1)
+    wait_until(lambda: chain.status("msg-1") == "sending")
+    chain.book.conn.execute("SELECT pg_terminate_backend(?)",
+                            (first.sole.conn.info.backend_pid,))
+    second = chain.sender()
+    chain.senders.append(second)
+    wait_until(lambda: second.active)
+    wait_until(lambda: chain.status("msg-1") == "delivered")
+    chain.hand_over("msg-2", 2)
+    wait_until(lambda: chain.status("msg-2") == "delivered")
+    assert chain.gateway.requests == 2, "each sent once"
+
+
+def test_a_relay_whose_book_went_opens_it_again_or_lets_another_send(relaying):
+    chain = relaying
+    senders = [chain.sender(), chain.sender()]
+    chain.senders.extend(senders)
+    wait_until(lambda: any(s.active for s in senders))
+    [active] = [s for s in senders if s.active]
+    chain.book.conn.execute("SELECT pg_terminate_backend(?)",
+                            (active.relay.book.conn.conn.info.backend_pid,))
+    chain.hand_over("msg-1", 1)
+    wait_until(lambda: chain.status("msg-1") == "delivered")
+    assert chain.gateway.requests == 1

@@ -538,3 +538,42 @@ def test_a_guest_who_left_the_account_has_what_waits_at_hq_skipped(store, at_hq)
     page = json.loads(book.feed(store.store_id, feed_position(store)))
     apply_page(store, page["events"], page["position"])
     assert status_of(store, message["id"]) == "skipped"
+
+
+def test_reports_after_an_erasure_or_in_one_second_are_each_settled_and_keep_no_openid(
+        hq_db):
+    book = HqBook(hq_db)
+    send(book, "s-a", [link("m-1", "oA"), link("m-2", "oB")] + [("message.relayed", {
+        "id": message_id, "member_id": member_id, "channel": "wechat", "address": openid,
+        "template": "TPL-1", "params": "{}", "body": "x"}) for message_id, member_id, openid in (
+            ("msg-1", "m-1", "oA"), ("msg-2", "m-1", "oA"), ("msg-3", "m-2", "oB"))])
+    for n, message_id in enumerate(("msg-1", "msg-2", "msg-3")):
+        book.conn.execute("UPDATE hq_messages SET status = 'sent', provider_ref = ? "
+                          "WHERE id = ?", (str(700 + n), message_id))
+    first = wechat_event("templatesendjobfinish", "oA", msgid="700", status="success")
+    second = {**first, "msgid": "701"}  # the same guest, the same second
+    assert route(book, first) == ["s-a"] and route(book, second) == ["s-a"]
+    send(book, "s-a", [("member.erased", {"id": "m-2"})], first=6)
+    assert route(book, wechat_event("templatesendjobfinish", "oB", msgid="702",
+                                    status="success")) == [], "nothing of an erased guest"
+    assert [tuple(r) for r in book.conn.execute(
+        "SELECT id, status FROM hq_messages ORDER BY id")] == [
+        ("msg-1", "delivered"), ("msg-2", "delivered"), ("msg-3", "delivered")]
+    kept = [r[0] for r in book.conn.execute("SELECT data FROM hq_events")]
+    assert not [data for data in kept if "oB" in data]
+    seen = [tuple(r) for r in book.conn.execute("SELECT * FROM hq_wechat_seen")]
+    assert len(seen) == 3 and not [r for r in seen if "oA" in str(r) or "oB" in str(r)]
+    book.conn.close()
+
+
+def test_hq_without_a_laoke_toml_reads_only_its_own_variables(tmp_path, monkeypatch):
+    """An environment shared with a hub: the hub's variables are not HQ's to refuse."""
+    from sync.chain import hq_settings
+
+    for name, value in {"LAOKE_STORE_ID": "not an id!", "LAOKE_CHAIN_KEY": "short",
+                        "LAOKE_API_PORT": "eighty", "LAOKE_MESSAGING_WECHAT_APP_ID": "wx-1",
+                        "LAOKE_CAMPAIGNS_QUIET_START": "23:00"}.items():
+        monkeypatch.setenv(name, value)
+    settings = hq_settings(tmp_path)
+    assert (settings.store_id, settings.messaging.wechat.app_id,
+            settings.campaigns.quiet_start) == (CHAIN_ID, "wx-1", "23:00")

@@ -113,6 +113,7 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
             raise click.BadParameter(f"{metrics_host}:{metrics_port}: {error.strerror}",
                                      param_hint="--metrics-port") from None
     from sync.chain import ChainBooks, hq_settings
+    from sync.hq.db import POSTGRES
     from sync.hq.partitions import RELAY_JOB, Sole
     from sync.hq.relay import RelaySender, relayed_channels
 
@@ -139,8 +140,9 @@ def hq_run(obj: Obj, db: str | None, broker: str, username: str, password: str,
     # store relays fails, saying so, rather than waiting at HQ for ever)
     relayed = ", ".join(relayed_channels(settings))
     workers = [receiver, relay, *([ChainBooks(obj.home, book)] if chain_books else []),
-               RelaySender(book, settings, sole=Sole(book.url, RELAY_JOB) if partitioned
-                           else None)]
+               # on PostgreSQL another worker (or an HQ rolled over) may share the book
+               RelaySender(book, settings, sole=Sole(book.url, RELAY_JOB)
+                           if book.conn.engine == POSTGRES else None)]
     for worker in workers:
         worker.start()
     click.echo(f"laoke hq: receiving from {broker} into {book.where}"

@@ -1695,15 +1695,12 @@ ALTER TABLE wechat_scenes ADD COLUMN qr_expire_s INTEGER;
 ALTER TABLE wechat_scenes ADD COLUMN qr_error TEXT;
 """
 
-# The WeChat pushes the hub's callback took, by follower, CreateTime and event (WeChat's own
-# way of naming one): a push WeChat sends again, when no answer came in time, is taken once.
+# The WeChat pushes the hub's callback took, by a digest of each (no OpenID kept with it): a
+# push WeChat sends again, when no answer came in time, is taken once.
 WECHAT_PUSHES = """
 CREATE TABLE wechat_pushes (
-    openid TEXT NOT NULL,
-    created INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    seen_at TEXT NOT NULL,
-    PRIMARY KEY (openid, created, event)
+    key TEXT PRIMARY KEY,
+    seen_at TEXT NOT NULL
 );
 CREATE INDEX wechat_pushes_seen ON wechat_pushes(seen_at);
 """

@@ -9,6 +9,8 @@ guest accepting a notice (or turning it down) is counted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -63,19 +65,23 @@ def event_of(data: Any) -> Event:
 
 def pushed(store: Store, event: Event) -> str:
     """An event WeChat pushed to this hub's callback: done once, whatever WeChat pushes
-    again when no answer came within five seconds (its retry names the same follower,
-    CreateTime and event), in the same change as what it does."""
+    again when no answer came within five seconds, in the same change as what it does."""
     with store.write():
         if event["time"] > 0:
             store.conn.execute("DELETE FROM wechat_pushes WHERE seen_at < ?",
                                (to_iso(store.now() - PUSHES_KEPT),))
-            if not store.conn.execute(
-                    "INSERT INTO wechat_pushes (openid, created, event, seen_at) VALUES "
-                    "(?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (event["openid"][:64], event["time"], event["event"][:64],
-                     store.now_iso())).rowcount:
+            if not store.conn.execute("INSERT INTO wechat_pushes (key, seen_at) VALUES (?, ?) "
+                                      "ON CONFLICT DO NOTHING",
+                                      (push_key(event), store.now_iso())).rowcount:
                 return "repeated"
         return on_event(store, event)
+
+
+def push_key(event: Event) -> str:
+    """What names one push, kept to know WeChat's retry of it: a digest of the event whole
+    (a retry is the same XML; two reports in one second differ in their MsgID), so no
+    OpenID is kept with it."""
+    return hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()
 
 
 def on_event(store: Store, event: Event) -> str:

@@ -130,8 +130,12 @@ class Sole:
 
         try:
             if self.conn is None:
+                # keepalives: a session whose far end vanished unseen ends in about a
+                # minute, and its lock with it, rather than after the kernel's two hours
                 self.conn = psycopg.connect(self.url, autocommit=True,
-                                            application_name=f"laoke-hq-sole-{os.getpid()}")
+                                            application_name=f"laoke-hq-sole-{os.getpid()}",
+                                            keepalives=1, keepalives_idle=30,
+                                            keepalives_interval=10, keepalives_count=3)
                 self.holding = False
             if self.holding:
                 self.conn.execute("SELECT 1")

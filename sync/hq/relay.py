@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.domain.clock import to_iso
@@ -67,7 +68,8 @@ CREATE INDEX IF NOT EXISTS hq_messages_address ON hq_messages(address);
 RELAY_COLUMNS = (("hq_messages", "channel", "TEXT NOT NULL DEFAULT 'sms'"),
                  ("hq_messages", "subject", "TEXT NOT NULL DEFAULT ''"),
                  ("hq_messages", "campaign_id", "TEXT"),
-                 ("hq_messages", "unsubscribe_url", "TEXT"))
+                 ("hq_messages", "unsubscribe_url", "TEXT"),
+                 ("hq_messages", "claimed_at", "TEXT"))
 RELAY_EVERY_S = 2.0  # how often HQ's sender looks for messages due and receipts come
 # A change HQ itself puts on the feed, inside the caller's transaction (HqBook.change_in).
 Change = Callable[[HqDb, str, dict[str, Any]], int]
@@ -136,19 +138,29 @@ class Relay:
     def now(self) -> datetime:
         return self.book.clock()
 
-    def recover(self) -> int:
-        """After HQ stopped: messages caught mid-send go again where the far end knows them
-        (the webhook by its Idempotency-Key, Alibaba by the text's OutId), else wait for a
-        person. Returns how many were found."""
+    def recover(self, claimed_before: datetime | None = None) -> int:
+        """Messages caught mid-send by a relay that stopped go again where the far end knows
+        them (the webhook by its Idempotency-Key, Alibaba by the text's OutId), else wait
+        for a person. All of them after HQ itself stopped; with `claimed_before`, those a
+        relay claimed before then (another worker's, which no send outlasts). Returns how
+        many were found."""
         again = resent_after_crash(self.settings)
+        stale = "" if claimed_before is None else " AND (claimed_at IS NULL OR claimed_at < ?)"
+        since = () if claimed_before is None else (to_iso(claimed_before),)
+        if claimed_before is not None and self.book.conn.execute(
+                f"SELECT 1 FROM hq_messages WHERE status = 'sending'{stale} LIMIT 1",
+                since).fetchone() is None:
+            return 0  # looked at without the writers' lock, as `claim` does
         with self.book.write() as conn:
             rows = conn.execute("SELECT id, store_id, channel FROM hq_messages WHERE "
-                                "status = 'sending'").fetchall()
-            conn.execute(f"UPDATE hq_messages SET status = 'queued' WHERE status = 'sending' "
-                         f"AND channel IN ({', '.join('?' for _ in again)})", again)
+                                f"status = 'sending'{stale}", since).fetchall()
+            ids = [row["id"] for row in rows]
+            marks = ", ".join("?" for _ in ids) or "NULL"
+            conn.execute(f"UPDATE hq_messages SET status = 'queued' WHERE id IN ({marks}) "
+                         f"AND channel IN ({', '.join('?' for _ in again)})", (*ids, *again))
             reason = "HQ stopped mid-send: check the provider's console"
             conn.execute("UPDATE hq_messages SET status = 'unconfirmed', reason = ? "
-                         "WHERE status = 'sending'", (reason,))
+                         f"WHERE id IN ({marks}) AND status = 'sending'", (reason, *ids))
             for row in rows:
                 if row["channel"] not in again:
                     _settled(conn, self.book.change_in, row["store_id"], row["id"],
@@ -171,8 +183,8 @@ class Relay:
             row = conn.execute(*due).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE hq_messages SET status = 'sending', attempts = attempts + 1 "
-                         "WHERE id = ?", (row["id"],))
+            conn.execute("UPDATE hq_messages SET status = 'sending', attempts = attempts + 1, "
+                         "claimed_at = ? WHERE id = ?", (to_iso(now), row["id"]))
         return {**dict(row), "attempts": row["attempts"] + 1}
 
     def sent(self, message: dict[str, Any], sent: Sent) -> None:
@@ -201,15 +213,21 @@ class Relay:
             _settled(conn, self.book.change_in, message["store_id"], message["id"], status,
                      reason=reason, **({"refusal": error.refusal} if error.refusal else {}))
 
-    def run_once(self) -> int:
-        """Send what is due, each channel until its far end says not now; then hear the SMS
-        provider's receipts and replies. Returns how many messages were tried."""
+    def run_once(self, going: Callable[[], bool] = lambda: True) -> int:
+        """Send what is due, each channel until its far end says not now, for as long as
+        `going` says (this worker still holds the relay, and is not stopping); then hear
+        the SMS provider's receipts and replies. Returns how many messages were tried."""
         tried = 0
         down: set[str] = set()
         account = self.channels.get("wechat")
         qrs = account if isinstance(account, QrMaker) else None
-        while True:
-            make_qrs(self.book, qrs)  # first, and between sends: a guest at the kiosk waits
+        qrs_down = False
+        while going():
+            if not qrs_down:
+                try:  # first, and between sends: a guest at the kiosk waits for it
+                    make_qrs(self.book, qrs)
+                except SendFailed:
+                    qrs_down = True  # WeChat cannot make one now: not before every send
             message = self.claim(tuple(down))
             if message is None:
                 break
@@ -281,9 +299,12 @@ class Relay:
 
 class RelaySender(ThreadWorker):
     """`laoke hq run`: sends the stores' relayed messages, on a connection of its own to the
-    book. With `sole` (partitioned workers sharing one book), only the worker holding the
-    relay's lock sends, and a worker takes back what was caught mid-send only when it gets
-    the lock: the previous holder is then gone, and what it was sending is truly orphaned."""
+    book. With `sole` (HQ on PostgreSQL, where several workers may share the book), only
+    the worker holding the relay's lock sends, checked before each message. What another
+    relay was sending is taken back once no send could still be under way (`lease_s` after
+    it was claimed): a worker whose lock connection died unseen may still be sending it.
+    Without `sole` (HQ's one process on SQLite), what was mid-send is taken back at once,
+    when the relay starts. A round that fails on the book opens it again on the next."""
 
     name = "message relay"
 
@@ -293,37 +314,62 @@ class RelaySender(ThreadWorker):
         self.url, self.clock, self.settings, self.every_s = book.url, book.clock, settings, \
             every_s
         self.sole = sole
+        # the longest a send may take: a few calls (a token, the send) of the timeout each
+        self.lease_s = max(60.0, 6 * settings.messaging.timeout_s)
         self.relay: Relay | None = None
         self.active = False  # whether this worker is the one that sends
         self.tried = self.rounds = 0
 
     def begin(self) -> None:
+        self._open()
+
+    def _open(self) -> Relay:
         from .book import HqBook
 
-        self.relay = Relay(HqBook(self.url, self.clock), self.settings)
+        if self.relay is None:
+            self.relay = Relay(HqBook(self.url, self.clock), self.settings)
+            if self.sole is None:
+                found = self.relay.recover()
+                if found:
+                    log.warning("message relay: %d message(s) were mid-send when HQ stopped",
+                                found)
+        return self.relay
+
+    def _held(self) -> bool:
+        return self.sole is None or self.sole.held()
 
     def step(self, stop: threading.Event) -> float:
-        assert self.relay is not None
-        if self.sole is not None and not self.sole.held():
+        relay = self._open()
+        if not self._held():
             if self.active:
                 log.warning("message relay: another HQ worker sends now")
             self.active = False
             return self.every_s
-        if not self.active:
-            found = self.relay.recover()
-            if found:
-                log.warning("message relay: %d message(s) were mid-send when HQ stopped",
-                            found)
-            self.active = True
-        self.tried += self.relay.run_once()
+        self.active = True
+        try:
+            if self.sole is not None:
+                found = relay.recover(relay.now() - timedelta(seconds=self.lease_s))
+                if found:
+                    log.warning("message relay: %d message(s) a stopped relay was sending",
+                                found)
+            self.tried += relay.run_once(lambda: not stop.is_set() and self._held())
+        except Exception:
+            self._close()  # its book may be gone: opened again next round
+            raise
         self.rounds += 1
         return self.every_s
 
-    def end(self) -> None:
+    def _close(self) -> None:
         if self.relay is not None:
-            self.relay.book.conn.close()
+            with suppress(Exception):
+                self.relay.book.conn.close()
+            self.relay = None
         if self.sole is not None:
-            self.sole.close()
+            self.sole.close()  # another worker may send meanwhile
+        self.active = False
+
+    def end(self) -> None:
+        self._close()
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "tried": self.tried, "rounds": self.rounds,

@@ -32,7 +32,7 @@ from hub.domain.config import WeChatSettings
 from hub.domain.errors import InvalidInput
 from hub.domain.wechat import EVENT as FOLLOWER
 from hub.domain.wechat import QR_WANTED
-from hub.domain.wechat_events import ERASED, FOLLOWS, KNOWN, Event
+from hub.domain.wechat_events import ERASED, FOLLOWS, KNOWN, Event, push_key
 from hub.sending import SendFailed
 
 from .db import HqDb
@@ -53,9 +53,7 @@ CREATE TABLE IF NOT EXISTS hq_wechat_scenes (
 CREATE INDEX IF NOT EXISTS hq_wechat_scenes_member ON hq_wechat_scenes(member_id);
 CREATE INDEX IF NOT EXISTS hq_wechat_scenes_status ON hq_wechat_scenes(status, asked_at);
 CREATE INDEX IF NOT EXISTS hq_wechat_scenes_expiry ON hq_wechat_scenes(expires_at);
-CREATE TABLE IF NOT EXISTS hq_wechat_seen (
-    openid TEXT NOT NULL, created BIGINT NOT NULL, event TEXT NOT NULL, seen_at TEXT NOT NULL,
-    PRIMARY KEY (openid, created, event));
+CREATE TABLE IF NOT EXISTS hq_wechat_seen (key TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS hq_wechat_seen_at ON hq_wechat_seen(seen_at);
 """
 # A QR asked for longer ago than this goes unmade: the kiosk that asked waits 12 s
@@ -146,6 +144,10 @@ def route(book: HqBook, event: Event) -> list[str]:
         if kind not in ("templatesendjobfinish", "subscribe_msg_sent_event",
                         "subscribe_msg_popup_event") or not targets:
             targets.update({s: m for s, m in linked.items() if s not in targets})
+        gone = {r[0] for r in conn.execute(
+            "SELECT id FROM hq_members WHERE erased = 1 AND id IN "
+            f"({', '.join('?' for _ in targets) or 'NULL'})", list(targets.values()))}
+        targets = {s: m for s, m in targets.items() if m not in gone}  # nothing of theirs
         for store_id, member_id in targets.items():
             book.change_in(conn, "wechat.event", {"store": store_id, "member_id": member_id,
                                                   "event": dict(event)})
@@ -153,16 +155,14 @@ def route(book: HqBook, event: Event) -> list[str]:
 
 
 def _first_time(conn: HqDb, event: Event, now: str) -> bool:
-    """Whether this push is new: WeChat names a pushed event by its follower and CreateTime,
-    and pushes one again when no answer came within five seconds."""
+    """Whether this push is new: WeChat pushes one again when no answer came within five
+    seconds (hub/domain/wechat_events.py's push_key names it, with no OpenID)."""
     if event["time"] <= 0:
         return True  # nothing to know it again by
     conn.execute("DELETE FROM hq_wechat_seen WHERE seen_at < ?",
                  (to_iso(from_iso(now) - SEEN_FOR),))
-    return bool(conn.execute(
-        "INSERT INTO hq_wechat_seen (openid, created, event, seen_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING", (event["openid"], event["time"], event["event"], now)
-    ).rowcount)
+    return bool(conn.execute("INSERT INTO hq_wechat_seen (key, seen_at) VALUES (?, ?) "
+                             "ON CONFLICT DO NOTHING", (push_key(event), now)).rowcount)
 
 
 def _template_done(book: HqBook, conn: HqDb, event: Event) -> dict[str, str]:
@@ -194,8 +194,8 @@ class QrMaker(Protocol):
 def make_qrs(book: HqBook, account: QrMaker | None) -> int:
     """Make the follow QRs the stores asked for lately, and answer each on the feed: the QR,
     or why there is none. Each is claimed before WeChat is asked, so it is made once; one
-    WeChat cannot make now is asked again next round, while its kiosk may still wait.
-    Returns how many were answered."""
+    WeChat cannot make now is asked again next round, while its kiosk may still wait, and
+    its SendFailed raised. Returns how many were answered."""
     now = book.clock()
     stale = to_iso(now - timedelta(seconds=QR_STALE_S))
     rows = book.conn.execute("SELECT scene, store_id, expires_at, asked_at FROM "
@@ -224,7 +224,7 @@ def make_qrs(book: HqBook, account: QrMaker | None) -> int:
                     with book.write() as conn:
                         conn.execute("UPDATE hq_wechat_scenes SET status = 'wanted' WHERE "
                                      "scene = ?", (scene,))
-                    break
+                    raise
                 answer = {"error": str(error)[:300]}
         with book.write() as conn:
             conn.execute("UPDATE hq_wechat_scenes SET status = ? WHERE scene = ?",
@@ -258,10 +258,13 @@ def serve_wechat(url: str, clock: Callable[[], Any], settings: WeChatSettings, p
         try:
             return route(book, event)  # the book's own lock serialises its writes
         except Exception:
-            with opening:  # a lost connection is not used again
-                if books and books[0] is book:
-                    books.clear()
-                    with suppress(Exception):  # already gone
+            with opening, book.lock:  # a connection that is gone is not used again
+                try:
+                    book.conn.execute("SELECT 1")
+                except Exception:
+                    if books and books[0] is book:
+                        books.clear()
+                    with suppress(Exception):
                         book.conn.close()
             raise
 
