@@ -95,3 +95,20 @@ def test_a_batch_finds_the_seqs_hq_holds_by_index_however_long_the_stores_histor
         assert any("store_id=? AND seq=?" in step for step in plan), plan
     finally:
         book.conn.close()
+
+
+def test_what_a_store_sends_of_a_guest_after_their_erasure_is_kept_redacted(hq_db):
+    """A store that had not heard of the erasure still links the guest's card: HQ keeps it
+    as the erasure leaves a card, whatever the engine."""
+    book = HqBook(hq_db)
+    topic = events_topic("s-b")
+    book.apply(events_topic("s-a"), json.dumps({"schema": 1, "store": "s-a", "events": [
+        {"store": "s-a", "seq": 1, "id": "e1", "type": "member.erased", "ts": "t",
+         "data": {"id": "m-1"}}]}).encode())
+    book.apply(topic, json.dumps({"schema": 1, "store": "s-b", "events": [
+        {"store": "s-b", "seq": 1, "id": "f1", "type": "card.linked", "ts": "t",
+         "data": {"member_id": "m-1", "number": "0100ABCDEF"}}]}).encode())
+    [kept] = [json.loads(r[0]) for r in book.conn.execute(
+        "SELECT data FROM hq_events WHERE store_id = 's-b'")]
+    assert kept == {"member_id": "m-1", "number": "erased"}
+    book.conn.close()
