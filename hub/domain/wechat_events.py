@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -67,21 +68,23 @@ def pushed(store: Store, event: Event) -> str:
     """An event WeChat pushed to this hub's callback: done once, whatever WeChat pushes
     again when no answer came within five seconds, in the same change as what it does."""
     with store.write():
-        if event["time"] > 0:
-            store.conn.execute("DELETE FROM wechat_pushes WHERE seen_at < ?",
-                               (to_iso(store.now() - PUSHES_KEPT),))
-            if not store.conn.execute("INSERT INTO wechat_pushes (key, seen_at) VALUES (?, ?) "
-                                      "ON CONFLICT DO NOTHING",
-                                      (push_key(event), store.now_iso())).rowcount:
-                return "repeated"
+        if not first_push(store.conn.execute, "wechat_pushes", event, store.now()):
+            return "repeated"
         return on_event(store, event)
 
 
-def push_key(event: Event) -> str:
-    """What names one push, kept to know WeChat's retry of it: a digest of the event whole
-    (a retry is the same XML; two reports in one second differ in their MsgID), so no
-    OpenID is kept with it."""
-    return hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()
+def first_push(execute: Callable[..., Any], table: str, event: Event, now: datetime) -> bool:
+    """Whether this push is new, noted in `table` (key, seen_at) inside the caller's change:
+    a hub's own callback, or HQ's (sync/hq/wechat.py). A push is named by a digest of the
+    event whole (a retry is the same XML; two reports in one second differ in their
+    MsgID), so no OpenID is kept for it; an event without a CreateTime cannot be known
+    again, and is new."""
+    if event["time"] <= 0:
+        return True
+    execute(f"DELETE FROM {table} WHERE seen_at < ?", (to_iso(now - PUSHES_KEPT),))
+    key = hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()
+    return bool(execute(f"INSERT INTO {table} (key, seen_at) VALUES (?, ?) ON CONFLICT DO "
+                        "NOTHING", (key, to_iso(now))).rowcount)
 
 
 def on_event(store: Store, event: Event) -> str:

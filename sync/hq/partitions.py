@@ -112,8 +112,8 @@ class Leases:
 class Sole:
     """Whether this worker is the one of the chain's that does a job no two may do at once:
     whoever holds the job's session lock, on a connection of its own, so a dead holder's job
-    is free the moment its connection is gone. HQ's message relay is one: a relay that starts
-    takes back what was caught mid-send, which must be a dead relay's, never a live one's."""
+    is free the moment its connection is gone. HQ's message relay is one: two relays would
+    each send what is due, and each take back what the other has mid-send."""
 
     def __init__(self, url: str, job: int) -> None:
         import psycopg

@@ -32,7 +32,7 @@ from hub.domain.config import WeChatSettings
 from hub.domain.errors import InvalidInput
 from hub.domain.wechat import EVENT as FOLLOWER
 from hub.domain.wechat import QR_WANTED
-from hub.domain.wechat_events import ERASED, FOLLOWS, KNOWN, Event, push_key
+from hub.domain.wechat_events import ERASED, FOLLOWS, KNOWN, Event, first_push
 from hub.sending import SendFailed
 
 from .db import HqDb
@@ -61,7 +61,6 @@ CREATE INDEX IF NOT EXISTS hq_wechat_seen_at ON hq_wechat_seen(seen_at);
 QR_STALE_S = 15
 QR_PER_ROUND = 20
 MAX_EVENT_BYTES = 64 * 1024  # WeChat's events are a few hundred bytes
-SEEN_FOR = timedelta(days=1)  # WeChat retries a push it had no answer to within seconds
 _KEYS = {FOLLOWER: ("openid",), QR_WANTED: ("scene", "expires_at")}
 
 
@@ -116,10 +115,11 @@ def route(book: HqBook, event: Event) -> list[str]:
     kind, openid = event["event"], event["openid"]
     if kind not in KNOWN or openid in ("", ERASED):
         return []
-    now = to_iso(book.clock())
+    at = book.clock()
+    now = to_iso(at)
     with book.write() as conn:
-        if not _first_time(conn, event, now):
-            return []
+        if not first_push(conn.execute, "hq_wechat_seen", event, at):
+            return []  # WeChat pushed it again: no answer came within five seconds
         linked = {r[0]: r[1] for r in conn.execute(
             "SELECT store_id, member_id FROM hq_wechat_followers WHERE openid = ? "
             "ORDER BY linked_at DESC, store_id", (openid,))}
@@ -152,17 +152,6 @@ def route(book: HqBook, event: Event) -> list[str]:
             book.change_in(conn, "wechat.event", {"store": store_id, "member_id": member_id,
                                                   "event": dict(event)})
     return list(targets)
-
-
-def _first_time(conn: HqDb, event: Event, now: str) -> bool:
-    """Whether this push is new: WeChat pushes one again when no answer came within five
-    seconds (hub/domain/wechat_events.py's push_key names it, with no OpenID)."""
-    if event["time"] <= 0:
-        return True  # nothing to know it again by
-    conn.execute("DELETE FROM hq_wechat_seen WHERE seen_at < ?",
-                 (to_iso(from_iso(now) - SEEN_FOR),))
-    return bool(conn.execute("INSERT INTO hq_wechat_seen (key, seen_at) VALUES (?, ?) "
-                             "ON CONFLICT DO NOTHING", (push_key(event), now)).rowcount)
 
 
 def _template_done(book: HqBook, conn: HqDb, event: Event) -> dict[str, str]:
